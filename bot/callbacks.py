@@ -1,0 +1,96 @@
+"""Inline-button payloads: small, versioned references parsed strictly.
+
+Callback data says *which* thing and *what action*, never whether the presser may do it:
+every handler re-checks the current state, role and ownership on the server.
+Format: `<version>:<kind>:<field>:<field>…`, at most 64 bytes (Telegram's limit).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import astuple, dataclass, fields
+from typing import ClassVar
+
+VERSION = "1"
+MAX_BYTES = 64
+_WORD = re.compile(r"^[A-Za-z0-9_]{1,24}$")
+_INT = re.compile(r"^[0-9]{1,12}$")
+
+
+class BadCallback(ValueError):
+    """Data that no button of ours produces (forged, or from an incompatible version)."""
+
+
+@dataclass(frozen=True)
+class _Payload:
+    KIND: ClassVar[str]
+
+    def pack(self) -> str:
+        parts = [VERSION, self.KIND, *(str(v) for v in astuple(self))]
+        for value in parts[2:]:
+            if not (_WORD.match(value) or _INT.match(value) or value == ""):
+                raise ValueError(f"callback field {value!r} is not a short word or number")
+        data = ":".join(parts)
+        if len(data.encode()) > MAX_BYTES:
+            raise ValueError(f"callback data over {MAX_BYTES} bytes: {data!r}")
+        return data
+
+
+@dataclass(frozen=True)
+class DialogButton(_Payload):
+    """A button shown at one step of one dialog draft; stale once the draft moves on."""
+
+    KIND: ClassVar[str] = "d"
+    draft_id: int
+    step: str
+    action: str
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class LanguageButton(_Payload):
+    KIND: ClassVar[str] = "lang"
+    language: str
+
+
+@dataclass(frozen=True)
+class ListPageButton(_Payload):
+    KIND: ClassVar[str] = "my"
+    page: int
+
+
+@dataclass(frozen=True)
+class RequestButton(_Payload):
+    """An action on one request (open the card, comment, cancel…)."""
+
+    KIND: ClassVar[str] = "rq"
+    request_id: int
+    action: str
+
+
+PAYLOADS: dict[str, type[_Payload]] = {cls.KIND: cls for cls in (DialogButton, LanguageButton, ListPageButton, RequestButton)}
+
+
+def parse(data: str | None) -> _Payload:
+    """Parse callback data strictly; anything unexpected raises `BadCallback`."""
+    if not data or len(data.encode()) > MAX_BYTES:
+        raise BadCallback(data)
+    version, _, rest = data.partition(":")
+    kind, _, tail = rest.partition(":")
+    if version != VERSION or kind not in PAYLOADS:
+        raise BadCallback(data)
+    cls = PAYLOADS[kind]
+    values = tail.split(":") if tail else []
+    spec = fields(cls)
+    if len(values) != len(spec):
+        raise BadCallback(data)
+    converted: list[object] = []
+    for field, value in zip(spec, values):
+        if field.type in ("int", int):
+            if not _INT.match(value):
+                raise BadCallback(data)
+            converted.append(int(value))
+        else:
+            if not (value == "" or _WORD.match(value)):
+                raise BadCallback(data)
+            converted.append(value)
+    return cls(*converted)

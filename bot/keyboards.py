@@ -1,0 +1,58 @@
+"""Keyboard builders. Inline buttons carry packed `bot.callbacks` payloads only."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+
+from bot.callbacks import DialogButton, LanguageButton, _Payload
+from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LANGUAGES, Translator
+from bot.labels import MENU_HELP, MENU_LANGUAGE, MENU_MY, MENU_NEW
+from storage.models import Draft
+
+BACK = "⬅️"
+CANCEL = "✖️"
+
+
+def button(text: str, payload: _Payload) -> InlineKeyboardButton:
+    return InlineKeyboardButton(text, callback_data=payload.pack())
+
+
+def inline(rows: Sequence[Sequence[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup([list(r) for r in rows if r])
+
+
+def main_menu(_: Translator) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        [[_(MENU_NEW), _(MENU_MY)], [_(MENU_HELP), _(MENU_LANGUAGE)]], resize_keyboard=True, is_persistent=True,
+    )
+
+
+def back_label(_: Translator) -> str:
+    return _("⬅️ Back")
+
+
+def cancel_label(_: Translator) -> str:
+    return _("✖️ Cancel")
+
+
+def share_keyboard(_: Translator, share: KeyboardButton, *, back: bool) -> ReplyKeyboardMarkup:
+    """A reply keyboard with a share button plus Back/Cancel as text buttons (read by the router)."""
+    nav = [back_label(_), cancel_label(_)] if back else [cancel_label(_)]
+    return ReplyKeyboardMarkup([[share], nav], resize_keyboard=True, one_time_keyboard=True)
+
+
+def dialog_nav(_: Translator, draft: Draft, *, back: bool = True) -> list[InlineKeyboardButton]:
+    row = []
+    if back:
+        row.append(button(back_label(_), DialogButton(draft.id, draft.step, "back")))
+    row.append(button(cancel_label(_), DialogButton(draft.id, draft.step, "cancel")))
+    return row
+
+
+def dialog_button(text: str, draft: Draft, action: str, value: str = "") -> InlineKeyboardButton:
+    return button(text, DialogButton(draft.id, draft.step, action, value))
+
+
+def languages() -> InlineKeyboardMarkup:
+    return inline([[button(LANGUAGE_NAMES[code], LanguageButton(code)) for code in SUPPORTED_LANGUAGES]])

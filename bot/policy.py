@@ -1,0 +1,99 @@
+"""The service policy (deadlines and thresholds) loaded from a TOML file and validated.
+
+Numbers from the procedures live in the policy file, never in code; an invalid file stops
+start-up with a `PolicyError` naming the key.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+
+class PolicyError(Exception):
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"policy key {key}: {problem}")
+        self.key = key
+
+
+@dataclass(frozen=True)
+class Deadlines:
+    forward_to_service: timedelta
+    first_contact: timedelta
+    consultation_answer: timedelta
+    solution_decided: timedelta
+    repair_completed: timedelta
+    approval: timedelta
+    onsite_arrival_up_to_300_km: timedelta
+    onsite_arrival_up_to_1000_km: timedelta
+    onsite_arrival_over_1000_km: timedelta
+
+
+@dataclass(frozen=True)
+class Policy:
+    deadlines: Deadlines
+
+
+_HOURS_KEYS = {
+    "forward_to_service_hours": "forward_to_service",
+    "first_contact_hours": "first_contact",
+    "consultation_answer_hours": "consultation_answer",
+    "solution_decided_hours": "solution_decided",
+    "approval_hours": "approval",
+}
+_ARRIVAL_KEYS = ("up_to_300_km", "up_to_1000_km", "over_1000_km")
+
+
+def _positive(key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise PolicyError(key, f"must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _table(data: dict, key: str, prefix: str = "") -> dict:
+    value = data.get(key)
+    if not isinstance(value, dict):
+        raise PolicyError(prefix + key, "section is missing")
+    return value
+
+
+def _check_known(section: str, table: dict, known: set[str]) -> None:
+    for key in table:
+        if key not in known:
+            raise PolicyError(f"{section}.{key}", "unknown key (check the spelling against the default policy file)")
+
+
+def parse_policy(data: dict) -> Policy:
+    deadlines = _table(data, "deadlines")
+    arrival = _table(deadlines, "onsite_arrival_hours", prefix="deadlines.")
+    _check_known("deadlines", deadlines, set(_HOURS_KEYS) | {"repair_completed_days", "onsite_arrival_hours"})
+    _check_known("deadlines.onsite_arrival_hours", arrival, set(_ARRIVAL_KEYS))
+    for key in data:
+        if key != "deadlines":
+            raise PolicyError(key, "unknown section (check the spelling against the default policy file)")
+
+    values: dict[str, timedelta] = {}
+    for key, name in _HOURS_KEYS.items():
+        if key not in deadlines:
+            raise PolicyError(f"deadlines.{key}", "is missing")
+        values[name] = timedelta(hours=_positive(f"deadlines.{key}", deadlines[key]))
+    if "repair_completed_days" not in deadlines:
+        raise PolicyError("deadlines.repair_completed_days", "is missing")
+    values["repair_completed"] = timedelta(days=_positive("deadlines.repair_completed_days", deadlines["repair_completed_days"]))
+    for key in _ARRIVAL_KEYS:
+        if key not in arrival:
+            raise PolicyError(f"deadlines.onsite_arrival_hours.{key}", "is missing")
+        values[f"onsite_arrival_{key}"] = timedelta(hours=_positive(f"deadlines.onsite_arrival_hours.{key}", arrival[key]))
+    return Policy(deadlines=Deadlines(**values))
+
+
+def load_policy(path: Path) -> Policy:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError("(file)", f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise PolicyError("(file)", f"cannot read {path}: {exc.strerror}") from None
+    return parse_policy(data)

@@ -1,0 +1,39 @@
+"""Multi-step dialogs whose state is a `Draft` row: one active dialog per user."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.services.errors import StaleAction
+from storage.db import UnitOfWork
+from storage.models import Draft
+
+
+async def current(uow: UnitOfWork, user_id: int) -> Draft | None:
+    return await uow.drafts.of_user(user_id)
+
+
+async def begin(uow: UnitOfWork, user_id: int, kind: str, step: str, data: dict[str, Any], now: datetime) -> Draft:
+    """Start a dialog, replacing any other the user had open."""
+    existing = await uow.drafts.of_user(user_id)
+    if existing is not None:
+        await uow.drafts.delete(existing)
+    return await uow.drafts.add(Draft(user_id=user_id, kind=kind, step=step, data=data, updated_at=now))
+
+
+async def end(uow: UnitOfWork, draft: Draft) -> None:
+    await uow.drafts.delete(draft)
+
+
+def move(draft: Draft, step: str, now: datetime, **changes: Any) -> None:
+    """Go to `step`, merging `changes` into the data (a new dict, so the JSON column is saved)."""
+    draft.data = {**draft.data, **changes}
+    draft.step = step
+    draft.updated_at = now
+
+
+def check_button(draft: Draft | None, draft_id: int, step: str, kind: str) -> Draft:
+    """A dialog button is valid only for the same dialog and the step it was shown at."""
+    if draft is None or draft.id != draft_id or draft.step != step or draft.kind != kind:
+        raise StaleAction()
+    return draft

@@ -1,0 +1,170 @@
+"""The fault-intake dialog: type → product → description → photos → site → confirm.
+
+The draft is a row (see `dialogs`), so a customer can close Telegram, the bot can restart,
+and the dialog continues where it was. Each function validates one input for the current
+step and moves the draft; the handler only renders the step the draft is now at.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.policy import Policy
+from bot.services import dialogs, requests
+from bot.services.errors import LimitReached, NotAllowed, StaleAction, WrongInput
+from bot.services.inputs import LocationInput, PhotoInput, TextInput, UserInput, VoiceInput
+from bot.services.validation import (
+    ADDRESS_MAX,
+    DESCRIPTION_MAX,
+    MAX_PHOTOS,
+    clean_text,
+    normalize_serial,
+)
+from storage.db import UnitOfWork
+from storage.models import Customer, Draft, Product, ServiceRequest, User
+
+INTAKE = "intake"
+TYPE, PRODUCT, DESCRIPTION, PHOTOS, SITE, CONFIRM, EDIT = (
+    "type", "product", "description", "photos", "site", "confirm", "edit",
+)
+STEPS = (TYPE, PRODUCT, DESCRIPTION, PHOTOS, SITE, CONFIRM)
+EDITABLE = (TYPE, PRODUCT, DESCRIPTION, PHOTOS, SITE)
+REGISTERED_PRODUCTS_SHOWN = 8
+
+# Notices: what happened besides moving on, for the handler to mention.
+PHOTO_ADDED = "photo_added"
+PHOTO_KEPT_NEED_TEXT = "photo_kept_need_text"
+VOICE_KEPT_NEED_TEXT = "voice_kept_need_text"
+PHOTOS_CLEARED = "photos_cleared"
+
+
+async def start(uow: UnitOfWork, user: User, now: datetime) -> tuple[Draft, bool]:
+    """Open the intake dialog, or resume the one in progress (returns `resumed=True`)."""
+    draft = await dialogs.current(uow, user.id)
+    if draft is not None and draft.kind == INTAKE:
+        return draft, True
+    draft = await dialogs.begin(uow, user.id, INTAKE, TYPE, {"photos": [], "voices": []}, now)
+    return draft, False
+
+
+async def registered_products(uow: UnitOfWork, customer: Customer) -> list[Product]:
+    return await uow.products.of_customer(customer.id, REGISTERED_PRODUCTS_SHOWN)
+
+
+def _advance(draft: Draft, now: datetime, **changes: object) -> None:
+    """Go to the next step, or straight back to the summary when editing one field."""
+    if draft.data.get("editing"):
+        dialogs.move(draft, CONFIRM, now, editing=False, **changes)
+        return
+    dialogs.move(draft, STEPS[STEPS.index(draft.step) + 1], now, **changes)
+
+
+def previous_step(draft: Draft) -> str | None:
+    if draft.step == EDIT or draft.data.get("editing"):
+        return CONFIRM
+    index = STEPS.index(draft.step)
+    return STEPS[index - 1] if index > 0 else None
+
+
+async def handle_input(uow: UnitOfWork, customer: Customer, draft: Draft, message: UserInput, now: datetime) -> str | None:
+    """Apply a message to the current step; returns a notice or None. Raises on bad input."""
+    step = draft.step
+    if step == PRODUCT and isinstance(message, TextInput):
+        serial = normalize_serial(message.text)
+        product = await uow.products.by_serial(serial)
+        own = product if product is not None and product.customer_id == customer.id else None
+        _advance(draft, now, product_id=own.id if own else None, serial=serial, product_model=own.model if own else None)
+        return None
+    if step == DESCRIPTION:
+        return _description(draft, message, now)
+    if step == PHOTOS and isinstance(message, PhotoInput):
+        photos = list(draft.data.get("photos", []))
+        if len(photos) >= MAX_PHOTOS:
+            raise LimitReached(MAX_PHOTOS)
+        dialogs.move(draft, PHOTOS, now, photos=[*photos, message.file_id])
+        return PHOTO_ADDED
+    if step == SITE and isinstance(message, LocationInput):
+        _advance(draft, now, site={"latitude": message.latitude, "longitude": message.longitude})
+        return None
+    if step == SITE and isinstance(message, TextInput):
+        address = clean_text(message.text, limit=ADDRESS_MAX, expected=SITE)
+        _advance(draft, now, site={"address": address})
+        return None
+    raise WrongInput(step)
+
+
+def _description(draft: Draft, message: UserInput, now: datetime) -> str | None:
+    """Text, or a photo/voice whose caption is the description; a bare photo/voice is kept."""
+    if isinstance(message, TextInput):
+        _advance(draft, now, description=clean_text(message.text, limit=DESCRIPTION_MAX, expected=DESCRIPTION))
+        return None
+    if isinstance(message, (PhotoInput, VoiceInput)):
+        key = "photos" if isinstance(message, PhotoInput) else "voices"
+        files = list(draft.data.get(key, []))
+        if key == "photos" and len(files) >= MAX_PHOTOS:
+            raise LimitReached(MAX_PHOTOS)
+        files.append(message.file_id)
+        if message.caption and message.caption.strip():
+            _advance(draft, now, description=clean_text(message.caption, limit=DESCRIPTION_MAX, expected=DESCRIPTION), **{key: files})
+            return None
+        dialogs.move(draft, DESCRIPTION, now, **{key: files})
+        return PHOTO_KEPT_NEED_TEXT if key == "photos" else VOICE_KEPT_NEED_TEXT
+    raise WrongInput(DESCRIPTION)
+
+
+async def handle_button(uow: UnitOfWork, customer: Customer, draft: Draft, action: str, value: str, now: datetime) -> str | None:
+    """Apply an inline-button press (already checked to belong to this draft and step)."""
+    step = draft.step
+    if action == "back":
+        target = previous_step(draft)
+        if target is None:
+            raise NotAllowed()
+        dialogs.move(draft, target, now, editing=False)
+        return None
+    if step == TYPE and action == "type" and value in requests.KINDS:
+        _advance(draft, now, kind=value)
+        return None
+    if step == PRODUCT and action == "product":
+        product = await uow.products.get(int(value)) if value.isdigit() else None
+        if product is None or product.customer_id != customer.id:
+            raise StaleAction()
+        _advance(draft, now, product_id=product.id, serial=product.serial, product_model=product.model)
+        return None
+    if step == PRODUCT and action == "unknown":
+        _advance(draft, now, product_id=None, serial=None, product_model=None)
+        return None
+    if step == PHOTOS and action == "done":
+        _advance(draft, now)
+        return None
+    if step == PHOTOS and action == "clear":
+        dialogs.move(draft, PHOTOS, now, photos=[])
+        return PHOTOS_CLEARED
+    if step == CONFIRM and action == "edit":
+        dialogs.move(draft, EDIT, now)
+        return None
+    if step == EDIT and action == "field" and value in EDITABLE:
+        dialogs.move(draft, value, now, editing=True)
+        return None
+    raise StaleAction()
+
+
+def is_complete(draft: Draft) -> bool:
+    data = draft.data
+    return bool(data.get("kind") and data.get("description") and data.get("site"))
+
+
+async def submit(
+    uow: UnitOfWork, user: User, customer: Customer, draft: Draft, policy: Policy, now: datetime, timezone: ZoneInfo,
+) -> ServiceRequest:
+    """Turn the confirmed draft into a request and close the dialog."""
+    if draft.step != CONFIRM or not is_complete(draft):
+        raise StaleAction()
+    data = draft.data
+    site = data["site"]
+    request = await requests.create(uow, user, customer, requests.NewRequest(
+        kind=data["kind"], description=data["description"], product_id=data.get("product_id"),
+        serial=data.get("serial"), photos=tuple(data.get("photos", [])), voices=tuple(data.get("voices", [])),
+        site_address=site.get("address"), site_latitude=site.get("latitude"), site_longitude=site.get("longitude"),
+    ), policy, now, timezone)
+    await dialogs.end(uow, draft)
+    return request

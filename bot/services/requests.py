@@ -1,0 +1,201 @@
+"""Service requests: numbering, creation, the customer's list and card, comments, cancelling."""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.policy import Policy
+from bot.services import dialogs
+from bot.services.errors import NotAllowed, NotFound
+from bot.services.users import ROLE_DISPATCHER
+from storage.db import UnitOfWork
+from storage.models import Attachment, Customer, Product, RequestEvent, ServiceRequest, SlaClock, User
+
+KINDS = ("repair", "consultation", "installation", "maintenance", "return", "complaint")
+
+NEW, TRIAGED, ASSIGNED, IN_PROGRESS, RESOLVED, CLOSED, CANCELLED = (
+    "new", "triaged", "assigned", "in_progress", "resolved", "closed", "cancelled",
+)
+OPEN_STATUSES = frozenset({NEW, TRIAGED, ASSIGNED, IN_PROGRESS})
+PAGE_SIZE = 5
+NUMBER_PATTERN = re.compile(r"^SR-(\d{4})-(\d{6,})$")
+
+# The first promise made to the customer: a consultation is answered, anything else is contacted.
+FIRST_CLOCK = {"consultation": "consultation_answer"}
+DEFAULT_FIRST_CLOCK = "first_contact"
+
+
+def format_number(year: int, sequence: int) -> str:
+    """Human-friendly, unique per year: SR-2026-000123."""
+    return f"SR-{year:04d}-{sequence:06d}"
+
+
+def parse_number(text: str) -> str | None:
+    candidate = text.strip().upper()
+    return candidate if NUMBER_PATTERN.match(candidate) else None
+
+
+def can_cancel(request: ServiceRequest) -> bool:
+    """A customer may cancel until an engineer has started work on it."""
+    return request.status in OPEN_STATUSES and not request.engineer_started
+
+
+def first_clock(kind: str, policy: Policy) -> tuple[str, Any]:
+    name = FIRST_CLOCK.get(kind, DEFAULT_FIRST_CLOCK)
+    return name, getattr(policy.deadlines, name)
+
+
+@dataclass(frozen=True)
+class NewRequest:
+    """Everything the intake dialog collected, validated."""
+
+    kind: str
+    description: str
+    product_id: int | None = None
+    serial: str | None = None
+    photos: tuple[str, ...] = ()
+    voices: tuple[str, ...] = ()
+    site_address: str | None = None
+    site_latitude: float | None = None
+    site_longitude: float | None = None
+
+
+async def create(
+    uow: UnitOfWork, user: User, customer: Customer, new: NewRequest, policy: Policy, now: datetime, timezone: ZoneInfo,
+) -> ServiceRequest:
+    """Number the request, store it with its photos, its first timeline event and first deadline."""
+    if new.kind not in KINDS:
+        raise ValueError(f"unknown request kind {new.kind!r}")
+    year = now.astimezone(timezone).year
+    sequence = await uow.counters.next_value(f"request_number:{year}")
+    project = await uow.customers.first_project(customer.id)
+    request = await uow.requests.add(ServiceRequest(
+        number=format_number(year, sequence), kind=new.kind, status=NEW, customer_id=customer.id,
+        project_id=project.id if project else None, product_id=new.product_id, serial_text=new.serial,
+        description=new.description, site_address=new.site_address, site_latitude=new.site_latitude,
+        site_longitude=new.site_longitude, created_by_user_id=user.id, created_at=now, updated_at=now,
+    ))
+    for file_id in new.photos:
+        await uow.requests.add_attachment(Attachment(request_id=request.id, kind="photo", file_id=file_id, added_by_user_id=user.id, created_at=now))
+    for file_id in new.voices:
+        await uow.requests.add_attachment(Attachment(request_id=request.id, kind="voice", file_id=file_id, added_by_user_id=user.id, created_at=now))
+    await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="created", details={"status": NEW}, created_at=now))
+    clock_name, window = first_clock(new.kind, policy)
+    await uow.requests.add_clock(SlaClock(request_id=request.id, kind=clock_name, started_at=now, due_at=now + window))
+    return request
+
+
+async def dispatchers(uow: UnitOfWork) -> list[User]:
+    return await uow.users.active_with_role(ROLE_DISPATCHER)
+
+
+@dataclass(frozen=True)
+class RequestPage:
+    items: list[ServiceRequest]
+    page: int
+    pages: int
+    total: int
+
+
+async def page_of(uow: UnitOfWork, customer: Customer | None, page: int) -> RequestPage:
+    """The customer's requests, newest first; an out-of-range page shows the last one."""
+    if customer is None:
+        return RequestPage([], 0, 0, 0)
+    total = await uow.requests.count_of_customer(customer.id)
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    page = min(max(page, 0), pages - 1)
+    items = await uow.requests.page_of_customer(customer.id, page * PAGE_SIZE, PAGE_SIZE)
+    return RequestPage(items, page, pages, total)
+
+
+async def own_request(uow: UnitOfWork, customer: Customer | None, request_id: int) -> ServiceRequest:
+    """A customer's own request; anybody else's is reported as not found, never as forbidden."""
+    request = await uow.requests.get(request_id)
+    if request is None or customer is None or request.customer_id != customer.id:
+        raise NotFound()
+    return request
+
+
+async def own_request_by_number(uow: UnitOfWork, customer: Customer | None, number: str) -> ServiceRequest:
+    request = await uow.requests.by_number(number)
+    if request is None:
+        raise NotFound()
+    return await own_request(uow, customer, request.id)
+
+
+@dataclass(frozen=True)
+class RequestCard:
+    request: ServiceRequest
+    product: Product | None
+    events: list[RequestEvent]
+    clocks: list[SlaClock]
+    engineer: User | None
+    photo_count: int
+
+    @property
+    def can_cancel(self) -> bool:
+        return can_cancel(self.request)
+
+    @property
+    def is_open(self) -> bool:
+        return self.request.status in OPEN_STATUSES
+
+
+async def card(uow: UnitOfWork, request: ServiceRequest) -> RequestCard:
+    """What the customer may see about their request (internal events are left out)."""
+    product = await uow.products.get(request.product_id) if request.product_id else None
+    engineer = await uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None
+    attachments = await uow.requests.attachments(request.id)
+    return RequestCard(
+        request=request, product=product,
+        events=await uow.requests.events(request.id, include_internal=False),
+        clocks=[c for c in await uow.requests.clocks(request.id) if c.stopped_at is None],
+        engineer=engineer, photo_count=sum(1 for a in attachments if a.kind == "photo"),
+    )
+
+
+async def add_comment(uow: UnitOfWork, user: User, request: ServiceRequest, text: str, now: datetime) -> None:
+    if request.status not in OPEN_STATUSES:
+        raise NotAllowed()
+    await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="comment", details={"text": text}, created_at=now))
+    request.updated_at = now
+
+
+async def add_photo(uow: UnitOfWork, user: User, request: ServiceRequest, file_id: str, now: datetime) -> None:
+    if request.status not in OPEN_STATUSES:
+        raise NotAllowed()
+    await uow.requests.add_attachment(Attachment(request_id=request.id, kind="photo", file_id=file_id, added_by_user_id=user.id, created_at=now))
+    await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="photo_added", details={}, created_at=now))
+    request.updated_at = now
+
+
+async def cancel(uow: UnitOfWork, user: User, request: ServiceRequest, now: datetime) -> None:
+    if not can_cancel(request):
+        raise NotAllowed()
+    before = request.status
+    request.status, request.updated_at = CANCELLED, now
+    for clock in await uow.requests.clocks(request.id):
+        if clock.stopped_at is None:
+            clock.stopped_at = now
+    await uow.requests.add_event(RequestEvent(
+        request_id=request.id, actor_user_id=user.id, action="cancelled",
+        details={"before": before, "after": CANCELLED}, created_at=now,
+    ))
+
+
+# --- adding comments and photos to an open request (a small dialog) ----------------------
+
+COMMENT_DIALOG = "comment"
+COMMENT_STEP = "collect"
+
+
+async def start_comment(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, now: datetime) -> tuple[ServiceRequest, Any]:
+    request = await own_request(uow, customer, request_id)
+    if request.status not in OPEN_STATUSES:
+        raise NotAllowed()
+    draft = await dialogs.begin(uow, user.id, COMMENT_DIALOG, COMMENT_STEP, {"request_id": request.id}, now)
+    return request, draft

@@ -1,0 +1,147 @@
+"""Users, roles, language and the customer profile (onboarding)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable
+
+from bot.i18n import SUPPORTED_LANGUAGES, language_from_telegram
+from bot.services import dialogs
+from bot.services.errors import InvalidValue, NotAllowed, WrongInput
+from bot.services.inputs import ContactInput, TextInput, UserInput
+from bot.services.validation import COMPANY_MAX, NAME_MAX, clean_text, normalize_phone
+from storage.db import UnitOfWork
+from storage.models import Customer, Draft, Project, User
+
+ROLE_ADMIN = "admin"
+ROLE_DISPATCHER = "dispatcher"
+STAFF_ROLES = frozenset({
+    ROLE_ADMIN, ROLE_DISPATCHER, "engineer", "technical_expert", "salesperson", "warehouse", "finance",
+    "complaint_supervisor", "service_manager", "marketing_vp", "production_vp", "general_manager",
+})
+
+ONBOARDING = "onboarding"
+STEP_NAME, STEP_PHONE, STEP_COMPANY = "name", "phone", "company"
+
+
+async def touch(
+    uow: UnitOfWork, telegram_id: int, first_name: str, username: str | None,
+    telegram_language: str | None, default_language: str, now: datetime,
+) -> User:
+    """The user behind an update, created on first contact with their Telegram language."""
+    user = await uow.users.by_telegram_id(telegram_id)
+    if user is None:
+        user = await uow.users.add(User(
+            telegram_id=telegram_id, first_name=first_name[:128], username=username,
+            language=language_from_telegram(telegram_language, default_language), created_at=now,
+        ))
+        return user
+    user.first_name, user.username = first_name[:128], username
+    if not user.language_chosen and telegram_language:
+        user.language = language_from_telegram(telegram_language, default_language)
+    if not user.is_reachable:
+        user.is_reachable = True  # they wrote to us, so they have unblocked the bot
+    return user
+
+
+async def ensure_bootstrap_staff(uow: UnitOfWork, telegram_ids: Iterable[int], default_language: str, now: datetime) -> None:
+    """ADMIN_TELEGRAM_IDS are admins and dispatchers from the first start, before they write."""
+    for telegram_id in telegram_ids:
+        user = await uow.users.by_telegram_id(telegram_id)
+        if user is None:
+            user = await uow.users.add(User(telegram_id=telegram_id, language=default_language, created_at=now))
+        await uow.users.add_role(user, ROLE_ADMIN)
+        await uow.users.add_role(user, ROLE_DISPATCHER)
+
+
+def is_staff(user: User) -> bool:
+    return bool(user.role_names & STAFF_ROLES)
+
+
+async def set_language(user: User, language: str) -> None:
+    if language not in SUPPORTED_LANGUAGES:
+        raise InvalidValue("language")
+    user.language = language
+    user.language_chosen = True
+
+
+async def mark_unreachable(uow: UnitOfWork, telegram_id: int) -> User | None:
+    """The user blocked the bot: keep their data, stop expecting messages to arrive."""
+    user = await uow.users.by_telegram_id(telegram_id)
+    if user is not None:
+        user.is_reachable = False
+    return user
+
+
+async def customer_of(uow: UnitOfWork, user: User) -> Customer | None:
+    return await uow.customers.by_user_id(user.id)
+
+
+# --- onboarding: name → phone → company (optional) --------------------------------------
+
+
+@dataclass(frozen=True)
+class OnboardingStep:
+    draft: Draft | None
+    customer: Customer | None = None
+    then: str | None = None  # what the user wanted before onboarding interrupted them
+
+
+async def start_onboarding(uow: UnitOfWork, user: User, now: datetime, then: str | None = None) -> Draft:
+    return await dialogs.begin(uow, user.id, ONBOARDING, STEP_NAME, {"then": then}, now)
+
+
+async def onboarding_input(uow: UnitOfWork, user: User, draft: Draft, message: UserInput, now: datetime) -> OnboardingStep:
+    if draft.step == STEP_NAME:
+        if not isinstance(message, TextInput):
+            raise WrongInput("name")
+        name = clean_text(message.text, limit=NAME_MAX, expected="name")
+        dialogs.move(draft, STEP_PHONE, now, name=name)
+        return OnboardingStep(draft)
+    if draft.step == STEP_PHONE:
+        if isinstance(message, ContactInput):
+            if message.contact_user_id != message.sender_user_id:
+                raise InvalidValue("own_contact")
+            phone = normalize_phone(message.phone)
+        elif isinstance(message, TextInput):
+            phone = normalize_phone(clean_text(message.text, limit=32, expected="phone"))
+        else:
+            raise WrongInput("phone")
+        dialogs.move(draft, STEP_COMPANY, now, phone=phone)
+        return OnboardingStep(draft)
+    if draft.step == STEP_COMPANY:
+        if not isinstance(message, TextInput):
+            raise WrongInput("company")
+        company = clean_text(message.text, limit=COMPANY_MAX, expected="company")
+        return await _finish_onboarding(uow, user, draft, company, now)
+    raise WrongInput(draft.step)
+
+
+async def onboarding_button(uow: UnitOfWork, user: User, draft: Draft, action: str, now: datetime) -> OnboardingStep:
+    """Buttons: use the Telegram name, skip the company, go back."""
+    if action == "use_tg_name" and draft.step == STEP_NAME:
+        name = " ".join(filter(None, [user.first_name])).strip()
+        if not name:
+            raise WrongInput("name")
+        dialogs.move(draft, STEP_PHONE, now, name=name[:NAME_MAX])
+        return OnboardingStep(draft)
+    if action == "skip" and draft.step == STEP_COMPANY:
+        return await _finish_onboarding(uow, user, draft, None, now)
+    if action == "back" and draft.step in (STEP_PHONE, STEP_COMPANY):
+        dialogs.move(draft, STEP_NAME if draft.step == STEP_PHONE else STEP_PHONE, now)
+        return OnboardingStep(draft)
+    raise NotAllowed()
+
+
+async def _finish_onboarding(uow: UnitOfWork, user: User, draft: Draft, company: str | None, now: datetime) -> OnboardingStep:
+    name, phone, then = draft.data["name"], draft.data["phone"], draft.data.get("then")
+    user.full_name, user.phone = name, phone
+    customer = await uow.customers.by_user_id(user.id)
+    if customer is None:
+        customer = await uow.customers.add(Customer(user_id=user.id, name=name, phone=phone, company=company, created_at=now))
+    else:
+        customer.name, customer.phone, customer.company = name, phone, company
+    if company and await uow.customers.first_project(customer.id) is None:
+        await uow.customers.add_project(Project(customer_id=customer.id, name=company, created_at=now))
+    await dialogs.end(uow, draft)
+    return OnboardingStep(None, customer=customer, then=then)

@@ -1,0 +1,45 @@
+"""Validation of what customers type. Limits are product decisions, kept here in one place."""
+from __future__ import annotations
+
+import re
+
+from bot.services.errors import InvalidValue, TooLong, WrongInput
+
+NAME_MAX = 100
+COMPANY_MAX = 200
+SERIAL_MAX = 40
+DESCRIPTION_MAX = 2000
+ADDRESS_MAX = 300
+COMMENT_MAX = 1000
+MAX_PHOTOS = 10
+
+_SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./_-]{2,}$")
+_PHONE_SEPARATORS = re.compile(r"[\s().-]")
+
+
+def clean_text(text: str | None, *, limit: int, expected: str) -> str:
+    """Trimmed text, refusing empty (re-ask) and over-long (state the limit) input."""
+    value = (text or "").strip()
+    if not value:
+        raise WrongInput(expected)
+    if len(value) > limit:
+        raise TooLong(limit)
+    return value
+
+
+def normalize_phone(text: str) -> str:
+    """An international-style number: optional '+', 7 to 15 digits; separators are dropped."""
+    raw = _PHONE_SEPARATORS.sub("", text.strip())
+    digits = raw[1:] if raw.startswith("+") else raw
+    if not digits.isdigit() or not 7 <= len(digits) <= 15:
+        raise InvalidValue("phone")
+    return ("+" if raw.startswith("+") else "") + digits
+
+
+def normalize_serial(text: str) -> str:
+    value = text.strip()
+    if len(value) > SERIAL_MAX:
+        raise TooLong(SERIAL_MAX)
+    if not _SERIAL.match(value):
+        raise InvalidValue("serial")
+    return value.upper()

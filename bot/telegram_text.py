@@ -1,0 +1,69 @@
+"""Keeping outgoing HTML within Telegram's rules: at most 4096 characters per message.
+
+Long texts are split between lines; a line that is itself too long is cut between
+characters, never inside a tag or an entity, with open tags closed and reopened so every
+piece is valid HTML on its own.
+"""
+from __future__ import annotations
+
+import re
+
+MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
+_TOKEN = re.compile(r"<[^>]*>|&[#a-zA-Z0-9]+;|.", re.S)
+_TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z-]+)")
+
+
+def split_html(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Split into valid HTML pieces of at most `limit` characters (markup counted, to be safe)."""
+    if len(text) <= limit:
+        return [text]
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            pieces.append(current)
+        if len(line) <= limit:
+            current = line
+        else:
+            *full, current = _cut_line(line, limit)
+            pieces.extend(full)
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _cut_line(line: str, limit: int) -> list[str]:
+    open_tags: list[str] = []  # the full opening tags, to reopen in the next piece
+    pieces: list[str] = []
+    current = ""
+    for token in _TOKEN.findall(line):
+        closing = "".join(f"</{_tag_name(t)}>" for t in reversed(open_tags))
+        if len(current) + len(token) + len(closing) > limit:
+            pieces.append(current + closing)
+            current = "".join(open_tags)
+        current += token
+        match = _TAG.match(token) if token.startswith("<") else None
+        if match:
+            if match.group(1):
+                if open_tags:
+                    open_tags.pop()
+            else:
+                open_tags.append(token)
+    pieces.append(current)
+    return pieces
+
+
+def _tag_name(opening: str) -> str:
+    match = _TAG.match(opening)
+    return match.group(2) if match else ""
+
+
+def shorten(text: str, limit: int) -> str:
+    """Plain text cut to `limit` characters with an ellipsis (for previews and button labels)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

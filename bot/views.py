@@ -1,0 +1,337 @@
+"""What the bot shows: texts and their keyboards, rendered from plain data in the user's language.
+
+Every string goes through the translator; user-typed values are escaped by it (see `bot.i18n`).
+Tags never span a line break, so long texts can be split between lines (`bot.telegram_text`).
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from telegram import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+
+from bot.callbacks import ListPageButton, RequestButton
+from bot.i18n import N_, Translator
+from bot.keyboards import button, dialog_button, dialog_nav, inline, main_menu, share_keyboard
+from bot.labels import CLOCK_LABELS, EVENT_LABELS, KIND_LABELS, STATUS_LABELS
+from bot.services import intake, requests, users
+from bot.services.errors import InvalidValue, LimitReached, TooLong, WrongInput
+from bot.services.validation import ADDRESS_MAX, DESCRIPTION_MAX, MAX_PHOTOS
+from bot.telegram_text import shorten
+from storage.models import Draft, Product, ServiceRequest
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | None
+TIMELINE_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class View:
+    text: str
+    markup: Markup = None
+
+
+# --- general ------------------------------------------------------------------------------
+
+
+def greeting(_: Translator, name: str, *, staff: bool) -> View:
+    text = _("Hello, {name}! I am the after-sales service desk.", name=name or "👋")
+    text += "\n" + (_("New service requests from customers will arrive here.") if staff else _("I can register a fault or a question about your equipment and keep you informed until it is solved."))
+    return View(text, main_menu(_))
+
+
+def help_text(_: Translator, *, staff: bool) -> View:
+    lines = [
+        _("<b>What I can do</b>"),
+        _("/new — report a fault, ask a question, request installation, maintenance, a return or file a complaint"),
+        _("/my — your requests, their status and history; add comments or photos, or cancel a request"),
+        _("/status SR-2026-000123 — open one request by its number"),
+        _("/language — change the language"),
+        _("/cancel — stop what you are doing now"),
+    ]
+    if staff:
+        lines.append(_("As service staff you receive each new request here with its photos."))
+    return View("\n".join(lines), main_menu(_))
+
+
+def language_prompt(_: Translator) -> str:
+    return _("Choose your language:")
+
+
+def language_saved(_: Translator) -> View:
+    return View(_("Language saved: English."), main_menu(_))
+
+
+def main_menu_view(_: Translator, text: str) -> View:
+    return View(text, main_menu(_))
+
+
+# --- onboarding ---------------------------------------------------------------------------
+
+
+def onboarding_prompt(_: Translator, draft: Draft, telegram_name: str) -> View:
+    if draft.step == users.STEP_NAME:
+        rows = [[dialog_button(_("Use “{name}”", name=shorten(telegram_name, 40)), draft, "use_tg_name")]] if telegram_name else []
+        rows.append(dialog_nav(_, draft, back=False))
+        return View(_("To register your requests I need a few details. What is your name?"), inline(rows))
+    if draft.step == users.STEP_PHONE:
+        share = KeyboardButton(_("📱 Share my phone number"), request_contact=True)
+        return View(
+            _("Thank you, {name}. What phone number can our engineers call? Press the button below to share it, or type it with the country code, e.g. +86 138 0013 8000.", name=draft.data.get("name", "")),
+            share_keyboard(_, share, back=True),
+        )
+    rows = [[dialog_button(_("Skip"), draft, "skip")], dialog_nav(_, draft)]
+    return View(_("Which company or project is the equipment for? Type its name, or press “Skip”."), inline(rows))
+
+
+def onboarding_done(_: Translator, name: str) -> View:
+    return View(_("Thank you, {name}, you are registered. Report a problem any time with /new or the menu below.", name=name), main_menu(_))
+
+
+# --- intake -------------------------------------------------------------------------------
+
+
+def intake_prompt(_: Translator, draft: Draft, products: list[Product]) -> View:
+    step = draft.step
+    if step == intake.TYPE:
+        kinds = [dialog_button(_(KIND_LABELS[k]), draft, "type", k) for k in requests.KINDS]
+        rows = [kinds[i:i + 2] for i in range(0, len(kinds), 2)]
+        return View(_("What do you need? Choose the type of request."), inline([*rows, dialog_nav(_, draft, back=False)]))
+    if step == intake.PRODUCT:
+        rows = [[dialog_button(shorten(f"{p.model} · {p.serial}", 60), draft, "product", str(p.id))] for p in products]
+        rows.append([dialog_button(_("I don't know the serial number"), draft, "unknown")])
+        rows.append(dialog_nav(_, draft))
+        text = _("Which product is it about? Type the serial number from the nameplate.")
+        if products:
+            text += "\n" + _("Or choose one of your registered products:")
+        return View(text, inline(rows))
+    if step == intake.DESCRIPTION:
+        return View(
+            _("Describe the problem: what happens, since when, any error codes shown. Up to {limit} characters. You may also send a photo or a voice message with a caption.", limit=DESCRIPTION_MAX),
+            inline([dialog_nav(_, draft)]),
+        )
+    if step == intake.PHOTOS:
+        count = len(draft.data.get("photos", []))
+        text = _("Send photos of the equipment, its nameplate and the fault, up to {limit}. Press “Done” when finished.", limit=MAX_PHOTOS)
+        if count:
+            text += "\n" + _.ngettext("{n} photo received.", "{n} photos received.", count)
+        first = [dialog_button(_("✅ Done") if count else _("Skip, no photos"), draft, "done")]
+        if count:
+            first.append(dialog_button(_("🗑 Remove photos"), draft, "clear"))
+        return View(text, inline([first, dialog_nav(_, draft)]))
+    if step == intake.SITE:
+        share = KeyboardButton(_("📍 Share location"), request_location=True)
+        return View(
+            _("Where is the equipment? Press “📍 Share location” below, or type the address (up to {limit} characters).", limit=ADDRESS_MAX),
+            share_keyboard(_, share, back=True),
+        )
+    if step == intake.CONFIRM:
+        rows = [
+            [dialog_button(_("✅ Confirm and send"), draft, "confirm")],
+            [dialog_button(_("✏️ Edit"), draft, "edit"), *dialog_nav(_, draft)],
+        ]
+        return View(draft_summary(_, draft) + "\n\n" + _("Is everything correct?"), inline(rows))
+    # EDIT: choose which part to change
+    labels = {
+        intake.TYPE: _("Type"), intake.PRODUCT: _("Product"), intake.DESCRIPTION: _("Description"),
+        intake.PHOTOS: _("Photos"), intake.SITE: _("Site"),
+    }
+    fields = [dialog_button(labels[f], draft, "field", f) for f in intake.EDITABLE]
+    return View(_("What would you like to change?"), inline([fields[:3], fields[3:], dialog_nav(_, draft)]))
+
+
+def _product_line(_: Translator, serial: str | None, model: str | None) -> str:
+    if serial and model:
+        return f"{model} · {serial}"
+    return serial or _("unknown")
+
+
+def _site_line(_: Translator, site: dict | None, address: str | None = None, lat: float | None = None, lon: float | None = None) -> str:
+    if site is not None:
+        address, lat, lon = site.get("address"), site.get("latitude"), site.get("longitude")
+    if address:
+        return address
+    if lat is not None and lon is not None:
+        return _("location shared ({lat}, {lon})", lat=f"{lat:.5f}", lon=f"{lon:.5f}")
+    return _("not given")
+
+
+def draft_summary(_: Translator, draft: Draft) -> str:
+    data = draft.data
+    lines = [
+        _("<b>Your request</b>"),
+        _("Type: {value}", value=_(KIND_LABELS[data["kind"]]) if data.get("kind") else "—"),
+        _("Product: {value}", value=_product_line(_, data.get("serial"), data.get("product_model"))),
+        _("Description: {value}", value=data.get("description", "—")),
+        _("Photos: {count}", count=len(data.get("photos", []))),
+        _("Site: {value}", value=_site_line(_, data.get("site"))),
+    ]
+    if data.get("voices"):
+        lines.append(_("Voice messages: {count}", count=len(data["voices"])))
+    return "\n".join(lines)
+
+
+def intake_resumed(_: Translator) -> str:
+    return _("You have an unfinished request; let's continue where you stopped.")
+
+
+def intake_cancelled(_: Translator) -> View:
+    return View(_("Cancelled. Nothing was sent."), main_menu(_))
+
+
+def notice(_: Translator, code: str, draft: Draft) -> str | None:
+    if code == intake.PHOTO_KEPT_NEED_TEXT:
+        return _("Photo saved. Now please describe the problem in words (or send the photo again with a caption).")
+    if code == intake.VOICE_KEPT_NEED_TEXT:
+        return _("Voice message saved. Please also describe the problem briefly in text, so the dispatcher can read it.")
+    if code == intake.PHOTOS_CLEARED:
+        return _("All photos removed.")
+    return None
+
+
+def request_registered(_: Translator, request: ServiceRequest, due_kind: str, due_at) -> View:
+    lines = [
+        _("✅ Request <b>{number}</b> is registered.", number=request.number),
+        _("What happens next: the service department reviews it and contacts you."),
+        _("{label}: {time}", label=_(CLOCK_LABELS[due_kind]), time=_.datetime(due_at)),
+        _("Follow it any time with /my."),
+    ]
+    return View("\n".join(lines), main_menu(_))
+
+
+# --- errors -------------------------------------------------------------------------------
+
+_EXPECTED = {
+    intake.TYPE: N_("Please choose the type of request with one of the buttons above."),
+    intake.PRODUCT: N_("Please type the serial number as text, or use one of the buttons above."),
+    intake.DESCRIPTION: N_("Please describe the problem in a text message (or a photo or voice message with a caption)."),
+    intake.PHOTOS: N_("Please send a photo, or press “Done” to continue."),
+    intake.SITE: N_("Please share the location with the button below, or type the address as text."),
+    intake.CONFIRM: N_("Please use the buttons under the summary: Confirm, Edit or Cancel."),
+    intake.EDIT: N_("Please choose with the buttons what you want to change."),
+    users.STEP_NAME: N_("Please type your name as text."),
+    users.STEP_PHONE: N_("Please share your phone number with the button below, or type it, e.g. +86 138 0013 8000."),
+    users.STEP_COMPANY: N_("Please type the company or project name as text, or press “Skip”."),
+    requests.COMMENT_STEP: N_("Please send your comment as text or a photo, or press “Done”."),
+}
+
+
+def input_error(_: Translator, error: Exception) -> str:
+    if isinstance(error, TooLong):
+        return _.ngettext(
+            "That is too long: at most {n} character, please shorten it.",
+            "That is too long: at most {n} characters, please shorten it.",
+            error.limit,
+        )
+    if isinstance(error, LimitReached):
+        return _.ngettext(
+            "You have already added {n} photo, the maximum. Press “Done” to continue.",
+            "You have already added {n} photos, the maximum. Press “Done” to continue.",
+            error.limit,
+        )
+    if isinstance(error, InvalidValue):
+        return {
+            "phone": _("That does not look like a phone number. Type it with the country code, e.g. +86 138 0013 8000 (7 to 15 digits)."),
+            "own_contact": _("Please share your own contact with the button below, or type your number."),
+            "serial": _("A serial number has letters, digits and dashes, at least 3 characters. Check the nameplate, or press “I don't know the serial number”."),
+        }.get(error.field, _("That value is not valid, please check it."))
+    if isinstance(error, WrongInput):
+        return _(_EXPECTED.get(error.expected, N_("Please use the buttons or send text.")))
+    return _("That did not work, please try again.")
+
+
+# --- status -------------------------------------------------------------------------------
+
+
+def request_list(_: Translator, page: requests.RequestPage) -> View:
+    if page.total == 0:
+        return View(_("You have no requests yet. Report a problem with /new."), None)
+    lines = [_("<b>Your requests</b> (page {page} of {pages})", page=page.page + 1, pages=page.pages)]
+    rows = []
+    for item in page.items:
+        kind, status = _(KIND_LABELS[item.kind]), _(STATUS_LABELS[item.status])
+        lines.append(_("{number} · {kind} · {status} · {date}", number=item.number, kind=kind, status=status, date=_.datetime(item.created_at)))
+        rows.append([button(shorten(f"{item.number} · {kind} · {status}", 60), RequestButton(item.id, "open"))])
+    nav = []
+    if page.page > 0:
+        nav.append(button(_("‹ Newer"), ListPageButton(page.page - 1)))
+    if page.page < page.pages - 1:
+        nav.append(button(_("Older ›"), ListPageButton(page.page + 1)))
+    return View("\n".join(lines), inline([*rows, nav]))
+
+
+def request_card(_: Translator, card: requests.RequestCard, *, list_page: int = 0) -> View:
+    request = card.request
+    lines = [
+        _("<b>Request {number}</b>", number=request.number),
+        _("Type: {value}", value=_(KIND_LABELS[request.kind])),
+        _("Status: {value}", value=_(STATUS_LABELS[request.status])),
+        _("Product: {value}", value=_product_line(_, request.serial_text, card.product.model if card.product else None)),
+        _("Description: {value}", value=shorten(request.description, 500)),
+        _("Site: {value}", value=_site_line(_, None, request.site_address, request.site_latitude, request.site_longitude)),
+        _("Photos: {count}", count=card.photo_count),
+    ]
+    if card.engineer is not None:
+        lines.append(_("Engineer: {name}", name=card.engineer.full_name or card.engineer.first_name))
+    for clock in card.clocks:
+        if clock.kind in CLOCK_LABELS:
+            lines.append(_("{label}: {time}", label=_(CLOCK_LABELS[clock.kind]), time=_.datetime(clock.due_at)))
+    lines.append("")
+    lines.append(_("<b>History</b>"))
+    events = card.events[-TIMELINE_SHOWN:]
+    if len(card.events) > len(events):
+        lines.append(_("… {count} earlier entries", count=len(card.events) - len(events)))
+    for event in events:
+        label = _(EVENT_LABELS[event.action]) if event.action in EVENT_LABELS else event.action
+        text = event.details.get("text")
+        entry = _("{time} — {label}", time=_.datetime(event.created_at), label=label)
+        lines.append(entry + (": " + html.escape(shorten(text, 200), quote=False) if text else ""))
+    rows = []
+    if card.is_open:
+        rows.append([button(_("💬 Add comment or photos"), RequestButton(request.id, "comment"))])
+    if card.can_cancel:
+        rows.append([button(_("✖️ Cancel this request"), RequestButton(request.id, "cancel"))])
+    rows.append([button(_("‹ Back to my requests"), ListPageButton(list_page))])
+    return View("\n".join(lines), inline(rows))
+
+
+def cancel_question(_: Translator, request: ServiceRequest) -> View:
+    return View(
+        _("Cancel request {number}? The service department will stop working on it.", number=request.number),
+        inline([[button(_("Yes, cancel it"), RequestButton(request.id, "cancel_yes")), button(_("No, keep it"), RequestButton(request.id, "open"))]]),
+    )
+
+
+def comment_prompt(_: Translator, request: ServiceRequest, draft: Draft) -> View:
+    return View(
+        _("Send your comment or photos for request {number}. Press “Done” when finished.", number=request.number),
+        inline([[dialog_button(_("✅ Done"), draft, "done")]]),
+    )
+
+
+# --- staff notifications ------------------------------------------------------------------
+
+
+def new_request_for_staff(_: Translator, request: ServiceRequest, customer_name: str, phone: str, company: str | None, product_model: str | None) -> str:
+    lines = [
+        _("🆕 <b>New request {number}</b>", number=request.number),
+        _("Type: {value}", value=_(KIND_LABELS[request.kind])),
+        _("Customer: {name}, {phone}", name=customer_name, phone=phone),
+    ]
+    if company:
+        lines.append(_("Company / project: {value}", value=company))
+    lines += [
+        _("Product: {value}", value=_product_line(_, request.serial_text, product_model)),
+        _("Description: {value}", value=request.description),
+        _("Site: {value}", value=_site_line(_, None, request.site_address, request.site_latitude, request.site_longitude)),
+    ]
+    return "\n".join(lines)
+
+
+def customer_update_for_staff(_: Translator, request: ServiceRequest, what: str, text: str | None = None) -> str:
+    messages = {
+        "comment": _("💬 The customer added a comment to {number}:", number=request.number),
+        "photo_added": _("📷 The customer added a photo to {number}.", number=request.number),
+        "cancelled": _("✖️ The customer cancelled request {number}.", number=request.number),
+    }
+    body = messages[what]
+    return body + ("\n" + html.escape(text, quote=False) if text else "")

@@ -1,0 +1,29 @@
+"""Telegram handlers: parse an update, call one service, render the reply. No rules live here."""
+from __future__ import annotations
+
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from handlers import intake, router, start, status
+from handlers.common import on_error
+
+PRIVATE = filters.ChatType.PRIVATE
+
+
+def register(app: Application) -> None:
+    """All handlers in one place. Order matters inside group 0: commands before plain messages."""
+    commands = {
+        "start": start.cmd_start,
+        "help": start.cmd_help,
+        "language": start.cmd_language,
+        "cancel": start.cmd_cancel,
+        "new": intake.cmd_new,
+        "my": status.cmd_my,
+        "status": status.cmd_status,
+    }
+    for name, callback in commands.items():
+        app.add_handler(CommandHandler(name, callback, filters=PRIVATE & filters.UpdateType.MESSAGE))
+    app.add_handler(MessageHandler(PRIVATE & filters.UpdateType.EDITED_MESSAGE, start.on_edited_message))
+    app.add_handler(MessageHandler(PRIVATE & filters.COMMAND, start.on_unknown_command))
+    app.add_handler(MessageHandler(PRIVATE & filters.UpdateType.MESSAGE, router.on_message))
+    app.add_handler(CallbackQueryHandler(router.on_callback))
+    app.add_error_handler(on_error)

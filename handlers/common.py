@@ -1,0 +1,195 @@
+"""What every handler shares: dependencies, the per-update `Turn`, and safe sending.
+
+`@handler` opens one unit of work per update, drops duplicate deliveries by update id,
+loads the user, runs the handler and commits once; an exception rolls everything back.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import InlineKeyboardMarkup, InputMediaPhoto, Message, ReplyKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import ContextTypes
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.i18n import Translator, language_from_telegram
+from bot.policy import Policy
+from bot.services import users
+from bot.telegram_text import CAPTION_LIMIT, split_html
+from bot.views import View
+from storage.db import Database, UnitOfWork
+from storage.models import AuditEntry, User
+
+log = logging.getLogger(__name__)
+DEPS_KEY = "deps"
+
+
+@dataclass(frozen=True)
+class Deps:
+    settings: Settings
+    policy: Policy
+    db: Database
+    clock: Clock
+
+
+def deps_of(context: ContextTypes.DEFAULT_TYPE) -> Deps:
+    return context.application.bot_data[DEPS_KEY]
+
+
+class Turn:
+    """One update being handled: who sent it, in which language, inside which transaction."""
+
+    def __init__(self, update: Update, context: ContextTypes.DEFAULT_TYPE, uow: UnitOfWork, user: User, deps: Deps) -> None:
+        self.update, self.context, self.uow, self.user, self.deps = update, context, uow, user, deps
+        self._ = self.translator_for(user)
+        self._answered = False
+
+    @property
+    def now(self):
+        return self.deps.clock.now()
+
+    @property
+    def bot(self):
+        return self.context.bot
+
+    def translator_for(self, user: User) -> Translator:
+        return Translator(user.language, self.deps.settings.timezone)
+
+    def refresh_language(self) -> None:
+        self._ = self.translator_for(self.user)
+
+    async def reply(self, view: View | str) -> Message:
+        """Send to the current chat; long texts are split, the keyboard goes on the last piece."""
+        view = View(view) if isinstance(view, str) else view
+        return await send(self.bot, self.update.effective_chat.id, view)
+
+    async def answer(self, text: str | None = None, *, alert: bool = False) -> None:
+        """Answer the callback query, once."""
+        query = self.update.callback_query
+        if query is None or self._answered:
+            return
+        self._answered = True
+        try:
+            await query.answer(text, show_alert=alert)
+        except BadRequest as exc:  # too old (over ~15 s) or already answered: nothing left to do
+            log.info("callback answer refused: %s", exc)
+
+    async def edit(self, view: View) -> None:
+        """Replace the pressed message's text and buttons (falls back to a new message)."""
+        message = self.update.callback_query.message if self.update.callback_query else None
+        if message is None or len(view.text) > 4096 or not isinstance(view.markup, (InlineKeyboardMarkup, type(None))):
+            await self.reply(view)
+            return
+        try:
+            await message.edit_text(view.text, parse_mode=ParseMode.HTML, reply_markup=view.markup)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                await self.reply(view)
+
+    async def edit_off(self) -> None:
+        """Take the buttons off the pressed message, so an old prompt cannot be pressed again."""
+        message = self.update.callback_query.message if self.update.callback_query else None
+        if message is None:
+            return
+        try:
+            await message.edit_reply_markup(reply_markup=None)
+        except BadRequest:  # already without buttons, or too old to edit
+            pass
+
+    async def notify(self, user: User, text: str, *, photos: tuple[str, ...] = ()) -> bool:
+        """Message another user; a blocked bot marks them unreachable instead of failing the update."""
+        try:
+            await send(self.bot, user.telegram_id, View(text))
+            if photos:
+                await send_photos(self.bot, user.telegram_id, photos)
+            return True
+        except Forbidden:
+            user.is_reachable = False
+            log.warning("user %s blocked the bot; marked unreachable", user.id)
+        except BadRequest as exc:
+            log.warning("could not notify user %s: %s", user.id, exc)
+        return False
+
+    async def audit(self, action: str, **details: Any) -> None:
+        await self.uow.audit.add(AuditEntry(actor_telegram_id=self.user.telegram_id, action=action, details=details, created_at=self.now))
+
+
+async def send(bot: Any, chat_id: int, view: View) -> Message:
+    pieces = split_html(view.text)
+    message = None
+    for index, piece in enumerate(pieces):
+        markup = view.markup if index == len(pieces) - 1 else None
+        message = await bot.send_message(chat_id, piece, parse_mode=ParseMode.HTML, reply_markup=markup)
+    return message
+
+
+async def send_photos(bot: Any, chat_id: int, photos: tuple[str, ...]) -> None:
+    """One photo as a photo, 2–10 as an album (Telegram's media-group limits)."""
+    if len(photos) == 1:
+        await bot.send_photo(chat_id, photos[0])
+        return
+    for start in range(0, len(photos), 10):
+        chunk = photos[start:start + 10]
+        if len(chunk) == 1:
+            await bot.send_photo(chat_id, chunk[0])
+        else:
+            await bot.send_media_group(chat_id, [InputMediaPhoto(file_id) for file_id in chunk])
+
+
+HandlerFunc = Callable[[Turn], Awaitable[None]]
+
+
+def handler(func: HandlerFunc) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]:
+    """Wrap a `Turn` handler: one transaction, duplicate updates ignored, callback answered."""
+
+    @functools.wraps(func)
+    async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        tg_user = update.effective_user
+        if tg_user is None or update.effective_chat is None:
+            return
+        deps = deps_of(context)
+        async with deps.db.uow() as uow:
+            if not await uow.updates.claim(update.update_id, deps.clock.now()):
+                log.info("update %s already handled; duplicate ignored", update.update_id)
+                if update.callback_query:
+                    await update.callback_query.answer()
+                return
+            user = await users.touch(
+                uow, tg_user.id, tg_user.first_name or "", tg_user.username,
+                tg_user.language_code, deps.settings.default_language, deps.clock.now(),
+            )
+            turn = Turn(update, context, uow, user, deps)
+            try:
+                await func(turn)
+            finally:
+                await turn.answer()
+            await uow.commit()
+
+    return wrapper
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log with the update id, then apologise to the user instead of leaving them in silence."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("error while handling update %s", update_id, exc_info=context.error)
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    deps = deps_of(context)
+    tg_user = update.effective_user
+    language = language_from_telegram(tg_user.language_code if tg_user else None, deps.settings.default_language)
+    _ = Translator(language, deps.settings.timezone)
+    try:
+        if update.callback_query:
+            await update.callback_query.answer()
+        await context.bot.send_message(
+            update.effective_chat.id,
+            _("Sorry, something went wrong on our side. What you sent before is saved; please try again in a moment."),
+        )
+    except Exception:  # the apology itself failed (blocked, network): nothing more to do
+        log.warning("could not send the apology for update %s", update_id)

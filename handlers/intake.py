@@ -1,0 +1,86 @@
+"""The intake dialog's handlers: open it, feed it messages and buttons, submit it."""
+from __future__ import annotations
+
+from bot import views
+from bot.callbacks import DialogButton
+from bot.services import intake, requests, users
+from bot.services.errors import DomainError
+from bot.services.inputs import UserInput
+from handlers import onboarding
+from handlers.common import Turn, handler
+from storage.models import Customer, Draft, ServiceRequest
+
+
+@handler
+async def cmd_new(turn: Turn) -> None:
+    """/new and the menu button: start (or resume) reporting a problem."""
+    await open_intake(turn)
+
+
+async def open_intake(turn: Turn) -> None:
+    customer = await users.customer_of(turn.uow, turn.user)
+    if customer is None:
+        await onboarding.begin(turn, then="intake")
+        return
+    draft, resumed = await intake.start(turn.uow, turn.user, turn.now)
+    if resumed:
+        await turn.reply(views.intake_resumed(turn._))
+    await prompt(turn, draft)
+
+
+async def prompt(turn: Turn, draft: Draft) -> None:
+    customer = await users.customer_of(turn.uow, turn.user)
+    products = await intake.registered_products(turn.uow, customer) if draft.step == intake.PRODUCT else []
+    await turn.reply(views.intake_prompt(turn._, draft, products))
+
+
+async def on_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    customer = await users.customer_of(turn.uow, turn.user)
+    try:
+        notice = await intake.handle_input(turn.uow, customer, draft, message, turn.now)
+    except DomainError as error:
+        await turn.reply(views.input_error(turn._, error))
+        return
+    text = views.notice(turn._, notice, draft) if notice else None
+    if text:
+        await turn.reply(text)
+    await prompt(turn, draft)
+
+
+async def on_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
+    customer = await users.customer_of(turn.uow, turn.user)
+    if payload.action == "confirm":
+        await submit(turn, customer, draft)
+        return
+    notice = await intake.handle_button(turn.uow, customer, draft, payload.action, payload.value, turn.now)
+    await turn.edit_off()
+    text = views.notice(turn._, notice, draft) if notice else None
+    if text:
+        await turn.reply(text)
+    await prompt(turn, draft)
+
+
+async def go_back(turn: Turn, draft: Draft) -> None:
+    customer = await users.customer_of(turn.uow, turn.user)
+    await intake.handle_button(turn.uow, customer, draft, "back", "", turn.now)
+    await prompt(turn, draft)
+
+
+async def submit(turn: Turn, customer: Customer, draft: Draft) -> None:
+    """Register the request, tell the customer what happens next, then tell the dispatchers."""
+    request = await intake.submit(turn.uow, turn.user, customer, draft, turn.deps.policy, turn.now, turn.deps.settings.timezone)
+    await turn.uow.commit()  # the request exists before anyone is told about it
+    await turn.edit_off()
+    clock_kind, window = requests.first_clock(request.kind, turn.deps.policy)
+    await turn.reply(views.request_registered(turn._, request, clock_kind, request.created_at + window))
+    await notify_dispatchers(turn, request)
+
+
+async def notify_dispatchers(turn: Turn, request: ServiceRequest) -> None:
+    customer = await turn.uow.customers.get(request.customer_id)
+    product = await turn.uow.products.get(request.product_id) if request.product_id else None
+    photos = tuple(a.file_id for a in await turn.uow.requests.attachments(request.id) if a.kind == "photo")
+    for dispatcher in await requests.dispatchers(turn.uow):
+        _ = turn.translator_for(dispatcher)
+        text = views.new_request_for_staff(_, request, customer.name, customer.phone, customer.company, product.model if product else None)
+        await turn.notify(dispatcher, text, photos=photos)

@@ -1,0 +1,124 @@
+"""Routing by state: plain messages go to the user's open dialog, buttons to their owner.
+
+Dialog state is a database row, so routing reads it instead of relying on process memory
+(unlike PTB's ConversationHandler, which would lose the step on restart).
+"""
+from __future__ import annotations
+
+from bot import views
+from bot.callbacks import BadCallback, DialogButton, LanguageButton, ListPageButton, RequestButton, parse
+from bot.keyboards import back_label, cancel_label
+from bot.labels import MENU_ACTIONS
+from bot.services import dialogs, intake, requests, users
+from bot.services.errors import NotAllowed, StaleAction
+from bot.services.inputs import TextInput
+from handlers import intake as intake_handlers
+from handlers import onboarding, start, status
+from handlers.common import Turn, handler
+from handlers.inputs import to_input
+from storage.models import Draft
+
+INPUT_HANDLERS = {
+    users.ONBOARDING: onboarding.on_input,
+    intake.INTAKE: intake_handlers.on_input,
+    requests.COMMENT_DIALOG: status.on_comment_input,
+}
+BUTTON_HANDLERS = {
+    users.ONBOARDING: onboarding.on_button,
+    intake.INTAKE: intake_handlers.on_button,
+    requests.COMMENT_DIALOG: status.on_comment_button,
+}
+
+
+@handler
+async def on_message(turn: Turn) -> None:
+    """Any non-command message in a private chat."""
+    message = turn.update.effective_message
+    user_input = to_input(message)
+    if isinstance(user_input, TextInput) and await _menu_action(turn, user_input.text):
+        return
+    draft = await dialogs.current(turn.uow, turn.user.id)
+    if draft is None:
+        await _outside_dialog(turn, user_input)
+        return
+    if isinstance(user_input, TextInput) and user_input.text.strip() == cancel_label(turn._):
+        await _cancel_dialog(turn, draft)
+        return
+    if isinstance(user_input, TextInput) and user_input.text.strip() == back_label(turn._):
+        await _back(turn, draft)
+        return
+    await INPUT_HANDLERS[draft.kind](turn, draft, user_input)
+
+
+async def _menu_action(turn: Turn, text: str) -> bool:
+    """The main-menu keyboard sends its labels as text; they work inside a dialog too."""
+    action = next((a for label, a in MENU_ACTIONS.items() if text.strip() == turn._(label)), None)
+    if action == "new":
+        await intake_handlers.open_intake(turn)
+    elif action == "my":
+        await status.show_list(turn, 0)
+    elif action == "help":
+        await turn.reply(views.help_text(turn._, staff=users.is_staff(turn.user)))
+    elif action == "language":
+        await start.show_languages(turn)
+    return action is not None
+
+
+async def _outside_dialog(turn: Turn, user_input: object) -> None:
+    if isinstance(user_input, TextInput):
+        number = requests.parse_number(user_input.text)
+        if number is not None:
+            await status.open_by_number(turn, number)
+            return
+    await turn.reply(views.main_menu_view(turn._, turn._("Please use the menu below, or /help to see what I can do.")))
+
+
+async def _cancel_dialog(turn: Turn, draft: Draft) -> None:
+    await dialogs.end(turn.uow, draft)
+    await turn.reply(views.intake_cancelled(turn._))
+
+
+async def _back(turn: Turn, draft: Draft) -> None:
+    try:
+        if draft.kind == intake.INTAKE:
+            await intake_handlers.go_back(turn, draft)
+        elif draft.kind == users.ONBOARDING:
+            step = await users.onboarding_button(turn.uow, turn.user, draft, "back", turn.now)
+            await turn.reply(views.onboarding_prompt(turn._, step.draft, turn.user.first_name))
+        else:
+            raise NotAllowed()
+    except (NotAllowed, StaleAction):
+        await turn.reply(turn._("There is no step to go back to."))
+
+
+@handler
+async def on_callback(turn: Turn) -> None:
+    """Every inline button. The payload is only a reference: owners re-check state and rights."""
+    try:
+        payload = parse(turn.update.callback_query.data)
+    except BadCallback:
+        await turn.audit("forged_button", data=(turn.update.callback_query.data or "")[:100])
+        await turn.answer(turn._("This button is no longer valid."), alert=True)
+        return
+    if isinstance(payload, DialogButton):
+        await _dialog_button(turn, payload)
+    elif isinstance(payload, LanguageButton):
+        await start.on_language(turn, payload)
+    elif isinstance(payload, ListPageButton):
+        await status.on_page(turn, payload)
+    elif isinstance(payload, RequestButton):
+        await status.on_request_button(turn, payload)
+
+
+async def _dialog_button(turn: Turn, payload: DialogButton) -> None:
+    draft = await dialogs.current(turn.uow, turn.user.id)
+    try:
+        draft = dialogs.check_button(draft, payload.draft_id, payload.step, draft.kind if draft else "")
+        if payload.action == "cancel":
+            await turn.edit_off()
+            await _cancel_dialog(turn, draft)
+            return
+        await BUTTON_HANDLERS[draft.kind](turn, draft, payload)
+    except (StaleAction, NotAllowed):
+        await turn.audit("stale_button", data=payload.pack())
+        await turn.answer(turn._("This button is no longer valid."))

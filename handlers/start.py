@@ -1,0 +1,83 @@
+"""/start, /help, /language, /cancel and the answers to commands we do not know."""
+from __future__ import annotations
+
+from bot import views
+from bot.callbacks import LanguageButton
+from bot.keyboards import languages
+from bot.services import dialogs, intake, users
+from bot.services.errors import InvalidValue
+from handlers import onboarding
+from handlers import intake as intake_handlers
+from handlers.common import Turn, handler
+
+
+@handler
+async def cmd_start(turn: Turn) -> None:
+    """Greet in the user's language; a new customer is asked for their details."""
+    staff = users.is_staff(turn.user)
+    await turn.reply(views.greeting(turn._, turn.user.first_name, staff=staff))
+    draft = await dialogs.current(turn.uow, turn.user.id)
+    if draft is not None and draft.kind == intake.INTAKE:
+        await intake_handlers.open_intake(turn)  # resumes where they stopped
+    elif draft is not None and draft.kind == users.ONBOARDING:
+        await turn.reply(views.onboarding_prompt(turn._, draft, turn.user.first_name))
+    elif not staff and await users.customer_of(turn.uow, turn.user) is None:
+        await onboarding.begin(turn)
+
+
+@handler
+async def cmd_help(turn: Turn) -> None:
+    await turn.reply(views.help_text(turn._, staff=users.is_staff(turn.user)))
+    await remind_unfinished(turn)
+
+
+@handler
+async def cmd_language(turn: Turn) -> None:
+    await show_languages(turn)
+
+
+async def show_languages(turn: Turn) -> None:
+    await turn.reply(views.View(views.language_prompt(turn._), languages()))
+
+
+async def on_language(turn: Turn, payload: LanguageButton) -> None:
+    try:
+        await users.set_language(turn.user, payload.language)
+    except InvalidValue:
+        await turn.audit("forged_button", data=payload.pack())
+        await turn.answer(turn._("This button is no longer valid."), alert=True)
+        return
+    turn.refresh_language()
+    await turn.edit_off()
+    await turn.reply(views.language_saved(turn._))
+    await remind_unfinished(turn)
+
+
+@handler
+async def cmd_cancel(turn: Turn) -> None:
+    """/cancel works anywhere: it drops the dialog in progress, if any."""
+    draft = await dialogs.current(turn.uow, turn.user.id)
+    if draft is None:
+        await turn.reply(views.main_menu_view(turn._, turn._("There is nothing to cancel.")))
+        return
+    await dialogs.end(turn.uow, draft)
+    await turn.reply(views.intake_cancelled(turn._))
+
+
+@handler
+async def on_unknown_command(turn: Turn) -> None:
+    await turn.reply(turn._("I don't know that command. See /help for what I can do."))
+    await remind_unfinished(turn)
+
+
+@handler
+async def on_edited_message(turn: Turn) -> None:
+    """Edits cannot change what a dialog already took; say so instead of ignoring them."""
+    if await dialogs.current(turn.uow, turn.user.id) is not None:
+        await turn.reply(turn._("I only read new messages, not edits. If something needs correcting, send it again, or use “Edit” on the summary."))
+
+
+async def remind_unfinished(turn: Turn) -> None:
+    draft = await dialogs.current(turn.uow, turn.user.id)
+    if draft is not None and draft.kind == intake.INTAKE:
+        await turn.reply(turn._("You have an unfinished request. Send /new to continue it, or /cancel to drop it."))

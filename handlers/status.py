@@ -1,0 +1,145 @@
+"""The customer's requests: the list, a request card, comments and photos, cancelling."""
+from __future__ import annotations
+
+from bot import views
+from bot.callbacks import DialogButton, ListPageButton, RequestButton
+from bot.services import dialogs, requests, users
+from bot.services.errors import DomainError, NotAllowed, NotFound, WrongInput
+from bot.services.inputs import PhotoInput, TextInput, UserInput
+from bot.services.validation import COMMENT_MAX, clean_text
+from handlers.common import Turn, handler
+from storage.models import Draft, ServiceRequest
+
+
+@handler
+async def cmd_my(turn: Turn) -> None:
+    """/my: the first page of the customer's requests."""
+    await show_list(turn, 0)
+
+
+async def show_list(turn: Turn, page: int, *, edit: bool = False) -> None:
+    customer = await users.customer_of(turn.uow, turn.user)
+    view = views.request_list(turn._, await requests.page_of(turn.uow, customer, page))
+    await (turn.edit(view) if edit else turn.reply(view))
+
+
+@handler
+async def cmd_status(turn: Turn) -> None:
+    """/status SR-2026-000123: open one request by its number."""
+    args = turn.context.args or []
+    number = requests.parse_number(args[0]) if args else None
+    if number is None:
+        await turn.reply(turn._("Send the request number after the command, e.g. /status SR-2026-000123."))
+        return
+    await open_by_number(turn, number)
+
+
+async def open_by_number(turn: Turn, number: str) -> None:
+    customer = await users.customer_of(turn.uow, turn.user)
+    try:
+        request = await requests.own_request_by_number(turn.uow, customer, number)
+    except NotFound:
+        await turn.audit("request_not_found", number=number)
+        await turn.reply(turn._("No request {number} was found among yours. Check the number, or see /my.", number=number))
+        return
+    await turn.reply(views.request_card(turn._, await requests.card(turn.uow, request)))
+
+
+async def on_page(turn: Turn, payload: ListPageButton) -> None:
+    await show_list(turn, payload.page, edit=True)
+
+
+async def on_request_button(turn: Turn, payload: RequestButton) -> None:
+    """Card actions; ownership and state are checked here, whatever the button says."""
+    customer = await users.customer_of(turn.uow, turn.user)
+    try:
+        request = await requests.own_request(turn.uow, customer, payload.request_id)
+    except NotFound:
+        await turn.audit("foreign_request_button", request_id=payload.request_id, action=payload.action)
+        await turn.answer(turn._("Request not found."), alert=True)
+        return
+    action = payload.action
+    if action == "open":
+        await turn.edit(views.request_card(turn._, await requests.card(turn.uow, request)))
+    elif action == "cancel":
+        if not requests.can_cancel(request):
+            await turn.answer(_cannot_cancel(turn, request), alert=True)
+            return
+        await turn.edit(views.cancel_question(turn._, request))
+    elif action == "cancel_yes":
+        await _cancel(turn, request)
+    elif action == "comment":
+        await _start_comment(turn, request)
+    else:
+        await turn.audit("unknown_request_action", request_id=request.id, action=action)
+        await turn.answer(turn._("This button is no longer valid."), alert=True)
+
+
+def _cannot_cancel(turn: Turn, request: ServiceRequest) -> str:
+    if request.status == requests.CANCELLED:
+        return turn._("This request is already cancelled.")
+    return turn._("This request can no longer be cancelled: an engineer has started work on it. Please add a comment instead.")
+
+
+async def _cancel(turn: Turn, request: ServiceRequest) -> None:
+    try:
+        await requests.cancel(turn.uow, turn.user, request, turn.now)
+    except NotAllowed:
+        await turn.answer(_cannot_cancel(turn, request), alert=True)
+        return
+    await turn.answer(turn._("Request {number} is cancelled.", number=request.number))
+    await turn.edit(views.request_card(turn._, await requests.card(turn.uow, request)))
+    await _tell_dispatchers(turn, request, "cancelled")
+
+
+async def _start_comment(turn: Turn, request: ServiceRequest) -> None:
+    customer = await users.customer_of(turn.uow, turn.user)
+    try:
+        request, draft = await requests.start_comment(turn.uow, turn.user, customer, request.id, turn.now)
+    except NotAllowed:
+        await turn.answer(turn._("This request is closed; comments can no longer be added."), alert=True)
+        return
+    await turn.reply(views.comment_prompt(turn._, request, draft))
+
+
+async def on_comment_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    """In comment mode each text or photo is added to the request straight away."""
+    customer = await users.customer_of(turn.uow, turn.user)
+    try:
+        request = await requests.own_request(turn.uow, customer, draft.data["request_id"])
+        if isinstance(message, TextInput):
+            text = clean_text(message.text, limit=COMMENT_MAX, expected=requests.COMMENT_STEP)
+            await requests.add_comment(turn.uow, turn.user, request, text, turn.now)
+            await turn.reply(turn._("Comment added to {number}. Send more, or press “Done”.", number=request.number))
+            await _tell_dispatchers(turn, request, "comment", text)
+        elif isinstance(message, PhotoInput):
+            await requests.add_photo(turn.uow, turn.user, request, message.file_id, turn.now)
+            if message.caption and message.caption.strip():
+                await requests.add_comment(turn.uow, turn.user, request, message.caption.strip()[:COMMENT_MAX], turn.now)
+            await turn.reply(turn._("Photo added to {number}. Send more, or press “Done”.", number=request.number))
+            await _tell_dispatchers(turn, request, "photo_added", photos=(message.file_id,))
+        else:
+            raise WrongInput(requests.COMMENT_STEP)
+    except (NotFound, NotAllowed):
+        await dialogs.end(turn.uow, draft)
+        await turn.reply(turn._("This request is closed; comments can no longer be added."))
+    except DomainError as error:
+        await turn.reply(views.input_error(turn._, error))
+
+
+async def on_comment_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
+    """“Done”: leave comment mode and show the card again."""
+    await dialogs.end(turn.uow, draft)
+    await turn.edit_off()
+    customer = await users.customer_of(turn.uow, turn.user)
+    try:
+        request = await requests.own_request(turn.uow, customer, draft.data["request_id"])
+    except NotFound:
+        return
+    await turn.reply(views.request_card(turn._, await requests.card(turn.uow, request)))
+
+
+async def _tell_dispatchers(turn: Turn, request: ServiceRequest, what: str, text: str | None = None, photos: tuple[str, ...] = ()) -> None:
+    for dispatcher in await requests.dispatchers(turn.uow):
+        _ = turn.translator_for(dispatcher)
+        await turn.notify(dispatcher, views.customer_update_for_staff(_, request, what, text), photos=photos)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Run the test suite: bash scripts/test.sh [pytest args...]
+# Creates .venv if missing, installs the project with its test extras, runs pytest.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PYTHON="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    echo "creating .venv with $("$PYTHON" --version 2>&1)"
+    if ! "$PYTHON" -m venv .venv; then
+        rm -rf .venv
+        echo "ERROR: '$PYTHON -m venv' failed (Debian/Ubuntu: apt-get install python3-venv)" >&2
+        exit 1
+    fi
+fi
+
+# -q keeps pip quiet but still prints errors.
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
+if [ "$status" -eq 5 ]; then
+    echo "ERROR: pytest collected no tests (exit 5); treating this as a failure" >&2
+    exit 1
+fi
+exit "$status"

@@ -1,0 +1,197 @@
+"""Repositories: queries in one place. They add and flush, never commit."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Attachment,
+    AuditEntry,
+    Counter,
+    Customer,
+    Draft,
+    ProcessedUpdate,
+    Product,
+    Project,
+    RequestEvent,
+    ServiceRequest,
+    SlaClock,
+    User,
+    UserRole,
+)
+
+
+def _dialect_insert(session: AsyncSession, table: Any) -> Any:
+    """INSERT with the dialect's ON CONFLICT support (both SQLite and PostgreSQL have it)."""
+    name = session.get_bind().dialect.name
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+
+
+class _Repository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _add(self, obj: Any) -> Any:
+        self.session.add(obj)
+        await self.session.flush()
+        return obj
+
+
+class UserRepository(_Repository):
+    async def by_telegram_id(self, telegram_id: int) -> User | None:
+        return await self.session.scalar(select(User).where(User.telegram_id == telegram_id))
+
+    async def get(self, user_id: int) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def add(self, user: User) -> User:
+        return await self._add(user)
+
+    async def add_role(self, user: User, role: str) -> None:
+        if role not in user.role_names:
+            user.roles.append(UserRole(role=role))
+            await self.session.flush()
+
+    async def active_with_role(self, role: str) -> list[User]:
+        rows = await self.session.scalars(
+            select(User)
+            .join(UserRole)
+            .where(UserRole.role == role, User.is_active.is_(True))
+            .order_by(User.id)
+        )
+        return list(rows)
+
+
+class CustomerRepository(_Repository):
+    async def by_user_id(self, user_id: int) -> Customer | None:
+        return await self.session.scalar(select(Customer).where(Customer.user_id == user_id))
+
+    async def get(self, customer_id: int) -> Customer | None:
+        return await self.session.get(Customer, customer_id)
+
+    async def add(self, customer: Customer) -> Customer:
+        return await self._add(customer)
+
+    async def add_project(self, project: Project) -> Project:
+        return await self._add(project)
+
+    async def first_project(self, customer_id: int) -> Project | None:
+        return await self.session.scalar(
+            select(Project).where(Project.customer_id == customer_id).order_by(Project.id).limit(1)
+        )
+
+
+class ProductRepository(_Repository):
+    async def get(self, product_id: int) -> Product | None:
+        return await self.session.get(Product, product_id)
+
+    async def by_serial(self, serial: str) -> Product | None:
+        return await self.session.scalar(select(Product).where(func.upper(Product.serial) == serial.upper()))
+
+    async def of_customer(self, customer_id: int, limit: int) -> list[Product]:
+        rows = await self.session.scalars(
+            select(Product).where(Product.customer_id == customer_id).order_by(Product.serial).limit(limit)
+        )
+        return list(rows)
+
+    async def add(self, product: Product) -> Product:
+        return await self._add(product)
+
+
+class RequestRepository(_Repository):
+    async def add(self, request: ServiceRequest) -> ServiceRequest:
+        return await self._add(request)
+
+    async def get(self, request_id: int) -> ServiceRequest | None:
+        return await self.session.get(ServiceRequest, request_id)
+
+    async def by_number(self, number: str) -> ServiceRequest | None:
+        return await self.session.scalar(select(ServiceRequest).where(ServiceRequest.number == number))
+
+    async def page_of_customer(self, customer_id: int, offset: int, limit: int) -> list[ServiceRequest]:
+        rows = await self.session.scalars(
+            select(ServiceRequest)
+            .where(ServiceRequest.customer_id == customer_id)
+            .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def count_of_customer(self, customer_id: int) -> int:
+        return await self.session.scalar(
+            select(func.count()).select_from(ServiceRequest).where(ServiceRequest.customer_id == customer_id)
+        ) or 0
+
+    async def add_event(self, event: RequestEvent) -> RequestEvent:
+        return await self._add(event)
+
+    async def events(self, request_id: int, *, include_internal: bool) -> list[RequestEvent]:
+        query = select(RequestEvent).where(RequestEvent.request_id == request_id)
+        if not include_internal:
+            query = query.where(RequestEvent.internal.is_(False))
+        return list(await self.session.scalars(query.order_by(RequestEvent.created_at, RequestEvent.id)))
+
+    async def add_attachment(self, attachment: Attachment) -> Attachment:
+        return await self._add(attachment)
+
+    async def attachments(self, request_id: int) -> list[Attachment]:
+        rows = await self.session.scalars(
+            select(Attachment).where(Attachment.request_id == request_id).order_by(Attachment.id)
+        )
+        return list(rows)
+
+    async def add_clock(self, clock: SlaClock) -> SlaClock:
+        return await self._add(clock)
+
+    async def clocks(self, request_id: int) -> list[SlaClock]:
+        rows = await self.session.scalars(
+            select(SlaClock).where(SlaClock.request_id == request_id).order_by(SlaClock.due_at)
+        )
+        return list(rows)
+
+
+class DraftRepository(_Repository):
+    async def of_user(self, user_id: int) -> Draft | None:
+        return await self.session.scalar(select(Draft).where(Draft.user_id == user_id))
+
+    async def add(self, draft: Draft) -> Draft:
+        return await self._add(draft)
+
+    async def delete(self, draft: Draft) -> None:
+        await self.session.delete(draft)
+        await self.session.flush()
+
+
+class UpdateRepository(_Repository):
+    async def claim(self, update_id: int, now: datetime) -> bool:
+        """Record the update id; False when it was already processed (a duplicate delivery)."""
+        statement = (
+            _dialect_insert(self.session, ProcessedUpdate)
+            .values(update_id=update_id, processed_at=now)
+            .on_conflict_do_nothing(index_elements=["update_id"])
+            .returning(ProcessedUpdate.update_id)
+        )
+        return (await self.session.execute(statement)).first() is not None
+
+
+class CounterRepository(_Repository):
+    async def next_value(self, name: str) -> int:
+        """Atomically increment and return the named counter (starting at 1)."""
+        insert = _dialect_insert(self.session, Counter).values(name=name, value=1)
+        statement = insert.on_conflict_do_update(
+            index_elements=["name"], set_={"value": Counter.value + 1}
+        ).returning(Counter.value)
+        return (await self.session.execute(statement)).scalar_one()
+
+
+class AuditRepository(_Repository):
+    async def add(self, entry: AuditEntry) -> AuditEntry:
+        return await self._add(entry)
+
+    async def by_action(self, action: str) -> list[AuditEntry]:
+        return list(await self.session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
