@@ -13,7 +13,7 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, InputMediaPhoto, Message, ReplyKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.clock import Clock
@@ -116,8 +116,9 @@ class Turn:
             log.warning("could not notify user %s: %s", user.id, exc)
         return False
 
-    async def audit(self, action: str, **details: Any) -> None:
-        await self.uow.audit.add(AuditEntry(actor_telegram_id=self.user.telegram_id, action=action, details=details, created_at=self.now))
+    async def audit(self, event: str, **details: Any) -> None:
+        """Record a refused or suspicious action (forged button, someone else's request)."""
+        await self.uow.audit.add(AuditEntry(actor_telegram_id=self.user.telegram_id, action=event, details=details, created_at=self.now))
 
 
 async def send(bot: Any, chat_id: int, view: View) -> Message:
@@ -184,9 +185,12 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     tg_user = update.effective_user
     language = language_from_telegram(tg_user.language_code if tg_user else None, deps.settings.default_language)
     _ = Translator(language, deps.settings.timezone)
-    try:
-        if update.callback_query:
+    if update.callback_query:
+        try:
             await update.callback_query.answer()
+        except TelegramError:  # the handler's own answer may already have gone out
+            pass
+    try:
         await context.bot.send_message(
             update.effective_chat.id,
             _("Sorry, something went wrong on our side. What you sent before is saved; please try again in a moment."),

@@ -2,10 +2,9 @@
 
 Usage (e.g. from a session-scoped fixture in conftest.py)::
 
-    from pg_cluster import start_temp_postgres      # or tests.pg_cluster
-    import pg_cluster
+    from tests import pg_cluster
 
-    pg = start_temp_postgres()
+    pg = pg_cluster.start_temp_postgres()
     if pg is None:
         pytest.skip("POSTGRESQL NOT AVAILABLE: " + pg_cluster.last_error)
     try:
@@ -332,8 +331,7 @@ class TempPostgres:
             self._run([createdb, "-h", HOST, "-p", str(self.port), "-U", SUPERUSER, DATABASE],
                       as_service=False, timeout=timeout, what="createdb")
             return
-        # No client binaries: use the server in single-user mode? It is
-        # running already, so go through asyncpg instead (in a thread, as the
+        # No client binaries: go through asyncpg instead (in a thread, as the
         # caller may be inside a running event loop).
         import asyncio
         import threading

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-try:  # tests/ on sys.path (rootdir-relative "prepend" import, no __init__.py)
-    import pg_cluster
-except ImportError:  # tests is a package
+try:  # tests is a package (same module object as conftest.py uses)
     from tests import pg_cluster
+except ImportError:  # tests/ itself on sys.path (no tests/__init__.py)
+    import pg_cluster
 
 
 def _port_open(host: str, port: int) -> bool:

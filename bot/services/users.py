@@ -33,7 +33,7 @@ async def touch(
     if user is None:
         user = await uow.users.add(User(
             telegram_id=telegram_id, first_name=first_name[:128], username=username,
-            language=language_from_telegram(telegram_language, default_language), created_at=now,
+            language=language_from_telegram(telegram_language, default_language), created_at=now, roles=[],
         ))
         return user
     user.first_name, user.username = first_name[:128], username
@@ -49,7 +49,7 @@ async def ensure_bootstrap_staff(uow: UnitOfWork, telegram_ids: Iterable[int], d
     for telegram_id in telegram_ids:
         user = await uow.users.by_telegram_id(telegram_id)
         if user is None:
-            user = await uow.users.add(User(telegram_id=telegram_id, language=default_language, created_at=now))
+            user = await uow.users.add(User(telegram_id=telegram_id, language=default_language, created_at=now, roles=[]))
         await uow.users.add_role(user, ROLE_ADMIN)
         await uow.users.add_role(user, ROLE_DISPATCHER)
 

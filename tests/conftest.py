@@ -1,0 +1,67 @@
+"""Shared fixtures: real databases (SQLite always, PostgreSQL when a server can be started)."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bot.clock import ManualClock
+from storage.db import Database, upgrade_database
+from tests import pg_cluster
+
+START = datetime(2026, 3, 2, 1, 30, tzinfo=timezone.utc)  # Monday 09:30 in Asia/Shanghai
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[pg_cluster.TempPostgres | None]:
+    server = pg_cluster.start_temp_postgres()
+    if server is None:
+        print(f"\n\n*** POSTGRESQL NOT AVAILABLE: {pg_cluster.last_error} — PostgreSQL tests are SKIPPED ***\n")
+    yield server
+    if server is not None:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A freshly migrated, empty database of each kind; one per test."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'test.sqlite3'}"
+        upgrade_database(url)
+        yield url
+        return
+    server = request.getfixturevalue("postgres_server")
+    if server is None:
+        pytest.skip(f"POSTGRESQL NOT AVAILABLE: {pg_cluster.last_error}")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(server.url, f'CREATE DATABASE "{name}"'))
+    url = server.url.rsplit("/", 1)[0] + f"/{name}"
+    upgrade_database(url)
+    yield url
+    asyncio.run(_admin(server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(url: str, statement: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)

@@ -1,0 +1,227 @@
+"""A customer's whole path over HTTP: onboarding, intake, status, cancel, restarts, bad input."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from storage.models import AuditEntry, Draft, ServiceRequest
+from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
+from tests.e2e.helpers import file_request, onboard, t
+
+
+async def test_onboarding_in_chinese_speaks_chinese_and_registers_the_customer(fake, desk):
+    li = fake.add_user(user_id=1001, first_name="李", language_code="zh-hans")
+    await li.send_text("/start")
+    assert t("zh_Hans", "Hello, {name}! I am the after-sales service desk.", name="李") in li.messages[0].text
+    assert li.last.text == t("zh_Hans", "To register your requests I need a few details. What is your name?")
+    await li.send_text("李明")
+    assert li.reply_keyboard and li.reply_keyboard[0][0].get("request_contact") is True
+    await li.share_contact(phone="+86 138 0013 8000", own=True)
+    await li.press(t("zh_Hans", "Skip"))
+    assert li.last.text == t("zh_Hans", "Thank you, {name}, you are registered. Report a problem any time with /new or the menu below.", name="李明")
+    async with desk.db.uow() as uow:
+        user = await uow.users.by_telegram_id(1001)
+        customer = await uow.customers.by_user_id(user.id)
+        assert (user.language, customer.name, customer.phone, customer.company) == ("zh_Hans", "李明", "+8613800138000", None)
+    fake.assert_no_rejections()
+
+
+async def test_onboarding_in_english_validates_a_typed_phone(fake, desk):
+    alice = fake.add_user(user_id=1002, first_name="Alice", language_code="en")
+    await alice.send_text("/start")
+    await alice.press("Alice")
+    await alice.send_text("call me maybe")
+    assert "does not look like a phone number" in alice.last.text
+    await alice.share_contact(phone="+15550001111", own=False)
+    assert "your own contact" in alice.last.text
+    await alice.send_text("+86 (138) 0013-8000")
+    assert "company or project" in alice.last.text
+    await alice.send_text("Yellow River Farm")
+    assert "you are registered" in alice.last.text
+    fake.assert_no_rejections()
+
+
+async def test_language_switch_is_remembered(fake, desk):
+    ivan = fake.add_user(user_id=1003, first_name="Ivan", language_code="en")
+    await ivan.send_text("/language")
+    await ivan.press("Русский")
+    assert ivan.last.text == t("ru", "Language saved: English.")
+    await ivan.send_text("/help")
+    assert t("ru", "What I can do") in ivan.last.text
+    fake.assert_no_rejections()
+
+
+async def test_full_intake_with_photos_and_location_reaches_every_dispatcher(fake, desk):
+    alice = fake.add_user(user_id=1010, first_name="Alice", language_code="en")
+    dora, wang = fake.messages_to(DISPATCHER_ID), fake.messages_to(SECOND_DISPATCHER_ID)
+    await onboard(alice)
+    number = await file_request(alice, photos=2)
+    assert number == "SR-2026-000001"
+    announcement = alice.last.text
+    assert "We will contact you by" in announcement and "1:30:00" in announcement  # 09:30 + 4 h in Shanghai
+    dora, wang = fake.messages_to(DISPATCHER_ID), fake.messages_to(SECOND_DISPATCHER_ID)
+    assert any(f"New request {number}" in (m.text or "") and "+8613800138000" in m.text for m in dora)
+    assert any(t("zh_Hans", "🆕 <b>New request {number}</b>", number=number) in (m.text or "") for m in wang)
+    assert len([m for m in dora if m.photo_file_ids]) == 2  # the album, one message per photo
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert (request.status, request.kind, request.site_latitude) == ("new", "repair", 34.7466)
+        assert len(await uow.requests.attachments(request.id)) == 2
+        assert [e.action for e in await uow.requests.events(request.id, include_internal=True)] == ["created"]
+        assert await uow.drafts.of_user(request.created_by_user_id) is None
+    fake.assert_no_rejections()
+
+
+async def test_my_lists_newest_first_with_pages_and_opens_a_card(fake, desk):
+    alice = fake.add_user(user_id=1020, first_name="Alice", language_code="en")
+    await onboard(alice)
+    numbers = [await file_request(alice, description=f"Fault number {i}") for i in range(6)]
+    await alice.send_text("/my")
+    page = alice.last
+    assert "page 1 of 2" in page.text
+    assert page.text.index(numbers[5]) < page.text.index(numbers[1])
+    assert numbers[0] not in page.text
+    await alice.press("Older ›")
+    assert numbers[0] in alice.last.text and "page 2 of 2" in alice.last.text
+    await alice.press(numbers[0])
+    card = alice.last.text
+    assert f"Request {numbers[0]}" in card and "Fault number 0" in card and "Request registered" in card
+    assert "We will contact you by" in card
+    fake.assert_no_rejections()
+
+
+async def test_customer_adds_a_comment_and_cancels_from_the_card(fake, desk):
+    alice = fake.add_user(user_id=1030, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await alice.send_text(f"/status {number}")
+    await alice.press("Add comment or photos")
+    await alice.send_text("It also smells of burnt <insulation> & smoke")
+    assert f"Comment added to {number}" in alice.last.text
+    await alice.send_photo()
+    assert f"Photo added to {number}" in alice.last.text
+    await alice.press("Done")
+    assert "burnt <insulation> & smoke" in alice.last.text
+    await alice.press("Cancel this request")
+    await alice.press("Yes, cancel it")
+    assert "Status: Cancelled" in alice.last.text
+    assert any(f"cancelled request {number}" in (m.text or "") for m in fake.messages_to(DISPATCHER_ID))
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        actions = [e.action for e in await uow.requests.events(request.id, include_internal=True)]
+        assert actions == ["created", "comment", "photo_added", "cancelled"]
+    fake.assert_no_rejections()
+
+
+async def test_cancel_mid_dialog_discards_the_draft(fake, desk):
+    alice = fake.add_user(user_id=1040, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await alice.send_text("/new")
+    await alice.press("Maintenance")
+    await alice.send_text("/cancel")
+    assert "Nothing was sent" in alice.last.text
+    await alice.send_text("hello?")
+    assert "use the menu" in alice.last.text
+    async with desk.db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(Draft)) == 0
+        assert await uow.session.scalar(select(func.count()).select_from(ServiceRequest)) == 0
+    fake.assert_no_rejections()
+
+
+async def test_restart_mid_dialog_continues_with_nothing_lost(fake, desk):
+    alice = fake.add_user(user_id=1050, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await alice.send_text("/new")
+    await alice.press("Installation & commissioning")
+    await alice.send_text("qj-2024-0042")
+    await desk.restart()
+    await alice.send_text("New cabinet needs commissioning")
+    assert "Send photos" in alice.last.text
+    await desk.restart()
+    await alice.press("Skip, no photos")
+    await alice.send_text("Zhengzhou, Jinshui district, 12 Garden Road")
+    assert "QJ-2024-0042" in alice.last.text and "New cabinet needs commissioning" in alice.last.text
+    await alice.press("Confirm and send")
+    assert "SR-2026-000001" in alice.last.text
+    fake.assert_no_rejections()
+
+
+async def test_wrong_input_is_explained_and_the_draft_is_kept(fake, desk):
+    alice = fake.add_user(user_id=1060, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await alice.send_text("/new")
+    await alice.send_sticker()
+    assert "choose the type of request" in alice.last.text
+    await alice.press("Fault repair")
+    await alice.press("I don't know the serial number")
+    await alice.send_text("x" * 2001)
+    assert "at most 2000 characters" in alice.last.text
+    await alice.send_text("/my")  # a command mid-dialog
+    assert "You have no requests yet" in alice.messages[-1].text or "You have no requests yet" in alice.messages[-2].text
+    await alice.send_text("   ")
+    assert "describe the problem" in alice.last.text
+    await alice.send_text("Display shows E07")
+    assert "Send photos" in alice.last.text
+    fake.assert_no_rejections()
+
+
+async def test_a_button_pressed_twice_acts_once(fake, desk):
+    alice = fake.add_user(user_id=1070, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await alice.send_text("/new")
+    type_prompt = alice.last
+    repair_button = next(b["callback_data"] for b in type_prompt.buttons if b["text"] == "Fault repair")
+    await alice.press("Fault repair", message=type_prompt)
+    assert type_prompt.buttons == []  # the answered prompt loses its buttons
+    await alice.press_data(repair_button, message=type_prompt)  # a second tap that raced the edit
+    assert alice.callback_answers[-1][1] == "This button is no longer valid."
+    async with desk.db.uow() as uow:
+        user = await uow.users.by_telegram_id(1070)
+        draft = await uow.drafts.of_user(user.id)
+        assert draft.step == "product"
+    fake.assert_no_rejections()
+
+
+async def test_forged_buttons_and_other_customers_requests_are_refused_and_audited(fake, desk):
+    alice = fake.add_user(user_id=1080, first_name="Alice", language_code="en")
+    mallory = fake.add_user(user_id=1081, first_name="Mallory", language_code="en")
+    await onboard(alice)
+    await onboard(mallory, company=None)
+    number = await file_request(alice)
+    async with desk.db.uow() as uow:
+        request_id = (await uow.requests.by_number(number)).id
+    await mallory.send_text(f"/status {number}")
+    assert f"No request {number} was found" in mallory.last.text
+    await mallory.send_text(number)
+    assert f"No request {number} was found" in mallory.last.text
+    await mallory.press_data(f"1:rq:{request_id}:cancel_yes")
+    assert mallory.callback_answers[-1][1] == "Request not found."
+    await mallory.press_data("1:admin:grant:everything")
+    assert mallory.callback_answers[-1][1] == "This button is no longer valid."
+    async with desk.db.uow() as uow:
+        assert (await uow.requests.by_number(number)).status == "new"
+        actions = [a.action for a in await uow.session.scalars(select(AuditEntry).where(AuditEntry.actor_telegram_id == 1081))]
+        assert actions == ["request_not_found", "request_not_found", "foreign_request_button", "forged_button"]
+    fake.assert_no_rejections()
+
+
+async def test_a_dispatcher_who_blocked_the_bot_is_marked_unreachable_and_others_still_hear(fake, desk):
+    alice = fake.add_user(user_id=1090, first_name="Alice", language_code="en")
+    fake.block(DISPATCHER_ID)
+    await onboard(alice)
+    number = await file_request(alice)
+    assert f"Request {number} is registered" in alice.last.text
+    assert any(number in (m.text or "") for m in fake.messages_to(SECOND_DISPATCHER_ID))
+    async with desk.db.uow() as uow:
+        assert (await uow.users.by_telegram_id(DISPATCHER_ID)).is_reachable is False
+        assert (await uow.users.by_telegram_id(SECOND_DISPATCHER_ID)).is_reachable is True
+    fake.assert_no_rejections(allow=lambda r: r.error_code == 403)
+
+
+async def test_an_unexpected_error_gets_an_apology_not_silence(fake, desk):
+    alice = fake.add_user(user_id=1100, first_name="Alice", language_code="en")
+    await onboard(alice)
+    async with desk.db.engine.begin() as connection:
+        await connection.exec_driver_sql("DROP TABLE drafts")
+    await alice.send_text("/new")
+    assert "Sorry, something went wrong on our side" in alice.last.text

@@ -1,0 +1,95 @@
+"""The real console script as a separate process: start-up errors, and a kill -9 mid-dialog."""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.helpers import onboard
+from tests.fakebot import FakeTelegram
+
+TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi"
+SERVICEDESK = [sys.executable, "-m", "bot"]
+
+
+def _env(tmp_path: Path, **settings: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"BOT_TOKEN", "DATABASE_URL", "TELEGRAM_API_URL", "POLICY_FILE"}}
+    env.update({"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'desk.sqlite3'}", **settings})
+    return env
+
+
+@pytest.mark.parametrize("settings, named", [
+    ({}, "BOT_TOKEN"),
+    ({"BOT_TOKEN": "12:bad"}, "BOT_TOKEN"),
+    ({"BOT_TOKEN": TOKEN, "TIMEZONE": "Nowhere/Land"}, "TIMEZONE"),
+    ({"BOT_TOKEN": TOKEN, "DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none"}, "DATABASE_URL"),
+    ({"BOT_TOKEN": TOKEN, "TELEGRAM_API_URL": "http://127.0.0.1:1"}, "TELEGRAM_API_URL"),
+])
+def test_a_bad_setting_stops_start_up_with_one_line_and_exit_code_2(tmp_path, settings, named):
+    result = subprocess.run(SERVICEDESK, env=_env(tmp_path, **settings), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("servicedesk:")]
+    assert len(errors) == 1 and named in errors[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_policy_file_names_the_key(tmp_path):
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[deadlines]\nfirst_contact_hours = -4\n")
+    result = subprocess.run(SERVICEDESK, env=_env(tmp_path, BOT_TOKEN=TOKEN, POLICY_FILE=str(policy)), cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "deadlines." in result.stderr
+
+
+async def _start(fake, tmp_path: Path) -> subprocess.Popen:
+    env = _env(tmp_path, BOT_TOKEN=fake.token, TELEGRAM_API_URL=fake.url)
+    process = subprocess.Popen(SERVICEDESK, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(300):  # until it polls: migrations and getMe done
+        if any(call.method == "getUpdates" for call in fake.all_calls[-5:]) and process.poll() is None:
+            return process
+        await asyncio.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"the bot did not start polling: {process.stderr.read().decode()[-2000:]}")
+
+
+@pytest.fixture
+async def fake():
+    """A fake Bot API whose token passes the bot's own format check."""
+    server = FakeTelegram(token=TOKEN, bot_username="service_desk_bot")
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_killed_mid_dialog_the_customer_continues_where_they_were(fake, tmp_path):
+    alice = fake.add_user(user_id=3001, first_name="Alice", language_code="en")
+    process = await _start(fake, tmp_path)
+    try:
+        await onboard(alice)
+        await alice.send_text("/new")
+        await alice.press("Fault repair")
+        await alice.send_text("SN-77-1234")
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        fake.all_calls.clear()
+        process = await _start(fake, tmp_path)
+        await alice.send_text("Motor hums but does not start")
+        assert "Send photos" in alice.last.text
+        await alice.press("Skip, no photos")
+        await alice.send_text("Farm road 3, Kaifeng")
+        summary = alice.last.text
+        assert "SN-77-1234" in summary and "Motor hums but does not start" in summary
+        await alice.press("Confirm and send")
+        assert re.search(r"Request SR-\d{4}-000001 is registered", alice.last.text)
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+    tables = {row[0] for row in sqlite3.connect(tmp_path / "desk.sqlite3").execute("select name from sqlite_master")}
+    assert {"alembic_version", "service_requests", "drafts"} <= tables

@@ -1,0 +1,238 @@
+"""The rules on real databases (SQLite and PostgreSQL), without Telegram."""
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.config import DEFAULT_POLICY_FILE
+from bot.policy import load_policy
+from bot.services import dialogs, intake, requests, users
+from bot.services.errors import LimitReached, NotAllowed, NotFound, StaleAction, WrongInput
+from bot.services.inputs import LocationInput, PhotoInput, TextInput, VoiceInput
+from storage.models import Product, ServiceRequest
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+POLICY = load_policy(DEFAULT_POLICY_FILE)
+
+
+async def _customer(uow, clock, telegram_id=1001, name="Alice"):
+    user = await users.touch(uow, telegram_id, name, None, "en", "en", clock.now())
+    draft = await users.start_onboarding(uow, user, clock.now())
+    await users.onboarding_input(uow, user, draft, TextInput(name), clock.now())
+    await users.onboarding_input(uow, user, draft, TextInput("+86 138 0013 8000"), clock.now())
+    done = await users.onboarding_input(uow, user, draft, TextInput("Yellow River Farm"), clock.now())
+    return user, done.customer
+
+
+async def _filled_draft(uow, user, customer, clock, kind="repair"):
+    draft, _ = await intake.start(uow, user, clock.now())
+    await intake.handle_button(uow, customer, draft, "type", kind, clock.now())
+    await intake.handle_button(uow, customer, draft, "unknown", "", clock.now())
+    await intake.handle_input(uow, customer, draft, TextInput("Pump trips the breaker after 5 minutes"), clock.now())
+    await intake.handle_button(uow, customer, draft, "done", "", clock.now())
+    await intake.handle_input(uow, customer, draft, TextInput("Field 7, Yellow River Farm"), clock.now())
+    return draft
+
+
+async def test_onboarding_stores_the_customer_and_project(database, clock):
+    async with database.uow() as uow:
+        user, customer = await _customer(uow, clock)
+        await uow.commit()
+    async with database.uow() as uow:
+        stored = await uow.customers.by_user_id(user.id)
+        assert (stored.name, stored.phone, stored.company) == ("Alice", "+8613800138000", "Yellow River Farm")
+        assert (await uow.customers.first_project(stored.id)).name == "Yellow River Farm"
+        assert await dialogs.current(uow, user.id) is None
+
+
+async def test_request_numbers_are_sequential_per_year_and_restart_in_a_new_year(database, clock):
+    async with database.uow() as uow:
+        user, customer = await _customer(uow, clock)
+        numbers = []
+        for _ in range(3):
+            draft = await _filled_draft(uow, user, customer, clock)
+            numbers.append((await intake.submit(uow, user, customer, draft, POLICY, clock.now(), SHANGHAI)).number)
+        clock.set(clock.now().replace(year=2027))
+        draft = await _filled_draft(uow, user, customer, clock)
+        numbers.append((await intake.submit(uow, user, customer, draft, POLICY, clock.now(), SHANGHAI)).number)
+        await uow.commit()
+    assert numbers == ["SR-2026-000001", "SR-2026-000002", "SR-2026-000003", "SR-2027-000001"]
+
+
+async def test_concurrent_submissions_never_share_a_number(database, clock):
+    async with database.uow() as uow:
+        customers = [await _customer(uow, clock, telegram_id=2000 + i, name=f"C{i}") for i in range(6)]
+        await uow.commit()
+
+    async def submit(user, customer):
+        async with database.uow() as uow:
+            user = await uow.users.get(user.id)
+            customer = await uow.customers.get(customer.id)
+            draft = await _filled_draft(uow, user, customer, clock)
+            request = await intake.submit(uow, user, customer, draft, POLICY, clock.now(), SHANGHAI)
+            await uow.commit()
+            return request.number
+
+    numbers = await asyncio.gather(*(submit(u, c) for u, c in customers))
+    assert sorted(numbers) == [f"SR-2026-{i:06d}" for i in range(1, 7)]
+
+
+async def test_submitted_request_has_timeline_photos_and_first_contact_deadline(database, clock):
+    async with database.uow() as uow:
+        user, customer = await _customer(uow, clock)
+        draft = await _filled_draft(uow, user, customer, clock)
+        dialogs.move(draft, intake.PHOTOS, clock.now())
+        await intake.handle_input(uow, customer, draft, PhotoInput("photo-1"), clock.now())
+        await intake.handle_button(uow, customer, draft, "done", "", clock.now())
+        await intake.handle_input(uow, customer, draft, LocationInput(35.1, 113.2), clock.now())
+        request = await intake.submit(uow, user, customer, draft, POLICY, clock.now(), SHANGHAI)
+        await uow.commit()
+    async with database.uow() as uow:
+        card = await requests.card(uow, await uow.requests.get(request.id))
+        assert card.request.status == "new"
+        assert [e.action for e in card.events] == ["created"]
+        assert card.photo_count == 1
+        assert (card.request.site_latitude, card.request.site_longitude) == (35.1, 113.2)
+        assert [(c.kind, c.due_at - c.started_at) for c in card.clocks] == [("first_contact", timedelta(hours=4))]
+
+
+async def test_a_consultation_promises_an_answer_within_eight_hours(database, clock):
+    async with database.uow() as uow:
+        user, customer = await _customer(uow, clock)
+        draft = await _filled_draft(uow, user, customer, clock, kind="consultation")
+        request = await intake.submit(uow, user, customer, draft, POLICY, clock.now(), SHANGHAI)
+        clocks = await uow.requests.clocks(request.id)
+        assert [(c.kind, c.due_at - clock.now()) for c in clocks] == [("consultation_answer", timedelta(hours=8))]
+
+
+async def test_wrong_kind_of_input_is_refused_without_changing_the_draft(database, clock):
+    async with database.uow() as uow:
+        user, customer = await _customer(uow, clock)
+        draft, _ = await intake.start(uow, user, clock.now())
+        with pytest.raises(WrongInput):
+            await intake.handle_input(uow, customer, draft, TextInput("repair please"), clock.now())
+        await intake.handle_button(uow, customer, draft, "type", "repair", clock.now())
+        await intake.handle_button(uow, customer, draft, "unknown", "", clock.now())
+        with pytest.raises(WrongInput):
+            await intake.handle_input(uow, customer, draft, LocationInput(1, 2), clock.now())
+        assert draft.step == intake.DESCRIPTION and "description" not in draft.data
+
+
+async def test_a_bare_photo_in_the_description_step_is_kept_and_text_is_still_asked(database, clock):
+    async with database.uow() as uow:
+        user, customer = await _customer(uow, clock)
+        draft, _ = await intake.start(uow, user, clock.now())
+        await intake.handle_button(uow, customer, draft, "type", "repair", clock.now())
+        await intake.handle_button(uow, customer, draft, "unknown", "", clock.now())
+        notice = await intake.handle_input(uow, customer, draft, PhotoInput("p1"), clock.now())
+        assert notice == intake.PHOTO_KEPT_NEED_TEXT and draft.step == intake.DESCRIPTION
+        await intake.handle_input(uow, customer, draft, VoiceInput("v1", caption="Noise from the motor"), clock.now())
+        assert draft.step == intake.PHOTOS
+        assert draft.data["photos"] == ["p1"] and draft.data["voices"] == ["v1"]
+        assert draft.data["description"] == "Noise from the motor"
+
+
+async def test_photos_are_capped_at_ten(database, clock):
+    async with database.uow() as uow:
+        user, customer = await _customer(uow, clock)
+        draft = await _filled_draft(uow, user, customer, clock)
+        dialogs.move(draft, intake.PHOTOS, clock.now())
+        for i in range(10):
+            await intake.handle_input(uow, customer, draft, PhotoInput(f"p{i}"), clock.now())
+        with pytest.raises(LimitReached):
+            await intake.handle_input(uow, customer, draft, PhotoInput("p10"), clock.now())
+        assert len(draft.data["photos"]) == 10
+
+
+async def test_editing_one_field_returns_to_the_summary(database, clock):
+    async with database.uow() as uow:
+        user, customer = await _customer(uow, clock)
+        draft = await _filled_draft(uow, user, customer, clock)
+        assert draft.step == intake.CONFIRM
+        await intake.handle_button(uow, customer, draft, "edit", "", clock.now())
+        await intake.handle_button(uow, customer, draft, "field", intake.DESCRIPTION, clock.now())
+        await intake.handle_input(uow, customer, draft, TextInput("Corrected description"), clock.now())
+        assert draft.step == intake.CONFIRM and draft.data["description"] == "Corrected description"
+        await intake.handle_button(uow, customer, draft, "back", "", clock.now())
+        assert draft.step == intake.SITE
+
+
+async def test_only_the_customers_own_registered_product_can_be_chosen(database, clock):
+    async with database.uow() as uow:
+        user, customer = await _customer(uow, clock)
+        _, other = await _customer(uow, clock, telegram_id=1002, name="Bob")
+        mine = await uow.products.add(Product(serial="QJ-1", model="QJ pump", customer_id=customer.id, warranty_end=date(2027, 1, 1)))
+        theirs = await uow.products.add(Product(serial="QJ-2", model="QJ pump", customer_id=other.id))
+        draft, _ = await intake.start(uow, user, clock.now())
+        await intake.handle_button(uow, customer, draft, "type", "repair", clock.now())
+        with pytest.raises(StaleAction):
+            await intake.handle_button(uow, customer, draft, "product", str(theirs.id), clock.now())
+        await intake.handle_input(uow, customer, draft, TextInput("qj-2"), clock.now())
+        assert draft.data["serial"] == "QJ-2" and draft.data["product_id"] is None  # typed serial kept, owner not revealed
+        await intake.handle_button(uow, customer, draft, "back", "", clock.now())
+        await intake.handle_button(uow, customer, draft, "product", str(mine.id), clock.now())
+        assert draft.data["product_id"] == mine.id
+
+
+async def test_another_customers_request_is_not_found(database, clock):
+    async with database.uow() as uow:
+        alice, alice_c = await _customer(uow, clock)
+        _, bob_c = await _customer(uow, clock, telegram_id=1002, name="Bob")
+        request = await intake.submit(uow, alice, alice_c, await _filled_draft(uow, alice, alice_c, clock), POLICY, clock.now(), SHANGHAI)
+        with pytest.raises(NotFound):
+            await requests.own_request(uow, bob_c, request.id)
+        with pytest.raises(NotFound):
+            await requests.own_request_by_number(uow, bob_c, request.number)
+        assert (await requests.own_request_by_number(uow, alice_c, request.number)).id == request.id
+
+
+async def test_cancel_is_allowed_until_an_engineer_starts(database, clock):
+    async with database.uow() as uow:
+        user, customer = await _customer(uow, clock)
+        first = await intake.submit(uow, user, customer, await _filled_draft(uow, user, customer, clock), POLICY, clock.now(), SHANGHAI)
+        second = await intake.submit(uow, user, customer, await _filled_draft(uow, user, customer, clock), POLICY, clock.now(), SHANGHAI)
+        await requests.cancel(uow, user, first, clock.now())
+        assert first.status == "cancelled"
+        assert all(c.stopped_at is not None for c in await uow.requests.clocks(first.id))
+        with pytest.raises(NotAllowed):
+            await requests.cancel(uow, user, first, clock.now())
+        second.status, second.engineer_started = "in_progress", True
+        with pytest.raises(NotAllowed):
+            await requests.cancel(uow, user, second, clock.now())
+        events = await uow.requests.events(first.id, include_internal=True)
+        assert events[-1].action == "cancelled" and events[-1].details == {"before": "new", "after": "cancelled"}
+
+
+async def test_requests_page_newest_first_five_per_page(database, clock):
+    async with database.uow() as uow:
+        user, customer = await _customer(uow, clock)
+        for _ in range(7):
+            await intake.submit(uow, user, customer, await _filled_draft(uow, user, customer, clock), POLICY, clock.now(), SHANGHAI)
+            clock.advance(timedelta(minutes=1))
+        first = await requests.page_of(uow, customer, 0)
+        last = await requests.page_of(uow, customer, 5)
+        assert (first.total, first.pages) == (7, 2)
+        assert [r.number[-1] for r in first.items] == ["7", "6", "5", "4", "3"]
+        assert last.page == 1 and [r.number[-1] for r in last.items] == ["2", "1"]
+
+
+async def test_a_duplicate_update_is_claimed_once(database, clock):
+    async with database.uow() as uow:
+        assert await uow.updates.claim(77, clock.now()) is True
+        assert await uow.updates.claim(77, clock.now()) is False
+        await uow.commit()
+
+
+async def test_nothing_is_committed_when_the_unit_of_work_fails(database, clock):
+    with pytest.raises(RuntimeError):
+        async with database.uow() as uow:
+            user, customer = await _customer(uow, clock)
+            await intake.submit(uow, user, customer, await _filled_draft(uow, user, customer, clock), POLICY, clock.now(), SHANGHAI)
+            raise RuntimeError("boom")
+    async with database.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(ServiceRequest)) == 0
+        assert await uow.users.by_telegram_id(1001) is None

@@ -1,0 +1,51 @@
+import re
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.i18n import Html, Translator, language_from_telegram
+from bot.telegram_text import split_html
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.mark.parametrize("code, language", [("zh-hans", "zh_Hans"), ("zh", "zh_Hans"), ("ru", "ru"), ("en-US", "en"), ("de", "en"), (None, "en")])
+def test_telegram_language_codes_map_to_supported_languages(code, language):
+    assert language_from_telegram(code, "en") == language
+
+
+def test_values_are_html_escaped_but_marked_html_is_not():
+    _ = Translator("en", SHANGHAI)
+    assert _("Thank you, {name}, you are registered. Report a problem any time with /new or the menu below.", name="<b>&") .startswith("Thank you, &lt;b&gt;&amp;,")
+    assert Html("<b>x</b>") in _("Thank you, {name}, you are registered. Report a problem any time with /new or the menu below.", name=Html("<b>x</b>"))
+
+
+def test_dates_are_shown_in_the_desk_time_zone_and_user_locale():
+    moment = datetime(2026, 3, 2, 1, 30, tzinfo=timezone.utc)
+    assert "9:30" in Translator("en", SHANGHAI).datetime(moment)
+    assert "2026" in Translator("zh_Hans", SHANGHAI).datetime(moment)
+
+
+def _balanced(piece: str) -> bool:
+    stack = []
+    for closing, name in re.findall(r"<(/?)([a-z]+)[^>]*>", piece):
+        if closing:
+            if not stack or stack.pop() != name:
+                return False
+        else:
+            stack.append(name)
+    return not stack
+
+
+def test_long_html_is_split_into_valid_pieces_within_the_limit():
+    text = "<b>Title</b>\n" + "\n".join(f"line {i} &amp; <i>{'x' * 50}</i>" for i in range(200)) + "\n<b>" + "y" * 5000 + "</b>"
+    pieces = split_html(text)
+    assert len(pieces) > 2
+    assert all(len(p) <= 4096 for p in pieces)
+    assert all(_balanced(p) for p in pieces)
+    assert re.sub(r"<[^>]+>", "", "".join(pieces)).count("y") == 5000
+
+
+def test_short_text_is_left_alone():
+    assert split_html("<b>hi</b>") == ["<b>hi</b>"]

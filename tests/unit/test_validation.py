@@ -1,0 +1,38 @@
+import pytest
+
+from bot.services.errors import InvalidValue, TooLong, WrongInput
+from bot.services.validation import clean_text, normalize_phone, normalize_serial
+
+
+@pytest.mark.parametrize("typed, stored", [
+    ("+86 138 0013 8000", "+8613800138000"),
+    ("(495) 123-45-67", "4951234567"),
+    ("+7.916.555.01.02", "+79165550102"),
+])
+def test_typed_phone_numbers_are_normalized(typed, stored):
+    assert normalize_phone(typed) == stored
+
+
+@pytest.mark.parametrize("typed", ["12345", "call me", "+86 138 0013 8000 1234 5", "++8613800138000", ""])
+def test_implausible_phone_numbers_are_refused(typed):
+    with pytest.raises(InvalidValue):
+        normalize_phone(typed)
+
+
+def test_serial_is_uppercased_and_checked():
+    assert normalize_serial(" qj-2024/001 ") == "QJ-2024/001"
+    with pytest.raises(InvalidValue):
+        normalize_serial("#$%")
+    with pytest.raises(TooLong) as error:
+        normalize_serial("A" * 41)
+    assert error.value.limit == 40
+
+
+def test_empty_text_asks_again_and_long_text_states_the_limit():
+    with pytest.raises(WrongInput) as wrong:
+        clean_text("   ", limit=10, expected="description")
+    assert wrong.value.expected == "description"
+    with pytest.raises(TooLong) as long:
+        clean_text("x" * 11, limit=10, expected="description")
+    assert long.value.limit == 10
+    assert clean_text("  ok  ", limit=10, expected="description") == "ok"
