@@ -102,12 +102,14 @@ class Turn:
         except BadRequest:  # already without buttons, or too old to edit
             pass
 
-    async def notify(self, user: User, text: str, *, photos: tuple[str, ...] = ()) -> bool:
+    async def notify(self, user: User, text: str, *, photos: tuple[str, ...] = (), voices: tuple[str, ...] = ()) -> bool:
         """Message another user; a blocked bot marks them unreachable instead of failing the update."""
         try:
             await send(self.bot, user.telegram_id, View(text))
             if photos:
                 await send_photos(self.bot, user.telegram_id, photos)
+            for voice in voices:
+                await self.bot.send_voice(user.telegram_id, voice)
             return True
         except Forbidden:
             user.is_reachable = False

@@ -79,8 +79,10 @@ async def submit(turn: Turn, customer: Customer, draft: Draft) -> None:
 async def notify_dispatchers(turn: Turn, request: ServiceRequest) -> None:
     customer = await turn.uow.customers.get(request.customer_id)
     product = await turn.uow.products.get(request.product_id) if request.product_id else None
-    photos = tuple(a.file_id for a in await turn.uow.requests.attachments(request.id) if a.kind == "photo")
+    attachments = await turn.uow.requests.attachments(request.id)
+    photos = tuple(a.file_id for a in attachments if a.kind == "photo")
+    voices = tuple(a.file_id for a in attachments if a.kind == "voice")
     for dispatcher in await requests.dispatchers(turn.uow):
         _ = turn.translator_for(dispatcher)
         text = views.new_request_for_staff(_, request, customer.name, customer.phone, customer.company, product.model if product else None)
-        await turn.notify(dispatcher, text, photos=photos)
+        await turn.notify(dispatcher, text, photos=photos, voices=voices)

@@ -81,7 +81,10 @@ async def handle_input(uow: UnitOfWork, customer: Customer, draft: Draft, messag
         photos = list(draft.data.get("photos", []))
         if len(photos) >= MAX_PHOTOS:
             raise LimitReached(MAX_PHOTOS)
-        dialogs.move(draft, PHOTOS, now, photos=[*photos, message.file_id])
+        changes: dict = {"photos": [*photos, message.file_id]}
+        if message.caption and message.caption.strip():  # keep what they wrote under the photo
+            changes["description"] = f"{draft.data.get('description', '')}\n{message.caption.strip()}"[:DESCRIPTION_MAX]
+        dialogs.move(draft, PHOTOS, now, **changes)
         return PHOTO_ADDED
     if step == SITE and isinstance(message, LocationInput):
         _advance(draft, now, site={"latitude": message.latitude, "longitude": message.longitude})

@@ -37,6 +37,7 @@ class Desk:
         await self.app.post_init(self.app)  # run_polling() calls it; we start the parts by hand
         await self.app.start()
         await self.app.updater.start_polling(poll_interval=0.0, timeout=1)
+        self.fake.watch(self.app)  # user actions return once this app has handled the update
         await self.fake.settle()
 
     async def stop(self) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
+from telegram import Update
 
 from storage.models import AuditEntry, Draft, ServiceRequest
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
@@ -225,3 +226,40 @@ async def test_an_unexpected_error_gets_an_apology_not_silence(fake, desk):
         await connection.exec_driver_sql("DROP TABLE drafts")
     await alice.send_text("/new")
     assert "Sorry, something went wrong on our side" in alice.last.text
+
+
+async def test_a_voice_description_reaches_the_dispatcher_with_the_request(fake, desk):
+    alice = fake.add_user(user_id=1110, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await alice.send_text("/new")
+    await alice.press("Consultation")
+    await alice.press("I don't know the serial number")
+    await alice.send_voice(caption="How often should the seals be changed?")
+    await alice.press("Skip, no photos")
+    await alice.send_text("Office, 5 Lotus Street")
+    assert "Voice messages: 1" in alice.last.text
+    await alice.press("Confirm and send")
+    assert "Answer promised by" in alice.last.text
+    assert [m.method for m in fake.messages_to(DISPATCHER_ID)][-2:] == ["sendMessage", "sendVoice"]
+    fake.assert_no_rejections()
+
+
+async def test_the_same_update_delivered_twice_is_handled_once(fake, desk):
+    alice = fake.add_user(user_id=1120, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await alice.send_text("/new")
+    await alice.press("Fault repair")
+    await alice.press("I don't know the serial number")
+    before = len(alice.messages)
+    raw = {
+        "update_id": 10**9, "message": {
+            "message_id": 10**6, "date": 1_772_400_000, "text": "Line 1 is flooded",
+            "chat": {"id": 1120, "type": "private", "first_name": "Alice"},
+            "from": {"id": 1120, "is_bot": False, "first_name": "Alice", "language_code": "en"},
+        },
+    }
+    for _ in range(2):  # as Telegram may do after a timeout
+        await desk.app.process_update(Update.de_json(raw, desk.app.bot))
+    await fake.settle()
+    assert len(alice.messages) == before + 1 and "Send photos" in alice.last.text
+    fake.assert_no_rejections()

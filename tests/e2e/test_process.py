@@ -63,6 +63,7 @@ async def _start(fake, tmp_path: Path) -> subprocess.Popen:
 async def fake():
     """A fake Bot API whose token passes the bot's own format check."""
     server = FakeTelegram(token=TOKEN, bot_username="service_desk_bot")
+    server.quiet_seconds = 0.5  # a separate process cannot be watched; allow for slow first replies
     await server.start()
     yield server
     await server.stop()
