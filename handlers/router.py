@@ -113,7 +113,7 @@ async def on_callback(turn: Turn) -> None:
 async def _dialog_button(turn: Turn, payload: DialogButton) -> None:
     draft = await dialogs.current(turn.uow, turn.user.id)
     try:
-        draft = dialogs.check_button(draft, payload.draft_id, payload.step, draft.kind if draft else "")
+        draft = dialogs.check_button(draft, payload.draft_id, payload.step)
         if payload.action == "cancel":
             await turn.edit_off()
             await _cancel_dialog(turn, draft)

@@ -26,7 +26,14 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import BadRequest, Conflict, EndPointNotFound, Forbidden, InvalidToken, RetryAfter
+from telegram.error import (
+    BadRequest,
+    Conflict,
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+)
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -37,10 +44,7 @@ from telegram.ext import (
     filters,
 )
 
-try:  # the package path depends on how pytest puts tests/ on sys.path
-    from tests.fakebot import FakeTelegram, FakeUser
-except ModuleNotFoundError:
-    from fakebot import FakeTelegram, FakeUser
+from tests.fakebot import FakeTelegram, FakeUser
 
 TOKEN = "123456:TEST-TOKEN"
 # PTB 22 warns about its own int/timedelta transition when building RetryAfter.
@@ -60,7 +64,9 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture
 async def bot(fake: FakeTelegram) -> AsyncIterator[Bot]:
-    async with Bot(TOKEN, base_url=f"{fake.url}/bot", base_file_url=f"{fake.url}/file/bot") as client:
+    async with Bot(
+        TOKEN, base_url=f"{fake.url}/bot", base_file_url=f"{fake.url}/file/bot"
+    ) as client:
         yield client
 
 
@@ -93,7 +99,9 @@ async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_app(fake: FakeTelegram, *handlers, watch: bool = True) -> AsyncIterator[Application]:
+async def running_app(
+    fake: FakeTelegram, *handlers, watch: bool = True
+) -> AsyncIterator[Application]:
     """A real PTB Application long-polling the fake; stopped gracefully on exit."""
     app = (
         ApplicationBuilder()
@@ -140,7 +148,9 @@ async def test_get_me_describes_the_bot(bot: Bot, fake: FakeTelegram) -> None:
     assert (me.id, me.is_bot, me.username) == (fake.bot_id, True, "service_desk_bot")
 
 
-async def test_send_message_returns_a_complete_message(bot: Bot, alice: FakeUser, fake: FakeTelegram) -> None:
+async def test_send_message_returns_a_complete_message(
+    bot: Bot, alice: FakeUser, fake: FakeTelegram
+) -> None:
     first = await bot.send_message(alice.id, "one")
     second = await bot.send_message(alice.id, "two")
     assert second.message_id == first.message_id + 1
@@ -162,16 +172,29 @@ async def test_html_is_stored_as_visible_text_with_entities(bot: Bot, alice: Fak
 
 @pytest.mark.parametrize(
     "markup",
-    ["a < b", "<b>bold", "<b><i>x</b></i>", "line<br>break", "x &nbsp; y", "Tom & Jerry", "</b>", "<span>s</span>"],
+    [
+        "a < b",
+        "<b>bold",
+        "<b><i>x</b></i>",
+        "line<br>break",
+        "x &nbsp; y",
+        "Tom & Jerry",
+        "</b>",
+        "<span>s</span>",
+    ],
 )
-async def test_bad_html_is_rejected_like_telegram(bot: Bot, alice: FakeUser, fake: FakeTelegram, markup: str) -> None:
+async def test_bad_html_is_rejected_like_telegram(
+    bot: Bot, alice: FakeUser, fake: FakeTelegram, markup: str
+) -> None:
     kind, message = await rejected(bot.send_message(alice.id, markup, parse_mode="HTML"))
     assert kind is BadRequest and message.startswith("Can't parse entities: ")
     assert fake.rejections[-1].description.startswith("Bad Request: can't parse entities: ")
     assert alice.messages == []
 
 
-async def test_text_limits_count_visible_characters(bot: Bot, alice: FakeUser, fake: FakeTelegram) -> None:
+async def test_text_limits_count_visible_characters(
+    bot: Bot, alice: FakeUser, fake: FakeTelegram
+) -> None:
     await bot.send_message(alice.id, "<b>" + "x" * 4096 + "</b>", parse_mode="HTML")
     assert len(alice.last.text) == 4096
     await rejected(bot.send_message(alice.id, "x" * 4097))
@@ -183,13 +206,19 @@ async def test_text_limits_count_visible_characters(bot: Bot, alice: FakeUser, f
 
 
 async def test_inline_keyboard_rules(bot: Bot, alice: FakeUser, fake: FakeTelegram) -> None:
-    await bot.send_message(alice.id, "ok", reply_markup=keyboard(InlineKeyboardButton("A", callback_data="x" * 64)))
+    await bot.send_message(
+        alice.id, "ok", reply_markup=keyboard(InlineKeyboardButton("A", callback_data="x" * 64))
+    )
     too_long = keyboard(InlineKeyboardButton("A", callback_data="é" * 33))  # 66 bytes
     no_action = {"inline_keyboard": [[{"text": "A"}]]}
-    two_actions = {"inline_keyboard": [[{"text": "A", "callback_data": "a", "url": "https://x.test"}]]}
+    two_actions = {
+        "inline_keyboard": [[{"text": "A", "callback_data": "a", "url": "https://x.test"}]]
+    }
     empty_text = {"inline_keyboard": [[{"text": "", "callback_data": "a"}]]}
     for markup in (too_long, no_action, two_actions, empty_text):
-        assert (await rejected(bot.send_message(alice.id, "t", reply_markup=markup)))[0] is BadRequest
+        assert (await rejected(bot.send_message(alice.id, "t", reply_markup=markup)))[
+            0
+        ] is BadRequest
     assert [r.description for r in fake.rejections] == [
         "Bad Request: BUTTON_DATA_INVALID",
         "Bad Request: text buttons are unallowed in the inline keyboard",
@@ -219,7 +248,13 @@ async def test_edit_rules(bot: Bot, alice: FakeUser, fake: FakeTelegram) -> None
     markup = keyboard(InlineKeyboardButton("A", callback_data="a"))
     sent = await bot.send_message(alice.id, "<b>v1</b>", parse_mode="HTML", reply_markup=markup)
     kind, message = await rejected(
-        bot.edit_message_text("<b>v1</b>", chat_id=alice.id, message_id=sent.message_id, parse_mode="HTML", reply_markup=markup)
+        bot.edit_message_text(
+            "<b>v1</b>",
+            chat_id=alice.id,
+            message_id=sent.message_id,
+            parse_mode="HTML",
+            reply_markup=markup,
+        )
     )
     assert message.startswith("Message is not modified: specified new message content")
     assert await rejected(bot.edit_message_text("x", chat_id=alice.id, message_id=777)) == (
@@ -227,11 +262,36 @@ async def test_edit_rules(bot: Bot, alice: FakeUser, fake: FakeTelegram) -> None
         "Message to edit not found",
     )
     await bot.edit_message_text("v2", chat_id=alice.id, message_id=sent.message_id)
-    assert (alice.last.text, alice.last.edits, alice.last.buttons) == ("v2", 1, [])  # no markup given: removed
-    await bot.edit_message_reply_markup(chat_id=alice.id, message_id=sent.message_id, reply_markup=markup)
+    assert (alice.last.text, alice.last.edits, alice.last.buttons) == (
+        "v2",
+        1,
+        [],
+    )  # no markup given: removed
+    await bot.edit_message_reply_markup(
+        chat_id=alice.id, message_id=sent.message_id, reply_markup=markup
+    )
     assert alice.last.button_texts == ["A"] and len(alice.messages) == 1
-    await rejected(bot.edit_message_reply_markup(chat_id=alice.id, message_id=sent.message_id, reply_markup=markup))
+    await rejected(
+        bot.edit_message_reply_markup(
+            chat_id=alice.id, message_id=sent.message_id, reply_markup=markup
+        )
+    )
     assert fake.rejections[-1].description.startswith("Bad Request: message is not modified")
+
+
+async def test_replies_must_point_at_an_existing_message(
+    bot: Bot, alice: FakeUser, fake: FakeTelegram
+) -> None:
+    asked = await alice.send_text("question", wait=False)
+    answer = await bot.send_message(alice.id, "answer", reply_to_message_id=asked["message_id"])
+    assert answer.reply_to_message.text == "question"
+    assert await rejected(bot.send_message(alice.id, "x", reply_to_message_id=99)) == (
+        BadRequest,
+        "Message to be replied not found",
+    )
+    later = await bot.send_message(alice.id, "later")
+    assert later.message_id == answer.message_id + 1  # the refused send took no id
+    assert [c.error_code for c in fake.calls("sendMessage")] == [None, 400, None]
 
 
 async def test_delete_message_flags_it(bot: Bot, alice: FakeUser) -> None:
@@ -246,11 +306,16 @@ async def test_delete_message_flags_it(bot: Bot, alice: FakeUser) -> None:
 
 
 async def test_answer_callback_query_rules(bot: Bot, alice: FakeUser, fake: FakeTelegram) -> None:
-    await bot.send_message(alice.id, "pick", reply_markup=keyboard(InlineKeyboardButton("Yes", callback_data="y")))
+    await bot.send_message(
+        alice.id, "pick", reply_markup=keyboard(InlineKeyboardButton("Yes", callback_data="y"))
+    )
     query_id = await alice.press("Yes", wait=False)
     too_old = "Query is too old and response timeout expired or query id is invalid"
     assert await rejected(bot.answer_callback_query("12345")) == (BadRequest, too_old)
-    assert await rejected(bot.answer_callback_query(query_id, "x" * 201)) == (BadRequest, "Message_too_long")
+    assert await rejected(bot.answer_callback_query(query_id, "x" * 201)) == (
+        BadRequest,
+        "Message_too_long",
+    )
     assert await bot.answer_callback_query(query_id, "Saved", show_alert=True)
     assert await rejected(bot.answer_callback_query(query_id)) == (BadRequest, too_old)
     assert alice.callback_answers == [(query_id, "Saved", True)]
@@ -260,7 +325,9 @@ async def test_answer_callback_query_rules(bot: Bot, alice: FakeUser, fake: Fake
 # --- files ----------------------------------------------------------------------------
 
 
-async def test_photo_file_ids_must_be_issued_by_the_fake(bot: Bot, alice: FakeUser, fake: FakeTelegram) -> None:
+async def test_photo_file_ids_must_be_issued_by_the_fake(
+    bot: Bot, alice: FakeUser, fake: FakeTelegram
+) -> None:
     assert await rejected(bot.send_photo(alice.id, "AgACnotarealid")) == (
         BadRequest,
         "Wrong file identifier/http url specified",
@@ -268,13 +335,17 @@ async def test_photo_file_ids_must_be_issued_by_the_fake(bot: Bot, alice: FakeUs
     file_id = await alice.send_photo(caption="broken pump", wait=False)
     resent = await bot.send_photo(alice.id, file_id, caption="<i>your photo</i>", parse_mode="HTML")
     assert resent.photo[-1].file_id == file_id and resent.caption == "your photo"
-    assert alice.last.photo_file_ids[-1] == file_id and alice.last.raw_caption == "<i>your photo</i>"
+    assert (
+        alice.last.photo_file_ids[-1] == file_id and alice.last.raw_caption == "<i>your photo</i>"
+    )
     await rejected(bot.send_photo(alice.id, file_id, caption="c" * 1025))
     assert fake.rejections[-1].description == "Bad Request: message caption is too long"
 
 
 async def test_uploaded_files_can_be_fetched_back(bot: Bot, alice: FakeUser) -> None:
-    message = await bot.send_document(alice.id, b"%PDF-1.4 report", filename="report.pdf", caption="Report")
+    message = await bot.send_document(
+        alice.id, b"%PDF-1.4 report", filename="report.pdf", caption="Report"
+    )
     assert message.document.file_name == "report.pdf" and alice.last.caption == "Report"
     tg_file = await bot.get_file(message.document.file_id)
     assert bytes(await tg_file.download_as_bytearray()) == b"%PDF-1.4 report"
@@ -285,12 +356,20 @@ async def test_uploaded_files_can_be_fetched_back(bot: Bot, alice: FakeUser) -> 
 
 async def test_media_group_rules(bot: Bot, alice: FakeUser, fake: FakeTelegram) -> None:
     photo_id = await alice.send_photo(wait=False)
-    album = [InputMediaPhoto(photo_id, caption="one"), InputMediaPhoto(b"jpeg-bytes", caption="two")]
+    album = [
+        InputMediaPhoto(photo_id, caption="one"),
+        InputMediaPhoto(b"jpeg-bytes", caption="two"),
+    ]
     messages = await bot.send_media_group(alice.id, album)
-    assert len({m.media_group_id for m in messages}) == 1 and [m.caption for m in messages] == ["one", "two"]
+    assert len({m.media_group_id for m in messages}) == 1 and [m.caption for m in messages] == [
+        "one",
+        "two",
+    ]
     assert [m.media_group_id for m in alice.messages] == [messages[0].media_group_id] * 2
     await rejected(bot.send_media_group(alice.id, [InputMediaPhoto(photo_id)]))
-    await rejected(bot.send_media_group(alice.id, [InputMediaPhoto(photo_id, caption="c" * 1025)] * 2))
+    await rejected(
+        bot.send_media_group(alice.id, [InputMediaPhoto(photo_id, caption="c" * 1025)] * 2)
+    )
     await rejected(bot.send_media_group(alice.id, [InputMediaPhoto("AgACforged")] * 2))
     assert [r.description for r in fake.rejections] == [
         "Bad Request: wrong number of media in the album: must include 2-10 items",
@@ -308,10 +387,15 @@ async def test_copy_message_between_chats(bot: Bot, alice: FakeUser, fake: FakeT
     copied = await bot.copy_message(engineer.id, alice.id, source_id, caption="From Alice: leak")
     assert engineer.last.message_id == copied.message_id
     assert engineer.last.caption == "From Alice: leak" and len(engineer.last.photo_file_ids) == 3
-    assert await rejected(bot.copy_message(engineer.id, alice.id, 999)) == (BadRequest, "Message to copy not found")
+    assert await rejected(bot.copy_message(engineer.id, alice.id, 999)) == (
+        BadRequest,
+        "Message to copy not found",
+    )
 
 
-async def test_location_chat_action_and_reply_keyboards(bot: Bot, alice: FakeUser, fake: FakeTelegram) -> None:
+async def test_location_chat_action_and_reply_keyboards(
+    bot: Bot, alice: FakeUser, fake: FakeTelegram
+) -> None:
     await bot.send_location(alice.id, 31.23, 121.47)
     assert alice.last.location == {"latitude": 31.23, "longitude": 121.47}
     await bot.send_chat_action(alice.id, "typing")
@@ -319,7 +403,10 @@ async def test_location_chat_action_and_reply_keyboards(bot: Bot, alice: FakeUse
     assert alice.chat_actions == ["typing"]
     share = ReplyKeyboardMarkup([[KeyboardButton("Share phone", request_contact=True)], ["Cancel"]])
     await bot.send_message(alice.id, "Your phone?", reply_markup=share)
-    assert [[b["text"] for b in row] for row in alice.reply_keyboard] == [["Share phone"], ["Cancel"]]
+    assert [[b["text"] for b in row] for row in alice.reply_keyboard] == [
+        ["Share phone"],
+        ["Cancel"],
+    ]
     assert alice.last.reply_markup is None  # reply keyboards are not echoed on the message
     await bot.send_message(alice.id, "Reply please", reply_markup=ForceReply())
     assert alice.reply_keyboard is not None and alice.reply_markup["force_reply"] is True
@@ -328,7 +415,9 @@ async def test_location_chat_action_and_reply_keyboards(bot: Bot, alice: FakeUse
     assert fake.rejections[-1].description == "Bad Request: wrong parameter action in request"
 
 
-async def test_commands_menu_chat_and_lifecycle_methods(bot: Bot, alice: FakeUser, fake: FakeTelegram) -> None:
+async def test_commands_menu_chat_and_lifecycle_methods(
+    bot: Bot, alice: FakeUser, fake: FakeTelegram
+) -> None:
     await bot.set_my_commands([("start", "Start"), ("my", "My requests")])
     await bot.set_my_commands([("start", "Начать")], language_code="ru")
     assert [c.command for c in await bot.get_my_commands()] == ["start", "my"]
@@ -357,32 +446,55 @@ async def test_unknown_method_is_404_and_recorded(bot: Bot, fake: FakeTelegram) 
 async def test_wrong_token_is_unauthorized(fake: FakeTelegram) -> None:
     with pytest.raises(InvalidToken):
         await Bot("999:OTHER", base_url=f"{fake.url}/bot").get_me()
-    assert (fake.rejections[-1].error_code, fake.rejections[-1].description) == (401, "Unauthorized")
+    assert (fake.rejections[-1].error_code, fake.rejections[-1].description) == (
+        401,
+        "Unauthorized",
+    )
+
+
+async def raw_call(fake: FakeTelegram, method: str, **body) -> tuple[int, dict]:
+    """POST without PTB: json=... for a JSON body, data=... for a form, nothing for GET."""
+    url = f"{fake.url}/bot{TOKEN}/{method}"
+    async with aiohttp.ClientSession() as http:
+        request = http.post(url, **body) if body else http.get(url)
+        async with request as response:
+            return response.status, await response.json()
 
 
 async def test_json_and_form_bodies_and_spec_checks(fake: FakeTelegram, alice: FakeUser) -> None:
-    url = f"{fake.url}/bot{TOKEN}"
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{url}/sendMessage", json={"chat_id": alice.id, "text": "json", "colour": "red"}) as r:
-            assert r.status == 200 and (await r.json())["result"]["text"] == "json"
-        async with http.post(f"{url}/sendMessage", data={"text": "no chat"}) as r:
-            status, body = r.status, await r.json()
-        async with http.get(f"{url}/getMe") as r:
-            assert (await r.json())["result"]["username"] == "service_desk_bot"
-    if fake.spec is None:
-        pytest.skip("shared/botapi/api.json is absent: spec checks are off")
-    assert status == 400 and body == {
-        "ok": False,
-        "error_code": 400,
-        "description": "Bad Request: chat_id is required",
-    }
-    assert ("sendMessage", "colour") in fake.unknown_params
+    json_body = {"chat_id": alice.id, "text": "json", "colour": "red"}
+    status, body = await raw_call(fake, "sendMessage", json=json_body)
+    assert status == 200 and body["result"]["text"] == "json"
+    assert (await raw_call(fake, "getMe"))[1]["result"]["username"] == "service_desk_bot"
+    assert await raw_call(fake, "sendMessage", data={"text": "no chat"}) == (
+        400,
+        {"ok": False, "error_code": 400, "description": "Bad Request: chat_id is required"},
+    )
+    if fake.spec is not None:  # shared/botapi/api.json present: unknown parameters are noted
+        assert fake.unknown_params == [("sendMessage", "colour")]
+
+
+async def test_missing_text_is_reported_as_telegram_does(
+    fake: FakeTelegram, alice: FakeUser
+) -> None:
+    status, body = await raw_call(fake, "sendMessage", data={"chat_id": str(alice.id)})
+    assert (status, body["description"]) == (400, "Bad Request: message text is empty")
+
+
+async def test_without_the_reference_file_spec_checks_are_skipped(tmp_path) -> None:
+    async with FakeTelegram(token=TOKEN, spec_path=tmp_path / "absent.json") as server:
+        user = server.add_user(1, "U")
+        async with Bot(TOKEN, base_url=f"{server.url}/bot") as client:
+            await client.send_message(user.id, "hi", api_kwargs={"colour": "red"})
+        assert server.spec is None and server.unknown_params == [] and user.last.text == "hi"
 
 
 # --- flood control ----------------------------------------------------------------------
 
 
-async def test_injected_flood_returns_429_with_retry_after(bot: Bot, alice: FakeUser, fake: FakeTelegram) -> None:
+async def test_injected_flood_returns_429_with_retry_after(
+    bot: Bot, alice: FakeUser, fake: FakeTelegram
+) -> None:
     fake.inject_flood(retry_after=2, times=1, method="sendMessage", chat_id=alice.id)
     with pytest.raises(RetryAfter) as info:
         await bot.send_message(alice.id, "first try")
@@ -397,7 +509,9 @@ async def test_injected_flood_returns_429_with_retry_after(bot: Bot, alice: Fake
     assert [m.text for m in alice.messages] == ["second try"]
 
 
-async def test_flood_filters_by_method_and_chat(bot: Bot, alice: FakeUser, fake: FakeTelegram) -> None:
+async def test_flood_filters_by_method_and_chat(
+    bot: Bot, alice: FakeUser, fake: FakeTelegram
+) -> None:
     bob = fake.add_user(2002, "Bob")
     fake.inject_flood(retry_after=5, times=2, chat_id=bob.id)
     await bot.send_message(alice.id, "to alice")
@@ -418,13 +532,17 @@ async def test_global_rate_limit(bot: Bot, alice: FakeUser, fake: FakeTelegram) 
     assert fake.rejections[-1].error_code == 429 and len(alice.messages) == 3
 
 
-async def test_default_rate_limit_allows_a_normal_burst(bot: Bot, alice: FakeUser, fake: FakeTelegram) -> None:
+async def test_default_rate_limit_allows_a_normal_burst(
+    bot: Bot, alice: FakeUser, fake: FakeTelegram
+) -> None:
     for i in range(20):
         await bot.send_message(alice.id, f"m{i}")
     fake.assert_no_rejections()
 
 
-async def test_assert_no_rejections_lists_them_and_allows_filtering(bot: Bot, alice: FakeUser, fake: FakeTelegram) -> None:
+async def test_assert_no_rejections_lists_them_and_allows_filtering(
+    bot: Bot, alice: FakeUser, fake: FakeTelegram
+) -> None:
     fake.assert_no_rejections()
     await rejected(bot.send_message(alice.id, ""))
     with pytest.raises(AssertionError, match="message text is empty"):
@@ -481,7 +599,9 @@ async def test_stop_releases_pending_long_polls(bot: Bot, fake: FakeTelegram) ->
 async def test_allowed_updates_filters_new_updates(bot: Bot, alice: FakeUser) -> None:
     await bot.get_updates(timeout=0, allowed_updates=["callback_query"])
     assert await alice.send_text("ignored") is not None  # returns at once: nothing to wait for
-    await bot.send_message(alice.id, "pick", reply_markup=keyboard(InlineKeyboardButton("Go", callback_data="go")))
+    await bot.send_message(
+        alice.id, "pick", reply_markup=keyboard(InlineKeyboardButton("Go", callback_data="go"))
+    )
     await alice.press("Go", wait=False)
     assert [u.callback_query.data for u in await bot.get_updates(timeout=0)] == ["go"]
 
@@ -502,12 +622,25 @@ async def test_actions_return_after_the_bot_replied(fake: FakeTelegram, alice: F
         await alice.send_text("hello")
         assert alice.last.text == "echo: hello"
         await alice.send_command("start", "SR-2026")
-        assert alice.last.text == "args=SR-2026" and alice.last.button_texts == ["Approve", "Reject"]
+        assert alice.last.text == "args=SR-2026" and alice.last.button_texts == [
+            "Approve",
+            "Reject",
+        ]
         query_id = await alice.press("Reject")
         assert alice.callback_answers == [(query_id, "got reject:1", False)]
         assert [m.text for m in alice.new_messages] == ["you chose reject:1"]
         assert alice.last.edits == 1 and len(alice.messages) == 2
     fake.assert_no_rejections()
+
+
+async def test_quiet_period_alone_synchronises_an_unwatched_application(
+    fake: FakeTelegram, alice: FakeUser
+) -> None:
+    async with running_app(fake, watch=False):
+        for text in ("one", "two", "three"):
+            await alice.send_text(text)
+            assert alice.last.text == f"echo: {text}"
+            assert [m.text for m in alice.new_messages] == [f"echo: {text}"]
 
 
 async def test_press_finds_newest_matching_button(fake: FakeTelegram, alice: FakeUser) -> None:
@@ -522,7 +655,9 @@ async def test_press_finds_newest_matching_button(fake: FakeTelegram, alice: Fak
         assert alice.messages[0].text == "you chose approve:1"
 
 
-async def test_press_data_sends_forged_and_stale_callbacks(fake: FakeTelegram, alice: FakeUser) -> None:
+async def test_press_data_sends_forged_and_stale_callbacks(
+    fake: FakeTelegram, alice: FakeUser
+) -> None:
     seen: list[tuple[str, bool]] = []
 
     async def record(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -535,12 +670,18 @@ async def test_press_data_sends_forged_and_stale_callbacks(fake: FakeTelegram, a
         assert alice.callback_answers[-1][1] == "stale"
 
 
-async def test_user_media_contact_location_and_edits_reach_the_bot(fake: FakeTelegram, alice: FakeUser) -> None:
+async def test_user_media_contact_location_and_edits_reach_the_bot(
+    fake: FakeTelegram, alice: FakeUser
+) -> None:
     seen: list[str] = []
 
     async def describe(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        kind = next(k for k in ("photo", "voice", "sticker", "document", "location", "contact") if getattr(message, k))
+        kind = next(
+            k
+            for k in ("photo", "voice", "sticker", "document", "location", "contact")
+            if getattr(message, k)
+        )
         extra = message.contact.user_id if kind == "contact" else ""
         seen.append(f"{kind}{extra}")
         await message.reply_text(f"got {kind}")
@@ -548,8 +689,12 @@ async def test_user_media_contact_location_and_edits_reach_the_bot(fake: FakeTel
     async def edited(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         seen.append(f"edited:{update.edited_message.text}")
 
+    async def replied(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        seen.append(f"reply to:{update.message.reply_to_message.text}")
+
     handlers = [
         MessageHandler(filters.UpdateType.EDITED_MESSAGE, edited),
+        MessageHandler(filters.REPLY, replied),
         MessageHandler(filters.ALL & ~filters.TEXT, describe),
         MessageHandler(filters.TEXT, echo),
     ]
@@ -562,7 +707,17 @@ async def test_user_media_contact_location_and_edits_reach_the_bot(fake: FakeTel
         await alice.share_contact()
         sent = await alice.send_text("typo")
         await alice.edit_text(sent["message_id"], "fixed")
-    assert seen == ["photo", "voice", "sticker", "document", "location", f"contact{alice.id}", "edited:fixed"]
+        await alice.send_text("yes", reply_to=alice.last.message_id)
+    assert seen == [
+        "photo",
+        "voice",
+        "sticker",
+        "document",
+        "location",
+        f"contact{alice.id}",
+        "edited:fixed",
+        "reply to:echo: typo",
+    ]
 
 
 async def test_tap_reply_button(fake: FakeTelegram, alice: FakeUser) -> None:
@@ -606,7 +761,9 @@ async def test_wait_for_later_message(fake: FakeTelegram, alice: FakeUser) -> No
             await alice.wait_for(lambda m: "never" in m.content, timeout=0.1)
 
 
-async def test_action_without_a_running_bot_times_out_clearly(fake: FakeTelegram, alice: FakeUser) -> None:
+async def test_action_without_a_running_bot_times_out_clearly(
+    fake: FakeTelegram, alice: FakeUser
+) -> None:
     fake.action_timeout = 0.3
     with pytest.raises(AssertionError, match=r"bot did not pick up update \d+ within 0.3s"):
         await alice.send_text("anyone there?")
@@ -631,13 +788,19 @@ async def test_unconfirmed_updates_are_redelivered_after_a_crash(
         assert [m.text for m in alice.messages] == ["echo: lost in the crash"]
 
 
-async def test_restarted_application_continues_without_duplicates(fake: FakeTelegram, alice: FakeUser) -> None:
+async def test_restarted_application_continues_without_duplicates(
+    fake: FakeTelegram, alice: FakeUser
+) -> None:
     async with running_app(fake):
         await alice.send_text("before restart")
     async with running_app(fake):
         await alice.send_text("after restart")
     async with running_app(fake):
         await alice.send_text("third run")
-    assert [m.text for m in alice.messages] == ["echo: before restart", "echo: after restart", "echo: third run"]
+    assert [m.text for m in alice.messages] == [
+        "echo: before restart",
+        "echo: after restart",
+        "echo: third run",
+    ]
     fake.assert_no_rejections()
     assert fake.unknown_params == []

@@ -32,8 +32,8 @@ def move(draft: Draft, step: str, now: datetime, **changes: Any) -> None:
     draft.updated_at = now
 
 
-def check_button(draft: Draft | None, draft_id: int, step: str, kind: str) -> Draft:
+def check_button(draft: Draft | None, draft_id: int, step: str) -> Draft:
     """A dialog button is valid only for the same dialog and the step it was shown at."""
-    if draft is None or draft.id != draft_id or draft.step != step or draft.kind != kind:
+    if draft is None or draft.id != draft_id or draft.step != step:
         raise StaleAction()
     return draft

@@ -138,8 +138,9 @@ class _Parser:
                 return attrs
             match = _ATTR_NAME_RE.match(raw, self.pos)
             if not match:
+                offset = self.byte_offset(self.pos)
                 raise HtmlParseError(
-                    f'Empty attribute name in the tag "{tag}" at byte offset {self.byte_offset(self.pos)}'
+                    f'Empty attribute name in the tag "{tag}" at byte offset {offset}'
                 )
             name = match.group(0).lower()
             self.pos = match.end()
@@ -181,7 +182,7 @@ class _Parser:
         top = self.stack[-1]
         if name != top.name:
             raise HtmlParseError(
-                f'Unmatched end tag at byte offset {self.byte_offset(begin)}, '
+                f"Unmatched end tag at byte offset {self.byte_offset(begin)}, "
                 f'expected "</{top.name}>", found "</{name}>"'
             )
         self.pos = end + 1
@@ -236,6 +237,7 @@ def decode_entity(body: str) -> str | None:
 
 def unescape_attribute(value: str) -> str:
     """Attribute values use the same entity rules as text (but may contain '<')."""
+
     def replace(match: re.Match) -> str:
         char = decode_entity(match.group(1))
         if char is None:

@@ -46,8 +46,15 @@ Handler = Callable[["Call"], Awaitable[Any]]
 METHODS: dict[str, tuple[str, Handler]] = {}  # lower-case name -> (canonical name, handler)
 # Calls that put or change a message in a chat: what the 30/s limit counts.
 SEND_METHODS = {
-    "sendMessage", "sendPhoto", "sendMediaGroup", "sendLocation", "sendDocument",
-    "sendVoice", "copyMessage", "editMessageText", "editMessageReplyMarkup",
+    "sendMessage",
+    "sendPhoto",
+    "sendMediaGroup",
+    "sendLocation",
+    "sendDocument",
+    "sendVoice",
+    "copyMessage",
+    "editMessageText",
+    "editMessageReplyMarkup",
 }
 # What inject_flood(method=None) may hit: everything that acts on a chat.
 FLOODABLE = SEND_METHODS | {"deleteMessage", "sendChatAction", "answerCallbackQuery"}
@@ -120,6 +127,7 @@ def _publish(
 ) -> SentMessage:
     """Create a bot message in the chat, record it for the test side, return its record."""
     fake = call.fake
+    reply = _reply_to(call, chat)  # may refuse: check before taking a message id
     message = {
         "message_id": chat.next_message_id(),
         "from": fake.bot_user,
@@ -127,7 +135,7 @@ def _publish(
         "date": fake.now(),
         **compact(**content),
     }
-    if reply := _reply_to(call, chat):
+    if reply:
         message["reply_to_message"] = reply
     inline = markup if markup and "inline_keyboard" in markup else None
     if inline:
@@ -170,7 +178,9 @@ def _text_fields(formatted: FormattedText, parse_mode: str | None) -> dict:
 
 def _caption(call: Call) -> tuple[dict, dict]:
     """(message JSON fields, SentMessage fields) for an optional caption."""
-    formatted = check_caption(call.get("caption"), call.get("parse_mode"), call.get("caption_entities"))
+    formatted = check_caption(
+        call.get("caption"), call.get("parse_mode"), call.get("caption_entities")
+    )
     if formatted is None:
         return {}, {}
     content = {"caption": formatted.text, "caption_entities": formatted.entities or None}
@@ -202,7 +212,9 @@ def _media_source(call: Call, value: Any, kind: str) -> UploadedFile | FileRecor
     if record is None:
         raise bad_request(WRONG_FILE)
     if record.kind != kind:
-        raise bad_request(f"can't use file of type {record.kind.capitalize()} as {kind.capitalize()}")
+        raise bad_request(
+            f"can't use file of type {record.kind.capitalize()} as {kind.capitalize()}"
+        )
     return record
 
 
@@ -269,7 +281,11 @@ async def delete_webhook(call: Call) -> bool:
 
 @api("getWebhookInfo")
 async def get_webhook_info(call: Call) -> dict:
-    return {"url": "", "has_custom_certificate": False, "pending_update_count": call.fake.updates.pending_count}
+    return {
+        "url": "",
+        "has_custom_certificate": False,
+        "pending_update_count": call.fake.updates.pending_count,
+    }
 
 
 def _commands_key(call: Call) -> tuple[str, str]:
@@ -414,21 +430,34 @@ async def send_media_group(call: Call) -> list[dict]:
     prepared = [_album_item(call, item) for item in items]  # validate all before sending any
     group_id = str(secrets.randbelow(10**18) + 10**17)
     return [
-        _publish(call, chat, {**content, "media_group_id": group_id}, media_group_id=group_id, **fields).message
+        _publish(
+            call, chat, {**content, "media_group_id": group_id}, media_group_id=group_id, **fields
+        ).message
         for content, fields in prepared
     ]
 
 
 def _album_item(call: Call, item: Any) -> tuple[dict, dict]:
-    if not isinstance(item, dict) or item.get("type") not in ("photo", "video", "document", "audio"):
+    if not isinstance(item, dict) or item.get("type") not in (
+        "photo",
+        "video",
+        "document",
+        "audio",
+    ):
         raise bad_request("can't parse InputMedia JSON object")
     kind = item["type"]
-    caption = check_caption(item.get("caption"), item.get("parse_mode"), item.get("caption_entities"))
+    caption = check_caption(
+        item.get("caption"), item.get("parse_mode"), item.get("caption_entities")
+    )
     content: dict = {}
     fields: dict = {}
     if caption:
         content = {"caption": caption.text, "caption_entities": caption.entities or None}
-        fields = {"caption": caption.text, "raw_caption": caption.raw, "parse_mode": item.get("parse_mode")}
+        fields = {
+            "caption": caption.text,
+            "raw_caption": caption.raw,
+            "parse_mode": item.get("parse_mode"),
+        }
     if kind == "photo":
         sizes = _photo_sizes(call, item.get("media"))
         content["photo"] = sizes
@@ -441,8 +470,20 @@ def _album_item(call: Call, item: Any) -> tuple[dict, dict]:
     return content, fields
 
 
-_COPYABLE = ("text", "entities", "photo", "caption", "caption_entities", "document",
-             "voice", "sticker", "location", "contact", "video", "audio")
+_COPYABLE = (
+    "text",
+    "entities",
+    "photo",
+    "caption",
+    "caption_entities",
+    "document",
+    "voice",
+    "sticker",
+    "location",
+    "contact",
+    "video",
+    "audio",
+)
 
 
 @api("copyMessage")
@@ -522,7 +563,11 @@ async def edit_message_text(call: Call) -> dict:
     parse_mode = call.get("parse_mode")
     formatted = check_message_text(call.get("text"), parse_mode, call.get("entities"))
     markup = _inline_markup(call)
-    if (formatted.text, formatted.entities, markup) == (sent.text, sent.entities, sent.reply_markup):
+    if (formatted.text, formatted.entities, markup) == (
+        sent.text,
+        sent.entities,
+        sent.reply_markup,
+    ):
         raise bad_request(NOT_MODIFIED)
     for name, value in _text_fields(formatted, parse_mode).items():
         setattr(sent, name, value)

@@ -121,7 +121,9 @@ class FileStore:
         content = data if data is not None else f"fake {kind} #{number}".encode()
         if file_name and not mime_type:
             mime_type = mimetypes.guess_type(file_name)[0] or "application/octet-stream"
-        extension = _EXTENSION.get(kind) or (file_name.rsplit(".", 1)[-1] if file_name and "." in file_name else "bin")
+        extension = _EXTENSION.get(kind) or (
+            file_name.rsplit(".", 1)[-1] if file_name and "." in file_name else "bin"
+        )
         record = FileRecord(
             file_id=_FILE_ID_PREFIX.get(kind, "BQACAgIAAxkBAAI") + secrets.token_urlsafe(33),
             file_unique_id="AQAD" + secrets.token_urlsafe(9),
@@ -154,7 +156,9 @@ class FileStore:
             self._photo_sets[size["file_id"]] = sizes
         return sizes
 
-    def issue_document(self, file_name: str, data: bytes | None = None, mime_type: str | None = None) -> dict:
+    def issue_document(
+        self, file_name: str, data: bytes | None = None, mime_type: str | None = None
+    ) -> dict:
         record = self.issue("document", data, file_name=file_name, mime_type=mime_type)
         return compact(
             file_id=record.file_id,
@@ -174,7 +178,7 @@ class FileStore:
             "file_size": record.file_size,
         }
 
-    def issue_sticker(self, emoji: str = "\U0001F44D") -> dict:
+    def issue_sticker(self, emoji: str = "\U0001f44d") -> dict:
         record = self.issue("sticker")
         return {
             "file_id": record.file_id,
@@ -191,8 +195,13 @@ class FileStore:
     def describe(self, record: FileRecord) -> dict:
         """The media object for re-sending an existing file (document/voice/sticker)."""
         if record.kind == "voice":
-            return {"file_id": record.file_id, "file_unique_id": record.file_unique_id,
-                    "duration": 3, "mime_type": "audio/ogg", "file_size": record.file_size}
+            return {
+                "file_id": record.file_id,
+                "file_unique_id": record.file_unique_id,
+                "duration": 3,
+                "mime_type": "audio/ogg",
+                "file_size": record.file_size,
+            }
         return compact(
             file_id=record.file_id,
             file_unique_id=record.file_unique_id,

@@ -26,25 +26,50 @@ BUILTIN_TYPES: dict[str, list[str]] = {
     **{
         n: ["Integer"]
         for n in (
-            "message_id", "offset", "limit", "timeout", "reply_to_message_id",
-            "message_thread_id", "duration", "cache_time", "user_id", "width",
-            "height", "live_period", "heading", "proximity_alert_radius",
+            "message_id",
+            "offset",
+            "limit",
+            "timeout",
+            "reply_to_message_id",
+            "message_thread_id",
+            "duration",
+            "cache_time",
+            "user_id",
+            "width",
+            "height",
+            "live_period",
+            "heading",
+            "proximity_alert_radius",
         )
     },
     **{n: ["Float"] for n in ("latitude", "longitude", "horizontal_accuracy")},
     **{
         n: ["Boolean"]
         for n in (
-            "disable_notification", "protect_content", "show_alert", "drop_pending_updates",
-            "has_spoiler", "show_caption_above_media", "allow_sending_without_reply",
-            "disable_content_type_detection", "allow_paid_broadcast",
+            "disable_notification",
+            "protect_content",
+            "show_alert",
+            "drop_pending_updates",
+            "has_spoiler",
+            "show_caption_above_media",
+            "allow_sending_without_reply",
+            "disable_content_type_detection",
+            "allow_paid_broadcast",
         )
     },
     **{
         n: ["Object"]
         for n in (
-            "reply_markup", "media", "allowed_updates", "entities", "caption_entities",
-            "commands", "scope", "menu_button", "link_preview_options", "reply_parameters",
+            "reply_markup",
+            "media",
+            "allowed_updates",
+            "entities",
+            "caption_entities",
+            "commands",
+            "scope",
+            "menu_button",
+            "link_preview_options",
+            "reply_parameters",
         )
     },
 }
@@ -109,7 +134,7 @@ def coerce(name: str, value: Any, types: list[str]) -> Any:
         try:
             return float(value)
         except ValueError:
-            raise bad_request(f"field \"{name}\" must be a Number") from None
+            raise bad_request(f'field "{name}" must be a Number') from None
     if "Boolean" in types:
         return value.strip().lower() in ("true", "1")
     if any(t not in SCALAR_TYPES for t in types) and "String" not in types:

@@ -9,6 +9,7 @@ getUpdates ends the older one with 409 Conflict, as Telegram does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -16,17 +17,37 @@ from .validation import ApiError
 
 ALL_UPDATE_TYPES = frozenset(
     {
-        "message", "edited_message", "channel_post", "edited_channel_post",
-        "business_connection", "business_message", "edited_business_message",
-        "deleted_business_messages", "message_reaction", "message_reaction_count",
-        "inline_query", "chosen_inline_result", "callback_query", "shipping_query",
-        "pre_checkout_query", "purchased_paid_media", "poll", "poll_answer",
-        "my_chat_member", "chat_member", "chat_join_request", "chat_boost",
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+        "business_connection",
+        "business_message",
+        "edited_business_message",
+        "deleted_business_messages",
+        "message_reaction",
+        "message_reaction_count",
+        "inline_query",
+        "chosen_inline_result",
+        "callback_query",
+        "shipping_query",
+        "pre_checkout_query",
+        "purchased_paid_media",
+        "poll",
+        "poll_answer",
+        "my_chat_member",
+        "chat_member",
+        "chat_join_request",
+        "chat_boost",
         "removed_chat_boost",
     }
 )
 # What Telegram sends when allowed_updates was never set or set to [].
-DEFAULT_UPDATE_TYPES = ALL_UPDATE_TYPES - {"chat_member", "message_reaction", "message_reaction_count"}
+DEFAULT_UPDATE_TYPES = ALL_UPDATE_TYPES - {
+    "chat_member",
+    "message_reaction",
+    "message_reaction_count",
+}
 CONFLICT = (
     "Conflict: terminated by other getUpdates request; "
     "make sure that only one bot instance is running"
@@ -86,7 +107,9 @@ class UpdateQueue:
             return
         if offset < 0:
             keep = self._pending[offset:]
-            self.dropped.update(u["update_id"] for u in self._pending[: len(self._pending) - len(keep)])
+            self.dropped.update(
+                u["update_id"] for u in self._pending[: len(self._pending) - len(keep)]
+            )
             self._pending = keep
             return
         self._pending = [u for u in self._pending if u["update_id"] >= offset]
@@ -112,20 +135,32 @@ class UpdateQueue:
         while True:
             wakeup = self._wakeup
             if self._generation != mine:
-                if abandoned():
+                if await _gone_soon(abandoned):
                     return []
                 raise ApiError(409, CONFLICT)
             batch = self._pending[:limit]
             remaining = deadline - time.monotonic()
             if batch or self.stopping or remaining <= 0:
                 break
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wakeup.wait(), remaining)
-            except TimeoutError:
-                pass
         if abandoned():
             return []
         now = time.monotonic()
         for update in batch:
             self.delivered.setdefault(update["update_id"], now)
         return list(batch)
+
+
+async def _gone_soon(abandoned: Callable[[], bool], grace: float = 0.05) -> bool:
+    """A poller cancelled by its own bot (e.g. PTB's Updater.stop) is not a conflict.
+
+    Its client closes the connection just before the bot's final getUpdates
+    arrives; give the close a moment to be noticed before answering 409.
+    """
+    deadline = time.monotonic() + grace
+    while not abandoned():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.005)
+    return True

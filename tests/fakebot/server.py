@@ -121,7 +121,9 @@ class FakeTelegram:
         app.router.add_route("*", "/bot{token}/{method}", self._handle_method)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
         # handler_cancellation: a long poll whose client went away must not linger
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0)
+        self._runner = web.AppRunner(
+            app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
@@ -155,7 +157,12 @@ class FakeTelegram:
         if user_id in self.users:
             raise ValueError(f"user {user_id} already exists")
         user = FakeUser(
-            self, user_id, first_name, language_code=language_code, username=username, last_name=last_name
+            self,
+            user_id,
+            first_name,
+            language_code=language_code,
+            username=username,
+            last_name=last_name,
         )
         self.users[user_id] = user
         return user
@@ -193,7 +200,11 @@ class FakeTelegram:
     # --- failure injection and checks -------------------------------------------
 
     def inject_flood(
-        self, retry_after: int = 2, times: int = 1, method: str | None = None, chat_id: int | None = None
+        self,
+        retry_after: int = 2,
+        times: int = 1,
+        method: str | None = None,
+        chat_id: int | None = None,
     ) -> None:
         """Make the next `times` matching calls fail with 429 "retry after N".
 
@@ -206,7 +217,9 @@ class FakeTelegram:
         unexpected = [r for r in self.rejections if not (allow and allow(r))]
         if unexpected:
             listing = "\n  ".join(str(r) for r in unexpected)
-            raise AssertionError(f"Telegram would have rejected {len(unexpected)} call(s):\n  {listing}")
+            raise AssertionError(
+                f"Telegram would have rejected {len(unexpected)} call(s):\n  {listing}"
+            )
 
     # --- synchronisation -------------------------------------------------------
 
@@ -226,12 +239,15 @@ class FakeTelegram:
         while update_id not in queue.delivered:
             if update_id in queue.dropped:
                 raise AssertionError(f"update {update_id} was dropped before the bot fetched it")
-            self._check_deadline(deadline, f"bot did not pick up update {update_id} within {limit:g}s")
+            self._check_deadline(
+                deadline, f"bot did not pick up update {update_id} within {limit:g}s"
+            )
             await asyncio.sleep(_STEP)
         fetched_at = queue.delivered[update_id]
         while queue.confirmed_below <= update_id and self._last_activity <= fetched_at:
             self._check_deadline(
-                deadline, f"bot fetched update {update_id} but did nothing with it within {limit:g}s"
+                deadline,
+                f"bot fetched update {update_id} but did nothing with it within {limit:g}s",
             )
             await asyncio.sleep(_STEP)
         await self._quiet(deadline, since=fetched_at, what=f"update {update_id}")
@@ -251,7 +267,9 @@ class FakeTelegram:
             idle = time.monotonic() - max(self._last_activity, since)
             if self._inflight == 0 and idle >= self.quiet_seconds:
                 return
-            self._check_deadline(deadline, f"bot kept calling the API after {what}; it never went quiet")
+            self._check_deadline(
+                deadline, f"bot kept calling the API after {what}; it never went quiet"
+            )
             await asyncio.sleep(max(min(_STEP, self.quiet_seconds - idle), 0.001))
 
     async def _join_watched(self, deadline: float, what: str) -> None:
@@ -259,9 +277,13 @@ class FakeTelegram:
             if not getattr(application, "running", False):
                 continue
             try:
-                await asyncio.wait_for(application.update_queue.join(), max(deadline - time.monotonic(), 0.001))
+                await asyncio.wait_for(
+                    application.update_queue.join(), max(deadline - time.monotonic(), 0.001)
+                )
             except TimeoutError:
-                raise AssertionError(f"application was still processing updates after {what}") from None
+                raise AssertionError(
+                    f"application was still processing updates after {what}"
+                ) from None
 
     @staticmethod
     def _check_deadline(deadline: float, message: str) -> None:
@@ -295,12 +317,12 @@ class FakeTelegram:
         """Token, method, parameters, flood control, then the method itself."""
         if request.match_info["token"] != self.token:
             raise ApiError(401, "Unauthorized")
+        raw, files = await read_request(request)
+        call.params = raw  # until coerced, so every rejection shows what was sent
         known = METHODS.get(call.method.lower())
         if known is None:
             self.unknown_methods.append(call.method)
             raise ApiError(404, "Not Found")
-        raw, files = await read_request(request)
-        call.params = raw
         call.params = coerce_params(call.method, raw, files, self.spec)
         self._check_against_spec(call)
         self._check_flood(call)
@@ -343,9 +365,20 @@ class FakeTelegram:
     def _reject(self, call: ApiCall, error: ApiError) -> web.Response:
         call.error_code = error.error_code
         self.rejections.append(
-            Rejection(call.method, call.params, error.error_code, error.description, error.parameters, call.time)
+            Rejection(
+                call.method,
+                call.params,
+                error.error_code,
+                error.description,
+                error.parameters,
+                call.time,
+            )
         )
-        body: dict[str, Any] = {"ok": False, "error_code": error.error_code, "description": error.description}
+        body: dict[str, Any] = {
+            "ok": False,
+            "error_code": error.error_code,
+            "description": error.description,
+        }
         if error.parameters:
             body["parameters"] = error.parameters
         return web.json_response(body, status=error.error_code)
@@ -353,12 +386,20 @@ class FakeTelegram:
     async def _handle_file(self, request: web.Request) -> web.Response:
         """Downloads via base_file_url: the bytes uploaded, or placeholder content."""
         if request.match_info["token"] != self.token:
-            return web.json_response({"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401)
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
         record = self.files.by_path(request.match_info["path"])
         if record is None:
-            return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
-        return web.Response(body=record.data, content_type=record.mime_type or "application/octet-stream")
+            return web.json_response(
+                {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
+            )
+        return web.Response(
+            body=record.data, content_type=record.mime_type or "application/octet-stream"
+        )
 
 
 def _too_many(retry_after: int) -> ApiError:
-    return ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
+    return ApiError(
+        429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+    )

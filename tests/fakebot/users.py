@@ -45,7 +45,9 @@ class FakeUser:
         self.callback_answers: list[tuple[str, str | None, bool]] = []
         self.chat_actions: list[str] = []
         self.reply_keyboard: list[list[dict]] | None = None
-        self.reply_markup: dict | None = None  # the latest non-inline markup (keyboard, remove, force_reply)
+        self.reply_markup: dict | None = (
+            None  # the latest non-inline markup (keyboard, remove, force_reply)
+        )
         self.update_ids: list[int] = []
         self.chat_messages: dict[int, dict] = {}  # every message in the chat, both sides, by id
         self._next_message_id = 1
@@ -143,14 +145,28 @@ class FakeUser:
 
     async def _send_message(self, wait: bool, **content: Any) -> dict:
         message = self._new_message(**content)
-        await self._act("message", message, wait)
+        await self._act("message", dict(message), wait)  # a snapshot: later edits must not leak
         return message
 
-    async def send_text(self, text: str, *, wait: bool = True) -> dict:
-        """A typed message; '/word ...' carries the bot_command entity a real client adds."""
-        return await self._send_message(wait, text=text, entities=command_entities(text))
+    async def send_text(self, text: str, *, reply_to: int | None = None, wait: bool = True) -> dict:
+        """A typed message; '/word ...' carries the bot_command entity a real client adds.
 
-    async def send_command(self, command: str, args: str | None = None, *, wait: bool = True) -> dict:
+        reply_to=message_id answers that message (what a ForceReply prompt asks for).
+        """
+        replied = None
+        if reply_to is not None:
+            if reply_to not in self.chat_messages:
+                raise AssertionError(f"{self!r} cannot reply to unknown message {reply_to}")
+            replied = {
+                k: v for k, v in self.chat_messages[reply_to].items() if k != "reply_to_message"
+            }
+        return await self._send_message(
+            wait, text=text, entities=command_entities(text), reply_to_message=replied
+        )
+
+    async def send_command(
+        self, command: str, args: str | None = None, *, wait: bool = True
+    ) -> dict:
         text = f"/{command.lstrip('/')}" + (f" {args}" if args else "")
         return await self.send_text(text, wait=wait)
 
@@ -160,18 +176,25 @@ class FakeUser:
         await self._send_message(wait, photo=sizes, caption=caption)
         return sizes[-1]["file_id"]
 
-    async def send_voice(self, caption: str | None = None, duration: int = 3, *, wait: bool = True) -> str:
+    async def send_voice(
+        self, caption: str | None = None, duration: int = 3, *, wait: bool = True
+    ) -> str:
         voice = self._fake.files.issue_voice(duration)
         await self._send_message(wait, voice=voice, caption=caption)
         return voice["file_id"]
 
-    async def send_sticker(self, emoji: str = "\U0001F44D", *, wait: bool = True) -> str:
+    async def send_sticker(self, emoji: str = "\U0001f44d", *, wait: bool = True) -> str:
         sticker = self._fake.files.issue_sticker(emoji)
         await self._send_message(wait, sticker=sticker)
         return sticker["file_id"]
 
     async def send_document(
-        self, file_name: str = "a.pdf", caption: str | None = None, data: bytes | None = None, *, wait: bool = True
+        self,
+        file_name: str = "a.pdf",
+        caption: str | None = None,
+        data: bytes | None = None,
+        *,
+        wait: bool = True,
     ) -> str:
         document = self._fake.files.issue_document(file_name, data)
         await self._send_message(wait, document=document, caption=caption)
@@ -182,7 +205,12 @@ class FakeUser:
         return await self._send_message(wait, location=location)
 
     async def share_contact(
-        self, phone: str = "+8613800138000", own: bool = True, first_name: str | None = None, *, wait: bool = True
+        self,
+        phone: str = "+8613800138000",
+        own: bool = True,
+        first_name: str | None = None,
+        *,
+        wait: bool = True,
     ) -> dict:
         """own=True is what a request_contact button sends: the contact carries our user_id."""
         contact = compact(
@@ -198,35 +226,51 @@ class FakeUser:
         original = self.chat_messages.get(message_id)
         if original is None or original["from"]["id"] != self.id or "text" not in original:
             raise AssertionError(f"{self!r} has no text message {message_id} to edit")
-        original.update(text=text, edit_date=self._fake.now())
-        original.pop("entities", None)
-        if entities := command_entities(text):
-            original["entities"] = entities
-        await self._act("edited_message", dict(original), wait)
-        return original
+        edited = {k: v for k, v in original.items() if k != "entities"}
+        edited.update(
+            text=text, edit_date=self._fake.now(), **compact(entities=command_entities(text))
+        )
+        self.chat_messages[message_id] = edited
+        await self._act("edited_message", dict(edited), wait)
+        return edited
 
     async def tap_reply_button(self, text: str, *, wait: bool = True) -> dict:
         """Tap a button of the current reply keyboard: its text is sent as a message."""
         button = _pick(
-            [b for row in self.reply_keyboard or [] for b in row], text, what="reply keyboard button"
+            [b for row in self.reply_keyboard or [] for b in row],
+            text,
+            what="reply keyboard button",
         )
-        for special, use in (("request_contact", "share_contact"), ("request_location", "send_location")):
+        for special, use in (
+            ("request_contact", "share_contact"),
+            ("request_location", "send_location"),
+        ):
             if button.get(special):
-                raise AssertionError(f"button {button['text']!r} is a {special} button: use {use}()")
+                raise AssertionError(
+                    f"button {button['text']!r} is a {special} button: use {use}()"
+                )
         return await self.send_text(button["text"], wait=wait)
 
     # --- inline buttons ---------------------------------------------------------
 
-    async def press(self, button_text: str, message: SentMessage | int | None = None, *, wait: bool = True) -> str:
+    async def press(
+        self, button_text: str, message: SentMessage | int | None = None, *, wait: bool = True
+    ) -> str:
         """Press an inline button found by its text; returns the callback query id."""
         candidates = [self._resolve(message)] if message is not None else self._keyboards()
+        if candidates and candidates[0].deleted:
+            raise AssertionError(
+                f"message {candidates[0].message_id} was deleted: nothing to press"
+            )
         for sent in candidates:
             button = _pick(sent.buttons, button_text, what="inline button", missing_ok=True)
             if button is not None:
                 break
         else:
-            shown = [m.button_texts for m in candidates][-3:]
-            raise AssertionError(f"no inline button {button_text!r} for {self!r}; buttons: {shown!r}")
+            shown = [m.button_texts for m in candidates][:3]  # the newest few
+            raise AssertionError(
+                f"no inline button {button_text!r} for {self!r}; buttons: {shown!r}"
+            )
         if "callback_data" not in button:
             raise AssertionError(f"button {button['text']!r} sends no callback (it is {button!r})")
         return await self._callback(sent.message, button["callback_data"], wait)
@@ -241,7 +285,11 @@ class FakeUser:
         else:
             sent = self._resolve(message)
         if sent is None or sent.deleted:
-            attached = {"chat": self.chat_object, "message_id": getattr(sent, "message_id", 0), "date": 0}
+            attached = {
+                "chat": self.chat_object,
+                "message_id": getattr(sent, "message_id", 0),
+                "date": 0,
+            }
         else:
             attached = sent.message
         return await self._callback(attached, data, wait)
@@ -251,7 +299,7 @@ class FakeUser:
         payload = {
             "id": query_id,
             "from": self.user_object,
-            "message": message,
+            "message": dict(message),  # a snapshot of what the user saw when pressing
             "chat_instance": self.chat_instance,
             "data": data,
         }

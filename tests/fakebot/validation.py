@@ -149,7 +149,9 @@ def check_inline_keyboard(rows: Any) -> list[list[dict]]:
 
 def check_inline_button(button: Any) -> None:
     if not isinstance(button, dict):
-        raise bad_request("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
+        raise bad_request(
+            "can't parse inline keyboard button: InlineKeyboardButton must be an Object"
+        )
     if not str(button.get("text", "")).strip():
         raise bad_request("BUTTON_TEXT_INVALID")
     actions = [name for name in INLINE_ACTIONS if name in button]
