@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import logging
 
-from telegram import BotCommand
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 import handlers
 from bot.clock import Clock
 from bot.config import Settings
-from bot.i18n import N_, SUPPORTED_LANGUAGES, Translator
+from bot.i18n import SUPPORTED_LANGUAGES, Translator
+from bot import menus
+from bot.menus import TELEGRAM_LANGUAGE_CODES, commands_for
 from bot.policy import Policy
 from bot.services import users
 from handlers.common import DEPS_KEY, Deps
@@ -18,14 +19,6 @@ from storage.db import Database
 
 log = logging.getLogger(__name__)
 
-COMMANDS = (
-    ("new", N_("Report a problem or ask a question")),
-    ("my", N_("My requests")),
-    ("help", N_("What this bot can do")),
-    ("language", N_("Change language")),
-    ("cancel", N_("Stop the current step")),
-)
-TELEGRAM_LANGUAGE_CODES = {"en": "en", "ru": "ru", "zh_Hans": "zh"}
 
 
 def build_application(settings: Settings, policy: Policy, clock: Clock, *, database: Database | None = None) -> Application:
@@ -51,7 +44,10 @@ async def _post_init(app: Application) -> None:
     async with deps.db.uow() as uow:
         await users.ensure_bootstrap_staff(uow, deps.settings.admin_telegram_ids, deps.settings.default_language, deps.clock.now())
         await uow.commit()
-    await _set_commands(app, deps.settings)
+        await _set_commands(app, deps.settings)
+        for telegram_id in deps.settings.admin_telegram_ids:
+            admin = await uow.users.by_telegram_id(telegram_id)
+            await menus.apply_for(app.bot, admin, Translator(admin.language, deps.settings.timezone))
 
 
 async def _set_commands(app: Application, settings: Settings) -> None:
@@ -59,7 +55,7 @@ async def _set_commands(app: Application, settings: Settings) -> None:
     try:
         for language in SUPPORTED_LANGUAGES:
             _ = Translator(language, settings.timezone)
-            commands = [BotCommand(name, _(description)) for name, description in COMMANDS]
+            commands = commands_for(_, frozenset())
             await app.bot.set_my_commands(commands, language_code=TELEGRAM_LANGUAGE_CODES[language])
             if language == settings.default_language:
                 await app.bot.set_my_commands(commands)

@@ -67,7 +67,25 @@ class RequestButton(_Payload):
     action: str
 
 
-PAYLOADS: dict[str, type[_Payload]] = {cls.KIND: cls for cls in (DialogButton, LanguageButton, ListPageButton, RequestButton)}
+@dataclass(frozen=True)
+class InviteRoleButton(_Payload):
+    KIND: ClassVar[str] = "inv"
+    role: str
+
+
+@dataclass(frozen=True)
+class StaffButton(_Payload):
+    """An admin's action on a staff member: open, activate, deactivate, or toggle `role`."""
+
+    KIND: ClassVar[str] = "st"
+    user_id: int
+    action: str
+    role: str = ""
+
+
+PAYLOADS: dict[str, type[_Payload]] = {
+    cls.KIND: cls for cls in (DialogButton, LanguageButton, ListPageButton, RequestButton, InviteRoleButton, StaffButton)
+}
 
 
 def parse(data: str | None) -> _Payload:

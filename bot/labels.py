@@ -40,3 +40,18 @@ MENU_MY = N_("📋 My requests")
 MENU_HELP = N_("❓ Help")
 MENU_LANGUAGE = N_("🌐 Language")
 MENU_ACTIONS = {MENU_NEW: "new", MENU_MY: "my", MENU_HELP: "help", MENU_LANGUAGE: "language"}
+
+ROLE_LABELS = {
+    "admin": N_("Admin"),
+    "dispatcher": N_("Dispatcher"),
+    "engineer": N_("Field engineer"),
+    "technical_expert": N_("Technical expert"),
+    "salesperson": N_("Salesperson"),
+    "warehouse": N_("Warehouse"),
+    "finance": N_("Finance"),
+    "complaint_supervisor": N_("Complaint supervisor"),
+    "service_manager": N_("Service manager"),
+    "marketing_vp": N_("Marketing VP"),
+    "production_vp": N_("Production VP"),
+    "general_manager": N_("General manager"),
+}

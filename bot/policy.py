@@ -31,8 +31,15 @@ class Deadlines:
 
 
 @dataclass(frozen=True)
+class StaffPolicy:
+    invite_valid: timedelta
+    invite_attempts_per_hour: int
+
+
+@dataclass(frozen=True)
 class Policy:
     deadlines: Deadlines
+    staff: StaffPolicy
 
 
 _HOURS_KEYS = {
@@ -70,7 +77,7 @@ def parse_policy(data: dict) -> Policy:
     _check_known("deadlines", deadlines, set(_HOURS_KEYS) | {"repair_completed_days", "onsite_arrival_hours"})
     _check_known("deadlines.onsite_arrival_hours", arrival, set(_ARRIVAL_KEYS))
     for key in data:
-        if key != "deadlines":
+        if key not in ("deadlines", "staff"):
             raise PolicyError(key, "unknown section (check the spelling against the default policy file)")
 
     values: dict[str, timedelta] = {}
@@ -85,7 +92,21 @@ def parse_policy(data: dict) -> Policy:
         if key not in arrival:
             raise PolicyError(f"deadlines.onsite_arrival_hours.{key}", "is missing")
         values[f"onsite_arrival_{key}"] = timedelta(hours=_positive(f"deadlines.onsite_arrival_hours.{key}", arrival[key]))
-    return Policy(deadlines=Deadlines(**values))
+    return Policy(deadlines=Deadlines(**values), staff=_staff(_table(data, "staff")))
+
+
+def _staff(table: dict) -> StaffPolicy:
+    _check_known("staff", table, {"invite_valid_hours", "invite_attempts_per_hour"})
+    for key in ("invite_valid_hours", "invite_attempts_per_hour"):
+        if key not in table:
+            raise PolicyError(f"staff.{key}", "is missing")
+    attempts = table["invite_attempts_per_hour"]
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
+        raise PolicyError("staff.invite_attempts_per_hour", f"must be a whole number of at least 1, got {attempts!r}")
+    return StaffPolicy(
+        invite_valid=timedelta(hours=_positive("staff.invite_valid_hours", table["invite_valid_hours"])),
+        invite_attempts_per_hour=attempts,
+    )
 
 
 def load_policy(path: Path) -> Policy:

@@ -39,7 +39,7 @@ def greeting(_: Translator, name: str, *, staff: bool) -> View:
     return View(text, main_menu(_))
 
 
-def help_text(_: Translator, *, staff: bool) -> View:
+def help_text(_: Translator, *, staff: bool, roles: frozenset[str] = frozenset()) -> View:
     lines = [
         _("<b>What I can do</b>"),
         _("/new — report a fault, ask a question, request installation, maintenance, a return or file a complaint"),
@@ -48,8 +48,13 @@ def help_text(_: Translator, *, staff: bool) -> View:
         _("/language — change the language"),
         _("/cancel — stop what you are doing now"),
     ]
-    if staff:
-        lines.append(_("As service staff you receive each new request here with its photos."))
+    if staff and "dispatcher" in roles:
+        lines.append(_("As a dispatcher you receive each new request here with its photos."))
+    if staff and "admin" in roles:
+        lines.append(_("/invite — a one-time link that gives a new colleague a staff role"))
+        lines.append(_("/staff — staff members: change roles, deactivate"))
+    if staff and roles & {"engineer", "technical_expert"}:
+        lines.append(_("/duty — go on or off duty"))
     return View("\n".join(lines), main_menu(_))
 
 
@@ -157,9 +162,10 @@ def _site_line(_: Translator, site: dict | None, address: str | None = None, lat
 
 def draft_summary(_: Translator, draft: Draft) -> str:
     data = draft.data
+    kind_label = KIND_LABELS.get(data.get("kind", ""))
     lines = [
         _("<b>Your request</b>"),
-        _("Type: {value}", value=_(KIND_LABELS[data["kind"]]) if data.get("kind") else "—"),
+        _("Type: {value}", value=_(kind_label) if kind_label else "—"),
         _("Product: {value}", value=_product_line(_, data.get("serial"), data.get("product_model"))),
         _("Description: {value}", value=data.get("description", "—")),
         _("Photos: {count}", count=len(data.get("photos", []))),
@@ -215,6 +221,9 @@ _EXPECTED = {
 }
 
 
+_UNEXPECTED = N_("Please use the buttons or send text.")
+
+
 def input_error(_: Translator, error: Exception) -> str:
     if isinstance(error, TooLong):
         return _.ngettext(
@@ -235,7 +244,7 @@ def input_error(_: Translator, error: Exception) -> str:
             "serial": _("A serial number has letters, digits and dashes, at least 3 characters. Check the nameplate, or press “I don't know the serial number”."),
         }.get(error.field, _("That value is not valid, please check it."))
     if isinstance(error, WrongInput):
-        return _(_EXPECTED.get(error.expected, N_("Please use the buttons or send text.")))
+        return _(_EXPECTED.get(error.expected, _UNEXPECTED))
     return _("That did not work, please try again.")
 
 

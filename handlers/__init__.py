@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers import intake, router, start, status
+from handlers import intake, router, staff, start, status
 from handlers.common import on_error
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -19,6 +19,9 @@ def register(app: Application) -> None:
         "new": intake.cmd_new,
         "my": status.cmd_my,
         "status": status.cmd_status,
+        "invite": staff.cmd_invite,
+        "staff": staff.cmd_staff,
+        "duty": staff.cmd_duty,
     }
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback, filters=PRIVATE & filters.UpdateType.MESSAGE))

@@ -6,14 +6,23 @@ Dialog state is a database row, so routing reads it instead of relying on proces
 from __future__ import annotations
 
 from bot import views
-from bot.callbacks import BadCallback, DialogButton, LanguageButton, ListPageButton, RequestButton, parse
+from bot.callbacks import (
+    BadCallback,
+    DialogButton,
+    InviteRoleButton,
+    LanguageButton,
+    ListPageButton,
+    RequestButton,
+    StaffButton,
+    parse,
+)
 from bot.keyboards import back_label, cancel_label
 from bot.labels import MENU_ACTIONS
 from bot.services import dialogs, intake, requests, users
 from bot.services.errors import NotAllowed, StaleAction
 from bot.services.inputs import TextInput
 from handlers import intake as intake_handlers
-from handlers import onboarding, start, status
+from handlers import onboarding, staff, start, status
 from handlers.common import Turn, handler
 from handlers.inputs import to_input
 from storage.models import Draft
@@ -58,7 +67,7 @@ async def _menu_action(turn: Turn, text: str) -> bool:
     elif action == "my":
         await status.show_list(turn, 0)
     elif action == "help":
-        await turn.reply(views.help_text(turn._, staff=users.is_staff(turn.user)))
+        await turn.reply(views.help_text(turn._, staff=users.is_staff(turn.user), roles=turn.user.role_names))
     elif action == "language":
         await start.show_languages(turn)
     return action is not None
@@ -108,6 +117,10 @@ async def on_callback(turn: Turn) -> None:
         await status.on_page(turn, payload)
     elif isinstance(payload, RequestButton):
         await status.on_request_button(turn, payload)
+    elif isinstance(payload, InviteRoleButton):
+        await staff.on_invite_role(turn, payload)
+    elif isinstance(payload, StaffButton):
+        await staff.on_staff_button(turn, payload)
 
 
 async def _dialog_button(turn: Turn, payload: DialogButton) -> None:

@@ -5,15 +5,24 @@ from bot import views
 from bot.callbacks import LanguageButton
 from bot.keyboards import languages
 from bot.services import dialogs, intake, users
+from bot.services import staff as staff_service
 from bot.services.errors import InvalidValue
 from handlers import onboarding
 from handlers import intake as intake_handlers
+from handlers import staff as staff_handlers
 from handlers.common import Turn, handler
 
 
 @handler
 async def cmd_start(turn: Turn) -> None:
-    """Greet in the user's language; a new customer is asked for their details."""
+    """Greet in the user's language; a new customer is asked for their details.
+
+    `/start inv_<code>` (an invite deep link) enrols a staff member instead.
+    """
+    args = turn.context.args or []
+    if args and args[0].startswith(staff_service.INVITE_PREFIX):
+        await staff_handlers.join_by_invite(turn, args[0][len(staff_service.INVITE_PREFIX):])
+        return
     staff = users.is_staff(turn.user)
     await turn.reply(views.greeting(turn._, turn.user.first_name, staff=staff))
     draft = await dialogs.current(turn.uow, turn.user.id)
@@ -27,7 +36,7 @@ async def cmd_start(turn: Turn) -> None:
 
 @handler
 async def cmd_help(turn: Turn) -> None:
-    await turn.reply(views.help_text(turn._, staff=users.is_staff(turn.user)))
+    await turn.reply(views.help_text(turn._, staff=users.is_staff(turn.user), roles=turn.user.role_names))
     await remind_unfinished(turn)
 
 

@@ -14,8 +14,10 @@ from storage.repositories import (
     CounterRepository,
     CustomerRepository,
     DraftRepository,
+    InviteRepository,
     ProductRepository,
     RequestRepository,
+    StaffRepository,
     UpdateRepository,
     UserRepository,
 )
@@ -67,6 +69,8 @@ class UnitOfWork:
         self.updates = UpdateRepository(self.session)
         self.counters = CounterRepository(self.session)
         self.audit = AuditRepository(self.session)
+        self.invites = InviteRepository(self.session)
+        self.staff = StaffRepository(self.session)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -61,6 +61,9 @@ class User(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     is_reachable: Mapped[bool] = mapped_column(Boolean, default=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    region: Mapped[str | None] = mapped_column(String(100))
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     roles: Mapped[list[UserRole]] = relationship(
         back_populates="user", lazy="selectin", cascade="all, delete-orphan"
@@ -218,6 +221,21 @@ class Counter(Base):
     value: Mapped[int] = mapped_column(Integer)
 
 
+class Invite(Base):
+    """A one-time enrolment link for a staff role."""
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    role: Mapped[str] = mapped_column(String(32))
+    created_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    used_at: Mapped[datetime | None]
+
+
 class AuditEntry(Base):
     """Security-relevant events not tied to a request the actor may see (forged buttons etc.)."""
 
@@ -228,3 +246,5 @@ class AuditEntry(Base):
     action: Mapped[str] = mapped_column(String(48))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_audit_log_actor_action_time", "actor_telegram_id", "action", "created_at"),)

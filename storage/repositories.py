@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +14,7 @@ from storage.models import (
     Counter,
     Customer,
     Draft,
+    Invite,
     ProcessedUpdate,
     Product,
     Project,
@@ -195,3 +196,39 @@ class AuditRepository(_Repository):
 
     async def by_action(self, action: str) -> list[AuditEntry]:
         return list(await self.session.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+
+    async def count_since(self, telegram_id: int, action: str, since: datetime) -> int:
+        return await self.session.scalar(
+            select(func.count()).select_from(AuditEntry).where(
+                AuditEntry.actor_telegram_id == telegram_id, AuditEntry.action == action, AuditEntry.created_at >= since,
+            )
+        ) or 0
+
+
+class InviteRepository(_Repository):
+    async def add(self, invite: Invite) -> Invite:
+        return await self._add(invite)
+
+    async def by_code(self, code: str) -> Invite | None:
+        return await self.session.scalar(select(Invite).where(Invite.code == code))
+
+    async def mark_used(self, invite_id: int, user_id: int, now: datetime) -> bool:
+        """Use the invite only if nobody has yet (one conditional UPDATE, so two taps cannot both win)."""
+        result = await self.session.execute(
+            update(Invite)
+            .where(Invite.id == invite_id, Invite.used_at.is_(None))
+            .values(used_by_user_id=user_id, used_at=now)
+        )
+        return result.rowcount == 1
+
+
+class StaffRepository(_Repository):
+    async def all_staff(self) -> list[User]:
+        has_role = select(UserRole.user_id)  # a subquery: DISTINCT cannot compare the JSON column on PostgreSQL
+        rows = await self.session.scalars(select(User).where(User.id.in_(has_role)).order_by(User.full_name, User.first_name, User.id))
+        return list(rows)
+
+    async def count_active_with_role(self, role: str) -> int:
+        return await self.session.scalar(
+            select(func.count()).select_from(User).join(UserRole).where(UserRole.role == role, User.is_active.is_(True))
+        ) or 0

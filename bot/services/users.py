@@ -52,10 +52,12 @@ async def ensure_bootstrap_staff(uow: UnitOfWork, telegram_ids: Iterable[int], d
             user = await uow.users.add(User(telegram_id=telegram_id, language=default_language, created_at=now, roles=[]))
         await uow.users.add_role(user, ROLE_ADMIN)
         await uow.users.add_role(user, ROLE_DISPATCHER)
+        user.is_active = True  # the settings file is the authority for bootstrap admins
 
 
 def is_staff(user: User) -> bool:
-    return bool(user.role_names & STAFF_ROLES)
+    """Active staff only: a deactivated person is treated as a customer at once."""
+    return user.is_active and bool(user.role_names & STAFF_ROLES)
 
 
 async def set_language(user: User, language: str) -> None:

@@ -24,7 +24,7 @@ def _policy_data(**deadline_changes):
         "onsite_arrival_hours": {"up_to_300_km": 24, "up_to_1000_km": 48, "over_1000_km": 72},
     }
     deadlines.update(deadline_changes)
-    return {"deadlines": deadlines}
+    return {"deadlines": deadlines, "staff": {"invite_valid_hours": 72, "invite_attempts_per_hour": 5}}
 
 
 @pytest.mark.parametrize("changes, key", [
@@ -37,6 +37,14 @@ def test_a_bad_policy_names_the_key(changes, key):
     with pytest.raises(PolicyError) as error:
         parse_policy(_policy_data(**changes))
     assert error.value.key == key
+
+
+def test_invite_attempts_must_be_a_whole_number():
+    data = _policy_data()
+    data["staff"]["invite_attempts_per_hour"] = 2.5
+    with pytest.raises(PolicyError) as error:
+        parse_policy(data)
+    assert error.value.key == "staff.invite_attempts_per_hour"
 
 
 def test_settings_have_documented_defaults():

@@ -1,0 +1,46 @@
+"""Command menus: the default one for customers, and one per staff member by their roles."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import BotCommand, BotCommandScopeChat
+from telegram.error import TelegramError
+
+from bot.i18n import N_, Translator
+from storage.models import User
+
+log = logging.getLogger(__name__)
+
+CUSTOMER_COMMANDS = (
+    ("new", N_("Report a problem or ask a question")),
+    ("my", N_("My requests")),
+    ("help", N_("What this bot can do")),
+    ("language", N_("Change language")),
+    ("cancel", N_("Stop the current step")),
+)
+ROLE_COMMANDS = {
+    "admin": (("invite", N_("Invite a staff member")), ("staff", N_("Staff and their roles"))),
+    "engineer": (("duty", N_("Go on or off duty")),),
+    "technical_expert": (("duty", N_("Go on or off duty")),),
+}
+TELEGRAM_LANGUAGE_CODES = {"en": "en", "ru": "ru", "zh_Hans": "zh"}
+
+
+def commands_for(_: Translator, roles: frozenset[str]) -> list[BotCommand]:
+    names = dict(CUSTOMER_COMMANDS)
+    for role in sorted(roles):
+        names.update(dict(ROLE_COMMANDS.get(role, ())))
+    return [BotCommand(name, _(description)) for name, description in names.items()]
+
+
+async def apply_for(bot: Any, user: User, _: Translator) -> None:
+    """Give this person's chat the menu of their roles (or the default one when they have none)."""
+    scope = BotCommandScopeChat(user.telegram_id)
+    try:
+        if user.is_active and user.role_names & set(ROLE_COMMANDS):
+            await bot.set_my_commands(commands_for(_, user.role_names), scope=scope)
+        else:
+            await bot.delete_my_commands(scope=scope)
+    except TelegramError as exc:  # a menu is a convenience; never fail the action for it
+        log.warning("could not set the command menu of user %s: %s", user.id, exc)

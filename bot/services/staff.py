@@ -1,0 +1,122 @@
+"""Staff enrolment and administration: invites, roles, deactivation, duty.
+
+Every function checks the actor's authority itself; callers never decide who may act.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from bot.policy import StaffPolicy
+from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound
+from bot.services.users import ROLE_ADMIN, STAFF_ROLES
+from storage.db import UnitOfWork
+from storage.models import AuditEntry, Invite, User, UserRole
+
+INVITE_PREFIX = "inv_"
+FAILED_INVITE = "invite_failed"
+
+
+class InviteRefused(DomainError):
+    """The code is unknown, used or expired; `reason` says which (for the message)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Throttled(DomainError):
+    """Too many wrong codes from this person recently."""
+
+
+def is_admin(user: User) -> bool:
+    return user.is_active and ROLE_ADMIN in user.role_names
+
+
+def _require_admin(user: User) -> None:
+    if not is_admin(user):
+        raise NotAllowed()
+
+
+async def create_invite(uow: UnitOfWork, actor: User, role: str, policy: StaffPolicy, now: datetime) -> Invite:
+    _require_admin(actor)
+    if role not in STAFF_ROLES:
+        raise InvalidValue("role")
+    return await uow.invites.add(Invite(
+        code=secrets.token_urlsafe(12), role=role, created_by_user_id=actor.id,
+        created_at=now, expires_at=now + policy.invite_valid,
+    ))
+
+
+async def redeem_invite(uow: UnitOfWork, user: User, code: str, policy: StaffPolicy, now: datetime) -> str:
+    """Give the user the invite's role; wrong codes are counted and throttled per hour."""
+    if await uow.audit.count_since(user.telegram_id, FAILED_INVITE, now - timedelta(hours=1)) >= policy.invite_attempts_per_hour:
+        raise Throttled()
+    invite = await uow.invites.by_code(code)
+    reason = None
+    if invite is None:
+        reason = "unknown"
+    elif invite.used_at is not None:
+        reason = "used"
+    elif invite.expires_at <= now:
+        reason = "expired"
+    elif not await uow.invites.mark_used(invite.id, user.id, now):
+        reason = "used"
+    if reason is not None:
+        await uow.audit.add(AuditEntry(actor_telegram_id=user.telegram_id, action=FAILED_INVITE, details={"reason": reason}, created_at=now))
+        raise InviteRefused(reason)
+    await uow.users.add_role(user, invite.role)
+    user.is_active = True
+    await uow.audit.add(AuditEntry(actor_telegram_id=user.telegram_id, action="invite_used", details={"invite_id": invite.id, "role": invite.role}, created_at=now))
+    return invite.role
+
+
+async def staff_member(uow: UnitOfWork, actor: User, user_id: int) -> User:
+    _require_admin(actor)
+    target = await uow.users.get(user_id)
+    if target is None or not target.role_names & STAFF_ROLES:
+        raise NotFound()
+    return target
+
+
+async def list_staff(uow: UnitOfWork, actor: User) -> list[User]:
+    _require_admin(actor)
+    return await uow.staff.all_staff()
+
+
+async def toggle_role(uow: UnitOfWork, actor: User, user_id: int, role: str, now: datetime) -> bool:
+    """Grant or withdraw one role; returns whether the person has it now. The last admin stays."""
+    target = await staff_member(uow, actor, user_id)
+    if role not in STAFF_ROLES:
+        raise InvalidValue("role")
+    if role in target.role_names:
+        if role == ROLE_ADMIN and await uow.staff.count_active_with_role(ROLE_ADMIN) <= 1:
+            raise NotAllowed()
+        if len(target.role_names & STAFF_ROLES) == 1:
+            raise NotAllowed()  # withdrawing the last role would drop them from the staff list; deactivate instead
+        target.roles = [r for r in target.roles if r.role != role]
+        granted = False
+    else:
+        target.roles.append(UserRole(role=role))
+        granted = True
+    await uow.session.flush()
+    await uow.audit.add(AuditEntry(actor_telegram_id=actor.telegram_id, action="role_granted" if granted else "role_withdrawn", details={"user_id": target.id, "role": role}, created_at=now))
+    return granted
+
+
+async def set_active(uow: UnitOfWork, actor: User, user_id: int, active: bool, now: datetime) -> User:
+    """Deactivation takes effect at once: every staff check reads `is_active`."""
+    target = await staff_member(uow, actor, user_id)
+    if target.id == actor.id and not active:
+        raise NotAllowed()
+    target.is_active = active
+    await uow.audit.add(AuditEntry(actor_telegram_id=actor.telegram_id, action="activated" if active else "deactivated", details={"user_id": target.id}, created_at=now))
+    return target
+
+
+def toggle_duty(user: User) -> bool:
+    """On duty / off duty, for staff who take jobs; returns the new state."""
+    if not user.is_active or not user.role_names & STAFF_ROLES:
+        raise NotAllowed()
+    user.on_duty = not user.on_duty
+    return user.on_duty

@@ -1,0 +1,108 @@
+"""Staff administration: /invite, joining by invite link, /staff, /duty."""
+from __future__ import annotations
+
+from bot import menus, staff_views
+from bot.callbacks import InviteRoleButton, StaffButton
+from bot.services import staff
+from bot.services.errors import InvalidValue, NotAllowed, NotFound
+from handlers.common import Turn, handler
+
+
+def _invite_link(turn: Turn, code: str) -> str:
+    return f"https://t.me/{turn.bot.username}?start={staff.INVITE_PREFIX}{code}"
+
+
+@handler
+async def cmd_invite(turn: Turn) -> None:
+    """/invite [role]: a one-time link that gives its opener a staff role (admins only)."""
+    if not staff.is_admin(turn.user):
+        await turn.reply(turn._("Only an admin can do that."))
+        return
+    args = turn.context.args or []
+    if not args:
+        await turn.reply(staff_views.invite_role_prompt(turn._))
+        return
+    await _create_invite(turn, args[0].lower())
+
+
+async def on_invite_role(turn: Turn, payload: InviteRoleButton) -> None:
+    await _create_invite(turn, payload.role)
+
+
+async def _create_invite(turn: Turn, role: str) -> None:
+    try:
+        invite = await staff.create_invite(turn.uow, turn.user, role, turn.deps.policy.staff, turn.now)
+    except NotAllowed:
+        await turn.audit("not_admin", action="invite")
+        await turn.answer(turn._("Only an admin can do that."), alert=True)
+        return
+    except InvalidValue:
+        await turn.reply(staff_views.invite_role_prompt(turn._))
+        return
+    await turn.edit_off()
+    await turn.reply(staff_views.invite_created(turn._, invite, _invite_link(turn, invite.code)))
+
+
+async def join_by_invite(turn: Turn, code: str) -> None:
+    """/start inv_<code>: the invitee gets the role and their staff menu."""
+    try:
+        role = await staff.redeem_invite(turn.uow, turn.user, code, turn.deps.policy.staff, turn.now)
+    except staff.Throttled:
+        await turn.reply(turn._("Too many wrong invite codes. Please wait an hour and try again, or ask your admin."))
+        return
+    except staff.InviteRefused as refused:
+        await turn.reply(staff_views.invite_refused(turn._, refused.reason))
+        return
+    await turn.reply(staff_views.welcome_staff(turn._, role))
+    await menus.apply_for(turn.bot, turn.user, turn._)
+
+
+@handler
+async def cmd_staff(turn: Turn) -> None:
+    """/staff: everyone with a staff role; open one to change roles or deactivate."""
+    try:
+        people = await staff.list_staff(turn.uow, turn.user)
+    except NotAllowed:
+        await turn.reply(turn._("Only an admin can do that."))
+        return
+    await turn.reply(staff_views.staff_list(turn._, people))
+
+
+async def on_staff_button(turn: Turn, payload: StaffButton) -> None:
+    """Every press re-checks that the presser is an active admin, whatever the button says."""
+    try:
+        if payload.action == "list":
+            await turn.edit(staff_views.staff_list(turn._, await staff.list_staff(turn.uow, turn.user)))
+            return
+        if payload.action == "role":
+            await staff.toggle_role(turn.uow, turn.user, payload.user_id, payload.role, turn.now)
+        elif payload.action in ("activate", "deactivate"):
+            await staff.set_active(turn.uow, turn.user, payload.user_id, payload.action == "activate", turn.now)
+        elif payload.action != "open":
+            raise InvalidValue("action")
+        person = await staff.staff_member(turn.uow, turn.user, payload.user_id)
+    except NotAllowed:
+        if not staff.is_admin(turn.user):
+            await turn.audit("not_admin", data=payload.pack())
+            await turn.answer(turn._("Only an admin can do that."), alert=True)
+        else:
+            await turn.answer(turn._("Not possible: there must always be an active admin, and nobody can be left without a role (deactivate them instead)."), alert=True)
+        return
+    except (NotFound, InvalidValue):
+        await turn.audit("forged_button", data=payload.pack())
+        await turn.answer(turn._("This button is no longer valid."), alert=True)
+        return
+    if payload.action != "open":
+        await menus.apply_for(turn.bot, person, turn.translator_for(person))
+    await turn.edit(staff_views.staff_card(turn._, person))
+
+
+@handler
+async def cmd_duty(turn: Turn) -> None:
+    """/duty: go on or off duty (off-duty staff are not proposed for new jobs)."""
+    try:
+        on_duty = staff.toggle_duty(turn.user)
+    except NotAllowed:
+        await turn.reply(turn._("This command is for service staff."))
+        return
+    await turn.reply(turn._("You are now on duty.") if on_duty else turn._("You are now off duty; no new jobs will be proposed to you."))

@@ -1,0 +1,67 @@
+"""Staff enrolment over HTTP: invite links, the staff card, deactivation, forged admin buttons."""
+from __future__ import annotations
+
+import json
+import re
+
+from sqlalchemy import select
+
+from storage.models import AuditEntry
+from tests.e2e.conftest import DISPATCHER_ID
+
+
+async def test_admin_invites_an_engineer_who_joins_once_and_can_be_deactivated(fake, desk):
+    admin = fake.users[DISPATCHER_ID]
+    eve = fake.add_user(user_id=4001, first_name="Eve", language_code="en")
+    sam = fake.add_user(user_id=4002, first_name="Sam", language_code="en")
+    await admin.send_text("/invite")
+    await admin.press("Field engineer")
+    link = re.search(r"https://t\.me/service_desk_bot\?start=(inv_[\w-]+)", admin.last.text)
+    assert link and "It works once" in admin.last.text
+
+    await eve.send_text(f"/start {link.group(1)}")
+    assert "You now have the role: Field engineer" in eve.last.text
+    scoped = [c for c in fake.calls("setMyCommands") if '"chat_id": 4001' in json.dumps(c.params.get("scope"))]
+    assert scoped and "duty" in json.dumps(scoped[-1].params["commands"])
+    await eve.send_text("/duty")
+    assert "off duty" in eve.last.text
+
+    await sam.send_text(f"/start {link.group(1)}")
+    assert "already been used" in sam.last.text
+
+    await admin.send_text("/staff")
+    assert "Eve" in admin.last.text and "Field engineer" in admin.last.text
+    await admin.press("Eve")
+    await admin.press("Deactivate")
+    assert "deactivated" in admin.last.text
+    await eve.send_text("/duty")
+    assert "for service staff" in eve.last.text
+    fake.assert_no_rejections()
+
+
+async def test_a_customer_pressing_admin_buttons_changes_nothing_and_is_audited(fake, desk):
+    mallory = fake.add_user(user_id=4003, first_name="Mallory", language_code="en")
+    await mallory.send_text("/invite engineer")
+    assert "Only an admin" in mallory.last.text
+    async with desk.db.uow() as uow:
+        admin_id = (await uow.users.by_telegram_id(DISPATCHER_ID)).id
+    await mallory.press_data(f"1:st:{admin_id}:deactivate:")
+    assert mallory.callback_answers[-1][1] == "Only an admin can do that."
+    await mallory.press_data("1:inv:admin")
+    assert mallory.callback_answers[-1][1] == "Only an admin can do that."
+    async with desk.db.uow() as uow:
+        assert (await uow.users.by_telegram_id(DISPATCHER_ID)).is_active is True
+        assert (await uow.users.by_telegram_id(4003)).role_names == frozenset()
+        audited = list(await uow.session.scalars(select(AuditEntry.action).where(AuditEntry.actor_telegram_id == 4003).order_by(AuditEntry.id)))
+        assert audited == ["not_admin", "not_admin"]
+    fake.assert_no_rejections()
+
+
+async def test_wrong_invite_codes_are_throttled(fake, desk):
+    guesser = fake.add_user(user_id=4004, first_name="Gus", language_code="en")
+    for attempt in range(5):
+        await guesser.send_text(f"/start inv_guess{attempt}")
+        assert "not valid" in guesser.last.text
+    await guesser.send_text("/start inv_guess6")
+    assert "Too many wrong invite codes" in guesser.last.text
+    fake.assert_no_rejections()

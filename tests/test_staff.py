@@ -1,0 +1,91 @@
+"""Staff enrolment and administration rules on real databases."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.config import DEFAULT_POLICY_FILE
+from bot.policy import load_policy
+from bot.services import staff, users
+from bot.services.errors import InvalidValue, NotAllowed
+
+POLICY = load_policy(DEFAULT_POLICY_FILE).staff
+
+
+async def _people(uow, clock):
+    await users.ensure_bootstrap_staff(uow, [500], "en", clock.now())
+    admin = await uow.users.by_telegram_id(500)
+    newcomer = await users.touch(uow, 600, "Eve", None, "en", "en", clock.now())
+    stranger = await users.touch(uow, 700, "Sam", None, "en", "en", clock.now())
+    return admin, newcomer, stranger
+
+
+async def test_an_invite_gives_its_role_once(database, clock):
+    async with database.uow() as uow:
+        admin, newcomer, stranger = await _people(uow, clock)
+        invite = await staff.create_invite(uow, admin, "engineer", POLICY, clock.now())
+        assert await staff.redeem_invite(uow, newcomer, invite.code, POLICY, clock.now()) == "engineer"
+        assert "engineer" in newcomer.role_names and users.is_staff(newcomer)
+        with pytest.raises(staff.InviteRefused) as refused:
+            await staff.redeem_invite(uow, stranger, invite.code, POLICY, clock.now())
+        assert refused.value.reason == "used" and not users.is_staff(stranger)
+
+
+async def test_an_invite_expires_after_72_hours(database, clock):
+    async with database.uow() as uow:
+        admin, newcomer, _ = await _people(uow, clock)
+        invite = await staff.create_invite(uow, admin, "dispatcher", POLICY, clock.now())
+        clock.advance(timedelta(hours=72))
+        with pytest.raises(staff.InviteRefused) as refused:
+            await staff.redeem_invite(uow, newcomer, invite.code, POLICY, clock.now())
+        assert refused.value.reason == "expired"
+
+
+async def test_repeated_wrong_codes_are_throttled_for_an_hour(database, clock):
+    async with database.uow() as uow:
+        admin, newcomer, _ = await _people(uow, clock)
+        invite = await staff.create_invite(uow, admin, "engineer", POLICY, clock.now())
+        for attempt in range(POLICY.invite_attempts_per_hour):
+            with pytest.raises(staff.InviteRefused):
+                await staff.redeem_invite(uow, newcomer, f"guess{attempt}", POLICY, clock.now())
+        with pytest.raises(staff.Throttled):
+            await staff.redeem_invite(uow, newcomer, invite.code, POLICY, clock.now())
+        clock.advance(timedelta(hours=1, seconds=1))
+        assert await staff.redeem_invite(uow, newcomer, invite.code, POLICY, clock.now()) == "engineer"
+
+
+async def test_only_admins_invite_and_manage_staff(database, clock):
+    async with database.uow() as uow:
+        admin, newcomer, stranger = await _people(uow, clock)
+        with pytest.raises(NotAllowed):
+            await staff.create_invite(uow, stranger, "admin", POLICY, clock.now())
+        with pytest.raises(InvalidValue):
+            await staff.create_invite(uow, admin, "emperor", POLICY, clock.now())
+        with pytest.raises(NotAllowed):
+            await staff.toggle_role(uow, stranger, admin.id, "admin", clock.now())
+        with pytest.raises(NotAllowed):
+            await staff.list_staff(uow, stranger)
+
+
+async def test_the_last_admin_cannot_be_removed_or_deactivate_themselves(database, clock):
+    async with database.uow() as uow:
+        admin, _, _ = await _people(uow, clock)
+        with pytest.raises(NotAllowed):
+            await staff.toggle_role(uow, admin, admin.id, "admin", clock.now())
+        with pytest.raises(NotAllowed):
+            await staff.set_active(uow, admin, admin.id, False, clock.now())
+
+
+async def test_a_deactivated_member_loses_staff_rights_at_once(database, clock):
+    async with database.uow() as uow:
+        admin, newcomer, _ = await _people(uow, clock)
+        invite = await staff.create_invite(uow, admin, "engineer", POLICY, clock.now())
+        await staff.redeem_invite(uow, newcomer, invite.code, POLICY, clock.now())
+        await staff.set_active(uow, admin, newcomer.id, False, clock.now())
+        assert not users.is_staff(newcomer)
+        with pytest.raises(NotAllowed):
+            staff.toggle_duty(newcomer)
+        assert await uow.users.active_with_role("engineer") == []
+        granted = await staff.toggle_role(uow, admin, newcomer.id, "technical_expert", clock.now())
+        assert granted and newcomer.role_names == {"engineer", "technical_expert"}
