@@ -83,8 +83,38 @@ class StaffButton(_Payload):
     role: str = ""
 
 
+@dataclass(frozen=True)
+class DispatchButton(_Payload):
+    """A dispatcher's action on a request: open, contacted, assign, priority/distance/warranty + value."""
+
+    KIND: ClassVar[str] = "dp"
+    request_id: int
+    action: str
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class AssignButton(_Payload):
+    """Assign `engineer_id`; `expected_id` is who had the request when the list was shown (0: nobody)."""
+
+    KIND: ClassVar[str] = "as"
+    request_id: int
+    engineer_id: int
+    expected_id: int
+
+
+@dataclass(frozen=True)
+class JobButton(_Payload):
+    """An engineer's answer to a job: accept or decline."""
+
+    KIND: ClassVar[str] = "jb"
+    request_id: int
+    action: str
+
+
 PAYLOADS: dict[str, type[_Payload]] = {
-    cls.KIND: cls for cls in (DialogButton, LanguageButton, ListPageButton, RequestButton, InviteRoleButton, StaffButton)
+    cls.KIND: cls
+    for cls in (DialogButton, LanguageButton, ListPageButton, RequestButton, InviteRoleButton, StaffButton, DispatchButton, AssignButton, JobButton)
 }
 
 

@@ -25,6 +25,8 @@ STATUS_LABELS = {
 
 EVENT_LABELS = {
     "created": N_("Request registered"),
+    "assigned": N_("Engineer assigned"),
+    "accepted": N_("Engineer accepted the job"),
     "comment": N_("Comment added"),
     "photo_added": N_("Photo added"),
     "cancelled": N_("Cancelled by the customer"),
@@ -55,3 +57,21 @@ ROLE_LABELS = {
     "production_vp": N_("Production VP"),
     "general_manager": N_("General manager"),
 }
+
+PRIORITY_LABELS = {"normal": N_("normal"), "high": N_("high"), "urgent": N_("urgent")}
+DISTANCE_LABELS = {"up_to_300_km": N_("≤ 300 km"), "up_to_1000_km": N_("≤ 1000 km"), "over_1000_km": N_("> 1000 km")}
+WARRANTY_LABELS = {
+    "in_warranty": N_("in warranty"),
+    "expired": N_("warranty expired"),
+    "unknown": N_("unknown (not in the registry)"),
+    "paid": N_("paid service"),
+}
+PAID_REASON_LABELS = {"misuse": N_("misuse"), "accident": N_("accident"), "modification": N_("unauthorised modification")}
+STAFF_EVENT_LABELS = {
+    "priority": N_("Priority changed"),
+    "distance": N_("Distance band set"),
+    "warranty": N_("Warranty decided"),
+    "contacted": N_("Customer contacted"),
+    "declined": N_("Engineer declined"),
+}
+STAFF_CLOCK_LABELS = {"first_contact": N_("first contact"), "consultation_answer": N_("consultation answer")}

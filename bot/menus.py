@@ -21,7 +21,8 @@ CUSTOMER_COMMANDS = (
 )
 ROLE_COMMANDS = {
     "admin": (("invite", N_("Invite a staff member")), ("staff", N_("Staff and their roles"))),
-    "engineer": (("duty", N_("Go on or off duty")),),
+    "dispatcher": (("queue", N_("Requests waiting for an engineer")),),
+    "engineer": (("jobs", N_("My jobs")), ("duty", N_("Go on or off duty"))),
     "technical_expert": (("duty", N_("Go on or off duty")),),
 }
 TELEGRAM_LANGUAGE_CODES = {"en": "en", "ru": "ru", "zh_Hans": "zh"}

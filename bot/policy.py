@@ -37,9 +37,15 @@ class StaffPolicy:
 
 
 @dataclass(frozen=True)
+class DispatchPolicy:
+    engineer_capacity: int
+
+
+@dataclass(frozen=True)
 class Policy:
     deadlines: Deadlines
     staff: StaffPolicy
+    dispatch: DispatchPolicy
 
 
 _HOURS_KEYS = {
@@ -77,7 +83,7 @@ def parse_policy(data: dict) -> Policy:
     _check_known("deadlines", deadlines, set(_HOURS_KEYS) | {"repair_completed_days", "onsite_arrival_hours"})
     _check_known("deadlines.onsite_arrival_hours", arrival, set(_ARRIVAL_KEYS))
     for key in data:
-        if key not in ("deadlines", "staff"):
+        if key not in ("deadlines", "staff", "dispatch"):
             raise PolicyError(key, "unknown section (check the spelling against the default policy file)")
 
     values: dict[str, timedelta] = {}
@@ -92,7 +98,20 @@ def parse_policy(data: dict) -> Policy:
         if key not in arrival:
             raise PolicyError(f"deadlines.onsite_arrival_hours.{key}", "is missing")
         values[f"onsite_arrival_{key}"] = timedelta(hours=_positive(f"deadlines.onsite_arrival_hours.{key}", arrival[key]))
-    return Policy(deadlines=Deadlines(**values), staff=_staff(_table(data, "staff")))
+    return Policy(deadlines=Deadlines(**values), staff=_staff(_table(data, "staff")), dispatch=_dispatch(_table(data, "dispatch")))
+
+
+def _whole(key: str, value: object, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise PolicyError(key, f"must be a whole number of at least {minimum}, got {value!r}")
+    return value
+
+
+def _dispatch(table: dict) -> DispatchPolicy:
+    _check_known("dispatch", table, {"engineer_capacity"})
+    if "engineer_capacity" not in table:
+        raise PolicyError("dispatch.engineer_capacity", "is missing")
+    return DispatchPolicy(engineer_capacity=_whole("dispatch.engineer_capacity", table["engineer_capacity"]))
 
 
 def _staff(table: dict) -> StaffPolicy:
@@ -100,12 +119,9 @@ def _staff(table: dict) -> StaffPolicy:
     for key in ("invite_valid_hours", "invite_attempts_per_hour"):
         if key not in table:
             raise PolicyError(f"staff.{key}", "is missing")
-    attempts = table["invite_attempts_per_hour"]
-    if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 1:
-        raise PolicyError("staff.invite_attempts_per_hour", f"must be a whole number of at least 1, got {attempts!r}")
     return StaffPolicy(
         invite_valid=timedelta(hours=_positive("staff.invite_valid_hours", table["invite_valid_hours"])),
-        invite_attempts_per_hour=attempts,
+        invite_attempts_per_hour=_whole("staff.invite_attempts_per_hour", table["invite_attempts_per_hour"]),
     )
 
 

@@ -50,9 +50,12 @@ def help_text(_: Translator, *, staff: bool, roles: frozenset[str] = frozenset()
     ]
     if staff and "dispatcher" in roles:
         lines.append(_("As a dispatcher you receive each new request here with its photos."))
+        lines.append(_("/queue — requests waiting for an engineer: triage, log the contact, assign"))
     if staff and "admin" in roles:
         lines.append(_("/invite — a one-time link that gives a new colleague a staff role"))
         lines.append(_("/staff — staff members: change roles, deactivate"))
+    if staff and "engineer" in roles:
+        lines.append(_("/jobs — your jobs: accept or decline them"))
     if staff and roles & {"engineer", "technical_expert"}:
         lines.append(_("/duty — go on or off duty"))
     return View("\n".join(lines), main_menu(_))
@@ -218,6 +221,7 @@ _EXPECTED = {
     users.STEP_PHONE: N_("Please share your phone number with the button below, or type it, e.g. +86 138 0013 8000."),
     users.STEP_COMPANY: N_("Please type the company or project name as text, or press “Skip”."),
     requests.COMMENT_STEP: N_("Please send your comment as text or a photo, or press “Done”."),
+    "note": N_("Please send the note as text, or press Cancel."),
 }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers import intake, router, staff, start, status
+from handlers import dispatch, intake, router, staff, start, status
 from handlers.common import on_error
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -22,6 +22,8 @@ def register(app: Application) -> None:
         "invite": staff.cmd_invite,
         "staff": staff.cmd_staff,
         "duty": staff.cmd_duty,
+        "queue": dispatch.cmd_queue,
+        "jobs": dispatch.cmd_jobs,
     }
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback, filters=PRIVATE & filters.UpdateType.MESSAGE))

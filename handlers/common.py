@@ -102,10 +102,14 @@ class Turn:
         except BadRequest:  # already without buttons, or too old to edit
             pass
 
-    async def notify(self, user: User, text: str, *, photos: tuple[str, ...] = (), voices: tuple[str, ...] = ()) -> bool:
+    async def notify_view(self, user: User, view: View) -> bool:
+        """Like `notify`, with the view's buttons."""
+        return await self.notify(user, view.text, markup=view.markup)
+
+    async def notify(self, user: User, text: str, *, markup: Any = None, photos: tuple[str, ...] = (), voices: tuple[str, ...] = ()) -> bool:
         """Message another user; a blocked bot marks them unreachable instead of failing the update."""
         try:
-            await send(self.bot, user.telegram_id, View(text))
+            await send(self.bot, user.telegram_id, View(text, markup))
             if photos:
                 await send_photos(self.bot, user.telegram_id, photos)
             for voice in voices:

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from bot import views
-from bot.callbacks import DialogButton
+from bot.callbacks import DialogButton, DispatchButton
+from bot.keyboards import button, inline
 from bot.services import intake, requests, users
 from bot.services.errors import DomainError
 from bot.services.inputs import UserInput
@@ -85,4 +86,5 @@ async def notify_dispatchers(turn: Turn, request: ServiceRequest) -> None:
     for dispatcher in await requests.dispatchers(turn.uow):
         _ = turn.translator_for(dispatcher)
         text = views.new_request_for_staff(_, request, customer.name, customer.phone, customer.company, product.model if product else None)
-        await turn.notify(dispatcher, text, photos=photos, voices=voices)
+        markup = inline([[button(_("Open to triage"), DispatchButton(request.id, "open"))]])
+        await turn.notify(dispatcher, text, markup=markup, photos=photos, voices=voices)

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 from bot import views
 from bot.callbacks import (
+    AssignButton,
     BadCallback,
     DialogButton,
+    DispatchButton,
     InviteRoleButton,
+    JobButton,
     LanguageButton,
     ListPageButton,
     RequestButton,
@@ -22,7 +25,7 @@ from bot.services import dialogs, intake, requests, users
 from bot.services.errors import NotAllowed, StaleAction
 from bot.services.inputs import TextInput
 from handlers import intake as intake_handlers
-from handlers import onboarding, staff, start, status
+from handlers import dispatch, onboarding, staff, start, status
 from handlers.common import Turn, handler
 from handlers.inputs import to_input
 from storage.models import Draft
@@ -31,11 +34,15 @@ INPUT_HANDLERS = {
     users.ONBOARDING: onboarding.on_input,
     intake.INTAKE: intake_handlers.on_input,
     requests.COMMENT_DIALOG: status.on_comment_input,
+    dispatch.CONTACTED_DIALOG: dispatch.on_note_input,
+    dispatch.DECLINE_DIALOG: dispatch.on_note_input,
 }
 BUTTON_HANDLERS = {
     users.ONBOARDING: onboarding.on_button,
     intake.INTAKE: intake_handlers.on_button,
     requests.COMMENT_DIALOG: status.on_comment_button,
+    dispatch.CONTACTED_DIALOG: dispatch.on_note_button,
+    dispatch.DECLINE_DIALOG: dispatch.on_note_button,
 }
 
 
@@ -121,6 +128,12 @@ async def on_callback(turn: Turn) -> None:
         await staff.on_invite_role(turn, payload)
     elif isinstance(payload, StaffButton):
         await staff.on_staff_button(turn, payload)
+    elif isinstance(payload, DispatchButton):
+        await dispatch.on_dispatch_button(turn, payload)
+    elif isinstance(payload, AssignButton):
+        await dispatch.on_assign_button(turn, payload)
+    elif isinstance(payload, JobButton):
+        await dispatch.on_job_button(turn, payload)
 
 
 async def _dialog_button(turn: Turn, payload: DialogButton) -> None:

@@ -13,6 +13,7 @@ from storage.repositories import (
     AuditRepository,
     CounterRepository,
     CustomerRepository,
+    DispatchRepository,
     DraftRepository,
     InviteRepository,
     ProductRepository,
@@ -71,6 +72,7 @@ class UnitOfWork:
         self.audit = AuditRepository(self.session)
         self.invites = InviteRepository(self.session)
         self.staff = StaffRepository(self.session)
+        self.dispatch = DispatchRepository(self.session)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

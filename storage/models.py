@@ -64,6 +64,7 @@ class User(Base):
     region: Mapped[str | None] = mapped_column(String(100))
     skills: Mapped[list[str]] = mapped_column(JSON, default=list)
     on_duty: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_assigned_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     roles: Mapped[list[UserRole]] = relationship(
         back_populates="user", lazy="selectin", cascade="all, delete-orphan"
@@ -135,13 +136,32 @@ class ServiceRequest(Base):
     site_address: Mapped[str | None] = mapped_column(String(400))
     site_latitude: Mapped[float | None] = mapped_column(Float)
     site_longitude: Mapped[float | None] = mapped_column(Float)
-    assigned_engineer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_engineer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     engineer_started: Mapped[bool] = mapped_column(Boolean, default=False)
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    distance_band: Mapped[str | None] = mapped_column(String(16))
+    warranty: Mapped[str | None] = mapped_column(String(16))
+    warranty_reason: Mapped[str | None] = mapped_column(String(32))
     created_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_service_requests_customer_created", "customer_id", "created_at"),)
+
+
+class Assignment(Base):
+    """Who was given a request, by whom, and how it ended; reassignment keeps the history."""
+
+    __tablename__ = "assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    engineer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    assigned_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))  # accepted, declined, reassigned
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class RequestEvent(Base):

@@ -9,6 +9,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
+    Assignment,
     Attachment,
     AuditEntry,
     Counter,
@@ -232,3 +233,61 @@ class StaffRepository(_Repository):
         return await self.session.scalar(
             select(func.count()).select_from(User).join(UserRole).where(UserRole.role == role, User.is_active.is_(True))
         ) or 0
+
+
+class DispatchRepository(_Repository):
+    async def queue(self, statuses: tuple[str, ...], limit: int) -> list[tuple[ServiceRequest, datetime | None]]:
+        """Unassigned requests with the due time of their earliest running clock, most urgent first."""
+        due = (
+            select(func.min(SlaClock.due_at))
+            .where(SlaClock.request_id == ServiceRequest.id, SlaClock.stopped_at.is_(None))
+            .scalar_subquery()
+        )
+        rows = await self.session.execute(
+            select(ServiceRequest, due.label("due"))
+            .where(ServiceRequest.status.in_(statuses), ServiceRequest.assigned_engineer_id.is_(None))
+            .order_by(due.asc().nulls_last(), ServiceRequest.id)
+            .limit(limit)
+        )
+        return [(request, due_at) for request, due_at in rows.all()]
+
+    async def open_jobs_by_engineer(self, statuses: tuple[str, ...]) -> dict[int, int]:
+        rows = await self.session.execute(
+            select(ServiceRequest.assigned_engineer_id, func.count())
+            .where(ServiceRequest.status.in_(statuses), ServiceRequest.assigned_engineer_id.is_not(None))
+            .group_by(ServiceRequest.assigned_engineer_id)
+        )
+        return {engineer_id: count for engineer_id, count in rows.all()}
+
+    async def claim_assignment(self, request_id: int, engineer_id: int, expected_engineer_id: int | None, statuses: tuple[str, ...], status: str, now: datetime) -> bool:
+        """Assign only if nobody changed the assignee since the dispatcher looked (first press wins)."""
+        result = await self.session.execute(
+            update(ServiceRequest)
+            .where(
+                ServiceRequest.id == request_id,
+                ServiceRequest.status.in_(statuses),
+                ServiceRequest.assigned_engineer_id.is_not_distinct_from(expected_engineer_id),
+            )
+            .values(assigned_engineer_id=engineer_id, status=status, updated_at=now)
+            .execution_options(synchronize_session="fetch")
+        )
+        return result.rowcount == 1
+
+    async def add_assignment(self, assignment: Assignment) -> Assignment:
+        return await self._add(assignment)
+
+    async def current_assignment(self, request_id: int) -> Assignment | None:
+        return await self.session.scalar(
+            select(Assignment).where(Assignment.request_id == request_id, Assignment.ended_at.is_(None)).order_by(Assignment.id.desc()).limit(1)
+        )
+
+    async def assignments(self, request_id: int) -> list[Assignment]:
+        return list(await self.session.scalars(select(Assignment).where(Assignment.request_id == request_id).order_by(Assignment.id)))
+
+    async def jobs_of(self, engineer_id: int, statuses: tuple[str, ...]) -> list[ServiceRequest]:
+        rows = await self.session.scalars(
+            select(ServiceRequest)
+            .where(ServiceRequest.assigned_engineer_id == engineer_id, ServiceRequest.status.in_(statuses))
+            .order_by(ServiceRequest.created_at)
+        )
+        return list(rows)

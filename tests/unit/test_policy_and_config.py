@@ -24,7 +24,7 @@ def _policy_data(**deadline_changes):
         "onsite_arrival_hours": {"up_to_300_km": 24, "up_to_1000_km": 48, "over_1000_km": 72},
     }
     deadlines.update(deadline_changes)
-    return {"deadlines": deadlines, "staff": {"invite_valid_hours": 72, "invite_attempts_per_hour": 5}}
+    return {"deadlines": deadlines, "staff": {"invite_valid_hours": 72, "invite_attempts_per_hour": 5}, "dispatch": {"engineer_capacity": 5}}
 
 
 @pytest.mark.parametrize("changes, key", [

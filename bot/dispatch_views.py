@@ -1,0 +1,156 @@
+"""What dispatchers and engineers see: the queue, the staff card of a request, jobs."""
+from __future__ import annotations
+
+import html
+from datetime import datetime
+
+from bot.callbacks import AssignButton, DispatchButton, JobButton
+from bot.i18n import Translator
+from bot.keyboards import button, inline
+from bot.labels import (
+    DISTANCE_LABELS,
+    EVENT_LABELS,
+    KIND_LABELS,
+    PAID_REASON_LABELS,
+    PRIORITY_LABELS,
+    STAFF_CLOCK_LABELS,
+    STAFF_EVENT_LABELS,
+    STATUS_LABELS,
+    WARRANTY_LABELS,
+)
+from bot.services import dispatch
+from bot.services.dispatch import Candidate, QueueItem, StaffCard
+from bot.staff_views import display_name
+from bot.telegram_text import shorten
+from bot.views import View
+from storage.models import ServiceRequest, User
+
+HISTORY_SHOWN = 8
+
+
+def time_left(_: Translator, due_at: datetime | None, now: datetime) -> str:
+    if due_at is None:
+        return _("no deadline running")
+    minutes = int((due_at - now).total_seconds() // 60)
+    if minutes < 0:
+        return _("overdue by {hours} h {minutes} min", hours=-minutes // 60, minutes=-minutes % 60)
+    return _("{hours} h {minutes} min left", hours=minutes // 60, minutes=minutes % 60)
+
+
+def queue_view(_: Translator, items: list[QueueItem], now: datetime) -> View:
+    if not items:
+        return View(_("The queue is empty: every request has an engineer."))
+    lines = [_("<b>Queue</b>: {count} without an engineer, most urgent first", count=len(items))]
+    rows = []
+    for item in items:
+        request = item.request
+        left = time_left(_, item.due_at, now)
+        lines.append(_("{number} · {kind} · {left}", number=request.number, kind=_(KIND_LABELS[request.kind]), left=left))
+        rows.append([button(shorten(f"{request.number} · {left}", 60), DispatchButton(request.id, "open"))])
+    return View("\n".join(lines), inline(rows))
+
+
+def _site(request: ServiceRequest) -> str:
+    if request.site_address:
+        return request.site_address
+    if request.site_latitude is not None:
+        return f"{request.site_latitude:.5f}, {request.site_longitude:.5f}"
+    return "—"
+
+
+def staff_card_view(_: Translator, card: StaffCard, now: datetime) -> View:
+    request, customer = card.request, card.customer
+    warranty = _(WARRANTY_LABELS[card.warranty])
+    if request.warranty_reason:
+        warranty += f" ({_(PAID_REASON_LABELS[request.warranty_reason])})"
+    lines = [
+        _("<b>{number}</b> · {kind} · {status}", number=request.number, kind=_(KIND_LABELS[request.kind]), status=_(STATUS_LABELS[request.status])),
+        _("Customer: {name}, {phone}", name=customer.name, phone=customer.phone),
+        _("Product: {value}", value=(f"{card.product.model} · {card.product.serial}" if card.product else request.serial_text) or _("unknown")),
+        _("Description: {value}", value=shorten(request.description, 600)),
+        _("Site: {value}", value=_site(request)),
+        _("Priority: {value}", value=_(PRIORITY_LABELS[request.priority])),
+        _("Distance: {value}", value=_(DISTANCE_LABELS[request.distance_band]) if request.distance_band else "—"),
+        _("Warranty: {value}", value=warranty),
+        _("Engineer: {name}", name=display_name(card.engineer) if card.engineer else "—"),
+    ]
+    for clock in card.clocks:
+        kind = _(STAFF_CLOCK_LABELS[clock.kind]) if clock.kind in STAFF_CLOCK_LABELS else clock.kind
+        lines.append(_("Deadline, {kind}: {time} ({left})", kind=kind, time=_.datetime(clock.due_at), left=time_left(_, clock.due_at, now)))
+    lines.append(_("<b>History</b>"))
+    for event in card.history[-HISTORY_SHOWN:]:
+        label = EVENT_LABELS.get(event.action) or STAFF_EVENT_LABELS.get(event.action)
+        note = event.details.get("note") or event.details.get("reason") or event.details.get("text")
+        entry = _("{time} — {label}", time=_.datetime(event.created_at), label=_(label) if label else event.action)
+        lines.append(entry + (": " + html.escape(shorten(str(note), 150), quote=False) if note else ""))
+    rows = []
+    if request.status in dispatch.requests.OPEN_STATUSES:
+        rows.append([button(_("📞 Customer contacted"), DispatchButton(request.id, "contacted")), button(_("👷 Assign"), DispatchButton(request.id, "assign"))])
+        next_priority = dispatch.PRIORITIES[(dispatch.PRIORITIES.index(request.priority) + 1) % len(dispatch.PRIORITIES)]
+        rows.append([
+            button(_("Priority → {value}", value=_(PRIORITY_LABELS[next_priority])), DispatchButton(request.id, "priority", next_priority)),
+            button(_("Distance…"), DispatchButton(request.id, "distance")),
+            button(_("Warranty…"), DispatchButton(request.id, "warranty")),
+        ])
+    rows.append([button(_("🔄 Refresh"), DispatchButton(request.id, "open"))])
+    return View("\n".join(lines), inline(rows))
+
+
+def distance_choices(_: Translator, request: ServiceRequest) -> View:
+    buttons = [button(_(DISTANCE_LABELS[b]), DispatchButton(request.id, "distance", b)) for b in dispatch.DISTANCE_BANDS]
+    return View(_("How far is the site of {number} from the service base?", number=request.number), inline([buttons, [button(_("‹ Back"), DispatchButton(request.id, "open"))]]))
+
+
+def warranty_choices(_: Translator, request: ServiceRequest) -> View:
+    rows = [
+        [button(_(WARRANTY_LABELS[w]), DispatchButton(request.id, "warranty", w)) for w in (dispatch.IN_WARRANTY, dispatch.EXPIRED)],
+        [button(_("Paid: {reason}", reason=_(PAID_REASON_LABELS[r])), DispatchButton(request.id, "warranty", f"paid_{r}")) for r in dispatch.PAID_REASONS],
+        [button(_("‹ Back"), DispatchButton(request.id, "open"))],
+    ]
+    return View(_("Warranty decision for {number}:", number=request.number), inline(rows))
+
+
+def assign_choices(_: Translator, request: ServiceRequest, candidates: list[Candidate]) -> View:
+    expected = request.assigned_engineer_id or 0
+    if not candidates:
+        return View(_("No engineer is available: all are off duty, deactivated or at capacity."), inline([[button(_("‹ Back"), DispatchButton(request.id, "open"))]]))
+    lines = [_("Engineers for {number}, best match first:", number=request.number)]
+    rows = []
+    for candidate in candidates[:8]:
+        marks = ("📍" if candidate.region_match else "") + ("🔧" if candidate.skill_match else "")
+        label = _("{name} {marks} · {jobs} open jobs", name=display_name(candidate.engineer), marks=marks, jobs=candidate.open_jobs)
+        rows.append([button(shorten(label, 60), AssignButton(request.id, candidate.engineer.id, expected))])
+    lines.append(_("📍 region matches · 🔧 skills match"))
+    rows.append([button(_("‹ Back"), DispatchButton(request.id, "open"))])
+    return View("\n".join(lines), inline(rows))
+
+
+def job_view(_: Translator, request: ServiceRequest, customer_name: str, phone: str) -> View:
+    lines = [
+        _("🛠 <b>Job {number}</b> · {kind}", number=request.number, kind=_(KIND_LABELS[request.kind])),
+        _("Customer: {name}, {phone}", name=customer_name, phone=phone),
+        _("Description: {value}", value=shorten(request.description, 600)),
+        _("Site: {value}", value=_site(request)),
+        _("Priority: {value}", value=_(PRIORITY_LABELS[request.priority])),
+    ]
+    rows = []
+    if request.status == dispatch.requests.ASSIGNED:
+        rows.append([button(_("✅ Accept"), JobButton(request.id, "accept")), button(_("✖️ Decline"), JobButton(request.id, "decline"))])
+    return View("\n".join(lines), inline(rows))
+
+
+def jobs_view(_: Translator, jobs: list[ServiceRequest]) -> View:
+    if not jobs:
+        return View(_("You have no open jobs."))
+    rows = [[button(shorten(f"{j.number} · {_(STATUS_LABELS[j.status])}", 60), JobButton(j.id, "open"))] for j in jobs]
+    return View(_("<b>Your jobs</b> ({count})", count=len(jobs)), inline(rows))
+
+
+def assigned_to_customer(_: Translator, request: ServiceRequest, engineer: User) -> str:
+    return _("👷 Engineer {name} is assigned to your request {number}.", name=display_name(engineer), number=request.number)
+
+
+def already_assigned(_: Translator, engineer: User | None) -> str:
+    if engineer is None:
+        return _("Someone else changed this request first. Refresh the card to see its state.")
+    return _("Another dispatcher was first: the request is already assigned to {name}.", name=display_name(engineer))

@@ -1,0 +1,243 @@
+"""The dispatcher's work: the queue, triage, fair assignment, and the engineer's answer.
+
+Authority is checked here on every call (role, ownership, current state); buttons only
+say which request and which action.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from bot.services import requests
+from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound
+from bot.services.users import ROLE_DISPATCHER
+from storage.db import UnitOfWork
+from storage.models import Assignment, Customer, Product, RequestEvent, ServiceRequest, SlaClock, User
+
+ROLE_ENGINEER = "engineer"
+PRIORITIES = ("normal", "high", "urgent")
+DISTANCE_BANDS = ("up_to_300_km", "up_to_1000_km", "over_1000_km")
+IN_WARRANTY, EXPIRED, UNKNOWN, PAID = "in_warranty", "expired", "unknown", "paid"
+PAID_REASONS = ("misuse", "accident", "modification")
+ASSIGNABLE = (requests.NEW, requests.TRIAGED, requests.ASSIGNED)
+OPEN_JOB = (requests.ASSIGNED, requests.IN_PROGRESS)
+QUEUE_SIZE = 30
+
+
+class AlreadyAssigned(DomainError):
+    """Someone else changed the assignment first; `engineer` is who has it now (or None)."""
+
+    def __init__(self, engineer: User | None) -> None:
+        super().__init__("already assigned")
+        self.engineer = engineer
+
+
+def require_dispatcher(user: User) -> None:
+    if not (user.is_active and ROLE_DISPATCHER in user.role_names):
+        raise NotAllowed()
+
+
+def warranty_from_registry(product: Product | None, today: date) -> str:
+    """In warranty until the registry's end date (inclusive); unknown without a registered product."""
+    if product is None or product.warranty_end is None:
+        return UNKNOWN
+    return IN_WARRANTY if today <= product.warranty_end else EXPIRED
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    request: ServiceRequest
+    due_at: datetime | None
+
+
+async def queue(uow: UnitOfWork, actor: User) -> list[QueueItem]:
+    require_dispatcher(actor)
+    rows = await uow.dispatch.queue((requests.NEW, requests.TRIAGED), QUEUE_SIZE)
+    return [QueueItem(request, due_at) for request, due_at in rows]
+
+
+@dataclass(frozen=True)
+class StaffCard:
+    request: ServiceRequest
+    customer: Customer
+    product: Product | None
+    warranty: str
+    clocks: list[SlaClock]
+    engineer: User | None
+    history: list[RequestEvent]
+
+
+async def staff_card(uow: UnitOfWork, actor: User, request_id: int, today: date) -> StaffCard:
+    require_dispatcher(actor)
+    request = await uow.requests.get(request_id)
+    if request is None:
+        raise NotFound()
+    product = await uow.products.get(request.product_id) if request.product_id else None
+    return StaffCard(
+        request=request, customer=await uow.customers.get(request.customer_id), product=product,
+        warranty=request.warranty or warranty_from_registry(product, today),
+        clocks=[c for c in await uow.requests.clocks(request.id) if c.stopped_at is None],
+        engineer=await uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None,
+        history=await uow.requests.events(request.id, include_internal=True),
+    )
+
+
+async def _open_request(uow: UnitOfWork, actor: User, request_id: int) -> ServiceRequest:
+    require_dispatcher(actor)
+    request = await uow.requests.get(request_id)
+    if request is None:
+        raise NotFound()
+    if request.status not in requests.OPEN_STATUSES:
+        raise NotAllowed()
+    return request
+
+
+async def _event(uow: UnitOfWork, request: ServiceRequest, actor: User, action: str, now: datetime, *, internal: bool = True, **details: object) -> None:
+    await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=actor.id, action=action, details=details, internal=internal, created_at=now))
+    request.updated_at = now
+
+
+async def _triaged(request: ServiceRequest) -> None:
+    if request.status == requests.NEW:
+        request.status = requests.TRIAGED
+
+
+async def set_priority(uow: UnitOfWork, actor: User, request_id: int, priority: str, now: datetime) -> ServiceRequest:
+    if priority not in PRIORITIES:
+        raise InvalidValue("priority")
+    request = await _open_request(uow, actor, request_id)
+    before, request.priority = request.priority, priority
+    await _triaged(request)
+    await _event(uow, request, actor, "priority", now, before=before, after=priority)
+    return request
+
+
+async def set_distance(uow: UnitOfWork, actor: User, request_id: int, band: str, now: datetime) -> ServiceRequest:
+    if band not in DISTANCE_BANDS:
+        raise InvalidValue("distance")
+    request = await _open_request(uow, actor, request_id)
+    before, request.distance_band = request.distance_band, band
+    await _triaged(request)
+    await _event(uow, request, actor, "distance", now, before=before, after=band)
+    return request
+
+
+async def set_warranty(uow: UnitOfWork, actor: User, request_id: int, decision: str, now: datetime) -> ServiceRequest:
+    """Confirm the registry's verdict, or overrule it: `paid_<reason>` makes the service paid."""
+    request = await _open_request(uow, actor, request_id)
+    if decision in (IN_WARRANTY, EXPIRED):
+        warranty, reason = decision, None
+    elif decision.startswith("paid_") and decision[5:] in PAID_REASONS:
+        warranty, reason = PAID, decision[5:]
+    else:
+        raise InvalidValue("warranty")
+    before = request.warranty
+    request.warranty, request.warranty_reason = warranty, reason
+    await _triaged(request)
+    await _event(uow, request, actor, "warranty", now, before=before, after=warranty, reason=reason)
+    return request
+
+
+async def log_contacted(uow: UnitOfWork, actor: User, request_id: int, note: str, now: datetime) -> ServiceRequest:
+    """The customer was contacted: the first-contact clock stops here."""
+    request = await _open_request(uow, actor, request_id)
+    for clock in await uow.requests.clocks(request.id):
+        if clock.kind == "first_contact" and clock.stopped_at is None:
+            clock.stopped_at = now
+    await _triaged(request)
+    await _event(uow, request, actor, "contacted", now, note=note)
+    return request
+
+
+@dataclass(frozen=True)
+class Candidate:
+    engineer: User
+    region_match: bool
+    skill_match: bool
+    open_jobs: int
+
+
+def rank(engineers: list[User], open_jobs: dict[int, int], site: str, product_text: str, capacity: int) -> list[Candidate]:
+    """Engineers to propose, best first: region, then skills, then whoever got a job least recently.
+
+    Off-duty, deactivated and at-capacity engineers are left out. A region matches when it is
+    named in the site address; a skill (product line) when it is named in the product or description.
+    """
+    site, product_text = site.lower(), product_text.lower()
+    candidates = [
+        Candidate(
+            engineer=e,
+            region_match=bool(e.region) and e.region.lower() in site,
+            skill_match=any(skill.lower() in product_text for skill in e.skills or [] if skill),
+            open_jobs=open_jobs.get(e.id, 0),
+        )
+        for e in engineers
+        if e.is_active and e.on_duty and ROLE_ENGINEER in e.role_names and open_jobs.get(e.id, 0) < capacity
+    ]
+    never = datetime.min.replace(tzinfo=None)
+
+    def order(c: Candidate) -> tuple:
+        last = c.engineer.last_assigned_at.replace(tzinfo=None) if c.engineer.last_assigned_at else never
+        return (not c.region_match, not c.skill_match, last, c.engineer.id)
+
+    return sorted(candidates, key=order)
+
+
+async def candidates(uow: UnitOfWork, actor: User, request_id: int, capacity: int) -> list[Candidate]:
+    request = await _open_request(uow, actor, request_id)
+    product = await uow.products.get(request.product_id) if request.product_id else None
+    engineers = await uow.users.active_with_role(ROLE_ENGINEER)
+    open_jobs = await uow.dispatch.open_jobs_by_engineer(OPEN_JOB)
+    product_text = " ".join(filter(None, [product.model if product else None, request.serial_text, request.description]))
+    return rank(engineers, open_jobs, request.site_address or "", product_text, capacity)
+
+
+async def assign(uow: UnitOfWork, actor: User, request_id: int, engineer_id: int, expected_engineer_id: int | None, now: datetime) -> tuple[ServiceRequest, User]:
+    """Give the request to an engineer. `expected_engineer_id` is who had it when the dispatcher
+    looked; if that changed meanwhile, the first dispatcher won and `AlreadyAssigned` says to whom."""
+    request = await _open_request(uow, actor, request_id)
+    engineer = await uow.users.get(engineer_id)
+    if engineer is None or not engineer.is_active or ROLE_ENGINEER not in engineer.role_names:
+        raise NotFound()
+    if not await uow.dispatch.claim_assignment(request.id, engineer.id, expected_engineer_id, ASSIGNABLE, requests.ASSIGNED, now):
+        await uow.session.refresh(request)
+        current = await uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None
+        raise AlreadyAssigned(current)
+    await uow.session.refresh(request)
+    previous = await uow.dispatch.current_assignment(request.id)
+    if previous is not None:
+        previous.ended_at, previous.outcome = now, previous.outcome or "reassigned"
+    await uow.dispatch.add_assignment(Assignment(request_id=request.id, engineer_id=engineer.id, assigned_by_user_id=actor.id, assigned_at=now))
+    engineer.last_assigned_at = now
+    request.engineer_started = False
+    await _event(uow, request, actor, "assigned", now, internal=False, engineer_id=engineer.id, before=expected_engineer_id, after=engineer.id)
+    return request, engineer
+
+
+async def respond(uow: UnitOfWork, engineer: User, request_id: int, accept: bool, reason: str | None, now: datetime) -> ServiceRequest:
+    """The assigned engineer accepts, or declines with a reason (the job returns to the queue)."""
+    request = await uow.requests.get(request_id)
+    if request is None or request.assigned_engineer_id != engineer.id or not engineer.is_active:
+        raise NotFound()
+    if request.status != requests.ASSIGNED:
+        raise NotAllowed()
+    assignment = await uow.dispatch.current_assignment(request.id)
+    if accept:
+        request.status, request.engineer_started = requests.IN_PROGRESS, True
+        if assignment is not None:
+            assignment.outcome = "accepted"
+        await _event(uow, request, engineer, "accepted", now, internal=False)
+        return request
+    if not reason:
+        raise InvalidValue("reason")
+    request.status, request.assigned_engineer_id = requests.TRIAGED, None
+    if assignment is not None:
+        assignment.ended_at, assignment.outcome, assignment.note = now, "declined", reason
+    await _event(uow, request, engineer, "declined", now, reason=reason)
+    return request
+
+
+async def jobs(uow: UnitOfWork, engineer: User) -> list[ServiceRequest]:
+    if not (engineer.is_active and ROLE_ENGINEER in engineer.role_names):
+        raise NotAllowed()
+    return await uow.dispatch.jobs_of(engineer.id, OPEN_JOB)

@@ -1,0 +1,179 @@
+"""Dispatchers: /queue, the staff card, triage, assignment. Engineers: /jobs, accept, decline."""
+from __future__ import annotations
+
+from telegram import InlineKeyboardMarkup
+
+from bot import dispatch_views
+from bot.callbacks import AssignButton, DialogButton, DispatchButton, JobButton
+from bot.services import dialogs, dispatch, requests
+from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, WrongInput
+from bot.services.inputs import TextInput, UserInput
+from bot.services.validation import COMMENT_MAX, clean_text
+from bot.keyboards import dialog_nav, inline
+from bot.views import View, input_error
+from handlers.common import Turn, handler
+from storage.models import Draft, ServiceRequest
+
+CONTACTED_DIALOG, DECLINE_DIALOG = "contacted", "decline"
+NOTE_STEP = "note"
+
+
+def _today(turn: Turn):
+    return turn.now.astimezone(turn.deps.settings.timezone).date()
+
+
+async def _refuse(turn: Turn, payload_data: str) -> None:
+    await turn.audit("not_allowed_button", data=payload_data)
+    await turn.answer(turn._("This button is no longer valid."), alert=True)
+
+
+@handler
+async def cmd_queue(turn: Turn) -> None:
+    """/queue: requests without an engineer, most urgent deadline first."""
+    try:
+        items = await dispatch.queue(turn.uow, turn.user)
+    except NotAllowed:
+        await turn.reply(turn._("This command is for dispatchers."))
+        return
+    await turn.reply(dispatch_views.queue_view(turn._, items, turn.now))
+
+
+async def show_card(turn: Turn, request_id: int, *, edit: bool = True) -> None:
+    card = await dispatch.staff_card(turn.uow, turn.user, request_id, _today(turn))
+    view = dispatch_views.staff_card_view(turn._, card, turn.now)
+    await (turn.edit(view) if edit else turn.reply(view))
+
+
+async def on_dispatch_button(turn: Turn, payload: DispatchButton) -> None:
+    """Triage actions; each service call re-checks that the presser is an active dispatcher."""
+    try:
+        action, value = payload.action, payload.value
+        if action == "open":
+            await show_card(turn, payload.request_id)
+        elif action == "priority":
+            await dispatch.set_priority(turn.uow, turn.user, payload.request_id, value, turn.now)
+            await show_card(turn, payload.request_id)
+        elif action in ("distance", "warranty") and value:
+            setter = dispatch.set_distance if action == "distance" else dispatch.set_warranty
+            await setter(turn.uow, turn.user, payload.request_id, value, turn.now)
+            await show_card(turn, payload.request_id)
+        elif action in ("distance", "warranty"):
+            card = await dispatch.staff_card(turn.uow, turn.user, payload.request_id, _today(turn))
+            choices = dispatch_views.distance_choices if action == "distance" else dispatch_views.warranty_choices
+            await turn.edit(choices(turn._, card.request))
+        elif action == "assign":
+            request = (await dispatch.staff_card(turn.uow, turn.user, payload.request_id, _today(turn))).request
+            candidates = await dispatch.candidates(turn.uow, turn.user, request.id, turn.deps.policy.dispatch.engineer_capacity)
+            await turn.edit(dispatch_views.assign_choices(turn._, request, candidates))
+        elif action == "contacted":
+            await dispatch.staff_card(turn.uow, turn.user, payload.request_id, _today(turn))  # authority check
+            draft = await dialogs.begin(turn.uow, turn.user.id, CONTACTED_DIALOG, NOTE_STEP, {"request_id": payload.request_id}, turn.now)
+            await turn.reply(View(turn._("What did you agree with the customer? Send a short note."), _cancel_markup(turn, draft)))
+        else:
+            raise InvalidValue("action")
+    except (NotAllowed, NotFound, InvalidValue):
+        await _refuse(turn, payload.pack())
+
+
+def _cancel_markup(turn: Turn, draft: Draft) -> InlineKeyboardMarkup:
+    return inline([dialog_nav(turn._, draft, back=False)])
+
+
+async def on_assign_button(turn: Turn, payload: AssignButton) -> None:
+    expected = payload.expected_id or None
+    try:
+        request, engineer = await dispatch.assign(turn.uow, turn.user, payload.request_id, payload.engineer_id, expected, turn.now)
+    except dispatch.AlreadyAssigned as lost:
+        await turn.answer(dispatch_views.already_assigned(turn._, lost.engineer), alert=True)
+        await show_card(turn, payload.request_id)
+        return
+    except (NotAllowed, NotFound):
+        await _refuse(turn, payload.pack())
+        return
+    await turn.uow.commit()  # the assignment stands before anybody is told about it
+    await show_card(turn, request.id)
+    customer = await turn.uow.customers.get(request.customer_id)
+    await turn.notify_view(engineer, dispatch_views.job_view(turn.translator_for(engineer), request, customer.name, customer.phone))
+    customer_user = await turn.uow.users.get(customer.user_id) if customer.user_id else None
+    if customer_user is not None:
+        await turn.notify(customer_user, dispatch_views.assigned_to_customer(turn.translator_for(customer_user), request, engineer))
+
+
+@handler
+async def cmd_jobs(turn: Turn) -> None:
+    """/jobs: the engineer's open jobs."""
+    try:
+        jobs = await dispatch.jobs(turn.uow, turn.user)
+    except NotAllowed:
+        await turn.reply(turn._("This command is for field engineers."))
+        return
+    await turn.reply(dispatch_views.jobs_view(turn._, jobs))
+
+
+async def _own_job(turn: Turn, request_id: int) -> ServiceRequest:
+    request = await turn.uow.requests.get(request_id)
+    if request is None or request.assigned_engineer_id != turn.user.id or not turn.user.is_active:
+        raise NotFound()
+    return request
+
+
+async def on_job_button(turn: Turn, payload: JobButton) -> None:
+    """An engineer acts only on their own jobs, whatever the button says."""
+    try:
+        request = await _own_job(turn, payload.request_id)
+        if payload.action == "open":
+            customer = await turn.uow.customers.get(request.customer_id)
+            await turn.reply(dispatch_views.job_view(turn._, request, customer.name, customer.phone))
+        elif payload.action == "accept":
+            await dispatch.respond(turn.uow, turn.user, request.id, True, None, turn.now)
+            await turn.edit_off()
+            await turn.reply(turn._("You accepted job {number}. Contact the customer to agree a visit.", number=request.number))
+            await _tell_dispatchers(turn, request, None)
+        elif payload.action == "decline":
+            if request.status != requests.ASSIGNED:
+                raise NotAllowed()
+            draft = await dialogs.begin(turn.uow, turn.user.id, DECLINE_DIALOG, NOTE_STEP, {"request_id": request.id}, turn.now)
+            await turn.reply(View(turn._("Why do you decline job {number}? The dispatcher will read your reason.", number=request.number), _cancel_markup(turn, draft)))
+        else:
+            raise InvalidValue("action")
+    except (NotAllowed, NotFound, InvalidValue):
+        await _refuse(turn, payload.pack())
+
+
+async def on_note_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    """The note of 'customer contacted', or the reason for declining a job."""
+    try:
+        if not isinstance(message, TextInput):
+            raise WrongInput(NOTE_STEP)
+        note = clean_text(message.text, limit=COMMENT_MAX, expected=NOTE_STEP)
+    except DomainError as error:
+        await turn.reply(input_error(turn._, error))
+        return
+    request_id = draft.data["request_id"]
+    await dialogs.end(turn.uow, draft)
+    try:
+        if draft.kind == CONTACTED_DIALOG:
+            await dispatch.log_contacted(turn.uow, turn.user, request_id, note, turn.now)
+            await show_card(turn, request_id, edit=False)
+        else:
+            request = await dispatch.respond(turn.uow, turn.user, request_id, False, note, turn.now)
+            await turn.reply(turn._("Job {number} declined; it is back with the dispatcher.", number=request.number))
+            await _tell_dispatchers(turn, request, note)
+    except (NotAllowed, NotFound):
+        await turn.reply(turn._("This request has changed meanwhile; nothing was recorded."))
+
+
+async def on_note_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
+    raise NotAllowed()  # only Cancel exists here, and the router handles it
+
+
+async def _tell_dispatchers(turn: Turn, request: ServiceRequest, decline_reason: str | None) -> None:
+    """Accepted (no reason) or declined (with the engineer's reason), in each dispatcher's language."""
+    name = turn.user.full_name or turn.user.first_name
+    for dispatcher in await requests.dispatchers(turn.uow):
+        _ = turn.translator_for(dispatcher)
+        if decline_reason is None:
+            text = _("👷 {name} accepted job {number}.", name=name, number=request.number)
+        else:
+            text = _("👷 {name} declined job {number}: {reason}. It is back in the /queue.", name=name, number=request.number, reason=decline_reason)
+        await turn.notify(dispatcher, text)

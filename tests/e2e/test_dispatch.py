@@ -1,0 +1,107 @@
+"""Dispatch over HTTP: triage, contact, assignment, decline and reassignment, races, forged buttons."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from storage.models import AuditEntry
+from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
+from tests.e2e.helpers import file_request, onboard, t
+
+
+async def _engineer(fake, admin, user_id: int, name: str):
+    engineer = fake.add_user(user_id=user_id, first_name=name, language_code="en")
+    await admin.send_text("/invite engineer")
+    code = re.search(r"start=(inv_[\w-]+)", admin.last.text).group(1)
+    await engineer.send_text(f"/start {code}")
+    return engineer
+
+
+async def test_a_request_from_intake_to_an_accepted_job(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    ed = await _engineer(fake, dora, 5101, "Ed")
+    fay = await _engineer(fake, dora, 5102, "Fay")
+    await onboard(alice)
+    number = await file_request(alice)
+
+    await dora.press("Open to triage")
+    assert f"{number}" in dora.last.text and "first contact" in dora.last.text
+    await dora.press("Customer contacted")
+    await dora.send_text("Called Alice, pump stopped since Monday")
+    assert "Customer contacted: Called Alice" in dora.last.text and "Deadline, first contact" not in dora.last.text
+    await dora.press("Distance…")
+    await dora.press("≤ 300 km")
+    assert "Distance: ≤ 300 km" in dora.last.text
+    await dora.press("Assign")
+    await dora.press("Ed")
+    assert "Engineer: Ed" in dora.last.text
+    assert f"Job {number}" in ed.last.text
+    assert f"Engineer Ed is assigned to your request {number}" in alice.last.text
+
+    await ed.press("Decline")
+    await ed.send_text("I am on another site all week")
+    assert "back with the dispatcher" in ed.last.text
+    assert any("Ed declined job" in (m.text or "") and "another site" in m.text for m in dora.messages)
+
+    await dora.send_text("/queue")
+    await dora.press(number)
+    await dora.press("Assign")
+    await dora.press("Fay")
+    await fay.press("Accept")
+    assert f"You accepted job {number}" in fay.last.text
+    await alice.send_text(f"/status {number}")
+    assert "Status: In progress" in alice.last.text and "Engineer: Fay" in alice.last.text
+    await fay.send_text("/jobs")
+    assert number in fay.last.button_texts[0]
+    fake.assert_no_rejections()
+
+
+async def test_the_second_dispatcher_is_told_who_got_there_first(fake, desk):
+    dora, wang = fake.users[DISPATCHER_ID], fake.users[SECOND_DISPATCHER_ID]
+    alice = fake.add_user(user_id=5002, first_name="Alice", language_code="en")
+    await _engineer(fake, dora, 5103, "Ed")
+    await _engineer(fake, dora, 5104, "Fay")
+    await onboard(alice)
+    number = await file_request(alice)
+    await dora.send_text("/queue")
+    await dora.press(number)
+    await dora.press("Assign")
+    await wang.send_text("/queue")
+    await wang.press(number)
+    await wang.press("👷")
+    await dora.press("Ed")
+    await wang.press("Fay")
+    assert wang.callback_answers[-1][1] == t("zh_Hans", "Another dispatcher was first: the request is already assigned to {name}.", name="Ed")
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        engineer = await uow.users.get(request.assigned_engineer_id)
+        assert engineer.first_name == "Ed" and len(await uow.dispatch.assignments(request.id)) == 1
+    fake.assert_no_rejections()
+
+
+async def test_forged_staff_buttons_change_nothing(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=5003, first_name="Alice", language_code="en")
+    ed = await _engineer(fake, dora, 5105, "Ed")
+    mallory = await _engineer(fake, dora, 5106, "Mallory")
+    await onboard(alice)
+    number = await file_request(alice)
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        request_id, ed_id = request.id, (await uow.users.by_telegram_id(5105)).id
+    await alice.press_data(f"1:as:{request_id}:{ed_id}:0")  # a customer assigning
+    await mallory.press_data(f"1:dp:{request_id}:warranty:in_warranty")  # an engineer triaging
+    await dora.send_text("/queue")
+    await dora.press(number)
+    await dora.press("Assign")
+    await dora.press("Ed")
+    await mallory.press_data(f"1:jb:{request_id}:accept")  # someone else's job
+    assert all(answer[1] == "This button is no longer valid." for answer in (alice.callback_answers[-1], mallory.callback_answers[-1]))
+    async with desk.db.uow() as uow:
+        request = await uow.requests.get(request_id)
+        assert (request.status, request.warranty) == ("assigned", None)
+        audited = list(await uow.session.scalars(select(AuditEntry.actor_telegram_id).where(AuditEntry.action == "not_allowed_button").order_by(AuditEntry.id)))
+        assert audited == [5003, 5106, 5106]
+    fake.assert_no_rejections()
