@@ -119,6 +119,36 @@ class Product(Base):
     project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"))
     sale_date: Mapped[date | None] = mapped_column(Date)
     warranty_end: Mapped[date | None] = mapped_column(Date)
+    commissioning_date: Mapped[date | None] = mapped_column(Date)
+    warranty_months: Mapped[int | None] = mapped_column(Integer)
+    maintenance_cycle_months: Mapped[int | None] = mapped_column(Integer)
+    owner_name: Mapped[str | None] = mapped_column(String(200))  # customer/project as the registry file names it
+    updated_at: Mapped[datetime | None]
+
+
+class ProductClaim(Base):
+    """A customer says a registered product is theirs; a dispatcher confirms or rejects it."""
+
+    __tablename__ = "product_claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # pending, confirmed, rejected
+    created_at: Mapped[datetime]
+    decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+
+
+class Part(Base):
+    """The spare-parts catalog engineers pick from in their closing report."""
+
+    __tablename__ = "parts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str | None] = mapped_column(String(16))
 
 
 class ServiceRequest(Base):
@@ -142,6 +172,9 @@ class ServiceRequest(Base):
     distance_band: Mapped[str | None] = mapped_column(String(16))
     warranty: Mapped[str | None] = mapped_column(String(16))
     warranty_reason: Mapped[str | None] = mapped_column(String(32))
+    repeat_repair: Mapped[bool] = mapped_column(Boolean, default=False)
+    waiting_for: Mapped[str | None] = mapped_column(String(16))  # parts, customer (clocks pause)
+    closed_reason: Mapped[str | None] = mapped_column(String(16))  # confirmed, timeout
     created_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -162,6 +195,90 @@ class Assignment(Base):
     ended_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(16))  # accepted, declined, reassigned
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class Escalation(Base):
+    """A hard case sent to a technical expert, answered with a cause analysis and a repair plan."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    requested_by_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    question: Mapped[str] = mapped_column(Text)
+    analysis: Mapped[str | None] = mapped_column(Text)
+    plan: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+
+
+class Visit(Base):
+    """An engineer's visit: proposed time, the customer's answer, departure and arrival (with location)."""
+
+    __tablename__ = "visits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    engineer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    planned_at: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(String(16))  # proposed, accepted, countered, on_the_way, arrived
+    counter_note: Mapped[str | None] = mapped_column(Text)
+    departed_at: Mapped[datetime | None]
+    arrived_at: Mapped[datetime | None]
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime]
+
+
+class JobReport(Base):
+    """The engineer's closing report; editable until the customer confirms (or the timeout does)."""
+
+    __tablename__ = "job_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), unique=True)
+    engineer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    by_phone: Mapped[bool] = mapped_column(Boolean, default=False)
+    symptom: Mapped[str] = mapped_column(Text)
+    cause: Mapped[str] = mapped_column(Text)
+    solution: Mapped[str] = mapped_column(Text)
+    labour_hours: Mapped[float] = mapped_column(Float)
+    travel_km: Mapped[float] = mapped_column(Float, default=0)
+    travel_cost: Mapped[int] = mapped_column(Integer, default=0)  # minor units (fen)
+    customer_opinion: Mapped[str] = mapped_column(Text)
+    certificate: Mapped[bool | None] = mapped_column(Boolean)  # commissioning acceptance certificate obtained
+    submitted_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(16))  # confirmed, disputed, timeout
+    parts: Mapped[list[ReportPart]] = relationship(lazy="selectin", cascade="all, delete-orphan", order_by="ReportPart.id")
+
+
+class ReportPart(Base):
+    """A part used on a job: from the catalog, or free text for an unknown part."""
+
+    __tablename__ = "report_parts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("job_reports.id", ondelete="CASCADE"), index=True)
+    part_id: Mapped[int | None] = mapped_column(ForeignKey("parts.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+
+class Survey(Base):
+    """The customer's satisfaction survey after confirming a repair."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), unique=True)
+    stars: Mapped[int | None] = mapped_column(Integer)
+    on_time: Mapped[bool | None] = mapped_column(Boolean)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
 
 
 class RequestEvent(Base):
