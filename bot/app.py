@@ -13,16 +13,21 @@ from bot.i18n import SUPPORTED_LANGUAGES, Translator
 from bot import menus
 from bot.menus import TELEGRAM_LANGUAGE_CODES, commands_for
 from bot.policy import Policy
+from bot.scheduler import start_sweeps
 from bot.services import users
 from handlers.common import DEPS_KEY, Deps
+from handlers.sweeps import sweep
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+SWEEPS_KEY, SCHEDULER_KEY = "sweeps", "scheduler"
 
 
+def build_application(settings: Settings, policy: Policy, clock: Clock, *, database: Database | None = None, sweeps: bool = True) -> Application:
+    """The bot, ready for `run_polling()` (or initialize/start in tests).
 
-def build_application(settings: Settings, policy: Policy, clock: Clock, *, database: Database | None = None) -> Application:
-    """The bot, ready for `run_polling()` (or initialize/start in tests)."""
+    `sweeps=False` leaves the periodic sweep to the caller (tests run it after moving their clock).
+    """
     deps = Deps(settings=settings, policy=policy, db=database or Database(settings.database_url), clock=clock)
     app = (
         ApplicationBuilder()
@@ -35,6 +40,7 @@ def build_application(settings: Settings, policy: Policy, clock: Clock, *, datab
         .build()
     )
     app.bot_data[DEPS_KEY] = deps
+    app.bot_data[SWEEPS_KEY] = sweeps
     handlers.register(app)
     return app
 
@@ -48,6 +54,8 @@ async def _post_init(app: Application) -> None:
         for telegram_id in deps.settings.admin_telegram_ids:
             admin = await uow.users.by_telegram_id(telegram_id)
             await menus.apply_for(app.bot, admin, Translator(admin.language, deps.settings.timezone))
+    if app.bot_data[SWEEPS_KEY]:
+        app.bot_data[SCHEDULER_KEY] = start_sweeps(lambda: sweep(app))
 
 
 async def _set_commands(app: Application, settings: Settings) -> None:
@@ -64,4 +72,7 @@ async def _set_commands(app: Application, settings: Settings) -> None:
 
 
 async def _post_shutdown(app: Application) -> None:
+    scheduler = app.bot_data.pop(SCHEDULER_KEY, None)
+    if scheduler is not None:
+        scheduler.shutdown(wait=False)
     await app.bot_data[DEPS_KEY].db.dispose()

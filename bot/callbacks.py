@@ -105,16 +105,98 @@ class AssignButton(_Payload):
 
 @dataclass(frozen=True)
 class JobButton(_Payload):
-    """An engineer's answer to a job: accept or decline."""
+    """An engineer's action on their job: open, accept, decline, call, visit, way, arrived, phone, parts, resume, report, edit."""
 
     KIND: ClassVar[str] = "jb"
     request_id: int
     action: str
 
 
+@dataclass(frozen=True)
+class VisitButton(_Payload):
+    """The customer's answer to a proposed visit: ok, or other (suggest another time)."""
+
+    KIND: ClassVar[str] = "vs"
+    visit_id: int
+    action: str
+
+
+@dataclass(frozen=True)
+class ReportAnswerButton(_Payload):
+    """The customer's verdict on the closing report: yes (resolved) or no (not resolved)."""
+
+    KIND: ClassVar[str] = "cf"
+    request_id: int
+    action: str
+
+
+@dataclass(frozen=True)
+class EscalationButton(_Payload):
+    """A dispatcher's "ask an expert" on a request: the expert list, or the case already open."""
+
+    KIND: ClassVar[str] = "ex"
+    request_id: int
+    action: str
+
+
+@dataclass(frozen=True)
+class ExpertPickButton(_Payload):
+    """The dispatcher chose `expert_id` for the request; the question is asked next."""
+
+    KIND: ClassVar[str] = "xp"
+    request_id: int
+    expert_id: int
+
+
+@dataclass(frozen=True)
+class CaseButton(_Payload):
+    """An expert's action on an escalated case: open it, or write the analysis."""
+
+    KIND: ClassVar[str] = "xc"
+    escalation_id: int
+    action: str
+
+
+@dataclass(frozen=True)
+class ConsultationButton(_Payload):
+    """Answering the customer: a dispatcher's answer/close, the customer's resolved."""
+
+    KIND: ClassVar[str] = "cn"
+    request_id: int
+    action: str
+
+
+@dataclass(frozen=True)
+class ProductsButton(_Payload):
+    """An action under the customer's product list: claim (a product by serial)."""
+
+    KIND: ClassVar[str] = "prd"
+    action: str
+
+
+@dataclass(frozen=True)
+class ClaimButton(_Payload):
+    """A dispatcher's verdict on a product claim: confirm or reject."""
+
+    KIND: ClassVar[str] = "clm"
+    claim_id: int
+    action: str
+
+
+@dataclass(frozen=True)
+class ProfileButton(_Payload):
+    """A staff member editing their own profile: `field` to change, or "duty" to toggle."""
+
+    KIND: ClassVar[str] = "pf"
+    field: str
+
+
 PAYLOADS: dict[str, type[_Payload]] = {
     cls.KIND: cls
-    for cls in (DialogButton, LanguageButton, ListPageButton, RequestButton, InviteRoleButton, StaffButton, DispatchButton, AssignButton, JobButton)
+    for cls in (DialogButton, LanguageButton, ListPageButton, RequestButton, InviteRoleButton, StaffButton, DispatchButton, AssignButton, JobButton,
+                VisitButton, ReportAnswerButton, ProfileButton,
+                EscalationButton, ExpertPickButton, CaseButton, ConsultationButton,
+                ProductsButton, ClaimButton)
 }
 
 

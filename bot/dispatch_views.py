@@ -4,7 +4,8 @@ from __future__ import annotations
 import html
 from datetime import datetime
 
-from bot.callbacks import AssignButton, DispatchButton, JobButton
+from bot import escalation_views
+from bot.callbacks import AssignButton, DispatchButton
 from bot.i18n import Translator
 from bot.keyboards import button, inline
 from bot.labels import (
@@ -92,6 +93,7 @@ def staff_card_view(_: Translator, card: StaffCard, now: datetime) -> View:
             button(_("Distance…"), DispatchButton(request.id, "distance")),
             button(_("Warranty…"), DispatchButton(request.id, "warranty")),
         ])
+        rows.append(escalation_views.card_row(_, request, card.history))
     rows.append([button(_("🔄 Refresh"), DispatchButton(request.id, "open"))])
     return View("\n".join(lines), inline(rows))
 
@@ -123,27 +125,6 @@ def assign_choices(_: Translator, request: ServiceRequest, candidates: list[Cand
     lines.append(_("📍 region matches · 🔧 skills match"))
     rows.append([button(_("‹ Back"), DispatchButton(request.id, "open"))])
     return View("\n".join(lines), inline(rows))
-
-
-def job_view(_: Translator, request: ServiceRequest, customer_name: str, phone: str) -> View:
-    lines = [
-        _("🛠 <b>Job {number}</b> · {kind}", number=request.number, kind=_(KIND_LABELS[request.kind])),
-        _("Customer: {name}, {phone}", name=customer_name, phone=phone),
-        _("Description: {value}", value=shorten(request.description, 600)),
-        _("Site: {value}", value=_site(request)),
-        _("Priority: {value}", value=_(PRIORITY_LABELS[request.priority])),
-    ]
-    rows = []
-    if request.status == dispatch.requests.ASSIGNED:
-        rows.append([button(_("✅ Accept"), JobButton(request.id, "accept")), button(_("✖️ Decline"), JobButton(request.id, "decline"))])
-    return View("\n".join(lines), inline(rows))
-
-
-def jobs_view(_: Translator, jobs: list[ServiceRequest]) -> View:
-    if not jobs:
-        return View(_("You have no open jobs."))
-    rows = [[button(shorten(f"{j.number} · {_(STATUS_LABELS[j.status])}", 60), JobButton(j.id, "open"))] for j in jobs]
-    return View(_("<b>Your jobs</b> ({count})", count=len(jobs)), inline(rows))
 
 
 def assigned_to_customer(_: Translator, request: ServiceRequest, engineer: User) -> str:

@@ -7,7 +7,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton,
 
 from bot.callbacks import DialogButton, LanguageButton, _Payload
 from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LANGUAGES, Translator
-from bot.labels import MENU_HELP, MENU_LANGUAGE, MENU_MY, MENU_NEW
+from bot.labels import MENU_HELP, MENU_LANGUAGE, MENU_MY, MENU_NEW, MENU_PRODUCTS
 from storage.models import Draft
 
 BACK = "⬅️"
@@ -24,7 +24,7 @@ def inline(rows: Sequence[Sequence[InlineKeyboardButton]]) -> InlineKeyboardMark
 
 def main_menu(_: Translator) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(
-        [[_(MENU_NEW), _(MENU_MY)], [_(MENU_HELP), _(MENU_LANGUAGE)]], resize_keyboard=True, is_persistent=True,
+        [[_(MENU_NEW), _(MENU_MY)], [_(MENU_PRODUCTS), _(MENU_HELP), _(MENU_LANGUAGE)]], resize_keyboard=True, is_persistent=True,
     )
 
 

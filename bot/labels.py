@@ -30,6 +30,21 @@ EVENT_LABELS = {
     "comment": N_("Comment added"),
     "photo_added": N_("Photo added"),
     "cancelled": N_("Cancelled by the customer"),
+    "answered": N_("Answer from the service department"),
+    "answer_confirmed": N_("Closed: the customer confirmed the answer"),
+    "answer_closed": N_("Closed: question answered"),
+    "visit_proposed": N_("Visit time proposed"),
+    "visit_accepted": N_("Visit time agreed"),
+    "visit_countered": N_("Another visit time asked for"),
+    "on_the_way": N_("Engineer on the way"),
+    "arrived": N_("Engineer arrived on site"),
+    "waiting_parts": N_("Waiting for spare parts"),
+    "work_resumed": N_("Work resumed"),
+    "report_submitted": N_("Work report submitted"),
+    "report_updated": N_("Work report updated"),
+    "confirmed": N_("Confirmed as resolved"),
+    "disputed": N_("Reported as not resolved; reopened"),
+    "confirmed_by_timeout": N_("Closed: confirmed by timeout"),
 }
 
 CLOCK_LABELS = {
@@ -41,7 +56,8 @@ MENU_NEW = N_("📝 New request")
 MENU_MY = N_("📋 My requests")
 MENU_HELP = N_("❓ Help")
 MENU_LANGUAGE = N_("🌐 Language")
-MENU_ACTIONS = {MENU_NEW: "new", MENU_MY: "my", MENU_HELP: "help", MENU_LANGUAGE: "language"}
+MENU_PRODUCTS = N_("📦 My products")
+MENU_ACTIONS = {MENU_NEW: "new", MENU_MY: "my", MENU_HELP: "help", MENU_LANGUAGE: "language", MENU_PRODUCTS: "products"}
 
 ROLE_LABELS = {
     "admin": N_("Admin"),
@@ -73,5 +89,30 @@ STAFF_EVENT_LABELS = {
     "warranty": N_("Warranty decided"),
     "contacted": N_("Customer contacted"),
     "declined": N_("Engineer declined"),
+    "escalated": N_("Sent to a technical expert"),
+    "expert_answer": N_("Expert analysis and repair plan received"),
+    "call_logged": N_("Engineer called the customer"),
+    "released": N_("Returned to the queue (engineer deactivated)"),
 }
 STAFF_CLOCK_LABELS = {"first_contact": N_("first contact"), "consultation_answer": N_("consultation answer")}
+
+VISIT_STATE_LABELS = {
+    "proposed": N_("proposed, waiting for the customer"),
+    "accepted": N_("agreed with the customer"),
+    "countered": N_("the customer asked for another time"),
+    "on_the_way": N_("engineer on the way"),
+    "arrived": N_("engineer on site"),
+}
+REPORT_FIELD_LABELS = {
+    "symptom": N_("Fault symptom"),
+    "cause": N_("Fault cause"),
+    "solution": N_("Solution"),
+    "parts": N_("Parts used"),
+    "hours": N_("Labour hours"),
+    "travel_km": N_("Travel distance"),
+    "travel_cost": N_("Travel cost"),
+    "photos": N_("Photos"),
+    "opinion": N_("Customer's opinion"),
+    "certificate": N_("Acceptance certificate"),
+}
+CLAIM_STATUS_LABELS = {"pending": N_("waiting for a dispatcher"), "confirmed": N_("confirmed"), "rejected": N_("rejected")}

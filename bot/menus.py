@@ -15,15 +15,17 @@ log = logging.getLogger(__name__)
 CUSTOMER_COMMANDS = (
     ("new", N_("Report a problem or ask a question")),
     ("my", N_("My requests")),
+    ("products", N_("My products and warranty")),
     ("help", N_("What this bot can do")),
     ("language", N_("Change language")),
     ("cancel", N_("Stop the current step")),
 )
 ROLE_COMMANDS = {
-    "admin": (("invite", N_("Invite a staff member")), ("staff", N_("Staff and their roles"))),
+    "admin": (("invite", N_("Invite a staff member")), ("staff", N_("Staff and their roles")),
+              ("import", N_("Import the product registry or parts catalog"))),
     "dispatcher": (("queue", N_("Requests waiting for an engineer")),),
-    "engineer": (("jobs", N_("My jobs")), ("duty", N_("Go on or off duty"))),
-    "technical_expert": (("duty", N_("Go on or off duty")),),
+    "engineer": (("jobs", N_("My jobs")), ("duty", N_("Go on or off duty")), ("profile", N_("My region, skills and phone"))),
+    "technical_expert": (("cases", N_("Cases waiting for my analysis")), ("duty", N_("Go on or off duty")), ("profile", N_("My region, skills and phone"))),
 }
 TELEGRAM_LANGUAGE_CODES = {"en": "en", "ru": "ru", "zh_Hans": "zh"}
 

@@ -42,10 +42,17 @@ class DispatchPolicy:
 
 
 @dataclass(frozen=True)
+class ClosingPolicy:
+    confirmation_timeout: timedelta
+    low_score_alert: int
+
+
+@dataclass(frozen=True)
 class Policy:
     deadlines: Deadlines
     staff: StaffPolicy
     dispatch: DispatchPolicy
+    closing: ClosingPolicy
 
 
 _HOURS_KEYS = {
@@ -83,7 +90,7 @@ def parse_policy(data: dict) -> Policy:
     _check_known("deadlines", deadlines, set(_HOURS_KEYS) | {"repair_completed_days", "onsite_arrival_hours"})
     _check_known("deadlines.onsite_arrival_hours", arrival, set(_ARRIVAL_KEYS))
     for key in data:
-        if key not in ("deadlines", "staff", "dispatch"):
+        if key not in ("deadlines", "staff", "dispatch", "closing"):
             raise PolicyError(key, "unknown section (check the spelling against the default policy file)")
 
     values: dict[str, timedelta] = {}
@@ -98,7 +105,10 @@ def parse_policy(data: dict) -> Policy:
         if key not in arrival:
             raise PolicyError(f"deadlines.onsite_arrival_hours.{key}", "is missing")
         values[f"onsite_arrival_{key}"] = timedelta(hours=_positive(f"deadlines.onsite_arrival_hours.{key}", arrival[key]))
-    return Policy(deadlines=Deadlines(**values), staff=_staff(_table(data, "staff")), dispatch=_dispatch(_table(data, "dispatch")))
+    return Policy(
+        deadlines=Deadlines(**values), staff=_staff(_table(data, "staff")),
+        dispatch=_dispatch(_table(data, "dispatch")), closing=_closing(_table(data, "closing")),
+    )
 
 
 def _whole(key: str, value: object, minimum: int = 1) -> int:
@@ -112,6 +122,20 @@ def _dispatch(table: dict) -> DispatchPolicy:
     if "engineer_capacity" not in table:
         raise PolicyError("dispatch.engineer_capacity", "is missing")
     return DispatchPolicy(engineer_capacity=_whole("dispatch.engineer_capacity", table["engineer_capacity"]))
+
+
+def _closing(table: dict) -> ClosingPolicy:
+    _check_known("closing", table, {"confirmation_timeout_hours", "low_score_alert"})
+    for key in ("confirmation_timeout_hours", "low_score_alert"):
+        if key not in table:
+            raise PolicyError(f"closing.{key}", "is missing")
+    low = _whole("closing.low_score_alert", table["low_score_alert"])
+    if low > 5:
+        raise PolicyError("closing.low_score_alert", f"must be a score from 1 to 5, got {low!r}")
+    return ClosingPolicy(
+        confirmation_timeout=timedelta(hours=_positive("closing.confirmation_timeout_hours", table["confirmation_timeout_hours"])),
+        low_score_alert=low,
+    )
 
 
 def _staff(table: dict) -> StaffPolicy:

@@ -1,14 +1,14 @@
 """What staff administration shows: invites, the staff list and a staff member's card."""
 from __future__ import annotations
 
-from bot.callbacks import InviteRoleButton, StaffButton
-from bot.i18n import Translator
-from bot.keyboards import button, inline
+from bot.callbacks import InviteRoleButton, ProfileButton, StaffButton
+from bot.i18n import N_, Translator
+from bot.keyboards import button, dialog_nav, inline
 from bot.labels import ROLE_LABELS
 from bot.services.users import STAFF_ROLES
 from bot.telegram_text import shorten
 from bot.views import View
-from storage.models import Invite, User
+from storage.models import Draft, Invite, User
 
 ROLE_ORDER = tuple(role for role in ROLE_LABELS if role in STAFF_ROLES)
 
@@ -71,3 +71,34 @@ def staff_card(_: Translator, person: User) -> View:
     toggle = ("deactivate", _("⛔ Deactivate")) if person.is_active else ("activate", _("✅ Reactivate"))
     rows.append([button(toggle[1], StaffButton(person.id, toggle[0])), button(_("‹ Back to staff"), StaffButton(0, "list"))])
     return View("\n".join(lines), inline(rows))
+
+
+def profile_view(_: Translator, person: User) -> View:
+    """The staff member's own card: what dispatch uses to propose them (region, skills, duty)."""
+    lines = [
+        _("<b>Your profile</b>"),
+        _("Name: {value}", value=person.full_name or person.first_name),
+        _("Phone: {value}", value=person.phone or "—"),
+        _("Region: {value}", value=person.region or "—"),
+        _("Skills (product lines): {value}", value=", ".join(person.skills or []) or "—"),
+        _("On duty: {value}", value=_("yes") if person.on_duty else _("no")),
+        _("Dispatchers see your region and skills when they choose an engineer for a job."),
+    ]
+    rows = [
+        [button(_("✏️ Name"), ProfileButton("name")), button(_("✏️ Phone"), ProfileButton("phone"))],
+        [button(_("✏️ Region"), ProfileButton("region")), button(_("✏️ Skills"), ProfileButton("skills"))],
+        [button(_("Go off duty") if person.on_duty else _("Go on duty"), ProfileButton("duty"))],
+    ]
+    return View("\n".join(lines), inline(rows))
+
+
+PROFILE_PROMPTS = {
+    "name": N_("Type your full name as customers should see it."),
+    "phone": N_("Type your work phone number with the country code, e.g. +86 138 0013 8000."),
+    "region": N_("Type the region or city you work in, as it appears in addresses, e.g. Kaifeng."),
+    "skills": N_("Type the product lines you service, separated by commas, e.g. pumps, switch cabinets, printers."),
+}
+
+
+def profile_prompt(_: Translator, field: str, draft: Draft) -> View:
+    return View(_(PROFILE_PROMPTS[field]), inline([dialog_nav(_, draft, back=False)]))

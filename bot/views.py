@@ -45,6 +45,7 @@ def help_text(_: Translator, *, staff: bool, roles: frozenset[str] = frozenset()
         _("/new — report a fault, ask a question, request installation, maintenance, a return or file a complaint"),
         _("/my — your requests, their status and history; add comments or photos, or cancel a request"),
         _("/status SR-2026-000123 — open one request by its number"),
+        _("/products — your registered products and their warranty; claim a product by its serial number"),
         _("/language — change the language"),
         _("/cancel — stop what you are doing now"),
     ]
@@ -54,10 +55,14 @@ def help_text(_: Translator, *, staff: bool, roles: frozenset[str] = frozenset()
     if staff and "admin" in roles:
         lines.append(_("/invite — a one-time link that gives a new colleague a staff role"))
         lines.append(_("/staff — staff members: change roles, deactivate"))
+        lines.append(_("/import — load the product registry or the parts catalog from an XLSX or CSV file"))
     if staff and "engineer" in roles:
-        lines.append(_("/jobs — your jobs: accept or decline them"))
+        lines.append(_("/jobs — your jobs: accept or decline, visits, arrival, parts and the closing report"))
+    if staff and "technical_expert" in roles:
+        lines.append(_("/cases — cases waiting for your cause analysis and repair plan"))
     if staff and roles & {"engineer", "technical_expert"}:
         lines.append(_("/duty — go on or off duty"))
+        lines.append(_("/profile — your name, phone, region and skills (used to propose you for jobs)"))
     return View("\n".join(lines), main_menu(_))
 
 
@@ -285,6 +290,8 @@ def request_card(_: Translator, card: requests.RequestCard, *, list_page: int = 
     ]
     if card.engineer is not None:
         lines.append(_("Engineer: {name}", name=card.engineer.full_name or card.engineer.first_name))
+    if card.visit_at is not None:
+        lines.append(_("Visit planned: {time}", time=_.datetime(card.visit_at)))
     for clock in card.clocks:
         if clock.kind in CLOCK_LABELS:
             lines.append(_("{label}: {time}", label=_(CLOCK_LABELS[clock.kind]), time=_.datetime(clock.due_at)))

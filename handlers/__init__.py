@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers import dispatch, intake, router, staff, start, status
+from handlers import dispatch, escalation, intake, jobs, registry, router, staff, start, status
 from handlers.common import on_error
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -22,8 +22,12 @@ def register(app: Application) -> None:
         "invite": staff.cmd_invite,
         "staff": staff.cmd_staff,
         "duty": staff.cmd_duty,
+        "profile": staff.cmd_profile,
         "queue": dispatch.cmd_queue,
-        "jobs": dispatch.cmd_jobs,
+        "cases": escalation.cmd_cases,
+        "jobs": jobs.cmd_jobs,
+        "import": registry.cmd_import,
+        "products": registry.cmd_products,
     }
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback, filters=PRIVATE & filters.UpdateType.MESSAGE))

@@ -1,20 +1,20 @@
-"""Dispatchers: /queue, the staff card, triage, assignment. Engineers: /jobs, accept, decline."""
+"""Dispatchers: /queue, the staff card, triage, assignment (the engineer's side is in handlers/jobs.py)."""
 from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup
 
-from bot import dispatch_views
-from bot.callbacks import AssignButton, DialogButton, DispatchButton, JobButton
-from bot.services import dialogs, dispatch, requests
+from bot import dispatch_views, job_views
+from bot.callbacks import AssignButton, DialogButton, DispatchButton
+from bot.services import dialogs, dispatch, jobs
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
 from bot.keyboards import dialog_nav, inline
 from bot.views import View, input_error
 from handlers.common import Turn, handler
-from storage.models import Draft, ServiceRequest
+from storage.models import Draft
 
-CONTACTED_DIALOG, DECLINE_DIALOG = "contacted", "decline"
+CONTACTED_DIALOG = "contacted"
 NOTE_STEP = "note"
 
 
@@ -93,55 +93,15 @@ async def on_assign_button(turn: Turn, payload: AssignButton) -> None:
     await turn.uow.commit()  # the assignment stands before anybody is told about it
     await show_card(turn, request.id)
     customer = await turn.uow.customers.get(request.customer_id)
-    await turn.notify_view(engineer, dispatch_views.job_view(turn.translator_for(engineer), request, customer.name, customer.phone))
+    card = await jobs.job_card(turn.uow, engineer, request.id)
+    await turn.notify_view(engineer, job_views.job_card(turn.translator_for(engineer), card))
     customer_user = await turn.uow.users.get(customer.user_id) if customer.user_id else None
     if customer_user is not None:
         await turn.notify(customer_user, dispatch_views.assigned_to_customer(turn.translator_for(customer_user), request, engineer))
 
 
-@handler
-async def cmd_jobs(turn: Turn) -> None:
-    """/jobs: the engineer's open jobs."""
-    try:
-        jobs = await dispatch.jobs(turn.uow, turn.user)
-    except NotAllowed:
-        await turn.reply(turn._("This command is for field engineers."))
-        return
-    await turn.reply(dispatch_views.jobs_view(turn._, jobs))
-
-
-async def _own_job(turn: Turn, request_id: int) -> ServiceRequest:
-    request = await turn.uow.requests.get(request_id)
-    if request is None or request.assigned_engineer_id != turn.user.id or not turn.user.is_active:
-        raise NotFound()
-    return request
-
-
-async def on_job_button(turn: Turn, payload: JobButton) -> None:
-    """An engineer acts only on their own jobs, whatever the button says."""
-    try:
-        request = await _own_job(turn, payload.request_id)
-        if payload.action == "open":
-            customer = await turn.uow.customers.get(request.customer_id)
-            await turn.reply(dispatch_views.job_view(turn._, request, customer.name, customer.phone))
-        elif payload.action == "accept":
-            await dispatch.respond(turn.uow, turn.user, request.id, True, None, turn.now)
-            await turn.edit_off()
-            await turn.reply(turn._("You accepted job {number}. Contact the customer to agree a visit.", number=request.number))
-            await _tell_dispatchers(turn, request, None)
-        elif payload.action == "decline":
-            if request.status != requests.ASSIGNED:
-                raise NotAllowed()
-            draft = await dialogs.begin(turn.uow, turn.user.id, DECLINE_DIALOG, NOTE_STEP, {"request_id": request.id}, turn.now)
-            await turn.reply(View(turn._("Why do you decline job {number}? The dispatcher will read your reason.", number=request.number), _cancel_markup(turn, draft)))
-        else:
-            raise InvalidValue("action")
-    except (NotAllowed, NotFound, InvalidValue):
-        await _refuse(turn, payload.pack())
-
-
 async def on_note_input(turn: Turn, draft: Draft, message: UserInput) -> None:
-    """The note of 'customer contacted', or the reason for declining a job."""
+    """The note of 'customer contacted'."""
     try:
         if not isinstance(message, TextInput):
             raise WrongInput(NOTE_STEP)
@@ -152,28 +112,11 @@ async def on_note_input(turn: Turn, draft: Draft, message: UserInput) -> None:
     request_id = draft.data["request_id"]
     await dialogs.end(turn.uow, draft)
     try:
-        if draft.kind == CONTACTED_DIALOG:
-            await dispatch.log_contacted(turn.uow, turn.user, request_id, note, turn.now)
-            await show_card(turn, request_id, edit=False)
-        else:
-            request = await dispatch.respond(turn.uow, turn.user, request_id, False, note, turn.now)
-            await turn.reply(turn._("Job {number} declined; it is back with the dispatcher.", number=request.number))
-            await _tell_dispatchers(turn, request, note)
+        await dispatch.log_contacted(turn.uow, turn.user, request_id, note, turn.now)
+        await show_card(turn, request_id, edit=False)
     except (NotAllowed, NotFound):
         await turn.reply(turn._("This request has changed meanwhile; nothing was recorded."))
 
 
 async def on_note_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
     raise NotAllowed()  # only Cancel exists here, and the router handles it
-
-
-async def _tell_dispatchers(turn: Turn, request: ServiceRequest, decline_reason: str | None) -> None:
-    """Accepted (no reason) or declined (with the engineer's reason), in each dispatcher's language."""
-    name = turn.user.full_name or turn.user.first_name
-    for dispatcher in await requests.dispatchers(turn.uow):
-        _ = turn.translator_for(dispatcher)
-        if decline_reason is None:
-            text = _("👷 {name} accepted job {number}.", name=name, number=request.number)
-        else:
-            text = _("👷 {name} declined job {number}: {reason}. It is back in the /queue.", name=name, number=request.number, reason=decline_reason)
-        await turn.notify(dispatcher, text)

@@ -3,7 +3,16 @@ from __future__ import annotations
 
 from telegram import Message
 
-from bot.services.inputs import ContactInput, LocationInput, OtherInput, PhotoInput, TextInput, UserInput, VoiceInput
+from bot.services.inputs import (
+    ContactInput,
+    DocumentInput,
+    LocationInput,
+    OtherInput,
+    PhotoInput,
+    TextInput,
+    UserInput,
+    VoiceInput,
+)
 
 
 def to_input(message: Message) -> UserInput:
@@ -18,5 +27,8 @@ def to_input(message: Message) -> UserInput:
     if message.contact is not None:
         sender = message.from_user.id if message.from_user else 0
         return ContactInput(message.contact.phone_number, message.contact.user_id, sender)
+    if message.document is not None and message.animation is None:  # a GIF carries a document too
+        document = message.document
+        return DocumentInput(document.file_id, document.file_name, document.file_size, document.mime_type)
     kind = next((k for k in ("sticker", "video", "document", "audio", "animation", "video_note", "poll", "dice") if getattr(message, k, None)), "other")
     return OtherInput(kind)

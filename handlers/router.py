@@ -9,23 +9,37 @@ from bot import views
 from bot.callbacks import (
     AssignButton,
     BadCallback,
+    ClaimButton,
+    CaseButton,
+    ConsultationButton,
     DialogButton,
     DispatchButton,
+    EscalationButton,
+    ExpertPickButton,
     InviteRoleButton,
     JobButton,
     LanguageButton,
     ListPageButton,
+    ProfileButton,
+    ProductsButton,
+    ReportAnswerButton,
     RequestButton,
     StaffButton,
+    VisitButton,
     parse,
 )
 from bot.keyboards import back_label, cancel_label
 from bot.labels import MENU_ACTIONS
-from bot.services import dialogs, intake, requests, users
+from bot.services import confirmation, consultation, dialogs, escalation, intake, registry, reports, requests, users
+from bot.services import staff as staff_service
 from bot.services.errors import NotAllowed, StaleAction
 from bot.services.inputs import TextInput
+from handlers import consultation as consultation_handlers
+from handlers import escalation as escalation_handlers
 from handlers import intake as intake_handlers
-from handlers import dispatch, onboarding, staff, start, status
+from handlers import registry as registry_handlers
+from handlers import confirmation as confirmation_handlers
+from handlers import dispatch, jobs, onboarding, staff, start, status
 from handlers.common import Turn, handler
 from handlers.inputs import to_input
 from storage.models import Draft
@@ -35,14 +49,36 @@ INPUT_HANDLERS = {
     intake.INTAKE: intake_handlers.on_input,
     requests.COMMENT_DIALOG: status.on_comment_input,
     dispatch.CONTACTED_DIALOG: dispatch.on_note_input,
-    dispatch.DECLINE_DIALOG: dispatch.on_note_input,
+    jobs.JOB_NOTE: jobs.on_note_input,
+    jobs.VISIT_TIME: jobs.on_visit_input,
+    jobs.ARRIVAL: jobs.on_arrival_input,
+    reports.REPORT: jobs.on_report_input,
+    confirmation_handlers.VISIT_COUNTER: confirmation_handlers.on_counter_input,
+    confirmation.SURVEY: confirmation_handlers.on_survey_input,
+    staff_service.PROFILE_DIALOG: staff.on_profile_input,
+    escalation.QUESTION_DIALOG: escalation_handlers.on_question_input,
+    escalation.ANSWER_DIALOG: escalation_handlers.on_answer_input,
+    consultation.ANSWER_DIALOG: consultation_handlers.on_answer_input,
+    registry.IMPORT_DIALOG: registry_handlers.on_import_input,
+    registry.CLAIM_DIALOG: registry_handlers.on_claim_input,
 }
 BUTTON_HANDLERS = {
     users.ONBOARDING: onboarding.on_button,
     intake.INTAKE: intake_handlers.on_button,
     requests.COMMENT_DIALOG: status.on_comment_button,
     dispatch.CONTACTED_DIALOG: dispatch.on_note_button,
-    dispatch.DECLINE_DIALOG: dispatch.on_note_button,
+    jobs.JOB_NOTE: dispatch.on_note_button,
+    jobs.VISIT_TIME: jobs.on_visit_button,
+    jobs.ARRIVAL: jobs.on_arrival_button,
+    reports.REPORT: jobs.on_report_button,
+    confirmation_handlers.VISIT_COUNTER: confirmation_handlers.on_counter_button,
+    confirmation.SURVEY: confirmation_handlers.on_survey_button,
+    staff_service.PROFILE_DIALOG: staff.on_profile_dialog_button,
+    escalation.QUESTION_DIALOG: escalation_handlers.on_question_button,
+    escalation.ANSWER_DIALOG: escalation_handlers.on_answer_button,
+    consultation.ANSWER_DIALOG: consultation_handlers.on_answer_button,
+    registry.IMPORT_DIALOG: registry_handlers.on_import_button,
+    registry.CLAIM_DIALOG: registry_handlers.on_claim_dialog_button,
 }
 
 
@@ -77,6 +113,8 @@ async def _menu_action(turn: Turn, text: str) -> bool:
         await turn.reply(views.help_text(turn._, staff=users.is_staff(turn.user), roles=turn.user.role_names))
     elif action == "language":
         await start.show_languages(turn)
+    elif action == "products":
+        await registry_handlers.show_products(turn)
     return action is not None
 
 
@@ -98,6 +136,10 @@ async def _back(turn: Turn, draft: Draft) -> None:
     try:
         if draft.kind == intake.INTAKE:
             await intake_handlers.go_back(turn, draft)
+        elif draft.kind == reports.REPORT:
+            await jobs.go_back(turn, draft)
+        elif draft.kind == escalation.ANSWER_DIALOG:
+            await escalation_handlers.go_back(turn, draft)
         elif draft.kind == users.ONBOARDING:
             step = await users.onboarding_button(turn.uow, turn.user, draft, "back", turn.now)
             await turn.reply(views.onboarding_prompt(turn._, step.draft, turn.user.first_name))
@@ -133,7 +175,25 @@ async def on_callback(turn: Turn) -> None:
     elif isinstance(payload, AssignButton):
         await dispatch.on_assign_button(turn, payload)
     elif isinstance(payload, JobButton):
-        await dispatch.on_job_button(turn, payload)
+        await jobs.on_job_button(turn, payload)
+    elif isinstance(payload, VisitButton):
+        await confirmation_handlers.on_visit_answer(turn, payload)
+    elif isinstance(payload, ProfileButton):
+        await staff.on_profile_button(turn, payload)
+    elif isinstance(payload, ReportAnswerButton):
+        await confirmation_handlers.on_report_answer(turn, payload)
+    elif isinstance(payload, EscalationButton):
+        await escalation_handlers.on_escalation_button(turn, payload)
+    elif isinstance(payload, ExpertPickButton):
+        await escalation_handlers.on_expert_pick(turn, payload)
+    elif isinstance(payload, CaseButton):
+        await escalation_handlers.on_case_button(turn, payload)
+    elif isinstance(payload, ConsultationButton):
+        await consultation_handlers.on_consultation_button(turn, payload)
+    elif isinstance(payload, ProductsButton):
+        await registry_handlers.on_products_button(turn, payload)
+    elif isinstance(payload, ClaimButton):
+        await registry_handlers.on_claim_button(turn, payload)
 
 
 async def _dialog_button(turn: Turn, payload: DialogButton) -> None:

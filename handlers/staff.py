@@ -1,11 +1,13 @@
-"""Staff administration: /invite, joining by invite link, /staff, /duty."""
+"""Staff administration: /invite, joining by invite link, /staff, /duty, /profile."""
 from __future__ import annotations
 
-from bot import menus, staff_views
-from bot.callbacks import InviteRoleButton, StaffButton
-from bot.services import staff
-from bot.services.errors import InvalidValue, NotAllowed, NotFound
+from bot import menus, staff_views, views
+from bot.callbacks import DialogButton, InviteRoleButton, ProfileButton, StaffButton
+from bot.services import dialogs, requests, staff, users
+from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction, WrongInput
+from bot.services.inputs import TextInput, UserInput
 from handlers.common import Turn, handler
+from storage.models import Draft, ServiceRequest, User
 
 
 def _invite_link(turn: Turn, code: str) -> str:
@@ -70,6 +72,7 @@ async def cmd_staff(turn: Turn) -> None:
 
 async def on_staff_button(turn: Turn, payload: StaffButton) -> None:
     """Every press re-checks that the presser is an active admin, whatever the button says."""
+    released: list[ServiceRequest] = []
     try:
         if payload.action == "list":
             await turn.edit(staff_views.staff_list(turn._, await staff.list_staff(turn.uow, turn.user)))
@@ -77,7 +80,7 @@ async def on_staff_button(turn: Turn, payload: StaffButton) -> None:
         if payload.action == "role":
             await staff.toggle_role(turn.uow, turn.user, payload.user_id, payload.role, turn.now)
         elif payload.action in ("activate", "deactivate"):
-            await staff.set_active(turn.uow, turn.user, payload.user_id, payload.action == "activate", turn.now)
+            _, released = await staff.set_active(turn.uow, turn.user, payload.user_id, payload.action == "activate", turn.now)
         elif payload.action != "open":
             raise InvalidValue("action")
         person = await staff.staff_member(turn.uow, turn.user, payload.user_id)
@@ -95,6 +98,23 @@ async def on_staff_button(turn: Turn, payload: StaffButton) -> None:
     if payload.action != "open":
         await menus.apply_for(turn.bot, person, turn.translator_for(person))
     await turn.edit(staff_views.staff_card(turn._, person))
+    if released:
+        await turn.uow.commit()  # the jobs are back in the queue before anyone is told
+        await _tell_released(turn, person, released)
+
+
+async def _tell_released(turn: Turn, person: User, released: list[ServiceRequest]) -> None:
+    """Dispatchers learn which jobs came back; customers that their engineer will change."""
+    numbers = ", ".join(r.number for r in released)
+    for dispatcher in await requests.dispatchers(turn.uow):
+        _ = turn.translator_for(dispatcher)
+        await turn.notify(dispatcher, _("{name} was deactivated; their open jobs are back in the /queue: {numbers}", name=staff_views.display_name(person), numbers=numbers))
+    for request in released:
+        customer = await turn.uow.customers.get(request.customer_id)
+        customer_user = await turn.uow.users.get(customer.user_id) if customer.user_id else None
+        if customer_user is not None:
+            _ = turn.translator_for(customer_user)
+            await turn.notify(customer_user, _("Your request {number} will get another engineer; we will tell you who.", number=request.number))
 
 
 @handler
@@ -106,3 +126,59 @@ async def cmd_duty(turn: Turn) -> None:
         await turn.reply(turn._("This command is for service staff."))
         return
     await turn.reply(turn._("You are now on duty.") if on_duty else turn._("You are now off duty; no new jobs will be proposed to you."))
+
+
+@handler
+async def cmd_profile(turn: Turn) -> None:
+    """/profile: a staff member's own name, phone, region, skills and duty."""
+    if not users.is_staff(turn.user):
+        await turn.reply(turn._("This command is for service staff."))
+        return
+    await turn.reply(staff_views.profile_view(turn._, turn.user))
+
+
+async def on_profile_button(turn: Turn, payload: ProfileButton) -> None:
+    """Edits only the presser's own profile: the button names a field, never a person."""
+    try:
+        staff.require_staff(turn.user)
+        if payload.field == "duty":
+            staff.toggle_duty(turn.user)
+            await turn.edit(staff_views.profile_view(turn._, turn.user))
+            return
+        if payload.field not in staff.PROFILE_FIELDS:
+            raise InvalidValue("field")
+    except (NotAllowed, InvalidValue):
+        await turn.audit("not_allowed_button", data=payload.pack())
+        await turn.answer(turn._("This button is no longer valid."), alert=True)
+        return
+    draft = await dialogs.begin(turn.uow, turn.user.id, staff.PROFILE_DIALOG, payload.field, {}, turn.now)
+    await turn.reply(staff_views.profile_prompt(turn._, payload.field, draft))
+
+
+async def on_profile_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    try:
+        if not isinstance(message, TextInput):
+            raise WrongInput(draft.step)
+        staff.set_profile_field(turn.user, draft.step, message.text)
+    except NotAllowed:
+        await dialogs.end(turn.uow, draft)
+        await turn.reply(turn._("This command is for service staff."))
+        return
+    except DomainError as error:
+        await turn.reply(_profile_error(turn, draft.step, error))
+        return
+    await dialogs.end(turn.uow, draft)
+    await turn.reply(turn._("Saved."))
+    await turn.reply(staff_views.profile_view(turn._, turn.user))
+
+
+def _profile_error(turn: Turn, field: str, error: DomainError) -> str:
+    if isinstance(error, InvalidValue) and error.field == "too_many_skills":
+        return turn._("At most {max} product lines, please.", max=staff.MAX_SKILLS)
+    if isinstance(error, WrongInput):
+        return turn._(staff_views.PROFILE_PROMPTS[field])
+    return views.input_error(turn._, error)
+
+
+async def on_profile_dialog_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
+    raise StaleAction()  # the profile prompts have only Cancel, which the router handles

@@ -1,7 +1,7 @@
 """The customer's requests: the list, a request card, comments and photos, cancelling."""
 from __future__ import annotations
 
-from bot import views
+from bot import escalation_views, views
 from bot.callbacks import DialogButton, ListPageButton, RequestButton
 from bot.services import dialogs, requests, users
 from bot.services.errors import DomainError, NotAllowed, NotFound, WrongInput
@@ -142,4 +142,5 @@ async def on_comment_button(turn: Turn, draft: Draft, payload: DialogButton) -> 
 async def _tell_dispatchers(turn: Turn, request: ServiceRequest, what: str, text: str | None = None, photos: tuple[str, ...] = ()) -> None:
     for dispatcher in await requests.dispatchers(turn.uow):
         _ = turn.translator_for(dispatcher)
-        await turn.notify(dispatcher, views.customer_update_for_staff(_, request, what, text), photos=photos)
+        markup = escalation_views.answer_markup_for_staff(_, request) if what == "comment" else None  # answer it in writing
+        await turn.notify(dispatcher, views.customer_update_for_staff(_, request, what, text), markup=markup, photos=photos)

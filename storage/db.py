@@ -11,11 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from storage.repositories import (
     AuditRepository,
+    ClaimRepository,
+    ConsultationRepository,
     CounterRepository,
     CustomerRepository,
     DispatchRepository,
     DraftRepository,
+    EscalationRepository,
     InviteRepository,
+    JobRepository,
+    PartRepository,
     ProductRepository,
     RequestRepository,
     StaffRepository,
@@ -65,6 +70,8 @@ class UnitOfWork:
         self.users = UserRepository(self.session)
         self.customers = CustomerRepository(self.session)
         self.products = ProductRepository(self.session)
+        self.parts = PartRepository(self.session)
+        self.claims = ClaimRepository(self.session)
         self.requests = RequestRepository(self.session)
         self.drafts = DraftRepository(self.session)
         self.updates = UpdateRepository(self.session)
@@ -73,6 +80,9 @@ class UnitOfWork:
         self.invites = InviteRepository(self.session)
         self.staff = StaffRepository(self.session)
         self.dispatch = DispatchRepository(self.session)
+        self.escalations = EscalationRepository(self.session)
+        self.consultations = ConsultationRepository(self.session)
+        self.jobs = JobRepository(self.session)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

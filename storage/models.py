@@ -19,6 +19,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -138,6 +139,14 @@ class ProductClaim(Base):
     created_at: Mapped[datetime]
     decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None]
+
+    # One waiting claim per product and customer, even when two presses arrive at once.
+    __table_args__ = (
+        Index(
+            "uq_product_claims_pending", "product_id", "customer_id", unique=True,
+            sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'"),
+        ),
+    )
 
 
 class Part(Base):

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,15 +16,21 @@ from storage.models import (
     Counter,
     Customer,
     Draft,
+    Escalation,
     Invite,
+    JobReport,
+    Part,
     ProcessedUpdate,
     Product,
+    ProductClaim,
     Project,
     RequestEvent,
     ServiceRequest,
     SlaClock,
+    Survey,
     User,
     UserRole,
+    Visit,
 )
 
 
@@ -102,6 +109,28 @@ class ProductRepository(_Repository):
 
     async def add(self, product: Product) -> Product:
         return await self._add(product)
+
+    async def add_all(self, products: list[Product]) -> None:
+        """Many at once (a registry import), flushed together."""
+        self.session.add_all(products)
+        await self.session.flush()
+
+    async def by_serials(self, serials: list[str]) -> dict[str, Product]:
+        """Products by upper-cased serial, looked up in chunks (bound-parameter limits)."""
+        found: dict[str, Product] = {}
+        wanted = sorted({s.upper() for s in serials})
+        for start in range(0, len(wanted), 500):
+            rows = await self.session.scalars(select(Product).where(func.upper(Product.serial).in_(wanted[start:start + 500])))
+            found.update({p.serial.upper(): p for p in rows})
+        return found
+
+    async def by_ids(self, product_ids: list[int]) -> list[Product]:
+        if not product_ids:
+            return []
+        return list(await self.session.scalars(select(Product).where(Product.id.in_(product_ids)).order_by(Product.serial)))
+
+    async def count_of_customer(self, customer_id: int) -> int:
+        return await self.session.scalar(select(func.count()).select_from(Product).where(Product.customer_id == customer_id)) or 0
 
 
 class RequestRepository(_Repository):
@@ -291,3 +320,214 @@ class DispatchRepository(_Repository):
             .order_by(ServiceRequest.created_at)
         )
         return list(rows)
+
+
+class JobRepository(_Repository):
+    """Visits, closing reports and surveys of engineers' jobs."""
+
+    async def latest_visit(self, request_id: int) -> Visit | None:
+        return await self.session.scalar(select(Visit).where(Visit.request_id == request_id).order_by(Visit.id.desc()).limit(1))
+
+    async def visit(self, visit_id: int) -> Visit | None:
+        return await self.session.get(Visit, visit_id)
+
+    async def add_visit(self, visit: Visit) -> Visit:
+        return await self._add(visit)
+
+    async def answer_visit(self, visit_id: int, state: str, note: str | None) -> bool:
+        """Answer a proposed visit once: the state check is inside the UPDATE."""
+        result = await self.session.execute(
+            update(Visit).where(Visit.id == visit_id, Visit.state == "proposed")
+            .values(state=state, counter_note=note).execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    async def report_of(self, request_id: int) -> JobReport | None:
+        return await self.session.scalar(select(JobReport).where(JobReport.request_id == request_id))
+
+    async def add_report(self, report: JobReport) -> JobReport:
+        return await self._add(report)
+
+    async def part(self, part_id: int) -> Part | None:
+        return await self.session.get(Part, part_id)
+
+    async def decide_report(self, report_id: int, outcome: str, now: datetime) -> bool:
+        """The customer's (or the timeout's) verdict, recorded once."""
+        result = await self.session.execute(
+            update(JobReport).where(JobReport.id == report_id, JobReport.outcome.is_(None))
+            .values(outcome=outcome, confirmed_at=now).execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    async def unconfirmed_before(self, cutoff: datetime, status: str, limit: int) -> list[tuple[JobReport, ServiceRequest]]:
+        rows = await self.session.execute(
+            select(JobReport, ServiceRequest)
+            .join(ServiceRequest, ServiceRequest.id == JobReport.request_id)
+            .where(JobReport.outcome.is_(None), JobReport.updated_at <= cutoff, ServiceRequest.status == status)
+            .order_by(JobReport.updated_at).limit(limit)
+        )
+        return [(report, request) for report, request in rows.all()]
+
+    async def survey_of(self, request_id: int) -> Survey | None:
+        return await self.session.scalar(select(Survey).where(Survey.request_id == request_id))
+
+    async def add_survey(self, survey: Survey) -> Survey:
+        return await self._add(survey)
+
+
+class EscalationRepository(_Repository):
+    """Hard cases sent to technical experts and their answers."""
+
+    async def add(self, escalation: Escalation) -> Escalation:
+        return await self._add(escalation)
+
+    async def get(self, escalation_id: int) -> Escalation | None:
+        return await self.session.get(Escalation, escalation_id)
+
+    async def hold_request(self, request_id: int, statuses: tuple[str, ...], now: datetime) -> bool:
+        """Touch the request while it is open: the row lock makes two escalations of it take turns."""
+        result = await self.session.execute(
+            update(ServiceRequest)
+            .where(ServiceRequest.id == request_id, ServiceRequest.status.in_(statuses))
+            .values(updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    async def unanswered_of_request(self, request_id: int) -> list[Escalation]:
+        rows = await self.session.scalars(
+            select(Escalation).where(Escalation.request_id == request_id, Escalation.answered_at.is_(None)).order_by(Escalation.id)
+        )
+        return list(rows)
+
+    async def unanswered_of_expert(self, expert_id: int, statuses: tuple[str, ...]) -> list[tuple[Escalation, ServiceRequest]]:
+        """An expert's open cases on requests that are still open, oldest first."""
+        rows = await self.session.execute(
+            select(Escalation, ServiceRequest)
+            .join(ServiceRequest, ServiceRequest.id == Escalation.request_id)
+            .where(Escalation.expert_id == expert_id, Escalation.answered_at.is_(None), ServiceRequest.status.in_(statuses))
+            .order_by(Escalation.created_at, Escalation.id)
+        )
+        return [(escalation, request) for escalation, request in rows.all()]
+
+    async def unanswered_count_by_expert(self, statuses: tuple[str, ...]) -> dict[int, int]:
+        rows = await self.session.execute(
+            select(Escalation.expert_id, func.count())
+            .join(ServiceRequest, ServiceRequest.id == Escalation.request_id)
+            .where(Escalation.answered_at.is_(None), ServiceRequest.status.in_(statuses))
+            .group_by(Escalation.expert_id)
+        )
+        return {expert_id: count for expert_id, count in rows.all()}
+
+    async def record_answer(self, escalation_id: int, expert_id: int, analysis: str, plan: str, now: datetime) -> bool:
+        """Answer once: the unanswered check is inside the UPDATE, so a second press or process loses."""
+        result = await self.session.execute(
+            update(Escalation)
+            .where(Escalation.id == escalation_id, Escalation.expert_id == expert_id, Escalation.answered_at.is_(None))
+            .values(analysis=analysis, plan=plan, answered_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    async def latest_answered(self, request_id: int) -> Escalation | None:
+        return await self.session.scalar(
+            select(Escalation)
+            .where(Escalation.request_id == request_id, Escalation.answered_at.is_not(None))
+            .order_by(Escalation.answered_at.desc(), Escalation.id.desc())
+            .limit(1)
+        )
+
+
+class ConsultationRepository(_Repository):
+    """Closing a request when the customer's question is answered."""
+
+    async def close_if_open(self, request_id: int, statuses: tuple[str, ...], status: str, reason: str, now: datetime) -> bool:
+        """Close only if still open (one UPDATE), so a double press or two dispatchers close it once."""
+        result = await self.session.execute(
+            update(ServiceRequest)
+            .where(ServiceRequest.id == request_id, ServiceRequest.status.in_(statuses))
+            .values(status=status, closed_reason=reason, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
+class PartRepository(_Repository):
+    """The spare-parts catalog; codes are compared without regard to case."""
+
+    async def by_code(self, code: str) -> Part | None:
+        return await self.session.scalar(select(Part).where(func.upper(Part.code) == code.strip().upper()))
+
+    async def by_codes(self, codes: list[str]) -> dict[str, Part]:
+        """Parts by case-folded code, looked up in chunks."""
+        found: dict[str, Part] = {}
+        wanted = sorted({c.upper() for c in codes})
+        for start in range(0, len(wanted), 500):
+            rows = await self.session.scalars(select(Part).where(func.upper(Part.code).in_(wanted[start:start + 500])))
+            found.update({p.code.casefold(): p for p in rows})
+        return found
+
+    async def search(self, text: str, limit: int) -> list[Part]:
+        """Parts whose code or name contains the text; an exact code first, then by code."""
+        text = text.strip()
+        if not text:
+            return []
+        exact = func.upper(Part.code) == text.upper()
+        rows = await self.session.scalars(
+            select(Part)
+            .where(Part.code.icontains(text, autoescape=True) | Part.name.icontains(text, autoescape=True))
+            .order_by(exact.desc(), Part.code)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def add_all(self, parts: list[Part]) -> None:
+        self.session.add_all(parts)
+        await self.session.flush()
+
+
+class ClaimRepository(_Repository):
+    """Customers' claims of registered products, decided once by a dispatcher."""
+
+    async def add_pending(self, claim: ProductClaim) -> ProductClaim | None:
+        """Insert a pending claim; None when the same customer's claim on it is already waiting."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(claim)
+                await self.session.flush()
+        except IntegrityError:
+            return None
+        return claim
+
+    async def get(self, claim_id: int) -> ProductClaim | None:
+        return await self.session.get(ProductClaim, claim_id)
+
+    async def pending_of(self, product_id: int, customer_id: int) -> ProductClaim | None:
+        return await self.session.scalar(
+            select(ProductClaim)
+            .where(ProductClaim.product_id == product_id, ProductClaim.customer_id == customer_id, ProductClaim.status == "pending")
+            .limit(1)
+        )
+
+    async def pending_of_customer(self, customer_id: int) -> list[ProductClaim]:
+        rows = await self.session.scalars(
+            select(ProductClaim).where(ProductClaim.customer_id == customer_id, ProductClaim.status == "pending").order_by(ProductClaim.id)
+        )
+        return list(rows)
+
+    async def count_pending_of_product(self, product_id: int, exclude_claim_id: int) -> int:
+        return await self.session.scalar(
+            select(func.count()).select_from(ProductClaim).where(
+                ProductClaim.product_id == product_id, ProductClaim.status == "pending", ProductClaim.id != exclude_claim_id,
+            )
+        ) or 0
+
+    async def decide(self, claim_id: int, status: str, user_id: int, now: datetime) -> bool:
+        """Decide only a pending claim (the state check is inside the UPDATE: the first press wins)."""
+        result = await self.session.execute(
+            update(ProductClaim)
+            .where(ProductClaim.id == claim_id, ProductClaim.status == "pending")
+            .values(status=status, decided_by_user_id=user_id, decided_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1

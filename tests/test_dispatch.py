@@ -133,7 +133,12 @@ async def test_only_dispatchers_assign_and_only_the_assignee_responds(database, 
         await dispatch.assign(uow, dispatcher, request.id, crew[0].id, None, clock.now())
         with pytest.raises(NotFound):
             await dispatch.respond(uow, crew[1], request.id, True, None, clock.now())
-        await staff.set_active(uow, dispatcher, crew[0].id, False, clock.now())
+        _, released = await staff.set_active(uow, dispatcher, crew[0].id, False, clock.now())
+        assert [r.id for r in released] == [request.id]
+        assert (request.status, request.assigned_engineer_id) == ("triaged", None)
+        assert request.id in [i.request.id for i in await dispatch.queue(uow, dispatcher)]
+        history = await uow.dispatch.assignments(request.id)
+        assert [(a.engineer_id, a.outcome) for a in history] == [(crew[0].id, "released")]
         with pytest.raises(NotFound):
             await dispatch.respond(uow, crew[0], request.id, True, None, clock.now())
 

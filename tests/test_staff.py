@@ -8,7 +8,8 @@ import pytest
 from bot.config import DEFAULT_POLICY_FILE
 from bot.policy import load_policy
 from bot.services import staff, users
-from bot.services.errors import InvalidValue, NotAllowed
+from bot.services.errors import InvalidValue, NotAllowed, TooLong, WrongInput
+from storage.models import User, UserRole
 
 POLICY = load_policy(DEFAULT_POLICY_FILE).staff
 
@@ -89,3 +90,27 @@ async def test_a_deactivated_member_loses_staff_rights_at_once(database, clock):
         assert await uow.users.active_with_role("engineer") == []
         granted = await staff.toggle_role(uow, admin, newcomer.id, "technical_expert", clock.now())
         assert granted and newcomer.role_names == {"engineer", "technical_expert"}
+
+
+def test_skills_are_split_on_commas_in_either_script_and_deduplicated():
+    assert staff.parse_skills("pumps， Switch cabinets; PUMPS,printers") == ["pumps", "Switch cabinets", "printers"]
+    with pytest.raises(WrongInput):
+        staff.parse_skills(" , ;")
+    with pytest.raises(TooLong):
+        staff.parse_skills("x" * 41)
+    with pytest.raises(InvalidValue):
+        staff.parse_skills(",".join(f"line {i}" for i in range(13)))
+
+
+def test_only_active_staff_edit_a_profile_and_values_are_checked():
+    engineer = User(id=1, telegram_id=1, first_name="Ed", language="en", is_active=True, roles=[UserRole(role="engineer")])
+    staff.set_profile_field(engineer, "region", "  Kaifeng ")
+    staff.set_profile_field(engineer, "phone", "+86 138-0013-8000")
+    assert (engineer.region, engineer.phone) == ("Kaifeng", "+8613800138000")
+    with pytest.raises(InvalidValue):
+        staff.set_profile_field(engineer, "phone", "call me")
+    with pytest.raises(InvalidValue):
+        staff.set_profile_field(engineer, "is_active", "yes")
+    customer = User(id=2, telegram_id=2, first_name="Al", language="en", is_active=True, roles=[])
+    with pytest.raises(NotAllowed):
+        staff.set_profile_field(customer, "region", "Kaifeng")

@@ -237,6 +237,20 @@ async def respond(uow: UnitOfWork, engineer: User, request_id: int, accept: bool
     return request
 
 
+async def release_jobs(uow: UnitOfWork, actor: User, engineer: User, now: datetime) -> list[ServiceRequest]:
+    """A deactivated engineer's open jobs go back to the queue at once, their history kept."""
+    released = []
+    for request in await uow.dispatch.jobs_of(engineer.id, OPEN_JOB):
+        assignment = await uow.dispatch.current_assignment(request.id)
+        if assignment is not None:
+            assignment.ended_at, assignment.outcome = now, "released"
+        before = request.status
+        request.status, request.assigned_engineer_id, request.waiting_for = requests.TRIAGED, None, None
+        await _event(uow, request, actor, "released", now, engineer_id=engineer.id, before=before, after=request.status)
+        released.append(request)
+    return released
+
+
 async def jobs(uow: UnitOfWork, engineer: User) -> list[ServiceRequest]:
     if not (engineer.is_active and ROLE_ENGINEER in engineer.role_names):
         raise NotAllowed()

@@ -35,10 +35,20 @@ class ContactInput:
 
 
 @dataclass(frozen=True)
+class DocumentInput:
+    """A file sent as a document (not compressed as a photo); only its reference and metadata."""
+
+    file_id: str
+    file_name: str | None
+    file_size: int | None
+    mime_type: str | None
+
+
+@dataclass(frozen=True)
 class OtherInput:
     """Anything else: a sticker, a video, a file…; `kind` is for logs only."""
 
     kind: str
 
 
-UserInput = TextInput | PhotoInput | VoiceInput | LocationInput | ContactInput | OtherInput
+UserInput = TextInput | PhotoInput | VoiceInput | LocationInput | ContactInput | DocumentInput | OtherInput

@@ -135,6 +135,7 @@ class RequestCard:
     clocks: list[SlaClock]
     engineer: User | None
     photo_count: int
+    visit_at: datetime | None = None  # an agreed or proposed visit not yet made
 
     @property
     def can_cancel(self) -> bool:
@@ -155,7 +156,15 @@ async def card(uow: UnitOfWork, request: ServiceRequest) -> RequestCard:
         events=await uow.requests.events(request.id, include_internal=False),
         clocks=[c for c in await uow.requests.clocks(request.id) if c.stopped_at is None],
         engineer=engineer, photo_count=sum(1 for a in attachments if a.kind == "photo"),
+        visit_at=await _upcoming_visit(uow, request),
     )
+
+
+async def _upcoming_visit(uow: UnitOfWork, request: ServiceRequest) -> datetime | None:
+    visit = await uow.jobs.latest_visit(request.id)
+    if visit is None or request.status != IN_PROGRESS or visit.state not in ("proposed", "accepted", "on_the_way"):
+        return None
+    return visit.planned_at
 
 
 async def add_comment(uow: UnitOfWork, user: User, request: ServiceRequest, text: str, now: datetime) -> None:

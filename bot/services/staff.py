@@ -8,10 +8,12 @@ import secrets
 from datetime import datetime, timedelta
 
 from bot.policy import StaffPolicy
-from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound
+from bot.services import dispatch
+from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, TooLong, WrongInput
+from bot.services.validation import NAME_MAX, clean_text, normalize_phone
 from bot.services.users import ROLE_ADMIN, STAFF_ROLES
 from storage.db import UnitOfWork
-from storage.models import AuditEntry, Invite, User, UserRole
+from storage.models import AuditEntry, Invite, ServiceRequest, User, UserRole
 
 INVITE_PREFIX = "inv_"
 FAILED_INVITE = "invite_failed"
@@ -104,19 +106,67 @@ async def toggle_role(uow: UnitOfWork, actor: User, user_id: int, role: str, now
     return granted
 
 
-async def set_active(uow: UnitOfWork, actor: User, user_id: int, active: bool, now: datetime) -> User:
-    """Deactivation takes effect at once: every staff check reads `is_active`."""
+async def set_active(uow: UnitOfWork, actor: User, user_id: int, active: bool, now: datetime) -> tuple[User, list[ServiceRequest]]:
+    """Deactivation takes effect at once: every staff check reads `is_active`, and the person's
+    open jobs return to the queue (returned, so the dispatchers can be told)."""
     target = await staff_member(uow, actor, user_id)
     if target.id == actor.id and not active:
         raise NotAllowed()
     target.is_active = active
     await uow.audit.add(AuditEntry(actor_telegram_id=actor.telegram_id, action="activated" if active else "deactivated", details={"user_id": target.id}, created_at=now))
-    return target
+    released = [] if active else await dispatch.release_jobs(uow, actor, target, now)
+    return target, released
 
 
 def toggle_duty(user: User) -> bool:
     """On duty / off duty, for staff who take jobs; returns the new state."""
-    if not user.is_active or not user.role_names & STAFF_ROLES:
-        raise NotAllowed()
+    require_staff(user)
     user.on_duty = not user.on_duty
     return user.on_duty
+
+
+# --- the staff member's own profile (name, phone, region, skills) ------------------------
+
+PROFILE_DIALOG = "profile"
+PROFILE_FIELDS = ("name", "phone", "region", "skills")
+REGION_MAX = 100
+SKILL_MAX = 40
+MAX_SKILLS = 12
+
+
+def require_staff(user: User) -> None:
+    if not (user.is_active and user.role_names & STAFF_ROLES):
+        raise NotAllowed()
+
+
+def parse_skills(text: str) -> list[str]:
+    """Product lines separated by commas (or the Chinese comma / semicolons); duplicates dropped."""
+    raw = text.replace("，", ",").replace(";", ",").replace("；", ",")
+    skills: list[str] = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        if len(item) > SKILL_MAX:
+            raise TooLong(SKILL_MAX)
+        if item.lower() not in (s.lower() for s in skills):
+            skills.append(item)
+    if not skills:
+        raise WrongInput("skills")
+    if len(skills) > MAX_SKILLS:
+        raise InvalidValue("too_many_skills")
+    return skills
+
+
+def set_profile_field(user: User, field: str, text: str) -> None:
+    """Validate and store one profile field typed by the staff member themself."""
+    require_staff(user)
+    if field == "name":
+        user.full_name = clean_text(text, limit=NAME_MAX, expected="name")
+    elif field == "phone":
+        user.phone = normalize_phone(text)
+    elif field == "region":
+        user.region = clean_text(text, limit=REGION_MAX, expected="region")
+    elif field == "skills":
+        user.skills = parse_skills(text)
+    else:
+        raise InvalidValue("field")

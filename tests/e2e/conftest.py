@@ -10,6 +10,7 @@ from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import DEFAULT_POLICY_FILE, Settings
 from bot.policy import load_policy
+from handlers.sweeps import sweep
 from storage.db import Database
 from tests.fakebot import FakeTelegram
 
@@ -32,7 +33,7 @@ class Desk:
         self.app = None
 
     async def start(self) -> None:
-        self.app = build_application(self.settings, self.policy, self.clock)
+        self.app = build_application(self.settings, self.policy, self.clock, sweeps=False)
         await self.app.initialize()
         await self.app.post_init(self.app)  # run_polling() calls it; we start the parts by hand
         await self.app.start()
@@ -48,6 +49,12 @@ class Desk:
         await self.app.shutdown()
         await self.app.post_shutdown(self.app)
         self.app = None
+
+    async def sweep(self) -> int:
+        """What the scheduler does every minute, run now (the test moves the clock itself)."""
+        count = await sweep(self.app)
+        await self.fake.settle()
+        return count
 
     async def restart(self) -> None:
         await self.stop()

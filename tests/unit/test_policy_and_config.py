@@ -24,7 +24,8 @@ def _policy_data(**deadline_changes):
         "onsite_arrival_hours": {"up_to_300_km": 24, "up_to_1000_km": 48, "over_1000_km": 72},
     }
     deadlines.update(deadline_changes)
-    return {"deadlines": deadlines, "staff": {"invite_valid_hours": 72, "invite_attempts_per_hour": 5}, "dispatch": {"engineer_capacity": 5}}
+    return {"deadlines": deadlines, "staff": {"invite_valid_hours": 72, "invite_attempts_per_hour": 5}, "dispatch": {"engineer_capacity": 5},
+            "closing": {"confirmation_timeout_hours": 72, "low_score_alert": 2}}
 
 
 @pytest.mark.parametrize("changes, key", [
@@ -45,6 +46,14 @@ def test_invite_attempts_must_be_a_whole_number():
     with pytest.raises(PolicyError) as error:
         parse_policy(data)
     assert error.value.key == "staff.invite_attempts_per_hour"
+
+
+def test_low_score_alert_must_be_a_score():
+    data = _policy_data()
+    data["closing"]["low_score_alert"] = 7
+    with pytest.raises(PolicyError) as error:
+        parse_policy(data)
+    assert error.value.key == "closing.low_score_alert"
 
 
 def test_settings_have_documented_defaults():

@@ -1,0 +1,133 @@
+"""A dispatcher answers the customer's question in writing; the customer confirms or replies.
+
+Who may be answered this way: consultations, and any open request where the customer has
+written a comment (their question about a repair deserves an answer too). Only a consultation
+can be closed by its answer: it stays open after an answer until the customer presses
+"That answers my question" or a dispatcher closes it as answered; other kinds go on as before.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.services import dialogs, requests
+from bot.services.errors import NotAllowed, NotFound
+from bot.services.escalation import OPEN, is_dispatcher
+from bot.services.validation import clean_text
+from storage.db import UnitOfWork
+from storage.models import Customer, Draft, RequestEvent, ServiceRequest, User
+
+CONSULTATION = "consultation"
+ANSWER_MAX = 3000
+ANSWER_DIALOG, ANSWER_STEP = "consult_answer", "answer"
+ANSWERED, CONFIRMED, CLOSED_AS_ANSWERED = "answered", "answer_confirmed", "answer_closed"
+CLOCK = "consultation_answer"
+
+
+def may_be_answered(request: ServiceRequest, events: list[RequestEvent]) -> bool:
+    """An open consultation, or an open request the customer has commented on."""
+    if request.status not in requests.OPEN_STATUSES:
+        return False
+    return request.kind == CONSULTATION or any(e.action == "comment" for e in events)
+
+
+def was_answered(events: list[RequestEvent]) -> bool:
+    return any(e.action == ANSWERED for e in events)
+
+
+async def _answerable(uow: UnitOfWork, dispatcher: User, request_id: int) -> ServiceRequest:
+    if not is_dispatcher(dispatcher):
+        raise NotAllowed()
+    request = await uow.requests.get(request_id)
+    if request is None:
+        raise NotFound()
+    if not may_be_answered(request, await uow.requests.events(request.id, include_internal=False)):
+        raise NotAllowed()
+    return request
+
+
+@dataclass(frozen=True)
+class AnswerStart:
+    draft: Draft
+    request: ServiceRequest
+    question: str  # the customer's latest comment, or the request's description
+
+
+async def start_answer(uow: UnitOfWork, dispatcher: User, request_id: int, now: datetime) -> AnswerStart:
+    """The checks of `answer_consultation`, then the one-step dialog for the answer."""
+    request = await _answerable(uow, dispatcher, request_id)
+    comments = [e for e in await uow.requests.events(request.id, include_internal=False) if e.action == "comment"]
+    question = str(comments[-1].details.get("text") or request.description) if comments else request.description
+    draft = await dialogs.begin(uow, dispatcher.id, ANSWER_DIALOG, ANSWER_STEP, {"request_id": request.id}, now)
+    return AnswerStart(draft, request, question)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What the customer is to be told, and whether they may close the request with it."""
+
+    request: ServiceRequest
+    customer_user: User | None
+    closable: bool
+    text: str = ""
+
+
+async def _customer_user(uow: UnitOfWork, request: ServiceRequest) -> User | None:
+    customer = await uow.customers.get(request.customer_id)
+    return await uow.users.get(customer.user_id) if customer is not None and customer.user_id else None
+
+
+async def answer_consultation(uow: UnitOfWork, dispatcher: User, request_id: int, text: str, now: datetime) -> Delivery:
+    """Record the answer on the customer's timeline and stop the consultation clock."""
+    text = clean_text(text, limit=ANSWER_MAX, expected=ANSWER_STEP)
+    request = await _answerable(uow, dispatcher, request_id)
+    for clock in await uow.requests.clocks(request.id):
+        if clock.kind == CLOCK and clock.stopped_at is None:
+            clock.stopped_at = now
+    before = request.status
+    if request.status == requests.NEW:
+        request.status = requests.TRIAGED
+    request.updated_at = now
+    await uow.requests.add_event(RequestEvent(
+        request_id=request.id, actor_user_id=dispatcher.id, action=ANSWERED, internal=False, created_at=now,
+        details={"text": text, "before": before, "after": request.status},
+    ))
+    return Delivery(request, await _customer_user(uow, request), request.kind == CONSULTATION, text)
+
+
+async def _close(uow: UnitOfWork, actor: User, request: ServiceRequest, action: str, reason: str, now: datetime) -> None:
+    """Close an answered consultation once (the open check is in the UPDATE) and stop its clocks."""
+    if request.kind != CONSULTATION or not was_answered(await uow.requests.events(request.id, include_internal=False)):
+        raise NotAllowed()
+    before = request.status
+    if not await uow.consultations.close_if_open(request.id, OPEN, requests.CLOSED, reason, now):
+        raise NotAllowed()
+    await uow.session.refresh(request)
+    for clock in await uow.requests.clocks(request.id):
+        if clock.stopped_at is None:
+            clock.stopped_at = now
+    await uow.requests.add_event(RequestEvent(
+        request_id=request.id, actor_user_id=actor.id, action=action, internal=False, created_at=now,
+        details={"before": before, "after": requests.CLOSED},
+    ))
+
+
+async def confirm_answered(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, now: datetime) -> ServiceRequest:
+    """The customer says the answer resolves their question: the consultation is closed."""
+    request = await requests.own_request(uow, customer, request_id)
+    await _close(uow, user, request, CONFIRMED, "confirmed", now)
+    draft = await dialogs.current(uow, user.id)
+    if draft is not None and draft.kind == requests.COMMENT_DIALOG and draft.data.get("request_id") == request.id:
+        await dialogs.end(uow, draft)  # "Reply" was pressed earlier; nothing is left to reply to
+    return request
+
+
+async def close_as_answered(uow: UnitOfWork, dispatcher: User, request_id: int, now: datetime) -> Delivery:
+    """A dispatcher closes an answered consultation the customer did not confirm."""
+    if not is_dispatcher(dispatcher):
+        raise NotAllowed()
+    request = await uow.requests.get(request_id)
+    if request is None:
+        raise NotFound()
+    await _close(uow, dispatcher, request, CLOSED_AS_ANSWERED, "answered", now)
+    return Delivery(request, await _customer_user(uow, request), False)

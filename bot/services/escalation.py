@@ -1,0 +1,286 @@
+"""Hard cases: a dispatcher asks a technical expert, who answers with a cause analysis and a repair plan.
+
+Authority is checked here on every call: only active dispatchers escalate, only the chosen
+(active) expert answers, and only once. Escalations are internal: the customer never sees them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.services import dialogs, requests
+from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction, WrongInput
+from bot.services.inputs import TextInput, UserInput
+from bot.services.users import ROLE_DISPATCHER
+from bot.services.validation import clean_text
+from storage.db import UnitOfWork
+from storage.models import Attachment, Draft, Escalation, Product, RequestEvent, ServiceRequest, User
+
+ROLE_EXPERT = "technical_expert"
+OPEN = tuple(sorted(requests.OPEN_STATUSES))
+QUESTION_MAX = 1000
+ANALYSIS_MAX = 1800  # analysis and plan together stay within one Telegram message
+PLAN_MAX = 1800
+
+# The dispatcher's one-step dialog: the question for the chosen expert.
+QUESTION_DIALOG, QUESTION_STEP = "escalate", "question"
+# The expert's dialog: cause analysis → repair plan → review (send, edit, cancel).
+ANSWER_DIALOG = "expert_answer"
+CAUSE, PLAN, REVIEW = "cause", "plan", "review"
+
+
+class AlreadyEscalated(DomainError):
+    """The request already waits for an expert's answer; `escalation` is that open case."""
+
+    def __init__(self, escalation: Escalation) -> None:
+        super().__init__("already escalated")
+        self.escalation = escalation
+
+
+def is_dispatcher(user: User) -> bool:
+    return user.is_active and ROLE_DISPATCHER in user.role_names
+
+
+def is_expert(user: User) -> bool:
+    return user.is_active and ROLE_EXPERT in user.role_names
+
+
+def _require_dispatcher(user: User) -> None:
+    if not is_dispatcher(user):
+        raise NotAllowed()
+
+
+async def _open_request(uow: UnitOfWork, dispatcher: User, request_id: int) -> ServiceRequest:
+    _require_dispatcher(dispatcher)
+    request = await uow.requests.get(request_id)
+    if request is None:
+        raise NotFound()
+    if request.status not in requests.OPEN_STATUSES:
+        raise NotAllowed()
+    return request
+
+
+async def _active_expert(uow: UnitOfWork, expert_id: int) -> User:
+    expert = await uow.users.get(expert_id)
+    if expert is None or not is_expert(expert):
+        raise NotFound()
+    return expert
+
+
+async def pending(uow: UnitOfWork, request_id: int) -> Escalation | None:
+    """The unanswered escalation that blocks a new one; a case left with a deactivated expert does not."""
+    for escalation in await uow.escalations.unanswered_of_request(request_id):
+        expert = await uow.users.get(escalation.expert_id)
+        if expert is not None and is_expert(expert):
+            return escalation
+    return None
+
+
+@dataclass(frozen=True)
+class ExpertChoice:
+    expert: User
+    open_cases: int
+
+
+async def experts(uow: UnitOfWork, actor: User, request_id: int) -> list[ExpertChoice]:
+    """Active, on-duty technical experts a dispatcher may ask about this request, least busy first."""
+    await _open_request(uow, actor, request_id)
+    counts = await uow.escalations.unanswered_count_by_expert(OPEN)
+    choices = [
+        ExpertChoice(expert, counts.get(expert.id, 0))
+        for expert in await uow.users.active_with_role(ROLE_EXPERT)
+        if expert.on_duty
+    ]
+    return sorted(choices, key=lambda c: (c.open_cases, c.expert.id))
+
+
+@dataclass(frozen=True)
+class Asking:
+    """What "Ask an expert" shows: the case already open with an expert, or the experts to choose from."""
+
+    request: ServiceRequest
+    open_case: Escalation | None
+    open_expert: User | None
+    choices: list[ExpertChoice]
+
+
+async def asking(uow: UnitOfWork, dispatcher: User, request_id: int) -> Asking:
+    choices = await experts(uow, dispatcher, request_id)
+    request = await _open_request(uow, dispatcher, request_id)
+    open_case = await pending(uow, request.id)
+    open_expert = await uow.users.get(open_case.expert_id) if open_case else None
+    return Asking(request, open_case, open_expert, choices)
+
+
+async def start_question(uow: UnitOfWork, dispatcher: User, request_id: int, expert_id: int, now: datetime) -> tuple[Draft, ServiceRequest, User]:
+    """The dispatcher picked an expert: open the one-step dialog for the question."""
+    request, expert = await check_escalation(uow, dispatcher, request_id, expert_id)
+    draft = await dialogs.begin(uow, dispatcher.id, QUESTION_DIALOG, QUESTION_STEP, {"request_id": request.id, "expert_id": expert.id}, now)
+    return draft, request, expert
+
+
+async def check_escalation(uow: UnitOfWork, dispatcher: User, request_id: int, expert_id: int) -> tuple[ServiceRequest, User]:
+    """Everything `escalate` will check, before the dispatcher types the question."""
+    request = await _open_request(uow, dispatcher, request_id)
+    expert = await _active_expert(uow, expert_id)
+    open_case = await pending(uow, request.id)
+    if open_case is not None:
+        raise AlreadyEscalated(open_case)
+    return request, expert
+
+
+async def escalate(uow: UnitOfWork, dispatcher: User, request_id: int, expert_id: int, question: str, now: datetime) -> tuple[Escalation, ServiceRequest, User]:
+    """Send the case to an expert; at most one unanswered escalation per request."""
+    question = clean_text(question, limit=QUESTION_MAX, expected=QUESTION_STEP)
+    request = await _open_request(uow, dispatcher, request_id)
+    if not await uow.escalations.hold_request(request.id, OPEN, now):  # also serialises two dispatchers
+        raise NotAllowed()
+    request, expert = await check_escalation(uow, dispatcher, request_id, expert_id)
+    escalation = await uow.escalations.add(Escalation(
+        request_id=request.id, expert_id=expert.id, requested_by_user_id=dispatcher.id, question=question, created_at=now,
+    ))
+    await uow.requests.add_event(RequestEvent(
+        request_id=request.id, actor_user_id=dispatcher.id, action="escalated", internal=True, created_at=now,
+        details={"escalation_id": escalation.id, "expert_id": expert.id, "text": question},
+    ))
+    request.updated_at = now
+    return escalation, request, expert
+
+
+async def open_cases(uow: UnitOfWork, expert: User) -> list[tuple[Escalation, ServiceRequest]]:
+    """/cases: the expert's unanswered cases. Cases of closed or cancelled requests are withdrawn."""
+    if not is_expert(expert):
+        raise NotAllowed()
+    return await uow.escalations.unanswered_of_expert(expert.id, OPEN)
+
+
+@dataclass(frozen=True)
+class Case:
+    """What an expert needs to diagnose: the request without the customer's contacts."""
+
+    escalation: Escalation
+    request: ServiceRequest
+    product: Product | None
+    asked_by: User | None
+    attachments: list[Attachment]
+
+    @property
+    def photos(self) -> tuple[str, ...]:
+        return tuple(a.file_id for a in self.attachments if a.kind == "photo")
+
+    @property
+    def voices(self) -> tuple[str, ...]:
+        return tuple(a.file_id for a in self.attachments if a.kind == "voice")
+
+
+async def _own_open_case(uow: UnitOfWork, expert: User, escalation_id: int) -> tuple[Escalation, ServiceRequest]:
+    """The expert's own unanswered case on an open request; anyone else's is 'not found'."""
+    if not is_expert(expert):
+        raise NotFound()
+    escalation = await uow.escalations.get(escalation_id)
+    if escalation is None or escalation.expert_id != expert.id:
+        raise NotFound()
+    if escalation.answered_at is not None:
+        raise StaleAction()
+    request = await uow.requests.get(escalation.request_id)
+    if request is None or request.status not in requests.OPEN_STATUSES:
+        raise NotAllowed()
+    return escalation, request
+
+
+async def case(uow: UnitOfWork, expert: User, escalation_id: int) -> Case:
+    escalation, request = await _own_open_case(uow, expert, escalation_id)
+    return await case_of(uow, escalation, request)
+
+
+async def case_of(uow: UnitOfWork, escalation: Escalation, request: ServiceRequest) -> Case:
+    """The case as shown to its expert (the caller has just checked who that is)."""
+    return Case(
+        escalation=escalation, request=request,
+        product=await uow.products.get(request.product_id) if request.product_id else None,
+        asked_by=await uow.users.get(escalation.requested_by_user_id),
+        attachments=await uow.requests.attachments(request.id),
+    )
+
+
+# --- the expert's answer dialog -------------------------------------------------------------
+
+
+async def start_answer(uow: UnitOfWork, expert: User, escalation_id: int, now: datetime) -> tuple[Draft, ServiceRequest]:
+    """Open the answer dialog, or resume it where the expert stopped if it is for the same case."""
+    _, request = await _own_open_case(uow, expert, escalation_id)
+    current = await dialogs.current(uow, expert.id)
+    if current is not None and current.kind == ANSWER_DIALOG and current.data.get("escalation_id") == escalation_id:
+        return current, request
+    draft = await dialogs.begin(uow, expert.id, ANSWER_DIALOG, CAUSE, {"escalation_id": escalation_id, "number": request.number}, now)
+    return draft, request
+
+
+def answer_input(draft: Draft, message: UserInput, now: datetime) -> None:
+    """A text for the current step: the cause analysis, then the repair plan, then the review."""
+    if draft.step not in (CAUSE, PLAN) or not isinstance(message, TextInput):
+        raise WrongInput(draft.step)
+    if draft.step == CAUSE:
+        dialogs.move(draft, PLAN, now, analysis=clean_text(message.text, limit=ANALYSIS_MAX, expected=CAUSE))
+    else:
+        dialogs.move(draft, REVIEW, now, plan=clean_text(message.text, limit=PLAN_MAX, expected=PLAN))
+
+
+def answer_button(draft: Draft, action: str, now: datetime) -> None:
+    """Back one step, keep the text already written, or edit from the review."""
+    if action == "back" and draft.step in (PLAN, REVIEW):
+        dialogs.move(draft, CAUSE if draft.step == PLAN else PLAN, now)
+    elif action == "keep" and draft.step == CAUSE and draft.data.get("analysis"):
+        dialogs.move(draft, PLAN, now)
+    elif action == "keep" and draft.step == PLAN and draft.data.get("plan"):
+        dialogs.move(draft, REVIEW, now)
+    elif action == "edit" and draft.step == REVIEW:
+        dialogs.move(draft, CAUSE, now)
+    else:
+        raise NotAllowed()
+
+
+@dataclass(frozen=True)
+class Answered:
+    """A recorded answer and who is to read it."""
+
+    escalation: Escalation
+    request: ServiceRequest
+    readers: list[User]
+
+
+async def answer(uow: UnitOfWork, expert: User, escalation_id: int, analysis: str, plan: str, now: datetime) -> Answered:
+    """Record the expert's answer once; the asking dispatcher and the assigned engineer read it."""
+    analysis = clean_text(analysis, limit=ANALYSIS_MAX, expected=CAUSE)
+    plan = clean_text(plan, limit=PLAN_MAX, expected=PLAN)
+    escalation, request = await _own_open_case(uow, expert, escalation_id)
+    if not await uow.escalations.record_answer(escalation.id, expert.id, analysis, plan, now):
+        raise StaleAction()  # answered meanwhile (a double press, or another process)
+    await uow.session.refresh(escalation)
+    await uow.requests.add_event(RequestEvent(
+        request_id=request.id, actor_user_id=expert.id, action="expert_answer", internal=True, created_at=now,
+        details={"escalation_id": escalation.id, "text": analysis},
+    ))
+    request.updated_at = now
+    return Answered(escalation, request, await _readers(uow, escalation, request))
+
+
+async def _readers(uow: UnitOfWork, escalation: Escalation, request: ServiceRequest) -> list[User]:
+    """The dispatcher who asked (all dispatchers if they have left) and the assigned engineer."""
+    asked_by = await uow.users.get(escalation.requested_by_user_id)
+    readers = [asked_by] if asked_by is not None and is_dispatcher(asked_by) else await requests.dispatchers(uow)
+    if request.assigned_engineer_id is not None:
+        engineer = await uow.users.get(request.assigned_engineer_id)
+        if engineer is not None and engineer.is_active and engineer not in readers:
+            readers.append(engineer)
+    return readers
+
+
+async def latest_answer(uow: UnitOfWork, actor: User, request_id: int) -> Escalation | None:
+    """The newest expert answer on a request, for its assigned engineer or a dispatcher (else None)."""
+    request = await uow.requests.get(request_id)
+    if request is None or not actor.is_active:
+        return None
+    if not (is_dispatcher(actor) or request.assigned_engineer_id == actor.id):
+        return None
+    return await uow.escalations.latest_answered(request.id)

@@ -1,0 +1,218 @@
+"""A field engineer's work on an accepted job: calls, visits, waiting for parts.
+
+Every step is allowed only to the job's own, active engineer and only in the job's current
+state; the customer answers a proposed visit only for their own request.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.services import escalation, requests
+from bot.services.errors import InvalidValue, NotAllowed, NotFound
+from storage.db import UnitOfWork
+from storage.models import Customer, Escalation, JobReport, RequestEvent, ServiceRequest, SlaClock, User, Visit
+
+ROLE_ENGINEER = "engineer"
+PROPOSED, ACCEPTED, COUNTERED, ON_THE_WAY, ARRIVED = "proposed", "accepted", "countered", "on_the_way", "arrived"
+WAITING_PARTS = "parts"
+VISIT_HORIZON = timedelta(days=60)
+# Quick choices offered when proposing a visit: (days ahead, local time).
+QUICK_VISIT_TIMES = {"d1_0900": (1, time(9)), "d1_1400": (1, time(14)), "d2_0900": (2, time(9))}
+
+_DATE_TIME = (
+    re.compile(r"^(?P<y>\d{4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})\s+(?P<H>\d{1,2})[:.](?P<M>\d{2})$"),
+    re.compile(r"^(?P<d>\d{1,2})\.(?P<m>\d{1,2})(?:\.(?P<y>\d{4}))?\s+(?P<H>\d{1,2})[:.](?P<M>\d{2})$"),
+    re.compile(r"^(?P<m>\d{1,2})-(?P<d>\d{1,2})\s+(?P<H>\d{1,2})[:.](?P<M>\d{2})$"),
+    re.compile(r"^(?P<m>\d{1,2})/(?P<d>\d{1,2})\s+(?P<H>\d{1,2})[:.](?P<M>\d{2})$"),
+)
+
+
+def parse_visit_time(text: str, now: datetime, timezone: ZoneInfo) -> datetime:
+    """A local date and time typed by the engineer, as UTC; must lie in the next 60 days.
+
+    Accepted: `2026-03-05 14:00`, `05.03 14:00`, `05.03.2026 14:00`, `03-05 14:00`, `3/5 14:00`.
+    Without a year, the next such date from today is meant.
+    """
+    value = " ".join(text.split())
+    local_now = now.astimezone(timezone)
+    for pattern in _DATE_TIME:
+        match = pattern.match(value)
+        if match is None:
+            continue
+        parts = match.groupdict()
+        year = int(parts["y"]) if parts.get("y") else local_now.year
+        try:
+            local = datetime(year, int(parts["m"]), int(parts["d"]), int(parts["H"]), int(parts["M"]), tzinfo=timezone)
+            if not parts.get("y") and local < local_now - timedelta(days=1):
+                local = local.replace(year=year + 1)
+        except ValueError:
+            raise InvalidValue("visit_time") from None
+        return _check_visit_time(local.astimezone(now.tzinfo), now)
+    raise InvalidValue("visit_time")
+
+
+def quick_visit_time(choice: str, now: datetime, timezone: ZoneInfo) -> datetime:
+    if choice not in QUICK_VISIT_TIMES:
+        raise InvalidValue("visit_time")
+    days, at = QUICK_VISIT_TIMES[choice]
+    day = now.astimezone(timezone).date() + timedelta(days=days)
+    return datetime.combine(day, at, tzinfo=timezone).astimezone(now.tzinfo)
+
+
+def _check_visit_time(when: datetime, now: datetime) -> datetime:
+    if when <= now:
+        raise InvalidValue("visit_in_past")
+    if when > now + VISIT_HORIZON:
+        raise InvalidValue("visit_too_far")
+    return when
+
+
+async def own_job(uow: UnitOfWork, engineer: User, request_id: int, statuses: tuple[str, ...] = (requests.IN_PROGRESS,)) -> ServiceRequest:
+    """The engineer's own job in one of `statuses`; someone else's job is simply not found."""
+    request = await uow.requests.get(request_id)
+    if (
+        request is None or request.assigned_engineer_id != engineer.id
+        or not engineer.is_active or ROLE_ENGINEER not in engineer.role_names
+    ):
+        raise NotFound()
+    if request.status not in statuses:
+        raise NotAllowed()
+    return request
+
+
+async def record(uow: UnitOfWork, request: ServiceRequest, actor: User | None, action: str, now: datetime, *, internal: bool = False, **details: object) -> None:
+    """One timeline entry; `note` details are for staff, `text` details are shown to the customer."""
+    await uow.requests.add_event(RequestEvent(
+        request_id=request.id, actor_user_id=actor.id if actor else None, action=action,
+        details=details, internal=internal, created_at=now,
+    ))
+    request.updated_at = now
+
+
+async def stop_clock(uow: UnitOfWork, request: ServiceRequest, kind: str, now: datetime) -> SlaClock | None:
+    for clock in await uow.requests.clocks(request.id):
+        if clock.kind == kind and clock.stopped_at is None:
+            clock.stopped_at = now
+            return clock
+    return None
+
+
+async def log_call(uow: UnitOfWork, engineer: User, request_id: int, note: str, now: datetime) -> ServiceRequest:
+    """A call to the customer: counts as contacting them, so the first-contact clock stops."""
+    request = await own_job(uow, engineer, request_id)
+    await stop_clock(uow, request, "first_contact", now)
+    await record(uow, request, engineer, "call_logged", now, internal=True, note=note)
+    return request
+
+
+async def current_visit(uow: UnitOfWork, request_id: int) -> Visit | None:
+    return await uow.jobs.latest_visit(request_id)
+
+
+async def propose_visit(uow: UnitOfWork, engineer: User, request_id: int, when: datetime, now: datetime) -> tuple[ServiceRequest, Visit]:
+    """Propose (or re-propose) a visit time; the customer accepts it or asks for another."""
+    request = await own_job(uow, engineer, request_id)
+    _check_visit_time(when, now)
+    visit = await current_visit(uow, request.id)
+    if visit is None or visit.state in (ON_THE_WAY, ARRIVED):
+        visit = await uow.jobs.add_visit(Visit(request_id=request.id, engineer_id=engineer.id, state=PROPOSED, created_at=now))
+    before = visit.planned_at
+    visit.planned_at, visit.state, visit.counter_note = when, PROPOSED, None
+    await record(uow, request, engineer, "visit_proposed", now, at=when.isoformat(), before=before.isoformat() if before else None)
+    return request, visit
+
+
+@dataclass(frozen=True)
+class VisitAnswer:
+    request: ServiceRequest
+    visit: Visit
+
+
+async def answer_visit(uow: UnitOfWork, user: User, customer: Customer | None, visit_id: int, accept: bool, note: str | None, now: datetime) -> VisitAnswer:
+    """The customer accepts the proposed time, or counters with their own words. Once per proposal."""
+    visit = await uow.jobs.visit(visit_id)
+    if visit is None:
+        raise NotFound()
+    request = await requests.own_request(uow, customer, visit.request_id)
+    if request.status != requests.IN_PROGRESS or visit.engineer_id != request.assigned_engineer_id:
+        raise NotAllowed()
+    new_state = ACCEPTED if accept else COUNTERED
+    if not await uow.jobs.answer_visit(visit.id, new_state, note):
+        raise NotAllowed()  # already answered (a second press) or re-proposed meanwhile
+    await uow.session.refresh(visit)
+    action = "visit_accepted" if accept else "visit_countered"
+    await record(uow, request, user, action, now, **({"text": note} if note else {}))
+    return VisitAnswer(request, visit)
+
+
+async def on_the_way(uow: UnitOfWork, engineer: User, request_id: int, now: datetime) -> ServiceRequest:
+    request = await own_job(uow, engineer, request_id)
+    visit = await current_visit(uow, request.id)
+    if visit is None or visit.state in (ON_THE_WAY, ARRIVED):
+        if visit is not None and visit.state == ON_THE_WAY:
+            raise NotAllowed()  # pressed twice
+        visit = await uow.jobs.add_visit(Visit(request_id=request.id, engineer_id=engineer.id, state=ON_THE_WAY, created_at=now))
+    visit.state, visit.departed_at = ON_THE_WAY, now
+    request.waiting_for = None
+    await record(uow, request, engineer, "on_the_way", now)
+    return request
+
+
+async def arrived(uow: UnitOfWork, engineer: User, request_id: int, latitude: float, longitude: float, now: datetime) -> ServiceRequest:
+    """On site, with the location the engineer shared; the on-site arrival clock stops."""
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise InvalidValue("location")
+    request = await own_job(uow, engineer, request_id)
+    visit = await current_visit(uow, request.id)
+    if visit is None or visit.state == ARRIVED:
+        visit = await uow.jobs.add_visit(Visit(request_id=request.id, engineer_id=engineer.id, state=ARRIVED, created_at=now))
+    visit.state, visit.arrived_at, visit.latitude, visit.longitude = ARRIVED, now, latitude, longitude
+    request.waiting_for = None
+    await stop_clock(uow, request, "onsite_arrival", now)
+    await record(uow, request, engineer, "arrived", now, latitude=latitude, longitude=longitude)
+    return request
+
+
+async def has_arrived(uow: UnitOfWork, request_id: int) -> bool:
+    visit = await current_visit(uow, request_id)
+    return visit is not None and visit.arrived_at is not None
+
+
+async def wait_for_parts(uow: UnitOfWork, engineer: User, request_id: int, note: str, now: datetime) -> ServiceRequest:
+    """The job waits for spare parts (the deadlines issue pauses clocks on `waiting_for`)."""
+    request = await own_job(uow, engineer, request_id)
+    if request.waiting_for == WAITING_PARTS:
+        raise NotAllowed()
+    request.waiting_for = WAITING_PARTS
+    await record(uow, request, engineer, "waiting_parts", now, note=note)
+    return request
+
+
+async def resume(uow: UnitOfWork, engineer: User, request_id: int, now: datetime) -> ServiceRequest:
+    request = await own_job(uow, engineer, request_id)
+    if request.waiting_for is None:
+        raise NotAllowed()
+    request.waiting_for = None
+    await record(uow, request, engineer, "work_resumed", now)
+    return request
+
+
+@dataclass(frozen=True)
+class JobCard:
+    request: ServiceRequest
+    customer: Customer
+    visit: Visit | None
+    report: JobReport | None
+    expert_answer: Escalation | None = None
+
+
+async def job_card(uow: UnitOfWork, engineer: User, request_id: int) -> JobCard:
+    request = await own_job(uow, engineer, request_id, (requests.ASSIGNED, requests.IN_PROGRESS, requests.RESOLVED))
+    return JobCard(
+        request=request, customer=await uow.customers.get(request.customer_id),
+        visit=await current_visit(uow, request.id), report=await uow.jobs.report_of(request.id),
+        expert_answer=await escalation.latest_answer(uow, engineer, request.id),
+    )

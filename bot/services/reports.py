@@ -1,0 +1,265 @@
+"""The closing report: a dialog that collects the DESIGN.md fields, their validation, and submitting.
+
+The dialog is a `Draft` row like intake, so a restart mid-report loses nothing. The rules
+(which fields are required for which job) live in `missing_fields`, a plain function.
+A submitted report stays editable until the customer confirms it (or the timeout does).
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from bot.services import dialogs, jobs, requests
+from bot.services.errors import InvalidValue, LimitReached, NotAllowed, StaleAction, WrongInput
+from bot.services.inputs import PhotoInput, TextInput, UserInput
+from bot.services.validation import COMMENT_MAX, MAX_PHOTOS, clean_text
+from storage.db import UnitOfWork
+from storage.models import Attachment, Draft, JobReport, ReportPart, ServiceRequest, User
+
+REPORT = "report"
+SYMPTOM, CAUSE, SOLUTION, PARTS, PART_QTY, HOURS, TRAVEL_KM, TRAVEL_COST, PHOTOS, OPINION, CERTIFICATE, SUMMARY, EDIT = (
+    "symptom", "cause", "solution", "parts", "part_qty", "hours", "travel_km", "travel_cost",
+    "photos", "opinion", "certificate", "summary", "edit",
+)
+TEXT_FIELDS = (SYMPTOM, CAUSE, SOLUTION, OPINION)
+REPORT_TEXT_MAX = COMMENT_MAX
+PART_NAME_MAX = 200
+MAX_PARTS = 20
+MAX_QUANTITY = 999
+MAX_HOURS = Decimal(200)
+MAX_KM = Decimal(20000)
+MAX_COST = Decimal(1_000_000)
+PART_MATCHES_SHOWN = 6
+REPORT_PHOTO = "report_photo"
+_NUMBER = re.compile(r"^\d{1,7}([.,]\d{1,2})?$")
+
+
+def steps_for(kind: str, by_phone: bool) -> tuple[str, ...]:
+    """The report's steps for this job: travel and photos only on site, the certificate only for commissioning."""
+    steps = [SYMPTOM, CAUSE, SOLUTION, PARTS, HOURS]
+    if not by_phone:
+        steps += [TRAVEL_KM, TRAVEL_COST, PHOTOS]
+    steps.append(OPINION)
+    if kind == "installation":
+        steps.append(CERTIFICATE)
+    return (*steps, SUMMARY)
+
+
+def missing_fields(data: dict, kind: str) -> list[str]:
+    """What keeps the report from being complete (DESIGN.md: cause, solution, parts, opinion…)."""
+    by_phone = bool(data.get("by_phone"))
+    missing = [field for field in TEXT_FIELDS if not (data.get(field) or "").strip()]
+    if not data.get("parts") and not data.get("no_parts"):
+        missing.append(PARTS)
+    if data.get("hours") is None:
+        missing.append(HOURS)
+    if not by_phone:
+        if data.get("travel_km") is None:
+            missing.append(TRAVEL_KM)
+        if data.get("travel_cost") is None:
+            missing.append(TRAVEL_COST)
+        if not data.get("photos"):
+            missing.append(PHOTOS)
+    if kind == "installation" and data.get("certificate") is None:
+        missing.append(CERTIFICATE)
+    return missing
+
+
+def parse_amount(text: str, *, maximum: Decimal, allow_zero: bool, field: str) -> Decimal:
+    """A number like `2`, `1.5` or `1,5` (decimal comma accepted), within (0 or more, maximum]."""
+    value = text.strip().replace(" ", "")
+    if not _NUMBER.match(value):
+        raise InvalidValue(field)
+    try:
+        number = Decimal(value.replace(",", "."))
+    except InvalidOperation:
+        raise InvalidValue(field) from None
+    if number > maximum or number < 0 or (number == 0 and not allow_zero):
+        raise InvalidValue(field)
+    return number
+
+
+def parse_quantity(text: str) -> int:
+    value = text.strip()
+    if not value.isdigit() or not 1 <= int(value) <= MAX_QUANTITY:
+        raise InvalidValue("quantity")
+    return int(value)
+
+
+async def start(uow: UnitOfWork, engineer: User, request_id: int, by_phone: bool, now: datetime) -> Draft:
+    """Open the report for a job in progress. On-site work needs the arrival recorded first."""
+    request = await jobs.own_job(uow, engineer, request_id)
+    if not by_phone and not await jobs.has_arrived(uow, request.id):
+        raise NotAllowed()
+    data = {"request_id": request.id, "kind": request.kind, "by_phone": by_phone, "parts": [], "photos": []}
+    existing = await uow.jobs.report_of(request.id)
+    if existing is not None:  # reopened after "not resolved": start from what was written
+        data |= _from_report(existing, await _report_photos(uow, request.id))
+        data["by_phone"] = by_phone
+    return await dialogs.begin(uow, engineer.id, REPORT, SYMPTOM, data, now)
+
+
+async def edit(uow: UnitOfWork, engineer: User, request_id: int, now: datetime) -> Draft:
+    """Reopen a submitted report at its summary, while the customer has not confirmed it."""
+    request = await jobs.own_job(uow, engineer, request_id, (requests.RESOLVED,))
+    report = await uow.jobs.report_of(request.id)
+    if report is None or report.outcome is not None:
+        raise NotAllowed()
+    data = {"request_id": request.id, "kind": request.kind, "editing_report": True}
+    data |= _from_report(report, await _report_photos(uow, request.id))
+    return await dialogs.begin(uow, engineer.id, REPORT, SUMMARY, data, now)
+
+
+async def _report_photos(uow: UnitOfWork, request_id: int) -> list[str]:
+    return [a.file_id for a in await uow.requests.attachments(request_id) if a.kind == REPORT_PHOTO]
+
+
+def _from_report(report: JobReport, photos: list[str]) -> dict:
+    return {
+        "by_phone": report.by_phone, "symptom": report.symptom, "cause": report.cause, "solution": report.solution,
+        "parts": [{"part_id": p.part_id, "name": p.name, "quantity": p.quantity} for p in report.parts],
+        "no_parts": not report.parts, "hours": str(report.labour_hours), "travel_km": str(report.travel_km),
+        "travel_cost": str(Decimal(report.travel_cost) / 100), "photos": photos,
+        "opinion": report.customer_opinion, "certificate": report.certificate,
+    }
+
+
+def _next(draft: Draft, now: datetime, **changes: object) -> None:
+    """The next step in order, or back to the summary when one field was being edited."""
+    if draft.data.get("editing"):
+        dialogs.move(draft, SUMMARY, now, editing=False, **changes)
+        return
+    data = {**draft.data, **changes}
+    steps = steps_for(data["kind"], data["by_phone"])
+    step = PARTS if draft.step == PART_QTY else draft.step
+    dialogs.move(draft, steps[steps.index(step) + 1], now, **changes)
+
+
+def previous_step(draft: Draft) -> str | None:
+    if draft.step in (EDIT, PART_QTY) or draft.data.get("editing"):
+        return PARTS if draft.step == PART_QTY else SUMMARY
+    steps = steps_for(draft.data["kind"], draft.data["by_phone"])
+    index = steps.index(draft.step)
+    return steps[index - 1] if index > 0 else None
+
+
+async def handle_input(uow: UnitOfWork, draft: Draft, message: UserInput, now: datetime) -> list:
+    """Apply a message to the current step. Returns catalog matches when a part search needs a choice."""
+    step = draft.step
+    if step in TEXT_FIELDS and isinstance(message, TextInput):
+        _next(draft, now, **{step: clean_text(message.text, limit=REPORT_TEXT_MAX, expected=step)})
+        return []
+    if step == PARTS and isinstance(message, TextInput):
+        query = clean_text(message.text, limit=PART_NAME_MAX, expected=PARTS)
+        if len(draft.data.get("parts", [])) >= MAX_PARTS:
+            raise LimitReached(MAX_PARTS)
+        matches = await uow.parts.search(query, PART_MATCHES_SHOWN)
+        exact = [p for p in matches if p.code.upper() == query.upper()]
+        if len(exact) == 1:
+            dialogs.move(draft, PART_QTY, now, pending_part={"part_id": exact[0].id, "name": exact[0].name})
+            return []
+        dialogs.move(draft, PARTS, now, part_query=query)
+        return matches
+    if step == PART_QTY and isinstance(message, TextInput):
+        quantity = parse_quantity(message.text)
+        pending = draft.data.get("pending_part")
+        if not pending:
+            raise StaleAction()
+        parts = [*draft.data.get("parts", []), {**pending, "quantity": quantity}]
+        dialogs.move(draft, PARTS, now, parts=parts, pending_part=None, part_query=None, no_parts=False)
+        return []
+    if step == HOURS and isinstance(message, TextInput):
+        _next(draft, now, hours=str(parse_amount(message.text, maximum=MAX_HOURS, allow_zero=False, field="hours")))
+        return []
+    if step == TRAVEL_KM and isinstance(message, TextInput):
+        _next(draft, now, travel_km=str(parse_amount(message.text, maximum=MAX_KM, allow_zero=True, field="travel_km")))
+        return []
+    if step == TRAVEL_COST and isinstance(message, TextInput):
+        _next(draft, now, travel_cost=str(parse_amount(message.text, maximum=MAX_COST, allow_zero=True, field="travel_cost")))
+        return []
+    if step == PHOTOS and isinstance(message, PhotoInput):
+        photos = list(draft.data.get("photos", []))
+        if len(photos) >= MAX_PHOTOS:
+            raise LimitReached(MAX_PHOTOS)
+        dialogs.move(draft, PHOTOS, now, photos=[*photos, message.file_id])
+        return []
+    raise WrongInput(f"report_{step}")
+
+
+async def handle_button(uow: UnitOfWork, draft: Draft, action: str, value: str, now: datetime) -> None:
+    step = draft.step
+    if action == "back":
+        target = previous_step(draft)
+        if target is None:
+            raise NotAllowed()
+        dialogs.move(draft, target, now, editing=False, pending_part=None)
+    elif step == PARTS and action == "part" and value.isdigit():
+        part = await uow.jobs.part(int(value))
+        if part is None:
+            raise StaleAction()
+        dialogs.move(draft, PART_QTY, now, pending_part={"part_id": part.id, "name": part.name})
+    elif step == PARTS and action == "free" and draft.data.get("part_query"):
+        dialogs.move(draft, PART_QTY, now, pending_part={"part_id": None, "name": draft.data["part_query"]})
+    elif step == PARTS and action == "none" and not draft.data.get("parts"):
+        _next(draft, now, no_parts=True)
+    elif step == PARTS and action == "done" and draft.data.get("parts"):
+        _next(draft, now)
+    elif step == PARTS and action == "clear":
+        dialogs.move(draft, PARTS, now, parts=[], no_parts=False, part_query=None)
+    elif step == PHOTOS and action == "done":
+        if not draft.data.get("photos"):
+            raise InvalidValue("report_photo_required")
+        _next(draft, now)
+    elif step == CERTIFICATE and action == "certificate" and value in ("yes", "no"):
+        _next(draft, now, certificate=value == "yes")
+    elif step == SUMMARY and action == "edit":
+        dialogs.move(draft, EDIT, now)
+    elif step == EDIT and action == "field" and value in steps_for(draft.data["kind"], draft.data["by_phone"])[:-1]:
+        dialogs.move(draft, value, now, editing=True)
+    else:
+        raise StaleAction()
+
+
+async def submit(uow: UnitOfWork, engineer: User, draft: Draft, now: datetime) -> tuple[ServiceRequest, JobReport, bool]:
+    """Store the report and mark the job resolved; returns (request, report, was_an_update)."""
+    data = draft.data
+    if draft.step != SUMMARY:
+        raise StaleAction()
+    statuses = (requests.RESOLVED,) if data.get("editing_report") else (requests.IN_PROGRESS,)
+    request = await jobs.own_job(uow, engineer, data["request_id"], statuses)
+    if missing_fields(data, request.kind):
+        raise InvalidValue("report_incomplete")
+    report = await uow.jobs.report_of(request.id)
+    updating = report is not None
+    if report is not None and report.outcome == "confirmed":
+        raise NotAllowed()
+    if report is None:
+        report = await uow.jobs.add_report(JobReport(
+            request_id=request.id, engineer_id=engineer.id, symptom="", cause="", solution="", labour_hours=0,
+            customer_opinion="", submitted_at=now, updated_at=now, parts=[],
+        ))
+    _fill(report, data, engineer, now)
+    stored = set(await _report_photos(uow, request.id))
+    for file_id in data.get("photos", []):
+        if file_id not in stored:
+            await uow.requests.add_attachment(Attachment(request_id=request.id, kind=REPORT_PHOTO, file_id=file_id, added_by_user_id=engineer.id, created_at=now))
+    before = request.status
+    request.status, request.waiting_for = requests.RESOLVED, None
+    await jobs.stop_clock(uow, request, "repair_completed", now)
+    await jobs.record(uow, request, engineer, "report_updated" if updating else "report_submitted", now, before=before, after=request.status)
+    await dialogs.end(uow, draft)
+    return request, report, updating
+
+
+def _fill(report: JobReport, data: dict, engineer: User, now: datetime) -> None:
+    by_phone = bool(data.get("by_phone"))
+    report.engineer_id, report.by_phone = engineer.id, by_phone
+    report.symptom, report.cause, report.solution = data["symptom"], data["cause"], data["solution"]
+    report.customer_opinion = data["opinion"]
+    report.labour_hours = float(Decimal(data["hours"]))
+    report.travel_km = 0.0 if by_phone else float(Decimal(data["travel_km"]))
+    report.travel_cost = 0 if by_phone else int(Decimal(data["travel_cost"]) * 100)
+    report.certificate = data.get("certificate") if data["kind"] == "installation" else None
+    report.parts = [ReportPart(part_id=p.get("part_id"), name=p["name"], quantity=p["quantity"]) for p in data.get("parts", [])]
+    report.outcome, report.confirmed_at, report.updated_at = None, None, now

@@ -1,0 +1,153 @@
+"""The customer's side of a job: answering a proposed visit, confirming the report, the survey."""
+from __future__ import annotations
+
+from bot import job_views, views
+from bot.callbacks import DialogButton, DispatchButton, JobButton, ReportAnswerButton, VisitButton
+from bot.keyboards import button, inline
+from bot.services import confirmation, dialogs, jobs, requests, users
+from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction, WrongInput
+from bot.services.inputs import TextInput, UserInput
+from bot.services.validation import COMMENT_MAX, clean_text
+from bot.staff_views import display_name
+from handlers.common import Turn
+from storage.models import Draft, ServiceRequest
+
+VISIT_COUNTER, COUNTER_STEP = "visit_counter", "counter"
+
+
+async def _refuse(turn: Turn, data: str) -> None:
+    await turn.audit("stale_customer_button", data=data)
+    await turn.answer(turn._("This button is no longer valid."), alert=True)
+
+
+async def on_visit_answer(turn: Turn, payload: VisitButton) -> None:
+    """'That suits me' answers at once; 'another time' asks the customer for their words first."""
+    customer = await users.customer_of(turn.uow, turn.user)
+    if payload.action == "other":
+        visit = await turn.uow.jobs.visit(payload.visit_id)
+        try:
+            request = await requests.own_request(turn.uow, customer, visit.request_id if visit else 0)
+        except NotFound:
+            await _refuse(turn, payload.pack())
+            return
+        if visit.state != jobs.PROPOSED:
+            await _refuse(turn, payload.pack())
+            return
+        draft = await dialogs.begin(turn.uow, turn.user.id, VISIT_COUNTER, COUNTER_STEP, {"visit_id": visit.id}, turn.now)
+        await turn.edit_off()
+        await turn.reply(job_views.counter_prompt(turn._, request, draft))
+        return
+    if payload.action != "ok":
+        await _refuse(turn, payload.pack())
+        return
+    try:
+        answer = await jobs.answer_visit(turn.uow, turn.user, customer, payload.visit_id, True, None, turn.now)
+    except (NotAllowed, NotFound):
+        await _refuse(turn, payload.pack())
+        return
+    await turn.uow.commit()
+    await turn.edit_off()
+    when = answer.visit.planned_at
+    await turn.reply(turn._("Thank you: the visit on {time} is agreed (request {number}).", time=turn._.datetime(when), number=answer.request.number))
+    engineer = await turn.uow.users.get(answer.visit.engineer_id)
+    _ = turn.translator_for(engineer)
+    await turn.notify(engineer, _("✅ The customer agreed to the visit on {time} for job {number}.", time=_.datetime(when), number=answer.request.number))
+
+
+async def on_counter_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    try:
+        if not isinstance(message, TextInput):
+            raise WrongInput("note")
+        note = clean_text(message.text, limit=COMMENT_MAX, expected="note")
+    except DomainError as error:
+        await turn.reply(views.input_error(turn._, error))
+        return
+    await dialogs.end(turn.uow, draft)
+    customer = await users.customer_of(turn.uow, turn.user)
+    try:
+        answer = await jobs.answer_visit(turn.uow, turn.user, customer, draft.data["visit_id"], False, note, turn.now)
+    except (NotAllowed, NotFound):
+        await turn.reply(turn._("The engineer has changed the proposal meanwhile; please look at their latest message."))
+        return
+    await turn.uow.commit()
+    await turn.reply(turn._("Thank you, the engineer will propose another time (request {number}).", number=answer.request.number))
+    engineer = await turn.uow.users.get(answer.visit.engineer_id)
+    _ = turn.translator_for(engineer)
+    markup = inline([[button(_("📅 Propose a visit"), JobButton(answer.request.id, "visit"))]])
+    await turn.notify(engineer, _("🕑 The customer of job {number} asks for another time: {note}", number=answer.request.number, note=note), markup=markup)
+
+
+async def on_counter_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
+    raise StaleAction()  # only Cancel, which the router handles
+
+
+# --- the verdict on the report --------------------------------------------------------------
+
+
+async def on_report_answer(turn: Turn, payload: ReportAnswerButton) -> None:
+    customer = await users.customer_of(turn.uow, turn.user)
+    try:
+        if payload.action not in ("yes", "no"):
+            raise NotFound()
+        verdict = await confirmation.confirm(turn.uow, turn.user, customer, payload.request_id, payload.action == "yes", turn.now)
+    except (NotAllowed, NotFound):
+        await _refuse(turn, payload.pack())
+        return
+    await turn.uow.commit()  # the verdict stands before anyone is told
+    await turn.edit_off()
+    request = verdict.request
+    engineer = await turn.uow.users.get(verdict.report.engineer_id)
+    if verdict.resolved:
+        await turn.reply(job_views.survey_prompt(turn._, verdict.survey_draft))
+        if engineer is not None:
+            _ = turn.translator_for(engineer)
+            await turn.notify(engineer, _("✅ The customer confirmed job {number} as resolved.", number=request.number))
+        return
+    await _reopened(turn, request, engineer)
+
+
+async def _reopened(turn: Turn, request: ServiceRequest, engineer) -> None:
+    """Not resolved: the dispatchers and the engineer are told; the customer can say what is wrong."""
+    _, draft = await requests.start_comment(turn.uow, turn.user, await users.customer_of(turn.uow, turn.user), request.id, turn.now)
+    await turn.reply(views.View(turn._("We are sorry. Request {number} is reopened and the dispatcher is told. What is still wrong? Send a comment or photos, then press “Done”.", number=request.number),
+                                views.comment_prompt(turn._, request, draft).markup))
+    for dispatcher in await requests.dispatchers(turn.uow):
+        await turn.notify_view(dispatcher, job_views.dispute_for_staff(turn.translator_for(dispatcher), request, dispatcher=True))
+    if engineer is not None and engineer.is_active:
+        await turn.notify_view(engineer, job_views.dispute_for_staff(turn.translator_for(engineer), request, dispatcher=False))
+
+
+# --- the survey ----------------------------------------------------------------------------
+
+
+async def on_survey_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
+    step = await confirmation.survey_button(turn.uow, draft, payload.action, payload.value, turn.deps.policy.closing.low_score_alert, turn.now)
+    await turn.edit_off()
+    await _after_survey_step(turn, draft, step)
+
+
+async def on_survey_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    try:
+        step = await confirmation.survey_input(turn.uow, draft, message, turn.now)
+    except DomainError as error:
+        await turn.reply(turn._("Please answer with the buttons above.") if draft.step != confirmation.SURVEY_COMMENT else views.input_error(turn._, error))
+        return
+    await _after_survey_step(turn, draft, step)
+
+
+async def _after_survey_step(turn: Turn, draft: Draft, step: confirmation.SurveyStep) -> None:
+    if step.low_score:
+        await _alert_low_score(turn, draft, step.survey.stars)
+    if step.draft is None:
+        await turn.reply(views.main_menu_view(turn._, turn._("Thank you for your feedback! It helps us serve you better.")))
+    else:
+        await turn.reply(job_views.survey_prompt(turn._, step.draft))
+
+
+async def _alert_low_score(turn: Turn, draft: Draft, stars: int) -> None:
+    request = await confirmation.survey_request(turn.uow, draft)
+    engineer = await turn.uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None
+    for manager in await confirmation.managers_to_alert(turn.uow):
+        _ = turn.translator_for(manager)
+        text = _("⚠️ Low satisfaction score {stars}/5 for request {number} (engineer {name}).", stars=stars, number=request.number, name=display_name(engineer) if engineer else "—")
+        await turn.notify(manager, text, markup=inline([[button(_("Open"), DispatchButton(request.id, "open"))]]) if "dispatcher" in manager.role_names else None)

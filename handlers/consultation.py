@@ -1,0 +1,90 @@
+"""Answering the customer in writing; the customer confirms the answer or replies to it."""
+from __future__ import annotations
+
+from bot import escalation_views
+from bot.callbacks import ConsultationButton, DialogButton
+from bot.services import consultation, dialogs, requests, users
+from bot.services.errors import NotAllowed, NotFound, TooLong, WrongInput
+from bot.services.inputs import TextInput, UserInput
+from bot.views import input_error
+from handlers.common import Turn
+from handlers.dispatch import show_card
+from storage.models import Draft, ServiceRequest
+
+
+async def on_consultation_button(turn: Turn, payload: ConsultationButton) -> None:
+    """Dispatchers: answer or close as answered. Customers: "That answers my question"."""
+    if payload.action == "resolved":
+        await _customer_resolved(turn, payload)
+        return
+    try:
+        if payload.action == "answer":
+            start = await consultation.start_answer(turn.uow, turn.user, payload.request_id, turn.now)
+            await turn.reply(escalation_views.customer_answer_prompt(turn._, start.request, start.question, start.draft))
+        elif payload.action == "close":
+            delivery = await consultation.close_as_answered(turn.uow, turn.user, payload.request_id, turn.now)
+            await turn.uow.commit()  # closed before the customer is told
+            await show_card(turn, delivery.request.id)
+            if delivery.customer_user is not None:
+                _ = turn.translator_for(delivery.customer_user)
+                await turn.notify(delivery.customer_user, escalation_views.closed_for_customer(_, delivery.request))
+        else:
+            raise NotFound()
+    except (NotAllowed, NotFound):
+        await turn.audit("not_allowed_button", data=payload.pack())
+        await turn.answer(turn._("This button is no longer valid."), alert=True)
+
+
+async def _customer_resolved(turn: Turn, payload: ConsultationButton) -> None:
+    customer = await users.customer_of(turn.uow, turn.user)
+    try:
+        request = await consultation.confirm_answered(turn.uow, turn.user, customer, payload.request_id, turn.now)
+    except NotFound:
+        await turn.audit("foreign_request_button", request_id=payload.request_id, action=payload.action)
+        await turn.answer(turn._("Request not found."), alert=True)
+        return
+    except NotAllowed:
+        await turn.audit("stale_button", data=payload.pack())
+        await turn.answer(escalation_views.already_closed(turn._), alert=True)
+        return
+    await turn.uow.commit()
+    await turn.edit_off()
+    await turn.reply(escalation_views.customer_closed_it(turn._, request))
+    await _tell_dispatchers(turn, request)
+
+
+async def _tell_dispatchers(turn: Turn, request: ServiceRequest) -> None:
+    for dispatcher in await requests.dispatchers(turn.uow):
+        await turn.notify(dispatcher, escalation_views.confirmed_for_staff(turn.translator_for(dispatcher), request))
+
+
+async def on_answer_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    """The dispatcher's answer: it goes to the customer with "That answers my question" and "Reply"."""
+    if not isinstance(message, TextInput):
+        await turn.reply(escalation_views.reask(turn._, draft.step))
+        return
+    try:
+        delivery = await consultation.answer_consultation(turn.uow, turn.user, draft.data["request_id"], message.text, turn.now)
+    except WrongInput:
+        await turn.reply(escalation_views.reask(turn._, draft.step))
+        return
+    except TooLong as error:
+        await turn.reply(input_error(turn._, error))
+        return
+    except (NotAllowed, NotFound):
+        await dialogs.end(turn.uow, draft)
+        await turn.reply(turn._("This request has changed meanwhile; nothing was recorded."))
+        return
+    await dialogs.end(turn.uow, draft)
+    await turn.uow.commit()  # the answer is on the timeline before the customer reads it
+    reached = False
+    if delivery.customer_user is not None:
+        _ = turn.translator_for(delivery.customer_user)
+        view = escalation_views.answer_for_customer(_, delivery.request, delivery.text, delivery.closable)
+        reached = await turn.notify_view(delivery.customer_user, view)
+    await turn.reply(escalation_views.answer_delivered(turn._, delivery.request, reached))
+    await show_card(turn, delivery.request.id, edit=False)
+
+
+async def on_answer_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
+    raise NotAllowed()  # only Cancel exists here, and the router handles it

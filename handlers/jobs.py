@@ -1,0 +1,283 @@
+"""Field engineers: /jobs, the job card and its steps, and the closing-report dialog.
+
+Each button press re-checks on the server that the job is the presser's own and in the
+right state (`bot.services.jobs.own_job`); the button only names the job and the step.
+"""
+from __future__ import annotations
+
+from bot import job_views, views
+from bot.callbacks import DialogButton, JobButton
+from bot.keyboards import main_menu
+from bot.services import dialogs, dispatch, jobs, reports, requests
+from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction, WrongInput
+from bot.services.inputs import LocationInput, TextInput, UserInput
+from bot.services.validation import COMMENT_MAX, clean_text
+from bot.staff_views import display_name
+from handlers.common import Turn, handler
+from storage.models import Draft, ServiceRequest, User
+
+JOB_NOTE, VISIT_TIME, ARRIVAL = "job_note", "visit_time", "arrival"
+NOTE_STEP, VISIT_STEP, ARRIVAL_STEP = "note", "visit", "arrival"
+
+
+@handler
+async def cmd_jobs(turn: Turn) -> None:
+    """/jobs: the engineer's open jobs."""
+    try:
+        items = await dispatch.jobs(turn.uow, turn.user)
+    except NotAllowed:
+        await turn.reply(turn._("This command is for field engineers."))
+        return
+    await turn.reply(job_views.jobs_list(turn._, items))
+
+
+async def show_job(turn: Turn, request_id: int, *, edit: bool = False) -> None:
+    view = job_views.job_card(turn._, await jobs.job_card(turn.uow, turn.user, request_id))
+    await (turn.edit(view) if edit else turn.reply(view))
+
+
+async def on_job_button(turn: Turn, payload: JobButton) -> None:
+    """Every step of a job; a refused press is answered politely and audited."""
+    try:
+        await _job_action(turn, payload)
+    except NotAllowed:
+        await turn.audit("stale_job_button", data=payload.pack())
+        await turn.answer(turn._("That step does not fit the job's current state. Open the job again with /jobs."), alert=True)
+    except (NotFound, InvalidValue):
+        await turn.audit("not_allowed_button", data=payload.pack())
+        await turn.answer(turn._("This button is no longer valid."), alert=True)
+
+
+async def _job_action(turn: Turn, payload: JobButton) -> None:
+    action, rid = payload.action, payload.request_id
+    if action == "open":
+        await show_job(turn, rid, edit=True)
+    elif action == "accept":
+        request = await dispatch.respond(turn.uow, turn.user, rid, True, None, turn.now)
+        await show_job(turn, rid, edit=True)
+        await turn.reply(turn._("You accepted job {number}. Contact the customer to agree a visit.", number=request.number))
+        await _tell_dispatchers(turn, request, "accepted")
+    elif action in ("decline", "call", "parts"):
+        statuses = (requests.ASSIGNED,) if action == "decline" else (requests.IN_PROGRESS,)
+        request = await jobs.own_job(turn.uow, turn.user, rid, statuses)
+        if action == "parts" and request.waiting_for:
+            raise NotAllowed()
+        draft = await dialogs.begin(turn.uow, turn.user.id, JOB_NOTE, NOTE_STEP, {"request_id": rid, "purpose": action}, turn.now)
+        await turn.reply(job_views.note_prompt(turn._, action, request, draft))
+    elif action == "visit":
+        request = await jobs.own_job(turn.uow, turn.user, rid)
+        draft = await dialogs.begin(turn.uow, turn.user.id, VISIT_TIME, VISIT_STEP, {"request_id": rid}, turn.now)
+        await turn.reply(job_views.visit_prompt(turn._, request, draft))
+    elif action == "way":
+        request = await jobs.on_the_way(turn.uow, turn.user, rid, turn.now)
+        await show_job(turn, rid, edit=True)
+        await _tell_customer(turn, request, "on_the_way")
+    elif action == "arrived":
+        request = await jobs.own_job(turn.uow, turn.user, rid)
+        await dialogs.begin(turn.uow, turn.user.id, ARRIVAL, ARRIVAL_STEP, {"request_id": rid}, turn.now)
+        await turn.reply(job_views.arrival_prompt(turn._, request))
+    elif action == "resume":
+        request = await jobs.resume(turn.uow, turn.user, rid, turn.now)
+        await show_job(turn, rid, edit=True)
+        await _tell_customer(turn, request, "resumed")
+    elif action in ("report", "phone"):
+        await _start_report(turn, rid, by_phone=action == "phone")
+    elif action == "edit":
+        draft = await reports.edit(turn.uow, turn.user, rid, turn.now)
+        await turn.reply(job_views.report_prompt(turn._, draft))
+    else:
+        raise InvalidValue("action")
+
+
+async def _start_report(turn: Turn, request_id: int, *, by_phone: bool) -> None:
+    try:
+        draft = await reports.start(turn.uow, turn.user, request_id, by_phone, turn.now)
+    except NotAllowed:
+        request = await jobs.own_job(turn.uow, turn.user, request_id)  # re-raises when it is not about arrival
+        await turn.answer(turn._("Mark “Arrived” on site first, or choose “Solved by phone” for {number}.", number=request.number), alert=True)
+        return
+    await turn.reply(job_views.report_prompt(turn._, draft))
+
+
+# --- one-line notes: a call, waiting for parts, a decline reason --------------------------
+
+
+async def on_note_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    try:
+        if not isinstance(message, TextInput):
+            raise WrongInput(NOTE_STEP)
+        note = clean_text(message.text, limit=COMMENT_MAX, expected=NOTE_STEP)
+    except DomainError as error:
+        await turn.reply(job_views.input_error(turn._, error))
+        return
+    await dialogs.end(turn.uow, draft)
+    rid, purpose = draft.data["request_id"], draft.data["purpose"]
+    try:
+        if purpose == "decline":
+            request = await dispatch.respond(turn.uow, turn.user, rid, False, note, turn.now)
+            await turn.reply(turn._("Job {number} declined; it is back with the dispatcher.", number=request.number))
+            await _tell_dispatchers(turn, request, "declined", note)
+            return
+        if purpose == "call":
+            await jobs.log_call(turn.uow, turn.user, rid, note, turn.now)
+            await turn.reply(turn._("Call logged."))
+        else:
+            request = await jobs.wait_for_parts(turn.uow, turn.user, rid, note, turn.now)
+            await _tell_customer(turn, request, "waiting_parts")
+            await _tell_dispatchers(turn, request, "waiting_parts", note)
+        await show_job(turn, rid)
+    except (NotAllowed, NotFound):
+        await turn.reply(turn._("This job has changed meanwhile; nothing was recorded."))
+
+
+# --- proposing a visit --------------------------------------------------------------------
+
+
+async def on_visit_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    try:
+        if not isinstance(message, TextInput):
+            raise WrongInput("visit")
+        when = jobs.parse_visit_time(message.text, turn.now, turn.deps.settings.timezone)
+    except DomainError as error:
+        await turn.reply(job_views.input_error(turn._, error))
+        return
+    await _propose(turn, draft, when)
+
+
+async def on_visit_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
+    if payload.action != "quick":
+        raise StaleAction()
+    await turn.edit_off()
+    await _propose(turn, draft, jobs.quick_visit_time(payload.value, turn.now, turn.deps.settings.timezone))
+
+
+async def _propose(turn: Turn, draft: Draft, when) -> None:
+    try:
+        request, visit = await jobs.propose_visit(turn.uow, turn.user, draft.data["request_id"], when, turn.now)
+    except InvalidValue as error:
+        await turn.reply(job_views.input_error(turn._, error))
+        return
+    except (NotAllowed, NotFound):
+        await dialogs.end(turn.uow, draft)
+        await turn.reply(turn._("This job has changed meanwhile; nothing was recorded."))
+        return
+    await dialogs.end(turn.uow, draft)
+    await turn.uow.commit()  # the proposal exists before the customer can answer it
+    await turn.reply(turn._("Visit on {time} proposed to the customer for job {number}; I will tell you their answer.", time=turn._.datetime(when), number=request.number))
+    customer_user = await _customer_user(turn, request)
+    if customer_user is not None:
+        await turn.notify_view(customer_user, job_views.visit_proposal(turn.translator_for(customer_user), request, visit, turn.user))
+
+
+# --- arrival with a location ---------------------------------------------------------------
+
+
+async def on_arrival_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    if not isinstance(message, LocationInput):
+        await turn.reply(job_views.input_error(turn._, WrongInput("arrival")))
+        return
+    try:
+        request = await jobs.arrived(turn.uow, turn.user, draft.data["request_id"], message.latitude, message.longitude, turn.now)
+    except InvalidValue as error:
+        await turn.reply(job_views.input_error(turn._, error))
+        return
+    except (NotAllowed, NotFound):
+        await dialogs.end(turn.uow, draft)
+        await turn.reply(views.main_menu_view(turn._, turn._("This job has changed meanwhile; nothing was recorded.")))
+        return
+    await dialogs.end(turn.uow, draft)
+    await turn.reply(views.View(turn._("Arrival at job {number} recorded.", number=request.number), main_menu(turn._)))
+    await show_job(turn, request.id)
+    await _tell_customer(turn, request, "arrived")
+
+
+async def on_arrival_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
+    raise StaleAction()  # the arrival step has only reply-keyboard buttons
+
+
+# --- the closing report --------------------------------------------------------------------
+
+
+async def on_report_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    try:
+        matches = await reports.handle_input(turn.uow, draft, message, turn.now)
+    except DomainError as error:
+        await turn.reply(job_views.input_error(turn._, error))
+        return
+    await turn.reply(job_views.report_prompt(turn._, draft, matches))
+
+
+async def on_report_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
+    if payload.action == "submit":
+        await _submit_report(turn, draft)
+        return
+    try:
+        await reports.handle_button(turn.uow, draft, payload.action, payload.value, turn.now)
+    except InvalidValue as error:
+        await turn.answer(job_views.input_error(turn._, error), alert=True)
+        return
+    await turn.edit_off()
+    await turn.reply(job_views.report_prompt(turn._, draft))
+
+
+async def go_back(turn: Turn, draft: Draft) -> None:
+    await reports.handle_button(turn.uow, draft, "back", "", turn.now)
+    await turn.reply(job_views.report_prompt(turn._, draft))
+
+
+async def _submit_report(turn: Turn, draft: Draft) -> None:
+    try:
+        request, report, updated = await reports.submit(turn.uow, turn.user, draft, turn.now)
+    except InvalidValue as error:
+        await turn.answer(job_views.input_error(turn._, error), alert=True)
+        return
+    except (NotAllowed, NotFound):
+        await dialogs.end(turn.uow, draft)
+        await turn.edit_off()
+        await turn.reply(turn._("This job has changed meanwhile; the report was not sent."))
+        return
+    await turn.uow.commit()  # the report is stored before the customer is asked about it
+    await turn.edit_off()
+    await turn.reply(turn._("Report for job {number} sent. The customer is asked to confirm; you can still edit it until then.", number=request.number))
+    customer_user = await _customer_user(turn, request)
+    if customer_user is not None:
+        _ = turn.translator_for(customer_user)
+        await turn.notify_view(customer_user, job_views.report_for_customer(_, request, report, turn.user, updated=updated))
+    await _tell_dispatchers(turn, request, "report")
+
+
+# --- telling the others ------------------------------------------------------------------
+
+
+async def _customer_user(turn: Turn, request: ServiceRequest) -> User | None:
+    customer = await turn.uow.customers.get(request.customer_id)
+    return await turn.uow.users.get(customer.user_id) if customer and customer.user_id else None
+
+
+async def _tell_customer(turn: Turn, request: ServiceRequest, what: str) -> None:
+    """Progress the customer sees; never internal notes."""
+    user = await _customer_user(turn, request)
+    if user is None:
+        return
+    _ = turn.translator_for(user)
+    name, number = display_name(turn.user), request.number
+    text = {
+        "on_the_way": _("🚗 Engineer {name} is on the way to you (request {number}).", name=name, number=number),
+        "arrived": _("📍 Engineer {name} has arrived (request {number}).", name=name, number=number),
+        "waiting_parts": _("📦 Request {number} is waiting for spare parts; work continues as soon as they arrive.", number=number),
+        "resumed": _("▶️ The parts are here: work on request {number} continues.", number=number),
+    }[what]
+    await turn.notify(user, text)
+
+
+async def _tell_dispatchers(turn: Turn, request: ServiceRequest, what: str, note: str | None = None) -> None:
+    name, number = display_name(turn.user), request.number
+    for dispatcher in await requests.dispatchers(turn.uow):
+        _ = turn.translator_for(dispatcher)
+        text = {
+            "accepted": lambda: _("👷 {name} accepted job {number}.", name=name, number=number),
+            "declined": lambda: _("👷 {name} declined job {number}: {reason}. It is back in the /queue.", name=name, number=number, reason=note),
+            "waiting_parts": lambda: _("📦 {name}: job {number} waits for parts: {note}", name=name, number=number, note=note),
+            "report": lambda: _("📝 {name} sent the report for {number}; waiting for the customer to confirm.", name=name, number=number),
+        }[what]()
+        await turn.notify(dispatcher, text)

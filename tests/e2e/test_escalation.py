@@ -1,0 +1,173 @@
+"""Over HTTP: a hard case goes to a technical expert and back; a consultation is answered in the chat."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from bot.services import escalation
+from storage.models import AuditEntry
+from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
+from tests.e2e.helpers import TRANSLATORS, file_request, onboard, t
+
+
+async def _staff(fake, admin, user_id: int, name: str, role: str, language: str = "en"):
+    """A staff member enrolled the real way: `/invite <role>` and the deep link."""
+    person = fake.add_user(user_id=user_id, first_name=name, language_code=language)
+    await admin.send_text(f"/invite {role}")
+    code = re.search(r"start=(inv_[\w-]+)", admin.last.text).group(1)
+    await person.send_text(f"/start {code}")
+    return person
+
+
+async def _open_card(dora, number: str) -> None:
+    await dora.send_text("/queue")
+    await dora.press(number)
+
+
+async def test_a_hard_case_goes_to_the_expert_and_the_answer_to_dispatcher_and_engineer(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=6001, first_name="Alice", language_code="en")
+    ed = await _staff(fake, dora, 6101, "Ed", "engineer")
+    xena = await _staff(fake, dora, 6201, "Xena", "technical_expert", language="zh-hans")
+    await onboard(alice)
+    number = await file_request(alice, photos=1)
+    await _open_card(dora, number)
+    await dora.press("Assign")
+    await dora.press("Ed")
+
+    await dora.press("Ask an expert")
+    assert "Xena · 0 open cases" in dora.last.button_texts[0]
+    await dora.press("Xena")
+    assert f"What should Xena look at in {number}?" in dora.last.text
+    await dora.send_sticker()
+    assert dora.last.text == "Please write your question for the expert as text, or press Cancel."
+    await dora.send_text("Breaker trips after 5 minutes, insulation looked fine. Cause?")
+    assert any(f"{number} is sent to Xena" in (m.text or "") for m in dora.new_messages)
+    assert "Sent to a technical expert: Breaker trips" in dora.last.text  # the refreshed card's history
+
+    case = next(m for m in xena.messages if t("zh_Hans", "✍️ Write analysis") in m.button_texts)
+    assert number in case.text
+    assert "Breaker trips after 5 minutes" in case.text and "Alice" not in case.text and "8613800138000" not in case.text
+    assert any(m.photo_file_ids for m in xena.messages)  # the request's photo came along
+
+    await xena.send_text("/cases")
+    assert number in xena.last.button_texts[0]
+    await xena.press(number)
+    await xena.press(t("zh_Hans", "✍️ Write analysis"))
+    await xena.send_text("Motor winding insulation breaks down when warm.")
+    await xena.press(t("zh_Hans", "⬅️ Back"))
+    assert "Motor winding insulation" in xena.last.text  # what was written is shown, and can be kept
+    await xena.press(t("zh_Hans", "➡️ Keep this text"))
+    await xena.send_text("x" * (escalation.PLAN_MAX + 1))
+    assert xena.last.text == TRANSLATORS["zh_Hans"].ngettext(
+        "That is too long: at most {n} character, please shorten it.", "That is too long: at most {n} characters, please shorten it.", escalation.PLAN_MAX,
+    )
+    await xena.send_text("Rewind or replace the motor; megger test at 500 V after the repair.")
+    review = xena.last
+    assert "Motor winding insulation" in review.text and "Rewind or replace the motor" in review.text
+    send_data = next(b["callback_data"] for b in review.buttons if b["text"] == t("zh_Hans", "📤 Send"))
+    await xena.press(t("zh_Hans", "✏️ Edit"))
+    await xena.press(t("zh_Hans", "➡️ Keep this text"))
+    await xena.press(t("zh_Hans", "➡️ Keep this text"))
+    await xena.press(t("zh_Hans", "📤 Send"))
+    assert xena.last.text == t("zh_Hans", "✅ Your analysis and repair plan for {number} are sent. Thank you!", number=number)
+    await xena.press_data(send_data, review)  # the first review's Send, pressed again after sending
+    assert xena.callback_answers[-1][1] == t("zh_Hans", "This button is no longer valid.")
+
+    for reader, button in ((dora, f"Open {number}"), (ed, f"Open job {number}")):
+        answer = next(m for m in reversed(reader.messages) if f"Xena answered on {number}" in (m.text or ""))
+        assert "Motor winding insulation breaks down" in answer.text and "megger test at 500 V" in answer.text
+        assert button in answer.button_texts
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert len([e for e in await uow.requests.events(request.id, include_internal=True) if e.action == "expert_answer"]) == 1
+
+    await alice.send_text(f"/status {number}")
+    card = alice.last.text
+    assert "Motor winding" not in card and "Breaker trips after 5 minutes, insulation" not in card and "expert" not in card.lower()
+    fake.assert_no_rejections()
+
+
+async def test_another_experts_forged_answer_button_and_a_customers_forged_escalation_are_refused(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=6002, first_name="Alice", language_code="en")
+    xena = await _staff(fake, dora, 6202, "Xena", "technical_expert")
+    yuri = await _staff(fake, dora, 6203, "Yuri", "technical_expert")
+    await onboard(alice)
+    number = await file_request(alice)
+    await _open_card(dora, number)
+    await dora.press("Ask an expert")
+    await dora.press("Xena")
+    await dora.send_text("Cause of the tripping?")
+    async with desk.db.uow() as uow:
+        request_id = (await uow.requests.by_number(number)).id
+        case_id = (await uow.escalations.unanswered_of_request(request_id))[0].id
+        yuri_id = (await uow.users.by_telegram_id(6203)).id
+
+    await yuri.press_data(f"1:xc:{case_id}:write")
+    assert yuri.callback_answers[-1][1] == "This button is no longer valid."
+    await alice.press_data(f"1:xp:{request_id}:{yuri_id}")  # a customer choosing an expert
+    assert alice.callback_answers[-1][1] == "This button is no longer valid."
+    await alice.send_text("/cases")
+    assert alice.last.text == "This command is for technical experts."
+
+    await dora.press("Ask an expert", dora.last)  # a second escalation while the first is open
+    assert f"{number} already waits for the answer of Xena" in dora.last.text and "Cause of the tripping?" in dora.last.text
+    async with desk.db.uow() as uow:
+        audited = list(await uow.session.scalars(
+            select(AuditEntry.actor_telegram_id).where(AuditEntry.action == "not_allowed_button").order_by(AuditEntry.id)
+        ))
+        assert audited == [6203, 6002]
+        case = await uow.escalations.get(case_id)
+        assert case.answered_at is None and await uow.drafts.of_user(yuri_id) is None
+    await xena.send_text("/cases")
+    assert number in xena.last.button_texts[0]
+    fake.assert_no_rejections()
+
+
+async def test_a_consultation_is_answered_the_customer_replies_and_closes_it(fake, desk):
+    dora, wang = fake.users[DISPATCHER_ID], fake.users[SECOND_DISPATCHER_ID]
+    await wang.send_text("/start")  # the bot learns Wang's language (Chinese) from his first message
+    alice = fake.add_user(user_id=6003, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice, kind_label="Consultation", description="Which oil grade does the QJ pump need?")
+    await dora.press("Open to triage")
+    assert "Deadline, consultation answer" in dora.last.text
+    await dora.press("Answer the customer")
+    assert "Which oil grade does the QJ pump need?" in dora.last.text
+    await dora.send_photo()
+    assert dora.last.text == "Please write the answer as text, or press Cancel."
+    await dora.send_text("y" * 3001)
+    assert dora.last.text == "That is too long: at most 3000 characters, please shorten it."
+    await dora.send_text("Use ISO VG 46 hydraulic oil <not motor oil>.")
+    assert any(f"Your answer is sent to the customer of {number}" in (m.text or "") for m in dora.new_messages)
+    assert "Answer from the service department: Use ISO VG 46" in dora.last.text
+    assert "Deadline, consultation answer" not in dora.last.text
+
+    first_answer = alice.last
+    assert f"Answer on your request {number}" in first_answer.text and "<not motor oil>" in first_answer.text
+    assert first_answer.button_texts == ["✅ That answers my question", "↩️ Reply"]
+    await alice.press("Reply")
+    await alice.send_text("And how many litres?")
+    for dispatcher, label in ((dora, "💬 Answer the customer"), (wang, t("zh_Hans", "💬 Answer the customer"))):
+        assert "And how many litres?" in dispatcher.last.text and label in dispatcher.last.button_texts
+    await wang.press(t("zh_Hans", "💬 Answer the customer"))
+    assert "And how many litres?" in wang.last.text
+    await wang.send_text("About 2 litres.")
+    assert "About 2 litres." in alice.last.text
+
+    await alice.press("That answers my question")
+    assert alice.last.text == f"✅ Thank you! Request {number} is closed. If you need anything else, send a new request with /new."
+    assert f"the answer on {number} resolves their question" in dora.last.text
+    await alice.press("That answers my question", first_answer)  # the older answer's button
+    assert alice.callback_answers[-1][1] == "This request is already closed."
+    await alice.send_text(f"/status {number}")
+    assert "Status: Closed" in alice.last.text and "Closed: the customer confirmed the answer" in alice.last.text
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert (request.status, request.closed_reason) == ("closed", "confirmed")
+        actions = [e.action for e in await uow.requests.events(request.id, include_internal=False)]
+        assert actions.count("answered") == 2 and actions[-1] == "answer_confirmed"
+        assert await uow.drafts.of_user((await uow.users.by_telegram_id(6003)).id) is None  # the reply mode ended too
+    fake.assert_no_rejections()

@@ -1,0 +1,243 @@
+"""A job's whole life over HTTP: assignment, visit, arrival, report, the customer's verdict and survey."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from storage.models import AuditEntry, Part
+from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
+from tests.e2e.helpers import file_request, onboard, t
+
+
+async def _staff(fake, admin, user_id: int, name: str, role: str, language_code: str = "en"):
+    person = fake.add_user(user_id=user_id, first_name=name, language_code=language_code)
+    await admin.send_text(f"/invite {role}")
+    code = re.search(r"start=(inv_[\w-]+)", admin.last.text).group(1)
+    await person.send_text(f"/start {code}")
+    return person
+
+
+async def _assign(dispatcher, number: str, engineer_name: str, language: str) -> None:
+    await dispatcher.send_text("/queue")
+    await dispatcher.press(number)
+    await dispatcher.press(t(language, "👷 Assign"))
+    await dispatcher.press(engineer_name)
+
+
+async def _report_on_site(engineer, language: str, *, part_search: str, part_button: str) -> None:
+    L = lambda text, **v: t(language, text, **v)  # noqa: E731
+    await engineer.press(L("📝 Close with report"))
+    await engineer.send_text("Breaker trips after 5 minutes")
+    await engineer.send_text("Worn motor bearing")
+    await engineer.send_text("Replaced the bearing, tested 30 minutes")
+    await engineer.send_text(part_search)
+    await engineer.press(part_button)
+    await engineer.send_text("2")
+    await engineer.press(L("✅ Done with parts"))
+    await engineer.send_text("2,5")
+    await engineer.send_text("40")
+    await engineer.send_text("60")
+    await engineer.press(L("✅ Done"))  # no photo yet: refused
+    assert engineer.callback_answers[-1][1] == L("On-site work needs at least one photo. Send a photo, then press “Done”.")
+    await engineer.send_photo()
+    await engineer.press(L("✅ Done"))
+    await engineer.send_text("Customer says it runs quietly now")
+    await engineer.press(L("📤 Send the report"))
+
+
+@pytest.mark.parametrize("language, code, dispatcher_id", [("en", "en", DISPATCHER_ID), ("zh_Hans", "zh-hans", SECOND_DISPATCHER_ID)])
+async def test_full_life_cycle_from_intake_to_survey(fake, desk, language, code, dispatcher_id):
+    L = lambda text, **v: t(language, text, **v)  # noqa: E731
+    admin = fake.users[DISPATCHER_ID]
+    dispatcher = fake.users[dispatcher_id]
+    manager = await _staff(fake, admin, 5290, "Mona", "service_manager", code)
+    engineer = await _staff(fake, admin, 5201, "Ed", "engineer", code)
+    customer = fake.add_user(user_id=5202, first_name="Li", language_code=code)
+    async with desk.db.uow() as uow:
+        await uow.session.merge(Part(code="BRG-6204", name="Bearing 6204-2RS", unit="pc"))
+        await uow.commit()
+    await onboard(customer, language=language)
+    number = await file_request(customer, language=language)
+
+    await _assign(dispatcher, number, "Ed", language)
+    assert L("👷 Engineer {name} is assigned to your request {number}.", name="Ed", number=number) in customer.last.text
+    await engineer.press(L("✅ Accept"))
+    assert L("You accepted job {number}. Contact the customer to agree a visit.", number=number) in engineer.last.text
+
+    await engineer.press(L("📅 Propose a visit"))
+    await engineer.press(L("Tomorrow 09:00"))
+    assert number in customer.last.text and "Ed" in customer.last.text
+    await customer.press(L("✅ That suits me"))
+    assert number in engineer.last.text  # "the customer agreed to the visit…"
+    await customer.send_text(f"/status {number}")
+    assert L("Visit planned: {time}", time="") in customer.last.text
+
+    await engineer.send_text("/jobs")
+    await engineer.press(number)
+    await engineer.press(L("🚗 On my way"))
+    assert L("🚗 Engineer {name} is on the way to you (request {number}).", name="Ed", number=number) in customer.last.text
+    await engineer.press(L("📍 Arrived"))
+    await engineer.send_location(34.7467, 113.6254)
+    assert L("📍 Engineer {name} has arrived (request {number}).", name="Ed", number=number) in customer.last.text
+
+    await _report_on_site(engineer, language, part_search="6204", part_button="BRG-6204")
+    report = customer.last
+    assert L("Fault cause: {value}", value="Worn motor bearing") in report.text
+    assert L("{name} × {quantity}", name="Bearing 6204-2RS", quantity=2) in report.text
+    assert "60" not in report.text.replace(number, "")  # the travel cost stays internal
+    assert any(number in (m.text or "") for m in dispatcher.messages[-2:])
+
+    await customer.press(L("✅ Resolved"))
+    await customer.press("⭐⭐⭐⭐⭐")
+    await customer.press(L("Yes"))
+    await customer.send_text("Fast and friendly")
+    assert L("Thank you for your feedback! It helps us serve you better.") in customer.last.text
+    assert not any("Low satisfaction" in (m.text or "") for m in manager.messages)
+
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        report_row = await uow.jobs.report_of(request.id)
+        survey = await uow.jobs.survey_of(request.id)
+        visit = await uow.jobs.latest_visit(request.id)
+        assert (request.status, request.closed_reason, report_row.outcome) == ("closed", "confirmed", "confirmed")
+        assert [(p.name, p.quantity, p.part_id is not None) for p in report_row.parts] == [("Bearing 6204-2RS", 2, True)]
+        assert (report_row.labour_hours, report_row.travel_km, report_row.travel_cost) == (2.5, 40.0, 6000)
+        assert (survey.stars, survey.on_time, survey.comment) == (5, True, "Fast and friendly")
+        assert (visit.state, round(visit.latitude, 4)) == ("arrived", 34.7467)
+        actions = [e.action for e in await uow.requests.events(request.id, include_internal=True)]
+        for step in ("assigned", "accepted", "visit_proposed", "visit_accepted", "on_the_way", "arrived", "report_submitted", "confirmed"):
+            assert step in actions
+    fake.assert_no_rejections()
+
+
+async def test_not_resolved_reopens_flags_and_tells_the_dispatcher(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    manager = await _staff(fake, dora, 5390, "Mona", "service_manager")
+    ed = await _staff(fake, dora, 5301, "Ed", "engineer")
+    alice = fake.add_user(user_id=5302, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await _assign(dora, number, "Ed", "en")
+    await ed.press("Accept")
+    await ed.press("Solved by phone")
+    for text in ("No water", "Valve closed", "Told the customer to open the valve"):
+        await ed.send_text(text)
+    await ed.press("No parts were used")
+    await ed.send_text("0.5")
+    await ed.send_text("Customer will try")
+    await ed.press("Send the report")
+    assert "Is the problem solved?" in alice.last.text
+    resolved_data = alice.last.buttons[0]["callback_data"]
+
+    await alice.press("Not resolved")
+    assert f"Request {number} is reopened" in alice.last.text
+    await alice.send_text("Still no water after opening the valve")
+    await alice.press("Done")
+    assert any(f"request {number} is NOT resolved" in (m.text or "") for m in dora.messages)
+    assert any("Still no water" in (m.text or "") for m in dora.messages)
+    assert "Repeat repair" in (await _job_text(ed, number))
+
+    # The old verdict buttons are stale now; the report goes out again after a fix.
+    await alice.press_data(resolved_data)
+    assert alice.callback_answers[-1][1] == "This button is no longer valid."
+    await ed.press("Solved by phone")
+    for _ in range(3):
+        await ed.send_text("kept")  # every text step answered again
+    await ed.press("No parts were used")
+    await ed.send_text("1")
+    await ed.send_text("Works now")
+    await ed.press("Send the report")
+    assert f"updated the report on request {number}" in alice.last.text
+    await alice.press("Resolved")
+    await alice.press("⭐")  # one star: the service manager hears of it
+    assert any(f"Low satisfaction score 1/5 for request {number}" in (m.text or "") for m in manager.messages)
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert (request.repeat_repair, request.status) == (True, "closed")
+    fake.assert_no_rejections()
+
+
+async def _job_text(engineer, number: str) -> str:
+    await engineer.send_text("/jobs")
+    await engineer.press(number)
+    return engineer.last.text
+
+
+async def test_unanswered_report_closes_by_timeout(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await _staff(fake, dora, 5401, "Ed", "engineer")
+    alice = fake.add_user(user_id=5402, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await _assign(dora, number, "Ed", "en")
+    await ed.press("Accept")
+    await ed.press("Solved by phone")
+    for text in ("Noise", "Loose cover", "Tightened the cover screws"):
+        await ed.send_text(text)
+    await ed.press("No parts were used")
+    await ed.send_text("0.5")
+    await ed.send_text("Quiet now")
+    await ed.press("Send the report")
+    resolved_data = alice.last.buttons[0]["callback_data"]
+    desk.clock.advance(timedelta(hours=71))
+    assert await desk.sweep() == 0
+    desk.clock.advance(timedelta(hours=2))
+    assert await desk.sweep() == 1
+    assert f"Request {number} is closed: we did not hear back within 72 hours" in alice.last.text
+    await alice.press_data(resolved_data)
+    assert alice.callback_answers[-1][1] == "This button is no longer valid."
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert (request.status, request.closed_reason) == ("closed", "timeout")
+    fake.assert_no_rejections()
+
+
+async def test_forged_job_and_verdict_buttons_are_refused_and_audited(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await _staff(fake, dora, 5501, "Ed", "engineer")
+    mallory = await _staff(fake, dora, 5502, "Mallory", "engineer")
+    alice = fake.add_user(user_id=5503, first_name="Alice", language_code="en")
+    bob = fake.add_user(user_id=5504, first_name="Bob", language_code="en")
+    await onboard(alice)
+    await onboard(bob)
+    number = await file_request(alice)
+    await _assign(dora, number, "Ed", "en")
+    await ed.press("Accept")
+    async with desk.db.uow() as uow:
+        request_id = (await uow.requests.by_number(number)).id
+    await mallory.press_data(f"1:jb:{request_id}:way")  # another engineer's job
+    await ed.press_data(f"1:jb:{request_id}:edit")  # no report to edit yet
+    await bob.press_data(f"1:cf:{request_id}:yes")  # someone else's request
+    await alice.press_data(f"1:cf:{request_id}:yes")  # no report yet
+    await ed.press_data(f"1:jb:{request_id}:fly")  # an action no button has
+    assert mallory.callback_answers[-1][1] == "This button is no longer valid."
+    assert bob.callback_answers[-1][1] == "This button is no longer valid."
+    async with desk.db.uow() as uow:
+        request = await uow.requests.get(request_id)
+        assert request.status == "in_progress" and await uow.jobs.latest_visit(request_id) is None
+        audited = {a for a, in await uow.session.execute(select(AuditEntry.actor_telegram_id).where(AuditEntry.action.in_(("not_allowed_button", "stale_job_button", "stale_customer_button"))))}
+        assert audited == {5501, 5502, 5503, 5504}
+    fake.assert_no_rejections()
+
+
+async def test_deactivated_engineers_jobs_return_to_the_queue(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await _staff(fake, dora, 5601, "Ed", "engineer")
+    alice = fake.add_user(user_id=5602, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await _assign(dora, number, "Ed", "en")
+    await ed.press("Accept")
+    await dora.send_text("/staff")
+    await dora.press("Ed")
+    await dora.press("Deactivate")
+    assert any(f"their open jobs are back in the /queue: {number}" in (m.text or "") for m in dora.messages)
+    assert f"Your request {number} will get another engineer" in alice.last.text
+    await ed.press("On my way")  # the job card he still has
+    assert ed.callback_answers[-1][1] == "This button is no longer valid."
+    await dora.send_text("/queue")
+    assert number in dora.last.text
+    fake.assert_no_rejections()

@@ -1,0 +1,50 @@
+"""A staff member's own profile over HTTP, and dispatch using what they entered."""
+from __future__ import annotations
+
+from tests.e2e.conftest import DISPATCHER_ID
+from tests.e2e.helpers import file_request, onboard
+from tests.e2e.test_jobs import _staff
+
+
+async def test_region_and_skills_from_the_profile_rank_the_engineer_first(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    await _staff(fake, dora, 5701, "Ann", "engineer")
+    bo = await _staff(fake, dora, 5702, "Bo", "engineer")
+    await bo.send_text("/profile")
+    await bo.press("Region")
+    await bo.send_sticker()  # wrong kind of input: the question again
+    assert "Type the region or city you work in" in bo.last.text
+    await bo.send_text("x" * 101)
+    assert "at most 100 characters" in bo.last.text
+    await bo.send_text("Zhengzhou")
+    await bo.press("Skills")
+    await bo.send_text("submersible pumps, switch cabinets")
+    assert "Region: Zhengzhou" in bo.last.text and "Skills (product lines): submersible pumps, switch cabinets" in bo.last.text
+    await bo.press("Go off duty")
+    assert "On duty: no" in bo.last.text
+    await bo.press("Go on duty")
+
+    alice = fake.add_user(user_id=5703, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await alice.send_text("/new")
+    await alice.press("Fault repair")
+    await alice.press("I don't know the serial number")
+    await alice.send_text("The submersible pumps stop at noon")
+    await alice.press("Skip, no photos")
+    await alice.send_text("Farm 9, Zhengzhou outskirts")
+    await alice.press("Confirm and send")
+    await dora.press("Open to triage")
+    await dora.press("Assign")
+    assert dora.last.button_texts[0].startswith("Bo 📍🔧")
+    fake.assert_no_rejections()
+
+
+async def test_customers_have_no_profile_and_forged_profile_buttons_are_refused(fake, desk):
+    alice = fake.add_user(user_id=5704, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await file_request(alice)
+    await alice.send_text("/profile")
+    assert alice.last.text == "This command is for service staff."
+    await alice.press_data("1:pf:region")
+    assert alice.callback_answers[-1][1] == "This button is no longer valid."
+    fake.assert_no_rejections()

@@ -1,0 +1,201 @@
+"""The product registry over HTTP: admins import files, customers claim products, dispatchers decide."""
+from __future__ import annotations
+
+import io
+from datetime import date
+
+import openpyxl
+from sqlalchemy import func, select
+
+from storage.models import AuditEntry, Draft, Product, ProductClaim
+from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
+from tests.e2e.helpers import TRANSLATORS, onboard, t
+
+HEADER = "Serial,Model,Customer/Project,Sale date,Commissioning date,Warranty months,Maintenance cycle\n"
+
+
+def _xlsx(rows: list[list[object]]) -> bytes:
+    workbook = openpyxl.Workbook()
+    for row in rows:
+        workbook.active.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+REGISTRY_XLSX = _xlsx([
+    ["Serial", "Model", "Customer/Project", "Sale date", "Commissioning date", "Warranty months", "Maintenance cycle"],
+    ["QJ-1001", "QJ 50-120", "Yellow River Farm", date(2025, 5, 10), date(2025, 6, 1), 24, 6],
+    ["QJ-1002", "QJ 80-60", "Yellow River Farm", date(2025, 5, 10), None, 12, None],
+])
+
+
+async def _import(admin, file_name: str, data: bytes) -> None:
+    await admin.send_text("/import")
+    await admin.send_document(file_name, data=data)
+
+
+async def _products(desk) -> dict[str, tuple]:
+    async with desk.db.uow() as uow:
+        rows = await uow.session.scalars(select(Product).order_by(Product.serial))
+        return {p.serial: (p.model, p.warranty_months, p.customer_id) for p in rows}
+
+
+async def test_an_admin_imports_a_good_file_and_a_bad_file_changes_nothing(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    await dora.send_text("/import")
+    assert "Import the product registry or the parts catalog" in dora.last.text and "Cancel" in dora.last.button_texts[-1]
+    await dora.send_sticker()
+    assert "Please send the file as a document" in dora.last.text
+    await dora.send_document("photo.pdf", data=b"%PDF-1.4")
+    assert "Only .xlsx and .csv files can be imported" in dora.last.text
+    await dora.send_document("registry.xlsx", data=REGISTRY_XLSX)
+    assert "Product registry imported: 2 added, 0 updated, 0 unchanged." in dora.last.text
+    before = await _products(desk)
+    assert before == {"QJ-1001": ("QJ 50-120", 24, None), "QJ-1002": ("QJ 80-60", 12, None)}
+
+    bad_rows = [
+        "QJ-1001,QJ 50-120 NEW,,2025-05-10,,36,6",  # row 2: fine on its own, but the file has errors
+        "QJ-1003,,Farm,2025/05/10,,12,6",           # row 3: no model, wrong date format
+        "QJ-1003,QJ 80,,,,twelve,",                 # row 4: the same serial again, words for months
+    ] + [f"QJ-2{i:03d},QJ 80,,2025-13-01,,," for i in range(30)]  # rows 5-34: no 13th month
+    await _import(dora, "registry.csv", (HEADER + "\n".join(bad_rows) + "\n").encode())
+    report = dora.last.text
+    assert "Nothing was imported. Errors found: 34." in report
+    assert "Row 3, Model: empty, but required" in report
+    assert "Row 3, Sale date: “2025/05/10” is not a date; write it as YYYY-MM-DD" in report
+    assert "Row 4, Serial: “QJ-1003” appears again; it is already in row 3" in report
+    assert "Row 4, Warranty months: “twelve” is not a whole number of months" in report
+    assert "… and 9 more." in report and "Fix the file and send it again" in report
+    assert await _products(desk) == before
+
+    await dora.send_document("registry.csv", data=(HEADER + bad_rows[0] + "\n").encode())  # the dialog is still open
+    assert "Product registry imported: 0 added, 1 updated, 0 unchanged." in dora.last.text
+    assert (await _products(desk))["QJ-1001"] == ("QJ 50-120 NEW", 36, None)
+    await _import(dora, "parts.csv", "Код;Наименование;Ед. изм.\nBRG-6204;Подшипник 6204;шт\n".encode())
+    assert "Parts catalog imported: 1 added, 0 updated, 0 unchanged." in dora.last.text
+    async with desk.db.uow() as uow:
+        assert (await uow.parts.by_code("brg-6204")).name == "Подшипник 6204"
+    fake.assert_no_rejections()
+
+
+async def test_files_that_cannot_be_read_are_explained(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    await _import(dora, "registry.csv", b"")
+    assert "The file is empty." in dora.last.text and "serial, model, customer/project" in dora.last.text
+    await dora.send_document("registry.csv", data=b"Nummer,Typ\n1,2\n")
+    assert "I could not recognise the header row." in dora.last.text and "code, name, unit" in dora.last.text
+    await dora.send_document("big.csv", data=HEADER.encode() + b" " * (2 * 1024 * 1024))
+    assert "The file is larger than 2 MB." in dora.last.text
+    await dora.press("Cancel")
+    assert "Cancelled" in dora.last.text
+    await dora.send_document("registry.csv", data=REGISTRY_XLSX)  # no dialog open any more
+    assert "Please use the menu below" in dora.last.text
+    assert await _products(desk) == {}
+    fake.assert_no_rejections()
+
+
+async def test_a_customer_cannot_import(fake, desk):
+    mallory = fake.add_user(user_id=7001, first_name="Mallory", language_code="en")
+    await onboard(mallory)
+    await mallory.send_text("/import")
+    assert mallory.last.text == "Only an admin can do that."
+    await mallory.send_document("registry.xlsx", data=REGISTRY_XLSX)
+    assert "Please use the menu below" in mallory.last.text
+    assert await _products(desk) == {}
+    async with desk.db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(Draft)) == 0
+    fake.assert_no_rejections()
+
+
+async def test_a_customer_claims_a_product_and_a_dispatcher_confirms_it(fake, desk):
+    dora, wang = fake.users[DISPATCHER_ID], fake.users[SECOND_DISPATCHER_ID]
+    await wang.send_text("/start")  # until then the bot cannot know Wang reads Chinese
+    await _import(dora, "registry.xlsx", REGISTRY_XLSX)
+    alice = fake.add_user(user_id=7002, first_name="Alice", language_code="en")
+    mallory = fake.add_user(user_id=7003, first_name="Mallory", language_code="en")
+    await onboard(alice)
+
+    await alice.send_text("/products")
+    assert "You have no registered products yet" in alice.last.text
+    await alice.press("Claim a product by serial")
+    assert "Type the serial number from the product's nameplate" in alice.last.text
+    await alice.send_photo()
+    assert "Please type the serial number as text" in alice.last.text
+    await alice.send_text("#!")
+    assert "A serial number has letters, digits and dashes" in alice.last.text
+    await alice.send_text("ZZ-404")
+    assert "No product with serial number ZZ-404 is in our registry" in alice.last.text
+    await alice.send_text("qj-1001")
+    assert "Your claim for QJ 50-120 · QJ-1001 has been sent to the service department" in alice.last.text
+    card = dora.last
+    assert "Product claim" in card.text and "Alice, +8613800138000" in card.text and "Yellow River Farm" in card.text
+    assert t("zh_Hans", "📦 <b>Product claim</b>") in wang.last.text
+
+    await alice.tap_reply_button("My products")
+    assert "Waiting for a dispatcher to confirm: QJ-1001" in alice.last.text
+    async with desk.db.uow() as uow:
+        claim_id = await uow.session.scalar(select(ProductClaim.id))
+    await mallory.send_text("/start")
+    await mallory.press_data(f"1:clm:{claim_id}:confirm")  # a customer forging the dispatcher's button
+    assert mallory.callback_answers[-1][1] == "This button is no longer valid."
+    assert (await _products(desk))["QJ-1001"][2] is None
+
+    await dora.press("Confirm", card)
+    assert "Decision: confirmed by Dora" in dora.message(card.message_id).text and dora.message(card.message_id).buttons == []
+    assert "QJ 50-120 · QJ-1001 is now registered to you" in alice.last.text
+    await wang.press("✅")
+    zh = TRANSLATORS["zh_Hans"]
+    assert wang.callback_answers[-1][1] == t("zh_Hans", "Another dispatcher already decided this claim: {status} by {name}.", status=zh("confirmed"), name="Dora")
+    async with desk.db.uow() as uow:
+        claim = await uow.session.get(ProductClaim, claim_id)
+        alice_customer = await uow.customers.by_user_id((await uow.users.by_telegram_id(7002)).id)
+        assert (claim.status, (await uow.products.by_serial("QJ-1001")).customer_id) == ("confirmed", alice_customer.id)
+        audited = list(await uow.session.scalars(select(AuditEntry.actor_telegram_id).where(AuditEntry.action == "not_allowed_button")))
+        assert audited == [7003]
+
+    await alice.send_text("/products")
+    assert "QJ 50-120 · QJ-1001" in alice.last.text
+    assert "Warranty until Jun 1, 2027" in alice.last.text and "Next maintenance: Jun 1, 2026" in alice.last.text
+    await alice.send_text("/new")
+    await alice.press("Fault repair")
+    assert any("QJ-1001" in text for text in alice.last.button_texts)
+    fake.assert_no_rejections()
+
+
+async def test_claiming_a_product_someone_else_has_does_not_reveal_them(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    await _import(dora, "registry.xlsx", REGISTRY_XLSX)
+    alice = fake.add_user(user_id=7004, first_name="Alice", language_code="en")
+    bob = fake.add_user(user_id=7005, first_name="Bob", language_code="en")
+    await onboard(alice)
+    await onboard(bob, company=None)
+    await alice.send_text("/products")
+    await alice.press("Claim a product by serial")
+    await alice.send_text("QJ-1002")
+    await dora.press("Confirm")
+
+    await bob.send_text("/products")
+    await bob.press("Claim a product by serial")
+    await bob.press("Cancel")
+    assert "Cancelled" in bob.last.text
+    await bob.send_text("/products")
+    await bob.press("Claim a product by serial")
+    await bob.send_text("QJ-1002")
+    told = bob.last.text
+    assert "has been sent to the service department" in told and "Alice" not in told
+    assert "Now registered to another customer: Alice, +8613800138000" in dora.last.text
+    await bob.send_text("/products")
+    await bob.press("Claim a product by serial")
+    await bob.send_text("QJ-1002")
+    assert "already waiting for a dispatcher" in bob.last.text
+    await dora.press("Reject")
+    assert "Decision: rejected by Dora" in dora.last.text
+    assert "Your claim for QJ 80-60 · QJ-1002 was not confirmed" in bob.last.text
+    async with desk.db.uow() as uow:
+        product = await uow.products.by_serial("QJ-1002")
+        owner = await uow.customers.get(product.customer_id)
+        assert owner.name == "Alice"
+        statuses = list(await uow.session.scalars(select(ProductClaim.status).order_by(ProductClaim.id)))
+        assert statuses == ["confirmed", "rejected"]
+    fake.assert_no_rejections()

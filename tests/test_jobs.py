@@ -1,0 +1,191 @@
+"""An engineer's job from acceptance to the customer's verdict, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.services import confirmation, dispatch, jobs, reports
+from bot.services.errors import InvalidValue, NotAllowed, NotFound
+from bot.services.inputs import PhotoInput, TextInput
+from tests.test_dispatch import POLICY, _request, _setup
+
+
+async def _accepted_job(uow, clock):
+    dispatcher, crew, user, customer = await _setup(uow, clock, engineers=2)
+    request = await _request(uow, user, customer, clock)
+    await dispatch.assign(uow, dispatcher, request.id, crew[0].id, None, clock.now())
+    await dispatch.respond(uow, crew[0], request.id, True, None, clock.now())
+    return dispatcher, crew, user, customer, request
+
+
+async def _on_site(uow, engineer, request, clock):
+    await jobs.arrived(uow, engineer, request.id, 34.75, 113.62, clock.now())
+
+
+async def _fill_report(uow, draft, clock, *, photos=1):
+    for text in ("Breaker trips", "Worn bearing", "Replaced the bearing"):
+        await reports.handle_input(uow, draft, TextInput(text), clock.now())
+    assert draft.step == reports.PARTS
+    await reports.handle_input(uow, draft, TextInput("Bearing 6204"), clock.now())  # not in the catalog
+    await reports.handle_button(uow, draft, "free", "", clock.now())
+    await reports.handle_input(uow, draft, TextInput("2"), clock.now())
+    await reports.handle_button(uow, draft, "done", "", clock.now())
+    await reports.handle_input(uow, draft, TextInput("2,5"), clock.now())
+    if not draft.data["by_phone"]:
+        await reports.handle_input(uow, draft, TextInput("40"), clock.now())
+        await reports.handle_input(uow, draft, TextInput("60.5"), clock.now())
+        for i in range(photos):
+            await reports.handle_input(uow, draft, PhotoInput(f"report-photo-{i}"), clock.now())
+        await reports.handle_button(uow, draft, "done", "", clock.now())
+    await reports.handle_input(uow, draft, TextInput("Customer is happy"), clock.now())
+
+
+async def test_visit_proposal_answered_once_and_arrival_recorded(database, clock):
+    async with database.uow() as uow:
+        _, crew, user, customer, request = await _accepted_job(uow, clock)
+        engineer = crew[0]
+        _, visit = await jobs.propose_visit(uow, engineer, request.id, clock.now() + timedelta(days=1), clock.now())
+        answer = await jobs.answer_visit(uow, user, customer, visit.id, True, None, clock.now())
+        assert answer.visit.state == jobs.ACCEPTED
+        with pytest.raises(NotAllowed):  # the same button pressed again
+            await jobs.answer_visit(uow, user, customer, visit.id, False, "later", clock.now())
+        await jobs.on_the_way(uow, engineer, request.id, clock.now())
+        with pytest.raises(NotAllowed):
+            await jobs.on_the_way(uow, engineer, request.id, clock.now())
+        await _on_site(uow, engineer, request, clock)
+        visit = await jobs.current_visit(uow, request.id)
+        assert (visit.state, visit.latitude, visit.longitude) == (jobs.ARRIVED, 34.75, 113.62)
+        actions = [e.action for e in await uow.requests.events(request.id, include_internal=False)]
+        assert actions[-4:] == ["visit_proposed", "visit_accepted", "on_the_way", "arrived"]
+
+
+async def test_only_the_jobs_own_engineer_acts_on_it(database, clock):
+    async with database.uow() as uow:
+        _, crew, user, customer, request = await _accepted_job(uow, clock)
+        with pytest.raises(NotFound):
+            await jobs.log_call(uow, crew[1], request.id, "Called", clock.now())
+        with pytest.raises(NotFound):
+            await reports.start(uow, crew[1], request.id, True, clock.now())
+        _, visit = await jobs.propose_visit(uow, crew[0], request.id, clock.now() + timedelta(hours=3), clock.now())
+        stranger, stranger_customer = await _other_customer(uow, clock)
+        with pytest.raises(NotFound):
+            await jobs.answer_visit(uow, stranger, stranger_customer, visit.id, True, None, clock.now())
+
+
+async def _other_customer(uow, clock):
+    from tests.test_services import _customer
+    return await _customer(uow, clock, telegram_id=1999, name="Bob")
+
+
+async def test_a_call_stops_the_first_contact_clock_and_parts_wait_pauses(database, clock):
+    async with database.uow() as uow:
+        _, crew, _, _, request = await _accepted_job(uow, clock)
+        await jobs.log_call(uow, crew[0], request.id, "Agreed to come tomorrow", clock.now())
+        assert all(c.stopped_at is not None for c in await uow.requests.clocks(request.id) if c.kind == "first_contact")
+        await jobs.wait_for_parts(uow, crew[0], request.id, "Bearing ordered", clock.now())
+        assert request.waiting_for == "parts"
+        with pytest.raises(NotAllowed):
+            await jobs.wait_for_parts(uow, crew[0], request.id, "again", clock.now())
+        await jobs.resume(uow, crew[0], request.id, clock.now())
+        assert request.waiting_for is None
+
+
+async def test_on_site_report_needs_arrival_and_a_photo(database, clock):
+    async with database.uow() as uow:
+        _, crew, _, _, request = await _accepted_job(uow, clock)
+        with pytest.raises(NotAllowed):
+            await reports.start(uow, crew[0], request.id, False, clock.now())
+        await _on_site(uow, crew[0], request, clock)
+        draft = await reports.start(uow, crew[0], request.id, False, clock.now())
+        with pytest.raises(InvalidValue) as error:
+            await _fill_report(uow, draft, clock, photos=0)
+        assert error.value.field == "report_photo_required"
+
+
+async def test_an_incomplete_report_cannot_be_submitted(database, clock):
+    async with database.uow() as uow:
+        _, crew, _, _, request = await _accepted_job(uow, clock)
+        draft = await reports.start(uow, crew[0], request.id, True, clock.now())
+        await _fill_report(uow, draft, clock)
+        assert draft.step == reports.SUMMARY
+        draft.data = {**draft.data, "cause": ""}  # as if a field had been lost
+        with pytest.raises(InvalidValue) as error:
+            await reports.submit(uow, crew[0], draft, clock.now())
+        assert error.value.field == "report_incomplete"
+        assert await uow.jobs.report_of(request.id) is None
+
+
+async def test_report_confirmed_then_survey_with_a_low_score(database, clock):
+    async with database.uow() as uow:
+        _, crew, user, customer, request = await _accepted_job(uow, clock)
+        await _on_site(uow, crew[0], request, clock)
+        draft = await reports.start(uow, crew[0], request.id, False, clock.now())
+        await _fill_report(uow, draft, clock, photos=2)
+        request, report, updated = await reports.submit(uow, crew[0], draft, clock.now())
+        assert (request.status, updated, report.travel_cost, report.labour_hours) == ("resolved", False, 6050, 2.5)
+        assert [(p.name, p.quantity) for p in report.parts] == [("Bearing 6204", 2)]
+        assert len([a for a in await uow.requests.attachments(request.id) if a.kind == "report_photo"]) == 2
+
+        verdict = await confirmation.confirm(uow, user, customer, request.id, True, clock.now())
+        assert (request.status, request.closed_reason, verdict.report.outcome) == ("closed", "confirmed", "confirmed")
+        with pytest.raises(NotAllowed):  # pressed twice, or "Not resolved" after "Resolved"
+            await confirmation.confirm(uow, user, customer, request.id, False, clock.now())
+        with pytest.raises(NotAllowed):  # no editing after the customer confirmed
+            await reports.edit(uow, crew[0], request.id, clock.now())
+
+        survey_draft = verdict.survey_draft
+        step = await confirmation.survey_button(uow, survey_draft, "stars", "2", POLICY.closing.low_score_alert, clock.now())
+        assert step.low_score
+        await confirmation.survey_button(uow, survey_draft, "on_time", "no", POLICY.closing.low_score_alert, clock.now())
+        done = await confirmation.survey_input(uow, survey_draft, TextInput("Came a day late"), clock.now())
+        assert done.draft is None
+        survey = await uow.jobs.survey_of(request.id)
+        assert (survey.stars, survey.on_time, survey.comment, survey.completed_at is not None) == (2, False, "Came a day late", True)
+
+
+async def test_not_resolved_reopens_flags_and_the_report_can_be_resent(database, clock):
+    async with database.uow() as uow:
+        _, crew, user, customer, request = await _accepted_job(uow, clock)
+        draft = await reports.start(uow, crew[0], request.id, True, clock.now())
+        await _fill_report(uow, draft, clock)
+        await reports.submit(uow, crew[0], draft, clock.now())
+        verdict = await confirmation.confirm(uow, user, customer, request.id, False, clock.now())
+        assert (request.status, request.repeat_repair, verdict.report.outcome) == ("in_progress", True, "disputed")
+
+        again = await reports.start(uow, crew[0], request.id, True, clock.now())
+        assert again.data["cause"] == "Worn bearing"  # what was written before is kept
+        again.step = reports.SUMMARY
+        _, report, updated = await reports.submit(uow, crew[0], again, clock.now())
+        assert (updated, report.outcome, request.status) == (True, None, "resolved")
+
+
+async def test_report_editable_until_confirmed(database, clock):
+    async with database.uow() as uow:
+        _, crew, _, _, request = await _accepted_job(uow, clock)
+        draft = await reports.start(uow, crew[0], request.id, True, clock.now())
+        await _fill_report(uow, draft, clock)
+        await reports.submit(uow, crew[0], draft, clock.now())
+        editing = await reports.edit(uow, crew[0], request.id, clock.now())
+        await reports.handle_button(uow, editing, "edit", "", clock.now())
+        await reports.handle_button(uow, editing, "field", "solution", clock.now())
+        await reports.handle_input(uow, editing, TextInput("Replaced bearing and seal"), clock.now())
+        assert editing.step == reports.SUMMARY
+        _, report, updated = await reports.submit(uow, crew[0], editing, clock.now())
+        assert (updated, report.solution) == (True, "Replaced bearing and seal")
+
+
+async def test_silence_closes_by_timeout_once(database, clock):
+    async with database.uow() as uow:
+        _, crew, _, _, request = await _accepted_job(uow, clock)
+        draft = await reports.start(uow, crew[0], request.id, True, clock.now())
+        await _fill_report(uow, draft, clock)
+        await reports.submit(uow, crew[0], draft, clock.now())
+        window = POLICY.closing.confirmation_timeout
+        clock.advance(window - timedelta(minutes=1))
+        assert await confirmation.close_unconfirmed(uow, clock.now(), window) == []
+        clock.advance(timedelta(minutes=2))
+        closed = await confirmation.close_unconfirmed(uow, clock.now(), window)
+        assert [(r.id, r.status, r.closed_reason) for r in closed] == [(request.id, "closed", "timeout")]
+        assert await confirmation.close_unconfirmed(uow, clock.now(), window) == []
+        assert (await uow.jobs.report_of(request.id)).outcome == "timeout"
