@@ -15,6 +15,8 @@ from bot.menus import TELEGRAM_LANGUAGE_CODES, commands_for
 from bot.policy import Policy
 from bot.scheduler import start_sweeps
 from bot.services import users
+from bot.services.clocks import ClockKeeper
+from bot.services.reminders import Planner
 from handlers.common import DEPS_KEY, Deps
 from handlers.sweeps import sweep
 from storage.db import Database
@@ -28,7 +30,10 @@ def build_application(settings: Settings, policy: Policy, clock: Clock, *, datab
 
     `sweeps=False` leaves the periodic sweep to the caller (tests run it after moving their clock).
     """
-    deps = Deps(settings=settings, policy=policy, db=database or Database(settings.database_url), clock=clock)
+    keeper = ClockKeeper(policy, settings.timezone)
+    db = database or Database(settings.database_url)
+    db.before_commit = keeper  # every transaction that records an event brings its clocks up to date
+    deps = Deps(settings=settings, policy=policy, db=db, clock=clock, keeper=keeper, planner=Planner(policy, keeper, settings.timezone))
     app = (
         ApplicationBuilder()
         .token(settings.bot_token)
@@ -49,6 +54,9 @@ async def _post_init(app: Application) -> None:
     deps: Deps = app.bot_data[DEPS_KEY]
     async with deps.db.uow() as uow:
         await users.ensure_bootstrap_staff(uow, deps.settings.admin_telegram_ids, deps.settings.default_language, deps.clock.now())
+        resynced = await deps.keeper.resync_if_policy_changed(uow)
+        if resynced:
+            log.info("deadline policy changed: recomputed the clocks of %s open requests", resynced)
         await uow.commit()
         await _set_commands(app, deps.settings)
         for telegram_id in deps.settings.admin_telegram_ids:

@@ -5,6 +5,7 @@ import html
 from datetime import datetime
 
 from bot import escalation_views
+from bot.clock_views import clock_lines
 from bot.callbacks import AssignButton, DispatchButton
 from bot.i18n import Translator
 from bot.keyboards import button, inline
@@ -14,7 +15,6 @@ from bot.labels import (
     KIND_LABELS,
     PAID_REASON_LABELS,
     PRIORITY_LABELS,
-    STAFF_CLOCK_LABELS,
     STAFF_EVENT_LABELS,
     STATUS_LABELS,
     WARRANTY_LABELS,
@@ -75,9 +75,7 @@ def staff_card_view(_: Translator, card: StaffCard, now: datetime) -> View:
         _("Warranty: {value}", value=warranty),
         _("Engineer: {name}", name=display_name(card.engineer) if card.engineer else "—"),
     ]
-    for clock in card.clocks:
-        kind = _(STAFF_CLOCK_LABELS[clock.kind]) if clock.kind in STAFF_CLOCK_LABELS else clock.kind
-        lines.append(_("Deadline, {kind}: {time} ({left})", kind=kind, time=_.datetime(clock.due_at), left=time_left(_, clock.due_at, now)))
+    lines.extend(clock_lines(_, card.clocks, now))
     lines.append(_("<b>History</b>"))
     for event in card.history[-HISTORY_SHOWN:]:
         label = EVENT_LABELS.get(event.action) or STAFF_EVENT_LABELS.get(event.action)
@@ -85,7 +83,7 @@ def staff_card_view(_: Translator, card: StaffCard, now: datetime) -> View:
         entry = _("{time} — {label}", time=_.datetime(event.created_at), label=_(label) if label else event.action)
         lines.append(entry + (": " + html.escape(shorten(str(note), 150), quote=False) if note else ""))
     rows = []
-    if request.status in dispatch.requests.OPEN_STATUSES:
+    if request.status in dispatch.requests.OPEN_STATUSES and card.can_act:
         rows.append([button(_("📞 Customer contacted"), DispatchButton(request.id, "contacted")), button(_("👷 Assign"), DispatchButton(request.id, "assign"))])
         next_priority = dispatch.PRIORITIES[(dispatch.PRIORITIES.index(request.priority) + 1) % len(dispatch.PRIORITIES)]
         rows.append([
@@ -98,8 +96,9 @@ def staff_card_view(_: Translator, card: StaffCard, now: datetime) -> View:
     return View("\n".join(lines), inline(rows))
 
 
-def distance_choices(_: Translator, request: ServiceRequest) -> View:
-    buttons = [button(_(DISTANCE_LABELS[b]), DispatchButton(request.id, "distance", b)) for b in dispatch.DISTANCE_BANDS]
+def distance_choices(_: Translator, request: ServiceRequest, bands: tuple[str, ...]) -> View:
+    """The bands of the policy's arrival table in use (by distance, or in/out of province)."""
+    buttons = [button(_(DISTANCE_LABELS[b]), DispatchButton(request.id, "distance", b)) for b in bands]
     return View(_("How far is the site of {number} from the service base?", number=request.number), inline([buttons, [button(_("‹ Back"), DispatchButton(request.id, "open"))]]))
 
 

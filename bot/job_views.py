@@ -1,10 +1,12 @@
 """What engineers see of their jobs (card, steps, the report dialog) and what the customer is told."""
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from telegram import KeyboardButton
 
+from bot.clock_views import clock_lines
 from bot.callbacks import DispatchButton, JobButton, ReportAnswerButton, VisitButton
 from bot.i18n import N_, Html, Translator
 from bot.keyboards import button, dialog_button, dialog_nav, inline, share_keyboard
@@ -27,7 +29,7 @@ def _site(request: ServiceRequest) -> str:
     return "—"
 
 
-def job_card(_: Translator, card: JobCard) -> View:
+def job_card(_: Translator, card: JobCard, now: datetime) -> View:
     request, customer, visit = card.request, card.customer, card.visit
     lines = [
         _("🛠 <b>Job {number}</b> · {kind} · {status}", number=request.number, kind=_(KIND_LABELS[request.kind]), status=_(STATUS_LABELS[request.status])),
@@ -40,6 +42,9 @@ def job_card(_: Translator, card: JobCard) -> View:
         lines.append(_visit_line(_, visit))
     if request.waiting_for == jobs.WAITING_PARTS:
         lines.append(_("⏸ Waiting for spare parts"))
+    elif request.waiting_for == jobs.WAITING_CUSTOMER:
+        lines.append(_("⏸ Waiting for the customer"))
+    lines.extend(clock_lines(_, card.clocks, now))
     if request.repeat_repair:
         lines.append(_("🔁 Repeat repair: the customer said the problem was not solved"))
     if card.report is not None and card.report.outcome is None:
@@ -67,9 +72,11 @@ def _job_buttons(_: Translator, card: JobCard) -> list[list]:
     elif request.status == requests.IN_PROGRESS:
         rows.append([button(_("📞 Log a call"), JobButton(rid, "call")), button(_("📅 Propose a visit"), JobButton(rid, "visit"))])
         rows.append([button(_("🚗 On my way"), JobButton(rid, "way")), button(_("📍 Arrived"), JobButton(rid, "arrived"))])
-        parts = (button(_("▶️ Parts are here, resume"), JobButton(rid, "resume")) if request.waiting_for
-                 else button(_("📦 Waiting for parts"), JobButton(rid, "parts")))
-        rows.append([button(_("☎️ Solved by phone"), JobButton(rid, "phone")), parts])
+        if request.waiting_for:
+            rows.append([button(_("▶️ Resume work"), JobButton(rid, "resume"))])
+        else:
+            rows.append([button(_("📦 Waiting for parts"), JobButton(rid, "parts")), button(_("⏸ Waiting for customer"), JobButton(rid, "customer"))])
+        rows.append([button(_("☎️ Solved by phone"), JobButton(rid, "phone"))])
         rows.append([button(_("📝 Close with report"), JobButton(rid, "report"))])
     elif request.status == requests.RESOLVED and card.report is not None and card.report.outcome is None:
         rows.append([button(_("✏️ Edit report"), JobButton(rid, "edit"))])
@@ -89,6 +96,7 @@ def jobs_list(_: Translator, items: list[ServiceRequest]) -> View:
 NOTE_PROMPTS = {
     "call": N_("Log the call for job {number}: what did you agree with the customer?"),
     "parts": N_("Job {number} waits for parts: which parts, and when are they expected?"),
+    "customer": N_("Job {number} waits for the customer: what are you waiting for? (The customer reads this.)"),
     "decline": N_("Why do you decline job {number}? The dispatcher will read your reason."),
 }
 

@@ -39,6 +39,7 @@ EVENT_LABELS = {
     "on_the_way": N_("Engineer on the way"),
     "arrived": N_("Engineer arrived on site"),
     "waiting_parts": N_("Waiting for spare parts"),
+    "waiting_customer": N_("Waiting for the customer"),
     "work_resumed": N_("Work resumed"),
     "report_submitted": N_("Work report submitted"),
     "report_updated": N_("Work report updated"),
@@ -50,6 +51,8 @@ EVENT_LABELS = {
 CLOCK_LABELS = {
     "first_contact": N_("We will contact you by"),
     "consultation_answer": N_("Answer promised by"),
+    "onsite_arrival": N_("Engineer on site by"),
+    "repair_completed": N_("Repair promised by"),
 }
 
 MENU_NEW = N_("📝 New request")
@@ -75,7 +78,10 @@ ROLE_LABELS = {
 }
 
 PRIORITY_LABELS = {"normal": N_("normal"), "high": N_("high"), "urgent": N_("urgent")}
-DISTANCE_LABELS = {"up_to_300_km": N_("≤ 300 km"), "up_to_1000_km": N_("≤ 1000 km"), "over_1000_km": N_("> 1000 km")}
+DISTANCE_LABELS = {
+    "up_to_300_km": N_("≤ 300 km"), "up_to_1000_km": N_("≤ 1000 km"), "over_1000_km": N_("> 1000 km"),
+    "in_province": N_("in the province"), "out_of_province": N_("outside the province"),
+}
 WARRANTY_LABELS = {
     "in_warranty": N_("in warranty"),
     "expired": N_("warranty expired"),
@@ -94,7 +100,14 @@ STAFF_EVENT_LABELS = {
     "call_logged": N_("Engineer called the customer"),
     "released": N_("Returned to the queue (engineer deactivated)"),
 }
-STAFF_CLOCK_LABELS = {"first_contact": N_("first contact"), "consultation_answer": N_("consultation answer")}
+STAFF_CLOCK_LABELS = {
+    "first_contact": N_("first contact"),
+    "consultation_answer": N_("consultation answer"),
+    "solution_decided": N_("solution decided"),
+    "onsite_arrival": N_("on-site arrival"),
+    "repair_completed": N_("repair completed"),
+}
+WAIT_LABELS = {"parts": N_("waiting for parts"), "customer": N_("waiting for the customer")}
 
 VISIT_STATE_LABELS = {
     "proposed": N_("proposed, waiting for the customer"),

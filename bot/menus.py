@@ -23,7 +23,11 @@ CUSTOMER_COMMANDS = (
 ROLE_COMMANDS = {
     "admin": (("invite", N_("Invite a staff member")), ("staff", N_("Staff and their roles")),
               ("import", N_("Import the product registry or parts catalog"))),
-    "dispatcher": (("queue", N_("Requests waiting for an engineer")),),
+    "dispatcher": (("queue", N_("Requests waiting for an engineer")), ("overdue", N_("Deadlines missed or at risk"))),
+    "service_manager": (("overdue", N_("Deadlines missed or at risk")),),
+    "marketing_vp": (("overdue", N_("Deadlines missed or at risk")),),
+    "production_vp": (("overdue", N_("Deadlines missed or at risk")),),
+    "general_manager": (("overdue", N_("Deadlines missed or at risk")),),
     "engineer": (("jobs", N_("My jobs")), ("duty", N_("Go on or off duty")), ("profile", N_("My region, skills and phone"))),
     "technical_expert": (("cases", N_("Cases waiting for my analysis")), ("duty", N_("Go on or off duty")), ("profile", N_("My region, skills and phone"))),
 }

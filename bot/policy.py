@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.labels import EVENT_LABELS, KIND_LABELS, ROLE_LABELS, STAFF_CLOCK_LABELS, STAFF_EVENT_LABELS
+from bot.worktime import DailyWindow, WorkCalendar
 
 
 class PolicyError(Exception):
@@ -25,9 +29,80 @@ class Deadlines:
     solution_decided: timedelta
     repair_completed: timedelta
     approval: timedelta
-    onsite_arrival_up_to_300_km: timedelta
-    onsite_arrival_up_to_1000_km: timedelta
-    onsite_arrival_over_1000_km: timedelta
+    onsite_arrival: dict[str, timedelta]  # band -> window, from the table in use, shortest first
+
+    @property
+    def arrival_bands(self) -> tuple[str, ...]:
+        return tuple(self.onsite_arrival)
+
+    def window(self, clock: str, band: str | None) -> timedelta:
+        """The clock's window; on-site arrival depends on the band (none set: the first entry)."""
+        if clock == "onsite_arrival":
+            return self.onsite_arrival.get(band or "", next(iter(self.onsite_arrival.values())))
+        return getattr(self, clock)
+
+
+ASSIGNEE = "assignee"  # in an escalation chain: the request's engineer
+
+
+@dataclass(frozen=True)
+class ClockRule:
+    """When a deadline clock runs on a request, and who answers for it."""
+
+    name: str
+    kinds: frozenset[str]
+    starts_on: frozenset[str]
+    stops_on: frozenset[str]
+    pauses_for: frozenset[str]
+    escalation: tuple[str, ...]
+    urgent: bool
+    warranty: frozenset[str] | None = None  # None: any warranty decision
+
+
+@dataclass(frozen=True)
+class Wait:
+    name: str
+    begins_on: frozenset[str]
+    ends_on: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ClockPolicy:
+    rules: tuple[ClockRule, ...]
+    stop_all_on: frozenset[str]
+    waits: tuple[Wait, ...]
+
+    def rule(self, name: str) -> ClockRule | None:
+        return next((rule for rule in self.rules if rule.name == name), None)
+
+
+@dataclass(frozen=True)
+class ReminderPolicy:
+    before: tuple[float, ...]  # shares of the window, ascending
+    repeat_after_breach: timedelta
+
+
+@dataclass(frozen=True)
+class HoursPolicy:
+    staff_reachable: DailyWindow
+    customer_quiet: DailyWindow
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class CalendarPolicy:
+    mode: str  # "continuous" or "working"
+    working_hours: DailyWindow
+    working_days: frozenset[int]
+    holidays: frozenset[date]
+    extra_workdays: frozenset[date]
+
+    def calendar(self, tz: ZoneInfo) -> WorkCalendar:
+        if self.mode == "continuous":
+            return WorkCalendar.continuous()
+        return WorkCalendar.working(tz, self.working_hours, self.working_days, self.holidays, self.extra_workdays)
 
 
 @dataclass(frozen=True)
@@ -53,6 +128,10 @@ class Policy:
     staff: StaffPolicy
     dispatch: DispatchPolicy
     closing: ClosingPolicy
+    clocks: ClockPolicy
+    reminders: ReminderPolicy
+    hours: HoursPolicy
+    calendar: CalendarPolicy
 
 
 _HOURS_KEYS = {
@@ -62,7 +141,11 @@ _HOURS_KEYS = {
     "solution_decided_hours": "solution_decided",
     "approval_hours": "approval",
 }
-_ARRIVAL_KEYS = ("up_to_300_km", "up_to_1000_km", "over_1000_km")
+_ARRIVAL_TABLES = {
+    "distance": ("onsite_arrival_hours", ("up_to_300_km", "up_to_1000_km", "over_1000_km")),
+    "province": ("onsite_arrival_by_province_hours", ("in_province", "out_of_province")),
+}
+_SECTIONS = ("deadlines", "staff", "dispatch", "closing", "clocks", "waits", "reminders", "hours", "calendar")
 
 
 def _positive(key: str, value: object) -> float:
@@ -85,29 +168,153 @@ def _check_known(section: str, table: dict, known: set[str]) -> None:
 
 
 def parse_policy(data: dict) -> Policy:
-    deadlines = _table(data, "deadlines")
-    arrival = _table(deadlines, "onsite_arrival_hours", prefix="deadlines.")
-    _check_known("deadlines", deadlines, set(_HOURS_KEYS) | {"repair_completed_days", "onsite_arrival_hours"})
-    _check_known("deadlines.onsite_arrival_hours", arrival, set(_ARRIVAL_KEYS))
     for key in data:
-        if key not in ("deadlines", "staff", "dispatch", "closing"):
+        if key not in _SECTIONS:
             raise PolicyError(key, "unknown section (check the spelling against the default policy file)")
-
-    values: dict[str, timedelta] = {}
-    for key, name in _HOURS_KEYS.items():
-        if key not in deadlines:
-            raise PolicyError(f"deadlines.{key}", "is missing")
-        values[name] = timedelta(hours=_positive(f"deadlines.{key}", deadlines[key]))
-    if "repair_completed_days" not in deadlines:
-        raise PolicyError("deadlines.repair_completed_days", "is missing")
-    values["repair_completed"] = timedelta(days=_positive("deadlines.repair_completed_days", deadlines["repair_completed_days"]))
-    for key in _ARRIVAL_KEYS:
-        if key not in arrival:
-            raise PolicyError(f"deadlines.onsite_arrival_hours.{key}", "is missing")
-        values[f"onsite_arrival_{key}"] = timedelta(hours=_positive(f"deadlines.onsite_arrival_hours.{key}", arrival[key]))
+    deadlines = _deadlines(_table(data, "deadlines"))
+    waits = _waits(_table(data, "waits"))
     return Policy(
-        deadlines=Deadlines(**values), staff=_staff(_table(data, "staff")),
+        deadlines=deadlines, staff=_staff(_table(data, "staff")),
         dispatch=_dispatch(_table(data, "dispatch")), closing=_closing(_table(data, "closing")),
+        clocks=_clocks(_table(data, "clocks"), waits), reminders=_reminders(_table(data, "reminders")),
+        hours=_hours(_table(data, "hours")), calendar=_calendar(_table(data, "calendar")),
+    )
+
+
+def _deadlines(deadlines: dict) -> Deadlines:
+    tables = {table for table, _ in _ARRIVAL_TABLES.values()}
+    _check_known("deadlines", deadlines, set(_HOURS_KEYS) | {"repair_completed_days", "onsite_arrival_table"} | tables)
+    values: dict[str, object] = {}
+    for key, name in _HOURS_KEYS.items():
+        values[name] = timedelta(hours=_positive(f"deadlines.{key}", _required(deadlines, key, "deadlines.")))
+    values["repair_completed"] = timedelta(days=_positive("deadlines.repair_completed_days", _required(deadlines, "repair_completed_days", "deadlines.")))
+    table_name = _required(deadlines, "onsite_arrival_table", "deadlines.")
+    if table_name not in _ARRIVAL_TABLES:
+        raise PolicyError("deadlines.onsite_arrival_table", f"must be one of {', '.join(_ARRIVAL_TABLES)}, got {table_name!r}")
+    for name, (key, bands) in _ARRIVAL_TABLES.items():
+        table = _table(deadlines, key, prefix="deadlines.")
+        _check_known(f"deadlines.{key}", table, set(bands))
+        windows = {band: timedelta(hours=_positive(f"deadlines.{key}.{band}", _required(table, band, f"deadlines.{key}."))) for band in bands}
+        if name == table_name:
+            values["onsite_arrival"] = windows
+    return Deadlines(**values)
+
+
+def _required(table: dict, key: str, prefix: str) -> object:
+    if key not in table:
+        raise PolicyError(prefix + key, "is missing")
+    return table[key]
+
+
+def _names(key: str, value: object, known: set[str] | frozenset[str], *, allow_empty: bool = True) -> frozenset[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise PolicyError(key, f"must be a list of names, got {value!r}")
+    for item in value:
+        if item not in known:
+            raise PolicyError(key, f"unknown name {item!r}")
+    if not value and not allow_empty:
+        raise PolicyError(key, "must not be empty")
+    return frozenset(value)
+
+
+_EVENTS = set(EVENT_LABELS) | set(STAFF_EVENT_LABELS)
+_CLOCK_KEYS = {"kinds", "starts_on", "stops_on", "pauses_for", "escalation", "urgent", "warranty"}
+
+
+def _clocks(table: dict, waits: tuple[Wait, ...]) -> ClockPolicy:
+    stop_all_on = _names("clocks.stop_all_on", _required(table, "stop_all_on", "clocks."), _EVENTS)
+    rules = []
+    for name, spec in table.items():
+        if name == "stop_all_on":
+            continue
+        key = f"clocks.{name}"
+        if not isinstance(spec, dict):
+            raise PolicyError(key, "must be a table of clock settings")
+        if name not in STAFF_CLOCK_LABELS:
+            raise PolicyError(key, f"unknown clock (known: {', '.join(STAFF_CLOCK_LABELS)})")
+        _check_known(key, spec, _CLOCK_KEYS)
+        escalation = _required(spec, "escalation", key + ".")
+        _names(f"{key}.escalation", escalation, set(ROLE_LABELS) | {ASSIGNEE}, allow_empty=False)
+        urgent = _required(spec, "urgent", key + ".")
+        if not isinstance(urgent, bool):
+            raise PolicyError(f"{key}.urgent", f"must be true or false, got {urgent!r}")
+        rules.append(ClockRule(
+            name=name,
+            kinds=_names(f"{key}.kinds", _required(spec, "kinds", key + "."), set(KIND_LABELS), allow_empty=False),
+            starts_on=_names(f"{key}.starts_on", _required(spec, "starts_on", key + "."), _EVENTS, allow_empty=False),
+            stops_on=_names(f"{key}.stops_on", _required(spec, "stops_on", key + "."), _EVENTS, allow_empty=False),
+            pauses_for=_names(f"{key}.pauses_for", _required(spec, "pauses_for", key + "."), {wait.name for wait in waits}),
+            escalation=tuple(escalation), urgent=urgent,
+            warranty=_names(f"{key}.warranty", spec["warranty"], _WARRANTIES, allow_empty=False) if "warranty" in spec else None,
+        ))
+    return ClockPolicy(rules=tuple(rules), stop_all_on=stop_all_on, waits=waits)
+
+
+_WARRANTIES = {"in_warranty", "expired", "unknown", "paid"}
+
+
+def _waits(table: dict) -> tuple[Wait, ...]:
+    waits = []
+    for name, spec in table.items():
+        key = f"waits.{name}"
+        if not isinstance(spec, dict):
+            raise PolicyError(key, "must be a table with begins_on and ends_on")
+        _check_known(key, spec, {"begins_on", "ends_on"})
+        waits.append(Wait(
+            name=name,
+            begins_on=_names(f"{key}.begins_on", _required(spec, "begins_on", key + "."), _EVENTS, allow_empty=False),
+            ends_on=_names(f"{key}.ends_on", _required(spec, "ends_on", key + "."), _EVENTS, allow_empty=False),
+        ))
+    return tuple(waits)
+
+
+def _reminders(table: dict) -> ReminderPolicy:
+    _check_known("reminders", table, {"before", "repeat_after_breach_hours"})
+    before = _required(table, "before", "reminders.")
+    if not isinstance(before, list) or not all(
+        isinstance(share, (int, float)) and not isinstance(share, bool) and 0 < share < 1 for share in before
+    ) or list(before) != sorted(set(before)):
+        raise PolicyError("reminders.before", f"must be ascending shares between 0 and 1 (e.g. [0.5, 0.8]), got {before!r}")
+    repeat = _positive("reminders.repeat_after_breach_hours", _required(table, "repeat_after_breach_hours", "reminders."))
+    return ReminderPolicy(before=tuple(float(share) for share in before), repeat_after_breach=timedelta(hours=repeat))
+
+
+def _window(key: str, value: object) -> DailyWindow:
+    if not isinstance(value, str):
+        raise PolicyError(key, f"must be a time range like \"08:00-22:00\", got {value!r}")
+    try:
+        return DailyWindow.parse(value)
+    except ValueError as exc:
+        raise PolicyError(key, str(exc)) from None
+
+
+def _hours(table: dict) -> HoursPolicy:
+    _check_known("hours", table, {"staff_reachable", "customer_quiet"})
+    return HoursPolicy(
+        staff_reachable=_window("hours.staff_reachable", _required(table, "staff_reachable", "hours.")),
+        customer_quiet=_window("hours.customer_quiet", _required(table, "customer_quiet", "hours.")),
+    )
+
+
+def _dates(key: str, value: object) -> frozenset[date]:
+    if not isinstance(value, list) or not all(isinstance(day, date) and not hasattr(day, "hour") for day in value):
+        raise PolicyError(key, f"must be a list of dates like [2026-10-01], got {value!r}")
+    return frozenset(value)
+
+
+def _calendar(table: dict) -> CalendarPolicy:
+    _check_known("calendar", table, {"mode", "working_hours", "working_days", "holidays", "extra_workdays"})
+    mode = _required(table, "mode", "calendar.")
+    if mode not in ("continuous", "working"):
+        raise PolicyError("calendar.mode", f"must be \"continuous\" or \"working\", got {mode!r}")
+    hours = _window("calendar.working_hours", _required(table, "working_hours", "calendar."))
+    if hours.end <= hours.start:
+        raise PolicyError("calendar.working_hours", "must end after it starts on the same day")
+    days = _names("calendar.working_days", _required(table, "working_days", "calendar."), set(WEEKDAYS), allow_empty=False)
+    return CalendarPolicy(
+        mode=mode, working_hours=hours, working_days=frozenset(WEEKDAYS.index(day) for day in days),
+        holidays=_dates("calendar.holidays", _required(table, "holidays", "calendar.")),
+        extra_workdays=_dates("calendar.extra_workdays", _required(table, "extra_workdays", "calendar.")),
     )
 
 

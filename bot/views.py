@@ -18,7 +18,7 @@ from bot.services import intake, requests, users
 from bot.services.errors import InvalidValue, LimitReached, TooLong, WrongInput
 from bot.services.validation import ADDRESS_MAX, DESCRIPTION_MAX, MAX_PHOTOS
 from bot.telegram_text import shorten
-from storage.models import Draft, Product, ServiceRequest
+from storage.models import Draft, Product, ServiceRequest, SlaClock
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | None
 TIMELINE_SHOWN = 10
@@ -52,6 +52,8 @@ def help_text(_: Translator, *, staff: bool, roles: frozenset[str] = frozenset()
     if staff and "dispatcher" in roles:
         lines.append(_("As a dispatcher you receive each new request here with its photos."))
         lines.append(_("/queue — requests waiting for an engineer: triage, log the contact, assign"))
+    if staff and roles & users.OVERSEER_ROLES:
+        lines.append(_("/overdue — requests past a deadline or close to one, most overdue first"))
     if staff and "admin" in roles:
         lines.append(_("/invite — a one-time link that gives a new colleague a staff role"))
         lines.append(_("/staff — staff members: change roles, deactivate"))
@@ -202,13 +204,15 @@ def notice(_: Translator, code: str, draft: Draft) -> str | None:
     return None
 
 
-def request_registered(_: Translator, request: ServiceRequest, due_kind: str, due_at) -> View:
+def request_registered(_: Translator, request: ServiceRequest, promise: SlaClock | None) -> View:
+    """The first promise is the request's first running clock the customer has a label for."""
     lines = [
         _("✅ Request <b>{number}</b> is registered.", number=request.number),
         _("What happens next: the service department reviews it and contacts you."),
-        _("{label}: {time}", label=_(CLOCK_LABELS[due_kind]), time=_.datetime(due_at)),
-        _("Follow it any time with /my."),
     ]
+    if promise is not None and promise.due_at is not None:
+        lines.append(_("{label}: {time}", label=_(CLOCK_LABELS[promise.kind]), time=_.datetime(promise.due_at)))
+    lines.append(_("Follow it any time with /my."))
     return View("\n".join(lines), main_menu(_))
 
 
@@ -293,7 +297,7 @@ def request_card(_: Translator, card: requests.RequestCard, *, list_page: int = 
     if card.visit_at is not None:
         lines.append(_("Visit planned: {time}", time=_.datetime(card.visit_at)))
     for clock in card.clocks:
-        if clock.kind in CLOCK_LABELS:
+        if clock.kind in CLOCK_LABELS and clock.due_at is not None:
             lines.append(_("{label}: {time}", label=_(CLOCK_LABELS[clock.kind]), time=_.datetime(clock.due_at)))
     lines.append("")
     lines.append(_("<b>History</b>"))

@@ -24,6 +24,7 @@ def register(app: Application) -> None:
         "duty": staff.cmd_duty,
         "profile": staff.cmd_profile,
         "queue": dispatch.cmd_queue,
+        "overdue": dispatch.cmd_overdue,
         "cases": escalation.cmd_cases,
         "jobs": jobs.cmd_jobs,
         "import": registry.cmd_import,

@@ -21,6 +21,8 @@ from bot.config import Settings
 from bot.i18n import Translator, language_from_telegram
 from bot.policy import Policy
 from bot.services import users
+from bot.services.clocks import ClockKeeper
+from bot.services.reminders import Planner
 from bot.telegram_text import CAPTION_LIMIT, split_html
 from bot.views import View
 from storage.db import Database, UnitOfWork
@@ -36,6 +38,8 @@ class Deps:
     policy: Policy
     db: Database
     clock: Clock
+    keeper: ClockKeeper  # also the database's before-commit hook
+    planner: Planner
 
 
 def deps_of(context: ContextTypes.DEFAULT_TYPE) -> Deps:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup
 
-from bot import dispatch_views, job_views
+from bot import clock_views, dispatch_views, job_views
 from bot.callbacks import AssignButton, DialogButton, DispatchButton
-from bot.services import dialogs, dispatch, jobs
+from bot.services import dialogs, dispatch, jobs, reminders
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
@@ -38,8 +38,19 @@ async def cmd_queue(turn: Turn) -> None:
     await turn.reply(dispatch_views.queue_view(turn._, items, turn.now))
 
 
+@handler
+async def cmd_overdue(turn: Turn) -> None:
+    """/overdue: breached and at-risk deadlines, most overdue first (dispatchers and managers)."""
+    try:
+        entries = await reminders.overdue(turn.uow, turn.user, turn.deps.keeper, turn.now)
+    except NotAllowed:
+        await turn.reply(turn._("This command is for dispatchers and managers."))
+        return
+    await turn.reply(clock_views.overdue_view(turn._, entries, turn.now))
+
+
 async def show_card(turn: Turn, request_id: int, *, edit: bool = True) -> None:
-    card = await dispatch.staff_card(turn.uow, turn.user, request_id, _today(turn))
+    card = await dispatch.staff_card(turn.uow, turn.user, request_id, _today(turn), read_only=True)
     view = dispatch_views.staff_card_view(turn._, card, turn.now)
     await (turn.edit(view) if edit else turn.reply(view))
 
@@ -53,14 +64,18 @@ async def on_dispatch_button(turn: Turn, payload: DispatchButton) -> None:
         elif action == "priority":
             await dispatch.set_priority(turn.uow, turn.user, payload.request_id, value, turn.now)
             await show_card(turn, payload.request_id)
-        elif action in ("distance", "warranty") and value:
-            setter = dispatch.set_distance if action == "distance" else dispatch.set_warranty
-            await setter(turn.uow, turn.user, payload.request_id, value, turn.now)
+        elif action == "distance" and value:
+            await dispatch.set_distance(turn.uow, turn.user, payload.request_id, value, turn.deps.policy.deadlines.arrival_bands, turn.now)
             await show_card(turn, payload.request_id)
-        elif action in ("distance", "warranty"):
+        elif action == "warranty" and value:
+            await dispatch.set_warranty(turn.uow, turn.user, payload.request_id, value, turn.now)
+            await show_card(turn, payload.request_id)
+        elif action == "distance":
             card = await dispatch.staff_card(turn.uow, turn.user, payload.request_id, _today(turn))
-            choices = dispatch_views.distance_choices if action == "distance" else dispatch_views.warranty_choices
-            await turn.edit(choices(turn._, card.request))
+            await turn.edit(dispatch_views.distance_choices(turn._, card.request, turn.deps.policy.deadlines.arrival_bands))
+        elif action == "warranty":
+            card = await dispatch.staff_card(turn.uow, turn.user, payload.request_id, _today(turn))
+            await turn.edit(dispatch_views.warranty_choices(turn._, card.request))
         elif action == "assign":
             request = (await dispatch.staff_card(turn.uow, turn.user, payload.request_id, _today(turn))).request
             candidates = await dispatch.candidates(turn.uow, turn.user, request.id, turn.deps.policy.dispatch.engineer_capacity)
@@ -94,7 +109,7 @@ async def on_assign_button(turn: Turn, payload: AssignButton) -> None:
     await show_card(turn, request.id)
     customer = await turn.uow.customers.get(request.customer_id)
     card = await jobs.job_card(turn.uow, engineer, request.id)
-    await turn.notify_view(engineer, job_views.job_card(turn.translator_for(engineer), card))
+    await turn.notify_view(engineer, job_views.job_card(turn.translator_for(engineer), card, turn.now))
     customer_user = await turn.uow.users.get(customer.user_id) if customer.user_id else None
     if customer_user is not None:
         await turn.notify(customer_user, dispatch_views.assigned_to_customer(turn.translator_for(customer_user), request, engineer))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from bot import views
 from bot.callbacks import DialogButton, DispatchButton
 from bot.keyboards import button, inline
+from bot.labels import CLOCK_LABELS
 from bot.services import intake, requests, users
 from bot.services.errors import DomainError
 from bot.services.inputs import UserInput
@@ -72,8 +73,8 @@ async def submit(turn: Turn, customer: Customer, draft: Draft) -> None:
     request = await intake.submit(turn.uow, turn.user, customer, draft, turn.deps.policy, turn.now, turn.deps.settings.timezone)
     await turn.uow.commit()  # the request exists before anyone is told about it
     await turn.edit_off()
-    clock_kind, window = requests.first_clock(request.kind, turn.deps.policy)
-    await turn.reply(views.request_registered(turn._, request, clock_kind, request.created_at + window))
+    promise = next((c for c in await turn.uow.requests.clocks(request.id) if c.kind in CLOCK_LABELS and c.stopped_at is None), None)
+    await turn.reply(views.request_registered(turn._, request, promise))
     await notify_dispatchers(turn, request)
 
 

@@ -32,7 +32,7 @@ async def cmd_jobs(turn: Turn) -> None:
 
 
 async def show_job(turn: Turn, request_id: int, *, edit: bool = False) -> None:
-    view = job_views.job_card(turn._, await jobs.job_card(turn.uow, turn.user, request_id))
+    view = job_views.job_card(turn._, await jobs.job_card(turn.uow, turn.user, request_id), turn.now)
     await (turn.edit(view) if edit else turn.reply(view))
 
 
@@ -57,10 +57,10 @@ async def _job_action(turn: Turn, payload: JobButton) -> None:
         await show_job(turn, rid, edit=True)
         await turn.reply(turn._("You accepted job {number}. Contact the customer to agree a visit.", number=request.number))
         await _tell_dispatchers(turn, request, "accepted")
-    elif action in ("decline", "call", "parts"):
+    elif action in ("decline", "call", "parts", "customer"):
         statuses = (requests.ASSIGNED,) if action == "decline" else (requests.IN_PROGRESS,)
         request = await jobs.own_job(turn.uow, turn.user, rid, statuses)
-        if action == "parts" and request.waiting_for:
+        if action in ("parts", "customer") and request.waiting_for:
             raise NotAllowed()
         draft = await dialogs.begin(turn.uow, turn.user.id, JOB_NOTE, NOTE_STEP, {"request_id": rid, "purpose": action}, turn.now)
         await turn.reply(job_views.note_prompt(turn._, action, request, draft))
@@ -121,10 +121,14 @@ async def on_note_input(turn: Turn, draft: Draft, message: UserInput) -> None:
         if purpose == "call":
             await jobs.log_call(turn.uow, turn.user, rid, note, turn.now)
             await turn.reply(turn._("Call logged."))
-        else:
-            request = await jobs.wait_for_parts(turn.uow, turn.user, rid, note, turn.now)
+        elif purpose == "parts":
+            request = await jobs.wait_for(turn.uow, turn.user, rid, jobs.WAITING_PARTS, note, turn.now)
             await _tell_customer(turn, request, "waiting_parts")
             await _tell_dispatchers(turn, request, "waiting_parts", note)
+        else:
+            request = await jobs.wait_for(turn.uow, turn.user, rid, jobs.WAITING_CUSTOMER, note, turn.now)
+            await _tell_customer(turn, request, "waiting_customer", note)
+            await _tell_dispatchers(turn, request, "waiting_customer", note)
         await show_job(turn, rid)
     except (NotAllowed, NotFound):
         await turn.reply(turn._("This job has changed meanwhile; nothing was recorded."))
@@ -254,8 +258,8 @@ async def _customer_user(turn: Turn, request: ServiceRequest) -> User | None:
     return await turn.uow.users.get(customer.user_id) if customer and customer.user_id else None
 
 
-async def _tell_customer(turn: Turn, request: ServiceRequest, what: str) -> None:
-    """Progress the customer sees; never internal notes."""
+async def _tell_customer(turn: Turn, request: ServiceRequest, what: str, note: str | None = None) -> None:
+    """Progress the customer sees; internal notes only where the engineer writes to the customer."""
     user = await _customer_user(turn, request)
     if user is None:
         return
@@ -265,7 +269,8 @@ async def _tell_customer(turn: Turn, request: ServiceRequest, what: str) -> None
         "on_the_way": _("🚗 Engineer {name} is on the way to you (request {number}).", name=name, number=number),
         "arrived": _("📍 Engineer {name} has arrived (request {number}).", name=name, number=number),
         "waiting_parts": _("📦 Request {number} is waiting for spare parts; work continues as soon as they arrive.", number=number),
-        "resumed": _("▶️ The parts are here: work on request {number} continues.", number=number),
+        "resumed": _("▶️ Work on request {number} continues.", number=number),
+        "waiting_customer": _("⏸ Engineer {name} is waiting for you on request {number}: {note}", name=name, number=number, note=note or ""),
     }[what]
     await turn.notify(user, text)
 
@@ -278,6 +283,7 @@ async def _tell_dispatchers(turn: Turn, request: ServiceRequest, what: str, note
             "accepted": lambda: _("👷 {name} accepted job {number}.", name=name, number=number),
             "declined": lambda: _("👷 {name} declined job {number}: {reason}. It is back in the /queue.", name=name, number=number, reason=note),
             "waiting_parts": lambda: _("📦 {name}: job {number} waits for parts: {note}", name=name, number=number, note=note),
+            "waiting_customer": lambda: _("⏸ {name}: job {number} waits for the customer: {note}", name=name, number=number, note=note),
             "report": lambda: _("📝 {name} sent the report for {number}; waiting for the customer to confirm.", name=name, number=number),
         }[what]()
         await turn.notify(dispatcher, text)

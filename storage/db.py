@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from alembic import command
@@ -10,8 +11,10 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage.repositories import (
+    AppStateRepository,
     AuditRepository,
     ClaimRepository,
+    ClockRepository,
     ConsultationRepository,
     CounterRepository,
     CustomerRepository,
@@ -20,6 +23,7 @@ from storage.repositories import (
     EscalationRepository,
     InviteRepository,
     JobRepository,
+    OutboxRepository,
     PartRepository,
     ProductRepository,
     RequestRepository,
@@ -39,8 +43,17 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             cursor = dbapi_conn.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
-            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.execute("PRAGMA busy_timeout=15000")  # wait for the write lock rather than fail
             cursor.close()
+            dbapi_conn.isolation_level = None  # the driver's own BEGIN would be deferred; see _sqlite_begin
+
+        # BEGIN IMMEDIATE takes the write lock at the start. With the default deferred BEGIN two
+        # transactions that both read and then write deadlock on the upgrade, and SQLite fails one
+        # at once ("database is locked") without honouring busy_timeout. Nearly every unit of work
+        # writes (the update id comes first), so waiting for the lock up front costs nothing.
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
     return engine
 
 
@@ -56,14 +69,22 @@ def upgrade_database(url: str) -> None:
     command.upgrade(alembic_config(url), "head")
 
 
+BeforeCommit = Callable[["UnitOfWork", set[int]], Awaitable[None]]
+
+
 class UnitOfWork:
     """One session and transaction; rolls back unless `commit()` was called.
 
     Repositories never commit; the service (or the handler wrapper) commits once.
+    `touched_requests` collects requests that got a timeline event; the database's
+    `before_commit` hook (the deadline clocks) brings them up to date in the same transaction,
+    and also when a touched request's clocks are read before the commit.
     """
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], before_commit: BeforeCommit | None = None) -> None:
         self._session_factory = session_factory
+        self._before_commit = before_commit
+        self.touched_requests: set[int] = set()
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._session_factory()
@@ -72,17 +93,20 @@ class UnitOfWork:
         self.products = ProductRepository(self.session)
         self.parts = PartRepository(self.session)
         self.claims = ClaimRepository(self.session)
-        self.requests = RequestRepository(self.session)
+        self.requests = RequestRepository(self.session, self.touched_requests, self._before_commit and self._refresh)
         self.drafts = DraftRepository(self.session)
         self.updates = UpdateRepository(self.session)
         self.counters = CounterRepository(self.session)
         self.audit = AuditRepository(self.session)
         self.invites = InviteRepository(self.session)
         self.staff = StaffRepository(self.session)
-        self.dispatch = DispatchRepository(self.session)
+        self.dispatch = DispatchRepository(self.session, self._before_commit and self._refresh_touched)
         self.escalations = EscalationRepository(self.session)
         self.consultations = ConsultationRepository(self.session)
         self.jobs = JobRepository(self.session)
+        self.clocks = ClockRepository(self.session, self._before_commit and self._refresh_touched)
+        self.outbox = OutboxRepository(self.session)
+        self.app_state = AppStateRepository(self.session)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -91,23 +115,35 @@ class UnitOfWork:
         finally:
             await self.session.close()
 
+    async def _refresh(self, request_ids: set[int]) -> None:
+        await self._before_commit(self, request_ids)
+
+    async def _refresh_touched(self) -> None:
+        if self.touched_requests:
+            await self._before_commit(self, set(self.touched_requests))
+
     async def commit(self) -> None:
+        if self._before_commit is not None and self.touched_requests:
+            await self._before_commit(self, set(self.touched_requests))
+        self.touched_requests.clear()
         await self.session.commit()
 
     async def rollback(self) -> None:
+        self.touched_requests.clear()
         await self.session.rollback()
 
 
 class Database:
     """The engine plus a factory of units of work."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, before_commit: BeforeCommit | None = None, **engine_kwargs: Any) -> None:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
         self.session_factory = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.before_commit = before_commit
 
     def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.session_factory)
+        return UnitOfWork(self.session_factory, self.before_commit)
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -318,7 +318,11 @@ class Attachment(Base):
 
 
 class SlaClock(Base):
-    """A deadline running on a request (first version: start and due time)."""
+    """A deadline running on a request, derived from its timeline and the policy (bot/services/clocks.py).
+
+    `due_at` is empty while the clock is paused; `next_alert_at` is when the sweep next has
+    something to say about it (indexed, so a sweep reads only the clocks that are due).
+    """
 
     __tablename__ = "sla_clocks"
 
@@ -326,10 +330,54 @@ class SlaClock(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     started_at: Mapped[datetime]
-    due_at: Mapped[datetime] = mapped_column(index=True)
+    window_seconds: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime | None] = mapped_column(index=True)
+    pauses: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [[start, end or null, wait], ...] ISO times
+    paused_since: Mapped[datetime | None]
+    pause_reason: Mapped[str | None] = mapped_column(String(16))
+    remaining_seconds: Mapped[int | None] = mapped_column(Integer)  # counted time left, kept while paused
     stopped_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(8))  # met, breached
+    late_seconds: Mapped[int | None] = mapped_column(Integer)
+    alert_point: Mapped[int] = mapped_column(Integer, default=0)  # reminder points already handled
+    next_alert_at: Mapped[datetime | None] = mapped_column(index=True)
 
     __table_args__ = (UniqueConstraint("request_id", "kind", name="uq_sla_clock_request_kind"),)
+
+
+class OutboxMessage(Base):
+    """A message to a person, recorded before it is sent; `key` makes each one exist once.
+
+    Senders claim due rows by setting `claimed_until` (a lease), so two processes never send the
+    same row, and a row whose sender died is sent again after the lease.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    not_before: Mapped[datetime]
+    created_at: Mapped[datetime]
+    claimed_until: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None]
+    failure: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (
+        Index("ix_outbox_pending", "not_before", sqlite_where=text("sent_at IS NULL"), postgresql_where=text("sent_at IS NULL")),
+    )
+
+
+class AppState(Base):
+    """Small named values the whole desk shares, e.g. the fingerprint of the clock policy in use."""
+
+    __tablename__ = "app_state"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
 
 
 class Draft(Base):

@@ -1,7 +1,8 @@
 """Repositories: queries in one place. They add and flush, never commit."""
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Collection
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -10,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
+    AppState,
     Assignment,
     Attachment,
     AuditEntry,
@@ -19,6 +21,7 @@ from storage.models import (
     Escalation,
     Invite,
     JobReport,
+    OutboxMessage,
     Part,
     ProcessedUpdate,
     Product,
@@ -134,6 +137,11 @@ class ProductRepository(_Repository):
 
 
 class RequestRepository(_Repository):
+    def __init__(self, session: AsyncSession, touched: set[int] | None = None, refresh: Any = None) -> None:
+        super().__init__(session)
+        self._touched = touched if touched is not None else set()
+        self._refresh = refresh  # brings a touched request's clocks up to date before they are read
+
     async def add(self, request: ServiceRequest) -> ServiceRequest:
         return await self._add(request)
 
@@ -159,6 +167,7 @@ class RequestRepository(_Repository):
         ) or 0
 
     async def add_event(self, event: RequestEvent) -> RequestEvent:
+        self._touched.add(event.request_id)  # its clocks are brought up to date before commit
         return await self._add(event)
 
     async def events(self, request_id: int, *, include_internal: bool) -> list[RequestEvent]:
@@ -180,8 +189,14 @@ class RequestRepository(_Repository):
         return await self._add(clock)
 
     async def clocks(self, request_id: int) -> list[SlaClock]:
+        """The request's clocks as of now, including events recorded earlier in this transaction."""
+        if self._refresh is not None and request_id in self._touched:
+            await self._refresh({request_id})
+        return await self.clock_rows(request_id)
+
+    async def clock_rows(self, request_id: int) -> list[SlaClock]:
         rows = await self.session.scalars(
-            select(SlaClock).where(SlaClock.request_id == request_id).order_by(SlaClock.due_at)
+            select(SlaClock).where(SlaClock.request_id == request_id).order_by(SlaClock.due_at.asc().nulls_last(), SlaClock.id)
         )
         return list(rows)
 
@@ -264,9 +279,22 @@ class StaffRepository(_Repository):
         ) or 0
 
 
-class DispatchRepository(_Repository):
+class _ClockReader(_Repository):
+    """Reads clocks across requests: first brings this transaction's touched requests up to date."""
+
+    def __init__(self, session: AsyncSession, refresh_all: Any = None) -> None:
+        super().__init__(session)
+        self._refresh_all = refresh_all
+
+    async def _fresh(self) -> None:
+        if self._refresh_all is not None:
+            await self._refresh_all()
+
+
+class DispatchRepository(_ClockReader):
     async def queue(self, statuses: tuple[str, ...], limit: int) -> list[tuple[ServiceRequest, datetime | None]]:
         """Unassigned requests with the due time of their earliest running clock, most urgent first."""
+        await self._fresh()
         due = (
             select(func.min(SlaClock.due_at))
             .where(SlaClock.request_id == ServiceRequest.id, SlaClock.stopped_at.is_(None))
@@ -531,3 +559,127 @@ class ClaimRepository(_Repository):
             .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1
+
+
+class ClockRepository(_ClockReader):
+    async def delete(self, clock: SlaClock) -> None:
+        await self.session.delete(clock)
+        await self.session.flush()
+
+    async def claim_alerts_due(self, now: datetime, limit: int) -> list[SlaClock]:
+        """Clocks with a reminder due, locked for this transaction; other processes skip them
+        (FOR UPDATE SKIP LOCKED on PostgreSQL; SQLite has one writer at a time anyway)."""
+        rows = await self.session.scalars(
+            select(SlaClock)
+            .where(SlaClock.next_alert_at <= now)
+            .order_by(SlaClock.next_alert_at, SlaClock.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows)
+
+    async def running_due_before(self, moment: datetime, limit: int) -> list[tuple[SlaClock, ServiceRequest]]:
+        """Running clocks due before `moment`, soonest (most overdue) first, with their requests."""
+        await self._fresh()
+        rows = await self.session.execute(
+            select(SlaClock, ServiceRequest)
+            .join(ServiceRequest, ServiceRequest.id == SlaClock.request_id)
+            .where(SlaClock.stopped_at.is_(None), SlaClock.due_at <= moment)
+            .order_by(SlaClock.due_at, SlaClock.id)
+            .limit(limit)
+        )
+        return [(clock, request) for clock, request in rows.all()]
+
+    async def get(self, clock_id: int) -> SlaClock | None:
+        return await self.session.get(SlaClock, clock_id)
+
+    async def open_request_ids(self, closed_statuses: tuple[str, ...], after_id: int, limit: int) -> list[int]:
+        rows = await self.session.scalars(
+            select(ServiceRequest.id)
+            .where(ServiceRequest.status.not_in(closed_statuses), ServiceRequest.id > after_id)
+            .order_by(ServiceRequest.id)
+            .limit(limit)
+        )
+        return list(rows)
+
+
+class OutboxRepository(_Repository):
+    async def add_once(self, message: OutboxMessage) -> bool:
+        """Record a message unless one with its key exists; True when this call recorded it."""
+        values = {column.name: getattr(message, column.name) for column in OutboxMessage.__table__.columns if column.name != "id"}
+        values["payload"] = values["payload"] or {}
+        values["attempts"] = values["attempts"] or 0
+        result = await self.session.execute(
+            _dialect_insert(self.session, OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
+        )
+        return result.rowcount == 1
+
+    async def claim_due(
+        self, now: datetime, lease: timedelta, limit: int | None, user_ids: Collection[int] | None = None,
+    ) -> list[OutboxMessage]:
+        """Take due, unsent messages no live sender holds (only those of `user_ids` when given),
+        by setting a lease in one statement.
+
+        The inner SELECT locks with SKIP LOCKED on PostgreSQL, so two senders never claim one row."""
+        due = (
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.sent_at.is_(None), OutboxMessage.not_before <= now,
+                (OutboxMessage.claimed_until.is_(None)) | (OutboxMessage.claimed_until < now),
+            )
+            .order_by(OutboxMessage.not_before, OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        if user_ids is not None:
+            due = due.where(OutboxMessage.user_id.in_(list(user_ids)))
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .values(claimed_until=now + lease, attempts=OutboxMessage.attempts + 1)
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session=False)
+        )
+        ids = [row[0] for row in result.all()]
+        if not ids:
+            return []
+        rows = await self.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+            .execution_options(populate_existing=True)
+        )
+        return list(rows)
+
+    async def finish(self, ids: list[int], now: datetime, failure: str | None = None) -> None:
+        await self.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+            .values(sent_at=now, failure=failure, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def release(self, ids: list[int]) -> None:
+        """Give claimed messages back at once (e.g. the recipient is outside reachable hours)."""
+        await self.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def pending_count(self) -> int:
+        return await self.session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))) or 0
+
+    async def of_user(self, user_id: int) -> list[OutboxMessage]:
+        rows = await self.session.scalars(select(OutboxMessage).where(OutboxMessage.user_id == user_id).order_by(OutboxMessage.id))
+        return list(rows)
+
+
+class AppStateRepository(_Repository):
+    async def get(self, name: str) -> str | None:
+        row = await self.session.get(AppState, name)
+        return row.value if row else None
+
+    async def set(self, name: str, value: str) -> None:
+        row = await self.session.get(AppState, name)
+        if row is None:
+            self.session.add(AppState(name=name, value=value))
+        else:
+            row.value = value
+        await self.session.flush()

@@ -5,16 +5,21 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.clock import ManualClock
+from bot.config import DEFAULT_POLICY_FILE
+from bot.policy import load_policy
+from bot.services.clocks import ClockKeeper
 from storage.db import Database, upgrade_database
 from tests import pg_cluster
 
 START = datetime(2026, 3, 2, 1, 30, tzinfo=timezone.utc)  # Monday 09:30 in Asia/Shanghai
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture(scope="session")
@@ -57,7 +62,7 @@ async def _admin(url: str, statement: str) -> None:
 
 @pytest.fixture
 async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url)
+    db = Database(database_url, before_commit=ClockKeeper(load_policy(DEFAULT_POLICY_FILE), SHANGHAI))
     yield db
     await db.dispose()
 

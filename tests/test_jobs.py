@@ -83,10 +83,10 @@ async def test_a_call_stops_the_first_contact_clock_and_parts_wait_pauses(databa
         _, crew, _, _, request = await _accepted_job(uow, clock)
         await jobs.log_call(uow, crew[0], request.id, "Agreed to come tomorrow", clock.now())
         assert all(c.stopped_at is not None for c in await uow.requests.clocks(request.id) if c.kind == "first_contact")
-        await jobs.wait_for_parts(uow, crew[0], request.id, "Bearing ordered", clock.now())
+        await jobs.wait_for(uow, crew[0], request.id, jobs.WAITING_PARTS, "Bearing ordered", clock.now())
         assert request.waiting_for == "parts"
         with pytest.raises(NotAllowed):
-            await jobs.wait_for_parts(uow, crew[0], request.id, "again", clock.now())
+            await jobs.wait_for(uow, crew[0], request.id, jobs.WAITING_PARTS, "again", clock.now())
         await jobs.resume(uow, crew[0], request.id, clock.now())
         assert request.waiting_for is None
 

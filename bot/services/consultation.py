@@ -21,7 +21,6 @@ CONSULTATION = "consultation"
 ANSWER_MAX = 3000
 ANSWER_DIALOG, ANSWER_STEP = "consult_answer", "answer"
 ANSWERED, CONFIRMED, CLOSED_AS_ANSWERED = "answered", "answer_confirmed", "answer_closed"
-CLOCK = "consultation_answer"
 
 
 def may_be_answered(request: ServiceRequest, events: list[RequestEvent]) -> bool:
@@ -81,9 +80,6 @@ async def answer_consultation(uow: UnitOfWork, dispatcher: User, request_id: int
     """Record the answer on the customer's timeline and stop the consultation clock."""
     text = clean_text(text, limit=ANSWER_MAX, expected=ANSWER_STEP)
     request = await _answerable(uow, dispatcher, request_id)
-    for clock in await uow.requests.clocks(request.id):
-        if clock.kind == CLOCK and clock.stopped_at is None:
-            clock.stopped_at = now
     before = request.status
     if request.status == requests.NEW:
         request.status = requests.TRIAGED
@@ -103,9 +99,6 @@ async def _close(uow: UnitOfWork, actor: User, request: ServiceRequest, action: 
     if not await uow.consultations.close_if_open(request.id, OPEN, requests.CLOSED, reason, now):
         raise NotAllowed()
     await uow.session.refresh(request)
-    for clock in await uow.requests.clocks(request.id):
-        if clock.stopped_at is None:
-            clock.stopped_at = now
     await uow.requests.add_event(RequestEvent(
         request_id=request.id, actor_user_id=actor.id, action=action, internal=False, created_at=now,
         details={"before": before, "after": requests.CLOSED},

@@ -10,13 +10,12 @@ from datetime import date, datetime
 
 from bot.services import requests
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound
-from bot.services.users import ROLE_DISPATCHER
+from bot.services.users import OVERSEER_ROLES, ROLE_DISPATCHER
 from storage.db import UnitOfWork
 from storage.models import Assignment, Customer, Product, RequestEvent, ServiceRequest, SlaClock, User
 
 ROLE_ENGINEER = "engineer"
 PRIORITIES = ("normal", "high", "urgent")
-DISTANCE_BANDS = ("up_to_300_km", "up_to_1000_km", "over_1000_km")
 IN_WARRANTY, EXPIRED, UNKNOWN, PAID = "in_warranty", "expired", "unknown", "paid"
 PAID_REASONS = ("misuse", "accident", "modification")
 ASSIGNABLE = (requests.NEW, requests.TRIAGED, requests.ASSIGNED)
@@ -34,6 +33,12 @@ class AlreadyAssigned(DomainError):
 
 def require_dispatcher(user: User) -> None:
     if not (user.is_active and ROLE_DISPATCHER in user.role_names):
+        raise NotAllowed()
+
+
+def require_overseer(user: User) -> None:
+    """Dispatchers and managers may look at any request (managers are escalated to)."""
+    if not (user.is_active and user.role_names & OVERSEER_ROLES):
         raise NotAllowed()
 
 
@@ -65,10 +70,12 @@ class StaffCard:
     clocks: list[SlaClock]
     engineer: User | None
     history: list[RequestEvent]
+    can_act: bool = True  # False for a manager looking in: the card shows no dispatcher actions
 
 
-async def staff_card(uow: UnitOfWork, actor: User, request_id: int, today: date) -> StaffCard:
-    require_dispatcher(actor)
+async def staff_card(uow: UnitOfWork, actor: User, request_id: int, today: date, *, read_only: bool = False) -> StaffCard:
+    """The dispatcher's card; with `read_only` a manager may look at it too."""
+    require_overseer(actor) if read_only else require_dispatcher(actor)
     request = await uow.requests.get(request_id)
     if request is None:
         raise NotFound()
@@ -79,6 +86,7 @@ async def staff_card(uow: UnitOfWork, actor: User, request_id: int, today: date)
         clocks=[c for c in await uow.requests.clocks(request.id) if c.stopped_at is None],
         engineer=await uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None,
         history=await uow.requests.events(request.id, include_internal=True),
+        can_act=ROLE_DISPATCHER in actor.role_names,
     )
 
 
@@ -112,8 +120,9 @@ async def set_priority(uow: UnitOfWork, actor: User, request_id: int, priority: 
     return request
 
 
-async def set_distance(uow: UnitOfWork, actor: User, request_id: int, band: str, now: datetime) -> ServiceRequest:
-    if band not in DISTANCE_BANDS:
+async def set_distance(uow: UnitOfWork, actor: User, request_id: int, band: str, bands: tuple[str, ...], now: datetime) -> ServiceRequest:
+    """The band sets the on-site arrival window; the clocks recompute from the timeline event."""
+    if band not in bands:
         raise InvalidValue("distance")
     request = await _open_request(uow, actor, request_id)
     before, request.distance_band = request.distance_band, band
@@ -141,9 +150,6 @@ async def set_warranty(uow: UnitOfWork, actor: User, request_id: int, decision: 
 async def log_contacted(uow: UnitOfWork, actor: User, request_id: int, note: str, now: datetime) -> ServiceRequest:
     """The customer was contacted: the first-contact clock stops here."""
     request = await _open_request(uow, actor, request_id)
-    for clock in await uow.requests.clocks(request.id):
-        if clock.kind == "first_contact" and clock.stopped_at is None:
-            clock.stopped_at = now
     await _triaged(request)
     await _event(uow, request, actor, "contacted", now, note=note)
     return request

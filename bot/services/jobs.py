@@ -17,7 +17,7 @@ from storage.models import Customer, Escalation, JobReport, RequestEvent, Servic
 
 ROLE_ENGINEER = "engineer"
 PROPOSED, ACCEPTED, COUNTERED, ON_THE_WAY, ARRIVED = "proposed", "accepted", "countered", "on_the_way", "arrived"
-WAITING_PARTS = "parts"
+WAITING_PARTS, WAITING_CUSTOMER = "parts", "customer"
 VISIT_HORIZON = timedelta(days=60)
 # Quick choices offered when proposing a visit: (days ahead, local time).
 QUICK_VISIT_TIMES = {"d1_0900": (1, time(9)), "d1_1400": (1, time(14)), "d2_0900": (2, time(9))}
@@ -92,18 +92,9 @@ async def record(uow: UnitOfWork, request: ServiceRequest, actor: User | None, a
     request.updated_at = now
 
 
-async def stop_clock(uow: UnitOfWork, request: ServiceRequest, kind: str, now: datetime) -> SlaClock | None:
-    for clock in await uow.requests.clocks(request.id):
-        if clock.kind == kind and clock.stopped_at is None:
-            clock.stopped_at = now
-            return clock
-    return None
-
-
 async def log_call(uow: UnitOfWork, engineer: User, request_id: int, note: str, now: datetime) -> ServiceRequest:
     """A call to the customer: counts as contacting them, so the first-contact clock stops."""
     request = await own_job(uow, engineer, request_id)
-    await stop_clock(uow, request, "first_contact", now)
     await record(uow, request, engineer, "call_logged", now, internal=True, note=note)
     return request
 
@@ -171,7 +162,6 @@ async def arrived(uow: UnitOfWork, engineer: User, request_id: int, latitude: fl
         visit = await uow.jobs.add_visit(Visit(request_id=request.id, engineer_id=engineer.id, state=ARRIVED, created_at=now))
     visit.state, visit.arrived_at, visit.latitude, visit.longitude = ARRIVED, now, latitude, longitude
     request.waiting_for = None
-    await stop_clock(uow, request, "onsite_arrival", now)
     await record(uow, request, engineer, "arrived", now, latitude=latitude, longitude=longitude)
     return request
 
@@ -181,13 +171,18 @@ async def has_arrived(uow: UnitOfWork, request_id: int) -> bool:
     return visit is not None and visit.arrived_at is not None
 
 
-async def wait_for_parts(uow: UnitOfWork, engineer: User, request_id: int, note: str, now: datetime) -> ServiceRequest:
-    """The job waits for spare parts (the deadlines issue pauses clocks on `waiting_for`)."""
+WAIT_EVENTS = {WAITING_PARTS: "waiting_parts", WAITING_CUSTOMER: "waiting_customer"}
+
+
+async def wait_for(uow: UnitOfWork, engineer: User, request_id: int, reason: str, note: str, now: datetime) -> ServiceRequest:
+    """The job waits for parts or for the customer; the policy pauses clocks on these events."""
+    if reason not in WAIT_EVENTS:
+        raise InvalidValue("wait")
     request = await own_job(uow, engineer, request_id)
-    if request.waiting_for == WAITING_PARTS:
-        raise NotAllowed()
-    request.waiting_for = WAITING_PARTS
-    await record(uow, request, engineer, "waiting_parts", now, note=note)
+    if request.waiting_for is not None:
+        raise NotAllowed()  # already waiting: resume first
+    request.waiting_for = reason
+    await record(uow, request, engineer, WAIT_EVENTS[reason], now, note=note)
     return request
 
 
@@ -207,6 +202,7 @@ class JobCard:
     visit: Visit | None
     report: JobReport | None
     expert_answer: Escalation | None = None
+    clocks: tuple[SlaClock, ...] = ()
 
 
 async def job_card(uow: UnitOfWork, engineer: User, request_id: int) -> JobCard:
@@ -215,4 +211,5 @@ async def job_card(uow: UnitOfWork, engineer: User, request_id: int) -> JobCard:
         request=request, customer=await uow.customers.get(request.customer_id),
         visit=await current_visit(uow, request.id), report=await uow.jobs.report_of(request.id),
         expert_answer=await escalation.latest_answer(uow, engineer, request.id),
+        clocks=tuple(await uow.requests.clocks(request.id)),
     )

@@ -246,7 +246,6 @@ async def submit(uow: UnitOfWork, engineer: User, draft: Draft, now: datetime) -
             await uow.requests.add_attachment(Attachment(request_id=request.id, kind=REPORT_PHOTO, file_id=file_id, added_by_user_id=engineer.id, created_at=now))
     before = request.status
     request.status, request.waiting_for = requests.RESOLVED, None
-    await jobs.stop_clock(uow, request, "repair_completed", now)
     await jobs.record(uow, request, engineer, "report_updated" if updating else "report_submitted", now, before=before, after=request.status)
     await dialogs.end(uow, draft)
     return request, report, updating

@@ -24,9 +24,6 @@ OPEN_STATUSES = frozenset({NEW, TRIAGED, ASSIGNED, IN_PROGRESS})
 PAGE_SIZE = 5
 NUMBER_PATTERN = re.compile(r"^SR-(\d{4})-(\d{6,})$")
 
-# The first promise made to the customer: a consultation is answered, anything else is contacted.
-FIRST_CLOCK = {"consultation": "consultation_answer"}
-DEFAULT_FIRST_CLOCK = "first_contact"
 
 
 def format_number(year: int, sequence: int) -> str:
@@ -42,11 +39,6 @@ def parse_number(text: str) -> str | None:
 def can_cancel(request: ServiceRequest) -> bool:
     """A customer may cancel until an engineer has started work on it."""
     return request.status in OPEN_STATUSES and not request.engineer_started
-
-
-def first_clock(kind: str, policy: Policy) -> tuple[str, Any]:
-    name = FIRST_CLOCK.get(kind, DEFAULT_FIRST_CLOCK)
-    return name, getattr(policy.deadlines, name)
 
 
 @dataclass(frozen=True)
@@ -84,8 +76,6 @@ async def create(
     for file_id in new.voices:
         await uow.requests.add_attachment(Attachment(request_id=request.id, kind="voice", file_id=file_id, added_by_user_id=user.id, created_at=now))
     await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="created", details={"status": NEW}, created_at=now))
-    clock_name, window = first_clock(new.kind, policy)
-    await uow.requests.add_clock(SlaClock(request_id=request.id, kind=clock_name, started_at=now, due_at=now + window))
     return request
 
 
@@ -187,9 +177,6 @@ async def cancel(uow: UnitOfWork, user: User, request: ServiceRequest, now: date
         raise NotAllowed()
     before = request.status
     request.status, request.updated_at = CANCELLED, now
-    for clock in await uow.requests.clocks(request.id):
-        if clock.stopped_at is None:
-            clock.stopped_at = now
     await uow.requests.add_event(RequestEvent(
         request_id=request.id, actor_user_id=user.id, action="cancelled",
         details={"before": before, "after": CANCELLED}, created_at=now,

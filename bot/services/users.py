@@ -20,6 +20,9 @@ STAFF_ROLES = frozenset({
     "complaint_supervisor", "service_manager", "marketing_vp", "production_vp", "general_manager",
 })
 
+MANAGER_ROLES = frozenset({"service_manager", "marketing_vp", "production_vp", "general_manager"})
+OVERSEER_ROLES = MANAGER_ROLES | {ROLE_DISPATCHER}  # may read any request's staff card and /overdue
+
 ONBOARDING = "onboarding"
 STEP_NAME, STEP_PHONE, STEP_COMPANY = "name", "phone", "company"
 

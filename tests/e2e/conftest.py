@@ -10,6 +10,7 @@ from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import DEFAULT_POLICY_FILE, Settings
 from bot.policy import load_policy
+from bot.services.clocks import ClockKeeper
 from handlers.sweeps import sweep
 from storage.db import Database
 from tests.fakebot import FakeTelegram
@@ -29,7 +30,7 @@ class Desk:
             policy_file=DEFAULT_POLICY_FILE,
         )
         self.policy = load_policy(DEFAULT_POLICY_FILE)
-        self.db = Database(database_url)  # the test's own view of the data
+        self.db = Database(database_url, before_commit=ClockKeeper(self.policy, self.settings.timezone))  # the test's own view of the data
         self.app = None
 
     async def start(self) -> None:

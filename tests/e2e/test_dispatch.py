@@ -30,7 +30,7 @@ async def test_a_request_from_intake_to_an_accepted_job(fake, desk):
     assert f"{number}" in dora.last.text and "first contact" in dora.last.text
     await dora.press("Customer contacted")
     await dora.send_text("Called Alice, pump stopped since Monday")
-    assert "Customer contacted: Called Alice" in dora.last.text and "Deadline, first contact" not in dora.last.text
+    assert "Customer contacted: Called Alice" in dora.last.text and "⏱ first contact" not in dora.last.text
     await dora.press("Distance…")
     await dora.press("≤ 300 km")
     assert "Distance: ≤ 300 km" in dora.last.text

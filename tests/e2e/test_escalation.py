@@ -133,7 +133,7 @@ async def test_a_consultation_is_answered_the_customer_replies_and_closes_it(fak
     await onboard(alice)
     number = await file_request(alice, kind_label="Consultation", description="Which oil grade does the QJ pump need?")
     await dora.press("Open to triage")
-    assert "Deadline, consultation answer" in dora.last.text
+    assert "⏱ consultation answer" in dora.last.text
     await dora.press("Answer the customer")
     assert "Which oil grade does the QJ pump need?" in dora.last.text
     await dora.send_photo()
@@ -143,7 +143,7 @@ async def test_a_consultation_is_answered_the_customer_replies_and_closes_it(fak
     await dora.send_text("Use ISO VG 46 hydraulic oil <not motor oil>.")
     assert any(f"Your answer is sent to the customer of {number}" in (m.text or "") for m in dora.new_messages)
     assert "Answer from the service department: Use ISO VG 46" in dora.last.text
-    assert "Deadline, consultation answer" not in dora.last.text
+    assert "⏱ consultation answer" not in dora.last.text
 
     first_answer = alice.last
     assert f"Answer on your request {number}" in first_answer.text and "<not motor oil>" in first_answer.text

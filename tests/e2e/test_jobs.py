@@ -183,9 +183,9 @@ async def test_unanswered_report_closes_by_timeout(fake, desk):
     await ed.press("Send the report")
     resolved_data = alice.last.buttons[0]["callback_data"]
     desk.clock.advance(timedelta(hours=71))
-    assert await desk.sweep() == 0
+    assert (await desk.sweep()).closed == 0
     desk.clock.advance(timedelta(hours=2))
-    assert await desk.sweep() == 1
+    assert (await desk.sweep()).closed == 1
     assert f"Request {number} is closed: we did not hear back within 72 hours" in alice.last.text
     await alice.press_data(resolved_data)
     assert alice.callback_answers[-1][1] == "This button is no longer valid."

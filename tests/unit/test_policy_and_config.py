@@ -1,4 +1,5 @@
-from datetime import timedelta
+import tomllib
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -10,22 +11,32 @@ TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi"
 
 
 def test_default_policy_has_the_procedure_deadlines():
-    deadlines = load_policy(DEFAULT_POLICY_FILE).deadlines
+    policy = load_policy(DEFAULT_POLICY_FILE)
+    deadlines = policy.deadlines
     assert deadlines.first_contact == timedelta(hours=4)
     assert deadlines.consultation_answer == timedelta(hours=8)
     assert deadlines.repair_completed == timedelta(days=7)
-    assert deadlines.onsite_arrival_over_1000_km == timedelta(hours=72)
+    assert deadlines.onsite_arrival == {"up_to_300_km": timedelta(hours=24), "up_to_1000_km": timedelta(hours=48), "over_1000_km": timedelta(hours=72)}
+    assert deadlines.window("onsite_arrival", None) == timedelta(hours=24)  # no band yet: the shortest
+    assert policy.reminders.before == (0.5, 0.8)
+    assert policy.reminders.repeat_after_breach == timedelta(hours=2)
+    assert policy.clocks.rule("first_contact").escalation == ("dispatcher", "service_manager", "general_manager")
+    assert policy.calendar.mode == "continuous"
 
 
 def _policy_data(**deadline_changes):
-    deadlines = {
-        "forward_to_service_hours": 4, "first_contact_hours": 4, "consultation_answer_hours": 8,
-        "solution_decided_hours": 8, "repair_completed_days": 7, "approval_hours": 8,
-        "onsite_arrival_hours": {"up_to_300_km": 24, "up_to_1000_km": 48, "over_1000_km": 72},
-    }
-    deadlines.update(deadline_changes)
-    return {"deadlines": deadlines, "staff": {"invite_valid_hours": 72, "invite_attempts_per_hour": 5}, "dispatch": {"engineer_capacity": 5},
-            "closing": {"confirmation_timeout_hours": 72, "low_score_alert": 2}}
+    """The default policy file as data, with some deadline keys changed."""
+    with DEFAULT_POLICY_FILE.open("rb") as fh:
+        data = tomllib.load(fh)
+    data["deadlines"].update(deadline_changes)
+    return data
+
+
+def test_the_province_table_replaces_the_distance_bands():
+    data = _policy_data(onsite_arrival_table="province")
+    deadlines = parse_policy(data).deadlines
+    assert deadlines.arrival_bands == ("in_province", "out_of_province")
+    assert deadlines.window("onsite_arrival", "out_of_province") == timedelta(hours=24)
 
 
 @pytest.mark.parametrize("changes, key", [
@@ -33,11 +44,44 @@ def _policy_data(**deadline_changes):
     ({"first_contact_hours": "four"}, "deadlines.first_contact_hours"),
     ({"first_contcat_hours": 4}, "deadlines.first_contcat_hours"),
     ({"onsite_arrival_hours": {"up_to_300_km": 24, "up_to_1000_km": 48}}, "deadlines.onsite_arrival_hours.over_1000_km"),
+    ({"onsite_arrival_table": "by_car"}, "deadlines.onsite_arrival_table"),
 ])
 def test_a_bad_policy_names_the_key(changes, key):
     with pytest.raises(PolicyError) as error:
         parse_policy(_policy_data(**changes))
     assert error.value.key == key
+
+
+@pytest.mark.parametrize("section, change, key", [
+    ("clocks", {"first_contact": {"kinds": ["repair"], "starts_on": ["created"], "stops_on": ["contacted"], "pauses_for": [],
+                                  "escalation": ["dispatcher", "chief"], "urgent": False}}, "clocks.first_contact.escalation"),
+    ("clocks", {"first_contact": {"kinds": ["repair"], "starts_on": ["creatd"], "stops_on": ["contacted"], "pauses_for": [],
+                                  "escalation": ["dispatcher"], "urgent": False}}, "clocks.first_contact.starts_on"),
+    ("clocks", {"first_contact": {"kinds": ["repair"], "starts_on": ["created"], "stops_on": ["contacted"], "pauses_for": ["lunch"],
+                                  "escalation": ["dispatcher"], "urgent": False}}, "clocks.first_contact.pauses_for"),
+    ("clocks", {"coffee_break": {}}, "clocks.coffee_break"),
+    ("reminders", {"before": [0.8, 0.5]}, "reminders.before"),
+    ("reminders", {"before": [1.5]}, "reminders.before"),
+    ("hours", {"staff_reachable": "8-22"}, "hours.staff_reachable"),
+    ("calendar", {"mode": "lunar"}, "calendar.mode"),
+    ("calendar", {"working_days": ["mon", "funday"]}, "calendar.working_days"),
+    ("calendar", {"holidays": ["October 1st"]}, "calendar.holidays"),
+    ("calendar", {"working_hours": "18:00-09:00"}, "calendar.working_hours"),
+])
+def test_a_bad_clock_setting_names_the_key(section, change, key):
+    data = _policy_data()
+    data[section].update(change)
+    with pytest.raises(PolicyError) as error:
+        parse_policy(data)
+    assert error.value.key == key
+
+
+def test_the_working_calendar_counts_only_working_hours():
+    data = _policy_data()
+    data["calendar"].update(mode="working", holidays=[date(2026, 10, 1)])
+    calendar = parse_policy(data).calendar.calendar(ZoneInfo("Asia/Shanghai"))
+    start = datetime(2026, 9, 30, 16, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # Wednesday; Thursday is the holiday
+    assert calendar.add(start, timedelta(hours=4)) == datetime(2026, 10, 2, 11, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 def test_invite_attempts_must_be_a_whole_number():

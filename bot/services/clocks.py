@@ -1,0 +1,201 @@
+"""Deadline clocks: what the policy says about a request, worked out from its timeline.
+
+A clock is never started or stopped by hand. Every timeline event marks its request as touched;
+before the transaction commits, `ClockKeeper` replays the request's events through the policy
+(`derive`) and writes the result to the request's `sla_clocks` rows. So the workflow only records
+what happened, and a changed distance band, warranty or policy file gives new due times by the
+same arithmetic.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.policy import ClockRule, Policy
+from bot.worktime import WorkCalendar
+from storage.db import UnitOfWork
+from storage.models import ServiceRequest, SlaClock
+
+MET, BREACHED = "met", "breached"
+CLOSED_STATUSES = ("closed", "cancelled")
+POLICY_STATE = "clock_policy"
+
+
+@dataclass(frozen=True)
+class Pause:
+    start: datetime
+    end: datetime | None  # None: still paused
+    wait: str
+
+
+@dataclass(frozen=True)
+class DerivedClock:
+    rule: ClockRule
+    started_at: datetime
+    window: timedelta
+    pauses: tuple[Pause, ...]
+    stopped_at: datetime | None
+
+
+def derive(policy: Policy, request: ServiceRequest, events: Iterable[tuple[str, datetime]]) -> list[DerivedClock]:
+    """The clocks the policy runs on this request, from its timeline (oldest event first)."""
+    events = list(events)
+    derived = []
+    for rule in policy.clocks.rules:
+        if request.kind not in rule.kinds or (rule.warranty is not None and request.warranty not in rule.warranty):
+            continue
+        clock = _replay(policy, rule, events, policy.deadlines.window(rule.name, request.distance_band))
+        if clock is not None:
+            derived.append(clock)
+    return derived
+
+
+def _replay(policy: Policy, rule: ClockRule, events: list[tuple[str, datetime]], window: timedelta) -> DerivedClock | None:
+    waits = [wait for wait in policy.clocks.waits if wait.name in rule.pauses_for]
+    active: dict[str, datetime] = {}  # wait name -> since when
+    started: datetime | None = None
+    pauses: list[Pause] = []
+    paused_since: datetime | None = None
+    for action, at in events:
+        for wait in waits:
+            if action in wait.ends_on:
+                active.pop(wait.name, None)
+            elif action in wait.begins_on:
+                active.setdefault(wait.name, at)
+        if started is None and action in rule.starts_on:
+            started = at
+        if started is None:
+            continue
+        if action in rule.stops_on or action in policy.clocks.stop_all_on:
+            if paused_since is not None:
+                last = pauses.pop()
+                pauses.append(Pause(last.start, at, last.wait))
+            return DerivedClock(rule, started, window, tuple(pauses), at)
+        if active and paused_since is None:
+            paused_since = max(started, min(active.values()))
+            pauses.append(Pause(paused_since, None, min(active, key=active.get)))
+        elif not active and paused_since is not None:
+            last = pauses.pop()
+            pauses.append(Pause(last.start, at, last.wait))
+            paused_since = None
+    if started is None:
+        return None
+    return DerivedClock(rule, started, window, tuple(pauses), None)
+
+
+def instant_of(calendar: WorkCalendar, start: datetime, pauses: Sequence[Pause], amount: timedelta) -> datetime | None:
+    """When `amount` of counted time has run since `start`, not counting pauses; None while an
+    open pause holds the clock before that point."""
+    cursor, remaining = start, amount
+    for pause in pauses:
+        reached = calendar.add(cursor, remaining)
+        if reached <= pause.start:
+            return reached
+        remaining -= calendar.between(cursor, pause.start)
+        if pause.end is None:
+            return None
+        cursor = max(cursor, pause.end)
+    return calendar.add(cursor, remaining)
+
+
+def counted(calendar: WorkCalendar, start: datetime, pauses: Sequence[Pause], until: datetime) -> timedelta:
+    """Counted time between `start` and `until`, pauses left out."""
+    total = calendar.between(start, until)
+    for pause in pauses:
+        end = pause.end or until
+        total -= calendar.between(max(pause.start, start), min(end, until))
+    return max(total, timedelta(0))
+
+
+def reminder_point(policy: Policy, calendar: WorkCalendar, clock: SlaClock, point: int) -> datetime | None:
+    """When reminder point `point` falls: first the shares of the window before the deadline,
+    then the deadline itself, then a repeat every `repeat_after_breach`."""
+    before = policy.reminders.before
+    if point < len(before):
+        return instant_of(calendar, clock.started_at, stored_pauses(clock), timedelta(seconds=clock.window_seconds * before[point]))
+    if clock.due_at is None:
+        return None
+    return clock.due_at + (point - len(before)) * policy.reminders.repeat_after_breach
+
+
+def stored_pauses(clock: SlaClock) -> tuple[Pause, ...]:
+    return tuple(
+        Pause(datetime.fromisoformat(start), datetime.fromisoformat(end) if end else None, wait)
+        for start, end, wait in clock.pauses or ()
+    )
+
+
+def apply(policy: Policy, calendar: WorkCalendar, row: SlaClock, clock: DerivedClock) -> None:
+    """Write a derived clock onto its row: due time, pause, outcome and next reminder."""
+    row.started_at = clock.started_at
+    row.window_seconds = int(clock.window.total_seconds())
+    row.pauses = [[p.start.isoformat(), p.end.isoformat() if p.end else None, p.wait] for p in clock.pauses]
+    open_pause = clock.pauses[-1] if clock.pauses and clock.pauses[-1].end is None else None
+    row.paused_since = open_pause.start if open_pause else None
+    row.pause_reason = open_pause.wait if open_pause else None
+    row.due_at = instant_of(calendar, clock.started_at, clock.pauses, clock.window)
+    row.remaining_seconds = (
+        int((clock.window - counted(calendar, clock.started_at, clock.pauses, open_pause.start)).total_seconds())
+        if open_pause else None
+    )
+    row.stopped_at = clock.stopped_at
+    if clock.stopped_at is not None and row.due_at is not None:
+        late = clock.stopped_at - row.due_at
+        row.outcome = BREACHED if late > timedelta(0) else MET
+        row.late_seconds = max(0, int(late.total_seconds()))
+    else:
+        row.outcome, row.late_seconds = None, None
+    if row.alert_point is None:
+        row.alert_point = 0
+    row.next_alert_at = None if clock.stopped_at or open_pause else reminder_point(policy, calendar, row, row.alert_point)
+
+
+class ClockKeeper:
+    """Keeps `sla_clocks` rows in step with the timeline; installed as the database's
+    before-commit hook, so every transaction that records an event updates its clocks."""
+
+    def __init__(self, policy: Policy, tz: ZoneInfo) -> None:
+        self.policy = policy
+        self.calendar = policy.calendar.calendar(tz)
+        self.fingerprint = hashlib.sha256(repr((
+            policy.deadlines, policy.clocks, policy.reminders, policy.calendar, str(tz),
+        )).encode()).hexdigest()[:32]
+
+    async def __call__(self, uow: UnitOfWork, request_ids: set[int]) -> None:
+        for request_id in sorted(request_ids):
+            request = await uow.requests.get(request_id)
+            if request is not None:
+                await self.sync(uow, request)
+
+    async def sync(self, uow: UnitOfWork, request: ServiceRequest) -> list[SlaClock]:
+        events = [(event.action, event.created_at) for event in await uow.requests.events(request.id, include_internal=True)]
+        derived = {clock.rule.name: clock for clock in derive(self.policy, request, events)}
+        rows = {row.kind: row for row in await uow.requests.clock_rows(request.id)}
+        for kind, row in rows.items():
+            if kind not in derived:  # the rule no longer applies (e.g. the warranty was overruled)
+                await uow.clocks.delete(row)
+        result = []
+        for kind, clock in derived.items():
+            row = rows.get(kind)
+            if row is None:
+                row = SlaClock(request_id=request.id, kind=kind, started_at=clock.started_at, alert_point=0, pauses=[])
+                uow.session.add(row)
+            apply(self.policy, self.calendar, row, clock)
+            result.append(row)
+        await uow.session.flush()
+        return result
+
+    async def resync_if_policy_changed(self, uow: UnitOfWork, batch: int = 500) -> int:
+        """After the policy file (or time zone) changed, recompute every open request's clocks once."""
+        if await uow.app_state.get(POLICY_STATE) == self.fingerprint:
+            return 0
+        count, after = 0, 0
+        while ids := await uow.clocks.open_request_ids(CLOSED_STATUSES, after, batch):
+            for request_id in ids:
+                await self.sync(uow, await uow.requests.get(request_id))
+            count, after = count + len(ids), ids[-1]
+        await uow.app_state.set(POLICY_STATE, self.fingerprint)
+        return count

@@ -1,0 +1,162 @@
+"""Reminders before each deadline and escalation after it, planned by the sweep into the outbox.
+
+Planning and sending are separate steps: a reminder is recorded (one outbox row per clock,
+reminder point and person, unique by key) in the transaction that advances the clock, and a
+sender delivers recorded rows later. So a restart, a crash before sending or a second bot
+process neither loses nor doubles a reminder. After downtime a clock jumps straight to its
+latest point, telling everyone the skipped points would have told, once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.policy import ASSIGNEE, ClockRule, Policy
+from bot.worktime import DailyWindow
+from bot.services.clocks import CLOSED_STATUSES, ClockKeeper, reminder_point
+from bot.services.dispatch import require_overseer
+from storage.db import UnitOfWork
+from storage.models import OutboxMessage, ServiceRequest, SlaClock, User
+
+DEADLINE = "deadline"  # outbox kind
+AT_RISK_SHARE_DEFAULT = 0.8
+
+
+def chain_steps(rule: ClockRule, point: int, before_points: int) -> tuple[str, ...]:
+    """Who a reminder point is for: before the deadline whoever answers for the clock; at and
+    after it that person and one step further up the chain per repeat (the last step repeats)."""
+    chain = rule.escalation
+    if point < before_points:
+        return chain[:1]
+    step = min(1 + point - before_points, len(chain) - 1)
+    return tuple(dict.fromkeys((chain[0], chain[step])))
+
+
+def latest_point_due(policy: Policy, keeper: ClockKeeper, clock: SlaClock, now: datetime) -> int | None:
+    """The highest reminder point at or before `now` not handled yet, or None."""
+    before = len(policy.reminders.before)
+    latest, point = None, clock.alert_point
+    while point < before:
+        moment = reminder_point(policy, keeper.calendar, clock, point)
+        if moment is None or moment > now:
+            return latest
+        latest, point = point, point + 1
+    if clock.due_at is None or clock.due_at > now:
+        return latest
+    repeats = int((now - clock.due_at) / policy.reminders.repeat_after_breach)
+    return before + repeats if before + repeats >= clock.alert_point else latest
+
+
+async def people(uow: UnitOfWork, request: ServiceRequest, step: str) -> list[User]:
+    """The people behind one step of a chain; of a role, those on duty (everyone if none is)."""
+    if step == ASSIGNEE:
+        engineer = await uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None
+        return [engineer] if engineer is not None and engineer.is_active else []
+    holders = await uow.users.active_with_role(step)
+    return [user for user in holders if user.on_duty] or holders
+
+
+async def recipients(uow: UnitOfWork, request: ServiceRequest, rule: ClockRule, steps: tuple[str, ...]) -> list[User]:
+    """Everyone to tell; a step with nobody behind it (no engineer yet) passes to the next one."""
+    found: dict[int, User] = {}
+    for step in steps:
+        index = rule.escalation.index(step)
+        for fallback in rule.escalation[index:]:
+            users = await people(uow, request, fallback)
+            if users:
+                found.update((user.id, user) for user in users)
+                break
+    return list(found.values())
+
+
+@dataclass(frozen=True)
+class Planner:
+    policy: Policy
+    keeper: ClockKeeper
+    tz: ZoneInfo
+
+    def staff_time(self, now: datetime, urgent: bool) -> datetime:
+        return now if urgent else self.policy.hours.staff_reachable.next_inside(now, self.tz)
+
+    def customer_time(self, now: datetime) -> datetime:
+        quiet = self.policy.hours.customer_quiet
+        return DailyWindow(quiet.end, quiet.start).next_inside(now, self.tz)  # the hours outside the quiet ones
+
+    async def plan(self, uow: UnitOfWork, now: datetime, batch: int = 100) -> int:
+        """Record the reminders due by `now` for up to `batch` clocks; returns clocks handled."""
+        clocks = await uow.clocks.claim_alerts_due(now, batch)
+        before = len(self.policy.reminders.before)
+        for clock in clocks:
+            request = await uow.requests.get(clock.request_id)
+            rule = self.policy.clocks.rule(clock.kind)
+            latest = latest_point_due(self.policy, self.keeper, clock, now)
+            if rule is None or request.status in CLOSED_STATUSES or clock.stopped_at is not None or latest is None:
+                clock.next_alert_at = None if rule is None or clock.stopped_at else reminder_point(self.policy, self.keeper.calendar, clock, clock.alert_point)
+                continue
+            steps: dict[str, None] = {}
+            for point in range(clock.alert_point, min(latest, before + len(rule.escalation)) + 1):
+                steps.update(dict.fromkeys(chain_steps(rule, point, before)))
+            steps.update(dict.fromkeys(chain_steps(rule, latest, before)))
+            not_before = self.staff_time(now, urgent=rule.urgent and latest >= before)
+            for user in await recipients(uow, request, rule, tuple(steps)):
+                await uow.outbox.add_once(OutboxMessage(
+                    key=f"clock:{clock.id}:{latest}:{user.id}", user_id=user.id, kind=DEADLINE,
+                    payload={"clock_id": clock.id, "point": latest}, not_before=not_before, created_at=now,
+                ))
+            clock.alert_point = latest + 1
+            clock.next_alert_at = reminder_point(self.policy, self.keeper.calendar, clock, clock.alert_point)
+        await uow.session.flush()
+        return len(clocks)
+
+
+@dataclass(frozen=True)
+class DeadlineItem:
+    clock: SlaClock
+    request: ServiceRequest
+    overdue: bool
+    for_assignee: bool  # the recipient is the engineer doing the job
+
+
+async def deadline_items(uow: UnitOfWork, user: User, messages: list[OutboxMessage], now: datetime) -> list[DeadlineItem]:
+    """What a person's recorded reminders are about, as of now; a clock someone already stopped
+    (or paused) is left out: the reminder has nothing left to ask for."""
+    items: dict[int, DeadlineItem] = {}
+    for message in messages:
+        clock = await uow.clocks.get(message.payload.get("clock_id", 0))
+        if clock is None or clock.stopped_at is not None or clock.due_at is None or clock.id in items:
+            continue
+        request = await uow.requests.get(clock.request_id)
+        if request.status in CLOSED_STATUSES:
+            continue
+        items[clock.id] = DeadlineItem(clock, request, clock.due_at <= now, request.assigned_engineer_id == user.id)
+    return sorted(items.values(), key=lambda item: item.clock.due_at)
+
+
+@dataclass(frozen=True)
+class OverdueEntry:
+    clock: SlaClock
+    request: ServiceRequest
+    overdue: bool
+
+
+async def overdue(uow: UnitOfWork, actor: User, keeper: ClockKeeper, now: datetime, limit: int = 30) -> list[OverdueEntry]:
+    """Breached and at-risk running clocks (past the last reminder share), most overdue first."""
+    require_overseer(actor)
+    policy = keeper.policy
+    share = policy.reminders.before[-1] if policy.reminders.before else AT_RISK_SHARE_DEFAULT
+    longest = max(
+        [policy.deadlines.window(rule.name, band) for rule in policy.clocks.rules for band in policy.deadlines.arrival_bands]
+    )
+    horizon = keeper.calendar.add(now, longest * (1 - share))  # nothing due later can be at risk yet
+    entries = []
+    for clock, request in await uow.clocks.running_due_before(horizon, limit * 4):
+        if request.status in CLOSED_STATUSES:
+            continue
+        if clock.due_at <= now:
+            entries.append(OverdueEntry(clock, request, True))
+        elif keeper.calendar.between(now, clock.due_at) <= timedelta(seconds=clock.window_seconds * (1 - share)):
+            entries.append(OverdueEntry(clock, request, False))
+        if len(entries) == limit:
+            break
+    return entries

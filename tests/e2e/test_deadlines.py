@@ -1,0 +1,93 @@
+"""Deadlines over HTTP: a reminder with working buttons, /overdue for dispatchers and managers."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
+from tests.e2e.helpers import file_request, onboard
+
+
+async def test_a_reminder_reaches_both_dispatchers_and_its_button_logs_the_contact(fake, desk):
+    dora, wang = fake.users[DISPATCHER_ID], fake.users[SECOND_DISPATCHER_ID]
+    await wang.send_text("/start")  # Wang writes in Chinese; the bot learns it from this message
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+
+    dora_seen = len(dora.messages)
+    desk.clock.advance(timedelta(hours=1))
+    await desk.sweep()
+    assert len(dora.messages) == dora_seen  # 25 % of the 4 h window: nothing to say yet
+
+    desk.clock.advance(timedelta(hours=1))  # half of the first-contact window has gone
+    await desk.sweep()
+    assert "1 deadline needs your attention" in dora.last.text and number in dora.last.text
+    assert "first contact: 2 h 0 min left" in dora.last.text
+    assert number in wang.last.text and "1 deadline needs your attention" not in wang.last.text  # in Chinese
+
+    await dora.press("📞 Contacted")
+    await dora.send_text("Called Alice; the pump is off until we come")
+    assert "Customer contacted: Called Alice" in dora.last.text and "⏱ first contact" not in dora.last.text
+
+    dora_seen = len(dora.messages)
+    desk.clock.advance(timedelta(hours=3))  # past the old deadline: stopped clocks stay quiet
+    await desk.sweep()
+    assert len(dora.messages) == dora_seen
+    fake.assert_no_rejections()
+
+
+async def test_overdue_lists_missed_deadlines_for_dispatchers_and_managers_only(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)
+    late = await file_request(alice)
+    desk.clock.advance(timedelta(hours=3, minutes=30))  # 30 min before the 4 h deadline: at risk
+    soon = await file_request(alice, description="Cabinet fan is noisy")
+
+    await dora.send_text("/overdue")
+    assert "0 overdue, 1 at risk" in dora.last.text and late in dora.last.text and soon not in dora.last.text
+
+    desk.clock.advance(timedelta(hours=1))
+    await dora.send_text("/overdue")
+    assert "1 overdue, 0 at risk" in dora.last.text
+    assert re.search(rf"{late} · Fault repair · first contact: overdue by 0 h 30 min", dora.last.text)
+
+    sam = fake.add_user(user_id=7001, first_name="Sam", language_code="en")
+    await dora.send_text("/invite service_manager")
+    code = re.search(r"start=(inv_[\w-]+)", dora.last.text).group(1)
+    await sam.send_text(f"/start {code}")
+    await sam.send_text("/overdue")
+    assert late in sam.last.text
+    await sam.press(late)
+    assert late in sam.last.text and "⏱ first contact" in sam.last.text
+    assert not any("Assign" in text for text in sam.last.button_texts)  # a manager looks, the dispatcher acts
+
+    await alice.send_text("/overdue")
+    assert "for dispatchers and managers" in alice.last.text
+    fake.assert_no_rejections()
+
+
+async def test_a_dispatcher_who_blocked_the_bot_is_marked_unreachable_and_not_tried_again(fake, desk):
+    dora, wang = fake.users[DISPATCHER_ID], fake.users[SECOND_DISPATCHER_ID]
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    fake.block(SECOND_DISPATCHER_ID)
+    wang_seen = len(wang.messages)  # the new-request notice, sent before he blocked the bot
+
+    desk.clock.advance(timedelta(hours=2))  # 50 %: both dispatchers are due a reminder
+    await desk.sweep()
+    assert number in dora.last.text and "deadline needs your attention" in dora.last.text
+    blocked = [r for r in fake.rejections if r.error_code == 403]
+    assert [int(r.params["chat_id"]) for r in blocked] == [SECOND_DISPATCHER_ID]
+    async with desk.db.uow() as uow:
+        assert (await uow.users.by_telegram_id(SECOND_DISPATCHER_ID)).is_reachable is False
+        rows = await uow.outbox.of_user((await uow.users.by_telegram_id(SECOND_DISPATCHER_ID)).id)
+        assert [(row.sent_at is not None, row.failure) for row in rows] == [(True, "blocked")]
+
+    desk.clock.advance(timedelta(hours=1, minutes=12))  # 80 %: Dora again, Wang is not tried
+    await desk.sweep()
+    assert len([r for r in fake.rejections if r.error_code == 403]) == 1
+    assert len(wang.messages) == wang_seen
+    fake.assert_no_rejections(allow=lambda r: r.error_code == 403)

@@ -1,0 +1,252 @@
+"""Deadline reminders and escalation over simulated time, on SQLite and PostgreSQL.
+
+The sweep runs as the scheduler runs it (plan into the outbox, then deliver) with a clock the
+test moves, and a recording bot in place of Telegram (the end-to-end tests cover the wire).
+"""
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+from bot.clock import ManualClock
+from bot.config import DEFAULT_POLICY_FILE, Settings
+from bot.policy import load_policy
+from bot.services import dispatch, jobs, staff, users
+from bot.services.clocks import ClockKeeper
+from bot.services.reminders import Planner
+from handlers import sweeps
+from handlers.common import Deps
+from handlers.sweeps import LEASE, plan_reminders, sweep_with
+from storage.db import Database
+from storage.models import Customer, ServiceRequest, SlaClock, User, UserRole
+from tests.conftest import START
+from tests.test_dispatch import _request, _setup
+
+POLICY = load_policy(DEFAULT_POLICY_FILE)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+STEP = timedelta(minutes=10)
+
+
+class RecordingBot:
+    """Stands in for Telegram: keeps what was sent, to whom and when."""
+
+    def __init__(self, clock: ManualClock) -> None:
+        self.clock, self.sent = clock, []
+
+    async def send_message(self, chat_id, text, parse_mode=None, reply_markup=None):
+        self.sent.append(SimpleNamespace(at=self.clock.now(), chat_id=chat_id, text=text, markup=reply_markup))
+        return SimpleNamespace(message_id=len(self.sent))
+
+
+class Scheduler:
+    """One bot process's sweeping, with its own engine (as after a restart or in a second process)."""
+
+    def __init__(self, database_url: str, clock: ManualClock, bot: RecordingBot) -> None:
+        settings = Settings(bot_token="1:x", database_url=database_url, telegram_api_url="http://127.0.0.1:9", timezone=SHANGHAI,
+                            default_language="en", admin_telegram_ids=frozenset(), policy_file=DEFAULT_POLICY_FILE)
+        keeper = ClockKeeper(POLICY, SHANGHAI)
+        self.db = Database(database_url, before_commit=keeper)
+        self.deps = Deps(settings=settings, policy=POLICY, db=self.db, clock=clock, keeper=keeper, planner=Planner(POLICY, keeper, SHANGHAI))
+        self.bot = bot
+
+    async def sweep(self):
+        return await sweep_with(self.bot, self.deps)
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%a %H:%M")
+
+
+async def _grant(uow, admin, user, role, clock):
+    invite = await staff.create_invite(uow, admin, role, POLICY.staff, clock.now())
+    await staff.redeem_invite(uow, user, invite.code, POLICY.staff, clock.now())
+
+
+async def _desk(uow, clock):
+    """Two dispatchers (500, 501), engineers 600-601, a service manager (700), a general manager (701)."""
+    dispatcher, crew, user, customer = await _setup(uow, clock, engineers=2)
+    for telegram_id, role in ((700, "service_manager"), (701, "general_manager")):
+        manager = await users.touch(uow, telegram_id, role, None, "en", "en", clock.now())
+        await _grant(uow, dispatcher, manager, role, clock)
+    return dispatcher, crew, user, customer
+
+
+NAMES = {500: "D1", 501: "D2", 600: "E", 700: "SM", 701: "GM"}
+
+# START is Monday 09:30 in Shanghai. R1 is never contacted until 16:00: its 4 h first-contact
+# clock reminds the dispatchers at 50 % (11:30) and 80 % (12:42, seen by the 12:50 sweep),
+# escalates to the service manager at the breach (13:30) and to the general manager 2 h later.
+# R2 is contacted, assigned and accepted at 10:00: its 24 h arrival clock reaches 50 % at 22:00
+# and 80 % at 05:12, both outside reachable hours, so the engineer hears once, at 08:00. A customer
+# wait from 09:00 to 10:30 moves the deadline to 11:30, when the engineer and the dispatchers are
+# told; the engineer arrives at 12:00. Its 7-day repair clock (plus the 1.5 h pause) reaches 50 %
+# on Thursday 23:30 and 80 % on Sunday 01:54: both wait for 08:00.
+EXPECTED_WEEK = [
+    ("Mon 11:30", "D1", "R1"), ("Mon 11:30", "D2", "R1"),
+    ("Mon 12:50", "D1", "R1"), ("Mon 12:50", "D2", "R1"),
+    ("Mon 13:30", "D1", "R1"), ("Mon 13:30", "D2", "R1"), ("Mon 13:30", "SM", "R1"),
+    ("Mon 15:30", "D1", "R1"), ("Mon 15:30", "D2", "R1"), ("Mon 15:30", "GM", "R1"),
+    ("Tue 08:00", "E", "R2"),
+    ("Tue 11:30", "D1", "R2"), ("Tue 11:30", "D2", "R2"), ("Tue 11:30", "E", "R2"),
+    ("Fri 08:00", "E", "R2"),
+    ("Sun 08:00", "E", "R2"),
+]
+
+
+async def _simulate_week(database, database_url, clock, restarts=()):
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer = await _desk(uow, clock)
+        r1 = await _request(uow, user, customer, clock)
+        r2 = await _request(uow, user, customer, clock)
+        await uow.commit()
+    numbers = {r1.number: "R1", r2.number: "R2"}
+
+    async def act(action):
+        async with database.uow() as uow:
+            await action(uow, await uow.users.get(dispatcher.id), await uow.users.get(crew[0].id))
+            await uow.commit()
+
+    actions = {
+        START + timedelta(minutes=30): lambda uow, d, e: _contact_assign_accept(uow, d, e, r2.id, clock),
+        START + timedelta(hours=6, minutes=30): lambda uow, d, e: dispatch.log_contacted(uow, d, r1.id, "Called back", clock.now()),
+        START + timedelta(days=1, hours=-0.5): lambda uow, d, e: jobs.wait_for(uow, e, r2.id, jobs.WAITING_CUSTOMER, "Gate locked", clock.now()),
+        START + timedelta(days=1, hours=1): lambda uow, d, e: jobs.resume(uow, e, r2.id, clock.now()),
+        START + timedelta(days=1, hours=2.5): lambda uow, d, e: jobs.arrived(uow, e, r2.id, 34.8, 114.3, clock.now()),
+    }
+    bot = RecordingBot(clock)
+    scheduler = Scheduler(database_url, clock, bot)
+    end = START + timedelta(days=7)
+    while clock.now() <= end:
+        if clock.now() in actions:
+            await act(actions[clock.now()])
+        if clock.now() in restarts:
+            await scheduler.close()
+            scheduler = Scheduler(database_url, clock, bot)
+        await scheduler.sweep()
+        clock.advance(STEP)
+    await scheduler.close()
+    deliveries = []
+    for message in bot.sent:
+        for number, label in numbers.items():
+            if number in message.text:
+                deliveries.append((_local(message.at), NAMES[message.chat_id], label))
+    return sorted(deliveries), bot
+
+
+async def _contact_assign_accept(uow, dispatcher, engineer, request_id, clock):
+    await dispatch.log_contacted(uow, dispatcher, request_id, "Called", clock.now())
+    await dispatch.assign(uow, dispatcher, request_id, engineer.id, None, clock.now())
+    await dispatch.respond(uow, engineer, request_id, True, None, clock.now())
+
+
+async def test_a_week_of_reminders_and_escalations_reaches_the_right_people_at_the_right_times(database, database_url, clock):
+    deliveries, bot = await _simulate_week(database, database_url, clock)
+    assert deliveries == sorted(EXPECTED_WEEK)
+    overdue_to_sm = next(m for m in bot.sent if m.chat_id == 700)
+    assert "overdue" in overdue_to_sm.text and "first contact" in overdue_to_sm.text
+    async with database.uow() as uow:
+        kept = {c.kind: c for c in await uow.requests.clocks(2)}
+        assert (kept["onsite_arrival"].outcome, kept["onsite_arrival"].late_seconds) == ("breached", 30 * 60)
+        assert kept["repair_completed"].stopped_at is None
+
+
+async def test_restarts_mid_week_neither_repeat_nor_lose_a_reminder(database, database_url, clock):
+    restarts = (START + timedelta(hours=13, minutes=30), START + timedelta(days=2, hours=2, minutes=30))  # Mon 23:00, Wed 12:00
+    deliveries, _ = await _simulate_week(database, database_url, clock, restarts)
+    assert deliveries == sorted(EXPECTED_WEEK)
+
+
+async def test_after_ten_hours_down_each_person_gets_one_combined_message(database, database_url, clock, monkeypatch):
+    monkeypatch.setattr(sweeps, "SEND_BATCH", 5)  # fewer than the 12 rows planned: a person's rows span batches
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer = await _desk(uow, clock)
+        numbers = [(await _request(uow, user, customer, clock)).number for _ in range(3)]
+        await uow.commit()
+    bot = RecordingBot(clock)
+    scheduler = Scheduler(database_url, clock, bot)
+    await scheduler.sweep()
+    assert bot.sent == []
+    clock.advance(timedelta(hours=10))  # down from 09:30 to 19:30: 50 %, 80 %, breach and 3 repeats missed
+    await scheduler.sweep()
+    await scheduler.close()
+    assert Counter(NAMES[m.chat_id] for m in bot.sent) == {"D1": 1, "D2": 1, "SM": 1, "GM": 1}
+    for message in bot.sent:
+        assert all(number in message.text for number in numbers)
+        assert "3 deadlines need your attention" in message.text
+
+
+async def test_a_reminder_recorded_before_a_crash_is_sent_once_after_the_lease(database, database_url, clock):
+    async with database.uow() as uow:
+        await _desk(uow, clock)
+        dispatcher, crew, user, customer = await _setup(uow, clock, engineers=0)
+        await _request(uow, user, customer, clock)
+        await uow.commit()
+    clock.advance(timedelta(hours=2))
+    crashed = Scheduler(database_url, clock, RecordingBot(clock))
+    await plan_reminders(crashed.deps, clock.now())  # recorded...
+    async with crashed.db.uow() as uow:  # ...claimed by a sender that then dies before sending
+        assert len(await uow.outbox.claim_due(clock.now(), LEASE, 100)) == 2
+        await uow.commit()
+    await crashed.close()
+    bot = RecordingBot(clock)
+    survivor = Scheduler(database_url, clock, bot)
+    await survivor.sweep()
+    assert bot.sent == []  # the dead sender's lease still holds
+    clock.advance(LEASE + STEP)
+    await survivor.sweep()
+    await survivor.sweep()
+    await survivor.close()
+    assert sorted(NAMES[m.chat_id] for m in bot.sent) == ["D1", "D2"]
+
+
+async def test_two_schedulers_on_one_database_send_each_of_1000_reminders_exactly_once(database, database_url, clock):
+    """Each of 1,000 engineers has a clock at 50 %; two processes sweep at the same moment."""
+    now = clock.now()
+    async with database.uow() as uow:
+        owner = User(telegram_id=1, first_name="Owner", language="en", created_at=now)
+        uow.session.add(owner)
+        await uow.session.flush()
+        customer = Customer(user_id=owner.id, name="Farm", phone="+8613800138000", created_at=now)
+        uow.session.add(customer)
+        engineers = [User(telegram_id=10_000 + i, first_name=f"E{i}", language="en", created_at=now,
+                          roles=[UserRole(role="engineer")]) for i in range(1000)]
+        uow.session.add_all(engineers)
+        await uow.session.flush()
+        requests = [ServiceRequest(number=f"SR-2026-{i + 1:06d}", kind="repair", status="in_progress", customer_id=customer.id,
+                                   description="Pump stops", assigned_engineer_id=engineer.id, created_by_user_id=owner.id,
+                                   created_at=now, updated_at=now) for i, engineer in enumerate(engineers)]
+        uow.session.add_all(requests)
+        await uow.session.flush()
+        uow.session.add_all(SlaClock(
+            request_id=request.id, kind="onsite_arrival", started_at=now - timedelta(hours=13), window_seconds=24 * 3600,
+            due_at=now + timedelta(hours=11), pauses=[], alert_point=0, next_alert_at=now - timedelta(hours=1),
+        ) for request in requests)
+        await uow.commit()
+    bot = RecordingBot(clock)
+    first, second = Scheduler(database_url, clock, bot), Scheduler(database_url, clock, bot)
+    await asyncio.gather(first.sweep(), second.sweep())
+    await asyncio.gather(first.sweep(), second.sweep())
+    await first.close()
+    await second.close()
+    per_chat = Counter(message.chat_id for message in bot.sent)
+    assert len(per_chat) == 1000 and set(per_chat.values()) == {1}
+    async with database.uow() as uow:
+        rows = await uow.outbox.of_user(engineers[0].id)
+        assert [(row.sent_at is not None, row.attempts) for row in rows] == [(True, 1)]
+        assert await uow.outbox.pending_count() == 0
+
+
+async def test_a_customer_message_from_a_timer_waits_for_the_morning():
+    planner = Planner(POLICY, ClockKeeper(POLICY, SHANGHAI), SHANGHAI)
+    late_evening = datetime(2026, 3, 2, 23, 15, tzinfo=SHANGHAI)
+    assert planner.customer_time(late_evening) == datetime(2026, 3, 3, 8, 0, tzinfo=SHANGHAI)
+    afternoon = datetime(2026, 3, 2, 15, 0, tzinfo=SHANGHAI)
+    assert planner.customer_time(afternoon) == afternoon
+    assert planner.staff_time(late_evening, urgent=True) == late_evening  # urgent escalations do not wait
+    assert planner.staff_time(late_evening, urgent=False) == datetime(2026, 3, 3, 8, 0, tzinfo=SHANGHAI)

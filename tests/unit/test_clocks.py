@@ -1,0 +1,146 @@
+"""Deadline clocks worked out from a timeline: starts, stops, pauses, outcomes and reminder points."""
+from __future__ import annotations
+
+import tomllib
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.config import DEFAULT_POLICY_FILE
+from bot.policy import load_policy, parse_policy
+from bot.services import clocks, reminders
+from bot.services.clocks import ClockKeeper
+from storage.models import ServiceRequest, SlaClock
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+T = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)  # Monday 10:00 in Shanghai
+H = timedelta(hours=1)
+POLICY = load_policy(DEFAULT_POLICY_FILE)
+KEEPER = ClockKeeper(POLICY, SHANGHAI)
+
+
+def _request(kind: str = "repair", warranty: str | None = None, band: str | None = None) -> ServiceRequest:
+    return ServiceRequest(kind=kind, warranty=warranty, distance_band=band)
+
+
+def _rows(events, request=None, keeper=KEEPER) -> dict[str, SlaClock]:
+    """Derive and apply the clocks as the keeper does, without a database."""
+    rows = {}
+    for derived in clocks.derive(keeper.policy, request or _request(), events):
+        row = SlaClock(kind=derived.rule.name, alert_point=0)
+        clocks.apply(keeper.policy, keeper.calendar, row, derived)
+        rows[row.kind] = row
+    return rows
+
+
+def test_first_contact_runs_from_creation_and_is_met_when_contacted_in_time():
+    row = _rows([("created", T), ("contacted", T + 3 * H)])["first_contact"]
+    assert row.due_at == T + 4 * H
+    assert (row.stopped_at, row.outcome, row.late_seconds) == (T + 3 * H, clocks.MET, 0)
+    assert row.next_alert_at is None  # nothing left to remind of
+
+
+def test_a_late_contact_is_breached_by_the_lateness():
+    row = _rows([("created", T), ("call_logged", T + 5 * H + timedelta(minutes=30))])["first_contact"]
+    assert (row.outcome, row.late_seconds) == (clocks.BREACHED, 90 * 60)
+
+
+def test_a_consultation_gets_the_answer_clock_instead_of_first_contact():
+    rows = _rows([("created", T)], _request("consultation"))
+    assert set(rows) == {"consultation_answer"}
+    assert rows["consultation_answer"].due_at == T + 8 * H
+
+
+def test_accepting_a_job_starts_arrival_and_repair_clocks_by_the_distance_band():
+    rows = _rows([("created", T), ("assigned", T + H), ("accepted", T + 2 * H)], _request(band="over_1000_km"))
+    assert rows["onsite_arrival"].due_at == T + 2 * H + 72 * H
+    assert rows["repair_completed"].due_at == T + 2 * H + timedelta(days=7)
+    assert "solution_decided" not in rows  # only for in-warranty requests
+
+
+def test_solution_clock_runs_only_in_warranty_and_stops_with_the_expert_plan():
+    events = [("created", T), ("assigned", T + H), ("expert_answer", T + 6 * H)]
+    row = _rows(events, _request(warranty="in_warranty"))["solution_decided"]
+    assert (row.due_at, row.outcome) == (T + 9 * H, clocks.MET)
+    assert "solution_decided" not in _rows(events, _request(warranty="expired"))
+
+
+def test_waiting_for_the_customer_pauses_and_resuming_moves_the_due_time_by_the_pause():
+    events = [("created", T), ("accepted", T), ("waiting_customer", T + 2 * H), ("work_resumed", T + 6 * H)]
+    rows = _rows(events)
+    assert rows["onsite_arrival"].due_at == T + 28 * H
+    assert rows["repair_completed"].due_at == T + timedelta(days=7) + 4 * H
+    assert rows["onsite_arrival"].pauses == [[(T + 2 * H).isoformat(), (T + 6 * H).isoformat(), "customer"]]
+
+
+def test_waiting_for_parts_pauses_only_the_clocks_that_pause_for_parts():
+    rows = _rows([("created", T), ("accepted", T), ("waiting_parts", T + 2 * H), ("work_resumed", T + 12 * H)])
+    assert rows["onsite_arrival"].due_at == T + 24 * H  # arrival does not wait for parts
+    assert rows["repair_completed"].due_at == T + timedelta(days=7) + 10 * H
+
+
+def test_an_open_pause_has_no_due_time_and_keeps_what_is_left():
+    row = _rows([("created", T), ("accepted", T), ("waiting_customer", T + 2 * H)])["onsite_arrival"]
+    assert row.due_at is None and row.next_alert_at is None
+    assert (row.paused_since, row.pause_reason, row.remaining_seconds) == (T + 2 * H, "customer", 22 * 3600)
+
+
+def test_a_pause_after_the_deadline_does_not_undo_the_breach():
+    rows = _rows([("created", T), ("accepted", T), ("waiting_customer", T + 30 * H), ("work_resumed", T + 40 * H), ("arrived", T + 41 * H)])
+    row = rows["onsite_arrival"]
+    assert (row.due_at, row.outcome, row.late_seconds) == (T + 24 * H, clocks.BREACHED, 17 * 3600)
+
+
+def test_two_waits_overlapping_make_one_pause_until_both_end():
+    rows = _rows([
+        ("created", T), ("accepted", T), ("waiting_parts", T + H), ("waiting_customer", T + 2 * H), ("work_resumed", T + 5 * H),
+    ])
+    # one event ends both waits (the policy lists work_resumed for both): paused from 1 h to 5 h
+    assert rows["repair_completed"].due_at == T + timedelta(days=7) + 4 * H
+
+
+def test_cancelling_stops_every_running_clock():
+    rows = _rows([("created", T), ("accepted", T + H), ("cancelled", T + 2 * H)])
+    assert all(row.stopped_at == T + 2 * H for row in rows.values())
+    assert rows["first_contact"].outcome == clocks.MET
+
+
+def test_working_calendar_due_times_skip_nights_weekends_and_holidays():
+    with DEFAULT_POLICY_FILE.open("rb") as fh:
+        data = tomllib.load(fh)
+    data["calendar"].update(mode="working", holidays=[date(2026, 10, 1)])
+    keeper = ClockKeeper(parse_policy(data), SHANGHAI)
+    wednesday_4pm = datetime(2026, 9, 30, 16, 0, tzinfo=SHANGHAI)
+    # 1.5 h on Wednesday (to 17:30), Thursday is a holiday, 2.5 h on Friday from 08:30
+    row = _rows([("created", wednesday_4pm)], keeper=keeper)["first_contact"]
+    assert row.due_at == datetime(2026, 10, 2, 11, 0, tzinfo=SHANGHAI)
+    # a customer wait over the weekend costs no working time: paused Fri 10:00 to Mon 09:00
+    events = [("created", wednesday_4pm), ("accepted", wednesday_4pm), ("waiting_customer", datetime(2026, 10, 2, 10, 0, tzinfo=SHANGHAI)),
+              ("work_resumed", datetime(2026, 10, 5, 9, 0, tzinfo=SHANGHAI))]
+    arrival = _rows(events, keeper=keeper)["onsite_arrival"]
+    # 24 working hours: Wed 1.5 + Fri 1.5 (08:30-10:00) + Mon 8.5 (09:00-17:30) + Tue 9 + Wed 3.5 → Wed 12:00
+    assert arrival.due_at == datetime(2026, 10, 7, 12, 0, tzinfo=SHANGHAI)
+
+
+def test_reminder_points_fall_at_the_shares_then_at_the_deadline_then_every_repeat():
+    row = _rows([("created", T)])["first_contact"]
+    points = [clocks.reminder_point(POLICY, KEEPER.calendar, row, n) for n in range(5)]
+    assert points == [T + 2 * H, T + 3.2 * H, T + 4 * H, T + 6 * H, T + 8 * H]
+    assert row.next_alert_at == T + 2 * H
+
+
+def test_the_escalation_chain_climbs_one_step_per_repeat_and_stays_at_the_top():
+    rule = POLICY.clocks.rule("onsite_arrival")
+    steps = [reminders.chain_steps(rule, point, before_points=2) for point in range(7)]
+    assert steps == [
+        ("assignee",), ("assignee",),
+        ("assignee", "dispatcher"), ("assignee", "service_manager"), ("assignee", "general_manager"),
+        ("assignee", "general_manager"), ("assignee", "general_manager"),
+    ]
+
+
+@pytest.mark.parametrize("hours_later, expected", [(1, None), (2, 0), (3.5, 1), (4, 2), (7, 3), (14, 7)])
+def test_after_downtime_the_latest_point_due_is_found_in_one_step(hours_later, expected):
+    row = _rows([("created", T)])["first_contact"]
+    assert reminders.latest_point_due(POLICY, KEEPER, row, T + hours_later * H) == expected
