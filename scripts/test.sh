@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Run the test suite: bash scripts/test.sh [pytest args...]
-# Creates .venv if missing, installs the project with its test extras, runs pytest.
+# Creates .venv if missing, installs the project with its test extras, runs pytest spread over the
+# machine's CPUs (pytest-xdist; the end-to-end tests mostly wait on I/O). PYTEST_WORKERS=0 runs
+# everything in one process, e.g. to debug one test.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -18,7 +20,7 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
 status=0
-.venv/bin/python -m pytest "$@" || status=$?
+.venv/bin/python -m pytest -n "${PYTEST_WORKERS:-auto}" "$@" || status=$?
 if [ "$status" -eq 5 ]; then
     echo "ERROR: pytest collected no tests (exit 5); treating this as a failure" >&2
     exit 1
