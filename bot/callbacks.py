@@ -191,12 +191,50 @@ class ProfileButton(_Payload):
     field: str
 
 
+@dataclass(frozen=True)
+class ApprovalButton(_Payload):
+    """An action on one step of an approval: approve, reject, ask (approvers), answer (the
+    requester), open. Names the step, so a press after the step moved on is recognised as late."""
+
+    KIND: ClassVar[str] = "ap"
+    approval_id: int
+    step: int
+    action: str
+
+
+@dataclass(frozen=True)
+class QuoteButton(_Payload):
+    """The customer's answer to a quote: accept or decline."""
+
+    KIND: ClassVar[str] = "qt"
+    quote_id: int
+    action: str
+
+
+@dataclass(frozen=True)
+class ReturnButton(_Payload):
+    """Staff tracking a return: open, received, inspected, refunded, exchanged, repaired."""
+
+    KIND: ClassVar[str] = "rt"
+    return_id: int
+    action: str
+
+
+@dataclass(frozen=True)
+class ReturnProductButton(_Payload):
+    """The customer asks to return or exchange one of their products (from /products)."""
+
+    KIND: ClassVar[str] = "rtp"
+    product_id: int
+
+
 PAYLOADS: dict[str, type[_Payload]] = {
     cls.KIND: cls
     for cls in (DialogButton, LanguageButton, ListPageButton, RequestButton, InviteRoleButton, StaffButton, DispatchButton, AssignButton, JobButton,
                 VisitButton, ReportAnswerButton, ProfileButton,
                 EscalationButton, ExpertPickButton, CaseButton, ConsultationButton,
-                ProductsButton, ClaimButton)
+                ProductsButton, ClaimButton, ApprovalButton, QuoteButton,
+                ReturnButton, ReturnProductButton)
 }
 
 
@@ -224,3 +262,27 @@ def parse(data: str | None) -> _Payload:
                 raise BadCallback(data)
             converted.append(value)
     return cls(*converted)
+
+
+# --- spare parts and stock (bot/services/stock.py) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class IssueButton(_Payload):
+    """The warehouse issues requisition `requisition_id` from `warehouse_id` (0: refresh the card)."""
+
+    KIND: ClassVar[str] = "iss"
+    requisition_id: int
+    warehouse_id: int
+
+
+@dataclass(frozen=True)
+class RequisitionButton(_Payload):
+    """The engineer's action on their parts requisition: received, cancel."""
+
+    KIND: ClassVar[str] = "rqn"
+    requisition_id: int
+    action: str
+
+
+PAYLOADS.update({cls.KIND: cls for cls in (IssueButton, RequisitionButton)})

@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 from datetime import datetime
 
-from bot import escalation_views
+from bot import approval_views, escalation_views
 from bot.clock_views import clock_lines
 from bot.callbacks import AssignButton, DispatchButton
 from bot.i18n import Translator
@@ -23,7 +23,7 @@ from bot.services import dispatch
 from bot.services.dispatch import Candidate, QueueItem, StaffCard
 from bot.staff_views import display_name
 from bot.telegram_text import shorten
-from bot.views import View
+from bot.views import View, request_site
 from storage.models import ServiceRequest, User
 
 HISTORY_SHOWN = 8
@@ -51,15 +51,8 @@ def queue_view(_: Translator, items: list[QueueItem], now: datetime) -> View:
     return View("\n".join(lines), inline(rows))
 
 
-def _site(request: ServiceRequest) -> str:
-    if request.site_address:
-        return request.site_address
-    if request.site_latitude is not None:
-        return f"{request.site_latitude:.5f}, {request.site_longitude:.5f}"
-    return "—"
-
-
-def staff_card_view(_: Translator, card: StaffCard, now: datetime) -> View:
+def staff_card_view(_: Translator, card: StaffCard, now: datetime, extra_rows: list | None = None) -> View:
+    """`extra_rows`: buttons other flows add to the card (a return's tracking step)."""
     request, customer = card.request, card.customer
     warranty = _(WARRANTY_LABELS[card.warranty])
     if request.warranty_reason:
@@ -69,17 +62,18 @@ def staff_card_view(_: Translator, card: StaffCard, now: datetime) -> View:
         _("Customer: {name}, {phone}", name=customer.name, phone=customer.phone),
         _("Product: {value}", value=(f"{card.product.model} · {card.product.serial}" if card.product else request.serial_text) or _("unknown")),
         _("Description: {value}", value=shorten(request.description, 600)),
-        _("Site: {value}", value=_site(request)),
+        _("Site: {value}", value=request_site(_, request)),
         _("Priority: {value}", value=_(PRIORITY_LABELS[request.priority])),
         _("Distance: {value}", value=_(DISTANCE_LABELS[request.distance_band]) if request.distance_band else "—"),
         _("Warranty: {value}", value=warranty),
         _("Engineer: {name}", name=display_name(card.engineer) if card.engineer else "—"),
     ]
     lines.extend(clock_lines(_, card.clocks, now))
+    lines.extend(approval_views.request_lines(_, card.approvals))
     lines.append(_("<b>History</b>"))
     for event in card.history[-HISTORY_SHOWN:]:
         label = EVENT_LABELS.get(event.action) or STAFF_EVENT_LABELS.get(event.action)
-        note = event.details.get("note") or event.details.get("reason") or event.details.get("text")
+        note = event.details.get("note") or event.details.get("reason") or event.details.get("text") or event.details.get("comment")
         entry = _("{time} — {label}", time=_.datetime(event.created_at), label=_(label) if label else event.action)
         lines.append(entry + (": " + html.escape(shorten(str(note), 150), quote=False) if note else ""))
     rows = []
@@ -91,7 +85,12 @@ def staff_card_view(_: Translator, card: StaffCard, now: datetime) -> View:
             button(_("Distance…"), DispatchButton(request.id, "distance")),
             button(_("Warranty…"), DispatchButton(request.id, "warranty")),
         ])
+        if card.warranty != dispatch.IN_WARRANTY:  # paid work: quote it, or the company may carry the cost
+            rows.append([button(_("🧮 Quote"), DispatchButton(request.id, "quote")),
+                         button(_("💸 Ask for a fee waiver"), DispatchButton(request.id, "waiver"))])
+        rows.append([button(_("🗂 Close the request"), DispatchButton(request.id, "close"))])
         rows.append(escalation_views.card_row(_, request, card.history))
+    rows.extend(extra_rows or [])
     rows.append([button(_("🔄 Refresh"), DispatchButton(request.id, "open"))])
     return View("\n".join(lines), inline(rows))
 

@@ -17,21 +17,13 @@ from bot.services import consultation, escalation
 from bot.services.escalation import Asking, Case, ExpertChoice
 from bot.staff_views import display_name
 from bot.telegram_text import shorten
-from bot.views import View
+from bot.views import View, request_site
 from storage.models import Draft, Escalation, RequestEvent, ServiceRequest, User
 
 
 def _text(value: str) -> str:
     """User-typed text on its own lines, escaped for Telegram HTML."""
     return html.escape(value, quote=False)
-
-
-def _site(_: Translator, request: ServiceRequest) -> str:
-    if request.site_address:
-        return request.site_address
-    if request.site_latitude is not None and request.site_longitude is not None:
-        return _("location shared ({lat}, {lon})", lat=f"{request.site_latitude:.5f}", lon=f"{request.site_longitude:.5f}")
-    return "—"
 
 
 def _back_to_card(_: Translator, request_id: int) -> list[InlineKeyboardButton]:
@@ -104,7 +96,7 @@ def case_view(_: Translator, case: Case) -> View:
         _("Asked by {name}, {time}", name=display_name(case.asked_by) if case.asked_by else "—", time=_.datetime(escalation_.created_at)),
         _("Product: {value}", value=product or _("unknown")),
         _("Description: {value}", value=shorten(request.description, 1200)),
-        _("Site: {value}", value=_site(_, request)),
+        _("Site: {value}", value=request_site(_, request)),
         _("Photos: {count}", count=len(case.photos)),
         _("<b>Question</b>"),
         _text(escalation_.question),

@@ -1,41 +1,37 @@
 """What engineers see of their jobs (card, steps, the report dialog) and what the customer is told."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
 from telegram import KeyboardButton
 
+from bot import stock_views
 from bot.clock_views import clock_lines
 from bot.callbacks import DispatchButton, JobButton, ReportAnswerButton, VisitButton
 from bot.i18n import N_, Html, Translator
 from bot.keyboards import button, dialog_button, dialog_nav, inline, share_keyboard
 from bot.escalation_views import expert_answer_lines
 from bot.labels import KIND_LABELS, PRIORITY_LABELS, REPORT_FIELD_LABELS, STATUS_LABELS, VISIT_STATE_LABELS
-from bot.services import confirmation, jobs, reports, requests
+from bot.services import confirmation, jobs, quotes, reports, requests
 from bot.services.errors import InvalidValue, LimitReached, WrongInput
 from bot.services.jobs import JobCard
+from bot.services.validation import MAX_QUANTITY
 from bot.staff_views import display_name
 from bot.telegram_text import shorten
-from bot.views import View, input_error as common_input_error
-from storage.models import Draft, JobReport, Part, ServiceRequest, User, Visit
+from bot.views import View, input_error as common_input_error, request_site
+from storage.models import Draft, JobReport, Part, PartRequisition, ServiceRequest, User, Visit
 
 
-def _site(request: ServiceRequest) -> str:
-    if request.site_address:
-        return request.site_address
-    if request.site_latitude is not None:
-        return f"{request.site_latitude:.5f}, {request.site_longitude:.5f}"
-    return "—"
-
-
-def job_card(_: Translator, card: JobCard, now: datetime) -> View:
+def job_card(_: Translator, card: JobCard, now: datetime, *, requisitions: Sequence[PartRequisition] = (), parts: dict[int, Part] | None = None) -> View:
+    """The engineer's job; `requisitions` (with their `parts`) adds the spare-parts lines and buttons."""
     request, customer, visit = card.request, card.customer, card.visit
     lines = [
         _("🛠 <b>Job {number}</b> · {kind} · {status}", number=request.number, kind=_(KIND_LABELS[request.kind]), status=_(STATUS_LABELS[request.status])),
         _("Customer: {name}, {phone}", name=customer.name, phone=customer.phone),
         _("Description: {value}", value=shorten(request.description, 600)),
-        _("Site: {value}", value=_site(request)),
+        _("Site: {value}", value=request_site(_, request)),
         _("Priority: {value}", value=_(PRIORITY_LABELS[request.priority])),
     ]
     if visit is not None:
@@ -51,7 +47,10 @@ def job_card(_: Translator, card: JobCard, now: datetime) -> View:
         lines.append(_("📝 Report sent {time}; waiting for the customer to confirm.", time=_.datetime(card.report.updated_at)))
     if card.expert_answer is not None:
         lines += expert_answer_lines(_, card.expert_answer)
-    return View("\n".join(lines), inline(_job_buttons(_, card)))
+    lines += stock_views.job_lines(_, list(requisitions), parts or {})
+    rows = _job_buttons(_, card)
+    rows[-1:-1] = stock_views.job_buttons(_, request, list(requisitions), can_request=request.status == requests.IN_PROGRESS)  # above Refresh
+    return View("\n".join(lines), inline(rows))
 
 
 def _visit_line(_: Translator, visit: Visit) -> str:
@@ -76,6 +75,8 @@ def _job_buttons(_: Translator, card: JobCard) -> list[list]:
             rows.append([button(_("▶️ Resume work"), JobButton(rid, "resume"))])
         else:
             rows.append([button(_("📦 Waiting for parts"), JobButton(rid, "parts")), button(_("⏸ Waiting for customer"), JobButton(rid, "customer"))])
+        if request.warranty in quotes.PAID_WARRANTIES:
+            rows.append([button(_("🧮 Quote"), JobButton(rid, "quote"))])
         rows.append([button(_("☎️ Solved by phone"), JobButton(rid, "phone"))])
         rows.append([button(_("📝 Close with report"), JobButton(rid, "report"))])
     elif request.status == requests.RESOLVED and card.report is not None and card.report.outcome is None:
@@ -157,7 +158,7 @@ def report_prompt(_: Translator, draft: Draft, matches: list[Part] | None = None
         else:
             rows.append([dialog_button(_("No parts were used"), draft, "none")])
     elif step == reports.PART_QTY:
-        body = _("How many of “{name}”? Type a whole number from 1 to {max}.", name=data["pending_part"]["name"], max=reports.MAX_QUANTITY)
+        body = _("How many of “{name}”? Type a whole number from 1 to {max}.", name=data["pending_part"]["name"], max=MAX_QUANTITY)
     elif step == reports.PHOTOS:
         body = _.ngettext(
             "Send photos of the work on site (at least one). {n} photo so far. Press “Done” when finished.",

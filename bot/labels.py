@@ -14,6 +14,7 @@ KIND_LABELS = {
 }
 
 STATUS_LABELS = {
+    "awaiting_approval": N_("Waiting for approval"),
     "new": N_("New"),
     "triaged": N_("Being reviewed"),
     "assigned": N_("Engineer assigned"),
@@ -46,6 +47,19 @@ EVENT_LABELS = {
     "confirmed": N_("Confirmed as resolved"),
     "disputed": N_("Reported as not resolved; reopened"),
     "confirmed_by_timeout": N_("Closed: confirmed by timeout"),
+    "filed_by_sales": N_("Registered by our sales team"),
+    "closed_by_dispatcher": N_("Closed by the service department"),
+    "quote_sent": N_("Quote sent"),
+    "quote_accepted": N_("Quote accepted"),
+    "quote_declined": N_("Quote declined"),
+    "sales_rejected": N_("Not taken on by the service department"),
+    "return_approved": N_("Return approved; shipping instructions sent"),
+    "return_rejected": N_("Return not approved"),
+    "return_received": N_("Returned product received"),
+    "return_inspected": N_("Returned product inspected"),
+    "return_refunded": N_("Refunded"),
+    "return_exchanged": N_("Exchanged for a new product"),
+    "return_repaired": N_("Repaired"),
 }
 
 CLOCK_LABELS = {
@@ -99,6 +113,16 @@ STAFF_EVENT_LABELS = {
     "expert_answer": N_("Expert analysis and repair plan received"),
     "call_logged": N_("Engineer called the customer"),
     "released": N_("Returned to the queue (engineer deactivated)"),
+    "parts_requested": N_("Spare parts requested"),
+    "parts_approved": N_("Spare-part requisition approved"),
+    "parts_rejected": N_("Spare-part requisition rejected"),
+    "parts_cancelled": N_("Spare-part requisition withdrawn"),
+    "parts_issued": N_("Spare parts issued by the warehouse"),
+    "parts_received": N_("Spare parts received by the engineer"),
+    "approval_requested": N_("Approval requested"),
+    "approval_decided": N_("Approval step decided"),
+    "approval_info_requested": N_("Approver asked for more information"),
+    "approval_info_given": N_("Information given to the approver"),
 }
 STAFF_CLOCK_LABELS = {
     "first_contact": N_("first contact"),
@@ -106,8 +130,22 @@ STAFF_CLOCK_LABELS = {
     "solution_decided": N_("solution decided"),
     "onsite_arrival": N_("on-site arrival"),
     "repair_completed": N_("repair completed"),
+    "approval_decided": N_("approval"),
 }
-WAIT_LABELS = {"parts": N_("waiting for parts"), "customer": N_("waiting for the customer")}
+WAIT_LABELS = {"parts": N_("waiting for parts"), "customer": N_("waiting for the customer"), "approval": N_("waiting for an approval")}
+APPROVAL_KIND_LABELS = {
+    "waiver": N_("Fee waiver"),
+    "sales_request": N_("Request filed by sales"),
+    "requisition": N_("Spare-part requisition"),
+    "return": N_("Return or exchange"),
+}
+APPROVAL_STATUS_LABELS = {
+    "pending": N_("waiting for a decision"),
+    "info": N_("more information asked for"),
+    "approved": N_("approved"),
+    "rejected": N_("rejected"),
+    "withdrawn": N_("withdrawn"),
+}
 
 VISIT_STATE_LABELS = {
     "proposed": N_("proposed, waiting for the customer"),
@@ -129,3 +167,26 @@ REPORT_FIELD_LABELS = {
     "certificate": N_("Acceptance certificate"),
 }
 CLAIM_STATUS_LABELS = {"pending": N_("waiting for a dispatcher"), "confirmed": N_("confirmed"), "rejected": N_("rejected")}
+
+# Returns and exchanges (bot/services/returns.py)
+RETURN_REASON_LABELS = {"unused": N_("unused and intact"), "quality": N_("quality fault")}
+RETURN_OUTCOME_LABELS = {
+    "refund_unused": N_("refund (unused product returned)"),
+    "refund": N_("refund"),
+    "exchange": N_("exchange for a new product"),
+    "free_repair": N_("free repair"),
+    "paid_repair": N_("paid repair"),
+    "not_returnable": N_("no return"),
+}
+RETURN_STATE_LABELS = {
+    "pending": N_("waiting for approval"),
+    "approved": N_("approved, waiting for the product"),
+    "rejected": N_("not approved"),
+    "received": N_("product received"),
+    "inspected": N_("product inspected"),
+    "refunded": N_("refunded"),
+    "exchanged": N_("exchanged"),
+    "repaired": N_("repaired"),
+    "cancelled": N_("cancelled"),
+}
+SHIPPING_PAYER_LABELS = {"customer": N_("the customer"), "company": N_("the company")}

@@ -24,10 +24,11 @@ ROLE_COMMANDS = {
     "admin": (("invite", N_("Invite a staff member")), ("staff", N_("Staff and their roles")),
               ("import", N_("Import the product registry or parts catalog"))),
     "dispatcher": (("queue", N_("Requests waiting for an engineer")), ("overdue", N_("Deadlines missed or at risk"))),
-    "service_manager": (("overdue", N_("Deadlines missed or at risk")),),
-    "marketing_vp": (("overdue", N_("Deadlines missed or at risk")),),
-    "production_vp": (("overdue", N_("Deadlines missed or at risk")),),
-    "general_manager": (("overdue", N_("Deadlines missed or at risk")),),
+    "service_manager": (("approvals", N_("Approvals waiting for me")), ("overdue", N_("Deadlines missed or at risk"))),
+    "marketing_vp": (("approvals", N_("Approvals waiting for me")), ("overdue", N_("Deadlines missed or at risk"))),
+    "production_vp": (("approvals", N_("Approvals waiting for me")), ("overdue", N_("Deadlines missed or at risk"))),
+    "general_manager": (("approvals", N_("Approvals waiting for me")), ("overdue", N_("Deadlines missed or at risk"))),
+    "salesperson": (("sell", N_("File a request for a customer")),),
     "engineer": (("jobs", N_("My jobs")), ("duty", N_("Go on or off duty")), ("profile", N_("My region, skills and phone"))),
     "technical_expert": (("cases", N_("Cases waiting for my analysis")), ("duty", N_("Go on or off duty")), ("profile", N_("My region, skills and phone"))),
 }
@@ -51,3 +52,11 @@ async def apply_for(bot: Any, user: User, _: Translator) -> None:
             await bot.delete_my_commands(scope=scope)
     except TelegramError as exc:  # a menu is a convenience; never fail the action for it
         log.warning("could not set the command menu of user %s: %s", user.id, exc)
+
+# Spare parts and stock: the warehouse issues requisitions; managers and admins look at the stock.
+ROLE_COMMANDS["warehouse"] = ROLE_COMMANDS.get("warehouse", ()) + (
+    ("issue", N_("Approved parts requisitions to issue")), ("stock", N_("Spare parts in stock")),
+)
+for _role in ("service_manager", "marketing_vp", "production_vp", "general_manager", "admin"):
+    ROLE_COMMANDS[_role] = ROLE_COMMANDS.get(_role, ()) + (("stock", N_("Spare parts in stock")),)
+del _role

@@ -8,10 +8,11 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bot.labels import EVENT_LABELS, KIND_LABELS, ROLE_LABELS, STAFF_CLOCK_LABELS, STAFF_EVENT_LABELS
+from bot.labels import APPROVAL_KIND_LABELS, EVENT_LABELS, KIND_LABELS, ROLE_LABELS, STAFF_CLOCK_LABELS, STAFF_EVENT_LABELS
 from bot.worktime import DailyWindow, WorkCalendar
 
 
@@ -39,10 +40,13 @@ class Deadlines:
         """The clock's window; on-site arrival depends on the band (none set: the first entry)."""
         if clock == "onsite_arrival":
             return self.onsite_arrival.get(band or "", next(iter(self.onsite_arrival.values())))
+        if clock == "approval_decided":
+            return self.approval
         return getattr(self, clock)
 
 
 ASSIGNEE = "assignee"  # in an escalation chain: the request's engineer
+APPROVER = "approver"  # in an escalation chain: who holds the role of a pending approval step
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ class ClockRule:
     escalation: tuple[str, ...]
     urgent: bool
     warranty: frozenset[str] | None = None  # None: any warranty decision
+    repeats: bool = False  # runs again on the next start event after it stopped (one cycle per approval step)
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,50 @@ class ClosingPolicy:
 
 
 @dataclass(frozen=True)
+class ApprovalRule:
+    """Which chain of approver roles decides an approval of one kind (up to an amount)."""
+
+    kind: str
+    chain: tuple[str, ...]
+    max_amount: Decimal | None  # None: any amount
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    rules: tuple[ApprovalRule, ...]  # in file order; the first that fits wins
+    self_approval: bool  # may someone approve what they asked for themselves
+
+    def chain(self, kind: str, amount: Decimal | None) -> tuple[str, ...]:
+        for rule in self.rules:
+            if rule.kind == kind and (rule.max_amount is None or (amount is not None and amount <= rule.max_amount)):
+                return rule.chain
+        raise LookupError(f"no approval rule for {kind} {amount}")
+
+
+SHIPPING_PAYERS = ("customer", "company")
+
+
+@dataclass(frozen=True)
+class ReturnPolicy:
+    """The retail return windows (DESIGN.md §1, "Money and approvals") and where returns go.
+
+    Days and months are counted from the product's sale date (see `bot/services/returns.py`),
+    each window including its last day: with a sale on 10 March, "7 days" ends on 17 March and
+    "3 months" on 10 June (calendar months, as a customer counts them; a sale on 31 January ends
+    on the last day of April). A month shorter than the sale's day ends on its own last day.
+    """
+
+    unused_days: int  # unused and intact: returned without a reason
+    refund_days: int  # quality fault: refund
+    exchange_days: int  # quality fault: exchange
+    free_repair_months: int  # quality fault: free repair; later: paid repair
+    unused_shipping: str  # who pays shipping for an unused return: "customer" or "company"
+    quality_shipping: str  # for a quality refund, exchange or free repair
+    paid_repair_shipping: str  # for a repair the customer pays for
+    return_address: str  # where the customer sends the product
+
+
+@dataclass(frozen=True)
 class Policy:
     deadlines: Deadlines
     staff: StaffPolicy
@@ -132,6 +181,8 @@ class Policy:
     reminders: ReminderPolicy
     hours: HoursPolicy
     calendar: CalendarPolicy
+    approvals: ApprovalPolicy
+    returns: ReturnPolicy
 
 
 _HOURS_KEYS = {
@@ -145,7 +196,7 @@ _ARRIVAL_TABLES = {
     "distance": ("onsite_arrival_hours", ("up_to_300_km", "up_to_1000_km", "over_1000_km")),
     "province": ("onsite_arrival_by_province_hours", ("in_province", "out_of_province")),
 }
-_SECTIONS = ("deadlines", "staff", "dispatch", "closing", "clocks", "waits", "reminders", "hours", "calendar")
+_SECTIONS = ("deadlines", "staff", "dispatch", "closing", "clocks", "waits", "reminders", "hours", "calendar", "approvals", "returns")
 
 
 def _positive(key: str, value: object) -> float:
@@ -178,6 +229,8 @@ def parse_policy(data: dict) -> Policy:
         dispatch=_dispatch(_table(data, "dispatch")), closing=_closing(_table(data, "closing")),
         clocks=_clocks(_table(data, "clocks"), waits), reminders=_reminders(_table(data, "reminders")),
         hours=_hours(_table(data, "hours")), calendar=_calendar(_table(data, "calendar")),
+        approvals=_approvals(_table(data, "approvals")),
+        returns=_returns(_table(data, "returns")),
     )
 
 
@@ -218,7 +271,7 @@ def _names(key: str, value: object, known: set[str] | frozenset[str], *, allow_e
 
 
 _EVENTS = set(EVENT_LABELS) | set(STAFF_EVENT_LABELS)
-_CLOCK_KEYS = {"kinds", "starts_on", "stops_on", "pauses_for", "escalation", "urgent", "warranty"}
+_CLOCK_KEYS = {"kinds", "starts_on", "stops_on", "pauses_for", "escalation", "urgent", "warranty", "repeats"}
 
 
 def _clocks(table: dict, waits: tuple[Wait, ...]) -> ClockPolicy:
@@ -234,7 +287,10 @@ def _clocks(table: dict, waits: tuple[Wait, ...]) -> ClockPolicy:
             raise PolicyError(key, f"unknown clock (known: {', '.join(STAFF_CLOCK_LABELS)})")
         _check_known(key, spec, _CLOCK_KEYS)
         escalation = _required(spec, "escalation", key + ".")
-        _names(f"{key}.escalation", escalation, set(ROLE_LABELS) | {ASSIGNEE}, allow_empty=False)
+        _names(f"{key}.escalation", escalation, set(ROLE_LABELS) | {ASSIGNEE, APPROVER}, allow_empty=False)
+        repeats = spec.get("repeats", False)
+        if not isinstance(repeats, bool):
+            raise PolicyError(f"{key}.repeats", f"must be true or false, got {repeats!r}")
         urgent = _required(spec, "urgent", key + ".")
         if not isinstance(urgent, bool):
             raise PolicyError(f"{key}.urgent", f"must be true or false, got {urgent!r}")
@@ -246,6 +302,7 @@ def _clocks(table: dict, waits: tuple[Wait, ...]) -> ClockPolicy:
             pauses_for=_names(f"{key}.pauses_for", _required(spec, "pauses_for", key + "."), {wait.name for wait in waits}),
             escalation=tuple(escalation), urgent=urgent,
             warranty=_names(f"{key}.warranty", spec["warranty"], _WARRANTIES, allow_empty=False) if "warranty" in spec else None,
+            repeats=repeats,
         ))
     return ClockPolicy(rules=tuple(rules), stop_all_on=stop_all_on, waits=waits)
 
@@ -354,6 +411,61 @@ def _staff(table: dict) -> StaffPolicy:
         invite_valid=timedelta(hours=_positive("staff.invite_valid_hours", table["invite_valid_hours"])),
         invite_attempts_per_hour=_whole("staff.invite_attempts_per_hour", table["invite_attempts_per_hour"]),
     )
+
+
+def _amount(key: str, value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise PolicyError(key, f"must be an amount of money of at least 0, got {value!r}")
+    return Decimal(str(value))
+
+
+def _approvals(table: dict) -> ApprovalPolicy:
+    _check_known("approvals", table, {"self_approval", "rules"})
+    self_approval = _required(table, "self_approval", "approvals.")
+    if not isinstance(self_approval, bool):
+        raise PolicyError("approvals.self_approval", f"must be true or false, got {self_approval!r}")
+    specs = _required(table, "rules", "approvals.")
+    if not isinstance(specs, list) or not all(isinstance(spec, dict) for spec in specs):
+        raise PolicyError("approvals.rules", "must be a list of [[approvals.rules]] tables")
+    rules = []
+    for index, spec in enumerate(specs):
+        key = f"approvals.rules[{index}]"
+        _check_known(key, spec, {"kind", "chain", "max_amount"})
+        kind = _required(spec, "kind", key + ".")
+        if kind not in APPROVAL_KIND_LABELS:
+            raise PolicyError(f"{key}.kind", f"unknown approval kind {kind!r} (known: {', '.join(APPROVAL_KIND_LABELS)})")
+        chain = _required(spec, "chain", key + ".")
+        _names(f"{key}.chain", chain, set(ROLE_LABELS), allow_empty=False)
+        max_amount = _amount(f"{key}.max_amount", spec["max_amount"]) if "max_amount" in spec else None
+        rules.append(ApprovalRule(kind=kind, chain=tuple(chain), max_amount=max_amount))
+    for kind in APPROVAL_KIND_LABELS:  # every kind must end in a rule that takes any amount
+        if not any(rule.kind == kind and rule.max_amount is None for rule in rules):
+            raise PolicyError("approvals.rules", f"no rule for {kind!r} without max_amount (the one for any amount)")
+    return ApprovalPolicy(rules=tuple(rules), self_approval=self_approval)
+
+
+_RETURN_DAYS = ("unused_days", "refund_days", "exchange_days")
+_RETURN_SHIPPING = ("unused_shipping", "quality_shipping", "paid_repair_shipping")
+RETURN_ADDRESS_MAX = 500
+
+
+def _returns(table: dict) -> ReturnPolicy:
+    _check_known("returns", table, {*_RETURN_DAYS, "free_repair_months", *_RETURN_SHIPPING, "return_address"})
+    values: dict[str, object] = {}
+    for key in (*_RETURN_DAYS, "free_repair_months"):
+        values[key] = _whole(f"returns.{key}", _required(table, key, "returns."))
+    if values["exchange_days"] < values["refund_days"]:
+        raise PolicyError("returns.exchange_days", f"must be at least refund_days ({values['refund_days']}), got {values['exchange_days']!r}")
+    for key in _RETURN_SHIPPING:
+        payer = _required(table, key, "returns.")
+        if payer not in SHIPPING_PAYERS:
+            raise PolicyError(f"returns.{key}", f"must be \"customer\" or \"company\", got {payer!r}")
+        values[key] = payer
+    address = _required(table, "return_address", "returns.")
+    if not isinstance(address, str) or not address.strip() or len(address.strip()) > RETURN_ADDRESS_MAX:
+        raise PolicyError("returns.return_address", f"must be the address customers send products to (1-{RETURN_ADDRESS_MAX} characters), got {address!r}")
+    values["return_address"] = address.strip()
+    return ReturnPolicy(**values)
 
 
 def load_policy(path: Path) -> Policy:

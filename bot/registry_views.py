@@ -6,7 +6,7 @@ from datetime import date
 
 from babel.dates import format_date
 
-from bot.callbacks import ClaimButton, ProductsButton
+from bot.callbacks import ClaimButton, ProductsButton, ReturnProductButton
 from bot.i18n import Translator
 from bot.keyboards import button, dialog_nav, inline
 from bot.labels import CLAIM_STATUS_LABELS
@@ -90,6 +90,10 @@ def file_refused(_: Translator, refused: registry.FileRefused, draft: Draft) -> 
 
 def problem(_: Translator, error: registry.RowError) -> str:
     """One bad cell, said in the admin's language."""
+    from bot import stock_views  # the parts file's stock columns
+
+    if error.problem in stock_views.IMPORT_PROBLEMS:
+        return stock_views.import_problem(_, error)
     value = error.value
     if error.problem == "required":
         return _("empty, but required")
@@ -157,7 +161,8 @@ def products_view(_: Translator, mine: registry.MyProducts) -> View:
     if mine.pending_serials:
         lines.append("")
         lines.append(_("Waiting for a dispatcher to confirm: {serials}", serials=", ".join(mine.pending_serials)))
-    return View("\n".join(lines), inline(claim))
+    returns = [[button(_("↩️ Return or exchange: {serial}", serial=shorten(line.product.serial, 40)), ReturnProductButton(line.product.id))] for line in mine.lines[:8]]
+    return View("\n".join(lines), inline(returns + claim))
 
 
 def claim_prompt(_: Translator, draft: Draft) -> View:

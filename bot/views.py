@@ -54,10 +54,18 @@ def help_text(_: Translator, *, staff: bool, roles: frozenset[str] = frozenset()
         lines.append(_("/queue — requests waiting for an engineer: triage, log the contact, assign"))
     if staff and roles & users.OVERSEER_ROLES:
         lines.append(_("/overdue — requests past a deadline or close to one, most overdue first"))
+    if staff and roles & users.MANAGER_ROLES:
+        lines.append(_("/approvals — approvals waiting for your decision, oldest first"))
     if staff and "admin" in roles:
         lines.append(_("/invite — a one-time link that gives a new colleague a staff role"))
         lines.append(_("/staff — staff members: change roles, deactivate"))
         lines.append(_("/import — load the product registry or the parts catalog from an XLSX or CSV file"))
+    if staff and roles & (users.MANAGER_ROLES | {"warehouse", "admin"}):
+        lines.append(_("/stock — spare parts in stock per warehouse, those below their safety level first"))
+    if staff and "warehouse" in roles:
+        lines.append(_("/issue — approved parts requisitions to issue from a warehouse"))
+    if staff and "salesperson" in roles:
+        lines.append(_("/sell — file a request for a customer; it reaches the service department once approved"))
     if staff and "engineer" in roles:
         lines.append(_("/jobs — your jobs: accept or decline, visits, arrival, parts and the closing report"))
     if staff and "technical_expert" in roles:
@@ -168,6 +176,11 @@ def _site_line(_: Translator, site: dict | None, address: str | None = None, lat
     if lat is not None and lon is not None:
         return _("location shared ({lat}, {lon})", lat=f"{lat:.5f}", lon=f"{lon:.5f}")
     return _("not given")
+
+
+def request_site(_: Translator, request: ServiceRequest) -> str:
+    """Where the work is, as the cards show it (an address, or a shared location)."""
+    return _site_line(_, None, request.site_address, request.site_latitude, request.site_longitude)
 
 
 def draft_summary(_: Translator, draft: Draft) -> str:
@@ -289,7 +302,7 @@ def request_card(_: Translator, card: requests.RequestCard, *, list_page: int = 
         _("Status: {value}", value=_(STATUS_LABELS[request.status])),
         _("Product: {value}", value=_product_line(_, request.serial_text, card.product.model if card.product else None)),
         _("Description: {value}", value=shorten(request.description, 500)),
-        _("Site: {value}", value=_site_line(_, None, request.site_address, request.site_latitude, request.site_longitude)),
+        _("Site: {value}", value=request_site(_, request)),
         _("Photos: {count}", count=card.photo_count),
     ]
     if card.engineer is not None:
@@ -312,6 +325,8 @@ def request_card(_: Translator, card: requests.RequestCard, *, list_page: int = 
     rows = []
     if card.is_open:
         rows.append([button(_("💬 Add comment or photos"), RequestButton(request.id, "comment"))])
+    if request.kind != "return" and request.status not in (requests.CANCELLED, requests.AWAITING_APPROVAL):
+        rows.append([button(_("↩️ Return or exchange"), RequestButton(request.id, "return"))])
     if card.can_cancel:
         rows.append([button(_("✖️ Cancel this request"), RequestButton(request.id, "cancel"))])
     rows.append([button(_("‹ Back to my requests"), ListPageButton(list_page))])
@@ -346,7 +361,7 @@ def new_request_for_staff(_: Translator, request: ServiceRequest, customer_name:
     lines += [
         _("Product: {value}", value=_product_line(_, request.serial_text, product_model)),
         _("Description: {value}", value=request.description),
-        _("Site: {value}", value=_site_line(_, None, request.site_address, request.site_latitude, request.site_longitude)),
+        _("Site: {value}", value=request_site(_, request)),
     ]
     return "\n".join(lines)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from handlers import dispatch, escalation, intake, jobs, registry, router, staff, start, status
+from handlers import approvals, dispatch, escalation, intake, jobs, registry, router, sales, staff, start, status, stock
 from handlers.common import on_error
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -25,10 +25,14 @@ def register(app: Application) -> None:
         "profile": staff.cmd_profile,
         "queue": dispatch.cmd_queue,
         "overdue": dispatch.cmd_overdue,
+        "approvals": approvals.cmd_approvals,
+        "sell": sales.cmd_sell,
         "cases": escalation.cmd_cases,
         "jobs": jobs.cmd_jobs,
         "import": registry.cmd_import,
         "products": registry.cmd_products,
+        "stock": stock.cmd_stock,
+        "issue": stock.cmd_issue,
     }
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback, filters=PRIVATE & filters.UpdateType.MESSAGE))

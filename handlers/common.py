@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, InputMediaPhoto, Message, ReplyKeyboardMarkup, Update
+from telegram import InlineKeyboardMarkup, InputMediaPhoto, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
@@ -23,7 +23,7 @@ from bot.policy import Policy
 from bot.services import users
 from bot.services.clocks import ClockKeeper
 from bot.services.reminders import Planner
-from bot.telegram_text import CAPTION_LIMIT, split_html
+from bot.telegram_text import split_html
 from bot.views import View
 from storage.db import Database, UnitOfWork
 from storage.models import AuditEntry, User
@@ -109,6 +109,25 @@ class Turn:
     async def notify_view(self, user: User, view: View) -> bool:
         """Like `notify`, with the view's buttons."""
         return await self.notify(user, view.text, markup=view.markup)
+
+    async def post(self, user: User, view: View) -> Message | None:
+        """Like `notify_view`, returning the message (to edit it later); None if it was not delivered."""
+        try:
+            return await send(self.bot, user.telegram_id, view)
+        except Forbidden:
+            user.is_reachable = False
+            log.warning("user %s blocked the bot; marked unreachable", user.id)
+        except BadRequest as exc:
+            log.warning("could not post to user %s: %s", user.id, exc)
+        return None
+
+    async def edit_elsewhere(self, chat_id: int, message_id: int, view: View) -> None:
+        """Replace a message this bot sent earlier (e.g. another approver's copy); gone or
+        unchanged messages are left as they are."""
+        try:
+            await self.bot.edit_message_text(view.text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=view.markup)
+        except (BadRequest, Forbidden) as exc:
+            log.info("could not edit message %s in chat %s: %s", message_id, chat_id, exc)
 
     async def notify(self, user: User, text: str, *, markup: Any = None, photos: tuple[str, ...] = (), voices: tuple[str, ...] = ()) -> bool:
         """Message another user; a blocked bot marks them unreachable instead of failing the update."""

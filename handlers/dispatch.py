@@ -3,18 +3,21 @@ from __future__ import annotations
 
 from telegram import InlineKeyboardMarkup
 
-from bot import clock_views, dispatch_views, job_views
+from bot import clock_views, dispatch_views, job_views, return_views
 from bot.callbacks import AssignButton, DialogButton, DispatchButton
-from bot.services import dialogs, dispatch, jobs, reminders
+from bot.services import dialogs, dispatch, jobs, reminders, returns
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
 from bot.keyboards import dialog_nav, inline
 from bot.views import View, input_error
+from handlers import approvals as approval_handlers
+from handlers import quotes as quote_handlers
 from handlers.common import Turn, handler
 from storage.models import Draft
 
 CONTACTED_DIALOG = "contacted"
+CLOSE_DIALOG = "close_request"
 NOTE_STEP = "note"
 
 
@@ -51,7 +54,8 @@ async def cmd_overdue(turn: Turn) -> None:
 
 async def show_card(turn: Turn, request_id: int, *, edit: bool = True) -> None:
     card = await dispatch.staff_card(turn.uow, turn.user, request_id, _today(turn), read_only=True)
-    view = dispatch_views.staff_card_view(turn._, card, turn.now)
+    return_rows = return_views.tracking_rows(turn._, await returns.for_staff_card(turn.uow, turn.user, card.request))
+    view = dispatch_views.staff_card_view(turn._, card, turn.now, return_rows)
     await (turn.edit(view) if edit else turn.reply(view))
 
 
@@ -80,6 +84,14 @@ async def on_dispatch_button(turn: Turn, payload: DispatchButton) -> None:
             request = (await dispatch.staff_card(turn.uow, turn.user, payload.request_id, _today(turn))).request
             candidates = await dispatch.candidates(turn.uow, turn.user, request.id, turn.deps.policy.dispatch.engineer_capacity)
             await turn.edit(dispatch_views.assign_choices(turn._, request, candidates))
+        elif action == "waiver":
+            await approval_handlers.start_waiver(turn, payload.request_id, from_quote=value == "quote")
+        elif action == "quote":
+            await quote_handlers.start_quote(turn, payload.request_id)
+        elif action == "close":
+            await dispatch.staff_card(turn.uow, turn.user, payload.request_id, _today(turn))  # authority check
+            draft = await dialogs.begin(turn.uow, turn.user.id, CLOSE_DIALOG, NOTE_STEP, {"request_id": payload.request_id}, turn.now)
+            await turn.reply(View(turn._("Why is the request closed without the work? The customer reads this."), _cancel_markup(turn, draft)))
         elif action == "contacted":
             await dispatch.staff_card(turn.uow, turn.user, payload.request_id, _today(turn))  # authority check
             draft = await dialogs.begin(turn.uow, turn.user.id, CONTACTED_DIALOG, NOTE_STEP, {"request_id": payload.request_id}, turn.now)
@@ -88,6 +100,30 @@ async def on_dispatch_button(turn: Turn, payload: DispatchButton) -> None:
             raise InvalidValue("action")
     except (NotAllowed, NotFound, InvalidValue):
         await _refuse(turn, payload.pack())
+
+
+async def on_close_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    """The reason for closing a request without the work (e.g. the customer declined the quote)."""
+    try:
+        if not isinstance(message, TextInput):
+            raise WrongInput(NOTE_STEP)
+        note = clean_text(message.text, limit=COMMENT_MAX, expected=NOTE_STEP)
+    except DomainError as error:
+        await turn.reply(input_error(turn._, error))
+        return
+    await dialogs.end(turn.uow, draft)
+    try:
+        request = await dispatch.close_request(turn.uow, turn.user, draft.data["request_id"], note, turn.now)
+    except (NotAllowed, NotFound):
+        await turn.reply(turn._("This request has changed meanwhile; nothing was recorded."))
+        return
+    await turn.uow.commit()
+    await show_card(turn, request.id, edit=False)
+    customer = await turn.uow.customers.get(request.customer_id)
+    person = await turn.uow.users.get(customer.user_id) if customer.user_id else None
+    if person is not None and person.is_active:
+        _ = turn.translator_for(person)
+        await turn.notify(person, _("Request {number} is closed by the service department: {note}", number=request.number, note=note))
 
 
 def _cancel_markup(turn: Turn, draft: Draft) -> InlineKeyboardMarkup:

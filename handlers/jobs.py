@@ -8,11 +8,13 @@ from __future__ import annotations
 from bot import job_views, views
 from bot.callbacks import DialogButton, JobButton
 from bot.keyboards import main_menu
-from bot.services import dialogs, dispatch, jobs, reports, requests
+from bot.services import dialogs, dispatch, jobs, quotes, reports, requests, stock
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import LocationInput, TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
 from bot.staff_views import display_name
+from handlers import quotes as quote_handlers
+from handlers import stock as stock_handlers
 from handlers.common import Turn, handler
 from storage.models import Draft, ServiceRequest, User
 
@@ -32,7 +34,10 @@ async def cmd_jobs(turn: Turn) -> None:
 
 
 async def show_job(turn: Turn, request_id: int, *, edit: bool = False) -> None:
-    view = job_views.job_card(turn._, await jobs.job_card(turn.uow, turn.user, request_id), turn.now)
+    card = await jobs.job_card(turn.uow, turn.user, request_id)
+    requisitions = await stock.requisitions_of(turn.uow, request_id)
+    parts = await stock.parts_by_id(turn.uow, [line.part_id for r in requisitions for line in r.lines])
+    view = job_views.job_card(turn._, card, turn.now, requisitions=requisitions, parts=parts)
     await (turn.edit(view) if edit else turn.reply(view))
 
 
@@ -46,6 +51,12 @@ async def on_job_button(turn: Turn, payload: JobButton) -> None:
     except (NotFound, InvalidValue):
         await turn.audit("not_allowed_button", data=payload.pack())
         await turn.answer(turn._("This button is no longer valid."), alert=True)
+    except quotes.PaymentPending:
+        await turn.answer(_payment_pending(turn), alert=True)
+
+
+def _payment_pending(turn: Turn) -> str:
+    return turn._("This is paid work: it starts after the customer accepts the quote or a fee waiver is approved.")
 
 
 async def _job_action(turn: Turn, payload: JobButton) -> None:
@@ -74,6 +85,7 @@ async def _job_action(turn: Turn, payload: JobButton) -> None:
         await _tell_customer(turn, request, "on_the_way")
     elif action == "arrived":
         request = await jobs.own_job(turn.uow, turn.user, rid)
+        await quotes.require_cleared(turn.uow, request)
         await dialogs.begin(turn.uow, turn.user.id, ARRIVAL, ARRIVAL_STEP, {"request_id": rid}, turn.now)
         await turn.reply(job_views.arrival_prompt(turn._, request))
     elif action == "resume":
@@ -85,6 +97,10 @@ async def _job_action(turn: Turn, payload: JobButton) -> None:
     elif action == "edit":
         draft = await reports.edit(turn.uow, turn.user, rid, turn.now)
         await turn.reply(job_views.report_prompt(turn._, draft))
+    elif action == "quote":
+        await quote_handlers.start_quote(turn, rid)
+    elif action == "reqparts":
+        await stock_handlers.start_requisition(turn, rid)
     else:
         raise InvalidValue("action")
 
@@ -189,6 +205,10 @@ async def on_arrival_input(turn: Turn, draft: Draft, message: UserInput) -> None
         await dialogs.end(turn.uow, draft)
         await turn.reply(views.main_menu_view(turn._, turn._("This job has changed meanwhile; nothing was recorded.")))
         return
+    except quotes.PaymentPending:
+        await dialogs.end(turn.uow, draft)
+        await turn.reply(views.main_menu_view(turn._, _payment_pending(turn)))
+        return
     await dialogs.end(turn.uow, draft)
     await turn.reply(views.View(turn._("Arrival at job {number} recorded.", number=request.number), main_menu(turn._)))
     await show_job(turn, request.id)
@@ -248,6 +268,7 @@ async def _submit_report(turn: Turn, draft: Draft) -> None:
         _ = turn.translator_for(customer_user)
         await turn.notify_view(customer_user, job_views.report_for_customer(_, request, report, turn.user, updated=updated))
     await _tell_dispatchers(turn, request, "report")
+    await stock_handlers.tell_differences(turn, request.id)
 
 
 # --- telling the others ------------------------------------------------------------------

@@ -5,7 +5,7 @@ import asyncio
 
 from telegram.error import TelegramError
 
-from bot import registry_views, views
+from bot import registry_views, stock_views, views
 from bot.callbacks import ClaimButton, DialogButton, ProductsButton
 from bot.services import dialogs, registry, requests
 from bot.services.errors import InvalidValue, LimitReached, NotAllowed, NotFound, TooLong
@@ -60,9 +60,12 @@ async def on_import_input(turn: Turn, draft: Draft, message: UserInput) -> None:
     if parsed.errors:
         await turn.reply(registry_views.import_errors(turn._, parsed, draft))
         return
-    result = await registry.import_file(turn.uow, turn.user, parsed, turn.now)
+    result = await registry.import_file(turn.uow, turn.user, parsed, turn.now, alert_at=turn.deps.planner.staff_time(turn.now, urgent=False))
     await dialogs.end(turn.uow, draft)
-    await turn.reply(views.main_menu_view(turn._, registry_views.import_done(turn._, result, parsed.ignored)))
+    text = registry_views.import_done(turn._, result, parsed.ignored)
+    if result.stock_changed or result.warehouses_added:
+        text += "\n" + stock_views.import_stock_line(turn._, result.stock_changed, result.warehouses_added)
+    await turn.reply(views.main_menu_view(turn._, text))
 
 
 async def _download(turn: Turn, file_id: str) -> bytes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from bot import views
 from bot.callbacks import (
+    ApprovalButton,
     AssignButton,
     BadCallback,
     ClaimButton,
@@ -17,27 +18,37 @@ from bot.callbacks import (
     EscalationButton,
     ExpertPickButton,
     InviteRoleButton,
+    IssueButton,
     JobButton,
     LanguageButton,
     ListPageButton,
     ProfileButton,
+    QuoteButton,
     ProductsButton,
     ReportAnswerButton,
+    RequisitionButton,
     RequestButton,
+    ReturnButton,
+    ReturnProductButton,
     StaffButton,
     VisitButton,
     parse,
 )
 from bot.keyboards import back_label, cancel_label
 from bot.labels import MENU_ACTIONS
-from bot.services import confirmation, consultation, dialogs, escalation, intake, registry, reports, requests, users
+from bot.services import approvals, confirmation, consultation, dialogs, escalation, intake, quotes, registry, reports, requests, returns, sales, stock, users
 from bot.services import staff as staff_service
 from bot.services.errors import NotAllowed, StaleAction
 from bot.services.inputs import TextInput
+from handlers import approvals as approval_handlers
 from handlers import consultation as consultation_handlers
 from handlers import escalation as escalation_handlers
 from handlers import intake as intake_handlers
 from handlers import registry as registry_handlers
+from handlers import quotes as quote_handlers
+from handlers import sales as sales_handlers
+from handlers import stock as stock_handlers
+from handlers import returns as return_handlers
 from handlers import confirmation as confirmation_handlers
 from handlers import dispatch, jobs, onboarding, staff, start, status
 from handlers.common import Turn, handler
@@ -49,6 +60,7 @@ INPUT_HANDLERS = {
     intake.INTAKE: intake_handlers.on_input,
     requests.COMMENT_DIALOG: status.on_comment_input,
     dispatch.CONTACTED_DIALOG: dispatch.on_note_input,
+    dispatch.CLOSE_DIALOG: dispatch.on_close_input,
     jobs.JOB_NOTE: jobs.on_note_input,
     jobs.VISIT_TIME: jobs.on_visit_input,
     jobs.ARRIVAL: jobs.on_arrival_input,
@@ -61,12 +73,20 @@ INPUT_HANDLERS = {
     consultation.ANSWER_DIALOG: consultation_handlers.on_answer_input,
     registry.IMPORT_DIALOG: registry_handlers.on_import_input,
     registry.CLAIM_DIALOG: registry_handlers.on_claim_input,
+    approvals.COMMENT_DIALOG: approval_handlers.on_comment_input,
+    approvals.ANSWER_DIALOG: approval_handlers.on_answer_input,
+    approvals.WAIVER_DIALOG: approval_handlers.on_waiver_input,
+    sales.SALES_DIALOG: sales_handlers.on_input,
+    quotes.QUOTE_DIALOG: quote_handlers.on_input,
+    returns.DIALOG: return_handlers.on_input,
+    stock.REQUISITION_DIALOG: stock_handlers.on_requisition_input,
 }
 BUTTON_HANDLERS = {
     users.ONBOARDING: onboarding.on_button,
     intake.INTAKE: intake_handlers.on_button,
     requests.COMMENT_DIALOG: status.on_comment_button,
     dispatch.CONTACTED_DIALOG: dispatch.on_note_button,
+    dispatch.CLOSE_DIALOG: dispatch.on_note_button,
     jobs.JOB_NOTE: dispatch.on_note_button,
     jobs.VISIT_TIME: jobs.on_visit_button,
     jobs.ARRIVAL: jobs.on_arrival_button,
@@ -79,6 +99,13 @@ BUTTON_HANDLERS = {
     consultation.ANSWER_DIALOG: consultation_handlers.on_answer_button,
     registry.IMPORT_DIALOG: registry_handlers.on_import_button,
     registry.CLAIM_DIALOG: registry_handlers.on_claim_dialog_button,
+    approvals.COMMENT_DIALOG: approval_handlers.on_dialog_button,
+    approvals.ANSWER_DIALOG: approval_handlers.on_dialog_button,
+    approvals.WAIVER_DIALOG: approval_handlers.on_dialog_button,
+    sales.SALES_DIALOG: sales_handlers.on_button,
+    quotes.QUOTE_DIALOG: quote_handlers.on_button,
+    returns.DIALOG: return_handlers.on_button,
+    stock.REQUISITION_DIALOG: stock_handlers.on_requisition_dialog_button,
 }
 
 
@@ -140,6 +167,14 @@ async def _back(turn: Turn, draft: Draft) -> None:
             await jobs.go_back(turn, draft)
         elif draft.kind == escalation.ANSWER_DIALOG:
             await escalation_handlers.go_back(turn, draft)
+        elif draft.kind == sales.SALES_DIALOG:
+            await sales_handlers.go_back(turn, draft)
+        elif draft.kind == approvals.WAIVER_DIALOG:
+            await approval_handlers.go_back(turn, draft)
+        elif draft.kind == quotes.QUOTE_DIALOG:
+            await quote_handlers.go_back(turn, draft)
+        elif draft.kind == returns.DIALOG:
+            await return_handlers.go_back(turn, draft)
         elif draft.kind == users.ONBOARDING:
             step = await users.onboarding_button(turn.uow, turn.user, draft, "back", turn.now)
             await turn.reply(views.onboarding_prompt(turn._, step.draft, turn.user.first_name))
@@ -194,6 +229,18 @@ async def on_callback(turn: Turn) -> None:
         await registry_handlers.on_products_button(turn, payload)
     elif isinstance(payload, ClaimButton):
         await registry_handlers.on_claim_button(turn, payload)
+    elif isinstance(payload, IssueButton):
+        await stock_handlers.on_issue_button(turn, payload)
+    elif isinstance(payload, RequisitionButton):
+        await stock_handlers.on_requisition_button(turn, payload)
+    elif isinstance(payload, QuoteButton):
+        await quote_handlers.on_quote_button(turn, payload)
+    elif isinstance(payload, ApprovalButton):
+        await approval_handlers.on_approval_button(turn, payload)
+    elif isinstance(payload, ReturnButton):
+        await return_handlers.on_return_button(turn, payload)
+    elif isinstance(payload, ReturnProductButton):
+        await return_handlers.on_product_button(turn, payload)
 
 
 async def _dialog_button(turn: Turn, payload: DialogButton) -> None:

@@ -7,6 +7,7 @@ from bot.services import dialogs, requests, users
 from bot.services.errors import DomainError, NotAllowed, NotFound, WrongInput
 from bot.services.inputs import PhotoInput, TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
+from handlers import returns as return_handlers
 from handlers.common import Turn, handler
 from storage.models import Draft, ServiceRequest
 
@@ -70,6 +71,8 @@ async def on_request_button(turn: Turn, payload: RequestButton) -> None:
         await _cancel(turn, request)
     elif action == "comment":
         await _start_comment(turn, request)
+    elif action == "return":
+        await return_handlers.start_from_request(turn, request)
     else:
         await turn.audit("unknown_request_action", request_id=request.id, action=action)
         await turn.answer(turn._("This button is no longer valid."), alert=True)

@@ -14,9 +14,9 @@ from typing import Any
 
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot import clock_views
+from bot import clock_views, stock_views
 from bot.i18n import Translator
-from bot.services import confirmation, reminders, users
+from bot.services import confirmation, reminders, stock, users
 from bot.views import View
 from handlers.common import Deps, DEPS_KEY, send
 from storage.db import UnitOfWork
@@ -119,6 +119,8 @@ async def _compose(deps: Deps, uow: UnitOfWork, user: User | None, messages: lis
         if items:
             views.append(clock_views.digest(_, items, now))
     for message in messages:
+        if message.kind == stock.STOCK_LOW and await stock.still_low(uow, message.payload["part_id"]):
+            views.append(stock_views.stock_low(_, message.payload))  # restocked meanwhile: nothing to say
         if message.kind == CLOSED_BY_TIMEOUT:
             views.append(View(_(
                 "Request {number} is closed: we did not hear back within {hours} hours after the work report, so we count it as resolved. If the problem comes back, report it with /new.",

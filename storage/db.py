@@ -11,6 +11,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage.repositories import (
+    ApprovalRepository,
+    QuoteRepository,
     AppStateRepository,
     AuditRepository,
     ClaimRepository,
@@ -27,7 +29,9 @@ from storage.repositories import (
     PartRepository,
     ProductRepository,
     RequestRepository,
+    ReturnRepository,
     StaffRepository,
+    StockRepository,
     UpdateRepository,
     UserRepository,
 )
@@ -107,6 +111,10 @@ class UnitOfWork:
         self.clocks = ClockRepository(self.session, self._before_commit and self._refresh_touched)
         self.outbox = OutboxRepository(self.session)
         self.app_state = AppStateRepository(self.session)
+        self.approvals = ApprovalRepository(self.session)
+        self.quotes = QuoteRepository(self.session)
+        self.stock = StockRepository(self.session)
+        self.returns = ReturnRepository(self.session)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

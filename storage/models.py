@@ -8,6 +8,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -158,6 +159,9 @@ class Part(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     unit: Mapped[str | None] = mapped_column(String(16))
+    price: Mapped[int | None] = mapped_column(Integer)  # minor units (fen), CNY
+    safety_level: Mapped[int | None] = mapped_column(Integer)  # the warehouse is alerted when total stock falls below it
+    below_safety: Mapped[bool] = mapped_column(Boolean, default=False)  # alerted for the current crossing; re-armed above it
 
 
 class ServiceRequest(Base):
@@ -371,6 +375,98 @@ class OutboxMessage(Base):
     )
 
 
+class Approval(Base):
+    """A decision asked of a chain of roles about a request: a fee waiver, a requisition, a return…
+
+    `step` indexes `chain` (role names, fixed when asked, so a policy change never moves a
+    pending approval). The state changes only by a conditional UPDATE on (status, step), so two
+    approvers pressing at once produce exactly one decision.
+    """
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)  # fen, when money is involved
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    subject_id: Mapped[int | None] = mapped_column(Integer)  # e.g. the requisition, for kinds that have one
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    chain: Mapped[list[str]] = mapped_column(JSON, default=list)
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending, info, approved, rejected
+    question: Mapped[str | None] = mapped_column(Text)  # the approver's open question while status is "info"
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    @property
+    def current_role(self) -> str:
+        return self.chain[min(self.step, len(self.chain) - 1)]
+
+
+class ApprovalAction(Base):
+    """Every decision, question and answer on an approval, with who and when (the audit trail)."""
+
+    __tablename__ = "approval_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    approval_id: Mapped[int] = mapped_column(ForeignKey("approvals.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    action: Mapped[str] = mapped_column(String(16))  # approve, reject, ask, answer
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class Quote(Base):
+    """A priced offer for paid work, as sent to the customer. A newer quote supersedes an older one."""
+
+    __tablename__ = "quotes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(16))  # sent, accepted, declined, superseded
+    parts_minor: Mapped[int] = mapped_column(BigInteger)  # fen
+    labour_minor: Mapped[int] = mapped_column(BigInteger)
+    travel_minor: Mapped[int] = mapped_column(BigInteger)
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    created_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+
+
+class QuoteLine(Base):
+    """One catalog part on a quote, at the price it had when quoted."""
+
+    __tablename__ = "quote_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    quote_id: Mapped[int] = mapped_column(ForeignKey("quotes.id"), index=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int] = mapped_column(Integer)
+    unit_price_minor: Mapped[int] = mapped_column(BigInteger)
+    total_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApprovalPost(Base):
+    """A message that put an approval step before one approver, kept to edit it once decided."""
+
+    __tablename__ = "approval_posts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    approval_id: Mapped[int] = mapped_column(ForeignKey("approvals.id"), index=True)
+    step: Mapped[int] = mapped_column(Integer)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    message_id: Mapped[int] = mapped_column(BigInteger)
+
+
 class AppState(Base):
     """Small named values the whole desk shares, e.g. the fingerprint of the clock policy in use."""
 
@@ -442,3 +538,102 @@ class AuditEntry(Base):
     created_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_audit_log_actor_action_time", "actor_telegram_id", "action", "created_at"),)
+
+
+class Warehouse(Base):
+    """A place spare parts are kept and issued from."""
+
+    __tablename__ = "warehouses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class PartStock(Base):
+    """How many of a part one warehouse holds; never negative (the CHECK backs the conditional UPDATEs)."""
+
+    __tablename__ = "part_stock"
+
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"), primary_key=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"), primary_key=True)
+    quantity: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (CheckConstraint("quantity >= 0", name="ck_part_stock_quantity_not_negative"),)
+
+
+class StockMove(Base):
+    """The stock ledger: every change of a part's quantity in a warehouse, who made it and why."""
+
+    __tablename__ = "stock_ledger"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"), index=True)
+    warehouse_id: Mapped[int] = mapped_column(ForeignKey("warehouses.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    change: Mapped[int] = mapped_column(Integer)  # + received, - issued
+    quantity_after: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(16))  # issue, receipt, import, adjust
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    requisition_id: Mapped[int | None] = mapped_column(ForeignKey("part_requisitions.id"))
+    created_at: Mapped[datetime]
+
+
+class PartRequisition(Base):
+    """An engineer's request for spare parts for a job: requested → approved → issued → received
+    (or rejected / cancelled). The warehouse is chosen when the parts are issued."""
+
+    __tablename__ = "part_requisitions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    engineer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    warehouse_id: Mapped[int | None] = mapped_column(ForeignKey("warehouses.id"))
+    issued_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(Text)  # why it was rejected or cancelled
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]  # approved or rejected
+    issued_at: Mapped[datetime | None]
+    received_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    lines: Mapped[list[RequisitionLine]] = relationship(lazy="selectin", cascade="all, delete-orphan", order_by="RequisitionLine.id")
+
+
+class RequisitionLine(Base):
+    """One part and quantity of a requisition."""
+
+    __tablename__ = "part_requisition_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    requisition_id: Mapped[int] = mapped_column(ForeignKey("part_requisitions.id", ondelete="CASCADE"), index=True)
+    part_id: Mapped[int] = mapped_column(ForeignKey("parts.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (CheckConstraint("quantity > 0", name="ck_part_requisition_lines_quantity_positive"),)
+
+
+class ReturnCase(Base):
+    """A customer's return or exchange of a product, on its request of kind "return": the outcome
+    the return windows proposed, who pays shipping, and where it stands: pending (approval) →
+    approved → received → inspected → refunded / exchanged / repaired, or rejected / cancelled.
+    The state moves only by a conditional UPDATE from the expected state, so one press wins."""
+
+    __tablename__ = "returns"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), unique=True)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"), index=True)
+    reason_kind: Mapped[str] = mapped_column(String(16))  # unused, quality
+    proposed_outcome: Mapped[str] = mapped_column(String(16))  # refund_unused, refund, exchange, free_repair, paid_repair
+    shipping_paid_by: Mapped[str] = mapped_column(String(16))  # customer, company
+    counted_from: Mapped[date | None] = mapped_column(Date)  # the sale (or commissioning) date the windows ran from
+    days_since: Mapped[int | None] = mapped_column(Integer)  # days from that date to the day it was asked
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    note: Mapped[str | None] = mapped_column(Text)  # why it was not approved
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    received_at: Mapped[datetime | None]
+    inspected_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]

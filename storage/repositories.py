@@ -12,6 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     AppState,
+    Approval,
+    ApprovalAction,
+    ApprovalPost,
+    Quote,
+    QuoteLine,
     Assignment,
     Attachment,
     AuditEntry,
@@ -23,6 +28,8 @@ from storage.models import (
     JobReport,
     OutboxMessage,
     Part,
+    PartRequisition,
+    PartStock,
     ProcessedUpdate,
     Product,
     ProductClaim,
@@ -30,10 +37,12 @@ from storage.models import (
     RequestEvent,
     ServiceRequest,
     SlaClock,
+    StockMove,
     Survey,
     User,
     UserRole,
     Visit,
+    Warehouse,
 )
 
 
@@ -79,6 +88,10 @@ class UserRepository(_Repository):
 
 
 class CustomerRepository(_Repository):
+    async def by_phone(self, phone: str) -> Customer | None:
+        """The oldest customer with this (normalised) phone number."""
+        return await self.session.scalar(select(Customer).where(Customer.phone == phone).order_by(Customer.id).limit(1))
+
     async def by_user_id(self, user_id: int) -> Customer | None:
         return await self.session.scalar(select(Customer).where(Customer.user_id == user_id))
 
@@ -603,6 +616,94 @@ class ClockRepository(_ClockReader):
         return list(rows)
 
 
+class ApprovalRepository(_Repository):
+    async def add(self, approval: Approval) -> Approval:
+        return await self._add(approval)
+
+    async def get(self, approval_id: int) -> Approval | None:
+        return await self.session.get(Approval, approval_id, populate_existing=True)
+
+    async def transition(self, approval: Approval, expected_status: str, expected_step: int, **values: Any) -> bool:
+        """Change the approval only if it is still in `expected_status` at `expected_step`: the
+        first decision wins. Refreshes `approval` either way, so the caller sees what won."""
+        result = await self.session.execute(
+            update(Approval)
+            .where(Approval.id == approval.id, Approval.status == expected_status, Approval.step == expected_step)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.refresh(approval)
+        return result.rowcount == 1
+
+    async def add_action(self, action: ApprovalAction) -> ApprovalAction:
+        return await self._add(action)
+
+    async def actions(self, approval_id: int) -> list[ApprovalAction]:
+        return list(await self.session.scalars(
+            select(ApprovalAction).where(ApprovalAction.approval_id == approval_id).order_by(ApprovalAction.id)
+        ))
+
+    async def open(self) -> list[Approval]:
+        """Pending or waiting for information, oldest first."""
+        return list(await self.session.scalars(
+            select(Approval).where(Approval.status.in_(("pending", "info"))).order_by(Approval.created_at, Approval.id)
+        ))
+
+    async def pending_of_request(self, request_id: int) -> list[Approval]:
+        return list(await self.session.scalars(
+            select(Approval).where(Approval.request_id == request_id, Approval.status == "pending").order_by(Approval.id)
+        ))
+
+    async def of_request(self, request_id: int) -> list[Approval]:
+        return list(await self.session.scalars(
+            select(Approval).where(Approval.request_id == request_id).order_by(Approval.id)
+        ))
+
+    async def add_post(self, post: ApprovalPost) -> ApprovalPost:
+        return await self._add(post)
+
+    async def posts(self, approval_id: int, step: int) -> list[ApprovalPost]:
+        return list(await self.session.scalars(
+            select(ApprovalPost).where(ApprovalPost.approval_id == approval_id, ApprovalPost.step == step).order_by(ApprovalPost.id)
+        ))
+
+
+class QuoteRepository(_Repository):
+    async def add(self, quote: Quote, lines: list[QuoteLine]) -> Quote:
+        await self._add(quote)
+        for line in lines:
+            line.quote_id = quote.id
+            self.session.add(line)
+        await self.session.flush()
+        return quote
+
+    async def get(self, quote_id: int) -> Quote | None:
+        return await self.session.get(Quote, quote_id, populate_existing=True)
+
+    async def lines(self, quote_id: int) -> list[QuoteLine]:
+        return list(await self.session.scalars(select(QuoteLine).where(QuoteLine.quote_id == quote_id).order_by(QuoteLine.id)))
+
+    async def latest(self, request_id: int) -> Quote | None:
+        return await self.session.scalar(
+            select(Quote).where(Quote.request_id == request_id, Quote.status != "superseded").order_by(Quote.id.desc()).limit(1)
+        )
+
+    async def supersede(self, request_id: int) -> None:
+        await self.session.execute(
+            update(Quote).where(Quote.request_id == request_id, Quote.status == "sent").values(status="superseded")
+            .execution_options(synchronize_session=False)
+        )
+
+    async def answer(self, quote: Quote, status: str, now: datetime) -> bool:
+        """Accept or decline, only while the quote is still the one waiting for an answer."""
+        result = await self.session.execute(
+            update(Quote).where(Quote.id == quote.id, Quote.status == "sent").values(status=status, answered_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.refresh(quote)
+        return result.rowcount == 1
+
+
 class OutboxRepository(_Repository):
     async def add_once(self, message: OutboxMessage) -> bool:
         """Record a message unless one with its key exists; True when this call recorded it."""
@@ -683,3 +784,165 @@ class AppStateRepository(_Repository):
         else:
             row.value = value
         await self.session.flush()
+
+
+class StockRepository(_Repository):
+    """Warehouses, stock per warehouse, the stock ledger and parts requisitions.
+
+    Stock only ever changes through `take` (a conditional UPDATE that cannot go below zero)
+    or `put` (an import or adjustment that sets it), each followed by a ledger row.
+    """
+
+    async def warehouses(self) -> list[Warehouse]:
+        return list(await self.session.scalars(select(Warehouse).order_by(Warehouse.code)))
+
+    async def warehouse(self, warehouse_id: int) -> Warehouse | None:
+        return await self.session.get(Warehouse, warehouse_id)
+
+    async def warehouses_by_codes(self, codes: list[str]) -> dict[str, Warehouse]:
+        """Warehouses by case-folded code."""
+        wanted = sorted({c.upper() for c in codes})
+        if not wanted:
+            return {}
+        rows = await self.session.scalars(select(Warehouse).where(func.upper(Warehouse.code).in_(wanted)))
+        return {w.code.casefold(): w for w in rows}
+
+    async def add_warehouse(self, warehouse: Warehouse) -> Warehouse:
+        return await self._add(warehouse)
+
+    async def lock_parts(self, part_ids: Collection[int]) -> dict[int, Part]:
+        """The parts, row-locked in id order for this transaction (PostgreSQL; SQLite has one writer anyway),
+        so two transactions changing a part's stock take turns deciding whether it crossed its safety level."""
+        if not part_ids:
+            return {}
+        rows = await self.session.scalars(
+            select(Part).where(Part.id.in_(sorted(set(part_ids)))).order_by(Part.id)
+            .with_for_update().execution_options(populate_existing=True)
+        )
+        return {p.id: p for p in rows}
+
+    async def stock_of(self, part_ids: Collection[int]) -> list[PartStock]:
+        if not part_ids:
+            return []
+        rows = await self.session.scalars(
+            select(PartStock).where(PartStock.part_id.in_(sorted(set(part_ids)))).order_by(PartStock.part_id, PartStock.warehouse_id)
+            .execution_options(populate_existing=True)
+        )
+        return list(rows)
+
+    async def total(self, part_id: int) -> int:
+        return await self.session.scalar(select(func.coalesce(func.sum(PartStock.quantity), 0)).where(PartStock.part_id == part_id)) or 0
+
+    async def take(self, part_id: int, warehouse_id: int, quantity: int) -> int | None:
+        """Take `quantity` only if that many are there (one UPDATE); the quantity left, or None when short."""
+        result = await self.session.execute(
+            update(PartStock)
+            .where(PartStock.part_id == part_id, PartStock.warehouse_id == warehouse_id, PartStock.quantity >= quantity)
+            .values(quantity=PartStock.quantity - quantity)
+            .returning(PartStock.quantity)
+            .execution_options(synchronize_session=False)
+        )
+        row = result.first()
+        return None if row is None else row[0]
+
+    async def put(self, part_id: int, warehouse_id: int, quantity: int) -> int:
+        """Set the quantity (an import or a count); returns what it was before (0 when there was no row)."""
+        row = await self.session.scalar(
+            select(PartStock).where(PartStock.part_id == part_id, PartStock.warehouse_id == warehouse_id)
+            .with_for_update().execution_options(populate_existing=True)
+        )
+        if row is None:
+            self.session.add(PartStock(part_id=part_id, warehouse_id=warehouse_id, quantity=quantity))
+            await self.session.flush()
+            return 0
+        before, row.quantity = row.quantity, quantity
+        await self.session.flush()
+        return before
+
+    async def set_below_safety(self, part_id: int, below: bool) -> bool:
+        """Flip the part's below-safety state; True only for the transaction that flipped it."""
+        result = await self.session.execute(
+            update(Part).where(Part.id == part_id, Part.below_safety.is_(not below))
+            .values(below_safety=below).execution_options(synchronize_session="fetch")
+        )
+        return result.rowcount == 1
+
+    async def add_move(self, move: StockMove) -> StockMove:
+        return await self._add(move)
+
+    async def moves(self, *, part_id: int | None = None, requisition_id: int | None = None) -> list[StockMove]:
+        query = select(StockMove)
+        if part_id is not None:
+            query = query.where(StockMove.part_id == part_id)
+        if requisition_id is not None:
+            query = query.where(StockMove.requisition_id == requisition_id)
+        return list(await self.session.scalars(query.order_by(StockMove.id)))
+
+    async def catalog_page(self, text: str | None, limit: int) -> tuple[list[Part], int]:
+        """Parts below their safety level first, then by code; optionally those matching `text`."""
+        query = select(Part)
+        if text:
+            query = query.where(Part.code.icontains(text, autoescape=True) | Part.name.icontains(text, autoescape=True))
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+        rows = await self.session.scalars(query.order_by(Part.below_safety.desc(), Part.code).limit(limit))
+        return list(rows), total
+
+    async def add_requisition(self, requisition: PartRequisition) -> PartRequisition:
+        return await self._add(requisition)
+
+    async def requisition(self, requisition_id: int) -> PartRequisition | None:
+        return await self.session.get(PartRequisition, requisition_id, populate_existing=True)
+
+    async def requisitions_of_request(self, request_id: int) -> list[PartRequisition]:
+        rows = await self.session.scalars(
+            select(PartRequisition).where(PartRequisition.request_id == request_id).order_by(PartRequisition.id)
+        )
+        return list(rows)
+
+    async def requisitions_with_status(self, status: str, limit: int) -> list[PartRequisition]:
+        rows = await self.session.scalars(
+            select(PartRequisition).where(PartRequisition.status == status)
+            .order_by(PartRequisition.decided_at, PartRequisition.id).limit(limit)
+        )
+        return list(rows)
+
+    async def move_requisition(self, requisition_id: int, from_statuses: Collection[str], status: str, **values: Any) -> bool:
+        """Change the status only from one of `from_statuses` (the check is in the UPDATE: one press wins)."""
+        result = await self.session.execute(
+            update(PartRequisition)
+            .where(PartRequisition.id == requisition_id, PartRequisition.status.in_(list(from_statuses)))
+            .values(status=status, **values)
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+
+# --- returns and exchanges (bot/services/returns.py) -----------------------------------------
+
+from storage.models import ReturnCase  # noqa: E402  (appended section; keeps the import list above untouched)
+
+
+class ReturnRepository(_Repository):
+    async def add(self, case: ReturnCase) -> ReturnCase:
+        return await self._add(case)
+
+    async def get(self, return_id: int) -> ReturnCase | None:
+        return await self.session.get(ReturnCase, return_id, populate_existing=True)
+
+    async def of_request(self, request_id: int) -> ReturnCase | None:
+        return await self.session.scalar(select(ReturnCase).where(ReturnCase.request_id == request_id))
+
+    async def open_for_product(self, product_id: int, open_states: Collection[str]) -> ReturnCase | None:
+        return await self.session.scalar(
+            select(ReturnCase).where(ReturnCase.product_id == product_id, ReturnCase.state.in_(list(open_states))).order_by(ReturnCase.id)
+        )
+
+    async def move(self, case: ReturnCase, from_state: str, to_state: str, **values: Any) -> bool:
+        """Change the state only if it is still `from_state` (the check is in the UPDATE: one
+        press wins). Refreshes `case` either way, so the caller sees what won."""
+        result = await self.session.execute(
+            update(ReturnCase).where(ReturnCase.id == case.id, ReturnCase.state == from_state)
+            .values(state=to_state, **values).execution_options(synchronize_session=False)
+        )
+        await self.session.refresh(case)
+        return result.rowcount == 1

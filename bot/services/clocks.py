@@ -59,21 +59,32 @@ def _replay(policy: Policy, rule: ClockRule, events: list[tuple[str, datetime]],
     started: datetime | None = None
     pauses: list[Pause] = []
     paused_since: datetime | None = None
+    finished: DerivedClock | None = None  # a repeating clock's last completed cycle
+    open_starts = 0  # a repeating clock: starts not yet matched by a stop (e.g. two pending approvals)
     for action, at in events:
         for wait in waits:
             if action in wait.ends_on:
                 active.pop(wait.name, None)
             elif action in wait.begins_on:
                 active.setdefault(wait.name, at)
-        if started is None and action in rule.starts_on:
-            started = at
+        if action in rule.starts_on:
+            open_starts += 1
+            if started is None:
+                started, pauses, paused_since = at, [], None
         if started is None:
             continue
         if action in rule.stops_on or action in policy.clocks.stop_all_on:
+            open_starts = max(0, open_starts - 1)
+            if rule.repeats and open_starts and action not in policy.clocks.stop_all_on:
+                continue  # another start is still open: the cycle goes on
             if paused_since is not None:
                 last = pauses.pop()
                 pauses.append(Pause(last.start, at, last.wait))
-            return DerivedClock(rule, started, window, tuple(pauses), at)
+            finished = DerivedClock(rule, started, window, tuple(pauses), at)
+            if not rule.repeats or action in policy.clocks.stop_all_on:
+                return finished
+            started, open_starts = None, 0
+            continue
         if active and paused_since is None:
             paused_since = max(started, min(active.values()))
             pauses.append(Pause(paused_since, None, min(active, key=active.get)))
@@ -82,7 +93,7 @@ def _replay(policy: Policy, rule: ClockRule, events: list[tuple[str, datetime]],
             pauses.append(Pause(last.start, at, last.wait))
             paused_since = None
     if started is None:
-        return None
+        return finished
     return DerivedClock(rule, started, window, tuple(pauses), None)
 
 
@@ -130,6 +141,8 @@ def stored_pauses(clock: SlaClock) -> tuple[Pause, ...]:
 
 def apply(policy: Policy, calendar: WorkCalendar, row: SlaClock, clock: DerivedClock) -> None:
     """Write a derived clock onto its row: due time, pause, outcome and next reminder."""
+    if row.started_at != clock.started_at:
+        row.alert_point = 0  # a new cycle of a repeating clock: its reminders start over
     row.started_at = clock.started_at
     row.window_seconds = int(clock.window.total_seconds())
     row.pauses = [[p.start.isoformat(), p.end.isoformat() if p.end else None, p.wait] for p in clock.pauses]

@@ -12,7 +12,8 @@ from datetime import datetime
 
 from bot.services import dialogs, requests
 from bot.services.errors import NotAllowed, NotFound
-from bot.services.escalation import OPEN, is_dispatcher
+from bot.services.dispatch import is_dispatcher
+from bot.services.escalation import OPEN
 from bot.services.validation import clean_text
 from storage.db import UnitOfWork
 from storage.models import Customer, Draft, RequestEvent, ServiceRequest, User

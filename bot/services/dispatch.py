@@ -12,7 +12,7 @@ from bot.services import requests
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound
 from bot.services.users import OVERSEER_ROLES, ROLE_DISPATCHER
 from storage.db import UnitOfWork
-from storage.models import Assignment, Customer, Product, RequestEvent, ServiceRequest, SlaClock, User
+from storage.models import Approval, Assignment, Customer, Product, RequestEvent, ServiceRequest, SlaClock, User
 
 ROLE_ENGINEER = "engineer"
 PRIORITIES = ("normal", "high", "urgent")
@@ -31,8 +31,12 @@ class AlreadyAssigned(DomainError):
         self.engineer = engineer
 
 
+def is_dispatcher(user: User) -> bool:
+    return user.is_active and ROLE_DISPATCHER in user.role_names
+
+
 def require_dispatcher(user: User) -> None:
-    if not (user.is_active and ROLE_DISPATCHER in user.role_names):
+    if not is_dispatcher(user):
         raise NotAllowed()
 
 
@@ -71,6 +75,7 @@ class StaffCard:
     engineer: User | None
     history: list[RequestEvent]
     can_act: bool = True  # False for a manager looking in: the card shows no dispatcher actions
+    approvals: tuple[Approval, ...] = ()
 
 
 async def staff_card(uow: UnitOfWork, actor: User, request_id: int, today: date, *, read_only: bool = False) -> StaffCard:
@@ -87,10 +92,12 @@ async def staff_card(uow: UnitOfWork, actor: User, request_id: int, today: date,
         engineer=await uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None,
         history=await uow.requests.events(request.id, include_internal=True),
         can_act=ROLE_DISPATCHER in actor.role_names,
+        approvals=tuple(await uow.approvals.of_request(request.id)),
     )
 
 
-async def _open_request(uow: UnitOfWork, actor: User, request_id: int) -> ServiceRequest:
+async def open_request(uow: UnitOfWork, actor: User, request_id: int) -> ServiceRequest:
+    """An open request a dispatcher acts on (NotFound / NotAllowed otherwise)."""
     require_dispatcher(actor)
     request = await uow.requests.get(request_id)
     if request is None:
@@ -113,7 +120,7 @@ async def _triaged(request: ServiceRequest) -> None:
 async def set_priority(uow: UnitOfWork, actor: User, request_id: int, priority: str, now: datetime) -> ServiceRequest:
     if priority not in PRIORITIES:
         raise InvalidValue("priority")
-    request = await _open_request(uow, actor, request_id)
+    request = await open_request(uow, actor, request_id)
     before, request.priority = request.priority, priority
     await _triaged(request)
     await _event(uow, request, actor, "priority", now, before=before, after=priority)
@@ -124,7 +131,7 @@ async def set_distance(uow: UnitOfWork, actor: User, request_id: int, band: str,
     """The band sets the on-site arrival window; the clocks recompute from the timeline event."""
     if band not in bands:
         raise InvalidValue("distance")
-    request = await _open_request(uow, actor, request_id)
+    request = await open_request(uow, actor, request_id)
     before, request.distance_band = request.distance_band, band
     await _triaged(request)
     await _event(uow, request, actor, "distance", now, before=before, after=band)
@@ -133,7 +140,7 @@ async def set_distance(uow: UnitOfWork, actor: User, request_id: int, band: str,
 
 async def set_warranty(uow: UnitOfWork, actor: User, request_id: int, decision: str, now: datetime) -> ServiceRequest:
     """Confirm the registry's verdict, or overrule it: `paid_<reason>` makes the service paid."""
-    request = await _open_request(uow, actor, request_id)
+    request = await open_request(uow, actor, request_id)
     if decision in (IN_WARRANTY, EXPIRED):
         warranty, reason = decision, None
     elif decision.startswith("paid_") and decision[5:] in PAID_REASONS:
@@ -149,7 +156,7 @@ async def set_warranty(uow: UnitOfWork, actor: User, request_id: int, decision: 
 
 async def log_contacted(uow: UnitOfWork, actor: User, request_id: int, note: str, now: datetime) -> ServiceRequest:
     """The customer was contacted: the first-contact clock stops here."""
-    request = await _open_request(uow, actor, request_id)
+    request = await open_request(uow, actor, request_id)
     await _triaged(request)
     await _event(uow, request, actor, "contacted", now, note=note)
     return request
@@ -190,7 +197,7 @@ def rank(engineers: list[User], open_jobs: dict[int, int], site: str, product_te
 
 
 async def candidates(uow: UnitOfWork, actor: User, request_id: int, capacity: int) -> list[Candidate]:
-    request = await _open_request(uow, actor, request_id)
+    request = await open_request(uow, actor, request_id)
     product = await uow.products.get(request.product_id) if request.product_id else None
     engineers = await uow.users.active_with_role(ROLE_ENGINEER)
     open_jobs = await uow.dispatch.open_jobs_by_engineer(OPEN_JOB)
@@ -201,7 +208,7 @@ async def candidates(uow: UnitOfWork, actor: User, request_id: int, capacity: in
 async def assign(uow: UnitOfWork, actor: User, request_id: int, engineer_id: int, expected_engineer_id: int | None, now: datetime) -> tuple[ServiceRequest, User]:
     """Give the request to an engineer. `expected_engineer_id` is who had it when the dispatcher
     looked; if that changed meanwhile, the first dispatcher won and `AlreadyAssigned` says to whom."""
-    request = await _open_request(uow, actor, request_id)
+    request = await open_request(uow, actor, request_id)
     engineer = await uow.users.get(engineer_id)
     if engineer is None or not engineer.is_active or ROLE_ENGINEER not in engineer.role_names:
         raise NotFound()
@@ -261,3 +268,12 @@ async def jobs(uow: UnitOfWork, engineer: User) -> list[ServiceRequest]:
     if not (engineer.is_active and ROLE_ENGINEER in engineer.role_names):
         raise NotAllowed()
     return await uow.dispatch.jobs_of(engineer.id, OPEN_JOB)
+
+
+async def close_request(uow: UnitOfWork, actor: User, request_id: int, note: str, now: datetime) -> ServiceRequest:
+    """A dispatcher closes an open request without the work (quote declined, duplicate, …)."""
+    request = await open_request(uow, actor, request_id)
+    request.status, request.closed_reason, request.updated_at = requests.CLOSED, "closed_by_dispatcher", now
+    await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=actor.id, action="closed_by_dispatcher",
+                                              details={"note": note}, created_at=now))
+    return request

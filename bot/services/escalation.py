@@ -11,7 +11,7 @@ from datetime import datetime
 from bot.services import dialogs, requests
 from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
-from bot.services.users import ROLE_DISPATCHER
+from bot.services.dispatch import is_dispatcher, open_request
 from bot.services.validation import clean_text
 from storage.db import UnitOfWork
 from storage.models import Attachment, Draft, Escalation, Product, RequestEvent, ServiceRequest, User
@@ -37,27 +37,8 @@ class AlreadyEscalated(DomainError):
         self.escalation = escalation
 
 
-def is_dispatcher(user: User) -> bool:
-    return user.is_active and ROLE_DISPATCHER in user.role_names
-
-
 def is_expert(user: User) -> bool:
     return user.is_active and ROLE_EXPERT in user.role_names
-
-
-def _require_dispatcher(user: User) -> None:
-    if not is_dispatcher(user):
-        raise NotAllowed()
-
-
-async def _open_request(uow: UnitOfWork, dispatcher: User, request_id: int) -> ServiceRequest:
-    _require_dispatcher(dispatcher)
-    request = await uow.requests.get(request_id)
-    if request is None:
-        raise NotFound()
-    if request.status not in requests.OPEN_STATUSES:
-        raise NotAllowed()
-    return request
 
 
 async def _active_expert(uow: UnitOfWork, expert_id: int) -> User:
@@ -84,7 +65,7 @@ class ExpertChoice:
 
 async def experts(uow: UnitOfWork, actor: User, request_id: int) -> list[ExpertChoice]:
     """Active, on-duty technical experts a dispatcher may ask about this request, least busy first."""
-    await _open_request(uow, actor, request_id)
+    await open_request(uow, actor, request_id)
     counts = await uow.escalations.unanswered_count_by_expert(OPEN)
     choices = [
         ExpertChoice(expert, counts.get(expert.id, 0))
@@ -106,7 +87,7 @@ class Asking:
 
 async def asking(uow: UnitOfWork, dispatcher: User, request_id: int) -> Asking:
     choices = await experts(uow, dispatcher, request_id)
-    request = await _open_request(uow, dispatcher, request_id)
+    request = await open_request(uow, dispatcher, request_id)
     open_case = await pending(uow, request.id)
     open_expert = await uow.users.get(open_case.expert_id) if open_case else None
     return Asking(request, open_case, open_expert, choices)
@@ -121,7 +102,7 @@ async def start_question(uow: UnitOfWork, dispatcher: User, request_id: int, exp
 
 async def check_escalation(uow: UnitOfWork, dispatcher: User, request_id: int, expert_id: int) -> tuple[ServiceRequest, User]:
     """Everything `escalate` will check, before the dispatcher types the question."""
-    request = await _open_request(uow, dispatcher, request_id)
+    request = await open_request(uow, dispatcher, request_id)
     expert = await _active_expert(uow, expert_id)
     open_case = await pending(uow, request.id)
     if open_case is not None:
@@ -132,7 +113,7 @@ async def check_escalation(uow: UnitOfWork, dispatcher: User, request_id: int, e
 async def escalate(uow: UnitOfWork, dispatcher: User, request_id: int, expert_id: int, question: str, now: datetime) -> tuple[Escalation, ServiceRequest, User]:
     """Send the case to an expert; at most one unanswered escalation per request."""
     question = clean_text(question, limit=QUESTION_MAX, expected=QUESTION_STEP)
-    request = await _open_request(uow, dispatcher, request_id)
+    request = await open_request(uow, dispatcher, request_id)
     if not await uow.escalations.hold_request(request.id, OPEN, now):  # also serialises two dispatchers
         raise NotAllowed()
     request, expert = await check_escalation(uow, dispatcher, request_id, expert_id)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.services import escalation, requests
+from bot.services import escalation, quotes, requests
 from bot.services.errors import InvalidValue, NotAllowed, NotFound
 from storage.db import UnitOfWork
 from storage.models import Customer, Escalation, JobReport, RequestEvent, ServiceRequest, SlaClock, User, Visit
@@ -141,6 +141,7 @@ async def answer_visit(uow: UnitOfWork, user: User, customer: Customer | None, v
 
 async def on_the_way(uow: UnitOfWork, engineer: User, request_id: int, now: datetime) -> ServiceRequest:
     request = await own_job(uow, engineer, request_id)
+    await quotes.require_cleared(uow, request)
     visit = await current_visit(uow, request.id)
     if visit is None or visit.state in (ON_THE_WAY, ARRIVED):
         if visit is not None and visit.state == ON_THE_WAY:
@@ -157,6 +158,7 @@ async def arrived(uow: UnitOfWork, engineer: User, request_id: int, latitude: fl
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
         raise InvalidValue("location")
     request = await own_job(uow, engineer, request_id)
+    await quotes.require_cleared(uow, request)
     visit = await current_visit(uow, request.id)
     if visit is None or visit.state == ARRIVED:
         visit = await uow.jobs.add_visit(Visit(request_id=request.id, engineer_id=engineer.id, state=ARRIVED, created_at=now))

@@ -14,7 +14,10 @@ Accepted headers (English · Chinese · Russian; * = required):
   保修月数 · гарантия, мес), maintenance cycle (maintenance cycle months · 保养周期（月） ·
   периодичность ТО, мес);
 - parts: code* (part code, part number · 编码, 配件编码, 物料编码 · код, артикул),
-  name* (part name · 名称, 配件名称 · наименование, название), unit (单位 · ед. изм.).
+  name* (part name · 名称, 配件名称 · наименование, название), unit (单位 · ед. изм.),
+  price (unit price · 单价, 价格 · цена), safety level (safety stock · 安全库存 · страховой запас),
+  warehouse (仓库 · склад) and quantity (qty, stock · 数量, 库存 · количество, остаток) — these
+  two together: the quantity the warehouse holds now (a ledger row records the difference).
 
 Dates are YYYY-MM-DD (or real date cells in XLSX), months are whole numbers. Parsing is pure
 (bytes in, rows and per-row errors out); a file with any error imports nothing. Re-importing
@@ -30,6 +33,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from bot.services.dispatch import require_dispatcher, warranty_from_registry
@@ -37,7 +41,7 @@ from bot.services.errors import DomainError, InvalidValue, LimitReached, NotAllo
 from bot.services.staff import is_admin
 from bot.services.validation import normalize_serial
 from storage.db import UnitOfWork
-from storage.models import AuditEntry, Customer, Part, Product, ProductClaim, User
+from storage.models import AuditEntry, Customer, Part, Product, ProductClaim, User, Warehouse
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,9 @@ MAX_COLUMNS = 50
 FILE_TYPES = (".csv", ".xlsx")
 MODEL_MAX, OWNER_MAX = 128, 200
 CODE_MAX, PART_NAME_MAX, UNIT_MAX = 64, 200, 16
+WAREHOUSE_CODE_MAX = 32
+PRICE_MAX = Decimal(10_000_000)  # CNY
+STOCK_MAX = 1_000_000  # a quantity or safety level
 WARRANTY_MONTHS_MAX = 240
 MAINTENANCE_CYCLE_MAX = 120
 EARLIEST_DATE, LATEST_DATE = date(1980, 1, 1), date(2100, 12, 31)
@@ -74,9 +81,14 @@ PART_HEADERS: dict[str, tuple[str, ...]] = {
     "code": ("code", "part code", "part number", "part no", "编码", "配件编码", "物料编码", "零件编号", "код", "артикул"),
     "name": ("name", "part name", "名称", "配件名称", "物料名称", "наименование", "название"),
     "unit": ("unit", "单位", "ед. изм.", "единица", "ед"),
+    "price": ("price", "unit price", "price cny", "price (cny)", "单价", "价格", "单价（元）", "цена", "цена, руб", "цена (cny)"),
+    "safety_level": ("safety level", "safety stock", "minimum stock", "min stock", "安全库存", "安全库存量", "最低库存", "страховой запас", "минимальный остаток", "неснижаемый остаток"),
+    "warehouse": ("warehouse", "warehouse code", "仓库", "仓库编码", "склад", "код склада"),
+    "quantity": ("quantity", "qty", "stock", "on hand", "数量", "库存", "库存数量", "количество", "остаток", "кол-во"),
 }
 PRODUCT_FIELDS = ("model", "owner_name", "sale_date", "commissioning_date", "warranty_months", "maintenance_cycle_months")
-PART_FIELDS = ("name", "unit")
+PART_FIELDS = ("name", "unit", "price", "safety_level")
+STOCK_FIELDS = ("warehouse", "quantity")  # both or neither
 
 
 def _normal(header: object) -> str:
@@ -131,6 +143,10 @@ class PartRow:
     code: str
     name: str
     unit: str | None = None
+    price: int | None = None  # minor units (fen)
+    safety_level: int | None = None
+    warehouse: str | None = None
+    quantity: int | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +164,8 @@ class ImportResult:
     added: int
     updated: int
     unchanged: int
+    stock_changed: int = 0  # part × warehouse quantities that changed (one ledger row each)
+    warehouses_added: int = 0
 
 
 def expected_headers(kind: str) -> list[str]:
@@ -262,6 +280,8 @@ def _match_header(cells: list[Cell]) -> tuple[str, dict[str, tuple[int, str]], l
             columns[field] = (index, name)
     headers = PRODUCT_HEADERS if kind == PRODUCTS else PART_HEADERS
     missing = next((f for f in required if f not in columns), None)
+    if missing is None and kind == PARTS and any(f in columns for f in STOCK_FIELDS):
+        missing = next((f for f in STOCK_FIELDS if f not in columns), None)  # a quantity needs its warehouse
     if missing is not None:
         raise FileRefused("missing_column", column=headers[missing][0])
     return kind, columns, ignored
@@ -318,6 +338,32 @@ class _Cells:
             return None
         return day
 
+    def price(self, field: str) -> int | None:
+        """A price in CNY (up to 2 decimals, comma or point) as minor units."""
+        value = self._raw(field)
+        if value is None:
+            return None
+        amount = _as_amount(value)
+        if amount is None:
+            self.error(field, "bad_price", value)
+        elif not 0 <= amount <= PRICE_MAX:
+            self.error(field, "range", value, low=0, high=int(PRICE_MAX))
+            return None
+        return None if amount is None else int(amount * 100)
+
+    def count(self, field: str) -> int | None:
+        """A whole number of pieces, 0 to STOCK_MAX."""
+        value = self._raw(field)
+        if value is None:
+            return None
+        number = _as_whole(value)
+        if number is None:
+            self.error(field, "not_count", value)
+        elif not 0 <= number <= STOCK_MAX:
+            self.error(field, "range", value, low=0, high=STOCK_MAX)
+            return None
+        return number
+
     def months(self, field: str, low: int, high: int) -> int | None:
         value = self._raw(field)
         if value is None:
@@ -365,6 +411,23 @@ def _as_date(value: Cell) -> date | None:
     return None
 
 
+_AMOUNT = re.compile(r"^\d{1,9}(?:[.,]\d{1,2})?$")
+
+
+def _as_amount(value: Cell) -> Decimal | None:
+    """A non-negative amount with at most 2 decimals (cents); floats from Excel cells via their shortest repr."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        value = repr(value) if isinstance(value, float) else str(value)
+    if not isinstance(value, str) or not _AMOUNT.match(value.strip()):
+        return None
+    try:
+        return Decimal(value.strip().replace(",", "."))
+    except InvalidOperation:
+        return None
+
+
 def _as_whole(value: Cell) -> int | None:
     if isinstance(value, bool):
         return None
@@ -401,20 +464,41 @@ def _product_rows(rows: list[tuple[int, list[Cell]]], columns: dict[str, tuple[i
 
 
 def _part_rows(rows: list[tuple[int, list[Cell]]], columns: dict[str, tuple[int, str]]) -> tuple[list[PartRow], list[RowError]]:
+    """One row per part; with stock columns, one row per part and warehouse, the part's own
+    columns repeated identically on each of its rows."""
     good: list[PartRow] = []
     errors: list[RowError] = []
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, str], int] = {}
+    first_of_code: dict[str, PartRow] = {}
     for number, values in rows:
         cells = _Cells(number, values, columns, errors)
         code = cells.text("code", CODE_MAX, required=True)
-        if code is not None and code.casefold() in seen:
-            cells.error("code", "duplicate", code, other_row=seen[code.casefold()])
-        elif code is not None:
-            seen[code.casefold()] = number
-        row = PartRow(row=number, code=code or "", name=cells.text("name", PART_NAME_MAX, required=True) or "", unit=cells.text("unit", UNIT_MAX))
+        row = PartRow(
+            row=number, code=code or "", name=cells.text("name", PART_NAME_MAX, required=True) or "",
+            unit=cells.text("unit", UNIT_MAX), price=cells.price("price"), safety_level=cells.count("safety_level"),
+            warehouse=cells.text("warehouse", WAREHOUSE_CODE_MAX), quantity=cells.count("quantity"),
+        )
+        if "warehouse" in columns and (row.warehouse is None) != (row.quantity is None) and not any(
+            e.row == number and e.column in (columns["warehouse"][1], columns["quantity"][1]) for e in errors
+        ):
+            cells.error("quantity" if row.quantity is None else "warehouse", "required")
+        if code is not None:
+            key = (code.casefold(), (row.warehouse or "").casefold())
+            if key in seen:
+                cells.error("code", "duplicate", code, other_row=seen[key])
+            else:
+                seen[key] = number
+                first = first_of_code.setdefault(code.casefold(), row) if cells.ok else first_of_code.get(code.casefold(), row)
+                for field in PART_FIELDS:  # compared with the part's first valid row only
+                    if first is not row and field in columns and getattr(first, field) != getattr(row, field):
+                        cells.error(field, "conflict", _cell_text(cells, field), other_row=first.row)
         if cells.ok:
             good.append(row)
     return good, errors
+
+
+def _cell_text(cells: _Cells, field: str) -> str:
+    return _as_text(cells._raw(field)) or ""
 
 
 # --- dates of warranty and maintenance ----------------------------------------------------
@@ -470,14 +554,14 @@ def _merge(target: object, values: dict[str, Any]) -> bool:
     return changed
 
 
-async def import_file(uow: UnitOfWork, actor: User, parsed: ParsedFile, now: datetime) -> ImportResult:
-    """All or nothing: a file with any error is refused whole."""
+async def import_file(uow: UnitOfWork, actor: User, parsed: ParsedFile, now: datetime, *, alert_at: datetime | None = None) -> ImportResult:
+    """All or nothing: a file with any error is refused whole. `alert_at`: when low-stock alerts may go out."""
     require_admin(actor)
     if parsed.errors:
         raise InvalidValue("file")
     if parsed.kind == PRODUCTS:
         return await import_products(uow, actor, parsed.rows, now, parsed.columns)
-    return await import_parts(uow, actor, parsed.rows, now, parsed.columns)
+    return await import_parts(uow, actor, parsed.rows, now, parsed.columns, alert_at=alert_at)
 
 
 async def import_products(uow: UnitOfWork, actor: User, rows: tuple[ProductRow, ...] | list[ProductRow], now: datetime,
@@ -508,30 +592,65 @@ async def import_products(uow: UnitOfWork, actor: User, rows: tuple[ProductRow, 
 
 
 async def import_parts(uow: UnitOfWork, actor: User, rows: tuple[PartRow, ...] | list[PartRow], now: datetime,
-                       columns: frozenset[str] = frozenset(PART_FIELDS)) -> ImportResult:
-    """The spare-parts catalog, keyed by code (case-insensitive)."""
+                       columns: frozenset[str] = frozenset(PART_FIELDS), *, alert_at: datetime | None = None) -> ImportResult:
+    """The spare-parts catalog, keyed by code (case-insensitive); with warehouse and quantity
+    columns also the stock: each quantity is set, and the difference goes to the stock ledger.
+    A part left below its safety level alerts the warehouse role (once per crossing)."""
     require_admin(actor)
     existing = await uow.parts.by_codes([row.code for row in rows])
     added: list[Part] = []
     updated = unchanged = 0
+    done: set[str] = set()  # a part on several warehouses' rows is counted once
     for row in rows:
-        part = existing.get(row.code.casefold())
+        key = row.code.casefold()
+        if key in done:
+            continue
+        done.add(key)
+        part = existing.get(key)
         if part is None:
-            added.append(Part(code=row.code, name=row.name, unit=row.unit))
+            existing[key] = part = Part(code=row.code, **{f: getattr(row, f) for f in PART_FIELDS}, below_safety=False)
+            added.append(part)
         elif _merge(part, {f: getattr(row, f) for f in PART_FIELDS if f in columns}):
             updated += 1
         else:
             unchanged += 1
     await uow.parts.add_all(added)
-    result = ImportResult(PARTS, len(added), updated, unchanged)
+    stock_changed, warehouses_added = 0, 0
+    if "safety_level" in columns or "quantity" in columns:
+        stock_changed, warehouses_added = await _import_stock(uow, actor, rows, existing, now, alert_at or now)
+    result = ImportResult(PARTS, len(added), updated, unchanged, stock_changed, warehouses_added)
     await _audit_import(uow, actor, result, now)
     return result
+
+
+async def _import_stock(uow: UnitOfWork, actor: User, rows, parts_by_code: dict[str, Part], now: datetime, alert_at: datetime) -> tuple[int, int]:
+    """Set the file's quantities, then re-check every part's safety level. Returns (changed, warehouses added)."""
+    from bot.services import stock  # stock builds on the catalog; imported here to keep the dependency one-way
+
+    codes = [row.warehouse for row in rows if row.warehouse]
+    warehouses = await uow.stock.warehouses_by_codes(codes)
+    added = 0
+    for code in codes:
+        if code.casefold() not in warehouses:
+            warehouses[code.casefold()] = await uow.stock.add_warehouse(Warehouse(code=code, name=code))
+            added += 1
+    parts = await uow.stock.lock_parts([parts_by_code[row.code.casefold()].id for row in rows])
+    changed = 0
+    for row in rows:
+        if row.warehouse is not None and row.quantity is not None:
+            part = parts[parts_by_code[row.code.casefold()].id]
+            changed += await stock.set_stock(uow, actor, part, warehouses[row.warehouse.casefold()], row.quantity, stock.IMPORT, now) is not None
+    for part in parts.values():
+        await stock.check_safety(uow, part, now, alert_at)
+    return changed, added
 
 
 async def _audit_import(uow: UnitOfWork, actor: User, result: ImportResult, now: datetime) -> None:
     await uow.audit.add(AuditEntry(
         actor_telegram_id=actor.telegram_id, action=f"{result.kind}_imported",
-        details={"added": result.added, "updated": result.updated, "unchanged": result.unchanged}, created_at=now,
+        details={"added": result.added, "updated": result.updated, "unchanged": result.unchanged,
+                 **({"stock_changed": result.stock_changed, "warehouses_added": result.warehouses_added} if result.kind == PARTS else {})},
+        created_at=now,
     ))
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.policy import ASSIGNEE, ClockRule, Policy
+from bot.policy import APPROVER, ASSIGNEE, ClockRule, Policy
 from bot.worktime import DailyWindow
 from bot.services.clocks import CLOSED_STATUSES, ClockKeeper, reminder_point
 from bot.services.dispatch import require_overseer
@@ -53,6 +53,11 @@ async def people(uow: UnitOfWork, request: ServiceRequest, step: str) -> list[Us
     if step == ASSIGNEE:
         engineer = await uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None
         return [engineer] if engineer is not None and engineer.is_active else []
+    if step == APPROVER:
+        found: dict[int, User] = {}
+        for approval in await uow.approvals.pending_of_request(request.id):
+            found.update((user.id, user) for user in await people(uow, request, approval.current_role))
+        return list(found.values())
     holders = await uow.users.active_with_role(step)
     return [user for user in holders if user.on_duty] or holders
 
@@ -101,7 +106,7 @@ class Planner:
             not_before = self.staff_time(now, urgent=rule.urgent and latest >= before)
             for user in await recipients(uow, request, rule, tuple(steps)):
                 await uow.outbox.add_once(OutboxMessage(
-                    key=f"clock:{clock.id}:{latest}:{user.id}", user_id=user.id, kind=DEADLINE,
+                    key=f"clock:{clock.id}:{int(clock.started_at.timestamp())}:{latest}:{user.id}", user_id=user.id, kind=DEADLINE,
                     payload={"clock_id": clock.id, "point": latest}, not_before=not_before, created_at=now,
                 ))
             clock.alert_point = latest + 1

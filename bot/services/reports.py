@@ -10,10 +10,10 @@ import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
-from bot.services import dialogs, jobs, requests
+from bot.services import dialogs, jobs, quotes, requests
 from bot.services.errors import InvalidValue, LimitReached, NotAllowed, StaleAction, WrongInput
 from bot.services.inputs import PhotoInput, TextInput, UserInput
-from bot.services.validation import COMMENT_MAX, MAX_PHOTOS, clean_text
+from bot.services.validation import COMMENT_MAX, MAX_PHOTOS, clean_text, parse_quantity
 from storage.db import UnitOfWork
 from storage.models import Attachment, Draft, JobReport, ReportPart, ServiceRequest, User
 
@@ -26,7 +26,6 @@ TEXT_FIELDS = (SYMPTOM, CAUSE, SOLUTION, OPINION)
 REPORT_TEXT_MAX = COMMENT_MAX
 PART_NAME_MAX = 200
 MAX_PARTS = 20
-MAX_QUANTITY = 999
 MAX_HOURS = Decimal(200)
 MAX_KM = Decimal(20000)
 MAX_COST = Decimal(1_000_000)
@@ -80,18 +79,13 @@ def parse_amount(text: str, *, maximum: Decimal, allow_zero: bool, field: str) -
     return number
 
 
-def parse_quantity(text: str) -> int:
-    value = text.strip()
-    if not value.isdigit() or not 1 <= int(value) <= MAX_QUANTITY:
-        raise InvalidValue("quantity")
-    return int(value)
-
-
 async def start(uow: UnitOfWork, engineer: User, request_id: int, by_phone: bool, now: datetime) -> Draft:
     """Open the report for a job in progress. On-site work needs the arrival recorded first."""
     request = await jobs.own_job(uow, engineer, request_id)
     if not by_phone and not await jobs.has_arrived(uow, request.id):
         raise NotAllowed()
+    if by_phone:
+        await quotes.require_cleared(uow, request)  # on site it was checked before the visit
     data = {"request_id": request.id, "kind": request.kind, "by_phone": by_phone, "parts": [], "photos": []}
     existing = await uow.jobs.report_of(request.id)
     if existing is not None:  # reopened after "not resolved": start from what was written

@@ -21,6 +21,7 @@ NEW, TRIAGED, ASSIGNED, IN_PROGRESS, RESOLVED, CLOSED, CANCELLED = (
     "new", "triaged", "assigned", "in_progress", "resolved", "closed", "cancelled",
 )
 OPEN_STATUSES = frozenset({NEW, TRIAGED, ASSIGNED, IN_PROGRESS})
+AWAITING_APPROVAL = "awaiting_approval"  # filed by sales, not yet the service department's
 PAGE_SIZE = 5
 NUMBER_PATTERN = re.compile(r"^SR-(\d{4})-(\d{6,})$")
 
@@ -58,15 +59,19 @@ class NewRequest:
 
 async def create(
     uow: UnitOfWork, user: User, customer: Customer, new: NewRequest, policy: Policy, now: datetime, timezone: ZoneInfo,
+    *, awaiting_approval: bool = False,
 ) -> ServiceRequest:
-    """Number the request, store it with its photos, its first timeline event and first deadline."""
+    """Number the request, store it with its photos, its first timeline event and first deadline.
+
+    `awaiting_approval` (a request filed by sales): it waits for its approval chain before it is
+    "created" for the service department, so no deadline runs and the queue does not show it."""
     if new.kind not in KINDS:
         raise ValueError(f"unknown request kind {new.kind!r}")
     year = now.astimezone(timezone).year
     sequence = await uow.counters.next_value(f"request_number:{year}")
     project = await uow.customers.first_project(customer.id)
     request = await uow.requests.add(ServiceRequest(
-        number=format_number(year, sequence), kind=new.kind, status=NEW, customer_id=customer.id,
+        number=format_number(year, sequence), kind=new.kind, status=AWAITING_APPROVAL if awaiting_approval else NEW, customer_id=customer.id,
         project_id=project.id if project else None, product_id=new.product_id, serial_text=new.serial,
         description=new.description, site_address=new.site_address, site_latitude=new.site_latitude,
         site_longitude=new.site_longitude, created_by_user_id=user.id, created_at=now, updated_at=now,
@@ -75,7 +80,10 @@ async def create(
         await uow.requests.add_attachment(Attachment(request_id=request.id, kind="photo", file_id=file_id, added_by_user_id=user.id, created_at=now))
     for file_id in new.voices:
         await uow.requests.add_attachment(Attachment(request_id=request.id, kind="voice", file_id=file_id, added_by_user_id=user.id, created_at=now))
-    await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="created", details={"status": NEW}, created_at=now))
+    if awaiting_approval:
+        await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="filed_by_sales", details={}, created_at=now))
+    else:
+        await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="created", details={"status": NEW}, created_at=now))
     return request
 
 

@@ -12,6 +12,7 @@ DESCRIPTION_MAX = 2000
 ADDRESS_MAX = 300
 COMMENT_MAX = 1000
 MAX_PHOTOS = 10
+MAX_QUANTITY = 999  # parts of one kind on a report, requisition or quote
 
 _SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./_-]{2,}$")
 _PHONE_SEPARATORS = re.compile(r"[\s().-]")
@@ -43,3 +44,11 @@ def normalize_serial(text: str) -> str:
     if not _SERIAL.match(value):
         raise InvalidValue("serial")
     return value.upper()
+
+
+def parse_quantity(text: str) -> int:
+    """A whole number of parts from 1 to MAX_QUANTITY (ASCII digits only)."""
+    value = text.strip()
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_QUANTITY:
+        raise InvalidValue("quantity")
+    return int(value)

@@ -44,3 +44,12 @@ async def file_request(user, *, photos: int = 0, kind_label: str = "Fault repair
     registered = t(language, "✅ Request <b>{number}</b> is registered.", number="SR-").split("SR-")[1]
     announcement = next(m for m in reversed(user.messages) if registered in (m.text or ""))
     return re.search(r"SR-\d{4}-\d{6}", announcement.text).group(0)
+
+
+async def enrol(fake, admin, user_id: int, name: str, role: str, language_code: str = "en"):
+    """A staff member enrolled the real way: the admin's `/invite <role>` and the deep link."""
+    person = fake.add_user(user_id=user_id, first_name=name, language_code=language_code)
+    await admin.send_text(f"/invite {role}")
+    code = re.search(r"start=(inv_[\w-]+)", admin.last.text).group(1)
+    await person.send_text(f"/start {code}")
+    return person

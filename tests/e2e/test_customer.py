@@ -1,7 +1,6 @@
 """A customer's whole path over HTTP: onboarding, intake, status, cancel, restarts, bad input."""
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 from telegram import Update
 

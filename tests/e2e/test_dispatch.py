@@ -84,7 +84,7 @@ async def test_the_second_dispatcher_is_told_who_got_there_first(fake, desk):
 async def test_forged_staff_buttons_change_nothing(fake, desk):
     dora = fake.users[DISPATCHER_ID]
     alice = fake.add_user(user_id=5003, first_name="Alice", language_code="en")
-    ed = await _engineer(fake, dora, 5105, "Ed")
+    await _engineer(fake, dora, 5105, "Ed")  # a second engineer, so the forged target is not the only one
     mallory = await _engineer(fake, dora, 5106, "Mallory")
     await onboard(alice)
     number = await file_request(alice)

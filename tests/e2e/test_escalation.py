@@ -1,23 +1,15 @@
 """Over HTTP: a hard case goes to a technical expert and back; a consultation is answered in the chat."""
 from __future__ import annotations
 
-import re
 
 from sqlalchemy import select
 
 from bot.services import escalation
 from storage.models import AuditEntry
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
-from tests.e2e.helpers import TRANSLATORS, file_request, onboard, t
+from tests.e2e.helpers import TRANSLATORS, enrol, file_request, onboard, t
 
 
-async def _staff(fake, admin, user_id: int, name: str, role: str, language: str = "en"):
-    """A staff member enrolled the real way: `/invite <role>` and the deep link."""
-    person = fake.add_user(user_id=user_id, first_name=name, language_code=language)
-    await admin.send_text(f"/invite {role}")
-    code = re.search(r"start=(inv_[\w-]+)", admin.last.text).group(1)
-    await person.send_text(f"/start {code}")
-    return person
 
 
 async def _open_card(dora, number: str) -> None:
@@ -28,8 +20,8 @@ async def _open_card(dora, number: str) -> None:
 async def test_a_hard_case_goes_to_the_expert_and_the_answer_to_dispatcher_and_engineer(fake, desk):
     dora = fake.users[DISPATCHER_ID]
     alice = fake.add_user(user_id=6001, first_name="Alice", language_code="en")
-    ed = await _staff(fake, dora, 6101, "Ed", "engineer")
-    xena = await _staff(fake, dora, 6201, "Xena", "technical_expert", language="zh-hans")
+    ed = await enrol(fake, dora, 6101, "Ed", "engineer")
+    xena = await enrol(fake, dora, 6201, "Xena", "technical_expert", language_code="zh-hans")
     await onboard(alice)
     number = await file_request(alice, photos=1)
     await _open_card(dora, number)
@@ -92,8 +84,8 @@ async def test_a_hard_case_goes_to_the_expert_and_the_answer_to_dispatcher_and_e
 async def test_another_experts_forged_answer_button_and_a_customers_forged_escalation_are_refused(fake, desk):
     dora = fake.users[DISPATCHER_ID]
     alice = fake.add_user(user_id=6002, first_name="Alice", language_code="en")
-    xena = await _staff(fake, dora, 6202, "Xena", "technical_expert")
-    yuri = await _staff(fake, dora, 6203, "Yuri", "technical_expert")
+    xena = await enrol(fake, dora, 6202, "Xena", "technical_expert")
+    yuri = await enrol(fake, dora, 6203, "Yuri", "technical_expert")
     await onboard(alice)
     number = await file_request(alice)
     await _open_card(dora, number)

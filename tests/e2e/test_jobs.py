@@ -1,7 +1,6 @@
 """A job's whole life over HTTP: assignment, visit, arrival, report, the customer's verdict and survey."""
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 import pytest
@@ -9,15 +8,9 @@ from sqlalchemy import select
 
 from storage.models import AuditEntry, Part
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
-from tests.e2e.helpers import file_request, onboard, t
+from tests.e2e.helpers import enrol, file_request, onboard, t
 
 
-async def _staff(fake, admin, user_id: int, name: str, role: str, language_code: str = "en"):
-    person = fake.add_user(user_id=user_id, first_name=name, language_code=language_code)
-    await admin.send_text(f"/invite {role}")
-    code = re.search(r"start=(inv_[\w-]+)", admin.last.text).group(1)
-    await person.send_text(f"/start {code}")
-    return person
 
 
 async def _assign(dispatcher, number: str, engineer_name: str, language: str) -> None:
@@ -53,8 +46,8 @@ async def test_full_life_cycle_from_intake_to_survey(fake, desk, language, code,
     L = lambda text, **v: t(language, text, **v)  # noqa: E731
     admin = fake.users[DISPATCHER_ID]
     dispatcher = fake.users[dispatcher_id]
-    manager = await _staff(fake, admin, 5290, "Mona", "service_manager", code)
-    engineer = await _staff(fake, admin, 5201, "Ed", "engineer", code)
+    manager = await enrol(fake, admin, 5290, "Mona", "service_manager", code)
+    engineer = await enrol(fake, admin, 5201, "Ed", "engineer", code)
     customer = fake.add_user(user_id=5202, first_name="Li", language_code=code)
     async with desk.db.uow() as uow:
         await uow.session.merge(Part(code="BRG-6204", name="Bearing 6204-2RS", unit="pc"))
@@ -115,8 +108,8 @@ async def test_full_life_cycle_from_intake_to_survey(fake, desk, language, code,
 
 async def test_not_resolved_reopens_flags_and_tells_the_dispatcher(fake, desk):
     dora = fake.users[DISPATCHER_ID]
-    manager = await _staff(fake, dora, 5390, "Mona", "service_manager")
-    ed = await _staff(fake, dora, 5301, "Ed", "engineer")
+    manager = await enrol(fake, dora, 5390, "Mona", "service_manager")
+    ed = await enrol(fake, dora, 5301, "Ed", "engineer")
     alice = fake.add_user(user_id=5302, first_name="Alice", language_code="en")
     await onboard(alice)
     number = await file_request(alice)
@@ -168,7 +161,7 @@ async def _job_text(engineer, number: str) -> str:
 
 async def test_unanswered_report_closes_by_timeout(fake, desk):
     dora = fake.users[DISPATCHER_ID]
-    ed = await _staff(fake, dora, 5401, "Ed", "engineer")
+    ed = await enrol(fake, dora, 5401, "Ed", "engineer")
     alice = fake.add_user(user_id=5402, first_name="Alice", language_code="en")
     await onboard(alice)
     number = await file_request(alice)
@@ -197,8 +190,8 @@ async def test_unanswered_report_closes_by_timeout(fake, desk):
 
 async def test_forged_job_and_verdict_buttons_are_refused_and_audited(fake, desk):
     dora = fake.users[DISPATCHER_ID]
-    ed = await _staff(fake, dora, 5501, "Ed", "engineer")
-    mallory = await _staff(fake, dora, 5502, "Mallory", "engineer")
+    ed = await enrol(fake, dora, 5501, "Ed", "engineer")
+    mallory = await enrol(fake, dora, 5502, "Mallory", "engineer")
     alice = fake.add_user(user_id=5503, first_name="Alice", language_code="en")
     bob = fake.add_user(user_id=5504, first_name="Bob", language_code="en")
     await onboard(alice)
@@ -225,7 +218,7 @@ async def test_forged_job_and_verdict_buttons_are_refused_and_audited(fake, desk
 
 async def test_deactivated_engineers_jobs_return_to_the_queue(fake, desk):
     dora = fake.users[DISPATCHER_ID]
-    ed = await _staff(fake, dora, 5601, "Ed", "engineer")
+    ed = await enrol(fake, dora, 5601, "Ed", "engineer")
     alice = fake.add_user(user_id=5602, first_name="Alice", language_code="en")
     await onboard(alice)
     number = await file_request(alice)

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 from tests.e2e.conftest import DISPATCHER_ID
-from tests.e2e.helpers import file_request, onboard
-from tests.e2e.test_jobs import _staff
+from tests.e2e.helpers import enrol, file_request, onboard
 
 
 async def test_region_and_skills_from_the_profile_rank_the_engineer_first(fake, desk):
     dora = fake.users[DISPATCHER_ID]
-    await _staff(fake, dora, 5701, "Ann", "engineer")
-    bo = await _staff(fake, dora, 5702, "Bo", "engineer")
+    await enrol(fake, dora, 5701, "Ann", "engineer")
+    bo = await enrol(fake, dora, 5702, "Bo", "engineer")
     await bo.send_text("/profile")
     await bo.press("Region")
     await bo.send_sticker()  # wrong kind of input: the question again

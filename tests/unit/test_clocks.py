@@ -144,3 +144,36 @@ def test_the_escalation_chain_climbs_one_step_per_repeat_and_stays_at_the_top():
 def test_after_downtime_the_latest_point_due_is_found_in_one_step(hours_later, expected):
     row = _rows([("created", T)])["first_contact"]
     assert reminders.latest_point_due(POLICY, KEEPER, row, T + hours_later * H) == expected
+
+
+def test_the_approval_clock_runs_once_per_step_and_shows_the_latest_cycle():
+    events = [("created", T), ("contacted", T + H),
+              ("approval_requested", T + 2 * H), ("approval_decided", T + 3 * H),  # step 1 decided in 1 h
+              ("approval_requested", T + 3 * H)]  # step 2 pending since
+    row = _rows(events)["approval_decided"]
+    assert (row.started_at, row.due_at, row.stopped_at, row.outcome) == (T + 3 * H, T + 11 * H, None, None)
+    row = _rows(events + [("approval_decided", T + 13 * H)])["approval_decided"]
+    assert (row.outcome, row.late_seconds) == (clocks.BREACHED, 2 * 3600)
+
+
+def test_a_question_to_the_requester_stops_the_approval_clock_until_the_answer():
+    events = [("created", T), ("approval_requested", T), ("approval_info_requested", T + H)]
+    asked = _rows(events)["approval_decided"]
+    assert (asked.stopped_at, asked.outcome) == (T + H, clocks.MET)
+    answered = _rows(events + [("approval_info_given", T + 5 * H)])["approval_decided"]
+    assert (answered.started_at, answered.due_at, answered.stopped_at) == (T + 5 * H, T + 13 * H, None)
+
+
+def test_two_open_approvals_keep_the_clock_running_until_both_are_decided():
+    events = [("created", T), ("approval_requested", T), ("approval_requested", T + H), ("approval_decided", T + 2 * H)]
+    row = _rows(events)["approval_decided"]
+    assert (row.started_at, row.stopped_at) == (T, None)  # one is still pending: runs from the oldest
+    row = _rows(events + [("approval_decided", T + 3 * H)])["approval_decided"]
+    assert (row.stopped_at, row.outcome) == (T + 3 * H, clocks.MET)
+
+
+def test_a_pending_approval_pauses_the_repair_clock():
+    events = [("created", T), ("accepted", T), ("approval_requested", T + H), ("approval_decided", T + 4 * H)]
+    row = _rows(events)["repair_completed"]
+    assert row.pause_reason is None and row.due_at == T + POLICY.deadlines.repair_completed + 3 * H
+    assert _rows(events[:3])["repair_completed"].pause_reason == "approval"

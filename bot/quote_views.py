@@ -1,0 +1,100 @@
+"""Quotes: the builder dialog for staff, the itemised offer the customer answers, the notices."""
+from __future__ import annotations
+
+from bot.callbacks import DispatchButton, QuoteButton
+from bot.i18n import Translator
+from bot.keyboards import button, dialog_button, dialog_nav, inline
+from bot.services import quotes
+from bot.services.validation import MAX_QUANTITY
+from bot.telegram_text import shorten
+from bot.views import View
+from storage.models import Draft, Part, Quote, QuoteLine, ServiceRequest
+
+
+def _lines_so_far(_: Translator, draft: Draft) -> list[str]:
+    return [_("• {code} {name} × {quantity} = {total}", code=line["code"], name=line["name"], quantity=line["quantity"],
+              total=_.money(line["quantity"] * line["unit_minor"])) for line in draft.data.get("lines", [])]
+
+
+def prompt(_: Translator, draft: Draft, matches: list[Part] | None = None) -> View:
+    step = draft.step
+    if step == quotes.PARTS:
+        lines = [_("<b>Quote</b> — parts. Type a part code or a word of its name; only parts with a catalog price can be quoted.")]
+        lines += _lines_so_far(_, draft)
+        rows = [[dialog_button(shorten(f"{p.code} · {p.name} · {_.money(p.price)}", 60), draft, "part", str(p.id))] for p in matches or []]
+        rows.append([dialog_button(_("Parts done ›"), draft, "done")])
+        rows.append(dialog_nav(_, draft, back=False))
+        return View("\n".join(lines), inline(rows))
+    if step == quotes.PART_QTY:
+        pending = draft.data["pending"]
+        return View(_("How many of “{name}” at {price} each? Type a whole number from 1 to {max}.", name=pending["name"], price=_.money(pending["unit_minor"]), max=MAX_QUANTITY),
+                    inline([dialog_nav(_, draft)]))
+    if step == quotes.LABOUR:
+        return View(_("Labour in CNY (0 if none), e.g. 600:"), inline([dialog_nav(_, draft)]))
+    if step == quotes.TRAVEL:
+        return View(_("Travel in CNY (0 if none), e.g. 350:"), inline([dialog_nav(_, draft)]))
+    return review(_, draft)
+
+
+def review(_: Translator, draft: Draft) -> View:
+    sums = quotes.totals(draft.data)
+    lines = [_("<b>Check the quote</b>"), *_lines_so_far(_, draft), *_sums(_, sums.parts, sums.labour, sums.travel, sums.total)]
+    rows = [[dialog_button(_("📤 Send to the customer"), draft, "send")], dialog_nav(_, draft)]
+    return View("\n".join(lines), inline(rows))
+
+
+def _sums(_: Translator, parts: int, labour: int, travel: int, total: int) -> list[str]:
+    return [
+        _("Parts: {amount}", amount=_.money(parts)),
+        _("Labour: {amount}", amount=_.money(labour)),
+        _("Travel: {amount}", amount=_.money(travel)),
+        _("<b>Total: {amount}</b>", amount=_.money(total)),
+    ]
+
+
+def reask(_: Translator, draft: Draft) -> str:
+    if draft.step == quotes.PARTS:
+        return _("No priced part matches that. Type another code or name, or press “Parts done”.")
+    if draft.step == quotes.PART_QTY:
+        return _("Please type the quantity as a whole number from 1 to {max}.", max=MAX_QUANTITY)
+    if draft.step in (quotes.LABOUR, quotes.TRAVEL):
+        return _("Please type an amount in CNY with at most two decimals, e.g. 600 or 0.")
+    return _("Please use the buttons under the quote.")
+
+
+def for_customer(_: Translator, quote: Quote, lines: list[QuoteLine], request: ServiceRequest) -> View:
+    """The itemised offer with Accept / Decline."""
+    text = [_("💰 <b>Quote for request {number}</b>", number=request.number),
+            _("This work is not covered by warranty. It starts once you accept.")]
+    text += [_("• {code} {name} × {quantity} = {total}", code=line.code, name=line.name, quantity=line.quantity, total=_.money(line.total_minor)) for line in lines]
+    text += _sums(_, quote.parts_minor, quote.labour_minor, quote.travel_minor, quote.total_minor)
+    rows = [[button(_("✅ Accept"), QuoteButton(quote.id, "accept")), button(_("❌ Decline"), QuoteButton(quote.id, "decline"))]]
+    return View("\n".join(text), inline(rows))
+
+
+def sent(_: Translator, quote: Quote, request: ServiceRequest, reached: bool) -> str:
+    text = _("💰 Quote of {amount} sent for {number}; you will be told when the customer answers.", amount=_.money(quote.total_minor), number=request.number)
+    if not reached:
+        text += "\n" + _("⚠️ The customer could not be reached in this chat; call them.")
+    return text
+
+
+def answered_for_customer(_: Translator, quote: Quote, request: ServiceRequest) -> str:
+    if quote.status == quotes.ACCEPTED:
+        return _("✅ You accepted the quote of {amount} for {number}. We will arrange the work with you.", amount=_.money(quote.total_minor), number=request.number)
+    return _("You declined the quote for {number}. The service department will get back to you.", number=request.number)
+
+
+def answered_for_staff(_: Translator, quote: Quote, request: ServiceRequest, *, dispatcher: bool) -> View:
+    if quote.status == quotes.ACCEPTED:
+        return View(_("✅ The customer accepted the quote of {amount} for {number}: the work can start.", amount=_.money(quote.total_minor), number=request.number))
+    text = _("❌ The customer declined the quote of {amount} for {number}.", amount=_.money(quote.total_minor), number=request.number)
+    if not dispatcher:
+        return View(text)
+    rows = [[button(_("💸 Ask for a fee waiver"), DispatchButton(request.id, "waiver", "quote"))],
+            [button(_("🗂 Close the request"), DispatchButton(request.id, "close"))]]
+    return View(text + "\n" + _("Close the request, or ask the approvers to waive the fee."), inline(rows))
+
+
+def already_answered(_: Translator) -> str:
+    return _("This quote was already answered or replaced by a newer one.")

@@ -1,0 +1,255 @@
+"""Approvals: one engine for every decision a chain of roles must take about a request.
+
+An approval names a kind (fee waiver, sales-filed request, requisition, return), the request, an
+amount when money is involved, who asked, and the chain of approver roles the policy gives for
+that kind and amount. Each step is decided by whoever of its role presses first: the state moves
+only by a conditional UPDATE on (status, step), so a second press, a replayed button or a
+simultaneous press by another approver finds the approval already moved and changes nothing.
+
+Decisions, questions and answers go on the request's timeline (internal events), which also runs
+the step's deadline clock and pauses the request's own clocks (see the policy's
+`clocks.approval_decided` and `waits.approval`).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from bot.policy import Policy
+from bot.services import dialogs
+from bot.services.dispatch import open_request
+from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound
+from bot.services.validation import clean_text
+from storage.db import UnitOfWork
+from storage.models import Approval, ApprovalAction, Draft, RequestEvent, ServiceRequest, User
+
+PENDING, INFO, APPROVED, REJECTED = "pending", "info", "approved", "rejected"
+OPEN = (PENDING, INFO)
+APPROVE, REJECT, ASK, ANSWER = "approve", "reject", "ask", "answer"
+COMMENT_LIMIT = 1000
+AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
+MAX_AMOUNT_MINOR = 10_000_000_000  # 100 million CNY: anything above is a typing mistake
+
+COMMENT_DIALOG = "approval_comment"  # an approver's reason or question, typed after pressing
+ANSWER_DIALOG = "approval_answer"  # the requester's answer to a question
+WAIVER_DIALOG = "waiver"  # a dispatcher asks for a fee waiver: amount, then reason
+
+
+class AlreadyDecided(DomainError):
+    """The step was decided (or the question answered) by someone else first, or earlier."""
+
+    def __init__(self, approval: Approval) -> None:
+        super().__init__(approval.status)
+        self.approval = approval
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one action did, for the handler to tell people."""
+
+    approval: Approval
+    request: ServiceRequest
+    action: str
+    actor: User
+    comment: str | None
+    decided_step: int  # the step the action was taken on
+    finished: bool  # approved at the last step, or rejected
+
+
+# What a decided approval does to its subject, by kind (e.g. a requisition becomes issuable).
+# Kinds without an entry change nothing beyond the approval itself.
+Finisher = Callable[[UnitOfWork, Approval, datetime], Awaitable[None]]
+FINISHERS: dict[str, Finisher] = {}
+
+
+def amount_of(approval: Approval) -> Decimal | None:
+    return None if approval.amount_minor is None else Decimal(approval.amount_minor) / 100
+
+
+def parse_amount(text: str, *, allow_zero: bool = False) -> int:
+    """A typed amount of CNY ("12000", "12,000.50", "¥ 9 999") in fen; InvalidValue otherwise."""
+    cleaned = text.strip().replace("¥", "").replace("￥", "").replace(",", "").replace(" ", "").replace("\u00a0", "")
+    cleaned = cleaned.removesuffix("CNY").removesuffix("元")
+    if not AMOUNT.fullmatch(cleaned):  # digits only: no signs, exponents or NaN
+        raise InvalidValue("amount")
+    minor = int(Decimal(cleaned) * 100)
+    if minor > MAX_AMOUNT_MINOR or (minor == 0 and not allow_zero):
+        raise InvalidValue("amount")
+    return minor
+
+
+async def request_approval(
+    uow: UnitOfWork, policy: Policy, requester: User, request: ServiceRequest, kind: str, now: datetime, *,
+    amount_minor: int | None = None, reason: str = "", subject_id: int | None = None,
+) -> Approval:
+    """Open an approval at the first step of the chain the policy gives for its kind and amount."""
+    amount = None if amount_minor is None else Decimal(amount_minor) / 100
+    chain = policy.approvals.chain(kind, amount)
+    approval = await uow.approvals.add(Approval(
+        request_id=request.id, kind=kind, amount_minor=amount_minor, currency="CNY", reason=reason,
+        subject_id=subject_id, requested_by_id=requester.id, chain=list(chain), step=0, status=PENDING,
+        created_at=now, updated_at=now,
+    ))
+    await _event(uow, approval, requester, "approval_requested", now, role=chain[0])
+    return approval
+
+
+def may_decide(policy: Policy, actor: User, approval: Approval) -> bool:
+    """Holds the role of the pending step, is active, and (unless the policy allows) did not ask."""
+    if not actor.is_active or approval.current_role not in actor.role_names:
+        return False
+    return policy.approvals.self_approval or actor.id != approval.requested_by_id
+
+
+async def get_for_approver(uow: UnitOfWork, policy: Policy, actor: User, approval_id: int) -> tuple[Approval, ServiceRequest]:
+    """An approval the actor may look at as an approver (any step of its chain)."""
+    approval = await uow.approvals.get(approval_id)
+    if approval is None or not actor.is_active or not (set(approval.chain) & actor.role_names):
+        raise NotFound()
+    return approval, await uow.requests.get(approval.request_id)
+
+
+async def check_decision(uow: UnitOfWork, policy: Policy, actor: User, approval_id: int, step: int) -> Approval:
+    """The approval, if `actor` may act on `step` now; AlreadyDecided / NotAllowed / NotFound otherwise."""
+    approval = await uow.approvals.get(approval_id)
+    if approval is None:
+        raise NotFound()
+    if not (set(approval.chain) & actor.role_names) or not actor.is_active:
+        raise NotAllowed()  # not an approver of this chain at all: a forged or foreign button
+    if approval.status != PENDING or approval.step != step:
+        raise AlreadyDecided(approval)
+    if not may_decide(policy, actor, approval):
+        raise NotAllowed()
+    return approval
+
+
+async def decide(
+    uow: UnitOfWork, policy: Policy, actor: User, approval_id: int, step: int, action: str, comment: str | None, now: datetime,
+) -> Outcome:
+    """Approve, reject (with a reason) or ask for information (with a question) at `step`."""
+    if action not in (APPROVE, REJECT, ASK):
+        raise NotAllowed()
+    approval = await check_decision(uow, policy, actor, approval_id, step)
+    if action != APPROVE:
+        comment = clean_text(comment, limit=COMMENT_LIMIT, expected="text")
+    last_step = step + 1 >= len(approval.chain)
+    if action == APPROVE and not last_step:
+        values = {"step": step + 1}
+    elif action == APPROVE:
+        values = {"status": APPROVED, "decided_by_id": actor.id, "decided_at": now}
+    elif action == REJECT:
+        values = {"status": REJECTED, "decided_by_id": actor.id, "decided_at": now}
+    else:
+        values = {"status": INFO, "question": comment}
+    if not await uow.approvals.transition(approval, PENDING, step, updated_at=now, **values):
+        raise AlreadyDecided(approval)
+    await uow.approvals.add_action(ApprovalAction(
+        approval_id=approval.id, step=step, user_id=actor.id, action=action, comment=comment, created_at=now,
+    ))
+    if action == ASK:
+        await _event(uow, approval, actor, "approval_info_requested", now, step=step, comment=comment)
+    else:
+        await _event(uow, approval, actor, "approval_decided", now, step=step, decision=action, comment=comment)
+    finished = approval.status in (APPROVED, REJECTED)
+    if action == APPROVE and not finished:
+        await _event(uow, approval, actor, "approval_requested", now, role=approval.current_role)
+    if finished and approval.kind in FINISHERS:
+        await FINISHERS[approval.kind](uow, approval, now)
+    request = await uow.requests.get(approval.request_id)
+    return Outcome(approval, request, action, actor, comment, step, finished)
+
+
+async def answer(uow: UnitOfWork, actor: User, approval_id: int, text: str | None, now: datetime) -> Outcome:
+    """The requester answers the approver's question; the step is pending again."""
+    approval = await uow.approvals.get(approval_id)
+    if approval is None or approval.requested_by_id != actor.id:
+        raise NotFound()
+    text = clean_text(text, limit=COMMENT_LIMIT, expected="text")
+    step = approval.step
+    if approval.status != INFO or not await uow.approvals.transition(approval, INFO, step, status=PENDING, question=None, updated_at=now):
+        raise AlreadyDecided(approval)
+    await uow.approvals.add_action(ApprovalAction(approval_id=approval.id, step=step, user_id=actor.id, action=ANSWER, comment=text, created_at=now))
+    await _event(uow, approval, actor, "approval_info_given", now, step=step, comment=text)
+    return Outcome(approval, await uow.requests.get(approval.request_id), ANSWER, actor, text, step, False)
+
+
+async def waiting_for(uow: UnitOfWork, policy: Policy, actor: User) -> list[tuple[Approval, ServiceRequest]]:
+    """Pending steps the actor may decide, oldest first."""
+    found = []
+    for approval in await uow.approvals.open():
+        if approval.status == PENDING and may_decide(policy, actor, approval):
+            found.append((approval, await uow.requests.get(approval.request_id)))
+    return found
+
+
+async def approvers(uow: UnitOfWork, policy: Policy, approval: Approval) -> list[User]:
+    """Everyone who may decide the pending step (the requester left out unless self-approval is allowed)."""
+    holders = await uow.users.active_with_role(approval.current_role)
+    return [user for user in holders if may_decide(policy, user, approval)]
+
+
+async def people_to_tell(uow: UnitOfWork, approval: Approval, request: ServiceRequest, actor: User) -> list[User]:
+    """The requester and the request's engineer, but not whoever acted."""
+    ids = [approval.requested_by_id, request.assigned_engineer_id]
+    found: dict[int, User] = {}
+    for user_id in ids:
+        if user_id is not None and user_id != actor.id and user_id not in found:
+            user = await uow.users.get(user_id)
+            if user is not None and user.is_active:
+                found[user_id] = user
+    return list(found.values())
+
+
+async def _event(uow: UnitOfWork, approval: Approval, actor: User, action: str, now: datetime, **details: object) -> None:
+    await uow.requests.add_event(RequestEvent(
+        request_id=approval.request_id, actor_user_id=actor.id, action=action, internal=True, created_at=now,
+        details={"approval_id": approval.id, "kind": approval.kind, **{k: v for k, v in details.items() if v is not None}},
+    ))
+
+
+# --- the dialogs around an approval -----------------------------------------------------------
+
+
+async def start_comment(uow: UnitOfWork, policy: Policy, actor: User, approval_id: int, step: int, action: str, now: datetime) -> tuple[Draft, Approval]:
+    """Reject and Ask need text: check the right now (and again when the text arrives)."""
+    if action not in (REJECT, ASK):
+        raise NotAllowed()
+    approval = await check_decision(uow, policy, actor, approval_id, step)
+    draft = await dialogs.begin(uow, actor.id, COMMENT_DIALOG, action, {"approval_id": approval.id, "step": step}, now)
+    return draft, approval
+
+
+async def start_answer(uow: UnitOfWork, actor: User, approval_id: int, now: datetime) -> tuple[Draft, Approval]:
+    approval = await uow.approvals.get(approval_id)
+    if approval is None or approval.requested_by_id != actor.id:
+        raise NotFound()
+    if approval.status != INFO:
+        raise AlreadyDecided(approval)
+    draft = await dialogs.begin(uow, actor.id, ANSWER_DIALOG, "answer", {"approval_id": approval.id}, now)
+    return draft, approval
+
+
+async def start_waiver(uow: UnitOfWork, actor: User, request_id: int, now: datetime, *, amount_minor: int | None = None) -> Draft:
+    """The waiver dialog; with a known amount (a declined quote's total) it starts at the reason."""
+    request = await open_request(uow, actor, request_id)
+    if amount_minor is not None:
+        return await dialogs.begin(uow, actor.id, WAIVER_DIALOG, "reason", {"request_id": request.id, "amount_minor": amount_minor}, now)
+    return await dialogs.begin(uow, actor.id, WAIVER_DIALOG, "amount", {"request_id": request.id}, now)
+
+
+def waiver_amount(draft: Draft, text: str | None, now: datetime) -> int:
+    amount = parse_amount(clean_text(text, limit=40, expected="amount"))
+    dialogs.move(draft, "reason", now, amount_minor=amount)
+    return amount
+
+
+async def file_waiver(uow: UnitOfWork, policy: Policy, actor: User, draft: Draft, text: str | None, now: datetime) -> Approval:
+    """The reason typed: the waiver goes to the chain for its amount; the dialog ends."""
+    reason = clean_text(text, limit=COMMENT_LIMIT, expected="text")
+    request = await open_request(uow, actor, draft.data["request_id"])
+    approval = await request_approval(uow, policy, actor, request, "waiver", now, amount_minor=draft.data["amount_minor"], reason=reason)
+    await dialogs.end(uow, draft)
+    return approval

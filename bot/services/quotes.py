@@ -1,0 +1,168 @@
+"""Quotes for paid work (out of warranty, or made paid by the dispatcher), and the rule that such
+work starts only after the customer accepts a quote or a fee waiver is approved.
+
+The dispatcher or the job's engineer builds a quote in a dialog (catalog parts at their catalog
+prices, labour, travel); the customer accepts or declines it with buttons. Only the answer is a
+conditional update, so a double press or a press on a superseded quote changes nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.services import approvals, dialogs, dispatch, requests
+from bot.services.errors import DomainError, InvalidValue, LimitReached, NotAllowed, NotFound, StaleAction, WrongInput
+from bot.services.validation import clean_text, parse_quantity
+from storage.db import UnitOfWork
+from storage.models import Draft, Part, Quote, QuoteLine, RequestEvent, ServiceRequest, User
+
+QUOTE_DIALOG = "quote"
+PARTS, PART_QTY, LABOUR, TRAVEL, REVIEW = "parts", "part_qty", "labour", "travel", "review"
+STEPS = (PARTS, LABOUR, TRAVEL, REVIEW)
+MAX_LINES = 20
+MATCHES_SHOWN = 8
+SENT, ACCEPTED, DECLINED, SUPERSEDED = "sent", "accepted", "declined", "superseded"
+PAID_WARRANTIES = ("expired", "paid")  # dispatcher's decisions that make the customer pay
+
+
+class PaymentPending(DomainError):
+    """Paid work has no accepted quote and no approved waiver yet."""
+
+
+@dataclass(frozen=True)
+class Totals:
+    parts: int
+    labour: int
+    travel: int
+
+    @property
+    def total(self) -> int:
+        return self.parts + self.labour + self.travel
+
+
+def totals(data: dict) -> Totals:
+    parts = sum(line["quantity"] * line["unit_minor"] for line in data.get("lines", []))
+    return Totals(parts, data.get("labour_minor", 0), data.get("travel_minor", 0))
+
+
+async def _may_quote(uow: UnitOfWork, actor: User, request_id: int) -> ServiceRequest:
+    """Dispatchers, and the engineer of the job, on an open request."""
+    request = await uow.requests.get(request_id)
+    if request is None:
+        raise NotFound()
+    if not (dispatch.is_dispatcher(actor) or (actor.is_active and request.assigned_engineer_id == actor.id)):
+        raise NotFound()
+    if request.status not in requests.OPEN_STATUSES:
+        raise NotAllowed()
+    return request
+
+
+async def start(uow: UnitOfWork, actor: User, request_id: int, now: datetime) -> Draft:
+    request = await _may_quote(uow, actor, request_id)
+    return await dialogs.begin(uow, actor.id, QUOTE_DIALOG, PARTS, {"request_id": request.id, "lines": []}, now)
+
+
+async def type_text(uow: UnitOfWork, draft: Draft, text: str | None, now: datetime) -> list[Part]:
+    """Apply a typed answer; returns catalog matches when a part search needs a choice."""
+    if draft.step == PARTS:
+        if len(draft.data["lines"]) >= MAX_LINES:
+            raise LimitReached(MAX_LINES)
+        query = clean_text(text, limit=60, expected="part")
+        matches = [part for part in await uow.parts.search(query, MATCHES_SHOWN) if part.price is not None]
+        exact = [part for part in matches if part.code.upper() == query.upper()]
+        if len(exact) == 1:
+            _pick(draft, exact[0], now)
+            return []
+        if not matches:
+            raise InvalidValue("part")
+        return matches
+    if draft.step == PART_QTY:
+        quantity = parse_quantity(clean_text(text, limit=10, expected="quantity"))
+        pending = draft.data.get("pending")
+        if not pending:
+            raise StaleAction()
+        dialogs.move(draft, PARTS, now, lines=[*draft.data["lines"], {**pending, "quantity": quantity}], pending=None)
+        return []
+    if draft.step in (LABOUR, TRAVEL):
+        amount = approvals.parse_amount(clean_text(text, limit=40, expected="amount"), allow_zero=True)
+        key = "labour_minor" if draft.step == LABOUR else "travel_minor"
+        dialogs.move(draft, TRAVEL if draft.step == LABOUR else REVIEW, now, **{key: amount})
+        return []
+    raise WrongInput("buttons")
+
+
+def _pick(draft: Draft, part: Part, now: datetime) -> None:
+    dialogs.move(draft, PART_QTY, now, pending={"part_id": part.id, "code": part.code, "name": part.name, "unit_minor": part.price})
+
+
+async def pick_part(uow: UnitOfWork, draft: Draft, part_id: int, now: datetime) -> None:
+    part = await uow.jobs.part(part_id) if draft.step == PARTS else None
+    if part is None or part.price is None:
+        raise StaleAction()
+    _pick(draft, part, now)
+
+
+def parts_done(draft: Draft, now: datetime) -> None:
+    if draft.step != PARTS:
+        raise StaleAction()
+    dialogs.move(draft, LABOUR, now)
+
+
+def back(draft: Draft, now: datetime) -> None:
+    step = PARTS if draft.step == PART_QTY else draft.step
+    index = STEPS.index(step)
+    if draft.step != PART_QTY and index == 0:
+        raise StaleAction()
+    dialogs.move(draft, STEPS[max(index - 1, 0)] if draft.step != PART_QTY else PARTS, now, pending=None)
+
+
+async def send(uow: UnitOfWork, actor: User, draft: Draft, now: datetime) -> Quote:
+    """Store the quote as sent (an earlier unanswered one is superseded); the dialog ends."""
+    if draft.step != REVIEW:
+        raise StaleAction()
+    request = await _may_quote(uow, actor, draft.data["request_id"])
+    sums = totals(draft.data)
+    await uow.quotes.supersede(request.id)
+    quote = await uow.quotes.add(
+        Quote(request_id=request.id, created_by_id=actor.id, status=SENT, parts_minor=sums.parts, labour_minor=sums.labour,
+              travel_minor=sums.travel, total_minor=sums.total, currency="CNY", created_at=now),
+        [QuoteLine(part_id=line["part_id"], code=line["code"], name=line["name"], quantity=line["quantity"],
+                   unit_price_minor=line["unit_minor"], total_minor=line["quantity"] * line["unit_minor"]) for line in draft.data["lines"]],
+    )
+    await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=actor.id, action="quote_sent",
+                                              details={"quote_id": quote.id, "total_minor": sums.total}, created_at=now))
+    await dialogs.end(uow, draft)
+    return quote
+
+
+async def answer(uow: UnitOfWork, user: User, quote_id: int, accept: bool, now: datetime) -> tuple[Quote, ServiceRequest]:
+    """The customer's answer; only theirs, only once, only to the quote still waiting."""
+    quote = await uow.quotes.get(quote_id)
+    customer = await uow.customers.by_user_id(user.id)
+    request = await uow.requests.get(quote.request_id) if quote else None
+    if quote is None or customer is None or request is None or request.customer_id != customer.id:
+        raise NotFound()
+    if not await uow.quotes.answer(quote, ACCEPTED if accept else DECLINED, now):
+        raise StaleAction()
+    await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="quote_accepted" if accept else "quote_declined",
+                                              details={"quote_id": quote.id}, created_at=now))
+    return quote, request
+
+
+async def require_cleared(uow: UnitOfWork, request: ServiceRequest) -> None:
+    """Paid work waits for an accepted quote or an approved fee waiver (PaymentPending otherwise).
+    Only the dispatcher's explicit decision makes work paid: the registry's guess does not block."""
+    if request.warranty not in PAID_WARRANTIES:
+        return
+    latest = await uow.quotes.latest(request.id)
+    if latest is not None and latest.status == ACCEPTED:
+        return
+    if any(a.kind == "waiver" and a.status == approvals.APPROVED for a in await uow.approvals.of_request(request.id)):
+        return
+    raise PaymentPending()
+
+
+async def declined_total(uow: UnitOfWork, request_id: int) -> int | None:
+    """The amount of the customer's declined quote: what a fee waiver would have to cover."""
+    latest = await uow.quotes.latest(request_id)
+    return latest.total_minor if latest is not None and latest.status == DECLINED else None

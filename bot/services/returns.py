@@ -1,0 +1,379 @@
+"""Returns and exchanges: the return windows, the customer's dialog, and tracking the product.
+
+The windows (policy `[returns]`, DESIGN.md §1) are counted from the product's **sale date** in
+the registry: a retail return runs from when the customer got the product, and that is what a
+customer counts from. When the registry has no sale date the commissioning date is used (it is
+never earlier than the sale, so the customer loses nothing); with neither the windows cannot be
+applied and the bot says so instead of guessing. Days are local days in the desk's time zone and
+each window includes its last day: sold on 10 March, day 7 is 17 March (still "within 7 days"),
+and "within 3 months" means up to and including 10 June, calendar months as a customer counts
+them (a sale on 31 January runs to 30 April, the last day of the shorter month).
+
+A return is a request of kind "return" (created by `requests.create`, like any other request)
+plus a `returns` row holding the proposed outcome and the state: pending (the service manager's
+approval) → approved (the customer ships the product) → received → inspected → refunded /
+exchanged / repaired; or rejected, or cancelled when the customer cancelled the request first.
+Every state change is a conditional UPDATE from the expected state and an event on the timeline.
+"""
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.policy import Policy, ReturnPolicy
+from bot.services import approvals, dialogs, requests
+from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction
+from bot.services.validation import clean_text
+from storage.db import UnitOfWork
+from storage.models import Approval, Customer, Draft, Product, RequestEvent, ReturnCase, ServiceRequest, User
+
+UNUSED, QUALITY = "unused", "quality"
+REASONS = (UNUSED, QUALITY)
+REFUND_UNUSED, REFUND, EXCHANGE, FREE_REPAIR, PAID_REPAIR = "refund_unused", "refund", "exchange", "free_repair", "paid_repair"
+NOT_RETURNABLE = "not_returnable"  # unused, but its window has passed: nothing to propose
+
+PENDING, APPROVED, REJECTED, RECEIVED, INSPECTED = "pending", "approved", "rejected", "received", "inspected"
+REFUNDED, EXCHANGED, REPAIRED, CANCELLED = "refunded", "exchanged", "repaired", "cancelled"
+OPEN_STATES = (PENDING, APPROVED, RECEIVED, INSPECTED)
+FINAL_STATES = (REFUNDED, EXCHANGED, REPAIRED)
+# What a tracking button does: the state it expects, and the state it leads to.
+TRACK_STEPS = {
+    RECEIVED: (APPROVED, RECEIVED),
+    INSPECTED: (RECEIVED, INSPECTED),
+    REFUNDED: (INSPECTED, REFUNDED),
+    EXCHANGED: (INSPECTED, EXCHANGED),
+    REPAIRED: (INSPECTED, REPAIRED),
+}
+# The natural end of each proposed outcome (staff may still finish otherwise after inspection).
+FINISH_FOR = {REFUND_UNUSED: REFUNDED, REFUND: REFUNDED, EXCHANGE: EXCHANGED, FREE_REPAIR: REPAIRED, PAID_REPAIR: REPAIRED}
+TRACKER_ROLES = frozenset({"warehouse", "service_manager"})
+
+DIALOG = "return"
+PRODUCT, REASON, DESCRIPTION, CONFIRM = "product", "reason", "description", "confirm"
+DESCRIPTION_LIMIT = 1000
+PRODUCTS_OFFERED = 8
+
+
+# --- the rule ---------------------------------------------------------------------------------
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` calendar months later, or that month's last day if it is shorter."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What the return windows give for one product on one day."""
+
+    reason: str  # unused, quality
+    outcome: str  # refund_unused, refund, exchange, free_repair, paid_repair, not_returnable
+    counted_from: date
+    days_since: int
+    window_end: date | None  # the last day of the window that applied (or that was missed)
+    shipping_paid_by: str | None  # customer, company; None when nothing is proposed
+
+    @property
+    def returnable(self) -> bool:
+        return self.outcome != NOT_RETURNABLE
+
+
+def propose(policy: ReturnPolicy, reason: str, counted_from: date, today: date) -> Proposal:
+    """The outcome for a product sold (or commissioned) on `counted_from`, asked about `today`
+    (a local date in the desk's time zone), with who pays the shipping to us."""
+    if reason not in REASONS:
+        raise ValueError(f"unknown return reason {reason!r}")
+    days = (today - counted_from).days
+
+    def made(outcome: str, end: date | None, shipping: str | None) -> Proposal:
+        return Proposal(reason, outcome, counted_from, days, end, shipping)
+
+    if reason == UNUSED:
+        end = counted_from + timedelta(days=policy.unused_days)
+        return made(REFUND_UNUSED, end, policy.unused_shipping) if today <= end else made(NOT_RETURNABLE, end, None)
+    if days <= policy.refund_days:
+        return made(REFUND, counted_from + timedelta(days=policy.refund_days), policy.quality_shipping)
+    if days <= policy.exchange_days:
+        return made(EXCHANGE, counted_from + timedelta(days=policy.exchange_days), policy.quality_shipping)
+    repair_end = add_months(counted_from, policy.free_repair_months)
+    if today <= repair_end:
+        return made(FREE_REPAIR, repair_end, policy.quality_shipping)
+    return made(PAID_REPAIR, repair_end, policy.paid_repair_shipping)
+
+
+def start_date(product: Product) -> date | None:
+    """The date the windows run from: the sale, else the commissioning (see the module docstring)."""
+    return product.sale_date or product.commissioning_date
+
+
+# --- refusals ---------------------------------------------------------------------------------
+
+
+class NoProducts(DomainError):
+    """The customer has no registered product to return."""
+
+
+class UnknownSaleDate(DomainError):
+    """The registry knows neither the sale nor the commissioning date of the product."""
+
+    def __init__(self, product: Product) -> None:
+        super().__init__(product.serial)
+        self.product = product
+
+
+class AlreadyOpen(DomainError):
+    """A return of this product is already under way."""
+
+    def __init__(self, request: ServiceRequest) -> None:
+        super().__init__(request.number)
+        self.request = request
+
+
+class NotReturnable(DomainError):
+    """Unused, but outside its window: the dialog stays at the reason step."""
+
+    def __init__(self, proposal: Proposal) -> None:
+        super().__init__(proposal.outcome)
+        self.proposal = proposal
+
+
+class AlreadyMoved(DomainError):
+    """A tracking press found the return in another state (a double press, or someone was first)."""
+
+    def __init__(self, case: ReturnCase) -> None:
+        super().__init__(case.state)
+        self.case = case
+
+
+# --- the customer's dialog --------------------------------------------------------------------
+
+
+async def _own_product(uow: UnitOfWork, customer: Customer | None, product_id: int) -> Product:
+    product = await uow.products.get(product_id)
+    if product is None or customer is None or product.customer_id != customer.id:
+        raise NotFound()
+    return product
+
+
+async def _returnable(uow: UnitOfWork, customer: Customer | None, product_id: int) -> Product:
+    """The customer's product, if the windows can be applied and no return of it is open."""
+    product = await _own_product(uow, customer, product_id)
+    if start_date(product) is None:
+        raise UnknownSaleDate(product)
+    case = await uow.returns.open_for_product(product.id, OPEN_STATES)
+    if case is not None:
+        raise AlreadyOpen(await uow.requests.get(case.request_id))
+    return product
+
+
+async def start_from_request(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, now: datetime) -> Draft:
+    """From the customer's request card: the request's product if it is a registered one of
+    theirs, otherwise they pick one of their products first."""
+    request = await requests.own_request(uow, customer, request_id)
+    if request.kind == "return" or request.status in (requests.CANCELLED, requests.AWAITING_APPROVAL):
+        raise NotAllowed()
+    product = await uow.products.get(request.product_id) if request.product_id else None
+    if product is not None and product.customer_id == customer.id:
+        await _returnable(uow, customer, product.id)
+        return await dialogs.begin(uow, user.id, DIALOG, REASON, {"product_id": product.id, "from_request_id": request.id}, now)
+    if not await uow.products.of_customer(customer.id, 1):
+        raise NoProducts()
+    return await dialogs.begin(uow, user.id, DIALOG, PRODUCT, {"from_request_id": request.id, "asked_product": True}, now)
+
+
+async def start_from_product(uow: UnitOfWork, user: User, customer: Customer | None, product_id: int, now: datetime) -> Draft:
+    """From the customer's product list: straight to the reason."""
+    product = await _returnable(uow, customer, product_id)
+    return await dialogs.begin(uow, user.id, DIALOG, REASON, {"product_id": product.id}, now)
+
+
+async def products_offered(uow: UnitOfWork, customer: Customer) -> list[Product]:
+    return await uow.products.of_customer(customer.id, PRODUCTS_OFFERED)
+
+
+async def choose_product(uow: UnitOfWork, customer: Customer | None, draft: Draft, value: str, now: datetime) -> Product:
+    if draft.step != PRODUCT or not value.isdigit():
+        raise StaleAction()
+    product = await _returnable(uow, customer, int(value))
+    dialogs.move(draft, REASON, now, product_id=product.id)
+    return product
+
+
+async def choose_reason(uow: UnitOfWork, policy: Policy, customer: Customer | None, draft: Draft, reason: str, today: date, now: datetime) -> Proposal:
+    """Unused or quality fault; an unused product past its window is refused here."""
+    if draft.step != REASON or reason not in REASONS:
+        raise StaleAction()
+    product = await _returnable(uow, customer, draft.data["product_id"])
+    proposal = propose(policy.returns, reason, start_date(product), today)
+    if not proposal.returnable:
+        raise NotReturnable(proposal)
+    dialogs.move(draft, DESCRIPTION, now, reason=reason)
+    return proposal
+
+
+def describe(draft: Draft, text: str | None, now: datetime) -> None:
+    """The customer's short description; WrongInput / TooLong re-ask it."""
+    dialogs.move(draft, CONFIRM, now, description=clean_text(text, limit=DESCRIPTION_LIMIT, expected="text"))
+
+
+def back(draft: Draft, now: datetime) -> None:
+    previous = {CONFIRM: DESCRIPTION, DESCRIPTION: REASON}
+    if draft.step == REASON and draft.data.get("asked_product"):
+        previous[REASON] = PRODUCT
+    if draft.step not in previous:
+        raise StaleAction()
+    dialogs.move(draft, previous[draft.step], now)
+
+
+async def preview(uow: UnitOfWork, policy: Policy, customer: Customer | None, draft: Draft, today: date) -> tuple[Product, Proposal]:
+    """The product and the outcome the confirm step shows (computed again on sending)."""
+    product = await _own_product(uow, customer, draft.data["product_id"])
+    return product, propose(policy.returns, draft.data["reason"], start_date(product), today)
+
+
+@dataclass(frozen=True)
+class Filed:
+    request: ServiceRequest
+    case: ReturnCase
+    approval: Approval
+    proposal: Proposal
+    product: Product
+
+
+async def submit(
+    uow: UnitOfWork, policy: Policy, user: User, customer: Customer | None, draft: Draft, now: datetime, timezone: ZoneInfo,
+    approval_reason: Callable[[Proposal, Product], str],
+) -> Filed:
+    """Create the return request and its row, and ask the policy's approvers; the dialog ends.
+    The windows are applied again with today's date: the dialog may have waited overnight."""
+    if draft.step != CONFIRM or customer is None:
+        raise StaleAction()
+    product = await _returnable(uow, customer, draft.data["product_id"])
+    proposal = propose(policy.returns, draft.data["reason"], start_date(product), now.astimezone(timezone).date())
+    if not proposal.returnable:
+        dialogs.move(draft, REASON, now)
+        raise NotReturnable(proposal)
+    new = requests.NewRequest(kind="return", description=draft.data["description"], product_id=product.id, serial=product.serial)
+    request = await requests.create(uow, user, customer, new, policy, now, timezone)
+    case = await uow.returns.add(ReturnCase(
+        request_id=request.id, product_id=product.id, reason_kind=proposal.reason, proposed_outcome=proposal.outcome,
+        shipping_paid_by=proposal.shipping_paid_by, counted_from=proposal.counted_from, days_since=proposal.days_since,
+        state=PENDING, created_at=now, updated_at=now,
+    ))
+    approval = await approvals.request_approval(
+        uow, policy, user, request, "return", now, reason=approval_reason(proposal, product), subject_id=case.id,
+    )
+    await dialogs.end(uow, draft)
+    return Filed(request, case, approval, proposal, product)
+
+
+# --- the approval's outcome -------------------------------------------------------------------
+
+
+async def _event(uow: UnitOfWork, request: ServiceRequest, actor_id: int | None, action: str, now: datetime, **details: object) -> None:
+    await uow.requests.add_event(RequestEvent(
+        request_id=request.id, actor_user_id=actor_id, action=action, internal=False, created_at=now,
+        details={k: v for k, v in details.items() if v is not None},
+    ))
+
+
+async def _finish(uow: UnitOfWork, approval: Approval, now: datetime) -> None:
+    """Approved: the customer may ship the product. Rejected: the request closes with the reason."""
+    case = await uow.returns.of_request(approval.request_id)
+    if case is None or case.state != PENDING:
+        return
+    request = await uow.requests.get(approval.request_id)
+    if request.status not in requests.OPEN_STATUSES:  # the customer cancelled while it waited
+        await uow.returns.move(case, PENDING, CANCELLED, decided_at=now, updated_at=now)
+        return
+    if approval.status == approvals.APPROVED:
+        await uow.returns.move(case, PENDING, APPROVED, decided_at=now, updated_at=now)
+        if request.status in (requests.NEW, requests.TRIAGED):
+            request.status = requests.IN_PROGRESS
+        request.updated_at = now
+        await _event(uow, request, approval.decided_by_id, "return_approved", now, outcome=case.proposed_outcome, shipping=case.shipping_paid_by)
+        return
+    actions = await uow.approvals.actions(approval.id)
+    reason = next((a.comment for a in reversed(actions) if a.action == approvals.REJECT), None)
+    await uow.returns.move(case, PENDING, REJECTED, decided_at=now, updated_at=now, note=reason)
+    request.status, request.closed_reason, request.updated_at = requests.CLOSED, "return_rejected", now
+    await _event(uow, request, approval.decided_by_id, "return_rejected", now, text=reason)
+
+
+approvals.FINISHERS["return"] = _finish
+
+
+# --- staff track the product ------------------------------------------------------------------
+
+
+def may_track(user: User) -> bool:
+    return user.is_active and bool(user.role_names & TRACKER_ROLES)
+
+
+@dataclass(frozen=True)
+class Tracked:
+    case: ReturnCase
+    request: ServiceRequest
+    customer: Customer
+    product: Product | None
+
+
+async def tracked(uow: UnitOfWork, actor: User, return_id: int) -> Tracked:
+    """A return as the warehouse or the service manager sees it."""
+    if not may_track(actor):
+        raise NotAllowed()
+    case = await uow.returns.get(return_id)
+    if case is None:
+        raise NotFound()
+    request = await uow.requests.get(case.request_id)
+    product = await uow.products.get(case.product_id) if case.product_id else None
+    return Tracked(case, request, await uow.customers.get(request.customer_id), product)
+
+
+async def for_staff_card(uow: UnitOfWork, actor: User, request: ServiceRequest) -> ReturnCase | None:
+    """The return behind a request's staff card, when the viewer is one who tracks returns."""
+    if request.kind != "return" or not may_track(actor):
+        return None
+    return await uow.returns.of_request(request.id)
+
+
+async def advance(uow: UnitOfWork, actor: User, return_id: int, action: str, now: datetime) -> Tracked:
+    """Received, inspected, then refunded / exchanged / repaired: each from the state before it,
+    each an event on the timeline; the last one closes the request."""
+    if action not in TRACK_STEPS:
+        raise NotAllowed()
+    found = await tracked(uow, actor, return_id)
+    case, request = found.case, found.request
+    expected, target = TRACK_STEPS[action]
+    if case.state != expected:
+        raise AlreadyMoved(case)
+    if request.status not in requests.OPEN_STATUSES:
+        raise NotAllowed()
+    stamp = {RECEIVED: "received_at", INSPECTED: "inspected_at"}.get(target, "finished_at")
+    if not await uow.returns.move(case, expected, target, updated_at=now, **{stamp: now}):
+        raise AlreadyMoved(case)
+    request.updated_at = now
+    if target in FINAL_STATES:
+        request.status, request.closed_reason = requests.CLOSED, target
+    await _event(uow, request, actor.id, f"return_{target}", now)
+    return found
+
+
+async def customer_user(uow: UnitOfWork, customer: Customer) -> User | None:
+    """The customer's Telegram user, if they have one and it is active."""
+    user = await uow.users.get(customer.user_id) if customer.user_id else None
+    return user if user is not None and user.is_active else None
+
+
+async def trackers(uow: UnitOfWork) -> list[User]:
+    """Everyone who tracks returns (warehouse and service managers), each once."""
+    found: dict[int, User] = {}
+    for role in sorted(TRACKER_ROLES):
+        for user in await uow.users.active_with_role(role):
+            found.setdefault(user.id, user)
+    return list(found.values())

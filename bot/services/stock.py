@@ -1,0 +1,492 @@
+"""Spare parts and stock: requisitions from a job, issue from a warehouse, receipt, reconciliation.
+
+A requisition goes requested → approved → issued → received, or ends rejected or cancelled.
+The approval itself belongs to the approval engine (`bot/services/approvals.py`), which calls
+`mark_approved` / `mark_rejected` here; nothing else decides a requisition.
+
+Stock never goes negative: an issue takes each line with one conditional UPDATE
+(`quantity = quantity - n WHERE quantity >= n`) in the same transaction as the issue record,
+and a short line rolls the whole issue back. Each change writes a ledger row. A part whose total
+stock falls below its safety level alerts the warehouse role once per crossing (`Part.below_safety`
+remembers the crossing; going back up re-arms it).
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.policy import Policy
+from bot.services import approvals, dialogs, jobs
+from bot.services.errors import DomainError, InvalidValue, LimitReached, NotAllowed, NotFound, StaleAction, WrongInput
+from bot.services.inputs import TextInput, UserInput
+from bot.services.validation import MAX_QUANTITY, clean_text, parse_quantity
+from bot.services.users import MANAGER_ROLES, ROLE_ADMIN
+from storage.db import UnitOfWork
+from storage.models import (
+    Approval,
+    Draft,
+    OutboxMessage,
+    Part,
+    PartRequisition,
+    RequisitionLine,
+    ServiceRequest,
+    StockMove,
+    User,
+    Warehouse,
+)
+
+ROLE_WAREHOUSE = "warehouse"
+STOCK_VIEWERS = MANAGER_ROLES | {ROLE_WAREHOUSE, ROLE_ADMIN}
+REQUESTED, APPROVED, ISSUED, RECEIVED, REJECTED, CANCELLED = "requested", "approved", "issued", "received", "rejected", "cancelled"
+OPEN_REQUISITION = (REQUESTED, APPROVED)
+ISSUE, RECEIPT, IMPORT, ADJUST = "issue", "receipt", "import", "adjust"  # ledger reasons
+STOCK_LOW = "stock_low"  # outbox kind
+MAX_LINES = 20
+STOCK_SHOWN = 40
+ISSUE_LIST_SHOWN = 20
+
+REQUISITION_DIALOG = "requisition"
+SEARCH_STEP, QUANTITY_STEP = "search", "quantity"
+PART_MATCHES_SHOWN = 6
+SEARCH_MAX = 64
+
+
+class OutOfStock(DomainError):
+    """The warehouse does not hold enough of `part` (someone issued it meanwhile); nothing was taken."""
+
+    def __init__(self, part: Part, wanted: int, available: int) -> None:
+        super().__init__(f"{part.code}: {available} < {wanted}")
+        self.part, self.wanted, self.available = part, wanted, available
+
+
+class WrongState(DomainError):
+    """The requisition is no longer where the action needs it (decided, issued or cancelled meanwhile)."""
+
+    def __init__(self, requisition: PartRequisition) -> None:
+        super().__init__(requisition.status)
+        self.requisition = requisition
+
+
+# --- pure rules ---------------------------------------------------------------------------
+
+
+def merge_lines(lines: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(part id, quantity) pairs with repeats of a part added up, in first-seen order; checked against the limits."""
+    merged: dict[int, int] = {}
+    for part_id, quantity in lines:
+        if not 1 <= quantity <= MAX_QUANTITY:
+            raise InvalidValue("quantity")
+        merged[part_id] = merged.get(part_id, 0) + quantity
+    if not merged:
+        raise InvalidValue("no_lines")
+    if len(merged) > MAX_LINES:
+        raise LimitReached(MAX_LINES)
+    if any(quantity > MAX_QUANTITY for quantity in merged.values()):
+        raise InvalidValue("quantity")
+    return list(merged.items())
+
+
+def is_below(total: int, safety_level: int | None) -> bool:
+    """Below the safety level means strictly fewer than it; no level (or 0) never alerts."""
+    return bool(safety_level) and total < safety_level
+
+
+def safety_crossing(was_below: bool, total: int, safety_level: int | None) -> str | None:
+    """"down" when stock has just fallen below the level (alert), "up" when it is back (re-arm), else None."""
+    below = is_below(total, safety_level)
+    if below and not was_below:
+        return "down"
+    if was_below and not below:
+        return "up"
+    return None
+
+
+def enough_in(lines: Iterable[tuple[int, int]], stock: dict[int, int]) -> bool:
+    """Whether one warehouse's stock (part id → quantity) covers every line."""
+    return all(stock.get(part_id, 0) >= quantity for part_id, quantity in lines)
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A part whose issued and used quantities on a job differ; `part_id` None for a part written as free text."""
+
+    part_id: int | None
+    name: str
+    issued: int
+    used: int
+
+
+def compare_usage(issued: dict[int, int], used: dict[int, int], names: dict[int, str], free_text: Iterable[tuple[str, int]] = ()) -> list[Difference]:
+    """Issued against used per part (catalog parts by id), plus free-text parts nobody could have issued."""
+    differences = [
+        Difference(part_id, names.get(part_id, str(part_id)), issued.get(part_id, 0), used.get(part_id, 0))
+        for part_id in sorted(set(issued) | set(used))
+        if issued.get(part_id, 0) != used.get(part_id, 0)
+    ]
+    differences += [Difference(None, name, 0, quantity) for name, quantity in free_text]
+    return differences
+
+
+# --- who may do what ----------------------------------------------------------------------
+
+
+def is_warehouse(user: User) -> bool:
+    return user.is_active and ROLE_WAREHOUSE in user.role_names
+
+
+def may_see_stock(user: User) -> bool:
+    return user.is_active and bool(user.role_names & STOCK_VIEWERS)
+
+
+def _require_warehouse(user: User) -> None:
+    if not is_warehouse(user):
+        raise NotAllowed()
+
+
+# --- requisitions -------------------------------------------------------------------------
+
+
+async def _record(uow: UnitOfWork, requisition: PartRequisition, actor: User | None, action: str, now: datetime, **details: object) -> None:
+    request = await uow.requests.get(requisition.request_id)
+    await jobs.record(uow, request, actor, action, now, internal=True, requisition_id=requisition.id, **details)
+
+
+async def request_parts(uow: UnitOfWork, engineer: User, request_id: int, lines: Iterable[tuple[int, int]], now: datetime) -> PartRequisition:
+    """The assigned engineer of a job in progress asks for parts; it waits for approval."""
+    request = await jobs.own_job(uow, engineer, request_id)
+    merged = merge_lines(lines)
+    parts = await uow.stock.lock_parts([part_id for part_id, _ in merged])  # they exist, and stay while we write
+    if len(parts) != len(merged):
+        raise NotFound()
+    requisition = await uow.stock.add_requisition(PartRequisition(
+        request_id=request.id, engineer_id=engineer.id, status=REQUESTED, created_at=now,
+        lines=[RequisitionLine(part_id=part_id, quantity=quantity) for part_id, quantity in merged],
+    ))
+    await _record(uow, requisition, engineer, "parts_requested", now,
+                  lines=[{"part_id": part_id, "code": parts[part_id].code, "quantity": quantity} for part_id, quantity in merged])
+    return requisition
+
+
+async def _decide(uow: UnitOfWork, requisition_id: int, status: str, now: datetime, actor: User | None, note: str | None) -> PartRequisition:
+    requisition = await uow.stock.requisition(requisition_id)
+    if requisition is None:
+        raise NotFound()
+    if not await uow.stock.move_requisition(requisition.id, (REQUESTED,), status, decided_at=now, note=note):
+        raise WrongState(await uow.stock.requisition(requisition.id))
+    requisition = await uow.stock.requisition(requisition.id)
+    await _record(uow, requisition, actor, f"parts_{status}", now, **({"note": note} if note else {}))
+    return requisition
+
+
+async def mark_approved(uow: UnitOfWork, requisition_id: int, now: datetime, *, actor: User | None = None) -> PartRequisition:
+    """The approval engine's verdict: the warehouse may issue it now. Once only (`WrongState` after)."""
+    return await _decide(uow, requisition_id, APPROVED, now, actor, None)
+
+
+async def mark_rejected(uow: UnitOfWork, requisition_id: int, now: datetime, *, actor: User | None = None, note: str | None = None) -> PartRequisition:
+    """The approval engine's verdict: no parts for this requisition. Once only (`WrongState` after)."""
+    return await _decide(uow, requisition_id, REJECTED, now, actor, note)
+
+
+async def cancel(uow: UnitOfWork, engineer: User, requisition_id: int, now: datetime) -> PartRequisition:
+    """The engineer withdraws a requisition that has not been issued yet."""
+    requisition = await _own_requisition(uow, engineer, requisition_id)
+    if not await uow.stock.move_requisition(requisition.id, OPEN_REQUISITION, CANCELLED, cancelled_at=now):
+        raise WrongState(requisition)
+    requisition = await uow.stock.requisition(requisition.id)
+    await _record(uow, requisition, engineer, "parts_cancelled", now)
+    return requisition
+
+
+async def _own_requisition(uow: UnitOfWork, engineer: User, requisition_id: int) -> PartRequisition:
+    requisition = await uow.stock.requisition(requisition_id)
+    if requisition is None or requisition.engineer_id != engineer.id or not engineer.is_active:
+        raise NotFound()  # someone else's requisition is simply not found
+    return requisition
+
+
+@dataclass(frozen=True)
+class Issued:
+    requisition: PartRequisition
+    request: ServiceRequest
+    warehouse: Warehouse
+    moves: list[StockMove]
+    alerts: int  # warehouse people told of a part that fell below its safety level
+
+
+async def issue(uow: UnitOfWork, warehouse_user: User, requisition_id: int, warehouse_id: int, now: datetime,
+                *, alert_at: datetime | None = None) -> Issued:
+    """Issue an approved requisition from one warehouse: all lines or nothing.
+
+    The status change, the stock decrements and the ledger rows are one savepoint inside the
+    caller's transaction, so a short line undoes them all while the caller can still answer.
+    `alert_at` is when low-stock alerts may go out (the staff's reachable hours); now by default.
+    """
+    _require_warehouse(warehouse_user)
+    requisition = await uow.stock.requisition(requisition_id)
+    warehouse = await uow.stock.warehouse(warehouse_id)
+    if requisition is None or warehouse is None:
+        raise NotFound()
+    async with uow.session.begin_nested():
+        if not await uow.stock.move_requisition(
+            requisition.id, (APPROVED,), ISSUED, warehouse_id=warehouse.id, issued_by_user_id=warehouse_user.id, issued_at=now,
+        ):
+            raise WrongState(await uow.stock.requisition(requisition.id))  # issued by someone else, or not approved
+        parts = await uow.stock.lock_parts([line.part_id for line in requisition.lines])
+        moves = []
+        for line in sorted(requisition.lines, key=lambda l: l.part_id):
+            left = await uow.stock.take(line.part_id, warehouse.id, line.quantity)
+            if left is None:
+                available = sum(s.quantity for s in await uow.stock.stock_of([line.part_id]) if s.warehouse_id == warehouse.id)
+                raise OutOfStock(parts[line.part_id], line.quantity, available)
+            moves.append(await uow.stock.add_move(StockMove(
+                part_id=line.part_id, warehouse_id=warehouse.id, user_id=warehouse_user.id, change=-line.quantity,
+                quantity_after=left, reason=ISSUE, request_id=requisition.request_id, requisition_id=requisition.id, created_at=now,
+            )))
+    requisition = await uow.stock.requisition(requisition.id)
+    await _record(uow, requisition, warehouse_user, "parts_issued", now, warehouse=warehouse.code)
+    alerts = 0
+    for move in moves:
+        alerts += await check_safety(uow, parts[move.part_id], now, alert_at or now)
+    return Issued(requisition, await uow.requests.get(requisition.request_id), warehouse, moves, alerts)
+
+
+async def confirm_receipt(uow: UnitOfWork, engineer: User, requisition_id: int, now: datetime) -> PartRequisition:
+    """The engineer has the issued parts in hand. Once only (`WrongState` on a second press)."""
+    requisition = await _own_requisition(uow, engineer, requisition_id)
+    if not await uow.stock.move_requisition(requisition.id, (ISSUED,), RECEIVED, received_at=now):
+        raise WrongState(requisition)
+    requisition = await uow.stock.requisition(requisition.id)
+    await _record(uow, requisition, engineer, "parts_received", now)
+    return requisition
+
+
+async def requisitions_of(uow: UnitOfWork, request_id: int) -> list[PartRequisition]:
+    return await uow.stock.requisitions_of_request(request_id)
+
+
+async def parts_by_id(uow: UnitOfWork, part_ids: Iterable[int]) -> dict[int, Part]:
+    ids = sorted(set(part_ids))
+    return {part_id: part for part_id in ids if (part := await uow.jobs.part(part_id)) is not None}
+
+
+# --- the safety level ---------------------------------------------------------------------
+
+
+async def check_safety(uow: UnitOfWork, part: Part, now: datetime, alert_at: datetime) -> int:
+    """After a stock (or safety level) change: alert the warehouse role when the part has just fallen
+    below its safety level, re-arm when it is back at or above it. Returns how many people were alerted.
+
+    The caller holds the part's row lock (`lock_parts`), so concurrent changes take turns here, and
+    the flip of `below_safety` is a conditional UPDATE in the same transaction as the outbox rows:
+    that makes the alert once per crossing. The outbox key only names this crossing.
+    """
+    total = await uow.stock.total(part.id)
+    crossing = safety_crossing(part.below_safety, total, part.safety_level)
+    if crossing is None or not await uow.stock.set_below_safety(part.id, crossing == "down"):
+        return 0
+    if crossing == "up":
+        return 0
+    told, crossing_id = 0, uuid.uuid4().hex
+    for person in await uow.users.active_with_role(ROLE_WAREHOUSE):
+        told += await uow.outbox.add_once(OutboxMessage(
+            key=f"{STOCK_LOW}:{part.id}:{crossing_id}:{person.id}", user_id=person.id, kind=STOCK_LOW,
+            payload={"part_id": part.id, "code": part.code, "name": part.name, "total": total, "safety_level": part.safety_level},
+            not_before=alert_at, created_at=now,
+        ))
+    return told
+
+
+async def set_stock(uow: UnitOfWork, actor: User, part: Part, warehouse: Warehouse, quantity: int, reason: str, now: datetime) -> StockMove | None:
+    """Set a part's quantity in a warehouse (an import or a stock count); a ledger row for the difference.
+    The caller locks the part first and checks the safety level after. None when nothing changed."""
+    if quantity < 0:
+        raise InvalidValue("quantity")
+    before = await uow.stock.put(part.id, warehouse.id, quantity)
+    if before == quantity:
+        return None
+    return await uow.stock.add_move(StockMove(
+        part_id=part.id, warehouse_id=warehouse.id, user_id=actor.id, change=quantity - before,
+        quantity_after=quantity, reason=reason, created_at=now,
+    ))
+
+
+async def still_low(uow: UnitOfWork, part_id: int) -> bool:
+    """Whether a low-stock alert is still worth sending (nobody restocked the part meanwhile)."""
+    part = await uow.jobs.part(part_id)
+    return part is not None and part.below_safety
+
+
+# --- what the warehouse and the managers see ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class StockLine:
+    part: Part
+    by_warehouse: dict[int, int]  # warehouse id → quantity
+    total: int
+    below: bool
+
+
+@dataclass(frozen=True)
+class StockOverview:
+    warehouses: list[Warehouse]
+    lines: list[StockLine]
+    total_parts: int  # matching parts, of which `lines` shows the first STOCK_SHOWN
+    query: str | None
+
+
+async def overview(uow: UnitOfWork, viewer: User, query: str | None = None) -> StockOverview:
+    """/stock: parts with stock per warehouse, those below their safety level first."""
+    if not may_see_stock(viewer):
+        raise NotAllowed()
+    query = (query or "").strip()[:64] or None
+    parts, total_parts = await uow.stock.catalog_page(query, STOCK_SHOWN)
+    stock: dict[int, dict[int, int]] = {}
+    for row in await uow.stock.stock_of([p.id for p in parts]):
+        stock.setdefault(row.part_id, {})[row.warehouse_id] = row.quantity
+    lines = []
+    for part in parts:
+        by_warehouse = stock.get(part.id, {})
+        total = sum(by_warehouse.values())
+        lines.append(StockLine(part, by_warehouse, total, is_below(total, part.safety_level)))
+    lines.sort(key=lambda line: (not line.below, line.part.code.casefold()))
+    return StockOverview(await uow.stock.warehouses(), lines, total_parts, query)
+
+
+@dataclass(frozen=True)
+class IssueItem:
+    requisition: PartRequisition
+    request: ServiceRequest
+    engineer: User
+    parts: dict[int, Part]
+    warehouses: list[Warehouse]  # those holding enough of every line
+
+
+async def issue_queue(uow: UnitOfWork, warehouse_user: User) -> list[IssueItem]:
+    """/issue: approved requisitions, oldest approval first, each with the warehouses that can cover it."""
+    _require_warehouse(warehouse_user)
+    warehouses = await uow.stock.warehouses()
+    items = []
+    for requisition in await uow.stock.requisitions_with_status(APPROVED, ISSUE_LIST_SHOWN):
+        lines = [(line.part_id, line.quantity) for line in requisition.lines]
+        per_warehouse: dict[int, dict[int, int]] = {}
+        for row in await uow.stock.stock_of([part_id for part_id, _ in lines]):
+            per_warehouse.setdefault(row.warehouse_id, {})[row.part_id] = row.quantity
+        items.append(IssueItem(
+            requisition=requisition, request=await uow.requests.get(requisition.request_id),
+            engineer=await uow.users.get(requisition.engineer_id), parts=await parts_by_id(uow, [p for p, _ in lines]),
+            warehouses=[w for w in warehouses if enough_in(lines, per_warehouse.get(w.id, {}))],
+        ))
+    return items
+
+
+async def reconcile(uow: UnitOfWork, request_id: int) -> list[Difference]:
+    """Parts used in the job's closing report against parts issued to it (issued or received)."""
+    issued: dict[int, int] = {}
+    for requisition in await uow.stock.requisitions_of_request(request_id):
+        if requisition.status in (ISSUED, RECEIVED):
+            for line in requisition.lines:
+                issued[line.part_id] = issued.get(line.part_id, 0) + line.quantity
+    used: dict[int, int] = {}
+    free_text: list[tuple[str, int]] = []
+    report = await uow.jobs.report_of(request_id)
+    for part in report.parts if report is not None else []:
+        if part.part_id is None:
+            free_text.append((part.name, part.quantity))
+        else:
+            used[part.part_id] = used.get(part.part_id, 0) + part.quantity
+    names = {part_id: part.name for part_id, part in (await parts_by_id(uow, set(issued) | set(used))).items()}
+    return compare_usage(issued, used, names, free_text)
+
+
+# --- the engineer's requisition dialog (a Draft row: a restart loses nothing) --------------
+
+
+async def start_requisition(uow: UnitOfWork, engineer: User, request_id: int, now: datetime) -> tuple[Draft, ServiceRequest]:
+    request = await jobs.own_job(uow, engineer, request_id)
+    draft = await dialogs.begin(uow, engineer.id, REQUISITION_DIALOG, SEARCH_STEP, {"request_id": request.id, "lines": []}, now)
+    return draft, request
+
+
+def _pick(draft: Draft, part: Part, now: datetime) -> None:
+    dialogs.move(draft, QUANTITY_STEP, now, pending={"part_id": part.id, "code": part.code, "name": part.name})
+
+
+async def requisition_input(uow: UnitOfWork, draft: Draft, message: UserInput, now: datetime) -> list[Part]:
+    """A search text (an exact code goes straight to its quantity) or a quantity; returns catalog matches."""
+    if not isinstance(message, TextInput):
+        raise WrongInput(f"requisition_{draft.step}")
+    if draft.step == QUANTITY_STEP:
+        quantity = parse_quantity(message.text)
+        pending = draft.data.get("pending")
+        if not pending:
+            raise StaleAction()
+        lines = [dict(line) for line in draft.data.get("lines", [])]
+        same = next((line for line in lines if line["part_id"] == pending["part_id"]), None)
+        if same is not None:
+            if same["quantity"] + quantity > MAX_QUANTITY:
+                raise InvalidValue("quantity")
+            same["quantity"] += quantity
+        else:
+            lines.append({**pending, "quantity": quantity})
+        dialogs.move(draft, SEARCH_STEP, now, lines=lines, pending=None, query=None)
+        return []
+    query = clean_text(message.text, limit=SEARCH_MAX, expected="requisition_search")
+    if len(draft.data.get("lines", [])) >= MAX_LINES:
+        raise LimitReached(MAX_LINES)
+    matches = await uow.parts.search(query, PART_MATCHES_SHOWN)
+    exact = [p for p in matches if p.code.upper() == query.upper()]
+    if len(exact) == 1:
+        _pick(draft, exact[0], now)
+        return []
+    dialogs.move(draft, SEARCH_STEP, now, query=query)
+    return matches
+
+
+async def requisition_button(uow: UnitOfWork, draft: Draft, action: str, value: str, now: datetime) -> None:
+    """Choose a found part, go back from the quantity, or remove the last part."""
+    if draft.step == SEARCH_STEP and action == "part" and value.isdigit():
+        part = await uow.jobs.part(int(value))
+        if part is None:
+            raise StaleAction()
+        if len(draft.data.get("lines", [])) >= MAX_LINES:
+            raise LimitReached(MAX_LINES)
+        _pick(draft, part, now)
+    elif draft.step == QUANTITY_STEP and action == "back":
+        dialogs.move(draft, SEARCH_STEP, now, pending=None)
+    elif draft.step == SEARCH_STEP and action == "undo" and draft.data.get("lines"):
+        dialogs.move(draft, SEARCH_STEP, now, lines=draft.data["lines"][:-1])
+    else:
+        raise StaleAction()
+
+
+async def send_requisition(uow: UnitOfWork, policy: Policy, engineer: User, draft: Draft, now: datetime) -> tuple[PartRequisition, Approval]:
+    """“Send”: the dialog's lines become a requisition waiting for its approval chain; the dialog ends."""
+    if draft.step != SEARCH_STEP or not draft.data.get("lines"):
+        raise StaleAction()
+    requisition = await request_parts(uow, engineer, draft.data["request_id"], [(l["part_id"], l["quantity"]) for l in draft.data["lines"]], now)
+    request = await uow.requests.get(requisition.request_id)
+    summary = ", ".join(f"{line['code']} × {line['quantity']}" for line in draft.data["lines"])
+    approval = await approvals.request_approval(uow, policy, engineer, request, "requisition", now, reason=summary, subject_id=requisition.id)
+    await dialogs.end(uow, draft)
+    return requisition, approval
+
+
+async def _finish_approval(uow: UnitOfWork, approval: Approval, now: datetime) -> None:
+    """The approval engine decided a requisition: the warehouse may issue it, or not. A requisition
+    the engineer cancelled meanwhile stays cancelled."""
+    decider = await uow.users.get(approval.decided_by_id) if approval.decided_by_id else None
+    try:
+        if approval.status == approvals.APPROVED:
+            await mark_approved(uow, approval.subject_id, now, actor=decider)
+        else:
+            rejection = next((a.comment for a in reversed(await uow.approvals.actions(approval.id)) if a.action == approvals.REJECT), None)
+            await mark_rejected(uow, approval.subject_id, now, actor=decider, note=rejection)
+    except WrongState:
+        pass
+
+
+approvals.FINISHERS["requisition"] = _finish_approval

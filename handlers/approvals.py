@@ -1,0 +1,222 @@
+"""Approvals in the chat: posting a step to its approvers, their buttons, questions and answers,
+/approvals, and the dispatcher's fee-waiver request. The rules are in bot/services/approvals.py."""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot import approval_views
+from bot.callbacks import ApprovalButton, DialogButton
+from bot.services import approvals, dialogs, quotes
+from bot.services.errors import InvalidValue, NotAllowed, NotFound, TooLong, WrongInput
+from bot.services.inputs import TextInput, UserInput
+from bot.views import input_error
+from handlers.common import Turn, handler
+from storage.models import Approval, ApprovalPost, Draft, ServiceRequest
+
+
+# What to do in the chat once an approval of a kind is finished (approved or rejected), besides
+# the messages every approval gets; registered by the handlers that own the kind.
+FollowUp = Callable[[Turn, ServiceRequest], Awaitable[None]]
+FOLLOW_UPS: dict[str, FollowUp] = {}
+
+
+async def post_to_approvers(turn: Turn, approval: Approval, request: ServiceRequest) -> int:
+    """Put the pending step before everyone who may decide it; returns how many got it."""
+    requester = await turn.uow.users.get(approval.requested_by_id)
+    posts = []
+    for user in await approvals.approvers(turn.uow, turn.deps.policy, approval):
+        message = await turn.post(user, approval_views.approver_card(turn.translator_for(user), approval, request, requester))
+        if message is not None:
+            posts.append(ApprovalPost(approval_id=approval.id, step=approval.step, user_id=user.id, chat_id=message.chat_id, message_id=message.message_id))
+    for post in posts:
+        await turn.uow.approvals.add_post(post)
+    return len(posts)
+
+
+async def _after(turn: Turn, outcome: approvals.Outcome) -> None:
+    """A step was acted on (and committed): update every approver's copy, tell the requester and
+    the engineer, and put the next step before its approvers."""
+    approval, request = outcome.approval, outcome.request
+    requester = await turn.uow.users.get(approval.requested_by_id)
+    for post in await turn.uow.approvals.posts(approval.id, outcome.decided_step):
+        reader = await turn.uow.users.get(post.user_id)
+        _ = turn.translator_for(reader)
+        view = approval_views.state_card(_, approval, request, requester, approval_views.action_note(_, outcome))
+        await turn.edit_elsewhere(post.chat_id, post.message_id, view)
+    for person in await approvals.people_to_tell(turn.uow, approval, request, turn.user):
+        await turn.notify_view(person, approval_views.result_for_requester(turn.translator_for(person), outcome))
+    if approval.status == approvals.PENDING and outcome.action == approvals.APPROVE:
+        await post_to_approvers(turn, approval, request)
+    if outcome.finished and approval.kind in FOLLOW_UPS:
+        await FOLLOW_UPS[approval.kind](turn, request)
+
+
+async def _late(turn: Turn, already: approvals.AlreadyDecided, data: str) -> None:
+    """A press on a step that has moved on: say who decided, change nothing, keep a trace."""
+    await turn.audit("approval_late_press", data=data, status=already.approval.status)
+    decider = await turn.uow.users.get(already.approval.decided_by_id) if already.approval.decided_by_id else None
+    await turn.answer(approval_views.already_decided(turn._, already.approval, decider), alert=True)
+
+
+async def _refuse(turn: Turn, data: str) -> None:
+    await turn.audit("approval_not_allowed", data=data)
+    await turn.answer(turn._("This button is no longer valid."), alert=True)
+
+
+async def on_approval_button(turn: Turn, payload: ApprovalButton) -> None:
+    data = payload.pack()
+    try:
+        if payload.action == "open":
+            await _open(turn, payload.approval_id)
+        elif payload.action == approvals.APPROVE:
+            outcome = await approvals.decide(turn.uow, turn.deps.policy, turn.user, payload.approval_id, payload.step, approvals.APPROVE, None, turn.now)
+            await turn.uow.commit()  # decided before anyone is told
+            await turn.answer(approval_views.action_note(turn._, outcome))
+            await _after(turn, outcome)
+        elif payload.action in (approvals.REJECT, approvals.ASK):
+            draft, approval = await approvals.start_comment(turn.uow, turn.deps.policy, turn.user, payload.approval_id, payload.step, payload.action, turn.now)
+            request = await turn.uow.requests.get(approval.request_id)
+            await turn.reply(approval_views.comment_prompt(turn._, approval, request, draft))
+        elif payload.action == approvals.ANSWER:
+            draft, approval = await approvals.start_answer(turn.uow, turn.user, payload.approval_id, turn.now)
+            request = await turn.uow.requests.get(approval.request_id)
+            await turn.reply(approval_views.answer_prompt(turn._, approval, request, draft))
+        else:
+            raise NotAllowed()
+    except approvals.AlreadyDecided as already:
+        await _late(turn, already, data)
+    except (NotAllowed, NotFound):
+        await _refuse(turn, data)
+
+
+async def _open(turn: Turn, approval_id: int) -> None:
+    approval, request = await approvals.get_for_approver(turn.uow, turn.deps.policy, turn.user, approval_id)
+    requester = await turn.uow.users.get(approval.requested_by_id)
+    if approval.status == approvals.PENDING and approvals.may_decide(turn.deps.policy, turn.user, approval):
+        message = await turn.reply(approval_views.approver_card(turn._, approval, request, requester))
+        await turn.uow.approvals.add_post(ApprovalPost(
+            approval_id=approval.id, step=approval.step, user_id=turn.user.id, chat_id=message.chat_id, message_id=message.message_id,
+        ))
+    else:
+        await turn.reply(approval_views.state_card(turn._, approval, request, requester))
+
+
+async def on_comment_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    """The reason for Reject, or the question for Ask; the step is re-checked now."""
+    if not isinstance(message, TextInput):
+        await turn.reply(approval_views.reask_text(turn._))
+        return
+    try:
+        outcome = await approvals.decide(
+            turn.uow, turn.deps.policy, turn.user, draft.data["approval_id"], draft.data["step"], draft.step, message.text, turn.now,
+        )
+    except WrongInput:
+        await turn.reply(approval_views.reask_text(turn._))
+        return
+    except TooLong as error:
+        await turn.reply(input_error(turn._, error))
+        return
+    except approvals.AlreadyDecided as already:
+        await dialogs.end(turn.uow, draft)
+        decider = await turn.uow.users.get(already.approval.decided_by_id) if already.approval.decided_by_id else None
+        await turn.reply(approval_views.already_decided(turn._, already.approval, decider))
+        return
+    except (NotAllowed, NotFound):
+        await dialogs.end(turn.uow, draft)
+        await turn.reply(approval_views.changed_meanwhile(turn._))
+        return
+    await dialogs.end(turn.uow, draft)
+    await turn.uow.commit()
+    await turn.reply(approval_views.decision_recorded(turn._, outcome))
+    await _after(turn, outcome)
+
+
+async def on_answer_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    """The requester's answer: the step is pending again and goes back before its approvers."""
+    if not isinstance(message, TextInput):
+        await turn.reply(approval_views.reask_text(turn._))
+        return
+    try:
+        outcome = await approvals.answer(turn.uow, turn.user, draft.data["approval_id"], message.text, turn.now)
+    except WrongInput:
+        await turn.reply(approval_views.reask_text(turn._))
+        return
+    except TooLong as error:
+        await turn.reply(input_error(turn._, error))
+        return
+    except (approvals.AlreadyDecided, NotFound):
+        await dialogs.end(turn.uow, draft)
+        await turn.reply(approval_views.changed_meanwhile(turn._))
+        return
+    await dialogs.end(turn.uow, draft)
+    await turn.uow.commit()
+    await turn.reply(approval_views.answer_sent(turn._, outcome.request))
+    await post_to_approvers(turn, outcome.approval, outcome.request)
+
+
+async def on_dialog_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
+    """Comment and answer dialogs only have Cancel, which the router handles; the waiver has Back."""
+    if payload.action != "back":
+        raise NotAllowed()
+    await go_back(turn, draft)
+    await turn.edit_off()
+
+
+async def go_back(turn: Turn, draft: Draft) -> None:
+    """From the waiver's reason back to its amount; other steps have nothing before them."""
+    if draft.kind != approvals.WAIVER_DIALOG or draft.step != "reason":
+        raise NotAllowed()
+    dialogs.move(draft, "amount", turn.now)
+    request = await turn.uow.requests.get(draft.data["request_id"])
+    await turn.reply(approval_views.waiver_amount_prompt(turn._, request, draft))
+
+
+@handler
+async def cmd_approvals(turn: Turn) -> None:
+    """/approvals: the steps waiting for my decision, oldest first."""
+    if not any(role in turn.user.role_names for rule in turn.deps.policy.approvals.rules for role in rule.chain):
+        await turn.reply(approval_views.not_an_approver(turn._))
+        return
+    items = await approvals.waiting_for(turn.uow, turn.deps.policy, turn.user)
+    await turn.reply(approval_views.waiting_list(turn._, items, turn.now))
+
+
+# --- the dispatcher asks for a fee waiver -----------------------------------------------------
+
+
+async def start_waiver(turn: Turn, request_id: int, *, from_quote: bool = False) -> None:
+    """From the staff card: the amount first, then the reason. After a declined quote the
+    amount is the quote's total, so only the reason is asked."""
+    amount = await quotes.declined_total(turn.uow, request_id) if from_quote else None
+    draft = await approvals.start_waiver(turn.uow, turn.user, request_id, turn.now, amount_minor=amount)
+    request = await turn.uow.requests.get(request_id)
+    if amount is not None:
+        await turn.reply(approval_views.waiver_reason_prompt(turn._, amount, draft))
+    else:
+        await turn.reply(approval_views.waiver_amount_prompt(turn._, request, draft))
+
+
+async def on_waiver_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    if not isinstance(message, TextInput):
+        await turn.reply(approval_views.bad_amount(turn._) if draft.step == "amount" else approval_views.reask_text(turn._))
+        return
+    try:
+        if draft.step == "amount":
+            amount = approvals.waiver_amount(draft, message.text, turn.now)
+            await turn.reply(approval_views.waiver_reason_prompt(turn._, amount, draft))
+            return
+        approval = await approvals.file_waiver(turn.uow, turn.deps.policy, turn.user, draft, message.text, turn.now)
+    except (InvalidValue, WrongInput):
+        await turn.reply(approval_views.bad_amount(turn._) if draft.step == "amount" else approval_views.reask_text(turn._))
+        return
+    except TooLong as error:
+        await turn.reply(input_error(turn._, error))
+        return
+    except (NotAllowed, NotFound):
+        await dialogs.end(turn.uow, draft)
+        await turn.reply(turn._("This request has changed meanwhile; nothing was recorded."))
+        return
+    await turn.uow.commit()
+    request = await turn.uow.requests.get(approval.request_id)
+    reached = await post_to_approvers(turn, approval, request)
+    await turn.reply(approval_views.waiver_filed(turn._, approval, request, reached))

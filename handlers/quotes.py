@@ -1,0 +1,99 @@
+"""Quotes in the chat: staff build one, the customer accepts or declines it with buttons."""
+from __future__ import annotations
+
+from bot import quote_views
+from bot.callbacks import DialogButton, QuoteButton
+from bot.services import dispatch, quotes, requests
+from bot.services.errors import InvalidValue, LimitReached, NotAllowed, NotFound, StaleAction, TooLong, WrongInput
+from bot.services.inputs import TextInput, UserInput
+from bot.views import input_error
+from handlers.common import Turn
+from storage.models import Draft
+
+
+async def start_quote(turn: Turn, request_id: int) -> None:
+    """From the staff card or the job card (the service re-checks who may quote)."""
+    draft = await quotes.start(turn.uow, turn.user, request_id, turn.now)
+    await turn.reply(quote_views.prompt(turn._, draft))
+
+
+async def on_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    if not isinstance(message, TextInput):
+        await turn.reply(quote_views.reask(turn._, draft))
+        return
+    try:
+        matches = await quotes.type_text(turn.uow, draft, message.text, turn.now)
+    except (WrongInput, InvalidValue):
+        await turn.reply(quote_views.reask(turn._, draft))
+        return
+    except (TooLong, LimitReached) as error:
+        await turn.reply(input_error(turn._, error))
+        return
+    await turn.reply(quote_views.prompt(turn._, draft, matches))
+
+
+async def on_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
+    if payload.action == "part" and payload.value.isdigit():
+        await quotes.pick_part(turn.uow, draft, int(payload.value), turn.now)
+    elif payload.action == "done":
+        quotes.parts_done(draft, turn.now)
+    elif payload.action == "back":
+        quotes.back(draft, turn.now)
+    elif payload.action == "send":
+        await _send(turn, draft)
+        return
+    else:
+        raise StaleAction()
+    await turn.edit_off()
+    await turn.reply(quote_views.prompt(turn._, draft))
+
+
+async def go_back(turn: Turn, draft: Draft) -> None:
+    quotes.back(draft, turn.now)
+    await turn.reply(quote_views.prompt(turn._, draft))
+
+
+async def _send(turn: Turn, draft: Draft) -> None:
+    try:
+        quote = await quotes.send(turn.uow, turn.user, draft, turn.now)
+    except (NotAllowed, NotFound):
+        await turn.reply(turn._("This request has changed meanwhile; nothing was recorded."))
+        return
+    await turn.uow.commit()  # the quote exists before the customer can press Accept
+    await turn.edit_off()
+    request = await turn.uow.requests.get(quote.request_id)
+    customer = await turn.uow.customers.get(request.customer_id)
+    person = await turn.uow.users.get(customer.user_id) if customer.user_id else None
+    reached = False
+    if person is not None and person.is_active:
+        view = quote_views.for_customer(turn.translator_for(person), quote, await turn.uow.quotes.lines(quote.id), request)
+        reached = await turn.notify_view(person, view)
+    await turn.reply(quote_views.sent(turn._, quote, request, reached))
+
+
+async def on_quote_button(turn: Turn, payload: QuoteButton) -> None:
+    """The customer's Accept / Decline; staff who quoted and the dispatchers are told."""
+    try:
+        if payload.action not in ("accept", "decline"):
+            raise NotFound()
+        quote, request = await quotes.answer(turn.uow, turn.user, payload.quote_id, payload.action == "accept", turn.now)
+    except NotFound:
+        await turn.audit("not_allowed_button", data=payload.pack())
+        await turn.answer(turn._("This button is no longer valid."), alert=True)
+        return
+    except StaleAction:
+        await turn.audit("stale_button", data=payload.pack())
+        await turn.answer(quote_views.already_answered(turn._), alert=True)
+        return
+    await turn.uow.commit()
+    await turn.edit_off()
+    await turn.reply(quote_views.answered_for_customer(turn._, quote, request))
+    told: set[int] = set()
+    for dispatcher in await requests.dispatchers(turn.uow):
+        told.add(dispatcher.id)
+        await turn.notify_view(dispatcher, quote_views.answered_for_staff(turn.translator_for(dispatcher), quote, request, dispatcher=True))
+    for user_id in (quote.created_by_id, request.assigned_engineer_id):
+        person = await turn.uow.users.get(user_id) if user_id and user_id not in told else None
+        if person is not None and person.is_active:
+            told.add(person.id)
+            await turn.notify_view(person, quote_views.answered_for_staff(turn.translator_for(person), quote, request, dispatcher=dispatch.is_dispatcher(person)))

@@ -1,0 +1,212 @@
+"""Returns and exchanges in the chat: the customer's dialog (from a request card or /products),
+what the customer is told after the service manager's decision, and the staff's tracking buttons.
+The rules are in bot/services/returns.py."""
+from __future__ import annotations
+
+from bot import return_views
+from bot.callbacks import DialogButton, ReturnButton, ReturnProductButton
+from bot.i18n import Translator
+from bot.services import dialogs, returns, users
+from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction, TooLong, WrongInput
+from bot.services.inputs import TextInput, UserInput
+from bot.views import input_error, main_menu_view
+from handlers import approvals as approval_handlers
+from handlers.common import Turn
+from handlers.intake import notify_dispatchers
+from storage.models import Draft, ServiceRequest
+
+
+def _today(turn: Turn):
+    return turn.now.astimezone(turn.deps.settings.timezone).date()
+
+
+async def _refused(turn: Turn, error: DomainError) -> bool:
+    """Say why a return cannot start (or go on); False if the error is not one of these."""
+    if isinstance(error, returns.NoProducts):
+        text = return_views.no_products(turn._)
+    elif isinstance(error, returns.UnknownSaleDate):
+        text = return_views.unknown_date(turn._, error.product)
+    elif isinstance(error, returns.AlreadyOpen):
+        text = return_views.already_open(turn._, error.request)
+    else:
+        return False
+    await turn.reply(text)
+    return True
+
+
+async def start_from_request(turn: Turn, request: ServiceRequest) -> None:
+    """“↩️ Return or exchange” on the customer's request card (ownership checked again)."""
+    customer = await users.customer_of(turn.uow, turn.user)
+    try:
+        draft = await returns.start_from_request(turn.uow, turn.user, customer, request.id, turn.now)
+    except (NotAllowed, NotFound):
+        await turn.answer(return_views.not_from_this_request(turn._), alert=True)
+        return
+    except DomainError as error:
+        if await _refused(turn, error):
+            return
+        raise
+    await _show(turn, draft)
+
+
+async def on_product_button(turn: Turn, payload: ReturnProductButton) -> None:
+    """“↩️ Return or exchange” under a product in /products."""
+    customer = await users.customer_of(turn.uow, turn.user)
+    try:
+        draft = await returns.start_from_product(turn.uow, turn.user, customer, payload.product_id, turn.now)
+    except NotFound:
+        await turn.audit("foreign_product_button", data=payload.pack())
+        await turn.answer(turn._("This button is no longer valid."), alert=True)
+        return
+    except DomainError as error:
+        if await _refused(turn, error):
+            return
+        raise
+    await _show(turn, draft)
+
+
+async def _show(turn: Turn, draft: Draft) -> None:
+    """Render the step the draft is at."""
+    customer = await users.customer_of(turn.uow, turn.user)
+    if draft.step == returns.PRODUCT:
+        await turn.reply(return_views.prompt(turn._, draft, products=await returns.products_offered(turn.uow, customer)))
+        return
+    if draft.step == returns.CONFIRM:
+        product, proposal = await returns.preview(turn.uow, turn.deps.policy, customer, draft, _today(turn))
+        await turn.reply(return_views.prompt(turn._, draft, product=product, proposal=proposal))
+        return
+    product = await turn.uow.products.get(draft.data["product_id"])
+    await turn.reply(return_views.prompt(turn._, draft, product=product))
+
+
+async def on_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    """Only the description is typed; elsewhere the buttons are the answer."""
+    if draft.step != returns.DESCRIPTION:
+        await turn.reply(return_views.reask_buttons(turn._))
+        return
+    if not isinstance(message, TextInput):
+        await turn.reply(return_views.reask_description(turn._, draft))
+        return
+    try:
+        returns.describe(draft, message.text, turn.now)
+    except WrongInput:
+        await turn.reply(return_views.reask_description(turn._, draft))
+        return
+    except TooLong as error:
+        await turn.reply(input_error(turn._, error))
+        return
+    await _show(turn, draft)
+
+
+async def on_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
+    """Product, reason, back and send; each re-checks the product and the windows."""
+    customer = await users.customer_of(turn.uow, turn.user)
+    try:
+        if payload.action == "product":
+            await returns.choose_product(turn.uow, customer, draft, payload.value, turn.now)
+        elif payload.action == "reason":
+            await returns.choose_reason(turn.uow, turn.deps.policy, customer, draft, payload.value, _today(turn), turn.now)
+        elif payload.action == "back":
+            returns.back(draft, turn.now)
+        elif payload.action == "send":
+            await _send(turn, draft, customer)
+            return
+        else:
+            raise StaleAction()
+    except returns.NotReturnable as refused:
+        product = await turn.uow.products.get(draft.data["product_id"])
+        await turn.answer()
+        await turn.reply(return_views.not_returnable(turn._, refused.proposal, product))
+        return
+    except NotFound:
+        await dialogs.end(turn.uow, draft)
+        await turn.edit_off()
+        await turn.reply(turn._("This button is no longer valid."))
+        return
+    except (returns.NoProducts, returns.UnknownSaleDate, returns.AlreadyOpen) as error:
+        await dialogs.end(turn.uow, draft)
+        await turn.edit_off()
+        await _refused(turn, error)
+        return
+    await turn.edit_off()
+    await _show(turn, draft)
+
+
+async def go_back(turn: Turn, draft: Draft) -> None:
+    returns.back(draft, turn.now)
+    await _show(turn, draft)
+
+
+async def _send(turn: Turn, draft: Draft, customer) -> None:
+    staff_ = Translator(turn.deps.settings.default_language, turn.deps.settings.timezone)
+    try:
+        filed = await returns.submit(
+            turn.uow, turn.deps.policy, turn.user, customer, draft, turn.now, turn.deps.settings.timezone,
+            lambda proposal, product: return_views.approval_reason(staff_, proposal, product),
+        )
+    except returns.NotReturnable as refused:  # the window closed while the dialog waited
+        product = await turn.uow.products.get(draft.data["product_id"])
+        await turn.edit_off()
+        await turn.reply(return_views.not_returnable(turn._, refused.proposal, product))
+        await _show(turn, draft)
+        return
+    await turn.uow.commit()  # the request and its approval exist before anyone is told
+    await turn.edit_off()
+    reached = await approval_handlers.post_to_approvers(turn, filed.approval, filed.request)
+    await turn.reply(main_menu_view(turn._, return_views.filed(turn._, filed.request, filed.proposal, reached)))
+    await notify_dispatchers(turn, filed.request)
+
+
+# --- after the service manager's decision -----------------------------------------------------
+
+
+async def after_decision(turn: Turn, request: ServiceRequest) -> None:
+    """Approved: the customer gets the shipping instructions and the warehouse the tracking card.
+    Rejected: the customer is told the reason."""
+    case = await turn.uow.returns.of_request(request.id)
+    if case is None or case.state not in (returns.APPROVED, returns.REJECTED):
+        return
+    customer = await turn.uow.customers.get(request.customer_id)
+    person = await returns.customer_user(turn.uow, customer)
+    if case.state == returns.REJECTED:
+        if person is not None:
+            await turn.notify(person, return_views.rejected_for_customer(turn.translator_for(person), case, request))
+        return
+    if person is not None:
+        product = await turn.uow.products.get(case.product_id) if case.product_id else None
+        _ = turn.translator_for(person)
+        await turn.notify(person, return_views.shipping_instructions(_, case, request, product, turn.deps.policy.returns))
+    for tracker in await returns.trackers(turn.uow):
+        _ = turn.translator_for(tracker)
+        tracked = await returns.tracked(turn.uow, tracker, case.id)
+        await turn.notify_view(tracker, return_views.tracking_card(_, tracked, return_views.approved_note(_)))
+
+
+approval_handlers.FOLLOW_UPS["return"] = after_decision
+
+
+# --- staff track the product ------------------------------------------------------------------
+
+
+async def on_return_button(turn: Turn, payload: ReturnButton) -> None:
+    """Open the tracking card, or move the return one step; the customer is told each step."""
+    try:
+        if payload.action == "open":
+            await turn.edit(return_views.tracking_card(turn._, await returns.tracked(turn.uow, turn.user, payload.return_id)))
+            return
+        tracked = await returns.advance(turn.uow, turn.user, payload.return_id, payload.action, turn.now)
+    except returns.AlreadyMoved as moved:
+        await turn.audit("return_late_press", data=payload.pack(), state=moved.case.state)
+        await turn.answer(return_views.already_moved(turn._, moved.case), alert=True)
+        return
+    except (NotAllowed, NotFound):
+        await turn.audit("return_not_allowed", data=payload.pack())
+        await turn.answer(turn._("This button is no longer valid."), alert=True)
+        return
+    await turn.uow.commit()  # recorded before the customer is told
+    note = return_views.step_note(turn._, tracked.case, return_views.actor_name(turn.user))
+    await turn.answer(note)
+    await turn.edit(return_views.tracking_card(turn._, tracked, note))
+    person = await returns.customer_user(turn.uow, tracked.customer)
+    if person is not None:
+        await turn.notify(person, return_views.step_for_customer(turn.translator_for(person), tracked.case, tracked.request))

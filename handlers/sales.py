@@ -1,0 +1,83 @@
+"""/sell: a salesperson files a request for a customer; it reaches the queue once approved."""
+from __future__ import annotations
+
+from bot import sales_views
+from bot.callbacks import DialogButton
+from bot.labels import CLOCK_LABELS
+from bot.services import sales
+from bot.services.errors import InvalidValue, NotAllowed, StaleAction, TooLong, WrongInput
+from bot.services.inputs import TextInput, UserInput
+from bot.views import input_error
+from handlers import approvals as approval_handlers
+from handlers.common import Turn, handler
+from handlers.intake import notify_dispatchers
+from storage.models import Draft, ServiceRequest
+
+
+@handler
+async def cmd_sell(turn: Turn) -> None:
+    try:
+        draft = await sales.start(turn.uow, turn.user, turn.now)
+    except NotAllowed:
+        await turn.reply(sales_views.not_sales(turn._))
+        return
+    await turn.reply(sales_views.prompt(turn._, draft))
+
+
+async def on_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    if not isinstance(message, TextInput):
+        await turn.reply(sales_views.reask(turn._, draft))
+        return
+    try:
+        sales.type_text(draft, message.text, turn.now)
+    except (WrongInput, InvalidValue):
+        await turn.reply(sales_views.reask(turn._, draft))
+        return
+    except TooLong as error:
+        await turn.reply(input_error(turn._, error))
+        return
+    await turn.reply(sales_views.prompt(turn._, draft))
+
+
+async def on_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
+    if payload.action == "kind":
+        sales.choose_kind(draft, payload.value, turn.now)
+    elif payload.action == "skip":
+        sales.skip_product(draft, turn.now)
+    elif payload.action == "back":
+        sales.back(draft, turn.now)
+    elif payload.action == "send":
+        await _send(turn, draft)
+        return
+    else:
+        raise StaleAction()
+    await turn.edit_off()
+    await turn.reply(sales_views.prompt(turn._, draft))
+
+
+async def go_back(turn: Turn, draft: Draft) -> None:
+    sales.back(draft, turn.now)
+    await turn.reply(sales_views.prompt(turn._, draft))
+
+
+async def _send(turn: Turn, draft: Draft) -> None:
+    filed = await sales.submit(turn.uow, turn.deps.policy, turn.user, draft, turn.now, turn.deps.settings.timezone)
+    await turn.uow.commit()  # registered before any approver is told
+    await turn.edit_off()
+    reached = await approval_handlers.post_to_approvers(turn, filed.approval, filed.request)
+    await turn.reply(sales_views.filed(turn._, filed.request, reached))
+
+
+async def after_decision(turn: Turn, request: ServiceRequest) -> None:
+    """Approved at the last step: the dispatchers get it like any new request, the customer is told."""
+    if request.status != "new":
+        return
+    await notify_dispatchers(turn, request)
+    customer = await turn.uow.customers.get(request.customer_id)
+    person = await turn.uow.users.get(customer.user_id) if customer.user_id else None
+    if person is not None and person.is_active:
+        promise = next((c for c in await turn.uow.requests.clocks(request.id) if c.kind in CLOCK_LABELS and c.stopped_at is None), None)
+        await turn.notify_view(person, sales_views.for_customer(turn.translator_for(person), request, promise))
+
+
+approval_handlers.FOLLOW_UPS["sales_request"] = after_decision

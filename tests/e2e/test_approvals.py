@@ -1,0 +1,165 @@
+"""Approvals over HTTP: a dispatcher asks for a fee waiver, approvers decide with inline buttons,
+the first press wins, questions go back and forth, late and forged presses change nothing."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from storage.models import Approval, AuditEntry
+from tests.e2e.conftest import DISPATCHER_ID
+from tests.e2e.helpers import enrol, file_request, onboard
+
+
+
+
+def _data(message, label: str) -> str:
+    """The callback data behind a button, kept to press it again later (as a stale client would)."""
+    return next(b["callback_data"] for row in message.reply_markup["inline_keyboard"] for b in row if b["text"] == label)
+
+
+async def _ask_waiver(dora, number: str, amount: str, reason: str) -> None:
+    await dora.press("Open to triage")  # on the new-request notice
+    await dora.press("💸 Ask for a fee waiver")
+    assert "how much should the customer not pay" in dora.last.text
+    await dora.send_text(amount)
+    await dora.send_text(reason)
+
+
+async def test_the_first_marketing_vp_decides_and_the_others_copy_says_so(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    mia = await enrol(fake, dora, 7101, "Mia", "marketing_vp")
+    max_ = await enrol(fake, dora, 7102, "Max", "marketing_vp")
+    gao = await enrol(fake, dora, 7103, "Gao", "general_manager")
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+
+    await dora.press("Open to triage")
+    await dora.press("💸 Ask for a fee waiver")
+    await dora.send_text("a lot")
+    assert "not an amount I can use" in dora.last.text
+    await dora.send_text("10000")
+    assert "Why should the company carry the cost" in dora.last.text
+    await dora.send_text("Long-standing customer; the fault is borderline")
+    assert "sent for approval to: Marketing VP" in dora.last.text
+
+    mia_card, max_card = mia.last, max_.last
+    assert number in mia_card.text and "¥10,000.00" in mia_card.text and "borderline" in mia_card.text
+    assert "✅ Approve" in max_card.button_texts
+    max_reject = _data(max_card, "❌ Reject")
+    assert gao.last is None or number not in (gao.last.text or "")  # 10,000 is the marketing VP's
+
+    await mia.press("✅ Approve", mia_card)
+    assert "Approved by Mia" in fake.users[7102].message(max_card.message_id).text
+    assert fake.users[7102].message(max_card.message_id).button_texts == []  # nothing left to press
+    assert "Approved by Mia" in dora.last.text and "The approval is complete." in dora.last.text
+
+    await max_.press_data(max_reject, max_card)  # Max's client still showed the buttons
+    assert any("Already decided" in (text or "") for _, text, _ in max_.callback_answers)
+    async with desk.db.uow() as uow:
+        approval = (await uow.session.scalars(select(Approval))).one()
+        assert (approval.status, approval.decided_by_id) == ("approved", (await uow.users.by_telegram_id(7101)).id)
+        late = list(await uow.session.scalars(select(AuditEntry.actor_telegram_id).where(AuditEntry.action == "approval_late_press")))
+        assert late == [7102]
+    fake.assert_no_rejections()
+
+
+async def test_a_large_waiver_goes_to_the_general_manager_who_asks_then_rejects(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    mia = await enrol(fake, dora, 7101, "Mia", "marketing_vp")
+    gao = await enrol(fake, dora, 7103, "Gao", "general_manager")
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    mia_seen = len(mia.messages)
+
+    await _ask_waiver(dora, number, "10,001", "Big customer")
+    assert "sent for approval to: General manager" in dora.last.text
+    filed = dora.last
+    assert len(mia.messages) == mia_seen  # above 10,000: not the marketing VP's decision
+    card = gao.last
+    assert "¥10,001.00" in card.text
+
+    await gao.press("❓ Ask for info", card)
+    await gao.send_sticker()
+    assert "write it as text" in gao.last.text
+    await gao.send_text("Which contract covers this site?")
+    assert "asked for more information" in dora.last.text and "Which contract" in dora.last.text
+    await dora.press("✍️ Answer")
+    await dora.send_text("Frame contract FC-2025-07")
+    assert "waiting for a decision again" in dora.last.text
+
+    new_card = gao.last
+    assert "✅ Approve" in new_card.button_texts and new_card.message_id != card.message_id
+    await gao.press("❌ Reject", new_card)
+    assert "Why do you reject" in gao.last.text
+    await gao.send_text("x" * 1001)
+    assert "too long" in gao.last.text
+    await gao.send_text("The contract excludes travel costs")
+    assert "Rejected by Gao" in dora.last.text and "excludes travel" in dora.last.text
+
+    await dora.press("Back to the request", filed)  # the message turns into the request's card
+    assert "Fee waiver CN¥10,001.00: rejected" in dora.message(filed.message_id).text
+    fake.assert_no_rejections()
+
+
+async def test_customers_and_wrong_roles_cannot_decide_and_are_audited(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    mia = await enrol(fake, dora, 7101, "Mia", "marketing_vp")
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await _ask_waiver(dora, number, "500", "Goodwill")
+    approve = _data(mia.last, "✅ Approve")
+
+    await alice.press_data(approve)  # a customer replays the approver's button
+    await dora.press_data(approve)  # the requester (a dispatcher, not a marketing VP)
+    await alice.send_text("/approvals")
+    assert "for approvers" in alice.last.text
+
+    await mia.send_text("/approvals")
+    assert "1 approval waits for you" in mia.last.text and number in mia.last.text
+    async with desk.db.uow() as uow:
+        approval = (await uow.session.scalars(select(Approval))).one()
+        assert approval.status == "pending"
+        refused = list(await uow.session.scalars(select(AuditEntry.actor_telegram_id).where(AuditEntry.action == "approval_not_allowed")))
+        assert refused == [5001, DISPATCHER_ID]
+    fake.assert_no_rejections()
+
+
+async def test_a_sales_filed_request_passes_both_vps_before_the_queue_and_the_customer_is_told(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sam = await enrol(fake, dora, 7201, "Sam", "salesperson")
+    mia = await enrol(fake, dora, 7101, "Mia", "marketing_vp")
+    pavel = await enrol(fake, dora, 7301, "Pavel", "production_vp")
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)  # phone +8613800138000: the bot knows her
+    pavel_seen = len(pavel.messages)
+
+    await sam.send_text("/sell")
+    await sam.press("Fault repair")
+    await sam.send_text("Alice, Yellow River Farm")
+    await sam.send_text("call me")
+    assert "not a phone number" in sam.last.text
+    await sam.send_text("+86 138 0013 8000")
+    await sam.press("I don't know it")
+    await sam.send_text("The irrigation pump stops after an hour")
+    assert "Check the request" in sam.last.text and "+8613800138000" in sam.last.text
+    await sam.press("📤 Send for approval")
+    number = re.search(r"SR-\d{4}-\d{6}", sam.last.text).group(0)
+
+    await dora.send_text("/queue")
+    assert number not in dora.last.text  # not the service department's yet
+    assert len(pavel.messages) == pavel_seen  # the production VP decides second
+
+    await mia.press("✅ Approve")
+    assert "Next: Production VP." in sam.last.text
+    await pavel.press("✅ Approve")
+    assert "The approval is complete." in sam.last.text
+    notice = next(m for m in reversed(dora.messages) if m.text and "New request" in m.text)
+    assert number in notice.text and "irrigation pump" in notice.text
+    assert "Our sales team registered request" in alice.last.text and number in alice.last.text
+    await dora.send_text("/queue")
+    assert number in dora.last.text
+    fake.assert_no_rejections()

@@ -1,0 +1,67 @@
+"""Paid work over HTTP: the engineer quotes, the customer declines, the dispatcher asks for a fee
+waiver, the marketing VP approves, and only then can the work start."""
+from __future__ import annotations
+
+
+from storage.models import Part
+from tests.e2e.conftest import DISPATCHER_ID
+from tests.e2e.helpers import enrol, file_request, onboard
+
+
+
+
+async def test_quote_declined_then_a_waiver_approved_lets_the_work_start(fake, desk):
+    async with desk.db.uow() as uow:
+        uow.session.add(Part(code="QJ-200", name="Impeller", unit="pcs", price=120_000))  # 1,200.00 CNY
+        await uow.commit()
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 7401, "Ed", "engineer")
+    mia = await enrol(fake, dora, 7101, "Mia", "marketing_vp")
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+
+    await dora.press("Open to triage")
+    await dora.press("Warranty…")
+    await dora.press("warranty expired")
+    await dora.press("Assign")
+    await dora.press("Ed")
+    await ed.press("✅ Accept")
+
+    await ed.press("🚗 On my way")
+    assert any("paid work" in (text or "") for _, text, _ in ed.callback_answers)  # no quote accepted yet
+
+    await ed.press("🧮 Quote")
+    await ed.send_text("nothing like this")
+    assert "No priced part matches" in ed.last.text
+    await ed.send_text("qj-200")  # an exact code goes straight to the quantity
+    assert "How many of “Impeller”" in ed.last.text
+    await ed.send_text("two")
+    assert "whole number" in ed.last.text
+    await ed.send_text("2")
+    await ed.press("Parts done ›")
+    await ed.send_text("600")
+    await ed.send_text("350")
+    assert "Total: CN¥3,350.00" in ed.last.text
+    await ed.press("📤 Send to the customer")
+    assert "Quote of CN¥3,350.00 sent" in ed.last.text
+
+    offer = alice.last
+    assert "Impeller × 2 = CN¥2,400.00" in offer.text and "Total: CN¥3,350.00" in offer.text
+    accept = next(b["callback_data"] for row in offer.reply_markup["inline_keyboard"] for b in row if b["text"] == "✅ Accept")
+    await alice.press("❌ Decline", offer)
+    assert "You declined the quote" in alice.last.text
+    await alice.press_data(accept, offer)  # a stale client still shows the buttons
+    assert any("already answered" in (text or "") for _, text, _ in alice.callback_answers)  # a second answer changes nothing
+
+    declined = dora.last
+    assert "declined the quote of CN¥3,350.00" in declined.text
+    await dora.press("💸 Ask for a fee waiver", declined)
+    assert "Waive CN¥3,350.00" in dora.last.text  # the amount comes from the declined quote
+    await dora.send_text("Second failure within a year; keep the customer")
+    await mia.press("✅ Approve")
+    assert "The approval is complete." in ed.last.text
+
+    await ed.press("🚗 On my way")
+    assert f"on the way to you (request {number})" in alice.last.text
+    fake.assert_no_rejections()

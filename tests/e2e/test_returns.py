@@ -1,0 +1,134 @@
+"""Returns over HTTP: a customer asks to return a faulty product from /products or from a request
+card, the service manager decides, the customer gets shipping instructions, and the warehouse
+tracks the product until the refund; the customer is told at every step."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from storage.models import AuditEntry, Product, ReturnCase
+from tests.e2e.conftest import DISPATCHER_ID
+from tests.e2e.helpers import enrol, file_request, onboard
+
+
+
+
+async def _sold_to(desk, telegram_id: int, serial: str, days_ago: int) -> None:
+    """The registry says the customer bought the product `days_ago` days ago (local date)."""
+    today = desk.clock.now().astimezone(desk.settings.timezone).date()
+    async with desk.db.uow() as uow:
+        customer = await uow.customers.by_user_id((await uow.users.by_telegram_id(telegram_id)).id)
+        await uow.products.add(Product(serial=serial, model="QJ 50-120", customer_id=customer.id, sale_date=today - timedelta(days=days_ago)))
+        await uow.commit()
+
+
+def _data(message, label: str) -> str:
+    return next(b["callback_data"] for row in message.reply_markup["inline_keyboard"] for b in row if b["text"] == label)
+
+
+async def test_a_faulty_product_10_days_after_sale_is_refunded_after_approval_and_tracking(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7301, "Sun", "service_manager")
+    wen = await enrol(fake, dora, 7302, "Wen", "warehouse")
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await _sold_to(desk, 5001, "QJ-2001", days_ago=10)
+
+    await alice.send_text("/products")
+    await alice.press("↩️ Return or exchange: QJ-2001")
+    assert "Is the product unused and intact, or does it have a quality fault?" in alice.last.text
+    await alice.send_text("It is broken")  # typed where a button is the answer
+    assert "Please use the buttons above" in alice.last.text
+    await alice.press("🔧 Quality fault")
+    assert "Describe it briefly" in alice.last.text
+    await alice.send_sticker()
+    assert "Please describe it as text" in alice.last.text
+    await alice.send_text("x" * 1001)
+    assert "too long" in alice.last.text
+    await alice.send_text("The pump stops after five minutes & smells burnt")
+    summary = alice.last
+    assert "Proposed: refund" in summary.text and "Shipping to us is at the company's cost." in summary.text
+    assert "a product with a quality fault is refunded until" in summary.text
+    assert "smells burnt" in summary.text
+    send = _data(summary, "✅ Send the request")
+    await alice.press("✅ Send the request", summary)
+    number = re.search(r"SR-\d{4}-\d{6}", alice.last.text).group(0)
+    assert f"Your return request {number} is registered. Proposed: refund." in alice.last.text
+    await alice.press_data(send, summary)  # a double press on Send creates nothing more
+    assert alice.callback_answers[-1][1] == "This button is no longer valid."
+
+    card = sun.last
+    assert number in card.text and "Return or exchange" in card.text
+    assert "quality fault, day 10 after" in card.text and "Proposed: refund" in card.text and "Shipping paid by the company" in card.text
+    assert any(number in (m.text or "") for m in dora.messages)  # the dispatchers get every new request
+    await sun.press("✅ Approve", card)
+
+    instructions = next(m for m in reversed(alice.messages) if "is approved" in (m.text or ""))
+    assert f"Your return {number} is approved: refund." in instructions.text
+    assert desk.policy.returns.return_address in instructions.text
+    assert "Shipping is at the company's cost" in instructions.text and f"Write the request number {number} on the parcel." in instructions.text
+    tracking = wen.last
+    assert f"Return {number}" in tracking.text and "approved, waiting for the product" in tracking.text
+    received = _data(tracking, "📦 Product received")
+
+    await alice.press_data(received)  # a customer forging the warehouse's button
+    assert alice.callback_answers[-1][1] == "This button is no longer valid."
+
+    desk.clock.advance(timedelta(days=3))
+    await wen.press("📦 Product received", tracking)
+    assert f"We have received the product for {number}" in alice.last.text
+    assert "Marked “product received” by Wen" in wen.message(tracking.message_id).text
+    await wen.press_data(received, tracking)  # the same press again
+    assert wen.callback_answers[-1][1] == "This return is already “product received”; nothing was changed."
+
+    await wen.press("🔍 Inspected", tracking)
+    assert f"The product for {number} has been inspected." in alice.last.text
+    await wen.press("💰 Refunded", tracking)
+    assert f"{number}: your refund has been made. The request is closed." in alice.last.text
+    assert wen.message(tracking.message_id).button_texts == ["🔄 Refresh"]
+
+    await alice.send_text(number)  # the customer's card tells the story
+    history = alice.last.text
+    for label in ("Return approved; shipping instructions sent", "Returned product received", "Returned product inspected", "Refunded"):
+        assert label in history
+    assert "Status: Closed" in history
+    async with desk.db.uow() as uow:
+        case = (await uow.session.scalars(select(ReturnCase))).one()
+        assert (case.state, case.proposed_outcome, case.shipping_paid_by, case.days_since) == ("refunded", "refund", "company", 10)
+        audited = list(await uow.session.scalars(select(AuditEntry.actor_telegram_id).where(AuditEntry.action.in_(("return_not_allowed", "return_late_press")))))
+        assert sorted(audited) == [5001, 7302]
+    fake.assert_no_rejections()
+
+
+async def test_from_a_request_card_the_customer_picks_the_product_and_a_rejection_gives_the_reason(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7301, "Sun", "service_manager")
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await alice.send_text(number)
+    await alice.press("↩️ Return or exchange")
+    assert "Returns are for registered products" in alice.last.text
+
+    await _sold_to(desk, 5001, "QJ-2002", days_ago=8)
+    await alice.press("↩️ Return or exchange")
+    await alice.press("QJ 50-120 · QJ-2002")
+    await alice.press("📦 Unused and intact")
+    assert "can be returned without a reason only until" in alice.last.text  # day 8: too late for that
+    await alice.press("🔧 Quality fault")
+    await alice.send_text("Rattles when running")
+    assert "Proposed: exchange" not in alice.last.text and "Proposed: refund" in alice.last.text
+    await alice.press("✅ Send the request")
+    returned = re.search(r"SR-\d{4}-\d{6}", alice.last.text).group(0)
+    assert returned != number
+
+    await sun.press("❌ Reject", sun.last)
+    await sun.send_text("The noise is normal for this model; see the manual, page 12")
+    refusal = next(m for m in reversed(alice.messages) if "was not approved" in (m.text or ""))
+    assert f"Your return {returned} was not approved." in refusal.text and "normal for this model" in refusal.text
+    await alice.send_text(returned)
+    assert "Return not approved" in alice.last.text and "Status: Closed" in alice.last.text
+    assert "↩️ Return or exchange" not in alice.last.button_texts  # a return's own card offers no return
+    fake.assert_no_rejections()

@@ -1,0 +1,138 @@
+"""Spare parts over HTTP: the engineer requests parts from the job card, the service manager
+approves with the approval buttons, the warehouse issues them, the engineer confirms receipt; the stock,
+the ledger and the low-stock alert are checked, and stale or forged presses change nothing."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.services import stock
+from storage.models import AuditEntry, PartStock, StockMove, Warehouse
+from tests.e2e.conftest import DISPATCHER_ID
+from tests.e2e.helpers import enrol, file_request, onboard, t
+from tests.e2e.test_jobs import _assign
+
+PARTS_CSV = (
+    "Code,Name,Unit,Price,Safety level,Warehouse,Quantity\n"
+    "BRG-6204,Bearing 6204,pc,35.50,3,MAIN,4\n"
+    "BRG-6204,Bearing 6204,pc,35.50,3,EAST,0\n"
+    "SEAL-1,Shaft seal,pc,12,,MAIN,10\n"
+).encode()
+
+
+def en(message: str, **values) -> str:
+    return t("en", message, **values)
+
+
+async def _stock(desk) -> dict[tuple[int, str], int]:
+    async with desk.db.uow() as uow:
+        rows = await uow.session.execute(select(PartStock.part_id, Warehouse.code, PartStock.quantity).join(Warehouse))
+        return {(part_id, code): quantity for part_id, code, quantity in rows.all()}
+
+
+async def test_request_parts_issue_and_receipt_over_telegram(fake, desk):
+    dora = fake.users[DISPATCHER_ID]  # admin and dispatcher
+    ed = await enrol(fake, dora, 5701, "Ed", "engineer")
+    wu = await enrol(fake, dora, 5702, "Wu", "warehouse")
+    sun = await enrol(fake, dora, 5704, "Sun", "service_manager")
+    alice = fake.add_user(user_id=5703, first_name="Alice", language_code="en")
+
+    await dora.send_text("/import")
+    await dora.send_document("parts.csv", data=PARTS_CSV)
+    assert en("✅ Parts catalog imported: {added} added, {updated} updated, {unchanged} unchanged.", added=2, updated=0, unchanged=0) in dora.last.text
+    assert en("Stock quantities changed: {count} (each recorded in the stock ledger).", count=2) in dora.last.text
+
+    await onboard(alice)
+    number = await file_request(alice)
+    await _assign(dora, number, "Ed", "en")
+    await ed.press(en("✅ Accept"))
+    await ed.send_text("/jobs")
+    await ed.press(number)
+
+    # The requisition dialog: search, a wrong quantity, a quantity, send.
+    await ed.press(en("🔩 Request parts"))
+    assert en("🔩 <b>Parts for job {number}</b>", number=number) in ed.last.text
+    await ed.send_sticker()
+    assert ed.last.text == en("Please type a part code or name, or use the buttons above.")
+    await ed.send_text("x" * 65)
+    assert "at most 64 characters" in ed.last.text
+    await ed.send_text("bearing")
+    await ed.press("BRG-6204 · Bearing 6204")
+    await ed.send_text("two")
+    assert ed.last.text == en("Please type the quantity as a whole number from 1 to {max}.", max=999)
+    await ed.send_text("2")
+    assert "BRG-6204 · Bearing 6204 × 2" in ed.last.text
+    await ed.send_text("seal-1")  # an exact code: straight to its quantity
+    assert ed.last.text == en("How many of “{name}”? Type a whole number from 1 to {max}.", name="SEAL-1 · Shaft seal", max=999)
+    await ed.press(en("⬅️ Back"))
+    await ed.send_text("SEAL-1")
+    await ed.send_text("1")
+    assert "SEAL-1 · Shaft seal × 1" in ed.last.text
+    await ed.press(en("Remove the last part"))
+    assert "SEAL-1" not in ed.last.text and "BRG-6204 · Bearing 6204 × 2" in ed.last.text
+    await desk.restart()  # the dialog is a draft row: it continues after a restart
+    send_data = next(b["callback_data"] for b in ed.last.buttons if b["text"] == en("📤 Send the requisition"))
+    await ed.press(en("📤 Send the requisition"))
+    assert en("🔩 Requisition {id} for job {number} sent: {lines}. It waits for approval; the warehouse issues it after that.",
+              id=1, number=number, lines="BRG-6204 · Bearing 6204 × 2") in "\n".join(m.text or "" for m in ed.messages[-3:])
+    await ed.press_data(send_data)  # a double press of Send
+    assert ed.callback_answers[-1][1] == en("This button is no longer valid.")
+    assert en("🔩 Parts requisition {id}: {lines} — {status}", id=1, lines="BRG-6204 · Bearing 6204 × 2", status=en("waiting for approval")) in ed.last.text
+
+    await wu.send_text("/issue")
+    assert wu.last.text == en("No approved requisitions are waiting to be issued.")
+    assert number in sun.last.text and "BRG-6204 × 2" in sun.last.text  # the approval step, posted to the service manager
+    await sun.press(en("✅ Approve"))
+    assert "Approved by Sun" in ed.last.text
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        requisition = (await stock.requisitions_of(uow, request.id))[0]
+        assert requisition.status == stock.APPROVED
+        bearing = (await uow.parts.by_code("BRG-6204")).id
+        request_id, requisition_id = request.id, requisition.id
+
+    await wu.send_text("/issue")
+    assert en("🔩 <b>Requisition {id}</b> for job {number}", id=requisition_id, number=number) in wu.last.text
+    assert wu.last.button_texts == [en("Issue from {warehouse}", warehouse="MAIN"), en("🔄 Refresh")]  # EAST holds none
+    issue_data = wu.last.buttons[0]["callback_data"]
+    await alice.press_data(issue_data)  # a customer forging the warehouse's button
+    assert alice.callback_answers[-1][1] == en("This button is no longer valid.")
+    await ed.press_data(issue_data)  # the engineer is not the warehouse either
+    assert ed.callback_answers[-1][1] == en("This button is no longer valid.")
+    assert (await _stock(desk))[(bearing, "MAIN")] == 4
+
+    await wu.press(en("Issue from {warehouse}", warehouse="MAIN"))
+    assert en("✅ Requisition {id} for job {number} issued from {warehouse} by {name}: {lines}",
+              id=requisition_id, number=number, warehouse="MAIN", name="Wu", lines="BRG-6204 · Bearing 6204 × 2") in wu.last.text
+    assert (await _stock(desk))[(bearing, "MAIN")] == 2
+    await wu.press_data(issue_data, wu.last)  # pressed again, on the card that now says it was issued
+    assert wu.callback_answers[-1][1] == en("Requisition {id} has already been issued.", id=requisition_id)
+    assert (await _stock(desk))[(bearing, "MAIN")] == 2
+
+    notice = next(m for m in reversed(ed.messages) if en("✅ Parts received") in m.button_texts)
+    assert en("📦 Parts for job {number} were issued from {warehouse} by {name}: {lines}. Press the button when you have them.",
+              number=number, warehouse="MAIN", name="Wu", lines="BRG-6204 · Bearing 6204 × 2") in notice.text
+    received_data = notice.buttons[0]["callback_data"]
+    await ed.press(en("✅ Parts received"), notice)
+    assert any(en("Receipt of requisition {id} for job {number} recorded.", id=requisition_id, number=number) in (m.text or "") for m in ed.messages[-2:])
+    assert en("received") in ed.last.text and en("✅ Parts received ({id})", id=requisition_id) not in ed.last.button_texts
+    await ed.press_data(received_data, notice)
+    assert ed.callback_answers[-1][1] == en("Requisition {id} is already {status}.", id=requisition_id, status=en("received"))
+
+    # 2 bearings left, safety level 3: the warehouse is alerted once, when the sweep delivers it.
+    await desk.sweep()
+    assert any(en("⚠️ Stock of {part} is below its safety level: {total} left in all warehouses, safety level {level}. See /stock.",
+                  part="BRG-6204 · Bearing 6204", total=2, level=3) in (m.text or "") for m in wu.messages)
+    await wu.send_text("/stock")
+    assert wu.last.text.splitlines()[1].startswith("⚠️ BRG-6204 · Bearing 6204")
+    await alice.send_text("/stock")
+    assert alice.last.text == en("This command is for the warehouse and managers.")
+
+    async with desk.db.uow() as uow:
+        moves = list(await uow.session.scalars(select(StockMove).where(StockMove.reason == "issue")))
+        assert [(m.part_id, m.change, m.quantity_after, m.request_id, m.requisition_id) for m in moves] == [(bearing, -2, 2, request_id, requisition_id)]
+        wu_user = await uow.users.by_telegram_id(5702)
+        assert moves[0].user_id == wu_user.id
+        assert (await uow.stock.requisition(requisition_id)).status == stock.RECEIVED
+        audited = {a for a, in await uow.session.execute(select(AuditEntry.actor_telegram_id).where(AuditEntry.action == "not_allowed_button"))}
+        assert {5701, 5703} <= audited
+    fake.assert_no_rejections()

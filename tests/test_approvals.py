@@ -1,0 +1,250 @@
+"""The approval engine on SQLite and PostgreSQL: chains by policy, first decision wins, questions
+and answers, self-approval, forged and late presses, and the step's deadline clock."""
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+
+from bot.config import DEFAULT_POLICY_FILE
+from bot.policy import load_policy
+from bot.services import approvals, dispatch, requests, sales, staff, users
+from bot.services.errors import InvalidValue, NotAllowed, NotFound, WrongInput
+from bot.services.reminders import Planner
+from bot.services.clocks import ClockKeeper
+from storage.models import OutboxMessage
+from tests.conftest import SHANGHAI
+from tests.test_dispatch import _request, _setup
+
+POLICY = load_policy(DEFAULT_POLICY_FILE)
+
+
+async def _role(uow, admin, telegram_id, name, role, clock):
+    person = await users.touch(uow, telegram_id, name, None, "en", "en", clock.now())
+    invite = await staff.create_invite(uow, admin, role, POLICY.staff, clock.now())
+    await staff.redeem_invite(uow, person, invite.code, POLICY.staff, clock.now())
+    return person
+
+
+async def _desk(uow, clock):
+    """Dispatcher 500, engineers 600-601, two marketing VPs, a production VP, a general manager, a service manager."""
+    dispatcher, crew, user, customer = await _setup(uow, clock, engineers=2)
+    people = {
+        "mvp1": await _role(uow, dispatcher, 800, "Mia", "marketing_vp", clock),
+        "mvp2": await _role(uow, dispatcher, 801, "Max", "marketing_vp", clock),
+        "pvp": await _role(uow, dispatcher, 810, "Pavel", "production_vp", clock),
+        "gm": await _role(uow, dispatcher, 820, "Gao", "general_manager", clock),
+        "sm": await _role(uow, dispatcher, 830, "Sun", "service_manager", clock),
+    }
+    return dispatcher, crew, user, customer, people
+
+
+def test_chains_follow_the_policy_at_the_waiver_threshold():
+    assert POLICY.approvals.chain("waiver", Decimal("10000")) == ("marketing_vp",)
+    assert POLICY.approvals.chain("waiver", Decimal("10000.01")) == ("general_manager",)
+    assert POLICY.approvals.chain("waiver", Decimal("10001")) == ("general_manager",)
+    assert POLICY.approvals.chain("sales_request", None) == ("marketing_vp", "production_vp")
+    assert POLICY.approvals.chain("requisition", None) == ("service_manager",)
+    assert POLICY.approvals.chain("return", None) == ("service_manager",)
+
+
+@pytest.mark.parametrize("typed, fen", [("12000", 1_200_000), ("12,000.50", 1_200_050), ("¥ 9 999", 999_900), ("10000元", 1_000_000)])
+def test_typed_amounts_are_read_in_fen(typed, fen):
+    assert approvals.parse_amount(typed) == fen
+
+
+@pytest.mark.parametrize("typed", ["0", "-5", "12.345", "twelve", "1e9999", "NaN", "200000000"])
+def test_amounts_that_cannot_be_meant_are_refused(typed):
+    with pytest.raises(InvalidValue):
+        approvals.parse_amount(typed)
+
+
+async def test_waivers_of_10000_and_10001_go_to_different_approvers(database, clock):
+    async with database.uow() as uow:
+        dispatcher, _, user, customer, people = await _desk(uow, clock)
+        request = await _request(uow, user, customer, clock)
+        small = await approvals.request_approval(uow, POLICY, dispatcher, request, "waiver", clock.now(), amount_minor=1_000_000, reason="Loyal customer")
+        large = await approvals.request_approval(uow, POLICY, dispatcher, request, "waiver", clock.now(), amount_minor=1_000_100, reason="Loyal customer")
+        assert [u.first_name for u in await approvals.approvers(uow, POLICY, small)] == ["Mia", "Max"]
+        assert [u.first_name for u in await approvals.approvers(uow, POLICY, large)] == ["Gao"]
+        with pytest.raises(NotAllowed):  # the marketing VP's authority ends at 10,000
+            await approvals.decide(uow, POLICY, people["mvp1"], large.id, 0, approvals.APPROVE, None, clock.now())
+        outcome = await approvals.decide(uow, POLICY, people["gm"], large.id, 0, approvals.APPROVE, None, clock.now())
+        assert outcome.finished and large.status == approvals.APPROVED and large.decided_by_id == people["gm"].id
+
+
+async def test_a_sales_request_passes_both_vps_in_order(database, clock):
+    async with database.uow() as uow:
+        dispatcher, _, user, customer, people = await _desk(uow, clock)
+        request = await _request(uow, user, customer, clock)
+        approval = await approvals.request_approval(uow, POLICY, dispatcher, request, "sales_request", clock.now())
+        with pytest.raises(NotAllowed):  # the production VP's step has not come yet
+            await approvals.decide(uow, POLICY, people["pvp"], approval.id, 0, approvals.APPROVE, None, clock.now())
+        first = await approvals.decide(uow, POLICY, people["mvp2"], approval.id, 0, approvals.APPROVE, None, clock.now())
+        assert not first.finished and approval.step == 1 and approval.status == approvals.PENDING
+        assert [u.first_name for u in await approvals.approvers(uow, POLICY, approval)] == ["Pavel"]
+        second = await approvals.decide(uow, POLICY, people["pvp"], approval.id, 1, approvals.APPROVE, None, clock.now())
+        assert second.finished and approval.status == approvals.APPROVED
+        events = [e.action for e in await uow.requests.events(request.id, include_internal=True) if e.action.startswith("approval")]
+        assert events == ["approval_requested", "approval_decided", "approval_requested", "approval_decided"]
+        actions = [(a.step, a.action, a.user_id) for a in await uow.approvals.actions(approval.id)]
+        assert actions == [(0, "approve", people["mvp2"].id), (1, "approve", people["pvp"].id)]
+
+
+async def test_reject_needs_a_reason_and_ask_waits_for_the_requesters_answer(database, clock):
+    async with database.uow() as uow:
+        dispatcher, _, user, customer, people = await _desk(uow, clock)
+        request = await _request(uow, user, customer, clock)
+        approval = await approvals.request_approval(uow, POLICY, dispatcher, request, "waiver", clock.now(), amount_minor=500_000, reason="Goodwill")
+        with pytest.raises(WrongInput):
+            await approvals.decide(uow, POLICY, people["mvp1"], approval.id, 0, approvals.REJECT, "  ", clock.now())
+        asked = await approvals.decide(uow, POLICY, people["mvp1"], approval.id, 0, approvals.ASK, "Which invoice?", clock.now())
+        assert asked.approval.status == approvals.INFO and approval.question == "Which invoice?"
+        with pytest.raises(approvals.AlreadyDecided):  # nobody decides while the question is open
+            await approvals.decide(uow, POLICY, people["mvp2"], approval.id, 0, approvals.APPROVE, None, clock.now())
+        with pytest.raises(NotFound):  # only the requester answers
+            await approvals.answer(uow, people["mvp2"], approval.id, "INV-1", clock.now())
+        await approvals.answer(uow, dispatcher, approval.id, "Invoice INV-2026-0042", clock.now())
+        assert approval.status == approvals.PENDING and approval.question is None
+        rejected = await approvals.decide(uow, POLICY, people["mvp2"], approval.id, 0, approvals.REJECT, "Not covered", clock.now())
+        assert rejected.finished and approval.status == approvals.REJECTED
+        actions = [(a.action, a.comment) for a in await uow.approvals.actions(approval.id)]
+        assert actions == [("ask", "Which invoice?"), ("answer", "Invoice INV-2026-0042"), ("reject", "Not covered")]
+
+
+async def test_nobody_approves_their_own_request_unless_the_policy_allows_it(database, clock):
+    async with database.uow() as uow:
+        dispatcher, _, user, customer, people = await _desk(uow, clock)
+        request = await _request(uow, user, customer, clock)
+        manager = people["mvp1"]  # a marketing VP asking for a waiver only a marketing VP may approve
+        approval = await approvals.request_approval(uow, POLICY, manager, request, "waiver", clock.now(), amount_minor=50_000)
+        with pytest.raises(NotAllowed):
+            await approvals.decide(uow, POLICY, manager, approval.id, 0, approvals.APPROVE, None, clock.now())
+        assert await approvals.waiting_for(uow, POLICY, manager) == []
+        lenient = dataclasses.replace(POLICY, approvals=dataclasses.replace(POLICY.approvals, self_approval=True))
+        assert (await approvals.decide(uow, lenient, manager, approval.id, 0, approvals.APPROVE, None, clock.now())).finished
+
+
+async def test_forged_and_late_presses_change_nothing(database, clock):
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer, people = await _desk(uow, clock)
+        request = await _request(uow, user, customer, clock)
+        approval = await approvals.request_approval(uow, POLICY, dispatcher, request, "waiver", clock.now(), amount_minor=100_000)
+        for outsider in (user, crew[0], dispatcher, people["gm"]):  # customer, engineer, the requester, wrong role
+            with pytest.raises(NotAllowed):
+                await approvals.decide(uow, POLICY, outsider, approval.id, 0, approvals.APPROVE, None, clock.now())
+        with pytest.raises(NotFound):
+            await approvals.decide(uow, POLICY, people["mvp1"], 999_999, 0, approvals.APPROVE, None, clock.now())
+        await approvals.decide(uow, POLICY, people["mvp1"], approval.id, 0, approvals.APPROVE, None, clock.now())
+        for late in (people["mvp1"], people["mvp2"]):  # a replayed press and the other approver's press
+            with pytest.raises(approvals.AlreadyDecided):
+                await approvals.decide(uow, POLICY, late, approval.id, 0, approvals.REJECT, "Too late", clock.now())
+        assert len(await uow.approvals.actions(approval.id)) == 1 and approval.status == approvals.APPROVED
+
+
+async def test_two_approvers_pressing_at_once_make_exactly_one_decision(database, clock):
+    async with database.uow() as uow:
+        dispatcher, _, user, customer, people = await _desk(uow, clock)
+        request = await _request(uow, user, customer, clock)
+        approval = await approvals.request_approval(uow, POLICY, dispatcher, request, "waiver", clock.now(), amount_minor=900_000)
+        await uow.commit()
+        ids = (approval.id, people["mvp1"].id, people["mvp2"].id)
+
+    async def press(user_id, action):
+        async with database.uow() as uow:
+            actor = await uow.users.get(user_id)
+            try:
+                await approvals.decide(uow, POLICY, actor, ids[0], 0, action, "No budget", clock.now())
+                await uow.commit()
+                return action
+            except approvals.AlreadyDecided:
+                return "late"
+
+    results = await asyncio.gather(press(ids[1], approvals.APPROVE), press(ids[2], approvals.REJECT))
+    assert sorted(results) in (["approve", "late"], ["late", "reject"])
+    async with database.uow() as uow:
+        stored = await uow.approvals.get(ids[0])
+        assert stored.status == ("approved" if "approve" in results else "rejected")
+        assert len(await uow.approvals.actions(ids[0])) == 1
+
+
+async def test_a_pending_approval_has_its_own_clock_and_pauses_the_jobs_clocks(database, clock):
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer, people = await _desk(uow, clock)
+        request = await _request(uow, user, customer, clock)
+        await dispatch.assign(uow, dispatcher, request.id, crew[0].id, None, clock.now())
+        await dispatch.respond(uow, crew[0], request.id, True, None, clock.now())
+        clock.advance(timedelta(hours=1))
+        approval = await approvals.request_approval(uow, POLICY, dispatcher, request, "waiver", clock.now(), amount_minor=300_000)
+        await uow.commit()
+        clocks = {c.kind: c for c in await uow.requests.clocks(request.id)}
+        assert clocks["approval_decided"].due_at == clock.now() + timedelta(hours=8)
+        assert clocks["onsite_arrival"].pause_reason == "approval" and clocks["onsite_arrival"].due_at is None
+
+        clock.advance(timedelta(hours=3))
+        await approvals.decide(uow, POLICY, people["mvp1"], approval.id, 0, approvals.APPROVE, None, clock.now())
+        await uow.commit()
+        clocks = {c.kind: c for c in await uow.requests.clocks(request.id)}
+        assert clocks["approval_decided"].outcome == "met" and clocks["approval_decided"].late_seconds == 0
+        arrival = clocks["onsite_arrival"]
+        assert arrival.pause_reason is None
+        window = POLICY.deadlines.window("onsite_arrival", request.distance_band)
+        assert arrival.due_at == arrival.started_at + window + timedelta(hours=3)  # the 3 h of waiting do not count
+
+
+async def test_an_overdue_approval_escalates_past_its_approver(database, clock):
+    planner = Planner(POLICY, ClockKeeper(POLICY, SHANGHAI), SHANGHAI)
+    async with database.uow() as uow:
+        dispatcher, _, user, customer, people = await _desk(uow, clock)
+        request = await _request(uow, user, customer, clock)
+        approval = await approvals.request_approval(uow, POLICY, dispatcher, request, "waiver", clock.now(), amount_minor=100_000)
+        await uow.commit()
+        clock_id = next(c.id for c in await uow.requests.clocks(request.id) if c.kind == "approval_decided")
+        ids = {name: person.id for name, person in people.items()}
+        approval_id = approval.id
+
+    async def reminded_at(point):
+        async with database.uow() as uow:
+            await planner.plan(uow, clock.now())
+            await uow.commit()
+            return {r.user_id for r in await _outbox(uow) if r.payload.get("clock_id") == clock_id and r.payload.get("point") == point}
+
+    clock.advance(timedelta(hours=4))  # 50 % of the 8 h window: the approvers
+    assert await reminded_at(0) == {ids["mvp1"], ids["mvp2"]}
+    clock.advance(timedelta(hours=4))  # breach: the approvers and the next level, the service manager
+    assert await reminded_at(2) == {ids["mvp1"], ids["mvp2"], ids["sm"]}
+    async with database.uow() as uow:
+        assert (await uow.approvals.get(approval_id)).status == approvals.PENDING  # reminders nag; they never decide
+
+
+async def _outbox(uow):
+    return list(await uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+
+@pytest.mark.parametrize("decision, status", [(approvals.APPROVE, "new"), (approvals.REJECT, "closed")])
+async def test_a_sales_request_reaches_the_queue_only_when_approved(database, clock, decision, status):
+    async with database.uow() as uow:
+        dispatcher, _, user, customer, people = await _desk(uow, clock)
+        seller = await _role(uow, dispatcher, 840, "Sam", sales.ROLE_SALES, clock)
+        new = requests.NewRequest(kind="repair", description="Pump stops after an hour")
+        request = await requests.create(uow, seller, customer, new, POLICY, clock.now(), SHANGHAI, awaiting_approval=True)
+        approval = await approvals.request_approval(uow, POLICY, seller, request, "sales_request", clock.now())
+        await uow.commit()
+        assert {c.kind for c in await uow.requests.clocks(request.id)} == {"approval_decided"}  # no first-contact promise yet
+        assert request.id not in [item.request.id for item in await dispatch.queue(uow, dispatcher)]
+
+        clock.advance(timedelta(hours=2))
+        await approvals.decide(uow, POLICY, people["mvp1"], approval.id, 0, approvals.APPROVE, None, clock.now())
+        await approvals.decide(uow, POLICY, people["pvp"], approval.id, 1, decision, "Not our customer", clock.now())
+        await uow.commit()
+        assert request.status == status
+        clocks = {c.kind: c for c in await uow.requests.clocks(request.id)}
+        queued = request.id in [item.request.id for item in await dispatch.queue(uow, dispatcher)]
+        if status == "new":
+            assert clocks["first_contact"].started_at == clock.now() and queued
+        else:
+            assert "first_contact" not in clocks and not queued
