@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from bot import approval_views
 from bot.callbacks import ApprovalButton, DialogButton
-from bot.services import approvals, dialogs, quotes
+from bot.services import approvals, dialogs, quotes, users
 from bot.services.errors import InvalidValue, NotAllowed, NotFound, TooLong, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.views import input_error
@@ -44,6 +44,8 @@ async def _after(turn: Turn, outcome: approvals.Outcome) -> None:
         view = approval_views.state_card(_, approval, request, requester, approval_views.action_note(_, outcome))
         await turn.edit_elsewhere(post.chat_id, post.message_id, view)
     for person in await approvals.people_to_tell(turn.uow, approval, request, turn.user):
+        if outcome.finished and approval.kind in FOLLOW_UPS and not users.is_staff(person):
+            continue  # a customer who asked (a return) gets the kind's own message below, not the staff's
         await turn.notify_view(person, approval_views.result_for_requester(turn.translator_for(person), outcome))
     if approval.status == approvals.PENDING and outcome.action == approvals.APPROVE:
         await post_to_approvers(turn, approval, request)

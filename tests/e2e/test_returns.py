@@ -63,7 +63,9 @@ async def test_a_faulty_product_10_days_after_sale_is_refunded_after_approval_an
     assert number in card.text and "Return or exchange" in card.text
     assert "quality fault, day 10 after" in card.text and "Proposed: refund" in card.text and "Shipping paid by the company" in card.text
     assert any(number in (m.text or "") for m in dora.messages)  # the dispatchers get every new request
+    alice_seen = len(alice.messages)
     await sun.press("✅ Approve", card)
+    assert not any("Approved by" in (m.text or "") for m in alice.messages[alice_seen:])  # staff wording stays with staff
 
     instructions = next(m for m in reversed(alice.messages) if "is approved" in (m.text or ""))
     assert f"Your return {number} is approved: refund." in instructions.text
