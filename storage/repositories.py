@@ -35,6 +35,7 @@ from storage.models import (
     ProductClaim,
     Project,
     RequestEvent,
+    ReturnCase,
     ServiceRequest,
     SlaClock,
     StockMove,
@@ -918,8 +919,6 @@ class StockRepository(_Repository):
 
 
 # --- returns and exchanges (bot/services/returns.py) -----------------------------------------
-
-from storage.models import ReturnCase  # noqa: E402  (appended section; keeps the import list above untouched)
 
 
 class ReturnRepository(_Repository):
