@@ -60,10 +60,12 @@ EVENT_LABELS = {
     "return_refunded": N_("Refunded"),
     "return_exchanged": N_("Exchanged for a new product"),
     "return_repaired": N_("Repaired"),
+    "complaint_answered": N_("Complaint answered in writing"),
 }
 
 CLOCK_LABELS = {
     "first_contact": N_("We will contact you by"),
+    "complaint_answer": N_("Written answer promised by"),
     "consultation_answer": N_("Answer promised by"),
     "onsite_arrival": N_("Engineer on site by"),
     "repair_completed": N_("Repair promised by"),
@@ -89,6 +91,7 @@ ROLE_LABELS = {
     "marketing_vp": N_("Marketing VP"),
     "production_vp": N_("Production VP"),
     "general_manager": N_("General manager"),
+    "callback": N_("Follow-up calls"),
 }
 
 PRIORITY_LABELS = {"normal": N_("normal"), "high": N_("high"), "urgent": N_("urgent")}
@@ -131,6 +134,7 @@ STAFF_CLOCK_LABELS = {
     "onsite_arrival": N_("on-site arrival"),
     "repair_completed": N_("repair completed"),
     "approval_decided": N_("approval"),
+    "complaint_answer": N_("complaint answer"),
 }
 WAIT_LABELS = {"parts": N_("waiting for parts"), "customer": N_("waiting for the customer"), "approval": N_("waiting for an approval")}
 APPROVAL_KIND_LABELS = {
@@ -190,3 +194,15 @@ RETURN_STATE_LABELS = {
     "cancelled": N_("cancelled"),
 }
 SHIPPING_PAYER_LABELS = {"customer": N_("the customer"), "company": N_("the company")}
+
+# What the engineer names as the kind of fault in the closing report; the monthly report groups by it.
+FAULT_TYPE_LABELS = {
+    "electrical": N_("Electrical (motor, wiring, power)"),
+    "mechanical": N_("Mechanical (bearings, impeller, gears)"),
+    "sealing": N_("Sealing or leakage"),
+    "control": N_("Control system or software"),
+    "installation": N_("Installation or commissioning"),
+    "misuse": N_("Misuse or operating error"),
+    "wear": N_("Normal wear"),
+    "other": N_("Other"),
+}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -30,6 +30,7 @@ class Deadlines:
     solution_decided: timedelta
     repair_completed: timedelta
     approval: timedelta
+    complaint_answer: timedelta
     onsite_arrival: dict[str, timedelta]  # band -> window, from the table in use, shortest first
 
     @property
@@ -172,6 +173,41 @@ class ReturnPolicy:
 
 
 @dataclass(frozen=True)
+class ReportPolicy:
+    """The monthly report: when it is sent, how figures are costed, and the KPI targets (in %)."""
+
+    send_day: int  # day of the month the report for the previous month goes to the managers
+    send_at: time  # local time (TIMEZONE) on that day
+    hours_per_person_day: Decimal  # labour hours that make one person-day
+    labour_cost_per_hour: Decimal  # CNY, the internal cost of one engineer hour
+    on_time_target: Decimal  # % of jobs closed on time, at least
+    satisfaction_target: Decimal  # % of surveys satisfied, at least
+    complaint_rate_limit: Decimal  # % of closed jobs with a service-fault complaint, below
+    satisfied_from_stars: int  # a survey with this many stars or more counts as satisfied
+    trend_months: int  # months in the KPI trend chart
+
+
+@dataclass(frozen=True)
+class FollowUpPolicy:
+    """Follow-up calls after a closed job (DESIGN.md: first within 3–7 days, second one week later)."""
+
+    first_from_days: int  # the first call is due this many days after closing,
+    first_by_days: int  # and late after this many
+    second_after_days: int  # the second call is due this many days after the first was made,
+    second_window_days: int  # and late this many days after it fell due
+    max_attempts: int  # unanswered tries before the call is recorded as "customer unreachable"
+    remind_at: time  # local time the callback role gets the list of calls due that day
+
+
+@dataclass(frozen=True)
+class MaintenancePolicy:
+    """Reminders of periodic maintenance for products with a maintenance cycle in the registry."""
+
+    remind_days_before: int  # the customer and the dispatchers are told this many days before it is due
+    remind_at: time  # local time of day the reminders go out
+
+
+@dataclass(frozen=True)
 class Policy:
     deadlines: Deadlines
     staff: StaffPolicy
@@ -183,6 +219,9 @@ class Policy:
     calendar: CalendarPolicy
     approvals: ApprovalPolicy
     returns: ReturnPolicy
+    reports: ReportPolicy
+    follow_ups: FollowUpPolicy
+    maintenance: MaintenancePolicy
 
 
 _HOURS_KEYS = {
@@ -191,12 +230,16 @@ _HOURS_KEYS = {
     "consultation_answer_hours": "consultation_answer",
     "solution_decided_hours": "solution_decided",
     "approval_hours": "approval",
+    "complaint_answer_hours": "complaint_answer",
 }
 _ARRIVAL_TABLES = {
     "distance": ("onsite_arrival_hours", ("up_to_300_km", "up_to_1000_km", "over_1000_km")),
     "province": ("onsite_arrival_by_province_hours", ("in_province", "out_of_province")),
 }
-_SECTIONS = ("deadlines", "staff", "dispatch", "closing", "clocks", "waits", "reminders", "hours", "calendar", "approvals", "returns")
+_SECTIONS = (
+    "deadlines", "staff", "dispatch", "closing", "clocks", "waits", "reminders", "hours", "calendar", "approvals", "returns",
+    "reports", "follow_ups", "maintenance",
+)
 
 
 def _positive(key: str, value: object) -> float:
@@ -231,6 +274,9 @@ def parse_policy(data: dict) -> Policy:
         hours=_hours(_table(data, "hours")), calendar=_calendar(_table(data, "calendar")),
         approvals=_approvals(_table(data, "approvals")),
         returns=_returns(_table(data, "returns")),
+        reports=_reports(_table(data, "reports")),
+        follow_ups=_follow_ups(_table(data, "follow_ups")),
+        maintenance=_maintenance(_table(data, "maintenance")),
     )
 
 
@@ -477,3 +523,68 @@ def load_policy(path: Path) -> Policy:
     except OSError as exc:
         raise PolicyError("(file)", f"cannot read {path}: {exc.strerror}") from None
     return parse_policy(data)
+
+
+def _time_of_day(key: str, value: object) -> time:
+    if not isinstance(value, str):
+        raise PolicyError(key, f"must be a local time like \"09:00\", got {value!r}")
+    try:
+        hours, minutes = value.split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise PolicyError(key, f"must be a local time like \"09:00\", got {value!r}") from None
+
+
+def _percent(key: str, value: object) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+        raise PolicyError(key, f"must be a percentage from 0 to 100, got {value!r}")
+    return Decimal(str(value))
+
+
+_REPORT_KEYS = (
+    "send_day", "send_at", "hours_per_person_day", "labour_cost_per_hour", "on_time_target", "satisfaction_target",
+    "complaint_rate_limit", "satisfied_from_stars", "trend_months",
+)
+
+
+def _reports(table: dict) -> ReportPolicy:
+    _check_known("reports", table, set(_REPORT_KEYS))
+    values = {key: _required(table, key, "reports.") for key in _REPORT_KEYS}
+    send_day = _whole("reports.send_day", values["send_day"])
+    if send_day > 28:
+        raise PolicyError("reports.send_day", f"must be a day from 1 to 28 (every month has it), got {send_day!r}")
+    stars = _whole("reports.satisfied_from_stars", values["satisfied_from_stars"])
+    if stars > 5:
+        raise PolicyError("reports.satisfied_from_stars", f"must be a score from 1 to 5, got {stars!r}")
+    trend = _whole("reports.trend_months", values["trend_months"])
+    if trend > 36:
+        raise PolicyError("reports.trend_months", f"must be from 1 to 36, got {trend!r}")
+    return ReportPolicy(
+        send_day=send_day, send_at=_time_of_day("reports.send_at", values["send_at"]),
+        hours_per_person_day=Decimal(str(_positive("reports.hours_per_person_day", values["hours_per_person_day"]))),
+        labour_cost_per_hour=_amount("reports.labour_cost_per_hour", values["labour_cost_per_hour"]),
+        on_time_target=_percent("reports.on_time_target", values["on_time_target"]),
+        satisfaction_target=_percent("reports.satisfaction_target", values["satisfaction_target"]),
+        complaint_rate_limit=_percent("reports.complaint_rate_limit", values["complaint_rate_limit"]),
+        satisfied_from_stars=stars, trend_months=trend,
+    )
+
+
+_FOLLOW_UP_DAYS = ("first_from_days", "first_by_days", "second_after_days", "second_window_days", "max_attempts")
+
+
+def _follow_ups(table: dict) -> FollowUpPolicy:
+    _check_known("follow_ups", table, {*_FOLLOW_UP_DAYS, "remind_at"})
+    values: dict[str, object] = {key: _whole(f"follow_ups.{key}", _required(table, key, "follow_ups.")) for key in _FOLLOW_UP_DAYS}
+    if values["first_by_days"] < values["first_from_days"]:
+        raise PolicyError("follow_ups.first_by_days", f"must be at least first_from_days ({values['first_from_days']}), got {values['first_by_days']!r}")
+    values["remind_at"] = _time_of_day("follow_ups.remind_at", _required(table, "remind_at", "follow_ups."))
+    return FollowUpPolicy(**values)
+
+
+def _maintenance(table: dict) -> MaintenancePolicy:
+    _check_known("maintenance", table, {"remind_days_before", "remind_at"})
+    return MaintenancePolicy(
+        remind_days_before=_whole("maintenance.remind_days_before", _required(table, "remind_days_before", "maintenance."), minimum=0),
+        remind_at=_time_of_day("maintenance.remind_at", _required(table, "remind_at", "maintenance.")),
+    )

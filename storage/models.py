@@ -261,6 +261,7 @@ class JobReport(Base):
     travel_cost: Mapped[int] = mapped_column(Integer, default=0)  # minor units (fen)
     customer_opinion: Mapped[str] = mapped_column(Text)
     certificate: Mapped[bool | None] = mapped_column(Boolean)  # commissioning acceptance certificate obtained
+    fault_type: Mapped[str | None] = mapped_column(String(32))  # bot/labels.py FAULT_TYPE_LABELS; None on old reports
     submitted_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]
@@ -637,3 +638,95 @@ class ReturnCase(Base):
     inspected_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+
+
+class Complaint(Base):
+    """A customer's complaint, on its own request of kind "complaint" (number, timeline, deadline clock).
+
+    The complaint supervisor investigates (notes, linked requests), decides whether it was the
+    service's fault (`service_fault`: only those count in the complaint rate), records the
+    corrective action and answers the customer in writing: open → investigating → answered.
+    """
+
+    __tablename__ = "complaints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), unique=True)
+    about_request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(16))  # service, engineer, product
+    engineer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)  # the engineer complained about
+    source: Mapped[str] = mapped_column(String(16))  # card, command, survey, intake
+    supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[str] = mapped_column(String(16), index=True)  # open, investigating, answered
+    service_fault: Mapped[bool | None] = mapped_column(Boolean)  # None until the cause is decided
+    cause_note: Mapped[str | None] = mapped_column(Text)
+    corrective_action: Mapped[str | None] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text)  # the written answer sent to the customer
+    created_at: Mapped[datetime]
+    answered_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class ComplaintNote(Base):
+    """One investigation note of the complaint supervisor."""
+
+    __tablename__ = "complaint_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class ComplaintLink(Base):
+    """A request the supervisor linked to a complaint while investigating it."""
+
+    __tablename__ = "complaint_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    complaint_id: Mapped[int] = mapped_column(ForeignKey("complaints.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("complaint_id", "request_id", name="uq_complaint_links_pair"),)
+
+
+class FollowUpCall(Base):
+    """A follow-up call the callback role owes the customer of a closed job (round 1, then 2).
+
+    Due from `due_on` and late after `due_by` (local dates); state: due → done. The outcome and
+    the customer's feedback are kept for the monthly report.
+    """
+
+    __tablename__ = "follow_up_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    due_by: Mapped[date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(16), index=True)  # due, done
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # calls tried without reaching the customer
+    caller_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    outcome: Mapped[str | None] = mapped_column(String(16))  # satisfied, not_satisfied, unreachable
+    feedback: Mapped[str | None] = mapped_column(Text)
+    reminded_on: Mapped[date | None] = mapped_column(Date)  # the callback role was last told on this day
+    done_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("request_id", "round", name="uq_follow_up_calls_round"),)
+
+
+class MaintenanceReminder(Base):
+    """A product's maintenance falling due on `due_on`, announced once to its customer and the dispatchers."""
+
+    __tablename__ = "maintenance_reminders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    due_on: Mapped[date] = mapped_column(Date)
+    booked_request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("product_id", "due_on", name="uq_maintenance_reminders_due"),)

@@ -17,7 +17,7 @@ ROLE_ADMIN = "admin"
 ROLE_DISPATCHER = "dispatcher"
 STAFF_ROLES = frozenset({
     ROLE_ADMIN, ROLE_DISPATCHER, "engineer", "technical_expert", "salesperson", "warehouse", "finance",
-    "complaint_supervisor", "service_manager", "marketing_vp", "production_vp", "general_manager",
+    "complaint_supervisor", "callback", "service_manager", "marketing_vp", "production_vp", "general_manager",
 })
 
 MANAGER_ROLES = frozenset({"service_manager", "marketing_vp", "production_vp", "general_manager"})
