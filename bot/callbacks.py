@@ -286,3 +286,76 @@ class RequisitionButton(_Payload):
 
 
 PAYLOADS.update({cls.KIND: cls for cls in (IssueButton, RequisitionButton)})
+
+
+# --- complaints (bot/services/complaints.py) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class ComplaintButton(_Payload):
+    """The complaint supervisor's action on a complaint: open, take, note, link, fault, nofault,
+    action, answer (managers only open); complaint 0 with "list" shows /complaints again; "req"
+    opens the complaint whose *request* id is given (a deadline reminder knows only the request)."""
+
+    KIND: ClassVar[str] = "cpl"
+    complaint_id: int
+    action: str
+
+
+@dataclass(frozen=True)
+class ComplaintOfferButton(_Payload):
+    """The customer's answer to "file a complaint?" after a low survey score: yes or no."""
+
+    KIND: ClassVar[str] = "cpo"
+    request_id: int
+    action: str
+
+
+PAYLOADS.update({cls.KIND: cls for cls in (ComplaintButton, ComplaintOfferButton)})
+
+
+# --- follow-up calls (bot/services/followups.py) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class FollowUpButton(_Payload):
+    """The callback role's action on a follow-up call: open, sat, unsat, noans (with `seen`, the
+    tries the card showed, so a double press counts once); call 0 with "list" shows /calls again."""
+
+    KIND: ClassVar[str] = "fu"
+    call_id: int
+    action: str
+    seen: int = 0
+
+
+PAYLOADS.update({cls.KIND: cls for cls in (FollowUpButton,)})
+
+
+# --- maintenance reminders (bot/services/maintenance.py) -----------------------------------
+
+
+@dataclass(frozen=True)
+class MaintenanceButton(_Payload):
+    """The customer's "Book maintenance" under a maintenance reminder (action: book)."""
+
+    KIND: ClassVar[str] = "mnt"
+    reminder_id: int
+    action: str
+
+
+PAYLOADS.update({cls.KIND: cls for cls in (MaintenanceButton,)})
+
+
+# --- the managers' monthly report (handlers/reports.py) -------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportMonthButton(_Payload):
+    """A manager's month picker: show the report of `month` (YYYYMM), or close the picker (month 0)."""
+
+    KIND: ClassVar[str] = "rpm"
+    month: int
+    action: str
+
+
+PAYLOADS.update({ReportMonthButton.KIND: ReportMonthButton})

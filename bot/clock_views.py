@@ -1,9 +1,10 @@
 """How deadlines look to staff: clock lines on cards, the reminder digest and /overdue."""
 from __future__ import annotations
 
+import html
 from datetime import datetime, timedelta
 
-from bot.callbacks import DispatchButton, JobButton
+from bot.callbacks import ComplaintButton, DispatchButton, JobButton
 from bot.i18n import Translator
 from bot.keyboards import button, inline
 from bot.labels import KIND_LABELS, STAFF_CLOCK_LABELS, WAIT_LABELS
@@ -67,7 +68,7 @@ def digest(_: Translator, items: list[DeadlineItem], now: datetime) -> View:
             "{mark} {number} · {kind} · {name}: {state}", mark="🔴" if item.overdue else "🟡", number=request.number,
             kind=_(KIND_LABELS[request.kind]), name=clock_name(_, item.clock.kind), state=clock_state(_, item.clock, now),
         ))
-        lines.append("    " + shorten(request.description, 80))
+        lines.append("    " + html.escape(shorten(request.description, 80), quote=False))  # customer's text: escaped for HTML
     for item in items[:DIGEST_BUTTONS]:
         rows.append(_item_buttons(_, item))
     if len(items) > DIGEST_ITEMS_SHOWN:
@@ -79,6 +80,8 @@ def _item_buttons(_: Translator, item: DeadlineItem) -> list:
     request = item.request
     if item.for_assignee:
         return [button(_("Open job {number}", number=request.number), JobButton(request.id, "open"))]
+    if item.clock.kind == "complaint_answer":  # the supervisor and the managers read it on the complaint card
+        return [button(_("Open complaint {number}", number=request.number), ComplaintButton(request.id, "req"))]
     row = [button(_("Open {number}", number=request.number), DispatchButton(request.id, "open"))]
     if item.clock.kind == "first_contact":
         row.append(button(_("📞 Contacted"), DispatchButton(request.id, "contacted")))

@@ -13,7 +13,7 @@ from bot.callbacks import DispatchButton, JobButton, ReportAnswerButton, VisitBu
 from bot.i18n import N_, Html, Translator
 from bot.keyboards import button, dialog_button, dialog_nav, inline, share_keyboard
 from bot.escalation_views import expert_answer_lines
-from bot.labels import KIND_LABELS, PRIORITY_LABELS, REPORT_FIELD_LABELS, STATUS_LABELS, VISIT_STATE_LABELS
+from bot.labels import FAULT_TYPE_LABELS, KIND_LABELS, PRIORITY_LABELS, REPORT_FIELD_LABELS, STATUS_LABELS, VISIT_STATE_LABELS
 from bot.services import confirmation, jobs, quotes, reports, requests
 from bot.services.errors import InvalidValue, LimitReached, WrongInput
 from bot.services.jobs import JobCard
@@ -126,6 +126,7 @@ def arrival_prompt(_: Translator, request: ServiceRequest) -> View:
 _STEP_QUESTIONS = {
     reports.SYMPTOM: N_("What was the fault symptom?"),
     reports.CAUSE: N_("What caused the fault?"),
+    reports.FAULT_TYPE: N_("Which type of fault was it? (For the monthly statistics.)"),
     reports.SOLUTION: N_("What did you do to solve it?"),
     reports.HOURS: N_("How many hours of labour did the job take? For example 2.5"),
     reports.TRAVEL_KM: N_("How many kilometres did you travel (there and back)? 0 if none."),
@@ -166,6 +167,9 @@ def report_prompt(_: Translator, draft: Draft, matches: list[Part] | None = None
             len(data.get("photos", [])),
         )
         rows.append([dialog_button(_("✅ Done"), draft, "done")])
+    elif step == reports.FAULT_TYPE:
+        body = _(_STEP_QUESTIONS[step])
+        rows += [[dialog_button(_(FAULT_TYPE_LABELS[key]), draft, "fault", key)] for key in reports.FAULT_TYPES]
     elif step == reports.CERTIFICATE:
         body = _(_STEP_QUESTIONS[step])
         rows.append([dialog_button(_("Yes, signed"), draft, "certificate", "yes"), dialog_button(_("No"), draft, "certificate", "no")])
@@ -203,6 +207,8 @@ def _report_lines(_: Translator, data: dict, *, for_customer: bool) -> list[str]
         lines.append(_("Solved by phone guidance"))
     if for_customer:
         return lines
+    fault_type = data.get("fault_type")
+    lines.insert(2, _("Fault type: {value}", value=_(FAULT_TYPE_LABELS[fault_type]) if fault_type in FAULT_TYPE_LABELS else _("not chosen")))
     lines.append(_("Labour hours: {value}", value=data["hours"]))
     if not data.get("by_phone"):
         lines.append(_("Travel: {km} km, {cost}", km=data["travel_km"], cost=_.money(int(Decimal(data["travel_cost"]) * 100))))
@@ -258,7 +264,7 @@ def input_error(_: Translator, error: Exception) -> str:
         return _("A report holds at most {max} parts. Press “Done with parts” to continue.", max=reports.MAX_PARTS)
     if isinstance(error, WrongInput) and error.expected.startswith("report_"):
         step = error.expected.removeprefix("report_")
-        if step in (reports.CERTIFICATE,):
+        if step in (reports.CERTIFICATE, reports.FAULT_TYPE):
             return _("Please answer with the buttons above.")
         if step == reports.PHOTOS:
             return _("Please send a photo of the work, or press “Done”.")

@@ -61,6 +61,7 @@ EVENT_LABELS = {
     "return_exchanged": N_("Exchanged for a new product"),
     "return_repaired": N_("Repaired"),
     "complaint_answered": N_("Complaint answered in writing"),
+    "complaint_taken": N_("Complaint taken up for investigation"),
 }
 
 CLOCK_LABELS = {
@@ -126,6 +127,10 @@ STAFF_EVENT_LABELS = {
     "approval_decided": N_("Approval step decided"),
     "approval_info_requested": N_("Approver asked for more information"),
     "approval_info_given": N_("Information given to the approver"),
+    "complaint_note": N_("Complaint investigation note"),
+    "complaint_linked": N_("Request linked to the complaint"),
+    "complaint_cause": N_("Complaint cause recorded"),
+    "complaint_action": N_("Corrective action recorded"),
 }
 STAFF_CLOCK_LABELS = {
     "first_contact": N_("first contact"),
@@ -161,6 +166,7 @@ VISIT_STATE_LABELS = {
 REPORT_FIELD_LABELS = {
     "symptom": N_("Fault symptom"),
     "cause": N_("Fault cause"),
+    "fault_type": N_("Fault type"),
     "solution": N_("Solution"),
     "parts": N_("Parts used"),
     "hours": N_("Labour hours"),
@@ -206,3 +212,18 @@ FAULT_TYPE_LABELS = {
     "wear": N_("Normal wear"),
     "other": N_("Other"),
 }
+
+# Complaints (bot/services/complaints.py)
+COMPLAINT_SUBJECT_LABELS = {"service": N_("the service"), "engineer": N_("the engineer"), "product": N_("the product")}
+COMPLAINT_STATE_LABELS = {"open": N_("waiting to be taken"), "investigating": N_("being investigated"), "answered": N_("answered")}
+COMPLAINT_SOURCE_LABELS = {
+    "card": N_("from a request card"), "command": N_("with /complain"), "survey": N_("after a low survey score"), "intake": N_("from /new"),
+}
+
+# Follow-up calls after closed jobs (bot/services/followups.py)
+FOLLOW_UP_OUTCOME_LABELS = {
+    "satisfied": N_("reached, satisfied"),
+    "not_satisfied": N_("reached, not satisfied"),
+    "unreachable": N_("customer unreachable"),
+}
+STAFF_EVENT_LABELS["follow_up_call"] = N_("Follow-up call recorded")

@@ -16,6 +16,7 @@ CUSTOMER_COMMANDS = (
     ("new", N_("Report a problem or ask a question")),
     ("my", N_("My requests")),
     ("products", N_("My products and warranty")),
+    ("complain", N_("Complain about the service, an engineer or a product")),
     ("help", N_("What this bot can do")),
     ("language", N_("Change language")),
     ("cancel", N_("Stop the current step")),
@@ -59,4 +60,23 @@ ROLE_COMMANDS["warehouse"] = ROLE_COMMANDS.get("warehouse", ()) + (
 )
 for _role in ("service_manager", "marketing_vp", "production_vp", "general_manager", "admin"):
     ROLE_COMMANDS[_role] = ROLE_COMMANDS.get(_role, ()) + (("stock", N_("Spare parts in stock")),)
+del _role
+
+# Follow-up calls after closed jobs (handlers/followups.py): the callers record, dispatchers may read.
+ROLE_COMMANDS["callback"] = ROLE_COMMANDS.get("callback", ()) + (("calls", N_("Follow-up calls due")),)
+
+# The service archive (handlers/archive.py): dispatchers and managers export a customer's or project's file.
+for _role in ("dispatcher", "service_manager", "marketing_vp", "production_vp", "general_manager"):
+    ROLE_COMMANDS[_role] = ROLE_COMMANDS.get(_role, ()) + (("archive", N_("Service archive of a customer or project")),)
+del _role
+
+# Complaints (handlers/complaints.py): the supervisor acts; service and general managers read along.
+ROLE_COMMANDS["complaint_supervisor"] = ROLE_COMMANDS.get("complaint_supervisor", ()) + (("complaints", N_("Complaints waiting for an answer")),)
+for _role in ("service_manager", "general_manager"):
+    ROLE_COMMANDS[_role] = ROLE_COMMANDS.get(_role, ()) + (("complaints", N_("Complaints waiting for an answer")),)
+del _role
+
+# The managers' monthly report (handlers/reports.py).
+for _role in ("service_manager", "marketing_vp", "production_vp", "general_manager"):
+    ROLE_COMMANDS[_role] = ROLE_COMMANDS.get(_role, ()) + (("report", N_("Monthly report with KPIs")),)
 del _role

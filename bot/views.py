@@ -46,6 +46,7 @@ def help_text(_: Translator, *, staff: bool, roles: frozenset[str] = frozenset()
         _("/my — your requests, their status and history; add comments or photos, or cancel a request"),
         _("/status SR-2026-000123 — open one request by its number"),
         _("/products — your registered products and their warranty; claim a product by its serial number"),
+        _("/complain — complain about the service, an engineer or a product; the complaint supervisor answers in writing"),
         _("/language — change the language"),
         _("/cancel — stop what you are doing now"),
     ]
@@ -56,6 +57,13 @@ def help_text(_: Translator, *, staff: bool, roles: frozenset[str] = frozenset()
         lines.append(_("/overdue — requests past a deadline or close to one, most overdue first"))
     if staff and roles & users.MANAGER_ROLES:
         lines.append(_("/approvals — approvals waiting for your decision, oldest first"))
+        lines.append(_("/report — the monthly report: costs, KPIs against targets, faults, engineers and regions, with a chart and an Excel workbook"))
+    if staff and roles & (users.MANAGER_ROLES | {"dispatcher"}):
+        lines.append(_("/archive — the service archive of a customer or project as an Excel file"))
+    if staff and "complaint_supervisor" in roles:
+        lines.append(_("/complaints — complaints waiting for an answer: investigate, record the cause and the corrective action, answer in writing"))
+    elif staff and roles & {"service_manager", "general_manager"}:
+        lines.append(_("/complaints — complaints waiting for an answer (read only)"))
     if staff and "admin" in roles:
         lines.append(_("/invite — a one-time link that gives a new colleague a staff role"))
         lines.append(_("/staff — staff members: change roles, deactivate"))
@@ -70,6 +78,8 @@ def help_text(_: Translator, *, staff: bool, roles: frozenset[str] = frozenset()
         lines.append(_("/jobs — your jobs: accept or decline, visits, arrival, parts and the closing report"))
     if staff and "technical_expert" in roles:
         lines.append(_("/cases — cases waiting for your cause analysis and repair plan"))
+    if staff and roles & {"callback", "dispatcher"}:
+        lines.append(_("/calls — follow-up calls to customers after closed jobs, due today and overdue"))
     if staff and roles & {"engineer", "technical_expert"}:
         lines.append(_("/duty — go on or off duty"))
         lines.append(_("/profile — your name, phone, region and skills (used to propose you for jobs)"))
@@ -325,8 +335,10 @@ def request_card(_: Translator, card: requests.RequestCard, *, list_page: int = 
     rows = []
     if card.is_open:
         rows.append([button(_("💬 Add comment or photos"), RequestButton(request.id, "comment"))])
-    if request.kind != "return" and request.status not in (requests.CANCELLED, requests.AWAITING_APPROVAL):
+    if request.kind not in ("return", "complaint") and request.status not in (requests.CANCELLED, requests.AWAITING_APPROVAL):
         rows.append([button(_("↩️ Return or exchange"), RequestButton(request.id, "return"))])
+    if request.kind != "complaint" and request.status != requests.AWAITING_APPROVAL:
+        rows.append([button(_("📣 Complain"), RequestButton(request.id, "complain"))])
     if card.can_cancel:
         rows.append([button(_("✖️ Cancel this request"), RequestButton(request.id, "cancel"))])
     rows.append([button(_("‹ Back to my requests"), ListPageButton(list_page))])

@@ -4,6 +4,10 @@ from __future__ import annotations
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from handlers import approvals, dispatch, escalation, intake, jobs, registry, router, sales, staff, start, status, stock
+from handlers import followups
+from handlers import archive
+from handlers import complaints
+from handlers import reports
 from handlers.common import on_error
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -33,6 +37,11 @@ def register(app: Application) -> None:
         "products": registry.cmd_products,
         "stock": stock.cmd_stock,
         "issue": stock.cmd_issue,
+        "complain": complaints.cmd_complain,
+        "complaints": complaints.cmd_complaints,
+        "archive": archive.cmd_archive,
+        "calls": followups.cmd_calls,
+        "report": reports.cmd_report,
     }
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback, filters=PRIVATE & filters.UpdateType.MESSAGE))

@@ -1,10 +1,10 @@
 """The customer's side of a job: answering a proposed visit, confirming the report, the survey."""
 from __future__ import annotations
 
-from bot import job_views, views
+from bot import complaint_views, job_views, views
 from bot.callbacks import DialogButton, DispatchButton, JobButton, ReportAnswerButton, VisitButton
 from bot.keyboards import button, inline
-from bot.services import confirmation, dialogs, jobs, requests, users
+from bot.services import confirmation, dialogs, followups, jobs, requests, users
 from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
@@ -93,6 +93,8 @@ async def on_report_answer(turn: Turn, payload: ReportAnswerButton) -> None:
     except (NotAllowed, NotFound):
         await _refuse(turn, payload.pack())
         return
+    # A closed job owes the customer follow-up calls (bot/services/followups.py), in the same transaction.
+    await followups.schedule_after_close(turn.uow, turn.deps.policy.follow_ups, turn.deps.settings.timezone, verdict.request, turn.now)
     await turn.uow.commit()  # the verdict stands before anyone is told
     await turn.edit_off()
     request = verdict.request
@@ -140,6 +142,8 @@ async def _after_survey_step(turn: Turn, draft: Draft, step: confirmation.Survey
         await _alert_low_score(turn, draft, step.survey.stars)
     if step.draft is None:
         await turn.reply(views.main_menu_view(turn._, turn._("Thank you for your feedback! It helps us serve you better.")))
+        if step.survey.stars is not None and step.survey.stars <= turn.deps.policy.closing.low_score_alert:
+            await turn.reply(complaint_views.offer(turn._, await confirmation.survey_request(turn.uow, draft)))  # a low score may become a complaint
     else:
         await turn.reply(job_views.survey_prompt(turn._, step.draft))
 

@@ -5,7 +5,7 @@ from telegram import InlineKeyboardMarkup
 
 from bot import clock_views, dispatch_views, job_views, return_views
 from bot.callbacks import AssignButton, DialogButton, DispatchButton
-from bot.services import dialogs, dispatch, jobs, reminders, returns
+from bot.services import dialogs, dispatch, followups, jobs, reminders, returns
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
@@ -117,6 +117,8 @@ async def on_close_input(turn: Turn, draft: Draft, message: UserInput) -> None:
     except (NotAllowed, NotFound):
         await turn.reply(turn._("This request has changed meanwhile; nothing was recorded."))
         return
+    # Work reported before the close (e.g. disputed, then closed) still owes the customer follow-up calls.
+    await followups.schedule_after_close(turn.uow, turn.deps.policy.follow_ups, turn.deps.settings.timezone, request, turn.now)
     await turn.uow.commit()
     await show_card(turn, request.id, edit=False)
     customer = await turn.uow.customers.get(request.customer_id)

@@ -56,6 +56,11 @@ async def on_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
         return
     notice = await intake.handle_button(turn.uow, customer, draft, payload.action, payload.value, turn.now)
     await turn.edit_off()
+    if notice == intake.COMPLAINT_CHOSEN:
+        from handlers import complaints as complaint_handlers  # it imports this module (Back returns here)
+
+        await complaint_handlers.open_dialog(turn, "intake")
+        return
     text = views.notice(turn._, notice, draft) if notice else None
     if text:
         await turn.reply(text)

@@ -11,15 +11,19 @@ from bot.callbacks import (
     AssignButton,
     BadCallback,
     ClaimButton,
+    ComplaintButton,
+    ComplaintOfferButton,
     CaseButton,
     ConsultationButton,
     DialogButton,
     DispatchButton,
     EscalationButton,
+    FollowUpButton,
     ExpertPickButton,
     InviteRoleButton,
     IssueButton,
     JobButton,
+    MaintenanceButton,
     LanguageButton,
     ListPageButton,
     ProfileButton,
@@ -30,6 +34,7 @@ from bot.callbacks import (
     RequestButton,
     ReturnButton,
     ReturnProductButton,
+    ReportMonthButton,
     StaffButton,
     VisitButton,
     parse,
@@ -38,11 +43,19 @@ from bot.keyboards import back_label, cancel_label
 from bot.labels import MENU_ACTIONS
 from bot.services import approvals, confirmation, consultation, dialogs, escalation, intake, quotes, registry, reports, requests, returns, sales, stock, users
 from bot.services import staff as staff_service
+from bot.services import complaints
+from bot.services import archive
+from bot.services import followups
 from bot.services.errors import NotAllowed, StaleAction
 from bot.services.inputs import TextInput
 from handlers import approvals as approval_handlers
+from handlers import complaints as complaint_handlers
+from handlers import archive as archive_handlers
+from handlers import maintenance as maintenance_handlers
 from handlers import consultation as consultation_handlers
 from handlers import escalation as escalation_handlers
+from handlers import followups as followup_handlers
+from handlers import reports as report_handlers
 from handlers import intake as intake_handlers
 from handlers import registry as registry_handlers
 from handlers import quotes as quote_handlers
@@ -80,6 +93,10 @@ INPUT_HANDLERS = {
     quotes.QUOTE_DIALOG: quote_handlers.on_input,
     returns.DIALOG: return_handlers.on_input,
     stock.REQUISITION_DIALOG: stock_handlers.on_requisition_input,
+    complaints.DIALOG: complaint_handlers.on_input,
+    complaints.WORK_DIALOG: complaint_handlers.on_work_input,
+    archive.DIALOG: archive_handlers.on_input,
+    followups.FEEDBACK_DIALOG: followup_handlers.on_feedback_input,
 }
 BUTTON_HANDLERS = {
     users.ONBOARDING: onboarding.on_button,
@@ -106,6 +123,10 @@ BUTTON_HANDLERS = {
     quotes.QUOTE_DIALOG: quote_handlers.on_button,
     returns.DIALOG: return_handlers.on_button,
     stock.REQUISITION_DIALOG: stock_handlers.on_requisition_dialog_button,
+    complaints.DIALOG: complaint_handlers.on_button,
+    complaints.WORK_DIALOG: complaint_handlers.on_work_button,
+    archive.DIALOG: archive_handlers.on_button,
+    followups.FEEDBACK_DIALOG: followup_handlers.on_feedback_button,
 }
 
 
@@ -175,6 +196,12 @@ async def _back(turn: Turn, draft: Draft) -> None:
             await quote_handlers.go_back(turn, draft)
         elif draft.kind == returns.DIALOG:
             await return_handlers.go_back(turn, draft)
+        elif draft.kind == complaints.DIALOG:
+            await complaint_handlers.go_back(turn, draft)
+        elif draft.kind == complaints.WORK_DIALOG:
+            await complaint_handlers.go_back_work(turn, draft)
+        elif draft.kind == followups.FEEDBACK_DIALOG:
+            await followup_handlers.go_back(turn, draft)
         elif draft.kind == users.ONBOARDING:
             step = await users.onboarding_button(turn.uow, turn.user, draft, "back", turn.now)
             await turn.reply(views.onboarding_prompt(turn._, step.draft, turn.user.first_name))
@@ -241,6 +268,16 @@ async def on_callback(turn: Turn) -> None:
         await return_handlers.on_return_button(turn, payload)
     elif isinstance(payload, ReturnProductButton):
         await return_handlers.on_product_button(turn, payload)
+    elif isinstance(payload, ComplaintButton):
+        await complaint_handlers.on_complaint_button(turn, payload)
+    elif isinstance(payload, ComplaintOfferButton):
+        await complaint_handlers.on_offer_button(turn, payload)
+    elif isinstance(payload, MaintenanceButton):
+        await maintenance_handlers.on_maintenance_button(turn, payload)
+    elif isinstance(payload, FollowUpButton):
+        await followup_handlers.on_follow_up_button(turn, payload)
+    elif isinstance(payload, ReportMonthButton):
+        await report_handlers.on_month_button(turn, payload)
 
 
 async def _dialog_button(turn: Turn, payload: DialogButton) -> None:

@@ -7,6 +7,7 @@ from bot.services import dialogs, requests, users
 from bot.services.errors import DomainError, NotAllowed, NotFound, WrongInput
 from bot.services.inputs import PhotoInput, TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
+from handlers import complaints as complaint_handlers
 from handlers import returns as return_handlers
 from handlers.common import Turn, handler
 from storage.models import Draft, ServiceRequest
@@ -73,6 +74,8 @@ async def on_request_button(turn: Turn, payload: RequestButton) -> None:
         await _start_comment(turn, request)
     elif action == "return":
         await return_handlers.start_from_request(turn, request)
+    elif action == "complain":
+        await complaint_handlers.start_from_card(turn, request)
     else:
         await turn.audit("unknown_request_action", request_id=request.id, action=action)
         await turn.answer(turn._("This button is no longer valid."), alert=True)
@@ -143,6 +146,9 @@ async def on_comment_button(turn: Turn, draft: Draft, payload: DialogButton) -> 
 
 
 async def _tell_dispatchers(turn: Turn, request: ServiceRequest, what: str, text: str | None = None, photos: tuple[str, ...] = ()) -> None:
+    if request.kind == "complaint":  # a complaint is the complaint supervisor's, not the dispatchers'
+        await complaint_handlers.tell_supervisors(turn, request, what, text, photos)
+        return
     for dispatcher in await requests.dispatchers(turn.uow):
         _ = turn.translator_for(dispatcher)
         markup = escalation_views.answer_markup_for_staff(_, request) if what == "comment" else None  # answer it in writing

@@ -16,8 +16,12 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot import clock_views, stock_views
 from bot.i18n import Translator
-from bot.services import confirmation, reminders, stock, users
+from bot.services import complaints, confirmation, followups, maintenance, reminders, stock, users
 from bot.views import View
+from handlers import complaints as complaint_handlers
+from handlers import followups as followup_handlers
+from handlers import maintenance as maintenance_handlers
+from handlers import reports as report_handlers
 from handlers.common import Deps, DEPS_KEY, send
 from storage.db import UnitOfWork
 from storage.models import OutboxMessage, User
@@ -44,7 +48,10 @@ async def sweep_with(bot: Any, deps: Deps) -> SweepResult:
     now = deps.clock.now()
     closed = await close_unconfirmed(deps, now)
     planned = await plan_reminders(deps, now)
+    await maintenance_handlers.remind_due(deps, now)  # maintenance reminders (handlers/maintenance.py)
+    await followup_handlers.plan_digests(deps, now)  # the callback role's daily list (handlers/followups.py)
     sent = await deliver(bot, deps, now)
+    await report_handlers.send_monthly_reports(bot, deps)  # the managers' monthly report, once a month (handlers/reports.py)
     return SweepResult(closed, planned, sent)
 
 
@@ -54,6 +61,7 @@ async def close_unconfirmed(deps: Deps, now: datetime) -> int:
     async with deps.db.uow() as uow:
         closed = await confirmation.close_unconfirmed(uow, now, window)
         for request in closed:
+            await followups.schedule_after_close(uow, deps.policy.follow_ups, deps.settings.timezone, request, now)
             customer = await uow.customers.get(request.customer_id)
             if customer.user_id is None:
                 continue
@@ -121,6 +129,12 @@ async def _compose(deps: Deps, uow: UnitOfWork, user: User | None, messages: lis
     for message in messages:
         if message.kind == stock.STOCK_LOW and await stock.still_low(uow, message.payload["part_id"]):
             views.append(stock_views.stock_low(_, message.payload))  # restocked meanwhile: nothing to say
+        if message.kind in maintenance.OUTBOX_KINDS and (view := await maintenance_handlers.compose(uow, user, message, _)):
+            views.append(view)
+        if message.kind == followups.DIGEST and (view := await followup_handlers.digest_view(uow, user, message, _)):
+            views.append(view)
+        if message.kind == complaints.OUTBOX_KIND and (view := await complaint_handlers.compose(uow, user, message, _)):
+            views.append(view)  # a complaint's written answer held over the customer's quiet hours
         if message.kind == CLOSED_BY_TIMEOUT:
             views.append(View(_(
                 "Request {number} is closed: we did not hear back within {hours} hours after the work report, so we count it as resolved. If the problem comes back, report it with /new.",

@@ -11,23 +11,27 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage.repositories import (
-    ApprovalRepository,
-    QuoteRepository,
     AppStateRepository,
+    ApprovalRepository,
+    ArchiveRepository,
     AuditRepository,
     ClaimRepository,
     ClockRepository,
+    ComplaintRepository,
     ConsultationRepository,
     CounterRepository,
     CustomerRepository,
     DispatchRepository,
     DraftRepository,
     EscalationRepository,
+    FollowUpRepository,
     InviteRepository,
     JobRepository,
+    MaintenanceRepository,
     OutboxRepository,
     PartRepository,
     ProductRepository,
+    QuoteRepository,
     RequestRepository,
     ReturnRepository,
     StaffRepository,
@@ -115,6 +119,10 @@ class UnitOfWork:
         self.quotes = QuoteRepository(self.session)
         self.stock = StockRepository(self.session)
         self.returns = ReturnRepository(self.session)
+        self.archive = ArchiveRepository(self.session)
+        self.maintenance = MaintenanceRepository(self.session)
+        self.complaints = ComplaintRepository(self.session)
+        self.follow_ups = FollowUpRepository(self.session)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

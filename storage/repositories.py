@@ -20,12 +20,17 @@ from storage.models import (
     Assignment,
     Attachment,
     AuditEntry,
+    Complaint,
+    ComplaintLink,
+    ComplaintNote,
     Counter,
     Customer,
     Draft,
     Escalation,
+    FollowUpCall,
     Invite,
     JobReport,
+    MaintenanceReminder,
     OutboxMessage,
     Part,
     PartRequisition,
@@ -306,7 +311,7 @@ class _ClockReader(_Repository):
 
 
 class DispatchRepository(_ClockReader):
-    async def queue(self, statuses: tuple[str, ...], limit: int) -> list[tuple[ServiceRequest, datetime | None]]:
+    async def queue(self, statuses: tuple[str, ...], limit: int, exclude_kinds: tuple[str, ...] = ()) -> list[tuple[ServiceRequest, datetime | None]]:
         """Unassigned requests with the due time of their earliest running clock, most urgent first."""
         await self._fresh()
         due = (
@@ -316,7 +321,7 @@ class DispatchRepository(_ClockReader):
         )
         rows = await self.session.execute(
             select(ServiceRequest, due.label("due"))
-            .where(ServiceRequest.status.in_(statuses), ServiceRequest.assigned_engineer_id.is_(None))
+            .where(ServiceRequest.status.in_(statuses), ServiceRequest.assigned_engineer_id.is_(None), ServiceRequest.kind.not_in(exclude_kinds))
             .order_by(due.asc().nulls_last(), ServiceRequest.id)
             .limit(limit)
         )
@@ -786,6 +791,14 @@ class AppStateRepository(_Repository):
             row.value = value
         await self.session.flush()
 
+    async def claim(self, name: str, value: str) -> bool:
+        """Insert `name` unless it exists; True only for the one caller whose insert made it
+        (a once-only job claimed across processes, e.g. the monthly report)."""
+        result = await self.session.execute(
+            _dialect_insert(self.session, AppState).values(name=name, value=value).on_conflict_do_nothing(index_elements=["name"])
+        )
+        return result.rowcount == 1
+
 
 class StockRepository(_Repository):
     """Warehouses, stock per warehouse, the stock ledger and parts requisitions.
@@ -944,4 +957,272 @@ class ReturnRepository(_Repository):
             .values(state=to_state, **values).execution_options(synchronize_session=False)
         )
         await self.session.refresh(case)
+        return result.rowcount == 1
+
+
+# --- follow-up calls after closed jobs (bot/services/followups.py) ---------------------------
+
+
+class FollowUpRepository(_Repository):
+    async def add_once(self, call: FollowUpCall) -> bool:
+        """Record the call unless its (request, round) exists; True when this call recorded it."""
+        values = {column.name: getattr(call, column.name) for column in FollowUpCall.__table__.columns if column.name != "id"}
+        values["attempts"] = values["attempts"] or 0
+        result = await self.session.execute(
+            _dialect_insert(self.session, FollowUpCall).values(**values).on_conflict_do_nothing(index_elements=["request_id", "round"])
+        )
+        return result.rowcount == 1
+
+    async def get(self, call_id: int) -> FollowUpCall | None:
+        return await self.session.get(FollowUpCall, call_id, populate_existing=True)
+
+    async def of_request(self, request_id: int) -> list[FollowUpCall]:
+        rows = await self.session.scalars(select(FollowUpCall).where(FollowUpCall.request_id == request_id).order_by(FollowUpCall.round))
+        return list(rows)
+
+    async def due_by_day(self, today: Any, limit: int | None) -> list[FollowUpCall]:
+        """Calls due on or before `today`, the latest-deadline-passed first (overdue ones lead)."""
+        rows = await self.session.scalars(
+            select(FollowUpCall).where(FollowUpCall.state == "due", FollowUpCall.due_on <= today)
+            .order_by(FollowUpCall.due_by, FollowUpCall.due_on, FollowUpCall.id).limit(limit)
+        )
+        return list(rows)
+
+    async def count_due(self, today: Any) -> tuple[int, int]:
+        """(calls due by `today`, of which overdue: past their `due_by`)."""
+        overdue = func.count().filter(FollowUpCall.due_by < today)
+        row = (await self.session.execute(
+            select(func.count(), overdue).select_from(FollowUpCall).where(FollowUpCall.state == "due", FollowUpCall.due_on <= today)
+        )).one()
+        return int(row[0] or 0), int(row[1] or 0)
+
+    async def unannounced(self, today: Any) -> bool:
+        """Is any call due by `today` that the callback role has not been told of today?"""
+        found = await self.session.scalar(
+            select(FollowUpCall.id).where(
+                FollowUpCall.state == "due", FollowUpCall.due_on <= today,
+                (FollowUpCall.reminded_on.is_(None)) | (FollowUpCall.reminded_on < today),
+            ).limit(1)
+        )
+        return found is not None
+
+    async def mark_announced(self, today: Any) -> None:
+        await self.session.execute(
+            update(FollowUpCall).where(FollowUpCall.state == "due", FollowUpCall.due_on <= today)
+            .values(reminded_on=today).execution_options(synchronize_session=False)
+        )
+
+    async def record(self, call: FollowUpCall, expected_attempts: int | None, **values: Any) -> bool:
+        """Write an outcome or a try only if the call is still due (and has `expected_attempts`
+        unless None); the check is in the UPDATE, so a double press or a second caller changes
+        nothing. Refreshes `call` either way."""
+        still = [FollowUpCall.id == call.id, FollowUpCall.state == "due"]
+        if expected_attempts is not None:
+            still.append(FollowUpCall.attempts == expected_attempts)
+        result = await self.session.execute(update(FollowUpCall).where(*still).values(**values).execution_options(synchronize_session=False))
+        await self.session.refresh(call)
+        return result.rowcount == 1
+
+
+# --- complaints (bot/services/complaints.py) --------------------------------------------------
+
+
+class ComplaintRepository(_Repository):
+    async def add(self, complaint: Complaint) -> Complaint:
+        return await self._add(complaint)
+
+    async def get(self, complaint_id: int) -> Complaint | None:
+        return await self.session.get(Complaint, complaint_id, populate_existing=True)
+
+    async def of_request(self, request_id: int) -> Complaint | None:
+        return await self.session.scalar(select(Complaint).where(Complaint.request_id == request_id))
+
+    async def active(self, states: Collection[str], request_statuses: Collection[str], limit: int) -> list[tuple[Complaint, ServiceRequest]]:
+        """Complaints in `states` whose request is in `request_statuses`, oldest first."""
+        rows = await self.session.execute(
+            select(Complaint, ServiceRequest).join(ServiceRequest, ServiceRequest.id == Complaint.request_id)
+            .where(Complaint.state.in_(list(states)), ServiceRequest.status.in_(list(request_statuses)))
+            .order_by(Complaint.created_at, Complaint.id).limit(limit)
+        )
+        return [(complaint, request) for complaint, request in rows.all()]
+
+    async def move(self, complaint: Complaint, from_state: str, to_state: str, **values: Any) -> bool:
+        """Change the state only if it is still `from_state` (one press wins); refreshes `complaint`."""
+        result = await self.session.execute(
+            update(Complaint).where(Complaint.id == complaint.id, Complaint.state == from_state)
+            .values(state=to_state, **values).execution_options(synchronize_session=False)
+        )
+        await self.session.refresh(complaint)
+        return result.rowcount == 1
+
+    async def add_note(self, note: ComplaintNote) -> ComplaintNote:
+        return await self._add(note)
+
+    async def notes(self, complaint_id: int) -> list[ComplaintNote]:
+        rows = await self.session.scalars(select(ComplaintNote).where(ComplaintNote.complaint_id == complaint_id).order_by(ComplaintNote.id))
+        return list(rows)
+
+    async def add_link(self, link: ComplaintLink) -> bool:
+        """Link once; False when the pair exists (the unique constraint decides, also under a race)."""
+        result = await self.session.execute(
+            _dialect_insert(self.session, ComplaintLink)
+            .values(complaint_id=link.complaint_id, request_id=link.request_id, created_at=link.created_at)
+            .on_conflict_do_nothing(index_elements=["complaint_id", "request_id"])
+        )
+        return result.rowcount == 1
+
+    async def linked_requests(self, complaint_id: int) -> list[ServiceRequest]:
+        rows = await self.session.scalars(
+            select(ServiceRequest).join(ComplaintLink, ComplaintLink.request_id == ServiceRequest.id)
+            .where(ComplaintLink.complaint_id == complaint_id).order_by(ComplaintLink.id)
+        )
+        return list(rows)
+
+
+# --- the service archive and maintenance reminders (bot/services/archive.py, maintenance.py) --
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, with LIKE's own wildcards taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _chunks(ids: Collection[int], size: int = 500) -> list[list[int]]:
+    ordered = sorted(set(ids))
+    return [ordered[start:start + size] for start in range(0, len(ordered), size)]
+
+
+class ArchiveRepository(_Repository):
+    """Everything recorded about one customer's (or one project's) service, read in bulk."""
+
+    async def customers_matching(self, text: str, digits: str | None, limit: int) -> list[Customer]:
+        pattern = _like(text)
+        condition = (func.lower(Customer.name).like(pattern, escape="\\")) | (func.lower(Customer.company).like(pattern, escape="\\"))
+        if digits:
+            condition = condition | Customer.phone.like(_like(digits), escape="\\")
+        return list(await self.session.scalars(select(Customer).where(condition).order_by(Customer.name, Customer.id).limit(limit)))
+
+    async def projects_matching(self, text: str, limit: int) -> list[tuple[Project, Customer]]:
+        rows = await self.session.execute(
+            select(Project, Customer).join(Customer, Customer.id == Project.customer_id)
+            .where(func.lower(Project.name).like(_like(text), escape="\\"))
+            .order_by(Project.name, Project.id).limit(limit)
+        )
+        return [(project, customer) for project, customer in rows.all()]
+
+    async def project(self, project_id: int) -> Project | None:
+        return await self.session.get(Project, project_id)
+
+    async def requests_of(self, *, customer_id: int | None = None, project_id: int | None = None) -> list[ServiceRequest]:
+        query = select(ServiceRequest).order_by(ServiceRequest.created_at, ServiceRequest.id)
+        query = query.where(ServiceRequest.project_id == project_id) if project_id is not None else query.where(ServiceRequest.customer_id == customer_id)
+        return list(await self.session.scalars(query))
+
+    async def _by_request(self, model: Any, request_ids: Collection[int], *order: Any) -> list[Any]:
+        found: list[Any] = []
+        for chunk in _chunks(request_ids):
+            found += list(await self.session.scalars(select(model).where(model.request_id.in_(chunk)).order_by(*order)))
+        return found
+
+    async def visits(self, request_ids: Collection[int]) -> list[Visit]:
+        return await self._by_request(Visit, request_ids, Visit.created_at, Visit.id)
+
+    async def reports(self, request_ids: Collection[int]) -> list[JobReport]:
+        return await self._by_request(JobReport, request_ids, JobReport.submitted_at, JobReport.id)
+
+    async def accepted_quotes(self, request_ids: Collection[int]) -> list[Quote]:
+        return [q for q in await self._by_request(Quote, request_ids, Quote.id) if q.status == "accepted"]
+
+    async def last_event_times(self, request_ids: Collection[int], actions: Collection[str]) -> dict[int, datetime]:
+        """The time of each request's latest event among `actions` (e.g. the ones that close it)."""
+        found: dict[int, datetime] = {}
+        for chunk in _chunks(request_ids):
+            rows = await self.session.execute(
+                select(RequestEvent.request_id, func.max(RequestEvent.created_at))
+                .where(RequestEvent.request_id.in_(chunk), RequestEvent.action.in_(list(actions)))
+                .group_by(RequestEvent.request_id)
+            )
+            found.update((request_id, moment) for request_id, moment in rows.all())
+        return found
+
+    async def _by_id(self, model: Any, ids: Collection[int]) -> dict[int, Any]:
+        found: dict[int, Any] = {}
+        for chunk in _chunks(i for i in ids if i is not None):
+            found.update((row.id, row) for row in await self.session.scalars(select(model).where(model.id.in_(chunk))))
+        return found
+
+    async def users(self, ids: Collection[int]) -> dict[int, User]:
+        return await self._by_id(User, ids)
+
+    async def products(self, ids: Collection[int]) -> dict[int, Product]:
+        return await self._by_id(Product, ids)
+
+    async def parts(self, ids: Collection[int]) -> dict[int, Part]:
+        return await self._by_id(Part, ids)
+
+
+class MaintenanceRepository(_Repository):
+    async def products_with_cycle(self, after_id: int, limit: int) -> list[Product]:
+        """Products with a maintenance cycle and a known service start, by id after `after_id`."""
+        return list(await self.session.scalars(
+            select(Product).where(
+                Product.id > after_id, Product.maintenance_cycle_months > 0,
+                (Product.commissioning_date.is_not(None)) | (Product.sale_date.is_not(None)),
+            ).order_by(Product.id).limit(limit)
+        ))
+
+    async def recorded(self, product_ids: Collection[int], since: Any) -> set[tuple[int, Any]]:
+        """(product, due date) pairs already reminded of, for due dates on or after `since`."""
+        found: set[tuple[int, Any]] = set()
+        for chunk in _chunks(product_ids):
+            rows = await self.session.execute(
+                select(MaintenanceReminder.product_id, MaintenanceReminder.due_on)
+                .where(MaintenanceReminder.product_id.in_(chunk), MaintenanceReminder.due_on >= since)
+            )
+            found.update((product_id, due_on) for product_id, due_on in rows.all())
+        return found
+
+    async def add_once(self, product_id: int, due_on: Any, now: datetime) -> MaintenanceReminder | None:
+        """Record the reminder unless (product, due date) exists; the new row, or None if it existed."""
+        result = await self.session.execute(
+            _dialect_insert(self.session, MaintenanceReminder)
+            .values(product_id=product_id, due_on=due_on, created_at=now)
+            .on_conflict_do_nothing(index_elements=["product_id", "due_on"])
+            .returning(MaintenanceReminder.id)
+        )
+        new_id = result.scalar()
+        return await self.session.get(MaintenanceReminder, new_id) if new_id is not None else None
+
+    async def get(self, reminder_id: int) -> MaintenanceReminder | None:
+        return await self.session.get(MaintenanceReminder, reminder_id, populate_existing=True)
+
+    async def created_between(self, since: datetime, until: datetime) -> list[tuple[MaintenanceReminder, Product, Customer | None]]:
+        rows = await self.session.execute(
+            select(MaintenanceReminder, Product, Customer)
+            .join(Product, Product.id == MaintenanceReminder.product_id)
+            .outerjoin(Customer, Customer.id == Product.customer_id)
+            .where(MaintenanceReminder.created_at >= since, MaintenanceReminder.created_at < until)
+            .order_by(MaintenanceReminder.due_on, Product.serial)
+        )
+        return [(reminder, product, customer) for reminder, product, customer in rows.all()]
+
+    async def was_sent_to(self, outbox_key: str, user_id: int) -> bool:
+        found = await self.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == outbox_key, OutboxMessage.user_id == user_id))
+        return found is not None
+
+    async def last_site(self, product_id: int, customer_id: int) -> ServiceRequest | None:
+        """The customer's latest request about this product that says where it stands."""
+        return await self.session.scalar(
+            select(ServiceRequest).where(
+                ServiceRequest.product_id == product_id, ServiceRequest.customer_id == customer_id,
+                (ServiceRequest.site_address.is_not(None)) | (ServiceRequest.site_latitude.is_not(None)),
+            ).order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc()).limit(1)
+        )
+
+    async def link_booking(self, reminder_id: int, product_id: int, request_id: int) -> bool:
+        result = await self.session.execute(
+            update(MaintenanceReminder).where(MaintenanceReminder.id == reminder_id, MaintenanceReminder.product_id == product_id)
+            .values(booked_request_id=request_id).execution_options(synchronize_session=False)
+        )
         return result.rowcount == 1

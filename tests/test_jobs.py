@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from bot.services import confirmation, dispatch, jobs, reports
-from bot.services.errors import InvalidValue, NotAllowed, NotFound
+from bot.services.errors import InvalidValue, NotAllowed, NotFound, StaleAction
 from bot.services.inputs import PhotoInput, TextInput
 from tests.test_dispatch import POLICY, _request, _setup
 
@@ -24,8 +24,13 @@ async def _on_site(uow, engineer, request, clock):
 
 
 async def _fill_report(uow, draft, clock, *, photos=1):
-    for text in ("Breaker trips", "Worn bearing", "Replaced the bearing"):
+    for text in ("Breaker trips", "Worn bearing"):
         await reports.handle_input(uow, draft, TextInput(text), clock.now())
+    assert draft.step == reports.FAULT_TYPE
+    with pytest.raises(StaleAction):  # only the classification's own types
+        await reports.handle_button(uow, draft, "fault", "gremlins", clock.now())
+    await reports.handle_button(uow, draft, "fault", "mechanical", clock.now())
+    await reports.handle_input(uow, draft, TextInput("Replaced the bearing"), clock.now())
     assert draft.step == reports.PARTS
     await reports.handle_input(uow, draft, TextInput("Bearing 6204"), clock.now())  # not in the catalog
     await reports.handle_button(uow, draft, "free", "", clock.now())
@@ -125,6 +130,7 @@ async def test_report_confirmed_then_survey_with_a_low_score(database, clock):
         request, report, updated = await reports.submit(uow, crew[0], draft, clock.now())
         assert (request.status, updated, report.travel_cost, report.labour_hours) == ("resolved", False, 6050, 2.5)
         assert [(p.name, p.quantity) for p in report.parts] == [("Bearing 6204", 2)]
+        assert report.fault_type == "mechanical"
         assert len([a for a in await uow.requests.attachments(request.id) if a.kind == "report_photo"]) == 2
 
         verdict = await confirmation.confirm(uow, user, customer, request.id, True, clock.now())

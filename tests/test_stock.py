@@ -280,8 +280,10 @@ async def test_cancel_rejected_and_reconcile(database, clock):
         await stock.issue(uow, keeper, requisition_id, warehouses["MAIN"].id, clock.now())
         await _on_site(uow, engineer, request, clock)
         draft = await reports.start(uow, engineer, request.id, False, clock.now())
-        for text in ("Noise", "Worn bearing", "Replaced it"):
+        for text in ("Noise", "Worn bearing"):
             await reports.handle_input(uow, draft, TextInput(text), clock.now())
+        await reports.handle_button(uow, draft, "fault", "wear", clock.now())
+        await reports.handle_input(uow, draft, TextInput("Replaced it"), clock.now())
         await reports.handle_input(uow, draft, TextInput("BRG-6204"), clock.now())  # an exact code: straight to the quantity
         await reports.handle_input(uow, draft, TextInput("1"), clock.now())
         await reports.handle_input(uow, draft, TextInput("Grease"), clock.now())

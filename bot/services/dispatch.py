@@ -21,6 +21,7 @@ PAID_REASONS = ("misuse", "accident", "modification")
 ASSIGNABLE = (requests.NEW, requests.TRIAGED, requests.ASSIGNED)
 OPEN_JOB = (requests.ASSIGNED, requests.IN_PROGRESS)
 QUEUE_SIZE = 30
+NOT_QUEUED_KINDS = ("complaint",)  # the complaint supervisor's (bot/services/complaints.py), not an engineer's job
 
 
 class AlreadyAssigned(DomainError):
@@ -61,7 +62,7 @@ class QueueItem:
 
 async def queue(uow: UnitOfWork, actor: User) -> list[QueueItem]:
     require_dispatcher(actor)
-    rows = await uow.dispatch.queue((requests.NEW, requests.TRIAGED), QUEUE_SIZE)
+    rows = await uow.dispatch.queue((requests.NEW, requests.TRIAGED), QUEUE_SIZE, exclude_kinds=NOT_QUEUED_KINDS)
     return [QueueItem(request, due_at) for request, due_at in rows]
 
 
@@ -91,7 +92,7 @@ async def staff_card(uow: UnitOfWork, actor: User, request_id: int, today: date,
         clocks=[c for c in await uow.requests.clocks(request.id) if c.stopped_at is None],
         engineer=await uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None,
         history=await uow.requests.events(request.id, include_internal=True),
-        can_act=ROLE_DISPATCHER in actor.role_names,
+        can_act=ROLE_DISPATCHER in actor.role_names and request.kind not in NOT_QUEUED_KINDS,
         approvals=tuple(await uow.approvals.of_request(request.id)),
     )
 
@@ -102,8 +103,8 @@ async def open_request(uow: UnitOfWork, actor: User, request_id: int) -> Service
     request = await uow.requests.get(request_id)
     if request is None:
         raise NotFound()
-    if request.status not in requests.OPEN_STATUSES:
-        raise NotAllowed()
+    if request.status not in requests.OPEN_STATUSES or request.kind in NOT_QUEUED_KINDS:
+        raise NotAllowed()  # a complaint is worked on from /complaints, not triaged or assigned
     return request
 
 
@@ -273,7 +274,7 @@ async def jobs(uow: UnitOfWork, engineer: User) -> list[ServiceRequest]:
 async def close_request(uow: UnitOfWork, actor: User, request_id: int, note: str, now: datetime) -> ServiceRequest:
     """A dispatcher closes an open request without the work (quote declined, duplicate, …)."""
     request = await open_request(uow, actor, request_id)
-    request.status, request.closed_reason, request.updated_at = requests.CLOSED, "closed_by_dispatcher", now
+    request.status, request.closed_reason, request.updated_at = requests.CLOSED, "by_dispatcher", now  # closed_reason is 16 characters at most
     await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=actor.id, action="closed_by_dispatcher",
                                               details={"note": note}, created_at=now))
     return request

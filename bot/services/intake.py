@@ -36,6 +36,7 @@ PHOTO_ADDED = "photo_added"
 PHOTO_KEPT_NEED_TEXT = "photo_kept_need_text"
 VOICE_KEPT_NEED_TEXT = "voice_kept_need_text"
 PHOTOS_CLEARED = "photos_cleared"
+COMPLAINT_CHOSEN = "complaint_chosen"  # a complaint has its own dialog (bot/services/complaints.py)
 
 
 async def start(uow: UnitOfWork, user: User, now: datetime) -> tuple[Draft, bool]:
@@ -45,6 +46,21 @@ async def start(uow: UnitOfWork, user: User, now: datetime) -> tuple[Draft, bool
         return draft, True
     draft = await dialogs.begin(uow, user.id, INTAKE, TYPE, {"photos": [], "voices": []}, now)
     return draft, False
+
+
+async def start_prefilled(
+    uow: UnitOfWork, user: User, now: datetime, *, kind: str, product: Product, description: str, site: dict | None, **extra: object,
+) -> Draft:
+    """Open the intake with the type, product and description already given (e.g. "Book
+    maintenance" from a reminder): at the summary when the site is known, else at the site step.
+    Replaces any dialog the user had open; `extra` is kept in the draft for `submit`."""
+    data = {
+        "photos": [], "voices": [], "kind": kind, "product_id": product.id, "serial": product.serial,
+        "product_model": product.model, "description": description[:DESCRIPTION_MAX], **extra,
+    }
+    if site:
+        data["site"] = site
+    return await dialogs.begin(uow, user.id, INTAKE, CONFIRM if site else SITE, data, now)
 
 
 async def registered_products(uow: UnitOfWork, customer: Customer) -> list[Product]:
@@ -124,6 +140,8 @@ async def handle_button(uow: UnitOfWork, customer: Customer, draft: Draft, actio
             raise NotAllowed()
         dialogs.move(draft, target, now, editing=False)
         return None
+    if step == TYPE and action == "type" and value == "complaint":
+        return COMPLAINT_CHOSEN  # the handler hands over; this draft is replaced by the complaint's
     if step == TYPE and action == "type" and value in requests.KINDS:
         _advance(draft, now, kind=value)
         return None
@@ -169,5 +187,8 @@ async def submit(
         serial=data.get("serial"), photos=tuple(data.get("photos", [])), voices=tuple(data.get("voices", [])),
         site_address=site.get("address"), site_latitude=site.get("latitude"), site_longitude=site.get("longitude"),
     ), policy, now, timezone)
+    reminder_id = data.get("maintenance_reminder_id")
+    if reminder_id and data["kind"] == "maintenance" and data.get("product_id"):  # booked from a maintenance reminder
+        await uow.maintenance.link_booking(reminder_id, data["product_id"], request.id)
     await dialogs.end(uow, draft)
     return request

@@ -10,6 +10,7 @@ import re
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from bot.labels import FAULT_TYPE_LABELS
 from bot.services import dialogs, jobs, quotes, requests
 from bot.services.errors import InvalidValue, LimitReached, NotAllowed, StaleAction, WrongInput
 from bot.services.inputs import PhotoInput, TextInput, UserInput
@@ -18,10 +19,11 @@ from storage.db import UnitOfWork
 from storage.models import Attachment, Draft, JobReport, ReportPart, ServiceRequest, User
 
 REPORT = "report"
-SYMPTOM, CAUSE, SOLUTION, PARTS, PART_QTY, HOURS, TRAVEL_KM, TRAVEL_COST, PHOTOS, OPINION, CERTIFICATE, SUMMARY, EDIT = (
-    "symptom", "cause", "solution", "parts", "part_qty", "hours", "travel_km", "travel_cost",
+SYMPTOM, CAUSE, FAULT_TYPE, SOLUTION, PARTS, PART_QTY, HOURS, TRAVEL_KM, TRAVEL_COST, PHOTOS, OPINION, CERTIFICATE, SUMMARY, EDIT = (
+    "symptom", "cause", "fault_type", "solution", "parts", "part_qty", "hours", "travel_km", "travel_cost",
     "photos", "opinion", "certificate", "summary", "edit",
 )
+FAULT_TYPES = tuple(FAULT_TYPE_LABELS)  # the classification the monthly report counts
 TEXT_FIELDS = (SYMPTOM, CAUSE, SOLUTION, OPINION)
 REPORT_TEXT_MAX = COMMENT_MAX
 PART_NAME_MAX = 200
@@ -36,7 +38,7 @@ _NUMBER = re.compile(r"^\d{1,7}([.,]\d{1,2})?$")
 
 def steps_for(kind: str, by_phone: bool) -> tuple[str, ...]:
     """The report's steps for this job: travel and photos only on site, the certificate only for commissioning."""
-    steps = [SYMPTOM, CAUSE, SOLUTION, PARTS, HOURS]
+    steps = [SYMPTOM, CAUSE, FAULT_TYPE, SOLUTION, PARTS, HOURS]
     if not by_phone:
         steps += [TRAVEL_KM, TRAVEL_COST, PHOTOS]
     steps.append(OPINION)
@@ -46,9 +48,12 @@ def steps_for(kind: str, by_phone: bool) -> tuple[str, ...]:
 
 
 def missing_fields(data: dict, kind: str) -> list[str]:
-    """What keeps the report from being complete (DESIGN.md: cause, solution, parts, opinion…)."""
+    """What keeps the report from being complete (DESIGN.md: cause, solution, parts, opinion…, and the
+    fault type the monthly report counts)."""
     by_phone = bool(data.get("by_phone"))
     missing = [field for field in TEXT_FIELDS if not (data.get(field) or "").strip()]
+    if data.get("fault_type") not in FAULT_TYPES:
+        missing.append(FAULT_TYPE)
     if not data.get("parts") and not data.get("no_parts"):
         missing.append(PARTS)
     if data.get("hours") is None:
@@ -115,7 +120,7 @@ def _from_report(report: JobReport, photos: list[str]) -> dict:
         "parts": [{"part_id": p.part_id, "name": p.name, "quantity": p.quantity} for p in report.parts],
         "no_parts": not report.parts, "hours": str(report.labour_hours), "travel_km": str(report.travel_km),
         "travel_cost": str(Decimal(report.travel_cost) / 100), "photos": photos,
-        "opinion": report.customer_opinion, "certificate": report.certificate,
+        "opinion": report.customer_opinion, "certificate": report.certificate, "fault_type": report.fault_type,
     }
 
 
@@ -205,6 +210,8 @@ async def handle_button(uow: UnitOfWork, draft: Draft, action: str, value: str, 
         if not draft.data.get("photos"):
             raise InvalidValue("report_photo_required")
         _next(draft, now)
+    elif step == FAULT_TYPE and action == "fault" and value in FAULT_TYPES:
+        _next(draft, now, fault_type=value)
     elif step == CERTIFICATE and action == "certificate" and value in ("yes", "no"):
         _next(draft, now, certificate=value == "yes")
     elif step == SUMMARY and action == "edit":
@@ -254,5 +261,6 @@ def _fill(report: JobReport, data: dict, engineer: User, now: datetime) -> None:
     report.travel_km = 0.0 if by_phone else float(Decimal(data["travel_km"]))
     report.travel_cost = 0 if by_phone else int(Decimal(data["travel_cost"]) * 100)
     report.certificate = data.get("certificate") if data["kind"] == "installation" else None
+    report.fault_type = data["fault_type"]
     report.parts = [ReportPart(part_id=p.get("part_id"), name=p["name"], quantity=p["quantity"]) for p in data.get("parts", [])]
     report.outcome, report.confirmed_at, report.updated_at = None, None, now

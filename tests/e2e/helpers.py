@@ -53,3 +53,27 @@ async def enrol(fake, admin, user_id: int, name: str, role: str, language_code: 
     code = re.search(r"start=(inv_[\w-]+)", admin.last.text).group(1)
     await person.send_text(f"/start {code}")
     return person
+
+
+async def assign(dispatcher, number: str, engineer_name: str, language: str = "en") -> None:
+    """The dispatcher gives a queued request to an engineer from /queue."""
+    await dispatcher.send_text("/queue")
+    await dispatcher.press(number)
+    await dispatcher.press(t(language, "👷 Assign"))
+    await dispatcher.press(engineer_name)
+
+
+async def report_by_phone(
+    engineer, *, symptom: str = "No water", cause: str = "Valve closed", fault_type: str = "Misuse or operating error",
+    solution: str = "Told the customer to open the valve", hours: str = "0.5", opinion: str = "Customer will try",
+) -> None:
+    """The engineer closes an accepted job as solved by phone with a complete report (English labels)."""
+    await engineer.press("Solved by phone")
+    await engineer.send_text(symptom)
+    await engineer.send_text(cause)
+    await engineer.press(fault_type)
+    await engineer.send_text(solution)
+    await engineer.press("No parts were used")
+    await engineer.send_text(hours)
+    await engineer.send_text(opinion)
+    await engineer.press("Send the report")

@@ -8,16 +8,9 @@ from sqlalchemy import select
 
 from storage.models import AuditEntry, Part
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
-from tests.e2e.helpers import enrol, file_request, onboard, t
+from tests.e2e.helpers import assign, enrol, file_request, onboard, report_by_phone, t
 
 
-
-
-async def _assign(dispatcher, number: str, engineer_name: str, language: str) -> None:
-    await dispatcher.send_text("/queue")
-    await dispatcher.press(number)
-    await dispatcher.press(t(language, "👷 Assign"))
-    await dispatcher.press(engineer_name)
 
 
 async def _report_on_site(engineer, language: str, *, part_search: str, part_button: str) -> None:
@@ -25,6 +18,9 @@ async def _report_on_site(engineer, language: str, *, part_search: str, part_but
     await engineer.press(L("📝 Close with report"))
     await engineer.send_text("Breaker trips after 5 minutes")
     await engineer.send_text("Worn motor bearing")
+    await engineer.send_text("Electrical")  # the fault type is a button step
+    assert engineer.last.text == L("Please answer with the buttons above.")
+    await engineer.press(L("Mechanical (bearings, impeller, gears)"))
     await engineer.send_text("Replaced the bearing, tested 30 minutes")
     await engineer.send_text(part_search)
     await engineer.press(part_button)
@@ -55,7 +51,7 @@ async def test_full_life_cycle_from_intake_to_survey(fake, desk, language, code,
     await onboard(customer, language=language)
     number = await file_request(customer, language=language)
 
-    await _assign(dispatcher, number, "Ed", language)
+    await assign(dispatcher, number, "Ed", language)
     assert L("👷 Engineer {name} is assigned to your request {number}.", name="Ed", number=number) in customer.last.text
     await engineer.press(L("✅ Accept"))
     assert L("You accepted job {number}. Contact the customer to agree a visit.", number=number) in engineer.last.text
@@ -98,6 +94,7 @@ async def test_full_life_cycle_from_intake_to_survey(fake, desk, language, code,
         assert (request.status, request.closed_reason, report_row.outcome) == ("closed", "confirmed", "confirmed")
         assert [(p.name, p.quantity, p.part_id is not None) for p in report_row.parts] == [("Bearing 6204-2RS", 2, True)]
         assert (report_row.labour_hours, report_row.travel_km, report_row.travel_cost) == (2.5, 40.0, 6000)
+        assert report_row.fault_type == "mechanical"
         assert (survey.stars, survey.on_time, survey.comment) == (5, True, "Fast and friendly")
         assert (visit.state, round(visit.latitude, 4)) == ("arrived", 34.7467)
         actions = [e.action for e in await uow.requests.events(request.id, include_internal=True)]
@@ -113,15 +110,9 @@ async def test_not_resolved_reopens_flags_and_tells_the_dispatcher(fake, desk):
     alice = fake.add_user(user_id=5302, first_name="Alice", language_code="en")
     await onboard(alice)
     number = await file_request(alice)
-    await _assign(dora, number, "Ed", "en")
+    await assign(dora, number, "Ed", "en")
     await ed.press("Accept")
-    await ed.press("Solved by phone")
-    for text in ("No water", "Valve closed", "Told the customer to open the valve"):
-        await ed.send_text(text)
-    await ed.press("No parts were used")
-    await ed.send_text("0.5")
-    await ed.send_text("Customer will try")
-    await ed.press("Send the report")
+    await report_by_phone(ed)
     assert "Is the problem solved?" in alice.last.text
     resolved_data = alice.last.buttons[0]["callback_data"]
 
@@ -137,8 +128,10 @@ async def test_not_resolved_reopens_flags_and_tells_the_dispatcher(fake, desk):
     await alice.press_data(resolved_data)
     assert alice.callback_answers[-1][1] == "This button is no longer valid."
     await ed.press("Solved by phone")
-    for _ in range(3):
-        await ed.send_text("kept")  # every text step answered again
+    for _ in range(2):
+        await ed.send_text("kept")  # every step answered again
+    await ed.press("Sealing or leakage")
+    await ed.send_text("kept")
     await ed.press("No parts were used")
     await ed.send_text("1")
     await ed.send_text("Works now")
@@ -165,15 +158,9 @@ async def test_unanswered_report_closes_by_timeout(fake, desk):
     alice = fake.add_user(user_id=5402, first_name="Alice", language_code="en")
     await onboard(alice)
     number = await file_request(alice)
-    await _assign(dora, number, "Ed", "en")
+    await assign(dora, number, "Ed", "en")
     await ed.press("Accept")
-    await ed.press("Solved by phone")
-    for text in ("Noise", "Loose cover", "Tightened the cover screws"):
-        await ed.send_text(text)
-    await ed.press("No parts were used")
-    await ed.send_text("0.5")
-    await ed.send_text("Quiet now")
-    await ed.press("Send the report")
+    await report_by_phone(ed, symptom="Noise", cause="Loose cover", fault_type="Other", solution="Tightened the cover screws", opinion="Quiet now")
     resolved_data = alice.last.buttons[0]["callback_data"]
     desk.clock.advance(timedelta(hours=71))
     assert (await desk.sweep()).closed == 0
@@ -197,7 +184,7 @@ async def test_forged_job_and_verdict_buttons_are_refused_and_audited(fake, desk
     await onboard(alice)
     await onboard(bob)
     number = await file_request(alice)
-    await _assign(dora, number, "Ed", "en")
+    await assign(dora, number, "Ed", "en")
     await ed.press("Accept")
     async with desk.db.uow() as uow:
         request_id = (await uow.requests.by_number(number)).id
@@ -222,7 +209,7 @@ async def test_deactivated_engineers_jobs_return_to_the_queue(fake, desk):
     alice = fake.add_user(user_id=5602, first_name="Alice", language_code="en")
     await onboard(alice)
     number = await file_request(alice)
-    await _assign(dora, number, "Ed", "en")
+    await assign(dora, number, "Ed", "en")
     await ed.press("Accept")
     await dora.send_text("/staff")
     await dora.press("Ed")

@@ -8,8 +8,7 @@ from sqlalchemy import select
 from bot.services import stock
 from storage.models import AuditEntry, PartStock, StockMove, Warehouse
 from tests.e2e.conftest import DISPATCHER_ID
-from tests.e2e.helpers import enrol, file_request, onboard, t
-from tests.e2e.test_jobs import _assign
+from tests.e2e.helpers import assign, enrol, file_request, onboard, report_by_phone, t
 
 PARTS_CSV = (
     "Code,Name,Unit,Price,Safety level,Warehouse,Quantity\n"
@@ -43,7 +42,7 @@ async def test_request_parts_issue_and_receipt_over_telegram(fake, desk):
 
     await onboard(alice)
     number = await file_request(alice)
-    await _assign(dora, number, "Ed", "en")
+    await assign(dora, number, "Ed", "en")
     await ed.press(en("✅ Accept"))
     await ed.send_text("/jobs")
     await ed.press(number)

@@ -18,7 +18,7 @@ def _complete(**changes):
     data = {
         "kind": "repair", "by_phone": False, "symptom": "Trips", "cause": "Worn bearing", "solution": "Replaced bearing",
         "parts": [{"part_id": None, "name": "Bearing 6204", "quantity": 2}], "hours": "2.5", "travel_km": "40",
-        "travel_cost": "60", "photos": ["p1"], "opinion": "Works fine now",
+        "travel_cost": "60", "photos": ["p1"], "opinion": "Works fine now", "fault_type": "mechanical",
     }
     data.update(changes)
     return data
@@ -38,6 +38,17 @@ def test_a_complete_on_site_report_misses_nothing():
 ])
 def test_an_incomplete_report_names_what_is_missing(changes, missing):
     assert reports.missing_fields(_complete(**changes), "repair") == missing
+
+
+@pytest.mark.parametrize("fault_type", [None, "", "gremlins"])
+def test_the_fault_type_must_be_one_of_the_classification(fault_type):
+    assert reports.missing_fields(_complete(fault_type=fault_type), "repair") == ["fault_type"]
+
+
+def test_the_fault_type_is_asked_right_after_the_cause_for_every_job():
+    for kind, by_phone in (("repair", False), ("installation", False), ("maintenance", True)):
+        steps = reports.steps_for(kind, by_phone)
+        assert steps[steps.index(reports.CAUSE) + 1] == reports.FAULT_TYPE
 
 
 def test_no_parts_must_be_said_explicitly():

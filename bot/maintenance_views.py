@@ -1,0 +1,61 @@
+"""Maintenance reminders as the customer and the dispatchers see them, and the booking replies."""
+from __future__ import annotations
+
+from datetime import date
+
+from babel.dates import format_date
+
+from bot.callbacks import MaintenanceButton
+from bot.i18n import Html, Translator
+from bot.keyboards import button, inline
+from bot.services.maintenance import ReminderCard
+from bot.views import View
+from storage.models import Product, ServiceRequest
+
+
+def _day(_: Translator, day: date) -> str:
+    return format_date(day, "medium", locale=_.locale)
+
+
+def _product(product: Product) -> str:
+    return f"{product.model} · {product.serial}"
+
+
+def customer_reminder(_: Translator, card: ReminderCard) -> View:
+    text = "\n".join([
+        _("🔧 <b>Maintenance due</b>"),
+        _("Periodic maintenance of your {product} is due on {date}.", product=_product(card.product), date=_day(_, card.reminder.due_on)),
+        _("Press “Book maintenance” and we will arrange an engineer's visit."),
+    ])
+    return View(text, inline([[button(_("🔧 Book maintenance"), MaintenanceButton(card.reminder.id, "book"))]]))
+
+
+def dispatcher_list(_: Translator, cards: list[ReminderCard]) -> View | None:
+    if not cards:
+        return None
+    lines = [_.ngettext("🔧 <b>Maintenance falls due for {n} product</b>", "🔧 <b>Maintenance falls due for {n} products</b>", len(cards))]
+    for card in cards:
+        owner = card.customer.name if card.customer else (card.product.owner_name or _("no customer registered"))
+        line = _("{product} — {owner} — due on {date}", product=_product(card.product), owner=owner, date=_day(_, card.reminder.due_on))
+        if card.booked is not None:
+            line += " " + _("(booked: {number})", number=card.booked.number)
+        lines.append(line)
+    lines.append(_("Customers who use this bot got a “Book maintenance” button; the others need a call."))
+    return View("\n".join(lines))
+
+
+def default_description(_: Translator, product: Product, due_on: date) -> str:
+    """What the maintenance request says unless the customer changes it (plain text, stored as typed)."""
+    return _("Periodic maintenance of {product}, due on {date}.", product=Html(_product(product)), date=Html(_day(_, due_on)))
+
+
+def booking_started(_: Translator, product: Product, due_on: date) -> str:
+    return _("Booking maintenance of {product} (due on {date}). Check the details below; you can change the description.", product=_product(product), date=_day(_, due_on))
+
+
+def already_booked(_: Translator, request: ServiceRequest) -> str:
+    return _("This maintenance is already booked: request {number}. Follow it with /my.", number=request.number)
+
+
+def no_longer_yours(_: Translator) -> str:
+    return _("This product is no longer registered to you, so maintenance cannot be booked from this reminder. If that is a mistake, please contact us.")

@@ -1,0 +1,524 @@
+"""Complaints: the customer's dialog, and the complaint supervisor's investigation and written answer.
+
+A complaint is a request of kind "complaint" (created by `requests.create`, so it has a number,
+a timeline, the customer's /my entry and the `complaint_answer` deadline clock) plus a
+`complaints` row: what it is about (a request of the customer's, or nothing specific), the
+subject (the service, the engineer, the product), where it was filed (a request card, /complain,
+the survey after a low score, the intake's "Complaint" type) and the investigation.
+
+The supervisor's side is a small state machine, each move a conditional UPDATE from the state
+it expects: open → investigating (someone took it) → answered (the written answer was sent,
+which stops the clock and closes the request). Only a complaint whose cause is recorded as the
+service's fault counts in the complaint rate (`Complaint.service_fault`).
+
+Who acts: any active complaint supervisor, not only the one who took it (`supervisor_id` names
+who leads it). A complaint has a 72-hour promise; when the one who took it is away, a colleague
+must be able to finish it, and every step is attributed on the timeline anyway. Service managers
+and general managers (the clock's escalation chain) may read complaints but not act on them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.policy import Policy
+from bot.services import dialogs, requests
+from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction
+from bot.services.validation import COMMENT_MAX, DESCRIPTION_MAX, clean_text
+from storage.db import UnitOfWork
+from storage.models import Complaint, ComplaintLink, ComplaintNote, Customer, Draft, OutboxMessage, RequestEvent, ServiceRequest, SlaClock, User
+
+KIND = "complaint"  # the request kind
+SUPERVISOR = "complaint_supervisor"
+READER_ROLES = frozenset({"service_manager", "general_manager"})  # the clock's escalation chain: read only
+
+SERVICE, ENGINEER, PRODUCT = "service", "engineer", "product"
+SUBJECTS = (SERVICE, ENGINEER, PRODUCT)
+CARD, COMMAND, SURVEY, INTAKE = "card", "command", "survey", "intake"
+SOURCES = (CARD, COMMAND, SURVEY, INTAKE)
+OPEN, INVESTIGATING, ANSWERED = "open", "investigating", "answered"
+ACTIVE_STATES = (OPEN, INVESTIGATING)
+
+# The customer's dialog.
+DIALOG = "complaint"
+ABOUT, SUBJECT, DESCRIPTION, CONFIRM, EDIT = "about", "subject", "description", "confirm", "edit"
+NOT_SPECIFIC = "none"  # "not about a specific request"
+RECENT_SHOWN = 6
+DESCRIPTION_LIMIT = DESCRIPTION_MAX
+
+# The supervisor's typed inputs (one small dialog, its step says which text is awaited).
+WORK_DIALOG = "complaint_work"
+NOTE, LINK, CAUSE, ACTION, ANSWER, PREVIEW = "note", "link", "cause", "action", "answer", "preview"
+WORK_STEPS = (NOTE, LINK, CAUSE, ACTION, ANSWER)
+WORK_BUTTONS = {"note": NOTE, "link": LINK, "fault": CAUSE, "nofault": CAUSE, "action": ACTION, "answer": ANSWER}  # card button → step
+NOTE_LIMIT = COMMENT_MAX
+ANSWER_LIMIT = 3000  # the answer goes out in one message with a header (Telegram: 4096)
+LIST_SIZE = 30
+
+OUTBOX_KIND = "complaint_answer"  # the written answer, when it waits for the customer's quiet hours to end
+CLOCK = "complaint_answer"
+
+
+# --- refusals ---------------------------------------------------------------------------------
+
+
+class AlreadyTaken(DomainError):
+    """Someone took the complaint first (or it is answered already)."""
+
+    def __init__(self, complaint: Complaint) -> None:
+        super().__init__(complaint.state)
+        self.complaint = complaint
+
+
+class NotTaken(DomainError):
+    """The investigation has not started: "Take it" comes first."""
+
+
+class AlreadyAnswered(DomainError):
+    def __init__(self, complaint: Complaint) -> None:
+        super().__init__(complaint.state)
+        self.complaint = complaint
+
+
+class Withdrawn(DomainError):
+    """The customer cancelled the complaint's request: nothing is left to investigate."""
+
+
+class UnknownRequest(DomainError):
+    """No request has that number."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__(number)
+        self.number = number
+
+
+class AlreadyLinked(DomainError):
+    def __init__(self, number: str) -> None:
+        super().__init__(number)
+        self.number = number
+
+
+class AnswerNotReady(DomainError):
+    """The answer may go only once the cause and the corrective action are recorded."""
+
+    def __init__(self, missing: tuple[str, ...]) -> None:
+        super().__init__(", ".join(missing))
+        self.missing = missing
+
+
+# --- pure rules -------------------------------------------------------------------------------
+
+
+def subjects_for(about: ServiceRequest | None) -> tuple[str, ...]:
+    """"The engineer" is offered only when the request complained about had one."""
+    if about is not None and about.assigned_engineer_id is not None:
+        return SUBJECTS
+    return (SERVICE, PRODUCT)
+
+
+def missing_for_answer(complaint: Complaint) -> tuple[str, ...]:
+    """What must be recorded before the written answer may be sent."""
+    missing = []
+    if complaint.service_fault is None:
+        missing.append("cause")
+    if not complaint.corrective_action:
+        missing.append("corrective_action")
+    return tuple(missing)
+
+
+def may_handle(user: User) -> bool:
+    return user.is_active and SUPERVISOR in user.role_names
+
+
+def may_read(user: User) -> bool:
+    return user.is_active and bool(user.role_names & (READER_ROLES | {SUPERVISOR}))
+
+
+def can_complain_about(request: ServiceRequest) -> bool:
+    """Any of the customer's requests except a complaint itself and one sales filed that is not ours yet."""
+    return request.kind != KIND and request.status != requests.AWAITING_APPROVAL
+
+
+def previous_step(draft: Draft) -> str | None:
+    """Where Back leads in the customer's dialog (None: nowhere, it is the first step)."""
+    data = draft.data
+    chooses_request = data.get("source") in (COMMAND, INTAKE)
+    if draft.step == EDIT or (data.get("editing") and draft.step == ABOUT):
+        return CONFIRM
+    if data.get("editing") and draft.step in (SUBJECT, DESCRIPTION) and data.get("subject"):
+        return CONFIRM  # an edit left half-way keeps what the summary had
+    return {SUBJECT: ABOUT if chooses_request else None, DESCRIPTION: SUBJECT, CONFIRM: DESCRIPTION}.get(draft.step)
+
+
+# --- the customer's dialog --------------------------------------------------------------------
+
+
+async def _about(uow: UnitOfWork, customer: Customer | None, request_id: int | None) -> ServiceRequest | None:
+    if request_id is None:
+        return None
+    request = await requests.own_request(uow, customer, request_id)
+    if not can_complain_about(request):
+        raise NotAllowed()
+    return request
+
+
+async def about_request(uow: UnitOfWork, customer: Customer | None, draft: Draft) -> ServiceRequest | None:
+    return await _about(uow, customer, draft.data.get("about_request_id"))
+
+
+async def start_from_card(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, now: datetime) -> Draft:
+    """From the customer's request card: about that request, straight to the subject."""
+    about = await _about(uow, customer, request_id)
+    return await dialogs.begin(uow, user.id, DIALOG, SUBJECT, {"source": CARD, "about_request_id": about.id}, now)
+
+
+async def start_from_survey(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, low_score_at: int, now: datetime) -> Draft:
+    """"File a complaint" after a survey score at or below the policy's low score."""
+    about = await _about(uow, customer, request_id)
+    survey = await uow.jobs.survey_of(about.id)
+    if survey is None or survey.stars is None or survey.stars > low_score_at:
+        raise NotAllowed()
+    return await dialogs.begin(uow, user.id, DIALOG, SUBJECT, {"source": SURVEY, "about_request_id": about.id}, now)
+
+
+async def start(uow: UnitOfWork, user: User, source: str, now: datetime) -> tuple[Draft, bool]:
+    """/complain or the intake's "Complaint" type: choose the request first. A complaint dialog
+    already open is resumed (returns `resumed=True`)."""
+    if source not in (COMMAND, INTAKE):
+        raise ValueError(f"a complaint from {source!r} names its request")
+    draft = await dialogs.current(uow, user.id)
+    if draft is not None and draft.kind == DIALOG:
+        return draft, True
+    return await dialogs.begin(uow, user.id, DIALOG, ABOUT, {"source": source}, now), False
+
+
+async def recent_requests(uow: UnitOfWork, customer: Customer | None) -> list[ServiceRequest]:
+    """The customer's latest requests that can be complained about, newest first."""
+    if customer is None:
+        return []
+    recent = await uow.requests.page_of_customer(customer.id, 0, RECENT_SHOWN * 2)
+    return [r for r in recent if can_complain_about(r)][:RECENT_SHOWN]
+
+
+async def choose_about(uow: UnitOfWork, customer: Customer | None, draft: Draft, value: str, now: datetime) -> None:
+    """A request of theirs, or "not about a specific request"; the subject is asked next (again
+    when editing, since "the engineer" depends on the request)."""
+    if draft.step != ABOUT:
+        raise StaleAction()
+    if value == NOT_SPECIFIC:
+        about = None
+    elif value.isdigit():
+        about = await _about(uow, customer, int(value))
+    else:
+        raise StaleAction()
+    subject = draft.data.get("subject")
+    dialogs.move(draft, SUBJECT, now, about_request_id=about.id if about else None,
+                 subject=subject if subject in subjects_for(about) else None)
+
+
+async def choose_subject(uow: UnitOfWork, customer: Customer | None, draft: Draft, value: str, now: datetime) -> None:
+    if draft.step != SUBJECT or value not in subjects_for(await about_request(uow, customer, draft)):
+        raise StaleAction()
+    if draft.data.get("editing") and draft.data.get("description"):
+        dialogs.move(draft, CONFIRM, now, subject=value, editing=False)
+    else:
+        dialogs.move(draft, DESCRIPTION, now, subject=value)
+
+
+def describe(draft: Draft, text: str | None, now: datetime) -> None:
+    """The customer's own words; WrongInput (empty) and TooLong re-ask."""
+    if draft.step != DESCRIPTION:
+        raise StaleAction()
+    dialogs.move(draft, CONFIRM, now, editing=False, description=clean_text(text, limit=DESCRIPTION_LIMIT, expected=DESCRIPTION))
+
+
+def editable_fields(draft: Draft) -> tuple[str, ...]:
+    """Which parts the summary's Edit offers (the request only when the customer chose it)."""
+    if draft.data.get("source") in (COMMAND, INTAKE):
+        return (ABOUT, SUBJECT, DESCRIPTION)
+    return (SUBJECT, DESCRIPTION)
+
+
+def edit(draft: Draft, field: str | None, now: datetime) -> None:
+    """Edit on the summary (field None), then the field to change."""
+    if field is None and draft.step == CONFIRM:
+        dialogs.move(draft, EDIT, now)
+    elif field is not None and draft.step == EDIT and field in editable_fields(draft):
+        dialogs.move(draft, field, now, editing=True)
+    else:
+        raise StaleAction()
+
+
+def back(draft: Draft, now: datetime) -> None:
+    target = previous_step(draft)
+    if target is None:
+        raise NotAllowed()
+    dialogs.move(draft, target, now, editing=False)
+
+
+@dataclass(frozen=True)
+class Filed:
+    request: ServiceRequest
+    complaint: Complaint
+    about: ServiceRequest | None
+
+
+async def submit(uow: UnitOfWork, policy: Policy, user: User, customer: Customer | None, draft: Draft, now: datetime, timezone: ZoneInfo) -> Filed:
+    """Create the complaint's request and row; the dialog ends, so a second press finds nothing."""
+    data = draft.data
+    if draft.step != CONFIRM or customer is None or not data.get("subject") or not data.get("description"):
+        raise StaleAction()
+    about = await about_request(uow, customer, draft)
+    subject = data["subject"]
+    if subject not in subjects_for(about):
+        raise StaleAction()
+    new = requests.NewRequest(kind=KIND, description=data["description"],
+                              product_id=about.product_id if about else None, serial=about.serial_text if about else None)
+    request = await requests.create(uow, user, customer, new, policy, now, timezone)
+    complaint = await uow.complaints.add(Complaint(
+        request_id=request.id, about_request_id=about.id if about else None, subject=subject,
+        engineer_id=about.assigned_engineer_id if about and subject == ENGINEER else None,
+        source=data.get("source", COMMAND), state=OPEN, created_at=now, updated_at=now,
+    ))
+    await dialogs.end(uow, draft)
+    return Filed(request, complaint, about)
+
+
+async def due_at(uow: UnitOfWork, request: ServiceRequest) -> datetime | None:
+    """When the written answer is promised (the running complaint clock's due time)."""
+    clock = await answer_clock(uow, request)
+    return clock.due_at if clock is not None and clock.stopped_at is None else None
+
+
+async def answer_clock(uow: UnitOfWork, request: ServiceRequest) -> SlaClock | None:
+    return next((c for c in await uow.requests.clocks(request.id) if c.kind == CLOCK), None)
+
+
+async def supervisors(uow: UnitOfWork) -> list[User]:
+    """Who is told of a new complaint: every active complaint supervisor; with none, the
+    service managers, so a complaint never waits unseen for its first escalation."""
+    return await uow.users.active_with_role(SUPERVISOR) or await uow.users.active_with_role("service_manager")
+
+
+# --- the supervisor's investigation -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    """A complaint with everything its card shows."""
+
+    complaint: Complaint
+    request: ServiceRequest
+    customer: Customer
+    about: ServiceRequest | None
+    about_engineer: User | None
+    engineer: User | None  # the engineer complained about
+    supervisor: User | None
+    notes: list[tuple[ComplaintNote, User | None]]
+    links: list[ServiceRequest]
+    clock: SlaClock | None
+    can_act: bool
+
+
+async def _get(uow: UnitOfWork, complaint_id: int) -> Complaint:
+    complaint = await uow.complaints.get(complaint_id)
+    if complaint is None:
+        raise NotFound()
+    return complaint
+
+
+async def case(uow: UnitOfWork, actor: User, complaint_id: int) -> Case:
+    """The complaint card, for supervisors (who act) and the managers who read along."""
+    if not may_read(actor):
+        raise NotAllowed()
+    complaint = await _get(uow, complaint_id)
+    request = await uow.requests.get(complaint.request_id)
+    about = await uow.requests.get(complaint.about_request_id) if complaint.about_request_id else None
+    notes = [(note, await uow.users.get(note.author_id)) for note in await uow.complaints.notes(complaint.id)]
+    return Case(
+        complaint=complaint, request=request, customer=await uow.customers.get(request.customer_id), about=about,
+        about_engineer=await uow.users.get(about.assigned_engineer_id) if about and about.assigned_engineer_id else None,
+        engineer=await uow.users.get(complaint.engineer_id) if complaint.engineer_id else None,
+        supervisor=await uow.users.get(complaint.supervisor_id) if complaint.supervisor_id else None,
+        notes=notes, links=await uow.complaints.linked_requests(complaint.id), clock=await answer_clock(uow, request),
+        can_act=may_handle(actor),
+    )
+
+
+async def complaint_id_of(uow: UnitOfWork, actor: User, request_id: int) -> int:
+    """The complaint behind a complaint request (a deadline reminder names only the request)."""
+    if not may_read(actor):
+        raise NotAllowed()
+    complaint = await uow.complaints.of_request(request_id)
+    if complaint is None:
+        raise NotFound()
+    return complaint.id
+
+
+@dataclass(frozen=True)
+class ListItem:
+    complaint: Complaint
+    request: ServiceRequest
+    due_at: datetime | None
+    overdue: bool
+
+
+async def open_list(uow: UnitOfWork, actor: User, now: datetime) -> list[ListItem]:
+    """Complaints not answered yet (withdrawn ones left out), oldest first, overdue marked."""
+    if not may_read(actor):
+        raise NotAllowed()
+    items = []
+    for complaint, request in await uow.complaints.active(ACTIVE_STATES, tuple(requests.OPEN_STATUSES), LIST_SIZE):
+        due = await due_at(uow, request)
+        items.append(ListItem(complaint, request, due, due is not None and due <= now))
+    return items
+
+
+async def _for_action(uow: UnitOfWork, actor: User, complaint_id: int, *, taken: bool = True) -> tuple[Complaint, ServiceRequest]:
+    """A complaint a supervisor may act on now: not answered, not withdrawn, and taken first."""
+    if not may_handle(actor):
+        raise NotAllowed()
+    complaint = await _get(uow, complaint_id)
+    if complaint.state == ANSWERED:
+        raise AlreadyAnswered(complaint)
+    request = await uow.requests.get(complaint.request_id)
+    if request.status not in requests.OPEN_STATUSES:
+        raise Withdrawn()
+    if taken and complaint.state != INVESTIGATING:
+        raise NotTaken()
+    return complaint, request
+
+
+async def _event(uow: UnitOfWork, request: ServiceRequest, actor: User, action: str, now: datetime, *, internal: bool = True, **details: object) -> None:
+    await uow.requests.add_event(RequestEvent(
+        request_id=request.id, actor_user_id=actor.id, action=action, internal=internal, created_at=now,
+        details={k: v for k, v in details.items() if v is not None},
+    ))
+    request.updated_at = now
+
+
+async def take(uow: UnitOfWork, actor: User, complaint_id: int, now: datetime) -> Complaint:
+    """open → investigating; the first press wins, the customer sees the investigation start."""
+    complaint, request = await _for_action(uow, actor, complaint_id, taken=False)
+    if not await uow.complaints.move(complaint, OPEN, INVESTIGATING, supervisor_id=actor.id, updated_at=now):
+        raise AlreadyTaken(complaint)
+    if request.status in (requests.NEW, requests.TRIAGED):
+        request.status = requests.IN_PROGRESS
+    await _event(uow, request, actor, "complaint_taken", now, internal=False)
+    return complaint
+
+
+async def begin_work(uow: UnitOfWork, actor: User, complaint_id: int, step: str, now: datetime, **data: object) -> Draft:
+    """Ask the supervisor for a text (note, linked number, cause note, corrective action, answer);
+    the rights and the state are checked now and again when the text arrives."""
+    if step not in WORK_STEPS:
+        raise NotAllowed()
+    complaint, _request = await _for_action(uow, actor, complaint_id)
+    if step == ANSWER:
+        missing = missing_for_answer(complaint)
+        if missing:
+            raise AnswerNotReady(missing)
+    return await dialogs.begin(uow, actor.id, WORK_DIALOG, step, {"complaint_id": complaint.id, **data}, now)
+
+
+async def add_note(uow: UnitOfWork, actor: User, complaint_id: int, text: str | None, now: datetime) -> ComplaintNote:
+    complaint, request = await _for_action(uow, actor, complaint_id)
+    note = await uow.complaints.add_note(ComplaintNote(
+        complaint_id=complaint.id, author_id=actor.id, text=clean_text(text, limit=NOTE_LIMIT, expected="note"), created_at=now,
+    ))
+    complaint.updated_at = now
+    await _event(uow, request, actor, "complaint_note", now, text=note.text)
+    return note
+
+
+async def link(uow: UnitOfWork, actor: User, complaint_id: int, typed: str | None, now: datetime) -> ServiceRequest:
+    """Link a request by its number; unknown numbers, the complaint itself and duplicates are refused."""
+    complaint, request = await _for_action(uow, actor, complaint_id)
+    number = requests.parse_number(typed or "")
+    if number is None:
+        raise InvalidValue("request_number")
+    linked = await uow.requests.by_number(number)
+    if linked is None or linked.id == request.id:
+        raise UnknownRequest(number)
+    if not await uow.complaints.add_link(ComplaintLink(complaint_id=complaint.id, request_id=linked.id, created_at=now)):
+        raise AlreadyLinked(number)
+    complaint.updated_at = now
+    await _event(uow, request, actor, "complaint_linked", now, number=linked.number)
+    return linked
+
+
+async def record_cause(uow: UnitOfWork, actor: User, complaint_id: int, service_fault: bool, text: str | None, now: datetime) -> Complaint:
+    """Service fault or not, with a short note; may be corrected until the answer is sent."""
+    complaint, request = await _for_action(uow, actor, complaint_id)
+    complaint.cause_note = clean_text(text, limit=NOTE_LIMIT, expected="note")
+    complaint.service_fault, complaint.updated_at = service_fault, now
+    await _event(uow, request, actor, "complaint_cause", now, service_fault=service_fault, text=complaint.cause_note)
+    return complaint
+
+
+async def record_action(uow: UnitOfWork, actor: User, complaint_id: int, text: str | None, now: datetime) -> Complaint:
+    complaint, request = await _for_action(uow, actor, complaint_id)
+    complaint.corrective_action = clean_text(text, limit=NOTE_LIMIT, expected="note")
+    complaint.updated_at = now
+    await _event(uow, request, actor, "complaint_action", now, text=complaint.corrective_action)
+    return complaint
+
+
+async def write_answer(uow: UnitOfWork, actor: User, draft: Draft, text: str | None, now: datetime) -> None:
+    """The answer's text goes to the preview; nothing is sent yet."""
+    if draft.kind != WORK_DIALOG or draft.step != ANSWER:
+        raise StaleAction()
+    await _for_action(uow, actor, draft.data["complaint_id"])
+    dialogs.move(draft, PREVIEW, now, answer=clean_text(text, limit=ANSWER_LIMIT, expected="note"))
+
+
+def rewrite_answer(draft: Draft, now: datetime) -> None:
+    if draft.kind != WORK_DIALOG or draft.step != PREVIEW:
+        raise StaleAction()
+    dialogs.move(draft, ANSWER, now)
+
+
+@dataclass(frozen=True)
+class Answered:
+    complaint: Complaint
+    request: ServiceRequest
+    customer_user: User | None
+    queued: bool  # True: the customer's quiet hours; the outbox sends it when they end
+
+
+async def send_answer(uow: UnitOfWork, actor: User, draft: Draft, now: datetime, deliver_from: datetime) -> Answered:
+    """Send the previewed answer: recorded, the request closed and its clock stopped (the
+    "complaint_answered" event), the dialog ended. `deliver_from` is the earliest time the
+    customer may be messaged; when that is later than now the answer waits in the outbox
+    (written in this transaction, so it cannot be lost), otherwise the caller sends it after commit."""
+    if draft.kind != WORK_DIALOG or draft.step != PREVIEW:
+        raise StaleAction()
+    complaint, request = await _for_action(uow, actor, draft.data["complaint_id"])
+    missing = missing_for_answer(complaint)
+    if missing:
+        raise AnswerNotReady(missing)
+    text = draft.data["answer"]
+    if not await uow.complaints.move(complaint, INVESTIGATING, ANSWERED, answer=text, answered_at=now, updated_at=now):
+        raise AlreadyAnswered(complaint)
+    request.status, request.closed_reason = requests.CLOSED, "answered"
+    await _event(uow, request, actor, "complaint_answered", now, internal=False)
+    await dialogs.end(uow, draft)
+    customer = await uow.customers.get(request.customer_id)
+    person = await uow.users.get(customer.user_id) if customer.user_id else None
+    person = person if person is not None and person.is_active else None
+    queued = person is not None and deliver_from > now
+    if queued:
+        await uow.outbox.add_once(OutboxMessage(
+            key=f"{OUTBOX_KIND}:{complaint.id}", user_id=person.id, kind=OUTBOX_KIND,
+            payload={"complaint_id": complaint.id}, not_before=deliver_from, created_at=now,
+        ))
+    return Answered(complaint, request, person, queued)
+
+
+async def for_delivery(uow: UnitOfWork, complaint_id: int) -> tuple[Complaint, ServiceRequest] | None:
+    """An answered complaint and its request, for the outbox sender (None: nothing to send)."""
+    complaint = await uow.complaints.get(complaint_id)
+    if complaint is None or complaint.state != ANSWERED or not complaint.answer:
+        return None
+    return complaint, await uow.requests.get(complaint.request_id)

@@ -1,0 +1,542 @@
+"""The managers' monthly report: every figure and KPI, each defined once, here.
+
+The definitions (the README section "Monthly report and KPIs" says the same in prose):
+
+- **Month**: a calendar month in the desk's time zone (`TIMEZONE`); a moment belongs to the
+  month its local date falls in.
+- **Job**: a request of kind repair, installation or maintenance that is closed, counted in the
+  month of its closing: the customer's confirmation, the confirmation timeout, or the
+  dispatcher closing it (the latest of those timeline events).
+- **On time**: a closed job none of whose deadline clocks ended "breached".
+  On-time rate = on-time jobs / closed jobs.
+- **Satisfied**: a survey completed in the month with at least `satisfied_from_stars` stars.
+  Satisfaction = satisfied surveys / surveys completed in the month.
+- **Complaint rate**: complaints registered in the month that were decided to be the service's
+  fault (`service_fault` true; undecided and not-our-fault ones do not count) / jobs closed in it.
+- A KPI with a denominator of 0 has **no data** (neither met nor missed). Rates are shown in
+  percent rounded half-up to 0.1; met/missed compares the exact fraction with the target.
+- **Person-trips**: engineer arrivals on site in the month (`visits.arrived_at`), installation
+  requests vs. all other kinds ("service dispatches").
+- **Person-days**: labour hours on the reports of the month's jobs / `hours_per_person_day`,
+  split the same way; **labour cost** = those hours × `labour_cost_per_hour`.
+- **Material cost**: parts on those reports × their catalog price; parts without a price (or not
+  from the catalog) are counted and reported as unpriced, not costed.
+- **Transport cost**: the travel cost on those reports. **Total** = both labour costs + material
+  + transport. Money is in fen.
+- **Fault types**: the report's fault type on repair and maintenance jobs (no type on older
+  reports: "not classified"); share = jobs of the type / those jobs.
+- **Top products**: the registered product's model by number of repair jobs (requests without a
+  registered product are left out).
+- **Per engineer**: the engineer who wrote the report (else the one assigned); average stars over
+  their jobs with a completed survey; repeat repairs = their jobs flagged as repeat repairs;
+  certificates = their installation reports with the acceptance certificate signed.
+- **Per region**: the region of that engineer (`User.region`, none: "no region"); a service-fault
+  complaint goes to the region of the engineer it names, else of the engineer of the request it
+  is about.
+- **Follow-up calls**: calls done in the month by outcome.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import aliased
+
+from bot.policy import ReportPolicy
+from bot.services.clocks import BREACHED
+from storage.db import UnitOfWork
+from storage.models import (
+    Complaint,
+    FollowUpCall,
+    JobReport,
+    Part,
+    Product,
+    RequestEvent,
+    ServiceRequest,
+    SlaClock,
+    Survey,
+    User,
+    Visit,
+)
+
+JOB_KINDS = ("repair", "installation", "maintenance")
+INSTALLATION = "installation"
+FAULT_KINDS = ("repair", "maintenance")
+CLOSED = "closed"
+CLOSING_ACTIONS = ("confirmed", "confirmed_by_timeout", "closed_by_dispatcher")
+NOT_CLASSIFIED = "not_classified"
+TOP_PRODUCTS = 5
+ON_TIME, SATISFACTION, COMPLAINT_RATE = "on_time", "satisfaction", "complaint_rate"
+FOLLOW_UP_OUTCOMES = ("satisfied", "not_satisfied", "unreachable")
+PICKER_MONTHS = 12  # the month picker offers the current month and the 11 before it
+_TENTH = Decimal("0.1")
+
+
+# --- months ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class Month:
+    """A local calendar month."""
+
+    year: int
+    month: int
+
+    def __post_init__(self) -> None:
+        if not (1 <= self.month <= 12 and 2000 <= self.year <= 9999):
+            raise ValueError(f"no such month: {self.year}-{self.month}")
+
+    @classmethod
+    def of(cls, moment: datetime, tz: ZoneInfo) -> Month:
+        local = moment.astimezone(tz)
+        return cls(local.year, local.month)
+
+    @classmethod
+    def from_code(cls, code: int) -> Month:
+        """From `YYYYMM` (the month buttons' payload); ValueError when it names no month."""
+        return cls(code // 100, code % 100)
+
+    @property
+    def code(self) -> int:
+        return self.year * 100 + self.month
+
+    @property
+    def key(self) -> str:
+        return f"{self.year:04d}-{self.month:02d}"
+
+    @property
+    def first_day(self) -> date:
+        return date(self.year, self.month, 1)
+
+    def shift(self, months: int) -> Month:
+        index = self.year * 12 + self.month - 1 + months
+        return Month(index // 12, index % 12 + 1)
+
+    def start(self, tz: ZoneInfo) -> datetime:
+        """The month's first local midnight, in UTC."""
+        return datetime(self.year, self.month, 1, tzinfo=tz).astimezone(timezone.utc)
+
+    def end(self, tz: ZoneInfo) -> datetime:
+        """The next month's first local midnight, in UTC (exclusive)."""
+        return self.shift(1).start(tz)
+
+
+def picker_months(now: datetime, tz: ZoneInfo) -> list[Month]:
+    """The months a manager may pick: the current one (to date) and the 11 before, newest first."""
+    current = Month.of(now, tz)
+    return [current.shift(-i) for i in range(PICKER_MONTHS)]
+
+
+def due_report_month(now: datetime, tz: ZoneInfo, policy: ReportPolicy) -> Month | None:
+    """The month whose report is due to the managers by now: the previous month, from the send
+    day and time of the current month on (a desk that was down then catches up within the month)."""
+    local = now.astimezone(tz)
+    send_moment = datetime.combine(date(local.year, local.month, policy.send_day), policy.send_at, tzinfo=tz)
+    return Month.of(now, tz).shift(-1) if local >= send_moment else None
+
+
+# --- rates and KPIs ------------------------------------------------------------------------
+
+
+def percent(count: int, total: int) -> Decimal | None:
+    """count / total in percent, rounded half-up to 0.1; None (no data) when total is 0."""
+    if total == 0:
+        return None
+    return (Decimal(count * 100) / Decimal(total)).quantize(_TENTH, rounding=ROUND_HALF_UP)
+
+
+def average(values: Sequence[int]) -> Decimal | None:
+    if not values:
+        return None
+    return (Decimal(sum(values)) / Decimal(len(values))).quantize(_TENTH, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Kpi:
+    """A rate against its target: `at_least` targets are met at or above, the others below."""
+
+    name: str
+    count: int
+    total: int
+    target: Decimal
+    at_least: bool
+
+    @property
+    def rate(self) -> Decimal | None:
+        return percent(self.count, self.total)
+
+    @property
+    def met(self) -> bool | None:
+        """True met, False missed, None no data. Compares the exact fraction, not the rounded rate."""
+        if self.total == 0:
+            return None
+        scaled, bound = Decimal(self.count * 100), self.target * self.total
+        return scaled >= bound if self.at_least else scaled < bound
+
+
+def kpis(closed_jobs: int, on_time_jobs: int, survey_stars: Iterable[int], service_fault_complaints: int, policy: ReportPolicy) -> tuple[Kpi, Kpi, Kpi]:
+    stars = list(survey_stars)
+    satisfied = sum(1 for s in stars if s >= policy.satisfied_from_stars)
+    return (
+        Kpi(ON_TIME, on_time_jobs, closed_jobs, policy.on_time_target, True),
+        Kpi(SATISFACTION, satisfied, len(stars), policy.satisfaction_target, True),
+        Kpi(COMPLAINT_RATE, service_fault_complaints, closed_jobs, policy.complaint_rate_limit, False),
+    )
+
+
+# --- the rows a month is computed from -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobRow:
+    """One job closed in the month, with what its report, survey and clocks say."""
+
+    request_id: int
+    number: str
+    kind: str
+    product: str | None
+    engineer_id: int | None
+    engineer: str | None
+    region: str | None
+    closed_at: datetime
+    on_time: bool
+    stars: int | None  # of a completed survey
+    has_report: bool
+    hours: Decimal
+    parts_cost: int  # fen, priced parts only
+    unpriced_parts: int  # report lines without a catalog price
+    travel_cost: int  # fen
+    fault_type: str | None
+    certificate: bool
+    repeat_repair: bool
+
+
+@dataclass(frozen=True)
+class TripRow:
+    """One engineer arrival on site in the month."""
+
+    engineer_id: int
+    engineer: str
+    region: str | None
+    kind: str
+
+
+@dataclass(frozen=True)
+class MonthRows:
+    month: Month
+    jobs: tuple[JobRow, ...]
+    trips: tuple[TripRow, ...]
+    survey_stars: tuple[int, ...]  # surveys completed in the month
+    complaint_regions: tuple[str | None, ...]  # one per service-fault complaint registered in the month
+    follow_ups: dict[str, int]  # follow-up calls done in the month, by outcome
+
+
+# --- figures (pure functions over the rows) -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Effort:
+    """One cost line: installation & commissioning, or service dispatches."""
+
+    trips: int
+    hours: Decimal
+    person_days: Decimal
+    cost: int  # fen
+
+
+def labour_cost(hours: Decimal, policy: ReportPolicy) -> int:
+    """Hours × the hourly labour cost, in fen (rounded half-up)."""
+    return int((hours * policy.labour_cost_per_hour * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def effort(jobs: Iterable[JobRow], trips: Iterable[TripRow], installation: bool, policy: ReportPolicy) -> Effort:
+    hours = sum((j.hours for j in jobs if (j.kind == INSTALLATION) == installation), Decimal(0))
+    count = sum(1 for t in trips if (t.kind == INSTALLATION) == installation)
+    days = (hours / policy.hours_per_person_day).quantize(_TENTH, rounding=ROUND_HALF_UP)
+    return Effort(count, hours, days, labour_cost(hours, policy))
+
+
+@dataclass(frozen=True)
+class FaultShare:
+    fault_type: str  # a FAULT_TYPE_LABELS key, or NOT_CLASSIFIED
+    jobs: int
+    share: Decimal
+
+
+def fault_shares(jobs: Iterable[JobRow]) -> list[FaultShare]:
+    """Fault types of repair and maintenance reports, most frequent first."""
+    counts = Counter(j.fault_type or NOT_CLASSIFIED for j in jobs if j.kind in FAULT_KINDS and j.has_report)
+    total = sum(counts.values())
+    return [FaultShare(kind, n, percent(n, total)) for kind, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+
+
+@dataclass(frozen=True)
+class ProductCount:
+    model: str
+    jobs: int
+
+
+def top_products(jobs: Iterable[JobRow], limit: int = TOP_PRODUCTS) -> list[ProductCount]:
+    counts = Counter(j.product for j in jobs if j.kind == "repair" and j.product)
+    return [ProductCount(model, n) for model, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]]
+
+
+@dataclass(frozen=True)
+class EngineerLine:
+    engineer_id: int
+    name: str
+    region: str | None
+    jobs: int
+    trips: int
+    on_time: Decimal | None
+    average_stars: Decimal | None
+    repeat_repairs: int
+    certificates: int
+
+
+def engineer_lines(jobs: Sequence[JobRow], trips: Sequence[TripRow]) -> list[EngineerLine]:
+    """Everyone who closed a job or arrived on site in the month, most jobs first."""
+    names: dict[int, tuple[str, str | None]] = {}
+    by_engineer: dict[int, list[JobRow]] = defaultdict(list)
+    for job in jobs:
+        if job.engineer_id is not None:
+            by_engineer[job.engineer_id].append(job)
+            names[job.engineer_id] = (job.engineer or "", job.region)
+    trip_counts = Counter(t.engineer_id for t in trips)
+    for trip in trips:
+        names.setdefault(trip.engineer_id, (trip.engineer, trip.region))
+    lines = []
+    for engineer_id, (name, region) in names.items():
+        own = by_engineer.get(engineer_id, [])
+        lines.append(EngineerLine(
+            engineer_id, name, region, len(own), trip_counts[engineer_id],
+            percent(sum(1 for j in own if j.on_time), len(own)),
+            average([j.stars for j in own if j.stars is not None]),
+            sum(1 for j in own if j.repeat_repair),
+            sum(1 for j in own if j.kind == INSTALLATION and j.certificate),
+        ))
+    return sorted(lines, key=lambda line: (-line.jobs, -line.trips, line.name))
+
+
+@dataclass(frozen=True)
+class RegionLine:
+    region: str | None  # None: engineers without a region (and jobs without an engineer)
+    jobs: int
+    trips: int
+    on_time: Decimal | None
+    average_stars: Decimal | None
+    cost: int  # fen: labour + material + transport of the region's jobs
+    complaints: int  # service-fault complaints
+
+
+def region_lines(jobs: Sequence[JobRow], trips: Sequence[TripRow], complaint_regions: Sequence[str | None], policy: ReportPolicy) -> list[RegionLine]:
+    regions = {j.region for j in jobs} | {t.region for t in trips} | set(complaint_regions)
+    lines = []
+    for region in regions:
+        own = [j for j in jobs if j.region == region]
+        hours = sum((j.hours for j in own), Decimal(0))
+        lines.append(RegionLine(
+            region, len(own), sum(1 for t in trips if t.region == region),
+            percent(sum(1 for j in own if j.on_time), len(own)),
+            average([j.stars for j in own if j.stars is not None]),
+            labour_cost(hours, policy) + sum(j.parts_cost + j.travel_cost for j in own),
+            sum(1 for r in complaint_regions if r == region),
+        ))
+    return sorted(lines, key=lambda line: (line.region is None, -line.jobs, line.region or ""))
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    month: Month
+    on_time: Kpi
+    satisfaction: Kpi
+    complaint_rate: Kpi
+
+
+@dataclass(frozen=True)
+class MonthlyReport:
+    month: Month
+    to_date: bool  # the current month, so far
+    installation: Effort
+    service: Effort
+    material: int
+    unpriced_parts: int
+    transport: int
+    total: int
+    kpis: tuple[Kpi, Kpi, Kpi]
+    faults: list[FaultShare]
+    top_products: list[ProductCount]
+    engineers: list[EngineerLine]
+    regions: list[RegionLine]
+    follow_ups: dict[str, int]
+    jobs: tuple[JobRow, ...]
+    trend: tuple[TrendPoint, ...]
+
+
+def build(rows: MonthRows, trend: Sequence[TrendPoint], policy: ReportPolicy, *, to_date: bool) -> MonthlyReport:
+    jobs, trips = list(rows.jobs), list(rows.trips)
+    installation = effort(jobs, trips, True, policy)
+    service = effort(jobs, trips, False, policy)
+    material = sum(j.parts_cost for j in jobs)
+    transport = sum(j.travel_cost for j in jobs)
+    return MonthlyReport(
+        month=rows.month, to_date=to_date, installation=installation, service=service,
+        material=material, unpriced_parts=sum(j.unpriced_parts for j in jobs), transport=transport,
+        total=installation.cost + service.cost + material + transport,
+        kpis=kpis(len(jobs), sum(1 for j in jobs if j.on_time), rows.survey_stars, len(rows.complaint_regions), policy),
+        faults=fault_shares(jobs), top_products=top_products(jobs),
+        engineers=engineer_lines(jobs, trips), regions=region_lines(jobs, trips, rows.complaint_regions, policy),
+        follow_ups={outcome: rows.follow_ups.get(outcome, 0) for outcome in FOLLOW_UP_OUTCOMES},
+        jobs=rows.jobs, trend=tuple(trend),
+    )
+
+
+def is_empty(report: MonthlyReport) -> bool:
+    """Nothing happened in the month (e.g. before the desk was in use): the automatic send skips it."""
+    on_time, satisfaction, complaints = report.kpis
+    return not (report.jobs or report.installation.trips or report.service.trips or satisfaction.total
+                or complaints.count or any(report.follow_ups.values()))
+
+
+def trend_points(months: Sequence[Month], jobs: Iterable[tuple[Month, bool]], surveys: Iterable[tuple[Month, int]],
+                 complaints: Iterable[Month], policy: ReportPolicy) -> list[TrendPoint]:
+    """The three KPIs per month from (month, on time) of closed jobs, (month, stars) of completed
+    surveys and the months of service-fault complaints."""
+    closed, on_time, stars, complained = Counter(), Counter(), defaultdict(list), Counter(complaints)
+    for month, punctual in jobs:
+        closed[month] += 1
+        on_time[month] += punctual
+    for month, value in surveys:
+        stars[month].append(value)
+    return [TrendPoint(m, *kpis(closed[m], on_time[m], stars[m], complained[m], policy)) for m in months]
+
+
+# --- loading a month from the database ------------------------------------------------------
+
+
+def _closing_times(since: datetime):
+    """Per request, when it was closed: the latest closing event on its timeline. Only events from
+    `since` on are read: a request whose latest closing is later has them all, one whose latest
+    closing is earlier has none and drops out, which is what the callers want anyway."""
+    return (
+        select(RequestEvent.request_id.label("request_id"), func.max(RequestEvent.created_at).label("closed_at"))
+        .where(RequestEvent.action.in_(CLOSING_ACTIONS), RequestEvent.created_at >= since)
+        .group_by(RequestEvent.request_id)
+        .subquery()
+    )
+
+
+def _breached():
+    return exists().where(SlaClock.request_id == ServiceRequest.id, SlaClock.outcome == BREACHED)
+
+
+def _display_name(user: User) -> str:
+    return user.full_name or user.first_name or f"#{user.telegram_id}"
+
+
+async def load_month(uow: UnitOfWork, month: Month, tz: ZoneInfo) -> MonthRows:
+    """Every row the month's report is computed from (a handful of queries, whatever the size)."""
+    start, end = month.start(tz), month.end(tz)
+    session = uow.session
+    closing = _closing_times(start)
+    engineer = aliased(User)
+    completed = aliased(Survey)
+    result = await session.execute(
+        select(ServiceRequest, closing.c.closed_at, _breached().label("breached"), JobReport, Product.model, completed.stars, engineer)
+        .join(closing, closing.c.request_id == ServiceRequest.id)
+        .outerjoin(JobReport, JobReport.request_id == ServiceRequest.id)
+        .outerjoin(Product, Product.id == ServiceRequest.product_id)
+        .outerjoin(completed, and_(completed.request_id == ServiceRequest.id, completed.completed_at.is_not(None)))
+        .outerjoin(engineer, engineer.id == func.coalesce(JobReport.engineer_id, ServiceRequest.assigned_engineer_id))
+        .where(ServiceRequest.kind.in_(JOB_KINDS), ServiceRequest.status == CLOSED,
+               closing.c.closed_at >= start, closing.c.closed_at < end)
+        .order_by(closing.c.closed_at, ServiceRequest.id)
+    )
+    found = result.all()
+    part_ids = {p.part_id for row in found if row[3] is not None for p in row[3].parts if p.part_id}
+    prices = dict((await session.execute(select(Part.id, Part.price).where(Part.id.in_(part_ids)))).all()) if part_ids else {}
+    jobs = tuple(_job_row(request, closed_at, bool(breached), report, model, stars, person, prices)
+                 for request, closed_at, breached, report, model, stars, person in found)
+
+    trips = tuple(
+        TripRow(user.id, _display_name(user), user.region, kind)
+        for user, kind in (await session.execute(
+            select(User, ServiceRequest.kind).select_from(Visit)
+            .join(ServiceRequest, ServiceRequest.id == Visit.request_id).join(User, User.id == Visit.engineer_id)
+            .where(Visit.arrived_at >= start, Visit.arrived_at < end).order_by(Visit.arrived_at, Visit.id)
+        )).all()
+    )
+    stars = tuple(await session.scalars(
+        select(Survey.stars).where(Survey.completed_at >= start, Survey.completed_at < end, Survey.stars.is_not(None)).order_by(Survey.id)
+    ))
+    about, concerned = aliased(ServiceRequest), aliased(User)
+    complaint_regions = tuple(await session.scalars(
+        select(concerned.region).select_from(Complaint)
+        .outerjoin(about, about.id == Complaint.about_request_id)
+        .outerjoin(concerned, concerned.id == func.coalesce(Complaint.engineer_id, about.assigned_engineer_id))
+        .where(Complaint.service_fault.is_(True), Complaint.created_at >= start, Complaint.created_at < end)
+        .order_by(Complaint.id)
+    ))
+    follow_ups = dict((await session.execute(
+        select(FollowUpCall.outcome, func.count()).where(FollowUpCall.done_at >= start, FollowUpCall.done_at < end, FollowUpCall.outcome.is_not(None))
+        .group_by(FollowUpCall.outcome)
+    )).all())
+    return MonthRows(month, jobs, trips, stars, complaint_regions, follow_ups)
+
+
+def _job_row(request: ServiceRequest, closed_at: datetime, breached: bool, report: JobReport | None, model: str | None,
+             stars: int | None, engineer: User | None, prices: dict[int, int | None]) -> JobRow:
+    parts_cost = unpriced = 0
+    for part in report.parts if report else ():
+        price = prices.get(part.part_id) if part.part_id else None
+        if price is None:
+            unpriced += 1
+        else:
+            parts_cost += price * part.quantity
+    return JobRow(
+        request_id=request.id, number=request.number, kind=request.kind, product=model,
+        engineer_id=engineer.id if engineer else None, engineer=_display_name(engineer) if engineer else None,
+        region=engineer.region if engineer else None, closed_at=closed_at, on_time=not breached, stars=stars,
+        has_report=report is not None, hours=Decimal(str(report.labour_hours)) if report else Decimal(0),
+        parts_cost=parts_cost, unpriced_parts=unpriced, travel_cost=report.travel_cost if report else 0,
+        fault_type=report.fault_type if report else None,
+        certificate=bool(report and report.certificate), repeat_repair=request.repeat_repair,
+    )
+
+
+async def load_trend(uow: UnitOfWork, last: Month, months: int, tz: ZoneInfo, policy: ReportPolicy) -> list[TrendPoint]:
+    """The three KPIs for `months` months ending with `last`: one query per figure for the whole span."""
+    span = [last.shift(-i) for i in reversed(range(months))]
+    start, end = span[0].start(tz), last.end(tz)
+    session = uow.session
+    closing = _closing_times(start)
+    jobs = (await session.execute(
+        select(closing.c.closed_at, _breached()).select_from(ServiceRequest)
+        .join(closing, closing.c.request_id == ServiceRequest.id)
+        .where(ServiceRequest.kind.in_(JOB_KINDS), ServiceRequest.status == CLOSED, closing.c.closed_at >= start, closing.c.closed_at < end)
+    )).all()
+    surveys = (await session.execute(
+        select(Survey.completed_at, Survey.stars).where(Survey.completed_at >= start, Survey.completed_at < end, Survey.stars.is_not(None))
+    )).all()
+    complaints = await session.scalars(
+        select(Complaint.created_at).where(Complaint.service_fault.is_(True), Complaint.created_at >= start, Complaint.created_at < end)
+    )
+    return trend_points(
+        span,
+        [(Month.of(at, tz), not bool(breached)) for at, breached in jobs],
+        [(Month.of(at, tz), stars) for at, stars in surveys],
+        [Month.of(at, tz) for at in complaints],
+        policy,
+    )
+
+
+async def monthly_report(uow: UnitOfWork, month: Month, now: datetime, tz: ZoneInfo, policy: ReportPolicy) -> MonthlyReport:
+    """The month's report with its KPI trend (the `trend_months` months ending with it)."""
+    rows = await load_month(uow, month, tz)
+    trend = await load_trend(uow, month, policy.trend_months, tz, policy)
+    return build(rows, trend, policy, to_date=month == Month.of(now, tz))

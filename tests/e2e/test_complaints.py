@@ -1,0 +1,210 @@
+"""Complaints over HTTP: a customer complains from a request card, the complaint supervisor is told,
+investigates and answers in writing, and the customer receives the answer; a low survey score offers
+a complaint; forged presses change nothing; the supervisor is reminded before the deadline."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from storage.models import AuditEntry, Complaint, ComplaintLink, ComplaintNote
+from tests.e2e.conftest import DISPATCHER_ID
+from tests.e2e.helpers import assign, enrol, file_request, onboard, report_by_phone
+
+
+def _data(message, label: str) -> str:
+    return next(b["callback_data"] for row in message.reply_markup["inline_keyboard"] for b in row if b["text"] == label)
+
+
+def _number(text: str) -> str:
+    return re.search(r"SR-\d{4}-\d{6}", text).group(0)
+
+
+async def test_complaint_from_a_card_investigated_and_answered_in_writing(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    qin = await enrol(fake, dora, 7401, "Qin", "complaint_supervisor")
+    sun = await enrol(fake, dora, 7402, "Sun", "service_manager")
+    ed = await enrol(fake, dora, 7403, "Ed", "engineer")
+    alice = fake.add_user(user_id=5101, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    other = await file_request(alice, description="Second pump hums")
+    await assign(dora, number, "Ed")
+
+    await alice.send_text(number)
+    await alice.press("📣 Complain")
+    assert f"A complaint about request {number}. What is it about?" in alice.last.text
+    assert "👷 The engineer" in alice.last.button_texts  # the request has an engineer
+    await alice.send_text("He was rude")  # typed where a button is the answer
+    assert "Please use the buttons above" in alice.last.text
+    await alice.press("👷 The engineer")
+    assert "Please describe what went wrong" in alice.last.text
+    await alice.send_sticker()
+    assert "Please describe your complaint as text" in alice.last.text
+    await alice.send_text("x" * 2001)
+    assert "too long" in alice.last.text
+    await desk.restart()  # a restart mid-dialog loses nothing
+    await alice.send_text("The engineer came 2 days late & did not call <before>")
+    summary = alice.last
+    assert "Your complaint" in summary.text and f"About: {number}" in summary.text and "Concerning: the engineer" in summary.text
+    assert "did not call <before>" in summary.text
+    send = _data(summary, "✅ Send the complaint")
+    await alice.press("✅ Send the complaint", summary)
+    filed = alice.last.text
+    complaint_number = _number(filed)
+    assert complaint_number not in (number, other)
+    assert f"Your complaint {complaint_number} is registered." in filed and "Written answer promised by:" in filed
+    await alice.press_data(send, summary)  # a double press creates nothing more
+    assert alice.callback_answers[-1][1] == "This button is no longer valid."
+
+    card = qin.last
+    assert "A new complaint has arrived." in card.text and f"Complaint {complaint_number}" in card.text
+    assert f"About: {number} · Fault repair · engineer Ed" in card.text and "Customer: Alice, +8613800138000" in card.text
+    assert "Concerning: the engineer (Ed)" in card.text and "did not call <before>" in card.text
+    assert not any(complaint_number in (m.text or "") for m in dora.messages)  # not the dispatchers'
+    take = _data(card, "🙋 Take it")
+    await ed.press_data(take)  # an engineer forging the supervisor's button
+    assert ed.callback_answers[-1][1] == "This button is no longer valid."
+
+    await sun.send_text("/complaints")  # the service manager reads along
+    assert complaint_number in sun.last.text
+    await sun.press(complaint_number)
+    assert f"Complaint {complaint_number}" in sun.last.text and "🙋 Take it" not in sun.last.button_texts
+    await sun.press_data(take)
+    assert sun.callback_answers[-1][1] == "This button is no longer valid."
+
+    await qin.press("🙋 Take it", card)
+    assert "Taken by: Qin" in qin.message(card.message_id).text
+    await qin.press_data(take, card)  # the same press again
+    assert qin.callback_answers[-1][1] == "Qin has already taken this complaint; nothing was changed."
+    assert "Complaint taken up for investigation" in (await _customer_card(alice, complaint_number))
+
+    await qin.press("✍️ Write answer")  # too early
+    assert qin.callback_answers[-1][1] == "Record the cause and the corrective action before writing the answer."
+    await qin.press("📝 Add note")
+    await qin.send_text("Called Ed: the visit was moved twice by dispatch")
+    assert "Note added by Qin." in qin.last.text and "Called Ed: the visit was moved twice" in qin.last.text
+    await qin.press("🔗 Link request")
+    await qin.send_text("SR-2026-999999")
+    assert "There is no other request SR-2026-999999" in qin.last.text
+    await qin.send_text(other)
+    assert f"Linked requests: {other}" in qin.last.text
+    await qin.press("🔗 Link request")
+    await qin.send_text(other)
+    assert f"{other} is already linked" in qin.last.text
+    await qin.send_text("/cancel")
+    await qin.press("❗ Cause: service fault")
+    await qin.send_text("Visit rescheduled without telling the customer")
+    assert "Cause: service fault. Visit rescheduled" in qin.last.text
+    await qin.press("🛠 Corrective action")
+    await qin.send_text("Dispatch must call the customer when a visit moves")
+    await qin.press("✍️ Write answer")
+    await qin.send_text("Dear Alice, we are sorry: the visit was moved without calling you. Dispatch now calls on every change.")
+    preview = qin.last
+    assert "Preview" in preview.text and "we are sorry" in preview.text
+    send_answer = _data(preview, "📤 Send to the customer")
+    await qin.press("📤 Send to the customer", preview)
+    assert "Answer sent to the customer by Qin" in qin.last.text
+    answer = alice.last
+    assert f"Answer to your complaint {complaint_number}" in answer.text and "Dispatch now calls on every change." in answer.text
+    await qin.press_data(send_answer, preview)
+    assert qin.callback_answers[-1][1] == "This button is no longer valid."
+    assert len([m for m in alice.messages if "Answer to your complaint" in (m.text or "")]) == 1
+
+    history = await _customer_card(alice, complaint_number)
+    assert "Status: Closed" in history and "Complaint answered in writing" in history
+    assert not {"📣 Complain", "↩️ Return or exchange"} & set(alice.last.button_texts)  # a complaint's own card
+    await qin.send_text("/complaints")
+    assert "No complaint is waiting for an answer." in qin.last.text
+    async with desk.db.uow() as uow:
+        complaint = (await uow.session.scalars(select(Complaint))).one()
+        assert (complaint.state, complaint.service_fault, complaint.source, complaint.subject) == ("answered", True, "card", "engineer")
+        assert complaint.corrective_action == "Dispatch must call the customer when a visit moves"
+        assert len(list(await uow.session.scalars(select(ComplaintNote)))) == 1
+        assert len(list(await uow.session.scalars(select(ComplaintLink)))) == 1
+        request = await uow.requests.get(complaint.request_id)
+        clock = next(c for c in await uow.requests.clocks(request.id) if c.kind == "complaint_answer")
+        assert (request.status, clock.stopped_at is not None, clock.outcome) == ("closed", True, "met")
+        audited = list(await uow.session.scalars(select(AuditEntry.actor_telegram_id).where(AuditEntry.action.in_(("complaint_not_allowed", "complaint_late_press")))))
+        assert sorted(audited) == [7401, 7402, 7403]
+    fake.assert_no_rejections()
+
+
+async def _customer_card(customer, number: str) -> str:
+    await customer.send_text(number)
+    return customer.last.text
+
+
+async def test_a_low_survey_score_offers_a_complaint(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    qin = await enrol(fake, dora, 7401, "Qin", "complaint_supervisor")
+    ed = await enrol(fake, dora, 7403, "Ed", "engineer")
+    alice = fake.add_user(user_id=5102, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+    await ed.press("Accept")
+    await report_by_phone(ed)
+    await alice.press("Resolved")
+    await alice.press("⭐⭐")
+    await alice.press("No")
+    await alice.press("Skip")
+    offer = alice.last
+    assert f"We are sorry the service on {number} disappointed you" in offer.text
+    await ed.press_data(_data(offer, "📣 File a complaint"))  # someone else's offer
+    assert ed.callback_answers[-1][1] == "This button is no longer valid."
+    await alice.press("📣 File a complaint", offer)
+    await alice.press("🛎 The service")
+    await alice.send_text("Nobody told me the valve was the problem before the visit")
+    await alice.press("✅ Send the complaint")
+    complaint_number = _number(alice.last.text)
+    assert f"Your complaint {complaint_number} is registered." in alice.last.text
+    assert f"Complaint {complaint_number}" in qin.last.text and "after a low survey score" in qin.last.text
+    async with desk.db.uow() as uow:
+        complaint = (await uow.session.scalars(select(Complaint))).one()
+        about = await uow.requests.by_number(number)
+        assert (complaint.source, complaint.subject, complaint.about_request_id, complaint.engineer_id) == ("survey", "service", about.id, None)
+    fake.assert_no_rejections()
+
+
+async def test_complain_command_and_intake_type_and_the_supervisor_is_reminded(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    qin = await enrol(fake, dora, 7401, "Qin", "complaint_supervisor")
+    alice = fake.add_user(user_id=5103, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+
+    await alice.send_text("/new")  # "Complaint" as the type hands over to the complaint dialog
+    await alice.press("Complaint")
+    assert "What is your complaint about? Choose the request" in alice.last.text
+    await alice.press("⬅️ Back")
+    assert "Choose the type of request" in alice.last.text
+    await alice.send_text("/complain")
+    assert number in " ".join(alice.last.button_texts)
+    await alice.press("Not about a specific request")
+    assert "👷 The engineer" not in alice.last.button_texts
+    await alice.press("📦 The product")
+    await alice.send_text("The new model leaks from the first day")
+    await alice.press("✏️ Edit")
+    await alice.press("Description")
+    await alice.send_text("The new model leaks oil from the first day")
+    assert "About: not about a specific request" in alice.last.text and "leaks oil" in alice.last.text
+    await alice.press("✅ Send the complaint")
+    complaint_number = _number(alice.last.text)
+    await alice.send_text("/my")
+    assert complaint_number in alice.last.text and "Complaint" in alice.last.text
+
+    seen = len(qin.messages)
+    desk.clock.advance(timedelta(hours=36, minutes=5))  # half of the 72-hour window (Tuesday 21:35, staff still reachable)
+    await desk.sweep()
+    reminder = next(m for m in qin.messages[seen:] if "deadline" in (m.text or ""))
+    assert complaint_number in reminder.text and "complaint answer" in reminder.text
+    await qin.press(f"Open complaint {complaint_number}", reminder)
+    assert f"Complaint {complaint_number}" in qin.last.text and "🙋 Take it" in qin.last.button_texts
+    await dora.send_text("/overdue")  # at risk once 80 % is gone
+    assert complaint_number not in dora.last.text
+    desk.clock.advance(timedelta(hours=22))
+    await dora.send_text("/overdue")
+    assert complaint_number in dora.last.text
+    fake.assert_no_rejections()

@@ -1,0 +1,101 @@
+"""Maintenance reminders over HTTP with the desk clock: a product with a 6-month cycle in the
+registry, its customer and the dispatchers told exactly once on the reminder day at 10:00, and
+"Book maintenance" opening a maintenance request for that product, once."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from storage.models import AuditEntry, MaintenanceReminder
+from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
+from tests.e2e.helpers import onboard, t
+
+# Commissioned 2025-09-20 with a 6-month cycle: due Friday 2026-03-20, reminded 14 days before,
+# Friday 2026-03-06 at 10:00 Shanghai (02:00 UTC). The desk clock starts on Monday 2026-03-02 09:30.
+REGISTRY = (
+    "Serial,Model,Customer/Project,Sale date,Commissioning date,Warranty months,Maintenance cycle\n"
+    "QJ-7001,QJ 50-120,Yellow River Farm,2025-09-01,2025-09-20,24,6\n"
+).encode()
+REMINDER_AT = datetime(2026, 3, 6, 2, 0, tzinfo=timezone.utc)
+
+
+def en(message: str, **values) -> str:
+    return t("en", message, **values)
+
+
+def _maintenance_messages(user) -> list:
+    return [m for m in user.messages if "QJ-7001" in (m.text or "") and ("🔧" in (m.text or ""))]
+
+
+async def test_reminded_once_at_ten_and_booked_with_one_tap(fake, desk):
+    dora, wang = fake.users[DISPATCHER_ID], fake.users[SECOND_DISPATCHER_ID]
+    await wang.send_text("/start")  # so the bot knows Wang reads Chinese
+    await dora.send_text("/import")
+    await dora.send_document("registry.csv", data=REGISTRY)
+    alice = fake.add_user(user_id=7101, first_name="Alice", language_code="en")
+    mallory = fake.add_user(user_id=7102, first_name="Mallory", language_code="en")
+    await onboard(alice)
+    await alice.send_text("/products")
+    await alice.press(en("Claim a product by serial"))
+    await alice.send_text("QJ-7001")
+    await dora.press(en("✅ Confirm"))
+    assert en("QJ 50-120 · QJ-7001 is now registered to you") in alice.last.text
+
+    await desk.sweep()  # Monday 09:30
+    desk.clock.set(REMINDER_AT - timedelta(minutes=1))  # Friday 09:59
+    await desk.sweep()
+    assert _maintenance_messages(alice) == [] and _maintenance_messages(dora) == [] and _maintenance_messages(wang) == []
+
+    desk.clock.set(REMINDER_AT)
+    await desk.sweep()
+    [reminder] = _maintenance_messages(alice)
+    assert en("Periodic maintenance of your {product} is due on {date}.", product="QJ 50-120 · QJ-7001", date="Mar 20, 2026") in reminder.text
+    assert reminder.button_texts == [en("🔧 Book maintenance")]
+    [listed] = _maintenance_messages(dora)
+    assert en("{product} — {owner} — due on {date}", product="QJ 50-120 · QJ-7001", owner="Alice", date="Mar 20, 2026") in listed.text
+    assert len(_maintenance_messages(wang)) == 1 and "QJ-7001" in wang.messages[-1].text and "Alice" in wang.messages[-1].text
+
+    # Another sweep, a restart and the next days: nobody is told again.
+    desk.clock.advance(timedelta(minutes=1))
+    await desk.sweep()
+    await desk.restart()
+    for _ in range(3):
+        desk.clock.advance(timedelta(days=1))
+        await desk.sweep()
+    assert len(_maintenance_messages(alice)) == 1 and len(_maintenance_messages(dora)) == 1 and len(_maintenance_messages(wang)) == 1
+
+    # A stranger forging the button learns nothing and books nothing.
+    book_data = reminder.buttons[0]["callback_data"]
+    await mallory.send_text("/start")
+    await mallory.press_data(book_data)
+    assert mallory.callback_answers[-1][1] == en("This button is no longer valid.")
+
+    # One tap: the maintenance request for the product; the site is asked (no earlier request says it).
+    await alice.press(en("🔧 Book maintenance"), reminder)
+    assert any("Booking maintenance of QJ 50-120 · QJ-7001" in (m.text or "") for m in alice.messages[-2:])
+    await alice.send_location(34.7466, 113.6253)
+    summary = alice.last.text
+    assert en("Type: {value}", value=en("Maintenance")) in summary and "QJ 50-120 · QJ-7001" in summary
+    assert "Periodic maintenance of QJ 50-120 · QJ-7001, due on Mar 20, 2026." in summary
+    await alice.press(en("✅ Confirm and send"))
+    number = next(m for m in reversed(alice.messages) if "is registered" in (m.text or "")).text.split()[2]
+    assert number.startswith("SR-2026-")
+    assert any(number in (m.text or "") and "QJ-7001" in (m.text or "") for m in dora.messages[-3:])
+
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        product = await uow.products.by_serial("QJ-7001")
+        assert (request.kind, request.product_id) == ("maintenance", product.id)
+        reminder_row = await uow.session.scalar(select(MaintenanceReminder))
+        assert (reminder_row.due_on.isoformat(), reminder_row.booked_request_id) == ("2026-03-20", request.id)
+        audited = list(await uow.session.scalars(select(AuditEntry.actor_telegram_id).where(AuditEntry.action == "foreign_maintenance_button")))
+        assert audited == [7102]
+
+    # A second press says it is booked, and by which request.
+    await alice.press_data(book_data, reminder)
+    assert alice.callback_answers[-1][1] == en("This maintenance is already booked: request {number}. Follow it with /my.", number=number)
+    async with desk.db.uow() as uow:
+        assert len(list(await uow.session.scalars(select(MaintenanceReminder.id)))) == 1
+        assert await uow.drafts.of_user((await uow.users.by_telegram_id(7101)).id) is None
+    fake.assert_no_rejections()

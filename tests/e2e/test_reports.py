@@ -1,0 +1,138 @@
+"""The managers' monthly report over HTTP: /report with its month picker, refusals of everyone
+else and of forged buttons, and the automatic send on the 1st at 09:00 (once, across restarts)."""
+from __future__ import annotations
+
+import io
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from storage.models import AppState, AuditEntry
+from tests.e2e.conftest import DISPATCHER_ID
+from tests.e2e.helpers import assign, enrol, file_request, onboard, report_by_phone, t
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def en(message: str, **values) -> str:
+    return t("en", message, **values)
+
+
+async def _closed_job(fake, dora, engineer, customer_id: int) -> str:
+    """A repair solved by phone, confirmed and rated 5 stars by the customer; returns its number."""
+    customer = fake.add_user(user_id=customer_id, first_name="Alice", language_code="en")
+    await onboard(customer)
+    number = await file_request(customer)
+    await assign(dora, number, engineer.first_name, "en")
+    await engineer.press("Accept")
+    await report_by_phone(engineer, opinion="Water runs")
+    await customer.press("Resolved")
+    await customer.press("⭐⭐⭐⭐⭐")
+    await customer.press("Yes")
+    await customer.press("Skip")
+    return number
+
+
+def _documents(user) -> list:
+    return [m for m in user.messages if m.document]
+
+
+def _bytes(fake, file_id: str) -> bytes:
+    return fake.files.get(file_id).data
+
+
+async def test_a_manager_picks_a_month_and_gets_message_chart_and_workbook(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    mona = await enrol(fake, dora, 6101, "Mona", "service_manager")
+    ed = await enrol(fake, dora, 6102, "Ed", "engineer")
+    number = await _closed_job(fake, dora, ed, 6103)
+
+    await mona.send_text("/report")
+    picker = mona.last
+    labels = [b["text"] for b in picker.buttons]
+    assert labels[0] == en("{month} (to date)", month="March 2026") and labels[1] == "February 2026"
+    assert labels[11] == "April 2025" and labels[-1] == en("✖️ Close") and len(labels) == 13
+
+    await mona.press(labels[0])
+    assert mona.chat_actions == ["upload_document"]
+    text, photo, document = mona.messages[-3:]
+    assert en("📊 <b>Monthly report: {month} (to date)</b>", month="March 2026") in text.text
+    assert en("{mark} {name}: {rate} ({count} of {total}), target at least {target}: {verdict}", mark="✅", name="Satisfaction",
+              rate="100.0%", count=1, total=1, target="85%", verdict="met") in text.text
+    assert en("• {fault}: {count} ({share})", fault="Misuse or operating error", count=1, share="100.0%") in text.text
+    assert _bytes(fake, photo.photo_file_ids[-1]).startswith(PNG_SIGNATURE)
+    assert document.document["file_name"] == "report-2026-03.xlsx"
+    book = load_workbook(io.BytesIO(_bytes(fake, document.document["file_id"])))
+    jobs = list(book["Jobs"].iter_rows(values_only=True))
+    assert [row[0] for row in jobs[1:]] == [number]
+    assert (jobs[1][3], jobs[1][7], jobs[1][11]) == ("Ed", 5, "Misuse or operating error")
+
+    await mona.press(en("✖️ Close"), picker)
+    assert mona.message(picker.message_id).text == en("Closed. Send /report to open the monthly report again.")
+    fake.assert_no_rejections()
+
+
+async def test_others_are_refused_and_forged_months_change_nothing(fake, desk):
+    dora = fake.users[DISPATCHER_ID]  # admin and dispatcher, not a manager
+    mona = await enrol(fake, dora, 6201, "Mona", "general_manager")
+    ed = await enrol(fake, dora, 6202, "Ed", "engineer")
+    alice = fake.add_user(user_id=6203, first_name="Alice", language_code="en")
+    await onboard(alice)
+    for person in (ed, alice, dora):
+        await person.send_text("/report")
+        assert person.last.text == en("This command is for managers.")
+
+    await mona.send_text("/report")
+    await ed.press_data("1:rpm:202603:show")  # a manager's button, pressed by an engineer
+    await mona.press_data("1:rpm:202401:show")  # older than the picker offers
+    await mona.press_data("1:rpm:202605:show")  # a month still to come
+    await mona.press_data("1:rpm:202613:show")  # no such month
+    await mona.press_data("1:rpm:202603:print")  # no such action
+    for person in (ed, mona):
+        assert person.callback_answers[-1][1] == en("This button is no longer valid.")
+        assert not _documents(person) and not person.chat_actions
+    async with desk.db.uow() as uow:
+        audited = (await uow.session.scalars(select(AuditEntry.actor_telegram_id).where(AuditEntry.action == "not_allowed_button"))).all()
+    assert sorted(audited) == [6201, 6201, 6201, 6201, 6202]
+    fake.assert_no_rejections()
+
+
+async def test_the_report_goes_to_each_manager_once_on_the_first_at_nine(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    mona = await enrol(fake, dora, 6301, "Mona", "service_manager")
+    gao = await enrol(fake, dora, 6302, "Gao", "general_manager", "zh-hans")
+    bob = await enrol(fake, dora, 6303, "Bob", "marketing_vp")
+    ed = await enrol(fake, dora, 6304, "Ed", "engineer")
+    number = await _closed_job(fake, dora, ed, 6305)
+    await desk.sweep()  # March 2: February's report is due but nothing happened then, so nobody gets it
+    assert not any(_documents(p) for p in (mona, gao, bob, dora, ed))
+    fake.block(6303)
+
+    desk.clock.set(datetime(2026, 4, 1, 8, 59, tzinfo=SHANGHAI))
+    await desk.sweep()
+    assert not any(_documents(p) for p in (mona, gao, bob))
+
+    desk.clock.set(datetime(2026, 4, 1, 9, 0, tzinfo=SHANGHAI))
+    await desk.sweep()
+    for manager in (mona, gao):
+        (document,) = _documents(manager)
+        assert document.document["file_name"] == "report-2026-03.xlsx"
+        assert [r[0] for r in load_workbook(io.BytesIO(_bytes(fake, document.document["file_id"])))["Jobs"].iter_rows(min_row=2, values_only=True)] == [number]
+        assert any(m.photo_file_ids for m in manager.messages)
+    assert "March 2026" in mona.messages[-3].text and "2026年3月" in gao.messages[-3].text
+    assert not _documents(bob) and not _documents(dora) and not _documents(ed)
+    async with desk.db.uow() as uow:
+        assert (await uow.users.by_telegram_id(6303)).is_reachable is False
+        assert (await uow.session.get(AppState, "monthly_report:2026-03")) is not None
+
+    await desk.sweep()
+    desk.clock.set(datetime(2026, 4, 3, 9, 0, tzinfo=SHANGHAI))
+    await desk.restart()
+    await desk.sweep()
+    assert [len(_documents(m)) for m in (mona, gao)] == [1, 1]
+    blocked = [r for r in fake.rejections if r.error_code == 403]
+    assert [r.params["chat_id"] for r in blocked] == [6303]  # tried once, then no more
+    fake.assert_no_rejections(allow=lambda r: r.error_code == 403)

@@ -1,0 +1,347 @@
+"""The monthly report against a month of seeded rows, on SQLite and PostgreSQL.
+
+The rows are described once (JOBS, COMPLAINTS, …) and written straight into the tables; every
+expected figure is computed here from those descriptions, independently of the implementation.
+Rows just outside the month (in local time) check the boundaries.
+"""
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
+
+from bot.config import DEFAULT_POLICY_FILE
+from bot.i18n import Translator
+from bot.policy import load_policy
+from bot.report_files import chart_png, font_for, workbook_xlsx
+from bot.report_views import report_message
+from bot.services import statistics
+from bot.services.statistics import Month
+from storage.models import (
+    Complaint, Customer, FollowUpCall, JobReport, Part, Product, ReportPart, RequestEvent, ServiceRequest, SlaClock, Survey, User, Visit,
+)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+POLICY = load_policy(DEFAULT_POLICY_FILE).reports
+MONTH = Month(2026, 3)
+NOW = datetime(2026, 4, 2, 10, 0, tzinfo=SHANGHAI)
+ENGINEERS = {"ed": ("Ed", "North"), "li": ("Li", "South"), "wu": ("Wu", None)}
+PRICES = {"brg": 3550, "seal": None}  # fen; the seal has no catalog price
+PRODUCTS = {"p100": "Pump P-100", "p200": "Pump P-200"}
+
+
+def local(*args) -> datetime:
+    return datetime(*args, tzinfo=SHANGHAI)
+
+
+@dataclass(frozen=True)
+class JobSeed:
+    kind: str
+    engineer: str | None
+    closed: datetime | None  # when the closing event happened (None: not closed)
+    action: str = "confirmed"
+    status: str = "closed"
+    breached: bool = False
+    stars: int | None = None  # a completed survey, at `survey_done` (default: when closed)
+    survey_done: datetime | None = None
+    report: bool = True
+    hours: str = "1"
+    parts: tuple[tuple[str | None, int], ...] = ()  # (part key, or None for a free-text part; quantity)
+    travel: int = 0  # fen
+    fault: str | None = None
+    certificate: bool | None = None
+    repeat: bool = False
+    product: str | None = None
+    arrivals: tuple[datetime, ...] = ()
+
+
+JOBS = (
+    JobSeed("repair", "ed", local(2026, 3, 1, 0, 5), stars=5, hours="2.5", parts=(("brg", 2),), travel=6000, fault="electrical",
+            product="p100", arrivals=(local(2026, 2, 28, 22, 0),)),  # closed just inside; the arrival was in February
+    JobSeed("repair", "ed", local(2026, 3, 10, 12), action="confirmed_by_timeout", breached=True, hours="1.5", parts=(("seal", 1),),
+            travel=2000, fault="electrical", repeat=True, product="p100", arrivals=(local(2026, 3, 5, 9), local(2026, 3, 9, 9))),
+    JobSeed("installation", "li", local(2026, 3, 15, 18), stars=4, hours="8", travel=15000, fault="installation", certificate=True,
+            arrivals=(local(2026, 3, 14, 9),)),
+    JobSeed("maintenance", "li", local(2026, 3, 20, 11), stars=3, hours="1", parts=(("brg", 1), (None, 1)), fault="wear",
+            product="p200", arrivals=(local(2026, 3, 19, 15),)),
+    JobSeed("repair", "wu", local(2026, 3, 31, 23, 50), action="closed_by_dispatcher", report=False, product="p200",
+            arrivals=(local(2026, 3, 30, 10),)),  # closed just inside, without a report
+    JobSeed("repair", "ed", local(2026, 3, 25, 16), breached=True, stars=2, hours="3", parts=(("brg", 1),), travel=3050,
+            fault=None, product="p200", arrivals=(local(2026, 3, 24, 9),)),  # a report from before fault types
+    JobSeed("installation", "ed", local(2026, 3, 28, 10), stars=5, hours="4", travel=1000, fault="installation", certificate=False,
+            arrivals=(local(2026, 3, 27, 14),)),
+    JobSeed("repair", "ed", local(2026, 2, 28, 23, 55), stars=4, survey_done=local(2026, 3, 1, 10), hours="2", fault="mechanical",
+            product="p100"),  # closed just before the month; its survey counts in March
+    JobSeed("repair", "li", local(2026, 4, 1, 0, 5), breached=True, stars=1, hours="5", fault="sealing", product="p100",
+            arrivals=(local(2026, 4, 1, 0, 1),)),  # just after the month
+    JobSeed("consultation", "li", local(2026, 3, 12, 9), report=False),  # not a job
+    JobSeed("repair", "li", local(2026, 3, 22, 9), status="resolved", action="report_submitted", hours="2", fault="control"),  # not closed
+    JobSeed("repair", "ed", local(2026, 1, 20, 9), breached=True, stars=5, hours="1", fault="wear"),  # January, for the trend
+)
+
+
+@dataclass(frozen=True)
+class ComplaintSeed:
+    about: int | None  # index into JOBS
+    engineer: str | None
+    service_fault: bool | None
+    created: datetime
+
+
+COMPLAINTS = (
+    ComplaintSeed(1, "ed", True, local(2026, 3, 12, 10)),
+    ComplaintSeed(4, None, True, local(2026, 3, 31, 23, 0)),  # the region of the engineer of the request it is about
+    ComplaintSeed(2, None, False, local(2026, 3, 18, 10)),
+    ComplaintSeed(None, None, None, local(2026, 3, 19, 10)),  # not decided yet
+    ComplaintSeed(0, "ed", True, local(2026, 2, 28, 23, 59)),  # February
+    ComplaintSeed(8, "li", True, local(2026, 4, 1, 0, 30)),  # April
+)
+FOLLOW_UPS = (  # (index into JOBS, outcome, done at)
+    (0, "satisfied", local(2026, 3, 5, 10)), (1, "unreachable", local(2026, 3, 16, 10)), (2, "satisfied", local(2026, 3, 20, 10)),
+    (3, "not_satisfied", local(2026, 4, 1, 9)),
+)
+
+
+async def _seed(database) -> dict[int, str]:
+    """Write the rows; returns the request number of each JOBS entry."""
+    t0 = local(2025, 12, 1)
+    async with database.uow() as uow:
+        session = uow.session
+        boss = User(telegram_id=100, first_name="Dora", language="en", created_at=t0, roles=[])
+        engineers = {key: User(telegram_id=200 + i, first_name=name, full_name=name, region=region, language="en", created_at=t0, roles=[])
+                     for i, (key, (name, region)) in enumerate(ENGINEERS.items())}
+        session.add_all([boss, *engineers.values()])
+        await session.flush()
+        customer = Customer(name="Farm", phone="+8613800138000", created_at=t0)
+        parts = {key: Part(code=key.upper(), name=f"Part {key}", price=price) for key, price in PRICES.items()}
+        products = {key: Product(serial=key.upper(), model=model) for key, model in PRODUCTS.items()}
+        session.add_all([customer, *parts.values(), *products.values()])
+        await session.flush()
+
+        def request(number: int, kind: str, status: str, **values) -> ServiceRequest:
+            return ServiceRequest(number=f"SR-2026-{number:06d}", kind=kind, status=status, customer_id=customer.id, description="x",
+                                  created_by_user_id=boss.id, created_at=t0, updated_at=t0, **values)
+
+        requests = []
+        for index, job in enumerate(JOBS):
+            engineer = engineers[job.engineer] if job.engineer else None
+            row = request(index + 1, job.kind, job.status, assigned_engineer_id=engineer.id if engineer else None,
+                          product_id=products[job.product].id if job.product else None, repeat_repair=job.repeat)
+            session.add(row)
+            requests.append(row)
+        await session.flush()
+        for job, row in zip(JOBS, requests):
+            session.add(RequestEvent(request_id=row.id, action="created", details={}, created_at=t0))
+            session.add(RequestEvent(request_id=row.id, action=job.action, details={}, created_at=job.closed))
+            session.add(SlaClock(request_id=row.id, kind="first_contact", started_at=t0, stopped_at=t0, outcome="met", pauses=[]))
+            session.add(SlaClock(request_id=row.id, kind="repair_completed", started_at=t0, stopped_at=job.closed,
+                                 outcome="breached" if job.breached else "met", pauses=[]))
+            if job.report:
+                session.add(JobReport(
+                    request_id=row.id, engineer_id=engineers[job.engineer].id, symptom="s", cause="c", solution="s",
+                    labour_hours=float(job.hours), travel_cost=job.travel, customer_opinion="ok", certificate=job.certificate,
+                    fault_type=job.fault, submitted_at=job.closed, updated_at=job.closed,
+                    parts=[ReportPart(part_id=parts[key].id if key else None, name=key or "Grease", quantity=qty) for key, qty in job.parts],
+                ))
+            if job.stars is not None:
+                done = job.survey_done or job.closed
+                session.add(Survey(request_id=row.id, stars=job.stars, created_at=done, completed_at=done))
+            for arrived in job.arrivals:
+                session.add(Visit(request_id=row.id, engineer_id=engineers[job.engineer].id, state="arrived", arrived_at=arrived, created_at=arrived))
+        # A survey started but never finished counts nowhere.
+        session.add(Survey(request_id=requests[4].id, stars=None, created_at=local(2026, 3, 31, 23, 55)))
+        for index, seed in enumerate(COMPLAINTS):
+            own = request(500 + index, "complaint", "new")
+            session.add(own)
+            await session.flush()
+            session.add(Complaint(
+                request_id=own.id, about_request_id=requests[seed.about].id if seed.about is not None else None, subject="service",
+                engineer_id=engineers[seed.engineer].id if seed.engineer else None, source="command", state="open",
+                service_fault=seed.service_fault, created_at=seed.created, updated_at=seed.created,
+            ))
+        for index, outcome, done in FOLLOW_UPS:
+            session.add(FollowUpCall(request_id=requests[index].id, round=1, due_on=date(2026, 3, 1), due_by=date(2026, 3, 5), state="done",
+                                     outcome=outcome, done_at=done, created_at=t0))
+        await uow.commit()
+        return {index: row.number for index, row in enumerate(requests)}
+
+
+# --- what the seeded rows say, computed here -------------------------------------------------
+
+
+def _in(month: Month, moment: datetime) -> bool:
+    local_moment = moment.astimezone(SHANGHAI)
+    return (local_moment.year, local_moment.month) == (month.year, month.month)
+
+
+def _closed_jobs(month: Month) -> list[tuple[int, JobSeed]]:
+    return [(i, j) for i, j in enumerate(JOBS)
+            if j.kind in ("repair", "installation", "maintenance") and j.status == "closed" and _in(month, j.closed)]
+
+
+def _pct(count: int, total: int) -> Decimal | None:
+    return None if total == 0 else (Decimal(100 * count) / total).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def _stars(month: Month) -> list[int]:
+    return [j.stars for j in JOBS if j.stars is not None and _in(month, j.survey_done or j.closed)]
+
+
+def _fault_complaints(month: Month) -> list[ComplaintSeed]:
+    return [c for c in COMPLAINTS if c.service_fault is True and _in(month, c.created)]
+
+
+def _parts_cost(job: JobSeed) -> int:
+    return sum(PRICES[key] * qty for key, qty in job.parts if key and PRICES[key] is not None)
+
+
+def _labour(hours: Decimal) -> int:
+    return int((hours * POLICY.labour_cost_per_hour * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+async def test_every_figure_of_the_month_matches_the_rows(database):
+    numbers = await _seed(database)
+    async with database.uow() as uow:
+        report = await statistics.monthly_report(uow, MONTH, NOW, SHANGHAI, POLICY)
+    jobs = _closed_jobs(MONTH)
+    assert sorted(j.number for j in report.jobs) == sorted(numbers[i] for i, _ in jobs)
+    assert report.to_date is False
+
+    for installation, effort in ((True, report.installation), (False, report.service)):
+        own = [j for _, j in jobs if (j.kind == "installation") == installation]
+        hours = sum((Decimal(j.hours) for j in own if j.report), Decimal(0))
+        trips = [a for j in JOBS for a in j.arrivals if _in(MONTH, a) and (j.kind == "installation") == installation]
+        assert (effort.trips, effort.hours, effort.cost) == (len(trips), hours, _labour(hours))
+        assert effort.person_days == (hours / POLICY.hours_per_person_day).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    material = sum(_parts_cost(j) for _, j in jobs)
+    unpriced = sum(1 for _, j in jobs for key, _q in j.parts if key is None or PRICES[key] is None)
+    transport = sum(j.travel for _, j in jobs)
+    assert (report.material, report.unpriced_parts, report.transport) == (material, unpriced, transport)
+    assert report.total == report.installation.cost + report.service.cost + material + transport
+    assert unpriced == 2 and material > 0  # the seed has both kinds of parts
+
+    on_time, satisfaction, complaints = report.kpis
+    punctual = sum(1 for _, j in jobs if not j.breached)
+    stars = _stars(MONTH)
+    satisfied = sum(1 for s in stars if s >= POLICY.satisfied_from_stars)
+    fault_complaints = _fault_complaints(MONTH)
+    assert (on_time.count, on_time.total, on_time.rate) == (punctual, len(jobs), _pct(punctual, len(jobs)))
+    assert (satisfaction.count, satisfaction.total) == (satisfied, len(stars))
+    assert (complaints.count, complaints.total) == (len(fault_complaints), len(jobs))
+    assert on_time.met is (Decimal(100 * punctual) >= POLICY.on_time_target * len(jobs))
+    assert satisfaction.met is (Decimal(100 * satisfied) >= POLICY.satisfaction_target * len(stars))
+    assert complaints.met is (Decimal(100 * len(fault_complaints)) < POLICY.complaint_rate_limit * len(jobs))
+
+    faults = defaultdict(int)
+    for _, j in jobs:
+        if j.kind in ("repair", "maintenance") and j.report:
+            faults[j.fault or statistics.NOT_CLASSIFIED] += 1
+    assert {f.fault_type: (f.jobs, f.share) for f in report.faults} == {k: (n, _pct(n, sum(faults.values()))) for k, n in faults.items()}
+    assert [f.jobs for f in report.faults] == sorted(faults.values(), reverse=True)
+
+    products = defaultdict(int)
+    for _, j in jobs:
+        if j.kind == "repair" and j.product:
+            products[PRODUCTS[j.product]] += 1
+    assert {p.model: p.jobs for p in report.top_products} == products
+    assert report.top_products[0].jobs == max(products.values())
+
+    for line in report.engineers:
+        key = next(k for k, (name, _r) in ENGINEERS.items() if name == line.name)
+        own = [j for _, j in jobs if j.engineer == key]
+        own_stars = [j.stars for j in own if j.stars is not None]
+        assert line.region == ENGINEERS[key][1]
+        assert (line.jobs, line.trips) == (len(own), sum(1 for j in JOBS if j.engineer == key for a in j.arrivals if _in(MONTH, a)))
+        assert line.on_time == _pct(sum(1 for j in own if not j.breached), len(own))
+        assert line.average_stars == (None if not own_stars else (Decimal(sum(own_stars)) / len(own_stars)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
+        assert (line.repeat_repairs, line.certificates) == (sum(j.repeat for j in own), sum(1 for j in own if j.kind == "installation" and j.certificate))
+    assert {line.name for line in report.engineers} == {ENGINEERS[j.engineer][0] for _, j in jobs}
+
+    region_of = {key: region for key, (_n, region) in ENGINEERS.items()}
+    for line in report.regions:
+        own = [j for _, j in jobs if region_of[j.engineer] == line.region]
+        hours = sum((Decimal(j.hours) for j in own if j.report), Decimal(0))
+        concerned = [c.engineer or JOBS[c.about].engineer for c in fault_complaints]
+        assert line.jobs == len(own)
+        assert line.cost == _labour(hours) + sum(_parts_cost(j) + j.travel for j in own)
+        assert line.complaints == sum(1 for e in concerned if region_of[e] == line.region)
+    assert {line.region for line in report.regions} == {"North", "South", None}
+
+    assert report.follow_ups == {outcome: sum(1 for _i, o, done in FOLLOW_UPS if o == outcome and _in(MONTH, done))
+                                 for outcome in ("satisfied", "not_satisfied", "unreachable")}
+
+    expected_trend = []
+    for back in reversed(range(POLICY.trend_months)):
+        month = MONTH.shift(-back)
+        closed = _closed_jobs(month)
+        month_stars = _stars(month)
+        expected_trend.append((month, _pct(sum(1 for _, j in closed if not j.breached), len(closed)),
+                               _pct(sum(1 for s in month_stars if s >= POLICY.satisfied_from_stars), len(month_stars)),
+                               _pct(len(_fault_complaints(month)), len(closed))))
+    assert [(p.month, p.on_time.rate, p.satisfaction.rate, p.complaint_rate.rate) for p in report.trend] == expected_trend
+    assert report.trend[-1].on_time.rate == on_time.rate and report.trend[-2].on_time.total == len(_closed_jobs(MONTH.shift(-1)))
+
+
+async def test_the_workbook_reads_back_and_the_chart_decodes(database):
+    from matplotlib.image import imread
+    from openpyxl import load_workbook
+
+    numbers = await _seed(database)
+    async with database.uow() as uow:
+        report = await statistics.monthly_report(uow, MONTH, NOW, SHANGHAI, POLICY)
+    _ = Translator("en", SHANGHAI)
+    book = load_workbook(io.BytesIO(workbook_xlsx(_, report)))
+    assert book.sheetnames == ["Summary", "Engineers", "Regions", "Faults", "Jobs"]
+    summary = {row[0]: row[1] for row in book["Summary"].iter_rows(values_only=True) if row and row[0]}
+    assert Decimal(str(summary["Total cost, CNY"])) == Decimal(report.total) / 100
+    assert summary["Installation & commissioning: person-trips"] == report.installation.trips
+    assert summary["Part lines without a catalog price (not costed)"] == 2
+    kpi_rows = {row[0]: row for row in book["Summary"].iter_rows(values_only=True) if row and row[0] in ("On-time rate", "Satisfaction")}
+    assert Decimal(str(kpi_rows["On-time rate"][1])) == report.kpis[0].rate and kpi_rows["On-time rate"][5] in ("met", "missed")
+    jobs = list(book["Jobs"].iter_rows(values_only=True))
+    assert jobs[0][0] == "Number" and sorted(r[0] for r in jobs[1:]) == sorted(numbers[i] for i, _ in _closed_jobs(MONTH))
+    first = next(r for r in jobs[1:] if r[0] == numbers[0])
+    assert first[5] == datetime(2026, 3, 1, 0, 5)  # closed at, local time
+    assert Decimal(str(first[9])) == Decimal(_parts_cost(JOBS[0])) / 100 and first[11] == "Electrical (motor, wiring, power)"
+    engineers = {r[0]: r for r in book["Engineers"].iter_rows(min_row=2, values_only=True)}
+    assert engineers["Ed"][2] == len([1 for _, j in _closed_jobs(MONTH) if j.engineer == "ed"])
+
+    for language in ("en", "ru", "zh_Hans"):
+        png = chart_png(Translator(language, SHANGHAI), report)
+        assert png.startswith(b"\x89PNG\r\n\x1a\n")
+        pixels = imread(io.BytesIO(png), format="png")
+        assert pixels.shape[0] > 500 and pixels.shape[1] > 500
+    assert font_for("ru") is not None  # DejaVu covers Cyrillic
+
+    text = report_message(Translator("ru", SHANGHAI), report).text
+    assert "2026" in text and len(text) > 200
+
+
+async def test_an_empty_month_has_no_data_instead_of_zero_rates(database):
+    await _seed(database)
+    async with database.uow() as uow:
+        report = await statistics.monthly_report(uow, Month(2025, 6), NOW, SHANGHAI, POLICY)
+    assert statistics.is_empty(report)
+    assert [(k.rate, k.met) for k in report.kpis] == [(None, None)] * 3
+    assert (report.total, report.faults, report.engineers) == (0, [], [])
+    text = report_message(Translator("en", SHANGHAI), report).text
+    assert "no data" in text and "0.0%" not in text
+
+
+async def test_the_current_month_is_reported_to_date(database):
+    await _seed(database)
+    async with database.uow() as uow:
+        report = await statistics.monthly_report(uow, Month(2026, 4), NOW, SHANGHAI, POLICY)
+    assert report.to_date and [j.number for j in report.jobs] == ["SR-2026-000009"]
+
+
+async def test_a_month_is_claimed_once(database):
+    async with database.uow() as uow:
+        assert await uow.app_state.claim("monthly_report:2026-03", "a")
+        await uow.commit()
+    async with database.uow() as uow:
+        assert not await uow.app_state.claim("monthly_report:2026-03", "b")
+        assert await uow.app_state.get("monthly_report:2026-03") == "a"
