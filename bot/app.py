@@ -1,10 +1,12 @@
 """Wiring: the PTB Application with its dependencies, handlers and life-cycle hooks."""
 from __future__ import annotations
 
+import asyncio
 import logging
 
+from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 import handlers
 from bot.clock import Clock
@@ -13,16 +15,20 @@ from bot.i18n import SUPPORTED_LANGUAGES, Translator
 from bot import menus
 from bot.menus import TELEGRAM_LANGUAGE_CODES, commands_for
 from bot.policy import Policy
+from bot.ops import logs
 from bot.scheduler import start_sweeps
 from bot.services import users
 from bot.services.clocks import ClockKeeper
 from bot.services.reminders import Planner
 from handlers.common import DEPS_KEY, Deps
 from handlers.sweeps import sweep
-from storage.db import Database
+from storage.db import BeforeCommit, Database, UnitOfWork
 
 log = logging.getLogger(__name__)
 SWEEPS_KEY, SCHEDULER_KEY = "sweeps", "scheduler"
+# When the last update arrived and the last sweep finished (the health endpoint reports their age).
+LAST_UPDATE_KEY, LAST_SWEEP_KEY = "last_update_at", "last_sweep_at"
+SWEEP_LOCK_KEY = "sweep_lock"  # held while a scheduled sweep runs, so shutdown can wait for it
 
 
 def build_application(settings: Settings, policy: Policy, clock: Clock, *, database: Database | None = None, sweeps: bool = True) -> Application:
@@ -31,8 +37,9 @@ def build_application(settings: Settings, policy: Policy, clock: Clock, *, datab
     `sweeps=False` leaves the periodic sweep to the caller (tests run it after moving their clock).
     """
     keeper = ClockKeeper(policy, settings.timezone)
-    db = database or Database(settings.database_url)
-    db.before_commit = keeper  # every transaction that records an event brings its clocks up to date
+    # hide_parameters: a database error in the log never shows the values (phones, addresses) of its statement
+    db = database or Database(settings.database_url, hide_parameters=True)
+    db.before_commit = _with_request_numbers(keeper)  # every transaction that records an event brings its clocks up to date
     deps = Deps(settings=settings, policy=policy, db=db, clock=clock, keeper=keeper, planner=Planner(policy, keeper, settings.timezone))
     app = (
         ApplicationBuilder()
@@ -46,8 +53,34 @@ def build_application(settings: Settings, policy: Policy, clock: Clock, *, datab
     )
     app.bot_data[DEPS_KEY] = deps
     app.bot_data[SWEEPS_KEY] = sweeps
+    app.add_handler(TypeHandler(Update, _note_update), group=-1)  # before every other handler; does not consume
     handlers.register(app)
     return app
+
+
+def _with_request_numbers(keeper: ClockKeeper) -> BeforeCommit:
+    """The clock keeper, plus: the numbers of the requests a transaction changed go into the log context."""
+
+    async def before_commit(uow: UnitOfWork, request_ids: set[int]) -> None:
+        await keeper(uow, request_ids)
+        numbers = {request.number for request_id in request_ids if (request := await uow.requests.get(request_id))}
+        logs.bind(request=sorted(numbers | set(logs.current_context().get("request") or ())))
+
+    return before_commit
+
+
+async def _note_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Remember when the desk last received an update (for the health endpoint)."""
+    context.bot_data[LAST_UPDATE_KEY] = context.bot_data[DEPS_KEY].clock.now()
+
+
+async def run_sweep(app: Application) -> int:
+    """One scheduled sweep, outside any update's log context; its end time is kept for the health check."""
+    logs.clear_context()
+    async with app.bot_data.setdefault(SWEEP_LOCK_KEY, asyncio.Lock()):
+        count = await sweep(app)
+    app.bot_data[LAST_SWEEP_KEY] = app.bot_data[DEPS_KEY].clock.now()
+    return count
 
 
 async def _post_init(app: Application) -> None:
@@ -63,7 +96,7 @@ async def _post_init(app: Application) -> None:
             admin = await uow.users.by_telegram_id(telegram_id)
             await menus.apply_for(app.bot, admin, Translator(admin.language, deps.settings.timezone))
     if app.bot_data[SWEEPS_KEY]:
-        app.bot_data[SCHEDULER_KEY] = start_sweeps(lambda: sweep(app))
+        app.bot_data[SCHEDULER_KEY] = start_sweeps(lambda: run_sweep(app))
 
 
 async def _set_commands(app: Application, settings: Settings) -> None:
@@ -81,6 +114,8 @@ async def _set_commands(app: Application, settings: Settings) -> None:
 
 async def _post_shutdown(app: Application) -> None:
     scheduler = app.bot_data.pop(SCHEDULER_KEY, None)
-    if scheduler is not None:
-        scheduler.shutdown(wait=False)
+    if scheduler is not None and scheduler.running:
+        scheduler.pause()  # no new sweep; a running one finishes (shutdown would cancel it mid-way)
+        async with app.bot_data.setdefault(SWEEP_LOCK_KEY, asyncio.Lock()):
+            scheduler.shutdown(wait=False)
     await app.bot_data[DEPS_KEY].db.dispose()

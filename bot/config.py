@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.i18n import SUPPORTED_LANGUAGES
@@ -17,6 +20,11 @@ TOKEN_PATTERN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,64}$")
 DEFAULT_API_URL = "https://api.telegram.org"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///servicedesk.sqlite3"
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent / "policy.default.toml"
+# What Telegram accepts as a webhook's secret_token (sent back in X-Telegram-Bot-Api-Secret-Token).
+WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+HEALTH_PATH = "/healthz"
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class ConfigError(Exception):
@@ -36,6 +44,18 @@ class Settings:
     default_language: str = "en"
     admin_telegram_ids: frozenset[int] = frozenset()
     policy_file: Path = DEFAULT_POLICY_FILE
+    # Webhook mode when webhook_url is set; long polling otherwise.
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8080
+    webhook_path: str = "/telegram"
+    log_format: str = "text"
+    log_level: str = "INFO"
+
+    @property
+    def webhook_mode(self) -> bool:
+        return self.webhook_url is not None
 
     @property
     def bot_api_base_url(self) -> str:
@@ -89,6 +109,15 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if not policy_file.is_file():
         raise ConfigError("POLICY_FILE", f"file not found: {policy_file}")
 
+    webhook = _webhook_settings(get, api_url)
+
+    log_format = (get("LOG_FORMAT") or "text").lower()
+    if log_format not in LOG_FORMATS:
+        raise ConfigError("LOG_FORMAT", f"must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
+    log_level = (get("LOG_LEVEL") or "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
+
     return Settings(
         bot_token=token,
         database_url=database_url,
@@ -97,4 +126,37 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         default_language=language,
         admin_telegram_ids=frozenset(admin_ids),
         policy_file=policy_file,
+        log_format=log_format,
+        log_level=log_level,
+        **webhook,
     )
+
+
+def _webhook_settings(get: Callable[[str], str], api_url: str) -> dict[str, Any]:
+    """WEBHOOK_* settings; empty when WEBHOOK_URL is not set (long polling)."""
+    url = get("WEBHOOK_URL")
+    if not url:
+        return {}
+    parsed = urlsplit(url)
+    # Telegram itself only calls https URLs; a local Bot API server (TELEGRAM_API_URL) may call http.
+    schemes = ("https",) if api_url == DEFAULT_API_URL else ("https", "http")
+    if parsed.scheme not in schemes or not parsed.hostname:
+        raise ConfigError("WEBHOOK_URL", f"must be an {' or '.join(schemes)} URL Telegram can reach, got {url!r}")
+    secret = get("WEBHOOK_SECRET")
+    if not secret:
+        raise ConfigError("WEBHOOK_SECRET", "is required when WEBHOOK_URL is set (1-256 characters: A-Z, a-z, 0-9, _ and -)")
+    if not WEBHOOK_SECRET_PATTERN.match(secret):
+        raise ConfigError("WEBHOOK_SECRET", "must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+    port_text = get("WEBHOOK_PORT") or "8080"
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ConfigError("WEBHOOK_PORT", f"must be a port number 1-65535, got {port_text!r}")
+    path = get("WEBHOOK_PATH") or parsed.path or "/"
+    if not path.startswith("/") or any(c.isspace() for c in path) or path == HEALTH_PATH:
+        raise ConfigError("WEBHOOK_PATH", f"must be a URL path starting with / (and not {HEALTH_PATH}), got {path!r}")
+    return {
+        "webhook_url": url,
+        "webhook_secret": secret,
+        "webhook_listen": get("WEBHOOK_LISTEN") or "127.0.0.1",
+        "webhook_port": int(port_text),
+        "webhook_path": path,
+    }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from telegram.ext import ContextTypes
 from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import Translator, language_from_telegram
+from bot.ops import logs
 from bot.policy import Policy
 from bot.services import users
 from bot.services.clocks import ClockKeeper
@@ -181,9 +183,11 @@ def handler(func: HandlerFunc) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], 
     @functools.wraps(func)
     async def wrapper(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         tg_user = update.effective_user
+        logs.bind_update(update.update_id, tg_user.id if tg_user else None)  # every log line of this update carries them
         if tg_user is None or update.effective_chat is None:
             return
         deps = deps_of(context)
+        started = time.perf_counter()
         async with deps.db.uow() as uow:
             if not await uow.updates.claim(update.update_id, deps.clock.now()):
                 log.info("update %s already handled; duplicate ignored", update.update_id)
@@ -200,6 +204,7 @@ def handler(func: HandlerFunc) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], 
             finally:
                 await turn.answer()
             await uow.commit()
+        log.info("handled by %s in %d ms", func.__name__, (time.perf_counter() - started) * 1000)
 
     return wrapper
 

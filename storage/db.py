@@ -39,6 +39,7 @@ from storage.repositories import (
     UpdateRepository,
     UserRepository,
 )
+from storage.personal_data import PersonalDataRepository
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -119,6 +120,7 @@ class UnitOfWork:
         self.quotes = QuoteRepository(self.session)
         self.stock = StockRepository(self.session)
         self.returns = ReturnRepository(self.session)
+        self.personal_data = PersonalDataRepository(self.session)
         self.archive = ArchiveRepository(self.session)
         self.maintenance = MaintenanceRepository(self.session)
         self.complaints = ComplaintRepository(self.session)

@@ -96,6 +96,7 @@ class Customer(Base):
     phone: Mapped[str] = mapped_column(String(32))
     company: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    erased_at: Mapped[datetime | None]  # personal data erased on request (bot/services/erasure.py); rows kept
 
 
 class Project(Base):

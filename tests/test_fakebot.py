@@ -592,8 +592,9 @@ async def test_stop_releases_pending_long_polls(bot: Bot, fake: FakeTelegram) ->
     await asyncio.sleep(0.05)
     started = time.monotonic()
     await fake.stop()
-    assert await asyncio.wait_for(poll, 2) == ()
-    assert time.monotonic() - started < 2
+    # Released by the stop, not by the 30 s poll timeout (a wide margin: a loaded machine is slow).
+    assert await asyncio.wait_for(poll, 15) == ()
+    assert time.monotonic() - started < 15
 
 
 async def test_allowed_updates_filters_new_updates(bot: Bot, alice: FakeUser) -> None:

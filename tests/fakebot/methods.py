@@ -17,6 +17,7 @@ from aiohttp import web
 
 from .objects import FileRecord, compact
 from .params import UploadedFile
+from .polling import DEFAULT_UPDATE_TYPES
 from .records import SentMessage
 from .validation import (
     CHAT_ACTIONS,
@@ -30,6 +31,7 @@ from .validation import (
     check_message_text,
     check_reply_markup,
 )
+from .webhook import WEBHOOK_ACTIVE, WebhookTarget, check_webhook_params
 
 if TYPE_CHECKING:
     from .server import FakeTelegram
@@ -259,6 +261,9 @@ async def get_me(call: Call) -> dict:
 
 @api("getUpdates")
 async def get_updates(call: Call) -> list[dict]:
+    if call.fake.webhook is not None:
+        raise WEBHOOK_ACTIVE
+
     def abandoned() -> bool:
         transport = call.request.transport if call.request else None
         return transport is None or transport.is_closing()
@@ -272,8 +277,22 @@ async def get_updates(call: Call) -> list[dict]:
     )
 
 
+@api("setWebhook")
+async def set_webhook(call: Call) -> bool:
+    url = call.require("url")
+    secret = call.get("secret_token")
+    check_webhook_params(url, secret)
+    if call.get("allowed_updates") is not None:
+        call.fake.updates.allowed = frozenset(call.get("allowed_updates")) or DEFAULT_UPDATE_TYPES
+    if call.get("drop_pending_updates"):
+        call.fake.updates.drop_pending()
+    await call.fake.set_webhook(WebhookTarget(url, secret))
+    return True
+
+
 @api("deleteWebhook")
 async def delete_webhook(call: Call) -> bool:
+    await call.fake.set_webhook(None)
     if call.get("drop_pending_updates"):
         call.fake.updates.drop_pending()
     return True
@@ -281,11 +300,15 @@ async def delete_webhook(call: Call) -> bool:
 
 @api("getWebhookInfo")
 async def get_webhook_info(call: Call) -> dict:
-    return {
-        "url": "",
+    target = call.fake.webhook
+    info = {
+        "url": target.url if target else "",
         "has_custom_certificate": False,
         "pending_update_count": call.fake.updates.pending_count,
     }
+    if target and target.last_error_message:
+        info.update(last_error_date=target.last_error_date, last_error_message=target.last_error_message)
+    return info
 
 
 def _commands_key(call: Call) -> tuple[str, str]:

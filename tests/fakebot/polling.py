@@ -93,6 +93,23 @@ class UpdateQueue:
         self._pending.clear()
         self.confirmed_below = self._next_id
 
+    # --- webhook delivery (tests/fakebot/webhook.py) ---------------------------
+
+    def first_pending(self) -> dict | None:
+        return self._pending[0] if self._pending else None
+
+    def mark_delivered(self, update_id: int) -> None:
+        self.delivered.setdefault(update_id, time.monotonic())
+
+    def confirm(self, update_id: int) -> None:
+        """The webhook answered 2xx: the update is done with, as an offset above it would say."""
+        self._apply_offset(update_id + 1)
+
+    async def wait_for_pending(self, timeout: float) -> None:
+        if not self._pending:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout)
+
     def release(self) -> None:
         """Server shutdown: end every open long poll now."""
         self.stopping = True

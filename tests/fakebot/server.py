@@ -28,6 +28,7 @@ from .polling import UpdateQueue
 from .records import ApiCall, Rejection, SentMessage
 from .users import FakeUser
 from .validation import ApiError, ApiSpec, bad_request
+from .webhook import WebhookSender, WebhookTarget
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SPEC_PATH = REPO_ROOT.parent / "shared" / "botapi" / "api.json"
@@ -112,6 +113,8 @@ class FakeTelegram:
         self._seq = 0
         self._watched: list[Any] = []
         self._runner: web.AppRunner | None = None
+        self.webhook: WebhookTarget | None = None  # set by setWebhook: updates are POSTed there
+        self._webhook_sender: WebhookSender | None = None
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -134,6 +137,7 @@ class FakeTelegram:
     async def stop(self) -> None:
         """Release open long polls first so shutdown never waits for a poll timeout."""
         self.updates.release()
+        await self.set_webhook(None)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -143,6 +147,16 @@ class FakeTelegram:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+    async def set_webhook(self, target: WebhookTarget | None) -> None:
+        """setWebhook / deleteWebhook: start or stop POSTing updates to the bot."""
+        if self._webhook_sender is not None:
+            await self._webhook_sender.stop()
+            self._webhook_sender = None
+        self.webhook = target
+        if target is not None:
+            self._webhook_sender = WebhookSender(self.updates, target)
+            self._webhook_sender.start()
 
     # --- users ----------------------------------------------------------------
 

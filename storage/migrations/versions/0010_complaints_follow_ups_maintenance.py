@@ -17,6 +17,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('job_reports', schema=None) as batch_op:
         batch_op.add_column(sa.Column('fault_type', sa.String(length=32), nullable=True))
+    with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('erased_at', sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         'complaints',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -117,5 +119,7 @@ def downgrade() -> None:
     op.drop_table('complaint_links')
     op.drop_table('complaint_notes')
     op.drop_table('complaints')
+    with op.batch_alter_table('customers', schema=None) as batch_op:
+        batch_op.drop_column('erased_at')
     with op.batch_alter_table('job_reports', schema=None) as batch_op:
         batch_op.drop_column('fault_type')

@@ -1,0 +1,135 @@
+"""Webhook mode: an aiohttp server that takes Telegram's updates and answers the health probe.
+
+POST <WEBHOOK_PATH> accepts an update only with the right `X-Telegram-Bot-Api-Secret-Token`
+header (403 otherwise, and the update is not looked at), puts it on the Application's update
+queue and answers 200 at once; handlers run as in polling mode. GET /healthz answers the JSON of
+`bot.ops.health` with 200 when healthy, 503 otherwise.
+
+Shutdown (SIGTERM or SIGINT) is graceful: the server stops taking updates first, then
+`Application.stop()` handles every update already accepted, then the scheduler waits for a
+running sweep and the database is closed (`bot.app._post_shutdown`). The webhook stays set at
+Telegram, which keeps new updates and retries them once the desk (or another process) is back.
+"""
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import signal
+from http import HTTPStatus
+
+from aiohttp import web
+from telegram import Update
+from telegram.ext import Application
+
+from bot.config import HEALTH_PATH, Settings
+from bot.ops.health import check_health
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+MAX_UPDATE_BYTES = 2 * 1024 * 1024  # an update is JSON of a few kB; refuse anything absurd
+SHUTDOWN_SECONDS = 10.0
+
+
+class WebhookServer:
+    """The HTTP side of webhook mode, for one Application."""
+
+    def __init__(self, app: Application, settings: Settings) -> None:
+        if not settings.webhook_secret:
+            raise ValueError("webhook mode needs WEBHOOK_SECRET")
+        self.app, self.settings = app, settings
+        self._secret = settings.webhook_secret.encode()
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def port(self) -> int:
+        """The port actually bound (differs from the setting when that was 0)."""
+        assert self._runner is not None, "server not started"
+        return self._runner.addresses[0][1]
+
+    async def start(self) -> None:
+        server = web.Application(client_max_size=MAX_UPDATE_BYTES)
+        server.router.add_post(self.settings.webhook_path, self._receive)
+        server.router.add_get(HEALTH_PATH, self._health)
+        self._runner = web.AppRunner(server, access_log=None, shutdown_timeout=SHUTDOWN_SECONDS)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.settings.webhook_listen, self.settings.webhook_port).start()
+        log.info("webhook server listening on %s:%s (updates at %s, health at %s)",
+                 self.settings.webhook_listen, self.port, self.settings.webhook_path, HEALTH_PATH)
+
+    async def stop(self) -> None:
+        """Stop taking requests; requests already being read are finished first."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, self._secret):
+            log.warning("webhook call without the right secret token refused (from %s)", request.remote)
+            return web.Response(status=HTTPStatus.FORBIDDEN)
+        if not self.app.running:  # stopping: Telegram retries later, or delivers to a process still up
+            return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE)
+        try:
+            update = Update.de_json(await request.json(), self.app.bot)
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError):
+            log.warning("webhook call with a body that is not an update refused")
+            return web.Response(status=HTTPStatus.BAD_REQUEST)
+        await self.app.update_queue.put(update)
+        return web.Response(status=HTTPStatus.OK)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        health = await check_health(self.app)
+        status = HTTPStatus.OK if health.healthy else HTTPStatus.SERVICE_UNAVAILABLE
+        return web.json_response(health.as_json(), status=status)
+
+
+class WebhookDesk:
+    """The Application and its webhook server started and stopped together, in the right order."""
+
+    def __init__(self, app: Application, settings: Settings) -> None:
+        self.app, self.settings = app, settings
+        self.server = WebhookServer(app, settings)
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        if self.app.post_init:
+            await self.app.post_init(self.app)
+        await self.app.start()
+        await self.server.start()
+        # Only now tell Telegram where to deliver: every update it sends finds the server up.
+        await self.app.bot.set_webhook(
+            self.settings.webhook_url, secret_token=self.settings.webhook_secret,
+            allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
+        )
+
+    async def stop(self) -> None:
+        """No new updates, the accepted ones handled, then the database closed."""
+        await self.server.stop()
+        try:
+            if self.app.running:
+                await self.app.stop()
+        finally:
+            await self.app.shutdown()
+            if self.app.post_shutdown:
+                await self.app.post_shutdown(self.app)
+
+
+async def serve(app: Application, settings: Settings) -> None:
+    """Run in webhook mode until SIGTERM or SIGINT."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    desk = WebhookDesk(app, settings)
+    try:
+        await desk.start()
+        log.info("the desk is running (webhook mode)")
+        await stopping.wait()
+        log.info("stopping: taking no new updates, finishing the ones in hand")
+    finally:
+        await desk.stop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+    log.info("stopped")

@@ -1,0 +1,212 @@
+"""Personal-data erasure for a customer, on their request (admins only).
+
+What identifies or was written by the customer is replaced with a fixed marker: their name,
+phone and company, the linked Telegram user's names, username, phone and Telegram id, site
+addresses and coordinates, request descriptions, their comments in the timeline, survey comments,
+complaint texts and the answers to them, follow-up feedback, their opinion in closing reports,
+their counter-proposals for visits, their open dialog and the file ids of what they sent. Staff
+texts on their requests are replaced only where they mention the customer (name, phone, company,
+address).
+
+Rows, request numbers, kinds, statuses, dates, costs, stars, parts and clocks stay, so every
+statistic and report counts the same before and after. Erasing twice is harmless: the second
+call changes nothing but writes its own audit row, as every call does.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.services.errors import InvalidValue, NotAllowed, NotFound
+from bot.services.users import ROLE_ADMIN, STAFF_ROLES
+from bot.services.validation import normalize_phone
+from storage.db import UnitOfWork
+from storage.models import (
+    Approval,
+    ApprovalAction,
+    Assignment,
+    Attachment,
+    AuditEntry,
+    Complaint,
+    ComplaintNote,
+    Customer,
+    Escalation,
+    FollowUpCall,
+    JobReport,
+    PartRequisition,
+    Product,
+    Project,
+    RequestEvent,
+    ReturnCase,
+    Survey,
+    User,
+    Visit,
+)
+
+ERASED = "[erased]"
+AUDIT_ACTION = "customer_erased"
+# Timeline detail keys that hold what somebody typed.
+FREE_TEXT_KEYS = frozenset({"text", "note", "comment", "reason", "question", "answer", "feedback", "description", "address"})
+MIN_IDENTIFIER = 3  # shorter names would match inside ordinary words
+MIN_PHONE_DIGITS = 7
+_DIGITS = re.compile(r"\D")
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    customer_id: int
+    already_erased: bool
+    requests: int  # requests of the customer (kept, with their numbers)
+    fields: int  # values replaced by this call (0 when already erased)
+
+
+async def erase_customer(uow: UnitOfWork, actor: User, customer_id: int, now: datetime) -> ErasureResult:
+    """Erase the customer's personal data; the caller commits. Raises NotAllowed, NotFound."""
+    if not (actor.is_active and ROLE_ADMIN in actor.role_names):
+        raise NotAllowed("erase")
+    customer = await uow.personal_data.customer_for_update(customer_id)
+    if customer is None:
+        raise NotFound("customer")
+    requests = await uow.personal_data.requests_of(customer.id)
+    if customer.erased_at is not None:
+        result = ErasureResult(customer.id, True, len(requests), 0)
+    else:
+        user = await uow.users.get(customer.user_id) if customer.user_id else None
+        if user is not None and user.role_names & STAFF_ROLES:
+            raise NotAllowed("staff")  # a staff member's account is not a customer record to erase
+        eraser = _Eraser(_identifiers(customer, user, requests))
+        await _erase_rows(uow, eraser, customer, user, requests)
+        customer.erased_at = now
+        result = ErasureResult(customer.id, False, len(requests), eraser.count)
+    await uow.audit.add(AuditEntry(
+        actor_telegram_id=actor.telegram_id, action=AUDIT_ACTION, created_at=now,
+        details={"customer_id": customer.id, "already_erased": result.already_erased, "requests": result.requests, "fields": result.fields},
+    ))
+    return result
+
+
+async def find_customer(uow: UnitOfWork, reference: str) -> Customer:
+    """The customer named by a request number (SR-…) or a phone number, as an admin types it."""
+    reference = reference.strip()
+    if reference.upper().startswith("SR-"):
+        request = await uow.requests.by_number(reference.upper())
+        customer = await uow.customers.get(request.customer_id) if request else None
+    else:
+        try:
+            customer = await uow.customers.by_phone(normalize_phone(reference))
+        except InvalidValue:
+            customer = None
+    if customer is None:
+        raise NotFound("customer")
+    return customer
+
+
+def _identifiers(customer: Customer, user: User | None, requests: list[Any]) -> tuple[list[str], list[str]]:
+    """(words, phone digit strings) that identify the customer inside staff texts."""
+    words = [customer.name, customer.company]
+    phones = [customer.phone]
+    if user is not None:
+        words += [user.full_name, user.first_name, user.username]
+        phones.append(user.phone)
+    words += [request.site_address for request in requests]
+    cleaned = sorted({w.strip().lower() for w in words if w and len(w.strip()) >= MIN_IDENTIFIER and w != ERASED})
+    digits = sorted({d for d in (_DIGITS.sub("", p or "") for p in phones) if len(d) >= MIN_PHONE_DIGITS})
+    return cleaned, digits
+
+
+class _Eraser:
+    """Replaces values and counts the replacements."""
+
+    def __init__(self, identifiers: tuple[list[str], list[str]]) -> None:
+        self.words, self.phones = identifiers
+        self.count = 0
+
+    def mentions(self, text: str | None) -> bool:
+        if not text:
+            return False
+        lowered = text.lower()
+        digits = _DIGITS.sub("", text)
+        return any(word in lowered for word in self.words) or any(phone in digits for phone in self.phones)
+
+    def always(self, obj: Any, *fields: str, marker: Any = ERASED) -> None:
+        """Replace these fields wherever they hold something (the customer's own words)."""
+        for name in fields:
+            if getattr(obj, name) not in (None, marker):
+                setattr(obj, name, marker)
+                self.count += 1
+
+    def if_mentioned(self, obj: Any, *fields: str) -> None:
+        """Replace these fields where they mention the customer (staff texts)."""
+        for name in fields:
+            if self.mentions(getattr(obj, name)):
+                setattr(obj, name, ERASED)
+                self.count += 1
+
+    def details(self, event: RequestEvent, own: bool) -> None:
+        """A timeline entry: the customer's typed texts always, other strings when they mention them."""
+        changed = dict(event.details or {})
+        for key, value in changed.items():
+            if isinstance(value, str) and value != ERASED and ((own and key in FREE_TEXT_KEYS) or self.mentions(value)):
+                changed[key] = ERASED
+                self.count += 1
+        if changed != event.details:
+            event.details = changed  # a new dict: JSON columns do not track changes inside one
+
+
+async def _erase_rows(uow: UnitOfWork, eraser: _Eraser, customer: Customer, user: User | None, requests: list[Any]) -> None:
+    rows = uow.personal_data.rows
+    ids = [request.id for request in requests]
+    user_id = user.id if user else None
+
+    eraser.always(customer, "name", "phone", "company")
+    if user is not None:
+        eraser.always(user, "first_name", "full_name")
+        eraser.always(user, "username", "phone", marker=None)
+        if user.telegram_id > 0:
+            user.telegram_id = -user.id  # unlinks the Telegram account; a new contact starts afresh
+            eraser.count += 1
+        draft = await uow.drafts.of_user(user.id)
+        if draft is not None:
+            await uow.drafts.delete(draft)  # e.g. an intake in progress, with what they typed
+            eraser.count += 1
+    for request in requests:
+        eraser.always(request, "description", "site_address")
+        eraser.always(request, "site_latitude", "site_longitude", marker=None)
+    for event in await rows(RequestEvent, "request_id", ids):
+        eraser.details(event, own=user_id is not None and event.actor_user_id == user_id)
+    for attachment in await rows(Attachment, "request_id", ids):
+        if attachment.added_by_user_id == user_id:
+            eraser.always(attachment, "file_id")
+    for visit in await rows(Visit, "request_id", ids):
+        eraser.always(visit, "counter_note")
+        eraser.always(visit, "latitude", "longitude", marker=None)  # where the engineer arrived: the site
+    for report in await rows(JobReport, "request_id", ids):
+        eraser.always(report, "customer_opinion")
+        eraser.if_mentioned(report, "symptom", "cause", "solution")
+    for survey in await rows(Survey, "request_id", ids):
+        eraser.always(survey, "comment")
+    for complaint in (complaints := await rows(Complaint, "request_id", ids)):
+        eraser.always(complaint, "answer")
+        eraser.if_mentioned(complaint, "cause_note", "corrective_action")
+    for note in await rows(ComplaintNote, "complaint_id", [c.id for c in complaints]):
+        eraser.if_mentioned(note, "text")
+    for call in await rows(FollowUpCall, "request_id", ids):
+        eraser.always(call, "feedback")
+    for escalation in await rows(Escalation, "request_id", ids):
+        eraser.if_mentioned(escalation, "question", "analysis", "plan")
+    for assignment in await rows(Assignment, "request_id", ids):
+        eraser.if_mentioned(assignment, "note")
+    for approval in (approvals := await rows(Approval, "request_id", ids)):
+        eraser.if_mentioned(approval, "reason", "question")
+    for action in await rows(ApprovalAction, "approval_id", [a.id for a in approvals]):
+        eraser.if_mentioned(action, "comment")
+    for case in await rows(ReturnCase, "request_id", ids):
+        eraser.if_mentioned(case, "note")
+    for requisition in await rows(PartRequisition, "request_id", ids):
+        eraser.if_mentioned(requisition, "note")
+    for product in await rows(Product, "customer_id", [customer.id]):
+        eraser.if_mentioned(product, "owner_name")
+    for project in await rows(Project, "customer_id", [customer.id]):
+        eraser.if_mentioned(project, "name")

@@ -1,0 +1,31 @@
+"""Queries for personal-data erasure (bot/services/erasure.py): find every row tied to a customer."""
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Customer, ServiceRequest
+
+
+class PersonalDataRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def customer_for_update(self, customer_id: int) -> Customer | None:
+        """The customer row, locked on PostgreSQL so two erasures of one customer run one after the other."""
+        query = select(Customer).where(Customer.id == customer_id).with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def requests_of(self, customer_id: int) -> list[ServiceRequest]:
+        query = select(ServiceRequest).where(ServiceRequest.customer_id == customer_id).order_by(ServiceRequest.id)
+        return list((await self.session.execute(query)).scalars())
+
+    async def rows(self, model: type[Any], column: str, values: Collection[int]) -> list[Any]:
+        """Every row of `model` whose `column` is one of `values` (ids of requests, a customer…)."""
+        if not values:
+            return []
+        query = select(model).where(getattr(model, column).in_(list(values))).order_by(model.id)
+        return list((await self.session.execute(query)).scalars())

@@ -1,0 +1,167 @@
+"""Webhook mode end to end: the fake Bot API POSTs updates to the bot's own HTTP server."""
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import LAST_SWEEP_KEY, SCHEDULER_KEY, build_application
+from bot.clock import ManualClock
+from bot.config import DEFAULT_POLICY_FILE, Settings
+from bot.ops.webhook import SECRET_HEADER, WebhookDesk
+from bot.policy import load_policy
+from storage.db import Database
+from storage.models import ProcessedUpdate
+from tests.e2e.conftest import DISPATCHER_ID
+from tests.fakebot import FakeTelegram
+from tests.fakebot.objects import command_entities
+
+SECRET = "desk-secret_0123456789"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class WebhookHarness:
+    def __init__(self, fake: FakeTelegram, database_url: str, clock: ManualClock) -> None:
+        port = _free_port()
+        self.fake, self.clock, self.base = fake, clock, f"http://127.0.0.1:{port}"
+        self.settings = Settings(
+            bot_token=fake.token, database_url=database_url, telegram_api_url=fake.url,
+            timezone=ZoneInfo("Asia/Shanghai"), default_language="en", admin_telegram_ids=frozenset({DISPATCHER_ID}),
+            policy_file=DEFAULT_POLICY_FILE, webhook_url=f"{self.base}/tg-hook", webhook_secret=SECRET,
+            webhook_listen="127.0.0.1", webhook_port=port, webhook_path="/tg-hook",
+        )
+        self.app = build_application(self.settings, load_policy(DEFAULT_POLICY_FILE), clock, sweeps=True)
+        self.desk = WebhookDesk(self.app, self.settings)
+        self.db = Database(database_url)
+        self.running = False
+
+    async def start(self) -> None:
+        await self.desk.start()
+        self.running = True
+        self.fake.watch(self.app)
+        await self.fake.settle()
+
+    async def stop(self) -> None:
+        if self.running:
+            self.running = False
+            await self.desk.stop()
+
+    async def post(self, update: dict, secret: str | None) -> int:
+        headers = {SECRET_HEADER: secret} if secret is not None else {}
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{self.base}/tg-hook", json=update, headers=headers) as response:
+                return response.status
+
+    async def health(self) -> tuple[int, dict]:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{self.base}/healthz") as response:
+                return response.status, await response.json()
+
+    async def handled_update_ids(self) -> set[int]:
+        async with self.db.uow() as uow:
+            return set((await uow.session.execute(select(ProcessedUpdate.update_id))).scalars())
+
+
+@pytest.fixture
+async def hook(fake: FakeTelegram, database_url: str, clock: ManualClock) -> AsyncIterator[WebhookHarness]:
+    fake.add_user(user_id=DISPATCHER_ID, first_name="Dora", language_code="en")
+    harness = WebhookHarness(fake, database_url, clock)
+    await harness.start()
+    yield harness
+    await harness.stop()
+    await harness.db.dispose()
+
+
+def _start_update(user, update_id: int) -> dict:
+    message = {"message_id": 500 + update_id, "from": user.user_object, "chat": user.chat_object,
+               "date": 1_772_415_000, "text": "/start", "entities": command_entities("/start")}
+    return {"update_id": update_id, "message": message}
+
+
+async def test_start_up_registers_the_webhook_with_the_secret_and_all_update_types(hook, fake):
+    call = fake.calls("setWebhook")[-1]
+    assert call.params["url"] == hook.settings.webhook_url
+    assert call.params["secret_token"] == SECRET
+    assert {"message", "callback_query", "edited_message"} <= set(call.params["allowed_updates"])
+    assert fake.webhook is not None and fake.webhook.url == hook.settings.webhook_url
+    assert not fake.calls("getUpdates")  # no polling in webhook mode
+
+
+async def test_updates_without_the_right_secret_are_refused_with_403_and_not_handled(hook, fake):
+    alice = fake.add_user(user_id=3001, first_name="Alice")
+    assert await hook.post(_start_update(alice, 7001), secret=None) == 403
+    assert await hook.post(_start_update(alice, 7002), secret="wrong-secret") == 403
+    assert await hook.post(_start_update(alice, 7003), secret=SECRET[:-1]) == 403
+    await fake.settle()
+    assert alice.messages == []
+    assert not {7001, 7002, 7003} & await hook.handled_update_ids()
+
+    # The fake delivers as Telegram does, with the secret: handled and answered.
+    await alice.send_text("/start")
+    assert alice.messages, "the bot answered the update delivered with the secret"
+    assert alice.update_ids[-1] in await hook.handled_update_ids()
+    fake.assert_no_rejections()
+
+
+async def test_an_update_posted_twice_is_handled_once(hook, fake):
+    alice = fake.add_user(user_id=3002, first_name="Alice")
+    assert await hook.post(_start_update(alice, 7100), secret=SECRET) == 200
+    await fake.settle()
+    answered = len(alice.messages)
+    assert answered >= 1
+    assert await hook.post(_start_update(alice, 7100), secret=SECRET) == 200  # Telegram's retry
+    await fake.settle()
+    assert len(alice.messages) == answered
+
+
+async def test_health_reports_database_scheduler_and_the_age_of_the_last_update(hook, fake, clock):
+    status, body = await hook.health()
+    assert status == 200
+    assert body["database"] == "ok" and body["scheduler"] == "alive" and body["status"] == "ok"
+    assert body["last_update_age_seconds"] is None  # nothing received yet
+
+    alice = fake.add_user(user_id=3003, first_name="Alice")
+    await alice.send_text("/start")
+    clock.advance(timedelta(seconds=95))
+    status, body = await hook.health()
+    assert status == 200 and body["last_update_age_seconds"] == 95
+
+    hook.app.bot_data[SCHEDULER_KEY].shutdown(wait=False)
+    status, body = await hook.health()
+    assert status == 503
+    assert body["scheduler"] == "stopped" and body["status"] == "unhealthy" and body["database"] == "ok"
+
+
+async def test_a_stale_scheduler_is_unhealthy(hook, clock):
+    for _ in range(500):  # the first sweep runs at start-up, beside the test
+        if LAST_SWEEP_KEY in hook.app.bot_data:
+            break
+        await asyncio.sleep(0.01)
+    status, body = await hook.health()
+    assert status == 200 and body["last_sweep_age_seconds"] is not None
+    clock.advance(timedelta(minutes=10))  # no sweep finished for ten minutes (the test's clock moved, not the scheduler's)
+    status, body = await hook.health()
+    assert status == 503 and body["scheduler"] == "stale"
+
+
+async def test_stopping_finishes_updates_already_accepted(hook, fake):
+    alice = fake.add_user(user_id=3004, first_name="Alice")
+    accepted = [7201, 7202, 7203]
+    for update_id in accepted:
+        assert await hook.post(_start_update(alice, update_id), secret=SECRET) == 200
+    await hook.stop()  # straight after accepting: the queued updates must still be handled
+    assert set(accepted) <= await hook.handled_update_ids()
+    assert len(alice.messages) >= 1
+    async with hook.db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(ProcessedUpdate)) >= 3

@@ -1,0 +1,96 @@
+"""Webhook delivery: while a webhook is set, updates are POSTed to it instead of waiting for getUpdates.
+
+As Telegram does: one update per request, in order, with the secret token in the
+`X-Telegram-Bot-Api-Secret-Token` header; a 2xx answer confirms the update, anything else
+(or a connection failure) leaves it queued and it is retried. `last_error` keeps what went
+wrong, as getWebhookInfo reports it. getUpdates is refused with 409 while a webhook is set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import aiohttp
+
+from .validation import ApiError, bad_request
+
+if TYPE_CHECKING:
+    from .polling import UpdateQueue
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+SECRET_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+WEBHOOK_ACTIVE = ApiError(
+    409, "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
+)
+RETRY_SECONDS = 0.2  # Telegram backs off for longer; tests need no more than "later"
+
+
+@dataclass
+class WebhookTarget:
+    url: str
+    secret_token: str | None
+    last_error_date: int | None = None
+    last_error_message: str | None = None
+
+
+def check_webhook_params(url: str, secret_token: str | None) -> None:
+    """setWebhook's own rules (the fake also accepts http, as a local Bot API server does)."""
+    if not url.startswith(("https://", "http://")):
+        raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+    if secret_token is not None and not (1 <= len(secret_token) <= 256 and set(secret_token) <= SECRET_ALPHABET):
+        raise bad_request("secret token contains unallowed characters")
+
+
+class WebhookSender:
+    """Posts queued updates to the target one at a time until stopped."""
+
+    def __init__(self, queue: UpdateQueue, target: WebhookTarget) -> None:
+        self.queue, self.target = queue, target
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="fake-webhook-sender")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        task, self._task = self._task, None
+        # Python 3.11's wait_for can swallow a cancel that races with its wakeup: insist until done.
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.1)
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                task.result()
+
+    async def _run(self) -> None:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+            while not self._stopping:
+                update = self.queue.first_pending()
+                if update is None:
+                    await self.queue.wait_for_pending(1.0)
+                    continue
+                if await self._post(session, update):
+                    self.queue.confirm(update["update_id"])
+                else:
+                    await asyncio.sleep(RETRY_SECONDS)
+
+    async def _post(self, session: aiohttp.ClientSession, update: dict) -> bool:
+        headers = {"Content-Type": "application/json"}
+        if self.target.secret_token:
+            headers[SECRET_HEADER] = self.target.secret_token
+        self.queue.mark_delivered(update["update_id"])
+        try:
+            async with session.post(self.target.url, data=json.dumps(update), headers=headers) as response:
+                if 200 <= response.status < 300:
+                    return True
+                error = f"Wrong response from the webhook: {response.status} {response.reason}"
+        except aiohttp.ClientError as exc:
+            error = f"Connection failed: {exc.__class__.__name__}"
+        self.target.last_error_date, self.target.last_error_message = int(time.time()), error
+        return False

@@ -1,0 +1,279 @@
+"""Personal-data erasure on SQLite and PostgreSQL: nothing personal left anywhere, statistics unchanged,
+a second erasure harmless, and only admins may ask."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.services import erasure
+from bot.services.errors import NotAllowed, NotFound
+from storage.models import (
+    Attachment,
+    AuditEntry,
+    Base,
+    Complaint,
+    ComplaintNote,
+    Customer,
+    Draft,
+    Escalation,
+    FollowUpCall,
+    JobReport,
+    Product,
+    Project,
+    Quote,
+    RequestEvent,
+    ServiceRequest,
+    Survey,
+    User,
+    UserRole,
+    Visit,
+)
+
+NAME, COMPANY, USERNAME = "Zhang Weilin", "Lotus Orchard Cooperative", "zhang_weilin_88"
+PHONE = "+8613912345678"
+ADDRESS = "No. 17 Lotus Lane, Jinshui District"
+DESCRIPTION = "Compressor rattles at night in the cold store"
+COMMENT = "The gate code is 4471, ring twice"
+SURVEY_COMMENT = "Engineer Li was polite but late"
+COMPLAINT_TEXT = "Nobody called me back for three days"
+COMPLAINT_ANSWER = "Dear Zhang Weilin, we apologise for the delay"
+FEEDBACK = "Works fine since the visit, thank you"
+OPINION = "Satisfied, the noise is gone"
+COUNTER = "Only after 6 pm please"
+DRAFT_TEXT = "Second unit leaks oil near the valve"
+PERSONAL = [NAME, COMPANY, USERNAME, ADDRESS, DESCRIPTION, COMMENT, SURVEY_COMMENT, COMPLAINT_TEXT, COMPLAINT_ANSWER,
+            FEEDBACK, OPINION, COUNTER, DRAFT_TEXT, "Lotus Lane", "Weilin"]
+PHONE_DIGITS = "13912345678"
+CUSTOMER_TELEGRAM_ID = 3301
+
+
+async def _user(uow, telegram_id, first_name, clock, *roles, **fields):
+    user = await uow.users.add(User(telegram_id=telegram_id, first_name=first_name, language="en", created_at=clock.now(), roles=[], **fields))
+    for role in roles:
+        await uow.users.add_role(user, role)
+    return user
+
+
+async def _seed(uow, clock) -> dict[str, int]:
+    """A customer with a repair (visit, report, survey, follow-up, comment, photo), a complaint about it and an open draft."""
+    now = clock.now()
+    admin = await _user(uow, 9001, "Dora", clock, "admin", "dispatcher")
+    engineer = await _user(uow, 9101, "Li", clock, "engineer")
+    supervisor = await _user(uow, 9102, "Qian", clock, "complaint_supervisor")
+    person = await _user(uow, CUSTOMER_TELEGRAM_ID, "Weilin", clock, username=USERNAME, full_name=NAME, phone=PHONE)
+    customer = await uow.customers.add(Customer(user_id=person.id, name=NAME, phone=PHONE, company=COMPANY, created_at=now))
+    project = await uow.customers.add_project(Project(customer_id=customer.id, name=f"{COMPANY} cold store", created_at=now))
+    product = await uow.products.add(Product(serial="QJ-7001", model="QJ 50-120", customer_id=customer.id, project_id=project.id,
+                                             sale_date=date(2025, 6, 1), owner_name=COMPANY))
+    # Another customer, whose data must stay as it is.
+    other = await uow.customers.add(Customer(name="Wang Fang", phone="+8613700000000", company="Other Farm", created_at=now))
+
+    def request(number, kind, status, customer_id, description, **fields):
+        fields.setdefault("created_by_user_id", person.id)
+        return ServiceRequest(number=number, kind=kind, status=status, customer_id=customer_id, description=description,
+                              created_at=now, updated_at=now, **fields)
+
+    repair = await uow.requests.add(request("SR-2026-000001", "repair", "closed", customer.id, DESCRIPTION, site_address=ADDRESS,
+                                            site_latitude=34.7466, site_longitude=113.6253, product_id=product.id,
+                                            assigned_engineer_id=engineer.id, warranty="in"))
+    complaint_request = await uow.requests.add(request("SR-2026-000002", "complaint", "answered", customer.id, COMPLAINT_TEXT))
+    others_request = await uow.requests.add(request("SR-2026-000003", "repair", "new", other.id, "Other farm's pump is loud",
+                                                    site_address="Other Farm, Kaifeng", created_by_user_id=admin.id))
+    add = uow.session.add
+    add(RequestEvent(request_id=repair.id, actor_user_id=person.id, action="created", details={"status": "new"}, created_at=now))
+    add(RequestEvent(request_id=repair.id, actor_user_id=person.id, action="comment", details={"text": COMMENT}, created_at=now))
+    add(RequestEvent(request_id=repair.id, actor_user_id=admin.id, action="contacted",
+                     details={"note": f"Called {PHONE}, confirmed the site"}, internal=True, created_at=now))
+    add(RequestEvent(request_id=repair.id, actor_user_id=engineer.id, action="arrived", details={"note": "on site"}, created_at=now))
+    add(RequestEvent(request_id=others_request.id, actor_user_id=admin.id, action="created", details={"status": "new"}, created_at=now))
+    add(Attachment(request_id=repair.id, kind="photo", file_id="AgACAgQAAxkBAAIB-customer-photo", added_by_user_id=person.id, created_at=now))
+    add(Attachment(request_id=repair.id, kind="photo", file_id="AgACAgQAAxkBAAIC-engineer-photo", added_by_user_id=engineer.id, created_at=now))
+    add(Visit(request_id=repair.id, engineer_id=engineer.id, planned_at=now, state="arrived", counter_note=COUNTER,
+              arrived_at=now, latitude=34.7467, longitude=113.6254, created_at=now))
+    add(JobReport(request_id=repair.id, engineer_id=engineer.id, symptom="Compressor noise", cause="Loose mounting bolt",
+                  solution=f"Tightened bolts at {ADDRESS}", labour_hours=2.5, travel_km=42.0, travel_cost=12_600,
+                  customer_opinion=OPINION, certificate=False, fault_type="mechanical", submitted_at=now, updated_at=now,
+                  confirmed_at=now, outcome="confirmed"))
+    add(Survey(request_id=repair.id, stars=4, on_time=False, comment=SURVEY_COMMENT, created_at=now, completed_at=now))
+    add(Quote(request_id=repair.id, created_by_id=admin.id, status="accepted", parts_minor=30_000, labour_minor=20_000,
+              travel_minor=12_600, total_minor=62_600, created_at=now, answered_at=now))
+    add(Escalation(request_id=repair.id, expert_id=engineer.id, requested_by_user_id=admin.id,
+                   question=f"Customer {NAME} reports rattling", analysis="Mounting", plan="Tighten", created_at=now, answered_at=now))
+    add(FollowUpCall(request_id=repair.id, round=1, due_on=date(2026, 3, 5), due_by=date(2026, 3, 9), state="done",
+                     caller_id=admin.id, outcome="satisfied", feedback=FEEDBACK, done_at=now, created_at=now))
+    complaint = Complaint(request_id=complaint_request.id, about_request_id=repair.id, subject="service", source="command",
+                          supervisor_id=supervisor.id, state="answered", service_fault=True, cause_note=f"{NAME} waited 3 days",
+                          corrective_action="Call-back rota", answer=COMPLAINT_ANSWER, created_at=now, answered_at=now, updated_at=now)
+    add(complaint)
+    await uow.session.flush()
+    add(ComplaintNote(complaint_id=complaint.id, author_id=supervisor.id, text=f"Phoned {PHONE[:3]} 139 1234 5678 back", created_at=now))
+    add(ComplaintNote(complaint_id=complaint.id, author_id=supervisor.id, text="Dispatcher rota was short that week", created_at=now))
+    add(Draft(user_id=person.id, kind="intake", step="site", data={"description": DRAFT_TEXT, "site": {"address": ADDRESS}}, updated_at=now))
+    await uow.session.flush()
+    return {"admin": admin.id, "engineer": engineer.id, "customer": customer.id, "other": other.id, "person": person.id}
+
+
+async def _all_texts(uow) -> list[tuple[str, str, str]]:
+    """(table, column, value) of every text and JSON value in the whole database."""
+    found = []
+    for table in Base.metadata.sorted_tables:
+        rows = (await uow.session.execute(select(table))).mappings().all()
+        for row in rows:
+            for column, value in row.items():
+                if isinstance(value, str):
+                    found.append((table.name, column, value))
+                elif isinstance(value, (dict, list)):
+                    found.append((table.name, column, json.dumps(value, ensure_ascii=False)))
+    return found
+
+
+def _personal_left(texts) -> list[tuple[str, str, str]]:
+    left = []
+    for table, column, value in texts:
+        digits = re.sub(r"\D", "", value)
+        if any(p.lower() in value.lower() for p in PERSONAL) or PHONE_DIGITS in digits:
+            left.append((table, column, value[:80]))
+    return left
+
+
+async def _statistics(uow) -> dict:
+    """What reports count: rows per table, numbers, kinds, statuses, stars, costs, hours, dates."""
+    counts = {t.name: await uow.session.scalar(select(func.count()).select_from(t)) for t in Base.metadata.sorted_tables if t.name != "audit_log"}
+    requests = (await uow.session.execute(select(ServiceRequest.number, ServiceRequest.kind, ServiceRequest.status,
+                                                 ServiceRequest.warranty, ServiceRequest.created_at).order_by(ServiceRequest.id))).all()
+    reports = (await uow.session.execute(select(JobReport.labour_hours, JobReport.travel_km, JobReport.travel_cost,
+                                                JobReport.fault_type, JobReport.outcome))).all()
+    surveys = (await uow.session.execute(select(Survey.stars, Survey.on_time))).all()
+    quotes = (await uow.session.execute(select(Quote.total_minor, Quote.status))).all()
+    complaints = (await uow.session.execute(select(Complaint.service_fault, Complaint.state, Complaint.subject))).all()
+    calls = (await uow.session.execute(select(FollowUpCall.outcome, FollowUpCall.state))).all()
+    events = (await uow.session.execute(select(RequestEvent.action, RequestEvent.created_at).order_by(RequestEvent.id))).all()
+    return {"counts": counts, "requests": requests, "reports": reports, "surveys": surveys, "quotes": quotes,
+            "complaints": complaints, "calls": calls, "events": events}
+
+
+async def test_erasure_leaves_no_personal_data_and_the_same_statistics(database, clock):
+    async with database.uow() as uow:
+        ids = await _seed(uow, clock)
+        await uow.commit()
+    async with database.uow() as uow:
+        assert len(_personal_left(await _all_texts(uow))) > 15  # the seed really is personal
+        before = await _statistics(uow)
+        admin = await uow.users.get(ids["admin"])
+        result = await erasure.erase_customer(uow, admin, ids["customer"], clock.now())
+        await uow.commit()
+    assert (result.already_erased, result.requests) == (False, 2) and result.fields > 15
+
+    async with database.uow() as uow:
+        assert _personal_left(await _all_texts(uow)) == []
+        after = await _statistics(uow)
+        assert after["counts"]["drafts"] == before["counts"]["drafts"] - 1  # the open dialog went with what was typed in it
+        after["counts"]["drafts"] = before["counts"]["drafts"]
+        assert after == before
+        customer = await uow.customers.get(ids["customer"])
+        assert (customer.name, customer.phone, customer.erased_at) == (erasure.ERASED, erasure.ERASED, clock.now())
+        person = await uow.users.get(ids["person"])
+        assert person.telegram_id != CUSTOMER_TELEGRAM_ID and person.username is None and person.phone is None
+        assert await uow.users.by_telegram_id(CUSTOMER_TELEGRAM_ID) is None  # writing again starts a new, empty profile
+        repair = await uow.requests.by_number("SR-2026-000001")
+        assert (repair.site_latitude, repair.site_longitude) == (None, None)
+        files = dict((await uow.session.execute(select(Attachment.added_by_user_id, Attachment.file_id))).all())
+        assert files == {ids["person"]: erasure.ERASED, ids["engineer"]: "AgACAgQAAxkBAAIC-engineer-photo"}
+        notes = [n for (n,) in (await uow.session.execute(select(ComplaintNote.text).order_by(ComplaintNote.id))).all()]
+        assert notes == [erasure.ERASED, "Dispatcher rota was short that week"]  # staff text kept unless it names the customer
+        report = await uow.jobs.report_of(repair.id)
+        assert (report.symptom, report.cause, report.solution) == ("Compressor noise", "Loose mounting bolt", erasure.ERASED)
+        other = await uow.customers.get(ids["other"])
+        assert (other.name, other.phone, other.erased_at) == ("Wang Fang", "+8613700000000", None)
+        assert (await uow.requests.by_number("SR-2026-000003")).site_address == "Other Farm, Kaifeng"
+        audit = await uow.audit.by_action(erasure.AUDIT_ACTION)
+        assert [(a.actor_telegram_id, a.details["customer_id"], a.details["already_erased"]) for a in audit] == [(9001, ids["customer"], False)]
+
+
+async def test_erasing_twice_changes_nothing_but_is_audited_again(database, clock):
+    async with database.uow() as uow:
+        ids = await _seed(uow, clock)
+        admin = await uow.users.get(ids["admin"])
+        await erasure.erase_customer(uow, admin, ids["customer"], clock.now())
+        await uow.commit()
+    async with database.uow() as uow:
+        snapshot = sorted(await _all_texts(uow))
+        stats = await _statistics(uow)
+    clock.advance(timedelta(days=1))
+    async with database.uow() as uow:
+        admin = await uow.users.get(ids["admin"])
+        again = await erasure.erase_customer(uow, admin, ids["customer"], clock.now())
+        await uow.commit()
+    assert (again.already_erased, again.fields, again.requests) == (True, 0, 2)
+    async with database.uow() as uow:
+        texts = sorted(await _all_texts(uow))
+        audit = await uow.audit.by_action(erasure.AUDIT_ACTION)
+        assert [a.details["already_erased"] for a in audit] == [False, True]
+        audit_texts = {(t, c, v) for t, c, v in texts if t == "audit_log"}
+        assert [x for x in texts if x not in audit_texts] == [x for x in snapshot if x[0] != "audit_log"]
+        assert await _statistics(uow) == stats
+        customer = await uow.customers.get(ids["customer"])
+        assert customer.erased_at == clock.now() - timedelta(days=1)  # the first erasure's time stays
+
+
+@pytest.mark.parametrize("roles", [(), ("dispatcher",), ("service_manager", "general_manager")])
+async def test_only_an_admin_may_erase(database, clock, roles):
+    async with database.uow() as uow:
+        ids = await _seed(uow, clock)
+        someone = await _user(uow, 9500, "Mo", clock, *roles)
+        await uow.commit()
+    async with database.uow() as uow:
+        someone = await uow.users.get(someone.id)
+        with pytest.raises(NotAllowed):
+            await erasure.erase_customer(uow, someone, ids["customer"], clock.now())
+    async with database.uow() as uow:
+        assert (await uow.customers.get(ids["customer"])).name == NAME
+        assert await uow.audit.by_action(erasure.AUDIT_ACTION) == []
+
+
+async def test_a_deactivated_admin_or_a_staff_member_as_customer_is_refused(database, clock):
+    async with database.uow() as uow:
+        ids = await _seed(uow, clock)
+        admin = await uow.users.get(ids["admin"])
+        staff_customer = await uow.customers.add(Customer(user_id=ids["engineer"], name="Li", phone="+8613600000000", created_at=clock.now()))
+        with pytest.raises(NotAllowed, match="staff"):
+            await erasure.erase_customer(uow, admin, staff_customer.id, clock.now())
+        with pytest.raises(NotFound):
+            await erasure.erase_customer(uow, admin, 999_999, clock.now())
+        admin.is_active = False
+        with pytest.raises(NotAllowed):
+            await erasure.erase_customer(uow, admin, ids["customer"], clock.now())
+
+
+async def test_the_customer_is_found_by_phone_in_any_spelling_or_by_request_number(database, clock):
+    async with database.uow() as uow:
+        ids = await _seed(uow, clock)
+        assert (await erasure.find_customer(uow, "+86 139-1234-5678")).id == ids["customer"]
+        assert (await erasure.find_customer(uow, "sr-2026-000002")).id == ids["customer"]
+        for unknown in ("+86 100 0000 0000", "SR-2026-999999", "not a phone", ""):
+            with pytest.raises(NotFound):
+                await erasure.find_customer(uow, unknown)
+
+
+async def test_the_console_command_erases_once_and_names_what_it_did(database, clock):
+    from bot.config import Settings
+    from bot.ops.erase_cli import erase_from_cli
+
+    async with database.uow() as uow:
+        ids = await _seed(uow, clock)
+        await uow.commit()
+    settings = Settings(bot_token="123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi", database_url=database.url)
+    assert await erase_from_cli(settings, 9001, "SR-2026-999999", by_id=False) == (False, "erase: no customer found for 'SR-2026-999999'")
+    ok, refused = await erase_from_cli(settings, 9101, str(ids["customer"]), by_id=True)  # the engineer is no admin
+    assert not ok and "not an active admin" in refused
+    ok, message = await erase_from_cli(settings, 9001, "+86 139 1234 5678", by_id=False)
+    assert ok and f"customer {ids['customer']} erased" in message
+    ok, message = await erase_from_cli(settings, 9001, str(ids["customer"]), by_id=True)
+    assert ok and "already erased" in message
+    async with database.uow() as uow:
+        assert _personal_left(await _all_texts(uow)) == []
+        assert [a.details["already_erased"] for a in await uow.audit.by_action(erasure.AUDIT_ACTION)] == [False, True]

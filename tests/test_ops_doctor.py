@@ -1,0 +1,114 @@
+"""`servicedesk doctor` against the fake Bot API and real databases: one line per check, exit code 0 only when all pass."""
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+
+from bot.ops.doctor import doctor, run_checks
+from tests.fakebot import FakeTelegram
+from tests.fakebot.webhook import WebhookTarget
+
+TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi"
+OTHER_TOKEN = "654321:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi"
+
+
+@pytest.fixture
+async def fake():
+    server = FakeTelegram(token=TOKEN, bot_username="service_desk_bot")
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def _env(fake: FakeTelegram, database_url: str, **changes: str) -> dict[str, str]:
+    return {"BOT_TOKEN": TOKEN, "DATABASE_URL": database_url, "TELEGRAM_API_URL": fake.url, **changes}
+
+
+def _by_name(checks) -> dict[str, tuple[bool, str]]:
+    return {check.name: (check.ok, check.detail) for check in checks}
+
+
+async def test_a_sound_deployment_passes_every_check(fake, database_url):
+    checks = _by_name(await run_checks(_env(fake, database_url)))
+    assert list(checks) == ["settings", "policy", "database", "migrations", "token", "webhook"]
+    assert all(ok for ok, _ in checks.values()), checks
+    assert "@service_desk_bot" in checks["token"][1]
+    assert "at head" in checks["migrations"][1]
+    assert not fake.calls("setWebhook") and not fake.calls("deleteWebhook")  # the doctor only reads
+
+
+async def test_a_token_telegram_rejects_fails_the_token_check(fake, database_url):
+    checks = _by_name(await run_checks(_env(fake, database_url, BOT_TOKEN=OTHER_TOKEN)))
+    assert checks["token"][0] is False and "rejected" in checks["token"][1]
+    assert checks["database"][0] and checks["migrations"][0]
+
+
+async def test_an_unmigrated_database_fails_the_migration_check(fake, tmp_path):
+    checks = _by_name(await run_checks(_env(fake, f"sqlite+aiosqlite:///{tmp_path / 'new.sqlite3'}")))
+    assert checks["database"][0] is True
+    assert checks["migrations"][0] is False and "nothing (empty)" in checks["migrations"][1]
+
+
+async def test_an_unreachable_database_and_a_bad_policy_are_named(fake, tmp_path):
+    policy = tmp_path / "policy.toml"
+    policy.write_text("[deadlines]\nfirst_contact_hours = -4\n")
+    checks = _by_name(await run_checks(_env(fake, "postgresql+asyncpg://nobody@127.0.0.1:1/none", POLICY_FILE=str(policy))))
+    assert checks["policy"][0] is False and "deadlines." in checks["policy"][1]
+    assert checks["database"][0] is False and "cannot connect" in checks["database"][1]
+    assert checks["migrations"][0] is False and "skipped" in checks["migrations"][1]
+
+
+async def test_webhook_mode_reports_registration_and_the_last_delivery_error(fake, database_url):
+    env = _env(fake, database_url, WEBHOOK_URL="http://127.0.0.1:1/tg", WEBHOOK_SECRET="s3cret")
+    checks = _by_name(await run_checks(env))
+    assert checks["settings"] == (True, "loaded (webhook mode)")
+    assert checks["webhook"][0] and "not registered yet" in checks["webhook"][1]
+
+    alice = fake.add_user(3001, "Alice")
+    await fake.set_webhook(WebhookTarget("http://127.0.0.1:1/tg", "s3cret"))  # nobody listens on port 1
+    await alice.send_text("/start", wait=False)
+    for _ in range(500):
+        if fake.webhook.last_error_message:
+            break
+        await asyncio.sleep(0.01)
+    checks = _by_name(await run_checks(env))
+    assert checks["webhook"][0] is False and "last delivery" in checks["webhook"][1]
+
+
+def test_bad_settings_fail_with_the_setting_named_and_exit_code_1():
+    out = io.StringIO()
+    code = doctor({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://desk.example.com/tg"}, out=out)
+    lines = out.getvalue().splitlines()
+    assert code == 1
+    assert lines[0].startswith("FAIL settings: WEBHOOK_SECRET")
+    assert all(line.startswith(("OK", "FAIL")) for line in lines)
+
+
+@pytest.mark.parametrize("changes, named", [
+    ({"WEBHOOK_URL": "https://desk.example.com/tg"}, "WEBHOOK_SECRET"),
+    ({"WEBHOOK_URL": "https://desk.example.com/tg", "WEBHOOK_SECRET": "has spaces"}, "WEBHOOK_SECRET"),
+    ({"WEBHOOK_URL": "https://desk.example.com/tg", "WEBHOOK_SECRET": "x" * 257}, "WEBHOOK_SECRET"),
+    ({"WEBHOOK_URL": "http://desk.example.com/tg", "WEBHOOK_SECRET": "ok"}, "WEBHOOK_URL"),  # Telegram calls https only
+    ({"WEBHOOK_URL": "https://desk.example.com/tg", "WEBHOOK_SECRET": "ok", "WEBHOOK_PORT": "70000"}, "WEBHOOK_PORT"),
+    ({"WEBHOOK_URL": "https://desk.example.com/tg", "WEBHOOK_SECRET": "ok", "WEBHOOK_PATH": "/healthz"}, "WEBHOOK_PATH"),
+    ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+    ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+])
+def test_webhook_and_log_settings_are_validated_naming_the_key(changes, named):
+    from bot.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError) as error:
+        load_settings({"BOT_TOKEN": TOKEN, **changes})
+    assert error.value.setting == named
+
+
+def test_webhook_settings_default_to_the_url_path_on_localhost_8080():
+    from bot.config import load_settings
+
+    polling = load_settings({"BOT_TOKEN": TOKEN})
+    assert not polling.webhook_mode and polling.log_format == "text"
+    settings = load_settings({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://desk.example.com/tg/hook", "WEBHOOK_SECRET": "A-z_09"})
+    assert settings.webhook_mode
+    assert (settings.webhook_listen, settings.webhook_port, settings.webhook_path) == ("127.0.0.1", 8080, "/tg/hook")
