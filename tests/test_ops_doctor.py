@@ -45,8 +45,17 @@ async def test_a_token_telegram_rejects_fails_the_token_check(fake, database_url
     assert checks["database"][0] and checks["migrations"][0]
 
 
+async def test_a_missing_sqlite_file_is_named_and_not_created(fake, tmp_path):
+    missing = tmp_path / "missing.sqlite3"
+    checks = _by_name(await run_checks(_env(fake, f"sqlite+aiosqlite:///{missing}")))
+    assert checks["database"][0] is False and "does not exist yet" in checks["database"][1]
+    assert not missing.exists()
+
+
 async def test_an_unmigrated_database_fails_the_migration_check(fake, tmp_path):
-    checks = _by_name(await run_checks(_env(fake, f"sqlite+aiosqlite:///{tmp_path / 'new.sqlite3'}")))
+    empty = tmp_path / "new.sqlite3"
+    empty.touch()  # an SQLite database with no tables yet
+    checks = _by_name(await run_checks(_env(fake, f"sqlite+aiosqlite:///{empty}")))
     assert checks["database"][0] is True
     assert checks["migrations"][0] is False and "nothing (empty)" in checks["migrations"][1]
 

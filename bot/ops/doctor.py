@@ -19,6 +19,7 @@ from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.ops.backup import BackupError, sqlite_path
 from bot.policy import PolicyError, load_policy
 from storage.db import alembic_config
 
@@ -60,6 +61,12 @@ def _check_policy(settings: Settings) -> Check:
 
 
 async def _check_database(settings: Settings) -> Check:
+    try:
+        path = sqlite_path(settings.database_url)
+    except BackupError:  # in-memory SQLite: nothing on disk to look for
+        path = None
+    if path is not None and not path.exists():  # connecting would create the file: the doctor only reads
+        return Check("database", False, f"{path} does not exist yet: start the bot once (it creates and migrates it)")
     engine = create_async_engine(settings.database_url)
     try:
         async with asyncio.timeout(TIMEOUT_SECONDS):
