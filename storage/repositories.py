@@ -784,12 +784,16 @@ class AppStateRepository(_Repository):
         return row.value if row else None
 
     async def set(self, name: str, value: str) -> None:
-        row = await self.session.get(AppState, name)
-        if row is None:
-            self.session.add(AppState(name=name, value=value))
-        else:
-            row.value = value
-        await self.session.flush()
+        """Insert or overwrite in one statement: two processes setting a new name at once must not
+        collide on the primary key (a read-then-insert does on PostgreSQL)."""
+        insert = _dialect_insert(self.session, AppState).values(name=name, value=value)
+        await self.session.execute(
+            insert.on_conflict_do_update(index_elements=["name"], set_={"value": insert.excluded.value})
+            .execution_options(synchronize_session=False)
+        )
+        loaded = self.session.identity_map.get(self.session.identity_key(AppState, name))
+        if loaded is not None:  # a row read earlier in this session shows the new value too
+            loaded.value = value
 
     async def claim(self, name: str, value: str) -> bool:
         """Insert `name` unless it exists; True only for the one caller whose insert made it

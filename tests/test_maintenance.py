@@ -198,3 +198,21 @@ async def test_booking_from_a_reminder_links_the_request_and_only_for_the_owner(
         with pytest.raises(maintenance.NoLongerYours):
             await maintenance.start_booking(uow, alice, customer, reminder.id, "x", clock.now())
         assert await uow.session.scalar(select(func.count()).select_from(MaintenanceReminder).where(MaintenanceReminder.booked_request_id.is_not(None))) == 1
+
+
+async def test_two_sweeps_recording_a_new_scan_marker_at_once_both_succeed(database):
+    """The first scan on a fresh database: both processes write the marker that does not exist yet."""
+    both_inside = asyncio.Barrier(2)
+
+    async def record(value: str) -> None:
+        async with database.uow() as uow:
+            if database.url.startswith("postgresql"):  # SQLite's write lock lets one transaction in at a time
+                await both_inside.wait()
+            await uow.app_state.set("maintenance_scanned_for", value)
+            await uow.commit()
+
+    await asyncio.gather(record("2026-03-02T02:00:00+00:00"), record("2026-03-02T02:00:00+00:00"))
+    async with database.uow() as uow:
+        assert await uow.app_state.get("maintenance_scanned_for") == "2026-03-02T02:00:00+00:00"
+        await uow.app_state.set("maintenance_scanned_for", "later")
+        assert await uow.app_state.get("maintenance_scanned_for") == "later"  # the session sees its own write
