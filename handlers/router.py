@@ -180,33 +180,33 @@ async def _cancel_dialog(turn: Turn, draft: Draft) -> None:
     await turn.reply(views.intake_cancelled(turn._))
 
 
+async def _onboarding_back(turn: Turn, draft: Draft) -> None:
+    step = await users.onboarding_button(turn.uow, turn.user, draft, "back", turn.now)
+    await turn.reply(views.onboarding_prompt(turn._, step.draft, turn.user.first_name))
+
+
+# The dialogs with a Back step, each going back its own way; any other dialog has nothing to go back to.
+BACK_HANDLERS = {
+    intake.INTAKE: intake_handlers.go_back,
+    reports.REPORT: jobs.go_back,
+    escalation.ANSWER_DIALOG: escalation_handlers.go_back,
+    sales.SALES_DIALOG: sales_handlers.go_back,
+    approvals.WAIVER_DIALOG: approval_handlers.go_back,
+    quotes.QUOTE_DIALOG: quote_handlers.go_back,
+    returns.DIALOG: return_handlers.go_back,
+    complaints.DIALOG: complaint_handlers.go_back,
+    complaints.WORK_DIALOG: complaint_handlers.go_back_work,
+    followups.FEEDBACK_DIALOG: followup_handlers.go_back,
+    users.ONBOARDING: _onboarding_back,
+}
+
+
 async def _back(turn: Turn, draft: Draft) -> None:
+    go_back = BACK_HANDLERS.get(draft.kind)
     try:
-        if draft.kind == intake.INTAKE:
-            await intake_handlers.go_back(turn, draft)
-        elif draft.kind == reports.REPORT:
-            await jobs.go_back(turn, draft)
-        elif draft.kind == escalation.ANSWER_DIALOG:
-            await escalation_handlers.go_back(turn, draft)
-        elif draft.kind == sales.SALES_DIALOG:
-            await sales_handlers.go_back(turn, draft)
-        elif draft.kind == approvals.WAIVER_DIALOG:
-            await approval_handlers.go_back(turn, draft)
-        elif draft.kind == quotes.QUOTE_DIALOG:
-            await quote_handlers.go_back(turn, draft)
-        elif draft.kind == returns.DIALOG:
-            await return_handlers.go_back(turn, draft)
-        elif draft.kind == complaints.DIALOG:
-            await complaint_handlers.go_back(turn, draft)
-        elif draft.kind == complaints.WORK_DIALOG:
-            await complaint_handlers.go_back_work(turn, draft)
-        elif draft.kind == followups.FEEDBACK_DIALOG:
-            await followup_handlers.go_back(turn, draft)
-        elif draft.kind == users.ONBOARDING:
-            step = await users.onboarding_button(turn.uow, turn.user, draft, "back", turn.now)
-            await turn.reply(views.onboarding_prompt(turn._, step.draft, turn.user.first_name))
-        else:
+        if go_back is None:
             raise NotAllowed()
+        await go_back(turn, draft)
     except (NotAllowed, StaleAction):
         await turn.reply(turn._("There is no step to go back to."))
 
