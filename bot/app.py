@@ -6,11 +6,12 @@ import logging
 
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 import handlers
 from bot.clock import Clock
 from bot.config import Settings
+from bot.flood import TELEGRAM_LIMITS, FloodLimiter, FloodLimits
 from bot.i18n import SUPPORTED_LANGUAGES, Translator
 from bot import menus
 from bot.menus import TELEGRAM_LANGUAGE_CODES, commands_for
@@ -21,6 +22,7 @@ from bot.services import users
 from bot.services.clocks import ClockKeeper
 from bot.services.reminders import Planner
 from handlers.common import DEPS_KEY, Deps
+from handlers.outbox import deliver
 from handlers.sweeps import sweep
 from storage.db import BeforeCommit, Database, UnitOfWork
 
@@ -29,12 +31,17 @@ SWEEPS_KEY, SCHEDULER_KEY = "sweeps", "scheduler"
 # When the last update arrived and the last sweep finished (the health endpoint reports their age).
 LAST_UPDATE_KEY, LAST_SWEEP_KEY = "last_update_at", "last_sweep_at"
 SWEEP_LOCK_KEY = "sweep_lock"  # held while a scheduled sweep runs, so shutdown can wait for it
+OUTBOX_LOCK_KEY, OUTBOX_TASK_KEY = "outbox_lock", "outbox_round"  # the same for the outbox round
 
 
-def build_application(settings: Settings, policy: Policy, clock: Clock, *, database: Database | None = None, sweeps: bool = True) -> Application:
+def build_application(
+    settings: Settings, policy: Policy, clock: Clock, *, database: Database | None = None, sweeps: bool = True,
+    limits: FloodLimits = TELEGRAM_LIMITS,
+) -> Application:
     """The bot, ready for `run_polling()` (or initialize/start in tests).
 
-    `sweeps=False` leaves the periodic sweep to the caller (tests run it after moving their clock).
+    `sweeps=False` leaves the periodic sweep and outbox round to the caller (tests run them after
+    moving their clock). `limits`: Telegram's flood limits (test harnesses act faster than people).
     """
     keeper = ClockKeeper(policy, settings.timezone)
     # hide_parameters: a database error in the log never shows the values (phones, addresses) of its statement
@@ -46,7 +53,7 @@ def build_application(settings: Settings, policy: Policy, clock: Clock, *, datab
         .token(settings.bot_token)
         .base_url(settings.bot_api_base_url)
         .base_file_url(settings.bot_api_file_url)
-        .rate_limiter(AIORateLimiter(max_retries=3))  # waits out 429 retry_after instead of failing
+        .rate_limiter(FloodLimiter(limits.shared_by(settings.bot_processes)))  # paces notifications, waits out 429 retry_after
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()
@@ -78,9 +85,27 @@ async def run_sweep(app: Application) -> int:
     """One scheduled sweep, outside any update's log context; its end time is kept for the health check."""
     logs.clear_context()
     async with app.bot_data.setdefault(SWEEP_LOCK_KEY, asyncio.Lock()):
-        count = await sweep(app)
+        count = await sweep(app, send=False)  # the outbox round sends, every second
     app.bot_data[LAST_SWEEP_KEY] = app.bot_data[DEPS_KEY].clock.now()
     return count
+
+
+async def run_outbox_round(app: Application) -> int:
+    """Send what the outbox holds (see handlers/outbox.py). Shutdown cancels a long round: the
+    messages in flight complete and are recorded, the rest is released for the next process."""
+    logs.clear_context()
+    async with app.bot_data.setdefault(OUTBOX_LOCK_KEY, asyncio.Lock()):
+        deps: Deps = app.bot_data[DEPS_KEY]
+        round_task = asyncio.ensure_future(deliver(app.bot, deps, deps.clock.now()))
+        app.bot_data[OUTBOX_TASK_KEY] = round_task
+        try:
+            return await round_task
+        except asyncio.CancelledError:
+            if not round_task.cancelled():
+                raise  # we were cancelled ourselves, not just the round
+            return 0
+        finally:
+            app.bot_data.pop(OUTBOX_TASK_KEY, None)
 
 
 async def _post_init(app: Application) -> None:
@@ -96,7 +121,7 @@ async def _post_init(app: Application) -> None:
             admin = await uow.users.by_telegram_id(telegram_id)
             await menus.apply_for(app.bot, admin, Translator(admin.language, deps.settings.timezone))
     if app.bot_data[SWEEPS_KEY]:
-        app.bot_data[SCHEDULER_KEY] = start_sweeps(lambda: run_sweep(app))
+        app.bot_data[SCHEDULER_KEY] = start_sweeps(lambda: run_sweep(app), lambda: run_outbox_round(app))
 
 
 async def _set_commands(app: Application, settings: Settings) -> None:
@@ -116,6 +141,8 @@ async def _post_shutdown(app: Application) -> None:
     scheduler = app.bot_data.pop(SCHEDULER_KEY, None)
     if scheduler is not None and scheduler.running:
         scheduler.pause()  # no new sweep; a running one finishes (shutdown would cancel it mid-way)
-        async with app.bot_data.setdefault(SWEEP_LOCK_KEY, asyncio.Lock()):
+        if (round_task := app.bot_data.get(OUTBOX_TASK_KEY)) is not None:
+            round_task.cancel()  # see run_outbox_round
+        async with app.bot_data.setdefault(SWEEP_LOCK_KEY, asyncio.Lock()), app.bot_data.setdefault(OUTBOX_LOCK_KEY, asyncio.Lock()):
             scheduler.shutdown(wait=False)
     await app.bot_data[DEPS_KEY].db.dispose()

@@ -52,6 +52,8 @@ class Settings:
     webhook_path: str = "/telegram"
     log_format: str = "text"
     log_level: str = "INFO"
+    # Processes sharing the bot token: Telegram's ~30 messages/s is per bot, so each keeps to its share.
+    bot_processes: int = 1
 
     @property
     def webhook_mode(self) -> bool:
@@ -118,6 +120,10 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if log_level not in LOG_LEVELS:
         raise ConfigError("LOG_LEVEL", f"must be one of {', '.join(LOG_LEVELS)}, not {log_level!r}")
 
+    processes = get("BOT_PROCESSES") or "1"
+    if not processes.isdigit() or not 1 <= int(processes) <= 30:
+        raise ConfigError("BOT_PROCESSES", f"must be a whole number from 1 to 30 (the processes sharing this bot token), not {processes!r}")
+
     return Settings(
         bot_token=token,
         database_url=database_url,
@@ -128,6 +134,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         policy_file=policy_file,
         log_format=log_format,
         log_level=log_level,
+        bot_processes=int(processes),
         **webhook,
     )
 

@@ -10,23 +10,31 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger(__name__)
 SWEEP_SECONDS = 60
+# The outbox round: messages the after-commit delivery left (the chat's pace, another process's
+# rows, a 429 pause over) go out within about this long.
+OUTBOX_SECONDS = 1
 
 
-def start_sweeps(sweep: Callable[[], Awaitable[object]]) -> AsyncIOScheduler:
-    """Run `sweep` once now and then every minute; overlapping runs are skipped, not queued."""
+def start_sweeps(sweep: Callable[[], Awaitable[object]], deliver: Callable[[], Awaitable[object]]) -> AsyncIOScheduler:
+    """Run `sweep` now and then every minute, and `deliver` every second; a run still going when
+    its next one is due makes that one skip, not queue."""
     scheduler = AsyncIOScheduler(timezone=timezone.utc)
     scheduler.add_job(
-        _logged(sweep), "interval", seconds=SWEEP_SECONDS, id="sweep",
+        _logged(sweep, "sweep", SWEEP_SECONDS), "interval", seconds=SWEEP_SECONDS, id="sweep",
         next_run_time=datetime.now(timezone.utc), max_instances=1, coalesce=True,
+    )
+    scheduler.add_job(
+        _logged(deliver, "outbox round", OUTBOX_SECONDS), "interval", seconds=OUTBOX_SECONDS, id="outbox",
+        max_instances=1, coalesce=True,
     )
     scheduler.start()
     return scheduler
 
 
-def _logged(sweep: Callable[[], Awaitable[object]]) -> Callable[[], Awaitable[None]]:
+def _logged(job: Callable[[], Awaitable[object]], name: str, seconds: int) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
         try:
-            await sweep()
-        except Exception:  # one failed sweep must not stop the next ones
-            log.exception("sweep failed; it will run again in %s s", SWEEP_SECONDS)
+            await job()
+        except Exception:  # one failed run must not stop the next ones
+            log.exception("%s failed; it will run again in %s s", name, seconds)
     return run

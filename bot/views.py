@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from typing import Any
 
 from telegram import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
@@ -28,6 +29,17 @@ TIMELINE_SHOWN = 10
 class View:
     text: str
     markup: Markup = None
+
+    def to_payload(self) -> dict[str, Any]:
+        """As JSON for an outbox row; only inline keyboards travel (other keyboards belong to replies)."""
+        if self.markup is not None and not isinstance(self.markup, InlineKeyboardMarkup):
+            raise TypeError("a notification can carry only inline buttons")
+        return {"text": self.text, "markup": self.markup.to_dict() if self.markup else None}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> View:
+        markup = payload.get("markup")
+        return cls(payload["text"], InlineKeyboardMarkup.de_json(markup, None) if markup else None)
 
 
 # --- general ------------------------------------------------------------------------------

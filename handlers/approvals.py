@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from bot import approval_views
 from bot.callbacks import ApprovalButton, DialogButton
-from bot.services import approvals, dialogs, quotes, users
+from bot.services import approvals, dialogs, notices, quotes, users
 from bot.services.errors import InvalidValue, NotAllowed, NotFound, TooLong, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.views import input_error
@@ -21,16 +21,14 @@ FOLLOW_UPS: dict[str, FollowUp] = {}
 
 
 async def post_to_approvers(turn: Turn, approval: Approval, request: ServiceRequest) -> int:
-    """Put the pending step before everyone who may decide it; returns how many got it."""
-    requester = await turn.uow.users.get(approval.requested_by_id)
-    posts = []
+    """Put the pending step before everyone who may decide it; returns how many can be reached.
+
+    The cards go through the outbox: rendered when sent (a step decided meanwhile is not sent),
+    and where each card went is recorded then, so deciders' copies can be updated later."""
+    reached = 0
     for user in await approvals.approvers(turn.uow, turn.deps.policy, approval):
-        message = await turn.post(user, approval_views.approver_card(turn.translator_for(user), approval, request, requester))
-        if message is not None:
-            posts.append(ApprovalPost(approval_id=approval.id, step=approval.step, user_id=user.id, chat_id=message.chat_id, message_id=message.message_id))
-    for post in posts:
-        await turn.uow.approvals.add_post(post)
-    return len(posts)
+        reached += await turn.queue_notice(user, notices.APPROVAL, {"approval_id": approval.id, "step": approval.step})
+    return reached
 
 
 async def _after(turn: Turn, outcome: approvals.Outcome) -> None:

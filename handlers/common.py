@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.i18n import Translator, language_from_telegram
 from bot.ops import logs
 from bot.policy import Policy
-from bot.services import users
+from bot.services import notices, users
 from bot.services.clocks import ClockKeeper
 from bot.services.reminders import Planner
 from bot.telegram_text import split_html
@@ -55,6 +55,8 @@ class Turn:
         self.update, self.context, self.uow, self.user, self.deps = update, context, uow, user, deps
         self._ = self.translator_for(user)
         self._answered = False
+        self._notice_count = 0
+        self.notified: set[int] = set()  # people with outbox rows from this update, sent after commit
 
     @property
     def now(self):
@@ -112,17 +114,6 @@ class Turn:
         """Like `notify`, with the view's buttons."""
         return await self.notify(user, view.text, markup=view.markup)
 
-    async def post(self, user: User, view: View) -> Message | None:
-        """Like `notify_view`, returning the message (to edit it later); None if it was not delivered."""
-        try:
-            return await send(self.bot, user.telegram_id, view)
-        except Forbidden:
-            user.is_reachable = False
-            log.warning("user %s blocked the bot; marked unreachable", user.id)
-        except BadRequest as exc:
-            log.warning("could not post to user %s: %s", user.id, exc)
-        return None
-
     async def edit_elsewhere(self, chat_id: int, message_id: int, view: View) -> None:
         """Replace a message this bot sent earlier (e.g. another approver's copy); gone or
         unchanged messages are left as they are."""
@@ -132,32 +123,35 @@ class Turn:
             log.info("could not edit message %s in chat %s: %s", message_id, chat_id, exc)
 
     async def notify(self, user: User, text: str, *, markup: Any = None, photos: tuple[str, ...] = (), voices: tuple[str, ...] = ()) -> bool:
-        """Message another user; a blocked bot marks them unreachable instead of failing the update."""
-        try:
-            await send(self.bot, user.telegram_id, View(text, markup))
-            if photos:
-                await send_photos(self.bot, user.telegram_id, photos)
-            for voice in voices:
-                await self.bot.send_voice(user.telegram_id, voice)
-            return True
-        except Forbidden:
-            user.is_reachable = False
-            log.warning("user %s blocked the bot; marked unreachable", user.id)
-        except BadRequest as exc:
-            log.warning("could not notify user %s: %s", user.id, exc)
-        return False
+        """Message another user: an outbox row in this update's transaction, sent right after the
+        commit (handlers/outbox.py). False when they cannot be reached (blocked the bot, deactivated)."""
+        payload = View(text, markup).to_payload() | {"photos": list(photos), "voices": list(voices)}
+        return await self.queue_notice(user, notices.VIEW, payload)
+
+    async def queue_notice(self, user: User, kind: str, payload: dict[str, Any]) -> bool:
+        """An outbox row of any kind for `user`, keyed by this update so it exists once."""
+        self._notice_count += 1
+        key = f"update:{self.update.update_id}:{self._notice_count}"
+        queued = await notices.queue(self.uow, user, kind, payload, key, self.now)
+        if queued:
+            self.notified.add(user.id)
+        return queued
 
     async def audit(self, event: str, **details: Any) -> None:
         """Record a refused or suspicious action (forged button, someone else's request)."""
         await self.uow.audit.add(AuditEntry(actor_telegram_id=self.user.telegram_id, action=event, details=details, created_at=self.now))
 
 
-async def send(bot: Any, chat_id: int, view: View) -> Message:
+async def send(bot: Any, chat_id: int, view: View, *, rate_limit_args: Any = None) -> Message:
+    """Send a view; long texts are split, the keyboard goes on the last piece. `rate_limit_args`
+    marks a notification for the flood limiter (bot/flood.py), which paces its first piece only:
+    the rest of one message follows at once, as Telegram allows such short bursts."""
     pieces = split_html(view.text)
     message = None
     for index, piece in enumerate(pieces):
         markup = view.markup if index == len(pieces) - 1 else None
-        message = await bot.send_message(chat_id, piece, parse_mode=ParseMode.HTML, reply_markup=markup)
+        paced = {"rate_limit_args": rate_limit_args} if rate_limit_args is not None and index == 0 else {}
+        message = await bot.send_message(chat_id, piece, parse_mode=ParseMode.HTML, reply_markup=markup, **paced)
     return message
 
 
@@ -190,9 +184,9 @@ def handler(func: HandlerFunc) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], 
         started = time.perf_counter()
         async with deps.db.uow() as uow:
             if not await uow.updates.claim(update.update_id, deps.clock.now()):
+                # Not even the button press is answered: whoever handled the update answered it
+                # before committing its claim, and Telegram refuses a second answer.
                 log.info("update %s already handled; duplicate ignored", update.update_id)
-                if update.callback_query:
-                    await update.callback_query.answer()
                 return
             user = await users.touch(
                 uow, tg_user.id, tg_user.first_name or "", tg_user.username,
@@ -204,6 +198,10 @@ def handler(func: HandlerFunc) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], 
             finally:
                 await turn.answer()
             await uow.commit()
+        if turn.notified:  # committed: now tell the people this update concerns
+            from handlers.outbox import deliver_now  # the sender imports handlers that import this module
+
+            await deliver_now(context.bot, deps, turn.notified)
         log.info("handled by %s in %d ms", func.__name__, (time.perf_counter() - started) * 1000)
 
     return wrapper

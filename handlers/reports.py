@@ -17,7 +17,7 @@ from telegram.error import Forbidden, TelegramError
 from bot import report_files, report_views
 from bot.callbacks import ReportMonthButton
 from bot.i18n import Translator
-from bot.services import statistics, users
+from bot.services import notices, statistics, users
 from bot.services.statistics import Month, MonthlyReport
 from handlers.common import Deps, Turn, handler, send
 from storage.models import User
@@ -115,7 +115,7 @@ async def send_monthly_reports(bot: Any, deps: Deps) -> int:
             sent += 1
         except Forbidden:
             async with deps.db.uow() as uow:
-                await users.mark_unreachable(uow, telegram_id)
+                await notices.blocked(uow, telegram_id, deps.clock.now())  # the admins are told, once
                 await uow.commit()
             log.warning("manager %s blocked the bot; marked unreachable", telegram_id)
         except TelegramError as exc:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import (
     AppState,
@@ -76,12 +77,36 @@ class UserRepository(_Repository):
         return await self.session.get(User, user_id)
 
     async def add(self, user: User) -> User:
-        return await self._add(user)
+        """Insert a new person; if another process inserted the same Telegram id meanwhile (a
+        webhook fleet handling two of a newcomer's updates at once, or starting up twice on an
+        empty database), that row is returned instead of failing on the unique key."""
+        values = {c.name: getattr(user, c.name) for c in User.__table__.columns if c.name != "id" and getattr(user, c.name) is not None}
+        user_id = await self.session.scalar(
+            _dialect_insert(self.session, User).values(**values)
+            .on_conflict_do_nothing(index_elements=["telegram_id"]).returning(User.id)
+        )
+        if user_id is None:  # the other insert won (PostgreSQL waited for it to commit): take its row
+            return await self.by_telegram_id(user.telegram_id)
+        added = await self.session.get(User, user_id)
+        for role in user.roles:  # the INSERT above carries columns only
+            await self.add_role(added, role.role)
+        return added
 
     async def add_role(self, user: User, role: str) -> None:
         if role not in user.role_names:
             user.roles.append(UserRole(role=role))
             await self.session.flush()
+
+    async def mark_unreachable(self, telegram_id: int) -> User | None:
+        """Set is_reachable off in one conditional statement; the user only when this call changed
+        it (two senders meeting the same block both get a 403, only one may tell the staff)."""
+        user_id = await self.session.scalar(
+            update(User).where(User.telegram_id == telegram_id, User.is_reachable.is_(True))
+            .values(is_reachable=False).returning(User.id).execution_options(synchronize_session=False)
+        )
+        if user_id is None:
+            return None
+        return await self.session.get(User, user_id, populate_existing=True)
 
     async def active_with_role(self, role: str) -> list[User]:
         rows = await self.session.scalars(
@@ -721,28 +746,40 @@ class OutboxRepository(_Repository):
         )
         return result.rowcount == 1
 
-    async def claim_due(
-        self, now: datetime, lease: timedelta, limit: int | None, user_ids: Collection[int] | None = None,
+    async def claim_people(
+        self, now: datetime, lease: timedelta, max_people: int, user_ids: Collection[int] | None = None,
     ) -> list[OutboxMessage]:
-        """Take due, unsent messages no live sender holds (only those of `user_ids` when given),
-        by setting a lease in one statement.
+        """Claim every due, unsent message of up to `max_people` people (only of `user_ids` when
+        given), oldest first, by setting a lease; skips anybody a live sender is serving.
 
-        The inner SELECT locks with SKIP LOCKED on PostgreSQL, so two senders never claim one row."""
-        due = (
-            select(OutboxMessage.id)
-            .where(
-                OutboxMessage.sent_at.is_(None), OutboxMessage.not_before <= now,
-                (OutboxMessage.claimed_until.is_(None)) | (OutboxMessage.claimed_until < now),
-            )
-            .order_by(OutboxMessage.not_before, OutboxMessage.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        A person's messages are claimed together and by one sender only, so they go out in order:
+        the person's user row is locked (FOR NO KEY UPDATE SKIP LOCKED on PostgreSQL; SQLite runs
+        one writer at a time), and the UPDATE re-checks that no live lease exists for them, which
+        it sees even when another sender committed a claim a moment ago."""
+        live = (
+            select(OutboxMessage.id).where(
+                OutboxMessage.user_id == User.id, OutboxMessage.sent_at.is_(None), OutboxMessage.claimed_until >= now,
+            ).exists()
         )
+        due = (
+            OutboxMessage.sent_at.is_(None), OutboxMessage.not_before <= now,
+            (OutboxMessage.claimed_until.is_(None)) | (OutboxMessage.claimed_until < now),
+        )
+        waiting = select(OutboxMessage.user_id).where(*due)
         if user_ids is not None:
-            due = due.where(OutboxMessage.user_id.in_(list(user_ids)))
+            waiting = waiting.where(OutboxMessage.user_id.in_(list(user_ids)))
+        people = list(await self.session.scalars(
+            select(User.id).where(User.id.in_(waiting.scalar_subquery()), ~live)
+            .order_by(User.id).limit(max_people)
+            .with_for_update(skip_locked=True, key_share=True)
+        ))
+        if not people:
+            return []
+        other = aliased(OutboxMessage)
+        held = select(other.id).where(other.user_id == OutboxMessage.user_id, other.sent_at.is_(None), other.claimed_until >= now).exists()
         result = await self.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(due.scalar_subquery()))
+            .where(OutboxMessage.user_id.in_(people), *due, ~held)
             .values(claimed_until=now + lease, attempts=OutboxMessage.attempts + 1)
             .returning(OutboxMessage.id)
             .execution_options(synchronize_session=False)
@@ -751,7 +788,7 @@ class OutboxRepository(_Repository):
         if not ids:
             return []
         rows = await self.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)
+            select(OutboxMessage).where(OutboxMessage.id.in_(ids)).order_by(OutboxMessage.not_before, OutboxMessage.id)
             .execution_options(populate_existing=True)
         )
         return list(rows)
@@ -763,10 +800,19 @@ class OutboxRepository(_Repository):
             .execution_options(synchronize_session=False)
         )
 
-    async def release(self, ids: list[int]) -> None:
-        """Give claimed messages back at once (e.g. the recipient is outside reachable hours)."""
+    async def forget_texts(self, ids: list[int], kind: str) -> None:
+        """Drop the payload of finished rows of `kind` (rendered texts): the outbox is a queue, not
+        an archive of what people were told, and must not keep names and phones once done."""
         await self.session.execute(
-            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_until=None)
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.kind == kind).values(payload={})
+            .execution_options(synchronize_session=False)
+        )
+
+    async def release(self, ids: list[int], until: datetime | None = None) -> None:
+        """Give claimed messages back: at once, or keep them held `until` then (Telegram asked to
+        wait), which also holds the person's later messages back, keeping them in order."""
+        await self.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_until=until)
             .execution_options(synchronize_session=False)
         )
 

@@ -17,9 +17,10 @@ from bot.policy import load_policy
 from bot.services import dispatch, jobs, staff, users
 from bot.services.clocks import ClockKeeper
 from bot.services.reminders import Planner
-from handlers import sweeps
+from handlers import outbox
 from handlers.common import Deps
-from handlers.sweeps import LEASE, plan_reminders, sweep_with
+from handlers.outbox import LEASE
+from handlers.sweeps import plan_reminders, sweep_with
 from storage.db import Database
 from storage.models import Customer, ServiceRequest, SlaClock, User, UserRole
 from tests.conftest import START
@@ -36,7 +37,7 @@ class RecordingBot:
     def __init__(self, clock: ManualClock) -> None:
         self.clock, self.sent = clock, []
 
-    async def send_message(self, chat_id, text, parse_mode=None, reply_markup=None):
+    async def send_message(self, chat_id, text, parse_mode=None, reply_markup=None, rate_limit_args=None):
         self.sent.append(SimpleNamespace(at=self.clock.now(), chat_id=chat_id, text=text, markup=reply_markup))
         return SimpleNamespace(message_id=len(self.sent))
 
@@ -163,7 +164,7 @@ async def test_restarts_mid_week_neither_repeat_nor_lose_a_reminder(database, da
 
 
 async def test_after_ten_hours_down_each_person_gets_one_combined_message(database, database_url, clock, monkeypatch):
-    monkeypatch.setattr(sweeps, "SEND_BATCH", 5)  # fewer than the 12 rows planned: a person's rows span batches
+    monkeypatch.setattr(outbox, "PEOPLE_PER_ROUND", 1)  # one person per round: the four people take four rounds
     async with database.uow() as uow:
         dispatcher, crew, user, customer = await _desk(uow, clock)
         numbers = [(await _request(uow, user, customer, clock)).number for _ in range(3)]
@@ -191,7 +192,7 @@ async def test_a_reminder_recorded_before_a_crash_is_sent_once_after_the_lease(d
     crashed = Scheduler(database_url, clock, RecordingBot(clock))
     await plan_reminders(crashed.deps, clock.now())  # recorded...
     async with crashed.db.uow() as uow:  # ...claimed by a sender that then dies before sending
-        assert len(await uow.outbox.claim_due(clock.now(), LEASE, 100)) == 2
+        assert len(await uow.outbox.claim_people(clock.now(), LEASE, 100)) == 2
         await uow.commit()
     await crashed.close()
     bot = RecordingBot(clock)

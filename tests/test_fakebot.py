@@ -805,3 +805,87 @@ async def test_restarted_application_continues_without_duplicates(
     ]
     fake.assert_no_rejections()
     assert fake.unknown_params == []
+
+
+# --- webhook delivery through a load balancer ------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def webhook_backend(status: int = 200) -> AsyncIterator[tuple[str, list[tuple[int, str]]]]:
+    """A bare HTTP endpoint standing for one bot process: records (update id, secret) and answers `status`."""
+    from aiohttp import web
+
+    received: list[tuple[int, str]] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        body = await request.json()
+        received.append((body["update_id"], request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")))
+        return web.Response(status=status)
+
+    server = web.Application()
+    server.router.add_post("/hook", receive)
+    runner = web.AppRunner(server, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}/hook", received
+    finally:
+        await runner.cleanup()
+
+
+async def _until_confirmed(fake: FakeTelegram, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while fake.updates.pending_count:
+        assert time.monotonic() < deadline, "the balancer did not deliver every update"
+        await asyncio.sleep(0.01)
+
+
+async def test_a_load_balancer_spreads_updates_round_robin_and_can_deliver_one_to_both(
+    bot: Bot, fake: FakeTelegram, alice: FakeUser
+) -> None:
+    async with webhook_backend() as (first_url, first), webhook_backend() as (second_url, second):
+        await fake.balance([first_url, second_url])
+        assert await bot.set_webhook("https://desk.example/hook", secret_token="s3cret")
+        for text in ("a", "b", "c", "d"):
+            await alice.send_text(text, wait=False)
+        await _until_confirmed(fake)
+        ids = alice.update_ids
+        assert first == [(ids[0], "s3cret"), (ids[2], "s3cret")]
+        assert second == [(ids[1], "s3cret"), (ids[3], "s3cret")]
+        assert (await bot.get_webhook_info()).url == "https://desk.example/hook"  # the public address
+
+        # A route naming both backends: the same update reaches both (a balancer's retry after a timeout).
+        fake.balancer.route = lambda update: [0, 1] if update["update_id"] % 2 == 0 else [0]
+        await alice.send_text("e", wait=False)
+        await alice.send_text("f", wait=False)
+        await _until_confirmed(fake)
+        both = next(i for i in ids[4:] if i % 2 == 0)
+        single = next(i for i in ids[4:] if i % 2 == 1)
+        assert [u for u, _ in first[2:]] == ids[4:] and [u for u, _ in second[2:]] == [both]
+        assert fake.balancer.received[both] == [0, 1] and fake.balancer.received[single] == [0]
+
+
+async def test_a_failing_backend_leaves_its_update_to_the_next_one(
+    bot: Bot, fake: FakeTelegram, alice: FakeUser
+) -> None:
+    async with webhook_backend(status=503) as (down_url, down), webhook_backend() as (up_url, up):
+        await fake.balance([down_url, up_url])
+        await bot.set_webhook("https://desk.example/hook")
+        await alice.send_text("first try fails", wait=False)
+        await _until_confirmed(fake)
+        update_id = alice.update_ids[-1]
+        assert down == [(update_id, "")] and up == [(update_id, "")]  # retried on the other backend
+        assert fake.balancer.received[update_id] == [1]
+        assert "503" in (await bot.get_webhook_info()).last_error_message
+
+
+async def test_without_a_balancer_the_webhook_url_itself_gets_every_update(
+    bot: Bot, fake: FakeTelegram, alice: FakeUser
+) -> None:
+    async with webhook_backend() as (url, received):
+        await bot.set_webhook(url, secret_token="s3cret")
+        await alice.send_text("one", wait=False)
+        await alice.send_text("two", wait=False)
+        await _until_confirmed(fake)
+        assert received == [(alice.update_ids[0], "s3cret"), (alice.update_ids[1], "s3cret")]
+        assert fake.balancer is None

@@ -35,7 +35,7 @@ class RecordingBot:
     def __init__(self) -> None:
         self.sent = []
 
-    async def send_message(self, chat_id, text, parse_mode=None, reply_markup=None):
+    async def send_message(self, chat_id, text, parse_mode=None, reply_markup=None, rate_limit_args=None):
         self.sent.append(SimpleNamespace(chat_id=chat_id, text=text, markup=reply_markup))
         return SimpleNamespace(message_id=len(self.sent))
 

@@ -104,6 +104,8 @@ def test_bad_settings_fail_with_the_setting_named_and_exit_code_1():
     ({"WEBHOOK_URL": "https://desk.example.com/tg", "WEBHOOK_SECRET": "ok", "WEBHOOK_PATH": "/healthz"}, "WEBHOOK_PATH"),
     ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
     ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ({"BOT_PROCESSES": "0"}, "BOT_PROCESSES"),
+    ({"BOT_PROCESSES": "two"}, "BOT_PROCESSES"),
 ])
 def test_webhook_and_log_settings_are_validated_naming_the_key(changes, named):
     from bot.config import ConfigError, load_settings
@@ -111,6 +113,16 @@ def test_webhook_and_log_settings_are_validated_naming_the_key(changes, named):
     with pytest.raises(ConfigError) as error:
         load_settings({"BOT_TOKEN": TOKEN, **changes})
     assert error.value.setting == named
+
+
+def test_each_of_several_processes_keeps_to_its_share_of_the_overall_limit():
+    from bot.config import load_settings
+    from bot.flood import TELEGRAM_LIMITS
+
+    settings = load_settings({"BOT_TOKEN": TOKEN, "BOT_PROCESSES": "3"})
+    share = TELEGRAM_LIMITS.shared_by(settings.bot_processes)
+    assert (share.overall_per_second, share.private_chat_interval) == (10, TELEGRAM_LIMITS.private_chat_interval)
+    assert load_settings({"BOT_TOKEN": TOKEN}).bot_processes == 1
 
 
 def test_webhook_settings_default_to_the_url_path_on_localhost_8080():

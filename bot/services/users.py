@@ -70,14 +70,6 @@ async def set_language(user: User, language: str) -> None:
     user.language_chosen = True
 
 
-async def mark_unreachable(uow: UnitOfWork, telegram_id: int) -> User | None:
-    """The user blocked the bot: keep their data, stop expecting messages to arrive."""
-    user = await uow.users.by_telegram_id(telegram_id)
-    if user is not None:
-        user.is_reachable = False
-    return user
-
-
 async def customer_of(uow: UnitOfWork, user: User) -> Customer | None:
     return await uow.customers.by_user_id(user.id)
 

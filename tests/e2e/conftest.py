@@ -9,12 +9,17 @@ import pytest
 from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import DEFAULT_POLICY_FILE, Settings
+from bot.flood import FloodLimits
 from bot.policy import load_policy
 from bot.services.clocks import ClockKeeper
 from handlers.sweeps import sweep
 from storage.db import Database
 from tests.fakebot import FakeTelegram
 
+# Scripted users act far faster than people: one notification a second per chat would make every
+# test wait for nothing. The pace stays on (20 per second per chat); tests/e2e/test_outbox.py
+# checks the real limits.
+TEST_LIMITS = FloodLimits(private_chat_interval=0.05)
 DISPATCHER_ID = 9001
 SECOND_DISPATCHER_ID = 9002
 
@@ -34,7 +39,7 @@ class Desk:
         self.app = None
 
     async def start(self) -> None:
-        self.app = build_application(self.settings, self.policy, self.clock, sweeps=False)
+        self.app = build_application(self.settings, self.policy, self.clock, sweeps=False, limits=TEST_LIMITS)
         await self.app.initialize()
         await self.app.post_init(self.app)  # run_polling() calls it; we start the parts by hand
         await self.app.start()

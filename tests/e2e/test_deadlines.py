@@ -78,16 +78,19 @@ async def test_a_dispatcher_who_blocked_the_bot_is_marked_unreachable_and_not_tr
 
     desk.clock.advance(timedelta(hours=2))  # 50 %: both dispatchers are due a reminder
     await desk.sweep()
-    assert number in dora.last.text and "deadline needs your attention" in dora.last.text
+    assert any(number in m.text and "deadline needs your attention" in m.text for m in dora.messages[-2:])
     blocked = [r for r in fake.rejections if r.error_code == 403]
     assert [int(r.params["chat_id"]) for r in blocked] == [SECOND_DISPATCHER_ID]
+    alerts = [m.text for m in dora.messages if "has blocked the bot" in (m.text or "")]
+    assert len(alerts) == 1 and f"#{SECOND_DISPATCHER_ID}" in alerts[0]  # Dora, the other admin, is told once (he never wrote: no name yet)
     async with desk.db.uow() as uow:
         assert (await uow.users.by_telegram_id(SECOND_DISPATCHER_ID)).is_reachable is False
         rows = await uow.outbox.of_user((await uow.users.by_telegram_id(SECOND_DISPATCHER_ID)).id)
-        assert [(row.sent_at is not None, row.failure) for row in rows] == [(True, "blocked")]
+        assert [(row.sent_at is not None, row.failure) for row in rows] == [(True, None), (True, "blocked")]  # the new-request notice, then the reminder
 
     desk.clock.advance(timedelta(hours=1, minutes=12))  # 80 %: Dora again, Wang is not tried
     await desk.sweep()
     assert len([r for r in fake.rejections if r.error_code == 403]) == 1
     assert len(wang.messages) == wang_seen
+    assert len([m for m in dora.messages if "has blocked the bot" in (m.text or "")]) == 1
     fake.assert_no_rejections(allow=lambda r: r.error_code == 403)

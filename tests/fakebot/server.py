@@ -28,7 +28,7 @@ from .polling import UpdateQueue
 from .records import ApiCall, Rejection, SentMessage
 from .users import FakeUser
 from .validation import ApiError, ApiSpec, bad_request
-from .webhook import WebhookSender, WebhookTarget
+from .webhook import LoadBalancer, WebhookSender, WebhookTarget
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SPEC_PATH = REPO_ROOT.parent / "shared" / "botapi" / "api.json"
@@ -115,6 +115,7 @@ class FakeTelegram:
         self._runner: web.AppRunner | None = None
         self.webhook: WebhookTarget | None = None  # set by setWebhook: updates are POSTed there
         self._webhook_sender: WebhookSender | None = None
+        self.balancer: LoadBalancer | None = None  # set by balance(): several bot processes behind the webhook
 
     # --- lifecycle ------------------------------------------------------------
 
@@ -155,8 +156,15 @@ class FakeTelegram:
             self._webhook_sender = None
         self.webhook = target
         if target is not None:
-            self._webhook_sender = WebhookSender(self.updates, target)
+            self._webhook_sender = WebhookSender(self.updates, target, self.balancer)
             self._webhook_sender.start()
+
+    async def balance(self, backends: list[str], route: Callable[[dict], Any] | None = None) -> LoadBalancer:
+        """Put a load balancer behind the webhook URL: updates go to `backends` (see LoadBalancer)."""
+        self.balancer = LoadBalancer(list(backends), route)
+        if self.webhook is not None:  # the running sender picks it up on restart
+            await self.set_webhook(self.webhook)
+        return self.balancer
 
     # --- users ----------------------------------------------------------------
 

@@ -4,6 +4,11 @@ As Telegram does: one update per request, in order, with the secret token in the
 `X-Telegram-Bot-Api-Secret-Token` header; a 2xx answer confirms the update, anything else
 (or a connection failure) leaves it queued and it is retried. `last_error` keeps what went
 wrong, as getWebhookInfo reports it. getUpdates is refused with 409 while a webhook is set.
+
+A `LoadBalancer` (FakeTelegram.balance) stands for a load balancer in front of several bot
+processes: the webhook URL is then the balancer's public address, and each update is posted to
+the backend(s) the balancer picks — round-robin by default, or both at once when a test says so
+(a balancer retrying an update whose first delivery timed out while it was still being handled).
 """
 
 from __future__ import annotations
@@ -12,7 +17,8 @@ import asyncio
 import contextlib
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import aiohttp
@@ -38,6 +44,28 @@ class WebhookTarget:
     last_error_message: str | None = None
 
 
+@dataclass
+class LoadBalancer:
+    """Backends behind the webhook URL; `route(update)` names the backend indices to post to.
+
+    Without a route: round-robin, one backend per update (a failed backend's update goes to the
+    next one on retry). A route naming several backends posts the update to all of them at once;
+    it counts as delivered when any of them answers 2xx.
+    """
+
+    backends: list[str]
+    route: Callable[[dict], Sequence[int]] | None = None
+    received: dict[int, list[int]] = field(default_factory=dict)  # update id -> backends that answered 2xx
+    _turn: int = 0
+
+    def pick(self, update: dict) -> list[int]:
+        if self.route is not None:
+            return list(dict.fromkeys(self.route(update)))
+        index = self._turn % len(self.backends)
+        self._turn += 1
+        return [index]
+
+
 def check_webhook_params(url: str, secret_token: str | None) -> None:
     """setWebhook's own rules (the fake also accepts http, as a local Bot API server does)."""
     if not url.startswith(("https://", "http://")):
@@ -49,8 +77,8 @@ def check_webhook_params(url: str, secret_token: str | None) -> None:
 class WebhookSender:
     """Posts queued updates to the target one at a time until stopped."""
 
-    def __init__(self, queue: UpdateQueue, target: WebhookTarget) -> None:
-        self.queue, self.target = queue, target
+    def __init__(self, queue: UpdateQueue, target: WebhookTarget, balancer: LoadBalancer | None = None) -> None:
+        self.queue, self.target, self.balancer = queue, target, balancer
         self._task: asyncio.Task | None = None
         self._stopping = False
 
@@ -75,18 +103,27 @@ class WebhookSender:
                 if update is None:
                     await self.queue.wait_for_pending(1.0)
                     continue
-                if await self._post(session, update):
+                delivered = await (self._balance(session, update) if self.balancer else self._post(session, update, self.target.url))
+                if delivered:
                     self.queue.confirm(update["update_id"])
                 else:
                     await asyncio.sleep(RETRY_SECONDS)
 
-    async def _post(self, session: aiohttp.ClientSession, update: dict) -> bool:
+    async def _balance(self, session: aiohttp.ClientSession, update: dict) -> bool:
+        """Post to the backends the balancer picks, all at once; delivered if any took it."""
+        picked = self.balancer.pick(update)
+        answers = await asyncio.gather(*(self._post(session, update, self.balancer.backends[i]) for i in picked))
+        took = [index for index, ok in zip(picked, answers) if ok]
+        self.balancer.received.setdefault(update["update_id"], []).extend(took)
+        return bool(took)
+
+    async def _post(self, session: aiohttp.ClientSession, update: dict, url: str) -> bool:
         headers = {"Content-Type": "application/json"}
         if self.target.secret_token:
             headers[SECRET_HEADER] = self.target.secret_token
         self.queue.mark_delivered(update["update_id"])
         try:
-            async with session.post(self.target.url, data=json.dumps(update), headers=headers) as response:
+            async with session.post(url, data=json.dumps(update), headers=headers) as response:
                 if 200 <= response.status < 300:
                     return True
                 error = f"Wrong response from the webhook: {response.status} {response.reason}"

@@ -1,0 +1,67 @@
+"""Notifications: messages to people other than the one acting (pushes to customers, jobs to
+engineers, cards to approvers, reminders).
+
+Each is an outbox row written in the transaction of the change that causes it, so a rolled-back
+change tells nobody and a committed one cannot lose its message. The sender in handlers/outbox.py
+delivers them after commit under Telegram's flood limits, in order per person.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.services import requests
+from bot.services.users import ROLE_ADMIN, is_staff
+from storage.db import UnitOfWork
+from storage.models import Customer, OutboxMessage, ServiceRequest, User
+
+VIEW = "view"  # rendered when caused: {"text": html, "markup": inline keyboard dict | None, "photos": [...], "voices": [...]}
+APPROVAL = "approval"  # an approval step's card: {"approval_id", "step"}, rendered when sent (it may be decided by then)
+UNREACHABLE = "unreachable"  # somebody blocked the bot: {"person_id"}, rendered for each reader when sent
+
+
+async def queue(uow: UnitOfWork, user: User, kind: str, payload: dict[str, Any], key: str, now: datetime) -> bool:
+    """Record a notification for `user`, due now; False (nothing recorded) when they cannot be
+    reached: deactivated, or they blocked the bot."""
+    if not (user.is_active and user.is_reachable):
+        return False
+    return await uow.outbox.add_once(OutboxMessage(key=key, user_id=user.id, kind=kind, payload=payload, not_before=now, created_at=now))
+
+
+async def blocked(uow: UnitOfWork, telegram_id: int, now: datetime) -> User | None:
+    """Telegram answered 403 for this person: mark them unreachable and, the first time only,
+    tell the staff who must now reach them another way (dispatchers for a customer, admins for
+    a staff member). Returns the person when this call marked them."""
+    person = await uow.users.mark_unreachable(telegram_id)
+
+    if person is None:
+        return None  # unknown, or already known to be unreachable: the staff were told then
+    readers = await uow.users.active_with_role(ROLE_ADMIN) if is_staff(person) else await requests.dispatchers(uow)
+    for reader in readers:
+        if reader.id != person.id:
+            key = f"{UNREACHABLE}:{person.id}:{reader.id}:{now.isoformat()}"
+            await queue(uow, reader, UNREACHABLE, {"person_id": person.id}, key, now)
+    return person
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """Who blocked the bot, as the alert shows it (rendered in each reader's language)."""
+
+    person: User
+    customer: Customer | None
+    open_requests: list[ServiceRequest]
+
+
+async def unreachable(uow: UnitOfWork, person_id: int) -> Unreachable | None:
+    """None when the person has written to us again since (they unblocked the bot)."""
+    person = await uow.users.get(person_id)
+    if person is None or person.is_reachable:
+        return None
+    customer = None if is_staff(person) else await uow.customers.by_user_id(person.id)
+    open_requests = []
+    if customer is not None:
+        recent = await uow.requests.page_of_customer(customer.id, 0, 20)
+        open_requests = [request for request in recent if request.status in requests.OPEN_STATUSES]
+    return Unreachable(person, customer, open_requests)

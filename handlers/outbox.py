@@ -1,0 +1,264 @@
+"""The outbox sender: delivers notifications and reminders under Telegram's flood limits.
+
+Every message to somebody other than the person acting is an outbox row written with the change
+that caused it (bot/services/notices.py, reminders, maintenance, follow-ups…). `deliver` sends them:
+
+- A round claims the due rows of up to PEOPLE_PER_ROUND people, all of each person's rows, and
+  no other sender serves a person while their claim lives (storage: `claim_people`), so a
+  person's messages go out in the order they were caused, whichever process sends them.
+- People are served in parallel (up to CONCURRENT_CHATS): the pace is one message a second per
+  chat, so only many chats at once reach the overall ~30 a second. The pacing itself is the
+  bot's rate limiter (bot/flood.py); calls made here are marked as notifications for it.
+- Each message is marked sent as soon as Telegram accepted it, in its own short transaction
+  (no transaction stays open while Telegram answers).
+- Cancelled mid-burst (shutdown, or the task killed), the message in flight completes and is
+  recorded, and the person's other rows are released at once for the next sender: nothing is
+  lost or sent twice. A process killed outright cannot know whether Telegram got the message it
+  had in flight; after the lease another sender sends that one again (at least once, never lost).
+- 429 after the limiter's own retries: the person's rows stay held until `retry_after` has
+  passed. 403: the person is marked unreachable, staff are told once (notices.blocked), their
+  rows are closed as "blocked". 400: that message is closed as "rejected" and logged.
+
+The handler wrapper calls `deliver_now` right after its commit for the people it notified, so
+notifications arrive at once; anything that would have to wait for the pace is left to the
+background round (bot/scheduler.py), which every process runs every second.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+
+from bot import approval_views, clock_views, notice_views, stock_views
+from bot.flood import NOTIFICATION, NOTIFICATION_NOW, WouldWait, retry_after_seconds
+from bot.i18n import Translator
+from bot.services import approvals, complaints, followups, maintenance, notices, reminders, stock
+from bot.views import View
+from handlers import complaints as complaint_handlers
+from handlers import followups as followup_handlers
+from handlers import maintenance as maintenance_handlers
+from handlers.common import Deps, send, send_photos
+from storage.db import UnitOfWork
+from storage.models import ApprovalPost, OutboxMessage, User
+
+log = logging.getLogger(__name__)
+CLOSED_BY_TIMEOUT = "closed_by_timeout"  # kind: a report closed because the customer did not answer
+PEOPLE_PER_ROUND = 200
+CONCURRENT_CHATS = 64  # people served at once: enough to fill the overall limit at one message a second each
+LEASE = timedelta(minutes=5)  # a sender that died holding rows gives them up after this
+NETWORK_RETRY = timedelta(seconds=30)  # Telegram unreachable: try this person again after
+
+
+@dataclass
+class Parcel:
+    """One message to send (a view, maybe with photos or voice notes), covering outbox rows."""
+
+    ids: list[int]
+    view: View
+    photos: tuple[str, ...] = ()
+    voices: tuple[str, ...] = ()
+    approval_step: tuple[int, int] | None = None  # (approval id, step): remember where the card went
+
+
+async def deliver(bot: Any, deps: Deps, now: datetime, *, user_ids: Collection[int] | None = None, patient: bool = True) -> int:
+    """Send the due outbox rows (of `user_ids` only, when given); returns how many messages went out.
+
+    `patient=False` is the after-commit path: a message that would have to wait for the pace is
+    left for the background round instead of holding up the update."""
+    gate = asyncio.Semaphore(CONCURRENT_CHATS)
+    sent = 0
+    while True:
+        async with deps.db.uow() as uow:
+            claimed = await uow.outbox.claim_people(now, LEASE, PEOPLE_PER_ROUND, user_ids)
+            await uow.commit()
+        if not claimed:
+            return sent
+        by_person: dict[int, list[OutboxMessage]] = {}
+        for message in claimed:
+            by_person.setdefault(message.user_id, []).append(message)
+        # return_exceptions: a cancelled or failing round still lets every person's task finish
+        # its message in flight and release the rest before the round ends.
+        results = await asyncio.gather(
+            *(_serve(bot, deps, person_id, rows, now, patient, gate) for person_id, rows in by_person.items()), return_exceptions=True,
+        )
+        failures = [result for result in results if isinstance(result, BaseException)]
+        if failures:
+            raise failures[0]
+        sent += sum(results)
+        if user_ids is not None:
+            return sent  # after a commit: one round for the people just notified
+        now = max(now, deps.clock.now())
+
+
+async def deliver_now(bot: Any, deps: Deps, user_ids: Collection[int]) -> None:
+    """Right after a handler's commit: send what it queued, without waiting for the pace."""
+    try:
+        await deliver(bot, deps, deps.clock.now(), user_ids=user_ids, patient=False)
+    except Exception:  # the update itself is done and committed; the background round retries
+        log.exception("immediate delivery failed; the outbox keeps the messages for the next round")
+
+
+async def _serve(bot: Any, deps: Deps, person_id: int, rows: list[OutboxMessage], now: datetime, patient: bool, gate: asyncio.Semaphore) -> int:
+    """Send one person's claimed rows in order; returns how many messages went out.
+
+    Cancelled at any point, the message in flight completes and is recorded and every other row
+    of the person is released, so the next sender takes them at once."""
+    untouched = {row.id for row in rows}  # claimed, neither sent nor closed nor released yet
+    try:
+        async with gate:
+            async with deps.db.uow() as uow:
+                person = await uow.users.get(person_id)
+                chat_id, parcels = await _compose(deps, uow, person, rows, now)
+                silent = untouched - {row_id for parcel in parcels for row_id in parcel.ids}
+                if silent:  # somebody acted meanwhile (or the person cannot be reached): nothing to say
+                    await _close(uow, sorted(silent), now, "obsolete" if chat_id else "unreachable")
+                await uow.commit()
+            untouched -= silent
+            sent = 0
+            for index, parcel in enumerate(parcels):
+                in_flight = asyncio.ensure_future(_send_parcel(bot, deps, person_id, chat_id, parcel, now, patient))
+                try:
+                    outcome = await asyncio.shield(in_flight)
+                except asyncio.CancelledError:
+                    await in_flight  # let the message in flight complete and be recorded
+                    untouched -= set(parcel.ids)
+                    raise
+                untouched -= set(parcel.ids)
+                if outcome == "sent":
+                    sent += 1
+                elif outcome != "rejected":  # the rest waits (or is closed) with this one, keeping the order
+                    await _stop(deps, chat_id, parcels[index:], outcome, now)
+                    untouched.clear()
+                    break
+            return sent
+    except asyncio.CancelledError:
+        if untouched:
+            async with deps.db.uow() as uow:
+                await uow.outbox.release(sorted(untouched))
+                await uow.commit()
+        raise
+
+
+async def _send_parcel(bot: Any, deps: Deps, person_id: int, chat_id: int, parcel: Parcel, now: datetime, patient: bool) -> str | timedelta:
+    """Send and record one parcel: "sent", "rejected", "blocked", "busy", or how long to hold it."""
+    pace = NOTIFICATION if patient else NOTIFICATION_NOW
+    try:
+        message = await send(bot, chat_id, parcel.view, rate_limit_args=pace)
+        # The photos and voice notes are part of the same notification: not paced again.
+        if parcel.photos:
+            await send_photos(bot, chat_id, parcel.photos)
+        for voice in parcel.voices:
+            await bot.send_voice(chat_id, voice)
+    except WouldWait:
+        return "busy"
+    except Forbidden:
+        return "blocked"
+    except RetryAfter as exc:
+        log.warning("outbox: Telegram still asks to wait after retries; holding the messages for %s s", retry_after_seconds(exc))
+        return timedelta(seconds=retry_after_seconds(exc))
+    except BadRequest as exc:
+        log.error("outbox message rejected by Telegram: %s", exc)
+        async with deps.db.uow() as uow:
+            await _close(uow, parcel.ids, now, "rejected")
+            await uow.commit()
+        return "rejected"
+    except TelegramError as exc:
+        log.warning("outbox message not sent (%s); retrying in %s s", exc, NETWORK_RETRY.total_seconds())
+        return NETWORK_RETRY
+    async with deps.db.uow() as uow:
+        await _close(uow, parcel.ids, now)
+        if parcel.approval_step is not None:
+            approval_id, step = parcel.approval_step
+            await uow.approvals.add_post(ApprovalPost(approval_id=approval_id, step=step, user_id=person_id, chat_id=chat_id, message_id=message.message_id))
+        await uow.commit()
+    return "sent"
+
+
+async def _stop(deps: Deps, chat_id: int, rest: list[Parcel], outcome: str | timedelta, now: datetime) -> None:
+    """This person's remaining messages after a failure: closed (blocked), released (busy) or held."""
+    if outcome == "blocked":
+        async with deps.db.uow() as uow:
+            await _close(uow, [row_id for parcel in rest for row_id in parcel.ids], now, "blocked")
+            await notices.blocked(uow, chat_id, now)
+            await uow.commit()
+        return
+    await _release(deps, rest, None if outcome == "busy" else now + outcome)
+
+
+async def _close(uow: UnitOfWork, ids: list[int], now: datetime, failure: str | None = None) -> None:
+    """Mark rows done (sent, or why not) and forget the texts they carried."""
+    await uow.outbox.finish(ids, now, failure)
+    await uow.outbox.forget_texts(ids, notices.VIEW)
+
+
+async def _release(deps: Deps, parcels: list[Parcel], until: datetime | None) -> None:
+    ids = [row_id for parcel in parcels for row_id in parcel.ids]
+    if ids:
+        async with deps.db.uow() as uow:
+            await uow.outbox.release(ids, until)
+            await uow.commit()
+
+
+# --- what each kind of row says, as of sending ---------------------------------------------------
+
+
+def _parcel_from_payload(message: OutboxMessage) -> Parcel:
+    payload = message.payload
+    return Parcel([message.id], View.from_payload(payload), tuple(payload.get("photos", ())), tuple(payload.get("voices", ())))
+
+
+async def _compose(deps: Deps, uow: UnitOfWork, user: User | None, messages: list[OutboxMessage], now: datetime) -> tuple[int | None, list[Parcel]]:
+    """The chat to write to (None: the person cannot be reached) and what to send, in order.
+
+    Rows left out of every parcel have nothing left to say (somebody acted meanwhile)."""
+    if user is None or not user.is_active or not user.is_reachable:
+        return None, []
+    _ = Translator(user.language, deps.settings.timezone)
+    parcels: list[Parcel] = []
+    deadline_rows = [m for m in messages if m.kind == reminders.DEADLINE]
+    for message in messages:
+        view = None
+        if message.kind == notices.VIEW:
+            parcels.append(_parcel_from_payload(message))
+        elif message.kind == notices.APPROVAL:
+            if parcel := await _approval_card(uow, user, message, _):
+                parcels.append(parcel)
+        elif message.kind == reminders.DEADLINE and message is deadline_rows[0]:  # all of them as one digest
+            items = await reminders.deadline_items(uow, user, deadline_rows, now)
+            if items:
+                parcels.append(Parcel([m.id for m in deadline_rows], clock_views.digest(_, items, now)))
+        elif message.kind == notices.UNREACHABLE:
+            found = await notices.unreachable(uow, message.payload["person_id"])
+            view = notice_views.unreachable_alert(_, found) if found else None
+        elif message.kind == stock.STOCK_LOW and await stock.still_low(uow, message.payload["part_id"]):
+            view = stock_views.stock_low(_, message.payload)  # restocked meanwhile: nothing to say
+        elif message.kind in maintenance.OUTBOX_KINDS:
+            view = await maintenance_handlers.compose(uow, user, message, _)
+        elif message.kind == followups.DIGEST:
+            view = await followup_handlers.digest_view(uow, user, message, _)
+        elif message.kind == complaints.OUTBOX_KIND:
+            view = await complaint_handlers.compose(uow, user, message, _)  # an answer held over quiet hours
+        elif message.kind == CLOSED_BY_TIMEOUT:
+            view = View(_(
+                "Request {number} is closed: we did not hear back within {hours} hours after the work report, so we count it as resolved. If the problem comes back, report it with /new.",
+                number=message.payload["number"], hours=message.payload["hours"],
+            ))
+        if view is not None:
+            parcels.append(Parcel([message.id], view))
+    return user.telegram_id, parcels
+
+
+async def _approval_card(uow: UnitOfWork, user: User, message: OutboxMessage, _: Translator) -> Parcel | None:
+    """An approval step's card, unless the step was decided before the card could go out."""
+    approval = await uow.approvals.get(message.payload["approval_id"])
+    if approval is None or approval.status not in approvals.OPEN or approval.step != message.payload["step"]:
+        return None
+    request = await uow.requests.get(approval.request_id)
+    requester = await uow.users.get(approval.requested_by_id)
+    view = approval_views.approver_card(_, approval, request, requester)
+    return Parcel([message.id], view, approval_step=(approval.id, approval.step))

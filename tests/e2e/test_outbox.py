@@ -1,0 +1,204 @@
+"""The outbox sender against the fake Bot API: bursts, a sender killed mid-burst, 429s and 403s.
+
+Telegram's limits run ten times faster here (`TELEGRAM_LIMITS.scaled(10)` on our side, a 0.1 s
+window on the fake's): 30 messages per window overall and one per window per chat, the real
+counts, so a burst of 1,000 takes a few seconds instead of half a minute. The fake answers 429 to
+any call over those limits, so a sender that overstepped them would be caught.
+"""
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from types import SimpleNamespace
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import build_application
+from bot.clock import ManualClock
+from bot.config import DEFAULT_POLICY_FILE, Settings
+from bot.flood import TELEGRAM_LIMITS
+from bot.policy import load_policy
+from bot.services import notices, users
+from bot.views import View
+from handlers.common import DEPS_KEY
+from handlers.outbox import deliver
+from storage.db import Database
+from storage.models import Customer, OutboxMessage, ServiceRequest, User, UserRole
+from tests.fakebot import FakeTelegram
+
+SPEED = 10
+PEOPLE, EACH = 100, 10
+FIRST_ID = 70_000
+
+
+class Sender:
+    """One bot process used only for its outbox sender (no polling: nothing else runs)."""
+
+    def __init__(self, fake: FakeTelegram, database_url: str, clock: ManualClock) -> None:
+        settings = Settings(
+            bot_token=fake.token, database_url=database_url, telegram_api_url=fake.url,
+            timezone=ZoneInfo("Asia/Shanghai"), default_language="en", admin_telegram_ids=frozenset(),
+            policy_file=DEFAULT_POLICY_FILE,
+        )
+        self.app = build_application(settings, load_policy(DEFAULT_POLICY_FILE), clock, sweeps=False, limits=TELEGRAM_LIMITS.scaled(SPEED))
+        self.deps = self.app.bot_data[DEPS_KEY]
+
+    async def __aenter__(self) -> Sender:
+        await self.app.initialize()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.app.shutdown()
+        await self.deps.db.dispose()
+
+    async def deliver(self) -> int:
+        return await deliver(self.app.bot, self.deps, self.deps.clock.now())
+
+
+@pytest.fixture
+def telegram(fake: FakeTelegram) -> FakeTelegram:
+    fake.rate_window = 1.0 / SPEED
+    fake.global_rate_limit = TELEGRAM_LIMITS.overall_per_second
+    fake.chat_rate_limit = 1
+    return fake
+
+
+async def _people(database: Database, fake: FakeTelegram, clock: ManualClock, count: int) -> list[User]:
+    async with database.uow() as uow:
+        people = []
+        for i in range(count):
+            fake.add_user(FIRST_ID + i, f"P{i}")
+            people.append(await users.touch(uow, FIRST_ID + i, f"P{i}", None, "en", "en", clock.now()))
+        await uow.commit()
+    return people
+
+
+async def _burst(database: Database, people: list[User], clock: ManualClock) -> None:
+    """EACH notifications per person, created interleaved (person 0, 1, … then again)."""
+    async with database.uow() as uow:
+        for n in range(EACH):
+            for person in people:
+                payload = View(f"notice {person.telegram_id}/{n}").to_payload() | {"photos": [], "voices": []}
+                assert await notices.queue(uow, person, notices.VIEW, payload, f"test:{person.id}:{n}", clock.now())
+        await uow.commit()
+
+
+def _received(fake: FakeTelegram, person: User) -> list[int]:
+    return [int(message.text.split("/")[1]) for message in fake.messages_to(person.telegram_id) if message.text.startswith("notice")]
+
+
+def _delivered(fake: FakeTelegram) -> int:
+    return sum(call.error_code is None for call in fake.calls("sendMessage"))
+
+
+async def _outbox(database: Database) -> list[SimpleNamespace]:
+    async with database.uow() as uow:
+        rows = await uow.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+        return [SimpleNamespace(user_id=r.user_id, sent_at=r.sent_at, failure=r.failure, claimed_until=r.claimed_until) for r in rows]
+
+
+async def test_a_burst_of_1000_is_delivered_completely_in_order_within_the_limits(database, database_url, telegram, clock):
+    people = await _people(database, telegram, clock, PEOPLE)
+    await _burst(database, people, clock)
+    async with Sender(telegram, database_url, clock) as sender:
+        assert await sender.deliver() == PEOPLE * EACH
+    assert telegram.rejections == []  # never over 30 per window overall or 1 per window per chat
+    for person in people:
+        assert _received(telegram, person) == list(range(EACH))
+    assert all(row.sent_at is not None and row.failure is None for row in await _outbox(database))
+
+
+async def test_a_sender_killed_mid_burst_resumes_without_loss_or_duplicates(database, database_url, telegram, clock):
+    people = await _people(database, telegram, clock, PEOPLE)
+    await _burst(database, people, clock)
+    async with Sender(telegram, database_url, clock) as sender:
+        burst = asyncio.ensure_future(sender.deliver())
+        while _delivered(telegram) < 400:
+            await asyncio.sleep(0.01)
+        burst.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await burst
+    sent_before = _delivered(telegram)
+    rows = await _outbox(database)
+    assert 400 <= sent_before < PEOPLE * EACH
+    assert sum(row.sent_at is not None for row in rows) == sent_before  # what went out is recorded, nothing more
+    assert all(row.claimed_until is None for row in rows if row.sent_at is None)  # released for the next sender at once
+
+    async with Sender(telegram, database_url, clock) as restarted:  # the process comes back
+        assert await restarted.deliver() == PEOPLE * EACH - sent_before
+    for person in people:
+        assert _received(telegram, person) == list(range(EACH))
+    assert telegram.rejections == []
+
+
+async def test_a_429_delays_the_message_by_at_least_retry_after(database, database_url, telegram, clock):
+    people = await _people(database, telegram, clock, 2)
+    await _burst(database, people, clock)
+    flooded = people[0].telegram_id
+    telegram.inject_flood(retry_after=1, times=1, method="sendMessage", chat_id=flooded)
+    async with Sender(telegram, database_url, clock) as sender:
+        assert await sender.deliver() == 2 * EACH
+    calls = [call for call in telegram.calls("sendMessage") if call.params["chat_id"] == flooded]
+    refused = next(call for call in calls if call.error_code == 429)
+    retried = calls[calls.index(refused) + 1]
+    assert retried.error_code is None and retried.time - refused.time >= 1.0
+    assert _received(telegram, people[0]) == list(range(EACH))
+
+
+async def test_429s_beyond_the_retries_hold_the_persons_messages_until_retry_after(database, database_url, telegram, clock):
+    people = await _people(database, telegram, clock, 2)
+    await _burst(database, people, clock)
+    flooded = people[0].telegram_id
+    telegram.inject_flood(retry_after=1, times=TELEGRAM_LIMITS.max_retries + 1, method="sendMessage", chat_id=flooded)
+    async with Sender(telegram, database_url, clock) as sender:
+        assert await sender.deliver() == EACH  # the other person's
+        assert _received(telegram, people[0]) == []
+        assert await sender.deliver() == 0  # still held: Telegram asked to wait
+        held = [row for row in await _outbox(database) if row.user_id == people[0].id]
+        assert all(row.sent_at is None and row.claimed_until == clock.now() + timedelta(seconds=1) for row in held)
+        clock.advance(timedelta(seconds=2))
+        assert await sender.deliver() == EACH
+    assert _received(telegram, people[0]) == list(range(EACH))
+
+
+async def test_a_blocked_customer_is_marked_unreachable_and_the_dispatchers_are_told_once(database, database_url, telegram, clock):
+    now = clock.now()
+    async with database.uow() as uow:
+        dispatchers = []
+        for telegram_id, name in ((81, "Dora"), (82, "Wang")):
+            telegram.add_user(telegram_id, name)
+            dispatchers.append(await uow.users.add(User(telegram_id=telegram_id, first_name=name, language="en", created_at=now, roles=[UserRole(role="dispatcher")])))
+        await uow.commit()
+    customer_user = (await _people(database, telegram, clock, 1))[0]
+    async with database.uow() as uow:
+        customer = await uow.customers.add(Customer(user_id=customer_user.id, name="Li Farm", phone="+8613800138000", created_at=now))
+        uow.session.add(ServiceRequest(number="SR-2026-000042", kind="repair", status="assigned", customer_id=customer.id, description="Pump",
+                                       created_by_user_id=customer_user.id, created_at=now, updated_at=now))
+        await uow.commit()
+    await _burst(database, [customer_user], clock)
+    telegram.block(customer_user.telegram_id)
+    async with Sender(telegram, database_url, clock) as sender:
+        await sender.deliver()
+        await sender.deliver()
+        async with database.uow() as uow:
+            assert (await uow.users.get(customer_user.id)).is_reachable is False
+            assert await notices.queue(uow, await uow.users.get(customer_user.id), notices.VIEW, {"text": "x"}, "late", now) is False
+        for dispatcher in dispatchers:
+            alerts = [m.text for m in telegram.messages_to(dispatcher.telegram_id)]
+            assert len(alerts) == 1 and "Li Farm" in alerts[0] and "+8613800138000" in alerts[0] and "SR-2026-000042" in alerts[0]
+        rows = [row for row in await _outbox(database) if row.user_id == customer_user.id]
+        assert [row.failure for row in rows] == ["blocked"] * EACH
+
+        # They unblock and write to us, then block the bot again: a new block, a new alert.
+        telegram.unblock(customer_user.telegram_id)
+        async with database.uow() as uow:
+            await users.touch(uow, customer_user.telegram_id, "P0", None, "en", "en", now)
+            await notices.queue(uow, await uow.users.get(customer_user.id), notices.VIEW, View("again").to_payload(), "again", now)
+            await uow.commit()
+        telegram.block(customer_user.telegram_id)
+        clock.advance(timedelta(minutes=1))
+        await sender.deliver()
+        await sender.deliver()
+    assert [len(telegram.messages_to(d.telegram_id)) for d in dispatchers] == [2, 2]
