@@ -80,3 +80,6 @@ del _role
 for _role in ("service_manager", "marketing_vp", "production_vp", "general_manager"):
     ROLE_COMMANDS[_role] = ROLE_COMMANDS.get(_role, ()) + (("report", N_("Monthly report with KPIs")),)
 del _role
+
+# Personal-data erasure on a customer's request (handlers/erasure.py): admins only.
+ROLE_COMMANDS["admin"] = ROLE_COMMANDS.get("admin", ()) + (("erase", N_("Erase a customer's personal data")),)

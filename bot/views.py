@@ -80,6 +80,7 @@ def help_text(_: Translator, *, staff: bool, roles: frozenset[str] = frozenset()
         lines.append(_("/invite — a one-time link that gives a new colleague a staff role"))
         lines.append(_("/staff — staff members: change roles, deactivate"))
         lines.append(_("/import — load the product registry or the parts catalog from an XLSX or CSV file"))
+        lines.append(_("/erase — erase a customer's personal data on their request (request numbers and statistics are kept)"))
     if staff and roles & (users.MANAGER_ROLES | {"warehouse", "admin"}):
         lines.append(_("/stock — spare parts in stock per warehouse, those below their safety level first"))
     if staff and "warehouse" in roles:

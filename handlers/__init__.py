@@ -6,6 +6,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from handlers import approvals, dispatch, escalation, intake, jobs, registry, router, sales, staff, start, status, stock
 from handlers import followups
 from handlers import archive
+from handlers import erasure
 from handlers import complaints
 from handlers import reports
 from handlers.common import on_error
@@ -40,6 +41,7 @@ def register(app: Application) -> None:
         "complain": complaints.cmd_complain,
         "complaints": complaints.cmd_complaints,
         "archive": archive.cmd_archive,
+        "erase": erasure.cmd_erase,
         "calls": followups.cmd_calls,
         "report": reports.cmd_report,
     }

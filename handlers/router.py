@@ -45,12 +45,14 @@ from bot.services import approvals, confirmation, consultation, dialogs, escalat
 from bot.services import staff as staff_service
 from bot.services import complaints
 from bot.services import archive
+from bot.services import erasure
 from bot.services import followups
 from bot.services.errors import NotAllowed, StaleAction
 from bot.services.inputs import TextInput
 from handlers import approvals as approval_handlers
 from handlers import complaints as complaint_handlers
 from handlers import archive as archive_handlers
+from handlers import erasure as erasure_handlers
 from handlers import maintenance as maintenance_handlers
 from handlers import consultation as consultation_handlers
 from handlers import escalation as escalation_handlers
@@ -96,6 +98,7 @@ INPUT_HANDLERS = {
     complaints.DIALOG: complaint_handlers.on_input,
     complaints.WORK_DIALOG: complaint_handlers.on_work_input,
     archive.DIALOG: archive_handlers.on_input,
+    erasure.DIALOG: erasure_handlers.on_input,
     followups.FEEDBACK_DIALOG: followup_handlers.on_feedback_input,
 }
 BUTTON_HANDLERS = {
@@ -126,6 +129,7 @@ BUTTON_HANDLERS = {
     complaints.DIALOG: complaint_handlers.on_button,
     complaints.WORK_DIALOG: complaint_handlers.on_work_button,
     archive.DIALOG: archive_handlers.on_button,
+    erasure.DIALOG: erasure_handlers.on_button,
     followups.FEEDBACK_DIALOG: followup_handlers.on_feedback_button,
 }
 
@@ -197,6 +201,7 @@ BACK_HANDLERS = {
     complaints.DIALOG: complaint_handlers.go_back,
     complaints.WORK_DIALOG: complaint_handlers.go_back_work,
     followups.FEEDBACK_DIALOG: followup_handlers.go_back,
+    erasure.DIALOG: erasure_handlers.go_back,
     users.ONBOARDING: _onboarding_back,
 }
 

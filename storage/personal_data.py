@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Customer, ServiceRequest
+from storage.models import Customer, OutboxMessage, ServiceRequest
 
 
 class PersonalDataRepository:
@@ -21,6 +21,11 @@ class PersonalDataRepository:
 
     async def requests_of(self, customer_id: int) -> list[ServiceRequest]:
         query = select(ServiceRequest).where(ServiceRequest.customer_id == customer_id).order_by(ServiceRequest.id)
+        return list((await self.session.execute(query)).scalars())
+
+    async def pending_outbox(self, kind: str) -> list[OutboxMessage]:
+        """Messages of this kind not sent yet, to anybody (their texts may mention the customer)."""
+        query = select(OutboxMessage).where(OutboxMessage.kind == kind, OutboxMessage.sent_at.is_(None)).order_by(OutboxMessage.id)
         return list((await self.session.execute(query)).scalars())
 
     async def rows(self, model: type[Any], column: str, values: Collection[int]) -> list[Any]:

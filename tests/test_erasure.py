@@ -22,6 +22,7 @@ from storage.models import (
     Escalation,
     FollowUpCall,
     JobReport,
+    OutboxMessage,
     Product,
     Project,
     Quote,
@@ -259,6 +260,14 @@ async def test_the_customer_is_found_by_phone_in_any_spelling_or_by_request_numb
                 await erasure.find_customer(uow, unknown)
 
 
+async def test_a_phone_shared_without_the_plus_is_found_with_it_and_the_other_way_round(database, clock):
+    async with database.uow() as uow:
+        shared = await uow.customers.add(Customer(name="Shared", phone="8613511112222", created_at=clock.now()))  # as Telegram sends contacts
+        typed = await uow.customers.add(Customer(name="Typed", phone="+8613633334444", created_at=clock.now()))
+        assert (await erasure.find_customer(uow, "+86 135 1111 2222")).id == shared.id
+        assert (await erasure.find_customer(uow, "86 136 3333 4444")).id == typed.id
+
+
 async def test_the_console_command_erases_once_and_names_what_it_did(database, clock):
     from bot.config import Settings
     from bot.ops.erase_cli import erase_from_cli
@@ -277,3 +286,50 @@ async def test_the_console_command_erases_once_and_names_what_it_did(database, c
     async with database.uow() as uow:
         assert _personal_left(await _all_texts(uow)) == []
         assert [a.details["already_erased"] for a in await uow.audit.by_action(erasure.AUDIT_ACTION)] == [False, True]
+
+
+CUSTOMER_FILE, ENGINEER_FILE = "AgACAgQAAxkBAAIB-customer-photo", "AgACAgQAAxkBAAIC-engineer-photo"
+
+
+async def test_waiting_messages_never_reach_the_erased_customer_and_lose_what_names_them(database, clock):
+    async with database.uow() as uow:
+        ids = await _seed(uow, clock)
+        queued = clock.now()
+
+        def message(key, user_id, kind, payload, *, sent=False):
+            return OutboxMessage(key=key, user_id=user_id, kind=kind, payload=payload, not_before=queued, created_at=queued,
+                                 sent_at=queued if sent else None)
+
+        for row in (
+            message("customer-view", ids["person"], "view", {"text": "Your request <b>SR-2026-000001</b> is registered.", "markup": None}),
+            message("customer-answer", ids["person"], "complaint_answer", {"complaint_id": 1}),
+            message("customer-sent", ids["person"], "view", {"text": f"Hello, {NAME}!"}, sent=True),
+            message("admin-name", ids["admin"], "view", {"text": f"New request from <b>{NAME}</b>", "photos": [CUSTOMER_FILE, ENGINEER_FILE]}),
+            message("admin-phone", ids["admin"], "view", {"text": "Please call +86 139 1234 5678 back", "markup": None}),
+            message("admin-other", ids["admin"], "view", {"text": "Wang Fang's pump SR-2026-000003 waits", "photos": [ENGINEER_FILE]}),
+            message("engineer-deadline", ids["engineer"], "deadline", {"clock_id": 1, "point": 0}),
+        ):
+            await uow.outbox.add_once(row)
+        await uow.commit()
+    clock.advance(timedelta(minutes=5))
+    async with database.uow() as uow:
+        admin = await uow.users.get(ids["admin"])
+        await erasure.erase_customer(uow, admin, ids["customer"], clock.now())
+        await uow.commit()
+
+    async with database.uow() as uow:
+        rows = {m.key: m for m in await uow.session.scalars(select(OutboxMessage))}
+        # Nothing waiting goes to the erased account; what it was already sent keeps its delivery record.
+        for key in ("customer-view", "customer-answer"):
+            assert (rows[key].sent_at, rows[key].failure) == (clock.now(), erasure.OUTBOX_FAILURE)
+        assert (rows["customer-sent"].sent_at, rows["customer-sent"].failure) == (queued, None)
+        assert rows["customer-view"].payload["text"] == rows["customer-sent"].payload["text"] == erasure.ERASED
+        assert rows["customer-answer"].payload == {"complaint_id": 1}
+        # Waiting messages to staff still go out, without the customer's name, phone or photos.
+        assert rows["admin-name"].payload == {"text": erasure.ERASED, "photos": [ENGINEER_FILE]}
+        assert rows["admin-phone"].payload == {"text": erasure.ERASED, "markup": None}
+        assert rows["admin-other"].payload == {"text": "Wang Fang's pump SR-2026-000003 waits", "photos": [ENGINEER_FILE]}
+        assert rows["engineer-deadline"].payload == {"clock_id": 1, "point": 0}
+        for key in ("admin-name", "admin-phone", "admin-other", "engineer-deadline"):
+            assert (rows[key].sent_at, rows[key].failure) == (None, None)
+        assert _personal_left(await _all_texts(uow)) == []

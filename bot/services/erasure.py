@@ -6,7 +6,11 @@ addresses and coordinates, request descriptions, their comments in the timeline,
 complaint texts and the answers to them, follow-up feedback, their opinion in closing reports,
 their counter-proposals for visits, their open dialog and the file ids of what they sent. Staff
 texts on their requests are replaced only where they mention the customer (name, phone, company,
-address).
+address). Messages still waiting in the outbox are not delivered to the customer's account any
+more, and waiting messages to anybody else lose the text that mentions them and the customer's files.
+
+Admins erase from the shell (bot/ops/erase_cli.py) or with /erase in the chat, a dialog whose
+state is a `drafts` row: the reference asked, then a card naming the customer to confirm.
 
 Rows, request numbers, kinds, statuses, dates, costs, stars, parts and clocks stay, so every
 statistic and report counts the same before and after. Erasing twice is harmless: the second
@@ -14,14 +18,16 @@ call changes nothing but writes its own audit row, as every call does.
 """
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bot.services import dialogs, notices
 from bot.services.errors import InvalidValue, NotAllowed, NotFound
 from bot.services.users import ROLE_ADMIN, STAFF_ROLES
-from bot.services.validation import normalize_phone
+from bot.services.validation import clean_text, normalize_phone
 from storage.db import UnitOfWork
 from storage.models import (
     Approval,
@@ -32,9 +38,11 @@ from storage.models import (
     Complaint,
     ComplaintNote,
     Customer,
+    Draft,
     Escalation,
     FollowUpCall,
     JobReport,
+    OutboxMessage,
     PartRequisition,
     Product,
     Project,
@@ -52,6 +60,12 @@ FREE_TEXT_KEYS = frozenset({"text", "note", "comment", "reason", "question", "an
 MIN_IDENTIFIER = 3  # shorter names would match inside ordinary words
 MIN_PHONE_DIGITS = 7
 _DIGITS = re.compile(r"\D")
+OUTBOX_FAILURE = "erased"  # why a waiting message to the erased account was never sent
+
+# The /erase dialog: the admin types a phone or request number, then confirms on a card.
+DIALOG = "erase"
+ASK, CONFIRM = "reference", "confirm"
+REFERENCE_MAX = 64
 
 
 @dataclass(frozen=True)
@@ -73,11 +87,10 @@ async def erase_customer(uow: UnitOfWork, actor: User, customer_id: int, now: da
     if customer.erased_at is not None:
         result = ErasureResult(customer.id, True, len(requests), 0)
     else:
-        user = await uow.users.get(customer.user_id) if customer.user_id else None
-        if user is not None and user.role_names & STAFF_ROLES:
-            raise NotAllowed("staff")  # a staff member's account is not a customer record to erase
+        user = await _account_of(uow, customer)
         eraser = _Eraser(_identifiers(customer, user, requests))
         await _erase_rows(uow, eraser, customer, user, requests)
+        await _erase_outbox(uow, eraser, user, now)
         customer.erased_at = now
         result = ErasureResult(customer.id, False, len(requests), eraser.count)
     await uow.audit.add(AuditEntry(
@@ -95,12 +108,83 @@ async def find_customer(uow: UnitOfWork, reference: str) -> Customer:
         customer = await uow.customers.get(request.customer_id) if request else None
     else:
         try:
-            customer = await uow.customers.by_phone(normalize_phone(reference))
+            phone = normalize_phone(reference)
         except InvalidValue:
             customer = None
+        else:
+            # Telegram shares contacts without the "+" and people type it with one: either spelling finds them.
+            other = phone[1:] if phone.startswith("+") else "+" + phone
+            customer = await uow.customers.by_phone(phone) or await uow.customers.by_phone(other)
     if customer is None:
         raise NotFound("customer")
     return customer
+
+
+async def _account_of(uow: UnitOfWork, customer: Customer) -> User | None:
+    """The customer's Telegram user; NotAllowed("staff") when it is a staff member's account."""
+    user = await uow.users.get(customer.user_id) if customer.user_id else None
+    if user is not None and user.role_names & STAFF_ROLES:
+        raise NotAllowed("staff")  # a staff member's account is not a customer record to erase
+    return user
+
+
+# --- the /erase dialog ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """The customer a reference named, as the confirmation card shows them."""
+
+    customer_id: int
+    name: str
+    phone: str
+    company: str | None
+    requests: int
+    erased_at: datetime | None
+
+
+def _require_admin(actor: User) -> None:
+    if not (actor.is_active and ROLE_ADMIN in actor.role_names):
+        raise NotAllowed("erase")
+
+
+async def start(uow: UnitOfWork, actor: User, now: datetime) -> Draft:
+    """Open the dialog at the question for a phone or request number (admins only)."""
+    _require_admin(actor)
+    return await dialogs.begin(uow, actor.id, DIALOG, ASK, {}, now)
+
+
+async def look_up(uow: UnitOfWork, actor: User, draft: Draft, text: str, now: datetime) -> tuple[Candidate, Draft]:
+    """The customer the admin typed a reference of, and the dialog to go on with.
+
+    A customer to erase gets a fresh draft at the confirmation whose data names them, and the card's
+    Erase button erases only that customer; an already erased one leaves the question open.
+    Raises WrongInput, TooLong, NotFound, NotAllowed ("staff", or "erase" for a non-admin)."""
+    _require_admin(actor)
+    customer = await find_customer(uow, clean_text(text, limit=REFERENCE_MAX, expected=ASK))
+    await _account_of(uow, customer)  # a staff member is refused before the card, not after
+    requests = await uow.personal_data.requests_of(customer.id)
+    candidate = Candidate(customer.id, customer.name, customer.phone, customer.company, len(requests), customer.erased_at)
+    if customer.erased_at is not None:
+        dialogs.move(draft, ASK, now, customer_id=None)
+        return candidate, draft
+    # Only the id: the draft keeps nothing personal, whatever was typed.
+    return candidate, await dialogs.begin(uow, actor.id, DIALOG, CONFIRM, {"customer_id": customer.id}, now)
+
+
+async def confirm(uow: UnitOfWork, actor: User, draft: Draft, customer_id: int, now: datetime) -> ErasureResult:
+    """Erase pressed on the card: only the customer this dialog showed; the dialog ends.
+    Raises NotAllowed("not_shown") for any other customer id, and what erase_customer raises."""
+    if draft.step != CONFIRM or customer_id != draft.data.get("customer_id"):
+        raise NotAllowed("not_shown")
+    result = await erase_customer(uow, actor, customer_id, now)
+    await dialogs.end(uow, draft)
+    return result
+
+
+def back_to_question(draft: Draft, now: datetime) -> None:
+    """Back from the card: ask for another reference."""
+    dialogs.move(draft, ASK, now, customer_id=None)
 
 
 def _identifiers(customer: Customer, user: User | None, requests: list[Any]) -> tuple[list[str], list[str]]:
@@ -122,6 +206,7 @@ class _Eraser:
     def __init__(self, identifiers: tuple[list[str], list[str]]) -> None:
         self.words, self.phones = identifiers
         self.count = 0
+        self.own_files: set[str] = set()  # file ids of what the customer sent, collected while erasing
 
     def mentions(self, text: str | None) -> bool:
         if not text:
@@ -129,6 +214,23 @@ class _Eraser:
         lowered = text.lower()
         digits = _DIGITS.sub("", text)
         return any(word in lowered for word in self.words) or any(phone in digits for phone in self.phones)
+
+    def outbox_view(self, message: OutboxMessage, own: bool) -> None:
+        """A rendered message in the outbox: its text if it went to the customer or mentions them,
+        and the customer's photos or voice messages it forwards."""
+        payload = dict(message.payload or {})
+        text = payload.get("text")
+        if isinstance(text, str) and text != ERASED and (own or self.mentions(html.unescape(text))):  # the text is HTML
+            payload["text"] = ERASED
+            self.count += 1
+        for key in ("photos", "voices"):
+            files = payload.get(key) or []
+            kept = [f for f in files if f not in self.own_files]
+            if len(kept) != len(files):
+                payload[key] = kept
+                self.count += len(files) - len(kept)
+        if payload != message.payload:
+            message.payload = payload  # a new dict: JSON columns do not track changes inside one
 
     def always(self, obj: Any, *fields: str, marker: Any = ERASED) -> None:
         """Replace these fields wherever they hold something (the customer's own words)."""
@@ -178,6 +280,7 @@ async def _erase_rows(uow: UnitOfWork, eraser: _Eraser, customer: Customer, user
         eraser.details(event, own=user_id is not None and event.actor_user_id == user_id)
     for attachment in await rows(Attachment, "request_id", ids):
         if attachment.added_by_user_id == user_id:
+            eraser.own_files.add(attachment.file_id)
             eraser.always(attachment, "file_id")
     for visit in await rows(Visit, "request_id", ids):
         eraser.always(visit, "counter_note")
@@ -210,3 +313,20 @@ async def _erase_rows(uow: UnitOfWork, eraser: _Eraser, customer: Customer, user
         eraser.if_mentioned(product, "owner_name")
     for project in await rows(Project, "customer_id", [customer.id]):
         eraser.if_mentioned(project, "name")
+
+
+async def _erase_outbox(uow: UnitOfWork, eraser: _Eraser, user: User | None, now: datetime) -> None:
+    """Waiting messages: none goes to the erased account any more, and what it was told loses its
+    text; waiting messages to others lose a text that mentions the customer."""
+    if user is not None:
+        own = await uow.outbox.of_user(user.id)
+        for message in own:
+            if message.kind == notices.VIEW:
+                eraser.outbox_view(message, own=True)
+        waiting = [message.id for message in own if message.sent_at is None]
+        if waiting:
+            await uow.outbox.finish(waiting, now, OUTBOX_FAILURE)
+            eraser.count += len(waiting)
+    for message in await uow.personal_data.pending_outbox(notices.VIEW):
+        if user is None or message.user_id != user.id:
+            eraser.outbox_view(message, own=False)

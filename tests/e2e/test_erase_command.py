@@ -1,0 +1,235 @@
+"""/erase over HTTP: an admin erases a customer's personal data from the chat, by phone or by
+request number, after a card that names them; Cancel, wrong input, unknown customers, staff
+accounts, non-admins, double, stale and forged presses change nothing, and a restart in the
+middle of the dialog loses nothing."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+
+from bot.callbacks import DialogButton
+from bot.erasure_views import masked_phone
+from bot.services import erasure
+from storage.models import AuditEntry, Customer, Draft, UserRole
+from tests.e2e.conftest import DISPATCHER_ID
+from tests.e2e.helpers import TRANSLATORS, file_request, onboard, t
+
+ALICE_ID, BOB_ID = 7501, 7502
+ALICE_PHONE, BOB_PHONE = "+8613812345678", "+8613900139000"
+PROMPT = "Send the customer's phone number (with the country code, e.g. +86 138 0013 8000) or one of their request numbers (SR-…)."
+STALE = "This button is no longer valid."
+ONLY_ADMIN = "Only an admin can do that."
+ERASE, BACK, CANCEL = "🗑 Erase", "⬅️ Back", "✖️ Cancel"
+
+
+def en(message: str, **values) -> str:
+    return t("en", message, **values)
+
+
+def _done(requests: int) -> str:
+    if requests == 1:
+        return en("{n} request kept with its number; statistics are unchanged.", n=1)
+    return en("{n} requests kept with their numbers; statistics are unchanged.", n=requests)
+
+
+@dataclass(frozen=True)
+class Audited:
+    actor_telegram_id: int
+    details: dict
+
+
+async def _customer(desk, phone: str = ALICE_PHONE, *, number: str | None = None) -> Customer:
+    """The customer row, read in its own transaction (attributes loaded before it closes)."""
+    async with desk.db.uow() as uow:
+        if number is not None:
+            request = await uow.requests.by_number(number)
+            customer = await uow.customers.get(request.customer_id)
+        else:
+            customer = await uow.customers.by_phone(phone)
+        uow.session.expunge(customer)
+        return customer
+
+
+async def _audit(desk, action: str) -> list[Audited]:
+    async with desk.db.uow() as uow:
+        rows = await uow.session.execute(select(AuditEntry.actor_telegram_id, AuditEntry.details).where(AuditEntry.action == action).order_by(AuditEntry.id))
+        return [Audited(actor, details) for actor, details in rows.all()]
+
+
+async def _draft_id(desk) -> int:
+    async with desk.db.uow() as uow:
+        return await uow.session.scalar(select(Draft.id).where(Draft.kind == erasure.DIALOG))
+
+
+async def _alice_with_a_request(fake) -> tuple[object, str]:
+    alice = fake.add_user(user_id=ALICE_ID, first_name="Alice", language_code="en")
+    await onboard(alice, phone=ALICE_PHONE, company="Yellow River Farm")
+    return alice, await file_request(alice, description="Pump trips the breaker at the north gate")
+
+
+def test_the_phone_on_the_card_shows_only_its_ends():
+    assert masked_phone("+8613812345678") == "+86 138****5678"
+    assert masked_phone("+4915123456789") == "+491******6789"
+    assert masked_phone("1234567") == "*****67"
+    assert masked_phone(erasure.ERASED) == masked_phone(None) == "—"
+
+
+async def test_an_admin_erases_a_customer_by_phone_and_a_restart_in_between_loses_nothing(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice, number = await _alice_with_a_request(fake)
+
+    await dora.send_text("/erase")
+    assert en(PROMPT) in dora.last.text and en("Request numbers and statistics are kept. This cannot be undone.") in dora.last.text
+    assert dora.last.button_texts == [CANCEL]
+    await dora.send_sticker()
+    assert dora.last.text == en("Please type the customer's phone number or a request number (SR-…) as text.")
+    await dora.send_photo()
+    assert dora.last.text == en("Please type the customer's phone number or a request number (SR-…) as text.")
+    await dora.send_text("1" * 65)
+    assert dora.last.text == en("That is too long for a phone or request number (at most {n} characters). Please send it again.", n=64)
+    await dora.send_text("+86 100 0000 0000")
+    assert dora.last.text == en("No customer found for “{reference}”. Check the phone or request number and send it again.", reference="+86 100 0000 0000")
+
+    await desk.restart()  # the question is a draft row
+    await dora.send_text("+86 138 1234 5678")
+    card = dora.last
+    assert en("Customer: {name}", name="Alice") in card.text
+    assert en("Company: {company}", company="Yellow River Farm") in card.text
+    assert en("Phone: {phone}", phone="+86 138****5678") in card.text and "12345678" not in card.text
+    assert en("Requests: {n} (the number stays, statistics are unchanged)", n=1) in card.text
+    assert card.button_texts == [ERASE, BACK, CANCEL]
+
+    await desk.restart()  # so is the card
+    await dora.press(ERASE, card)
+    [entry] = await _audit(desk, erasure.AUDIT_ACTION)
+    assert entry.details["fields"] > 5
+    assert dora.message(card.message_id).text == "\n".join([
+        en("✅ Personal data erased: {n} values replaced with “[erased]”.", n=entry.details["fields"]), _done(1)])
+    assert dora.message(card.message_id).buttons == []
+
+    async with desk.db.uow() as uow:
+        customer = await uow.customers.get((await _customer(desk, number=number)).id)
+        request = await uow.requests.by_number(number)
+        assert (customer.name, customer.phone, customer.company) == (erasure.ERASED,) * 3 and customer.erased_at == desk.clock.now()
+        assert request.number == number and request.description == erasure.ERASED and request.site_latitude is None
+        assert await uow.users.by_telegram_id(ALICE_ID) is None  # her Telegram account is unlinked
+        assert await uow.customers.by_phone(ALICE_PHONE) is None
+        assert await uow.session.scalar(select(func.count()).select_from(Draft).where(Draft.kind == erasure.DIALOG)) == 0
+        customer_id = customer.id
+    assert (entry.actor_telegram_id, entry.details["customer_id"], entry.details["already_erased"]) == (DISPATCHER_ID, customer_id, False)
+    fake.assert_no_rejections()
+
+
+async def test_erase_by_request_number_with_back_then_a_double_press_erases_once(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice, number = await _alice_with_a_request(fake)
+    second = await file_request(alice, description="Second pump hums")
+
+    await dora.send_text(f"/erase {second.lower()}")  # the reference given with the command skips the question
+    assert en("Requests: {n} (the numbers stay, statistics are unchanged)", n=2) in dora.last.text
+    await dora.press(BACK)
+    assert en(PROMPT) in dora.last.text
+    await dora.send_text(number)
+    card = dora.last
+    erase_data = card.buttons[0]["callback_data"]
+    await dora.press(ERASE, card)
+    assert _done(2) in dora.message(card.message_id).text
+
+    await dora.press_data(erase_data, card)  # pressed again (a slow network, an impatient thumb)
+    assert dora.callback_answers[-1][1] == en(STALE)
+    assert len([m for m in dora.messages if _done(2) in (m.text or "")]) == 1
+    assert [e.details["already_erased"] for e in await _audit(desk, erasure.AUDIT_ACTION)] == [False]
+    assert [e.actor_telegram_id for e in await _audit(desk, "stale_button")] == [DISPATCHER_ID]
+
+    # Found again by number, the card says there is nothing left to do and the question stays open.
+    await dora.send_text(f"/erase {number}")
+    erased_on = TRANSLATORS["en"].datetime(desk.clock.now())
+    assert dora.last.text == en("This customer's personal data was already erased on {date}. Nothing to do; send another phone or request number, or cancel.", date=erased_on)
+    async with desk.db.uow() as uow:
+        assert [r.number for r in await uow.personal_data.requests_of((await _customer(desk, number=number)).id)] == [number, second]
+    fake.assert_no_rejections()
+
+
+async def test_cancel_changes_nothing(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice, number = await _alice_with_a_request(fake)
+    await dora.send_text("/erase")
+    await dora.press(CANCEL)
+    assert dora.last.text == en("Cancelled. Nothing was erased.")
+    await dora.send_text(f"/erase {ALICE_PHONE}")
+    await dora.press(CANCEL)
+    assert dora.last.text == en("Cancelled. Nothing was erased.") and dora.last.buttons == []
+    await dora.send_text("+86 138 1234 5678")  # no dialog any more: not taken as a reference
+    assert en("Customer: {name}", name="Alice") not in dora.last.text
+
+    customer = await _customer(desk)
+    assert (customer.name, customer.phone, customer.erased_at) == ("Alice", ALICE_PHONE, None)
+    assert await _audit(desk, erasure.AUDIT_ACTION) == []
+    await alice.send_text("/my")
+    assert number in alice.last.text
+    fake.assert_no_rejections()
+
+
+async def test_staff_accounts_are_refused_with_the_reason_and_non_admins_get_the_usual_answer(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice, _number = await _alice_with_a_request(fake)
+    bob = fake.add_user(user_id=BOB_ID, first_name="Bob", language_code="en")
+    await onboard(bob, phone=BOB_PHONE, company="Bob's Mill")
+
+    # Alice, a customer, joins the staff as an engineer: her record is no longer erased this way.
+    await dora.send_text("/invite engineer")
+    code = re.search(r"start=(inv_[\w-]+)", dora.last.text).group(1)
+    await alice.send_text(f"/start {code}")
+    await dora.send_text(f"/erase {ALICE_PHONE}")
+    assert dora.last.text == en("This is a staff member's account: staff are not erased this way. Withdraw their roles in /staff first.")
+    assert dora.last.button_texts == [CANCEL]
+
+    for someone in (alice, bob):  # an engineer, a customer: the same answer as /staff gives them
+        await someone.send_text("/erase")
+        assert someone.last.text == en(ONLY_ADMIN)
+        await someone.send_text(f"/erase {BOB_PHONE}")
+        assert someone.last.text == en(ONLY_ADMIN)
+        await someone.send_text("/staff")
+        assert someone.last.text == en(ONLY_ADMIN)
+
+    assert (await _customer(desk)).name == "Alice" and (await _customer(desk, BOB_PHONE)).name == "Bob"
+    assert await _audit(desk, erasure.AUDIT_ACTION) == []
+    fake.assert_no_rejections()
+
+
+async def test_forged_presses_and_a_lost_admin_role_erase_nothing_and_are_audited(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice, _number = await _alice_with_a_request(fake)
+    bob = fake.add_user(user_id=BOB_ID, first_name="Bob", language_code="en")
+    await onboard(bob, phone=BOB_PHONE, company="Bob's Mill")
+    bob_customer = await _customer(desk, BOB_PHONE)
+
+    await dora.send_text(f"/erase {ALICE_PHONE}")
+    card = dora.last
+    draft_id = await _draft_id(desk)
+    # The card's own dialog and step, but Bob's customer id: nobody asked to erase Bob.
+    await dora.press_data(DialogButton(draft_id, erasure.CONFIRM, "erase", str(bob_customer.id)).pack(), card)
+    assert dora.callback_answers[-1][1:] == (en(STALE), True)
+    # Bob presses Dora's button: not his dialog.
+    await bob.press_data(card.buttons[0]["callback_data"])
+    assert bob.callback_answers[-1][1] == en(STALE)
+
+    # Dora loses the admin role while the card is open: the server asks again and refuses.
+    async with desk.db.uow() as uow:
+        dora_user = await uow.users.by_telegram_id(DISPATCHER_ID)
+        await uow.session.execute(delete(UserRole).where(UserRole.user_id == dora_user.id, UserRole.role == "admin"))
+        await uow.commit()
+    await dora.press(ERASE, card)
+    assert dora.message(card.message_id).text == en(ONLY_ADMIN) and dora.message(card.message_id).buttons == []
+    await dora.send_text("/erase")
+    assert dora.last.text == en(ONLY_ADMIN)
+
+    assert (await _customer(desk)).name == "Alice" and (await _customer(desk, BOB_PHONE)).name == "Bob"
+    assert await _audit(desk, erasure.AUDIT_ACTION) == []
+    refused = await _audit(desk, "erase_button_refused")
+    assert [(e.actor_telegram_id, e.details["reason"]) for e in refused] == [(DISPATCHER_ID, "not_shown"), (DISPATCHER_ID, "erase")]
+    assert [e.actor_telegram_id for e in await _audit(desk, "stale_button")] == [BOB_ID]
+    assert await _draft_id(desk) is None
+    fake.assert_no_rejections()
