@@ -16,25 +16,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import platform
 import random
 import statistics
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, func, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.common import (Backend, SqliteBackend, bulk_insert, check, finish_seed, machine, request_row, start_postgres,
+                          user_row)
 from bot.clock import ManualClock
 from bot.config import DEFAULT_POLICY_FILE, Settings
 from bot.policy import load_policy
@@ -42,7 +38,7 @@ from bot.services.clocks import ClockKeeper
 from bot.services.reminders import Planner
 from handlers.common import Deps
 from handlers.sweeps import deliver, plan_reminders
-from storage.db import Database, create_engine, upgrade_database
+from storage.db import Database, create_engine
 from storage.models import Customer, OutboxMessage, ServiceRequest, SlaClock, User, UserRole
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -50,7 +46,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # planned reminder is due for sending at once and `deliver` does its full share of the work.
 NOW = datetime(2026, 3, 4, 2, 0, tzinfo=timezone.utc)
 ENGINEERS = 100
-CHUNK = 5_000  # rows per executemany
 DUE, NONE_DUE = "due", "none due"
 
 # The clocks as the ClockKeeper would have left them 13 h into a 24 h on-site arrival window
@@ -63,11 +58,6 @@ DUE_AT = NOW - timedelta(minutes=1)  # a due clock: its 50 % reminder is waiting
 
 
 # --------------------------------------------------------------------------- data
-
-
-def chunks(rows: list[dict[str, Any]], size: int = CHUNK) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), size):
-        yield rows[start:start + size]
 
 
 def due_clock_ids(requests: int, due: int) -> set[int]:
@@ -85,19 +75,12 @@ async def seed(url: str, requests: int, due_ids: set[int]) -> None:
     alert point 1, next alert at the 80 % point, in the future."""
     created = NOW - timedelta(hours=14)
     engineers = list(range(2, 2 + ENGINEERS))
-    user = dict(username=None, language="en", language_chosen=True, phone=None, is_reachable=True, is_active=True,
-                region=None, skills=[], on_duty=True, last_assigned_at=None, created_at=created)
-    users = [dict(user, id=1, telegram_id=1_000_001, first_name="Dispatcher", full_name="Bench Dispatcher")]
-    users += [dict(user, id=i, telegram_id=1_000_000 + i, first_name=f"Engineer {i}", full_name=f"Bench Engineer {i}")
-              for i in engineers]
+    users = [user_row(1, 1_000_001, "Dispatcher", created, full_name="Bench Dispatcher")]
+    users += [user_row(i, 1_000_000 + i, f"Engineer {i}", created, full_name=f"Bench Engineer {i}") for i in engineers]
     roles = [{"user_id": 1, "role": "dispatcher"}] + [{"user_id": i, "role": "engineer"} for i in engineers]
     service_requests = [
-        dict(id=i, number=f"SR-2026-{i:06d}", kind="repair", status="in_progress", customer_id=1, project_id=None,
-             product_id=None, serial_text=None, description="Benchmark request: the unit does not start.",
-             site_address=None, site_latitude=None, site_longitude=None,
-             assigned_engineer_id=engineers[(i - 1) % ENGINEERS], engineer_started=False, priority="normal",
-             distance_band=None, warranty=None, warranty_reason=None, repeat_repair=False, waiting_for=None,
-             closed_reason=None, created_by_user_id=1, created_at=created, updated_at=created)
+        request_row(i, f"SR-2026-{i:06d}", 1, created, status="in_progress",
+                    assigned_engineer_id=engineers[(i - 1) % ENGINEERS])
         for i in range(1, requests + 1)
     ]
     clocks = [
@@ -110,109 +93,16 @@ async def seed(url: str, requests: int, due_ids: set[int]) -> None:
     engine = create_engine(url)  # the app's engine factory: same SQLite pragmas (WAL, foreign keys)
     try:
         async with engine.begin() as conn:
-            await conn.execute(insert(User.__table__), users)
-            await conn.execute(insert(UserRole.__table__), roles)
-            await conn.execute(insert(Customer.__table__), [dict(
+            await bulk_insert(conn, User.__table__, users)
+            await bulk_insert(conn, UserRole.__table__, roles)
+            await bulk_insert(conn, Customer.__table__, [dict(
                 id=1, user_id=None, name="Bench Customer", phone="+8613800000000", company=None, created_at=created)])
-            for table, rows in ((ServiceRequest.__table__, service_requests), (SlaClock.__table__, clocks)):
-                for part in chunks(rows):
-                    await conn.execute(insert(table), part)
-            if engine.dialect.name == "postgresql":
-                for table in ("users", "customers", "service_requests", "sla_clocks"):
-                    await conn.execute(text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
-        if engine.dialect.name == "postgresql":
-            # Production tables are vacuumed and analysed by autovacuum; without this the planner
-            # would guess on a table it has never seen, and autovacuum might start mid-measurement.
-            async with engine.connect() as conn:
-                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-                for table in ("users", "user_roles", "customers", "service_requests", "sla_clocks", "outbox"):
-                    await conn.execute(text(f"VACUUM ANALYZE {table}"))
-        # SQLite gets no ANALYZE: the app never runs one, so the bench must not either.
+            await bulk_insert(conn, ServiceRequest.__table__, service_requests)
+            await bulk_insert(conn, SlaClock.__table__, clocks)
+        await finish_seed(engine, tables=("users", "user_roles", "customers", "service_requests", "sla_clocks", "outbox"),
+                          sequences=("users", "customers", "service_requests", "sla_clocks"))
     finally:
         await engine.dispose()
-
-
-# --------------------------------------------------------------------------- databases
-
-
-async def _admin(url: str, statement: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")  # CREATE/DROP DATABASE refuse a transaction
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
-class Backend:
-    """Hands out fresh, migrated, empty databases of one kind."""
-
-    name: str
-
-    async def fresh(self) -> str:
-        raise NotImplementedError
-
-    async def drop(self, url: str) -> None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-
-class SqliteBackend(Backend):
-    name = "sqlite"
-
-    def __init__(self) -> None:
-        self.dir = tempfile.TemporaryDirectory(prefix="bench-sweep-")
-
-    async def fresh(self) -> str:
-        url = f"sqlite+aiosqlite:///{Path(self.dir.name) / f'{uuid.uuid4().hex[:12]}.sqlite3'}"
-        await asyncio.to_thread(upgrade_database, url)  # Alembic runs its own event loop
-        return url
-
-    async def drop(self, url: str) -> None:
-        path = url.split("///", 1)[1]
-        for suffix in ("", "-wal", "-shm"):
-            Path(path + suffix).unlink(missing_ok=True)
-
-    def close(self) -> None:
-        self.dir.cleanup()
-
-
-class PostgresBackend(Backend):
-    name = "postgresql"
-
-    def __init__(self, server: Any) -> None:
-        self.server = server
-
-    async def fresh(self) -> str:
-        name = f"bench_{uuid.uuid4().hex[:12]}"
-        await _admin(self.server.url, f'CREATE DATABASE "{name}"')
-        url = self.server.url.rsplit("/", 1)[0] + f"/{name}"
-        await asyncio.to_thread(upgrade_database, url)
-        return url
-
-    async def drop(self, url: str) -> None:
-        await _admin(self.server.url, f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-
-    def close(self) -> None:
-        self.server.stop()
-
-
-def start_postgres() -> PostgresBackend | None:
-    """A throwaway local server (tests/pg_cluster.py), or None after saying why there is none."""
-    from tests import pg_cluster
-
-    try:
-        server = pg_cluster.start_temp_postgres()
-    except pg_cluster.PostgresStartError as exc:
-        print(f"PostgreSQL skipped: the server could not be started: {str(exc).splitlines()[0]}")
-        return None
-    if server is None:
-        print(f"PostgreSQL skipped: {pg_cluster.last_error}")
-        return None
-    return PostgresBackend(server)
 
 
 # --------------------------------------------------------------------------- one sweep
@@ -224,7 +114,7 @@ class StubBot:
     def __init__(self) -> None:
         self.calls = 0
 
-    async def send_message(self, chat_id: int, text: str, parse_mode: Any = None, reply_markup: Any = None) -> Any:
+    async def send_message(self, chat_id: int, text: str, parse_mode: Any = None, reply_markup: Any = None, rate_limit_args: Any = None) -> Any:
         self.calls += 1
         return SimpleNamespace(message_id=self.calls, chat_id=chat_id, text=text)
 
@@ -285,11 +175,6 @@ def build_deps(url: str) -> Deps:
     db = Database(url, before_commit=keeper)
     return Deps(settings=settings, policy=policy, db=db, clock=ManualClock(NOW), keeper=keeper,
                 planner=Planner(policy, keeper, settings.timezone))
-
-
-def check(condition: bool, message: str) -> None:
-    if not condition:  # not `assert`: the checks must hold under `python -O` too
-        raise AssertionError(message)
 
 
 async def run_once(backend: Backend, scenario: str, run: int, requests: int, due: int) -> tuple[Result, str]:
@@ -366,17 +251,6 @@ async def explain(url: str, log: StatementLog) -> list[str]:
 # --------------------------------------------------------------------------- report
 
 
-def machine() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            model = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), model)
-    except OSError:
-        pass
-    return (f"{platform.platform()}, Python {platform.python_version()}, "
-            f"{os.cpu_count()} CPUs ({model})")
-
-
 def print_table(results: list[Result]) -> None:
     print(f"{'backend':<11}{'open':>8}{'due':>7}{'run':>5}{'seed s':>9}{'sweep s':>10}{'plan s':>9}"
           f"{'planned':>9}{'sent':>6}{'bot calls':>11}{'SQL stmts':>11}")
@@ -443,7 +317,7 @@ async def main(argv: list[str] | None = None) -> int:
           f"{args.due} due; {args.runs} run(s) per scenario, each on a freshly seeded database", flush=True)
     backends: list[Backend] = []
     if args.backend in ("sqlite", "both"):
-        backends.append(SqliteBackend())
+        backends.append(SqliteBackend(prefix="bench-sweep-"))
     if args.backend in ("postgresql", "both"):
         pg = start_postgres()
         if pg is not None:

@@ -84,6 +84,9 @@ class UserRole(Base):
     role: Mapped[str] = mapped_column(String(32), primary_key=True)
     user: Mapped[User] = relationship(back_populates="roles")
 
+    # "Who are the dispatchers?" is asked on every new request; the primary key starts with user_id.
+    __table_args__ = (Index("ix_user_roles_role", "role", "user_id"),)
+
 
 class Customer(Base):
     """A party owed service; linked to a Telegram user when they talk to the bot themselves."""
