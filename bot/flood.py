@@ -59,14 +59,15 @@ TELEGRAM_LIMITS = FloodLimits()
 
 @dataclass(frozen=True)
 class Notification:
-    """`rate_limit_args` of a notification: paced per private chat. `patient=False`: raise
-    `WouldWait` instead of waiting (the sender leaves the message to its background round)."""
+    """`rate_limit_args` of a notification: paced per private chat. With `max_wait`, raise
+    `WouldWait` instead of waiting longer than that (the sender leaves the message to its
+    background round rather than hold up the update that caused it)."""
 
-    patient: bool = True
+    max_wait: float | None = None
 
 
 NOTIFICATION = Notification()
-NOTIFICATION_NOW = Notification(patient=False)
+NOTIFICATION_NOW = Notification(max_wait=0.25)
 
 
 class WouldWait(Exception):
@@ -171,9 +172,11 @@ class FloodLimiter(BaseRateLimiter[Notification]):
         )
         self._waiting.append(ticket)
         self._grant()
-        if not ticket.granted.done() and notification is not None and not notification.patient:
-            self._waiting.remove(ticket)
-            raise WouldWait()
+        if not ticket.granted.done() and notification is not None and notification.max_wait is not None:
+            now = self._clock()
+            if max(self._paused_until - now, self._overall.wait_time(now), ticket.chat_wait(now)) > notification.max_wait:
+                self._waiting.remove(ticket)
+                raise WouldWait()
         try:
             return await ticket.granted
         except asyncio.CancelledError:

@@ -68,8 +68,8 @@ class Parcel:
 async def deliver(bot: Any, deps: Deps, now: datetime, *, user_ids: Collection[int] | None = None, patient: bool = True) -> int:
     """Send the due outbox rows (of `user_ids` only, when given); returns how many messages went out.
 
-    `patient=False` is the after-commit path: a message that would have to wait for the pace is
-    left for the background round instead of holding up the update."""
+    `patient=False` is the after-commit path: a message that would have to wait for the pace
+    longer than a moment is left for the background round instead of holding up the update."""
     gate = asyncio.Semaphore(CONCURRENT_CHATS)
     sent = 0
     while True:
