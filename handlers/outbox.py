@@ -96,7 +96,7 @@ async def deliver(bot: Any, deps: Deps, now: datetime, *, user_ids: Collection[i
 
 
 async def deliver_now(bot: Any, deps: Deps, user_ids: Collection[int]) -> None:
-    """Right after a handler's commit: send what it queued, without waiting for the pace."""
+    """Right after a handler's commit: send what it queued, waiting a moment at most for the pace."""
     try:
         await deliver(bot, deps, deps.clock.now(), user_ids=user_ids, patient=False)
     except Exception:  # the update itself is done and committed; the background round retries
