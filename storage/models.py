@@ -489,6 +489,9 @@ class Draft(Base):
     """
 
     __tablename__ = "drafts"
+    # Without AUTOINCREMENT SQLite gives a new row the id of a just-deleted newest one, and a
+    # button of the abandoned dialog would pass for one of the new dialog.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)

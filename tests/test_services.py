@@ -38,6 +38,21 @@ async def _filled_draft(uow, user, customer, clock, kind="repair"):
     return draft
 
 
+async def test_a_new_dialog_never_gets_the_id_of_the_one_it_replaced(database, clock):
+    """Dialog buttons carry the draft id: a reused id would make an abandoned dialog's buttons live."""
+    async with database.uow() as uow:
+        user = await users.touch(uow, 1001, "Alice", None, "en", "en", clock.now())
+        seen = set()
+        for _ in range(3):  # replaced by begin, then ended and begun again
+            draft = await dialogs.begin(uow, user.id, "intake", "type", {}, clock.now())
+            assert draft.id not in seen
+            seen.add(draft.id)
+        await dialogs.end(uow, draft)
+        await uow.session.flush()
+        assert (await dialogs.begin(uow, user.id, "intake", "type", {}, clock.now())).id not in seen
+        await uow.commit()
+
+
 async def test_onboarding_stores_the_customer_and_project(database, clock):
     async with database.uow() as uow:
         user, customer = await _customer(uow, clock)
