@@ -171,6 +171,17 @@ class PostgresBackend(Backend):
         self.server.stop()
 
 
+def backends_for(choice: str, prefix: str) -> list[Backend]:
+    """The databases a benchmark runs on: `choice` is sqlite, postgresql or both (PostgreSQL is
+    left out, with the reason printed, when no server can be started)."""
+    backends: list[Backend] = []
+    if choice in ("sqlite", "both"):
+        backends.append(SqliteBackend(prefix=prefix))
+    if choice in ("postgresql", "both") and (postgres := start_postgres()) is not None:
+        backends.append(postgres)
+    return backends
+
+
 def start_postgres() -> PostgresBackend | None:
     """A throwaway local server (tests/pg_cluster.py), or None after saying why there is none."""
     from tests import pg_cluster

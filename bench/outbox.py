@@ -21,7 +21,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from bench.common import Backend, SqliteBackend, check, machine, start_postgres
+from bench.common import Backend, backends_for, check, machine
 from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import DEFAULT_POLICY_FILE, Settings
@@ -89,11 +89,7 @@ async def drain(backend: Backend, messages: int, people: int) -> dict[str, objec
 
 
 async def main(args: argparse.Namespace) -> None:
-    backends: list[Backend] = []
-    if args.backend in ("sqlite", "both"):
-        backends.append(SqliteBackend(prefix="bench-outbox-"))
-    if args.backend in ("postgresql", "both") and (postgres := start_postgres()) is not None:
-        backends.append(postgres)
+    backends = backends_for(args.backend, "bench-outbox-")
     print(machine())
     print(f"Limits: {TELEGRAM_LIMITS.overall_per_second}/s overall, one per {TELEGRAM_LIMITS.private_chat_interval:g} s per person "
           f"(the fake Bot API enforces the same)\n")

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bench.common import (Backend, SqliteBackend, bulk_insert, check, finish_seed, machine, request_row, start_postgres,
+from bench.common import (Backend, backends_for, bulk_insert, check, finish_seed, machine, request_row,
                           user_row)
 from bot.clock import ManualClock
 from bot.config import DEFAULT_POLICY_FILE, Settings
@@ -315,13 +315,7 @@ async def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine()}")
     print(f"sweep at {NOW.astimezone(SHANGHAI):%a %Y-%m-%d %H:%M} Asia/Shanghai; {args.requests} open requests, "
           f"{args.due} due; {args.runs} run(s) per scenario, each on a freshly seeded database", flush=True)
-    backends: list[Backend] = []
-    if args.backend in ("sqlite", "both"):
-        backends.append(SqliteBackend(prefix="bench-sweep-"))
-    if args.backend in ("postgresql", "both"):
-        pg = start_postgres()
-        if pg is not None:
-            backends.append(pg)
+    backends = backends_for(args.backend, "bench-sweep-")
     results: list[Result] = []
     try:
         for backend in backends:

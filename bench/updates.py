@@ -85,7 +85,7 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
-from bench.common import (Backend, SqliteBackend, bulk_insert, check, finish_seed, machine, request_row, start_postgres,
+from bench.common import (Backend, PostgresBackend, backends_for, bulk_insert, check, finish_seed, machine, request_row,
                           user_row)
 from bot.config import DEFAULT_POLICY_FILE, Settings
 from bot.flood import TELEGRAM_LIMITS, FloodLimiter, FloodLimits
@@ -832,14 +832,10 @@ async def main(argv: list[str] | None = None) -> int:
     print(f"{args.mode}; {sizes.requests:,} requests ({PER_CUSTOMER} per customer); {sizes.updates:,} updates per "
           f"measurement; throughput with {sizes.concurrency} customers at once; latency at {args.rate:.0f} updates/s",
           flush=True)
-    backends: list[Backend] = []
-    if args.backend in ("sqlite", "both"):
-        backends.append(SqliteBackend(prefix="bench-updates-"))
-    if args.backend in ("postgresql", "both"):
-        pg = start_postgres()
-        if pg is not None:
-            backends.append(pg)
-            print(f"PostgreSQL {await pg.version()}")
+    backends = backends_for(args.backend, "bench-updates-")
+    for backend in backends:
+        if isinstance(backend, PostgresBackend):
+            print(f"PostgreSQL {await backend.version()}")
     results: list[Measurement] = []
     problems: list[str] = []
     logs = Path(tempfile.mkdtemp(prefix="bench-updates-logs-"))  # kept when something went wrong

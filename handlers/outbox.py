@@ -137,10 +137,7 @@ async def _serve(bot: Any, deps: Deps, person_id: int, rows: list[OutboxMessage]
                     break
             return sent
     except asyncio.CancelledError:
-        if untouched:
-            async with deps.db.uow() as uow:
-                await uow.outbox.release(sorted(untouched))
-                await uow.commit()
+        await _release(deps, sorted(untouched), None)
         raise
 
 
@@ -187,7 +184,7 @@ async def _stop(deps: Deps, chat_id: int, rest: list[Parcel], outcome: str | tim
             await notices.blocked(uow, chat_id, now)
             await uow.commit()
         return
-    await _release(deps, rest, None if outcome == "busy" else now + outcome)
+    await _release(deps, [row_id for parcel in rest for row_id in parcel.ids], None if outcome == "busy" else now + outcome)
 
 
 async def _close(uow: UnitOfWork, ids: list[int], now: datetime, failure: str | None = None) -> None:
@@ -196,8 +193,8 @@ async def _close(uow: UnitOfWork, ids: list[int], now: datetime, failure: str | 
     await uow.outbox.forget_texts(ids, notices.VIEW)
 
 
-async def _release(deps: Deps, parcels: list[Parcel], until: datetime | None) -> None:
-    ids = [row_id for parcel in parcels for row_id in parcel.ids]
+async def _release(deps: Deps, ids: list[int], until: datetime | None) -> None:
+    """Give claimed rows back to the next sender (at once, or held until `until`)."""
     if ids:
         async with deps.db.uow() as uow:
             await uow.outbox.release(ids, until)

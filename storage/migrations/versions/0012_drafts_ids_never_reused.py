@@ -16,7 +16,7 @@ depends_on = None
 def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":  # PostgreSQL sequences never hand out an id twice
         with op.batch_alter_table("drafts", recreate="always", table_kwargs={"sqlite_autoincrement": True}):
-            pass
+            pass  # no column changes: rebuilding the table with AUTOINCREMENT is the change
 
 
 def downgrade() -> None:
