@@ -8,6 +8,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from storage.repositories import (
@@ -39,12 +40,15 @@ from storage.repositories import (
     UpdateRepository,
     UserRepository,
 )
+from storage import sqlite_driver
 from storage.personal_data import PersonalDataRepository
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    if make_url(url).drivername == "sqlite+aiosqlite":
+        kwargs.setdefault("async_creator", sqlite_driver.async_creator(url))  # one thread trip per statement
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine.sync_engine, "connect")

@@ -1,0 +1,105 @@
+"""SQLite through aiosqlite with one trip to the database thread per statement.
+
+aiosqlite runs every call of its cursor (open, execute, fetch, close) as a separate trip to its
+worker thread, and SQLAlchemy makes four such calls per statement. Each trip costs a queue put, a
+thread switch and a wake-up of the event loop, which was the largest single cost of a simple
+update (a /my list made ~58 trips). `OneTripConnection` keeps aiosqlite's thread and queue (so
+waiting for SQLite's write lock never blocks the event loop) but its cursor executes, fetches
+every row and closes in one trip; the rows are then handed to SQLAlchemy from memory. Our
+statements return a page at most, and SQLAlchemy's aiosqlite adapter fetches everything at once
+anyway, so nothing is held longer than before.
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from typing import Any
+
+import aiosqlite
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+from sqlalchemy.engine import make_url
+
+
+class OneTripCursor:
+    """The part of aiosqlite's Cursor that SQLAlchemy's adapter uses, one thread trip per statement."""
+
+    arraysize = 1
+
+    def __init__(self, connection: OneTripConnection) -> None:
+        self._connection = connection
+        self._rows: list[Any] = []
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+
+    async def __aenter__(self) -> OneTripCursor:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+    async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> OneTripCursor:
+        self._take(await self._connection._execute(_run, self._connection._conn, sql, parameters))
+        return self
+
+    async def executemany(self, sql: str, seq_of_parameters: Iterable[Sequence[Any]]) -> OneTripCursor:
+        self._take(await self._connection._execute(_run_many, self._connection._conn, sql, seq_of_parameters))
+        return self
+
+    def _take(self, outcome: tuple[Any, list[Any], int, int | None]) -> None:
+        self.description, self._rows, self.rowcount, self.lastrowid = outcome
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        size = size or self.arraysize
+        rows, self._rows = self._rows[:size], self._rows[size:]
+        return rows
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def close(self) -> None:
+        self._rows = []
+
+
+def _run(conn: sqlite3.Connection, sql: str, parameters: Sequence[Any] | None) -> tuple[Any, list[Any], int, int | None]:
+    """In the database thread: execute, fetch everything, close."""
+    cursor = conn.execute(sql, parameters) if parameters is not None else conn.execute(sql)
+    try:
+        rows = cursor.fetchall() if cursor.description else []
+        return cursor.description, rows, cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+def _run_many(conn: sqlite3.Connection, sql: str, seq_of_parameters: Iterable[Sequence[Any]]) -> tuple[Any, list[Any], int, int | None]:
+    cursor = conn.executemany(sql, seq_of_parameters)
+    try:
+        return cursor.description, [], cursor.rowcount, cursor.lastrowid
+    finally:
+        cursor.close()
+
+
+class OneTripConnection(aiosqlite.Connection):
+    """aiosqlite's connection (thread, queue, commit, rollback, close) with `OneTripCursor`s."""
+
+    def cursor(self) -> OneTripCursor:  # type: ignore[override]  # SQLAlchemy enters it with `async with`
+        return OneTripCursor(self)
+
+
+def async_creator(url: str) -> Callable[[], OneTripConnection]:
+    """For `create_async_engine(async_creator=...)`: connections to the database of an
+    `sqlite+aiosqlite://` URL, opened with the arguments SQLAlchemy's own dialect would use."""
+    args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
+    kwargs.pop("iter_chunk_size", None)
+
+    def connect() -> OneTripConnection:
+        connection = OneTripConnection(partial(sqlite3.connect, *args, **kwargs), iter_chunk_size=64)
+        connection._thread.daemon = True  # as SQLAlchemy's dialect does: a forgotten connection never blocks exit
+        return connection
+
+    return connect

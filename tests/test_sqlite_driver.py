@@ -1,0 +1,66 @@
+"""storage/sqlite_driver.py: one trip to SQLite's thread per statement, with everything SQLAlchemy reads."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, exc, insert, select, text, update
+
+from storage import sqlite_driver
+from storage.db import create_engine
+
+metadata = MetaData()
+things = Table("things", metadata, Column("id", Integer, primary_key=True), Column("name", String(20), unique=True))
+
+
+class Trips(list):
+    """The functions sent to the database thread, in order."""
+
+
+@pytest.fixture
+def trips() -> Trips:
+    return Trips()
+
+
+@pytest.fixture
+async def engine(tmp_path, monkeypatch, trips):
+    real = sqlite_driver.OneTripConnection._execute
+
+    async def counted(self, fn, *args, **kwargs):
+        trips.append(getattr(fn, "__name__", repr(fn)))
+        return await real(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite_driver.OneTripConnection, "_execute", counted)
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'driver.sqlite3'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+async def test_a_select_is_one_trip_and_returns_every_row(engine, trips):
+    async with engine.begin() as conn:
+        await conn.execute(insert(things), [{"name": f"n{i}"} for i in range(150)])  # more than one fetch chunk
+        trips.clear()
+        rows = (await conn.execute(select(things.c.name).order_by(things.c.id))).scalars().all()
+        assert trips == ["_run"]
+    assert rows == [f"n{i}" for i in range(150)]
+
+
+async def test_inserts_and_updates_report_their_ids_and_counts(engine):
+    async with engine.begin() as conn:
+        first = await conn.execute(insert(things).values(name="pump"))
+        second = await conn.execute(insert(things).values(name="cabinet"))
+        assert (first.inserted_primary_key[0], second.inserted_primary_key[0]) == (1, 2)
+        changed = await conn.execute(update(things).where(things.c.id >= 1).values(name=things.c.name + "!"))
+        assert changed.rowcount == 2
+        returned = await conn.execute(text("UPDATE things SET name = 'x' WHERE id = 2 RETURNING id"))
+        assert returned.scalar_one() == 2
+
+
+async def test_a_constraint_error_is_sqlalchemys_and_the_connection_goes_on(engine):
+    async with engine.begin() as conn:
+        await conn.execute(insert(things).values(name="pump"))
+    with pytest.raises(exc.IntegrityError):
+        async with engine.begin() as conn:
+            await conn.execute(insert(things).values(name="pump"))
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(things.c.name))).scalars().all() == ["pump"]
