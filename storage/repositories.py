@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, joinedload
 
 from storage.models import (
     AppState,
@@ -71,7 +71,23 @@ class _Repository:
 
 class UserRepository(_Repository):
     async def by_telegram_id(self, telegram_id: int) -> User | None:
-        return await self.session.scalar(select(User).where(User.telegram_id == telegram_id))
+        rows = await self.session.scalars(
+            select(User).options(joinedload(User.roles)).where(User.telegram_id == telegram_id)
+        )
+        return rows.unique().one_or_none()
+
+    async def with_customer_and_draft(self, telegram_id: int) -> tuple[User | None, Customer | None, Draft | None]:
+        """The person behind an update with their roles, customer record and open dialog, in one
+        statement: every update needs the first two, most of them the others."""
+        rows = await self.session.execute(
+            select(User, Customer, Draft)
+            .outerjoin(Customer, Customer.user_id == User.id)
+            .outerjoin(Draft, Draft.user_id == User.id)
+            .options(joinedload(User.roles))
+            .where(User.telegram_id == telegram_id)
+        )
+        row = rows.unique().one_or_none()
+        return (row[0], row[1], row[2]) if row else (None, None, None)
 
     async def get(self, user_id: int) -> User | None:
         return await self.session.get(User, user_id)
@@ -119,11 +135,23 @@ class UserRepository(_Repository):
 
 
 class CustomerRepository(_Repository):
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self._of_user: dict[int, Customer] = {}  # customers already loaded with their user in this unit of work
+
+    def remember(self, customer: Customer) -> None:
+        """A customer loaded with its user (`UserRepository.with_customer`): `by_user_id` needs no query."""
+        if customer.user_id is not None:
+            self._of_user[customer.user_id] = customer
+
     async def by_phone(self, phone: str) -> Customer | None:
         """The oldest customer with this (normalised) phone number."""
         return await self.session.scalar(select(Customer).where(Customer.phone == phone).order_by(Customer.id).limit(1))
 
     async def by_user_id(self, user_id: int) -> Customer | None:
+        known = self._of_user.get(user_id)
+        if known is not None and known.user_id == user_id:  # still linked to them (the session tracks changes)
+            return known
         return await self.session.scalar(select(Customer).where(Customer.user_id == user_id))
 
     async def get(self, customer_id: int) -> Customer | None:
@@ -196,14 +224,25 @@ class RequestRepository(_Repository):
         return await self.session.scalar(select(ServiceRequest).where(ServiceRequest.number == number))
 
     async def page_of_customer(self, customer_id: int, offset: int, limit: int) -> list[ServiceRequest]:
-        rows = await self.session.scalars(
+        rows = await self.session.scalars(self._customer_page(customer_id, offset, limit))
+        return list(rows)
+
+    async def page_and_total_of_customer(self, customer_id: int, offset: int, limit: int) -> tuple[list[ServiceRequest], int | None]:
+        """A page of the customer's requests and their number in all, in one statement; the
+        number is None when the page is empty (beyond the end: ask `count_of_customer`)."""
+        total = func.count().over().label("total")  # computed before OFFSET/LIMIT cut the rows
+        rows = (await self.session.execute(self._customer_page(customer_id, offset, limit).add_columns(total))).all()
+        return [row[0] for row in rows], (rows[0].total if rows else None)
+
+    @staticmethod
+    def _customer_page(customer_id: int, offset: int, limit: int) -> Any:
+        return (
             select(ServiceRequest)
             .where(ServiceRequest.customer_id == customer_id)
             .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
             .offset(offset)
             .limit(limit)
         )
-        return list(rows)
 
     async def count_of_customer(self, customer_id: int) -> int:
         return await self.session.scalar(
@@ -246,15 +285,30 @@ class RequestRepository(_Repository):
 
 
 class DraftRepository(_Repository):
+    """A user's open dialog. Every change to drafts goes through here, so what this unit of work
+    has loaded, added or deleted is remembered per user and asked for only once."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self._of_user: dict[int, Draft | None] = {}
+
+    def remember(self, user_id: int, draft: Draft | None) -> None:
+        """The draft loaded with its user (`UserRepository.with_customer_and_draft`)."""
+        self._of_user[user_id] = draft
+
     async def of_user(self, user_id: int) -> Draft | None:
-        return await self.session.scalar(select(Draft).where(Draft.user_id == user_id))
+        if user_id not in self._of_user:
+            self._of_user[user_id] = await self.session.scalar(select(Draft).where(Draft.user_id == user_id))
+        return self._of_user[user_id]
 
     async def add(self, draft: Draft) -> Draft:
-        return await self._add(draft)
+        self._of_user[draft.user_id] = await self._add(draft)
+        return draft
 
     async def delete(self, draft: Draft) -> None:
         await self.session.delete(draft)
         await self.session.flush()
+        self._of_user[draft.user_id] = None
 
 
 class UpdateRepository(_Repository):
@@ -748,9 +802,11 @@ class OutboxRepository(_Repository):
 
     async def claim_people(
         self, now: datetime, lease: timedelta, max_people: int, user_ids: Collection[int] | None = None,
+        max_waiting: int | None = None,
     ) -> list[OutboxMessage]:
         """Claim every due, unsent message of up to `max_people` people (only of `user_ids` when
-        given), oldest first, by setting a lease; skips anybody a live sender is serving.
+        given, only people with at most `max_waiting` due messages when given), oldest first, by
+        setting a lease; skips anybody a live sender is serving.
 
         A person's messages are claimed together and by one sender only, so they go out in order:
         the person's user row is locked (FOR NO KEY UPDATE SKIP LOCKED on PostgreSQL; SQLite runs
@@ -768,6 +824,8 @@ class OutboxRepository(_Repository):
         waiting = select(OutboxMessage.user_id).where(*due)
         if user_ids is not None:
             waiting = waiting.where(OutboxMessage.user_id.in_(list(user_ids)))
+        if max_waiting is not None:
+            waiting = waiting.group_by(OutboxMessage.user_id).having(func.count() <= max_waiting)
         people = list(await self.session.scalars(
             select(User.id).where(User.id.in_(waiting.scalar_subquery()), ~live)
             .order_by(User.id).limit(max_people)

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.config import DEFAULT_POLICY_FILE
 from bot.policy import load_policy
@@ -233,6 +233,76 @@ async def test_requests_page_newest_first_five_per_page(database, clock):
         assert (first.total, first.pages) == (7, 2)
         assert [r.number[-1] for r in first.items] == ["7", "6", "5", "4", "3"]
         assert last.page == 1 and [r.number[-1] for r in last.items] == ["2", "1"]
+
+
+class StatementLog:
+    """The SQL statements a block sends (SQLite's BEGIN IMMEDIATE included), to count round trips."""
+
+    def __init__(self, database) -> None:
+        self.engine, self.statements = database.engine.sync_engine, []
+
+    def _record(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        self.statements.append(statement)
+
+    def __enter__(self) -> list[str]:
+        event.listen(self.engine, "before_cursor_execute", self._record)
+        return self.statements
+
+    def __exit__(self, *exc_info) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._record)
+
+
+async def test_an_update_finds_its_user_roles_customer_and_dialog_in_one_statement(database, clock):
+    async with database.uow() as uow:
+        user, customer = await _customer(uow, clock)
+        await uow.users.add_role(user, "engineer")
+        draft, _ = await intake.start(uow, user, clock.now())
+        await uow.commit()
+    async with database.uow() as uow:
+        await uow.session.execute(select(1))  # the transaction is open (BEGIN is not the point here)
+        with StatementLog(database) as statements:
+            again = await users.touch(uow, 1001, "Alice", None, "en", "en", clock.now())
+            found_customer = await users.customer_of(uow, again)
+            found_draft = await dialogs.current(uow, again.id)
+        assert len(statements) == 1, statements
+        assert again.role_names == {"engineer"}
+        assert (found_customer.id, found_draft.id) == (customer.id, draft.id)
+
+
+async def test_a_dialog_begun_or_ended_within_an_update_is_seen_at_once(database, clock):
+    async with database.uow() as uow:
+        user, customer = await _customer(uow, clock)
+        await uow.commit()
+    async with database.uow() as uow:
+        user = await users.touch(uow, 1001, "Alice", None, "en", "en", clock.now())
+        assert await dialogs.current(uow, user.id) is None
+        first, _ = await intake.start(uow, user, clock.now())
+        assert await dialogs.current(uow, user.id) is first
+        second = await dialogs.begin(uow, user.id, "comment", "text", {}, clock.now())  # replaces the first
+        assert await dialogs.current(uow, user.id) is second and second.id != first.id
+        await dialogs.end(uow, second)
+        assert await dialogs.current(uow, user.id) is None
+        customer = await users.customer_of(uow, user)
+        customer.user_id = None  # unlinked in this update: no longer theirs
+        assert await users.customer_of(uow, user) is None
+        await uow.commit()
+    async with database.uow() as uow:  # and what was committed agrees
+        user = await users.touch(uow, 1001, "Alice", None, "en", "en", clock.now())
+        assert await dialogs.current(uow, user.id) is None and await users.customer_of(uow, user) is None
+
+
+async def test_a_page_of_requests_and_their_number_come_in_one_statement(database, clock):
+    async with database.uow() as uow:
+        user, customer = await _customer(uow, clock)
+        empty = await requests.page_of(uow, customer, 0)
+        assert (empty.items, empty.page, empty.pages, empty.total) == ([], 0, 1, 0)
+        for _ in range(6):
+            await intake.submit(uow, user, customer, await _filled_draft(uow, user, customer, clock), POLICY, clock.now(), SHANGHAI)
+            clock.advance(timedelta(minutes=1))
+        with StatementLog(database) as statements:
+            second = await requests.page_of(uow, customer, 1)
+        assert len(statements) == 1, statements
+        assert (second.page, second.pages, second.total, [r.number[-1] for r in second.items]) == (1, 2, 6, ["1"])
 
 
 async def test_a_duplicate_update_is_claimed_once(database, clock):

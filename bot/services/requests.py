@@ -103,11 +103,13 @@ async def page_of(uow: UnitOfWork, customer: Customer | None, page: int) -> Requ
     """The customer's requests, newest first; an out-of-range page shows the last one."""
     if customer is None:
         return RequestPage([], 0, 0, 0)
-    total = await uow.requests.count_of_customer(customer.id)
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    page = min(max(page, 0), pages - 1)
-    items = await uow.requests.page_of_customer(customer.id, page * PAGE_SIZE, PAGE_SIZE)
-    return RequestPage(items, page, pages, total)
+    page = max(page, 0)
+    items, total = await uow.requests.page_and_total_of_customer(customer.id, page * PAGE_SIZE, PAGE_SIZE)
+    if total is None:  # no requests at all, or a page beyond the end (some were cancelled away, an old button)
+        total = await uow.requests.count_of_customer(customer.id)
+        page = max(1, math.ceil(total / PAGE_SIZE)) - 1
+        items = await uow.requests.page_of_customer(customer.id, page * PAGE_SIZE, PAGE_SIZE) if total else []
+    return RequestPage(items, page, max(1, math.ceil(total / PAGE_SIZE)), total)
 
 
 async def own_request(uow: UnitOfWork, customer: Customer | None, request_id: int) -> ServiceRequest:

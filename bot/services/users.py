@@ -32,19 +32,28 @@ async def touch(
     telegram_language: str | None, default_language: str, now: datetime,
 ) -> User:
     """The user behind an update, created on first contact with their Telegram language."""
-    user = await uow.users.by_telegram_id(telegram_id)
+    user, customer, draft = await uow.users.with_customer_and_draft(telegram_id)
+    if user is not None:  # so the handler's customer_of() and dialogs.current() cost no second query
+        uow.drafts.remember(user.id, draft)
+        if customer is not None:
+            uow.customers.remember(customer)
     if user is None:
         user = await uow.users.add(User(
             telegram_id=telegram_id, first_name=first_name[:128], username=username,
             language=language_from_telegram(telegram_language, default_language), created_at=now, roles=[],
         ))
         return user
-    user.first_name, user.username = first_name[:128], username
+    # Assigned only when different: an unchanged user leaves the session clean, so the commit has nothing to flush.
+    _set_if_changed(user, first_name=first_name[:128], username=username, is_reachable=True)  # they wrote: not blocked
     if not user.language_chosen and telegram_language:
-        user.language = language_from_telegram(telegram_language, default_language)
-    if not user.is_reachable:
-        user.is_reachable = True  # they wrote to us, so they have unblocked the bot
+        _set_if_changed(user, language=language_from_telegram(telegram_language, default_language))
     return user
+
+
+def _set_if_changed(user: User, **values: object) -> None:
+    for name, value in values.items():
+        if getattr(user, name) != value:
+            setattr(user, name, value)
 
 
 async def ensure_bootstrap_staff(uow: UnitOfWork, telegram_ids: Iterable[int], default_language: str, now: datetime) -> None:
