@@ -15,6 +15,18 @@ SWEEP_SECONDS = 60
 OUTBOX_SECONDS = 1
 
 
+class _SkippedRunFilter(logging.Filter):
+    """Drops APScheduler's warning that a run was skipped because the previous one still runs:
+    that is the intended behaviour (see `start_sweeps`), and a long outbox round (a chat served
+    at one message a second) would otherwise log it every second."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+logging.getLogger("apscheduler.scheduler").addFilter(_SkippedRunFilter())
+
+
 def start_sweeps(sweep: Callable[[], Awaitable[object]], deliver: Callable[[], Awaitable[object]]) -> AsyncIOScheduler:
     """Run `sweep` now and then every minute, and `deliver` every second; a run still going when
     its next one is due makes that one skip, not queue."""

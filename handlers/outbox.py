@@ -20,8 +20,8 @@ that caused it (bot/services/notices.py, reminders, maintenance, follow-ups…).
   rows are closed as "blocked". 400: that message is closed as "rejected" and logged.
 
 The handler wrapper calls `deliver_now` right after its commit for the people it notified, so
-notifications arrive at once; anything that would have to wait for the pace is left to the
-background round (bot/scheduler.py), which every process runs every second.
+notifications arrive at once; anything that would have to wait for the pace (and anybody with a
+queue of messages already waiting) is left to the background round (bot/scheduler.py), which every process runs every second.
 """
 from __future__ import annotations
 
@@ -52,6 +52,10 @@ PEOPLE_PER_ROUND = 200
 CONCURRENT_CHATS = 64  # people served at once: enough to fill the overall limit at one message a second each
 LEASE = timedelta(minutes=5)  # a sender that died holding rows gives them up after this
 NETWORK_RETRY = timedelta(seconds=30)  # Telegram unreachable: try this person again after
+# After a commit, people with more messages than this waiting are left to the background round:
+# at one message a second per chat the new one could not go out at once anyway, and composing a
+# long queue only to give it back would cost every update that adds to it.
+IMMEDIATE_MAX_WAITING = 3
 
 
 @dataclass
@@ -74,7 +78,8 @@ async def deliver(bot: Any, deps: Deps, now: datetime, *, user_ids: Collection[i
     sent = 0
     while True:
         async with deps.db.uow() as uow:
-            claimed = await uow.outbox.claim_people(now, LEASE, PEOPLE_PER_ROUND, user_ids)
+            claimed = await uow.outbox.claim_people(now, LEASE, PEOPLE_PER_ROUND, user_ids,
+                                                    max_waiting=None if patient else IMMEDIATE_MAX_WAITING)
             await uow.commit()
         if not claimed:
             return sent

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from bot.clock import ManualClock
 from bot.config import DEFAULT_POLICY_FILE, Settings
 from bot.policy import load_policy
-from bot.services import dispatch, jobs, staff, users
+from bot.services import dispatch, jobs, notices, staff, users
 from bot.services.clocks import ClockKeeper
 from bot.services.reminders import Planner
 from handlers import outbox
@@ -180,6 +180,23 @@ async def test_after_ten_hours_down_each_person_gets_one_combined_message(databa
     for message in bot.sent:
         assert all(number in message.text for number in numbers)
         assert "3 deadlines need your attention" in message.text
+
+
+async def test_after_a_commit_only_people_without_a_queue_are_claimed(database, clock):
+    """The immediate delivery leaves a person with a queue to the background round, which claims them."""
+    async with database.uow() as uow:
+        quiet = await users.touch(uow, 5001, "Quiet", None, "en", "en", clock.now())
+        busy = await users.touch(uow, 5002, "Busy", None, "en", "en", clock.now())
+        for person, count in ((quiet, 2), (busy, outbox.IMMEDIATE_MAX_WAITING + 1)):
+            for n in range(count):
+                await notices.queue(uow, person, notices.VIEW, {"text": f"note {n}"}, f"test:{person.id}:{n}", clock.now())
+        await uow.commit()
+    async with database.uow() as uow:
+        now_claimed = await uow.outbox.claim_people(clock.now(), LEASE, 100, [quiet.id, busy.id],
+                                                    max_waiting=outbox.IMMEDIATE_MAX_WAITING)
+        round_claimed = await uow.outbox.claim_people(clock.now(), LEASE, 100)
+        assert [m.user_id for m in now_claimed] == [quiet.id, quiet.id]
+        assert [m.user_id for m in round_claimed] == [busy.id] * (outbox.IMMEDIATE_MAX_WAITING + 1)
 
 
 async def test_a_reminder_recorded_before_a_crash_is_sent_once_after_the_lease(database, database_url, clock):

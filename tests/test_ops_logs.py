@@ -115,3 +115,13 @@ def test_json_lines_carry_the_context_fields(redaction):
     clear_context()
     record = logging.getLogger("bot.scheduler").makeRecord("bot.scheduler", logging.INFO, __file__, 1, "sweep", (), None)
     assert "update" not in json.loads(JsonFormatter().format(record))
+
+
+def test_a_skipped_scheduler_run_is_not_logged_but_other_scheduler_warnings_are(caplog):
+    import bot.scheduler  # noqa: F401 - installs the filter
+
+    scheduler_log = logging.getLogger("apscheduler.scheduler")
+    with caplog.at_level(logging.WARNING, logger="apscheduler.scheduler"):
+        scheduler_log.warning('Execution of job "%s" skipped: maximum number of running instances reached (%d)', "outbox", 1)
+        scheduler_log.warning('Run time of job "%s" was missed by %s', "sweep", "0:00:05")
+    assert [record.getMessage() for record in caplog.records] == ['Run time of job "sweep" was missed by 0:00:05']
