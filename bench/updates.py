@@ -24,8 +24,9 @@ Each in two load modes:
               "per dialog" latency is the sum of its 7 waits (the time the customer spent waiting
               for the bot), since the gaps between steps are set by the pacing, not by the bot.
 
-The bot as deployed: `bot.app.build_application(settings, policy, SystemClock(), sweeps=False)` with a
-real Settings, started in its own process (the fake and the load run in this one, as Telegram
+The bot as deployed: `bot.app.build_application(settings, policy, SystemClock())` with a real Settings
+(so the scheduler runs the sweep every minute and the outbox round every second, which sends the
+dispatchers' new-request notifications at their 1/s pace), started in its own process (the fake and the load run in this one, as Telegram
 and the users would be elsewhere), logging configured as `servicedesk` does (INFO, to a file).
 
 Mode: long polling (`--mode webhook` runs the other). Both run the same handlers one update at a
@@ -60,6 +61,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import dataclasses
 import html
 import math
@@ -487,7 +489,7 @@ def build_desk(settings: Settings, capped: bool) -> Application:
     from bot.policy import load_policy
 
     policy = load_policy(settings.policy_file)
-    return build_application(settings, policy, SystemClock(), sweeps=False, limits=flood_limits(capped))
+    return build_application(settings, policy, SystemClock(), limits=flood_limits(capped))
 
 
 async def _serve(kind: str, settings: Settings, capped: bool, ready: Any, stop: Any) -> None:
@@ -517,14 +519,22 @@ async def _serve(kind: str, settings: Settings, capped: bool, ready: Any, stop: 
                 await app.post_shutdown(app)
 
 
-def bot_process(kind: str, settings: Settings, capped: bool, log_path: str, ready: Any, stop: Any) -> None:
-    """The child process: the bot, logging as deployed into `log_path`, until `stop` is set."""
+def bot_process(kind: str, settings: Settings, capped: bool, log_path: str, ready: Any, stop: Any,
+                profile: str | None = None) -> None:
+    """The child process: the bot, logging as deployed into `log_path`, until `stop` is set; with
+    `profile`, cProfile statistics of the whole process are written there (for `pstats`)."""
     from bot.ops.logs import configure_logging
 
     with open(log_path, "a", encoding="utf-8") as log:
         configure_logging(settings.log_format, settings.log_level, stream=log)
+        profiler = cProfile.Profile() if profile else None
         try:
+            if profiler:
+                profiler.enable()
             asyncio.run(_serve(kind, settings, capped, ready, stop))
+            if profiler:
+                profiler.disable()
+                profiler.dump_stats(profile)
         except BaseException:
             traceback.print_exc(file=log)
             traceback.print_exc()
@@ -532,12 +542,13 @@ def bot_process(kind: str, settings: Settings, capped: bool, log_path: str, read
 
 
 class BotProcess:
-    def __init__(self, kind: str, settings: Settings, capped: bool, log_path: Path) -> None:
+    def __init__(self, kind: str, settings: Settings, capped: bool, log_path: Path, profile: Path | None = None) -> None:
         context = multiprocessing.get_context("spawn")  # a clean interpreter, as `servicedesk` starts
         self.ready, self.stop_event = context.Event(), context.Event()
         self.log_path = log_path
         self.process = context.Process(target=bot_process, name=f"bench-{kind}", daemon=True,
-                                       args=(kind, settings, capped, str(log_path), self.ready, self.stop_event))
+                                       args=(kind, settings, capped, str(log_path), self.ready, self.stop_event,
+                                             str(profile) if profile else None))
 
     async def start(self) -> None:
         self.process.start()
@@ -587,7 +598,9 @@ class Population:
 
 async def seed(url: str, requests: int, intake_customers: int, now: datetime) -> Population:
     """A desk with history: `requests` requests, 20 per customer, newest last, each with its
-    "created" event; every customer has a Telegram user. Plus customers who have reported
+    "created" event, all closed (open ones would need their deadline clocks, and thousands of
+    long-breached requests would measure the sweep's escalations, which bench/sweep.py does);
+    every customer has a Telegram user. Plus customers who have reported
     nothing yet (for the intake), a dispatcher, the request counter and the clock policy
     fingerprint where a running desk would have left them."""
     from bot.policy import load_policy
@@ -612,9 +625,8 @@ async def seed(url: str, requests: int, intake_customers: int, now: datetime) ->
     for i in range(1, requests + 1):
         customer_id = (i - 1) // PER_CUSTOMER + 1
         created = oldest + step * i
-        recent = i % PER_CUSTOMER in (0, PER_CUSTOMER - 1)  # a customer's newest two are still open
         service_requests.append(request_row(i, f"SR-{year}-{i:06d}", customer_id, created,
-                                            status="new" if recent else "closed", created_by_user_id=1 + customer_id))
+                                            status="closed", created_by_user_id=1 + customer_id))
         events.append(dict(id=i, request_id=i, actor_user_id=1 + customer_id, action="created",
                            details={"status": "new"}, internal=False, created_at=created))
     for k in range(1, count + 1):
@@ -647,6 +659,10 @@ class Options:
     sizes: Sizes
     mode: str
     rate: float
+    profile: Path | None = None  # a folder for the bot processes' cProfile statistics
+
+    def profile_for(self, name: str) -> Path | None:
+        return self.profile / f"{name}.prof" if self.profile else None
 
 
 async def measure(fake: TimedTelegram, bot: BotProcess, scenario: Scenario, customers: Sequence[Actor],
@@ -692,7 +708,8 @@ async def run_echo(options: Options, workdir: Path, problems: list[str]) -> list
         await fake.start()
         customers = [Actor(fake.add_user(100_000 + i, f"Echo {i}"), 0) for i in range(options.sizes.pool)]
         bot = BotProcess("echo", settings_for(fake, "sqlite+aiosqlite:///unused.sqlite3", options.mode), capped,
-                         workdir / f"echo{'-capped' if capped else ''}.log")
+                         workdir / f"echo{'-capped' if capped else ''}.log",
+                         options.profile_for(f"echo{'-capped' if capped else ''}"))
         try:
             await bot.start()
             if capped:  # only to show the deployed cap at the target rate; a short run says it all
@@ -722,7 +739,8 @@ async def run_desk(backend: Backend, options: Options, workdir: Path, problems: 
         fake.add_user(DISPATCHER_TELEGRAM_ID, "Dora")
         status_customers = add_customers(fake, population.status[:sizes.pool])
         intake_customers = add_customers(fake, [(c, t, None) for c, t in population.intake])
-        bot = BotProcess("desk", settings_for(fake, url, options.mode), False, workdir / f"desk-{backend.name}.log")
+        bot = BotProcess("desk", settings_for(fake, url, options.mode), False, workdir / f"desk-{backend.name}.log",
+                         options.profile_for(f"desk-{backend.name}"))
         results = []
         try:
             await bot.start()
@@ -820,13 +838,17 @@ async def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=("polling", "webhook"), default="polling", help="how the bot gets updates")
     parser.add_argument("--rate", type=float, default=100.0, help="offered updates/s of the latency runs")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--profile", type=Path, help="write each bot process's cProfile statistics into this folder "
+                                                     "(slows the bot: figures of a profiled run do not count)")
     args = parser.parse_args(argv)
     base = QUICK if args.quick else FULL
     sizes = Sizes(requests=args.requests or base.requests, updates=args.updates or base.updates,
                   concurrency=base.concurrency, pool=base.pool, warmup=base.warmup)
     if sizes.requests < PER_CUSTOMER * sizes.concurrency:
         parser.error(f"--requests must be at least {PER_CUSTOMER * sizes.concurrency} (20 per customer acting at once)")
-    options = Options(sizes, args.mode, args.rate)
+    options = Options(sizes, args.mode, args.rate, args.profile)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
 
     print(f"machine: {machine()}; load average before the run {os.getloadavg()[0]:.2f}")
     print(f"{args.mode}; {sizes.requests:,} requests ({PER_CUSTOMER} per customer); {sizes.updates:,} updates per "
