@@ -5,7 +5,9 @@ that caused it (bot/services/notices.py, reminders, maintenance, follow-ups…).
 
 - A round claims the due rows of up to PEOPLE_PER_ROUND people, all of each person's rows, and
   no other sender serves a person while their claim lives (storage: `claim_people`), so a
-  person's messages go out in the order they were caused, whichever process sends them.
+  person's messages go out in the order they were caused, whichever process sends them. It
+  sends at most PER_PERSON_PER_ROUND of them and gives the rest back, so one long queue never
+  holds up the next round.
 - People are served in parallel (up to CONCURRENT_CHATS): the pace is one message a second per
   chat, so only many chats at once reach the overall ~30 a second. The pacing itself is the
   bot's rate limiter (bot/flood.py); calls made here are marked as notifications for it.
@@ -56,6 +58,10 @@ NETWORK_RETRY = timedelta(seconds=30)  # Telegram unreachable: try this person a
 # at one message a second per chat the new one could not go out at once anyway, and composing a
 # long queue only to give it back would cost every update that adds to it.
 IMMEDIATE_MAX_WAITING = 3
+# A round sends at most this many messages to one person and gives the rest back for the next
+# round: at one a second per chat, a long queue would otherwise keep the round (and everybody
+# else's reminders waiting for the next one) going for as many seconds as that queue is long.
+PER_PERSON_PER_ROUND = 3
 
 
 @dataclass
@@ -126,6 +132,11 @@ async def _serve(bot: Any, deps: Deps, person_id: int, rows: list[OutboxMessage]
             untouched -= silent
             sent = 0
             for index, parcel in enumerate(parcels):
+                if index == PER_PERSON_PER_ROUND:  # the rest goes back, oldest first, for the next round
+                    rest = [row_id for later in parcels[index:] for row_id in later.ids]
+                    await _release(deps, rest, None)
+                    untouched -= set(rest)
+                    break
                 in_flight = asyncio.ensure_future(_send_parcel(bot, deps, person_id, chat_id, parcel, now, patient))
                 try:
                     outcome = await asyncio.shield(in_flight)

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
+
 from bot.clock import ManualClock
 from bot.config import DEFAULT_POLICY_FILE, Settings
 from bot.policy import load_policy
@@ -22,7 +24,8 @@ from handlers.common import Deps
 from handlers.outbox import LEASE
 from handlers.sweeps import plan_reminders, sweep_with
 from storage.db import Database
-from storage.models import Customer, ServiceRequest, SlaClock, User, UserRole
+from storage.models import Customer, OutboxMessage, ServiceRequest, SlaClock, User, UserRole
+from storage.repositories import OutboxRepository
 from tests.conftest import START
 from tests.test_dispatch import _request, _setup
 
@@ -197,6 +200,34 @@ async def test_after_a_commit_only_people_without_a_queue_are_claimed(database, 
         round_claimed = await uow.outbox.claim_people(clock.now(), LEASE, 100)
         assert [m.user_id for m in now_claimed] == [quiet.id, quiet.id]
         assert [m.user_id for m in round_claimed] == [busy.id] * (outbox.IMMEDIATE_MAX_WAITING + 1)
+
+
+async def test_a_long_queue_never_holds_up_a_message_that_arrives_for_somebody_else(database, database_url, clock, monkeypatch):
+    async with database.uow() as uow:
+        busy = await users.touch(uow, 5002, "Busy", None, "en", "en", clock.now())
+        other = await users.touch(uow, 5003, "Other", None, "en", "en", clock.now())
+        for n in range(7):
+            await notices.queue(uow, busy, notices.VIEW, {"text": f"busy {n}"}, f"test:busy:{n}", clock.now())
+        await uow.commit()
+    real_claim = OutboxRepository.claim_people
+
+    async def claim_then_a_new_notice(self, *args, **kwargs):
+        claimed = await real_claim(self, *args, **kwargs)
+        if not await self.session.scalar(select(func.count()).where(OutboxMessage.user_id == other.id)):
+            await self.add_once(OutboxMessage(  # written while the first round is under way
+                key="test:other:0", user_id=other.id, kind=notices.VIEW, payload={"text": "other 0"},
+                not_before=clock.now(), created_at=clock.now()))
+        return claimed
+
+    monkeypatch.setattr(OutboxRepository, "claim_people", claim_then_a_new_notice)
+    bot = RecordingBot(clock)
+    scheduler = Scheduler(database_url, clock, bot)
+    await outbox.deliver(bot, scheduler.deps, clock.now())
+    await scheduler.close()
+    texts = [message.text for message in bot.sent]
+    assert [text for text in texts if text.startswith("busy")] == [f"busy {n}" for n in range(7)]  # in order, all
+    assert texts.index("other 0") < texts.index("busy 6")  # sent in the next round, not after the whole queue
+    assert texts.index("other 0") >= outbox.PER_PERSON_PER_ROUND
 
 
 async def test_a_reminder_recorded_before_a_crash_is_sent_once_after_the_lease(database, database_url, clock):
