@@ -1,8 +1,9 @@
 """Engine creation, Alembic upgrades and the unit of work (one transaction per update)."""
 from __future__ import annotations
 
-from pathlib import Path
+import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from alembic import command
@@ -10,6 +11,7 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util.concurrency import await_, in_greenlet
 
 from storage.repositories import (
     AppStateRepository,
@@ -64,10 +66,55 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         # transactions that both read and then write deadlock on the upgrade, and SQLite fails one
         # at once ("database is locked") without honouring busy_timeout. Nearly every unit of work
         # writes (the update id comes first), so waiting for the lock up front costs nothing.
+        turns = WriterTurns()
+
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            entry = conn.connection.record_info  # one dict per pooled connection, for its whole life
+            turns.take(entry)
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                turns.give_back(entry)
+                raise
+
+        @event.listens_for(engine.sync_engine, "checkin")  # after the commit or rollback, back in the pool
+        def _sqlite_checkin(_dbapi_conn: Any, record: Any) -> None:
+            turns.give_back(record.record_info)
     return engine
+
+
+SQLITE_WRITER_WAIT = 15.0  # seconds a unit of work waits for its turn, as PRAGMA busy_timeout
+
+
+class WriterTurns:
+    """One SQLite transaction at a time within this process, in the order they asked (FIFO).
+
+    SQLite lets one writer in at a time anyway; a second BEGIN IMMEDIATE waits in SQLite's busy
+    handler, which polls with sleeps up to 100 ms. A loop that commits and begins again at once
+    (the sweep's batches, the outbox round) slips into every gap before a sleeping waiter wakes,
+    so an update could wait past the busy timeout and fail. Here each transaction first takes its
+    turn on an asyncio lock (first come, first served; no polling); the busy timeout still covers
+    other processes (backup, the CLI). The turn is given back when the connection returns to the
+    pool, right after its commit or rollback."""
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+        self._holder: dict | None = None  # the pool entry's record_info of the connection holding the turn
+
+    def take(self, entry: dict) -> None:
+        if not in_greenlet():  # a synchronous use of the engine (none in the desk): SQLite's own wait
+            return
+        try:
+            await_(asyncio.wait_for(self._lock.acquire(), SQLITE_WRITER_WAIT))
+        except TimeoutError:
+            raise TimeoutError(f"the database stayed busy for {SQLITE_WRITER_WAIT:.0f} s") from None
+        self._holder = entry
+
+    def give_back(self, entry: dict) -> None:
+        if self._holder is not None and self._holder is entry:
+            self._holder = None
+            self._lock.release()
 
 
 def alembic_config(url: str) -> Config:

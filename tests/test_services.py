@@ -305,6 +305,34 @@ async def test_a_page_of_requests_and_their_number_come_in_one_statement(databas
         assert (second.page, second.pages, second.total, [r.number[-1] for r in second.items]) == (1, 2, 6, ["1"])
 
 
+async def test_an_update_gets_its_turn_between_the_batches_of_a_long_sweep(database, clock):
+    """A loop of transactions that commits and begins again at once (the sweep's batches) must not
+    starve an update that asks meanwhile: on SQLite it waited in the busy handler's sleeps and
+    could pass the busy timeout; now transactions take turns in the order they asked."""
+    order: list[str] = []
+
+    async def sweep_batches() -> None:
+        for batch in range(15):
+            async with database.uow() as uow:
+                await uow.app_state.set("test:batch", str(batch))
+                await asyncio.sleep(0.03)  # the batch's work, holding the write lock
+                await uow.commit()
+            order.append(f"batch {batch}")
+
+    async def update() -> None:
+        async with database.uow() as uow:
+            await uow.updates.claim(4242, clock.now())
+            await uow.commit()
+        order.append("update")
+
+    sweeping = asyncio.create_task(sweep_batches())
+    while not order:  # the loop is under way
+        await asyncio.sleep(0.005)
+    await update()
+    await sweeping
+    assert order.index("update") <= 3, order  # after the batch that held the lock when it asked
+
+
 async def test_a_duplicate_update_is_claimed_once(database, clock):
     async with database.uow() as uow:
         assert await uow.updates.claim(77, clock.now()) is True
