@@ -79,28 +79,31 @@ class Window:
 
     An event counts from when the call was allowed until `seconds` after its answer came back
     (`done`): Telegram counts from when the request reached it, which may be later than we let
-    it go, and two calls should never look closer together to Telegram than to us."""
+    it go, and two calls should never look closer together to Telegram than to us. A call still
+    waiting for its answer counts as made just now, however long ago it was let go: a slow
+    answer must not let more calls through than Telegram will count in one window.
+    """
 
     def __init__(self, limit: int, seconds: float) -> None:
         self.limit, self.seconds = limit, seconds
-        self._times: deque[list[float]] = deque()  # [time] cells, so `done` can move one later
+        self._times: deque[list[Any]] = deque()  # [time, answered] cells, so `done` can move one later
 
     def wait_time(self, now: float) -> float:
-        while self._times and now - self._times[0][0] >= self.seconds:
+        while self._times and self._times[0][1] and now - self._times[0][0] >= self.seconds:
             self._times.popleft()
         if len(self._times) < self.limit:
             return 0.0
-        latest = sorted(cell[0] for cell in self._times)
+        latest = sorted(cell[0] if cell[1] else max(cell[0], now) for cell in self._times)
         return max(0.0, latest[-self.limit] + self.seconds - now)
 
-    def record(self, now: float) -> list[float]:
-        cell = [now]
+    def record(self, now: float) -> list[Any]:
+        cell = [now, False]
         self._times.append(cell)
         return cell
 
     @staticmethod
-    def done(cell: list[float], now: float) -> None:
-        cell[0] = max(cell[0], now)
+    def done(cell: list[Any], now: float) -> None:
+        cell[0], cell[1] = max(cell[0], now), True
 
     def idle(self, now: float) -> bool:
         return self.wait_time(now) == 0.0 and not self._times
@@ -159,7 +162,7 @@ class FloodLimiter(BaseRateLimiter[Notification]):
             self._timer.cancel()
         self._chats.clear()
 
-    async def acquire(self, chat_id: Any, notification: Notification | None) -> list[list[float]]:
+    async def acquire(self, chat_id: Any, notification: Notification | None) -> list[list[Any]]:
         """Wait (or raise WouldWait) until a call to `chat_id` fits every limit, then count it;
         returns the window cells to mark `done` when the call has been answered.
 

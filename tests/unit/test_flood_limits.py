@@ -9,7 +9,7 @@ from collections import defaultdict
 import pytest
 from telegram.error import RetryAfter
 
-from bot.flood import NOTIFICATION, NOTIFICATION_NOW, TELEGRAM_LIMITS, FloodLimiter, WouldWait
+from bot.flood import NOTIFICATION, NOTIFICATION_NOW, TELEGRAM_LIMITS, FloodLimiter, Window, WouldWait
 
 # PTB warns about RetryAfter's future type when one is constructed; this test builds several.
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -184,3 +184,13 @@ async def test_an_impatient_notification_waits_a_moment_but_not_for_its_chats_pa
     time.now += 0.8  # 0.2 s left of the pace: worth waiting
     await time.run(_send(limiter, telegram, 5, "third", NOTIFICATION_NOW))
     assert [(at, tag) for at, _, tag in telegram.calls] == [(0.0, "first"), (1.0, "third")]
+
+
+def test_a_call_still_waiting_for_its_answer_keeps_its_place_in_the_window():
+    """A slow answer must not free the call's place: Telegram may receive it at any moment until then."""
+    window = Window(1, 1.0)
+    slow = window.record(0.0)
+    assert window.wait_time(5.0) == pytest.approx(1.0)  # five seconds out, still counted as made just now
+    Window.done(slow, 5.2)
+    assert window.wait_time(5.5) == pytest.approx(0.7)  # then it counts from its answer
+    assert window.wait_time(6.2) == 0.0
