@@ -23,7 +23,8 @@ that caused it (bot/services/notices.py, reminders, maintenance, follow-ups…).
 
 The handler wrapper calls `deliver_now` right after its commit for the people it notified, so
 notifications arrive at once; anything that would have to wait for the pace (and anybody with a
-queue of messages already waiting) is left to the background round (bot/scheduler.py), which every process runs every second.
+queue of messages already waiting) is left to the background round (bot/scheduler.py), which
+every process runs every second.
 """
 from __future__ import annotations
 

@@ -140,7 +140,7 @@ class CustomerRepository(_Repository):
         self._of_user: dict[int, Customer] = {}  # customers already loaded with their user in this unit of work
 
     def remember(self, customer: Customer) -> None:
-        """A customer loaded with its user (`UserRepository.with_customer`): `by_user_id` needs no query."""
+        """A customer loaded with its user (`UserRepository.with_customer_and_draft`): `by_user_id` needs no query."""
         if customer.user_id is not None:
             self._of_user[customer.user_id] = customer
 

@@ -33,16 +33,14 @@ async def touch(
 ) -> User:
     """The user behind an update, created on first contact with their Telegram language."""
     user, customer, draft = await uow.users.with_customer_and_draft(telegram_id)
-    if user is not None:  # so the handler's customer_of() and dialogs.current() cost no second query
-        uow.drafts.remember(user.id, draft)
-        if customer is not None:
-            uow.customers.remember(customer)
     if user is None:
-        user = await uow.users.add(User(
+        return await uow.users.add(User(
             telegram_id=telegram_id, first_name=first_name[:128], username=username,
             language=language_from_telegram(telegram_language, default_language), created_at=now, roles=[],
         ))
-        return user
+    uow.drafts.remember(user.id, draft)  # so the handler's dialogs.current() and customer_of() cost no second query
+    if customer is not None:
+        uow.customers.remember(customer)
     # Assigned only when different: an unchanged user leaves the session clean, so the commit has nothing to flush.
     _set_if_changed(user, first_name=first_name[:128], username=username, is_reachable=True)  # they wrote: not blocked
     if not user.language_chosen and telegram_language:
