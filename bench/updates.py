@@ -26,8 +26,9 @@ Each in two load modes:
 
 The bot as deployed: `bot.app.build_application(settings, policy, SystemClock())` with a real Settings
 (so the scheduler runs the sweep every minute and the outbox round every second, which sends the
-dispatchers' new-request notifications at their 1/s pace), started in its own process (the fake and the load run in this one, as Telegram
-and the users would be elsewhere), logging configured as `servicedesk` does (INFO, to a file).
+dispatchers' new-request notifications at their 1/s pace), started in its own process (the fake
+and the load run in this one, as Telegram and the users would be elsewhere), logging configured
+as `servicedesk` does (INFO, to a file).
 
 Mode: long polling (`--mode webhook` runs the other). Both run the same handlers one update at a
 time (PTB's default, which the desk keeps); they differ in delivery. getUpdates hands the bot up
@@ -707,9 +708,9 @@ async def run_echo(options: Options, workdir: Path, problems: list[str]) -> list
         fake = TimedTelegram()
         await fake.start()
         customers = [Actor(fake.add_user(100_000 + i, f"Echo {i}"), 0) for i in range(options.sizes.pool)]
+        name = "echo-capped" if capped else "echo"
         bot = BotProcess("echo", settings_for(fake, "sqlite+aiosqlite:///unused.sqlite3", options.mode), capped,
-                         workdir / f"echo{'-capped' if capped else ''}.log",
-                         options.profile_for(f"echo{'-capped' if capped else ''}"))
+                         workdir / f"{name}.log", options.profile_for(name))
         try:
             await bot.start()
             if capped:  # only to show the deployed cap at the target rate; a short run says it all
