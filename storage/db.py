@@ -72,6 +72,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         def _sqlite_begin(conn: Any) -> None:
             entry = conn.connection.record_info  # one dict per pooled connection, for its whole life
             turns.take(entry)
+            driver = conn.connection.driver_connection
+            if isinstance(driver, sqlite_driver.OneTripConnection):
+                driver.begin_with_next_statement("BEGIN IMMEDIATE")  # saves a trip to the database thread
+                return
             try:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             except BaseException:

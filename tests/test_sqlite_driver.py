@@ -64,3 +64,42 @@ async def test_a_constraint_error_is_sqlalchemys_and_the_connection_goes_on(engi
             await conn.execute(insert(things).values(name="pump"))
     async with engine.connect() as conn:
         assert (await conn.execute(select(things.c.name))).scalars().all() == ["pump"]
+
+
+async def test_a_transaction_is_a_trip_per_statement_plus_its_commit(engine, trips):
+    """BEGIN IMMEDIATE travels with the first statement; the pool's reset after the commit stays home."""
+    trips.clear()  # the schema's creation
+    async with engine.begin() as conn:
+        await conn.execute(insert(things).values(name="pump"))
+        await conn.execute(select(things.c.name))
+    assert trips == ["_run", "_run", "commit"]
+    trips.clear()
+    async with engine.begin():
+        pass  # began, executed nothing: there is nothing to send
+    assert trips == []
+
+
+async def test_the_first_statement_takes_the_write_lock(engine, tmp_path):
+    """The deferred BEGIN is still IMMEDIATE: once a transaction has run a read, another
+    connection cannot write until it ends (a plain deferred BEGIN would let the read share)."""
+    import sqlite3
+
+    async with engine.begin() as conn:
+        await conn.execute(select(things.c.name))
+        other = sqlite3.connect(tmp_path / "driver.sqlite3", timeout=0)
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("INSERT INTO things (name) VALUES ('other')")
+        finally:
+            other.close()
+
+
+async def test_a_failed_transaction_is_rolled_back(engine, trips):
+    with pytest.raises(exc.IntegrityError):
+        async with engine.begin() as conn:
+            await conn.execute(insert(things).values(name="pump"))
+            trips.clear()
+            await conn.execute(insert(things).values(name="pump"))
+    assert trips == ["_run", "rollback"]
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(things.c.name))).scalars().all() == []
