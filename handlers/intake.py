@@ -74,13 +74,14 @@ async def go_back(turn: Turn, draft: Draft) -> None:
 
 
 async def submit(turn: Turn, customer: Customer, draft: Draft) -> None:
-    """Register the request, tell the customer what happens next, then tell the dispatchers."""
+    """Register the request and queue its announcement to the dispatchers in one transaction, then
+    tell the customer what happens next: a refused reply to the customer loses neither."""
     request = await intake.submit(turn.uow, turn.user, customer, draft, turn.deps.policy, turn.now, turn.deps.settings.timezone)
+    await notify_dispatchers(turn, request)
     await turn.uow.commit()  # the request exists before anyone is told about it
     await turn.edit_off()
     promise = next((c for c in await turn.uow.requests.clocks(request.id) if c.kind in CLOCK_LABELS and c.stopped_at is None), None)
     await turn.reply(views.request_registered(turn._, request, promise))
-    await notify_dispatchers(turn, request)
 
 
 async def notify_dispatchers(turn: Turn, request: ServiceRequest) -> None:

@@ -150,11 +150,11 @@ async def _send(turn: Turn, draft: Draft, customer) -> None:
         await turn.reply(return_views.not_returnable(turn._, refused.proposal, product))
         await _show(turn, draft)
         return
+    reached = await approval_handlers.post_to_approvers(turn, filed.approval, filed.request)  # queued with the request
+    await notify_dispatchers(turn, filed.request)
     await turn.uow.commit()  # the request and its approval exist before anyone is told
     await turn.edit_off()
-    reached = await approval_handlers.post_to_approvers(turn, filed.approval, filed.request)
     await turn.reply(main_menu_view(turn._, return_views.filed(turn._, filed.request, filed.proposal, reached)))
-    await notify_dispatchers(turn, filed.request)
 
 
 # --- after the service manager's decision -----------------------------------------------------

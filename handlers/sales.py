@@ -62,9 +62,9 @@ async def go_back(turn: Turn, draft: Draft) -> None:
 
 async def _send(turn: Turn, draft: Draft) -> None:
     filed = await sales.submit(turn.uow, turn.deps.policy, turn.user, draft, turn.now, turn.deps.settings.timezone)
+    reached = await approval_handlers.post_to_approvers(turn, filed.approval, filed.request)  # queued with the request
     await turn.uow.commit()  # registered before any approver is told
     await turn.edit_off()
-    reached = await approval_handlers.post_to_approvers(turn, filed.approval, filed.request)
     await turn.reply(sales_views.filed(turn._, filed.request, reached))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from telegram import Update
 
+from bot.flood import TELEGRAM_LIMITS
 from storage.models import AuditEntry, Draft, ServiceRequest
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
 from tests.e2e.helpers import file_request, onboard, t
@@ -216,6 +217,30 @@ async def test_a_dispatcher_who_blocked_the_bot_is_marked_unreachable_and_others
         assert (await uow.users.by_telegram_id(DISPATCHER_ID)).is_reachable is False
         assert (await uow.users.by_telegram_id(SECOND_DISPATCHER_ID)).is_reachable is True
     fake.assert_no_rejections(allow=lambda r: r.error_code == 403)
+
+
+async def test_the_dispatchers_hear_of_a_request_whose_confirmation_telegram_refused(fake, desk):
+    """The announcement is queued in the request's own transaction: when Telegram keeps refusing
+    the customer's "registered" message (429 beyond the retries), the request still reaches them."""
+    alice = fake.add_user(user_id=1095, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await alice.send_text("/new")
+    await alice.press("Fault repair")
+    await alice.press("I don't know the serial number")
+    await alice.send_text("Pump trips the breaker after 5 minutes")
+    await alice.press("Skip, no photos")
+    await alice.send_location(34.7466, 113.6253)
+    fake.inject_flood(retry_after=1, times=TELEGRAM_LIMITS.max_retries + 1, method="sendMessage", chat_id=alice.id)
+    await alice.press("✅ Confirm and send")
+    assert "Sorry, something went wrong on our side" in alice.last.text
+    async with desk.db.uow() as uow:
+        customer = await uow.customers.by_user_id((await uow.users.by_telegram_id(alice.id)).id)
+        number = (await uow.requests.page_of_customer(customer.id, 0, 5))[0].number
+    await desk.sweep()  # the outbox round the scheduler runs every second
+    for dispatcher in (DISPATCHER_ID, SECOND_DISPATCHER_ID):
+        assert any(number in (m.text or "") for m in fake.messages_to(dispatcher))
+    # the injected 429s, and the button's answer, which came after the retries had outlived the press
+    fake.assert_no_rejections(allow=lambda r: r.error_code == 429 or r.method == "answerCallbackQuery")
 
 
 async def test_an_unexpected_error_gets_an_apology_not_silence(fake, desk):
