@@ -49,7 +49,12 @@ def deps_of(context: ContextTypes.DEFAULT_TYPE) -> Deps:
 
 
 class Turn:
-    """One update being handled: who sent it, in which language, inside which transaction."""
+    """One update being handled: who sent it, in which language, inside which transaction.
+
+    Its Telegram calls abort the update when they fail before the handler's own commit (all is
+    rolled back, the person gets the apology). After that commit the change stands, so a failure
+    (429 beyond the retries, the network, a blocked chat) is logged and the handler carries on:
+    what it still has to queue for the others (outbox rows) must not be lost with the reply."""
 
     def __init__(self, update: Update, context: ContextTypes.DEFAULT_TYPE, uow: UnitOfWork, user: User, deps: Deps) -> None:
         self.update, self.context, self.uow, self.user, self.deps = update, context, uow, user, deps
@@ -75,7 +80,7 @@ class Turn:
     async def reply(self, view: View | str) -> Message:
         """Send to the current chat; long texts are split, the keyboard goes on the last piece."""
         view = View(view) if isinstance(view, str) else view
-        return await send(self.bot, self.update.effective_chat.id, view)
+        return await self._telegram(send(self.bot, self.update.effective_chat.id, view))
 
     async def answer(self, text: str | None = None, *, alert: bool = False) -> None:
         """Answer the callback query, once."""
@@ -84,7 +89,7 @@ class Turn:
             return
         self._answered = True
         try:
-            await query.answer(text, show_alert=alert)
+            await self._telegram(query.answer(text, show_alert=alert))
         except BadRequest as exc:  # too old (over ~15 s) or already answered: nothing left to do
             log.info("callback answer refused: %s", exc)
 
@@ -95,7 +100,7 @@ class Turn:
             await self.reply(view)
             return
         try:
-            await message.edit_text(view.text, parse_mode=ParseMode.HTML, reply_markup=view.markup)
+            await self._telegram(message.edit_text(view.text, parse_mode=ParseMode.HTML, reply_markup=view.markup))
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():
                 await self.reply(view)
@@ -106,9 +111,22 @@ class Turn:
         if message is None:
             return
         try:
-            await message.edit_reply_markup(reply_markup=None)
+            await self._telegram(message.edit_reply_markup(reply_markup=None))
         except BadRequest:  # already without buttons, or too old to edit
             pass
+
+    async def _telegram(self, call: Awaitable[Any]) -> Any:
+        """Await a Telegram call; after the handler's commit a failure is logged, not raised
+        (see the class docstring). BadRequest stays the caller's: each handles it in its own way."""
+        try:
+            return await call
+        except BadRequest:
+            raise
+        except TelegramError as exc:
+            if not self.uow.committed:
+                raise
+            log.warning("Telegram call failed after the change was committed; carrying on: %s", exc)
+            return None
 
     async def notify_view(self, user: User, view: View) -> bool:
         """Like `notify`, with the view's buttons."""
@@ -118,7 +136,7 @@ class Turn:
         """Replace a message this bot sent earlier (e.g. another approver's copy); gone or
         unchanged messages are left as they are."""
         try:
-            await self.bot.edit_message_text(view.text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=view.markup)
+            await self._telegram(self.bot.edit_message_text(view.text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=view.markup))
         except (BadRequest, Forbidden) as exc:
             log.info("could not edit message %s in chat %s: %s", message_id, chat_id, exc)
 

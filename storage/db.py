@@ -149,6 +149,7 @@ class UnitOfWork:
         self._session_factory = session_factory
         self._before_commit = before_commit
         self.touched_requests: set[int] = set()
+        self.committed = False  # a commit went through: what was done so far stands
 
     async def __aenter__(self) -> UnitOfWork:
         self.session = self._session_factory()
@@ -200,6 +201,7 @@ class UnitOfWork:
             await self._before_commit(self, set(self.touched_requests))
         self.touched_requests.clear()
         await self.session.commit()
+        self.committed = True
 
     async def rollback(self) -> None:
         self.touched_requests.clear()

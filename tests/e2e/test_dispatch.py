@@ -5,6 +5,7 @@ import re
 
 from sqlalchemy import select
 
+from bot.flood import TELEGRAM_LIMITS
 from storage.models import AuditEntry
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
 from tests.e2e.helpers import file_request, onboard, t
@@ -105,3 +106,21 @@ async def test_forged_staff_buttons_change_nothing(fake, desk):
         audited = list(await uow.session.scalars(select(AuditEntry.actor_telegram_id).where(AuditEntry.action == "not_allowed_button").order_by(AuditEntry.id)))
         assert audited == [5003, 5106, 5106]
     fake.assert_no_rejections()
+
+
+async def test_the_engineer_hears_of_an_assignment_whose_card_telegram_would_not_update(fake, desk):
+    """The assignment is committed before the dispatcher's card is redrawn; when Telegram keeps
+    refusing that edit (429 beyond the retries), the engineer and the customer are still told."""
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=5091, first_name="Alice", language_code="en")
+    ed = await _engineer(fake, dora, 5191, "Ed")
+    await onboard(alice)
+    number = await file_request(alice)
+    await dora.press("Open to triage")
+    await dora.press("Assign")
+    fake.inject_flood(retry_after=1, times=TELEGRAM_LIMITS.max_retries + 1, method="editMessageText", chat_id=DISPATCHER_ID)
+    await dora.press("Ed")
+    assert f"Job {number}" in ed.last.text
+    assert f"Engineer Ed is assigned to your request {number}" in alice.last.text
+    assert not any("Sorry, something went wrong" in (m.text or "") for m in dora.messages)
+    fake.assert_no_rejections(allow=lambda r: r.error_code == 429 or r.method == "answerCallbackQuery")
