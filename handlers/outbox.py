@@ -3,11 +3,12 @@
 Every message to somebody other than the person acting is an outbox row written with the change
 that caused it (bot/services/notices.py, reminders, maintenance, follow-ups…). `deliver` sends them:
 
-- A round claims the due rows of up to PEOPLE_PER_ROUND people, all of each person's rows, and
-  no other sender serves a person while their claim lives (storage: `claim_people`), so a
-  person's messages go out in the order they were caused, whichever process sends them. It
-  sends at most PER_PERSON_PER_ROUND of them and gives the rest back, so one long queue never
-  holds up the next round.
+- A round claims the due rows of up to PEOPLE_PER_ROUND people, each person's oldest
+  PER_PERSON_PER_ROUND (with all their deadline reminders when one is among them: those go as
+  one digest), and no other sender serves a person while their claim lives (storage:
+  `claim_people`), so a person's messages go out in the order they were caused, whichever
+  process sends them. The rest waits for the next round, so one long queue never holds up
+  the next round, nor costs it more than a short one.
 - People are served in parallel (up to CONCURRENT_CHATS): the pace is one message a second per
   chat, so only many chats at once reach the overall ~30 a second. The pacing itself is the
   bot's rate limiter (bot/flood.py); calls made here are marked as notifications for it.
@@ -86,7 +87,8 @@ async def deliver(bot: Any, deps: Deps, now: datetime, *, user_ids: Collection[i
     while True:
         async with deps.db.uow() as uow:
             claimed = await uow.outbox.claim_people(now, LEASE, PEOPLE_PER_ROUND, user_ids,
-                                                    max_waiting=None if patient else IMMEDIATE_MAX_WAITING)
+                                                    max_waiting=None if patient else IMMEDIATE_MAX_WAITING,
+                                                    per_person=PER_PERSON_PER_ROUND, digest_kind=reminders.DEADLINE)
             await uow.commit()
         if not claimed:
             return sent
@@ -149,7 +151,7 @@ async def _serve(bot: Any, deps: Deps, person_id: int, rows: list[OutboxMessage]
                 if outcome == "sent":
                     sent += 1
                 elif outcome != "rejected":  # the rest waits (or is closed) with this one, keeping the order
-                    await _stop(deps, chat_id, parcels[index:], outcome, now)
+                    await _stop(deps, person_id, chat_id, parcels[index:], outcome, now)
                     untouched.clear()
                     break
             return sent
@@ -193,11 +195,13 @@ async def _send_parcel(bot: Any, deps: Deps, person_id: int, chat_id: int, parce
     return "sent"
 
 
-async def _stop(deps: Deps, chat_id: int, rest: list[Parcel], outcome: str | timedelta, now: datetime) -> None:
-    """This person's remaining messages after a failure: closed (blocked), released (busy) or held."""
+async def _stop(deps: Deps, person_id: int, chat_id: int, rest: list[Parcel], outcome: str | timedelta, now: datetime) -> None:
+    """This person's remaining messages after a failure: closed (blocked), released (busy) or held
+    (held rows keep the person's later, unclaimed ones back too: nobody claims a person with a live lease)."""
     if outcome == "blocked":
         async with deps.db.uow() as uow:
-            await _close(uow, [row_id for parcel in rest for row_id in parcel.ids], now, "blocked")
+            # every unsent row of theirs, not only those of this round: none can be delivered now
+            await _close(uow, await uow.outbox.unsent_ids_of(person_id), now, "blocked")
             await notices.blocked(uow, chat_id, now)
             await uow.commit()
         return

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from bot.clock import ManualClock
 from bot.config import DEFAULT_POLICY_FILE, Settings
 from bot.policy import load_policy
-from bot.services import dispatch, jobs, notices, staff, users
+from bot.services import dispatch, jobs, notices, reminders, staff, users
 from bot.services.clocks import ClockKeeper
 from bot.services.reminders import Planner
 from handlers import outbox
@@ -200,6 +200,31 @@ async def test_after_a_commit_only_people_without_a_queue_are_claimed(database, 
         round_claimed = await uow.outbox.claim_people(clock.now(), LEASE, 100)
         assert [m.user_id for m in now_claimed] == [quiet.id, quiet.id]
         assert [m.user_id for m in round_claimed] == [busy.id] * (outbox.IMMEDIATE_MAX_WAITING + 1)
+
+
+async def test_a_round_claims_a_few_of_a_long_queue_and_every_deadline_reminder_with_them(database, clock):
+    """A long queue costs a round no more than a short one; deadline reminders still go as one digest."""
+    async with database.uow() as uow:
+        busy = await users.touch(uow, 5002, "Busy", None, "en", "en", clock.now())
+        late = await users.touch(uow, 5004, "Late", None, "en", "en", clock.now())
+        for n in range(50):
+            await notices.queue(uow, busy, notices.VIEW, {"text": f"note {n}"}, f"test:busy:{n}", clock.now())
+        await notices.queue(uow, late, notices.VIEW, {"text": "note"}, "test:late:note", clock.now())
+        for n in range(5):  # the digest's rows: the first among the oldest three, the rest after them
+            await uow.outbox.add_once(OutboxMessage(
+                key=f"test:late:deadline:{n}", user_id=late.id, kind=reminders.DEADLINE, payload={},
+                not_before=clock.now(), created_at=clock.now()))
+        for n in range(3):
+            await notices.queue(uow, late, notices.VIEW, {"text": f"after {n}"}, f"test:late:after:{n}", clock.now())
+        await uow.commit()
+    async with database.uow() as uow:
+        claimed = await uow.outbox.claim_people(clock.now(), LEASE, 100, per_person=3, digest_kind=reminders.DEADLINE)
+        await uow.commit()
+    assert [m.payload["text"] for m in claimed if m.user_id == busy.id] == ["note 0", "note 1", "note 2"]
+    late_rows = [m for m in claimed if m.user_id == late.id]
+    assert [m.kind for m in late_rows] == [notices.VIEW] + [reminders.DEADLINE] * 5
+    async with database.uow() as uow:  # the rest waits for the claim's sender: nobody else takes it
+        assert await uow.outbox.claim_people(clock.now(), LEASE, 100, per_person=3) == []
 
 
 async def test_a_long_queue_never_holds_up_a_message_that_arrives_for_somebody_else(database, database_url, clock, monkeypatch):
