@@ -155,13 +155,16 @@ class UserRepository(_Repository):
         return await self.session.get(User, user_id, populate_existing=True)
 
     async def active_with_role(self, role: str) -> list[User]:
+        """With their roles in the same statement (the relationship's own loading costs a second
+        one; every new request asks for its dispatchers)."""
         rows = await self.session.scalars(
             select(User)
             .join(UserRole)
+            .options(joinedload(User.roles))
             .where(UserRole.role == role, User.is_active.is_(True))
             .order_by(User.id)
         )
-        return list(rows)
+        return list(rows.unique())
 
 
 class CustomerRepository(_Repository):
