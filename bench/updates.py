@@ -494,7 +494,10 @@ def build_desk(settings: Settings, capped: bool) -> Application:
 
 
 async def _serve(kind: str, settings: Settings, capped: bool, ready: Any, stop: Any) -> None:
+    from bot.app import freeze_startup_objects
+
     app = build_echo(settings, capped) if kind == "echo" else build_desk(settings, capped)
+    freeze_startup_objects()  # as `servicedesk` does, for the echo bot too
     if settings.webhook_mode:
         from bot.ops.webhook import WebhookDesk
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from telegram import Bot, Update
 from telegram.error import InvalidToken, NetworkError
 
-from bot.app import build_application
+from bot.app import build_application, freeze_startup_objects
 from bot.clock import SystemClock
 from bot.config import ConfigError, Settings, load_settings
 from bot.ops import backup as backups
@@ -89,6 +89,7 @@ def run(settings: Settings) -> int:
     try:
         with backups.running_lock(settings.database_url):  # restore refuses while this is held
             application = build_application(settings, policy, SystemClock())
+            freeze_startup_objects()
             if settings.webhook_mode:
                 from bot.ops.webhook import serve  # aiohttp is only needed in webhook mode
                 asyncio.run(serve(application, settings))

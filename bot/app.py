@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 
 from telegram import Update
@@ -63,6 +64,16 @@ def build_application(
     app.add_handler(TypeHandler(Update, _note_update), group=-1)  # before every other handler; does not consume
     handlers.register(app)
     return app
+
+
+def freeze_startup_objects() -> None:
+    """In a bot process, once its application is built: what exists by then (libraries, message
+    catalogs, policy, the application) lives as long as the process, so the cycle collector's
+    full passes stop walking it. Those passes stalled every update for ~50 ms a few times a
+    minute under load (the benchmark's intake p99). Not for tests, which build many applications
+    in one process: frozen objects are never collected."""
+    gc.collect()
+    gc.freeze()
 
 
 def _with_request_numbers(keeper: ClockKeeper) -> BeforeCommit:
