@@ -30,8 +30,8 @@ async def onboard(user, name: str | None = None, phone: str = "+8613800138000", 
         await user.send_text(company)
 
 
-async def file_request(user, *, photos: int = 0, kind_label: str = "Fault repair", description: str = "Pump trips the breaker after 5 minutes", language: str = "en") -> str:
-    """A full intake in the user's language; returns the request number the bot announced."""
+async def fill_request(user, *, photos: int = 0, kind_label: str = "Fault repair", description: str = "Pump trips the breaker after 5 minutes", language: str = "en") -> None:
+    """An intake in the user's language up to its confirmation card (not sent yet)."""
     await user.send_text("/new")
     await user.press(t(language, kind_label))
     await user.press(t(language, "I don't know the serial number"))
@@ -40,6 +40,11 @@ async def file_request(user, *, photos: int = 0, kind_label: str = "Fault repair
         await user.send_photo()
     await user.press(t(language, "✅ Done") if photos else t(language, "Skip, no photos"))
     await user.send_location(34.7466, 113.6253)
+
+
+async def file_request(user, *, photos: int = 0, kind_label: str = "Fault repair", description: str = "Pump trips the breaker after 5 minutes", language: str = "en") -> str:
+    """A full intake in the user's language; returns the request number the bot announced."""
+    await fill_request(user, photos=photos, kind_label=kind_label, description=description, language=language)
     await user.press(t(language, "✅ Confirm and send"))
     registered = t(language, "✅ Request <b>{number}</b> is registered.", number="SR-").split("SR-")[1]
     announcement = next(m for m in reversed(user.messages) if registered in (m.text or ""))

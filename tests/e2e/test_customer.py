@@ -7,7 +7,7 @@ from telegram import Update
 from bot.flood import TELEGRAM_LIMITS
 from storage.models import AuditEntry, Draft, ServiceRequest
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
-from tests.e2e.helpers import file_request, onboard, t
+from tests.e2e.helpers import file_request, fill_request, onboard, t
 
 
 async def test_onboarding_in_chinese_speaks_chinese_and_registers_the_customer(fake, desk):
@@ -225,12 +225,7 @@ async def test_the_dispatchers_hear_of_a_request_whose_confirmation_telegram_ref
     and the customer gets no apology asking to try again (that would file it twice)."""
     alice = fake.add_user(user_id=1095, first_name="Alice", language_code="en")
     await onboard(alice)
-    await alice.send_text("/new")
-    await alice.press("Fault repair")
-    await alice.press("I don't know the serial number")
-    await alice.send_text("Pump trips the breaker after 5 minutes")
-    await alice.press("Skip, no photos")
-    await alice.send_location(34.7466, 113.6253)
+    await fill_request(alice)
     fake.inject_flood(retry_after=1, times=TELEGRAM_LIMITS.max_retries + 1, method="sendMessage", chat_id=alice.id)
     await alice.press("✅ Confirm and send")
     assert not any("Sorry, something went wrong" in (m.text or "") for m in alice.messages)
