@@ -77,8 +77,9 @@ class Turn:
     def refresh_language(self) -> None:
         self._ = self.translator_for(self.user)
 
-    async def reply(self, view: View | str) -> Message:
-        """Send to the current chat; long texts are split, the keyboard goes on the last piece."""
+    async def reply(self, view: View | str) -> Message | None:
+        """Send to the current chat; long texts are split, the keyboard goes on the last piece.
+        None only when Telegram refused it after the handler's commit (see the class docstring)."""
         view = View(view) if isinstance(view, str) else view
         return await self._telegram(send(self.bot, self.update.effective_chat.id, view))
 
