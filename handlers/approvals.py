@@ -149,9 +149,9 @@ async def on_answer_input(turn: Turn, draft: Draft, message: UserInput) -> None:
         await turn.reply(approval_views.changed_meanwhile(turn._))
         return
     await dialogs.end(turn.uow, draft)
-    await turn.uow.commit()
-    await turn.reply(approval_views.answer_sent(turn._, outcome.request))
     await post_to_approvers(turn, outcome.approval, outcome.request)
+    await turn.uow.commit()  # the answer and the approvers' cards in one transaction
+    await turn.reply(approval_views.answer_sent(turn._, outcome.request))
 
 
 async def on_dialog_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
@@ -216,7 +216,7 @@ async def on_waiver_input(turn: Turn, draft: Draft, message: UserInput) -> None:
         await dialogs.end(turn.uow, draft)
         await turn.reply(turn._("This request has changed meanwhile; nothing was recorded."))
         return
-    await turn.uow.commit()
     request = await turn.uow.requests.get(approval.request_id)
     reached = await post_to_approvers(turn, approval, request)
+    await turn.uow.commit()  # the waiver request and its approvers' cards in one transaction
     await turn.reply(approval_views.waiver_filed(turn._, approval, request, reached))

@@ -151,13 +151,13 @@ async def go_back(turn: Turn, draft: Draft) -> None:
 
 async def _send(turn: Turn, draft: Draft, customer) -> None:
     filed = await complaints.submit(turn.uow, turn.deps.policy, turn.user, customer, draft, turn.now, turn.deps.settings.timezone)
-    await turn.uow.commit()  # the complaint exists before anyone is told
-    await turn.edit_off()
-    await turn.reply(complaint_views.filed(turn._, filed.request, await complaints.due_at(turn.uow, filed.request)))
     for supervisor in await complaints.supervisors(turn.uow):
         _ = turn.translator_for(supervisor)
         found = await complaints.case(turn.uow, supervisor, filed.complaint.id)
         await turn.notify_view(supervisor, complaint_views.card(_, found, turn.now, complaint_views.new_complaint_note(_)))
+    await turn.uow.commit()  # the complaint and its notices exist before anyone is told
+    await turn.edit_off()
+    await turn.reply(complaint_views.filed(turn._, filed.request, await complaints.due_at(turn.uow, filed.request)))
 
 
 async def tell_supervisors(turn: Turn, request: ServiceRequest, what: str, text: str | None, photos: tuple[str, ...]) -> None:
@@ -295,13 +295,13 @@ async def on_work_button(turn: Turn, draft: Draft, payload: DialogButton) -> Non
         await turn.edit_off()
         await turn.reply(_stopped(turn, error))
         return
-    await turn.uow.commit()  # answered and closed before the customer reads it
-    await turn.edit_off()
-    note = complaint_views.recorded(turn._, "queued" if answered.queued else "answer", turn.user)
-    await _card(turn, answered.complaint.id, note, edit=False)
     person = answered.customer_user
     if person is not None and not answered.queued:
         await turn.notify_view(person, complaint_views.answer_for_customer(turn.translator_for(person), answered.complaint, answered.request))
+    await turn.uow.commit()  # answered, closed and queued for the customer before they read it
+    await turn.edit_off()
+    note = complaint_views.recorded(turn._, "queued" if answered.queued else "answer", turn.user)
+    await _card(turn, answered.complaint.id, note, edit=False)
 
 
 async def go_back_work(turn: Turn, draft: Draft) -> None:

@@ -45,13 +45,13 @@ async def on_visit_answer(turn: Turn, payload: VisitButton) -> None:
     except (NotAllowed, NotFound):
         await _refuse(turn, payload.pack())
         return
-    await turn.uow.commit()
-    await turn.edit_off()
     when = answer.visit.planned_at
-    await turn.reply(turn._("Thank you: the visit on {time} is agreed (request {number}).", time=turn._.datetime(when), number=answer.request.number))
     engineer = await turn.uow.users.get(answer.visit.engineer_id)
     _ = turn.translator_for(engineer)
     await turn.notify(engineer, _("✅ The customer agreed to the visit on {time} for job {number}.", time=_.datetime(when), number=answer.request.number))
+    await turn.uow.commit()
+    await turn.edit_off()
+    await turn.reply(turn._("Thank you: the visit on {time} is agreed (request {number}).", time=turn._.datetime(when), number=answer.request.number))
 
 
 async def on_counter_input(turn: Turn, draft: Draft, message: UserInput) -> None:
@@ -69,12 +69,12 @@ async def on_counter_input(turn: Turn, draft: Draft, message: UserInput) -> None
     except (NotAllowed, NotFound):
         await turn.reply(turn._("The engineer has changed the proposal meanwhile; please look at their latest message."))
         return
-    await turn.uow.commit()
-    await turn.reply(turn._("Thank you, the engineer will propose another time (request {number}).", number=answer.request.number))
     engineer = await turn.uow.users.get(answer.visit.engineer_id)
     _ = turn.translator_for(engineer)
     markup = inline([[button(_("📅 Propose a visit"), JobButton(answer.request.id, "visit"))]])
     await turn.notify(engineer, _("🕑 The customer of job {number} asks for another time: {note}", number=answer.request.number, note=note), markup=markup)
+    await turn.uow.commit()
+    await turn.reply(turn._("Thank you, the engineer will propose another time (request {number}).", number=answer.request.number))
 
 
 async def on_counter_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
@@ -95,15 +95,15 @@ async def on_report_answer(turn: Turn, payload: ReportAnswerButton) -> None:
         return
     # A closed job owes the customer follow-up calls (bot/services/followups.py), in the same transaction.
     await followups.schedule_after_close(turn.uow, turn.deps.policy.follow_ups, turn.deps.settings.timezone, verdict.request, turn.now)
-    await turn.uow.commit()  # the verdict stands before anyone is told
-    await turn.edit_off()
     request = verdict.request
     engineer = await turn.uow.users.get(verdict.report.engineer_id)
     if verdict.resolved:
-        await turn.reply(job_views.survey_prompt(turn._, verdict.survey_draft))
         if engineer is not None:
             _ = turn.translator_for(engineer)
             await turn.notify(engineer, _("✅ The customer confirmed job {number} as resolved.", number=request.number))
+        await turn.uow.commit()  # the verdict and its notices stand before anyone is told
+        await turn.edit_off()
+        await turn.reply(job_views.survey_prompt(turn._, verdict.survey_draft))
         return
     await _reopened(turn, request, engineer)
 
@@ -111,12 +111,14 @@ async def on_report_answer(turn: Turn, payload: ReportAnswerButton) -> None:
 async def _reopened(turn: Turn, request: ServiceRequest, engineer) -> None:
     """Not resolved: the dispatchers and the engineer are told; the customer can say what is wrong."""
     _, draft = await requests.start_comment(turn.uow, turn.user, await users.customer_of(turn.uow, turn.user), request.id, turn.now)
-    await turn.reply(views.View(turn._("We are sorry. Request {number} is reopened and the dispatcher is told. What is still wrong? Send a comment or photos, then press “Done”.", number=request.number),
-                                views.comment_prompt(turn._, request, draft).markup))
     for dispatcher in await requests.dispatchers(turn.uow):
         await turn.notify_view(dispatcher, job_views.dispute_for_staff(turn.translator_for(dispatcher), request, dispatcher=True))
     if engineer is not None and engineer.is_active:
         await turn.notify_view(engineer, job_views.dispute_for_staff(turn.translator_for(engineer), request, dispatcher=False))
+    await turn.uow.commit()  # the verdict and its notices stand before anyone is told
+    await turn.edit_off()
+    await turn.reply(views.View(turn._("We are sorry. Request {number} is reopened and the dispatcher is told. What is still wrong? Send a comment or photos, then press “Done”.", number=request.number),
+                                views.comment_prompt(turn._, request, draft).markup))
 
 
 # --- the survey ----------------------------------------------------------------------------

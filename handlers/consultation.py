@@ -23,11 +23,11 @@ async def on_consultation_button(turn: Turn, payload: ConsultationButton) -> Non
             await turn.reply(escalation_views.customer_answer_prompt(turn._, start.request, start.question, start.draft))
         elif payload.action == "close":
             delivery = await consultation.close_as_answered(turn.uow, turn.user, payload.request_id, turn.now)
-            await turn.uow.commit()  # closed before the customer is told
-            await show_card(turn, delivery.request.id)
             if delivery.customer_user is not None:
                 _ = turn.translator_for(delivery.customer_user)
                 await turn.notify(delivery.customer_user, escalation_views.closed_for_customer(_, delivery.request))
+            await turn.uow.commit()  # closed, and the customer's notice queued, before anyone is told
+            await show_card(turn, delivery.request.id)
         else:
             raise NotFound()
     except (NotAllowed, NotFound):
@@ -47,10 +47,10 @@ async def _customer_resolved(turn: Turn, payload: ConsultationButton) -> None:
         await turn.audit("stale_button", data=payload.pack())
         await turn.answer(escalation_views.already_closed(turn._), alert=True)
         return
+    await _tell_dispatchers(turn, request)
     await turn.uow.commit()
     await turn.edit_off()
     await turn.reply(escalation_views.customer_closed_it(turn._, request))
-    await _tell_dispatchers(turn, request)
 
 
 async def _tell_dispatchers(turn: Turn, request: ServiceRequest) -> None:
@@ -76,12 +76,12 @@ async def on_answer_input(turn: Turn, draft: Draft, message: UserInput) -> None:
         await turn.reply(turn._("This request has changed meanwhile; nothing was recorded."))
         return
     await dialogs.end(turn.uow, draft)
-    await turn.uow.commit()  # the answer is on the timeline before the customer reads it
     reached = False
     if delivery.customer_user is not None:
         _ = turn.translator_for(delivery.customer_user)
         view = escalation_views.answer_for_customer(_, delivery.request, delivery.text, delivery.closable)
         reached = await turn.notify_view(delivery.customer_user, view)
+    await turn.uow.commit()  # the answer is on the timeline, and queued for the customer, before they read it
     await turn.reply(escalation_views.answer_delivered(turn._, delivery.request, reached))
     await show_card(turn, delivery.request.id, edit=False)
 

@@ -119,13 +119,13 @@ async def on_close_input(turn: Turn, draft: Draft, message: UserInput) -> None:
         return
     # Work reported before the close (e.g. disputed, then closed) still owes the customer follow-up calls.
     await followups.schedule_after_close(turn.uow, turn.deps.policy.follow_ups, turn.deps.settings.timezone, request, turn.now)
-    await turn.uow.commit()
-    await show_card(turn, request.id, edit=False)
     customer = await turn.uow.customers.get(request.customer_id)
     person = await turn.uow.users.get(customer.user_id) if customer.user_id else None
     if person is not None and person.is_active:
         _ = turn.translator_for(person)
         await turn.notify(person, _("Request {number} is closed by the service department: {note}", number=request.number, note=note))
+    await turn.uow.commit()  # closed, with the customer's notice queued in the same transaction
+    await show_card(turn, request.id, edit=False)
 
 
 def _cancel_markup(turn: Turn, draft: Draft) -> InlineKeyboardMarkup:
@@ -143,14 +143,14 @@ async def on_assign_button(turn: Turn, payload: AssignButton) -> None:
     except (NotAllowed, NotFound):
         await _refuse(turn, payload.pack())
         return
-    await turn.uow.commit()  # the assignment stands before anybody is told about it
-    await show_card(turn, request.id)
     customer = await turn.uow.customers.get(request.customer_id)
     card = await jobs.job_card(turn.uow, engineer, request.id)
     await turn.notify_view(engineer, job_views.job_card(turn.translator_for(engineer), card, turn.now))
     customer_user = await turn.uow.users.get(customer.user_id) if customer.user_id else None
     if customer_user is not None:
         await turn.notify(customer_user, dispatch_views.assigned_to_customer(turn.translator_for(customer_user), request, engineer))
+    await turn.uow.commit()  # the assignment and its notices stand before anybody is told about it
+    await show_card(turn, request.id)
 
 
 async def on_note_input(turn: Turn, draft: Draft, message: UserInput) -> None:

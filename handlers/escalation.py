@@ -71,9 +71,9 @@ async def on_question_input(turn: Turn, draft: Draft, message: UserInput) -> Non
         await turn.reply(turn._("This request has changed meanwhile; nothing was recorded."))
         return
     await dialogs.end(turn.uow, draft)
-    await turn.uow.commit()  # the case exists before the expert hears of it
-    await turn.reply(escalation_views.escalation_sent(turn._, request, expert))
     await _tell_expert(turn, await escalation.case_of(turn.uow, case, request), expert)
+    await turn.uow.commit()  # the case, and the expert's notice, exist before anyone is told
+    await turn.reply(escalation_views.escalation_sent(turn._, request, expert))
     await show_card(turn, request.id, edit=False)
 
 
@@ -152,11 +152,11 @@ async def on_answer_button(turn: Turn, draft: Draft, payload: DialogButton) -> N
     except (NotAllowed, NotFound):
         await turn.reply(escalation_views.case_withdrawn(turn._))
         return
-    await turn.uow.commit()  # the answer is recorded before anyone is told
-    await turn.reply(escalation_views.answer_sent(turn._, answered.escalation, answered.request))
     for reader in answered.readers:
         _ = turn.translator_for(reader)
         await turn.notify_view(reader, escalation_views.expert_answer_view(_, answered.escalation, answered.request, turn.user, reader))
+    await turn.uow.commit()  # the answer, and its notices, are recorded before anyone is told
+    await turn.reply(escalation_views.answer_sent(turn._, answered.escalation, answered.request))
 
 
 async def go_back(turn: Turn, draft: Draft) -> None:

@@ -126,10 +126,10 @@ async def _record(turn: Turn, draft: Draft, feedback: str | None) -> None:
         await turn.audit("follow_up_not_allowed", data=f"feedback:{draft.data.get('call_id')}")
         await turn.reply(turn._("This button is no longer valid."))
         return
-    await turn.uow.commit()  # stored before anyone is told
-    await turn.reply(await _card_view(turn, recorded.call.id, followup_views.recorded_note(turn._, recorded, policy)))
     if recorded.call.outcome == followups.NOT_SATISFIED:
         await _tell_dispatchers(turn, recorded)
+    await turn.uow.commit()  # stored, with the dispatchers' notices, before anyone is told
+    await turn.reply(await _card_view(turn, recorded.call.id, followup_views.recorded_note(turn._, recorded, policy)))
 
 
 async def _tell_dispatchers(turn: Turn, recorded: followups.Recorded) -> None:

@@ -182,11 +182,11 @@ async def _propose(turn: Turn, draft: Draft, when) -> None:
         await turn.reply(turn._("This job has changed meanwhile; nothing was recorded."))
         return
     await dialogs.end(turn.uow, draft)
-    await turn.uow.commit()  # the proposal exists before the customer can answer it
-    await turn.reply(turn._("Visit on {time} proposed to the customer for job {number}; I will tell you their answer.", time=turn._.datetime(when), number=request.number))
     customer_user = await _customer_user(turn, request)
     if customer_user is not None:
         await turn.notify_view(customer_user, job_views.visit_proposal(turn.translator_for(customer_user), request, visit, turn.user))
+    await turn.uow.commit()  # the proposal exists (and is queued for the customer) before they can answer it
+    await turn.reply(turn._("Visit on {time} proposed to the customer for job {number}; I will tell you their answer.", time=turn._.datetime(when), number=request.number))
 
 
 # --- arrival with a location ---------------------------------------------------------------
@@ -260,15 +260,15 @@ async def _submit_report(turn: Turn, draft: Draft) -> None:
         await turn.edit_off()
         await turn.reply(turn._("This job has changed meanwhile; the report was not sent."))
         return
-    await turn.uow.commit()  # the report is stored before the customer is asked about it
-    await turn.edit_off()
-    await turn.reply(turn._("Report for job {number} sent. The customer is asked to confirm; you can still edit it until then.", number=request.number))
     customer_user = await _customer_user(turn, request)
     if customer_user is not None:
         _ = turn.translator_for(customer_user)
         await turn.notify_view(customer_user, job_views.report_for_customer(_, request, report, turn.user, updated=updated))
     await _tell_dispatchers(turn, request, "report")
     await stock_handlers.tell_differences(turn, request.id)
+    await turn.uow.commit()  # the report and its notices are stored before the customer is asked about it
+    await turn.edit_off()
+    await turn.reply(turn._("Report for job {number} sent. The customer is asked to confirm; you can still edit it until then.", number=request.number))
 
 
 # --- telling the others ------------------------------------------------------------------

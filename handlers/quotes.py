@@ -59,8 +59,6 @@ async def _send(turn: Turn, draft: Draft) -> None:
     except (NotAllowed, NotFound):
         await turn.reply(turn._("This request has changed meanwhile; nothing was recorded."))
         return
-    await turn.uow.commit()  # the quote exists before the customer can press Accept
-    await turn.edit_off()
     request = await turn.uow.requests.get(quote.request_id)
     customer = await turn.uow.customers.get(request.customer_id)
     person = await turn.uow.users.get(customer.user_id) if customer.user_id else None
@@ -68,6 +66,8 @@ async def _send(turn: Turn, draft: Draft) -> None:
     if person is not None and person.is_active:
         view = quote_views.for_customer(turn.translator_for(person), quote, await turn.uow.quotes.lines(quote.id), request)
         reached = await turn.notify_view(person, view)
+    await turn.uow.commit()  # the quote exists before the customer can press Accept
+    await turn.edit_off()
     await turn.reply(quote_views.sent(turn._, quote, request, reached))
 
 
@@ -85,9 +85,6 @@ async def on_quote_button(turn: Turn, payload: QuoteButton) -> None:
         await turn.audit("stale_button", data=payload.pack())
         await turn.answer(quote_views.already_answered(turn._), alert=True)
         return
-    await turn.uow.commit()
-    await turn.edit_off()
-    await turn.reply(quote_views.answered_for_customer(turn._, quote, request))
     told: set[int] = set()
     for dispatcher in await requests.dispatchers(turn.uow):
         told.add(dispatcher.id)
@@ -97,3 +94,6 @@ async def on_quote_button(turn: Turn, payload: QuoteButton) -> None:
         if person is not None and person.is_active:
             told.add(person.id)
             await turn.notify_view(person, quote_views.answered_for_staff(turn.translator_for(person), quote, request, dispatcher=dispatch.is_dispatcher(person)))
+    await turn.uow.commit()  # the answer and its notices stand before the customer reads the reply
+    await turn.edit_off()
+    await turn.reply(quote_views.answered_for_customer(turn._, quote, request))

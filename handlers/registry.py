@@ -129,10 +129,9 @@ async def on_claim_input(turn: Turn, draft: Draft, message: UserInput) -> None:
         await turn.reply(_claim_refusal(turn, error))
         return
     await dialogs.end(turn.uow, draft)
-    await turn.reply(views.main_menu_view(turn._, registry_views.claim_result(turn._, outcome)))
-    if outcome.result == registry.CLAIM_SENT:
-        await turn.uow.commit()  # the claim exists before any dispatcher is told about it
+    if outcome.result == registry.CLAIM_SENT:  # queued with the claim, sent once it is committed
         await _tell_dispatchers(turn, outcome.claim)
+    await turn.reply(views.main_menu_view(turn._, registry_views.claim_result(turn._, outcome)))
 
 
 def _claim_refusal(turn: Turn, error: Exception) -> str:
@@ -170,8 +169,8 @@ async def on_claim_button(turn: Turn, payload: ClaimButton) -> None:
     except (NotAllowed, NotFound):
         await _refuse_button(turn, payload.pack())
         return
-    await turn.uow.commit()  # the decision stands before anyone is told
-    await turn.edit(registry_views.claim_decided(turn._, card, turn.user))
     claimant = await turn.uow.users.get(card.claimant.user_id) if card.claimant.user_id else None
     if claimant is not None:
         await turn.notify(claimant, registry_views.claim_outcome_for_customer(turn.translator_for(claimant), card))
+    await turn.uow.commit()  # the decision and its notice stand before anyone is told
+    await turn.edit(registry_views.claim_decided(turn._, card, turn.user))

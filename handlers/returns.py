@@ -203,10 +203,10 @@ async def on_return_button(turn: Turn, payload: ReturnButton) -> None:
         await turn.audit("return_not_allowed", data=payload.pack())
         await turn.answer(turn._("This button is no longer valid."), alert=True)
         return
-    await turn.uow.commit()  # recorded before the customer is told
-    note = return_views.step_note(turn._, tracked.case, return_views.actor_name(turn.user))
-    await turn.answer(note)
-    await turn.edit(return_views.tracking_card(turn._, tracked, note))
     person = await returns.customer_user(turn.uow, tracked.customer)
     if person is not None:
         await turn.notify(person, return_views.step_for_customer(turn.translator_for(person), tracked.case, tracked.request))
+    await turn.uow.commit()  # recorded, with the customer's notice, before anyone is told
+    note = return_views.step_note(turn._, tracked.case, return_views.actor_name(turn.user))
+    await turn.answer(note)
+    await turn.edit(return_views.tracking_card(turn._, tracked, note))

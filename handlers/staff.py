@@ -98,8 +98,7 @@ async def on_staff_button(turn: Turn, payload: StaffButton) -> None:
     if payload.action != "open":
         await menus.apply_for(turn.bot, person, turn.translator_for(person))
     await turn.edit(staff_views.staff_card(turn._, person))
-    if released:
-        await turn.uow.commit()  # the jobs are back in the queue before anyone is told
+    if released:  # queued with the jobs' return to the queue, sent once it is committed
         await _tell_released(turn, person, released)
 
 

@@ -78,12 +78,12 @@ async def on_issue_button(turn: Turn, payload: IssueButton) -> None:
         await turn.answer(stock_views.out_of_stock(turn._, short, await turn.uow.stock.warehouse(payload.warehouse_id)), alert=True)
         await _refresh_issue_card(turn, payload.requisition_id)
         return
-    await turn.uow.commit()  # the stock is taken before anyone is told
     parts = await _parts(turn, issued.requisition)
-    await turn.edit(stock_views.issued_for_warehouse(turn._, issued, parts, turn.user))
     engineer = await turn.uow.users.get(issued.requisition.engineer_id)
     if engineer is not None:
         await turn.notify_view(engineer, stock_views.issued_for_engineer(turn.translator_for(engineer), issued, parts, turn.user))
+    await turn.uow.commit()  # the stock is taken, and the engineer's notice queued, before anyone is told
+    await turn.edit(stock_views.issued_for_warehouse(turn._, issued, parts, turn.user))
 
 
 async def _refresh_issue_card(turn: Turn, requisition_id: int) -> None:
@@ -182,10 +182,10 @@ async def _send(turn: Turn, draft: Draft) -> None:
         await turn.edit_off()
         await turn.reply(turn._("This job has changed meanwhile; nothing was recorded."))
         return
-    await turn.uow.commit()  # the requisition exists before an approver can press Approve
-    await turn.edit_off()
     request = await turn.uow.requests.get(requisition.request_id)
     await approval_handlers.post_to_approvers(turn, approval, request)
+    await turn.uow.commit()  # the requisition and its approval cards exist before an approver can press Approve
+    await turn.edit_off()
     await turn.reply(views.main_menu_view(turn._, stock_views.requisition_sent(turn._, requisition, request, await _parts(turn, requisition))))
     await _show_job(turn, request.id)
 
