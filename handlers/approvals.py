@@ -31,16 +31,10 @@ async def post_to_approvers(turn: Turn, approval: Approval, request: ServiceRequ
     return reached
 
 
-async def _after(turn: Turn, outcome: approvals.Outcome) -> None:
-    """A step was acted on (and committed): update every approver's copy, tell the requester and
-    the engineer, and put the next step before its approvers."""
+async def _tell_after(turn: Turn, outcome: approvals.Outcome) -> None:
+    """A step was acted on: tell the requester and the engineer, put the next step before its
+    approvers, run the kind's follow-up. Outbox rows only, queued before the decision's commit."""
     approval, request = outcome.approval, outcome.request
-    requester = await turn.uow.users.get(approval.requested_by_id)
-    for post in await turn.uow.approvals.posts(approval.id, outcome.decided_step):
-        reader = await turn.uow.users.get(post.user_id)
-        _ = turn.translator_for(reader)
-        view = approval_views.state_card(_, approval, request, requester, approval_views.action_note(_, outcome))
-        await turn.edit_elsewhere(post.chat_id, post.message_id, view)
     for person in await approvals.people_to_tell(turn.uow, approval, request, turn.user):
         if outcome.finished and approval.kind in FOLLOW_UPS and not users.is_staff(person):
             continue  # a customer who asked (a return) gets the kind's own message below, not the staff's
@@ -49,6 +43,17 @@ async def _after(turn: Turn, outcome: approvals.Outcome) -> None:
         await post_to_approvers(turn, approval, request)
     if outcome.finished and approval.kind in FOLLOW_UPS:
         await FOLLOW_UPS[approval.kind](turn, request)
+
+
+async def _redraw_copies(turn: Turn, outcome: approvals.Outcome) -> None:
+    """After the decision's commit: every approver's copy of the decided step shows what happened."""
+    approval, request = outcome.approval, outcome.request
+    requester = await turn.uow.users.get(approval.requested_by_id)
+    for post in await turn.uow.approvals.posts(approval.id, outcome.decided_step):
+        reader = await turn.uow.users.get(post.user_id)
+        _ = turn.translator_for(reader)
+        view = approval_views.state_card(_, approval, request, requester, approval_views.action_note(_, outcome))
+        await turn.edit_elsewhere(post.chat_id, post.message_id, view)
 
 
 async def _late(turn: Turn, already: approvals.AlreadyDecided, data: str) -> None:
@@ -70,9 +75,10 @@ async def on_approval_button(turn: Turn, payload: ApprovalButton) -> None:
             await _open(turn, payload.approval_id)
         elif payload.action == approvals.APPROVE:
             outcome = await approvals.decide(turn.uow, turn.deps.policy, turn.user, payload.approval_id, payload.step, approvals.APPROVE, None, turn.now)
-            await turn.uow.commit()  # decided before anyone is told
+            await _tell_after(turn, outcome)
+            await turn.uow.commit()  # decided, with its notices, before anyone is told
             await turn.answer(approval_views.action_note(turn._, outcome))
-            await _after(turn, outcome)
+            await _redraw_copies(turn, outcome)
         elif payload.action in (approvals.REJECT, approvals.ASK):
             draft, approval = await approvals.start_comment(turn.uow, turn.deps.policy, turn.user, payload.approval_id, payload.step, payload.action, turn.now)
             request = await turn.uow.requests.get(approval.request_id)
@@ -126,9 +132,10 @@ async def on_comment_input(turn: Turn, draft: Draft, message: UserInput) -> None
         await turn.reply(approval_views.changed_meanwhile(turn._))
         return
     await dialogs.end(turn.uow, draft)
-    await turn.uow.commit()
+    await _tell_after(turn, outcome)
+    await turn.uow.commit()  # decided, with its notices, before anyone is told
     await turn.reply(approval_views.decision_recorded(turn._, outcome))
-    await _after(turn, outcome)
+    await _redraw_copies(turn, outcome)
 
 
 async def on_answer_input(turn: Turn, draft: Draft, message: UserInput) -> None:
