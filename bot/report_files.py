@@ -8,9 +8,12 @@ back to English (the message and the workbook stay in the reader's language).
 """
 from __future__ import annotations
 
+import asyncio
 import io
 import math
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
@@ -48,6 +51,35 @@ def plain(_: Translator) -> PlainTranslator:
 def render(_: Translator, report: MonthlyReport) -> ReportFiles:
     """Both files for one reader (blocking: call it through asyncio.to_thread)."""
     return ReportFiles(chart_png(_, report), workbook_xlsx(_, report))
+
+
+Made = tuple[MonthlyReport, ReportFiles]
+
+
+class SharedRenders:
+    """A month's report and its files per language, made once for all the managers the outbox sends
+    it to: building it reads a month of data and matplotlib holds the GIL for most of a second, so
+    one per manager would stall the bot. Kept for MAX_AGE, so a message held back (429, network)
+    and sent later shows the figures as they are then."""
+
+    MAX_AGE = timedelta(minutes=10)
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[int, str], tuple[datetime, asyncio.Future[Made]]] = {}
+
+    async def get(self, month_code: int, language: str, now: datetime, make: Callable[[], Awaitable[Made]]) -> Made:
+        key = (month_code, language)
+        self._made = {k: entry for k, entry in self._made.items() if now - entry[0] <= self.MAX_AGE}
+        entry = self._made.get(key)
+        if entry is None:
+            entry = self._made[key] = (now, asyncio.ensure_future(make()))
+        try:
+            # shielded: a reader cancelled mid-render (shutdown of its round) leaves it to the others
+            return await asyncio.shield(entry[1])
+        except Exception:
+            if self._made.get(key) is entry:
+                del self._made[key]  # the next reader tries again
+            raise
 
 
 # --- the chart -------------------------------------------------------------------------------

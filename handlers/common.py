@@ -9,7 +9,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from telegram import InlineKeyboardMarkup, InputMediaPhoto, Message, Update
@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.i18n import Translator, language_from_telegram
 from bot.ops import logs
 from bot.policy import Policy
+from bot.report_files import SharedRenders
 from bot.services import notices, users
 from bot.services.clocks import ClockKeeper
 from bot.services.reminders import Planner
@@ -42,6 +43,7 @@ class Deps:
     clock: Clock
     keeper: ClockKeeper  # also the database's before-commit hook
     planner: Planner
+    report_renders: SharedRenders = field(default_factory=SharedRenders)  # the monthly report, made once for all managers
 
 
 def deps_of(context: ContextTypes.DEFAULT_TYPE) -> Deps:

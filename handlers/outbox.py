@@ -1,7 +1,8 @@
 """The outbox sender: delivers notifications and reminders under Telegram's flood limits.
 
 Every message to somebody other than the person acting is an outbox row written with the change
-that caused it (bot/services/notices.py, reminders, maintenance, follow-ups…). `deliver` sends them:
+that caused it (bot/services/notices.py, reminders, maintenance, follow-ups, the monthly
+report…). `deliver` sends them:
 
 - A round claims the due rows of up to PEOPLE_PER_ROUND people, each person's oldest
   PER_PERSON_PER_ROUND (with all their deadline reminders when one is among them: those go as
@@ -41,11 +42,12 @@ from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 from bot import approval_views, clock_views, notice_views, stock_views
 from bot.flood import NOTIFICATION, NOTIFICATION_NOW, WouldWait, retry_after_seconds
 from bot.i18n import Translator
-from bot.services import approvals, complaints, followups, maintenance, notices, reminders, stock
+from bot.services import approvals, complaints, followups, maintenance, notices, reminders, statistics, stock
 from bot.views import View
 from handlers import complaints as complaint_handlers
 from handlers import followups as followup_handlers
 from handlers import maintenance as maintenance_handlers
+from handlers import reports as report_handlers
 from handlers.common import Deps, send, send_photos
 from storage.db import UnitOfWork
 from storage.models import ApprovalPost, OutboxMessage, User
@@ -71,10 +73,11 @@ class Parcel:
     """One message to send (a view, maybe with photos or voice notes), covering outbox rows."""
 
     ids: list[int]
-    view: View
+    view: View | None  # None for a monthly report, which is built as it is sent
     photos: tuple[str, ...] = ()
     voices: tuple[str, ...] = ()
     approval_step: tuple[int, int] | None = None  # (approval id, step): remember where the card went
+    report: tuple[int, Translator] | None = None  # (month code, reader's translator): the monthly report
 
 
 async def deliver(bot: Any, deps: Deps, now: datetime, *, user_ids: Collection[int] | None = None, patient: bool = True) -> int:
@@ -164,7 +167,11 @@ async def _send_parcel(bot: Any, deps: Deps, person_id: int, chat_id: int, parce
     """Send and record one parcel: "sent", "rejected", "blocked", "busy", or how long to hold it."""
     pace = NOTIFICATION if patient else NOTIFICATION_NOW
     try:
-        message = await send(bot, chat_id, parcel.view, rate_limit_args=pace)
+        if parcel.report is not None:
+            month_code, translator = parcel.report
+            message = await report_handlers.send_queued(bot, deps, chat_id, translator, month_code, pace)
+        else:
+            message = await send(bot, chat_id, parcel.view, rate_limit_args=pace)
         # The photos and voice notes are part of the same notification: not paced again.
         if parcel.photos:
             await send_photos(bot, chat_id, parcel.photos)
@@ -261,6 +268,8 @@ async def _compose(deps: Deps, uow: UnitOfWork, user: User | None, messages: lis
             view = await followup_handlers.digest_view(uow, user, message, _)
         elif message.kind == complaints.OUTBOX_KIND:
             view = await complaint_handlers.compose(uow, user, message, _)  # an answer held over quiet hours
+        elif message.kind == statistics.OUTBOX_KIND:
+            parcels.append(Parcel([message.id], None, report=(message.payload["month"], _)))
         elif message.kind == CLOSED_BY_TIMEOUT:
             view = View(_(
                 "Request {number} is closed: we did not hear back within {hours} hours after the work report, so we count it as resolved. If the problem comes back, report it with /new.",

@@ -1,6 +1,7 @@
 """The managers' monthly report: /report with its month picker, and the automatic send on the
 policy's day (called from the sweep). The figures are in bot/services/statistics.py.
 
+The automatic send goes through the outbox like every other notification (handlers/outbox.py).
 Building a report reads the database in its own short transaction, renders the chart and the
 workbook in a worker thread, and only then talks to Telegram: no transaction is open meanwhile.
 """
@@ -10,9 +11,8 @@ import asyncio
 import logging
 from typing import Any
 
-from telegram import InputFile
+from telegram import InputFile, Message
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import Forbidden, TelegramError
 
 from bot import report_files, report_views
 from bot.callbacks import ReportMonthButton
@@ -70,58 +70,67 @@ def _offered_month(payload: ReportMonthButton, now, tz) -> Month | None:
     return month if month in statistics.picker_months(now, tz) else None
 
 
-async def deliver(bot: Any, chat_id: int, _: Translator, report: MonthlyReport, files: report_files.ReportFiles) -> None:
-    """The message (split when long), the chart and the workbook."""
-    await send(bot, chat_id, report_views.report_message(_, report))
+async def deliver(bot: Any, chat_id: int, _: Translator, report: MonthlyReport, files: report_files.ReportFiles,
+                  *, rate_limit_args: Any = None) -> Message:
+    """The message (split when long), the chart and the workbook. `rate_limit_args` paces the
+    first piece as a notification (bot/flood.py); the rest of the report follows it at once."""
+    message = await send(bot, chat_id, report_views.report_message(_, report), rate_limit_args=rate_limit_args)
     caption = report_views.document_caption(_, report)
     name = f"report-{report.month.key}"
     await bot.send_photo(chat_id, InputFile(files.png, filename=f"{name}.png"), caption=caption, parse_mode=ParseMode.HTML)
     await bot.send_document(chat_id, InputFile(files.xlsx, filename=f"{name}.xlsx"), caption=caption, parse_mode=ParseMode.HTML)
+    return message
 
 
 # --- the automatic send ---------------------------------------------------------------------
 
 
-async def send_monthly_reports(bot: Any, deps: Deps) -> int:
-    """On the policy's day and time, the previous month's report to every active, reachable manager.
+async def queue_monthly_reports(deps: Deps) -> int:
+    """On the policy's day and time, the previous month's report for every active, reachable
+    manager, as outbox rows: the sender builds and sends it (`send_queued`), under the flood
+    limits, and a blocked manager is marked unreachable and reported to the admins once.
 
-    Exactly once per month across restarts and bot processes: the month is claimed by inserting
-    an `app_state` row in its own transaction, and only the process whose insert made it sends.
-    (A process dying mid-send leaves the rest unsent; /report still gives it.) A month in which
-    nothing happened is claimed but not sent. Returns how many managers got it."""
+    Once per month across restarts and bot processes: the month's `app_state` row is inserted in
+    the transaction that queues the rows, and only the process whose insert made it queues them.
+    A month in which nothing happened is claimed but not sent. Returns how many rows were queued."""
     now, tz = deps.clock.now(), deps.settings.timezone
     month = statistics.due_report_month(now, tz, deps.policy.reports)
     if month is None:
         return 0
+    claim = CLAIM_PREFIX + month.key
     async with deps.db.uow() as uow:
-        claimed = await uow.app_state.claim(CLAIM_PREFIX + month.key, now.isoformat())
-        await uow.commit()
-    if not claimed:
-        return 0
-    async with deps.db.uow() as uow:
+        if await uow.app_state.get(claim) is not None:
+            return 0  # every sweep of the month after the first
         report = await statistics.monthly_report(uow, month, now, tz, deps.policy.reports)
-        recipients = [(m.telegram_id, m.language) for m in await _managers(uow)]
+    async with deps.db.uow() as uow:
+        if not await uow.app_state.claim(claim, now.isoformat()):
+            return 0  # another process claimed it meanwhile
+        queued = 0
+        if not statistics.is_empty(report):
+            for manager in await _managers(uow):
+                key = f"{statistics.OUTBOX_KIND}:{month.key}:{manager.id}"
+                queued += await notices.queue(uow, manager, statistics.OUTBOX_KIND, {"month": month.code}, key, now)
+        await uow.commit()
     if statistics.is_empty(report):
         log.info("monthly report %s not sent: nothing happened that month", month.key)
-        return 0
-    rendered: dict[str, report_files.ReportFiles] = {}
-    sent = 0
-    for telegram_id, language in recipients:
-        _ = Translator(language, tz)
-        if language not in rendered:
-            rendered[language] = await asyncio.to_thread(report_files.render, _, report)
-        try:
-            await deliver(bot, telegram_id, _, report, rendered[language])
-            sent += 1
-        except Forbidden:
-            async with deps.db.uow() as uow:
-                await notices.blocked(uow, telegram_id, deps.clock.now())  # the admins are told, once
-                await uow.commit()
-            log.warning("manager %s blocked the bot; marked unreachable", telegram_id)
-        except TelegramError as exc:
-            log.warning("monthly report %s not delivered to %s: %s", month.key, telegram_id, exc)
-    log.info("monthly report %s sent to %d managers", month.key, sent)
-    return sent
+    else:
+        log.info("monthly report %s queued for %d managers", month.key, queued)
+    return queued
+
+
+async def send_queued(bot: Any, deps: Deps, chat_id: int, _: Translator, month_code: int, rate_limit_args: Any) -> Message:
+    """An outbox row's monthly report, built as of now and rendered once for every reader of the
+    language (Deps.report_renders); the first message is paced as a notification."""
+    month = Month.from_code(month_code)
+
+    async def make() -> report_files.Made:
+        now = deps.clock.now()
+        async with deps.db.uow() as uow:
+            report = await statistics.monthly_report(uow, month, now, deps.settings.timezone, deps.policy.reports)
+        return report, await asyncio.to_thread(report_files.render, _, report)  # matplotlib is slow: off the event loop
+
+    report, files = await deps.report_renders.get(month.code, _.language, deps.clock.now(), make)
+    return await deliver(bot, chat_id, _, report, files, rate_limit_args=rate_limit_args)
 
 
 async def _managers(uow) -> list[User]:

@@ -1,7 +1,7 @@
 """Work done on time rather than on a message: the periodic sweep.
 
-A sweep (1) closes reports customers left unanswered, (2) records the reminders that are due,
-(3) sends what the outbox holds (handlers/outbox.py). Each step reads and writes rows only, so any
+A sweep (1) closes reports customers left unanswered, (2) records the reminders that are due
+(and the monthly report on its day), (3) sends what the outbox holds (handlers/outbox.py). Each step reads and writes rows only, so any
 number of bot processes may sweep the same database: steps 1-2 lock what they touch (SKIP
 LOCKED), step 3 claims people's rows with a lease.
 """
@@ -42,8 +42,8 @@ async def sweep_with(bot: Any, deps: Deps, *, send: bool = True) -> SweepResult:
     planned = await plan_reminders(deps, now)
     await maintenance_handlers.remind_due(deps, now)  # maintenance reminders (handlers/maintenance.py)
     await followup_handlers.plan_digests(deps, now)  # the callback role's daily list (handlers/followups.py)
+    await report_handlers.queue_monthly_reports(deps)  # the managers' monthly report, once a month (handlers/reports.py)
     sent = await deliver(bot, deps, now) if send else 0
-    await report_handlers.send_monthly_reports(bot, deps)  # the managers' monthly report, once a month (handlers/reports.py)
     return SweepResult(closed, planned, sent)
 
 

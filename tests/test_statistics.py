@@ -6,17 +6,18 @@ Rows just outside the month (in local time) check the boundaries.
 """
 from __future__ import annotations
 
+import asyncio
 import io
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from bot.config import DEFAULT_POLICY_FILE
 from bot.i18n import Translator
 from bot.policy import load_policy
-from bot.report_files import chart_png, font_for, workbook_xlsx
+from bot.report_files import SharedRenders, chart_png, font_for, workbook_xlsx
 from bot.report_views import report_message
 from bot.services import statistics
 from bot.services.statistics import Month
@@ -345,3 +346,27 @@ async def test_a_month_is_claimed_once(database):
     async with database.uow() as uow:
         assert not await uow.app_state.claim("monthly_report:2026-03", "b")
         assert await uow.app_state.get("monthly_report:2026-03") == "a"
+
+
+async def test_shared_renders_make_once_per_language_and_again_after_a_failure_or_max_age():
+    made = []
+    outcomes = iter([RuntimeError("database gone"), "en files", "ru files", "en files again"])
+
+    def make_for(language):
+        async def make():
+            await asyncio.sleep(0)  # the other readers arrive while it is being made
+            made.append(language)
+            outcome = next(outcomes)
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+        return make
+
+    renders = SharedRenders()
+    now = datetime(2026, 4, 1, 9, 0)
+    failed = await asyncio.gather(renders.get(202603, "en", now, make_for("en")), return_exceptions=True)
+    assert isinstance(failed[0], RuntimeError)
+    got = await asyncio.gather(*(renders.get(202603, language, now, make_for(language)) for language in ("en", "en", "ru", "en")))
+    assert got == ["en files", "en files", "ru files", "en files"] and made == ["en", "en", "ru"]
+    later = now + SharedRenders.MAX_AGE + timedelta(seconds=1)
+    assert await renders.get(202603, "en", later, make_for("en")) == "en files again"

@@ -74,6 +74,7 @@ TOP_PRODUCTS = 5
 ON_TIME, SATISFACTION, COMPLAINT_RATE = "on_time", "satisfaction", "complaint_rate"
 FOLLOW_UP_OUTCOMES = ("satisfied", "not_satisfied", "unreachable")
 PICKER_MONTHS = 12  # the month picker offers the current month and the 11 before it
+OUTBOX_KIND = "monthly_report"  # the automatic send to a manager: {"month": YYYYMM}, built when sent
 _TENTH = Decimal("0.1")
 
 

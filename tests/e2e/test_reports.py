@@ -1,5 +1,6 @@
 """The managers' monthly report over HTTP: /report with its month picker, refusals of everyone
-else and of forged buttons, and the automatic send on the 1st at 09:00 (once, across restarts)."""
+else and of forged buttons, and the automatic send on the 1st at 09:00 through the outbox (once,
+across restarts; held and sent later when Telegram refuses it)."""
 from __future__ import annotations
 
 import io
@@ -9,6 +10,8 @@ from zoneinfo import ZoneInfo
 from openpyxl import load_workbook
 from sqlalchemy import select
 
+from bot import report_files
+from bot.flood import TELEGRAM_LIMITS
 from storage.models import AppState, AuditEntry
 from tests.e2e.conftest import DISPATCHER_ID
 from tests.e2e.helpers import assign, enrol, file_request, onboard, report_by_phone, t
@@ -136,3 +139,37 @@ async def test_the_report_goes_to_each_manager_once_on_the_first_at_nine(fake, d
     blocked = [r for r in fake.rejections if r.error_code == 403]
     assert [r.params["chat_id"] for r in blocked] == [6303]  # tried once, then no more
     fake.assert_no_rejections(allow=lambda r: r.error_code == 403)
+
+
+async def test_a_report_telegram_refuses_is_sent_later_and_each_language_is_rendered_once(fake, desk, monkeypatch):
+    renders, render = [], report_files.render
+
+    def counted(_, report):
+        renders.append(_.language)
+        return render(_, report)
+
+    monkeypatch.setattr(report_files, "render", counted)
+    dora = fake.users[DISPATCHER_ID]
+    mona = await enrol(fake, dora, 6401, "Mona", "service_manager")
+    max_ = await enrol(fake, dora, 6402, "Max", "production_vp")
+    gao = await enrol(fake, dora, 6403, "Gao", "general_manager", "zh-hans")
+    ed = await enrol(fake, dora, 6404, "Ed", "engineer")
+    await _closed_job(fake, dora, ed, 6405)
+    # Telegram keeps answering 429 to Mona's report beyond the bot's own retries
+    fake.inject_flood(retry_after=1, times=TELEGRAM_LIMITS.max_retries + 1, method="sendMessage", chat_id=mona.id)
+
+    desk.clock.set(datetime(2026, 4, 1, 9, 0, tzinfo=SHANGHAI))
+    await desk.sweep()
+    assert [len(_documents(m)) for m in (mona, max_, gao)] == [0, 1, 1]
+    assert sorted(renders) == ["en", "zh_Hans"]  # Max's and Gao's; Mona's waits for the next round
+
+    desk.clock.set(datetime(2026, 4, 1, 9, 1, tzinfo=SHANGHAI))
+    await desk.restart()  # nothing is lost when the bot stops meanwhile
+    await desk.sweep()
+    await desk.sweep()
+    assert [len(_documents(m)) for m in (mona, max_, gao)] == [1, 1, 1]
+    assert "March 2026" in mona.messages[-3].text
+    async with desk.db.uow() as uow:
+        rows = await uow.outbox.of_user((await uow.users.by_telegram_id(mona.id)).id)
+        assert [(row.sent_at is not None, row.failure) for row in rows if row.kind == "monthly_report"] == [(True, None)]
+    fake.assert_no_rejections(allow=lambda r: r.error_code == 429)
