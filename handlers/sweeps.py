@@ -1,15 +1,16 @@
 """Work done on time rather than on a message: the periodic sweep.
 
 A sweep (1) closes reports customers left unanswered, (2) records the reminders that are due
-(and the monthly report on its day), (3) sends what the outbox holds (handlers/outbox.py). Each step reads and writes rows only, so any
-number of bot processes may sweep the same database: steps 1-2 lock what they touch (SKIP
-LOCKED), step 3 claims people's rows with a lease.
+(and the monthly report on its day), (3) sends what the outbox holds (handlers/outbox.py), (4)
+forgets old update ids. Each step reads and writes rows only, so any number of bot processes may
+sweep the same database: steps 1-2 lock what they touch (SKIP LOCKED), step 3 claims people's rows
+with a lease, step 4 deletes what any of them may delete.
 """
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.services import confirmation, followups
@@ -22,6 +23,11 @@ from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 PLAN_BATCH = 100  # clocks per transaction: short enough not to keep SQLite's write lock for long
+# Update ids are kept long enough to catch a repeated delivery (Telegram keeps an update for at most
+# 24 hours) and no longer: after a week without updates Telegram starts numbering again at random,
+# and a new update must not be taken for a duplicate of an old one.
+UPDATE_IDS_KEPT = timedelta(days=2)
+FORGET_BATCH = 5000  # ids per transaction
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,7 @@ async def sweep_with(bot: Any, deps: Deps, *, send: bool = True) -> SweepResult:
     await followup_handlers.plan_digests(deps, now)  # the callback role's daily list (handlers/followups.py)
     await report_handlers.queue_monthly_reports(deps)  # the managers' monthly report, once a month (handlers/reports.py)
     sent = await deliver(bot, deps, now) if send else 0
+    await forget_old_updates(deps, now)
     return SweepResult(closed, planned, sent)
 
 
@@ -64,6 +71,18 @@ async def close_unconfirmed(deps: Deps, now: datetime) -> int:
             ))
         await uow.commit()
     return len(closed)
+
+
+async def forget_old_updates(deps: Deps, now: datetime) -> int:
+    """Delete the update ids processed more than UPDATE_IDS_KEPT ago, a batch per transaction."""
+    total = 0
+    while True:
+        async with deps.db.uow() as uow:
+            forgotten = await uow.updates.forget_before(now - UPDATE_IDS_KEPT, FORGET_BATCH)
+            await uow.commit()
+        total += forgotten
+        if forgotten < FORGET_BATCH:
+            return total
 
 
 async def plan_reminders(deps: Deps, now: datetime) -> int:

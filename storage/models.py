@@ -502,12 +502,13 @@ class Draft(Base):
 
 
 class ProcessedUpdate(Base):
-    """Telegram update ids already handled, so a second delivery is ignored."""
+    """Telegram update ids already handled, so a second delivery is ignored. Kept for a few days
+    only (handlers/sweeps.py `forget_old_updates`)."""
 
     __tablename__ = "processed_updates"
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    processed_at: Mapped[datetime]
+    processed_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Counter(Base):

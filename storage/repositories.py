@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -337,6 +337,15 @@ class UpdateRepository(_Repository):
         """Record the update id; False when it was already processed (a duplicate delivery)."""
         statement = _claim_update(self.session.get_bind().dialect.name)
         return (await self.session.execute(statement, {"update_id": update_id, "processed_at": now})).first() is not None
+
+    async def forget_before(self, cutoff: datetime, limit: int) -> int:
+        """Delete up to `limit` ids processed before `cutoff`; returns how many went."""
+        oldest = select(ProcessedUpdate.update_id).where(ProcessedUpdate.processed_at < cutoff).limit(limit)
+        result = await self.session.execute(
+            delete(ProcessedUpdate).where(ProcessedUpdate.update_id.in_(oldest))
+            .execution_options(synchronize_session=False)
+        )
+        return result.rowcount
 
 
 class CounterRepository(_Repository):

@@ -22,6 +22,7 @@ from bot.services.reminders import Planner
 from handlers import outbox
 from handlers.common import Deps
 from handlers.outbox import LEASE
+from handlers import sweeps
 from handlers.sweeps import plan_reminders, sweep_with
 from storage.db import Database
 from storage.models import Customer, OutboxMessage, ServiceRequest, SlaClock, User, UserRole
@@ -324,3 +325,21 @@ async def test_a_customer_message_from_a_timer_waits_for_the_morning():
     assert planner.customer_time(afternoon) == afternoon
     assert planner.staff_time(late_evening, urgent=True) == late_evening  # urgent escalations do not wait
     assert planner.staff_time(late_evening, urgent=False) == datetime(2026, 3, 3, 8, 0, tzinfo=SHANGHAI)
+
+
+async def test_the_sweep_forgets_update_ids_after_two_days_a_batch_at_a_time(database, database_url, clock, monkeypatch):
+    monkeypatch.setattr(sweeps, "FORGET_BATCH", 3)
+    async with database.uow() as uow:
+        for update_id in range(1, 8):
+            assert await uow.updates.claim(update_id, clock.now() - timedelta(days=3))
+        assert await uow.updates.claim(100, clock.now() - sweeps.UPDATE_IDS_KEPT + timedelta(minutes=1))
+        await uow.commit()
+    scheduler = Scheduler(database_url, clock, RecordingBot(clock))
+    try:
+        await scheduler.sweep()
+    finally:
+        await scheduler.close()
+    async with database.uow() as uow:
+        assert await uow.updates.claim(100, clock.now()) is False  # a repeated delivery is still caught
+        # seven ids in batches of three: all gone, so Telegram numbering anew cannot hit an old one
+        assert [await uow.updates.claim(update_id, clock.now()) for update_id in range(1, 8)] == [True] * 7
