@@ -33,10 +33,10 @@ as `servicedesk` does (INFO, to a file).
 Mode: long polling (`--mode webhook` runs the other). Both run the same handlers one update at a
 time (PTB's default, which the desk keeps); they differ in delivery. getUpdates hands the bot up
 to 100 queued updates in one HTTP exchange; a webhook costs the bot one HTTP request per update
-(the fake's sender, like Telegram, POSTs each update and waits for its 200). So polling is the
-desk's best honest throughput: in alternating echo runs it did 76 and 70 updates/s against
-webhook's 72 and 64 (a busy machine; the latency at 100/s was alike). Webhook mode stays the way
-to run several processes behind one URL, which this single-process benchmark does not measure.
+(the fake, like Telegram, POSTs each update and waits for its 200, which the desk answers after
+handling it, before that chat's next update; up to 40 chats at once). Polling is the default and
+the figures in the README; webhook mode is the way to run several processes behind one URL, which
+this single-process benchmark does not measure.
 
 Flood limits are lifted, because we measure the bot, not Telegram: the fake's 30 sends/s
 (`global_rate_limit`) is off, and so is the 30 calls/s overall window of the desk's own rate

@@ -889,3 +889,58 @@ async def test_without_a_balancer_the_webhook_url_itself_gets_every_update(
         await _until_confirmed(fake)
         assert received == [(alice.update_ids[0], "s3cret"), (alice.update_ids[1], "s3cret")]
         assert fake.balancer is None
+
+
+async def test_webhook_delivery_keeps_each_chat_in_order_and_serves_chats_at_once(
+    bot: Bot, fake: FakeTelegram, alice: FakeUser
+) -> None:
+    """As Telegram: a chat's next update only after the previous one was answered; other chats
+    meanwhile, up to max_connections requests open."""
+    from aiohttp import web
+
+    bob, carol = fake.add_user(user_id=2002, first_name="Bob"), fake.add_user(user_id=2003, first_name="Carol")
+    arrived: list[int] = []
+    answer: dict[int, asyncio.Event] = {}
+
+    async def receive(request: web.Request) -> web.Response:
+        update_id = (await request.json())["update_id"]
+        arrived.append(update_id)
+        await answer.setdefault(update_id, asyncio.Event()).wait()
+        return web.Response(status=200)
+
+    server = web.Application()
+    server.router.add_post("/hook", receive)
+    runner = web.AppRunner(server, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        assert await bot.set_webhook(f"http://127.0.0.1:{runner.addresses[0][1]}/hook", max_connections=2)
+        assert (await bot.get_webhook_info()).max_connections == 2
+        await alice.send_text("a1", wait=False)
+        await alice.send_text("a2", wait=False)
+        await bob.send_text("b1", wait=False)
+        await carol.send_text("c1", wait=False)
+        a1, a2 = alice.update_ids
+        b1, c1 = bob.update_ids[0], carol.update_ids[0]
+
+        async def arrived_are(expected: list[int]) -> None:
+            deadline = time.monotonic() + 5
+            while arrived != expected:
+                assert time.monotonic() < deadline, f"posted {arrived}, expected {expected}"
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)  # and nothing more comes meanwhile
+            assert arrived == expected
+
+        await arrived_are([a1, b1])  # two connections: Alice's first and Bob's; Alice's second waits for her first
+        answer.setdefault(b1, asyncio.Event()).set()
+        await arrived_are([a1, b1, c1])  # Bob's connection freed: Carol's goes, Alice's second still waits
+        answer.setdefault(a1, asyncio.Event()).set()
+        await arrived_are([a1, b1, c1, a2])
+        for update_id in (c1, a2):
+            answer.setdefault(update_id, asyncio.Event()).set()
+        await _until_confirmed(fake)
+    finally:
+        for event in answer.values():
+            event.set()
+        await bot.delete_webhook()
+        await runner.cleanup()

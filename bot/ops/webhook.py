@@ -1,14 +1,20 @@
 """Webhook mode: an aiohttp server that takes Telegram's updates and answers the health probe.
 
 POST <WEBHOOK_PATH> accepts an update only with the right `X-Telegram-Bot-Api-Secret-Token`
-header (403 otherwise, and the update is not looked at), puts it on the Application's update
-queue and answers 200 at once; handlers run as in polling mode. GET /healthz answers the JSON of
-`bot.ops.health` with 200 when healthy, 503 otherwise.
+header (403 otherwise, and the update is not looked at), handles it, and only then answers 200.
+Updates are handled one at a time, in the order they arrived, as in polling mode. GET /healthz
+answers the JSON of `bot.ops.health` with 200 when healthy, 503 otherwise.
 
-Shutdown (SIGTERM or SIGINT) is graceful: the server stops taking updates first, then
-`Application.stop()` handles every update already accepted, then the scheduler waits for a
-running sweep and the database is closed (`bot.app._post_shutdown`). The webhook stays set at
-Telegram, which keeps new updates and retries them once the desk (or another process) is back.
+Why answer after handling: Telegram sends a chat's next update only once the previous one was
+answered, and keeps an unanswered update to deliver again. So a fleet behind a load balancer
+handles each customer's messages in order (step 4 of a dialog cannot overtake step 3 on another
+process), and a process that dies loses nothing it had not answered: the update comes again and
+the update-id record (handlers/common.py) drops it if it had in fact been committed.
+
+Shutdown (SIGTERM or SIGINT) is graceful: the update in hand is finished and answered, updates
+still waiting for their turn are answered 503 (Telegram delivers them again, to this process once
+it is back or to another one), then the scheduler waits for a running sweep and the database is
+closed (`bot.app._post_shutdown`). The webhook stays set at Telegram meanwhile.
 """
 from __future__ import annotations
 
@@ -41,6 +47,9 @@ class WebhookServer:
         self.app, self.settings = app, settings
         self._secret = settings.webhook_secret.encode()
         self._runner: web.AppRunner | None = None
+        self._turns = asyncio.Lock()  # first come, first served: one update handled at a time
+        self._stopping = False
+        self.waiting = 0  # updates received and waiting for their turn
 
     @property
     def port(self) -> int:
@@ -59,7 +68,10 @@ class WebhookServer:
                  self.settings.webhook_listen, self.port, self.settings.webhook_path, HEALTH_PATH)
 
     async def stop(self) -> None:
-        """Stop taking requests; requests already being read are finished first."""
+        """Stop taking updates: the one in hand is finished, the waiting ones are left to Telegram."""
+        self._stopping = True
+        if self.waiting:
+            log.info("stopping: %d waiting updates are left for Telegram to deliver again", self.waiting)
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -69,14 +81,24 @@ class WebhookServer:
         if not hmac.compare_digest(given, self._secret):
             log.warning("webhook call without the right secret token refused (from %s)", request.remote)
             return web.Response(status=HTTPStatus.FORBIDDEN)
-        if not self.app.running:  # stopping: Telegram retries later, or delivers to a process still up
+        if self._stopping or not self.app.running:  # Telegram retries later, or delivers to a process still up
             return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE)
         try:
             update = Update.de_json(await request.json(), self.app.bot)
         except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError):
             log.warning("webhook call with a body that is not an update refused")
             return web.Response(status=HTTPStatus.BAD_REQUEST)
-        await self.app.update_queue.put(update)
+        self.waiting += 1
+        try:
+            await self._turns.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            if self._stopping or not self.app.running:
+                return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE)
+            await self.app.process_update(update)  # a handler's error goes to PTB's error handler (the apology)
+        finally:
+            self._turns.release()
         return web.Response(status=HTTPStatus.OK)
 
     async def _health(self, request: web.Request) -> web.Response:

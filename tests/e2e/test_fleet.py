@@ -33,6 +33,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, text
 
+from telegram import Update
+from telegram.ext import ContextTypes, TypeHandler
+
 from bot.app import build_application, run_outbox_round
 from bot.clock import ManualClock
 from bot.config import DEFAULT_POLICY_FILE, Settings
@@ -386,6 +389,43 @@ async def test_two_processes_handle_a_stream_of_1000_updates_once_and_send_each_
     phases = list(timings.items())
     print(f"\n{STREAM_UPDATES} updates, {len(duplicated)} of them delivered twice; seconds: "
           + ", ".join(f"{name} {end - start:.1f}" for (_, start), (name, end) in pairwise(phases)))
+
+
+async def test_a_customers_next_message_waits_until_the_other_process_has_handled_the_previous_one(fake, fleet, watch):
+    """Telegram sends a chat's next update only once the previous one was answered; the desk
+    answers after handling, so a quick second message cannot overtake the first on the other process."""
+    lin = fake.add_user(user_id=31_000, first_name="Lin", language_code="en")
+    order: list[int] = []
+    release = asyncio.Event()
+
+    async def note(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        order.append(update.update_id)
+
+    async def hold_first(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.update_id == first:
+            await release.wait()  # the first process is slow with Lin's first message
+
+    for process in fleet:
+        process.app.add_handler(TypeHandler(Update, note), group=-3)
+    fleet[0].app.add_handler(TypeHandler(Update, hold_first), group=-2)
+    first = fake.updates.last_id + 1
+    fake.balancer.route = lambda update: [0] if update["update_id"] == first else [1]
+
+    await lin.send_text("/start", wait=False)
+    await lin.send_text("Lin Wei", wait=False)  # typed at once, before any reply
+    second = lin.update_ids[-1]
+    try:
+        await until(lambda: first in order, "the first process to take the first message")
+        await asyncio.sleep(0.5)  # ample time for the second message to be posted, were it not held back
+        assert second not in fake.updates.delivered and order == [first]
+    finally:
+        release.set()
+    await watch.handled(first)
+    await watch.handled(second)
+    assert order == [first, second]
+    assert fake.balancer.received == {first: [0], second: [1]}
+    await fake.settle()
+    fake.assert_no_rejections()
 
 
 async def test_a_newcomer_whose_first_updates_reach_both_processes_at_once_becomes_one_user(database_url, clock):

@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
+from telegram import Update
+from telegram.ext import ContextTypes, TypeHandler
 
 from bot.app import LAST_SWEEP_KEY, SCHEDULER_KEY, build_application
 from bot.clock import ManualClock
@@ -155,13 +157,39 @@ async def test_a_stale_scheduler_is_unhealthy(hook, clock):
     assert status == 503 and body["scheduler"] == "stale"
 
 
-async def test_stopping_finishes_updates_already_accepted(hook, fake):
+async def test_the_webhook_answers_once_the_update_is_handled(hook, fake):
+    """200 means handled: Telegram then forgets the update, so nothing may be left to do."""
+    alice = fake.add_user(user_id=3005, first_name="Alice")
+    assert await hook.post(_start_update(alice, 7150), secret=SECRET) == 200
+    assert 7150 in await hook.handled_update_ids()  # committed before the answer, not after
+    assert alice.messages, "the reply went out before the answer"
+
+
+async def test_stopping_finishes_the_update_in_hand_and_leaves_the_waiting_ones_to_telegram(hook, fake):
     alice = fake.add_user(user_id=3004, first_name="Alice")
-    accepted = [7201, 7202, 7203]
-    for update_id in accepted:
-        assert await hook.post(_start_update(alice, update_id), secret=SECRET) == 200
-    await hook.stop()  # straight after accepting: the queued updates must still be handled
-    assert set(accepted) <= await hook.handled_update_ids()
-    assert len(alice.messages) >= 1
-    async with hook.db.uow() as uow:
-        assert await uow.session.scalar(select(func.count()).select_from(ProcessedUpdate)) >= 3
+    bob = fake.add_user(user_id=3006, first_name="Bob")
+    release, held = asyncio.Event(), asyncio.Event()
+
+    async def slow_first(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.update_id == 7201:
+            held.set()
+            await release.wait()
+
+    hook.app.add_handler(TypeHandler(Update, slow_first), group=-2)
+    in_hand = asyncio.create_task(hook.post(_start_update(alice, 7201), secret=SECRET))
+    try:
+        await asyncio.wait_for(held.wait(), 10)
+        waiting = [asyncio.create_task(hook.post(_start_update(user, update_id), secret=SECRET))
+                   for user, update_id in ((alice, 7202), (bob, 7203))]
+        while hook.desk.server.waiting < 2:  # both arrived and wait for their turn
+            await asyncio.sleep(0.01)
+        stopping = asyncio.create_task(hook.stop())
+        await asyncio.sleep(0.05)
+    finally:
+        release.set()
+    assert await in_hand == 200
+    assert [await task for task in waiting] == [503, 503]  # Telegram keeps them and delivers them again
+    await stopping
+    handled = await hook.handled_update_ids()
+    assert 7201 in handled and not {7202, 7203} & handled
+    assert alice.messages and bob.messages == []

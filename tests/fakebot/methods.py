@@ -31,7 +31,7 @@ from .validation import (
     check_message_text,
     check_reply_markup,
 )
-from .webhook import WEBHOOK_ACTIVE, WebhookTarget, check_webhook_params
+from .webhook import DEFAULT_MAX_CONNECTIONS, WEBHOOK_ACTIVE, WebhookTarget, check_webhook_params
 
 if TYPE_CHECKING:
     from .server import FakeTelegram
@@ -286,7 +286,8 @@ async def set_webhook(call: Call) -> bool:
         call.fake.updates.allowed = frozenset(call.get("allowed_updates")) or DEFAULT_UPDATE_TYPES
     if call.get("drop_pending_updates"):
         call.fake.updates.drop_pending()
-    await call.fake.set_webhook(WebhookTarget(url, secret))
+    connections = min(max(int(call.get("max_connections") or DEFAULT_MAX_CONNECTIONS), 1), 100)
+    await call.fake.set_webhook(WebhookTarget(url, secret, connections))
     return True
 
 
@@ -306,6 +307,8 @@ async def get_webhook_info(call: Call) -> dict:
         "has_custom_certificate": False,
         "pending_update_count": call.fake.updates.pending_count,
     }
+    if target:
+        info["max_connections"] = target.max_connections
     if target and target.last_error_message:
         info.update(last_error_date=target.last_error_date, last_error_message=target.last_error_message)
     return info

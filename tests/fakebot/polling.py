@@ -67,6 +67,7 @@ class UpdateQueue:
         self.confirmed_below = first_update_id  # every id below this is confirmed
         self.dropped: set[int] = set()
         self.stopping = False
+        self.listeners: list[Callable[[], None]] = []  # told of every new update (the webhook sender)
 
     @property
     def pending_count(self) -> int:
@@ -95,20 +96,21 @@ class UpdateQueue:
 
     # --- webhook delivery (tests/fakebot/webhook.py) ---------------------------
 
-    def first_pending(self) -> dict | None:
-        return self._pending[0] if self._pending else None
+    def pending(self) -> list[dict]:
+        return list(self._pending)
 
     def mark_delivered(self, update_id: int) -> None:
         self.delivered.setdefault(update_id, time.monotonic())
 
-    def confirm(self, update_id: int) -> None:
-        """The webhook answered 2xx: the update is done with, as an offset above it would say."""
-        self._apply_offset(update_id + 1)
+    def is_confirmed(self, update_id: int) -> bool:
+        if update_id < self.confirmed_below:
+            return True
+        return update_id in self.delivered and all(u["update_id"] != update_id for u in self._pending)
 
-    async def wait_for_pending(self, timeout: float) -> None:
-        if not self._pending:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout)
+    def confirm_one(self, update_id: int) -> None:
+        """The webhook answered 2xx: this update is done with (others of other chats may still wait)."""
+        self._pending = [u for u in self._pending if u["update_id"] != update_id]
+        self.confirmed_below = max(self.confirmed_below, self._pending[0]["update_id"] if self._pending else self._next_id)
 
     def release(self) -> None:
         """Server shutdown: end every open long poll now."""
@@ -118,6 +120,8 @@ class UpdateQueue:
     def _wake(self) -> None:
         self._wakeup.set()
         self._wakeup = asyncio.Event()
+        for listener in self.listeners:
+            listener()
 
     def _apply_offset(self, offset: int | None) -> None:
         if offset is None or offset == 0:

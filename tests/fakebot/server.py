@@ -266,7 +266,7 @@ class FakeTelegram:
             )
             await asyncio.sleep(_STEP)
         fetched_at = queue.delivered[update_id]
-        while queue.confirmed_below <= update_id and self._last_activity <= fetched_at:
+        while not queue.is_confirmed(update_id) and self._last_activity <= fetched_at:
             self._check_deadline(
                 deadline,
                 f"bot fetched update {update_id} but did nothing with it within {limit:g}s",
@@ -287,7 +287,8 @@ class FakeTelegram:
         await self._join_watched(deadline, what)
         while True:
             idle = time.monotonic() - max(self._last_activity, since)
-            if self._inflight == 0 and idle >= self.quiet_seconds:
+            posting = self._webhook_sender.open_requests if self._webhook_sender else 0
+            if self._inflight == 0 and posting == 0 and idle >= self.quiet_seconds:
                 return
             self._check_deadline(
                 deadline, f"bot kept calling the API after {what}; it never went quiet"
