@@ -811,8 +811,11 @@ async def test_restarted_application_continues_without_duplicates(
 
 
 @contextlib.asynccontextmanager
-async def webhook_backend(status: int = 200) -> AsyncIterator[tuple[str, list[tuple[int, str]]]]:
-    """A bare HTTP endpoint standing for one bot process: records (update id, secret) and answers `status`."""
+async def webhook_backend(
+    status: int = 200, answer_when: dict[int, asyncio.Event] | None = None
+) -> AsyncIterator[tuple[str, list[tuple[int, str]]]]:
+    """A bare HTTP endpoint standing for one bot process: records (update id, secret) and answers
+    `status`; with `answer_when`, only once the update's event is set (a process busy with it)."""
     from aiohttp import web
 
     received: list[tuple[int, str]] = []
@@ -820,6 +823,8 @@ async def webhook_backend(status: int = 200) -> AsyncIterator[tuple[str, list[tu
     async def receive(request: web.Request) -> web.Response:
         body = await request.json()
         received.append((body["update_id"], request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")))
+        if answer_when is not None:
+            await answer_when.setdefault(body["update_id"], asyncio.Event()).wait()
         return web.Response(status=status)
 
     server = web.Application()
@@ -896,51 +901,40 @@ async def test_webhook_delivery_keeps_each_chat_in_order_and_serves_chats_at_onc
 ) -> None:
     """As Telegram: a chat's next update only after the previous one was answered; other chats
     meanwhile, up to max_connections requests open."""
-    from aiohttp import web
-
     bob, carol = fake.add_user(user_id=2002, first_name="Bob"), fake.add_user(user_id=2003, first_name="Carol")
-    arrived: list[int] = []
     answer: dict[int, asyncio.Event] = {}
 
-    async def receive(request: web.Request) -> web.Response:
-        update_id = (await request.json())["update_id"]
-        arrived.append(update_id)
-        await answer.setdefault(update_id, asyncio.Event()).wait()
-        return web.Response(status=200)
+    def let_answer(update_id: int) -> None:
+        answer.setdefault(update_id, asyncio.Event()).set()
 
-    server = web.Application()
-    server.router.add_post("/hook", receive)
-    runner = web.AppRunner(server, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        assert await bot.set_webhook(f"http://127.0.0.1:{runner.addresses[0][1]}/hook", max_connections=2)
-        assert (await bot.get_webhook_info()).max_connections == 2
-        await alice.send_text("a1", wait=False)
-        await alice.send_text("a2", wait=False)
-        await bob.send_text("b1", wait=False)
-        await carol.send_text("c1", wait=False)
-        a1, a2 = alice.update_ids
-        b1, c1 = bob.update_ids[0], carol.update_ids[0]
+    async with webhook_backend(answer_when=answer) as (url, received):
+        try:
+            assert await bot.set_webhook(url, max_connections=2)
+            assert (await bot.get_webhook_info()).max_connections == 2
+            await alice.send_text("a1", wait=False)
+            await alice.send_text("a2", wait=False)
+            await bob.send_text("b1", wait=False)
+            await carol.send_text("c1", wait=False)
+            a1, a2 = alice.update_ids
+            b1, c1 = bob.update_ids[0], carol.update_ids[0]
 
-        async def arrived_are(expected: list[int]) -> None:
-            deadline = time.monotonic() + 5
-            while arrived != expected:
-                assert time.monotonic() < deadline, f"posted {arrived}, expected {expected}"
-                await asyncio.sleep(0.01)
-            await asyncio.sleep(0.1)  # and nothing more comes meanwhile
-            assert arrived == expected
+            async def posted_are(expected: list[int]) -> None:
+                deadline = time.monotonic() + 5
+                while [update_id for update_id, _ in received] != expected:
+                    assert time.monotonic() < deadline, f"posted {received}, expected {expected}"
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(0.1)  # and nothing more comes meanwhile
+                assert [update_id for update_id, _ in received] == expected
 
-        await arrived_are([a1, b1])  # two connections: Alice's first and Bob's; Alice's second waits for her first
-        answer.setdefault(b1, asyncio.Event()).set()
-        await arrived_are([a1, b1, c1])  # Bob's connection freed: Carol's goes, Alice's second still waits
-        answer.setdefault(a1, asyncio.Event()).set()
-        await arrived_are([a1, b1, c1, a2])
-        for update_id in (c1, a2):
-            answer.setdefault(update_id, asyncio.Event()).set()
-        await _until_confirmed(fake)
-    finally:
-        for event in answer.values():
-            event.set()
-        await bot.delete_webhook()
-        await runner.cleanup()
+            await posted_are([a1, b1])  # two connections: Alice's first and Bob's; her second waits for her first
+            let_answer(b1)
+            await posted_are([a1, b1, c1])  # Bob's connection freed: Carol's goes, Alice's second still waits
+            let_answer(a1)
+            await posted_are([a1, b1, c1, a2])
+            let_answer(c1)
+            let_answer(a2)
+            await _until_confirmed(fake)
+        finally:
+            for update_id in alice.update_ids + bob.update_ids + carol.update_ids:  # never leave a request hanging
+                let_answer(update_id)
+            await bot.delete_webhook()
