@@ -938,3 +938,16 @@ async def test_webhook_delivery_keeps_each_chat_in_order_and_serves_chats_at_onc
             for update_id in alice.update_ids + bob.update_ids + carol.update_ids:  # never leave a request hanging
                 let_answer(update_id)
             await bot.delete_webhook()
+
+
+async def test_a_stalled_call_takes_effect_only_when_released(bot: Bot, fake: FakeTelegram, alice: FakeUser) -> None:
+    stall = fake.stall_next("sendMessage", chat_id=alice.id)
+    sending = asyncio.create_task(bot.send_message(alice.id, "slow"))
+    await asyncio.wait_for(stall.reached.wait(), 5)
+    await asyncio.sleep(0.05)
+    assert alice.messages == [] and not sending.done()
+    stall.release()
+    assert (await sending).text == "slow"
+    assert [m.text for m in alice.messages] == ["slow"]
+    await bot.send_message(alice.id, "next one is not held")
+    assert len(alice.messages) == 2

@@ -1,10 +1,11 @@
-"""The real console script as a separate process: start-up errors, and a kill -9 mid-dialog."""
+"""The real console script as a separate process: start-up errors, and kill -9 mid-dialog and mid-update."""
 from __future__ import annotations
 
 import asyncio
 import os
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -94,3 +95,46 @@ async def test_killed_mid_dialog_the_customer_continues_where_they_were(fake, tm
         process.wait(timeout=10)
     tables = {row[0] for row in sqlite3.connect(tmp_path / "desk.sqlite3").execute("select name from sqlite_master")}
     assert {"alembic_version", "service_requests", "drafts"} <= tables
+
+
+async def _start_webhook(fake, tmp_path: Path, port: int) -> subprocess.Popen:
+    env = _env(tmp_path, BOT_TOKEN=fake.token, TELEGRAM_API_URL=fake.url, WEBHOOK_URL=f"http://127.0.0.1:{port}/hook",
+               WEBHOOK_SECRET="process-secret", WEBHOOK_LISTEN="127.0.0.1", WEBHOOK_PORT=str(port))
+    fake.all_calls.clear()
+    process = subprocess.Popen(SERVICEDESK, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(300):  # until it has told Telegram where to deliver: its server is up by then
+        if any(call.method == "setWebhook" for call in fake.all_calls) and process.poll() is None:
+            return process
+        await asyncio.sleep(0.05)
+    process.kill()
+    raise AssertionError(f"the bot did not set its webhook: {process.stderr.read().decode()[-2000:]}")
+
+
+async def test_killed_in_the_middle_of_an_update_in_webhook_mode_the_update_comes_again_and_is_handled_once(fake, tmp_path):
+    """The webhook answers only once an update is handled, so Telegram still holds the update a
+    killed process was working on and delivers it again to the restarted one."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    alice = fake.add_user(user_id=3002, first_name="Alice", language_code="en")
+    process = await _start_webhook(fake, tmp_path, port)
+    try:
+        slow_reply = fake.stall_next("sendMessage", chat_id=alice.id)
+        await alice.send_text("/start", wait=False)
+        update_id = alice.update_ids[-1]
+        await asyncio.wait_for(slow_reply.reached.wait(), 30)  # the bot is answering /start
+        process.send_signal(signal.SIGKILL)  # the reply never goes out (the held call stays held)
+        process.wait(timeout=10)
+        assert alice.messages == [] and fake.updates.pending_count == 1  # unanswered: still at Telegram
+
+        process = await _start_webhook(fake, tmp_path, port)
+        await fake.wait_handled(update_id, timeout=30)
+        assert fake.updates.pending_count == 0
+        assert "Hello, Alice" in alice.messages[0].text  # the greeting, once
+        assert sum("Hello, Alice" in m.text for m in alice.messages) == 1, [m.text[:80] for m in alice.messages]
+    finally:
+        process.kill()
+        process.wait(timeout=10)
+    handled = sqlite3.connect(tmp_path / "desk.sqlite3").execute(
+        "select count(*) from processed_updates where update_id = ?", (update_id,)).fetchone()[0]
+    assert handled == 1

@@ -59,6 +59,24 @@ class FloodRule:
 
 
 @dataclass
+class Stall:
+    """A held call (see FakeTelegram.stall_next): Telegram slow to answer it."""
+
+    method: str
+    chat_id: int | None
+    reached: asyncio.Event = field(default_factory=asyncio.Event)  # the bot's call arrived and waits
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+    taken: bool = False
+
+    def matches(self, method: str, params: dict) -> bool:
+        return (not self.taken and self.method.lower() == method.lower()
+                and (self.chat_id is None or params.get("chat_id") == self.chat_id))
+
+    def release(self) -> None:
+        self.released.set()
+
+
+@dataclass
 class CallbackQueryRecord:
     user_id: int
     created: float = field(default_factory=time.monotonic)
@@ -107,6 +125,7 @@ class FakeTelegram:
         self.clock: Callable[[], float] = time.time  # message dates
 
         self._floods: list[FloodRule] = []
+        self._stalls: list[Stall] = []
         self._sends: deque[tuple[float, Any]] = deque()
         self._inflight = 0
         self._last_activity = 0.0
@@ -136,8 +155,10 @@ class FakeTelegram:
         return self
 
     async def stop(self) -> None:
-        """Release open long polls first so shutdown never waits for a poll timeout."""
+        """Release open long polls and held calls first so shutdown never waits for them."""
         self.updates.release()
+        for stall in self._stalls:
+            stall.release()
         await self.set_webhook(None)
         if self._runner is not None:
             await self._runner.cleanup()
@@ -234,6 +255,13 @@ class FakeTelegram:
         chat actions, callback answers), never getUpdates.
         """
         self._floods.append(FloodRule(retry_after, times, method, chat_id))
+
+    def stall_next(self, method: str, chat_id: int | None = None) -> Stall:
+        """Hold the next matching call before it takes effect, until `release()`. A call whose
+        bot went away meanwhile (its connection closed) is then dropped without effect."""
+        stall = Stall(method, chat_id)
+        self._stalls.append(stall)
+        return stall
 
     def assert_no_rejections(self, allow: Callable[[Rejection], bool] | None = None) -> None:
         unexpected = [r for r in self.rejections if not (allow and allow(r))]
@@ -348,6 +376,7 @@ class FakeTelegram:
             raise ApiError(404, "Not Found")
         call.params = coerce_params(call.method, raw, files, self.spec)
         self._check_against_spec(call)
+        await self._wait_if_stalled(call, request)
         self._check_flood(call)
         result = await known[1](Call(self, call.method, call.params, files, request))
         if call.method in SEND_METHODS:
@@ -365,6 +394,16 @@ class FakeTelegram:
             if call.method == "sendMessage" and missing == ["text"]:
                 raise bad_request("message text is empty")
             raise bad_request(f"{missing[0]} is required")
+
+    async def _wait_if_stalled(self, call: ApiCall, request: web.Request) -> None:
+        stall = next((s for s in self._stalls if s.matches(call.method, call.params)), None)
+        if stall is None:
+            return
+        stall.taken = True
+        stall.reached.set()
+        await stall.released.wait()
+        if request.transport is None or request.transport.is_closing():
+            raise ApiError(499, "the bot closed the connection: the call had no effect")
 
     def _check_flood(self, call: ApiCall) -> None:
         for rule in self._floods:
