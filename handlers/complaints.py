@@ -38,8 +38,7 @@ async def open_dialog(turn: Turn, source: str) -> None:
     """/complain, or "Complaint" chosen as the type in /new (which hands over to this dialog)."""
     customer = await users.customer_of(turn.uow, turn.user)
     if customer is None:
-        await onboarding.begin(turn)
-        await turn.reply(turn._("After registering, send /complain again."))
+        await onboarding.begin(turn, then=users.THEN_COMPLAINT)
         return
     draft, resumed = await complaints.start(turn.uow, turn.user, source, turn.now)
     if resumed:

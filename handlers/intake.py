@@ -22,7 +22,7 @@ async def cmd_new(turn: Turn) -> None:
 async def open_intake(turn: Turn) -> None:
     customer = await users.customer_of(turn.uow, turn.user)
     if customer is None:
-        await onboarding.begin(turn, then="intake")
+        await onboarding.begin(turn, then=users.THEN_INTAKE)
         return
     draft, resumed = await intake.start(turn.uow, turn.user, turn.now)
     if resumed:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from bot import views
 from bot.callbacks import DialogButton
+from bot.services import complaints as complaint_service
 from bot.services import users
 from bot.services.errors import DomainError
 from bot.services.inputs import UserInput
@@ -37,5 +38,16 @@ async def _after(turn: Turn, step: users.OnboardingStep) -> None:
         await turn.reply(views.onboarding_prompt(turn._, step.draft, turn.user.first_name))
         return
     await turn.reply(views.onboarding_done(turn._, step.customer.name))
-    if step.then == "intake":  # the customer had asked for /new before registering
+    await _continue(turn, step.then)
+
+
+async def _continue(turn: Turn, then: str | None) -> None:
+    """Open what the customer had asked for before registering (/new, /complain, /products)."""
+    from handlers import complaints, registry  # they start onboarding themselves: imported at use
+
+    if then == users.THEN_INTAKE:
         await intake.open_intake(turn)
+    elif then == users.THEN_COMPLAINT:
+        await complaints.open_dialog(turn, complaint_service.COMMAND)
+    elif then == users.THEN_PRODUCTS:
+        await registry.show_products(turn)

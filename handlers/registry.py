@@ -7,7 +7,7 @@ from telegram.error import TelegramError
 
 from bot import registry_views, stock_views, views
 from bot.callbacks import ClaimButton, DialogButton, ProductsButton
-from bot.services import dialogs, registry, requests
+from bot.services import dialogs, registry, requests, users
 from bot.services.errors import InvalidValue, LimitReached, NotAllowed, NotFound, TooLong
 from bot.services.inputs import DocumentInput, TextInput, UserInput
 from bot.telegram_text import shorten
@@ -90,7 +90,7 @@ async def show_products(turn: Turn) -> None:
     try:
         mine = await registry.my_products(turn.uow, turn.user, _today(turn))
     except NotAllowed:
-        await onboarding.begin(turn)  # products belong to a customer profile: create it first
+        await onboarding.begin(turn, then=users.THEN_PRODUCTS)  # products belong to a customer profile: create it first
         return
     await turn.reply(registry_views.products_view(turn._, mine))
 
@@ -102,7 +102,7 @@ async def on_products_button(turn: Turn, payload: ProductsButton) -> None:
         await turn.answer(turn._("This button is no longer valid."), alert=True)
         return
     if await turn.uow.customers.by_user_id(turn.user.id) is None:
-        await onboarding.begin(turn)
+        await onboarding.begin(turn, then=users.THEN_PRODUCTS)
         return
     draft = await dialogs.begin(turn.uow, turn.user.id, registry.CLAIM_DIALOG, registry.SERIAL_STEP, {}, turn.now)
     await turn.reply(registry_views.claim_prompt(turn._, draft))

@@ -84,6 +84,10 @@ async def customer_of(uow: UnitOfWork, user: User) -> Customer | None:
 # --- onboarding: name → phone → company (optional) --------------------------------------
 
 
+# What a customer asked for before onboarding interrupted them; opened once they are registered.
+THEN_INTAKE, THEN_COMPLAINT, THEN_PRODUCTS = "intake", "complaint", "products"
+
+
 @dataclass(frozen=True)
 class OnboardingStep:
     draft: Draft | None

@@ -208,3 +208,17 @@ async def test_complain_command_and_intake_type_and_the_supervisor_is_reminded(f
     await dora.send_text("/overdue")
     assert complaint_number in dora.last.text
     fake.assert_no_rejections()
+
+
+async def test_a_newcomers_complain_registers_them_and_then_opens_the_complaint(fake, desk):
+    bob = fake.add_user(user_id=5110, first_name="Bob", language_code="en")
+    await bob.send_text("/complain")
+    assert "What is your name?" in bob.last.text  # who is complaining comes first
+    await bob.press("Bob")
+    await bob.share_contact(phone="+8613800138011", own=True)
+    await bob.press("Skip")
+    registered = bob.messages[-2].text
+    assert "you are registered" in registered
+    assert "What is your complaint about?" in bob.last.text  # straight on, no "send /complain again"
+    await bob.press("Not about a specific request")
+    assert "👷 The engineer" not in bob.last.button_texts

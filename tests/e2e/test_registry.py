@@ -199,3 +199,15 @@ async def test_claiming_a_product_someone_else_has_does_not_reveal_them(fake, de
         statuses = list(await uow.session.scalars(select(ProductClaim.status).order_by(ProductClaim.id)))
         assert statuses == ["confirmed", "rejected"]
     fake.assert_no_rejections()
+
+
+async def test_a_newcomers_products_registers_them_and_then_shows_their_products(fake, desk):
+    bob = fake.add_user(user_id=5111, first_name="Bob", language_code="en")
+    await bob.send_text("/products")
+    assert "What is your name?" in bob.last.text
+    await bob.press("Bob")
+    await bob.share_contact(phone="+8613800138012", own=True)
+    await bob.press("Skip")
+    assert "you are registered" in bob.messages[-2].text
+    assert "You have no registered products yet" in bob.last.text
+    assert "➕ Claim a product by serial" in bob.last.button_texts
