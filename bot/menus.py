@@ -62,6 +62,11 @@ for _role in ("service_manager", "marketing_vp", "production_vp", "general_manag
     ROLE_COMMANDS[_role] = ROLE_COMMANDS.get(_role, ()) + (("stock", N_("Spare parts in stock")),)
 del _role
 
+# Returns on their way back (handlers/returns.py): whoever tracks them (bot/services/returns.py TRACKER_ROLES).
+for _role in ("warehouse", "service_manager"):
+    ROLE_COMMANDS[_role] = ROLE_COMMANDS.get(_role, ()) + (("returns", N_("Returns waiting on the warehouse")),)
+del _role
+
 # Follow-up calls after closed jobs (handlers/followups.py): the callers record, dispatchers may read.
 ROLE_COMMANDS["callback"] = ROLE_COMMANDS.get("callback", ()) + (("calls", N_("Follow-up calls due")),)
 

@@ -206,6 +206,14 @@ def tracking_card(_: Translator, tracked: returns.Tracked, note: str | None = No
     return View("\n".join(lines), inline(rows))
 
 
+def in_hand_empty(_: Translator) -> str:
+    return _("No returns are waiting on the warehouse.")
+
+
+def in_hand_more(_: Translator, shown: int, total: int) -> str:
+    return _("Returns waiting on the warehouse: {total}. Shown above: the {shown} that waited longest.", shown=shown, total=total)
+
+
 def approved_note(_: Translator) -> str:
     return _("✅ Return approved: the customer has the shipping instructions. Press “Product received” when it arrives.")
 

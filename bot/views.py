@@ -15,7 +15,7 @@ from bot.callbacks import ListPageButton, RequestButton
 from bot.i18n import N_, Translator
 from bot.keyboards import button, dialog_button, dialog_nav, inline, main_menu, share_keyboard
 from bot.labels import CLOCK_LABELS, EVENT_LABELS, KIND_LABELS, STATUS_LABELS
-from bot.services import intake, requests, users
+from bot.services import intake, requests, returns, users
 from bot.services.errors import InvalidValue, LimitReached, TooLong, WrongInput
 from bot.services.validation import ADDRESS_MAX, DESCRIPTION_MAX, MAX_PHOTOS
 from bot.telegram_text import shorten
@@ -85,6 +85,8 @@ def help_text(_: Translator, *, staff: bool, roles: frozenset[str] = frozenset()
         lines.append(_("/stock — spare parts in stock per warehouse, those below their safety level first"))
     if staff and "warehouse" in roles:
         lines.append(_("/issue — approved parts requisitions to issue from a warehouse"))
+    if staff and roles & returns.TRACKER_ROLES:
+        lines.append(_("/returns — approved returns on their way back: received, inspected, refunded, exchanged or repaired"))
     if staff and "salesperson" in roles:
         lines.append(_("/sell — file a request for a customer; it reaches the service department once approved"))
     if staff and "engineer" in roles:

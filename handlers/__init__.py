@@ -9,6 +9,7 @@ from handlers import archive
 from handlers import erasure
 from handlers import complaints
 from handlers import reports
+from handlers import returns
 from handlers.common import on_error
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -38,6 +39,7 @@ def register(app: Application) -> None:
         "products": registry.cmd_products,
         "stock": stock.cmd_stock,
         "issue": stock.cmd_issue,
+        "returns": returns.cmd_returns,
         "complain": complaints.cmd_complain,
         "complaints": complaints.cmd_complaints,
         "archive": archive.cmd_archive,

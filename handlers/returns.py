@@ -11,7 +11,7 @@ from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction, 
 from bot.services.inputs import TextInput, UserInput
 from bot.views import input_error, main_menu_view
 from handlers import approvals as approval_handlers
-from handlers.common import Turn
+from handlers.common import Turn, handler
 from handlers.intake import notify_dispatchers
 from storage.models import Draft, ServiceRequest
 
@@ -186,6 +186,22 @@ approval_handlers.FOLLOW_UPS["return"] = after_decision
 
 
 # --- staff track the product ------------------------------------------------------------------
+
+
+@handler
+async def cmd_returns(turn: Turn) -> None:
+    """/returns: each return waiting on the warehouse as its tracking card, longest-waiting first."""
+    try:
+        cards, total = await returns.in_hand(turn.uow, turn.user)
+    except NotAllowed:
+        await turn.reply(turn._("This command is for the warehouse and the service manager."))
+        return
+    if not cards:
+        await turn.reply(return_views.in_hand_empty(turn._))
+    for tracked in cards:
+        await turn.reply(return_views.tracking_card(turn._, tracked))
+    if total > len(cards):
+        await turn.reply(return_views.in_hand_more(turn._, len(cards), total))
 
 
 async def on_return_button(turn: Turn, payload: ReturnButton) -> None:

@@ -1112,6 +1112,13 @@ class ReturnRepository(_Repository):
             select(ReturnCase).where(ReturnCase.product_id == product_id, ReturnCase.state.in_(list(open_states))).order_by(ReturnCase.id)
         )
 
+    async def in_states(self, states: Collection[str], limit: int) -> tuple[list[ReturnCase], int]:
+        """The oldest `limit` returns in these states (by when they last moved), and how many there are."""
+        where = ReturnCase.state.in_(list(states))
+        cases = await self.session.scalars(select(ReturnCase).where(where).order_by(ReturnCase.updated_at, ReturnCase.id).limit(limit))
+        total = await self.session.scalar(select(func.count()).select_from(ReturnCase).where(where))
+        return list(cases), total or 0
+
     async def move(self, case: ReturnCase, from_state: str, to_state: str, **values: Any) -> bool:
         """Change the state only if it is still `from_state` (the check is in the UPDATE: one
         press wins). Refreshes `case` either way, so the caller sees what won."""

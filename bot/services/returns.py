@@ -335,6 +335,18 @@ async def tracked(uow: UnitOfWork, actor: User, return_id: int) -> Tracked:
     return Tracked(case, request, await uow.customers.get(request.customer_id), product)
 
 
+IN_HAND = (APPROVED, RECEIVED, INSPECTED)  # approved: the tracking is with the warehouse until it is finished
+IN_HAND_SHOWN = 10
+
+
+async def in_hand(uow: UnitOfWork, actor: User) -> tuple[list[Tracked], int]:
+    """/returns: the returns waiting on the warehouse, the longest-waiting first, and how many in all."""
+    if not may_track(actor):
+        raise NotAllowed()
+    cases, total = await uow.returns.in_states(IN_HAND, IN_HAND_SHOWN)
+    return [await tracked(uow, actor, case.id) for case in cases], total
+
+
 async def for_staff_card(uow: UnitOfWork, actor: User, request: ServiceRequest) -> ReturnCase | None:
     """The return behind a request's staff card, when the viewer is one who tracks returns."""
     if request.kind != "return" or not may_track(actor):

@@ -134,3 +134,72 @@ async def test_from_a_request_card_the_customer_picks_the_product_and_a_rejectio
     assert "Return not approved" in alice.last.text and "Status: Closed" in alice.last.text
     assert "↩️ Return or exchange" not in alice.last.button_texts  # a return's own card offers no return
     fake.assert_no_rejections()
+
+
+async def _ask_return(customer, serial: str) -> str:
+    """The customer asks to return a faulty product; the request number."""
+    await customer.send_text("/products")
+    await customer.press(f"↩️ Return or exchange: {serial}")
+    await customer.press("🔧 Quality fault")
+    await customer.send_text("It stops after five minutes")
+    await customer.press("✅ Send the request")
+    return re.search(r"SR-\d{4}-\d{6}", customer.last.text).group(0)
+
+
+async def test_the_warehouse_finds_every_return_waiting_on_it_with_returns(fake, desk, monkeypatch):
+    from bot.services import returns
+
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7311, "Sun", "service_manager")
+    wen = await enrol(fake, dora, 7312, "Wen", "warehouse")
+    alice = fake.add_user(user_id=5011, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await wen.send_text("/returns")
+    assert wen.last.text == "No returns are waiting on the warehouse."
+    await alice.send_text("/returns")
+    assert alice.last.text == "This command is for the warehouse and the service manager."
+    await wen.send_text("/help")
+    assert "/returns — approved returns on their way back" in wen.last.text
+
+    await _sold_to(desk, 5011, "QJ-2101", days_ago=10)
+    await _sold_to(desk, 5011, "QJ-2102", days_ago=12)
+    first = await _ask_return(alice, "QJ-2101")
+    second = await _ask_return(alice, "QJ-2102")
+    await wen.send_text("/returns")
+    assert wen.last.text == "No returns are waiting on the warehouse."  # both still wait for the manager
+
+    def approval_card(number: str):
+        return next(m for m in sun.messages if number in (m.text or "") and "✅ Approve" in m.button_texts)
+
+    await sun.press("✅ Approve", approval_card(first))
+    seen = len(wen.messages)
+    await wen.send_text("/returns")
+    (card,) = wen.messages[seen:]
+    assert f"Return {first}" in card.text and "approved, waiting for the product" in card.text
+    assert card.button_texts == ["📦 Product received", "🔄 Refresh"]
+
+    desk.clock.advance(timedelta(hours=1))
+    await sun.press("✅ Approve", approval_card(second))
+    desk.clock.advance(timedelta(hours=1))
+    await wen.press("📦 Product received", card)  # acted on from the list
+    assert f"We have received the product for {first}" in alice.last.text
+
+    seen = len(wen.messages)
+    await wen.send_text("/returns")
+    listed = wen.messages[seen:]
+    assert [m.text.split("\n")[0] for m in listed] == [  # the one untouched longest first
+        f"↩️ Return {second} · approved, waiting for the product", f"↩️ Return {first} · product received",
+    ]
+    monkeypatch.setattr(returns, "IN_HAND_SHOWN", 1)
+    seen = len(wen.messages)
+    await wen.send_text("/returns")
+    card, more = wen.messages[seen:]
+    assert f"Return {second}" in card.text and card.button_texts == ["📦 Product received", "🔄 Refresh"]
+    assert more.text == "Returns waiting on the warehouse: 2. Shown above: the 1 that waited longest."
+
+    for step in ("🔍 Inspected", "💰 Refunded"):
+        await wen.press(step, listed[1])  # the first return's card from the full listing
+    seen = len(wen.messages)
+    await wen.send_text("/returns")  # refunded: no longer waiting on the warehouse, and no "more" line
+    assert [m.text.split("\n")[0] for m in wen.messages[seen:]] == [f"↩️ Return {second} · approved, waiting for the product"]
+    fake.assert_no_rejections()
