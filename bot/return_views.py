@@ -8,7 +8,7 @@ from datetime import date
 from babel.dates import format_date
 from telegram import InlineKeyboardButton
 
-from bot.callbacks import ReturnButton
+from bot.callbacks import DispatchButton, ReturnButton
 from bot.i18n import Translator
 from bot.keyboards import button, dialog_button, dialog_nav, inline
 from bot.labels import RETURN_OUTCOME_LABELS, RETURN_REASON_LABELS, RETURN_STATE_LABELS, SHIPPING_PAYER_LABELS
@@ -212,6 +212,15 @@ def in_hand_empty(_: Translator) -> str:
 
 def in_hand_more(_: Translator, shown: int, total: int) -> str:
     return _("Returns waiting on the warehouse: {total}. Shown above: the {shown} that waited longest.", shown=shown, total=total)
+
+
+def payment_pending(_: Translator) -> str:
+    return _("This repair is paid: mark it repaired once the customer has accepted the quote or a fee waiver is approved. The dispatchers quote it from the request card.")
+
+
+def quote_needed(_: Translator, request: ServiceRequest) -> View:
+    text = _("🧮 Return {number} is inspected and is a paid repair: send the customer a quote before the repair.", number=request.number)
+    return View(text, inline([[button(_("📂 Open the request"), DispatchButton(request.id, "open"))]]))
 
 
 def approved_note(_: Translator) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot import return_views
 from bot.callbacks import DialogButton, ReturnButton, ReturnProductButton
 from bot.i18n import Translator
-from bot.services import dialogs, returns, users
+from bot.services import dialogs, quotes, requests, returns, users
 from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction, TooLong, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.views import input_error, main_menu_view
@@ -215,6 +215,9 @@ async def on_return_button(turn: Turn, payload: ReturnButton) -> None:
         await turn.audit("return_late_press", data=payload.pack(), state=moved.case.state)
         await turn.answer(return_views.already_moved(turn._, moved.case), alert=True)
         return
+    except quotes.PaymentPending:
+        await turn.answer(return_views.payment_pending(turn._), alert=True)
+        return
     except (NotAllowed, NotFound):
         await turn.audit("return_not_allowed", data=payload.pack())
         await turn.answer(turn._("This button is no longer valid."), alert=True)
@@ -222,7 +225,10 @@ async def on_return_button(turn: Turn, payload: ReturnButton) -> None:
     person = await returns.customer_user(turn.uow, tracked.customer)
     if person is not None:
         await turn.notify(person, return_views.step_for_customer(turn.translator_for(person), tracked.case, tracked.request))
-    await turn.uow.commit()  # recorded, with the customer's notice, before anyone is told
+    if await returns.quote_needed(turn.uow, tracked):
+        for dispatcher in await requests.dispatchers(turn.uow):
+            await turn.notify_view(dispatcher, return_views.quote_needed(turn.translator_for(dispatcher), tracked.request))
+    await turn.uow.commit()  # recorded, with the customer's and dispatchers' notices, before anyone is told
     note = return_views.step_note(turn._, tracked.case, return_views.actor_name(turn.user))
     await turn.answer(note)
     await turn.edit(return_views.tracking_card(turn._, tracked, note))

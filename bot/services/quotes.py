@@ -151,15 +151,21 @@ async def answer(uow: UnitOfWork, user: User, quote_id: int, accept: bool, now: 
 
 async def require_cleared(uow: UnitOfWork, request: ServiceRequest) -> None:
     """Paid work waits for an accepted quote or an approved fee waiver (PaymentPending otherwise).
-    Only the dispatcher's explicit decision makes work paid: the registry's guess does not block."""
-    if request.warranty not in PAID_WARRANTIES:
-        return
-    latest = await uow.quotes.latest(request.id)
-    if latest is not None and latest.status == ACCEPTED:
-        return
-    if any(a.kind == "waiver" and a.status == approvals.APPROVED for a in await uow.approvals.of_request(request.id)):
+    Only an explicit decision makes work paid (the dispatcher's, or a return's paid-repair
+    outcome): the registry's guess does not block."""
+    if not await payment_pending(uow, request):
         return
     raise PaymentPending()
+
+
+async def payment_pending(uow: UnitOfWork, request: ServiceRequest) -> bool:
+    """The work is paid and neither an accepted quote nor an approved fee waiver covers it yet."""
+    if request.warranty not in PAID_WARRANTIES:
+        return False
+    latest = await uow.quotes.latest(request.id)
+    if latest is not None and latest.status == ACCEPTED:
+        return False
+    return not any(a.kind == "waiver" and a.status == approvals.APPROVED for a in await uow.approvals.of_request(request.id))
 
 
 async def declined_total(uow: UnitOfWork, request_id: int) -> int | None:

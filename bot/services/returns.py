@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.policy import Policy, ReturnPolicy
-from bot.services import approvals, dialogs, requests
+from bot.services import approvals, dialogs, dispatch, quotes, requests
 from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction
 from bot.services.validation import clean_text
 from storage.db import UnitOfWork
@@ -260,6 +260,8 @@ async def submit(
         raise NotReturnable(proposal)
     new = requests.NewRequest(kind="return", description=draft.data["description"], product_id=product.id, serial=product.serial)
     request = await requests.create(uow, user, customer, new, policy, now, timezone)
+    if proposal.outcome == PAID_REPAIR:  # the customer was told so: the repair waits for their accepted quote
+        request.warranty = dispatch.EXPIRED
     case = await uow.returns.add(ReturnCase(
         request_id=request.id, product_id=product.id, reason_kind=proposal.reason, proposed_outcome=proposal.outcome,
         shipping_paid_by=proposal.shipping_paid_by, counted_from=proposal.counted_from, days_since=proposal.days_since,
@@ -366,6 +368,8 @@ async def advance(uow: UnitOfWork, actor: User, return_id: int, action: str, now
         raise AlreadyMoved(case)
     if request.status not in requests.OPEN_STATUSES:
         raise NotAllowed()
+    if target == REPAIRED:
+        await quotes.require_cleared(uow, request)  # a paid repair: the customer accepted its cost first
     stamp = {RECEIVED: "received_at", INSPECTED: "inspected_at"}.get(target, "finished_at")
     if not await uow.returns.move(case, expected, target, updated_at=now, **{stamp: now}):
         raise AlreadyMoved(case)
@@ -374,6 +378,12 @@ async def advance(uow: UnitOfWork, actor: User, return_id: int, action: str, now
         request.status, request.closed_reason = requests.CLOSED, target
     await _event(uow, request, actor.id, f"return_{target}", now)
     return found
+
+
+async def quote_needed(uow: UnitOfWork, tracked: Tracked) -> bool:
+    """Inspected, to be repaired for a fee, and no accepted quote or waiver yet: the dispatchers quote it."""
+    return (tracked.case.state == INSPECTED and FINISH_FOR[tracked.case.proposed_outcome] == REPAIRED
+            and await quotes.payment_pending(uow, tracked.request))
 
 
 async def customer_user(uow: UnitOfWork, customer: Customer) -> User | None:

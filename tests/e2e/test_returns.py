@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from storage.models import AuditEntry, Product, ReturnCase
+from storage.models import AuditEntry, Part, Product, ReturnCase
 from tests.e2e.conftest import DISPATCHER_ID
 from tests.e2e.helpers import enrol, file_request, onboard
 
@@ -202,4 +202,50 @@ async def test_the_warehouse_finds_every_return_waiting_on_it_with_returns(fake,
     seen = len(wen.messages)
     await wen.send_text("/returns")  # refunded: no longer waiting on the warehouse, and no "more" line
     assert [m.text.split("\n")[0] for m in wen.messages[seen:]] == [f"↩️ Return {second} · approved, waiting for the product"]
+    fake.assert_no_rejections()
+
+
+async def test_a_paid_repair_return_is_repaired_only_after_the_customer_accepts_the_quote(fake, desk):
+    async with desk.db.uow() as uow:
+        uow.session.add(Part(code="QJ-200", name="Impeller", unit="pcs", price=120_000))  # 1,200.00 CNY
+        await uow.commit()
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7321, "Sun", "service_manager")
+    wen = await enrol(fake, dora, 7322, "Wen", "warehouse")
+    alice = fake.add_user(user_id=5021, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await _sold_to(desk, 5021, "QJ-2201", days_ago=200)  # past the 3-month free repair
+    number = await _ask_return(alice, "QJ-2201")
+    assert "Proposed: paid repair" in alice.messages[-2].text  # the summary said so, and that the cost comes first
+    await sun.press("✅ Approve", next(m for m in sun.messages if number in (m.text or "") and "✅ Approve" in m.button_texts))
+    tracking = wen.last
+    await wen.press("📦 Product received", tracking)
+    await wen.press("🔍 Inspected", tracking)
+    asked = dora.last
+    assert asked.text == f"🧮 Return {number} is inspected and is a paid repair: send the customer a quote before the repair."
+
+    told = len(alice.messages)
+    await wen.press("🔧 Repaired", tracking)  # before the customer has agreed to the cost
+    assert wen.callback_answers[-1][1].startswith("This repair is paid: mark it repaired once the customer has accepted the quote")
+    assert len(alice.messages) == told
+    await wen.send_text("/returns")
+    assert f"Return {number} · product inspected" in wen.last.text
+
+    await dora.press("📂 Open the request", asked)
+    assert "Warranty: warranty expired" in dora.last.text
+    await dora.press("🧮 Quote")
+    await dora.send_text("qj-200")
+    await dora.send_text("1")
+    await dora.press("Parts done ›")
+    await dora.send_text("600")
+    await dora.send_text("350")
+    await dora.press("📤 Send to the customer")
+    offer = alice.last
+    assert "Total: CN¥2,150.00" in offer.text
+    await alice.press("✅ Accept", offer)
+
+    await wen.press("🔧 Repaired", tracking)
+    assert f"🔧 {number}: the product is repaired and is sent back to you. The request is closed." in alice.last.text
+    async with desk.db.uow() as uow:
+        assert (await uow.session.scalars(select(ReturnCase))).one().state == "repaired"
     fake.assert_no_rejections()
