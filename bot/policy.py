@@ -63,6 +63,7 @@ class ClockRule:
     urgent: bool
     warranty: frozenset[str] | None = None  # None: any warranty decision
     repeats: bool = False  # runs again on the next start event after it stopped (one cycle per approval step)
+    resumes_on: frozenset[str] = frozenset()  # events that undo a stop (a disputed repair is not completed)
 
 
 @dataclass(frozen=True)
@@ -317,7 +318,7 @@ def _names(key: str, value: object, known: set[str] | frozenset[str], *, allow_e
 
 
 _EVENTS = set(EVENT_LABELS) | set(STAFF_EVENT_LABELS)
-_CLOCK_KEYS = {"kinds", "starts_on", "stops_on", "pauses_for", "escalation", "urgent", "warranty", "repeats"}
+_CLOCK_KEYS = {"kinds", "starts_on", "stops_on", "pauses_for", "escalation", "urgent", "warranty", "repeats", "resumes_on"}
 
 
 def _clocks(table: dict, waits: tuple[Wait, ...]) -> ClockPolicy:
@@ -337,6 +338,9 @@ def _clocks(table: dict, waits: tuple[Wait, ...]) -> ClockPolicy:
         repeats = spec.get("repeats", False)
         if not isinstance(repeats, bool):
             raise PolicyError(f"{key}.repeats", f"must be true or false, got {repeats!r}")
+        resumes_on = _names(f"{key}.resumes_on", spec.get("resumes_on", []), _EVENTS)
+        if resumes_on and repeats:
+            raise PolicyError(f"{key}.resumes_on", "a repeating clock starts a new cycle instead of resuming")
         urgent = _required(spec, "urgent", key + ".")
         if not isinstance(urgent, bool):
             raise PolicyError(f"{key}.urgent", f"must be true or false, got {urgent!r}")
@@ -348,7 +352,7 @@ def _clocks(table: dict, waits: tuple[Wait, ...]) -> ClockPolicy:
             pauses_for=_names(f"{key}.pauses_for", _required(spec, "pauses_for", key + "."), {wait.name for wait in waits}),
             escalation=tuple(escalation), urgent=urgent,
             warranty=_names(f"{key}.warranty", spec["warranty"], _WARRANTIES, allow_empty=False) if "warranty" in spec else None,
-            repeats=repeats,
+            repeats=repeats, resumes_on=resumes_on,
         ))
     return ClockPolicy(rules=tuple(rules), stop_all_on=stop_all_on, waits=waits)
 

@@ -22,6 +22,7 @@ from storage.models import ServiceRequest, SlaClock
 MET, BREACHED = "met", "breached"
 CLOSED_STATUSES = ("closed", "cancelled")
 POLICY_STATE = "clock_policy"
+RESUMED_AFTER_WAIT = "customer"  # the reason recorded for the time a resumed clock stood stopped
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ def _replay(policy: Policy, rule: ClockRule, events: list[tuple[str, datetime]],
     paused_since: datetime | None = None
     finished: DerivedClock | None = None  # a repeating clock's last completed cycle
     open_starts = 0  # a repeating clock: starts not yet matched by a stop (e.g. two pending approvals)
+    stopped_at: datetime | None = None  # a resumable clock, stopped until one of its resume events
+    running_since: datetime | None = None  # the start, or the latest resume
     for action, at in events:
         for wait in waits:
             if action in wait.ends_on:
@@ -70,9 +73,18 @@ def _replay(policy: Policy, rule: ClockRule, events: list[tuple[str, datetime]],
         if action in rule.starts_on:
             open_starts += 1
             if started is None:
-                started, pauses, paused_since = at, [], None
+                started, pauses, paused_since, running_since = at, [], None, at
         if started is None:
             continue
+        if stopped_at is not None:
+            if action in policy.clocks.stop_all_on:
+                break
+            if action not in rule.resumes_on:
+                continue
+            # The stop did not hold (the customer disputed the repair): the clock runs on from
+            # its old start, and the time it stood stopped counts as waiting on the customer.
+            pauses.append(Pause(stopped_at, at, RESUMED_AFTER_WAIT))
+            stopped_at, finished, running_since = None, None, at
         if action in rule.stops_on or action in policy.clocks.stop_all_on:
             open_starts = max(0, open_starts - 1)
             if rule.repeats and open_starts and action not in policy.clocks.stop_all_on:
@@ -81,18 +93,21 @@ def _replay(policy: Policy, rule: ClockRule, events: list[tuple[str, datetime]],
                 last = pauses.pop()
                 pauses.append(Pause(last.start, at, last.wait))
             finished = DerivedClock(rule, started, window, tuple(pauses), at)
+            if rule.resumes_on and action not in policy.clocks.stop_all_on:
+                stopped_at, paused_since = at, None
+                continue
             if not rule.repeats or action in policy.clocks.stop_all_on:
                 return finished
             started, open_starts = None, 0
             continue
         if active and paused_since is None:
-            paused_since = max(started, min(active.values()))
+            paused_since = max(running_since, min(active.values()))
             pauses.append(Pause(paused_since, None, min(active, key=active.get)))
         elif not active and paused_since is not None:
             last = pauses.pop()
             pauses.append(Pause(last.start, at, last.wait))
             paused_since = None
-    if started is None:
+    if started is None or stopped_at is not None:
         return finished
     return DerivedClock(rule, started, window, tuple(pauses), None)
 

@@ -146,6 +146,41 @@ async def test_not_resolved_reopens_flags_and_tells_the_dispatcher(fake, desk):
     fake.assert_no_rejections()
 
 
+async def test_a_disputed_repair_puts_the_engineer_back_on_the_repair_deadline(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5311, "Ed", "engineer")
+    alice = fake.add_user(user_id=5312, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed", "en")
+    await ed.press("Accept")
+    desk.clock.advance(timedelta(days=1))
+    await report_by_phone(ed)
+    assert await _repair_clock(desk, number) == (desk.clock.now(), "met")
+
+    desk.clock.advance(timedelta(days=2))  # the report waits two days for Alice's verdict
+    await alice.press("Not resolved")
+    await alice.send_text("Still no water after opening the valve")
+    await alice.press("Done")
+    # 7 days from acceptance, the two days with Alice not counted: 6 days are left
+    assert "⏱ repair completed" in (card := await _job_text(ed, number)) and "(6 d 0 h left)" in card
+
+    ed_seen = len(ed.messages)
+    desk.clock.advance(timedelta(days=2, hours=12))  # half the window counted: Ed is reminded
+    await desk.sweep()
+    reminder = next(m.text for m in ed.messages[ed_seen:] if "deadline needs your attention" in (m.text or ""))
+    assert number in reminder and "repair completed: 3 d 12 h left" in reminder
+    assert await _repair_clock(desk, number) == (None, None)
+    fake.assert_no_rejections()
+
+
+async def _repair_clock(desk, number: str) -> tuple:
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        repair = next(row for row in await uow.requests.clock_rows(request.id) if row.kind == "repair_completed")
+        return repair.stopped_at, repair.outcome
+
+
 async def _job_text(engineer, number: str) -> str:
     await engineer.send_text("/jobs")
     await engineer.press(number)

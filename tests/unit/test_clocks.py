@@ -177,3 +177,46 @@ def test_a_pending_approval_pauses_the_repair_clock():
     row = _rows(events)["repair_completed"]
     assert row.pause_reason is None and row.due_at == T + POLICY.deadlines.repair_completed + 3 * H
     assert _rows(events[:3])["repair_completed"].pause_reason == "approval"
+
+
+D = timedelta(days=1)
+REPORTED_THEN_DISPUTED = [("created", T), ("accepted", T), ("report_submitted", T + 2 * D), ("disputed", T + 4 * D)]
+
+
+def test_a_disputed_repair_runs_its_repair_clock_again_without_the_days_the_report_waited():
+    rows = _rows(REPORTED_THEN_DISPUTED[:3])
+    assert (rows["repair_completed"].stopped_at, rows["repair_completed"].outcome) == (T + 2 * D, clocks.MET)
+    rows = _rows(REPORTED_THEN_DISPUTED)
+    row = rows["repair_completed"]
+    assert (row.started_at, row.stopped_at, row.outcome) == (T, None, None)
+    assert row.due_at == T + 7 * D + 2 * D  # the two days with the customer do not count
+    assert row.pauses == [[(T + 2 * D).isoformat(), (T + 4 * D).isoformat(), "customer"]]
+    assert row.next_alert_at is not None  # the engineer is chased again
+    assert rows["onsite_arrival"].stopped_at == T + 2 * D  # the engineer was on site; that clock stays met
+
+
+def test_a_resumed_repair_clock_is_judged_by_the_second_report():
+    in_time = _rows(REPORTED_THEN_DISPUTED + [("report_submitted", T + 8 * D)])["repair_completed"]
+    assert (in_time.stopped_at, in_time.outcome) == (T + 8 * D, clocks.MET)
+    late = _rows(REPORTED_THEN_DISPUTED + [("report_submitted", T + 10 * D)])["repair_completed"]
+    assert (late.outcome, late.late_seconds) == (clocks.BREACHED, 24 * 3600)
+
+
+def test_a_confirmed_repair_stays_stopped_at_the_report_and_a_closed_request_never_resumes():
+    confirmed = REPORTED_THEN_DISPUTED[:3] + [("confirmed", T + 3 * D), ("disputed", T + 4 * D)]
+    row = _rows(confirmed)["repair_completed"]
+    assert (row.stopped_at, row.outcome, row.pauses) == (T + 2 * D, clocks.MET, [])
+
+
+def test_a_wait_begun_after_the_resume_pauses_only_from_its_start():
+    events = REPORTED_THEN_DISPUTED + [("waiting_parts", T + 5 * D), ("work_resumed", T + 6 * D)]
+    row = _rows(events)["repair_completed"]
+    assert row.due_at == T + 7 * D + 2 * D + D
+    assert [p[2] for p in row.pauses] == ["customer", "parts"]
+
+
+def test_a_wait_open_when_the_repair_was_reported_does_not_count_twice():
+    # waiting on the customer, then the report (which ends the wait), then the dispute
+    events = [("created", T), ("accepted", T), ("waiting_customer", T + D), ("report_submitted", T + 2 * D), ("disputed", T + 4 * D)]
+    row = _rows(events)["repair_completed"]
+    assert row.due_at == T + 7 * D + D + 2 * D
