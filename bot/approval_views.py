@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.callbacks import ApprovalButton, DispatchButton
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 from bot.keyboards import button, dialog_nav, inline
 from bot.labels import APPROVAL_KIND_LABELS, APPROVAL_STATUS_LABELS, KIND_LABELS, ROLE_LABELS
 from bot.services import approvals
@@ -63,9 +63,23 @@ def action_note(_: Translator, outcome: approvals.Outcome) -> str:
     return _("✍️ {name} answered, {time}: {text}", name=name, time=time, text=outcome.comment or "")
 
 
+WITHDRAWN_BECAUSE = {
+    approvals.SUBJECT_WITHDRAWN: N_("↩️ Withdrawn by the requester, {time}."),
+    approvals.JOB_LEFT_ENGINEER: N_("↩️ Withdrawn, {time}: the job went to another engineer."),
+    approvals.REQUEST_ENDED: N_("↩️ Withdrawn, {time}: the request was cancelled or closed."),
+}
+
+
+def withdrawn_note(_: Translator, approval: Approval, why: str | None) -> str:
+    """`why`: the withdraw action's comment (approvals.SUBJECT_WITHDRAWN, …)."""
+    return _(WITHDRAWN_BECAUSE.get(why, WITHDRAWN_BECAUSE[approvals.SUBJECT_WITHDRAWN]), time=_.datetime(approval.updated_at))
+
+
 def already_decided(_: Translator, approval: Approval, decider: User | None) -> str:
     if approval.status == approvals.INFO:
         return _("This step is waiting for an answer to a question; nothing was changed.")
+    if approval.status == approvals.WITHDRAWN:
+        return _("This approval was withdrawn: there is nothing left to decide.")
     if approval.status in (approvals.APPROVED, approvals.REJECTED) and decider is not None:
         return _("Already decided ({status}) by {name}, {time}; nothing was changed.",
                  status=_(APPROVAL_STATUS_LABELS[approval.status]), name=display_name(decider), time=_.datetime(approval.decided_at))

@@ -78,7 +78,10 @@ def staff_card_view(_: Translator, card: StaffCard, now: datetime, extra_rows: l
         lines.append(entry + (": " + html.escape(shorten(str(note), 150), quote=False) if note else ""))
     rows = []
     if request.status in dispatch.requests.OPEN_STATUSES and card.can_act:
-        rows.append([button(_("📞 Customer contacted"), DispatchButton(request.id, "contacted")), button(_("👷 Assign"), DispatchButton(request.id, "assign"))])
+        row = [button(_("📞 Customer contacted"), DispatchButton(request.id, "contacted"))]
+        if request.status in dispatch.ASSIGNABLE:
+            row.append(button(_("👷 Reassign") if request.assigned_engineer_id else _("👷 Assign"), DispatchButton(request.id, "assign")))
+        rows.append(row)
         next_priority = dispatch.PRIORITIES[(dispatch.PRIORITIES.index(request.priority) + 1) % len(dispatch.PRIORITIES)]
         rows.append([
             button(_("Priority → {value}", value=_(PRIORITY_LABELS[next_priority])), DispatchButton(request.id, "priority", next_priority)),

@@ -56,6 +56,19 @@ async def _redraw_copies(turn: Turn, outcome: approvals.Outcome) -> None:
         await turn.edit_elsewhere(post.chat_id, post.message_id, view)
 
 
+async def show_withdrawn(turn: Turn, withdrawn: list[Approval]) -> None:
+    """After the withdrawal's commit: the approvers' copies of the open step say it was withdrawn
+    (their buttons would only answer so)."""
+    for approval in withdrawn:
+        request = await turn.uow.requests.get(approval.request_id)
+        requester = await turn.uow.users.get(approval.requested_by_id)
+        why = next((a.comment for a in reversed(await turn.uow.approvals.actions(approval.id)) if a.action == approvals.WITHDRAW), None)
+        for post in await turn.uow.approvals.posts(approval.id, approval.step):
+            _ = turn.translator_for(await turn.uow.users.get(post.user_id))
+            view = approval_views.state_card(_, approval, request, requester, approval_views.withdrawn_note(_, approval, why))
+            await turn.edit_elsewhere(post.chat_id, post.message_id, view)
+
+
 async def _late(turn: Turn, already: approvals.AlreadyDecided, data: str) -> None:
     """A press on a step that has moved on: say who decided, change nothing, keep a trace."""
     await turn.audit("approval_late_press", data=data, status=already.approval.status)

@@ -10,6 +10,7 @@ from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound,
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
 from bot.keyboards import dialog_nav, inline
+from bot.staff_views import display_name
 from bot.views import View, input_error
 from handlers import approvals as approval_handlers
 from handlers import quotes as quote_handlers
@@ -82,6 +83,8 @@ async def on_dispatch_button(turn: Turn, payload: DispatchButton) -> None:
             await turn.edit(dispatch_views.warranty_choices(turn._, card.request))
         elif action == "assign":
             request = (await dispatch.staff_card(turn.uow, turn.user, payload.request_id, _today(turn))).request
+            if request.status not in dispatch.ASSIGNABLE:
+                raise NotAllowed()  # resolved: the customer's verdict comes first
             candidates = await dispatch.candidates(turn.uow, turn.user, request.id, turn.deps.policy.dispatch.engineer_capacity)
             await turn.edit(dispatch_views.assign_choices(turn._, request, candidates))
         elif action == "waiver":
@@ -124,7 +127,11 @@ async def on_close_input(turn: Turn, draft: Draft, message: UserInput) -> None:
     if person is not None and person.is_active:
         _ = turn.translator_for(person)
         await turn.notify(person, _("Request {number} is closed by the service department: {note}", number=request.number, note=note))
-    await turn.uow.commit()  # closed, with the customer's notice queued in the same transaction
+    engineer = await turn.uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None
+    if engineer is not None and engineer.is_active and engineer.id != turn.user.id:  # they may be on their way
+        _ = turn.translator_for(engineer)
+        await turn.notify(engineer, _("Job {number} is closed by the service department; nothing more to do on it: {note}", number=request.number, note=note))
+    await turn.uow.commit()  # closed, with the notices queued in the same transaction
     await show_card(turn, request.id, edit=False)
 
 
@@ -135,7 +142,7 @@ def _cancel_markup(turn: Turn, draft: Draft) -> InlineKeyboardMarkup:
 async def on_assign_button(turn: Turn, payload: AssignButton) -> None:
     expected = payload.expected_id or None
     try:
-        request, engineer = await dispatch.assign(turn.uow, turn.user, payload.request_id, payload.engineer_id, expected, turn.now)
+        assigned = await dispatch.assign(turn.uow, turn.user, payload.request_id, payload.engineer_id, expected, turn.now)
     except dispatch.AlreadyAssigned as lost:
         await turn.answer(dispatch_views.already_assigned(turn._, lost.engineer), alert=True)
         await show_card(turn, payload.request_id)
@@ -143,14 +150,19 @@ async def on_assign_button(turn: Turn, payload: AssignButton) -> None:
     except (NotAllowed, NotFound):
         await _refuse(turn, payload.pack())
         return
+    request, engineer, previous = assigned.request, assigned.engineer, assigned.previous
     customer = await turn.uow.customers.get(request.customer_id)
     card = await jobs.job_card(turn.uow, engineer, request.id)
     await turn.notify_view(engineer, job_views.job_card(turn.translator_for(engineer), card, turn.now))
+    if previous is not None and previous.is_active:
+        _ = turn.translator_for(previous)
+        await turn.notify(previous, _("Job {number} was given to {name}; nothing more to do on it for you.", number=request.number, name=display_name(engineer)))
     customer_user = await turn.uow.users.get(customer.user_id) if customer.user_id else None
     if customer_user is not None:
         await turn.notify(customer_user, dispatch_views.assigned_to_customer(turn.translator_for(customer_user), request, engineer))
     await turn.uow.commit()  # the assignment and its notices stand before anybody is told about it
     await show_card(turn, request.id)
+    await approval_handlers.show_withdrawn(turn, assigned.withdrawn)
 
 
 async def on_note_input(turn: Turn, draft: Draft, message: UserInput) -> None:

@@ -6,6 +6,7 @@ from bot.callbacks import DialogButton, InviteRoleButton, ProfileButton, StaffBu
 from bot.services import dialogs, requests, staff, users
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
+from handlers import approvals as approval_handlers
 from handlers.common import Turn, handler
 from storage.models import Draft, ServiceRequest, User
 
@@ -72,13 +73,13 @@ async def cmd_staff(turn: Turn) -> None:
 
 async def on_staff_button(turn: Turn, payload: StaffButton) -> None:
     """Every press re-checks that the presser is an active admin, whatever the button says."""
-    released: list[ServiceRequest] = []
+    released = staff.NOTHING_RELEASED
     try:
         if payload.action == "list":
             await turn.edit(staff_views.staff_list(turn._, await staff.list_staff(turn.uow, turn.user)))
             return
         if payload.action == "role":
-            await staff.toggle_role(turn.uow, turn.user, payload.user_id, payload.role, turn.now)
+            _, released = await staff.toggle_role(turn.uow, turn.user, payload.user_id, payload.role, turn.now)
         elif payload.action in ("activate", "deactivate"):
             _, released = await staff.set_active(turn.uow, turn.user, payload.user_id, payload.action == "activate", turn.now)
         elif payload.action != "open":
@@ -98,16 +99,23 @@ async def on_staff_button(turn: Turn, payload: StaffButton) -> None:
     if payload.action != "open":
         await menus.apply_for(turn.bot, person, turn.translator_for(person))
     await turn.edit(staff_views.staff_card(turn._, person))
-    if released:  # queued with the jobs' return to the queue, sent once it is committed
-        await _tell_released(turn, person, released)
+    if released.requests:  # queued with the jobs' return to the queue, sent once it is committed
+        await _tell_released(turn, person, released.requests, deactivated=payload.action == "deactivate")
+    if released.withdrawn:
+        await turn.uow.commit()
+        await approval_handlers.show_withdrawn(turn, released.withdrawn)
 
 
-async def _tell_released(turn: Turn, person: User, released: list[ServiceRequest]) -> None:
+async def _tell_released(turn: Turn, person: User, released: list[ServiceRequest], *, deactivated: bool) -> None:
     """Dispatchers learn which jobs came back; customers that their engineer will change."""
-    numbers = ", ".join(r.number for r in released)
+    numbers, name = ", ".join(r.number for r in released), staff_views.display_name(person)
     for dispatcher in await requests.dispatchers(turn.uow):
         _ = turn.translator_for(dispatcher)
-        await turn.notify(dispatcher, _("{name} was deactivated; their open jobs are back in the /queue: {numbers}", name=staff_views.display_name(person), numbers=numbers))
+        if deactivated:
+            text = _("{name} was deactivated; their open jobs are back in the /queue: {numbers}", name=name, numbers=numbers)
+        else:
+            text = _("{name} is no longer a field engineer; their open jobs are back in the /queue: {numbers}", name=name, numbers=numbers)
+        await turn.notify(dispatcher, text)
     for request in released:
         customer = await turn.uow.customers.get(request.customer_id)
         customer_user = await turn.uow.users.get(customer.user_id) if customer.user_id else None

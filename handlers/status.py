@@ -4,10 +4,14 @@ from __future__ import annotations
 from bot import escalation_views, views
 from bot.callbacks import DialogButton, ListPageButton, RequestButton
 from bot.services import dialogs, requests, users
+from bot.services.dispatch import ROLE_ENGINEER
+from bot.services.users import OVERSEER_ROLES
 from bot.services.errors import DomainError, NotAllowed, NotFound, WrongInput
 from bot.services.inputs import PhotoInput, TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
 from handlers import complaints as complaint_handlers
+from handlers import dispatch as dispatch_handlers
+from handlers import jobs as job_handlers
 from handlers import returns as return_handlers
 from handlers.common import Turn, handler
 from storage.models import Draft, ServiceRequest
@@ -37,6 +41,10 @@ async def cmd_status(turn: Turn) -> None:
 
 
 async def open_by_number(turn: Turn, number: str) -> None:
+    """A typed request number: the staff card for dispatchers and managers, the job card for its
+    engineer, otherwise the customer's own request (someone else's is "not found")."""
+    if await _open_as_staff(turn, number):
+        return
     customer = await users.customer_of(turn.uow, turn.user)
     try:
         request = await requests.own_request_by_number(turn.uow, customer, number)
@@ -45,6 +53,21 @@ async def open_by_number(turn: Turn, number: str) -> None:
         await turn.reply(turn._("No request {number} was found among yours. Check the number, or see /my.", number=number))
         return
     await turn.reply(views.request_card(turn._, await requests.card(turn.uow, request)))
+
+
+async def _open_as_staff(turn: Turn, number: str) -> bool:
+    if not users.is_staff(turn.user):
+        return False
+    request = await turn.uow.requests.by_number(number)
+    if request is None:
+        return False
+    if turn.user.role_names & OVERSEER_ROLES:
+        await dispatch_handlers.show_card(turn, request.id, edit=False)
+        return True
+    if request.assigned_engineer_id == turn.user.id and ROLE_ENGINEER in turn.user.role_names:
+        await job_handlers.show_job(turn, request.id)
+        return True
+    return False
 
 
 async def on_page(turn: Turn, payload: ListPageButton) -> None:

@@ -108,8 +108,10 @@ async def on_requisition_button(turn: Turn, payload: RequisitionButton) -> None:
             request = await turn.uow.requests.get(requisition.request_id)
             text = stock_views.received(turn._, requisition, request)
         elif payload.action == "cancel":
-            requisition = await stock.cancel(turn.uow, turn.user, payload.requisition_id, turn.now)
-            text = stock_views.cancelled(turn._, requisition)
+            cancelled = await stock.cancel(turn.uow, turn.user, payload.requisition_id, turn.now)
+            requisition, text = cancelled.requisition, stock_views.cancelled(turn._, cancelled.requisition)
+            await turn.uow.commit()
+            await approval_handlers.show_withdrawn(turn, cancelled.approvals)
         else:
             raise NotFound()
     except NotFound:

@@ -476,8 +476,11 @@ class DispatchRepository(_ClockReader):
 class JobRepository(_Repository):
     """Visits, closing reports and surveys of engineers' jobs."""
 
-    async def latest_visit(self, request_id: int) -> Visit | None:
-        return await self.session.scalar(select(Visit).where(Visit.request_id == request_id).order_by(Visit.id.desc()).limit(1))
+    async def latest_visit(self, request_id: int, engineer_id: int | None = None) -> Visit | None:
+        query = select(Visit).where(Visit.request_id == request_id)
+        if engineer_id is not None:
+            query = query.where(Visit.engineer_id == engineer_id)
+        return await self.session.scalar(query.order_by(Visit.id.desc()).limit(1))
 
     async def visit(self, visit_id: int) -> Visit | None:
         return await self.session.get(Visit, visit_id)

@@ -134,7 +134,7 @@ async def test_only_dispatchers_assign_and_only_the_assignee_responds(database, 
         with pytest.raises(NotFound):
             await dispatch.respond(uow, crew[1], request.id, True, None, clock.now())
         _, released = await staff.set_active(uow, dispatcher, crew[0].id, False, clock.now())
-        assert [r.id for r in released] == [request.id]
+        assert [r.id for r in released.requests] == [request.id]
         assert (request.status, request.assigned_engineer_id) == ("triaged", None)
         assert request.id in [i.request.id for i in await dispatch.queue(uow, dispatcher)]
         history = await uow.dispatch.assignments(request.id)

@@ -59,7 +59,7 @@ async def test_visit_proposal_answered_once_and_arrival_recorded(database, clock
         with pytest.raises(NotAllowed):
             await jobs.on_the_way(uow, engineer, request.id, clock.now())
         await _on_site(uow, engineer, request, clock)
-        visit = await jobs.current_visit(uow, request.id)
+        visit = await jobs.current_visit(uow, request)
         assert (visit.state, visit.latitude, visit.longitude) == (jobs.ARRIVED, 34.75, 113.62)
         actions = [e.action for e in await uow.requests.events(request.id, include_internal=False)]
         assert actions[-4:] == ["visit_proposed", "visit_accepted", "on_the_way", "arrived"]

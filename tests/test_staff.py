@@ -88,7 +88,7 @@ async def test_a_deactivated_member_loses_staff_rights_at_once(database, clock):
         with pytest.raises(NotAllowed):
             staff.toggle_duty(newcomer)
         assert await uow.users.active_with_role("engineer") == []
-        granted = await staff.toggle_role(uow, admin, newcomer.id, "technical_expert", clock.now())
+        granted, _ = await staff.toggle_role(uow, admin, newcomer.id, "technical_expert", clock.now())
         assert granted and newcomer.role_names == {"engineer", "technical_expert"}
 
 

@@ -268,7 +268,7 @@ async def test_cancel_rejected_and_reconcile(database, clock):
     engineer, bearing, seal = crew[0], parts["BRG-6204"], parts["SEAL-1"]
     async with database.uow() as uow:
         withdrawn = await stock.request_parts(uow, engineer, request.id, [(seal.id, 1)], clock.now())
-        assert (await stock.cancel(uow, engineer, withdrawn.id, clock.now())).status == stock.CANCELLED
+        assert (await stock.cancel(uow, engineer, withdrawn.id, clock.now())).requisition.status == stock.CANCELLED
         with pytest.raises(stock.WrongState):
             await stock.mark_approved(uow, withdrawn.id, clock.now())
         refused = await stock.request_parts(uow, engineer, request.id, [(seal.id, 9)], clock.now())

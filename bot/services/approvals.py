@@ -26,9 +26,11 @@ from bot.services.validation import clean_text
 from storage.db import UnitOfWork
 from storage.models import Approval, ApprovalAction, Draft, RequestEvent, ServiceRequest, User
 
-PENDING, INFO, APPROVED, REJECTED = "pending", "info", "approved", "rejected"
+PENDING, INFO, APPROVED, REJECTED, WITHDRAWN = "pending", "info", "approved", "rejected", "withdrawn"
 OPEN = (PENDING, INFO)
-APPROVE, REJECT, ASK, ANSWER = "approve", "reject", "ask", "answer"
+APPROVE, REJECT, ASK, ANSWER, WITHDRAW = "approve", "reject", "ask", "answer", "withdraw"
+# Why an approval was withdrawn (the withdraw action's comment; approval_views words them).
+SUBJECT_WITHDRAWN, JOB_LEFT_ENGINEER, REQUEST_ENDED = "subject_withdrawn", "job_left_engineer", "request_ended"
 COMMENT_LIMIT = 1000
 AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
 MAX_AMOUNT_MINOR = 10_000_000_000  # 100 million CNY: anything above is a typing mistake
@@ -174,6 +176,38 @@ async def answer(uow: UnitOfWork, actor: User, approval_id: int, text: str | Non
     await uow.approvals.add_action(ApprovalAction(approval_id=approval.id, step=step, user_id=actor.id, action=ANSWER, comment=text, created_at=now))
     await _event(uow, approval, actor, "approval_info_given", now, step=step, comment=text)
     return Outcome(approval, await uow.requests.get(approval.request_id), ANSWER, actor, text, step, False)
+
+
+async def withdraw(uow: UnitOfWork, approval: Approval, actor: User, why: str, now: datetime) -> bool:
+    """What the approval was about went away (the requisition was withdrawn, the job left its
+    engineer, the request ended): an open approval closes as withdrawn and no press decides it
+    any more. False when it was decided first.
+
+    A pending step ends with the usual `approval_decided` event, so its clock stops as on any
+    decision; a step waiting for an answer has no clock running, and `approval_withdrawn` only
+    ends the request's wait on the approval."""
+    was = approval.status
+    if was not in OPEN or not await uow.approvals.transition(approval, was, approval.step, status=WITHDRAWN, updated_at=now):
+        return False
+    await uow.approvals.add_action(ApprovalAction(
+        approval_id=approval.id, step=approval.step, user_id=actor.id, action=WITHDRAW, comment=why, created_at=now,
+    ))
+    if was == PENDING:
+        await _event(uow, approval, actor, "approval_decided", now, step=approval.step, decision=WITHDRAW, comment=why)
+    else:
+        await _event(uow, approval, actor, "approval_withdrawn", now, step=approval.step, comment=why)
+    return True
+
+
+async def withdraw_open(uow: UnitOfWork, request_id: int, actor: User, why: str, now: datetime, *, kind: str | None = None,
+                        subject_id: int | None = None) -> list[Approval]:
+    """Withdraw the request's open approvals (only those of `kind` / `subject_id` when given)."""
+    withdrawn = []
+    for approval in await uow.approvals.of_request(request_id):
+        if (kind is None or approval.kind == kind) and (subject_id is None or approval.subject_id == subject_id):
+            if await withdraw(uow, approval, actor, why, now):
+                withdrawn.append(approval)
+    return withdrawn
 
 
 async def waiting_for(uow: UnitOfWork, policy: Policy, actor: User) -> list[tuple[Approval, ServiceRequest]]:

@@ -18,8 +18,11 @@ ROLE_ENGINEER = "engineer"
 PRIORITIES = ("normal", "high", "urgent")
 IN_WARRANTY, EXPIRED, UNKNOWN, PAID = "in_warranty", "expired", "unknown", "paid"
 PAID_REASONS = ("misuse", "accident", "modification")
-ASSIGNABLE = (requests.NEW, requests.TRIAGED, requests.ASSIGNED)
+# A job in progress may be given to another engineer too (one who fell ill, a repeat repair).
+ASSIGNABLE = (requests.NEW, requests.TRIAGED, requests.ASSIGNED, requests.IN_PROGRESS)
 OPEN_JOB = (requests.ASSIGNED, requests.IN_PROGRESS)
+# /jobs also lists a job whose report waits for the customer: the engineer may still edit it.
+LISTED_JOB = (*OPEN_JOB, requests.RESOLVED)
 QUEUE_SIZE = 30
 NOT_QUEUED_KINDS = ("complaint",)  # the complaint supervisor's (bot/services/complaints.py), not an engineer's job
 
@@ -206,10 +209,21 @@ async def candidates(uow: UnitOfWork, actor: User, request_id: int, capacity: in
     return rank(engineers, open_jobs, request.site_address or "", product_text, capacity)
 
 
-async def assign(uow: UnitOfWork, actor: User, request_id: int, engineer_id: int, expected_engineer_id: int | None, now: datetime) -> tuple[ServiceRequest, User]:
-    """Give the request to an engineer. `expected_engineer_id` is who had it when the dispatcher
-    looked; if that changed meanwhile, the first dispatcher won and `AlreadyAssigned` says to whom."""
+@dataclass(frozen=True)
+class Assigned:
+    request: ServiceRequest
+    engineer: User
+    previous: User | None  # who had the job before, if anyone
+    withdrawn: list[Approval]  # approvals of the previous engineer's requisitions, withdrawn
+
+
+async def assign(uow: UnitOfWork, actor: User, request_id: int, engineer_id: int, expected_engineer_id: int | None, now: datetime) -> Assigned:
+    """Give the request to an engineer, also one already accepted by another (who then hands it
+    back: `_hand_back`). `expected_engineer_id` is who had it when the dispatcher looked; if that
+    changed meanwhile, the first dispatcher won and `AlreadyAssigned` says to whom."""
     request = await open_request(uow, actor, request_id)
+    if request.status not in ASSIGNABLE:
+        raise NotAllowed()  # resolved: waiting for the customer's verdict
     engineer = await uow.users.get(engineer_id)
     if engineer is None or not engineer.is_active or ROLE_ENGINEER not in engineer.role_names:
         raise NotFound()
@@ -218,14 +232,26 @@ async def assign(uow: UnitOfWork, actor: User, request_id: int, engineer_id: int
         current = await uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None
         raise AlreadyAssigned(current)
     await uow.session.refresh(request)
-    previous = await uow.dispatch.current_assignment(request.id)
-    if previous is not None:
-        previous.ended_at, previous.outcome = now, previous.outcome or "reassigned"
+    previous = await uow.users.get(expected_engineer_id) if expected_engineer_id else None
+    withdrawn = await _hand_back(uow, request, expected_engineer_id, actor, now, "reassigned") if expected_engineer_id else []
     await uow.dispatch.add_assignment(Assignment(request_id=request.id, engineer_id=engineer.id, assigned_by_user_id=actor.id, assigned_at=now))
     engineer.last_assigned_at = now
     request.engineer_started = False
     await _event(uow, request, actor, "assigned", now, internal=False, engineer_id=engineer.id, before=expected_engineer_id, after=engineer.id)
-    return request, engineer
+    return Assigned(request, engineer, previous if previous is not None and previous.id != engineer.id else None, withdrawn)
+
+
+async def _hand_back(uow: UnitOfWork, request: ServiceRequest, engineer_id: int, actor: User, now: datetime, outcome: str) -> list[Approval]:
+    """What a job leaves behind when it leaves its engineer: the assignment ends, a wait they
+    recorded ends with it (the next engineer starts afresh), and their requisitions not issued
+    yet are cancelled with their approvals, which are returned."""
+    from bot.services import stock  # stock → approvals → dispatch: imported here, not at the top
+
+    assignment = await uow.dispatch.current_assignment(request.id)
+    if assignment is not None and assignment.engineer_id == engineer_id:
+        assignment.ended_at, assignment.outcome = now, outcome  # how it ended; the timeline keeps "accepted"
+    request.waiting_for = None
+    return await stock.cancel_for_job_left(uow, request.id, engineer_id, actor, now)
 
 
 async def respond(uow: UnitOfWork, engineer: User, request_id: int, accept: bool, reason: str | None, now: datetime) -> ServiceRequest:
@@ -251,24 +277,29 @@ async def respond(uow: UnitOfWork, engineer: User, request_id: int, accept: bool
     return request
 
 
-async def release_jobs(uow: UnitOfWork, actor: User, engineer: User, now: datetime) -> list[ServiceRequest]:
-    """A deactivated engineer's open jobs go back to the queue at once, their history kept."""
-    released = []
+@dataclass(frozen=True)
+class Released:
+    requests: list[ServiceRequest]
+    withdrawn: list[Approval]  # approvals of the engineer's requisitions, withdrawn with them
+
+
+async def release_jobs(uow: UnitOfWork, actor: User, engineer: User, now: datetime) -> Released:
+    """The open jobs of an engineer who was deactivated or is no longer an engineer go back to
+    the queue at once, their history kept."""
+    released, withdrawn = [], []
     for request in await uow.dispatch.jobs_of(engineer.id, OPEN_JOB):
-        assignment = await uow.dispatch.current_assignment(request.id)
-        if assignment is not None:
-            assignment.ended_at, assignment.outcome = now, "released"
+        withdrawn += await _hand_back(uow, request, engineer.id, actor, now, "released")
         before = request.status
-        request.status, request.assigned_engineer_id, request.waiting_for = requests.TRIAGED, None, None
+        request.status, request.assigned_engineer_id = requests.TRIAGED, None
         await _event(uow, request, actor, "released", now, engineer_id=engineer.id, before=before, after=request.status)
         released.append(request)
-    return released
+    return Released(released, withdrawn)
 
 
 async def jobs(uow: UnitOfWork, engineer: User) -> list[ServiceRequest]:
     if not (engineer.is_active and ROLE_ENGINEER in engineer.role_names):
         raise NotAllowed()
-    return await uow.dispatch.jobs_of(engineer.id, OPEN_JOB)
+    return await uow.dispatch.jobs_of(engineer.id, LISTED_JOB)
 
 
 async def close_request(uow: UnitOfWork, actor: User, request_id: int, note: str, now: datetime) -> ServiceRequest:

@@ -99,15 +99,19 @@ async def log_call(uow: UnitOfWork, engineer: User, request_id: int, note: str, 
     return request
 
 
-async def current_visit(uow: UnitOfWork, request_id: int) -> Visit | None:
-    return await uow.jobs.latest_visit(request_id)
+async def current_visit(uow: UnitOfWork, request: ServiceRequest) -> Visit | None:
+    """The latest visit of the job's own engineer: one the job had before it was reassigned is
+    not theirs to continue (nor an arrival they can report on)."""
+    if request.assigned_engineer_id is None:
+        return None
+    return await uow.jobs.latest_visit(request.id, request.assigned_engineer_id)
 
 
 async def propose_visit(uow: UnitOfWork, engineer: User, request_id: int, when: datetime, now: datetime) -> tuple[ServiceRequest, Visit]:
     """Propose (or re-propose) a visit time; the customer accepts it or asks for another."""
     request = await own_job(uow, engineer, request_id)
     _check_visit_time(when, now)
-    visit = await current_visit(uow, request.id)
+    visit = await current_visit(uow, request)
     if visit is None or visit.state in (ON_THE_WAY, ARRIVED):
         visit = await uow.jobs.add_visit(Visit(request_id=request.id, engineer_id=engineer.id, state=PROPOSED, created_at=now))
     before = visit.planned_at
@@ -142,7 +146,7 @@ async def answer_visit(uow: UnitOfWork, user: User, customer: Customer | None, v
 async def on_the_way(uow: UnitOfWork, engineer: User, request_id: int, now: datetime) -> ServiceRequest:
     request = await own_job(uow, engineer, request_id)
     await quotes.require_cleared(uow, request)
-    visit = await current_visit(uow, request.id)
+    visit = await current_visit(uow, request)
     if visit is None or visit.state in (ON_THE_WAY, ARRIVED):
         if visit is not None and visit.state == ON_THE_WAY:
             raise NotAllowed()  # pressed twice
@@ -159,7 +163,7 @@ async def arrived(uow: UnitOfWork, engineer: User, request_id: int, latitude: fl
         raise InvalidValue("location")
     request = await own_job(uow, engineer, request_id)
     await quotes.require_cleared(uow, request)
-    visit = await current_visit(uow, request.id)
+    visit = await current_visit(uow, request)
     if visit is None or visit.state == ARRIVED:
         visit = await uow.jobs.add_visit(Visit(request_id=request.id, engineer_id=engineer.id, state=ARRIVED, created_at=now))
     visit.state, visit.arrived_at, visit.latitude, visit.longitude = ARRIVED, now, latitude, longitude
@@ -168,8 +172,8 @@ async def arrived(uow: UnitOfWork, engineer: User, request_id: int, latitude: fl
     return request
 
 
-async def has_arrived(uow: UnitOfWork, request_id: int) -> bool:
-    visit = await current_visit(uow, request_id)
+async def has_arrived(uow: UnitOfWork, request: ServiceRequest) -> bool:
+    visit = await current_visit(uow, request)
     return visit is not None and visit.arrived_at is not None
 
 
@@ -211,7 +215,7 @@ async def job_card(uow: UnitOfWork, engineer: User, request_id: int) -> JobCard:
     request = await own_job(uow, engineer, request_id, (requests.ASSIGNED, requests.IN_PROGRESS, requests.RESOLVED))
     return JobCard(
         request=request, customer=await uow.customers.get(request.customer_id),
-        visit=await current_visit(uow, request.id), report=await uow.jobs.report_of(request.id),
+        visit=await current_visit(uow, request), report=await uow.jobs.report_of(request.id),
         expert_answer=await escalation.latest_answer(uow, engineer, request.id),
         clocks=tuple(await uow.requests.clocks(request.id)),
     )

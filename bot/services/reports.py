@@ -87,7 +87,7 @@ def parse_amount(text: str, *, maximum: Decimal, allow_zero: bool, field: str) -
 async def start(uow: UnitOfWork, engineer: User, request_id: int, by_phone: bool, now: datetime) -> Draft:
     """Open the report for a job in progress. On-site work needs the arrival recorded first."""
     request = await jobs.own_job(uow, engineer, request_id)
-    if not by_phone and not await jobs.has_arrived(uow, request.id):
+    if not by_phone and not await jobs.has_arrived(uow, request):
         raise NotAllowed()
     if by_phone:
         await quotes.require_cleared(uow, request)  # on site it was checked before the visit

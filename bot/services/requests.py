@@ -161,7 +161,9 @@ async def card(uow: UnitOfWork, request: ServiceRequest) -> RequestCard:
 
 
 async def _upcoming_visit(uow: UnitOfWork, request: ServiceRequest) -> datetime | None:
-    visit = await uow.jobs.latest_visit(request.id)
+    if request.assigned_engineer_id is None:
+        return None
+    visit = await uow.jobs.latest_visit(request.id, request.assigned_engineer_id)  # not one of an engineer since replaced
     if visit is None or request.status != IN_PROGRESS or visit.state not in ("proposed", "accepted", "on_the_way"):
         return None
     return visit.planned_at

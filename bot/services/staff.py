@@ -13,7 +13,7 @@ from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound,
 from bot.services.validation import NAME_MAX, clean_text, normalize_phone
 from bot.services.users import ROLE_ADMIN, STAFF_ROLES
 from storage.db import UnitOfWork
-from storage.models import AuditEntry, Invite, ServiceRequest, User, UserRole
+from storage.models import AuditEntry, Invite, User, UserRole
 
 INVITE_PREFIX = "inv_"
 FAILED_INVITE = "invite_failed"
@@ -86,8 +86,12 @@ async def list_staff(uow: UnitOfWork, actor: User) -> list[User]:
     return await uow.staff.all_staff()
 
 
-async def toggle_role(uow: UnitOfWork, actor: User, user_id: int, role: str, now: datetime) -> bool:
-    """Grant or withdraw one role; returns whether the person has it now. The last admin stays."""
+NOTHING_RELEASED = dispatch.Released([], [])
+
+
+async def toggle_role(uow: UnitOfWork, actor: User, user_id: int, role: str, now: datetime) -> tuple[bool, dispatch.Released]:
+    """Grant or withdraw one role; returns whether the person has it now, and the open jobs that
+    went back to the queue because they are no longer an engineer. The last admin stays."""
     target = await staff_member(uow, actor, user_id)
     if role not in STAFF_ROLES:
         raise InvalidValue("role")
@@ -103,10 +107,11 @@ async def toggle_role(uow: UnitOfWork, actor: User, user_id: int, role: str, now
         granted = True
     await uow.session.flush()
     await uow.audit.add(AuditEntry(actor_telegram_id=actor.telegram_id, action="role_granted" if granted else "role_withdrawn", details={"user_id": target.id, "role": role}, created_at=now))
-    return granted
+    released = await dispatch.release_jobs(uow, actor, target, now) if role == dispatch.ROLE_ENGINEER and not granted else NOTHING_RELEASED
+    return granted, released
 
 
-async def set_active(uow: UnitOfWork, actor: User, user_id: int, active: bool, now: datetime) -> tuple[User, list[ServiceRequest]]:
+async def set_active(uow: UnitOfWork, actor: User, user_id: int, active: bool, now: datetime) -> tuple[User, dispatch.Released]:
     """Deactivation takes effect at once: every staff check reads `is_active`, and the person's
     open jobs return to the queue (returned, so the dispatchers can be told)."""
     target = await staff_member(uow, actor, user_id)
@@ -114,7 +119,7 @@ async def set_active(uow: UnitOfWork, actor: User, user_id: int, active: bool, n
         raise NotAllowed()
     target.is_active = active
     await uow.audit.add(AuditEntry(actor_telegram_id=actor.telegram_id, action="activated" if active else "deactivated", details={"user_id": target.id}, created_at=now))
-    released = [] if active else await dispatch.release_jobs(uow, actor, target, now)
+    released = NOTHING_RELEASED if active else await dispatch.release_jobs(uow, actor, target, now)
     return target, released
 
 

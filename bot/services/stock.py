@@ -190,14 +190,40 @@ async def mark_rejected(uow: UnitOfWork, requisition_id: int, now: datetime, *, 
     return await _decide(uow, requisition_id, REJECTED, now, actor, note)
 
 
-async def cancel(uow: UnitOfWork, engineer: User, requisition_id: int, now: datetime) -> PartRequisition:
-    """The engineer withdraws a requisition that has not been issued yet."""
+@dataclass(frozen=True)
+class Cancelled:
+    requisition: PartRequisition
+    approvals: list[Approval]  # its approval, when still open: withdrawn with it
+
+
+async def cancel(uow: UnitOfWork, engineer: User, requisition_id: int, now: datetime) -> Cancelled:
+    """The engineer withdraws a requisition that has not been issued yet; an approval still open
+    for it is withdrawn too, so nobody is asked (or chased) to decide it."""
     requisition = await _own_requisition(uow, engineer, requisition_id)
+    return await _cancel(uow, requisition, engineer, approvals.SUBJECT_WITHDRAWN, now)
+
+
+async def _cancel(uow: UnitOfWork, requisition: PartRequisition, actor: User, why: str, now: datetime) -> Cancelled:
     if not await uow.stock.move_requisition(requisition.id, OPEN_REQUISITION, CANCELLED, cancelled_at=now):
         raise WrongState(requisition)
     requisition = await uow.stock.requisition(requisition.id)
-    await _record(uow, requisition, engineer, "parts_cancelled", now)
-    return requisition
+    await _record(uow, requisition, actor, "parts_cancelled", now)
+    withdrawn = await approvals.withdraw_open(uow, requisition.request_id, actor, why, now, kind="requisition", subject_id=requisition.id)
+    return Cancelled(requisition, withdrawn)
+
+
+async def cancel_for_job_left(uow: UnitOfWork, request_id: int, engineer_id: int, actor: User, now: datetime) -> list[Approval]:
+    """The job left `engineer_id` (reassigned, or they are no longer an engineer): their
+    requisitions not issued yet are cancelled, so no part goes to someone no longer on the job;
+    the next engineer asks for what they need. Parts already issued stay with the record."""
+    withdrawn: list[Approval] = []
+    for requisition in await uow.stock.requisitions_of_request(request_id):
+        if requisition.engineer_id == engineer_id and requisition.status in OPEN_REQUISITION:
+            try:
+                withdrawn += (await _cancel(uow, requisition, actor, approvals.JOB_LEFT_ENGINEER, now)).approvals
+            except WrongState:
+                continue  # issued or decided this very moment
+    return withdrawn
 
 
 async def _own_requisition(uow: UnitOfWork, engineer: User, requisition_id: int) -> PartRequisition:

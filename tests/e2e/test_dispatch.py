@@ -8,7 +8,7 @@ from sqlalchemy import select
 from bot.flood import TELEGRAM_LIMITS
 from storage.models import AuditEntry
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
-from tests.e2e.helpers import file_request, onboard, t
+from tests.e2e.helpers import assign, file_request, onboard, report_by_phone, t
 
 
 async def _engineer(fake, admin, user_id: int, name: str):
@@ -124,3 +124,77 @@ async def test_the_engineer_hears_of_an_assignment_whose_card_telegram_would_not
     assert f"Engineer Ed is assigned to your request {number}" in alice.last.text
     assert not any("Sorry, something went wrong" in (m.text or "") for m in dora.messages)
     fake.assert_no_rejections(allow=lambda r: r.error_code == 429 or r.method == "answerCallbackQuery")
+
+
+async def _accepted_job_with_a_visit(fake, base: int):
+    """Ed accepted Alice's request and she agreed to his visit tomorrow at 09:00."""
+    dora = fake.users[DISPATCHER_ID]
+    ed = await _engineer(fake, dora, base + 1, "Ed")
+    alice = fake.add_user(user_id=base + 3, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+    await ed.press("✅ Accept")
+    await ed.press("📅 Propose a visit")
+    await ed.press("Tomorrow 09:00")
+    await alice.press("✅ That suits me")
+    return dora, ed, alice, number
+
+
+async def test_a_job_in_progress_is_given_to_another_engineer_who_plans_his_own_visit(fake, desk):
+    dora, ed, alice, number = await _accepted_job_with_a_visit(fake, 5150)
+    bob = await _engineer(fake, dora, 5155, "Bob")
+    await dora.send_text(number)
+    assert "Engineer: Ed" in dora.last.text
+    await dora.press("👷 Reassign", dora.last)
+    await dora.press("Bob")
+    assert f"Job {number} was given to Bob" in ed.last.text
+    assert "Engineer Bob is assigned" in alice.last.text
+    await alice.send_text(f"/status {number}")
+    assert "Visit planned" not in alice.last.text  # Ed's visit is off
+
+    await bob.press("✅ Accept")
+    assert "Visit:" not in await _job_card(bob, number)  # Ed's agreed visit is not Bob's
+    await bob.press("📅 Propose a visit")
+    await bob.press("In 2 days 09:00")
+    await alice.press("✅ That suits me")
+    assert number in bob.last.text  # the customer agreed to Bob's visit
+    await ed.press("🚗 On my way")  # Ed's old card
+    assert ed.callback_answers[-1][1] == "This button is no longer valid."
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        history = await uow.dispatch.assignments(request.id)
+        assert [a.outcome for a in history] == ["reassigned", "accepted"]
+        assert (await uow.users.get(request.assigned_engineer_id)).first_name == "Bob"
+    fake.assert_no_rejections()
+
+
+async def test_a_resolved_job_is_still_listed_for_its_engineer_and_not_offered_for_reassignment(fake, desk):
+    dora, ed, alice, number = await _accepted_job_with_a_visit(fake, 5160)
+    await _engineer(fake, dora, 5165, "Bob")
+    await report_by_phone(ed)
+    await dora.send_text(number)  # a dispatcher opens any request by its number
+    assert number in dora.last.text and "Engineer: Ed" in dora.last.text
+    assert "👷 Reassign" not in dora.last.button_texts  # the customer's verdict comes first
+    await ed.send_text("/jobs")
+    assert number in ed.last.button_texts[0]  # listed while the report may still be edited
+    await ed.send_text(number)
+    assert "✏️ Edit report" in ed.last.button_texts
+    fake.assert_no_rejections()
+
+
+async def test_the_engineer_hears_when_the_dispatcher_closes_his_job(fake, desk):
+    dora, ed, alice, number = await _accepted_job_with_a_visit(fake, 5170)
+    await dora.send_text(number)
+    await dora.press("🗂 Close the request")
+    await dora.send_text("Customer bought a new pump")
+    assert f"Job {number} is closed by the service department" in ed.last.text and "new pump" in ed.last.text
+    await ed.send_text("/jobs")
+    assert ed.last.text == "You have no open jobs."
+    fake.assert_no_rejections()
+
+
+async def _job_card(engineer, number: str) -> str:
+    await engineer.send_text("/jobs")
+    await engineer.press(number)
+    return engineer.last.text

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from storage.models import AuditEntry
 from tests.e2e.conftest import DISPATCHER_ID
+from tests.e2e.helpers import assign, enrol, file_request, onboard
 
 
 async def test_admin_invites_an_engineer_who_joins_once_and_can_be_deactivated(fake, desk):
@@ -64,4 +65,28 @@ async def test_wrong_invite_codes_are_throttled(fake, desk):
         assert "not valid" in guesser.last.text
     await guesser.send_text("/start inv_guess6")
     assert "Too many wrong invite codes" in guesser.last.text
+    fake.assert_no_rejections()
+
+
+async def test_taking_the_engineer_role_away_returns_his_jobs_to_the_queue(fake, desk):
+    admin = fake.users[DISPATCHER_ID]  # admin and dispatcher
+    ed = await enrol(fake, admin, 4101, "Ed", "engineer")
+    alice = fake.add_user(user_id=4103, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(admin, number, "Ed")
+    await ed.press("✅ Accept")
+
+    await admin.send_text("/staff")
+    await admin.press("Ed")
+    await admin.press("➕ Warehouse")
+    await admin.press("✅ Field engineer")  # Ed moves to the warehouse
+    assert any(f"Ed is no longer a field engineer; their open jobs are back in the /queue: {number}" in (m.text or "")
+               for m in admin.messages[-3:])
+    assert f"Your request {number} will get another engineer" in alice.last.text
+    await admin.send_text("/queue")
+    assert number in " ".join(admin.last.button_texts)
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert (request.status, request.assigned_engineer_id) == ("triaged", None)
     fake.assert_no_rejections()

@@ -3,6 +3,8 @@ approves with the approval buttons, the warehouse issues them, the engineer conf
 the ledger and the low-stock alert are checked, and stale or forged presses change nothing."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from bot.services import stock
@@ -134,4 +136,76 @@ async def test_request_parts_issue_and_receipt_over_telegram(fake, desk):
         assert (await uow.stock.requisition(requisition_id)).status == stock.RECEIVED
         audited = {a for a, in await uow.session.execute(select(AuditEntry.actor_telegram_id).where(AuditEntry.action == "not_allowed_button"))}
         assert {5701, 5703} <= audited
+    fake.assert_no_rejections()
+
+
+async def _job_with_requisition(fake, desk, base: int, quantity: str = "1"):
+    """Ed accepted Alice's job and asked for shaft seals; Sun (service manager) holds the approval card."""
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, base + 1, "Ed", "engineer")
+    sun = await enrol(fake, dora, base + 2, "Sun", "service_manager")
+    alice = fake.add_user(user_id=base + 3, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+    await ed.press(en("✅ Accept"))
+    await dora.send_text("/import")
+    await dora.send_document("parts.csv", data=PARTS_CSV)
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    await ed.press(en("🔩 Request parts"))
+    await ed.send_text("SEAL-1")
+    await ed.send_text(quantity)
+    await ed.press(en("📤 Send the requisition"))
+    card = next(m for m in reversed(sun.messages) if en("✅ Approve") in m.button_texts)
+    return dora, ed, sun, alice, number, card
+
+
+async def _approval_and_clocks(desk, number: str):
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        approval = (await uow.approvals.of_request(request.id))[-1]
+        paused = {c.kind: c.pause_reason for c in await uow.requests.clocks(request.id) if c.stopped_at is None}
+        return approval.status, paused
+
+
+async def test_a_withdrawn_requisition_withdraws_its_approval(fake, desk):
+    dora, ed, sun, alice, number, card = await _job_with_requisition(fake, desk, 5760)
+    assert (await _approval_and_clocks(desk, number))[1]["repair_completed"] == "approval"
+    approve = card.buttons[0]["callback_data"]
+
+    await ed.press("Withdraw requisition")
+    status, paused = await _approval_and_clocks(desk, number)
+    assert status == "withdrawn" and paused["repair_completed"] is None  # the job's clocks run again
+    assert "withdrawn" in sun.message(card.message_id).text and not sun.message(card.message_id).buttons
+    await sun.send_text("/approvals")
+    assert number not in sun.last.text
+
+    await sun.press_data(approve)  # an Approve kept from before
+    assert sun.callback_answers[-1][1] == en("This approval was withdrawn: there is nothing left to decide.")
+    sun_seen = len(sun.messages)
+    desk.clock.advance(timedelta(hours=9))  # past the 8 h approval window: nobody is chased
+    await desk.sweep()
+    assert not any("approval" in (m.text or "") for m in sun.messages[sun_seen:])
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert [r.status for r in await stock.requisitions_of(uow, request.id)] == ["cancelled"]
+    fake.assert_no_rejections()
+
+
+async def test_a_job_given_to_another_engineer_takes_no_parts_meant_for_the_first(fake, desk):
+    dora, ed, sun, alice, number, card = await _job_with_requisition(fake, desk, 5770, quantity="3")
+    wu = await enrol(fake, dora, 5775, "Wu", "warehouse")
+    await sun.press(en("✅ Approve"), card)
+    await enrol(fake, dora, 5776, "Bob", "engineer")
+
+    await dora.send_text(number)
+    await dora.press(en("👷 Reassign"))
+    await dora.press("Bob")
+    assert en("Job {number} was given to {name}; nothing more to do on it for you.", number=number, name="Bob") in ed.last.text
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert [r.status for r in await stock.requisitions_of(uow, request.id)] == ["cancelled"]
+    await wu.send_text("/issue")
+    assert number not in wu.last.text  # nothing left to issue for Ed
     fake.assert_no_rejections()
