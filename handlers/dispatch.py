@@ -5,7 +5,7 @@ from telegram import InlineKeyboardMarkup
 
 from bot import clock_views, dispatch_views, job_views, return_views
 from bot.callbacks import AssignButton, DialogButton, DispatchButton
-from bot.services import dialogs, dispatch, followups, jobs, reminders, returns
+from bot.services import cancellation, dialogs, dispatch, followups, jobs, reminders, returns
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
@@ -116,7 +116,7 @@ async def on_close_input(turn: Turn, draft: Draft, message: UserInput) -> None:
         return
     await dialogs.end(turn.uow, draft)
     try:
-        request = await dispatch.close_request(turn.uow, turn.user, draft.data["request_id"], note, turn.now)
+        request, withdrawn = await cancellation.close_by_dispatcher(turn.uow, turn.user, draft.data["request_id"], note, turn.now)
     except (NotAllowed, NotFound):
         await turn.reply(turn._("This request has changed meanwhile; nothing was recorded."))
         return
@@ -133,6 +133,7 @@ async def on_close_input(turn: Turn, draft: Draft, message: UserInput) -> None:
         await turn.notify(engineer, _("Job {number} is closed by the service department; nothing more to do on it: {note}", number=request.number, note=note))
     await turn.uow.commit()  # closed, with the notices queued in the same transaction
     await show_card(turn, request.id, edit=False)
+    await approval_handlers.show_withdrawn(turn, withdrawn)
 
 
 def _cancel_markup(turn: Turn, draft: Draft) -> InlineKeyboardMarkup:

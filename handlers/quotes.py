@@ -81,6 +81,11 @@ async def on_quote_button(turn: Turn, payload: QuoteButton) -> None:
         await turn.audit("not_allowed_button", data=payload.pack())
         await turn.answer(turn._("This button is no longer valid."), alert=True)
         return
+    except quotes.RequestEnded:
+        await turn.audit("stale_button", data=payload.pack())
+        await turn.answer(turn._("This request is cancelled or closed; the quote no longer applies."), alert=True)
+        await turn.edit_off()
+        return
     except StaleAction:
         await turn.audit("stale_button", data=payload.pack())
         await turn.answer(quote_views.already_answered(turn._), alert=True)

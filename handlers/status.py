@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from bot import escalation_views, views
 from bot.callbacks import DialogButton, ListPageButton, RequestButton
-from bot.services import dialogs, requests, users
+from bot.services import cancellation, dialogs, requests, users
 from bot.services.dispatch import ROLE_ENGINEER
 from bot.services.users import OVERSEER_ROLES
 from bot.services.errors import DomainError, NotAllowed, NotFound, WrongInput
 from bot.services.inputs import PhotoInput, TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
+from handlers import approvals as approval_handlers
 from handlers import complaints as complaint_handlers
 from handlers import dispatch as dispatch_handlers
 from handlers import jobs as job_handlers
@@ -87,8 +88,9 @@ async def on_request_button(turn: Turn, payload: RequestButton) -> None:
     if action == "open":
         await turn.edit(views.request_card(turn._, await requests.card(turn.uow, request)))
     elif action == "cancel":
-        if not requests.can_cancel(request):
-            await turn.answer(_cannot_cancel(turn, request), alert=True)
+        why = await cancellation.why_not_cancellable(turn.uow, request)
+        if why is not None:
+            await turn.answer(_cannot_cancel(turn, why), alert=True)
             return
         await turn.edit(views.cancel_question(turn._, request))
     elif action == "cancel_yes":
@@ -104,21 +106,25 @@ async def on_request_button(turn: Turn, payload: RequestButton) -> None:
         await turn.answer(turn._("This button is no longer valid."), alert=True)
 
 
-def _cannot_cancel(turn: Turn, request: ServiceRequest) -> str:
-    if request.status == requests.CANCELLED:
+def _cannot_cancel(turn: Turn, why: str) -> str:
+    if why == cancellation.ALREADY_CANCELLED:
         return turn._("This request is already cancelled.")
+    if why == cancellation.PRODUCT_WITH_US:
+        return turn._("This return can no longer be cancelled: the warehouse has your product. Please add a comment instead.")
     return turn._("This request can no longer be cancelled: an engineer has started work on it. Please add a comment instead.")
 
 
 async def _cancel(turn: Turn, request: ServiceRequest) -> None:
-    try:
-        await requests.cancel(turn.uow, turn.user, request, turn.now)
-    except NotAllowed:
-        await turn.answer(_cannot_cancel(turn, request), alert=True)
+    why = await cancellation.why_not_cancellable(turn.uow, request)
+    if why is not None:
+        await turn.answer(_cannot_cancel(turn, why), alert=True)
         return
+    withdrawn = await cancellation.cancel_by_customer(turn.uow, turn.user, request, turn.now)
+    await _tell_dispatchers(turn, request, "cancelled")
+    await turn.uow.commit()  # cancelled, with what hung on it and the dispatchers' notice
     await turn.answer(turn._("Request {number} is cancelled.", number=request.number))
     await turn.edit(views.request_card(turn._, await requests.card(turn.uow, request)))
-    await _tell_dispatchers(turn, request, "cancelled")
+    await approval_handlers.show_withdrawn(turn, withdrawn)
 
 
 async def _start_comment(turn: Turn, request: ServiceRequest) -> None:
@@ -143,10 +149,11 @@ async def on_comment_input(turn: Turn, draft: Draft, message: UserInput) -> None
             await _tell_dispatchers(turn, request, "comment", text)
         elif isinstance(message, PhotoInput):
             await requests.add_photo(turn.uow, turn.user, request, message.file_id, turn.now)
-            if message.caption and message.caption.strip():
-                await requests.add_comment(turn.uow, turn.user, request, message.caption.strip()[:COMMENT_MAX], turn.now)
+            caption = (message.caption or "").strip()[:COMMENT_MAX]
+            if caption:
+                await requests.add_comment(turn.uow, turn.user, request, caption, turn.now)
             await turn.reply(turn._("Photo added to {number}. Send more, or press “Done”.", number=request.number))
-            await _tell_dispatchers(turn, request, "photo_added", photos=(message.file_id,))
+            await _tell_dispatchers(turn, request, "photo_added", caption or None, photos=(message.file_id,))
         else:
             raise WrongInput(requests.COMMENT_STEP)
     except (NotFound, NotAllowed):

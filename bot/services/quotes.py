@@ -25,6 +25,10 @@ SENT, ACCEPTED, DECLINED, SUPERSEDED = "sent", "accepted", "declined", "supersed
 PAID_WARRANTIES = ("expired", "paid")  # dispatcher's decisions that make the customer pay
 
 
+class RequestEnded(StaleAction):
+    """The quote's request was cancelled or closed meanwhile: there is no work left to accept."""
+
+
 class PaymentPending(DomainError):
     """Paid work has no accepted quote and no approved waiver yet."""
 
@@ -142,6 +146,8 @@ async def answer(uow: UnitOfWork, user: User, quote_id: int, accept: bool, now: 
     request = await uow.requests.get(quote.request_id) if quote else None
     if quote is None or customer is None or request is None or request.customer_id != customer.id:
         raise NotFound()
+    if request.status not in requests.OPEN_STATUSES:
+        raise RequestEnded()
     if not await uow.quotes.answer(quote, ACCEPTED if accept else DECLINED, now):
         raise StaleAction()
     await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="quote_accepted" if accept else "quote_declined",

@@ -9,7 +9,7 @@ from bot.i18n import SUPPORTED_LANGUAGES, language_from_telegram
 from bot.services import dialogs
 from bot.services.errors import InvalidValue, NotAllowed, WrongInput
 from bot.services.inputs import ContactInput, TextInput, UserInput
-from bot.services.validation import COMPANY_MAX, NAME_MAX, clean_text, normalize_phone
+from bot.services.validation import COMPANY_MAX, NAME_MAX, clean_text, contact_phone, normalize_phone
 from storage.db import UnitOfWork
 from storage.models import Customer, Draft, Project, User
 
@@ -110,7 +110,7 @@ async def onboarding_input(uow: UnitOfWork, user: User, draft: Draft, message: U
         if isinstance(message, ContactInput):
             if message.contact_user_id != message.sender_user_id:
                 raise InvalidValue("own_contact")
-            phone = normalize_phone(message.phone)
+            phone = contact_phone(message.phone)
         elif isinstance(message, TextInput):
             phone = normalize_phone(clean_text(message.text, limit=32, expected="phone"))
         else:

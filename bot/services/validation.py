@@ -37,6 +37,13 @@ def normalize_phone(text: str) -> str:
     return ("+" if raw.startswith("+") else "") + digits
 
 
+def contact_phone(text: str) -> str:
+    """The number of a shared Telegram contact. It is always international, but Telegram apps
+    send it with or without the '+'; stored with it, it matches the same number typed by staff."""
+    value = text.strip()
+    return normalize_phone(value if value.startswith("+") else "+" + value)
+
+
 def normalize_serial(text: str) -> str:
     value = text.strip()
     if len(value) > SERIAL_MAX:

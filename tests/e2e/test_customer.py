@@ -283,3 +283,28 @@ async def test_the_same_update_delivered_twice_is_handled_once(fake, desk):
     await fake.settle()
     assert len(alice.messages) == before + 1 and "Send photos" in alice.last.text
     fake.assert_no_rejections()
+
+
+async def test_a_shared_contact_without_the_plus_is_stored_as_the_international_number(fake, desk):
+    alice = fake.add_user(user_id=1091, first_name="Alice", language_code="en")
+    await onboard(alice, phone="8613800138000")  # as Telegram apps share it
+    number = await file_request(alice)
+    notice = next(m for m in fake.messages_to(DISPATCHER_ID) if number in m.content)
+    assert "+8613800138000" in notice.content  # a number the dispatcher can dial as shown
+    async with desk.db.uow() as uow:
+        customer = await uow.customers.by_user_id((await uow.users.by_telegram_id(1091)).id)
+        assert customer.phone == "+8613800138000"
+        assert await uow.customers.by_phone("+8613800138000") is not None  # what staff typing it will find
+    fake.assert_no_rejections()
+
+
+async def test_the_words_under_a_photo_added_to_a_request_reach_the_dispatchers(fake, desk):
+    alice = fake.add_user(user_id=1092, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await alice.send_text(number)
+    await alice.press("Add comment or photos")
+    await alice.send_photo(caption="Water is now leaking onto the <floor>")
+    told = [m for m in fake.messages_to(DISPATCHER_ID) if number in m.content and "added a photo" in m.content]
+    assert told and "Water is now leaking onto the <floor>" in told[-1].content
+    fake.assert_no_rejections()

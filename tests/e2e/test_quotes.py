@@ -65,3 +65,37 @@ async def test_quote_declined_then_a_waiver_approved_lets_the_work_start(fake, d
     await ed.press("🚗 On my way")
     assert f"on the way to you (request {number})" in alice.last.text
     fake.assert_no_rejections()
+
+
+async def test_a_quote_cannot_be_accepted_once_its_request_is_cancelled(fake, desk):
+    async with desk.db.uow() as uow:
+        uow.session.add(Part(code="QJ-300", name="Impeller", unit="pcs", price=120_000))
+        await uow.commit()
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=5421, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await dora.press("Open to triage")
+    await dora.press("Warranty…")
+    await dora.press("warranty expired")
+    await dora.press("🧮 Quote")
+    await dora.send_text("qj-300")
+    await dora.send_text("1")
+    await dora.press("Parts done ›")
+    await dora.send_text("600")
+    await dora.send_text("0")
+    await dora.press("📤 Send to the customer")
+    offer = alice.last
+    await alice.send_text(number)
+    await alice.press("Cancel this request")
+    await alice.press("Yes, cancel it")
+    dora_seen = len(dora.messages)
+
+    await alice.press("✅ Accept", offer)
+    assert alice.callback_answers[-1][1] == "This request is cancelled or closed; the quote no longer applies."
+    assert not alice.message(offer.message_id).buttons
+    assert not any("accepted" in (m.text or "") for m in dora.messages[dora_seen:])
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert "quote_accepted" not in [e.action for e in await uow.requests.events(request.id, include_internal=True)]
+    fake.assert_no_rejections()

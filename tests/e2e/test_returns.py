@@ -249,3 +249,46 @@ async def test_a_paid_repair_return_is_repaired_only_after_the_customer_accepts_
     async with desk.db.uow() as uow:
         assert (await uow.session.scalars(select(ReturnCase))).one().state == "repaired"
     fake.assert_no_rejections()
+
+
+async def _cancel(customer, number: str) -> None:
+    await customer.send_text(number)
+    await customer.press("Cancel this request")
+    await customer.press("Yes, cancel it")
+
+
+async def test_a_cancelled_return_request_ends_the_return_and_the_product_may_be_returned_again(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7321, "Sun", "service_manager")
+    wen = await enrol(fake, dora, 7322, "Wen", "warehouse")
+    alice = fake.add_user(user_id=5021, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await _sold_to(desk, 5021, "QJ-2001", days_ago=10)
+
+    first = await _ask_return(alice, "QJ-2001")  # cancelled while the manager has not decided
+    card = sun.last
+    approve = _data(card, "✅ Approve")
+    await _cancel(alice, first)
+    assert "Status: Cancelled" in alice.last.text
+    assert "withdrawn" in sun.message(card.message_id).text and not sun.message(card.message_id).buttons
+    await sun.press_data(approve, card)
+    assert sun.callback_answers[-1][1] == "This approval was withdrawn: there is nothing left to decide."
+
+    second = await _ask_return(alice, "QJ-2001")  # allowed again; approved, then cancelled before shipping
+    assert second != first
+    await sun.press("✅ Approve", sun.last)
+    await _cancel(alice, second)
+    await wen.send_text("/returns")
+    assert second not in wen.last.text
+
+    third = await _ask_return(alice, "QJ-2001")  # once the warehouse has it, it is theirs to finish
+    await sun.press("✅ Approve", sun.last)
+    await wen.press("📦 Product received", wen.last)
+    await alice.send_text(third)
+    await alice.press("Cancel this request")
+    assert alice.callback_answers[-1][1] == "This return can no longer be cancelled: the warehouse has your product. Please add a comment instead."
+    async with desk.db.uow() as uow:
+        states = {case.request_id: case.state for case in await uow.session.scalars(select(ReturnCase))}
+        numbers = {(await uow.requests.get(request_id)).number: state for request_id, state in states.items()}
+        assert numbers == {first: "cancelled", second: "cancelled", third: "received"}
+    fake.assert_no_rejections()

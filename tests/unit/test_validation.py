@@ -1,7 +1,7 @@
 import pytest
 
 from bot.services.errors import InvalidValue, TooLong, WrongInput
-from bot.services.validation import clean_text, normalize_phone, normalize_serial
+from bot.services.validation import clean_text, contact_phone, normalize_phone, normalize_serial
 
 
 @pytest.mark.parametrize("typed, stored", [
@@ -17,6 +17,11 @@ def test_typed_phone_numbers_are_normalized(typed, stored):
 def test_implausible_phone_numbers_are_refused(typed):
     with pytest.raises(InvalidValue):
         normalize_phone(typed)
+
+
+@pytest.mark.parametrize("shared", ["8613800138000", "+8613800138000", " 8613800138000 "])
+def test_a_shared_contact_is_stored_international_with_or_without_the_plus(shared):
+    assert contact_phone(shared) == normalize_phone("+86 138 0013 8000")
 
 
 def test_serial_is_uppercased_and_checked():

@@ -1,0 +1,50 @@
+"""Ending a request before its work is done: the customer's cancel and the dispatcher's close.
+
+What hangs on the request ends with it: its open approvals are withdrawn (nobody is asked, or
+chased, to decide about a request that is over), and a return whose product is still with the
+customer is cancelled, so that product may be returned later. Once the warehouse has the product
+the customer can no longer cancel: the return is finished there (refund, exchange or repair).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.services import approvals, dispatch, requests, returns
+from bot.services.errors import NotAllowed
+from storage.db import UnitOfWork
+from storage.models import Approval, ServiceRequest, User
+
+ALREADY_CANCELLED, WORK_STARTED, PRODUCT_WITH_US = "already_cancelled", "work_started", "product_with_us"
+RETURN_STATES_CANCELLABLE = (returns.PENDING, returns.APPROVED)  # the product has not reached us
+
+
+async def why_not_cancellable(uow: UnitOfWork, request: ServiceRequest) -> str | None:
+    """Why the customer may not cancel this request now, or None if they may."""
+    if request.status == requests.CANCELLED:
+        return ALREADY_CANCELLED
+    if not requests.can_cancel(request):
+        return WORK_STARTED
+    case = await uow.returns.of_request(request.id)
+    if case is not None and case.state not in (*RETURN_STATES_CANCELLABLE, returns.CANCELLED):
+        return PRODUCT_WITH_US
+    return None
+
+
+async def cancel_by_customer(uow: UnitOfWork, user: User, request: ServiceRequest, now: datetime) -> list[Approval]:
+    """Cancel the customer's own request; returns the approvals withdrawn with it."""
+    if await why_not_cancellable(uow, request) is not None:
+        raise NotAllowed()
+    await requests.cancel(uow, user, request, now)
+    return await _end_what_hangs_on(uow, request, user, now)
+
+
+async def close_by_dispatcher(uow: UnitOfWork, actor: User, request_id: int, note: str, now: datetime) -> tuple[ServiceRequest, list[Approval]]:
+    request = await dispatch.close_request(uow, actor, request_id, note, now)
+    return request, await _end_what_hangs_on(uow, request, actor, now)
+
+
+async def _end_what_hangs_on(uow: UnitOfWork, request: ServiceRequest, actor: User, now: datetime) -> list[Approval]:
+    case = await uow.returns.of_request(request.id)
+    if case is not None and case.state in RETURN_STATES_CANCELLABLE:
+        await uow.returns.move(case, case.state, returns.CANCELLED, updated_at=now)
+    return await approvals.withdraw_open(uow, request.id, actor, approvals.REQUEST_ENDED, now)
