@@ -65,7 +65,10 @@ def prompt(_: Translator, draft: Draft, *, products: list[Product] = (), product
     step = draft.step
     if step == returns.PRODUCT:
         rows = [[dialog_button(_product(p), draft, "product", str(p.id))] for p in products]
-        rows.append(dialog_nav(_, draft, back=False))
+        from_intake = returns.back_to_intake(draft)
+        if from_intake:  # begun in /new: a product the registry does not know goes on there
+            rows.append([dialog_button(_("📝 Another product, not in this list"), draft, "unlisted")])
+        rows.append(dialog_nav(_, draft, back=from_intake))
         return View(_("↩️ Which product do you want to return or exchange?"), inline(rows))
     if step == returns.REASON:
         rows = [

@@ -15,7 +15,7 @@ from bot.callbacks import ListPageButton, RequestButton
 from bot.i18n import N_, Translator
 from bot.keyboards import button, dialog_button, dialog_nav, inline, main_menu, share_keyboard
 from bot.labels import CLOCK_LABELS, EVENT_LABELS, KIND_LABELS, STATUS_LABELS
-from bot.services import intake, requests, returns, users
+from bot.services import confirmation, intake, requests, returns, users
 from bot.services.errors import InvalidValue, LimitReached, TooLong, WrongInput
 from bot.services.validation import ADDRESS_MAX, DESCRIPTION_MAX, MAX_PHOTOS
 from bot.telegram_text import shorten
@@ -232,6 +232,17 @@ def intake_cancelled(_: Translator) -> View:
     return View(_("Cancelled. Nothing was sent."), main_menu(_))
 
 
+# Dialogs that record each answer as it comes: cancelling them keeps what was already sent.
+RECORDED_AS_SENT = frozenset({requests.COMMENT_DIALOG, confirmation.SURVEY})
+
+
+def dialog_cancelled(_: Translator, kind: str) -> View:
+    """/cancel or ✖️ Cancel: true about what happens to what the person already sent."""
+    if kind in RECORDED_AS_SENT:
+        return View(_("Closed. What you already sent is kept."), main_menu(_))
+    return intake_cancelled(_)
+
+
 def notice(_: Translator, code: str, draft: Draft) -> str | None:
     if code == intake.PHOTO_KEPT_NEED_TEXT:
         return _("Photo saved. Now please describe the problem in words (or send the photo again with a caption).")
@@ -269,6 +280,7 @@ _EXPECTED = {
     users.STEP_COMPANY: N_("Please type the company or project name as text, or press “Skip”."),
     requests.COMMENT_STEP: N_("Please send your comment as text or a photo, or press “Done”."),
     "note": N_("Please send the note as text, or press Cancel."),
+    confirmation.SURVEY_COMMENT: N_("Please write your comment as text, or press “Skip”."),
 }
 
 

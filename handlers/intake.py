@@ -61,6 +61,11 @@ async def on_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
 
         await complaint_handlers.open_dialog(turn, "intake")
         return
+    if notice == intake.RETURN_CHOSEN:
+        from handlers import returns as return_handlers  # it imports this module (Back returns here)
+
+        await return_handlers.open_from_intake(turn)
+        return
     text = views.notice(turn._, notice, draft) if notice else None
     if text:
         await turn.reply(text)

@@ -6,12 +6,13 @@ from __future__ import annotations
 from bot import return_views
 from bot.callbacks import DialogButton, ReturnButton, ReturnProductButton
 from bot.i18n import Translator
-from bot.services import dialogs, quotes, requests, returns, users
+from bot.services import dialogs, intake, quotes, requests, returns, users
 from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction, TooLong, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.views import input_error, main_menu_view
 from handlers import approvals as approval_handlers
 from handlers.common import Turn, handler
+from handlers import intake as intake_handlers
 from handlers.intake import notify_dispatchers
 from storage.models import Draft, ServiceRequest
 
@@ -47,6 +48,25 @@ async def start_from_request(turn: Turn, request: ServiceRequest) -> None:
             return
         raise
     await _show(turn, draft)
+
+
+async def open_from_intake(turn: Turn) -> None:
+    """"Return / exchange" chosen in /new by a customer with registered products."""
+    customer = await users.customer_of(turn.uow, turn.user)
+    draft = await returns.start_from_intake(turn.uow, turn.user, customer, turn.now)
+    if draft is None:  # their products went meanwhile: the plain intake goes on
+        await intake_handlers.open_intake(turn)
+        return
+    await _show(turn, draft)
+
+
+async def _leave_to_intake(turn: Turn, draft: Draft, *, unlisted: bool) -> None:
+    """Back to /new's types, or on to /new's own questions for a product not in the list."""
+    await dialogs.end(turn.uow, draft)
+    if unlisted:
+        await intake_handlers.prompt(turn, await intake.start_as(turn.uow, turn.user, "return", turn.now))
+    else:
+        await intake_handlers.open_intake(turn)
 
 
 async def on_product_button(turn: Turn, payload: ReturnProductButton) -> None:
@@ -106,6 +126,10 @@ async def on_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
             await returns.choose_product(turn.uow, customer, draft, payload.value, turn.now)
         elif payload.action == "reason":
             await returns.choose_reason(turn.uow, turn.deps.policy, customer, draft, payload.value, _today(turn), turn.now)
+        elif payload.action in ("back", "unlisted") and returns.back_to_intake(draft):
+            await turn.edit_off()
+            await _leave_to_intake(turn, draft, unlisted=payload.action == "unlisted")
+            return
         elif payload.action == "back":
             returns.back(draft, turn.now)
         elif payload.action == "send":
@@ -133,6 +157,9 @@ async def on_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
 
 
 async def go_back(turn: Turn, draft: Draft) -> None:
+    if returns.back_to_intake(draft):
+        await _leave_to_intake(turn, draft, unlisted=False)
+        return
     returns.back(draft, turn.now)
     await _show(turn, draft)
 

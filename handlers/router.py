@@ -181,7 +181,7 @@ async def _outside_dialog(turn: Turn, user_input: object) -> None:
 
 async def _cancel_dialog(turn: Turn, draft: Draft) -> None:
     await dialogs.end(turn.uow, draft)
-    await turn.reply(views.intake_cancelled(turn._))
+    await turn.reply(views.dialog_cancelled(turn._, draft.kind))
 
 
 async def _onboarding_back(turn: Turn, draft: Draft) -> None:

@@ -70,7 +70,7 @@ async def cmd_cancel(turn: Turn) -> None:
         await turn.reply(views.main_menu_view(turn._, turn._("There is nothing to cancel.")))
         return
     await dialogs.end(turn.uow, draft)
-    await turn.reply(views.intake_cancelled(turn._))
+    await turn.reply(views.dialog_cancelled(turn._, draft.kind))
 
 
 @handler
@@ -88,5 +88,7 @@ async def on_edited_message(turn: Turn) -> None:
 
 async def remind_unfinished(turn: Turn) -> None:
     draft = await dialogs.current(turn.uow, turn.user.id)
-    if draft is not None and draft.kind == intake.INTAKE:
+    if draft is not None and draft.kind == users.ONBOARDING:  # ask the question again, in the new language
+        await turn.reply(views.onboarding_prompt(turn._, draft, turn.user.first_name))
+    elif draft is not None and draft.kind == intake.INTAKE:
         await turn.reply(turn._("You have an unfinished request. Send /new to continue it, or /cancel to drop it."))

@@ -138,7 +138,13 @@ async def _start_comment(turn: Turn, request: ServiceRequest) -> None:
 
 
 async def on_comment_input(turn: Turn, draft: Draft, message: UserInput) -> None:
-    """In comment mode each text or photo is added to the request straight away."""
+    """In comment mode each text or photo is added to the request straight away; a message that
+    is only a request number opens that request instead (comment mode ends)."""
+    number = requests.parse_number(message.text) if isinstance(message, TextInput) else None
+    if number is not None:
+        await dialogs.end(turn.uow, draft)
+        await open_by_number(turn, number)
+        return
     customer = await users.customer_of(turn.uow, turn.user)
     try:
         request = await requests.own_request(turn.uow, customer, draft.data["request_id"])

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.services import dialogs, jobs, requests
-from bot.services.errors import InvalidValue, NotAllowed, NotFound, StaleAction
+from bot.services.errors import InvalidValue, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
 from storage.db import UnitOfWork
@@ -98,8 +98,10 @@ async def survey_button(uow: UnitOfWork, draft: Draft, action: str, value: str, 
 
 async def survey_input(uow: UnitOfWork, draft: Draft, message: UserInput, now: datetime) -> SurveyStep:
     survey = await _survey(uow, draft)
-    if draft.step != SURVEY_COMMENT or not isinstance(message, TextInput):
+    if draft.step != SURVEY_COMMENT:
         raise InvalidValue(f"survey_{draft.step}")
+    if not isinstance(message, TextInput):
+        raise WrongInput(SURVEY_COMMENT)
     survey.comment = clean_text(message.text, limit=COMMENT_MAX, expected=SURVEY_COMMENT)
     return await _finish(uow, draft, survey, now)
 

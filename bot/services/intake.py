@@ -37,6 +37,7 @@ PHOTO_KEPT_NEED_TEXT = "photo_kept_need_text"
 VOICE_KEPT_NEED_TEXT = "voice_kept_need_text"
 PHOTOS_CLEARED = "photos_cleared"
 COMPLAINT_CHOSEN = "complaint_chosen"  # a complaint has its own dialog (bot/services/complaints.py)
+RETURN_CHOSEN = "return_chosen"  # so has a return of a registered product (bot/services/returns.py)
 
 
 async def start(uow: UnitOfWork, user: User, now: datetime) -> tuple[Draft, bool]:
@@ -61,6 +62,11 @@ async def start_prefilled(
     if site:
         data["site"] = site
     return await dialogs.begin(uow, user.id, INTAKE, CONFIRM if site else SITE, data, now)
+
+
+async def start_as(uow: UnitOfWork, user: User, kind: str, now: datetime) -> Draft:
+    """Open the intake with its type already chosen (the return dialog's "not in the list")."""
+    return await dialogs.begin(uow, user.id, INTAKE, PRODUCT, {"photos": [], "voices": [], "kind": kind}, now)
 
 
 async def registered_products(uow: UnitOfWork, customer: Customer) -> list[Product]:
@@ -142,6 +148,8 @@ async def handle_button(uow: UnitOfWork, customer: Customer, draft: Draft, actio
         return None
     if step == TYPE and action == "type" and value == "complaint":
         return COMPLAINT_CHOSEN  # the handler hands over; this draft is replaced by the complaint's
+    if step == TYPE and action == "type" and value == "return" and not draft.data.get("editing") and await registered_products(uow, customer):
+        return RETURN_CHOSEN  # likewise; a return of a product the registry does not know stays an intake
     if step == TYPE and action == "type" and value in requests.KINDS:
         _advance(draft, now, kind=value)
         return None

@@ -52,6 +52,7 @@ FINISH_FOR = {REFUND_UNUSED: REFUNDED, REFUND: REFUNDED, EXCHANGE: EXCHANGED, FR
 TRACKER_ROLES = frozenset({"warehouse", "service_manager"})
 
 DIALOG = "return"
+FROM_INTAKE = "intake"  # the dialog's source when "Return / exchange" was chosen as a type in /new
 PRODUCT, REASON, DESCRIPTION, CONFIRM = "product", "reason", "description", "confirm"
 DESCRIPTION_LIMIT = 1000
 PRODUCTS_OFFERED = 8
@@ -184,6 +185,20 @@ async def start_from_request(uow: UnitOfWork, user: User, customer: Customer | N
     if not await uow.products.of_customer(customer.id, 1):
         raise NoProducts()
     return await dialogs.begin(uow, user.id, DIALOG, PRODUCT, {"from_request_id": request.id, "asked_product": True}, now)
+
+
+async def start_from_intake(uow: UnitOfWork, user: User, customer: Customer | None, now: datetime) -> Draft | None:
+    """"Return / exchange" chosen in /new: this dialog, from the choice of product, when the
+    customer has registered products (the windows and the manager's approval apply); None when
+    they have none, and the intake goes on as a request the service department handles itself."""
+    if customer is None or not await uow.products.of_customer(customer.id, 1):
+        return None
+    return await dialogs.begin(uow, user.id, DIALOG, PRODUCT, {"asked_product": True, "source": FROM_INTAKE}, now)
+
+
+def back_to_intake(draft: Draft) -> bool:
+    """Back (or "not in the list") from the first step of a return begun in /new goes back there."""
+    return draft.step == PRODUCT and draft.data.get("source") == FROM_INTAKE
 
 
 async def start_from_product(uow: UnitOfWork, user: User, customer: Customer | None, product_id: int, now: datetime) -> Draft:

@@ -308,3 +308,39 @@ async def test_the_words_under_a_photo_added_to_a_request_reach_the_dispatchers(
     told = [m for m in fake.messages_to(DISPATCHER_ID) if number in m.content and "added a photo" in m.content]
     assert told and "Water is now leaking onto the <floor>" in told[-1].content
     fake.assert_no_rejections()
+
+
+async def test_comment_mode_opens_a_typed_request_number_and_cancelling_keeps_what_was_sent(fake, desk):
+    alice = fake.add_user(user_id=1093, first_name="Alice", language_code="en")
+    await onboard(alice)
+    first = await file_request(alice)
+    second = await file_request(alice, description="The second pump hums but does not start")
+    await alice.send_text(first)
+    await alice.press("Add comment or photos")
+    await alice.send_text("The noise got louder overnight")
+    await alice.send_text(second.lower())  # only a number: open that request, not a comment on the first
+    assert second in alice.last.text and "hums but does not start" in alice.last.text
+    await alice.send_text("/cancel")
+    assert alice.last.text == "There is nothing to cancel."
+
+    await alice.press("Add comment or photos")  # on the second request's card
+    await alice.send_text("It is in the basement")
+    await alice.send_text("/cancel")
+    assert alice.last.text == "Closed. What you already sent is kept."
+    told = [m.content for m in fake.messages_to(DISPATCHER_ID)]
+    assert any("The noise got louder overnight" in text for text in told) and any("It is in the basement" in text for text in told)
+    assert not any(second.lower() in text for text in told)  # the typed number was not passed on as a comment
+    fake.assert_no_rejections()
+
+
+async def test_changing_the_language_during_onboarding_asks_the_question_again(fake, desk):
+    bob = fake.add_user(user_id=1094, first_name="Bob", language_code="en")
+    await bob.send_text("/start")
+    await bob.press("Use “Bob”")
+    await bob.send_text("/language")
+    await bob.press("Русский")
+    assert bob.last.text == t("ru", "Thank you, {name}. What phone number can our engineers call? Press the button below to share it, or type it with the country code, e.g. +86 138 0013 8000.", name="Bob")
+    assert bob.reply_keyboard and bob.reply_keyboard[0][0].get("request_contact") is True
+    await bob.share_contact(phone="+7 916 555 01 02", own=True)
+    assert t("ru", "Which company or project is the equipment for? Type its name, or press “Skip”.") in bob.last.text
+    fake.assert_no_rejections()

@@ -181,6 +181,25 @@ async def _repair_clock(desk, number: str) -> tuple:
         return repair.stopped_at, repair.outcome
 
 
+async def test_a_photo_at_the_survey_comment_is_answered_with_what_to_do(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5321, "Ed", "engineer")
+    alice = fake.add_user(user_id=5322, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed", "en")
+    await ed.press("Accept")
+    await report_by_phone(ed)
+    await alice.press("Resolved")
+    await alice.press("⭐⭐⭐⭐")
+    await alice.press("Yes")
+    await alice.send_photo()
+    assert alice.last.text == "Please write your comment as text, or press “Skip”."
+    await alice.press("Skip")
+    assert "Thank you for your feedback" in alice.last.text
+    fake.assert_no_rejections()
+
+
 async def _job_text(engineer, number: str) -> str:
     await engineer.send_text("/jobs")
     await engineer.press(number)

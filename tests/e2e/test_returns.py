@@ -292,3 +292,45 @@ async def test_a_cancelled_return_request_ends_the_return_and_the_product_may_be
         numbers = {(await uow.requests.get(request_id)).number: state for request_id, state in states.items()}
         assert numbers == {first: "cancelled", second: "cancelled", third: "received"}
     fake.assert_no_rejections()
+
+
+async def test_return_chosen_in_new_follows_the_return_rules_for_a_registered_product(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7331, "Sun", "service_manager")
+    alice = fake.add_user(user_id=5031, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await _sold_to(desk, 5031, "QJ-2001", days_ago=10)
+
+    await alice.send_text("/new")
+    await alice.press("Return / exchange")
+    assert "Which product do you want to return or exchange?" in alice.last.text
+    await alice.press("⬅️ Back")  # back to the types of /new
+    assert "What do you need?" in alice.last.text
+    await alice.press("Return / exchange")
+    await alice.press("📝 Another product, not in this list")  # the registry does not know it: /new's own questions
+    assert "serial number" in alice.last.text.lower()
+    await alice.send_text("/cancel")
+
+    await alice.send_text("/new")
+    await alice.press("Return / exchange")
+    await alice.press("QJ 50-120 · QJ-2001")
+    await alice.press("🔧 Quality fault")
+    await alice.send_text("It stops after five minutes")
+    assert "Proposed: refund" in alice.last.text
+    await alice.press("✅ Send the request")
+    number = re.search(r"SR-\d{4}-\d{6}", alice.last.text).group(0)
+    assert number in sun.last.text and "✅ Approve" in sun.last.button_texts  # the manager's approval applies
+    async with desk.db.uow() as uow:
+        case = (await uow.session.scalars(select(ReturnCase))).one()
+        assert (case.state, (await uow.requests.get(case.request_id)).number) == ("pending", number)
+    fake.assert_no_rejections()
+
+
+async def test_return_chosen_in_new_without_registered_products_is_a_request_for_the_service_department(fake, desk):
+    alice = fake.add_user(user_id=5032, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice, kind_label="Return / exchange", description="I want to return the pump I bought")
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert request.kind == "return" and await uow.returns.of_request(request.id) is None
+    fake.assert_no_rejections()
