@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.services import confirmation, dispatch, jobs, reports
+from bot.services import confirmation, dispatch, jobs, reports, staff
 from bot.services.errors import InvalidValue, NotAllowed, NotFound, StaleAction
 from bot.services.inputs import PhotoInput, TextInput
 from tests.test_dispatch import POLICY, _request, _setup
@@ -148,6 +148,19 @@ async def test_report_confirmed_then_survey_with_a_low_score(database, clock):
         assert done.draft is None
         survey = await uow.jobs.survey_of(request.id)
         assert (survey.stars, survey.on_time, survey.comment, survey.completed_at is not None) == (2, False, "Came a day late", True)
+
+
+async def test_not_resolved_after_the_engineer_left_puts_the_repeat_repair_in_the_queue(database, clock):
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer, request = await _accepted_job(uow, clock)
+        draft = await reports.start(uow, crew[0], request.id, True, clock.now())
+        await _fill_report(uow, draft, clock)
+        await reports.submit(uow, crew[0], draft, clock.now())
+        await staff.set_active(uow, dispatcher, crew[0].id, False, clock.now())  # leaves while the report waits
+        await confirmation.confirm(uow, user, customer, request.id, False, clock.now())
+        assert (request.status, request.assigned_engineer_id, request.repeat_repair) == ("triaged", None, True)
+        assert request.id in [item.request.id for item in await dispatch.queue(uow, dispatcher)]
+        assert [(a.engineer_id, a.outcome, a.ended_at is not None) for a in await uow.dispatch.assignments(request.id)] == [(crew[0].id, "released", True)]
 
 
 async def test_not_resolved_reopens_flags_and_the_report_can_be_resent(database, clock):

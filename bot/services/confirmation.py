@@ -47,6 +47,13 @@ async def confirm(uow: UnitOfWork, user: User, customer: Customer | None, reques
         draft = await dialogs.begin(uow, user.id, SURVEY, STARS, {"request_id": request.id, "survey_id": survey.id}, now)
         return Verdict(request, report, True, draft)
     request.status, request.repeat_repair = requests.IN_PROGRESS, True
+    engineer = await uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None
+    if engineer is None or not engineer.is_active or jobs.ROLE_ENGINEER not in engineer.role_names:
+        # their engineer has left since the report: the repeat repair waits in the queue for another
+        request.status, request.assigned_engineer_id = requests.TRIAGED, None
+        assignment = await uow.dispatch.current_assignment(request.id)
+        if assignment is not None:
+            assignment.ended_at, assignment.outcome = now, "released"
     await jobs.record(uow, request, user, "disputed", now, before=before, after=request.status, repeat_repair=True)
     return Verdict(request, report, False, None)
 
