@@ -6,6 +6,7 @@ addressed to them, never the escalation. User-typed text is escaped (placeholder
 from __future__ import annotations
 
 import html
+from datetime import datetime
 
 from telegram import InlineKeyboardButton
 
@@ -215,7 +216,10 @@ def answer_for_customer(_: Translator, request: ServiceRequest, text: str, closa
     return View("\n".join(lines), inline(rows))
 
 
-def answer_delivered(_: Translator, request: ServiceRequest, reached: bool) -> str:
+def answer_delivered(_: Translator, request: ServiceRequest, reached: bool, held_until: datetime | None = None) -> str:
+    """`held_until`: the customer's quiet hours hold the answer until then."""
+    if reached and held_until is not None:
+        return _("✅ Your answer to {number} is saved; the customer receives it when their quiet hours end ({time}).", number=request.number, time=_.datetime(held_until))
     if reached:
         return _("✅ Your answer is sent to the customer of {number}.", number=request.number)
     return _("The answer on {number} is saved in the request's history, but the customer could not be reached in Telegram. Please call them.", number=request.number)

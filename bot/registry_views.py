@@ -14,7 +14,7 @@ from bot.services import registry
 from bot.services.dispatch import EXPIRED, IN_WARRANTY
 from bot.telegram_text import shorten
 from bot.views import View
-from storage.models import Draft, ProductClaim, User
+from storage.models import Draft, Product, ProductClaim, User
 
 ERRORS_SHOWN = 25
 
@@ -247,3 +247,8 @@ def claim_outcome_for_customer(_: Translator, card: registry.ClaimCard) -> str:
     if card.claim.status == registry.CONFIRMED:
         return _("✅ {product} is now registered to you. You will find it under /products and when you report a problem with /new.", product=product)
     return _("Your claim for {product} was not confirmed. If you think this is a mistake, please contact the service department with /new.", product=product)
+
+
+def ownership_moved_for_customer(_: Translator, product: Product) -> str:
+    """To the customer a confirmed claim took the product from."""
+    return _("{product} is no longer registered to you: the service department confirmed another owner. If this is a mistake, please tell us with /new.", product=_product(product))

@@ -222,10 +222,13 @@ async def on_waiver_input(turn: Turn, draft: Draft, message: UserInput) -> None:
         return
     try:
         if draft.step == "amount":
-            amount = approvals.waiver_amount(draft, message.text, turn.now)
+            amount = await approvals.waiver_amount(turn.uow, draft, message.text, turn.now)
             await turn.reply(approval_views.waiver_reason_prompt(turn._, amount, draft))
             return
         approval = await approvals.file_waiver(turn.uow, turn.deps.policy, turn.user, draft, message.text, turn.now)
+    except approvals.WaiverBelowQuote as below:
+        await turn.reply(turn._("A fee waiver must cover the quote the customer was given: at least {amount}. A smaller share is a new quote.", amount=turn._.money(below.quote_total_minor)))
+        return
     except (InvalidValue, WrongInput):
         await turn.reply(approval_views.bad_amount(turn._) if draft.step == "amount" else approval_views.reask_text(turn._))
         return

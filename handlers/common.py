@@ -150,10 +150,13 @@ class Turn:
         return await self.queue_notice(user, notices.VIEW, payload)
 
     async def queue_notice(self, user: User, kind: str, payload: dict[str, Any]) -> bool:
-        """An outbox row of any kind for `user`, keyed by this update so it exists once."""
+        """An outbox row of any kind for `user`, keyed by this update so it exists once. Another
+        customer is not messaged in their quiet hours: the row waits until they end."""
         self._notice_count += 1
         key = f"update:{self.update.update_id}:{self._notice_count}"
-        queued = await notices.queue(self.uow, user, kind, payload, key, self.now)
+        awake = users.is_staff(user) or user.id == self.user.id  # staff hours are the reminders' business
+        not_before = None if awake else self.deps.planner.customer_time(self.now)
+        queued = await notices.queue(self.uow, user, kind, payload, key, self.now, not_before=not_before)
         if queued:
             self.notified.add(user.id)
         return queued

@@ -82,7 +82,8 @@ async def on_answer_input(turn: Turn, draft: Draft, message: UserInput) -> None:
         view = escalation_views.answer_for_customer(_, delivery.request, delivery.text, delivery.closable)
         reached = await turn.notify_view(delivery.customer_user, view)
     await turn.uow.commit()  # the answer is on the timeline, and queued for the customer, before they read it
-    await turn.reply(escalation_views.answer_delivered(turn._, delivery.request, reached))
+    held_until = turn.deps.planner.customer_time(turn.now)  # the outbox holds it over the customer's quiet hours
+    await turn.reply(escalation_views.answer_delivered(turn._, delivery.request, reached, held_until if held_until > turn.now else None))
     await show_card(turn, delivery.request.id, edit=False)
 
 

@@ -161,7 +161,7 @@ async def on_claim_button(turn: Turn, payload: ClaimButton) -> None:
         await _refuse_button(turn, payload.pack())
         return
     try:
-        card = await registry.decide_claim(turn.uow, turn.user, payload.claim_id, payload.action == "confirm", turn.now)
+        decision = await registry.decide_claim(turn.uow, turn.user, payload.claim_id, payload.action == "confirm", turn.now)
     except registry.AlreadyDecided as lost:
         await turn.answer(registry_views.already_decided(turn._, lost.claim, lost.decided_by), alert=True)
         await turn.edit(registry_views.claim_decided(turn._, await registry.claim_card(turn.uow, lost.claim), lost.decided_by))
@@ -169,8 +169,14 @@ async def on_claim_button(turn: Turn, payload: ClaimButton) -> None:
     except (NotAllowed, NotFound):
         await _refuse_button(turn, payload.pack())
         return
-    claimant = await turn.uow.users.get(card.claimant.user_id) if card.claimant.user_id else None
-    if claimant is not None:
-        await turn.notify(claimant, registry_views.claim_outcome_for_customer(turn.translator_for(claimant), card))
+    card = decision.card
+    for told in (card, *[await registry.claim_card(turn.uow, other) for other in decision.superseded]):
+        claimant = await turn.uow.users.get(told.claimant.user_id) if told.claimant.user_id else None
+        if claimant is not None:
+            await turn.notify(claimant, registry_views.claim_outcome_for_customer(turn.translator_for(claimant), told))
+    previous = decision.previous_owner
+    person = await turn.uow.users.get(previous.user_id) if previous is not None and previous.user_id else None
+    if person is not None:
+        await turn.notify(person, registry_views.ownership_moved_for_customer(turn.translator_for(person), card.product))
     await turn.uow.commit()  # the decision and its notice stand before anyone is told
     await turn.edit(registry_views.claim_decided(turn._, card, turn.user))

@@ -669,6 +669,14 @@ class ClaimRepository(_Repository):
         )
         return list(rows)
 
+    async def pending_of_product(self, product_id: int, exclude_claim_id: int) -> list[ProductClaim]:
+        rows = await self.session.scalars(
+            select(ProductClaim).where(
+                ProductClaim.product_id == product_id, ProductClaim.status == "pending", ProductClaim.id != exclude_claim_id,
+            ).order_by(ProductClaim.id)
+        )
+        return list(rows)
+
     async def count_pending_of_product(self, product_id: int, exclude_claim_id: int) -> int:
         return await self.session.scalar(
             select(func.count()).select_from(ProductClaim).where(
@@ -1206,6 +1214,12 @@ class ComplaintRepository(_Repository):
 
     async def get(self, complaint_id: int) -> Complaint | None:
         return await self.session.get(Complaint, complaint_id, populate_existing=True)
+
+    async def about(self, request_id: int, source: str) -> Complaint | None:
+        """A complaint about `request_id` filed from `source` (e.g. the survey's offer)."""
+        return await self.session.scalar(
+            select(Complaint).where(Complaint.about_request_id == request_id, Complaint.source == source).order_by(Complaint.id).limit(1)
+        )
 
     async def of_request(self, request_id: int) -> Complaint | None:
         return await self.session.scalar(select(Complaint).where(Complaint.request_id == request_id))

@@ -123,6 +123,18 @@ class OneTripConnection(aiosqlite.Connection):
             await super().rollback()
 
 
+def _unicode_lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _open(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+    """sqlite3.connect, with a `lower()` that knows every script: SQLite's own lowercases ASCII
+    only, so a search for a Russian or accented name never matched (PostgreSQL's follows the locale)."""
+    connection = sqlite3.connect(*args, **kwargs)
+    connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+    return connection
+
+
 def async_creator(url: str) -> Callable[[], OneTripConnection]:
     """For `create_async_engine(async_creator=...)`: connections to the database of an
     `sqlite+aiosqlite://` URL, opened with the arguments SQLAlchemy's own dialect would use."""
@@ -130,7 +142,7 @@ def async_creator(url: str) -> Callable[[], OneTripConnection]:
     kwargs.pop("iter_chunk_size", None)
 
     def connect() -> OneTripConnection:
-        connection = OneTripConnection(partial(sqlite3.connect, *args, **kwargs), iter_chunk_size=64)
+        connection = OneTripConnection(partial(_open, *args, **kwargs), iter_chunk_size=64)
         connection._thread.daemon = True  # as SQLAlchemy's dialect does: a forgotten connection never blocks exit
         return connection
 

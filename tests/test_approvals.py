@@ -52,12 +52,15 @@ def test_chains_follow_the_policy_at_the_waiver_threshold():
     assert POLICY.approvals.chain("return", None) == ("service_manager",)
 
 
-@pytest.mark.parametrize("typed, fen", [("12000", 1_200_000), ("12,000.50", 1_200_050), ("¥ 9 999", 999_900), ("10000元", 1_000_000)])
+@pytest.mark.parametrize("typed, fen", [
+    ("12000", 1_200_000), ("12,000.50", 1_200_050), ("¥ 9 999", 999_900), ("10000元", 1_000_000),
+    ("9999,50", 999_950), ("9999,5", 999_950), ("1,234,567", 123_456_700),  # a decimal comma; thousands commas
+])
 def test_typed_amounts_are_read_in_fen(typed, fen):
     assert approvals.parse_amount(typed) == fen
 
 
-@pytest.mark.parametrize("typed", ["0", "-5", "12.345", "twelve", "1e9999", "NaN", "200000000"])
+@pytest.mark.parametrize("typed", ["0", "-5", "12.345", "twelve", "1e9999", "NaN", "200000000", "1,2,3", "12,0000", "1,234,56.7"])
 def test_amounts_that_cannot_be_meant_are_refused(typed):
     with pytest.raises(InvalidValue):
         approvals.parse_amount(typed)

@@ -172,6 +172,21 @@ async def test_search_by_name_company_phone_and_project_with_limits(database, cl
             await archive.search(uow, user, draft, "alice", clock.now())
 
 
+async def test_search_finds_names_in_any_script_whatever_the_case(database, clock):
+    if database.engine.dialect.name != "sqlite":
+        # PostgreSQL lowercases by the database's locale (README): the test cluster's is "C", ASCII only.
+        pytest.skip("case-insensitive search beyond ASCII follows the PostgreSQL database's locale")
+    async with database.uow() as uow:
+        user = await uow.users.add(User(telegram_id=501, first_name="Dora", language="ru", created_at=clock.now(), roles=[UserRole(role="dispatcher")]))
+        ivan = await uow.customers.add(Customer(name="Иван Петров", phone="+79165550102", company="ООО Ромашка", created_at=clock.now()))
+        await uow.commit()
+    async with database.uow() as uow:
+        user = await uow.users.get(user.id)
+        draft = await archive.start(uow, user, clock.now())
+        for text in ("иван петров", "РОМАШКА", "Петров"):  # SQLite's own lower() knows only ASCII
+            assert [(m.kind, m.id) for m in (await archive.search(uow, user, draft, text, clock.now())).matches] == [("customer", ivan.id)]
+
+
 def test_file_names_keep_only_safe_characters():
     base = archive.Archive(archive.PROJECT, 7, "黄河农场", None)
     assert archive.file_name(base, date(2026, 3, 2)) == "archive-project-7-2026-03-02.xlsx"

@@ -252,7 +252,7 @@ async def test_a_claim_is_decided_once_and_confirming_gives_the_product(database
         assert (await registry.claim_product(uow, alice, "QJ-1", clock.now())).result == registry.ALREADY_PENDING
         with pytest.raises(NotAllowed):
             await registry.decide_claim(uow, alice, outcome.claim.id, True, clock.now())
-        card = await registry.decide_claim(uow, dispatcher, outcome.claim.id, True, clock.now())
+        card = (await registry.decide_claim(uow, dispatcher, outcome.claim.id, True, clock.now())).card
         assert (card.claim.status, card.claim.decided_by_user_id, card.product.customer_id) == ("confirmed", dispatcher.id, alice_customer.id)
         with pytest.raises(registry.AlreadyDecided) as late:
             await registry.decide_claim(uow, second, outcome.claim.id, False, clock.now())
@@ -288,7 +288,7 @@ async def test_a_product_owned_by_someone_else_is_claimed_like_any_other_and_can
         assert claim.result == registry.CLAIM_SENT  # Bob is not told that Alice has it
         card = await registry.claim_card(uow, claim.claim)
         assert card.current_owner.id == alice_customer.id  # the dispatcher is
-        rejected = await registry.decide_claim(uow, dispatcher, claim.claim.id, False, clock.now())
+        rejected = (await registry.decide_claim(uow, dispatcher, claim.claim.id, False, clock.now())).card
         assert (rejected.claim.status, rejected.product.customer_id) == ("rejected", alice_customer.id)
 
 

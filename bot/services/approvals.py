@@ -33,6 +33,8 @@ APPROVE, REJECT, ASK, ANSWER, WITHDRAW = "approve", "reject", "ask", "answer", "
 SUBJECT_WITHDRAWN, JOB_LEFT_ENGINEER, REQUEST_ENDED = "subject_withdrawn", "job_left_engineer", "request_ended"
 COMMENT_LIMIT = 1000
 AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
+DECIMAL_COMMA = re.compile(r"[0-9]+,[0-9]{1,2}")
+THOUSANDS = re.compile(r"[0-9]{1,3}(,[0-9]{3})+(\.[0-9]{1,2})?")
 MAX_AMOUNT_MINOR = 10_000_000_000  # 100 million CNY: anything above is a typing mistake
 
 COMMENT_DIALOG = "approval_comment"  # an approver's reason or question, typed after pressing
@@ -73,8 +75,14 @@ def amount_of(approval: Approval) -> Decimal | None:
 
 def parse_amount(text: str, *, allow_zero: bool = False) -> int:
     """A typed amount of CNY ("12000", "12,000.50", "¥ 9 999") in fen; InvalidValue otherwise."""
-    cleaned = text.strip().replace("¥", "").replace("￥", "").replace(",", "").replace(" ", "").replace("\u00a0", "")
+    cleaned = text.strip().replace("¥", "").replace("￥", "").replace(" ", "").replace("\u00a0", "")
     cleaned = cleaned.removesuffix("CNY").removesuffix("元")
+    if DECIMAL_COMMA.fullmatch(cleaned):
+        cleaned = cleaned.replace(",", ".")  # "9999,50": a decimal comma, as Russian writes it
+    elif "," in cleaned:
+        if not THOUSANDS.fullmatch(cleaned):
+            raise InvalidValue("amount")  # "1,2,3" or "12,0000": which number was meant is a guess
+        cleaned = cleaned.replace(",", "")
     if not AMOUNT.fullmatch(cleaned):  # digits only: no signs, exponents or NaN
         raise InvalidValue("amount")
     minor = int(Decimal(cleaned) * 100)
@@ -274,8 +282,20 @@ async def start_waiver(uow: UnitOfWork, actor: User, request_id: int, now: datet
     return await dialogs.begin(uow, actor.id, WAIVER_DIALOG, "amount", {"request_id": request.id}, now)
 
 
-def waiver_amount(draft: Draft, text: str | None, now: datetime) -> int:
+class WaiverBelowQuote(DomainError):
+    """A fee waiver for less than the quote the customer declined: it would clear the whole paid
+    job while a smaller amount's approver signs it (the chain goes by amount)."""
+
+    def __init__(self, quote_total_minor: int) -> None:
+        super().__init__("waiver below the declined quote")
+        self.quote_total_minor = quote_total_minor
+
+
+async def waiver_amount(uow: UnitOfWork, draft: Draft, text: str | None, now: datetime) -> int:
     amount = parse_amount(clean_text(text, limit=40, expected="amount"))
+    latest = await uow.quotes.latest(draft.data["request_id"])
+    if latest is not None and amount < latest.total_minor:
+        raise WaiverBelowQuote(latest.total_minor)
     dialogs.move(draft, "reason", now, amount_minor=amount)
     return amount
 

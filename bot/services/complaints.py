@@ -179,6 +179,8 @@ async def start_from_survey(uow: UnitOfWork, user: User, customer: Customer | No
     survey = await uow.jobs.survey_of(about.id)
     if survey is None or survey.stars is None or survey.stars > low_score_at:
         raise NotAllowed()
+    if await uow.complaints.about(about.id, SURVEY) is not None:
+        raise NotAllowed()  # the offer was taken already; /complain stays open for another complaint
     return await dialogs.begin(uow, user.id, DIALOG, SUBJECT, {"source": SURVEY, "about_request_id": about.id}, now)
 
 

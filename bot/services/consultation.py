@@ -12,7 +12,7 @@ from datetime import datetime
 
 from bot.services import dialogs, requests
 from bot.services.errors import NotAllowed, NotFound
-from bot.services.dispatch import is_dispatcher
+from bot.services.dispatch import NOT_QUEUED_KINDS, is_dispatcher
 from bot.services.escalation import OPEN
 from bot.services.validation import clean_text
 from storage.db import UnitOfWork
@@ -26,7 +26,7 @@ ANSWERED, CONFIRMED, CLOSED_AS_ANSWERED = "answered", "answer_confirmed", "answe
 
 def may_be_answered(request: ServiceRequest, events: list[RequestEvent]) -> bool:
     """An open consultation, or an open request the customer has commented on."""
-    if request.status not in requests.OPEN_STATUSES:
+    if request.status not in requests.OPEN_STATUSES or request.kind in NOT_QUEUED_KINDS:  # complaints: the supervisor answers
         return False
     return request.kind == CONSULTATION or any(e.action == "comment" for e in events)
 

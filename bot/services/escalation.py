@@ -49,10 +49,11 @@ async def _active_expert(uow: UnitOfWork, expert_id: int) -> User:
 
 
 async def pending(uow: UnitOfWork, request_id: int) -> Escalation | None:
-    """The unanswered escalation that blocks a new one; a case left with a deactivated expert does not."""
+    """The unanswered escalation that blocks a new one. A case left with an expert who is off
+    duty or deactivated does not: the dispatcher may ask another (the first may still answer)."""
     for escalation in await uow.escalations.unanswered_of_request(request_id):
         expert = await uow.users.get(escalation.expert_id)
-        if expert is not None and is_expert(expert):
+        if expert is not None and is_expert(expert) and expert.on_duty:
             return escalation
     return None
 

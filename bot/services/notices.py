@@ -21,12 +21,15 @@ APPROVAL = "approval"  # an approval step's card: {"approval_id", "step"}, rende
 UNREACHABLE = "unreachable"  # somebody blocked the bot: {"person_id"}, rendered for each reader when sent
 
 
-async def queue(uow: UnitOfWork, user: User, kind: str, payload: dict[str, Any], key: str, now: datetime) -> bool:
-    """Record a notification for `user`, due now; False (nothing recorded) when they cannot be
-    reached: deactivated, or they blocked the bot."""
+async def queue(uow: UnitOfWork, user: User, kind: str, payload: dict[str, Any], key: str, now: datetime,
+                *, not_before: datetime | None = None) -> bool:
+    """Record a notification for `user`, due now (or at `not_before`); False (nothing recorded)
+    when they cannot be reached: deactivated, or they blocked the bot."""
     if not (user.is_active and user.is_reachable):
         return False
-    return await uow.outbox.add_once(OutboxMessage(key=key, user_id=user.id, kind=kind, payload=payload, not_before=now, created_at=now))
+    return await uow.outbox.add_once(OutboxMessage(
+        key=key, user_id=user.id, kind=kind, payload=payload, not_before=not_before or now, created_at=now,
+    ))
 
 
 async def blocked(uow: UnitOfWork, telegram_id: int, now: datetime) -> User | None:

@@ -171,7 +171,11 @@ async def payment_pending(uow: UnitOfWork, request: ServiceRequest) -> bool:
     latest = await uow.quotes.latest(request.id)
     if latest is not None and latest.status == ACCEPTED:
         return False
-    return not any(a.kind == "waiver" and a.status == approvals.APPROVED for a in await uow.approvals.of_request(request.id))
+    covered = latest.total_minor if latest is not None else 0  # a waiver must cover the quote the customer was given
+    return not any(
+        a.kind == "waiver" and a.status == approvals.APPROVED and (a.amount_minor or 0) >= covered
+        for a in await uow.approvals.of_request(request.id)
+    )
 
 
 async def declined_total(uow: UnitOfWork, request_id: int) -> int | None:

@@ -760,8 +760,17 @@ class AlreadyDecided(DomainError):
         self.claim, self.decided_by = claim, decided_by
 
 
-async def decide_claim(uow: UnitOfWork, actor: User, claim_id: int, confirm: bool, now: datetime) -> ClaimCard:
-    """Confirm (the product becomes the claimant's) or reject, once: the first dispatcher wins."""
+@dataclass(frozen=True)
+class ClaimDecision:
+    card: ClaimCard
+    superseded: list[ProductClaim]  # the product's other pending claims, rejected by a confirmation
+    previous_owner: Customer | None  # who had the product before a confirmation moved it
+
+
+async def decide_claim(uow: UnitOfWork, actor: User, claim_id: int, confirm: bool, now: datetime) -> ClaimDecision:
+    """Confirm (the product becomes the claimant's) or reject, once: the first dispatcher wins.
+    A confirmation rejects the product's other pending claims, whose claimants are told: a card
+    left from one of them would otherwise hand the product on again, silently."""
     require_dispatcher(actor)
     claim = await uow.claims.get(claim_id)
     if claim is None:
@@ -773,11 +782,18 @@ async def decide_claim(uow: UnitOfWork, actor: User, claim_id: int, confirm: boo
         raise AlreadyDecided(claim, await uow.users.get(claim.decided_by_user_id) if claim.decided_by_user_id else None)
     card = await claim_card(uow, claim)
     before = card.product.customer_id
+    superseded = []
     if confirm:
         card.product.customer_id, card.product.updated_at = claim.customer_id, now
-    await uow.audit.add(AuditEntry(
-        actor_telegram_id=actor.telegram_id, action=f"product_claim_{status}",
-        details={"claim_id": claim.id, "product_id": card.product.id, "owner_before": before, "owner_after": card.product.customer_id},
-        created_at=now,
-    ))
-    return card
+        for other in await uow.claims.pending_of_product(card.product.id, exclude_claim_id=claim.id):
+            if await uow.claims.decide(other.id, REJECTED, actor.id, now):
+                await uow.session.refresh(other)
+                superseded.append(other)
+    for decided in (claim, *superseded):
+        await uow.audit.add(AuditEntry(
+            actor_telegram_id=actor.telegram_id, action=f"product_claim_{decided.status}",
+            details={"claim_id": decided.id, "product_id": card.product.id, "owner_before": before, "owner_after": card.product.customer_id},
+            created_at=now,
+        ))
+    moved_from = before if confirm and before not in (None, claim.customer_id) else None
+    return ClaimDecision(await claim_card(uow, claim), superseded, await uow.customers.get(moved_from) if moved_from else None)

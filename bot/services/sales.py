@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.policy import Policy
 from bot.services import approvals, dialogs, requests
 from bot.services.errors import NotAllowed, StaleAction, WrongInput
-from bot.services.validation import DESCRIPTION_MAX, NAME_MAX, clean_text, normalize_phone, normalize_serial
+from bot.services.validation import DESCRIPTION_MAX, NAME_MAX, clean_text, international_phone, normalize_serial
 from storage.db import UnitOfWork
 from storage.models import Approval, Customer, Draft, RequestEvent, ServiceRequest, User
 
@@ -45,7 +45,7 @@ def type_text(draft: Draft, text: str | None, now: datetime) -> None:
     if draft.step == NAME:
         dialogs.move(draft, PHONE, now, name=clean_text(text, limit=NAME_MAX, expected="text"))
     elif draft.step == PHONE:
-        dialogs.move(draft, PRODUCT, now, phone=normalize_phone(clean_text(text, limit=40, expected="phone")))
+        dialogs.move(draft, PRODUCT, now, phone=international_phone(clean_text(text, limit=40, expected="phone")))
     elif draft.step == PRODUCT:
         dialogs.move(draft, DESCRIPTION, now, serial=normalize_serial(clean_text(text, limit=60, expected="serial")))
     elif draft.step == DESCRIPTION:

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from bot.policy import StaffPolicy
 from bot.services import dispatch
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, TooLong, WrongInput
-from bot.services.validation import NAME_MAX, clean_text, normalize_phone
+from bot.services.validation import NAME_MAX, clean_text, international_phone
 from bot.services.users import ROLE_ADMIN, STAFF_ROLES
 from storage.db import UnitOfWork
 from storage.models import AuditEntry, Invite, User, UserRole
@@ -168,7 +168,7 @@ def set_profile_field(user: User, field: str, text: str) -> None:
     if field == "name":
         user.full_name = clean_text(text, limit=NAME_MAX, expected="name")
     elif field == "phone":
-        user.phone = normalize_phone(text)
+        user.phone = international_phone(text)
     elif field == "region":
         user.region = clean_text(text, limit=REGION_MAX, expected="region")
     elif field == "skills":

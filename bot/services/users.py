@@ -9,7 +9,7 @@ from bot.i18n import SUPPORTED_LANGUAGES, language_from_telegram
 from bot.services import dialogs
 from bot.services.errors import InvalidValue, NotAllowed, WrongInput
 from bot.services.inputs import ContactInput, TextInput, UserInput
-from bot.services.validation import COMPANY_MAX, NAME_MAX, clean_text, contact_phone, normalize_phone
+from bot.services.validation import COMPANY_MAX, NAME_MAX, clean_text, contact_phone, international_phone
 from storage.db import UnitOfWork
 from storage.models import Customer, Draft, Project, User
 
@@ -112,7 +112,7 @@ async def onboarding_input(uow: UnitOfWork, user: User, draft: Draft, message: U
                 raise InvalidValue("own_contact")
             phone = contact_phone(message.phone)
         elif isinstance(message, TextInput):
-            phone = normalize_phone(clean_text(message.text, limit=32, expected="phone"))
+            phone = international_phone(clean_text(message.text, limit=32, expected="phone"))
         else:
             raise WrongInput("phone")
         dialogs.move(draft, STEP_COMPANY, now, phone=phone)

@@ -37,6 +37,17 @@ def normalize_phone(text: str) -> str:
     return ("+" if raw.startswith("+") else "") + digits
 
 
+def international_phone(text: str) -> str:
+    """A typed number with its country code ("+86 …" or "0086 …"). Without one the same phone
+    typed by someone else, or shared from Telegram, would not match it."""
+    raw = text.strip()
+    if raw.startswith("00"):
+        raw = "+" + raw[2:]
+    if not raw.startswith("+"):
+        raise InvalidValue("phone")
+    return normalize_phone(raw)
+
+
 def contact_phone(text: str) -> str:
     """The number of a shared Telegram contact. It is always international, but Telegram apps
     send it with or without the '+'; stored with it, it matches the same number typed by staff."""

@@ -142,6 +142,8 @@ async def test_a_sales_filed_request_passes_both_vps_before_the_queue_and_the_cu
     await sam.send_text("Alice, Yellow River Farm")
     await sam.send_text("call me")
     assert "not a phone number" in sam.last.text
+    await sam.send_text("138 0013 8000")  # without the country code it would not match Alice's
+    assert "with the country code" in sam.last.text
     await sam.send_text("+86 138 0013 8000")
     await sam.press("I don't know it")
     await sam.send_text("The irrigation pump stops after an hour")

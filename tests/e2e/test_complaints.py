@@ -152,7 +152,8 @@ async def test_a_low_survey_score_offers_a_complaint(fake, desk):
     await alice.press("Skip")
     offer = alice.last
     assert f"We are sorry the service on {number} disappointed you" in offer.text
-    await ed.press_data(_data(offer, "📣 File a complaint"))  # someone else's offer
+    complain = _data(offer, "📣 File a complaint")
+    await ed.press_data(complain)  # someone else's offer
     assert ed.callback_answers[-1][1] == "This button is no longer valid."
     await alice.press("📣 File a complaint", offer)
     await alice.press("🛎 The service")
@@ -165,6 +166,8 @@ async def test_a_low_survey_score_offers_a_complaint(fake, desk):
         complaint = (await uow.session.scalars(select(Complaint))).one()
         about = await uow.requests.by_number(number)
         assert (complaint.source, complaint.subject, complaint.about_request_id, complaint.engineer_id) == ("survey", "service", about.id, None)
+    await alice.press_data(complain, offer)  # the offer once more: it was taken
+    assert alice.callback_answers[-1][1] == "This button is no longer valid."
     fake.assert_no_rejections()
 
 
@@ -222,3 +225,26 @@ async def test_a_newcomers_complain_registers_them_and_then_opens_the_complaint(
     assert "What is your complaint about?" in bob.last.text  # straight on, no "send /complain again"
     await bob.press("Not about a specific request")
     assert "👷 The engineer" not in bob.last.button_texts
+
+
+async def test_a_dispatchers_forged_answer_button_on_a_complaint_changes_nothing(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    await enrol(fake, dora, 7411, "Qin", "complaint_supervisor")
+    alice = fake.add_user(user_id=5111, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await alice.send_text("/complain")
+    await alice.press("Not about a specific request")
+    await alice.press("🛎 The service")
+    await alice.send_text("Nobody called me back for a week")
+    await alice.press("✅ Send the complaint")
+    number = _number(alice.last.text)
+    await alice.send_text(number)
+    await alice.press("💬 Add comment or photos")
+    await alice.send_text("Still waiting!")
+    async with desk.db.uow() as uow:
+        request_id = (await uow.requests.by_number(number)).id
+    alice_seen = len(alice.messages)
+    await dora.press_data(f"1:cn:{request_id}:answer")  # the consultation's "Answer the customer", never shown on a complaint
+    assert dora.callback_answers[-1][1] == "This button is no longer valid."
+    await dora.send_text("We do not care.")
+    assert not any("We do not care." in (m.text or "") for m in alice.messages[alice_seen:])

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from bot.services import escalation
@@ -162,4 +164,49 @@ async def test_a_consultation_is_answered_the_customer_replies_and_closes_it(fak
         actions = [e.action for e in await uow.requests.events(request.id, include_internal=False)]
         assert actions.count("answered") == 2 and actions[-1] == "answer_confirmed"
         assert await uow.drafts.of_user((await uow.users.by_telegram_id(6003)).id) is None  # the reply mode ended too
+    fake.assert_no_rejections()
+
+
+async def test_an_answer_written_at_night_reaches_the_customer_when_their_quiet_hours_end(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=6013, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice, kind_label="Consultation", description="Which oil grade does the QJ pump need?")
+    await dora.press("Open to triage")
+    desk.clock.advance(timedelta(hours=14))  # 23:30 in Shanghai: Alice's quiet hours (21:00-08:00)
+    await dora.press("Answer the customer")
+    alice_seen = len(alice.messages)
+    await dora.send_text("Use ISO VG 46 hydraulic oil.")
+    assert f"Your answer to {number} is saved; the customer receives it when their quiet hours end" in dora.new_messages[0].text
+    await desk.sweep()
+    assert alice.messages[alice_seen:] == []  # nothing at night
+
+    desk.clock.advance(timedelta(hours=8, minutes=30))  # 08:00
+    await desk.sweep()
+    assert any("Use ISO VG 46" in (m.text or "") for m in alice.messages[alice_seen:])
+    fake.assert_no_rejections()
+
+
+async def test_a_case_left_with_an_expert_who_went_off_duty_can_go_to_another(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=6022, first_name="Alice", language_code="en")
+    xena = await enrol(fake, dora, 6222, "Xena", "technical_expert")
+    yuri = await enrol(fake, dora, 6223, "Yuri", "technical_expert")
+    await onboard(alice)
+    number = await file_request(alice)
+    await _open_card(dora, number)
+    await dora.press("Ask an expert")
+    await dora.press("Xena")
+    await dora.send_text("Cause of the tripping?")
+    await _open_card(dora, number)
+    await dora.press("Ask an expert")
+    assert "Xena" in dora.last.text and "Yuri" not in " ".join(dora.last.button_texts)  # one open case at a time
+
+    await xena.send_text("/duty")  # Xena goes off duty with the case unanswered
+    await _open_card(dora, number)
+    await dora.press("Ask an expert")
+    assert "Yuri" in " ".join(dora.last.button_texts) and "Xena" not in " ".join(dora.last.button_texts)
+    await dora.press("Yuri")
+    await dora.send_text("Cause of the tripping? Xena is away.")
+    assert "Cause of the tripping? Xena is away." in yuri.last.text
     fake.assert_no_rejections()

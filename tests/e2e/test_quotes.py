@@ -99,3 +99,40 @@ async def test_a_quote_cannot_be_accepted_once_its_request_is_cancelled(fake, de
         request = await uow.requests.by_number(number)
         assert "quote_accepted" not in [e.action for e in await uow.requests.events(request.id, include_internal=True)]
     fake.assert_no_rejections()
+
+
+async def test_a_fee_waiver_must_cover_the_declined_quote(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 7421, "Ed", "engineer")
+    mia = await enrol(fake, dora, 7121, "Mia", "marketing_vp")
+    gao = await enrol(fake, dora, 7123, "Gao", "general_manager")
+    alice = fake.add_user(user_id=5431, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await file_request(alice)
+    await dora.press("Open to triage")
+    await dora.press("Warranty…")
+    await dora.press("warranty expired")
+    await dora.press("Assign")
+    await dora.press("Ed")
+    await ed.press("✅ Accept")
+    await ed.press("🧮 Quote")
+    await ed.press("Parts done ›")
+    await ed.send_text("20000")
+    await ed.send_text("0")
+    await ed.press("📤 Send to the customer")
+    await alice.press("❌ Decline", alice.last)
+    declined = dora.last
+    await dora.press("💸 Ask for a fee waiver", declined)
+    await dora.press("⬅️ Back")  # to type another amount
+    mia_seen = len(mia.messages)
+    await dora.send_text("100")  # a marketing VP's amount would have cleared a general manager's job
+    assert dora.last.text == "A fee waiver must cover the quote the customer was given: at least CN¥20,000.00. A smaller share is a new quote."
+    await dora.send_text("20000")
+    await dora.send_text("Loyal customer, the pump failed twice")
+    assert any("Fee waiver" in (m.text or "") for m in gao.messages) and len(mia.messages) == mia_seen
+    await ed.press("🚗 On my way")
+    assert ed.callback_answers[-1][1].startswith("This is paid work")  # until the general manager approves
+    await gao.press("✅ Approve")
+    await ed.press("🚗 On my way")
+    assert "on the way" in alice.last.text
+    fake.assert_no_rejections()

@@ -211,3 +211,33 @@ async def test_a_newcomers_products_registers_them_and_then_shows_their_products
     assert "you are registered" in bob.messages[-2].text
     assert "You have no registered products yet" in bob.last.text
     assert "➕ Claim a product by serial" in bob.last.button_texts
+
+
+async def test_confirming_one_claim_closes_the_others_and_a_later_transfer_tells_the_old_owner(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    await dora.send_text("/import")
+    await dora.send_document("registry.csv", data=(HEADER + "QJ-7001,QJ 50-120,Yellow River Farm,2025-09-01,2025-09-20,24,6\n").encode())
+    alice = fake.add_user(user_id=7111, first_name="Alice", language_code="en")
+    bob = fake.add_user(user_id=7112, first_name="Bob", language_code="en")
+    await onboard(alice)
+    await onboard(bob, phone="+8613900139000", company="Other Farm")
+    for customer in (alice, bob):
+        await customer.send_text("/products")
+        await customer.press("➕ Claim a product by serial")
+        await customer.send_text("QJ-7001")
+    alice_card, bob_card = [m for m in dora.messages if "Product claim" in (m.text or "")][-2:]
+    await dora.press("✅ Confirm", alice_card)
+    assert "now registered to you" in alice.last.text
+    assert "was not confirmed" in bob.last.text  # his claim was closed with hers
+    await dora.press("✅ Confirm", bob_card)  # a card left from before
+    assert dora.callback_answers[-1][1] == "Another dispatcher already decided this claim: rejected by Dora."
+    await alice.send_text("/products")
+    assert "QJ-7001" in alice.last.text
+
+    await bob.send_text("/products")  # a new claim, decided knowingly: the product moves, Alice is told
+    await bob.press("➕ Claim a product by serial")
+    await bob.send_text("QJ-7001")
+    await dora.press("✅ Confirm", dora.last)
+    assert "now registered to you" in bob.last.text
+    assert "is no longer registered to you" in alice.last.text
+    fake.assert_no_rejections()

@@ -1,7 +1,7 @@
 import pytest
 
 from bot.services.errors import InvalidValue, TooLong, WrongInput
-from bot.services.validation import clean_text, contact_phone, normalize_phone, normalize_serial
+from bot.services.validation import clean_text, contact_phone, international_phone, normalize_phone, normalize_serial
 
 
 @pytest.mark.parametrize("typed, stored", [
@@ -17,6 +17,17 @@ def test_typed_phone_numbers_are_normalized(typed, stored):
 def test_implausible_phone_numbers_are_refused(typed):
     with pytest.raises(InvalidValue):
         normalize_phone(typed)
+
+
+@pytest.mark.parametrize("typed, stored", [("+86 138 0013 8000", "+8613800138000"), ("0086 138 0013 8000", "+8613800138000")])
+def test_a_typed_phone_keeps_its_country_code(typed, stored):
+    assert international_phone(typed) == stored
+
+
+@pytest.mark.parametrize("typed", ["138 0013 8000", "(495) 123-45-67", "8 916 555 01 02"])
+def test_a_typed_phone_without_a_country_code_is_refused(typed):
+    with pytest.raises(InvalidValue):  # it would not match the same phone shared from Telegram
+        international_phone(typed)
 
 
 @pytest.mark.parametrize("shared", ["8613800138000", "+8613800138000", " 8613800138000 "])
