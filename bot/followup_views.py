@@ -174,10 +174,15 @@ def unhappy_customer(_: Translator, recorded: followups.Recorded, customer_name:
 
 def digest(_: Translator, summary: followups.Digest) -> View:
     """The daily message to each caller: how many, the oldest few, and where to record them."""
-    lines = [_.ngettext("📞 {n} follow-up call is due today (overdue: {overdue}).", "📞 {n} follow-up calls are due today (overdue: {overdue}).",
-                        summary.total, overdue=summary.overdue)]
+    if summary.for_caller:
+        lines = [_.ngettext("📞 {n} follow-up call is due today (overdue: {overdue}).", "📞 {n} follow-up calls are due today (overdue: {overdue}).",
+                            summary.total, overdue=summary.overdue)]
+    else:
+        lines = [_.ngettext("⚠️ {n} follow-up call is overdue: no outcome recorded by its last day.", "⚠️ {n} follow-up calls are overdue: no outcome recorded by their last day.",
+                            summary.overdue)]
     lines += [_item_line(_, item) for item in summary.oldest]
     if summary.total > len(summary.oldest):
         lines.append(_("…and {count} more.", count=summary.total - len(summary.oldest)))
-    lines.append(_("Open /calls to see them and record the outcomes."))
+    lines.append(_("Open /calls to see them and record the outcomes.") if summary.for_caller
+                 else _("See them in /calls; the callback staff record the outcomes (/invite callback if nobody has that role)."))
     return View("\n".join(lines))

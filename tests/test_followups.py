@@ -277,11 +277,15 @@ async def test_an_overdue_call_is_listed_again_the_next_day_and_a_done_one_is_no
         assert await followups.plan_digests(uow, RULES, SHANGHAI, at(date(2026, 3, 5), 9, 59), at(date(2026, 3, 5))) == 0
         assert await followups.plan_digests(uow, RULES, SHANGHAI, at(date(2026, 3, 5)), at(date(2026, 3, 5))) == 1
         assert await followups.plan_digests(uow, RULES, SHANGHAI, at(date(2026, 3, 5), 10, 1), at(date(2026, 3, 5))) == 0
-        for day in (date(2026, 3, 9), date(2026, 3, 10)):  # the last day, then overdue
-            assert await followups.plan_digests(uow, RULES, SHANGHAI, at(day), at(day)) == 1
+        assert await followups.plan_digests(uow, RULES, SHANGHAI, at(date(2026, 3, 9)), at(date(2026, 3, 9))) == 1  # the last day
+        assert await followups.digest(uow, dispatcher, date(2026, 3, 9)) is None  # due, not overdue: the caller's
+        # overdue: the dispatcher (the deadline's next level) is told too, every day until it is done
+        dispatchers = len(await uow.users.active_with_role("dispatcher"))
+        assert await followups.plan_digests(uow, RULES, SHANGHAI, at(date(2026, 3, 10)), at(date(2026, 3, 10))) == 1 + dispatchers
         summary = await followups.digest(uow, caller, date(2026, 3, 10))
-        assert (summary.total, summary.overdue, [i.call.id for i in summary.oldest]) == (1, 1, [first.id])
-        assert await followups.digest(uow, dispatcher, date(2026, 3, 10)) is None  # not a caller
+        assert (summary.total, summary.overdue, [i.call.id for i in summary.oldest], summary.for_caller) == (1, 1, [first.id], True)
+        overseen = await followups.digest(uow, dispatcher, date(2026, 3, 10))
+        assert (overseen.overdue, overseen.for_caller) == (1, False)
 
         draft = await followups.choose_outcome(uow, caller, first.id, followups.SATISFIED, at(date(2026, 3, 10), 11))
         await followups.record_reached(uow, RULES, SHANGHAI, caller, draft, None, at(date(2026, 3, 10), 11))
@@ -289,3 +293,15 @@ async def test_an_overdue_call_is_listed_again_the_next_day_and_a_done_one_is_no
         assert await followups.plan_digests(uow, RULES, SHANGHAI, at(date(2026, 3, 11)), at(date(2026, 3, 11))) == 0
         rows = [m for m in await uow.outbox.of_user(caller.id) if m.kind == followups.DIGEST]
         assert [m.payload["day"] for m in rows] == ["2026-03-05", "2026-03-09", "2026-03-10"]
+        assert [m.payload["day"] for m in await uow.outbox.of_user(dispatcher.id) if m.kind == followups.DIGEST] == ["2026-03-10"]
+
+
+async def test_with_nobody_in_the_callback_role_the_dispatchers_hear_of_overdue_calls(database, clock):
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer, request, first = await _confirmed_job(uow, clock)
+        at = lambda day: datetime.combine(day, time(10, 0), SHANGHAI)  # noqa: E731
+        assert await followups.plan_digests(uow, RULES, SHANGHAI, at(date(2026, 3, 5)), at(date(2026, 3, 5))) == 0  # due: nobody to tell yet
+        dispatchers = len(await uow.users.active_with_role("dispatcher"))
+        assert dispatchers >= 1 and await followups.plan_digests(uow, RULES, SHANGHAI, at(date(2026, 3, 10)), at(date(2026, 3, 10))) == dispatchers
+        overseen = await followups.digest(uow, dispatcher, date(2026, 3, 10))
+        assert (overseen.overdue, overseen.for_caller, [i.call.id for i in overseen.oldest]) == (1, False, [first.id])

@@ -275,18 +275,23 @@ async def dialog_call(uow: UnitOfWork, user: User, draft: Draft, today: date) ->
 
 async def plan_digests(uow: UnitOfWork, policy: FollowUpPolicy, timezone: ZoneInfo, now: datetime, not_before: datetime) -> int:
     """From `remind_at` (local) on, once a day: one outbox row per active callback person when
-    calls are due or overdue. Keys are per person and day, so a second process or a restart adds
-    nothing; calls told of are marked, so later sweeps that day cost one query."""
+    calls are due or overdue, and per dispatcher when some are overdue (the next level of the
+    follow-up deadline; with nobody in the callback role, they hear of calls once overdue). Keys are per person and day, so a
+    second process or a restart adds nothing; calls told of are marked, so later sweeps that day
+    cost one query."""
     if not digest_time(now, timezone, policy):
         return 0
     today = local_day(now, timezone)
     if not await uow.follow_ups.unannounced(today):
         return 0
     callers = await uow.users.active_with_role(ROLE_CALLBACK)
-    if not callers:
-        return 0  # nobody to tell yet: a caller enrolled later today still gets today's list
+    _, overdue = await uow.follow_ups.count_due(today)
+    overseers = await uow.users.active_with_role(ROLE_DISPATCHER) if overdue else []
+    recipients = {person.id: person for person in [*callers, *overseers]}
+    if not recipients:
+        return 0
     added = 0
-    for person in callers:
+    for person in recipients.values():
         added += await uow.outbox.add_once(OutboxMessage(
             key=f"{DIGEST}:{person.id}:{today.isoformat()}", user_id=person.id, kind=DIGEST,
             payload={"day": today.isoformat()}, not_before=not_before, created_at=now,
@@ -301,13 +306,16 @@ class Digest:
     total: int
     overdue: int
     oldest: list[DueCall]
+    for_caller: bool = True  # False: a dispatcher told because calls are overdue
 
 
 async def digest(uow: UnitOfWork, user: User, day: date) -> Digest | None:
-    """What the daily message says when it is sent (None: no longer a caller, or nothing left due)."""
-    if not may_record(user):
+    """What the daily message says when it is sent (None: no longer theirs to read, or nothing
+    left due; a dispatcher hears only of overdue calls)."""
+    if not may_read(user):
         return None
     total, overdue = await uow.follow_ups.count_due(day)
-    if not total:
+    caller = may_record(user)
+    if not total or (not caller and not overdue):
         return None
-    return Digest(day, total, overdue, await _due_items(uow, day, DIGEST_SHOWN))
+    return Digest(day, total, overdue, await _due_items(uow, day, DIGEST_SHOWN), for_caller=caller)

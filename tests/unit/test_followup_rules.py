@@ -84,3 +84,14 @@ def test_the_daily_list_waits_for_remind_at_local_time():
     assert followups.digest_time(at(10, 0), SHANGHAI, POLICY)
     assert followups.digest_time(at(23, 59), SHANGHAI, POLICY)
     assert not followups.digest_time(at(0, 0), SHANGHAI, POLICY)
+
+
+def test_the_daily_list_asks_callers_to_record_and_tells_dispatchers_what_is_overdue():
+    from bot import followup_views
+    from bot.i18n import Translator
+
+    _ = Translator("en", ZoneInfo("Asia/Shanghai"))
+    caller = followup_views.digest(_, followups.Digest(date(2026, 3, 10), total=3, overdue=2, oldest=[])).text
+    assert caller.startswith("📞 3 follow-up calls are due today (overdue: 2).") and "record the outcomes" in caller
+    dispatcher = followup_views.digest(_, followups.Digest(date(2026, 3, 10), total=3, overdue=2, oldest=[], for_caller=False)).text
+    assert dispatcher.startswith("⚠️ 2 follow-up calls are overdue") and "/invite callback" in dispatcher
