@@ -501,6 +501,20 @@ class Draft(Base):
     updated_at: Mapped[datetime]
 
 
+class ParkedDraft(Base):
+    """An unfinished request put aside when another dialog interrupted it (the survey after a
+    report, a comment, a complaint): /new opens it again where it stopped, so nothing typed is
+    lost. One per user; a later interruption replaces it."""
+
+    __tablename__ = "parked_drafts"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    parked_at: Mapped[datetime]
+
+
 class ProcessedUpdate(Base):
     """Telegram update ids already handled, so a second delivery is ignored. Kept for a few days
     only (handlers/sweeps.py `forget_old_updates`)."""

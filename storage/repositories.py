@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased, joinedload
 
 from storage.models import (
     AppState,
+    ParkedDraft,
     Approval,
     ApprovalAction,
     ApprovalPost,
@@ -330,6 +331,29 @@ class DraftRepository(_Repository):
         await self.session.delete(draft)
         await self.session.flush()
         self._of_user[draft.user_id] = None
+
+    async def park(self, draft: Draft, now: datetime) -> None:
+        """Keep `draft`'s dialog aside for its user (replacing one kept before)."""
+        insert = _dialect_insert(self.session, ParkedDraft).values(
+            user_id=draft.user_id, kind=draft.kind, step=draft.step, data=draft.data, parked_at=now,
+        )
+        await self.session.execute(insert.on_conflict_do_update(
+            index_elements=["user_id"], set_={"kind": insert.excluded.kind, "step": insert.excluded.step,
+                                               "data": insert.excluded.data, "parked_at": insert.excluded.parked_at},
+        ))
+
+    async def unpark(self, user_id: int, kind: str) -> ParkedDraft | None:
+        """The dialog of `kind` kept aside for the user, no longer kept (None if there is none)."""
+        parked = await self.session.get(ParkedDraft, user_id)
+        if parked is None or parked.kind != kind:
+            return None
+        await self.session.delete(parked)
+        await self.session.flush()
+        return parked
+
+    async def drop_parked(self, user_id: int) -> bool:
+        result = await self.session.execute(delete(ParkedDraft).where(ParkedDraft.user_id == user_id))
+        return result.rowcount > 0
 
 
 class UpdateRepository(_Repository):

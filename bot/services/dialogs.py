@@ -13,12 +13,28 @@ async def current(uow: UnitOfWork, user_id: int) -> Draft | None:
     return await uow.drafts.of_user(user_id)
 
 
+# Dialogs worth keeping aside when another interrupts them, with the first step: one still there
+# holds nothing typed. The intake is a long form with photos; the others are a few quick answers.
+KEPT_ASIDE = {"intake": "type"}
+
+
 async def begin(uow: UnitOfWork, user_id: int, kind: str, step: str, data: dict[str, Any], now: datetime) -> Draft:
-    """Start a dialog, replacing any other the user had open."""
+    """Start a dialog, replacing any other the user had open. An unfinished request is kept
+    aside (`resume_parked` opens it again), so pressing a button of another message loses nothing."""
     existing = await uow.drafts.of_user(user_id)
     if existing is not None:
+        if existing.kind in KEPT_ASIDE and existing.step != KEPT_ASIDE[existing.kind]:
+            await uow.drafts.park(existing, now)
         await uow.drafts.delete(existing)
     return await uow.drafts.add(Draft(user_id=user_id, kind=kind, step=step, data=data, updated_at=now))
+
+
+async def resume_parked(uow: UnitOfWork, user_id: int, kind: str, now: datetime) -> Draft | None:
+    """The dialog of `kind` kept aside when another interrupted it, open again where it stopped."""
+    parked = await uow.drafts.unpark(user_id, kind)
+    if parked is None:
+        return None
+    return await begin(uow, user_id, kind, parked.step, parked.data, now)
 
 
 async def end(uow: UnitOfWork, draft: Draft) -> None:

@@ -273,6 +273,8 @@ async def _erase_rows(uow: UnitOfWork, eraser: _Eraser, customer: Customer, user
         if draft is not None:
             await uow.drafts.delete(draft)  # e.g. an intake in progress, with what they typed
             eraser.count += 1
+        if await uow.drafts.drop_parked(user.id):  # an unfinished request kept aside
+            eraser.count += 1
     for request in requests:
         eraser.always(request, "description", "site_address")
         eraser.always(request, "site_latitude", "site_longitude", marker=None)

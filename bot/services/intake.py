@@ -45,6 +45,9 @@ async def start(uow: UnitOfWork, user: User, now: datetime) -> tuple[Draft, bool
     draft = await dialogs.current(uow, user.id)
     if draft is not None and draft.kind == INTAKE:
         return draft, True
+    parked = await dialogs.resume_parked(uow, user.id, INTAKE, now)  # put aside by another dialog
+    if parked is not None:
+        return parked, True
     draft = await dialogs.begin(uow, user.id, INTAKE, TYPE, {"photos": [], "voices": []}, now)
     return draft, False
 

@@ -344,3 +344,26 @@ async def test_changing_the_language_during_onboarding_asks_the_question_again(f
     await bob.share_contact(phone="+7 916 555 01 02", own=True)
     assert t("ru", "Which company or project is the equipment for? Type its name, or press “Skip”.") in bob.last.text
     fake.assert_no_rejections()
+
+
+async def test_a_half_filled_request_is_kept_aside_while_another_dialog_runs_and_new_resumes_it(fake, desk):
+    alice = fake.add_user(user_id=1095, first_name="Alice", language_code="en")
+    await onboard(alice)
+    first = await file_request(alice)
+    await alice.send_text(first)
+    card = alice.last
+    await fill_request(alice, description="Second problem: the valve leaks badly")  # up to the summary, not sent
+    await alice.press("Add comment or photos", card)  # a button of an earlier message: another dialog takes over
+    await alice.send_text("The first pump is quieter today")
+    await alice.press("Done")
+
+    await alice.send_text("/new")
+    assert "You have an unfinished request; let's continue where you stopped." in alice.messages[-2].text
+    assert "Second problem: the valve leaks badly" in alice.last.text  # the summary as it was
+    await alice.press("✅ Confirm and send")
+    async with desk.db.uow() as uow:
+        count = await uow.session.scalar(select(func.count()).select_from(ServiceRequest).where(ServiceRequest.description == "Second problem: the valve leaks badly"))
+        assert count == 1
+    await alice.send_text("/new")  # nothing kept aside any more: a fresh request
+    assert "What do you need?" in alice.last.text
+    fake.assert_no_rejections()
