@@ -115,11 +115,11 @@ def _cannot_cancel(turn: Turn, why: str) -> str:
 
 
 async def _cancel(turn: Turn, request: ServiceRequest) -> None:
-    why = await cancellation.why_not_cancellable(turn.uow, request)
-    if why is not None:
-        await turn.answer(_cannot_cancel(turn, why), alert=True)
+    try:
+        withdrawn = await cancellation.cancel_by_customer(turn.uow, turn.user, request, turn.now)
+    except cancellation.NotCancellable as refused:
+        await turn.answer(_cannot_cancel(turn, refused.why), alert=True)
         return
-    withdrawn = await cancellation.cancel_by_customer(turn.uow, turn.user, request, turn.now)
     await _tell_dispatchers(turn, request, "cancelled")
     await turn.uow.commit()  # cancelled, with what hung on it and the dispatchers' notice
     await turn.answer(turn._("Request {number} is cancelled.", number=request.number))

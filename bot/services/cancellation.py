@@ -30,10 +30,19 @@ async def why_not_cancellable(uow: UnitOfWork, request: ServiceRequest) -> str |
     return None
 
 
+class NotCancellable(NotAllowed):
+    """The customer may not cancel now; `why` is one of the reasons above."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
 async def cancel_by_customer(uow: UnitOfWork, user: User, request: ServiceRequest, now: datetime) -> list[Approval]:
     """Cancel the customer's own request; returns the approvals withdrawn with it."""
-    if await why_not_cancellable(uow, request) is not None:
-        raise NotAllowed()
+    why = await why_not_cancellable(uow, request)
+    if why is not None:
+        raise NotCancellable(why)
     await requests.cancel(uow, user, request, now)
     return await _end_what_hangs_on(uow, request, user, now)
 

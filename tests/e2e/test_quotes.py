@@ -10,6 +10,18 @@ from tests.e2e.helpers import enrol, file_request, onboard
 
 
 
+async def _paid_request(fake, customer_id: int) -> tuple:
+    """Alice files a request and the dispatcher decides it is out of warranty: paid work."""
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=customer_id, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await dora.press("Open to triage")
+    await dora.press("Warranty…")
+    await dora.press("warranty expired")
+    return dora, alice, number
+
+
 async def test_quote_declined_then_a_waiver_approved_lets_the_work_start(fake, desk):
     async with desk.db.uow() as uow:
         uow.session.add(Part(code="QJ-200", name="Impeller", unit="pcs", price=120_000))  # 1,200.00 CNY
@@ -17,13 +29,7 @@ async def test_quote_declined_then_a_waiver_approved_lets_the_work_start(fake, d
     dora = fake.users[DISPATCHER_ID]
     ed = await enrol(fake, dora, 7401, "Ed", "engineer")
     mia = await enrol(fake, dora, 7101, "Mia", "marketing_vp")
-    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
-    await onboard(alice)
-    number = await file_request(alice)
-
-    await dora.press("Open to triage")
-    await dora.press("Warranty…")
-    await dora.press("warranty expired")
+    dora, alice, number = await _paid_request(fake, 5001)
     await dora.press("Assign")
     await dora.press("Ed")
     await ed.press("✅ Accept")
@@ -71,13 +77,7 @@ async def test_a_quote_cannot_be_accepted_once_its_request_is_cancelled(fake, de
     async with desk.db.uow() as uow:
         uow.session.add(Part(code="QJ-300", name="Impeller", unit="pcs", price=120_000))
         await uow.commit()
-    dora = fake.users[DISPATCHER_ID]
-    alice = fake.add_user(user_id=5421, first_name="Alice", language_code="en")
-    await onboard(alice)
-    number = await file_request(alice)
-    await dora.press("Open to triage")
-    await dora.press("Warranty…")
-    await dora.press("warranty expired")
+    dora, alice, number = await _paid_request(fake, 5421)
     await dora.press("🧮 Quote")
     await dora.send_text("qj-300")
     await dora.send_text("1")
@@ -106,12 +106,7 @@ async def test_a_fee_waiver_must_cover_the_declined_quote(fake, desk):
     ed = await enrol(fake, dora, 7421, "Ed", "engineer")
     mia = await enrol(fake, dora, 7121, "Mia", "marketing_vp")
     gao = await enrol(fake, dora, 7123, "Gao", "general_manager")
-    alice = fake.add_user(user_id=5431, first_name="Alice", language_code="en")
-    await onboard(alice)
-    await file_request(alice)
-    await dora.press("Open to triage")
-    await dora.press("Warranty…")
-    await dora.press("warranty expired")
+    dora, alice, _ = await _paid_request(fake, 5431)
     await dora.press("Assign")
     await dora.press("Ed")
     await ed.press("✅ Accept")
