@@ -142,7 +142,8 @@ STAFF_CLOCK_LABELS = {
     "approval_decided": N_("approval"),
     "complaint_answer": N_("complaint answer"),
 }
-WAIT_LABELS = {"parts": N_("waiting for parts"), "customer": N_("waiting for the customer"), "approval": N_("waiting for an approval")}
+WAIT_LABELS = {"parts": N_("waiting for parts"), "customer": N_("waiting for the customer"), "approval": N_("waiting for an approval"),
+               "quote": N_("waiting for the customer to accept the quote")}
 APPROVAL_KIND_LABELS = {
     "waiver": N_("Fee waiver"),
     "sales_request": N_("Request filed by sales"),

@@ -71,6 +71,8 @@ class Wait:
     name: str
     begins_on: frozenset[str]
     ends_on: frozenset[str]
+    # True: several can be open at once (two approvals), each begin closed by one end event
+    stacks: bool = False
 
 
 @dataclass(frozen=True)
@@ -366,11 +368,15 @@ def _waits(table: dict) -> tuple[Wait, ...]:
         key = f"waits.{name}"
         if not isinstance(spec, dict):
             raise PolicyError(key, "must be a table with begins_on and ends_on")
-        _check_known(key, spec, {"begins_on", "ends_on"})
+        _check_known(key, spec, {"begins_on", "ends_on", "stacks"})
+        stacks = spec.get("stacks", False)
+        if not isinstance(stacks, bool):
+            raise PolicyError(f"{key}.stacks", "must be true or false")
         waits.append(Wait(
             name=name,
             begins_on=_names(f"{key}.begins_on", _required(spec, "begins_on", key + "."), _EVENTS, allow_empty=False),
             ends_on=_names(f"{key}.ends_on", _required(spec, "ends_on", key + "."), _EVENTS, allow_empty=False),
+            stacks=stacks,
         ))
     return tuple(waits)
 

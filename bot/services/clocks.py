@@ -57,6 +57,7 @@ def derive(policy: Policy, request: ServiceRequest, events: Iterable[tuple[str, 
 def _replay(policy: Policy, rule: ClockRule, events: list[tuple[str, datetime]], window: timedelta) -> DerivedClock | None:
     waits = [wait for wait in policy.clocks.waits if wait.name in rule.pauses_for]
     active: dict[str, datetime] = {}  # wait name -> since when
+    open_waits: dict[str, int] = {}  # a stacking wait: begins not yet matched by an end
     started: datetime | None = None
     pauses: list[Pause] = []
     paused_since: datetime | None = None
@@ -67,8 +68,11 @@ def _replay(policy: Policy, rule: ClockRule, events: list[tuple[str, datetime]],
     for action, at in events:
         for wait in waits:
             if action in wait.ends_on:
-                active.pop(wait.name, None)
+                open_waits[wait.name] = max(0, open_waits.get(wait.name, 0) - 1) if wait.stacks else 0
+                if not open_waits[wait.name]:
+                    active.pop(wait.name, None)
             elif action in wait.begins_on:
+                open_waits[wait.name] = open_waits.get(wait.name, 0) + 1
                 active.setdefault(wait.name, at)
         if action in rule.starts_on:
             open_starts += 1

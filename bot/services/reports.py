@@ -247,7 +247,10 @@ async def submit(uow: UnitOfWork, engineer: User, draft: Draft, now: datetime) -
             await uow.requests.add_attachment(Attachment(request_id=request.id, kind=REPORT_PHOTO, file_id=file_id, added_by_user_id=engineer.id, created_at=now))
     before = request.status
     request.status, request.waiting_for = requests.RESOLVED, None
-    await jobs.record(uow, request, engineer, "report_updated" if updating else "report_submitted", now, before=before, after=request.status)
+    # A report sent again after the customer's "not resolved" finishes the repeat repair as the
+    # first report finished the job (it stops the clocks); only edits while it waits are updates.
+    event = "report_submitted" if before == requests.IN_PROGRESS else "report_updated"
+    await jobs.record(uow, request, engineer, event, now, before=before, after=request.status)
     await dialogs.end(uow, draft)
     return request, report, updating
 

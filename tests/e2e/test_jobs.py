@@ -171,6 +171,17 @@ async def test_a_disputed_repair_puts_the_engineer_back_on_the_repair_deadline(f
     reminder = next(m.text for m in ed.messages[ed_seen:] if "deadline needs your attention" in (m.text or ""))
     assert number in reminder and "repair completed: 3 d 12 h left" in reminder
     assert await _repair_clock(desk, number) == (None, None)
+
+    desk.clock.advance(timedelta(days=1))  # the repeat repair is reported with 2 d 12 h left
+    fixed_at = desk.clock.now()
+    await report_by_phone(ed, cause="Check valve stuck", solution="Freed the check valve")
+    assert await _repair_clock(desk, number) == (fixed_at, "met")  # the second report stops it again
+    ed_seen = len(ed.messages)
+    desk.clock.advance(timedelta(days=2, hours=20))  # past the window, the report still with Alice
+    await desk.sweep()
+    assert not any("repair completed" in (m.text or "") for m in ed.messages[ed_seen:])
+    await alice.press("Resolved")
+    assert await _repair_clock(desk, number) == (fixed_at, "met")
     fake.assert_no_rejections()
 
 

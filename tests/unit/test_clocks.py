@@ -179,6 +179,29 @@ def test_a_pending_approval_pauses_the_repair_clock():
     assert _rows(events[:3])["repair_completed"].pause_reason == "approval"
 
 
+
+def test_the_repair_clock_stays_paused_until_every_open_approval_is_decided():
+    events = [("created", T), ("accepted", T), ("approval_requested", T + H), ("approval_requested", T + 2 * H),
+              ("approval_decided", T + 3 * H)]
+    assert _rows(events)["repair_completed"].pause_reason == "approval"  # the second requisition still waits
+    row = _rows(events + [("approval_decided", T + 5 * H)])["repair_completed"]
+    assert row.pause_reason is None and row.due_at == T + POLICY.deadlines.repair_completed + 4 * H
+    withdrawn = _rows(events + [("approval_withdrawn", T + 5 * H)])["repair_completed"]  # withdrawn while asked a question
+    assert withdrawn.due_at == row.due_at
+
+
+def test_a_quote_awaiting_the_customer_pauses_the_job_clocks_until_answered():
+    events = [("created", T), ("accepted", T), ("quote_sent", T + H)]
+    assert {name: row.pause_reason for name, row in _rows(events).items() if name != "first_contact"} == {
+        "onsite_arrival": "quote", "repair_completed": "quote"}
+    for answer in ("quote_accepted", "quote_declined"):
+        row = _rows(events + [(answer, T + 31 * H)])["onsite_arrival"]
+        assert row.pause_reason is None and row.due_at == T + 24 * H + 30 * H
+    # the dispatcher asks for a fee waiver instead of waiting: the approval's wait takes over
+    row = _rows(events + [("approval_requested", T + 5 * H), ("approval_decided", T + 7 * H)])["onsite_arrival"]
+    assert row.pause_reason is None and row.due_at == T + 24 * H + 6 * H
+
+
 D = timedelta(days=1)
 REPORTED_THEN_DISPUTED = [("created", T), ("accepted", T), ("report_submitted", T + 2 * D), ("disputed", T + 4 * D)]
 
