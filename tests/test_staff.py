@@ -92,6 +92,21 @@ async def test_a_deactivated_member_loses_staff_rights_at_once(database, clock):
         assert granted and newcomer.role_names == {"engineer", "technical_expert"}
 
 
+
+async def test_an_invite_brings_a_deactivated_member_back_with_the_invited_role_only(database, clock):
+    async with database.uow() as uow:
+        admin, newcomer, _ = await _people(uow, clock)
+        for role in ("admin", "finance"):
+            await staff.redeem_invite(uow, newcomer, (await staff.create_invite(uow, admin, role, POLICY, clock.now())).code, POLICY, clock.now())
+        await staff.set_active(uow, admin, newcomer.id, False, clock.now())
+        invite = await staff.create_invite(uow, admin, "engineer", POLICY, clock.now())
+        assert await staff.redeem_invite(uow, newcomer, invite.code, POLICY, clock.now()) == "engineer"
+        assert newcomer.is_active and newcomer.role_names == {"engineer"}  # not admin again
+        # an active member keeps what they have and gains the invited role
+        second = await staff.create_invite(uow, admin, "technical_expert", POLICY, clock.now())
+        await staff.redeem_invite(uow, newcomer, second.code, POLICY, clock.now())
+        assert newcomer.role_names == {"engineer", "technical_expert"}
+
 def test_skills_are_split_on_commas_in_either_script_and_deduplicated():
     assert staff.parse_skills("pumps， Switch cabinets; PUMPS,printers") == ["pumps", "Switch cabinets", "printers"]
     with pytest.raises(WrongInput):

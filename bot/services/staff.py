@@ -67,9 +67,16 @@ async def redeem_invite(uow: UnitOfWork, user: User, code: str, policy: StaffPol
     if reason is not None:
         await uow.audit.add(AuditEntry(actor_telegram_id=user.telegram_id, action=FAILED_INVITE, details={"reason": reason}, created_at=now))
         raise InviteRefused(reason)
+    withdrawn: list[str] = []
+    if not user.is_active:
+        # Someone deactivated comes back with the invited role only: the roles they held when they
+        # left (admin, say) are not what this invite offers.
+        withdrawn = sorted(user.role_names & STAFF_ROLES - {invite.role})
+        user.roles = [r for r in user.roles if r.role not in withdrawn]
     await uow.users.add_role(user, invite.role)
     user.is_active = True
-    await uow.audit.add(AuditEntry(actor_telegram_id=user.telegram_id, action="invite_used", details={"invite_id": invite.id, "role": invite.role}, created_at=now))
+    await uow.audit.add(AuditEntry(actor_telegram_id=user.telegram_id, action="invite_used",
+                                   details={"invite_id": invite.id, "role": invite.role, "roles_withdrawn": withdrawn}, created_at=now))
     return invite.role
 
 
