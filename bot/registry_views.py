@@ -239,7 +239,7 @@ def claim_decided(_: Translator, card: registry.ClaimCard, decided_by: User | No
 
 
 def already_decided(_: Translator, claim: ProductClaim, decided_by: User | None) -> str:
-    return _("Another dispatcher already decided this claim: {status} by {name}.", status=_(CLAIM_STATUS_LABELS[claim.status]), name=_name(decided_by))
+    return _("This claim is already decided ({status}) by {name}; nothing was changed.", status=_(CLAIM_STATUS_LABELS[claim.status]), name=_name(decided_by))
 
 
 def claim_outcome_for_customer(_: Translator, card: registry.ClaimCard) -> str:

@@ -146,7 +146,7 @@ async def test_a_customer_claims_a_product_and_a_dispatcher_confirms_it(fake, de
     assert "QJ 50-120 · QJ-1001 is now registered to you" in alice.last.text
     await wang.press("✅")
     zh = TRANSLATORS["zh_Hans"]
-    assert wang.callback_answers[-1][1] == t("zh_Hans", "Another dispatcher already decided this claim: {status} by {name}.", status=zh("confirmed"), name="Dora")
+    assert wang.callback_answers[-1][1] == t("zh_Hans", "This claim is already decided ({status}) by {name}; nothing was changed.", status=zh("confirmed"), name="Dora")
     async with desk.db.uow() as uow:
         claim = await uow.session.get(ProductClaim, claim_id)
         alice_customer = await uow.customers.by_user_id((await uow.users.by_telegram_id(7002)).id)
@@ -230,7 +230,7 @@ async def test_confirming_one_claim_closes_the_others_and_a_later_transfer_tells
     assert "now registered to you" in alice.last.text
     assert "was not confirmed" in bob.last.text  # his claim was closed with hers
     await dora.press("✅ Confirm", bob_card)  # a card left from before
-    assert dora.callback_answers[-1][1] == "Another dispatcher already decided this claim: rejected by Dora."
+    assert dora.callback_answers[-1][1] == "This claim is already decided (rejected) by Dora; nothing was changed."
     await alice.send_text("/products")
     assert "QJ-7001" in alice.last.text
 
