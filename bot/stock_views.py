@@ -79,6 +79,15 @@ def issue_list_empty(_: Translator) -> View:
     return View(_("No approved requisitions are waiting to be issued."))
 
 
+def issue_list_more(_: Translator, shown: int, total: int) -> View:
+    return View(_("Shown: {shown} of {total} approved requisitions (those a warehouse can cover first). "
+                  "Issue these, then send /issue again for the rest.", shown=shown, total=total))
+
+
+def job_not_open(_: Translator, request: ServiceRequest) -> str:
+    return _("Job {number} has its report sent or is closed: its parts are no longer needed. Nothing was issued.", number=request.number)
+
+
 def issued_for_warehouse(_: Translator, issued: stock.Issued, parts: dict[int, Part], keeper: User) -> View:
     text = _("✅ Requisition {id} for job {number} issued from {warehouse} by {name}: {lines}",
              id=issued.requisition.id, number=issued.request.number, warehouse=issued.warehouse.code,

@@ -8,11 +8,12 @@ from __future__ import annotations
 from bot import job_views, views
 from bot.callbacks import DialogButton, JobButton
 from bot.keyboards import main_menu
-from bot.services import dialogs, dispatch, jobs, quotes, reports, requests, stock
+from bot.services import approvals, dialogs, dispatch, jobs, quotes, reports, requests, stock
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import LocationInput, TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
 from bot.staff_views import display_name
+from handlers import approvals as approval_handlers
 from handlers import quotes as quote_handlers
 from handlers import stock as stock_handlers
 from handlers.common import Turn, handler
@@ -260,6 +261,7 @@ async def _submit_report(turn: Turn, draft: Draft) -> None:
         await turn.edit_off()
         await turn.reply(turn._("This job has changed meanwhile; the report was not sent."))
         return
+    withdrawn = await stock.cancel_unissued(turn.uow, request.id, turn.user, approvals.JOB_REPORTED, turn.now)
     customer_user = await _customer_user(turn, request)
     if customer_user is not None:
         _ = turn.translator_for(customer_user)
@@ -267,6 +269,7 @@ async def _submit_report(turn: Turn, draft: Draft) -> None:
     await _tell_dispatchers(turn, request, "report")
     await stock_handlers.tell_differences(turn, request.id)
     await turn.uow.commit()  # the report and its notices are stored before the customer is asked about it
+    await approval_handlers.show_withdrawn(turn, withdrawn)
     await turn.edit_off()
     await turn.reply(turn._("Report for job {number} sent. The customer is asked to confirm; you can still edit it until then.", number=request.number))
 

@@ -51,14 +51,16 @@ async def cmd_stock(turn: Turn) -> None:
 async def cmd_issue(turn: Turn) -> None:
     """/issue: approved requisitions, each with a button per warehouse that can cover it."""
     try:
-        items = await stock.issue_queue(turn.uow, turn.user)
+        queue = await stock.issue_queue(turn.uow, turn.user)
     except NotAllowed:
         await turn.reply(turn._("This command is for the warehouse."))
         return
-    if not items:
+    if not queue.items:
         await turn.reply(stock_views.issue_list_empty(turn._))
-    for item in items:
+    for item in queue.items:
         await turn.reply(stock_views.issue_card(turn._, item))
+    if queue.total > len(queue.items):
+        await turn.reply(stock_views.issue_list_more(turn._, len(queue.items), queue.total))
 
 
 async def on_issue_button(turn: Turn, payload: IssueButton) -> None:
@@ -72,6 +74,10 @@ async def on_issue_button(turn: Turn, payload: IssueButton) -> None:
         return
     except stock.WrongState as late:
         await turn.answer(stock_views.already_moved(turn._, late.requisition), alert=True)
+        await _buttons_off(turn)
+        return
+    except stock.JobNotOpen as over:
+        await turn.answer(stock_views.job_not_open(turn._, over.request), alert=True)
         await _buttons_off(turn)
         return
     except stock.OutOfStock as short:
@@ -88,11 +94,10 @@ async def on_issue_button(turn: Turn, payload: IssueButton) -> None:
 
 async def _refresh_issue_card(turn: Turn, requisition_id: int) -> None:
     try:
-        items = await stock.issue_queue(turn.uow, turn.user)
+        item = await stock.issue_item(turn.uow, turn.user, requisition_id)
     except NotAllowed:
         await _refuse(turn, f"issue:{requisition_id}")
         return
-    item = next((i for i in items if i.requisition.id == requisition_id), None)
     if item is None:
         await turn.answer(turn._("This requisition is no longer waiting to be issued."), alert=True)
         await _buttons_off(turn)

@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -1111,12 +1111,22 @@ class StockRepository(_Repository):
         )
         return list(rows)
 
-    async def requisitions_with_status(self, status: str, limit: int) -> list[PartRequisition]:
+    async def requisitions_with_status(self, status: str, limit: int, *, request_statuses: Collection[str] | None = None) -> list[PartRequisition]:
         rows = await self.session.scalars(
-            select(PartRequisition).where(PartRequisition.status == status)
+            self._with_status(select(PartRequisition), status, request_statuses)
             .order_by(PartRequisition.decided_at, PartRequisition.id).limit(limit)
         )
         return list(rows)
+
+    async def count_with_status(self, status: str, *, request_statuses: Collection[str] | None = None) -> int:
+        return await self.session.scalar(self._with_status(select(func.count(PartRequisition.id)), status, request_statuses))
+
+    @staticmethod
+    def _with_status(query: Select, status: str, request_statuses: Collection[str] | None) -> Select:
+        query = query.where(PartRequisition.status == status)
+        if request_statuses is not None:
+            query = query.join(ServiceRequest, ServiceRequest.id == PartRequisition.request_id).where(ServiceRequest.status.in_(list(request_statuses)))
+        return query
 
     async def move_requisition(self, requisition_id: int, from_statuses: Collection[str], status: str, **values: Any) -> bool:
         """Change the status only from one of `from_statuses` (the check is in the UPDATE: one press wins)."""

@@ -3,6 +3,7 @@ the safety-level alert, stock imports and two warehouse users racing for the las
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -109,7 +110,7 @@ async def test_a_requisition_goes_through_approval_issue_and_receipt_with_the_le
 
     async with database.uow() as uow:
         queue = await stock.issue_queue(uow, keeper)
-        assert [(item.requisition.id, [w.code for w in item.warehouses]) for item in queue] == [(requisition.id, ["MAIN"])]  # EAST has 1 bearing
+        assert [(item.requisition.id, [w.code for w in item.warehouses]) for item in queue.items] == [(requisition.id, ["MAIN"])]  # EAST has 1 bearing
         with pytest.raises(NotAllowed):  # the engineer is not the warehouse
             await stock.issue(uow, engineer, requisition.id, warehouses["MAIN"].id, clock.now())
         issued = await stock.issue(uow, keeper, requisition.id, warehouses["MAIN"].id, clock.now())
@@ -261,6 +262,31 @@ async def test_an_import_that_leaves_a_part_below_its_level_alerts_too(database,
         await _import(uow, dispatcher, clock, "code,name,safety level\nSEAL-1,Shaft seal,20\n")
         await uow.commit()
     assert await _alerts(database) == [(keeper.id, {"part_id": parts["SEAL-1"].id, "code": "SEAL-1", "name": "Shaft seal", "total": 10, "safety_level": 20})]
+
+
+async def test_a_drop_below_the_level_with_nobody_in_the_warehouse_role_alerts_once_someone_is(database, clock):
+    dispatcher, _, _, (keeper,), parts, _ = await _world(database, clock)
+    async with database.uow() as uow:
+        await staff.set_active(uow, dispatcher, keeper.id, False, clock.now())
+        await _import(uow, dispatcher, clock, "code,name,warehouse,quantity\nBRG-6204,Bearing 6204,MAIN,1\n")  # 2 < 3
+        await uow.commit()
+    assert await _alerts(database) == []
+    async with database.uow() as uow:
+        await staff.set_active(uow, dispatcher, keeper.id, True, clock.now())
+        await _import(uow, dispatcher, clock, "code,name,warehouse,quantity\nBRG-6204,Bearing 6204,MAIN,0\n")
+        await uow.commit()
+    assert [(user, payload["total"]) for user, payload in await _alerts(database)] == [(keeper.id, 1)]
+
+
+async def test_the_issue_list_puts_what_can_go_out_first_and_counts_the_rest(database, clock):
+    dispatcher, crew, request, (keeper,), parts, _ = await _world(database, clock)
+    stuck = [await _approved(database, clock, crew[0], request, [(parts["BRG-6204"].id, 999)]) for _ in range(stock.ISSUE_LIST_SHOWN)]
+    clock.advance(timedelta(minutes=1))
+    seal = await _approved(database, clock, crew[0], request, [(parts["SEAL-1"].id, 1)])
+    async with database.uow() as uow:
+        queue = await stock.issue_queue(uow, keeper)
+        assert [item.requisition.id for item in queue.items] == [seal] + stuck[:-1]  # oldest first within each group
+        assert queue.total == stock.ISSUE_LIST_SHOWN + 1
 
 
 async def test_cancel_rejected_and_reconcile(database, clock):

@@ -31,6 +31,7 @@ OPEN = (PENDING, INFO)
 APPROVE, REJECT, ASK, ANSWER, WITHDRAW = "approve", "reject", "ask", "answer", "withdraw"
 # Why an approval was withdrawn (the withdraw action's comment; approval_views words them).
 SUBJECT_WITHDRAWN, JOB_LEFT_ENGINEER, REQUEST_ENDED = "subject_withdrawn", "job_left_engineer", "request_ended"
+JOB_REPORTED = "job_reported"  # the job's report was sent: parts not issued by then were not used
 COMMENT_LIMIT = 1000
 AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
 DECIMAL_COMMA = re.compile(r"[0-9]+,[0-9]{1,2}")

@@ -1,7 +1,8 @@
 """Ending a request before its work is done: the customer's cancel and the dispatcher's close.
 
 What hangs on the request ends with it: its open approvals are withdrawn (nobody is asked, or
-chased, to decide about a request that is over), and a return whose product is still with the
+chased, to decide about a request that is over), spare parts not issued yet are no longer
+requested (nothing goes out to a job that is over), and a return whose product is still with the
 customer is cancelled, so that product may be returned later. Once the warehouse has the product
 the customer can no longer cancel: the return is finished there (refund, exchange or repair).
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.services import approvals, dispatch, requests, returns
+from bot.services import approvals, dispatch, requests, returns, stock
 from bot.services.errors import NotAllowed
 from storage.db import UnitOfWork
 from storage.models import Approval, ServiceRequest, User
@@ -56,4 +57,5 @@ async def _end_what_hangs_on(uow: UnitOfWork, request: ServiceRequest, actor: Us
     case = await uow.returns.of_request(request.id)
     if case is not None and case.state in RETURN_STATES_CANCELLABLE:
         await uow.returns.move(case, case.state, returns.CANCELLED, updated_at=now)
-    return await approvals.withdraw_open(uow, request.id, actor, approvals.REQUEST_ENDED, now)
+    withdrawn = await stock.cancel_unissued(uow, request.id, actor, approvals.REQUEST_ENDED, now)
+    return withdrawn + await approvals.withdraw_open(uow, request.id, actor, approvals.REQUEST_ENDED, now)

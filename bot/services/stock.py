@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.policy import Policy
-from bot.services import approvals, dialogs, jobs
+from bot.services import approvals, dialogs, jobs, requests
 from bot.services.errors import DomainError, InvalidValue, LimitReached, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import MAX_QUANTITY, clean_text, parse_quantity
@@ -46,6 +46,7 @@ STOCK_LOW = "stock_low"  # outbox kind
 MAX_LINES = 20
 STOCK_SHOWN = 40
 ISSUE_LIST_SHOWN = 20
+ISSUE_SCAN = 100  # the oldest approved requisitions looked at for the /issue list
 
 REQUISITION_DIALOG = "requisition"
 SEARCH_STEP, QUANTITY_STEP = "search", "quantity"
@@ -59,6 +60,14 @@ class OutOfStock(DomainError):
     def __init__(self, part: Part, wanted: int, available: int) -> None:
         super().__init__(f"{part.code}: {available} < {wanted}")
         self.part, self.wanted, self.available = part, wanted, available
+
+
+class JobNotOpen(DomainError):
+    """The requisition's job has its report sent, or its request ended: nothing is issued to it."""
+
+    def __init__(self, request: ServiceRequest) -> None:
+        super().__init__(request.number)
+        self.request = request
 
 
 class WrongState(DomainError):
@@ -216,11 +225,19 @@ async def cancel_for_job_left(uow: UnitOfWork, request_id: int, engineer_id: int
     """The job left `engineer_id` (reassigned, or they are no longer an engineer): their
     requisitions not issued yet are cancelled, so no part goes to someone no longer on the job;
     the next engineer asks for what they need. Parts already issued stay with the record."""
+    return await cancel_unissued(uow, request_id, actor, approvals.JOB_LEFT_ENGINEER, now, engineer_id=engineer_id)
+
+
+async def cancel_unissued(uow: UnitOfWork, request_id: int, actor: User, why: str, now: datetime, *, engineer_id: int | None = None) -> list[Approval]:
+    """Cancel the request's requisitions not issued yet (of one engineer, or all), with their open
+    approvals; returns those approvals. Used when the job leaves its engineer, when its report
+    is sent (parts not issued by then were not used: a repeat repair asks anew) and when the
+    request ends."""
     withdrawn: list[Approval] = []
     for requisition in await uow.stock.requisitions_of_request(request_id):
-        if requisition.engineer_id == engineer_id and requisition.status in OPEN_REQUISITION:
+        if requisition.status in OPEN_REQUISITION and engineer_id in (None, requisition.engineer_id):
             try:
-                withdrawn += (await _cancel(uow, requisition, actor, approvals.JOB_LEFT_ENGINEER, now)).approvals
+                withdrawn += (await _cancel(uow, requisition, actor, why, now)).approvals
             except WrongState:
                 continue  # issued or decided this very moment
     return withdrawn
@@ -255,6 +272,9 @@ async def issue(uow: UnitOfWork, warehouse_user: User, requisition_id: int, ware
     warehouse = await uow.stock.warehouse(warehouse_id)
     if requisition is None or warehouse is None:
         raise NotFound()
+    request = await uow.requests.get(requisition.request_id)
+    if request.status not in requests.OPEN_STATUSES:
+        raise JobNotOpen(request)  # reported or ended: its open requisitions are being cancelled
     async with uow.session.begin_nested():
         if not await uow.stock.move_requisition(
             requisition.id, (APPROVED,), ISSUED, warehouse_id=warehouse.id, issued_by_user_id=warehouse_user.id, issued_at=now,
@@ -311,12 +331,15 @@ async def check_safety(uow: UnitOfWork, part: Part, now: datetime, alert_at: dat
     """
     total = await uow.stock.total(part.id)
     crossing = safety_crossing(part.below_safety, total, part.safety_level)
+    people = await uow.users.active_with_role(ROLE_WAREHOUSE) if crossing == "down" else []
+    if crossing == "down" and not people:
+        return 0  # nobody to tell yet (stock imported before staff): the next change tells whoever is there
     if crossing is None or not await uow.stock.set_below_safety(part.id, crossing == "down"):
         return 0
     if crossing == "up":
         return 0
     told, crossing_id = 0, uuid.uuid4().hex
-    for person in await uow.users.active_with_role(ROLE_WAREHOUSE):
+    for person in people:
         told += await uow.outbox.add_once(OutboxMessage(
             key=f"{STOCK_LOW}:{part.id}:{crossing_id}:{person.id}", user_id=person.id, kind=STOCK_LOW,
             payload={"part_id": part.id, "code": part.code, "name": part.name, "total": total, "safety_level": part.safety_level},
@@ -391,22 +414,44 @@ class IssueItem:
     warehouses: list[Warehouse]  # those holding enough of every line
 
 
-async def issue_queue(uow: UnitOfWork, warehouse_user: User) -> list[IssueItem]:
-    """/issue: approved requisitions, oldest approval first, each with the warehouses that can cover it."""
+@dataclass(frozen=True)
+class IssueQueue:
+    items: list[IssueItem]  # what a warehouse can cover first, each group oldest approval first
+    total: int  # approved requisitions of open jobs, shown or not
+
+
+async def issue_queue(uow: UnitOfWork, warehouse_user: User) -> IssueQueue:
+    """/issue: approved requisitions of jobs still open, each with the warehouses that can cover
+    it. Those some warehouse can cover come first, so a few that nobody can cover yet (999
+    bearings) do not hide the ones that could go out now."""
     _require_warehouse(warehouse_user)
     warehouses = await uow.stock.warehouses()
-    items = []
-    for requisition in await uow.stock.requisitions_with_status(APPROVED, ISSUE_LIST_SHOWN):
-        lines = [(line.part_id, line.quantity) for line in requisition.lines]
-        per_warehouse: dict[int, dict[int, int]] = {}
-        for row in await uow.stock.stock_of([part_id for part_id, _ in lines]):
-            per_warehouse.setdefault(row.warehouse_id, {})[row.part_id] = row.quantity
-        items.append(IssueItem(
-            requisition=requisition, request=await uow.requests.get(requisition.request_id),
-            engineer=await uow.users.get(requisition.engineer_id), parts=await parts_by_id(uow, [p for p, _ in lines]),
-            warehouses=[w for w in warehouses if enough_in(lines, per_warehouse.get(w.id, {}))],
-        ))
-    return items
+    items = [await _issue_item(uow, requisition, warehouses)
+             for requisition in await uow.stock.requisitions_with_status(APPROVED, ISSUE_SCAN, request_statuses=requests.OPEN_STATUSES)]
+    items.sort(key=lambda item: not item.warehouses)  # stable: the order by approval holds within each group
+    return IssueQueue(items[:ISSUE_LIST_SHOWN], await uow.stock.count_with_status(APPROVED, request_statuses=requests.OPEN_STATUSES))
+
+
+async def issue_item(uow: UnitOfWork, warehouse_user: User, requisition_id: int) -> IssueItem | None:
+    """One requisition's issue card as of now; None when it is no longer waiting to be issued."""
+    _require_warehouse(warehouse_user)
+    requisition = await uow.stock.requisition(requisition_id)
+    if requisition is None or requisition.status != APPROVED:
+        return None
+    item = await _issue_item(uow, requisition, await uow.stock.warehouses())
+    return item if item.request.status in requests.OPEN_STATUSES else None
+
+
+async def _issue_item(uow: UnitOfWork, requisition: PartRequisition, warehouses: list[Warehouse]) -> IssueItem:
+    lines = [(line.part_id, line.quantity) for line in requisition.lines]
+    per_warehouse: dict[int, dict[int, int]] = {}
+    for row in await uow.stock.stock_of([part_id for part_id, _ in lines]):
+        per_warehouse.setdefault(row.warehouse_id, {})[row.part_id] = row.quantity
+    return IssueItem(
+        requisition=requisition, request=await uow.requests.get(requisition.request_id),
+        engineer=await uow.users.get(requisition.engineer_id), parts=await parts_by_id(uow, [p for p, _ in lines]),
+        warehouses=[w for w in warehouses if enough_in(lines, per_warehouse.get(w.id, {}))],
+    )
 
 
 async def reconcile(uow: UnitOfWork, request_id: int) -> list[Difference]:

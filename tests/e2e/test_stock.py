@@ -209,3 +209,43 @@ async def test_a_job_given_to_another_engineer_takes_no_parts_meant_for_the_firs
     await wu.send_text("/issue")
     assert number not in wu.last.text  # nothing left to issue for Ed
     fake.assert_no_rejections()
+
+
+async def _requisitions(desk, number: str) -> list[str]:
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        return [r.status for r in await stock.requisitions_of(uow, request.id)]
+
+
+async def test_parts_not_issued_when_the_report_is_sent_are_no_longer_requested(fake, desk):
+    dora, ed, sun, alice, number, card = await _job_with_requisition(fake, desk, 5780, quantity="3")
+    wu = await enrol(fake, dora, 5785, "Wu", "warehouse")
+    await sun.press(en("✅ Approve"), card)
+    await wu.send_text("/issue")
+    issue_card = wu.last
+    assert number in issue_card.text
+
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    await report_by_phone(ed)  # fixed without the seals
+    assert await _requisitions(desk, number) == ["cancelled"]
+    await wu.press(en("Issue from {warehouse}", warehouse="MAIN"), issue_card)  # the card from before
+    assert wu.callback_answers[-1][1] == en(
+        "Job {number} has its report sent or is closed: its parts are no longer needed. Nothing was issued.", number=number)
+    async with desk.db.uow() as uow:
+        assert await uow.session.scalar(select(StockMove).where(StockMove.reason == stock.ISSUE)) is None
+    await wu.send_text("/issue")
+    assert wu.last.text == en("No approved requisitions are waiting to be issued.")
+
+
+async def test_closing_the_request_ends_its_requisitions_and_their_approvals(fake, desk):
+    dora, ed, sun, alice, number, card = await _job_with_requisition(fake, desk, 5790)
+    approve = card.buttons[0]["callback_data"]
+    await dora.send_text(number)
+    await dora.press(en("🗂 Close the request"))
+    await dora.send_text("Customer bought a new pump")
+    assert await _requisitions(desk, number) == ["cancelled"]
+    assert "the request was cancelled or closed" in sun.message(card.message_id).text
+    await sun.press_data(approve)
+    assert sun.callback_answers[-1][1] == en("This approval was withdrawn: there is nothing left to decide.")
+    fake.assert_no_rejections()
