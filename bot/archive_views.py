@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -20,6 +19,7 @@ from bot.i18n import N_, Translator
 from bot.keyboards import dialog_button, dialog_nav, inline
 from bot.labels import FAULT_TYPE_LABELS, KIND_LABELS, STATUS_LABELS, WARRANTY_LABELS
 from bot.services import archive as service
+from bot.spreadsheet import append_row
 from bot.telegram_text import shorten
 from bot.views import View
 from storage.models import Draft, User
@@ -110,10 +110,8 @@ def _add_sheet(book: Workbook, title: str, headers: Sequence[str], rows: list[li
     for cell in sheet[1]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append([ILLEGAL_CHARACTERS_RE.sub("", value) if isinstance(value, str) else value for value in row])
+        append_row(sheet, row)
         for cell in sheet[sheet.max_row]:
-            if isinstance(cell.value, str) and cell.value.startswith("="):
-                cell.data_type = "s"  # typed by a person: text, never a formula
             if cell.column in formats:
                 cell.number_format = formats[cell.column]
     sheet.freeze_panes = "A2"

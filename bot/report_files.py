@@ -197,6 +197,8 @@ def workbook_xlsx(_: Translator, report: MonthlyReport) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
+    from bot.spreadsheet import append_row
+
     _ = plain(_)
     book = Workbook()
     summary = book.active
@@ -230,14 +232,14 @@ def workbook_xlsx(_: Translator, report: MonthlyReport) -> bytes:
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for row in rows:
-            sheet.append(row)
+            append_row(sheet, row)  # names, regions and models are typed by people
         _widths(sheet)
     if report.top_products:
         faults = book["Faults"]
         faults.append([])
         faults.append([_("Top products by repair jobs"), _("Jobs")])
         for product in report.top_products:
-            faults.append([product.model, product.jobs])
+            append_row(faults, [product.model, product.jobs])
     jobs = book["Jobs"]
     for row in jobs.iter_rows(min_row=2):
         row[5].number_format = "yyyy-mm-dd hh:mm"

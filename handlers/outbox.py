@@ -268,7 +268,7 @@ async def _compose(deps: Deps, uow: UnitOfWork, user: User | None, messages: lis
             view = await followup_handlers.digest_view(uow, user, message, _)
         elif message.kind == complaints.OUTBOX_KIND:
             view = await complaint_handlers.compose(uow, user, message, _)  # an answer held over quiet hours
-        elif message.kind == statistics.OUTBOX_KIND:
+        elif message.kind == statistics.OUTBOX_KIND and statistics.may_read(user):
             parcels.append(Parcel([message.id], None, report=(message.payload["month"], _)))
         elif message.kind == CLOSED_BY_TIMEOUT:
             view = View(_(

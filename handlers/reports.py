@@ -26,14 +26,10 @@ log = logging.getLogger(__name__)
 CLAIM_PREFIX = "monthly_report:"
 
 
-def _may_read(user: User) -> bool:
-    return user.is_active and bool(user.role_names & users.MANAGER_ROLES)
-
-
 @handler
 async def cmd_report(turn: Turn) -> None:
     """/report: the month picker (managers only)."""
-    if not _may_read(turn.user):
+    if not statistics.may_read(turn.user):
         await turn.reply(report_views.not_for_you(turn._))
         return
     tz = turn.deps.settings.timezone
@@ -44,7 +40,7 @@ async def on_month_button(turn: Turn, payload: ReportMonthButton) -> None:
     """A month pressed in the picker: checked again (role, month offered now), then built and sent."""
     tz = turn.deps.settings.timezone
     month = _offered_month(payload, turn.now, tz)
-    if not _may_read(turn.user) or (payload.action == report_views.SHOW and month is None) or payload.action not in (report_views.SHOW, report_views.CLOSE):
+    if not statistics.may_read(turn.user) or (payload.action == report_views.SHOW and month is None) or payload.action not in (report_views.SHOW, report_views.CLOSE):
         await turn.audit("not_allowed_button", data=payload.pack())
         await turn.answer(turn._("This button is no longer valid."), alert=True)
         return

@@ -7,6 +7,7 @@ Rows just outside the month (in local time) check the boundaries.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 from collections import defaultdict
 from dataclasses import dataclass
@@ -90,6 +91,7 @@ class ComplaintSeed:
     engineer: str | None
     service_fault: bool | None
     created: datetime
+    withdrawn: bool = False  # the customer cancelled it before the answer: not counted
 
 
 COMPLAINTS = (
@@ -99,6 +101,7 @@ COMPLAINTS = (
     ComplaintSeed(None, None, None, local(2026, 3, 19, 10)),  # not decided yet
     ComplaintSeed(0, "ed", True, local(2026, 2, 28, 23, 59)),  # February
     ComplaintSeed(8, "li", True, local(2026, 4, 1, 0, 30)),  # April
+    ComplaintSeed(3, "li", True, local(2026, 3, 21, 10), withdrawn=True),
 )
 FOLLOW_UPS = (  # (index into JOBS, outcome, done at)
     (0, "satisfied", local(2026, 3, 5, 10)), (1, "unreachable", local(2026, 3, 16, 10)), (2, "satisfied", local(2026, 3, 20, 10)),
@@ -155,7 +158,7 @@ async def _seed(database) -> dict[int, str]:
         # A survey started but never finished counts nowhere.
         session.add(Survey(request_id=requests[4].id, stars=None, created_at=local(2026, 3, 31, 23, 55)))
         for index, seed in enumerate(COMPLAINTS):
-            own = request(500 + index, "complaint", "new")
+            own = request(500 + index, "complaint", "cancelled" if seed.withdrawn else "new")
             session.add(own)
             await session.flush()
             session.add(Complaint(
@@ -192,7 +195,7 @@ def _stars(month: Month) -> list[int]:
 
 
 def _fault_complaints(month: Month) -> list[ComplaintSeed]:
-    return [c for c in COMPLAINTS if c.service_fault is True and _in(month, c.created)]
+    return [c for c in COMPLAINTS if c.service_fault is True and not c.withdrawn and _in(month, c.created)]
 
 
 def _parts_cost(job: JobSeed) -> int:
@@ -309,6 +312,10 @@ async def test_the_workbook_reads_back_and_the_chart_decodes(database):
     assert Decimal(str(first[9])) == Decimal(_parts_cost(JOBS[0])) / 100 and first[11] == "Electrical (motor, wiring, power)"
     engineers = {r[0]: r for r in book["Engineers"].iter_rows(min_row=2, values_only=True)}
     assert engineers["Ed"][2] == len([1 for _, j in _closed_jobs(MONTH) if j.engineer == "ed"])
+    # a name typed as a formula (an engineer's /profile) stays text in the managers' workbook
+    typed = dataclasses.replace(report, engineers=[dataclasses.replace(report.engineers[0], name='=HYPERLINK("http://x.example","Ed")')])
+    cell = load_workbook(io.BytesIO(workbook_xlsx(_, typed)))["Engineers"]["A2"]
+    assert (cell.value, cell.data_type) == ('=HYPERLINK("http://x.example","Ed")', "s")
 
     for language in ("en", "ru", "zh_Hans"):
         png = chart_png(Translator(language, SHANGHAI), report)

@@ -49,6 +49,7 @@ from sqlalchemy.orm import aliased
 
 from bot.policy import ReportPolicy
 from bot.services.clocks import BREACHED
+from bot.services.users import MANAGER_ROLES
 from storage.db import UnitOfWork
 from storage.models import (
     Complaint,
@@ -67,7 +68,7 @@ from storage.models import (
 JOB_KINDS = ("repair", "installation", "maintenance")
 INSTALLATION = "installation"
 FAULT_KINDS = ("repair", "maintenance")
-CLOSED = "closed"
+CLOSED, CANCELLED = "closed", "cancelled"
 CLOSING_ACTIONS = ("confirmed", "confirmed_by_timeout", "closed_by_dispatcher")
 NOT_CLASSIFIED = "not_classified"
 TOP_PRODUCTS = 5
@@ -75,6 +76,12 @@ ON_TIME, SATISFACTION, COMPLAINT_RATE = "on_time", "satisfaction", "complaint_ra
 FOLLOW_UP_OUTCOMES = ("satisfied", "not_satisfied", "unreachable")
 PICKER_MONTHS = 12  # the month picker offers the current month and the 11 before it
 OUTBOX_KIND = "monthly_report"  # the automatic send to a manager: {"month": YYYYMM}, built when sent
+
+
+def may_read(user: User) -> bool:
+    """Who reads the report: active managers, checked again when a queued report is sent (a
+    manager who changed roles meanwhile no longer gets the figures)."""
+    return user.is_active and bool(user.role_names & MANAGER_ROLES)
 _TENTH = Decimal("0.1")
 
 
@@ -480,7 +487,7 @@ async def load_month(uow: UnitOfWork, month: Month, tz: ZoneInfo) -> MonthRows:
         select(concerned.region).select_from(Complaint)
         .outerjoin(about, about.id == Complaint.about_request_id)
         .outerjoin(concerned, concerned.id == func.coalesce(Complaint.engineer_id, about.assigned_engineer_id))
-        .where(Complaint.service_fault.is_(True), Complaint.created_at >= start, Complaint.created_at < end)
+        .where(_counted_complaint(), Complaint.created_at >= start, Complaint.created_at < end)
         .order_by(Complaint.id)
     ))
     follow_ups = dict((await session.execute(
@@ -488,6 +495,13 @@ async def load_month(uow: UnitOfWork, month: Month, tz: ZoneInfo) -> MonthRows:
         .group_by(FollowUpCall.outcome)
     )).all())
     return MonthRows(month, jobs, trips, stars, complaint_regions, follow_ups)
+
+
+def _counted_complaint():
+    """A complaint found to be the service's fault, unless the customer withdrew it (cancelled its
+    request) before the answer: its cause was never final."""
+    withdrawn = select(ServiceRequest.id).where(ServiceRequest.id == Complaint.request_id, ServiceRequest.status == CANCELLED)
+    return and_(Complaint.service_fault.is_(True), ~exists(withdrawn))
 
 
 def _job_row(request: ServiceRequest, closed_at: datetime, breached: bool, report: JobReport | None, model: str | None,
@@ -525,7 +539,7 @@ async def load_trend(uow: UnitOfWork, last: Month, months: int, tz: ZoneInfo, po
         select(Survey.completed_at, Survey.stars).where(Survey.completed_at >= start, Survey.completed_at < end, Survey.stars.is_not(None))
     )).all()
     complaints = await session.scalars(
-        select(Complaint.created_at).where(Complaint.service_fault.is_(True), Complaint.created_at >= start, Complaint.created_at < end)
+        select(Complaint.created_at).where(_counted_complaint(), Complaint.created_at >= start, Complaint.created_at < end)
     )
     return trend_points(
         span,

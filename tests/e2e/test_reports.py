@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from bot import report_files
 from bot.flood import TELEGRAM_LIMITS
-from storage.models import AppState, AuditEntry
+from bot.services import staff
+from storage.models import AppState, AuditEntry, OutboxMessage
 from tests.e2e.conftest import DISPATCHER_ID
 from tests.e2e.helpers import assign, enrol, file_request, onboard, report_by_phone, t
 
@@ -173,3 +174,29 @@ async def test_a_report_telegram_refuses_is_sent_later_and_each_language_is_rend
         rows = await uow.outbox.of_user((await uow.users.by_telegram_id(mona.id)).id)
         assert [(row.sent_at is not None, row.failure) for row in rows if row.kind == "monthly_report"] == [(True, None)]
     fake.assert_no_rejections(allow=lambda r: r.error_code == 429)
+
+
+async def test_a_queued_report_is_not_sent_to_someone_who_is_no_longer_a_manager(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    mona = await enrol(fake, dora, 7101, "Mona", "service_manager")
+    ed = await enrol(fake, dora, 7102, "Ed", "engineer")
+    await _closed_job(fake, dora, ed, 7103)
+    fake.inject_flood(retry_after=1, times=TELEGRAM_LIMITS.max_retries + 1, method="sendMessage", chat_id=mona.id)
+    desk.clock.set(datetime(2026, 4, 1, 9, 0, tzinfo=SHANGHAI))
+    await desk.sweep()  # queued for her; Telegram holds the delivery back
+    assert not _documents(mona)
+
+    async with desk.db.uow() as uow:  # meanwhile she moves to field work
+        admin = await uow.users.by_telegram_id(DISPATCHER_ID)
+        target = await uow.users.by_telegram_id(mona.id)
+        await staff.toggle_role(uow, admin, target.id, "engineer", desk.clock.now())
+        await staff.toggle_role(uow, admin, target.id, "service_manager", desk.clock.now())
+        await uow.commit()
+    desk.clock.set(datetime(2026, 4, 1, 9, 5, tzinfo=SHANGHAI))
+    await desk.sweep()
+    await desk.sweep()
+    assert not _documents(mona) and not any("report" in (m.text or "").lower() for m in mona.messages)
+    async with desk.db.uow() as uow:  # her row is finished, not retried forever
+        target = await uow.users.by_telegram_id(mona.id)
+        row = await uow.session.scalar(select(OutboxMessage).where(OutboxMessage.user_id == target.id, OutboxMessage.kind == "monthly_report"))
+        assert row.sent_at is not None
