@@ -1,6 +1,7 @@
 """Keyboard builders. Inline buttons carry packed `bot.callbacks` payloads only."""
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
@@ -15,7 +16,9 @@ CANCEL = "✖️"
 
 
 def button(text: str, payload: _Payload) -> InlineKeyboardButton:
-    return InlineKeyboardButton(text, callback_data=payload.pack())
+    """A button label is plain text, while the translator escapes values for HTML messages: undo
+    that, or a warehouse "R&D" reads "R&amp;D" on its button."""
+    return InlineKeyboardButton(html.unescape(text), callback_data=payload.pack())
 
 
 def inline(rows: Sequence[Sequence[InlineKeyboardButton]]) -> InlineKeyboardMarkup:

@@ -367,3 +367,12 @@ async def test_a_half_filled_request_is_kept_aside_while_another_dialog_runs_and
     await alice.send_text("/new")  # nothing kept aside any more: a fresh request
     assert "What do you need?" in alice.last.text
     fake.assert_no_rejections()
+
+
+async def test_a_name_with_an_ampersand_reads_the_same_on_its_button(fake, desk):
+    tom = fake.add_user(user_id=5391, first_name="Tom & Jerry <Ltd>", language_code="en")
+    await tom.send_text("/start")
+    assert "Use “Tom & Jerry <Ltd>”" in tom.last.button_texts  # plain text on a button, not "&amp;"
+    await tom.press("Use “Tom & Jerry <Ltd>”")
+    assert "Thank you, Tom & Jerry <Ltd>." in tom.last.text
+    fake.assert_no_rejections()
