@@ -155,7 +155,8 @@ def report_prompt(_: Translator, draft: Draft, matches: list[Part] | None = None
         if data.get("part_query"):
             rows.append([dialog_button(shorten(_("Use “{name}” as written", name=data["part_query"]), 60), draft, "free")])
         if data.get("parts"):
-            rows.append([dialog_button(_("✅ Done with parts"), draft, "done"), dialog_button(_("Clear the list"), draft, "clear")])
+            rows.append([dialog_button(_("✅ Done with parts"), draft, "done")])
+            rows.append([dialog_button(_("Remove the last part"), draft, "undo"), dialog_button(_("Clear the list"), draft, "clear")])
         else:
             rows.append([dialog_button(_("No parts were used"), draft, "none")])
     elif step == reports.PART_QTY:
@@ -303,3 +304,12 @@ def dispute_for_staff(_: Translator, request: ServiceRequest, *, dispatcher: boo
     text = _("❗ The customer says request {number} is NOT resolved. It is reopened and flagged as a repeat repair.", number=request.number)
     payload = DispatchButton(request.id, "open") if dispatcher else JobButton(request.id, "open")
     return View(text, inline([[button(_("Open"), payload)]]))
+
+
+def job_over(_: Translator, request: ServiceRequest) -> View:
+    return View(_("Job {number} is over ({status}): there is nothing more to do on it.",
+                  number=request.number, status=_(STATUS_LABELS[request.status])))
+
+
+def open_job_markup(_: Translator, request: ServiceRequest) -> object:
+    return inline([[button(_("Open job {number}", number=request.number), JobButton(request.id, "open"))]])

@@ -1,7 +1,7 @@
 """The customer's requests: the list, a request card, comments and photos, cancelling."""
 from __future__ import annotations
 
-from bot import escalation_views, views
+from bot import escalation_views, job_views, views
 from bot.callbacks import DialogButton, ListPageButton, RequestButton
 from bot.services import cancellation, dialogs, requests, users
 from bot.services.dispatch import ROLE_ENGINEER
@@ -66,7 +66,10 @@ async def _open_as_staff(turn: Turn, number: str) -> bool:
         await dispatch_handlers.show_card(turn, request.id, edit=False)
         return True
     if request.assigned_engineer_id == turn.user.id and ROLE_ENGINEER in turn.user.role_names:
-        await job_handlers.show_job(turn, request.id)
+        try:
+            await job_handlers.show_job(turn, request.id)
+        except NotAllowed:  # their job, but over: closed or cancelled
+            await turn.reply(job_views.job_over(turn._, request))
         return True
     return False
 
@@ -185,7 +188,14 @@ async def _tell_dispatchers(turn: Turn, request: ServiceRequest, what: str, text
     if request.kind == "complaint":  # a complaint is the complaint supervisor's, not the dispatchers'
         await complaint_handlers.tell_supervisors(turn, request, what, text, photos)
         return
+    told = set()
     for dispatcher in await requests.dispatchers(turn.uow):
         _ = turn.translator_for(dispatcher)
         markup = escalation_views.answer_markup_for_staff(_, request) if what == "comment" else None  # answer it in writing
         await turn.notify(dispatcher, views.customer_update_for_staff(_, request, what, text), markup=markup, photos=photos)
+        told.add(dispatcher.id)
+    # the engineer on the job reads it too: after "not resolved" it says what is still wrong
+    engineer = await requests.engineer_on_job(turn.uow, request)
+    if engineer is not None and engineer.id not in told:
+        _ = turn.translator_for(engineer)
+        await turn.notify(engineer, views.customer_update_for_staff(_, request, what, text), markup=job_views.open_job_markup(_, request), photos=photos)

@@ -194,6 +194,28 @@ async def test_report_editable_until_confirmed(database, clock):
         assert (updated, report.solution) == (True, "Replaced bearing and seal")
 
 
+async def test_editing_the_parts_list_returns_to_the_summary_even_after_a_back_and_can_drop_the_last_part(database, clock):
+    async with database.uow() as uow:
+        _, crew, _, _, request = await _accepted_job(uow, clock)
+        draft = await reports.start(uow, crew[0], request.id, True, clock.now())
+        await _fill_report(uow, draft, clock)
+        await reports.handle_button(uow, draft, "edit", "", clock.now())
+        await reports.handle_button(uow, draft, "field", reports.PARTS, clock.now())
+        await reports.handle_input(uow, draft, TextInput("O-ring"), clock.now())
+        await reports.handle_button(uow, draft, "free", "", clock.now())
+        assert draft.step == reports.PART_QTY
+        await reports.handle_button(uow, draft, "back", "", clock.now())  # changed their mind about the O-ring
+        assert draft.step == reports.PARTS
+        await reports.handle_input(uow, draft, TextInput("Gasket"), clock.now())
+        await reports.handle_button(uow, draft, "free", "", clock.now())
+        await reports.handle_input(uow, draft, TextInput("2"), clock.now())
+        before = [p["name"] for p in draft.data["parts"]]
+        await reports.handle_button(uow, draft, "undo", "", clock.now())  # the gasket was a mistake after all
+        assert [p["name"] for p in draft.data["parts"]] == before[:-1] and before[-1] == "Gasket"
+        await reports.handle_button(uow, draft, "done", "", clock.now())
+        assert draft.step == reports.SUMMARY  # an edit goes back to the summary, not on to the hours
+
+
 async def test_silence_closes_by_timeout_once(database, clock):
     async with database.uow() as uow:
         _, crew, _, _, request = await _accepted_job(uow, clock)

@@ -192,7 +192,9 @@ async def handle_button(uow: UnitOfWork, draft: Draft, action: str, value: str, 
         target = previous_step(draft)
         if target is None:
             raise NotAllowed()
-        dialogs.move(draft, target, now, editing=False, pending_part=None)
+        # Back from a quantity returns to the parts list, still as an edit when it was one
+        editing = bool(draft.data.get("editing")) and target != SUMMARY
+        dialogs.move(draft, target, now, editing=editing, pending_part=None)
     elif step == PARTS and action == "part" and value.isdigit():
         part = await uow.jobs.part(int(value))
         if part is None:
@@ -206,6 +208,8 @@ async def handle_button(uow: UnitOfWork, draft: Draft, action: str, value: str, 
         _next(draft, now)
     elif step == PARTS and action == "clear":
         dialogs.move(draft, PARTS, now, parts=[], no_parts=False, part_query=None)
+    elif step == PARTS and action == "undo" and draft.data.get("parts"):
+        dialogs.move(draft, PARTS, now, parts=draft.data["parts"][:-1], part_query=None)
     elif step == PHOTOS and action == "done":
         if not draft.data.get("photos"):
             raise InvalidValue("report_photo_required")

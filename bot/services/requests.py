@@ -207,3 +207,11 @@ async def start_comment(uow: UnitOfWork, user: User, customer: Customer | None, 
         raise NotAllowed()
     draft = await dialogs.begin(uow, user.id, COMMENT_DIALOG, COMMENT_STEP, {"request_id": request.id}, now)
     return request, draft
+
+
+async def engineer_on_job(uow: UnitOfWork, request: ServiceRequest) -> User | None:
+    """The active engineer the request is assigned to while the work is open, if any."""
+    if request.assigned_engineer_id is None or request.status not in (ASSIGNED, IN_PROGRESS):
+        return None
+    engineer = await uow.users.get(request.assigned_engineer_id)
+    return engineer if engineer is not None and engineer.is_active else None

@@ -162,6 +162,8 @@ async def test_a_disputed_repair_puts_the_engineer_back_on_the_repair_deadline(f
     await alice.press("Not resolved")
     await alice.send_text("Still no water after opening the valve")
     await alice.press("Done")
+    told = next(m for m in ed.messages if "Still no water after opening the valve" in (m.text or ""))  # what is still wrong
+    assert t("en", "Open job {number}", number=number) in told.button_texts
     # 7 days from acceptance, the two days with Alice not counted: 6 days are left
     assert "⏱ repair completed" in (card := await _job_text(ed, number)) and "(6 d 0 h left)" in card
 
@@ -285,4 +287,19 @@ async def test_deactivated_engineers_jobs_return_to_the_queue(fake, desk):
     assert ed.callback_answers[-1][1] == "This button is no longer valid."
     await dora.send_text("/queue")
     assert number in dora.last.text
+    fake.assert_no_rejections()
+
+
+async def test_an_engineer_typing_the_number_of_a_finished_job_is_told_it_is_over(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5391, "Ed", "engineer")
+    alice = fake.add_user(user_id=5392, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed", "en")
+    await ed.press("Accept")
+    await report_by_phone(ed)
+    await alice.press("Resolved")
+    await ed.send_text(number)
+    assert ed.last.text == t("en", "Job {number} is over ({status}): there is nothing more to do on it.", number=number, status="Closed")
     fake.assert_no_rejections()
