@@ -5,6 +5,7 @@ start-up with a `PolicyError` naming the key.
 """
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import dataclass
 from datetime import date, time, timedelta
@@ -245,9 +246,12 @@ _SECTIONS = (
 )
 
 
+POSITIVE_MAX = 1_000_000  # far above any real window or rate; beyond it a typo (or inf) would overflow a date
+
+
 def _positive(key: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise PolicyError(key, f"must be a positive number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= POSITIVE_MAX:  # also refuses nan
+        raise PolicyError(key, f"must be a positive number up to {POSITIVE_MAX:,}, got {value!r}")
     return float(value)
 
 
@@ -297,6 +301,9 @@ def _deadlines(deadlines: dict) -> Deadlines:
         table = _table(deadlines, key, prefix="deadlines.")
         _check_known(f"deadlines.{key}", table, set(bands))
         windows = {band: timedelta(hours=_positive(f"deadlines.{key}.{band}", _required(table, band, f"deadlines.{key}."))) for band in bands}
+        for nearer, farther in zip(bands, bands[1:]):  # a request without a band gets the first: the shortest
+            if windows[farther] < windows[nearer]:
+                raise PolicyError(f"deadlines.{key}.{farther}", f"must not be shorter than {nearer}")
         if name == table_name:
             values["onsite_arrival"] = windows
     return Deadlines(**values)
@@ -470,7 +477,7 @@ def _staff(table: dict) -> StaffPolicy:
 
 
 def _amount(key: str, value: object) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:  # also refuses nan
         raise PolicyError(key, f"must be an amount of money of at least 0, got {value!r}")
     return Decimal(str(value))
 

@@ -254,7 +254,7 @@ async def _compose(deps: Deps, uow: UnitOfWork, user: User | None, messages: lis
             if parcel := await _approval_card(uow, user, message, _):
                 parcels.append(parcel)
         elif message.kind == reminders.DEADLINE and message is deadline_rows[0]:  # all of them as one digest
-            items = await reminders.deadline_items(uow, user, deadline_rows, now)
+            items = await reminders.deadline_items(uow, deps.policy, user, deadline_rows, now)
             if items:
                 parcels.append(Parcel([m.id for m in deadline_rows], clock_views.digest(_, items, now)))
         elif message.kind == notices.UNREACHABLE:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from bot.clock import ManualClock
 from bot.config import DEFAULT_POLICY_FILE, Settings
 from bot.policy import load_policy
-from bot.services import dispatch, jobs, notices, reminders, staff, users
+from bot.services import approvals, dispatch, jobs, notices, reminders, staff, stock, users
 from bot.services.clocks import ClockKeeper
 from bot.services.reminders import Planner
 from handlers import outbox
@@ -343,3 +343,68 @@ async def test_the_sweep_forgets_update_ids_after_two_days_a_batch_at_a_time(dat
         assert await uow.updates.claim(100, clock.now()) is False  # a repeated delivery is still caught
         # seven ids in batches of three: all gone, so Telegram numbering anew cannot hit an old one
         assert [await uow.updates.claim(update_id, clock.now()) for update_id in range(1, 8)] == [True] * 7
+
+
+async def test_with_nobody_at_the_top_of_the_chain_the_highest_person_there_keeps_hearing_of_a_breach(database, database_url, clock):
+    async with database.uow() as uow:  # two dispatchers and a service manager; no general manager
+        dispatcher, _, user, customer = await _setup(uow, clock, engineers=0)
+        manager = await users.touch(uow, 700, "SM", None, "en", "en", clock.now())
+        await _grant(uow, dispatcher, manager, "service_manager", clock)
+        await _request(uow, user, customer, clock)  # nobody ever contacts the customer
+        await uow.commit()
+    bot = RecordingBot(clock)
+    scheduler = Scheduler(database_url, clock, bot)
+    for _ in range(6 * 12):  # 12 hours, a sweep every 10 minutes, all within reachable hours
+        await scheduler.sweep()
+        clock.advance(timedelta(minutes=10))
+    await scheduler.close()
+    # breached after 4 h, then repeats every 2 h: the steps meant for the general manager reach the service manager
+    assert len([m for m in bot.sent if m.chat_id == 700]) >= 3
+
+
+async def test_a_reminder_held_for_the_morning_is_dropped_for_the_engineer_the_job_was_taken_from(database, database_url, clock):
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer = await _desk(uow, clock)
+        request = await _request(uow, user, customer, clock)
+        await dispatch.log_contacted(uow, dispatcher, request.id, "Called", clock.now())
+        await dispatch.assign(uow, dispatcher, request.id, crew[0].id, None, clock.now())
+        await dispatch.respond(uow, crew[0], request.id, True, None, clock.now())  # 24 h arrival clock
+        await uow.commit()
+    bot = RecordingBot(clock)
+    scheduler = Scheduler(database_url, clock, bot)
+    reassign_at = clock.now() + timedelta(hours=21)  # 06:30: the 80 % reminder (04:42) waits for 08:00
+    while clock.now() < reassign_at + timedelta(hours=2):
+        if clock.now() == reassign_at:
+            async with database.uow() as uow:
+                await dispatch.assign(uow, await uow.users.get(dispatcher.id), request.id, crew[1].id, crew[0].id, clock.now())
+                await dispatch.respond(uow, await uow.users.get(crew[1].id), request.id, True, None, clock.now())
+                await uow.commit()
+        await scheduler.sweep()
+        clock.advance(timedelta(minutes=10))
+    await scheduler.close()
+    after = [m.chat_id for m in bot.sent if request.number in m.text and m.at >= reassign_at]
+    assert crew[0].telegram_id not in after
+
+
+async def test_approval_reminders_skip_the_requester_who_may_not_decide_and_reach_who_can_be_told(database, database_url, clock):
+    from tests.test_stock import _world
+
+    dispatcher, crew, request, _, parts, _ = await _world(database, clock)
+    async with database.uow() as uow:  # the only service manager is also the engineer asking; no self-approval
+        engineer = await uow.users.get(crew[0].id)
+        await _grant(uow, dispatcher, engineer, "service_manager", clock)
+        boss = await users.touch(uow, 820, "GM", None, "en", "en", clock.now())
+        await _grant(uow, dispatcher, boss, "general_manager", clock)
+        requisition = await stock.request_parts(uow, engineer, request.id, [(parts["SEAL-1"].id, 1)], clock.now())
+        approval = await approvals.request_approval(uow, POLICY, engineer, await uow.requests.get(request.id), "requisition", clock.now(),
+                                                    subject_id=requisition.id)
+        assert not approvals.may_decide(POLICY, engineer, approval)
+        await uow.commit()
+    bot = RecordingBot(clock)
+    scheduler = Scheduler(database_url, clock, bot)
+    for _ in range(6 * 9):  # 50 %, 80 % and the breach of the 8 h approval clock
+        await scheduler.sweep()
+        clock.advance(timedelta(minutes=10))
+    await scheduler.close()
+    chased = [m.chat_id for m in bot.sent if "approval" in m.text.lower()]
+    assert crew[0].telegram_id not in chased and 820 in chased

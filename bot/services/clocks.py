@@ -175,7 +175,7 @@ def apply(policy: Policy, calendar: WorkCalendar, row: SlaClock, clock: DerivedC
     )
     row.stopped_at = clock.stopped_at
     if clock.stopped_at is not None and row.due_at is not None:
-        late = clock.stopped_at - row.due_at
+        late = calendar.between(row.due_at, clock.stopped_at)  # the clock's own time: no weekend in working mode
         row.outcome = BREACHED if late > timedelta(0) else MET
         row.late_seconds = max(0, int(late.total_seconds()))
     else:

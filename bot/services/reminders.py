@@ -62,17 +62,44 @@ async def people(uow: UnitOfWork, request: ServiceRequest, step: str) -> list[Us
     return [user for user in holders if user.on_duty] or holders
 
 
-async def recipients(uow: UnitOfWork, request: ServiceRequest, rule: ClockRule, steps: tuple[str, ...]) -> list[User]:
-    """Everyone to tell; a step with nobody behind it (no engineer yet) passes to the next one."""
+async def recipients(uow: UnitOfWork, request: ServiceRequest, rule: ClockRule, steps: tuple[str, ...], exclude: frozenset[int] = frozenset()) -> list[User]:
+    """Everyone to tell; a step with nobody behind it (no engineer yet) passes to the next one up,
+    and when nobody is left above (no general manager), down to the highest step that has someone,
+    so an escalation keeps reaching the most senior person there is. `exclude`: people who cannot
+    act on it (who asked for an approval they may not grant)."""
     found: dict[int, User] = {}
     for step in steps:
         index = rule.escalation.index(step)
-        for fallback in rule.escalation[index:]:
-            users = await people(uow, request, fallback)
+        for fallback in (*rule.escalation[index:], *reversed(rule.escalation[:index])):
+            users = [user for user in await people(uow, request, fallback) if user.id not in exclude]
             if users:
                 found.update((user.id, user) for user in users)
                 break
     return list(found.values())
+
+
+async def cannot_act(uow: UnitOfWork, policy: Policy, request: ServiceRequest, rule: ClockRule) -> frozenset[int]:
+    """Who is left out of an approval clock's reminders: without self-approval, whoever asked for
+    every approval still pending (chasing them would only chase the one who may not decide)."""
+    if APPROVER not in rule.escalation or policy.approvals.self_approval:
+        return frozenset()
+    pending = await uow.approvals.pending_of_request(request.id)
+    return frozenset.intersection(*(frozenset({a.requested_by_id}) for a in pending)) if pending else frozenset()
+
+
+async def still_concerned(uow: UnitOfWork, policy: Policy, user: User, request: ServiceRequest, clock: SlaClock) -> bool:
+    """Whether a reminder recorded for `user` still concerns them when it is sent (held for the
+    morning, say): they are the engineer on the job, or hold a role on the clock's chain."""
+    rule = policy.clocks.rule(clock.kind)
+    if rule is None:
+        return False
+    if request.assigned_engineer_id == user.id:
+        return True
+    if user.role_names & set(rule.escalation):
+        return True
+    if APPROVER in rule.escalation:
+        return any(a.current_role in user.role_names for a in await uow.approvals.pending_of_request(request.id))
+    return False
 
 
 @dataclass(frozen=True)
@@ -104,7 +131,7 @@ class Planner:
                 steps.update(dict.fromkeys(chain_steps(rule, point, before)))
             steps.update(dict.fromkeys(chain_steps(rule, latest, before)))
             not_before = self.staff_time(now, urgent=rule.urgent and latest >= before)
-            for user in await recipients(uow, request, rule, tuple(steps)):
+            for user in await recipients(uow, request, rule, tuple(steps), await cannot_act(uow, self.policy, request, rule)):
                 await uow.outbox.add_once(OutboxMessage(
                     key=f"clock:{clock.id}:{int(clock.started_at.timestamp())}:{latest}:{user.id}", user_id=user.id, kind=DEADLINE,
                     payload={"clock_id": clock.id, "point": latest}, not_before=not_before, created_at=now,
@@ -123,16 +150,17 @@ class DeadlineItem:
     for_assignee: bool  # the recipient is the engineer doing the job
 
 
-async def deadline_items(uow: UnitOfWork, user: User, messages: list[OutboxMessage], now: datetime) -> list[DeadlineItem]:
+async def deadline_items(uow: UnitOfWork, policy: Policy, user: User, messages: list[OutboxMessage], now: datetime) -> list[DeadlineItem]:
     """What a person's recorded reminders are about, as of now; a clock someone already stopped
-    (or paused) is left out: the reminder has nothing left to ask for."""
+    (or paused) is left out: the reminder has nothing left to ask for; so is one that no longer
+    concerns them (the job went to another engineer while it waited for the morning)."""
     items: dict[int, DeadlineItem] = {}
     for message in messages:
         clock = await uow.clocks.get(message.payload.get("clock_id", 0))
         if clock is None or clock.stopped_at is not None or clock.due_at is None or clock.id in items:
             continue
         request = await uow.requests.get(clock.request_id)
-        if request.status in CLOSED_STATUSES:
+        if request.status in CLOSED_STATUSES or not await still_concerned(uow, policy, user, request, clock):
             continue
         items[clock.id] = DeadlineItem(clock, request, clock.due_at <= now, request.assigned_engineer_id == user.id)
     return sorted(items.values(), key=lambda item: item.clock.due_at)

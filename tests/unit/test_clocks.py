@@ -121,6 +121,9 @@ def test_working_calendar_due_times_skip_nights_weekends_and_holidays():
     arrival = _rows(events, keeper=keeper)["onsite_arrival"]
     # 24 working hours: Wed 1.5 + Fri 1.5 (08:30-10:00) + Mon 8.5 (09:00-17:30) + Tue 9 + Wed 3.5 → Wed 12:00
     assert arrival.due_at == datetime(2026, 10, 7, 12, 0, tzinfo=SHANGHAI)
+    # lateness in working time: due Friday 11:00, contacted Monday 09:30 = 6.5 h on Friday + 1 h on Monday
+    late = _rows([("created", wednesday_4pm), ("contacted", datetime(2026, 10, 5, 9, 30, tzinfo=SHANGHAI))], keeper=keeper)["first_contact"]
+    assert (late.outcome, late.late_seconds) == (clocks.BREACHED, 7.5 * 3600)
 
 
 def test_reminder_points_fall_at_the_shares_then_at_the_deadline_then_every_repeat():

@@ -45,6 +45,11 @@ def test_the_province_table_replaces_the_distance_bands():
     ({"first_contcat_hours": 4}, "deadlines.first_contcat_hours"),
     ({"onsite_arrival_hours": {"up_to_300_km": 24, "up_to_1000_km": 48}}, "deadlines.onsite_arrival_hours.over_1000_km"),
     ({"onsite_arrival_table": "by_car"}, "deadlines.onsite_arrival_table"),
+    ({"first_contact_hours": float("nan")}, "deadlines.first_contact_hours"),
+    ({"repair_completed_days": float("inf")}, "deadlines.repair_completed_days"),
+    ({"first_contact_hours": 1e12}, "deadlines.first_contact_hours"),
+    # shortest first: a request without a band gets the first window
+    ({"onsite_arrival_hours": {"up_to_300_km": 72, "up_to_1000_km": 48, "over_1000_km": 24}}, "deadlines.onsite_arrival_hours.up_to_1000_km"),
 ])
 def test_a_bad_policy_names_the_key(changes, key):
     with pytest.raises(PolicyError) as error:
@@ -72,6 +77,7 @@ def test_a_bad_policy_names_the_key(changes, key):
     ("calendar", {"working_days": ["mon", "funday"]}, "calendar.working_days"),
     ("calendar", {"holidays": ["October 1st"]}, "calendar.holidays"),
     ("calendar", {"working_hours": "18:00-09:00"}, "calendar.working_hours"),
+    ("waits", {"approval": {"begins_on": ["approval_requested"], "ends_on": ["approval_decided"], "stacks": "yes"}}, "waits.approval.stacks"),
 ])
 def test_a_bad_clock_setting_names_the_key(section, change, key):
     data = _policy_data()
@@ -79,6 +85,14 @@ def test_a_bad_clock_setting_names_the_key(section, change, key):
     with pytest.raises(PolicyError) as error:
         parse_policy(data)
     assert error.value.key == key
+
+
+def test_an_approval_amount_must_be_a_finite_number():
+    data = _policy_data()
+    data["approvals"]["rules"][0]["max_amount"] = float("nan")
+    with pytest.raises(PolicyError) as error:
+        parse_policy(data)
+    assert error.value.key.startswith("approvals.rules")
 
 
 def test_the_working_calendar_counts_only_working_hours():
