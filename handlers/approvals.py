@@ -16,7 +16,7 @@ from storage.models import Approval, ApprovalPost, Draft, ServiceRequest
 
 # What to do in the chat once an approval of a kind is finished (approved or rejected), besides
 # the messages every approval gets; registered by the handlers that own the kind.
-FollowUp = Callable[[Turn, ServiceRequest], Awaitable[None]]
+FollowUp = Callable[[Turn, ServiceRequest, Approval], Awaitable[None]]  # after the last step is decided
 FOLLOW_UPS: dict[str, FollowUp] = {}
 
 
@@ -42,7 +42,7 @@ async def _tell_after(turn: Turn, outcome: approvals.Outcome) -> None:
     if approval.status == approvals.PENDING and outcome.action == approvals.APPROVE:
         await post_to_approvers(turn, approval, request)
     if outcome.finished and approval.kind in FOLLOW_UPS:
-        await FOLLOW_UPS[approval.kind](turn, request)
+        await FOLLOW_UPS[approval.kind](turn, request, approval)
 
 
 async def _redraw_copies(turn: Turn, outcome: approvals.Outcome) -> None:

@@ -14,7 +14,7 @@ from handlers import approvals as approval_handlers
 from handlers.common import Turn, handler
 from handlers import intake as intake_handlers
 from handlers.intake import notify_dispatchers
-from storage.models import Draft, ServiceRequest
+from storage.models import Approval, Draft, ServiceRequest
 
 
 def _today(turn: Turn):
@@ -187,7 +187,7 @@ async def _send(turn: Turn, draft: Draft, customer) -> None:
 # --- after the service manager's decision -----------------------------------------------------
 
 
-async def after_decision(turn: Turn, request: ServiceRequest) -> None:
+async def after_decision(turn: Turn, request: ServiceRequest, _approval: Approval) -> None:
     """Approved: the customer gets the shipping instructions and the warehouse the tracking card.
     Rejected: the customer is told the reason."""
     case = await turn.uow.returns.of_request(request.id)

@@ -11,7 +11,7 @@ from bot.views import input_error
 from handlers import approvals as approval_handlers
 from handlers.common import Turn, handler
 from handlers.intake import notify_dispatchers
-from storage.models import Draft, ServiceRequest
+from storage.models import Approval, Draft, ServiceRequest
 
 
 @handler
@@ -68,7 +68,7 @@ async def _send(turn: Turn, draft: Draft) -> None:
     await turn.reply(sales_views.filed(turn._, filed.request, reached))
 
 
-async def after_decision(turn: Turn, request: ServiceRequest) -> None:
+async def after_decision(turn: Turn, request: ServiceRequest, _approval: Approval) -> None:
     """Approved at the last step: the dispatchers get it like any new request, the customer is told."""
     if request.status != "new":
         return

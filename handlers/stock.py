@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from bot import stock_views, views
 from bot.callbacks import DialogButton, IssueButton, RequisitionButton
-from bot.services import dialogs, stock
+from bot.services import approvals, dialogs, stock
 from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction
 from bot.services.inputs import UserInput
 from handlers import approvals as approval_handlers
 from handlers.common import Turn, handler
-from storage.models import Draft, PartRequisition
+from storage.models import Approval, Draft, PartRequisition, ServiceRequest
 
 
 async def _refuse(turn: Turn, data: str) -> None:
@@ -210,3 +210,18 @@ async def tell_differences(turn: Turn, request_id: int) -> None:
     request = await turn.uow.requests.get(request_id)
     for manager in await turn.uow.users.active_with_role("service_manager"):
         await turn.notify(manager, stock_views.differences(turn.translator_for(manager), request, differences))
+
+
+async def tell_warehouse(turn: Turn, request: ServiceRequest, approval: Approval) -> None:
+    """An approved requisition goes to the warehouse as its issue card (without it, it waited for
+    someone to happen to send /issue)."""
+    if approval.status != approvals.APPROVED or approval.subject_id is None:
+        return
+    for person in await turn.uow.users.active_with_role(stock.ROLE_WAREHOUSE):
+        item = await stock.issue_item(turn.uow, person, approval.subject_id)
+        if item is None:
+            return  # issued, cancelled or its job over meanwhile
+        await turn.notify_view(person, stock_views.issue_card(turn.translator_for(person), item))
+
+
+approval_handlers.FOLLOW_UPS["requisition"] = tell_warehouse

@@ -249,3 +249,16 @@ async def test_closing_the_request_ends_its_requisitions_and_their_approvals(fak
     await sun.press_data(approve)
     assert sun.callback_answers[-1][1] == en("This approval was withdrawn: there is nothing left to decide.")
     fake.assert_no_rejections()
+
+
+async def test_the_warehouse_gets_the_issue_card_when_a_requisition_is_approved(fake, desk):
+    dora, ed, sun, alice, number, card = await _job_with_requisition(fake, desk, 5795, quantity="2")
+    wu = await enrol(fake, dora, 5799, "Wu", "warehouse")
+    await sun.press(en("✅ Approve"), card)
+    await desk.sweep()
+    issue_card = next(m for m in reversed(wu.messages) if number in (m.text or ""))
+    assert en("Issue from {warehouse}", warehouse="MAIN") in issue_card.button_texts
+    await wu.press(en("Issue from {warehouse}", warehouse="MAIN"), issue_card)
+    assert await _requisitions(desk, number) == ["issued"]
+    fake.assert_no_rejections()
+
