@@ -22,7 +22,7 @@ from bot.policy import Policy
 from bot.services import dialogs
 from bot.services.dispatch import open_request
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound
-from bot.services.validation import clean_text
+from bot.services.validation import clean_text, typed_number
 from storage.db import UnitOfWork
 from storage.models import Approval, ApprovalAction, Draft, RequestEvent, ServiceRequest, User
 
@@ -76,7 +76,7 @@ def amount_of(approval: Approval) -> Decimal | None:
 
 def parse_amount(text: str, *, allow_zero: bool = False) -> int:
     """A typed amount of CNY ("12000", "12,000.50", "¥ 9 999") in fen; InvalidValue otherwise."""
-    cleaned = text.strip().replace("¥", "").replace("￥", "").replace(" ", "").replace("\u00a0", "")
+    cleaned = typed_number(text).replace("¥", "").replace(" ", "").replace("\u00a0", "")
     cleaned = cleaned.removesuffix("CNY").removesuffix("元")
     if DECIMAL_COMMA.fullmatch(cleaned):
         cleaned = cleaned.replace(",", ".")  # "9999,50": a decimal comma, as Russian writes it

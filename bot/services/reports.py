@@ -14,7 +14,7 @@ from bot.labels import FAULT_TYPE_LABELS
 from bot.services import dialogs, jobs, quotes, requests
 from bot.services.errors import InvalidValue, LimitReached, NotAllowed, StaleAction, WrongInput
 from bot.services.inputs import PhotoInput, TextInput, UserInput
-from bot.services.validation import COMMENT_MAX, MAX_PHOTOS, clean_text, parse_quantity
+from bot.services.validation import COMMENT_MAX, MAX_PHOTOS, clean_text, parse_quantity, typed_number
 from storage.db import UnitOfWork
 from storage.models import Attachment, Draft, JobReport, ReportPart, ServiceRequest, User
 
@@ -72,7 +72,7 @@ def missing_fields(data: dict, kind: str) -> list[str]:
 
 def parse_amount(text: str, *, maximum: Decimal, allow_zero: bool, field: str) -> Decimal:
     """A number like `2`, `1.5` or `1,5` (decimal comma accepted), within (0 or more, maximum]."""
-    value = text.strip().replace(" ", "")
+    value = typed_number(text).replace(" ", "")
     if not _NUMBER.match(value):
         raise InvalidValue(field)
     try:

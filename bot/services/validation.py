@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from bot.services.errors import InvalidValue, TooLong, WrongInput
 
@@ -64,9 +65,14 @@ def normalize_serial(text: str) -> str:
     return value.upper()
 
 
+def typed_number(text: str) -> str:
+    """A typed number as ASCII: a Chinese keyboard's full-width "１０" or "２，５" is "10" and "2,5"."""
+    return unicodedata.normalize("NFKC", text).strip()
+
+
 def parse_quantity(text: str) -> int:
-    """A whole number of parts from 1 to MAX_QUANTITY (ASCII digits only)."""
-    value = text.strip()
+    """A whole number of parts from 1 to MAX_QUANTITY (digits only, full-width ones too)."""
+    value = typed_number(text)
     if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_QUANTITY:
         raise InvalidValue("quantity")
     return int(value)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.services import jobs, reports
+from bot.services import approvals, jobs, reports
 from bot.services.errors import InvalidValue
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -73,7 +73,7 @@ def test_steps_depend_on_the_job():
     assert reports.steps_for("repair", True)[-1] == reports.SUMMARY
 
 
-@pytest.mark.parametrize("text, value", [("2", Decimal(2)), ("1,5", Decimal("1.5")), (" 0.25 ", Decimal("0.25"))])
+@pytest.mark.parametrize("text, value", [("2", Decimal(2)), ("1,5", Decimal("1.5")), (" 0.25 ", Decimal("0.25")), ("２．５", Decimal("2.5"))])
 def test_amounts_accept_decimal_point_or_comma(text, value):
     assert reports.parse_amount(text, maximum=Decimal(200), allow_zero=False, field="hours") == value
 
@@ -88,10 +88,15 @@ def test_zero_travel_is_allowed():
     assert reports.parse_amount("0", maximum=Decimal(100), allow_zero=True, field="travel_km") == 0
 
 
-@pytest.mark.parametrize("text", ["0", "1000", "1.5", "x"])
+@pytest.mark.parametrize("text", ["0", "1000", "1.5", "x", "１．５"])
 def test_quantities_are_whole_numbers_from_1_to_999(text):
     with pytest.raises(InvalidValue):
         reports.parse_quantity(text)
+
+
+def test_full_width_digits_from_a_chinese_keyboard_are_numbers():
+    assert reports.parse_quantity("１０") == 10
+    assert approvals.parse_amount("￥１２，０００") == 1_200_000
 
 
 @pytest.mark.parametrize("text, local", [
