@@ -114,11 +114,13 @@ class JobButton(_Payload):
 
 @dataclass(frozen=True)
 class VisitButton(_Payload):
-    """The customer's answer to a proposed visit: ok, or other (suggest another time)."""
+    """The customer's answer to a proposed visit: ok, or other (suggest another time). `at` is
+    the proposed time the message showed (`jobs.proposal_mark`): a re-proposal makes it stale."""
 
     KIND: ClassVar[str] = "vs"
     visit_id: int
     action: str
+    at: int
 
 
 @dataclass(frozen=True)

@@ -283,7 +283,8 @@ def input_error(_: Translator, error: Exception) -> str:
 def visit_proposal(_: Translator, request: ServiceRequest, visit: Visit, engineer: User) -> View:
     text = _("📅 Engineer {name} proposes to visit you on {time} for request {number}. Does that suit you?",
              name=display_name(engineer), time=_.datetime(visit.planned_at), number=request.number)
-    rows = [[button(_("✅ That suits me"), VisitButton(visit.id, "ok")), button(_("🕑 Suggest another time"), VisitButton(visit.id, "other"))]]
+    at = jobs.proposal_mark(visit)
+    rows = [[button(_("✅ That suits me"), VisitButton(visit.id, "ok", at)), button(_("🕑 Suggest another time"), VisitButton(visit.id, "other", at))]]
     return View(text, inline(rows))
 
 

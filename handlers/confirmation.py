@@ -33,7 +33,10 @@ async def on_visit_answer(turn: Turn, payload: VisitButton) -> None:
         if visit.state != jobs.PROPOSED:
             await _refuse(turn, payload.pack())
             return
-        draft = await dialogs.begin(turn.uow, turn.user.id, VISIT_COUNTER, COUNTER_STEP, {"visit_id": visit.id}, turn.now)
+        if jobs.proposal_mark(visit) != payload.at:
+            await _proposal_changed(turn)
+            return
+        draft = await dialogs.begin(turn.uow, turn.user.id, VISIT_COUNTER, COUNTER_STEP, {"visit_id": visit.id, "at": payload.at}, turn.now)
         await turn.edit_off()
         await turn.reply(job_views.counter_prompt(turn._, request, draft))
         return
@@ -41,7 +44,10 @@ async def on_visit_answer(turn: Turn, payload: VisitButton) -> None:
         await _refuse(turn, payload.pack())
         return
     try:
-        answer = await jobs.answer_visit(turn.uow, turn.user, customer, payload.visit_id, True, None, turn.now)
+        answer = await jobs.answer_visit(turn.uow, turn.user, customer, payload.visit_id, True, None, turn.now, proposed=payload.at)
+    except jobs.ProposalChanged:
+        await _proposal_changed(turn)
+        return
     except (NotAllowed, NotFound):
         await _refuse(turn, payload.pack())
         return
@@ -52,6 +58,12 @@ async def on_visit_answer(turn: Turn, payload: VisitButton) -> None:
     await turn.uow.commit()
     await turn.edit_off()
     await turn.reply(turn._("Thank you: the visit on {time} is agreed (request {number}).", time=turn._.datetime(when), number=answer.request.number))
+
+
+async def _proposal_changed(turn: Turn) -> None:
+    """A button of an earlier proposal: the engineer has proposed another time since."""
+    await turn.answer(turn._("The engineer has changed the proposal meanwhile; please look at their latest message."), alert=True)
+    await turn.edit_off()
 
 
 async def on_counter_input(turn: Turn, draft: Draft, message: UserInput) -> None:
@@ -65,7 +77,7 @@ async def on_counter_input(turn: Turn, draft: Draft, message: UserInput) -> None
     await dialogs.end(turn.uow, draft)
     customer = await users.customer_of(turn.uow, turn.user)
     try:
-        answer = await jobs.answer_visit(turn.uow, turn.user, customer, draft.data["visit_id"], False, note, turn.now)
+        answer = await jobs.answer_visit(turn.uow, turn.user, customer, draft.data["visit_id"], False, note, turn.now, proposed=draft.data.get("at"))
     except (NotAllowed, NotFound):
         await turn.reply(turn._("The engineer has changed the proposal meanwhile; please look at their latest message."))
         return

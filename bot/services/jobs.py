@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from bot.services import escalation, quotes, requests
@@ -126,14 +126,28 @@ class VisitAnswer:
     visit: Visit
 
 
-async def answer_visit(uow: UnitOfWork, user: User, customer: Customer | None, visit_id: int, accept: bool, note: str | None, now: datetime) -> VisitAnswer:
-    """The customer accepts the proposed time, or counters with their own words. Once per proposal."""
+def proposal_mark(visit: Visit) -> int:
+    """The proposed time in whole minutes since the epoch: which proposal a customer's button answers."""
+    planned = visit.planned_at if visit.planned_at.tzinfo else visit.planned_at.replace(tzinfo=timezone.utc)
+    return int(planned.timestamp()) // 60
+
+
+class ProposalChanged(NotAllowed):
+    """The engineer proposed another time after the message the customer answered."""
+
+
+async def answer_visit(uow: UnitOfWork, user: User, customer: Customer | None, visit_id: int, accept: bool, note: str | None, now: datetime,
+                       *, proposed: int | None = None) -> VisitAnswer:
+    """The customer accepts the proposed time, or counters with their own words. Once per proposal,
+    and only the proposal they saw (`proposed`: its `proposal_mark`)."""
     visit = await uow.jobs.visit(visit_id)
     if visit is None:
         raise NotFound()
     request = await requests.own_request(uow, customer, visit.request_id)
     if request.status != requests.IN_PROGRESS or visit.engineer_id != request.assigned_engineer_id:
         raise NotAllowed()
+    if proposed is not None and (visit.planned_at is None or proposal_mark(visit) != proposed):
+        raise ProposalChanged()
     new_state = ACCEPTED if accept else COUNTERED
     if not await uow.jobs.answer_visit(visit.id, new_state, note):
         raise NotAllowed()  # already answered (a second press) or re-proposed meanwhile

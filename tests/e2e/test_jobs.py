@@ -303,3 +303,30 @@ async def test_an_engineer_typing_the_number_of_a_finished_job_is_told_it_is_ove
     await ed.send_text(number)
     assert ed.last.text == t("en", "Job {number} is over ({status}): there is nothing more to do on it.", number=number, status="Closed")
     fake.assert_no_rejections()
+
+
+async def test_a_button_of_an_earlier_visit_proposal_does_not_agree_to_the_newer_time(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5395, "Ed", "engineer")
+    alice = fake.add_user(user_id=5396, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed", "en")
+    await ed.press("Accept")
+    await ed.press("Propose a visit")
+    await ed.press("Tomorrow 09:00")
+    first = alice.last
+    await ed.send_text(number)
+    await ed.press("Propose a visit")
+    await ed.press("In 2 days 09:00")
+    second = alice.last
+
+    await alice.press("That suits me", first)  # the message about tomorrow
+    assert alice.callback_answers[-1][1] == t("en", "The engineer has changed the proposal meanwhile; please look at their latest message.")
+    assert not alice.message(first.message_id).buttons
+    async with desk.db.uow() as uow:
+        visit = await uow.jobs.latest_visit((await uow.requests.by_number(number)).id)
+        assert visit.state == "proposed"  # nothing agreed from the old message
+    await alice.press("That suits me", second)
+    assert "is agreed" in alice.last.text and "The customer agreed to the visit" in ed.last.text
+    fake.assert_no_rejections()
