@@ -348,6 +348,8 @@ class SlaClock(Base):
     stopped_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(8))  # met, breached
     late_seconds: Mapped[int | None] = mapped_column(Integer)
+    # a repeating clock (one cycle per approval step): an earlier cycle ended breached
+    earlier_breach: Mapped[bool] = mapped_column(Boolean, default=False)
     alert_point: Mapped[int] = mapped_column(Integer, default=0)  # reminder points already handled
     next_alert_at: Mapped[datetime | None] = mapped_column(index=True)
 

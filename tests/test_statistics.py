@@ -15,6 +15,8 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
 from bot.config import DEFAULT_POLICY_FILE
 from bot.i18n import Translator
 from bot.policy import load_policy
@@ -377,3 +379,30 @@ async def test_shared_renders_make_once_per_language_and_again_after_a_failure_o
     assert got == ["en files", "en files", "ru files", "en files"] and made == ["en", "en", "ru"]
     later = now + SharedRenders.MAX_AGE + timedelta(seconds=1)
     assert await renders.get(202603, "en", later, make_for("en")) == "en files again"
+
+
+async def test_a_late_first_approval_step_makes_the_job_late_even_when_the_second_is_on_time(database):
+    t0 = local(2026, 3, 1)
+    async with database.uow() as uow:
+        boss = User(telegram_id=100, first_name="Dora", language="en", created_at=t0, roles=[])
+        customer = Customer(name="Farm", phone="+8613800138000", created_at=t0)
+        uow.session.add_all([boss, customer])
+        await uow.session.flush()
+        request = ServiceRequest(number="SR-2026-000001", kind="repair", status="closed", customer_id=customer.id, description="x",
+                                 created_by_user_id=boss.id, created_at=t0, updated_at=t0)
+        uow.session.add(request)
+        await uow.session.flush()
+        for action, at in (  # a sales-filed repair: two approval steps, the first 12 h (8 allowed), the second 1 h
+            ("created", local(2026, 3, 2, 9)), ("contacted", local(2026, 3, 2, 9, 30)),
+            ("approval_requested", local(2026, 3, 2, 9, 45)), ("approval_decided", local(2026, 3, 2, 21, 45)),
+            ("approval_requested", local(2026, 3, 2, 21, 45)), ("approval_decided", local(2026, 3, 2, 22, 45)),
+            ("accepted", local(2026, 3, 3, 8)), ("arrived", local(2026, 3, 3, 10)),
+            ("report_submitted", local(2026, 3, 3, 12)), ("confirmed", local(2026, 3, 3, 13)),
+        ):
+            await uow.requests.add_event(RequestEvent(request_id=request.id, action=action, details={}, created_at=at))
+        await uow.commit()
+    async with database.uow() as uow:
+        approval = (await uow.session.scalars(select(SlaClock).where(SlaClock.kind == "approval_decided"))).one()
+        assert (approval.outcome, approval.earlier_breach) == ("met", True)  # the row shows the last step
+        report = await statistics.monthly_report(uow, Month(2026, 3), local(2026, 4, 2), SHANGHAI, POLICY)
+    assert (report.kpis[0].count, report.kpis[0].total) == (0, 1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,7 @@ class DerivedClock:
     window: timedelta
     pauses: tuple[Pause, ...]
     stopped_at: datetime | None
+    earlier: tuple[DerivedClock, ...] = ()  # a repeating clock's finished cycles before this one
 
 
 def derive(policy: Policy, request: ServiceRequest, events: Iterable[tuple[str, datetime]]) -> list[DerivedClock]:
@@ -62,6 +63,7 @@ def _replay(policy: Policy, rule: ClockRule, events: list[tuple[str, datetime]],
     pauses: list[Pause] = []
     paused_since: datetime | None = None
     finished: DerivedClock | None = None  # a repeating clock's last completed cycle
+    cycles: list[DerivedClock] = []  # every completed cycle of a repeating clock, oldest first
     open_starts = 0  # a repeating clock: starts not yet matched by a stop (e.g. two pending approvals)
     stopped_at: datetime | None = None  # a resumable clock, stopped until one of its resume events
     running_since: datetime | None = None  # the start, or the latest resume
@@ -100,6 +102,9 @@ def _replay(policy: Policy, rule: ClockRule, events: list[tuple[str, datetime]],
             if rule.resumes_on and action not in policy.clocks.stop_all_on:
                 stopped_at, paused_since = at, None
                 continue
+            if rule.repeats:
+                finished = replace(finished, earlier=tuple(cycles))
+                cycles.append(finished)
             if not rule.repeats or action in policy.clocks.stop_all_on:
                 return finished
             started, open_starts = None, 0
@@ -113,7 +118,7 @@ def _replay(policy: Policy, rule: ClockRule, events: list[tuple[str, datetime]],
             paused_since = None
     if started is None or stopped_at is not None:
         return finished
-    return DerivedClock(rule, started, window, tuple(pauses), None)
+    return DerivedClock(rule, started, window, tuple(pauses), None, tuple(cycles))
 
 
 def instant_of(calendar: WorkCalendar, start: datetime, pauses: Sequence[Pause], amount: timedelta) -> datetime | None:
@@ -175,14 +180,26 @@ def apply(policy: Policy, calendar: WorkCalendar, row: SlaClock, clock: DerivedC
     )
     row.stopped_at = clock.stopped_at
     if clock.stopped_at is not None and row.due_at is not None:
-        late = calendar.between(row.due_at, clock.stopped_at)  # the clock's own time: no weekend in working mode
+        late = _lateness(calendar, clock)
         row.outcome = BREACHED if late > timedelta(0) else MET
         row.late_seconds = max(0, int(late.total_seconds()))
     else:
         row.outcome, row.late_seconds = None, None
+    # A repeating clock keeps one row: an earlier cycle's breach (a late first approval step) must
+    # not be overwritten by a later cycle that was on time.
+    row.earlier_breach = any(_lateness(calendar, cycle) > timedelta(0) for cycle in clock.earlier)
     if row.alert_point is None:
         row.alert_point = 0
     row.next_alert_at = None if clock.stopped_at or open_pause else reminder_point(policy, calendar, row, row.alert_point)
+
+
+def _lateness(calendar: WorkCalendar, clock: DerivedClock) -> timedelta:
+    """How long after its due time a stopped clock stopped, in the clock's own time (working mode:
+    no weekend hours); zero when on time or still running."""
+    due = instant_of(calendar, clock.started_at, clock.pauses, clock.window)
+    if clock.stopped_at is None or due is None:
+        return timedelta(0)
+    return calendar.between(due, clock.stopped_at)
 
 
 class ClockKeeper:

@@ -44,7 +44,7 @@ from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from bot.policy import ReportPolicy
@@ -440,7 +440,8 @@ def _closing_times(since: datetime):
 
 
 def _breached():
-    return exists().where(SlaClock.request_id == ServiceRequest.id, SlaClock.outcome == BREACHED)
+    """Some deadline clock of the request ended breached (for an approval clock: any of its steps)."""
+    return exists().where(SlaClock.request_id == ServiceRequest.id, or_(SlaClock.outcome == BREACHED, SlaClock.earlier_breach.is_(True)))
 
 
 def _display_name(user: User) -> str:

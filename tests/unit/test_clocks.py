@@ -175,6 +175,16 @@ def test_two_open_approvals_keep_the_clock_running_until_both_are_decided():
     assert (row.stopped_at, row.outcome) == (T + 3 * H, clocks.MET)
 
 
+def test_a_late_approval_step_is_remembered_when_the_next_step_is_on_time():
+    events = [("created", T), ("approval_requested", T), ("approval_decided", T + 12 * H),  # 8 h allowed
+              ("approval_requested", T + 12 * H), ("approval_decided", T + 13 * H)]
+    row = _rows(events)["approval_decided"]
+    assert (row.outcome, row.earlier_breach) == (clocks.MET, True)
+    on_time = _rows([("created", T), ("approval_requested", T), ("approval_decided", T + H),
+                     ("approval_requested", T + H), ("approval_decided", T + 2 * H)])["approval_decided"]
+    assert (on_time.outcome, on_time.earlier_breach) == (clocks.MET, False)
+
+
 def test_a_pending_approval_pauses_the_repair_clock():
     events = [("created", T), ("accepted", T), ("approval_requested", T + H), ("approval_decided", T + 4 * H)]
     row = _rows(events)["repair_completed"]
