@@ -58,7 +58,7 @@ async def apply_for(bot: Any, user: User, _: Translator) -> None:
 ROLE_COMMANDS["warehouse"] = ROLE_COMMANDS.get("warehouse", ()) + (
     ("issue", N_("Approved parts requisitions to issue")), ("stock", N_("Spare parts in stock")),
 )
-for _role in ("service_manager", "marketing_vp", "production_vp", "general_manager", "admin"):
+for _role in ("service_manager", "marketing_vp", "production_vp", "general_manager", "finance", "admin"):
     ROLE_COMMANDS[_role] = ROLE_COMMANDS.get(_role, ()) + (("stock", N_("Spare parts in stock")),)
 del _role
 
@@ -81,8 +81,8 @@ for _role in ("service_manager", "general_manager"):
     ROLE_COMMANDS[_role] = ROLE_COMMANDS.get(_role, ()) + (("complaints", N_("Complaints waiting for an answer")),)
 del _role
 
-# The managers' monthly report (handlers/reports.py).
-for _role in ("service_manager", "marketing_vp", "production_vp", "general_manager"):
+# The monthly report (handlers/reports.py): managers and finance.
+for _role in ("service_manager", "marketing_vp", "production_vp", "general_manager", "finance"):
     ROLE_COMMANDS[_role] = ROLE_COMMANDS.get(_role, ()) + (("report", N_("Monthly report with KPIs")),)
 del _role
 

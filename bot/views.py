@@ -69,6 +69,7 @@ def help_text(_: Translator, *, staff: bool, roles: frozenset[str] = frozenset()
         lines.append(_("/overdue — requests past a deadline or close to one, most overdue first"))
     if staff and roles & users.MANAGER_ROLES:
         lines.append(_("/approvals — approvals waiting for your decision, oldest first"))
+    if staff and roles & users.COST_READERS:
         lines.append(_("/report — the monthly report: costs, KPIs against targets, faults, engineers and regions, with a chart and an Excel workbook"))
     if staff and roles & (users.MANAGER_ROLES | {"dispatcher"}):
         lines.append(_("/archive — the service archive of a customer or project as an Excel file"))
@@ -81,7 +82,7 @@ def help_text(_: Translator, *, staff: bool, roles: frozenset[str] = frozenset()
         lines.append(_("/staff — staff members: change roles, deactivate"))
         lines.append(_("/import — load the product registry or the parts catalog from an XLSX or CSV file"))
         lines.append(_("/erase — erase a customer's personal data on their request (request numbers and statistics are kept)"))
-    if staff and roles & (users.MANAGER_ROLES | {"warehouse", "admin"}):
+    if staff and roles & (users.COST_READERS | {"warehouse", "admin"}):
         lines.append(_("/stock — spare parts in stock per warehouse, those below their safety level first"))
     if staff and "warehouse" in roles:
         lines.append(_("/issue — approved parts requisitions to issue from a warehouse"))

@@ -49,7 +49,7 @@ from sqlalchemy.orm import aliased
 
 from bot.policy import ReportPolicy
 from bot.services.clocks import BREACHED
-from bot.services.users import MANAGER_ROLES
+from bot.services.users import COST_READERS
 from storage.db import UnitOfWork
 from storage.models import (
     Complaint,
@@ -79,9 +79,9 @@ OUTBOX_KIND = "monthly_report"  # the automatic send to a manager: {"month": YYY
 
 
 def may_read(user: User) -> bool:
-    """Who reads the report: active managers, checked again when a queued report is sent (a
-    manager who changed roles meanwhile no longer gets the figures)."""
-    return user.is_active and bool(user.role_names & MANAGER_ROLES)
+    """Who reads the report: active managers and finance, checked again when a queued report is
+    sent (a manager who changed roles meanwhile no longer gets the figures)."""
+    return user.is_active and bool(user.role_names & COST_READERS)
 _TENTH = Decimal("0.1")
 
 

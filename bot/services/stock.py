@@ -22,7 +22,7 @@ from bot.services import approvals, dialogs, jobs, requests
 from bot.services.errors import DomainError, InvalidValue, LimitReached, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import MAX_QUANTITY, clean_text, parse_quantity
-from bot.services.users import MANAGER_ROLES, ROLE_ADMIN
+from bot.services.users import COST_READERS, ROLE_ADMIN
 from storage.db import UnitOfWork
 from storage.models import (
     Approval,
@@ -38,7 +38,7 @@ from storage.models import (
 )
 
 ROLE_WAREHOUSE = "warehouse"
-STOCK_VIEWERS = MANAGER_ROLES | {ROLE_WAREHOUSE, ROLE_ADMIN}
+STOCK_VIEWERS = COST_READERS | {ROLE_WAREHOUSE, ROLE_ADMIN}
 REQUESTED, APPROVED, ISSUED, RECEIVED, REJECTED, CANCELLED = "requested", "approved", "issued", "received", "rejected", "cancelled"
 OPEN_REQUISITION = (REQUESTED, APPROVED)
 ISSUE, RECEIPT, IMPORT, ADJUST = "issue", "receipt", "import", "adjust"  # ledger reasons

@@ -22,6 +22,10 @@ STAFF_ROLES = frozenset({
 
 MANAGER_ROLES = frozenset({"service_manager", "marketing_vp", "production_vp", "general_manager"})
 OVERSEER_ROLES = MANAGER_ROLES | {ROLE_DISPATCHER}  # may read any request's staff card and /overdue
+ROLE_FINANCE = "finance"
+# DESIGN: finance "prices parts and services, checks costs": it reads the monthly report's costs
+# and the parts' stock and prices, as managers do, but approves nothing.
+COST_READERS = MANAGER_ROLES | {ROLE_FINANCE}
 
 ONBOARDING = "onboarding"
 STEP_NAME, STEP_PHONE, STEP_COMPANY = "name", "phone", "company"

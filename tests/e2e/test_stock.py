@@ -262,3 +262,22 @@ async def test_the_warehouse_gets_the_issue_card_when_a_requisition_is_approved(
     assert await _requisitions(desk, number) == ["issued"]
     fake.assert_no_rejections()
 
+
+
+async def test_finance_reads_the_stock_with_prices_and_the_monthly_report(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    await dora.send_text("/import")
+    await dora.send_document("parts.csv", data=PARTS_CSV)
+    fay = await enrol(fake, dora, 5801, "Fay", "finance")
+    await fay.send_text("/stock")
+    assert "SEAL-1" in fay.last.text and fay.last.text != en("This command is for the warehouse and managers.")
+    await fay.send_text("/report")
+    assert fay.last.text != en("This command is for managers.") and fay.last.buttons  # the month picker
+    help_text = await _help_text(fay)  # she checks costs; she approves nothing
+    assert "/report" in help_text and "/stock" in help_text and "/approvals" not in help_text
+    fake.assert_no_rejections()
+
+
+async def _help_text(user) -> str:
+    await user.send_text("/help")
+    return user.last.text
