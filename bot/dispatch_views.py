@@ -23,7 +23,7 @@ from bot.services import dispatch
 from bot.services.dispatch import Candidate, QueueItem, StaffCard
 from bot.staff_views import display_name
 from bot.telegram_text import shorten
-from bot.views import View, request_site
+from bot.views import View, repeat_repair_line, request_site
 from storage.models import ServiceRequest, User
 
 HISTORY_SHOWN = 8
@@ -68,6 +68,8 @@ def staff_card_view(_: Translator, card: StaffCard, now: datetime, extra_rows: l
         _("Warranty: {value}", value=warranty),
         _("Engineer: {name}", name=display_name(card.engineer) if card.engineer else "—"),
     ]
+    if card.earlier_repair is not None:
+        lines.append(repeat_repair_line(_, card.earlier_repair))
     lines.extend(clock_lines(_, card.clocks, now))
     lines.extend(approval_views.request_lines(_, card.approvals))
     lines.append(_("<b>History</b>"))

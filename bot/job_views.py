@@ -20,7 +20,7 @@ from bot.services.jobs import JobCard
 from bot.services.validation import MAX_QUANTITY
 from bot.staff_views import display_name
 from bot.telegram_text import shorten
-from bot.views import View, input_error as common_input_error, request_site
+from bot.views import View, input_error as common_input_error, repeat_repair_line, request_site
 from storage.models import Draft, JobReport, Part, PartRequisition, ServiceRequest, User, Visit
 
 
@@ -43,6 +43,8 @@ def job_card(_: Translator, card: JobCard, now: datetime, *, requisitions: Seque
     lines.extend(clock_lines(_, card.clocks, now))
     if request.repeat_repair:
         lines.append(_("🔁 Repeat repair: the customer said the problem was not solved"))
+    if card.earlier_repair is not None:
+        lines.append(repeat_repair_line(_, card.earlier_repair))
     if card.report is not None and card.report.outcome is None:
         lines.append(_("📝 Report sent {time}; waiting for the customer to confirm.", time=_.datetime(card.report.updated_at)))
     if card.expert_answer is not None:

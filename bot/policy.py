@@ -130,6 +130,7 @@ class DispatchPolicy:
 class ClosingPolicy:
     confirmation_timeout: timedelta
     low_score_alert: int
+    repeat_within: timedelta = timedelta(days=90)  # a new repair of a product repaired this recently is a repeat
 
 
 @dataclass(frozen=True)
@@ -452,7 +453,7 @@ def _dispatch(table: dict) -> DispatchPolicy:
 
 
 def _closing(table: dict) -> ClosingPolicy:
-    _check_known("closing", table, {"confirmation_timeout_hours", "low_score_alert"})
+    _check_known("closing", table, {"confirmation_timeout_hours", "low_score_alert", "repeat_within_days"})
     for key in ("confirmation_timeout_hours", "low_score_alert"):
         if key not in table:
             raise PolicyError(f"closing.{key}", "is missing")
@@ -462,6 +463,7 @@ def _closing(table: dict) -> ClosingPolicy:
     return ClosingPolicy(
         confirmation_timeout=timedelta(hours=_positive("closing.confirmation_timeout_hours", table["confirmation_timeout_hours"])),
         low_score_alert=low,
+        repeat_within=timedelta(days=_positive("closing.repeat_within_days", table.get("repeat_within_days", 90))),
     )
 
 

@@ -390,7 +390,13 @@ def comment_prompt(_: Translator, request: ServiceRequest, draft: Draft) -> View
 # --- staff notifications ------------------------------------------------------------------
 
 
-def new_request_for_staff(_: Translator, request: ServiceRequest, customer_name: str, phone: str, company: str | None, product_model: str | None) -> str:
+def repeat_repair_line(_: Translator, earlier: ServiceRequest) -> str:
+    """The same product was repaired recently: the staff see which request, to look at what was done."""
+    return _("🔁 Repeat repair? The same product was repaired in {number} (closed {time}).", number=earlier.number, time=_.datetime(earlier.updated_at))
+
+
+def new_request_for_staff(_: Translator, request: ServiceRequest, customer_name: str, phone: str, company: str | None, product_model: str | None,
+                          *, earlier_repair: ServiceRequest | None = None) -> str:
     lines = [
         _("🆕 <b>New request {number}</b>", number=request.number),
         _("Type: {value}", value=_(KIND_LABELS[request.kind])),
@@ -403,6 +409,8 @@ def new_request_for_staff(_: Translator, request: ServiceRequest, customer_name:
         _("Description: {value}", value=request.description),
         _("Site: {value}", value=request_site(_, request)),
     ]
+    if earlier_repair is not None:
+        lines.append(repeat_repair_line(_, earlier_repair))
     return "\n".join(lines)
 
 

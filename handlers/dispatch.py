@@ -54,7 +54,8 @@ async def cmd_overdue(turn: Turn) -> None:
 
 
 async def show_card(turn: Turn, request_id: int, *, edit: bool = True) -> None:
-    card = await dispatch.staff_card(turn.uow, turn.user, request_id, _today(turn), read_only=True)
+    card = await dispatch.staff_card(turn.uow, turn.user, request_id, _today(turn), read_only=True,
+                                     repeat_within=turn.deps.policy.closing.repeat_within)
     return_rows = return_views.tracking_rows(turn._, await returns.for_staff_card(turn.uow, turn.user, card.request))
     view = dispatch_views.staff_card_view(turn._, card, turn.now, return_rows)
     await (turn.edit(view) if edit else turn.reply(view))
@@ -153,7 +154,7 @@ async def on_assign_button(turn: Turn, payload: AssignButton) -> None:
         return
     request, engineer, previous = assigned.request, assigned.engineer, assigned.previous
     customer = await turn.uow.customers.get(request.customer_id)
-    card = await jobs.job_card(turn.uow, engineer, request.id)
+    card = await jobs.job_card(turn.uow, engineer, request.id, repeat_within=turn.deps.policy.closing.repeat_within)
     await turn.notify_view(engineer, job_views.job_card(turn.translator_for(engineer), card, turn.now))
     if previous is not None and previous.is_active:
         _ = turn.translator_for(previous)

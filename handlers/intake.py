@@ -95,8 +95,10 @@ async def notify_dispatchers(turn: Turn, request: ServiceRequest) -> None:
     attachments = await turn.uow.requests.attachments(request.id)
     photos = tuple(a.file_id for a in attachments if a.kind == "photo")
     voices = tuple(a.file_id for a in attachments if a.kind == "voice")
+    earlier = await requests.earlier_repair(turn.uow, request, turn.deps.policy.closing.repeat_within)
     for dispatcher in await requests.dispatchers(turn.uow):
         _ = turn.translator_for(dispatcher)
-        text = views.new_request_for_staff(_, request, customer.name, customer.phone, customer.company, product.model if product else None)
+        text = views.new_request_for_staff(_, request, customer.name, customer.phone, customer.company, product.model if product else None,
+                                           earlier_repair=earlier)
         markup = inline([[button(_("Open to triage"), DispatchButton(request.id, "open"))]])
         await turn.notify(dispatcher, text, markup=markup, photos=photos, voices=voices)

@@ -35,7 +35,7 @@ async def cmd_jobs(turn: Turn) -> None:
 
 
 async def show_job(turn: Turn, request_id: int, *, edit: bool = False) -> None:
-    card = await jobs.job_card(turn.uow, turn.user, request_id)
+    card = await jobs.job_card(turn.uow, turn.user, request_id, repeat_within=turn.deps.policy.closing.repeat_within)
     requisitions = await stock.requisitions_of(turn.uow, request_id)
     parts = await stock.parts_by_id(turn.uow, [line.part_id for r in requisitions for line in r.lines])
     view = job_views.job_card(turn._, card, turn.now, requisitions=requisitions, parts=parts)

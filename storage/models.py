@@ -196,7 +196,10 @@ class ServiceRequest(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
-    __table_args__ = (Index("ix_service_requests_customer_created", "customer_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_service_requests_customer_created", "customer_id", "created_at"),
+        Index("ix_service_requests_product", "product_id", "id"),  # a product's earlier repairs (requests.earlier_repair)
+    )
 
 
 class Assignment(Base):

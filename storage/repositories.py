@@ -257,6 +257,13 @@ class RequestRepository(_Repository):
     async def by_number(self, number: str) -> ServiceRequest | None:
         return await self.session.scalar(select(ServiceRequest).where(ServiceRequest.number == number))
 
+    async def latest_closed_repair(self, product_id: int, *, before_id: int) -> ServiceRequest | None:
+        return await self.session.scalar(
+            select(ServiceRequest).where(ServiceRequest.product_id == product_id, ServiceRequest.id < before_id,
+                                         ServiceRequest.kind == "repair", ServiceRequest.status == "closed")
+            .order_by(ServiceRequest.id.desc()).limit(1)
+        )
+
     async def page_of_customer(self, customer_id: int, offset: int, limit: int) -> list[ServiceRequest]:
         return (await self.page_and_total_of_customer(customer_id, offset, limit))[0]
 

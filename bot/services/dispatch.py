@@ -6,7 +6,7 @@ say which request and which action.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from bot.services import requests
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound
@@ -80,10 +80,13 @@ class StaffCard:
     history: list[RequestEvent]
     can_act: bool = True  # False for a manager looking in: the card shows no dispatcher actions
     approvals: tuple[Approval, ...] = ()
+    earlier_repair: ServiceRequest | None = None  # the same product repaired recently (requests.earlier_repair)
 
 
-async def staff_card(uow: UnitOfWork, actor: User, request_id: int, today: date, *, read_only: bool = False) -> StaffCard:
-    """The dispatcher's card; with `read_only` a manager may look at it too."""
+async def staff_card(uow: UnitOfWork, actor: User, request_id: int, today: date, *, read_only: bool = False,
+                     repeat_within: timedelta | None = None) -> StaffCard:
+    """The dispatcher's card; with `read_only` a manager may look at it too. With `repeat_within`
+    it names an earlier repair of the same product (policy `closing.repeat_within_days`)."""
     require_overseer(actor) if read_only else require_dispatcher(actor)
     request = await uow.requests.get(request_id)
     if request is None:
@@ -97,6 +100,7 @@ async def staff_card(uow: UnitOfWork, actor: User, request_id: int, today: date,
         history=await uow.requests.events(request.id, include_internal=True),
         can_act=ROLE_DISPATCHER in actor.role_names and request.kind not in NOT_QUEUED_KINDS,
         approvals=tuple(await uow.approvals.of_request(request.id)),
+        earlier_repair=await requests.earlier_repair(uow, request, repeat_within) if repeat_within else None,
     )
 
 

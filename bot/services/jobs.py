@@ -223,13 +223,15 @@ class JobCard:
     report: JobReport | None
     expert_answer: Escalation | None = None
     clocks: tuple[SlaClock, ...] = ()
+    earlier_repair: ServiceRequest | None = None  # the same product repaired recently (requests.earlier_repair)
 
 
-async def job_card(uow: UnitOfWork, engineer: User, request_id: int) -> JobCard:
+async def job_card(uow: UnitOfWork, engineer: User, request_id: int, *, repeat_within: timedelta | None = None) -> JobCard:
     request = await own_job(uow, engineer, request_id, (requests.ASSIGNED, requests.IN_PROGRESS, requests.RESOLVED))
     return JobCard(
         request=request, customer=await uow.customers.get(request.customer_id),
         visit=await current_visit(uow, request), report=await uow.jobs.report_of(request.id),
         expert_answer=await escalation.latest_answer(uow, engineer, request.id),
         clocks=tuple(await uow.requests.clocks(request.id)),
+        earlier_repair=await requests.earlier_repair(uow, request, repeat_within) if repeat_within else None,
     )

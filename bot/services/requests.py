@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -207,6 +207,19 @@ async def start_comment(uow: UnitOfWork, user: User, customer: Customer | None, 
         raise NotAllowed()
     draft = await dialogs.begin(uow, user.id, COMMENT_DIALOG, COMMENT_STEP, {"request_id": request.id}, now)
     return request, draft
+
+
+async def earlier_repair(uow: UnitOfWork, request: ServiceRequest, within: timedelta) -> ServiceRequest | None:
+    """DESIGN: "a repeat repair of the same problem is flagged". The latest repair of the same
+    product that closed with a work report less than `within` before this request came in, if
+    any. Read when a card is shown, so it needs no stored link."""
+    if request.kind != "repair" or request.product_id is None:
+        return None
+    earlier = await uow.requests.latest_closed_repair(request.product_id, before_id=request.id)
+    report = await uow.jobs.report_of(earlier.id) if earlier is not None else None
+    if report is None or report.updated_at < request.created_at - within:
+        return None
+    return earlier
 
 
 async def engineer_on_job(uow: UnitOfWork, request: ServiceRequest) -> User | None:

@@ -1,12 +1,13 @@
 """A job's whole life over HTTP: assignment, visit, arrival, report, the customer's verdict and survey."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from storage.models import AuditEntry, Part
+from storage.models import AuditEntry, Part, Product
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
 from tests.e2e.helpers import assign, enrol, file_request, onboard, report_by_phone, t
 
@@ -329,4 +330,46 @@ async def test_a_button_of_an_earlier_visit_proposal_does_not_agree_to_the_newer
         assert visit.state == "proposed"  # nothing agreed from the old message
     await alice.press("That suits me", second)
     assert "is agreed" in alice.last.text and "The customer agreed to the visit" in ed.last.text
+    fake.assert_no_rejections()
+
+
+async def test_a_new_repair_of_a_product_repaired_recently_names_the_earlier_request_to_the_staff(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5397, "Ed", "engineer")
+    alice = fake.add_user(user_id=5398, first_name="Alice", language_code="en")
+    await onboard(alice)
+    async with desk.db.uow() as uow:
+        customer = await uow.customers.by_user_id((await uow.users.by_telegram_id(5398)).id)
+        await uow.products.add(Product(serial="QJ-7001", model="QJ 50-120", customer_id=customer.id))
+        await uow.commit()
+
+    async def report_fault() -> str:
+        await alice.send_text("/new")
+        await alice.press("Fault repair")
+        await alice.press("QJ-7001")
+        await alice.send_text("Pump trips the breaker after 5 minutes")
+        await alice.press("Skip, no photos")
+        await alice.send_location(34.7466, 113.6253)
+        await alice.press("✅ Confirm and send")
+        return re.search(r"SR-\d{4}-\d{6}", alice.last.text).group(0)
+
+    first = await report_fault()
+    await assign(dora, first, "Ed", "en")
+    await ed.press("Accept")
+    await report_by_phone(ed)
+    await alice.press("Resolved")
+    desk.clock.advance(timedelta(days=5))  # the same fault comes back
+    second = await report_fault()
+    notice = next(m.text for m in reversed(dora.messages) if second in (m.text or "") and "New request" in m.text)
+    assert f"Repeat repair? The same product was repaired in {first}" in notice
+    await dora.send_text(second)
+    assert f"repaired in {first}" in dora.last.text
+    await assign(dora, second, "Ed", "en")
+    await ed.send_text(second)
+    assert f"repaired in {first}" in ed.last.text
+
+    desk.clock.advance(timedelta(days=100))  # long after: a new fault, not a repeat
+    third = await report_fault()
+    notice = next(m.text for m in reversed(dora.messages) if third in (m.text or "") and "New request" in m.text)
+    assert "Repeat repair?" not in notice
     fake.assert_no_rejections()
