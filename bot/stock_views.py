@@ -169,6 +169,11 @@ def requisition_sent(_: Translator, requisition: PartRequisition, request: Servi
 
 
 def input_error(_: Translator, error: DomainError) -> str:
+    if isinstance(error, stock.QuantityOverTotal):
+        return _("This part is already in the list with {already}; together at most {max}. Type how many more, up to {left}.",
+                 already=error.already, max=stock.MAX_QUANTITY, left=stock.MAX_QUANTITY - error.already)
+    if isinstance(error, WrongInput) and error.expected == f"requisition_{stock.QUANTITY_STEP}":
+        return _("Please type the quantity as a whole number from 1 to {max}.", max=stock.MAX_QUANTITY)
     if isinstance(error, InvalidValue) and error.field == "quantity":
         return _("Please type the quantity as a whole number from 1 to {max}.", max=stock.MAX_QUANTITY)
     if isinstance(error, LimitReached):

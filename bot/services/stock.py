@@ -70,6 +70,14 @@ class JobNotOpen(DomainError):
         self.request = request
 
 
+class QuantityOverTotal(InvalidValue):
+    """The part is already in the requisition: with this quantity its total would pass MAX_QUANTITY."""
+
+    def __init__(self, already: int) -> None:
+        super().__init__("quantity")
+        self.already = already
+
+
 class WrongState(DomainError):
     """The requisition is no longer where the action needs it (decided, issued or cancelled meanwhile)."""
 
@@ -499,7 +507,7 @@ async def requisition_input(uow: UnitOfWork, draft: Draft, message: UserInput, n
         same = next((line for line in lines if line["part_id"] == pending["part_id"]), None)
         if same is not None:
             if same["quantity"] + quantity > MAX_QUANTITY:
-                raise InvalidValue("quantity")
+                raise QuantityOverTotal(same["quantity"])
             same["quantity"] += quantity
         else:
             lines.append({**pending, "quantity": quantity})

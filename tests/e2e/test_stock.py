@@ -281,3 +281,19 @@ async def test_finance_reads_the_stock_with_prices_and_the_monthly_report(fake, 
 async def _help_text(user) -> str:
     await user.send_text("/help")
     return user.last.text
+
+
+async def test_the_quantity_step_answers_a_sticker_and_a_total_over_the_limit_with_what_to_type(fake, desk):
+    dora, ed, sun, alice, number, card = await _job_with_requisition(fake, desk, 5810)
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    await ed.press(en("🔩 Request parts"))
+    await ed.send_text("SEAL-1")
+    await ed.send_sticker()
+    assert ed.last.text == en("Please type the quantity as a whole number from 1 to {max}.", max=999)
+    await ed.send_text("１０")  # full-width digits from a Chinese keyboard
+    await ed.send_text("SEAL-1")
+    await ed.send_text("995")
+    assert ed.last.text == en("This part is already in the list with {already}; together at most {max}. Type how many more, up to {left}.",
+                              already=10, max=999, left=989)
+    fake.assert_no_rejections()
