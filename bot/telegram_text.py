@@ -1,5 +1,7 @@
 """Keeping outgoing HTML within Telegram's rules: at most 4096 characters per message.
 
+Telegram counts characters in UTF-16 code units, so an emoji counts twice (`tg_len`).
+
 Long texts are split between lines; a line that is itself too long is cut between
 characters, never inside a tag or an entity, with open tags closed and reopened so every
 piece is valid HTML on its own.
@@ -14,20 +16,26 @@ _TOKEN = re.compile(r"<[^>]*>|&[#a-zA-Z0-9]+;|.", re.S)
 _TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z-]+)")
 
 
+def tg_len(text: str) -> int:
+    """The length Telegram measures: UTF-16 code units (an emoji outside the BMP is two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def split_html(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split into valid HTML pieces of at most `limit` characters (markup counted, to be safe)."""
-    if len(text) <= limit:
+    """Split into valid HTML pieces of at most `limit` characters as Telegram counts them
+    (markup counted too, to be safe)."""
+    if tg_len(text) <= limit:
         return [text]
     pieces: list[str] = []
     current = ""
     for line in text.split("\n"):
         candidate = f"{current}\n{line}" if current else line
-        if len(candidate) <= limit:
+        if tg_len(candidate) <= limit:
             current = candidate
             continue
         if current:
             pieces.append(current)
-        if len(line) <= limit:
+        if tg_len(line) <= limit:
             current = line
         else:
             *full, current = _cut_line(line, limit)
@@ -40,13 +48,15 @@ def split_html(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
 def _cut_line(line: str, limit: int) -> list[str]:
     open_tags: list[str] = []  # the full opening tags, to reopen in the next piece
     pieces: list[str] = []
-    current = ""
+    current, size = "", 0
     for token in _TOKEN.findall(line):
         closing = "".join(f"</{_tag_name(t)}>" for t in reversed(open_tags))
-        if len(current) + len(token) + len(closing) > limit:
+        if size + tg_len(token) + len(closing) > limit:
             pieces.append(current + closing)
             current = "".join(open_tags)
+            size = tg_len(current)
         current += token
+        size += tg_len(token)
         match = _TAG.match(token) if token.startswith("<") else None
         if match:
             if match.group(1):

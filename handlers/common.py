@@ -26,7 +26,7 @@ from bot.report_files import SharedRenders
 from bot.services import notices, users
 from bot.services.clocks import ClockKeeper
 from bot.services.reminders import Planner
-from bot.telegram_text import split_html
+from bot.telegram_text import MESSAGE_LIMIT, split_html, tg_len
 from bot.views import View
 from storage.db import Database, UnitOfWork
 from storage.models import AuditEntry, User
@@ -99,7 +99,7 @@ class Turn:
     async def edit(self, view: View) -> None:
         """Replace the pressed message's text and buttons (falls back to a new message)."""
         message = self.update.callback_query.message if self.update.callback_query else None
-        if message is None or len(view.text) > 4096 or not isinstance(view.markup, (InlineKeyboardMarkup, type(None))):
+        if message is None or tg_len(view.text) > MESSAGE_LIMIT or not isinstance(view.markup, (InlineKeyboardMarkup, type(None))):
             await self.reply(view)
             return
         try:

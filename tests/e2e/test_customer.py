@@ -376,3 +376,12 @@ async def test_a_name_with_an_ampersand_reads_the_same_on_its_button(fake, desk)
     await tom.press("Use “Tom & Jerry <Ltd>”")
     assert "Thank you, Tom & Jerry <Ltd>." in tom.last.text
     fake.assert_no_rejections()
+
+
+async def test_a_description_of_emoji_reaches_the_dispatchers_in_pieces_telegram_accepts(fake, desk):
+    alice = fake.add_user(user_id=5393, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice, description="🔥" * 1990)  # within 2,000 characters; twice that for Telegram
+    told = "".join(m.text or "" for m in fake.messages_to(DISPATCHER_ID))
+    assert number in told and told.count("🔥") == 1990
+    fake.assert_no_rejections()

@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.i18n import Html, Translator, language_from_telegram
-from bot.telegram_text import split_html
+from bot.telegram_text import split_html, tg_len
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -45,6 +45,14 @@ def test_long_html_is_split_into_valid_pieces_within_the_limit():
     assert all(len(p) <= 4096 for p in pieces)
     assert all(_balanced(p) for p in pieces)
     assert re.sub(r"<[^>]+>", "", "".join(pieces)).count("y") == 5000
+
+
+def test_emoji_count_twice_as_telegram_counts_them():
+    assert tg_len("🔥") == 2 and tg_len("水") == 1
+    text = "Description: " + "🔥" * 1965 + "\n<b>Site:</b> 5 Lotus Street"  # 1,965 code points, 3,930 for Telegram
+    pieces = split_html(text, limit=3000)
+    assert all(tg_len(p) <= 3000 for p in pieces) and all(_balanced(p) for p in pieces)
+    assert "".join(pieces).count("🔥") == 1965
 
 
 def test_short_text_is_left_alone():
