@@ -21,6 +21,7 @@ from bot.labels import (
 )
 from bot.services import dispatch
 from bot.services.dispatch import Candidate, QueueItem, StaffCard
+from bot.services.quotes import PAID_WARRANTIES
 from bot.staff_views import display_name
 from bot.telegram_text import shorten
 from bot.views import View, repeat_repair_line, request_site
@@ -90,7 +91,7 @@ def staff_card_view(_: Translator, card: StaffCard, now: datetime, extra_rows: l
             button(_("Distance…"), DispatchButton(request.id, "distance")),
             button(_("Warranty…"), DispatchButton(request.id, "warranty")),
         ])
-        if card.warranty != dispatch.IN_WARRANTY:  # paid work: quote it, or the company may carry the cost
+        if request.warranty in PAID_WARRANTIES:  # decided paid: quote it, or the company may carry the cost
             rows.append([button(_("🧮 Quote"), DispatchButton(request.id, "quote")),
                          button(_("💸 Ask for a fee waiver"), DispatchButton(request.id, "waiver"))])
         rows.append([button(_("🗂 Close the request"), DispatchButton(request.id, "close"))])

@@ -5,7 +5,7 @@ from telegram import InlineKeyboardMarkup
 
 from bot import clock_views, dispatch_views, job_views, return_views
 from bot.callbacks import AssignButton, DialogButton, DispatchButton
-from bot.services import cancellation, dialogs, dispatch, followups, jobs, reminders, returns
+from bot.services import cancellation, dialogs, dispatch, followups, jobs, quotes, reminders, returns
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
@@ -74,7 +74,10 @@ async def on_dispatch_button(turn: Turn, payload: DispatchButton) -> None:
             await dispatch.set_distance(turn.uow, turn.user, payload.request_id, value, turn.deps.policy.deadlines.arrival_bands, turn.now)
             await show_card(turn, payload.request_id)
         elif action == "warranty" and value:
-            await dispatch.set_warranty(turn.uow, turn.user, payload.request_id, value, turn.now)
+            waiting = await quotes.waiting_quote(turn.uow, payload.request_id)
+            request = await dispatch.set_warranty(turn.uow, turn.user, payload.request_id, value, turn.now)
+            if waiting is not None and request.warranty == dispatch.IN_WARRANTY:
+                await quote_handlers.tell_quote_void(turn, request, waiting)
             await show_card(turn, payload.request_id)
         elif action == "distance":
             card = await dispatch.staff_card(turn.uow, turn.user, payload.request_id, _today(turn))

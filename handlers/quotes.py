@@ -8,13 +8,27 @@ from bot.services.errors import InvalidValue, LimitReached, NotAllowed, NotFound
 from bot.services.inputs import TextInput, UserInput
 from bot.views import input_error
 from handlers.common import Turn
-from storage.models import Draft
+from storage.models import Draft, Quote, ServiceRequest
 
 
 async def start_quote(turn: Turn, request_id: int) -> None:
     """From the staff card or the job card (the service re-checks who may quote)."""
-    draft = await quotes.start(turn.uow, turn.user, request_id, turn.now)
+    try:
+        draft = await quotes.start(turn.uow, turn.user, request_id, turn.now)
+    except quotes.NotPaidWork:
+        await turn.answer(turn._("A quote is for paid work: set the warranty to “expired” or “paid” first."), alert=True)
+        return
     await turn.reply(quote_views.prompt(turn._, draft))
+
+
+async def tell_quote_void(turn: Turn, request: ServiceRequest, quote: Quote) -> None:
+    """The dispatcher ruled the work in warranty while the customer still had a quote to answer."""
+    customer = await turn.uow.customers.get(request.customer_id)
+    person = await turn.uow.users.get(customer.user_id) if customer and customer.user_id else None
+    if person is not None and person.is_active:
+        _ = turn.translator_for(person)
+        await turn.notify(person, _("Good news: request {number} is covered by warranty. The quote of {total} no longer applies; you pay nothing for this work.",
+                                    number=request.number, total=_.money(quote.total_minor)))
 
 
 async def on_input(turn: Turn, draft: Draft, message: UserInput) -> None:
@@ -84,6 +98,10 @@ async def on_quote_button(turn: Turn, payload: QuoteButton) -> None:
     except quotes.RequestEnded:
         await turn.audit("stale_button", data=payload.pack())
         await turn.answer(turn._("This request is cancelled or closed; the quote no longer applies."), alert=True)
+        await turn.edit_off()
+        return
+    except quotes.NotPaidWork:
+        await turn.answer(turn._("The work is covered by warranty after all: the quote no longer applies and there is nothing to pay."), alert=True)
         await turn.edit_off()
         return
     except StaleAction:

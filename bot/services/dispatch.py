@@ -157,6 +157,8 @@ async def set_warranty(uow: UnitOfWork, actor: User, request_id: int, decision: 
         raise InvalidValue("warranty")
     before = request.warranty
     request.warranty, request.warranty_reason = warranty, reason
+    if warranty == IN_WARRANTY:
+        await uow.quotes.supersede(request.id)  # free work: a quote still waiting no longer applies
     await _triaged(request)
     await _event(uow, request, actor, "warranty", now, before=before, after=warranty, reason=reason)
     return request

@@ -29,6 +29,10 @@ class RequestEnded(StaleAction):
     """The quote's request was cancelled or closed meanwhile: there is no work left to accept."""
 
 
+class NotPaidWork(NotAllowed):
+    """A quote is for paid work: the dispatcher has not decided "expired" or "paid" (or overruled it)."""
+
+
 class PaymentPending(DomainError):
     """Paid work has no accepted quote and no approved waiver yet."""
 
@@ -58,6 +62,8 @@ async def _may_quote(uow: UnitOfWork, actor: User, request_id: int) -> ServiceRe
         raise NotFound()
     if request.status not in requests.OPEN_STATUSES:
         raise NotAllowed()
+    if request.warranty not in PAID_WARRANTIES:
+        raise NotPaidWork()  # the registry's guess is not a decision to charge the customer
     return request
 
 
@@ -148,6 +154,8 @@ async def answer(uow: UnitOfWork, user: User, quote_id: int, accept: bool, now: 
         raise NotFound()
     if request.status not in requests.OPEN_STATUSES:
         raise RequestEnded()
+    if request.warranty not in PAID_WARRANTIES:
+        raise NotPaidWork()  # ruled in warranty after the quote went out: nothing to pay
     if not await uow.quotes.answer(quote, ACCEPTED if accept else DECLINED, now):
         raise StaleAction()
     await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="quote_accepted" if accept else "quote_declined",
@@ -176,6 +184,12 @@ async def payment_pending(uow: UnitOfWork, request: ServiceRequest) -> bool:
         a.kind == "waiver" and a.status == approvals.APPROVED and (a.amount_minor or 0) >= covered
         for a in await uow.approvals.of_request(request.id)
     )
+
+
+async def waiting_quote(uow: UnitOfWork, request_id: int) -> Quote | None:
+    """The quote the customer has not answered yet, if any."""
+    latest = await uow.quotes.latest(request_id)
+    return latest if latest is not None and latest.status == SENT else None
 
 
 async def declined_total(uow: UnitOfWork, request_id: int) -> int | None:

@@ -20,6 +20,8 @@ def _data(message, label: str) -> str:
 
 async def _ask_waiver(dora, number: str, amount: str, reason: str) -> None:
     await dora.press("Open to triage")  # on the new-request notice
+    await dora.press("Warranty…")
+    await dora.press("warranty expired")  # paid work: a waiver is the company carrying its cost
     await dora.press("💸 Ask for a fee waiver")
     assert "how much should the customer not pay" in dora.last.text
     await dora.send_text(amount)
@@ -36,6 +38,8 @@ async def test_the_first_marketing_vp_decides_and_the_others_copy_says_so(fake, 
     number = await file_request(alice)
 
     await dora.press("Open to triage")
+    await dora.press("Warranty…")
+    await dora.press("warranty expired")
     await dora.press("💸 Ask for a fee waiver")
     await dora.send_text("a lot")
     assert "not an amount I can use" in dora.last.text

@@ -3,9 +3,10 @@ waiver, the marketing VP approves, and only then can the work start."""
 from __future__ import annotations
 
 
+from bot.callbacks import DispatchButton
 from storage.models import Part
 from tests.e2e.conftest import DISPATCHER_ID
-from tests.e2e.helpers import enrol, file_request, onboard
+from tests.e2e.helpers import enrol, file_request, onboard, t
 
 
 
@@ -131,3 +132,45 @@ async def test_a_fee_waiver_must_cover_the_declined_quote(fake, desk):
     await ed.press("🚗 On my way")
     assert "on the way" in alice.last.text
     fake.assert_no_rejections()
+
+
+async def _quote_labour(staff, amount: str) -> None:
+    """A quote of labour only, from the staff card on screen."""
+    await staff.press("🧮 Quote")
+    await staff.press("Parts done ›")
+    await staff.send_text(amount)
+    await staff.send_text("0")
+    await staff.press("📤 Send to the customer")
+
+
+async def test_a_quote_waiting_when_the_work_is_ruled_in_warranty_no_longer_applies(fake, desk):
+    dora, alice, number = await _paid_request(fake, 5011)
+    await _quote_labour(dora, "5000")
+    offer = alice.last
+    await dora.send_text(number)
+    await dora.press("Warranty…")
+    await dora.press("in warranty")
+    assert "covered by warranty" in alice.last.text and "CN¥5,000.00" in alice.last.text
+    await alice.press("✅ Accept", offer)
+    assert alice.callback_answers[-1][1] == t("en", "The work is covered by warranty after all: the quote no longer applies and there is nothing to pay.")
+    async with desk.db.uow() as uow:
+        assert await uow.quotes.latest((await uow.requests.by_number(number)).id) is None  # superseded: none in force
+    fake.assert_no_rejections()
+
+
+async def test_no_quote_before_the_dispatcher_decides_the_work_is_paid(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=5021, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)  # no registered product: warranty unknown
+    await dora.press("Open to triage")
+    assert "🧮 Quote" not in dora.last.button_texts
+    request_id = await _request_id(desk, number)
+    await dora.press_data(DispatchButton(request_id, "quote").pack())  # a card from before, or a forged press
+    assert dora.callback_answers[-1][1] == t("en", "A quote is for paid work: set the warranty to “expired” or “paid” first.")
+    fake.assert_no_rejections()
+
+
+async def _request_id(desk, number: str) -> int:
+    async with desk.db.uow() as uow:
+        return (await uow.requests.by_number(number)).id
