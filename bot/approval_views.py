@@ -67,6 +67,7 @@ WITHDRAWN_BECAUSE = {
     approvals.SUBJECT_WITHDRAWN: N_("↩️ Withdrawn by the requester, {time}."),
     approvals.JOB_LEFT_ENGINEER: N_("↩️ Withdrawn, {time}: the job went to another engineer."),
     approvals.REQUEST_ENDED: N_("↩️ Withdrawn, {time}: the request was cancelled or closed."),
+    approvals.QUOTE_ACCEPTED: N_("↩️ Withdrawn, {time}: the customer accepted the quote and pays it."),
     approvals.JOB_REPORTED: N_("↩️ Withdrawn, {time}: the job's report was sent, so these parts were not needed."),
 }
 

@@ -208,12 +208,20 @@ async def start_waiver(turn: Turn, request_id: int, *, from_quote: bool = False)
     """From the staff card: the amount first, then the reason. After a declined quote the
     amount is the quote's total, so only the reason is asked."""
     amount = await quotes.declined_total(turn.uow, request_id) if from_quote else None
-    draft = await approvals.start_waiver(turn.uow, turn.user, request_id, turn.now, amount_minor=amount)
+    try:
+        draft = await approvals.start_waiver(turn.uow, turn.user, request_id, turn.now, amount_minor=amount)
+    except approvals.QuoteAccepted:
+        await turn.answer(_quote_accepted(turn), alert=True)
+        return
     request = await turn.uow.requests.get(request_id)
     if amount is not None:
         await turn.reply(approval_views.waiver_reason_prompt(turn._, amount, draft))
     else:
         await turn.reply(approval_views.waiver_amount_prompt(turn._, request, draft))
+
+
+def _quote_accepted(turn: Turn) -> str:
+    return turn._("The customer has accepted the quote and pays it: there is no fee to waive. Nothing was sent for approval.")
 
 
 async def on_waiver_input(turn: Turn, draft: Draft, message: UserInput) -> None:
@@ -226,6 +234,10 @@ async def on_waiver_input(turn: Turn, draft: Draft, message: UserInput) -> None:
             await turn.reply(approval_views.waiver_reason_prompt(turn._, amount, draft))
             return
         approval = await approvals.file_waiver(turn.uow, turn.deps.policy, turn.user, draft, message.text, turn.now)
+    except approvals.QuoteAccepted:
+        await dialogs.end(turn.uow, draft)
+        await turn.reply(_quote_accepted(turn))
+        return
     except approvals.WaiverBelowQuote as below:
         await turn.reply(turn._("A fee waiver must cover the quote the customer was given: at least {amount}. A smaller share is a new quote.", amount=turn._.money(below.quote_total_minor)))
         return

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from bot import quote_views
 from bot.callbacks import DialogButton, QuoteButton
-from bot.services import dispatch, quotes, requests
+from bot.services import approvals, dispatch, quotes, requests
 from bot.services.errors import InvalidValue, LimitReached, NotAllowed, NotFound, StaleAction, TooLong, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.views import input_error
+from handlers import approvals as approval_handlers
 from handlers.common import Turn
-from storage.models import Draft, Quote, ServiceRequest
+from storage.models import Approval, Draft, Quote, ServiceRequest
 
 
 async def start_quote(turn: Turn, request_id: int) -> None:
@@ -90,7 +91,8 @@ async def on_quote_button(turn: Turn, payload: QuoteButton) -> None:
     try:
         if payload.action not in ("accept", "decline"):
             raise NotFound()
-        quote, request = await quotes.answer(turn.uow, turn.user, payload.quote_id, payload.action == "accept", turn.now)
+        answered = await quotes.answer(turn.uow, turn.user, payload.quote_id, payload.action == "accept", turn.now)
+        quote, request = answered.quote, answered.request
     except NotFound:
         await turn.audit("not_allowed_button", data=payload.pack())
         await turn.answer(turn._("This button is no longer valid."), alert=True)
@@ -120,3 +122,20 @@ async def on_quote_button(turn: Turn, payload: QuoteButton) -> None:
     await turn.uow.commit()  # the answer and its notices stand before the customer reads the reply
     await turn.edit_off()
     await turn.reply(quote_views.answered_for_customer(turn._, quote, request))
+    await approval_handlers.show_withdrawn(turn, answered.withdrawn)
+
+
+async def tell_waiver(turn: Turn, request: ServiceRequest, approval: Approval) -> None:
+    """An approved fee waiver: the customer, who declined to pay (or was about to be asked), hears
+    that the work is free before an engineer turns up."""
+    if approval.status != approvals.APPROVED:
+        return
+    customer = await turn.uow.customers.get(request.customer_id)
+    person = await turn.uow.users.get(customer.user_id) if customer and customer.user_id else None
+    if person is not None and person.is_active:
+        _ = turn.translator_for(person)
+        await turn.notify(person, _("Request {number}: the company carries the cost of this work. You pay nothing; we will arrange the work with you.",
+                                    number=request.number))
+
+
+approval_handlers.FOLLOW_UPS["waiver"] = tell_waiver

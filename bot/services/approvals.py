@@ -32,6 +32,7 @@ APPROVE, REJECT, ASK, ANSWER, WITHDRAW = "approve", "reject", "ask", "answer", "
 # Why an approval was withdrawn (the withdraw action's comment; approval_views words them).
 SUBJECT_WITHDRAWN, JOB_LEFT_ENGINEER, REQUEST_ENDED = "subject_withdrawn", "job_left_engineer", "request_ended"
 JOB_REPORTED = "job_reported"  # the job's report was sent: parts not issued by then were not used
+QUOTE_ACCEPTED = "quote_accepted"  # the customer accepted the quote a fee waiver would have covered
 COMMENT_LIMIT = 1000
 AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
 DECIMAL_COMMA = re.compile(r"[0-9]+,[0-9]{1,2}")
@@ -275,9 +276,21 @@ async def start_answer(uow: UnitOfWork, actor: User, approval_id: int, now: date
     return draft, approval
 
 
+class QuoteAccepted(DomainError):
+    """The customer accepted the quote: they pay it, so there is no fee to waive."""
+
+
+async def _waivable(uow: UnitOfWork, actor: User, request_id: int) -> ServiceRequest:
+    request = await open_request(uow, actor, request_id)
+    latest = await uow.quotes.latest(request.id)
+    if latest is not None and latest.status == "accepted":
+        raise QuoteAccepted()
+    return request
+
+
 async def start_waiver(uow: UnitOfWork, actor: User, request_id: int, now: datetime, *, amount_minor: int | None = None) -> Draft:
     """The waiver dialog; with a known amount (a declined quote's total) it starts at the reason."""
-    request = await open_request(uow, actor, request_id)
+    request = await _waivable(uow, actor, request_id)
     if amount_minor is not None:
         return await dialogs.begin(uow, actor.id, WAIVER_DIALOG, "reason", {"request_id": request.id, "amount_minor": amount_minor}, now)
     return await dialogs.begin(uow, actor.id, WAIVER_DIALOG, "amount", {"request_id": request.id}, now)
@@ -304,7 +317,7 @@ async def waiver_amount(uow: UnitOfWork, draft: Draft, text: str | None, now: da
 async def file_waiver(uow: UnitOfWork, policy: Policy, actor: User, draft: Draft, text: str | None, now: datetime) -> Approval:
     """The reason typed: the waiver goes to the chain for its amount; the dialog ends."""
     reason = clean_text(text, limit=COMMENT_LIMIT, expected="text")
-    request = await open_request(uow, actor, draft.data["request_id"])
+    request = await _waivable(uow, actor, draft.data["request_id"])  # accepted while the reason was typed
     approval = await request_approval(uow, policy, actor, request, "waiver", now, amount_minor=draft.data["amount_minor"], reason=reason)
     await dialogs.end(uow, draft)
     return approval

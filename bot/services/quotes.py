@@ -14,7 +14,7 @@ from bot.services import approvals, dialogs, dispatch, requests
 from bot.services.errors import DomainError, InvalidValue, LimitReached, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.validation import clean_text, parse_quantity
 from storage.db import UnitOfWork
-from storage.models import Draft, Part, Quote, QuoteLine, RequestEvent, ServiceRequest, User
+from storage.models import Approval, Draft, Part, Quote, QuoteLine, RequestEvent, ServiceRequest, User
 
 QUOTE_DIALOG = "quote"
 PARTS, PART_QTY, LABOUR, TRAVEL, REVIEW = "parts", "part_qty", "labour", "travel", "review"
@@ -145,8 +145,17 @@ async def send(uow: UnitOfWork, actor: User, draft: Draft, now: datetime) -> Quo
     return quote
 
 
-async def answer(uow: UnitOfWork, user: User, quote_id: int, accept: bool, now: datetime) -> tuple[Quote, ServiceRequest]:
-    """The customer's answer; only theirs, only once, only to the quote still waiting."""
+@dataclass(frozen=True)
+class Answered:
+    quote: Quote
+    request: ServiceRequest
+    withdrawn: list[Approval]  # fee waivers asked meanwhile: the customer pays after all
+
+
+async def answer(uow: UnitOfWork, user: User, quote_id: int, accept: bool, now: datetime) -> Answered:
+    """The customer's answer; only theirs, only once, only to the quote still waiting. Accepting
+    withdraws a fee waiver still open for the request (the company need not carry a cost the
+    customer agreed to pay)."""
     quote = await uow.quotes.get(quote_id)
     customer = await uow.customers.by_user_id(user.id)
     request = await uow.requests.get(quote.request_id) if quote else None
@@ -160,7 +169,8 @@ async def answer(uow: UnitOfWork, user: User, quote_id: int, accept: bool, now: 
         raise StaleAction()
     await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="quote_accepted" if accept else "quote_declined",
                                               details={"quote_id": quote.id}, created_at=now))
-    return quote, request
+    withdrawn = await approvals.withdraw_open(uow, request.id, user, approvals.QUOTE_ACCEPTED, now, kind="waiver") if accept else []
+    return Answered(quote, request, withdrawn)
 
 
 async def require_cleared(uow: UnitOfWork, request: ServiceRequest) -> None:

@@ -68,6 +68,7 @@ async def test_quote_declined_then_a_waiver_approved_lets_the_work_start(fake, d
     await dora.send_text("Second failure within a year; keep the customer")
     await mia.press("✅ Approve")
     assert "The approval is complete." in ed.last.text
+    assert alice.last.text == t("en", "Request {number}: the company carries the cost of this work. You pay nothing; we will arrange the work with you.", number=number)
 
     await ed.press("🚗 On my way")
     assert f"on the way to you (request {number})" in alice.last.text
@@ -174,3 +175,26 @@ async def test_no_quote_before_the_dispatcher_decides_the_work_is_paid(fake, des
 async def _request_id(desk, number: str) -> int:
     async with desk.db.uow() as uow:
         return (await uow.requests.by_number(number)).id
+
+
+async def test_accepting_the_quote_withdraws_a_fee_waiver_asked_meanwhile(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    mia = await enrol(fake, dora, 7131, "Mia", "marketing_vp")
+    dora, alice, number = await _paid_request(fake, 5031)
+    await _quote_labour(dora, "3000")
+    offer = alice.last
+    await dora.send_text(number)
+    await dora.press("💸 Ask for a fee waiver")
+    await dora.send_text("3000")
+    await dora.send_text("Loyal customer")
+    card = mia.last
+    approve = next(b["callback_data"] for row in card.reply_markup["inline_keyboard"] for b in row if b["text"] == "✅ Approve")
+    await alice.press("✅ Accept", offer)
+    assert "the customer accepted the quote and pays it" in mia.message(card.message_id).text
+    await mia.press_data(approve)
+    assert mia.callback_answers[-1][1] == t("en", "This approval was withdrawn: there is nothing left to decide.")
+    await dora.send_text(number)
+    await dora.press("💸 Ask for a fee waiver")
+    assert dora.callback_answers[-1][1] == t("en", "The customer has accepted the quote and pays it: there is no fee to waive. Nothing was sent for approval.")
+    fake.assert_no_rejections()
+
