@@ -75,6 +75,10 @@ async def test_approval_then_received_inspected_refunded_closes_the_request_and_
         assert case.received_at and case.inspected_at and case.finished_at
         visible = [e.action for e in await uow.requests.events(request.id, include_internal=False)]
         assert visible == ["created", "return_approved", "return_received", "return_inspected", "return_refunded"]
+        product = await uow.products.get(case.product_id)
+        assert product.customer_id is None  # refunded: the unit is the company's, not the customer's to return again
+        with pytest.raises(NotFound):
+            await _file(uow, user, customer, product, clock)
         await uow.commit()
     async with database.uow() as uow:
         assert all(c.stopped_at is not None for c in await uow.requests.clocks(filed.request.id))

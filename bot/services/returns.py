@@ -391,6 +391,12 @@ async def advance(uow: UnitOfWork, actor: User, return_id: int, action: str, now
     request.updated_at = now
     if target in FINAL_STATES:
         request.status, request.closed_reason = requests.CLOSED, target
+    if target in (REFUNDED, EXCHANGED) and case.product_id is not None:
+        # the returned unit is ours again (refunded, or swapped for another): no longer the
+        # customer's to return a second time; a replacement unit is claimed by its own serial
+        product = await uow.products.get(case.product_id)
+        if product is not None and product.customer_id == request.customer_id:
+            product.customer_id = None
     await _event(uow, request, actor.id, f"return_{target}", now)
     return found
 
