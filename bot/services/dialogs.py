@@ -13,9 +13,15 @@ async def current(uow: UnitOfWork, user_id: int) -> Draft | None:
     return await uow.drafts.of_user(user_id)
 
 
-# Dialogs worth keeping aside when another interrupts them, with the first step: one still there
-# holds nothing typed. The intake is a long form with photos; the others are a few quick answers.
-KEPT_ASIDE = {"intake": "type"}
+# Dialogs worth keeping aside when another interrupts them, with the data keys that hold what the
+# user typed or sent: a draft with none of them holds nothing worth keeping (whatever its step:
+# Back or Edit can lead to the first step of a filled form). The intake is a long form with
+# photos; the others are a few quick answers.
+KEPT_ASIDE = {"intake": ("description", "photos", "voices", "site")}
+
+
+def worth_keeping(draft: Draft) -> bool:
+    return any(draft.data.get(key) for key in KEPT_ASIDE.get(draft.kind, ()))
 
 
 async def begin(uow: UnitOfWork, user_id: int, kind: str, step: str, data: dict[str, Any], now: datetime) -> Draft:
@@ -23,7 +29,7 @@ async def begin(uow: UnitOfWork, user_id: int, kind: str, step: str, data: dict[
     aside (`resume_parked` opens it again), so pressing a button of another message loses nothing."""
     existing = await uow.drafts.of_user(user_id)
     if existing is not None:
-        if existing.kind in KEPT_ASIDE and existing.step != KEPT_ASIDE[existing.kind]:
+        if worth_keeping(existing):
             await uow.drafts.park(existing, now)
         await uow.drafts.delete(existing)
     return await uow.drafts.add(Draft(user_id=user_id, kind=kind, step=step, data=data, updated_at=now))

@@ -385,3 +385,21 @@ async def test_a_description_of_emoji_reaches_the_dispatchers_in_pieces_telegram
     told = "".join(m.text or "" for m in fake.messages_to(DISPATCHER_ID))
     assert number in told and told.count("🔥") == 1990
     fake.assert_no_rejections()
+
+
+async def test_a_filled_request_sent_back_to_its_first_step_is_still_kept_aside(fake, desk):
+    alice = fake.add_user(user_id=5394, first_name="Alice", language_code="en")
+    await onboard(alice)
+    first = await file_request(alice)
+    await alice.send_text(first)
+    card = alice.last
+    await fill_request(alice, photos=1, description="Second problem: the valve leaks badly")
+    await alice.press("✏️ Edit")
+    await alice.press("Type")  # the form is filled, but the draft is on its first step again
+    await alice.press("Add comment or photos", card)  # another dialog takes over
+    await alice.press("Done")
+    await alice.send_text("/new")
+    assert any(m.text == t("en", "You have an unfinished request; let's continue where you stopped.") for m in alice.messages[-2:])
+    await alice.press("Fault repair")  # the type being edited: back to the summary, nothing lost
+    assert "Second problem: the valve leaks badly" in alice.last.text and "✅ Confirm and send" in alice.last.button_texts
+    fake.assert_no_rejections()
