@@ -15,7 +15,7 @@ from handlers import dispatch as dispatch_handlers
 from handlers import jobs as job_handlers
 from handlers import returns as return_handlers
 from handlers.common import Turn, handler
-from storage.models import Draft, ServiceRequest
+from storage.models import Draft, ServiceRequest, User
 
 
 @handler
@@ -112,18 +112,21 @@ async def on_request_button(turn: Turn, payload: RequestButton) -> None:
 def _cannot_cancel(turn: Turn, why: str) -> str:
     if why == cancellation.ALREADY_CANCELLED:
         return turn._("This request is already cancelled.")
+    if why == cancellation.CLOSED:
+        return turn._("This request is already closed; there is nothing left to cancel. If the problem is back, report it with /new.")
     if why == cancellation.PRODUCT_WITH_US:
         return turn._("This return can no longer be cancelled: the warehouse has your product. Please add a comment instead.")
     return turn._("This request can no longer be cancelled: an engineer has started work on it. Please add a comment instead.")
 
 
 async def _cancel(turn: Turn, request: ServiceRequest) -> None:
+    engineer = await requests.engineer_on_job(turn.uow, request)  # assigned, not started: told below
     try:
         withdrawn = await cancellation.cancel_by_customer(turn.uow, turn.user, request, turn.now)
     except cancellation.NotCancellable as refused:
         await turn.answer(_cannot_cancel(turn, refused.why), alert=True)
         return
-    await _tell_dispatchers(turn, request, "cancelled")
+    await _tell_dispatchers(turn, request, "cancelled", engineer=engineer)
     await turn.uow.commit()  # cancelled, with what hung on it and the dispatchers' notice
     await turn.answer(turn._("Request {number} is cancelled.", number=request.number))
     await turn.edit(views.request_card(turn._, await requests.card(turn.uow, request)))
@@ -184,7 +187,9 @@ async def on_comment_button(turn: Turn, draft: Draft, payload: DialogButton) -> 
     await turn.reply(views.request_card(turn._, await requests.card(turn.uow, request)))
 
 
-async def _tell_dispatchers(turn: Turn, request: ServiceRequest, what: str, text: str | None = None, photos: tuple[str, ...] = ()) -> None:
+async def _tell_dispatchers(turn: Turn, request: ServiceRequest, what: str, text: str | None = None, photos: tuple[str, ...] = (),
+                            *, engineer: User | None = None) -> None:
+    """The dispatchers, and the engineer on the job (`engineer`: who was, for a cancellation)."""
     if request.kind == "complaint":  # a complaint is the complaint supervisor's, not the dispatchers'
         await complaint_handlers.tell_supervisors(turn, request, what, text, photos)
         return
@@ -195,7 +200,8 @@ async def _tell_dispatchers(turn: Turn, request: ServiceRequest, what: str, text
         await turn.notify(dispatcher, views.customer_update_for_staff(_, request, what, text), markup=markup, photos=photos)
         told.add(dispatcher.id)
     # the engineer on the job reads it too: after "not resolved" it says what is still wrong
-    engineer = await requests.engineer_on_job(turn.uow, request)
+    engineer = engineer or await requests.engineer_on_job(turn.uow, request)
     if engineer is not None and engineer.id not in told:
         _ = turn.translator_for(engineer)
-        await turn.notify(engineer, views.customer_update_for_staff(_, request, what, text), markup=job_views.open_job_markup(_, request), photos=photos)
+        markup = None if what == "cancelled" else job_views.open_job_markup(_, request)
+        await turn.notify(engineer, views.customer_update_for_staff(_, request, what, text), markup=markup, photos=photos)

@@ -15,7 +15,7 @@ from bot.services.errors import NotAllowed
 from storage.db import UnitOfWork
 from storage.models import Approval, ServiceRequest, User
 
-ALREADY_CANCELLED, WORK_STARTED, PRODUCT_WITH_US = "already_cancelled", "work_started", "product_with_us"
+ALREADY_CANCELLED, WORK_STARTED, PRODUCT_WITH_US, CLOSED = "already_cancelled", "work_started", "product_with_us", "closed"
 RETURN_STATES_CANCELLABLE = (returns.PENDING, returns.APPROVED)  # the product has not reached us
 
 
@@ -23,6 +23,8 @@ async def why_not_cancellable(uow: UnitOfWork, request: ServiceRequest) -> str |
     """Why the customer may not cancel this request now, or None if they may."""
     if request.status == requests.CANCELLED:
         return ALREADY_CANCELLED
+    if request.status not in requests.OPEN_STATUSES:
+        return CLOSED  # finished, or closed by the service department
     if not requests.can_cancel(request):
         return WORK_STARTED
     case = await uow.returns.of_request(request.id)

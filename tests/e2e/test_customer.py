@@ -7,7 +7,7 @@ from telegram import Update
 from bot.flood import TELEGRAM_LIMITS
 from storage.models import AuditEntry, Draft, ServiceRequest
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
-from tests.e2e.helpers import file_request, fill_request, onboard, t
+from tests.e2e.helpers import assign, enrol, file_request, fill_request, onboard, t
 
 
 async def test_onboarding_in_chinese_speaks_chinese_and_registers_the_customer(fake, desk):
@@ -402,4 +402,27 @@ async def test_a_filled_request_sent_back_to_its_first_step_is_still_kept_aside(
     assert any(m.text == t("en", "You have an unfinished request; let's continue where you stopped.") for m in alice.messages[-2:])
     await alice.press("Fault repair")  # the type being edited: back to the summary, nothing lost
     assert "Second problem: the valve leaks badly" in alice.last.text and "✅ Confirm and send" in alice.last.button_texts
+    fake.assert_no_rejections()
+
+
+async def test_cancelling_tells_the_assigned_engineer_and_a_closed_request_says_it_is_closed(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5401, "Ed", "engineer")
+    alice = fake.add_user(user_id=5402, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")  # not accepted yet: the customer may still cancel
+    await alice.send_text(number)
+    await alice.press("Cancel this request")
+    await alice.press("Yes, cancel it")
+    assert ed.last.text == t("en", "✖️ The customer cancelled request {number}.", number=number)
+
+    second = await file_request(alice)
+    await alice.send_text(second)
+    card = alice.last
+    await dora.send_text(second)
+    await dora.press("🗂 Close the request")
+    await dora.send_text("Duplicate of a phone call")
+    await alice.press("Cancel this request", card)
+    assert alice.callback_answers[-1][1] == t("en", "This request is already closed; there is nothing left to cancel. If the problem is back, report it with /new.")
     fake.assert_no_rejections()
