@@ -336,3 +336,21 @@ async def test_waiting_messages_never_reach_the_erased_customer_and_lose_what_na
         for key in ("admin-name", "admin-phone", "admin-other", "engineer-deadline"):
             assert (rows[key].sent_at, rows[key].failure) == (None, None)
         assert _personal_left(await _all_texts(uow)) == []
+
+
+async def test_a_follow_up_call_still_due_is_taken_off_the_lists_when_its_customer_is_erased(database, clock):
+    async with database.uow() as uow:
+        ids = await _seed(uow, clock)
+        repair = await uow.requests.by_number("SR-2026-000001")
+        uow.session.add(FollowUpCall(request_id=repair.id, round=2, due_on=date(2026, 3, 12), due_by=date(2026, 3, 19), state="due",
+                                     created_at=clock.now()))
+        await uow.commit()
+    async with database.uow() as uow:
+        assert len(await uow.follow_ups.due_by_day(date(2026, 3, 20), None)) == 1
+        await erasure.erase_customer(uow, await uow.users.get(ids["admin"]), ids["customer"], clock.now())
+        await uow.commit()
+    async with database.uow() as uow:
+        assert await uow.follow_ups.due_by_day(date(2026, 3, 20), None) == []  # nobody is asked to call an erased customer
+        assert await uow.follow_ups.count_due(date(2026, 3, 20)) == (0, 0)
+        states = (await uow.session.execute(select(FollowUpCall.round, FollowUpCall.state, FollowUpCall.outcome).order_by(FollowUpCall.round))).all()
+        assert [tuple(row) for row in states] == [(1, "done", "satisfied"), (2, "done", "erased")]  # the call made stays as it was

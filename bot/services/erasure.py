@@ -299,6 +299,8 @@ async def _erase_rows(uow: UnitOfWork, eraser: _Eraser, customer: Customer, user
         eraser.if_mentioned(note, "text")
     for call in await rows(FollowUpCall, "request_id", ids):
         eraser.always(call, "feedback")
+        if call.state == "due":  # nobody to call any more: the call is off every list, counted in no figure
+            call.state, call.outcome = "done", "erased"
     for escalation in await rows(Escalation, "request_id", ids):
         eraser.if_mentioned(escalation, "question", "analysis", "plan")
     for assignment in await rows(Assignment, "request_id", ids):
