@@ -146,6 +146,9 @@ def card(_: Translator, case: complaints.Case, now: datetime, note: str | None =
     ]
     if case.supervisor is not None:
         lines.append(_("Taken by: {name}", name=display_name(case.supervisor)))
+    if case.no_supervisor and not case.can_act and case.complaint.state != complaints.ANSWERED:
+        lines.append(_("⚠️ Nobody is enrolled as complaint supervisor, so nobody can take or answer this complaint. "
+                       "An admin adds one with /invite complaint_supervisor."))
     if case.clock is not None:
         lines += clock_lines(_, [case.clock], now)
     if case.notes:

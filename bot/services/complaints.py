@@ -321,6 +321,7 @@ class Case:
     links: list[ServiceRequest]
     clock: SlaClock | None
     can_act: bool
+    no_supervisor: bool = False  # nobody holds the role: the managers reading it should have one enrolled
 
 
 async def _get(uow: UnitOfWork, complaint_id: int) -> Complaint:
@@ -345,6 +346,7 @@ async def case(uow: UnitOfWork, actor: User, complaint_id: int) -> Case:
         supervisor=await uow.users.get(complaint.supervisor_id) if complaint.supervisor_id else None,
         notes=notes, links=await uow.complaints.linked_requests(complaint.id), clock=await answer_clock(uow, request),
         can_act=may_handle(actor),
+        no_supervisor=not await uow.users.active_with_role(SUPERVISOR),
     )
 
 

@@ -248,3 +248,18 @@ async def test_a_dispatchers_forged_answer_button_on_a_complaint_changes_nothing
     assert dora.callback_answers[-1][1] == "This button is no longer valid."
     await dora.send_text("We do not care.")
     assert not any("We do not care." in (m.text or "") for m in alice.messages[alice_seen:])
+
+
+async def test_with_no_complaint_supervisor_the_manager_reading_it_is_told_how_to_get_one(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 6951, "Sun", "service_manager")
+    alice = fake.add_user(user_id=6952, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await alice.send_text("/complain")
+    await alice.press("Not about a specific request")
+    await alice.press("🛎 The service")
+    await alice.send_text("Nobody called me back for a week.")
+    await alice.press("✅ Send the complaint")
+    card = next(m for m in sun.messages if "A new complaint has arrived." in (m.text or ""))
+    assert "/invite complaint_supervisor" in card.text and "🙋 Take it" not in card.button_texts
+    fake.assert_no_rejections()
