@@ -30,6 +30,8 @@ async def on_consultation_button(turn: Turn, payload: ConsultationButton) -> Non
             await show_card(turn, delivery.request.id)
         else:
             raise NotFound()
+    except consultation.AskedAgain:
+        await turn.answer(turn._("The customer has asked again since the last answer: answer that first. Nothing was closed."), alert=True)
     except (NotAllowed, NotFound):
         await turn.audit("not_allowed_button", data=payload.pack())
         await turn.answer(turn._("This button is no longer valid."), alert=True)

@@ -35,6 +35,16 @@ def was_answered(events: list[RequestEvent]) -> bool:
     return any(e.action == ANSWERED for e in events)
 
 
+def asked_again(events: list[RequestEvent]) -> bool:
+    """The customer wrote after the latest answer: a further question is waiting for one."""
+    answers = [e.id for e in events if e.action == ANSWERED]
+    return bool(answers) and any(e.action == "comment" and e.id > answers[-1] for e in events)
+
+
+class AskedAgain(NotAllowed):
+    """A dispatcher's "close: answered" while the customer's newer question has no answer yet."""
+
+
 async def _answerable(uow: UnitOfWork, dispatcher: User, request_id: int) -> ServiceRequest:
     if not is_dispatcher(dispatcher):
         raise NotAllowed()
@@ -123,5 +133,7 @@ async def close_as_answered(uow: UnitOfWork, dispatcher: User, request_id: int, 
     request = await uow.requests.get(request_id)
     if request is None:
         raise NotFound()
+    if asked_again(await uow.requests.events(request.id, include_internal=False)):
+        raise AskedAgain()
     await _close(uow, dispatcher, request, CLOSED_AS_ANSWERED, "answered", now)
     return Delivery(request, await _customer_user(uow, request), False)

@@ -138,6 +138,7 @@ async def test_a_consultation_is_answered_the_customer_replies_and_closes_it(fak
     assert any(f"Your answer is sent to the customer of {number}" in (m.text or "") for m in dora.new_messages)
     assert "Answer from the service department: Use ISO VG 46" in dora.last.text
     assert "⏱ consultation answer" not in dora.last.text
+    dora_card = dora.last
 
     first_answer = alice.last
     assert f"Answer on your request {number}" in first_answer.text and "<not motor oil>" in first_answer.text
@@ -146,6 +147,8 @@ async def test_a_consultation_is_answered_the_customer_replies_and_closes_it(fak
     await alice.send_text("And how many litres?")
     for dispatcher, label in ((dora, "💬 Answer the customer"), (wang, t("zh_Hans", "💬 Answer the customer"))):
         assert "And how many litres?" in dispatcher.last.text and label in dispatcher.last.button_texts
+    await dora.press("✔️ Close: answered", dora_card)  # the card from before the new question
+    assert dora.callback_answers[-1][1] == "The customer has asked again since the last answer: answer that first. Nothing was closed."
     await wang.press(t("zh_Hans", "💬 Answer the customer"))
     assert "And how many litres?" in wang.last.text
     await wang.send_text("About 2 litres.")
