@@ -841,8 +841,9 @@ class QuoteRepository(_Repository):
         )
 
     async def supersede(self, request_id: int) -> None:
+        """The request's quote in force (waiting, or accepted) gives way to a new one, or to free work."""
         await self.session.execute(
-            update(Quote).where(Quote.request_id == request_id, Quote.status == "sent").values(status="superseded")
+            update(Quote).where(Quote.request_id == request_id, Quote.status.in_(["sent", "accepted"])).values(status="superseded")
             .execution_options(synchronize_session=False)
         )
 

@@ -73,3 +73,10 @@ async def test_paid_work_waits_for_an_accepted_quote_or_an_approved_waiver(datab
         accepted = await _quote(uow, dispatcher, other, clock)
         await quotes.answer(uow, user, accepted.id, True, clock.now())
         await quotes.require_cleared(uow, other)
+        revised = await _quote(uow, dispatcher, other, clock)  # a new price after acceptance replaces the agreement
+        await uow.session.refresh(accepted)
+        assert accepted.status == "superseded"
+        with pytest.raises(quotes.PaymentPending):  # the customer has not agreed to the new price yet
+            await quotes.require_cleared(uow, other)
+        await quotes.answer(uow, user, revised.id, True, clock.now())
+        await quotes.require_cleared(uow, other)
