@@ -98,6 +98,22 @@ async def test_a_sales_request_passes_both_vps_in_order(database, clock):
         assert actions == [(0, "approve", people["mvp2"].id), (1, "approve", people["pvp"].id)]
 
 
+async def test_one_person_holding_both_vp_roles_signs_only_one_step(database, clock):
+    async with database.uow() as uow:
+        dispatcher, _, user, customer, people = await _desk(uow, clock)
+        both = people["mvp1"]
+        await staff.toggle_role(uow, dispatcher, both.id, "production_vp", clock.now())
+        request = await _request(uow, user, customer, clock)
+        approval = await approvals.request_approval(uow, POLICY, dispatcher, request, "sales_request", clock.now())
+        await approvals.decide(uow, POLICY, both, approval.id, 0, approvals.APPROVE, None, clock.now())
+        assert [u.first_name for u in await approvals.approvers(uow, POLICY, approval)] == ["Pavel"]  # not Mia again
+        assert approval.id not in [a.id for a, _ in await approvals.waiting_for(uow, POLICY, both)]
+        with pytest.raises(NotAllowed):
+            await approvals.decide(uow, POLICY, both, approval.id, 1, approvals.APPROVE, None, clock.now())
+        second = await approvals.decide(uow, POLICY, people["pvp"], approval.id, 1, approvals.APPROVE, None, clock.now())
+        assert second.finished
+
+
 async def test_reject_needs_a_reason_and_ask_waits_for_the_requesters_answer(database, clock):
     async with database.uow() as uow:
         dispatcher, _, user, customer, people = await _desk(uow, clock)

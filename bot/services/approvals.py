@@ -133,9 +133,15 @@ async def check_decision(uow: UnitOfWork, policy: Policy, actor: User, approval_
         raise NotAllowed()  # not an approver of this chain at all: a forged or foreign button
     if approval.status != PENDING or approval.step != step:
         raise AlreadyDecided(approval)
-    if not may_decide(policy, actor, approval):
+    if not may_decide(policy, actor, approval) or actor.id in await _earlier_approvers(uow, approval):
         raise NotAllowed()
     return approval
+
+
+async def _earlier_approvers(uow: UnitOfWork, approval: Approval) -> set[int]:
+    """Who approved an earlier step: a chain of two roles asks two people, even when one person
+    holds both roles (DESIGN: the marketing VP, then the production VP)."""
+    return {a.user_id for a in await uow.approvals.actions(approval.id) if a.action == APPROVE and a.step < approval.step}
 
 
 async def decide(
@@ -224,7 +230,7 @@ async def waiting_for(uow: UnitOfWork, policy: Policy, actor: User) -> list[tupl
     """Pending steps the actor may decide, oldest first."""
     found = []
     for approval in await uow.approvals.open():
-        if approval.status == PENDING and may_decide(policy, actor, approval):
+        if approval.status == PENDING and may_decide(policy, actor, approval) and actor.id not in await _earlier_approvers(uow, approval):
             found.append((approval, await uow.requests.get(approval.request_id)))
     return found
 
@@ -232,7 +238,8 @@ async def waiting_for(uow: UnitOfWork, policy: Policy, actor: User) -> list[tupl
 async def approvers(uow: UnitOfWork, policy: Policy, approval: Approval) -> list[User]:
     """Everyone who may decide the pending step (the requester left out unless self-approval is allowed)."""
     holders = await uow.users.active_with_role(approval.current_role)
-    return [user for user in holders if may_decide(policy, user, approval)]
+    earlier = await _earlier_approvers(uow, approval)
+    return [user for user in holders if may_decide(policy, user, approval) and user.id not in earlier]
 
 
 async def people_to_tell(uow: UnitOfWork, approval: Approval, request: ServiceRequest, actor: User) -> list[User]:
