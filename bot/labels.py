@@ -60,6 +60,7 @@ EVENT_LABELS = {
     "return_refunded": N_("Refunded"),
     "return_exchanged": N_("Exchanged for a new product"),
     "return_repaired": N_("Repaired"),
+    "return_sent_back": N_("Product sent back unrepaired"),
     "complaint_answered": N_("Complaint answered in writing"),
     "complaint_taken": N_("Complaint taken up for investigation"),
 }
@@ -199,6 +200,7 @@ RETURN_STATE_LABELS = {
     "refunded": N_("refunded"),
     "exchanged": N_("exchanged"),
     "repaired": N_("repaired"),
+    "sent_back": N_("sent back unrepaired"),
     "cancelled": N_("cancelled"),
 }
 SHIPPING_PAYER_LABELS = {"customer": N_("the customer"), "company": N_("the company")}

@@ -166,6 +166,7 @@ def step_for_customer(_: Translator, case: ReturnCase, request: ServiceRequest) 
         returns.REFUNDED: _("💰 {number}: your refund has been made. The request is closed.", number=number),
         returns.EXCHANGED: _("🔁 {number}: a new product is on its way to you in exchange. The request is closed.", number=number),
         returns.REPAIRED: _("🔧 {number}: the product is repaired and is sent back to you. The request is closed.", number=number),
+        returns.SENT_BACK: _("📤 {number}: the product is sent back to you as it came, without repair. The request is closed.", number=number),
     }[case.state]
 
 
@@ -183,7 +184,8 @@ def tracking_rows(_: Translator, case: ReturnCase | None) -> list[list[InlineKey
     if case.state == returns.INSPECTED:
         return [[button(_("💰 Refunded"), ReturnButton(case.id, returns.REFUNDED)),
                  button(_("🔁 Exchanged"), ReturnButton(case.id, returns.EXCHANGED)),
-                 button(_("🔧 Repaired"), ReturnButton(case.id, returns.REPAIRED))]]
+                 button(_("🔧 Repaired"), ReturnButton(case.id, returns.REPAIRED))],
+                [button(_("📤 Sent back unrepaired"), ReturnButton(case.id, returns.SENT_BACK))]]
     return []
 
 

@@ -97,6 +97,11 @@ async def on_dispatch_button(turn: Turn, payload: DispatchButton) -> None:
             await quote_handlers.start_quote(turn, payload.request_id)
         elif action == "close":
             await dispatch.staff_card(turn.uow, turn.user, payload.request_id, _today(turn))  # authority check
+            try:
+                await cancellation.check_closable(turn.uow, payload.request_id)
+            except cancellation.ProductAtWarehouse:
+                await turn.answer(_product_at_warehouse(turn), alert=True)
+                return
             draft = await dialogs.begin(turn.uow, turn.user.id, CLOSE_DIALOG, NOTE_STEP, {"request_id": payload.request_id}, turn.now)
             await turn.reply(View(turn._("Why is the request closed without the work? The customer reads this."), _cancel_markup(turn, draft)))
         elif action == "contacted":
@@ -107,6 +112,11 @@ async def on_dispatch_button(turn: Turn, payload: DispatchButton) -> None:
             raise InvalidValue("action")
     except (NotAllowed, NotFound, InvalidValue):
         await _refuse(turn, payload.pack())
+
+
+def _product_at_warehouse(turn: Turn) -> str:
+    return turn._("The warehouse has the customer's product: this return is finished on its tracking card "
+                  "(refunded, exchanged, repaired or sent back unrepaired), which closes the request.")
 
 
 async def on_close_input(turn: Turn, draft: Draft, message: UserInput) -> None:
@@ -121,6 +131,9 @@ async def on_close_input(turn: Turn, draft: Draft, message: UserInput) -> None:
     await dialogs.end(turn.uow, draft)
     try:
         request, withdrawn = await cancellation.close_by_dispatcher(turn.uow, turn.user, draft.data["request_id"], note, turn.now)
+    except cancellation.ProductAtWarehouse:
+        await turn.reply(_product_at_warehouse(turn))
+        return
     except (NotAllowed, NotFound):
         await turn.reply(turn._("This request has changed meanwhile; nothing was recorded."))
         return

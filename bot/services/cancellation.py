@@ -50,7 +50,19 @@ async def cancel_by_customer(uow: UnitOfWork, user: User, request: ServiceReques
     return await _end_what_hangs_on(uow, request, user, now)
 
 
+class ProductAtWarehouse(NotAllowed):
+    """A return whose product is with us finishes on its tracking card (refunded, exchanged,
+    repaired or sent back): closing the request around it would leave the product nowhere."""
+
+
+async def check_closable(uow: UnitOfWork, request_id: int) -> None:
+    case = await uow.returns.of_request(request_id)
+    if case is not None and case.state in returns.AT_WAREHOUSE:
+        raise ProductAtWarehouse()
+
+
 async def close_by_dispatcher(uow: UnitOfWork, actor: User, request_id: int, note: str, now: datetime) -> tuple[ServiceRequest, list[Approval]]:
+    await check_closable(uow, request_id)
     request = await dispatch.close_request(uow, actor, request_id, note, now)
     return request, await _end_what_hangs_on(uow, request, actor, now)
 

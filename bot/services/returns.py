@@ -37,8 +37,10 @@ NOT_RETURNABLE = "not_returnable"  # unused, but its window has passed: nothing 
 
 PENDING, APPROVED, REJECTED, RECEIVED, INSPECTED = "pending", "approved", "rejected", "received", "inspected"
 REFUNDED, EXCHANGED, REPAIRED, CANCELLED = "refunded", "exchanged", "repaired", "cancelled"
+SENT_BACK = "sent_back"  # returned to the customer as it came (a paid repair declined, no fault found)
 OPEN_STATES = (PENDING, APPROVED, RECEIVED, INSPECTED)
-FINAL_STATES = (REFUNDED, EXCHANGED, REPAIRED)
+FINAL_STATES = (REFUNDED, EXCHANGED, REPAIRED, SENT_BACK)
+AT_WAREHOUSE = (RECEIVED, INSPECTED)  # the product is with us: the return finishes it, nothing else
 # What a tracking button does: the state it expects, and the state it leads to.
 TRACK_STEPS = {
     RECEIVED: (APPROVED, RECEIVED),
@@ -46,6 +48,7 @@ TRACK_STEPS = {
     REFUNDED: (INSPECTED, REFUNDED),
     EXCHANGED: (INSPECTED, EXCHANGED),
     REPAIRED: (INSPECTED, REPAIRED),
+    SENT_BACK: (INSPECTED, SENT_BACK),
 }
 # The natural end of each proposed outcome (staff may still finish otherwise after inspection).
 FINISH_FOR = {REFUND_UNUSED: REFUNDED, REFUND: REFUNDED, EXCHANGE: EXCHANGED, FREE_REPAIR: REPAIRED, PAID_REPAIR: REPAIRED}

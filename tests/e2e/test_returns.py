@@ -334,3 +334,37 @@ async def test_return_chosen_in_new_without_registered_products_is_a_request_for
         request = await uow.requests.by_number(number)
         assert request.kind == "return" and await uow.returns.of_request(request.id) is None
     fake.assert_no_rejections()
+
+
+async def test_a_declined_paid_repair_goes_back_to_the_customer_unrepaired_from_the_tracking_card(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7331, "Sun", "service_manager")
+    wen = await enrol(fake, dora, 7332, "Wen", "warehouse")
+    alice = fake.add_user(user_id=5031, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await _sold_to(desk, 5031, "QJ-2301", days_ago=200)
+    number = await _ask_return(alice, "QJ-2301")
+    await sun.press("✅ Approve", next(m for m in sun.messages if number in (m.text or "") and "✅ Approve" in m.button_texts))
+    tracking = wen.last
+    await wen.press("📦 Product received", tracking)
+    await wen.press("🔍 Inspected", tracking)
+    await dora.press("📂 Open the request", dora.last)
+    await dora.press("🧮 Quote")
+    await dora.press("Parts done ›")
+    await dora.send_text("800")
+    await dora.send_text("0")
+    await dora.press("📤 Send to the customer")
+    await alice.press("❌ Decline", alice.last)
+
+    await dora.send_text(number)
+    await dora.press("🗂 Close the request")  # the product is at the warehouse: not a way to end this
+    assert dora.callback_answers[-1][1].startswith("The warehouse has the customer's product")
+    await wen.press("📤 Sent back unrepaired", tracking)
+    assert alice.last.text == f"📤 {number}: the product is sent back to you as it came, without repair. The request is closed."
+    await wen.send_text("/returns")
+    assert wen.last.text == "No returns are waiting on the warehouse."
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert (request.status, request.closed_reason) == ("closed", "sent_back")
+        assert all(c.stopped_at is not None for c in await uow.requests.clocks(request.id))
+    fake.assert_no_rejections()
