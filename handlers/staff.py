@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from bot import menus, staff_views, views
-from bot.callbacks import DialogButton, InviteRoleButton, ProfileButton, StaffButton
-from bot.services import dialogs, requests, staff, users
+from bot.callbacks import DialogButton, DispatchButton, InviteRoleButton, ProfileButton, StaffButton
+from bot.keyboards import button, inline
+from bot.services import dialogs, escalation, requests, staff, users
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from handlers import approvals as approval_handlers
@@ -101,9 +102,23 @@ async def on_staff_button(turn: Turn, payload: StaffButton) -> None:
     await turn.edit(staff_views.staff_card(turn._, person))
     if released.requests:  # queued with the jobs' return to the queue, sent once it is committed
         await _tell_released(turn, person, released.requests, deactivated=payload.action == "deactivate")
+    if payload.action == "deactivate" or (payload.action == "role" and payload.role == escalation.ROLE_EXPERT):
+        await _tell_cases_left(turn, person)
     if released.withdrawn:
         await turn.uow.commit()
         await approval_handlers.show_withdrawn(turn, released.withdrawn)
+
+
+async def _tell_cases_left(turn: Turn, person: User) -> None:
+    """Who asked an expert who can no longer answer is told, with the request's card to ask another."""
+    for case, request in await escalation.left_without_expert(turn.uow, person):
+        asker = await turn.uow.users.get(case.requested_by_user_id)
+        if asker is None or not asker.is_active:
+            continue
+        _ = turn.translator_for(asker)
+        await turn.notify(asker, _("{name} can no longer answer your question on {number} (asked {time}): please ask another expert from the request's card.",
+                                   name=staff_views.display_name(person), number=request.number, time=_.datetime(case.created_at)),
+                          markup=inline([[button(_("Open {number}", number=request.number), DispatchButton(request.id, "open"))]]))
 
 
 async def _tell_released(turn: Turn, person: User, released: list[ServiceRequest], *, deactivated: bool) -> None:

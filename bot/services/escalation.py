@@ -129,6 +129,14 @@ async def escalate(uow: UnitOfWork, dispatcher: User, request_id: int, expert_id
     return escalation, request, expert
 
 
+async def left_without_expert(uow: UnitOfWork, person: User) -> list[tuple[Escalation, ServiceRequest]]:
+    """The unanswered cases of someone who can no longer answer them (deactivated, or no longer a
+    technical expert): whoever asked must ask another expert, or nobody answers at all."""
+    if is_expert(person):
+        return []
+    return await uow.escalations.unanswered_of_expert(person.id, OPEN)
+
+
 async def open_cases(uow: UnitOfWork, expert: User) -> list[tuple[Escalation, ServiceRequest]]:
     """/cases: the expert's unanswered cases. Cases of closed or cancelled requests are withdrawn."""
     if not is_expert(expert):

@@ -213,3 +213,21 @@ async def test_a_case_left_with_an_expert_who_went_off_duty_can_go_to_another(fa
     await dora.send_text("Cause of the tripping? Xena is away.")
     assert "Cause of the tripping? Xena is away." in yuri.last.text
     fake.assert_no_rejections()
+
+
+async def test_the_dispatcher_who_asked_is_told_when_the_expert_is_deactivated_with_the_case_open(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=6023, first_name="Alice", language_code="en")
+    xena = await enrol(fake, dora, 6224, "Xena", "technical_expert")
+    await onboard(alice)
+    number = await file_request(alice)
+    await _open_card(dora, number)
+    await dora.press("Ask an expert")
+    await dora.press("Xena")
+    await dora.send_text("Cause of the tripping?")
+    await dora.send_text("/staff")
+    await dora.press("Xena")
+    await dora.press("⛔ Deactivate")
+    told = next(m for m in reversed(dora.messages) if "can no longer answer your question" in (m.text or ""))
+    assert number in told.text and f"Open {number}" in told.button_texts
+    fake.assert_no_rejections()
