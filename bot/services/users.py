@@ -100,6 +100,12 @@ class OnboardingStep:
 
 
 async def start_onboarding(uow: UnitOfWork, user: User, now: datetime, then: str | None = None) -> Draft:
+    """Ask for the customer's details; one already under way goes on where it stopped (a /new
+    typed at the company question keeps the name and phone given), now leading to `then`."""
+    current = await dialogs.current(uow, user.id)
+    if current is not None and current.kind == ONBOARDING:
+        dialogs.move(current, current.step, now, then=then or current.data.get("then"))
+        return current
     return await dialogs.begin(uow, user.id, ONBOARDING, STEP_NAME, {"then": then}, now)
 
 

@@ -426,3 +426,18 @@ async def test_cancelling_tells_the_assigned_engineer_and_a_closed_request_says_
     await alice.press("Cancel this request", card)
     assert alice.callback_answers[-1][1] == t("en", "This request is already closed; there is nothing left to cancel. If the problem is back, report it with /new.")
     fake.assert_no_rejections()
+
+
+async def test_new_typed_during_registration_keeps_what_was_given_and_opens_the_intake_after(fake, desk):
+    bob = fake.add_user(user_id=5403, first_name="Bob", language_code="en")
+    await bob.send_text("/start")
+    await bob.send_text("Bob Smith")
+    await bob.share_contact(phone="+8613800138001", own=True)
+    await bob.send_text("/new")  # impatient: the company question is still open
+    assert t("en", "Which company or project is the equipment for? Type its name, or press “Skip”.") in bob.last.text
+    await bob.send_text("Smith Farm")
+    assert t("en", "What do you need? Choose the type of request.") in bob.last.text
+    async with desk.db.uow() as uow:
+        customer = await uow.customers.by_user_id((await uow.users.by_telegram_id(5403)).id)
+        assert (customer.name, customer.phone) == ("Bob Smith", "+8613800138001")
+    fake.assert_no_rejections()
