@@ -231,6 +231,17 @@ def handler(func: HandlerFunc) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], 
     return wrapper
 
 
+async def _chosen_language(deps: Deps, telegram_id: int) -> str | None:
+    """The language the person chose with /language, read in a session of its own (the update's
+    own transaction failed); None when even that fails: the database may be what is broken."""
+    try:
+        async with deps.db.uow() as uow:
+            user = await uow.users.by_telegram_id(telegram_id)
+            return user.language if user is not None else None
+    except Exception:
+        return None
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log with the update id, then apologise to the user instead of leaving them in silence."""
     update_id = update.update_id if isinstance(update, Update) else None
@@ -240,6 +251,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     deps = deps_of(context)
     tg_user = update.effective_user
     language = language_from_telegram(tg_user.language_code if tg_user else None, deps.settings.default_language)
+    if tg_user is not None:
+        language = await _chosen_language(deps, tg_user.id) or language
     _ = Translator(language, deps.settings.timezone)
     if update.callback_query:
         try:

@@ -441,3 +441,14 @@ async def test_new_typed_during_registration_keeps_what_was_given_and_opens_the_
         customer = await uow.customers.by_user_id((await uow.users.by_telegram_id(5403)).id)
         assert (customer.name, customer.phone) == ("Bob Smith", "+8613800138001")
     fake.assert_no_rejections()
+
+
+async def test_the_apology_for_an_error_is_in_the_language_the_customer_chose(fake, desk):
+    ivan = fake.add_user(user_id=5404, first_name="Ivan", language_code="en")
+    await onboard(ivan)
+    await ivan.send_text("/language")
+    await ivan.press("Русский")
+    async with desk.db.engine.begin() as connection:  # a fault on our side while handling the next update
+        await connection.exec_driver_sql("DROP TABLE drafts")
+    await ivan.send_text("/new")
+    assert ivan.last.text == t("ru", "Sorry, something went wrong on our side. What you sent before is saved; please try again in a moment.")
