@@ -251,6 +251,9 @@ def notice(_: Translator, code: str, draft: Draft) -> str | None:
         return _("Voice message saved. Please also describe the problem briefly in text, so the dispatcher can read it.")
     if code == intake.PHOTOS_CLEARED:
         return _("All photos removed.")
+    if code == intake.CAPTION_TOO_LONG:
+        return _("Photo saved, but not its caption: with it the description would be longer than {max} characters. "
+                 "You can change the description at the summary (✏️ Edit).", max=intake.DESCRIPTION_MAX)
     return None
 
 

@@ -33,6 +33,7 @@ REGISTERED_PRODUCTS_SHOWN = 8
 
 # Notices: what happened besides moving on, for the handler to mention.
 PHOTO_ADDED = "photo_added"
+CAPTION_TOO_LONG = "caption_too_long"  # the photo is kept, its caption would not fit the description
 PHOTO_KEPT_NEED_TEXT = "photo_kept_need_text"
 VOICE_KEPT_NEED_TEXT = "voice_kept_need_text"
 PHOTOS_CLEARED = "photos_cleared"
@@ -107,10 +108,15 @@ async def handle_input(uow: UnitOfWork, customer: Customer, draft: Draft, messag
         if len(photos) >= MAX_PHOTOS:
             raise LimitReached(MAX_PHOTOS)
         changes: dict = {"photos": [*photos, message.file_id]}
+        notice = PHOTO_ADDED
         if message.caption and message.caption.strip():  # keep what they wrote under the photo
-            changes["description"] = f"{draft.data.get('description', '')}\n{message.caption.strip()}"[:DESCRIPTION_MAX]
+            described = f"{draft.data.get('description', '')}\n{message.caption.strip()}"
+            if len(described) <= DESCRIPTION_MAX:
+                changes["description"] = described
+            else:
+                notice = CAPTION_TOO_LONG  # said, not cut: a half sentence would read as what they meant
         dialogs.move(draft, PHOTOS, now, **changes)
-        return PHOTO_ADDED
+        return notice
     if step == SITE and isinstance(message, LocationInput):
         _advance(draft, now, site={"latitude": message.latitude, "longitude": message.longitude})
         return None

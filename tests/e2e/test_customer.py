@@ -452,3 +452,18 @@ async def test_the_apology_for_an_error_is_in_the_language_the_customer_chose(fa
         await connection.exec_driver_sql("DROP TABLE drafts")
     await ivan.send_text("/new")
     assert ivan.last.text == t("ru", "Sorry, something went wrong on our side. What you sent before is saved; please try again in a moment.")
+
+
+async def test_a_caption_that_does_not_fit_the_description_is_not_cut_silently(fake, desk):
+    alice = fake.add_user(user_id=5405, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await alice.send_text("/new")
+    await alice.press("Fault repair")
+    await alice.press("I don't know the serial number")
+    await alice.send_text("d" * 1990)
+    await alice.send_photo(caption="ALSO: the power cable is burnt")
+    assert any("Photo saved, but not its caption" in (m.text or "") for m in alice.messages[-2:])
+    await alice.press("✅ Done")
+    await alice.send_text("5 Lotus Street")
+    assert "ALSO: the" not in alice.last.text  # nothing half-kept
+    fake.assert_no_rejections()
