@@ -86,7 +86,8 @@ async def on_answer_input(turn: Turn, draft: Draft, message: UserInput) -> None:
     await turn.uow.commit()  # the answer is on the timeline, and queued for the customer, before they read it
     held_until = turn.deps.planner.customer_time(turn.now)  # the outbox holds it over the customer's quiet hours
     await turn.reply(escalation_views.answer_delivered(turn._, delivery.request, reached, held_until if held_until > turn.now else None))
-    await show_card(turn, delivery.request.id, edit=False)
+    if turn.user.role_names & users.OVERSEER_ROLES:  # a salesperson has no staff card to see
+        await show_card(turn, delivery.request.id, edit=False)
 
 
 async def on_answer_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:

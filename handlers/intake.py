@@ -1,11 +1,11 @@
 """The intake dialog's handlers: open it, feed it messages and buttons, submit it."""
 from __future__ import annotations
 
-from bot import views
+from bot import escalation_views, views
 from bot.callbacks import DialogButton, DispatchButton
 from bot.keyboards import button, inline
 from bot.labels import CLOCK_LABELS
-from bot.services import intake, requests, users
+from bot.services import consultation, intake, requests, users
 from bot.services.errors import DomainError
 from bot.services.inputs import UserInput
 from handlers import onboarding
@@ -96,6 +96,13 @@ async def notify_dispatchers(turn: Turn, request: ServiceRequest) -> None:
     photos = tuple(a.file_id for a in attachments if a.kind == "photo")
     voices = tuple(a.file_id for a in attachments if a.kind == "voice")
     earlier = await requests.earlier_repair(turn.uow, request, turn.deps.policy.closing.repeat_within)
+    if request.kind == consultation.CONSULTATION:  # salespeople may answer a simple question first
+        told = {d.id for d in await requests.dispatchers(turn.uow)}
+        for person in await consultation.salespeople(turn.uow):
+            if person.id not in told:
+                _ = turn.translator_for(person)
+                text = views.new_request_for_staff(_, request, customer.name, customer.phone, customer.company, product.model if product else None)
+                await turn.notify(person, text, markup=escalation_views.answer_markup_for_staff(_, request), photos=photos, voices=voices)
     for dispatcher in await requests.dispatchers(turn.uow):
         _ = turn.translator_for(dispatcher)
         text = views.new_request_for_staff(_, request, customer.name, customer.phone, customer.company, product.model if product else None,

@@ -1,5 +1,8 @@
 """A dispatcher answers the customer's question in writing; the customer confirms or replies.
 
+Salespeople answer consultations too (DESIGN: they answer simple consultations); a customer's
+comment on a repair, and closing a consultation as answered, stay the dispatchers'.
+
 Who may be answered this way: consultations, and any open request where the customer has
 written a comment (their question about a repair deserves an answer too). Only a consultation
 can be closed by its answer: it stays open after an answer until the customer presses
@@ -45,15 +48,28 @@ class AskedAgain(NotAllowed):
     """A dispatcher's "close: answered" while the customer's newer question has no answer yet."""
 
 
-async def _answerable(uow: UnitOfWork, dispatcher: User, request_id: int) -> ServiceRequest:
-    if not is_dispatcher(dispatcher):
-        raise NotAllowed()
+ROLE_SALES = "salesperson"
+
+
+def may_answer(user: User, request: ServiceRequest) -> bool:
+    """Dispatchers answer anything answerable; salespeople the consultations."""
+    if is_dispatcher(user):
+        return True
+    return user.is_active and ROLE_SALES in user.role_names and request.kind == CONSULTATION
+
+
+async def _answerable(uow: UnitOfWork, actor: User, request_id: int) -> ServiceRequest:
     request = await uow.requests.get(request_id)
     if request is None:
         raise NotFound()
-    if not may_be_answered(request, await uow.requests.events(request.id, include_internal=False)):
+    if not may_answer(actor, request) or not may_be_answered(request, await uow.requests.events(request.id, include_internal=False)):
         raise NotAllowed()
     return request
+
+
+async def salespeople(uow: UnitOfWork) -> list[User]:
+    """Who besides the dispatchers hears of a new consultation (to answer it if it is simple)."""
+    return await uow.users.active_with_role(ROLE_SALES)
 
 
 @dataclass(frozen=True)

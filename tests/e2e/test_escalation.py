@@ -231,3 +231,23 @@ async def test_the_dispatcher_who_asked_is_told_when_the_expert_is_deactivated_w
     told = next(m for m in reversed(dora.messages) if "can no longer answer your question" in (m.text or ""))
     assert number in told.text and f"Open {number}" in told.button_texts
     fake.assert_no_rejections()
+
+
+async def test_a_salesperson_answers_a_simple_consultation_and_closes_it(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sam = await enrol(fake, dora, 6905, "Sam", "salesperson")
+    alice = fake.add_user(user_id=6024, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice, kind_label="Consultation", description="Which oil grade does the QJ pump need?")
+    notice = next(m for m in sam.messages if number in (m.text or ""))
+    await sam.press("💬 Answer the customer", notice)
+    await sam.send_text("Use ISO VG 46 hydraulic oil.")
+    assert "Use ISO VG 46 hydraulic oil." in alice.last.text
+    assert f"Your answer is sent to the customer of {number}" in sam.last.text
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert [c.stopped_at is not None for c in await uow.requests.clocks(request.id)] == [True]  # answered in time
+
+    other = await file_request(alice)  # a repair: the salesperson is not told and may not answer comments on it
+    assert not any(other in (m.text or "") for m in sam.messages)
+    fake.assert_no_rejections()
