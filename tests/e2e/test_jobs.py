@@ -14,6 +14,18 @@ from tests.e2e.helpers import assign, enrol, file_request, onboard, report_by_ph
 
 
 
+async def _accepted_job(fake, engineer_id: int, customer_id: int) -> tuple:
+    """Alice's repair, assigned to Ed, who accepted it: (dispatcher, engineer, customer, number)."""
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, engineer_id, "Ed", "engineer")
+    alice = fake.add_user(user_id=customer_id, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed", "en")
+    await ed.press("Accept")
+    return dora, ed, alice, number
+
+
 async def _report_on_site(engineer, language: str, *, part_search: str, part_button: str) -> None:
     L = lambda text, **v: t(language, text, **v)  # noqa: E731
     await engineer.press(L("📝 Close with report"))
@@ -148,13 +160,7 @@ async def test_not_resolved_reopens_flags_and_tells_the_dispatcher(fake, desk):
 
 
 async def test_a_disputed_repair_puts_the_engineer_back_on_the_repair_deadline(fake, desk):
-    dora = fake.users[DISPATCHER_ID]
-    ed = await enrol(fake, dora, 5311, "Ed", "engineer")
-    alice = fake.add_user(user_id=5312, first_name="Alice", language_code="en")
-    await onboard(alice)
-    number = await file_request(alice)
-    await assign(dora, number, "Ed", "en")
-    await ed.press("Accept")
+    dora, ed, alice, number = await _accepted_job(fake, 5311, 5312)
     desk.clock.advance(timedelta(days=1))
     await report_by_phone(ed)
     assert await _repair_clock(desk, number) == (desk.clock.now(), "met")
@@ -272,13 +278,7 @@ async def test_forged_job_and_verdict_buttons_are_refused_and_audited(fake, desk
 
 
 async def test_deactivated_engineers_jobs_return_to_the_queue(fake, desk):
-    dora = fake.users[DISPATCHER_ID]
-    ed = await enrol(fake, dora, 5601, "Ed", "engineer")
-    alice = fake.add_user(user_id=5602, first_name="Alice", language_code="en")
-    await onboard(alice)
-    number = await file_request(alice)
-    await assign(dora, number, "Ed", "en")
-    await ed.press("Accept")
+    dora, ed, alice, number = await _accepted_job(fake, 5601, 5602)
     await dora.send_text("/staff")
     await dora.press("Ed")
     await dora.press("Deactivate")
@@ -292,13 +292,7 @@ async def test_deactivated_engineers_jobs_return_to_the_queue(fake, desk):
 
 
 async def test_an_engineer_typing_the_number_of_a_finished_job_is_told_it_is_over(fake, desk):
-    dora = fake.users[DISPATCHER_ID]
-    ed = await enrol(fake, dora, 5391, "Ed", "engineer")
-    alice = fake.add_user(user_id=5392, first_name="Alice", language_code="en")
-    await onboard(alice)
-    number = await file_request(alice)
-    await assign(dora, number, "Ed", "en")
-    await ed.press("Accept")
+    dora, ed, alice, number = await _accepted_job(fake, 5391, 5392)
     await report_by_phone(ed)
     await alice.press("Resolved")
     await ed.send_text(number)
@@ -307,13 +301,7 @@ async def test_an_engineer_typing_the_number_of_a_finished_job_is_told_it_is_ove
 
 
 async def test_a_button_of_an_earlier_visit_proposal_does_not_agree_to_the_newer_time(fake, desk):
-    dora = fake.users[DISPATCHER_ID]
-    ed = await enrol(fake, dora, 5395, "Ed", "engineer")
-    alice = fake.add_user(user_id=5396, first_name="Alice", language_code="en")
-    await onboard(alice)
-    number = await file_request(alice)
-    await assign(dora, number, "Ed", "en")
-    await ed.press("Accept")
+    dora, ed, alice, number = await _accepted_job(fake, 5395, 5396)
     await ed.press("Propose a visit")
     await ed.press("Tomorrow 09:00")
     first = alice.last
