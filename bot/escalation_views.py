@@ -199,6 +199,16 @@ def customer_answer_prompt(_: Translator, request: ServiceRequest, question: str
     return View("\n".join(lines), inline([dialog_nav(_, draft, back=False)]))
 
 
+def answered_meanwhile(_: Translator, answer: RequestEvent, author: User | None, draft: Draft) -> View:
+    """A colleague's answer arrived while this one was being written; nothing was sent yet."""
+    lines = [
+        _("{name} answered this customer meanwhile ({time}):", name=display_name(author) if author else "—", time=_.datetime(answer.created_at)),
+        _text(shorten(str(answer.details.get("text") or ""), 800)),
+        _("Your answer is not sent yet. Send it as well, or cancel it?"),
+    ]
+    return View("\n".join(lines), inline([[dialog_button(_("📤 Send mine too"), draft, "send")], dialog_nav(_, draft, back=False)]))
+
+
 def answer_markup_for_staff(_: Translator, request: ServiceRequest) -> object:
     """Under a customer's comment: a button to answer them in writing."""
     return inline([[button(_("💬 Answer the customer"), ConsultationButton(request.id, "answer"))]])
@@ -251,5 +261,6 @@ def reask(_: Translator, step: str) -> str:
         escalation.PLAN: _("Please write the repair plan as text, or use Back or Cancel."),
         escalation.REVIEW: _("Please use the buttons under the summary: Send, Edit or Cancel."),
         consultation.ANSWER_STEP: _("Please write the answer as text, or press Cancel."),
+        consultation.ALSO_STEP: _("Please press “Send mine too” or Cancel."),
     }
     return texts.get(step, _("Please use the buttons or send text."))

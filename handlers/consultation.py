@@ -62,11 +62,20 @@ async def _tell_dispatchers(turn: Turn, request: ServiceRequest) -> None:
 
 async def on_answer_input(turn: Turn, draft: Draft, message: UserInput) -> None:
     """The dispatcher's answer: it goes to the customer with "That answers my question" and "Reply"."""
-    if not isinstance(message, TextInput):
+    if not isinstance(message, TextInput) or draft.step != consultation.ANSWER_STEP:
         await turn.reply(escalation_views.reask(turn._, draft.step))
         return
+    await _send_answer(turn, draft, message.text, draft.data.get("seen_answer"))
+
+
+async def _send_answer(turn: Turn, draft: Draft, text: str, seen_answer: int | None) -> None:
     try:
-        delivery = await consultation.answer_consultation(turn.uow, turn.user, draft.data["request_id"], message.text, turn.now)
+        delivery = await consultation.answer_consultation(turn.uow, turn.user, draft.data["request_id"], text, turn.now, seen_answer=seen_answer)
+    except consultation.AnsweredMeanwhile as meanwhile:  # both would reach the customer: ask first
+        dialogs.move(draft, consultation.ALSO_STEP, turn.now, pending=text, seen_answer=meanwhile.answer.id)
+        author = await turn.uow.users.get(meanwhile.answer.actor_user_id) if meanwhile.answer.actor_user_id else None
+        await turn.reply(escalation_views.answered_meanwhile(turn._, meanwhile.answer, author, draft))
+        return
     except WrongInput:
         await turn.reply(escalation_views.reask(turn._, draft.step))
         return
@@ -91,4 +100,8 @@ async def on_answer_input(turn: Turn, draft: Draft, message: UserInput) -> None:
 
 
 async def on_answer_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
-    raise NotAllowed()  # only Cancel exists here, and the router handles it
+    """“Send mine too” after a colleague answered meanwhile (Cancel is the router's)."""
+    if draft.step != consultation.ALSO_STEP or payload.action != "send" or not draft.data.get("pending"):
+        raise NotAllowed()
+    await turn.edit_off()
+    await _send_answer(turn, draft, draft.data["pending"], draft.data.get("seen_answer"))

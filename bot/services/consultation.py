@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.services import dialogs, requests
-from bot.services.errors import NotAllowed, NotFound
+from bot.services.errors import DomainError, NotAllowed, NotFound
 from bot.services.dispatch import NOT_QUEUED_KINDS, is_dispatcher
 from bot.services.escalation import OPEN
 from bot.services.validation import clean_text
@@ -24,6 +24,7 @@ from storage.models import Customer, Draft, RequestEvent, ServiceRequest, User
 CONSULTATION = "consultation"
 ANSWER_MAX = 3000
 ANSWER_DIALOG, ANSWER_STEP = "consult_answer", "answer"
+ALSO_STEP = "also"  # a colleague answered while this one was typing: send this one too?
 ANSWERED, CONFIRMED, CLOSED_AS_ANSWERED = "answered", "answer_confirmed", "answer_closed"
 
 
@@ -84,8 +85,22 @@ async def start_answer(uow: UnitOfWork, dispatcher: User, request_id: int, now: 
     request = await _answerable(uow, dispatcher, request_id)
     comments = [e for e in await uow.requests.events(request.id, include_internal=False) if e.action == "comment"]
     question = str(comments[-1].details.get("text") or request.description) if comments else request.description
-    draft = await dialogs.begin(uow, dispatcher.id, ANSWER_DIALOG, ANSWER_STEP, {"request_id": request.id}, now)
+    draft = await dialogs.begin(uow, dispatcher.id, ANSWER_DIALOG, ANSWER_STEP,
+                                {"request_id": request.id, "seen_answer": await _latest_answer_id(uow, request.id)}, now)
     return AnswerStart(draft, request, question)
+
+
+async def _latest_answer_id(uow: UnitOfWork, request_id: int) -> int:
+    answers = [e.id for e in await uow.requests.events(request_id, include_internal=False) if e.action == ANSWERED]
+    return answers[-1] if answers else 0
+
+
+class AnsweredMeanwhile(DomainError):
+    """Someone else answered after this answer was started: the customer would get both."""
+
+    def __init__(self, answer: RequestEvent) -> None:
+        super().__init__(answer.id)
+        self.answer = answer
 
 
 @dataclass(frozen=True)
@@ -103,10 +118,16 @@ async def _customer_user(uow: UnitOfWork, request: ServiceRequest) -> User | Non
     return await uow.users.get(customer.user_id) if customer is not None and customer.user_id else None
 
 
-async def answer_consultation(uow: UnitOfWork, dispatcher: User, request_id: int, text: str, now: datetime) -> Delivery:
-    """Record the answer on the customer's timeline and stop the consultation clock."""
+async def answer_consultation(uow: UnitOfWork, dispatcher: User, request_id: int, text: str, now: datetime,
+                              *, seen_answer: int | None = None) -> Delivery:
+    """Record the answer on the customer's timeline and stop the consultation clock. With
+    `seen_answer` (the latest answer when the writer started) a newer one stops it: AnsweredMeanwhile."""
     text = clean_text(text, limit=ANSWER_MAX, expected=ANSWER_STEP)
     request = await _answerable(uow, dispatcher, request_id)
+    if seen_answer is not None:
+        newer = [e for e in await uow.requests.events(request.id, include_internal=False) if e.action == ANSWERED and e.id > seen_answer]
+        if newer:
+            raise AnsweredMeanwhile(newer[-1])
     before = request.status
     if request.status == requests.NEW:
         request.status = requests.TRIAGED

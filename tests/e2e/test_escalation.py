@@ -251,3 +251,27 @@ async def test_a_salesperson_answers_a_simple_consultation_and_closes_it(fake, d
     other = await file_request(alice)  # a repair: the salesperson is not told and may not answer comments on it
     assert not any(other in (m.text or "") for m in sam.messages)
     fake.assert_no_rejections()
+
+
+async def test_a_second_answer_written_meanwhile_is_held_until_its_writer_confirms_it(fake, desk):
+    dora, wang = fake.users[DISPATCHER_ID], fake.users[SECOND_DISPATCHER_ID]
+    alice = fake.add_user(user_id=6025, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice, kind_label="Consultation", description="Which oil grade does the QJ pump need?")
+    notice = dora.last
+    await dora.press("Open to triage", notice)
+    await dora.press("Answer the customer")
+    await wang.send_text("/start")
+    await wang.send_text(number)
+    await wang.press(t("zh_Hans", "💬 Answer the customer"))  # both are writing
+    await dora.send_text("Use ISO VG 46 hydraulic oil.")
+    await wang.send_text("Use SAE 10W-30 motor oil.")
+    assert "Use ISO VG 46 hydraulic oil." in wang.last.text  # Wang sees Dora's answer first
+    answers = [m for m in alice.messages if "Answer on your request" in (m.text or "")]
+    assert len(answers) == 1
+    await wang.send_text("Another idea")  # neither sent nor lost: the choice is asked for
+    assert wang.last.text == t("zh_Hans", "Please press “Send mine too” or Cancel.")
+    await wang.press(t("zh_Hans", "📤 Send mine too"))
+    assert "Use SAE 10W-30 motor oil." in alice.last.text
+    fake.assert_no_rejections()
+
