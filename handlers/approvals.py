@@ -213,6 +213,9 @@ async def start_waiver(turn: Turn, request_id: int, *, from_quote: bool = False)
     except approvals.QuoteAccepted:
         await turn.answer(_quote_accepted(turn), alert=True)
         return
+    except approvals.NoQuoteYet:
+        await turn.answer(turn._("A fee waiver covers a quote: send the customer the quote first (🧮 Quote). If they decline, the waiver is asked for its amount."), alert=True)
+        return
     request = await turn.uow.requests.get(request_id)
     if amount is not None:
         await turn.reply(approval_views.waiver_reason_prompt(turn._, amount, draft))

@@ -287,10 +287,17 @@ class QuoteAccepted(DomainError):
     """The customer accepted the quote: they pay it, so there is no fee to waive."""
 
 
+class NoQuoteYet(DomainError):
+    """A waiver covers a quote's amount (DESIGN: when the customer refuses to pay): without a quote
+    a waiver of 1 CNY, approved by whoever that amount goes to, would clear a job of any size."""
+
+
 async def _waivable(uow: UnitOfWork, actor: User, request_id: int) -> ServiceRequest:
     request = await open_request(uow, actor, request_id)
     latest = await uow.quotes.latest(request.id)
-    if latest is not None and latest.status == "accepted":
+    if latest is None:
+        raise NoQuoteYet()
+    if latest.status == "accepted":
         raise QuoteAccepted()
     return request
 

@@ -18,10 +18,26 @@ def _data(message, label: str) -> str:
     return next(b["callback_data"] for row in message.reply_markup["inline_keyboard"] for b in row if b["text"] == label)
 
 
-async def _ask_waiver(dora, number: str, amount: str, reason: str) -> None:
-    await dora.press("Open to triage")  # on the new-request notice
+async def _quote_on_card(dora, labour: str) -> None:
+    """A labour-only quote from the staff card on screen."""
+    await dora.press("🧮 Quote")
+    await dora.press("Parts done ›")
+    await dora.send_text(labour)
+    await dora.send_text("0")
+    await dora.press("📤 Send to the customer")
+
+
+async def _paid_and_quoted(dora, labour: str) -> None:
+    """From the new-request notice: the work is decided paid and quoted."""
+    await dora.press("Open to triage")
     await dora.press("Warranty…")
     await dora.press("warranty expired")  # paid work: a waiver is the company carrying its cost
+    await _quote_on_card(dora, labour)
+
+
+async def _ask_waiver(dora, number: str, amount: str, reason: str) -> None:
+    await _paid_and_quoted(dora, amount)
+    await dora.send_text(number)
     await dora.press("💸 Ask for a fee waiver")
     assert "how much should the customer not pay" in dora.last.text
     await dora.send_text(amount)
@@ -40,6 +56,11 @@ async def test_the_first_marketing_vp_decides_and_the_others_copy_says_so(fake, 
     await dora.press("Open to triage")
     await dora.press("Warranty…")
     await dora.press("warranty expired")
+    await dora.press("💸 Ask for a fee waiver")  # nothing quoted yet: nothing to waive
+    assert dora.callback_answers[-1][1].startswith("A fee waiver covers a quote: send the customer the quote first")
+    await dora.send_text(number)
+    await _quote_on_card(dora, "10000")
+    await dora.send_text(number)
     await dora.press("💸 Ask for a fee waiver")
     await dora.send_text("a lot")
     assert "not an amount I can use" in dora.last.text
