@@ -5,7 +5,7 @@ from telegram import InlineKeyboardMarkup
 
 from bot import clock_views, dispatch_views, job_views, return_views
 from bot.callbacks import AssignButton, DialogButton, DispatchButton
-from bot.services import cancellation, dialogs, dispatch, followups, jobs, quotes, reminders, returns
+from bot.services import cancellation, dialogs, dispatch, followups, jobs, quotes, reminders, requests, returns
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
@@ -139,8 +139,7 @@ async def on_close_input(turn: Turn, draft: Draft, message: UserInput) -> None:
         return
     # Work reported before the close (e.g. disputed, then closed) still owes the customer follow-up calls.
     await followups.schedule_after_close(turn.uow, turn.deps.policy.follow_ups, turn.deps.settings.timezone, request, turn.now)
-    customer = await turn.uow.customers.get(request.customer_id)
-    person = await turn.uow.users.get(customer.user_id) if customer.user_id else None
+    person = await requests.customer_user(turn.uow, request)
     if person is not None and person.is_active:
         _ = turn.translator_for(person)
         await turn.notify(person, _("Request {number} is closed by the service department: {note}", number=request.number, note=note))

@@ -96,14 +96,15 @@ async def notify_dispatchers(turn: Turn, request: ServiceRequest) -> None:
     photos = tuple(a.file_id for a in attachments if a.kind == "photo")
     voices = tuple(a.file_id for a in attachments if a.kind == "voice")
     earlier = await requests.earlier_repair(turn.uow, request, turn.deps.policy.closing.repeat_within)
+    dispatchers = await requests.dispatchers(turn.uow)
     if request.kind == consultation.CONSULTATION:  # salespeople may answer a simple question first
-        told = {d.id for d in await requests.dispatchers(turn.uow)}
+        told = {d.id for d in dispatchers}
         for person in await consultation.salespeople(turn.uow):
             if person.id not in told:
                 _ = turn.translator_for(person)
                 text = views.new_request_for_staff(_, request, customer.name, customer.phone, customer.company, product.model if product else None)
                 await turn.notify(person, text, markup=escalation_views.answer_markup_for_staff(_, request), photos=photos, voices=voices)
-    for dispatcher in await requests.dispatchers(turn.uow):
+    for dispatcher in dispatchers:
         _ = turn.translator_for(dispatcher)
         text = views.new_request_for_staff(_, request, customer.name, customer.phone, customer.company, product.model if product else None,
                                            earlier_repair=earlier)

@@ -278,8 +278,7 @@ async def _submit_report(turn: Turn, draft: Draft) -> None:
 
 
 async def _customer_user(turn: Turn, request: ServiceRequest) -> User | None:
-    customer = await turn.uow.customers.get(request.customer_id)
-    return await turn.uow.users.get(customer.user_id) if customer and customer.user_id else None
+    return await requests.customer_user(turn.uow, request)
 
 
 async def _tell_customer(turn: Turn, request: ServiceRequest, what: str, note: str | None = None) -> None:

@@ -24,8 +24,7 @@ async def start_quote(turn: Turn, request_id: int) -> None:
 
 async def tell_quote_void(turn: Turn, request: ServiceRequest, quote: Quote) -> None:
     """The dispatcher ruled the work in warranty while the customer still had a quote to answer."""
-    customer = await turn.uow.customers.get(request.customer_id)
-    person = await turn.uow.users.get(customer.user_id) if customer and customer.user_id else None
+    person = await requests.customer_user(turn.uow, request)
     if person is not None and person.is_active:
         _ = turn.translator_for(person)
         await turn.notify(person, _("Good news: request {number} is covered by warranty. The quote of {total} no longer applies; you pay nothing for this work.",
@@ -75,8 +74,7 @@ async def _send(turn: Turn, draft: Draft) -> None:
         await turn.reply(turn._("This request has changed meanwhile; nothing was recorded."))
         return
     request = await turn.uow.requests.get(quote.request_id)
-    customer = await turn.uow.customers.get(request.customer_id)
-    person = await turn.uow.users.get(customer.user_id) if customer.user_id else None
+    person = await requests.customer_user(turn.uow, request)
     reached = False
     if person is not None and person.is_active:
         view = quote_views.for_customer(turn.translator_for(person), quote, await turn.uow.quotes.lines(quote.id), request)
@@ -130,8 +128,7 @@ async def tell_waiver(turn: Turn, request: ServiceRequest, approval: Approval) -
     that the work is free before an engineer turns up."""
     if approval.status != approvals.APPROVED:
         return
-    customer = await turn.uow.customers.get(request.customer_id)
-    person = await turn.uow.users.get(customer.user_id) if customer and customer.user_id else None
+    person = await requests.customer_user(turn.uow, request)
     if person is not None and person.is_active:
         _ = turn.translator_for(person)
         await turn.notify(person, _("Request {number}: the company carries the cost of this work. You pay nothing; we will arrange the work with you.",

@@ -113,11 +113,6 @@ class Delivery:
     text: str = ""
 
 
-async def _customer_user(uow: UnitOfWork, request: ServiceRequest) -> User | None:
-    customer = await uow.customers.get(request.customer_id)
-    return await uow.users.get(customer.user_id) if customer is not None and customer.user_id else None
-
-
 async def answer_consultation(uow: UnitOfWork, dispatcher: User, request_id: int, text: str, now: datetime,
                               *, seen_answer: int | None = None) -> Delivery:
     """Record the answer on the customer's timeline and stop the consultation clock. With
@@ -136,7 +131,7 @@ async def answer_consultation(uow: UnitOfWork, dispatcher: User, request_id: int
         request_id=request.id, actor_user_id=dispatcher.id, action=ANSWERED, internal=False, created_at=now,
         details={"text": text, "before": before, "after": request.status},
     ))
-    return Delivery(request, await _customer_user(uow, request), request.kind == CONSULTATION, text)
+    return Delivery(request, await requests.customer_user(uow, request), request.kind == CONSULTATION, text)
 
 
 async def _close(uow: UnitOfWork, actor: User, request: ServiceRequest, action: str, reason: str, now: datetime) -> None:
@@ -173,4 +168,4 @@ async def close_as_answered(uow: UnitOfWork, dispatcher: User, request_id: int, 
     if asked_again(await uow.requests.events(request.id, include_internal=False)):
         raise AskedAgain()
     await _close(uow, dispatcher, request, CLOSED_AS_ANSWERED, "answered", now)
-    return Delivery(request, await _customer_user(uow, request), False)
+    return Delivery(request, await requests.customer_user(uow, request), False)

@@ -209,6 +209,12 @@ async def start_comment(uow: UnitOfWork, user: User, customer: Customer | None, 
     return request, draft
 
 
+async def customer_user(uow: UnitOfWork, request: ServiceRequest) -> User | None:
+    """The request's customer's Telegram user (None when they have none, e.g. filed by sales)."""
+    customer = await uow.customers.get(request.customer_id)
+    return await uow.users.get(customer.user_id) if customer is not None and customer.user_id else None
+
+
 async def earlier_repair(uow: UnitOfWork, request: ServiceRequest, within: timedelta) -> ServiceRequest | None:
     """DESIGN: "a repeat repair of the same problem is flagged". The latest repair of the same
     product that closed with a work report less than `within` before this request came in, if
