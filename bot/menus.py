@@ -17,6 +17,7 @@ CUSTOMER_COMMANDS = (
     ("my", N_("My requests")),
     ("products", N_("My products and warranty")),
     ("complain", N_("Complain about the service, an engineer or a product")),
+    ("profile", N_("My name and phone")),
     ("help", N_("What this bot can do")),
     ("language", N_("Change language")),
     ("cancel", N_("Stop the current step")),
@@ -44,11 +45,15 @@ def commands_for(_: Translator, roles: frozenset[str]) -> list[BotCommand]:
 
 
 async def apply_for(bot: Any, user: User, _: Translator) -> None:
-    """Give this person's chat the menu of their roles (or the default one when they have none)."""
+    """Give this person's chat the menu of their roles in their language. Without roles, a
+    customer who chose a language gets the customer menu in it; the others the default menu
+    of their Telegram app's language (set at start-up), which is the one they read."""
     scope = BotCommandScopeChat(user.telegram_id)
     try:
         if user.is_active and user.role_names & set(ROLE_COMMANDS):
             await bot.set_my_commands(commands_for(_, user.role_names), scope=scope)
+        elif user.language_chosen:
+            await bot.set_my_commands(commands_for(_, frozenset()), scope=scope)
         else:
             await bot.delete_my_commands(scope=scope)
     except TelegramError as exc:  # a menu is a convenience; never fail the action for it

@@ -11,7 +11,7 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
-from bot.callbacks import ListPageButton, RequestButton
+from bot.callbacks import ListPageButton, ProfileButton, RequestButton
 from bot.i18n import N_, Translator
 from bot.keyboards import button, dialog_button, dialog_nav, inline, main_menu, share_keyboard
 from bot.labels import CLOCK_LABELS, EVENT_LABELS, KIND_LABELS, STATUS_LABELS
@@ -19,7 +19,7 @@ from bot.services import confirmation, intake, requests, returns, users
 from bot.services.errors import InvalidValue, LimitReached, TooLong, WrongInput
 from bot.services.validation import ADDRESS_MAX, DESCRIPTION_MAX, MAX_PHOTOS
 from bot.telegram_text import shorten
-from storage.models import Draft, Product, ServiceRequest, SlaClock
+from storage.models import Customer, Draft, Product, ServiceRequest, SlaClock
 
 Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | None
 TIMELINE_SHOWN = 10
@@ -45,9 +45,14 @@ class View:
 # --- general ------------------------------------------------------------------------------
 
 
-def greeting(_: Translator, name: str, *, staff: bool) -> View:
+def greeting(_: Translator, name: str, *, staff: bool, roles: frozenset[str] = frozenset()) -> View:
     text = _("Hello, {name}! I am the after-sales service desk.", name=name or "👋")
-    text += "\n" + (_("New service requests from customers will arrive here.") if staff else _("I can register a fault or a question about your equipment and keep you informed until it is solved."))
+    if staff and users.ROLE_DISPATCHER in roles:
+        text += "\n" + _("New service requests from customers will arrive here.")
+    elif staff:  # only dispatchers receive every new request
+        text += "\n" + _("Your work arrives here; your commands are in the menu, and /help explains them.")
+    else:
+        text += "\n" + _("I can register a fault or a question about your equipment and keep you informed until it is solved.")
     return View(text, main_menu(_))
 
 
@@ -62,6 +67,8 @@ def help_text(_: Translator, *, staff: bool, roles: frozenset[str] = frozenset()
         _("/language — change the language"),
         _("/cancel — stop what you are doing now"),
     ]
+    if not staff:
+        lines.insert(-2, _("/profile — your name, phone and company; engineers call the phone given here"))
     if staff and "dispatcher" in roles:
         lines.append(_("As a dispatcher you receive each new request here with its photos."))
         lines.append(_("/queue — requests waiting for an engineer: triage, log the contact, assign"))
@@ -130,6 +137,34 @@ def onboarding_prompt(_: Translator, draft: Draft, telegram_name: str) -> View:
         )
     rows = [[dialog_button(_("Skip"), draft, "skip")], dialog_nav(_, draft)]
     return View(_("Which company or project is the equipment for? Type its name, or press “Skip”."), inline(rows))
+
+
+def customer_details(_: Translator, customer: Customer) -> View:
+    """/profile for a customer: what staff see and call, each changeable on its own."""
+    lines = [
+        _("<b>Your details</b>"),
+        _("Name: {value}", value=customer.name),
+        _("Phone: {value}", value=customer.phone),
+        _("Company or project: {value}", value=customer.company or "—"),
+        _("Engineers call this number about your requests."),
+    ]
+    rows = [
+        [button(_("✏️ Name"), ProfileButton(users.STEP_NAME)), button(_("✏️ Phone"), ProfileButton(users.STEP_PHONE))],
+        [button(_("✏️ Company"), ProfileButton(users.STEP_COMPANY))],
+    ]
+    return View("\n".join(lines), inline(rows))
+
+
+def detail_prompt(_: Translator, draft: Draft, customer: Customer) -> View:
+    if draft.step == users.STEP_NAME:
+        return View(_("Type your name as our staff should address you."), inline([dialog_nav(_, draft, back=False)]))
+    if draft.step == users.STEP_PHONE:
+        share = KeyboardButton(_("📱 Share my phone number"), request_contact=True)
+        return View(_("Press the button below to share your phone number, or type it with the country code, e.g. +86 138 0013 8000."),
+                    share_keyboard(_, share, back=False))
+    rows = [[dialog_button(_("Remove the company"), draft, "remove")]] if customer.company else []
+    rows.append(dialog_nav(_, draft, back=False))
+    return View(_("Type the name of your company or project."), inline(rows))
 
 
 def onboarding_done(_: Translator, name: str) -> View:
@@ -282,6 +317,7 @@ _EXPECTED = {
     users.STEP_NAME: N_("Please type your name as text."),
     users.STEP_PHONE: N_("Please share your phone number with the button below, or type it, e.g. +86 138 0013 8000."),
     users.STEP_COMPANY: N_("Please type the company or project name as text, or press “Skip”."),
+    users.DETAIL_COMPANY: N_("Please type the company or project name as text."),
     requests.COMMENT_STEP: N_("Please send your comment as text or a photo, or press “Done”."),
     "note": N_("Please send the note as text, or press Cancel."),
     confirmation.SURVEY_COMMENT: N_("Please write your comment as text, or press “Skip”."),

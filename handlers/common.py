@@ -17,6 +17,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
+from bot import menus
 from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import Translator, language_from_telegram
@@ -216,12 +217,15 @@ def handler(func: HandlerFunc) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], 
                 uow, tg_user.id, tg_user.first_name or "", tg_user.username,
                 tg_user.language_code, deps.settings.default_language, deps.clock.now(),
             )
+            language_changed = users.follow_telegram_language(user, tg_user.language_code, deps.settings.default_language)
             turn = Turn(update, context, uow, user, deps)
             try:
                 await func(turn)
             finally:
                 await turn.answer()
             await uow.commit()
+        if language_changed and users.is_staff(user):  # e.g. a bootstrap admin's menu, set before they ever wrote
+            await menus.apply_for(context.bot, user, turn._)
         if turn.notified:  # committed: now tell the people this update concerns
             from handlers.outbox import deliver_now  # the sender imports handlers that import this module
 

@@ -72,6 +72,7 @@ from storage.models import Draft
 
 INPUT_HANDLERS = {
     users.ONBOARDING: onboarding.on_input,
+    users.DETAILS_DIALOG: onboarding.on_details_input,
     intake.INTAKE: intake_handlers.on_input,
     requests.COMMENT_DIALOG: status.on_comment_input,
     dispatch.CONTACTED_DIALOG: dispatch.on_note_input,
@@ -103,6 +104,7 @@ INPUT_HANDLERS = {
 }
 BUTTON_HANDLERS = {
     users.ONBOARDING: onboarding.on_button,
+    users.DETAILS_DIALOG: onboarding.on_details_dialog_button,
     intake.INTAKE: intake_handlers.on_button,
     requests.COMMENT_DIALOG: status.on_comment_button,
     dispatch.CONTACTED_DIALOG: dispatch.on_note_button,

@@ -8,6 +8,7 @@ from bot.services import dialogs, escalation, requests, staff, users
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from handlers import approvals as approval_handlers
+from handlers import onboarding
 from handlers.common import Turn, handler
 from storage.models import Draft, ServiceRequest, User
 
@@ -152,15 +153,19 @@ async def cmd_duty(turn: Turn) -> None:
 
 @handler
 async def cmd_profile(turn: Turn) -> None:
-    """/profile: a staff member's own name, phone, region, skills and duty."""
+    """/profile: a staff member's own name, phone, region, skills and duty; a customer's own
+    name, phone and company."""
     if not users.is_staff(turn.user):
-        await turn.reply(turn._("This command is for service staff."))
+        await onboarding.show_details(turn)
         return
     await turn.reply(staff_views.profile_view(turn._, turn.user))
 
 
 async def on_profile_button(turn: Turn, payload: ProfileButton) -> None:
     """Edits only the presser's own profile: the button names a field, never a person."""
+    if not users.is_staff(turn.user):
+        await onboarding.on_details_button(turn, payload)
+        return
     try:
         staff.require_staff(turn.user)
         if payload.field == "duty":

@@ -1,10 +1,10 @@
 """/start, /help, /language, /cancel and the answers to commands we do not know."""
 from __future__ import annotations
 
-from bot import views
+from bot import menus, views
 from bot.callbacks import LanguageButton
 from bot.keyboards import languages
-from bot.services import dialogs, intake, users
+from bot.services import dialogs, intake, requests, users
 from bot.services import staff as staff_service
 from bot.services.errors import InvalidValue
 from handlers import onboarding
@@ -24,12 +24,16 @@ async def cmd_start(turn: Turn) -> None:
         await staff_handlers.join_by_invite(turn, args[0][len(staff_service.INVITE_PREFIX):])
         return
     staff = users.is_staff(turn.user)
-    await turn.reply(views.greeting(turn._, turn.user.first_name, staff=staff))
+    await turn.reply(views.greeting(turn._, turn.user.first_name, staff=staff, roles=turn.user.role_names))
     draft = await dialogs.current(turn.uow, turn.user.id)
-    if draft is not None and draft.kind == intake.INTAKE:
+    if draft is not None and draft.kind == requests.COMMENT_DIALOG:
+        # Starting over ends comment mode (what was sent is kept): the next message must not
+        # reach the staff as a comment on a request the person has left.
+        await dialogs.end(turn.uow, draft)
+    elif draft is not None and draft.kind == intake.INTAKE:
         await intake_handlers.open_intake(turn)  # resumes where they stopped
-    elif draft is not None and draft.kind == users.ONBOARDING:
-        await turn.reply(views.onboarding_prompt(turn._, draft, turn.user.first_name))
+    elif draft is not None:
+        await remind_unfinished(turn)
     elif not staff and await users.customer_of(turn.uow, turn.user) is None:
         await onboarding.begin(turn)
 
@@ -59,6 +63,7 @@ async def on_language(turn: Turn, payload: LanguageButton) -> None:
     turn.refresh_language()
     await turn.edit_off()
     await turn.reply(views.language_saved(turn._))
+    await menus.apply_for(turn.bot, turn.user, turn._)  # the command menu speaks it too
     await remind_unfinished(turn)
 
 
@@ -81,14 +86,23 @@ async def on_unknown_command(turn: Turn) -> None:
 
 @handler
 async def on_edited_message(turn: Turn) -> None:
-    """Edits cannot change what a dialog already took; say so instead of ignoring them."""
-    if await dialogs.current(turn.uow, turn.user.id) is not None:
+    """Edits change nothing already taken or passed on; say so instead of ignoring them (a
+    customer correcting a phone number in a sent comment would think the staff see it)."""
+    draft = await dialogs.current(turn.uow, turn.user.id)
+    if draft is not None and draft.kind == intake.INTAKE:
         await turn.reply(turn._("I only read new messages, not edits. If something needs correcting, send it again, or use “Edit” on the summary."))
+    else:
+        await turn.reply(turn._("I only read new messages, not edits: your change was not passed on. Please send the correction as a new message."))
 
 
 async def remind_unfinished(turn: Turn) -> None:
+    """Say what the next message will go to when a dialog is open."""
     draft = await dialogs.current(turn.uow, turn.user.id)
-    if draft is not None and draft.kind == users.ONBOARDING:  # ask the question again, in the new language
+    if draft is None:
+        return
+    if draft.kind == users.ONBOARDING:  # ask the question again, in the new language
         await turn.reply(views.onboarding_prompt(turn._, draft, turn.user.first_name))
-    elif draft is not None and draft.kind == intake.INTAKE:
+    elif draft.kind == intake.INTAKE:
         await turn.reply(turn._("You have an unfinished request. Send /new to continue it, or /cancel to drop it."))
+    else:
+        await turn.reply(turn._("You are in the middle of a step: what you send next continues it. Send /cancel to stop it."))

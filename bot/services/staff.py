@@ -8,10 +8,10 @@ import secrets
 from datetime import datetime, timedelta
 
 from bot.policy import StaffPolicy
-from bot.services import dispatch
+from bot.services import dialogs, dispatch
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, TooLong, WrongInput
 from bot.services.validation import NAME_MAX, clean_text, international_phone
-from bot.services.users import ROLE_ADMIN, STAFF_ROLES
+from bot.services.users import ONBOARDING, ROLE_ADMIN, STAFF_ROLES
 from storage.db import UnitOfWork
 from storage.models import AuditEntry, Invite, User, UserRole
 
@@ -75,6 +75,9 @@ async def redeem_invite(uow: UnitOfWork, user: User, code: str, policy: StaffPol
         user.roles = [r for r in user.roles if r.role not in withdrawn]
     await uow.users.add_role(user, invite.role)
     user.is_active = True
+    draft = await dialogs.current(uow, user.id)
+    if draft is not None and draft.kind == ONBOARDING:  # staff need no customer registration (/new offers it later)
+        await dialogs.end(uow, draft)
     await uow.audit.add(AuditEntry(actor_telegram_id=user.telegram_id, action="invite_used",
                                    details={"invite_id": invite.id, "role": invite.role, "roles_withdrawn": withdrawn}, created_at=now))
     return invite.role

@@ -11,7 +11,7 @@ from bot.services.errors import InvalidValue, NotAllowed, WrongInput
 from bot.services.inputs import ContactInput, TextInput, UserInput
 from bot.services.validation import COMPANY_MAX, NAME_MAX, clean_text, contact_phone, international_phone
 from storage.db import UnitOfWork
-from storage.models import Customer, Draft, Project, User
+from storage.models import AuditEntry, Customer, Draft, Project, User
 
 ROLE_ADMIN = "admin"
 ROLE_DISPATCHER = "dispatcher"
@@ -47,9 +47,19 @@ async def touch(
         uow.customers.remember(customer)
     # Assigned only when different: an unchanged user leaves the session clean, so the commit has nothing to flush.
     _set_if_changed(user, first_name=first_name[:128], username=username, is_reachable=True)  # they wrote: not blocked
-    if not user.language_chosen and telegram_language:
-        _set_if_changed(user, language=language_from_telegram(telegram_language, default_language))
     return user
+
+
+def follow_telegram_language(user: User, telegram_language: str | None, default_language: str) -> bool:
+    """Speak the language of the person's Telegram app until they choose one with /language;
+    True when it changed (a staff member's command menu must follow)."""
+    if user.language_chosen or not telegram_language:
+        return False
+    language = language_from_telegram(telegram_language, default_language)
+    if user.language == language:
+        return False
+    user.language = language
+    return True
 
 
 def _set_if_changed(user: User, **values: object) -> None:
@@ -117,15 +127,7 @@ async def onboarding_input(uow: UnitOfWork, user: User, draft: Draft, message: U
         dialogs.move(draft, STEP_PHONE, now, name=name)
         return OnboardingStep(draft)
     if draft.step == STEP_PHONE:
-        if isinstance(message, ContactInput):
-            if message.contact_user_id != message.sender_user_id:
-                raise InvalidValue("own_contact")
-            phone = contact_phone(message.phone)
-        elif isinstance(message, TextInput):
-            phone = international_phone(clean_text(message.text, limit=32, expected="phone"))
-        else:
-            raise WrongInput("phone")
-        dialogs.move(draft, STEP_COMPANY, now, phone=phone)
+        dialogs.move(draft, STEP_COMPANY, now, phone=_phone_from(message))
         return OnboardingStep(draft)
     if draft.step == STEP_COMPANY:
         if not isinstance(message, TextInput):
@@ -133,6 +135,17 @@ async def onboarding_input(uow: UnitOfWork, user: User, draft: Draft, message: U
         company = clean_text(message.text, limit=COMPANY_MAX, expected="company")
         return await _finish_onboarding(uow, user, draft, company, now)
     raise WrongInput(draft.step)
+
+
+def _phone_from(message: UserInput) -> str:
+    """The customer's own number: their shared contact, or typed with the country code."""
+    if isinstance(message, ContactInput):
+        if message.contact_user_id != message.sender_user_id:
+            raise InvalidValue("own_contact")
+        return contact_phone(message.phone)
+    if isinstance(message, TextInput):
+        return international_phone(clean_text(message.text, limit=32, expected="phone"))
+    raise WrongInput("phone")
 
 
 async def onboarding_button(uow: UnitOfWork, user: User, draft: Draft, action: str, now: datetime) -> OnboardingStep:
@@ -153,7 +166,8 @@ async def onboarding_button(uow: UnitOfWork, user: User, draft: Draft, action: s
 
 async def _finish_onboarding(uow: UnitOfWork, user: User, draft: Draft, company: str | None, now: datetime) -> OnboardingStep:
     name, phone, then = draft.data["name"], draft.data["phone"], draft.data.get("then")
-    user.full_name, user.phone = name, phone
+    if not is_staff(user):  # a staff member's own name and work phone (/profile) are not their customer record's
+        user.full_name, user.phone = name, phone
     customer = await uow.customers.by_user_id(user.id)
     if customer is None:
         customer = await uow.customers.add(Customer(user_id=user.id, name=name, phone=phone, company=company, created_at=now))
@@ -163,3 +177,51 @@ async def _finish_onboarding(uow: UnitOfWork, user: User, draft: Draft, company:
         await uow.customers.add_project(Project(customer_id=customer.id, name=company, created_at=now))
     await dialogs.end(uow, draft)
     return OnboardingStep(None, customer=customer, then=then)
+
+
+# --- a registered customer changes their details (/profile) --------------------------------
+
+DETAILS_DIALOG = "customer_details"
+DETAIL_FIELDS = (STEP_NAME, STEP_PHONE, STEP_COMPANY)
+DETAILS_CHANGED_AUDIT = "customer_details_changed"
+DETAIL_COMPANY = "company_detail"  # its prompt has no "Skip"
+
+
+async def start_detail_change(uow: UnitOfWork, user: User, field: str, now: datetime) -> Draft:
+    """Ask for one new value; the dialog's step is the field (never taken from a button later)."""
+    if field not in DETAIL_FIELDS:
+        raise InvalidValue("field")
+    if await customer_of(uow, user) is None:
+        raise NotAllowed()
+    return await dialogs.begin(uow, user.id, DETAILS_DIALOG, field, {}, now)
+
+
+async def change_detail(uow: UnitOfWork, user: User, draft: Draft, message: UserInput | None, now: datetime) -> Customer:
+    """Store the value the customer sent for the dialog's field, by the rules of registration;
+    `message` None removes the company. Engineers read the phone from here on their next call."""
+    customer = await customer_of(uow, user)
+    if customer is None:  # erased meanwhile
+        await dialogs.end(uow, draft)
+        raise NotAllowed()
+    field = draft.step
+    if field == STEP_NAME:
+        if not isinstance(message, TextInput):
+            raise WrongInput("name")
+        customer.name = clean_text(message.text, limit=NAME_MAX, expected="name")
+    elif field == STEP_PHONE:
+        if message is None:
+            raise WrongInput("phone")
+        customer.phone = _phone_from(message)
+    elif message is None:
+        customer.company = None
+    elif isinstance(message, TextInput):
+        customer.company = clean_text(message.text, limit=COMPANY_MAX, expected=DETAIL_COMPANY)
+        if await uow.customers.first_project(customer.id) is None:
+            await uow.customers.add_project(Project(customer_id=customer.id, name=customer.company, created_at=now))
+    else:
+        raise WrongInput(DETAIL_COMPANY)
+    if not is_staff(user):  # as registration keeps them (a staff member's own are their /profile's)
+        user.full_name, user.phone = customer.name, customer.phone
+    await uow.audit.add(AuditEntry(actor_telegram_id=user.telegram_id, action=DETAILS_CHANGED_AUDIT, details={"field": field}, created_at=now))
+    await dialogs.end(uow, draft)
+    return customer

@@ -30,10 +30,11 @@ def clean_text(text: str | None, *, limit: int, expected: str) -> str:
 
 
 def normalize_phone(text: str) -> str:
-    """An international-style number: optional '+', 7 to 15 digits; separators are dropped."""
-    raw = _PHONE_SEPARATORS.sub("", text.strip())
+    """An international-style number: optional '+', 7 to 15 digits; separators are dropped.
+    Full-width digits and '＋' (a Chinese keyboard) become ASCII; other scripts' digits are refused."""
+    raw = _PHONE_SEPARATORS.sub("", typed_number(text))
     digits = raw[1:] if raw.startswith("+") else raw
-    if not digits.isdigit() or not 7 <= len(digits) <= 15:
+    if not (digits.isascii() and digits.isdigit()) or not 7 <= len(digits) <= 15:
         raise InvalidValue("phone")
     return ("+" if raw.startswith("+") else "") + digits
 
@@ -41,7 +42,7 @@ def normalize_phone(text: str) -> str:
 def international_phone(text: str) -> str:
     """A typed number with its country code ("+86 …" or "0086 …"). Without one the same phone
     typed by someone else, or shared from Telegram, would not match it."""
-    raw = text.strip()
+    raw = _PHONE_SEPARATORS.sub("", typed_number(text))  # "(+86) 138…" starts with its code too
     if raw.startswith("00"):
         raw = "+" + raw[2:]
     if not raw.startswith("+"):

@@ -38,12 +38,42 @@ async def test_region_and_skills_from_the_profile_rank_the_engineer_first(fake, 
     fake.assert_no_rejections()
 
 
-async def test_customers_have_no_profile_and_forged_profile_buttons_are_refused(fake, desk):
+async def test_a_customer_changes_their_phone_name_and_company_and_forged_buttons_are_refused(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
     alice = fake.add_user(user_id=5704, first_name="Alice", language_code="en")
-    await onboard(alice)
-    await file_request(alice)
+    await onboard(alice)  # +8613800138000, Yellow River Farm
+    number = await file_request(alice)
     await alice.send_text("/profile")
-    assert alice.last.text == "This command is for service staff."
-    await alice.press_data("1:pf:region")
+    assert "Phone: +8613800138000" in alice.last.text and "Company or project: Yellow River Farm" in alice.last.text
+    await alice.press_data("1:pf:region")  # a staff field, forged
     assert alice.callback_answers[-1][1] == "This button is no longer valid."
+
+    await alice.press("✏️ Phone")
+    await alice.send_sticker()
+    assert "share your phone number with the button below" in alice.last.text
+    await alice.send_text("139 0000 0001")  # no country code: engineers' phones would not match it
+    assert "with the country code" in alice.last.text
+    await alice.send_text("+86 139 0000 0001")
+    assert alice.new_messages[-2].text == "Saved."
+    assert "Phone: +8613900000001" in alice.last.text
+
+    await alice.press("✏️ Name")
+    await alice.send_text("/cancel")
+    await alice.send_text("Alice Wu")  # after /cancel this is not a name
+    await alice.send_text("/profile")
+    assert "Name: Alice" in alice.last.text and "Alice Wu" not in alice.last.text
+    await alice.press("✏️ Name")
+    await alice.send_text("Alice Wu")
+    await alice.press("✏️ Company")
+    await alice.press("Remove the company")
+    assert "Name: Alice Wu" in alice.last.text and "Company or project: —" in alice.last.text
+
+    await dora.send_text(f"/status {number}")  # staff read the new details
+    assert "+8613900000001" in dora.last.text and "Alice Wu" in dora.last.text
     fake.assert_no_rejections()
+
+
+async def test_profile_registers_someone_not_yet_registered(fake, desk):
+    lin = fake.add_user(user_id=5705, first_name="Lin", language_code="en")
+    await lin.send_text("/profile")
+    assert "What is your name?" in lin.last.text

@@ -13,13 +13,17 @@ def test_typed_phone_numbers_are_normalized(typed, stored):
     assert normalize_phone(typed) == stored
 
 
-@pytest.mark.parametrize("typed", ["12345", "call me", "+86 138 0013 8000 1234 5", "++8613800138000", ""])
+@pytest.mark.parametrize("typed", ["12345", "call me", "+86 138 0013 8000 1234 5", "++8613800138000", "", "+٧٩١٦٥٥٥٠١٠٢"])
 def test_implausible_phone_numbers_are_refused(typed):
     with pytest.raises(InvalidValue):
         normalize_phone(typed)
 
 
-@pytest.mark.parametrize("typed, stored", [("+86 138 0013 8000", "+8613800138000"), ("0086 138 0013 8000", "+8613800138000")])
+@pytest.mark.parametrize("typed, stored", [
+    ("+86 138 0013 8000", "+8613800138000"), ("0086 138 0013 8000", "+8613800138000"),
+    ("(+86) 138 0013 8000", "+8613800138000"),
+    ("＋８６ １３８ ００１３ ８０００", "+8613800138000"),  # a Chinese keyboard in full-width mode
+])
 def test_a_typed_phone_keeps_its_country_code(typed, stored):
     assert international_phone(typed) == stored
 

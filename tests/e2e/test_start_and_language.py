@@ -1,0 +1,109 @@
+"""/start, edits, the command menu's language and joining the staff mid-registration, over HTTP."""
+from __future__ import annotations
+
+import re
+
+from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
+from tests.e2e.helpers import enrol, file_request, onboard, t
+
+
+def _chat_menu(fake, telegram_id: int) -> list[dict] | None:
+    """The commands last set for this person's own chat, or None when none was."""
+    calls = [c for c in fake.calls("setMyCommands") if (c.params.get("scope") or {}).get("chat_id") == telegram_id]
+    return calls[-1].params["commands"] if calls else None
+
+
+async def test_start_in_comment_mode_ends_it_so_the_next_message_is_not_a_comment(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=6103, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await alice.send_text(f"/status {number}")
+    await alice.press("Add comment or photos")
+    await alice.send_text("/start")  # starting over
+    await alice.send_text("Hello, I want to ask about my other pump")
+    assert not any("my other pump" in m.content for m in dora.messages)
+    assert "Please use the menu below" in alice.last.text
+
+
+async def test_start_in_another_dialog_says_where_the_next_message_goes(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=6109, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await dora.send_text(f"/status {number}")
+    await dora.press("📞 Customer contacted")
+    await dora.send_text("/start")
+    assert "You are in the middle of a step" in dora.last.text and "/cancel" in dora.last.text
+
+
+async def test_the_greeting_promises_new_requests_only_to_dispatchers(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    eve = await enrol(fake, dora, 6106, "Eve", "engineer")
+    await eve.send_text("/start")
+    assert "New service requests from customers will arrive here." not in eve.last.text
+    assert "/help" in eve.last.text
+    await dora.send_text("/start")
+    assert "New service requests from customers will arrive here." in dora.last.text
+
+
+async def test_an_edit_of_a_sent_comment_is_answered_not_ignored(fake, desk):
+    alice = fake.add_user(user_id=6107, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await alice.send_text(f"/status {number}")
+    await alice.press("Add comment or photos")
+    sent = await alice.send_text("Call me on +86 139 0000 0000")
+    await alice.press("Done")
+    await alice.edit_text(sent["message_id"], "Call me on +86 138 0000 0000")  # fixing a typo
+    assert "your change was not passed on" in alice.last.text
+
+
+async def test_the_command_menu_follows_the_chosen_language(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    eve = await enrol(fake, dora, 6101, "Eve", "engineer")
+    assert {"command": "jobs", "description": "My jobs"} in _chat_menu(fake, 6101)
+    await eve.send_text("/language")
+    await eve.press("Русский")
+    assert {"command": "jobs", "description": t("ru", "My jobs")} in _chat_menu(fake, 6101)
+
+    ivan = fake.add_user(user_id=6108, first_name="Ivan", language_code="en")  # an English phone, a Russian reader
+    await ivan.send_text("/language")
+    await ivan.press("Русский")
+    assert {"command": "my", "description": t("ru", "My requests")} in _chat_menu(fake, 6108)
+
+
+async def test_a_bootstrap_admins_menu_follows_their_telegram_language_once_they_write(fake, desk):
+    wang = fake.users[SECOND_DISPATCHER_ID]  # zh-hans; his menu was set at start-up in the default language
+    await wang.send_text("/start")
+    assert {"command": "queue", "description": t("zh_Hans", "Requests waiting for an engineer")} in _chat_menu(fake, SECOND_DISPATCHER_ID)
+    calls = len(fake.calls("setMyCommands"))
+    await wang.send_text("/help")
+    assert len(fake.calls("setMyCommands")) == calls  # set once, not on every update
+
+
+async def test_a_phone_typed_with_full_width_digits_is_stored_as_ascii(fake, desk):
+    li = fake.add_user(user_id=6102, first_name="李", language_code="zh-hans")
+    await li.send_text("/start")
+    await li.send_text("李明")
+    await li.send_text("＋８６ １３８ ００１３ ８０００")  # a Chinese keyboard in full-width mode
+    await li.press(t("zh_Hans", "Skip"))
+    async with desk.db.uow() as uow:
+        customer = await uow.customers.by_user_id((await uow.users.by_telegram_id(6102)).id)
+        assert customer.phone == "+8613800138000"
+
+
+async def test_joining_the_staff_mid_registration_ends_the_registration(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    await dora.send_text("/invite dispatcher")
+    code = re.search(r"start=(inv_[\w-]+)", dora.last.text).group(1)
+    quinn = fake.add_user(user_id=6105, first_name="Quinn", language_code="en")
+    await quinn.send_text("/start")  # opened the bot before the admin's link arrived
+    await quinn.press("Use “Quinn”")
+    await quinn.send_text(f"/start {code}")
+    assert "You now have the role: Dispatcher" in quinn.last.text
+    await quinn.send_text("hello")
+    assert "does not look like a phone number" not in quinn.last.text
+    await quinn.send_text("/start")
+    assert "What phone number can our engineers call?" not in quinn.last.text
+    fake.assert_no_rejections()
