@@ -35,12 +35,15 @@ def dispatcher_list(_: Translator, cards: list[ReminderCard]) -> View | None:
         return None
     lines = [_.ngettext("🔧 <b>Maintenance falls due for {n} product</b>", "🔧 <b>Maintenance falls due for {n} products</b>", len(cards))]
     for card in cards:
-        owner = card.customer.name if card.customer else (card.product.owner_name or _("no customer registered"))
+        if card.customer is not None and card.customer.erased_at is not None:
+            owner = _("customer's data erased")
+        else:
+            owner = card.customer.name if card.customer else (card.product.owner_name or _("no customer registered"))
         line = _("{product} — {owner} — due on {date}", product=_product(card.product), owner=owner, date=_day(_, card.reminder.due_on))
         if card.booked is not None:
             line += " " + _("(booked: {number})", number=card.booked.number)
-        lines.append(line)
-    lines.append(_("Customers who use this bot got a “Book maintenance” button; the others need a call."))
+        lines.append(line if card.reached or card.booked is not None else "📞 " + line)
+    lines.append(_("📞 marks those to call: they are not on this bot or cannot be reached on it. The others got a “Book maintenance” button."))
     return View("\n".join(lines))
 
 

@@ -1,11 +1,11 @@
 """The intake dialog's handlers: open it, feed it messages and buttons, submit it."""
 from __future__ import annotations
 
-from bot import escalation_views, views
+from bot import escalation_views, maintenance_views, views
 from bot.callbacks import DialogButton, DispatchButton
 from bot.keyboards import button, inline
 from bot.labels import CLOCK_LABELS
-from bot.services import consultation, intake, requests, users
+from bot.services import consultation, dialogs, intake, maintenance, requests, users
 from bot.services.errors import DomainError
 from bot.services.inputs import UserInput
 from handlers import onboarding
@@ -81,6 +81,17 @@ async def go_back(turn: Turn, draft: Draft) -> None:
 async def submit(turn: Turn, customer: Customer, draft: Draft) -> None:
     """Register the request and queue its announcement to the dispatchers in one transaction, then
     tell the customer what happens next: a refused reply to the customer loses neither."""
+    reminder_id = draft.data.get("maintenance_reminder_id")
+    if reminder_id is not None:
+        try:
+            await maintenance.check_still_bookable(turn.uow, customer, reminder_id)
+        except (maintenance.AlreadyBooked, maintenance.NoLongerYours) as refused:
+            await dialogs.end(turn.uow, draft)
+            await turn.edit_off()
+            text = (maintenance_views.already_booked(turn._, refused.request) if isinstance(refused, maintenance.AlreadyBooked)
+                    else maintenance_views.no_longer_yours(turn._))
+            await turn.reply(views.main_menu_view(turn._, text))
+            return
     request = await intake.submit(turn.uow, turn.user, customer, draft, turn.deps.policy, turn.now, turn.deps.settings.timezone)
     await notify_dispatchers(turn, request)
     await turn.uow.commit()  # the request exists before anyone is told about it

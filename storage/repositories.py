@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -1393,11 +1393,15 @@ class ArchiveRepository(_Repository):
 
 class MaintenanceRepository(_Repository):
     async def products_with_cycle(self, after_id: int, limit: int) -> list[Product]:
-        """Products with a maintenance cycle and a known service start, by id after `after_id`."""
+        """Products with a maintenance cycle and a known service start, by id after `after_id`;
+        not a unit that came back refunded or exchanged and is nobody's yet (it is in our
+        warehouse; once resold and claimed it is reminded of again)."""
+        came_back = exists().where(ReturnCase.product_id == Product.id, ReturnCase.state.in_(("refunded", "exchanged")))
         return list(await self.session.scalars(
             select(Product).where(
                 Product.id > after_id, Product.maintenance_cycle_months > 0,
                 (Product.commissioning_date.is_not(None)) | (Product.sale_date.is_not(None)),
+                Product.customer_id.is_not(None) | ~came_back,
             ).order_by(Product.id).limit(limit)
         ))
 

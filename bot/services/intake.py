@@ -199,13 +199,20 @@ async def submit(
         raise StaleAction()
     data = draft.data
     site = data["site"]
+    product_id = data.get("product_id")
+    if product_id is not None:
+        product = await uow.products.get(product_id)
+        if product is None or product.customer_id != customer.id:
+            # it changed hands while the form was open: the report goes with the serial as typed,
+            # not linked to someone else's product (a maintenance booking is refused before this)
+            product_id = None
     request = await requests.create(uow, user, customer, requests.NewRequest(
-        kind=data["kind"], description=data["description"], product_id=data.get("product_id"),
+        kind=data["kind"], description=data["description"], product_id=product_id,
         serial=data.get("serial"), photos=tuple(data.get("photos", [])), voices=tuple(data.get("voices", [])),
         site_address=site.get("address"), site_latitude=site.get("latitude"), site_longitude=site.get("longitude"),
     ), policy, now, timezone)
     reminder_id = data.get("maintenance_reminder_id")
-    if reminder_id and data["kind"] == "maintenance" and data.get("product_id"):  # booked from a maintenance reminder
-        await uow.maintenance.link_booking(reminder_id, data["product_id"], request.id)
+    if reminder_id and data["kind"] == "maintenance" and product_id:  # booked from a maintenance reminder
+        await uow.maintenance.link_booking(reminder_id, product_id, request.id)
     await dialogs.end(uow, draft)
     return request

@@ -86,7 +86,7 @@ async def remind_batch(
             continue
         recorded += 1
         customer = await uow.customers.get(product.customer_id) if product.customer_id else None
-        if customer is not None and customer.user_id is not None:
+        if await _reachable(uow, customer):
             await uow.outbox.add_once(OutboxMessage(
                 key=customer_key(reminder.id), user_id=customer.user_id, kind=CUSTOMER_REMINDER,
                 payload={"reminder_id": reminder.id}, not_before=customer_time, created_at=now,
@@ -112,12 +112,21 @@ async def finish_scan(uow: UnitOfWork, moment: datetime, staff_time: datetime, n
 # --- what the messages say, read when they are sent -----------------------------------------
 
 
+async def _reachable(uow: UnitOfWork, customer: Customer | None) -> bool:
+    """The customer can get the reminder here: on the bot, not blocked, not erased."""
+    if customer is None or customer.user_id is None or customer.erased_at is not None:
+        return False
+    user = await uow.users.get(customer.user_id)
+    return user is not None and user.is_reachable
+
+
 @dataclass(frozen=True)
 class ReminderCard:
     reminder: MaintenanceReminder
     product: Product
     customer: Customer | None
     booked: ServiceRequest | None
+    reached: bool = True  # False: the dispatchers must call (not on the bot, blocked it, or no customer)
 
 
 async def card_for_customer(uow: UnitOfWork, user: User, reminder_id: int) -> ReminderCard | None:
@@ -136,7 +145,7 @@ async def dispatcher_list(uow: UnitOfWork, payload: dict) -> list[ReminderCard]:
     cards = []
     for reminder, product, customer in rows:
         booked = await uow.requests.get(reminder.booked_request_id) if reminder.booked_request_id else None
-        cards.append(ReminderCard(reminder, product, customer, booked))
+        cards.append(ReminderCard(reminder, product, customer, booked, await _reachable(uow, customer)))
     return cards
 
 
@@ -172,10 +181,7 @@ async def start_booking(uow: UnitOfWork, user: User, customer: Customer | None, 
         if await uow.maintenance.was_sent_to(customer_key(reminder.id), user.id):
             raise NoLongerYours()
         raise NotFound()  # someone else's reminder: not even that it exists
-    if reminder.booked_request_id is not None:
-        booked = await uow.requests.get(reminder.booked_request_id)
-        if booked is not None and booked.status != requests.CANCELLED:
-            raise AlreadyBooked(booked)
+    await _refuse_if_booked(uow, reminder)
     draft = await dialogs.current(uow, user.id)
     if draft is not None and draft.kind == intake.INTAKE and draft.data.get("maintenance_reminder_id") == reminder.id:
         return Booking(draft, product, reminder, True)
@@ -188,3 +194,21 @@ async def start_booking(uow: UnitOfWork, user: User, customer: Customer | None, 
         maintenance_reminder_id=reminder.id,
     )
     return Booking(draft, product, reminder, False)
+
+
+async def _refuse_if_booked(uow: UnitOfWork, reminder: MaintenanceReminder) -> None:
+    if reminder.booked_request_id is not None:
+        booked = await uow.requests.get(reminder.booked_request_id)
+        if booked is not None and booked.status != requests.CANCELLED:
+            raise AlreadyBooked(booked)
+
+
+async def check_still_bookable(uow: UnitOfWork, customer: Customer, reminder_id: int) -> None:
+    """At "Confirm and send" of a booking: the product is still the customer's and no other
+    request booked this reminder meanwhile (a booking kept aside while the same reminder was
+    booked again would send a second engineer for one due date)."""
+    reminder = await uow.maintenance.get(reminder_id)
+    product = await uow.products.get(reminder.product_id) if reminder else None
+    if reminder is None or product is None or product.customer_id != customer.id:
+        raise NoLongerYours()
+    await _refuse_if_booked(uow, reminder)

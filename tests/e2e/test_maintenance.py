@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from storage.models import AuditEntry, MaintenanceReminder
+from storage.models import AuditEntry, MaintenanceReminder, OutboxMessage, Product, ServiceRequest
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
-from tests.e2e.helpers import onboard, t
+from tests.e2e.helpers import enrol, onboard, t
 
 # Commissioned 2025-09-20 with a 6-month cycle: due Friday 2026-03-20, reminded 14 days before,
 # Friday 2026-03-06 at 10:00 Shanghai (02:00 UTC). The desk clock starts on Monday 2026-03-02 09:30.
@@ -99,3 +99,117 @@ async def test_reminded_once_at_ten_and_booked_with_one_tap(fake, desk):
         assert len(list(await uow.session.scalars(select(MaintenanceReminder.id)))) == 1
         assert await uow.drafts.of_user((await uow.users.by_telegram_id(7101)).id) is None
     fake.assert_no_rejections()
+
+
+async def _alice_owns(fake):
+    dora = fake.users[DISPATCHER_ID]
+    await dora.send_text("/import")
+    await dora.send_document("registry.csv", data=REGISTRY)
+    alice = fake.add_user(user_id=7101, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await alice.send_text("/products")
+    await alice.press(en("Claim a product by serial"))
+    await alice.send_text("QJ-7001")
+    await dora.press(en("✅ Confirm"))
+    return dora, alice
+
+
+async def _reminded(fake, desk):
+    dora, alice = await _alice_owns(fake)
+    desk.clock.set(REMINDER_AT)
+    await desk.sweep()
+    [reminder] = _maintenance_messages(alice)
+    return dora, alice, reminder
+
+
+async def _maintenance_numbers(desk) -> list[str]:
+    async with desk.db.uow() as uow:
+        return list(await uow.session.scalars(select(ServiceRequest.number).where(ServiceRequest.kind == "maintenance")))
+
+
+async def test_a_booking_kept_aside_while_the_reminder_was_booked_again_is_not_sent_twice(fake, desk):
+    dora, alice, reminder = await _reminded(fake, desk)
+    await alice.press(en("🔧 Book maintenance"), reminder)
+    await alice.send_location(34.7466, 113.6253)
+    await alice.send_text("/products")
+    await alice.press(en("Claim a product by serial"))  # the booking is kept aside
+    await alice.press(en("🔧 Book maintenance"), reminder)  # and the reminder booked anew
+    await alice.send_location(34.7466, 113.6253)
+    await alice.press(en("✅ Confirm and send"))
+    [number] = await _maintenance_numbers(desk)
+    await alice.send_text("/new")  # the booking kept aside comes back...
+    await alice.press(en("✅ Confirm and send"))  # ...and is refused: one visit per due date
+    assert en("This maintenance is already booked: request {number}. Follow it with /my.", number=number) in alice.last.text
+    assert await _maintenance_numbers(desk) == [number]
+
+
+async def test_a_booking_opened_before_the_product_changed_hands_is_refused(fake, desk):
+    dora, alice, reminder = await _reminded(fake, desk)
+    await alice.press(en("🔧 Book maintenance"), reminder)
+    await alice.send_location(34.7466, 113.6253)
+    summary = alice.last
+    bob = fake.add_user(user_id=7103, first_name="Bob", language_code="en")
+    await onboard(bob, phone="+8613900139000", company="Bob Farm")
+    await bob.send_text("/products")
+    await bob.press(en("Claim a product by serial"))
+    await bob.send_text("QJ-7001")
+    await dora.press(en("✅ Confirm"))
+    await alice.press(en("✅ Confirm and send"), summary)
+    assert "no longer registered to you" in alice.last.text
+    assert await _maintenance_numbers(desk) == []
+
+
+async def test_customers_who_cannot_get_the_button_are_marked_to_call(fake, desk):
+    dora, alice = await _alice_owns(fake)
+    fake.block(7101)
+    async with desk.db.uow() as uow:  # what an earlier 403 left
+        (await uow.users.by_telegram_id(7101)).is_reachable = False
+        await uow.commit()
+    desk.clock.set(REMINDER_AT)
+    await desk.sweep()
+    [listed] = _maintenance_messages(dora)
+    line = next(line for line in listed.text.splitlines() if "QJ-7001" in line)
+    assert line.startswith("📞 ") and "Alice" in line
+    async with desk.db.uow() as uow:  # nothing queued to someone who blocked the bot
+        assert list(await uow.session.scalars(select(OutboxMessage.id).where(OutboxMessage.kind == "maintenance_due"))) == []
+
+
+async def test_an_erased_customer_is_not_reminded_and_the_list_says_so(fake, desk):
+    dora, alice = await _alice_owns(fake)
+    await dora.send_text("/erase +8613800138000")
+    await dora.press("🗑 Erase", dora.last)
+    desk.clock.set(REMINDER_AT)
+    await desk.sweep()
+    async with desk.db.uow() as uow:
+        assert list(await uow.session.scalars(select(OutboxMessage.id).where(OutboxMessage.kind == "maintenance_due"))) == []
+    [listed] = _maintenance_messages(dora)
+    assert en("customer's data erased") in listed.text
+    fake.assert_no_rejections()
+
+
+async def test_a_refunded_unit_is_not_on_the_maintenance_list(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7301, "Sun", "service_manager")
+    wen = await enrol(fake, dora, 7302, "Wen", "warehouse")
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)
+    today = desk.clock.now().astimezone(desk.settings.timezone).date()
+    async with desk.db.uow() as uow:
+        customer = await uow.customers.by_user_id((await uow.users.by_telegram_id(5001)).id)
+        await uow.products.add(Product(serial="QJ-2001", model="QJ 50-120", customer_id=customer.id, owner_name="Yellow River Farm",
+                                       sale_date=today - timedelta(days=10), maintenance_cycle_months=1))
+        await uow.commit()
+    await alice.send_text("/products")
+    await alice.press("↩️ Return or exchange: QJ-2001")
+    await alice.press("🔧 Quality fault")
+    await alice.send_text("The pump stops after five minutes")
+    await alice.press("✅ Send the request", alice.last)
+    await sun.press("✅ Approve", sun.last)
+    tracking = wen.last
+    for step in ("📦 Product received", "🔍 Inspected", "💰 Refunded"):
+        await wen.press(step, tracking)
+    seen = len(dora.messages)
+    for _ in range(25):  # past the reminder day of the next due date
+        desk.clock.advance(timedelta(days=1))
+        await desk.sweep()
+    assert [m.text for m in dora.messages[seen:] if "QJ-2001" in (m.text or "")] == []

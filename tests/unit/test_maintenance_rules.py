@@ -1,8 +1,11 @@
 """When maintenance falls due and when its reminder goes out (bot/services/maintenance.py)."""
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from bot.config import DEFAULT_POLICY_FILE
 from bot.policy import MaintenancePolicy, load_policy
@@ -87,3 +90,18 @@ def test_the_scan_moment_is_the_latest_ten_oclock():
     moment = reminder_moment(date(2026, 3, 16), POLICY, SHANGHAI)
     for delay in (timedelta(0), timedelta(minutes=1), timedelta(hours=23, minutes=59)):
         assert latest_scan_moment(moment + delay, POLICY, SHANGHAI) == moment
+
+
+@pytest.mark.parametrize("language", ["en", "ru", "zh_Hans"])
+def test_the_reminder_names_the_button_the_customer_sees(language):
+    from bot import maintenance_views
+    from bot.i18n import Translator
+    from bot.services.maintenance import ReminderCard
+    from storage.models import MaintenanceReminder
+
+    _ = Translator(language, SHANGHAI)
+    card = ReminderCard(MaintenanceReminder(id=1, due_on=date(2026, 3, 20)), product(sale=date(2025, 9, 1)), None, None)
+    view = maintenance_views.customer_reminder(_, card)
+    [[button]] = view.markup.inline_keyboard
+    quoted = re.findall(r"[“«\"]([^”»\"]+)[”»\"]", view.text)
+    assert button.text.removeprefix("🔧 ").strip() in quoted
