@@ -248,6 +248,8 @@ def recorded(_: Translator, what: str, actor: User) -> str:
         "action": _("Corrective action recorded by {name}.", name=display_name(actor)),
         "answer": _("✅ Answer sent to the customer by {name}. The complaint is closed.", name=display_name(actor)),
         "queued": _("✅ Answer recorded by {name}; the customer receives it when their quiet hours end. The complaint is closed.", name=display_name(actor)),
+        "unreached": _("Answer recorded by {name}, but the customer cannot be reached on this bot (blocked it or never used it): "
+                       "please give them the answer by phone or in writing. The complaint is closed.", name=display_name(actor)),
     }[what]
 
 

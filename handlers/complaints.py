@@ -295,11 +295,13 @@ async def on_work_button(turn: Turn, draft: Draft, payload: DialogButton) -> Non
         await turn.reply(_stopped(turn, error))
         return
     person = answered.customer_user
+    reached = answered.queued
     if person is not None and not answered.queued:
-        await turn.notify_view(person, complaint_views.answer_for_customer(turn.translator_for(person), answered.complaint, answered.request))
+        reached = await turn.notify_view(person, complaint_views.answer_for_customer(turn.translator_for(person), answered.complaint, answered.request))
     await turn.uow.commit()  # answered, closed and queued for the customer before they read it
     await turn.edit_off()
-    note = complaint_views.recorded(turn._, "queued" if answered.queued else "answer", turn.user)
+    # a customer who blocked the bot (or has none) must be answered another way: say so, not "sent"
+    note = complaint_views.recorded(turn._, ("queued" if answered.queued else "answer") if reached else "unreached", turn.user)
     await _card(turn, answered.complaint.id, note, edit=False)
 
 

@@ -511,7 +511,7 @@ async def send_answer(uow: UnitOfWork, actor: User, draft: Draft, now: datetime,
     customer = await uow.customers.get(request.customer_id)
     person = await uow.users.get(customer.user_id) if customer.user_id else None
     person = person if person is not None and person.is_active else None
-    queued = person is not None and deliver_from > now
+    queued = person is not None and person.is_reachable and deliver_from > now
     if queued:
         await uow.outbox.add_once(OutboxMessage(
             key=f"{OUTBOX_KIND}:{complaint.id}", user_id=person.id, kind=OUTBOX_KIND,

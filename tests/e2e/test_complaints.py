@@ -263,3 +263,33 @@ async def test_with_no_complaint_supervisor_the_manager_reading_it_is_told_how_t
     card = next(m for m in sun.messages if "A new complaint has arrived." in (m.text or ""))
     assert "/invite complaint_supervisor" in card.text and "🙋 Take it" not in card.button_texts
     fake.assert_no_rejections()
+
+
+async def test_an_answer_to_a_customer_who_blocked_the_bot_is_not_reported_as_sent(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    qin = await enrol(fake, dora, 7401, "Qin", "complaint_supervisor")
+    await enrol(fake, dora, 7403, "Ed", "engineer")
+    alice = fake.add_user(user_id=5101, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await alice.send_text(number)
+    await alice.press("📣 Complain")
+    await alice.press("🛎 The service")
+    await alice.send_text("Nobody called me back")
+    await alice.press("✅ Send the complaint")
+    card = qin.last
+    fake.block(alice.id)
+    await assign(dora, number, "Ed")  # the notice to Alice gets 403: she is marked unreachable
+    await desk.sweep()
+    await qin.press("🙋 Take it", card)
+    await qin.press("❗ Cause: service fault")
+    await qin.send_text("Visit rescheduled without telling the customer")
+    await qin.press("🛠 Corrective action")
+    await qin.send_text("Dispatch must call the customer when a visit moves")
+    await qin.press("✍️ Write answer")
+    await qin.send_text("Dear Alice, we are sorry.")
+    await qin.press("📤 Send to the customer", qin.last)
+    await desk.sweep()
+    assert "Answer sent to the customer" not in qin.last.text
+    assert "cannot be reached on this bot" in qin.last.text
+    assert not any("we are sorry" in (m.text or "") for m in alice.messages)
