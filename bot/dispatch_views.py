@@ -25,7 +25,7 @@ from bot.services.quotes import PAID_WARRANTIES
 from bot.staff_views import display_name
 from bot.telegram_text import shorten
 from bot.views import View, repeat_repair_line, request_site
-from storage.models import ServiceRequest, User
+from storage.models import Product, ServiceRequest, User
 
 HISTORY_SHOWN = 8
 
@@ -52,6 +52,12 @@ def queue_view(_: Translator, items: list[QueueItem], now: datetime) -> View:
     return View("\n".join(lines), inline(rows))
 
 
+def typed_match_line(_: Translator, product: Product, owner: str | None) -> str:
+    """A serial the customer typed that the registry knows: staff see whose it is there."""
+    return _("In the registry: {product}, registered to {owner}; not linked to this customer.",
+             product=f"{product.model} · {product.serial}", owner=owner or _("nobody yet"))
+
+
 def staff_card_view(_: Translator, card: StaffCard, now: datetime, extra_rows: list | None = None) -> View:
     """`extra_rows`: buttons other flows add to the card (a return's tracking step)."""
     request, customer = card.request, card.customer
@@ -62,6 +68,7 @@ def staff_card_view(_: Translator, card: StaffCard, now: datetime, extra_rows: l
         _("<b>{number}</b> · {kind} · {status}", number=request.number, kind=_(KIND_LABELS[request.kind]), status=_(STATUS_LABELS[request.status])),
         _("Customer: {name}, {phone}", name=customer.name, phone=customer.phone),
         _("Product: {value}", value=(f"{card.product.model} · {card.product.serial}" if card.product else request.serial_text) or _("unknown")),
+        *([typed_match_line(_, card.typed_match, card.typed_owner)] if card.typed_match else []),
         _("Description: {value}", value=shorten(request.description, 600)),
         _("Site: {value}", value=request_site(_, request)),
         _("Priority: {value}", value=_(PRIORITY_LABELS[request.priority])),

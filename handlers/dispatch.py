@@ -22,10 +22,6 @@ CLOSE_DIALOG = "close_request"
 NOTE_STEP = "note"
 
 
-def _today(turn: Turn):
-    return turn.now.astimezone(turn.deps.settings.timezone).date()
-
-
 async def _refuse(turn: Turn, payload_data: str) -> None:
     await turn.audit("not_allowed_button", data=payload_data)
     await turn.answer(turn._("This button is no longer valid."), alert=True)
@@ -54,7 +50,7 @@ async def cmd_overdue(turn: Turn) -> None:
 
 
 async def show_card(turn: Turn, request_id: int, *, edit: bool = True) -> None:
-    card = await dispatch.staff_card(turn.uow, turn.user, request_id, _today(turn), read_only=True,
+    card = await dispatch.staff_card(turn.uow, turn.user, request_id, turn.deps.settings.timezone, read_only=True,
                                      repeat_within=turn.deps.policy.closing.repeat_within)
     return_rows = return_views.tracking_rows(turn._, await returns.for_staff_card(turn.uow, turn.user, card.request))
     view = dispatch_views.staff_card_view(turn._, card, turn.now, return_rows)
@@ -80,13 +76,13 @@ async def on_dispatch_button(turn: Turn, payload: DispatchButton) -> None:
                 await quote_handlers.tell_quote_void(turn, request, waiting)
             await show_card(turn, payload.request_id)
         elif action == "distance":
-            card = await dispatch.staff_card(turn.uow, turn.user, payload.request_id, _today(turn))
+            card = await dispatch.staff_card(turn.uow, turn.user, payload.request_id, turn.deps.settings.timezone)
             await turn.edit(dispatch_views.distance_choices(turn._, card.request, turn.deps.policy.deadlines.arrival_bands))
         elif action == "warranty":
-            card = await dispatch.staff_card(turn.uow, turn.user, payload.request_id, _today(turn))
+            card = await dispatch.staff_card(turn.uow, turn.user, payload.request_id, turn.deps.settings.timezone)
             await turn.edit(dispatch_views.warranty_choices(turn._, card.request))
         elif action == "assign":
-            request = (await dispatch.staff_card(turn.uow, turn.user, payload.request_id, _today(turn))).request
+            request = (await dispatch.staff_card(turn.uow, turn.user, payload.request_id, turn.deps.settings.timezone)).request
             if request.status not in dispatch.ASSIGNABLE:
                 raise NotAllowed()  # resolved: the customer's verdict comes first
             candidates = await dispatch.candidates(turn.uow, turn.user, request.id, turn.deps.policy.dispatch.engineer_capacity)
@@ -96,7 +92,7 @@ async def on_dispatch_button(turn: Turn, payload: DispatchButton) -> None:
         elif action == "quote":
             await quote_handlers.start_quote(turn, payload.request_id)
         elif action == "close":
-            await dispatch.staff_card(turn.uow, turn.user, payload.request_id, _today(turn))  # authority check
+            await dispatch.staff_card(turn.uow, turn.user, payload.request_id, turn.deps.settings.timezone)  # authority check
             try:
                 await cancellation.check_closable(turn.uow, payload.request_id)
             except cancellation.ProductAtWarehouse:
@@ -105,7 +101,7 @@ async def on_dispatch_button(turn: Turn, payload: DispatchButton) -> None:
             draft = await dialogs.begin(turn.uow, turn.user.id, CLOSE_DIALOG, NOTE_STEP, {"request_id": payload.request_id}, turn.now)
             await turn.reply(View(turn._("Why is the request closed without the work? The customer reads this."), _cancel_markup(turn, draft)))
         elif action == "contacted":
-            await dispatch.staff_card(turn.uow, turn.user, payload.request_id, _today(turn))  # authority check
+            await dispatch.staff_card(turn.uow, turn.user, payload.request_id, turn.deps.settings.timezone)  # authority check
             draft = await dialogs.begin(turn.uow, turn.user.id, CONTACTED_DIALOG, NOTE_STEP, {"request_id": payload.request_id}, turn.now)
             await turn.reply(View(turn._("What did you agree with the customer? Send a short note."), _cancel_markup(turn, draft)))
         else:
@@ -163,6 +159,10 @@ async def on_assign_button(turn: Turn, payload: AssignButton) -> None:
     except dispatch.AlreadyAssigned as lost:
         await turn.answer(dispatch_views.already_assigned(turn._, lost.engineer), alert=True)
         await show_card(turn, payload.request_id)
+        return
+    except dispatch.EngineerUnreachable as unreachable:
+        await turn.answer(turn._("{name} has blocked the bot, so the job would not reach them. Please choose another engineer, "
+                                 "or ask them to write to the bot first.", name=unreachable.engineer.full_name or unreachable.engineer.first_name), alert=True)
         return
     except (NotAllowed, NotFound):
         await _refuse(turn, payload.pack())

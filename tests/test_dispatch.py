@@ -18,9 +18,9 @@ POLICY = load_policy(DEFAULT_POLICY_FILE)
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def _engineer(id_: int, *, region=None, skills=(), on_duty=True, active=True, last=None) -> User:
+def _engineer(id_: int, *, region=None, skills=(), on_duty=True, active=True, reachable=True, last=None) -> User:
     user = User(id=id_, telegram_id=id_, first_name=f"E{id_}", language="en", region=region, skills=list(skills),
-                on_duty=on_duty, is_active=active, last_assigned_at=last, roles=[UserRole(role="engineer")])
+                on_duty=on_duty, is_active=active, is_reachable=reachable, last_assigned_at=last, roles=[UserRole(role="engineer")])
     return user
 
 
@@ -33,6 +33,7 @@ def test_ranking_prefers_region_then_skill_then_longest_waiting():
         _engineer(4, region="Kaifeng", skills=["pump"], last=t + timedelta(hours=2)),
         _engineer(5),  # never had a job
         _engineer(6, on_duty=False), _engineer(7, active=False), _engineer(8),
+        _engineer(9, region="Kaifeng", reachable=False),  # blocked the bot: a job card would not reach them
     ]
     ranked = dispatch.rank(engineers, {8: 5}, "Farm road 3, Kaifeng", "QJ submersible pump", capacity=5)
     assert [c.engineer.id for c in ranked] == [4, 2, 3, 5, 1]

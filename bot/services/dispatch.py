@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.services import requests
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound
 from bot.services.users import OVERSEER_ROLES, ROLE_DISPATCHER
+from bot.services.validation import normalize_serial
 from storage.db import UnitOfWork
 from storage.models import Approval, Assignment, Customer, Product, RequestEvent, ServiceRequest, SlaClock, User
 
@@ -81,20 +83,31 @@ class StaffCard:
     can_act: bool = True  # False for a manager looking in: the card shows no dispatcher actions
     approvals: tuple[Approval, ...] = ()
     earlier_repair: ServiceRequest | None = None  # the same product repaired recently (requests.earlier_repair)
+    typed_match: Product | None = None  # not linked, but the serial the customer typed is in the registry
+    typed_owner: str | None = None  # whose it is there: the customer it is registered to, else the registry's owner
 
 
-async def staff_card(uow: UnitOfWork, actor: User, request_id: int, today: date, *, read_only: bool = False,
+async def staff_card(uow: UnitOfWork, actor: User, request_id: int, tz: ZoneInfo, *, read_only: bool = False,
                      repeat_within: timedelta | None = None) -> StaffCard:
     """The dispatcher's card; with `read_only` a manager may look at it too. With `repeat_within`
-    it names an earlier repair of the same product (policy `closing.repeat_within_days`)."""
+    it names an earlier repair of the same product (policy `closing.repeat_within_days`).
+
+    Until a dispatcher decides, the warranty is the registry's reading on the day the fault was
+    reported (a report on the last day of warranty stays in warranty when read next morning)."""
     require_overseer(actor) if read_only else require_dispatcher(actor)
     request = await uow.requests.get(request_id)
     if request is None:
         raise NotFound()
     product = await uow.products.get(request.product_id) if request.product_id else None
+    typed_match = await _registry_product(uow, request.serial_text) if product is None else None
+    typed_owner = None
+    if typed_match is not None:
+        holder = await uow.customers.get(typed_match.customer_id) if typed_match.customer_id else None
+        typed_owner = holder.name if holder is not None else typed_match.owner_name
     return StaffCard(
         request=request, customer=await uow.customers.get(request.customer_id), product=product,
-        warranty=request.warranty or warranty_from_registry(product, today),
+        typed_match=typed_match, typed_owner=typed_owner,
+        warranty=request.warranty or warranty_from_registry(product or typed_match, request.created_at.astimezone(tz).date()),
         clocks=[c for c in await uow.requests.clocks(request.id) if c.stopped_at is None],
         engineer=await uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None,
         history=await uow.requests.events(request.id, include_internal=True),
@@ -102,6 +115,14 @@ async def staff_card(uow: UnitOfWork, actor: User, request_id: int, today: date,
         approvals=tuple(await uow.approvals.of_request(request.id)),
         earlier_repair=await requests.earlier_repair(uow, request, repeat_within) if repeat_within else None,
     )
+
+
+async def _registry_product(uow: UnitOfWork, serial_text: str | None) -> Product | None:
+    """The registry's product with the serial a customer typed (a product they have not claimed)."""
+    try:
+        return await uow.products.by_serial(normalize_serial(serial_text)) if serial_text else None
+    except DomainError:  # not a serial number at all
+        return None
 
 
 async def open_request(uow: UnitOfWork, actor: User, request_id: int) -> ServiceRequest:
@@ -183,7 +204,8 @@ class Candidate:
 def rank(engineers: list[User], open_jobs: dict[int, int], site: str, product_text: str, capacity: int) -> list[Candidate]:
     """Engineers to propose, best first: region, then skills, then whoever got a job least recently.
 
-    Off-duty, deactivated and at-capacity engineers are left out. A region matches when it is
+    Off-duty, deactivated and at-capacity engineers are left out, and so is one who blocked the
+    bot (the job card could not reach them). A region matches when it is
     named in the site address; a skill (product line) when it is named in the product or description.
     """
     site, product_text = site.lower(), product_text.lower()
@@ -195,7 +217,7 @@ def rank(engineers: list[User], open_jobs: dict[int, int], site: str, product_te
             open_jobs=open_jobs.get(e.id, 0),
         )
         for e in engineers
-        if e.is_active and e.on_duty and ROLE_ENGINEER in e.role_names and open_jobs.get(e.id, 0) < capacity
+        if e.is_active and e.is_reachable and e.on_duty and ROLE_ENGINEER in e.role_names and open_jobs.get(e.id, 0) < capacity
     ]
     never = datetime.min.replace(tzinfo=None)
 
@@ -213,6 +235,14 @@ async def candidates(uow: UnitOfWork, actor: User, request_id: int, capacity: in
     open_jobs = await uow.dispatch.open_jobs_by_engineer(OPEN_JOB)
     product_text = " ".join(filter(None, [product.model if product else None, request.serial_text, request.description]))
     return rank(engineers, open_jobs, request.site_address or "", product_text, capacity)
+
+
+class EngineerUnreachable(DomainError):
+    """The engineer blocked the bot: a job given to them would reach nobody."""
+
+    def __init__(self, engineer: User) -> None:
+        super().__init__(engineer.id)
+        self.engineer = engineer
 
 
 @dataclass(frozen=True)
@@ -233,6 +263,8 @@ async def assign(uow: UnitOfWork, actor: User, request_id: int, engineer_id: int
     engineer = await uow.users.get(engineer_id)
     if engineer is None or not engineer.is_active or ROLE_ENGINEER not in engineer.role_names:
         raise NotFound()
+    if not engineer.is_reachable:
+        raise EngineerUnreachable(engineer)
     if not await uow.dispatch.claim_assignment(request.id, engineer.id, expected_engineer_id, ASSIGNABLE, requests.ASSIGNED, now):
         await uow.session.refresh(request)
         current = await uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None

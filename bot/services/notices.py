@@ -19,6 +19,7 @@ from storage.models import Customer, OutboxMessage, ServiceRequest, User
 VIEW = "view"  # rendered when caused: {"text": html, "markup": inline keyboard dict | None, "photos": [...], "voices": [...]}
 APPROVAL = "approval"  # an approval step's card: {"approval_id", "step"}, rendered when sent (it may be decided by then)
 UNREACHABLE = "unreachable"  # somebody blocked the bot: {"person_id"}, rendered for each reader when sent
+ASSIGNED_ROLES = frozenset({"engineer", "technical_expert"})  # work reaches them from the dispatchers
 
 
 async def queue(uow: UnitOfWork, user: User, kind: str, payload: dict[str, Any], key: str, now: datetime,
@@ -35,12 +36,18 @@ async def queue(uow: UnitOfWork, user: User, kind: str, payload: dict[str, Any],
 async def blocked(uow: UnitOfWork, telegram_id: int, now: datetime) -> User | None:
     """Telegram answered 403 for this person: mark them unreachable and, the first time only,
     tell the staff who must now reach them another way (dispatchers for a customer, admins for
-    a staff member). Returns the person when this call marked them."""
+    a staff member, and the dispatchers too for an engineer or expert). Returns the person when
+    this call marked them."""
     person = await uow.users.mark_unreachable(telegram_id)
 
     if person is None:
         return None  # unknown, or already known to be unreachable: the staff were told then
-    readers = await uow.users.active_with_role(ROLE_ADMIN) if is_staff(person) else await requests.dispatchers(uow)
+    if not is_staff(person):
+        readers = await requests.dispatchers(uow)
+    else:  # engineers' and experts' work is given by the dispatchers, who must know too
+        readers = await uow.users.active_with_role(ROLE_ADMIN)
+        if person.role_names & ASSIGNED_ROLES:
+            readers += [d for d in await requests.dispatchers(uow) if d.id not in {r.id for r in readers}]
     for reader in readers:
         if reader.id != person.id:
             key = f"{UNREACHABLE}:{person.id}:{reader.id}:{now.isoformat()}"
@@ -67,4 +74,6 @@ async def unreachable(uow: UnitOfWork, person_id: int) -> Unreachable | None:
     if customer is not None:
         recent = await uow.requests.page_of_customer(customer.id, 0, 20)
         open_requests = [request for request in recent if request.status in requests.OPEN_STATUSES]
+    elif "engineer" in person.role_names:  # their jobs must be followed up or reassigned
+        open_requests = await uow.dispatch.jobs_of(person.id, (requests.ASSIGNED, requests.IN_PROGRESS))
     return Unreachable(person, customer, open_requests)

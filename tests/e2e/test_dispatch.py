@@ -198,3 +198,80 @@ async def _job_card(engineer, number: str) -> str:
     await engineer.send_text("/jobs")
     await engineer.press(number)
     return engineer.last.text
+
+
+async def test_an_engineer_who_blocked_the_bot_is_not_offered_and_the_dispatchers_hear_of_their_jobs(fake, desk):
+    from bot.callbacks import AssignButton
+    from tests.e2e.helpers import enrol
+
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5101, "Ed", "engineer")
+    dan = await enrol(fake, dora, 5102, "Dan", "dispatcher")  # a dispatcher who is not an admin
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)
+    first = await file_request(alice)
+    fake.block(ed.id)
+    await assign(dora, first, "Ed")  # the job card gets 403: Ed is marked unreachable
+    await desk.sweep()
+    alert = next(m.text for m in dan.messages if "has blocked the bot" in (m.text or ""))
+    assert "Ed" in alert and f"Their open jobs: {first}" in alert
+
+    second = await file_request(alice, description="Second pump leaks")
+    await dora.send_text(f"/status {second}")
+    await dora.press(t("en", "👷 Assign"))
+    assert not any(label.startswith("Ed") for label in dora.last.button_texts)
+    async with desk.db.uow() as uow:
+        request_id = (await uow.requests.by_number(second)).id
+        ed_id = (await uow.users.by_telegram_id(5101)).id
+    await dora.press_data(AssignButton(request_id, ed_id, 0).pack())  # a list shown before the block
+    assert "Ed has blocked the bot" in dora.callback_answers[-1][1]
+    async with desk.db.uow() as uow:
+        assert (await uow.requests.by_number(second)).assigned_engineer_id is None
+
+
+REGISTRY_HEADER = "Serial,Model,Customer/Project,Sale date,Commissioning date,Warranty months,Maintenance cycle\n"
+
+
+async def test_the_warranty_on_the_card_is_read_on_the_day_the_fault_was_reported(fake, desk):
+    from datetime import timedelta
+
+    dora = fake.users[DISPATCHER_ID]
+    await dora.send_text("/import")  # 12 months from 2025-03-02: in warranty through 2026-03-02, today
+    await dora.send_document("registry.csv", data=(REGISTRY_HEADER + "QJ-5001,QJ 50-120,Farm,2025-02-20,2025-03-02,12,\n").encode())
+    alice = fake.add_user(user_id=7301, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await alice.send_text("/products")
+    await alice.press("➕ Claim a product by serial")
+    await alice.send_text("QJ-5001")
+    await dora.press("✅ Confirm", dora.last)
+    await alice.send_text("/new")
+    await alice.press("Fault repair")
+    await alice.press(next(b for b in alice.last.button_texts if "QJ-5001" in b))
+    await alice.send_text("Pump trips the breaker after 5 minutes")
+    await alice.press("Skip, no photos")
+    await alice.send_location(34.7466, 113.6253)
+    await alice.press("✅ Confirm and send")
+    number = re.search(r"SR-\d{4}-\d{6}", alice.last.text).group(0)
+    desk.clock.advance(timedelta(hours=23))  # the dispatcher opens it the next morning
+    await dora.send_text(f"/status {number}")
+    assert "Warranty: in warranty" in dora.last.text
+
+
+async def test_a_typed_serial_the_registry_knows_is_shown_to_staff_with_its_warranty(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    await dora.send_text("/import")
+    await dora.send_document("registry.csv", data=(REGISTRY_HEADER + "QJ-5003,QJ 50-120,Yellow River Farm,2025-09-01,2025-09-20,24,\n").encode())
+    alice = fake.add_user(user_id=7303, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await alice.send_text("/new")
+    await alice.press("Fault repair")
+    await alice.send_text("qj-5003")  # from the nameplate; she never claimed it
+    await alice.send_text("Pump trips the breaker after 5 minutes")
+    await alice.press("Skip, no photos")
+    await alice.send_location(34.7466, 113.6253)
+    await alice.press("✅ Confirm and send")
+    number = re.search(r"SR-\d{4}-\d{6}", alice.last.text).group(0)
+    await dora.send_text(f"/status {number}")
+    card = dora.last.text
+    assert "not in the registry" not in card and "Warranty: in warranty" in card
+    assert "In the registry: QJ 50-120 · QJ-5003, registered to Yellow River Farm; not linked to this customer." in card
