@@ -22,6 +22,10 @@ report…). `deliver` sends them:
 - 429 after the limiter's own retries: the person's rows stay held until `retry_after` has
   passed. 403: the person is marked unreachable, staff are told once (notices.blocked), their
   rows are closed as "blocked". 400: that message is closed as "rejected" and logged.
+- A network error or timeout: the message is tried again after NETWORK_RETRY. Telegram may have
+  delivered it before the answer was lost, so such a message can arrive twice (at least once;
+  an API without idempotency keys allows no better). Photos or voice notes that fail after
+  their message went out are logged, not retried: that would send the message twice.
 
 The handler wrapper calls `deliver_now` right after its commit for the people it notified, so
 notifications arrive at once; anything that would have to wait for the pace (and anybody with a
@@ -172,11 +176,6 @@ async def _send_parcel(bot: Any, deps: Deps, person_id: int, chat_id: int, parce
             message = await report_handlers.send_queued(bot, deps, chat_id, translator, month_code, pace)
         else:
             message = await send(bot, chat_id, parcel.view, rate_limit_args=pace)
-        # The photos and voice notes are part of the same notification: not paced again.
-        if parcel.photos:
-            await send_photos(bot, chat_id, parcel.photos)
-        for voice in parcel.voices:
-            await bot.send_voice(chat_id, voice)
     except WouldWait:
         return "busy"
     except Forbidden:
@@ -193,6 +192,7 @@ async def _send_parcel(bot: Any, deps: Deps, person_id: int, chat_id: int, parce
     except TelegramError as exc:
         log.warning("outbox message not sent (%s); retrying in %s s", exc, NETWORK_RETRY.total_seconds())
         return NETWORK_RETRY
+    await _send_attachments(bot, chat_id, parcel)
     async with deps.db.uow() as uow:
         await _close(uow, parcel.ids, now)
         if parcel.approval_step is not None:
@@ -200,6 +200,19 @@ async def _send_parcel(bot: Any, deps: Deps, person_id: int, chat_id: int, parce
             await uow.approvals.add_post(ApprovalPost(approval_id=approval_id, step=step, user_id=person_id, chat_id=chat_id, message_id=message.message_id))
         await uow.commit()
     return "sent"
+
+
+async def _send_attachments(bot: Any, chat_id: int, parcel: Parcel) -> None:
+    """The photos and voice notes after their message (part of the same notification: not paced
+    again). The message is out, so a failure here does not send the parcel again (the person
+    would get the card twice, buttons and all): it is logged, and the request keeps the files."""
+    try:
+        if parcel.photos:
+            await send_photos(bot, chat_id, parcel.photos)
+        for voice in parcel.voices:
+            await bot.send_voice(chat_id, voice)
+    except TelegramError as exc:
+        log.warning("outbox: a message went out but its attachments did not (%s: %s); not sent again", type(exc).__name__, exc)
 
 
 async def _stop(deps: Deps, person_id: int, chat_id: int, rest: list[Parcel], outcome: str | timedelta, now: datetime) -> None:

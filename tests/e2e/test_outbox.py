@@ -204,3 +204,21 @@ async def test_a_blocked_customer_is_marked_unreachable_and_the_dispatchers_are_
         await sender.deliver()
         await sender.deliver()
     assert [len(telegram.messages_to(d.telegram_id)) for d in dispatchers] == [2, 2]
+
+
+async def test_a_card_whose_album_failed_is_not_sent_again(database, database_url, telegram, clock):
+    telegram.chat_rate_limit = None  # the album follows the card at once, as Telegram allows
+    person = (await _people(database, telegram, clock, 1))[0]
+    async with database.uow() as uow:
+        payload = View("New request SR-1 with photos").to_payload() | {"photos": ["https://example.com/a.jpg", "https://example.com/b.jpg"], "voices": []}
+        assert await notices.queue(uow, person, notices.VIEW, payload, "card", clock.now())
+        await uow.commit()
+    telegram.inject_flood(retry_after=1, times=TELEGRAM_LIMITS.max_retries + 1, method="sendMediaGroup")
+    async with Sender(telegram, database_url, clock) as sender:
+        await sender.deliver()
+        clock.advance(timedelta(seconds=5))
+        await sender.deliver()
+    assert [m.text for m in telegram.messages_to(person.telegram_id) if m.text] == ["New request SR-1 with photos"]
+    async with database.uow() as uow:
+        [row] = list(await uow.session.scalars(select(OutboxMessage).where(OutboxMessage.key == "card")))
+        assert row.sent_at is not None and row.failure is None
