@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 SWEEPS_KEY, SCHEDULER_KEY = "sweeps", "scheduler"
 # When the last update arrived and the last sweep finished (the health endpoint reports their age).
 LAST_UPDATE_KEY, LAST_SWEEP_KEY = "last_update_at", "last_sweep_at"
+SCHEDULER_STARTED_KEY = "scheduler_started_at"  # health counts from here until the first sweep finishes
 SWEEP_LOCK_KEY = "sweep_lock"  # held while a scheduled sweep runs, so shutdown can wait for it
 OUTBOX_LOCK_KEY, OUTBOX_TASK_KEY = "outbox_lock", "outbox_round"  # the same for the outbox round
 
@@ -132,6 +133,7 @@ async def _post_init(app: Application) -> None:
             admin = await uow.users.by_telegram_id(telegram_id)
             await menus.apply_for(app.bot, admin, Translator(admin.language, deps.settings.timezone))
     if app.bot_data[SWEEPS_KEY]:
+        app.bot_data[SCHEDULER_STARTED_KEY] = app.bot_data[DEPS_KEY].clock.now()
         app.bot_data[SCHEDULER_KEY] = start_sweeps(lambda: run_sweep(app), lambda: run_outbox_round(app))
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import text
 from telegram.ext import Application
 
-from bot.app import LAST_SWEEP_KEY, LAST_UPDATE_KEY, SCHEDULER_KEY, SWEEPS_KEY
+from bot.app import LAST_SWEEP_KEY, LAST_UPDATE_KEY, SCHEDULER_KEY, SCHEDULER_STARTED_KEY, SWEEPS_KEY
 from bot.scheduler import SWEEP_SECONDS
 from handlers.common import DEPS_KEY, Deps
 
@@ -52,7 +52,9 @@ async def check_health(app: Application) -> Health:
     sweep_age = _age(now, app.bot_data.get(LAST_SWEEP_KEY))
     return Health(
         database=await _database_state(deps),
-        scheduler=_scheduler_state(app, sweep_age),
+        # before the first sweep finishes, its age counts from the scheduler's start: sweeps
+        # failing from the first one on are stale too
+        scheduler=_scheduler_state(app, sweep_age if sweep_age is not None else _age(now, app.bot_data.get(SCHEDULER_STARTED_KEY))),
         last_update_age_seconds=_age(now, app.bot_data.get(LAST_UPDATE_KEY)),
         last_sweep_age_seconds=sweep_age,
     )

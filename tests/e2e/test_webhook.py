@@ -193,3 +193,32 @@ async def test_stopping_finishes_the_update_in_hand_and_leaves_the_waiting_ones_
     handled = await hook.handled_update_ids()
     assert 7201 in handled and not {7202, 7203} & handled
     assert alice.messages and bob.messages == []
+
+
+async def test_sweeps_failing_from_the_first_one_make_the_scheduler_stale(fake, database_url, clock, monkeypatch):
+    import bot.app
+
+    runs = []
+
+    async def failing_sweep(app, send=True):  # e.g. a bad row makes every sweep raise from the start
+        runs.append(1)
+        raise RuntimeError("sweep failed")
+
+    monkeypatch.setattr(bot.app, "sweep", failing_sweep)
+    fake.add_user(user_id=DISPATCHER_ID, first_name="Dora", language_code="en")
+    hook = WebhookHarness(fake, database_url, clock)
+    await hook.start()
+    try:
+        for _ in range(500):
+            if runs:
+                break
+            await asyncio.sleep(0.01)
+        assert runs and LAST_SWEEP_KEY not in hook.app.bot_data  # it ran, and never finished
+        status, body = await hook.health()
+        assert status == 200  # just started: not stale yet
+        clock.advance(timedelta(minutes=30))
+        status, body = await hook.health()
+    finally:
+        await hook.stop()
+        await hook.db.dispose()
+    assert (status, body["scheduler"]) == (503, "stale")
