@@ -644,11 +644,15 @@ class PartRepository(_Repository):
         return await self.session.scalar(select(Part).where(func.upper(Part.code) == code.strip().upper()))
 
     async def by_codes(self, codes: list[str]) -> dict[str, Part]:
-        """Parts by case-folded code, looked up in chunks."""
+        """Parts by case-folded code, looked up in chunks. The exact code is matched too: a
+        PostgreSQL database with a C locale upper-cases ASCII only (a Cyrillic code would not be
+        found again and its re-import would break the unique key)."""
         found: dict[str, Part] = {}
-        wanted = sorted({c.upper() for c in codes})
-        for start in range(0, len(wanted), 500):
-            rows = await self.session.scalars(select(Part).where(func.upper(Part.code).in_(wanted[start:start + 500])))
+        typed = sorted(set(codes))
+        for start in range(0, len(typed), 250):
+            chunk = typed[start:start + 250]
+            rows = await self.session.scalars(select(Part).where(
+                func.upper(Part.code).in_(sorted({c.upper() for c in chunk})) | Part.code.in_(chunk)))
             found.update({p.code.casefold(): p for p in rows})
         return found
 
@@ -1020,11 +1024,11 @@ class StockRepository(_Repository):
         return await self.session.get(Warehouse, warehouse_id)
 
     async def warehouses_by_codes(self, codes: list[str]) -> dict[str, Warehouse]:
-        """Warehouses by case-folded code."""
+        """Warehouses by case-folded code (and the exact code, as `PartRepository.by_codes`)."""
         wanted = sorted({c.upper() for c in codes})
         if not wanted:
             return {}
-        rows = await self.session.scalars(select(Warehouse).where(func.upper(Warehouse.code).in_(wanted)))
+        rows = await self.session.scalars(select(Warehouse).where(func.upper(Warehouse.code).in_(wanted) | Warehouse.code.in_(sorted(set(codes)))))
         return {w.code.casefold(): w for w in rows}
 
     async def add_warehouse(self, warehouse: Warehouse) -> Warehouse:

@@ -127,11 +127,18 @@ def _unicode_lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
+def _unicode_upper(value: object) -> object:
+    return value.upper() if isinstance(value, str) else value
+
+
 def _open(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-    """sqlite3.connect, with a `lower()` that knows every script: SQLite's own lowercases ASCII
-    only, so a search for a Russian or accented name never matched (PostgreSQL's follows the locale)."""
+    """sqlite3.connect, with a `lower()` and an `upper()` that know every script, as Python's do.
+    SQLite's own change ASCII only: a search for a Russian or accented name never matched, and a
+    part code compared as `upper(code) = 'ПН-6204'` (Python's upper on our side) never found
+    "пн-6204", so its re-import inserted it again. (PostgreSQL's follow the database's locale.)"""
     connection = sqlite3.connect(*args, **kwargs)
     connection.create_function("lower", 1, _unicode_lower, deterministic=True)
+    connection.create_function("upper", 1, _unicode_upper, deterministic=True)
     return connection
 
 

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import io
+import logging
+import re
+import zipfile
 from datetime import date, datetime, timedelta
 
 import openpyxl
@@ -94,12 +97,103 @@ def test_a_real_xlsx_with_date_cells_and_numeric_serials():
         [100234, "QJ 50", "Farm", datetime(2025, 3, 1), date(2025, 4, 2), 12, 6.0],
         ["QJ-9", "QJ 80", None, "2025-03-05", None, 24, None],
         [None, None, None, None, None, None, None],
-        ["QJ-10", "QJ 80", None, 45000, None, 12.5, None],
+        ["QJ-10", "QJ 80", None, 20250510, None, 12.5, None],
     ])
     parsed = registry.parse_file("registry.xlsx", data)
     assert parsed.rows[0] == registry.ProductRow(2, "100234", "QJ 50", "Farm", date(2025, 3, 1), date(2025, 4, 2), 12, 6)
     assert parsed.rows[1].sale_date == date(2025, 3, 5)
-    assert _problems(parsed) == [(5, "Sale date", "bad_date"), (5, "Warranty", "not_whole")]  # a number is not a date cell
+    assert _problems(parsed) == [(5, "Sale date", "bad_date"), (5, "Warranty", "not_whole")]  # 20250510 is no day of Excel's
+
+
+def _xlsx_patched(rows: list[list[object]], patch) -> bytes:
+    """An .xlsx written by openpyxl, then one of its parts changed as another program writes it."""
+    source, out = zipfile.ZipFile(io.BytesIO(_xlsx(rows))), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            target.writestr(item, patch(item.filename, source.read(item.filename)))
+    return out.getvalue()
+
+
+def _with_builtin_date_format(num_fmt_id: int):
+    """Excel in a Chinese, Japanese or Korean locale styles date cells with a built-in format
+    (e.g. 31 = yyyy"年"m"月"d"日") that has no <numFmt> entry, so openpyxl reads them as numbers."""
+    def patch(name: str, data: bytes) -> bytes:
+        if name != "xl/styles.xml":
+            return data
+        text = data.decode()
+        custom = re.search(r'<numFmt numFmtId="(\d+)" formatCode="yyyy-mm-dd"\s*/>', text)
+        return text.replace(custom.group(0), "").replace(f'numFmtId="{custom.group(1)}"', f'numFmtId="{num_fmt_id}"').encode()
+    return patch
+
+
+@pytest.mark.parametrize("num_fmt_id", [27, 31, 36, 50, 57, 58])
+def test_date_cells_in_an_east_asian_excel_date_format_are_dates(num_fmt_id):
+    rows = [["序列号", "型号", "销售日期", "调试日期", "保修期（月）"], ["QJ-1001", "QJ 50-120", date(2025, 5, 10), datetime(2025, 6, 1, 14, 30), 24]]
+    data = _xlsx_patched(rows, _with_builtin_date_format(num_fmt_id))
+    assert b"2025" not in zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")  # stored as day numbers
+    parsed = registry.parse_file("登记表.xlsx", data)
+    assert parsed.errors == ()
+    assert (parsed.rows[0].sale_date, parsed.rows[0].commissioning_date) == (date(2025, 5, 10), date(2025, 6, 1))
+
+
+def test_a_number_in_a_date_column_is_a_day_of_excel_only_within_the_date_limits():
+    parsed = registry.parse_file("registry.xlsx", _xlsx([
+        ["Serial", "Model", "Sale date", "Commissioning date"],
+        ["QJ-1", "Pump", 45787, 45809.6],           # 2025-05-10, 2025-06-01 14:24
+        ["QJ-2", "Pump", 29221, 73415],             # the first and last day allowed: 1980-01-01, 2100-12-31
+        ["QJ-3", "Pump", 12, 29220],                # months typed in the wrong column; 1979-12-31
+        ["QJ-4", "Pump", 73416, True],              # 2101-01-01; a checkbox
+        ["QJ-5", "Pump", date(1975, 3, 1), None],   # a real date cell before the limit
+    ]))
+    assert [(r.serial, r.sale_date, r.commissioning_date) for r in parsed.rows] == [
+        ("QJ-1", date(2025, 5, 10), date(2025, 6, 1)), ("QJ-2", date(1980, 1, 1), date(2100, 12, 31)),
+    ]
+    assert [(e.row, e.column, e.problem, e.value) for e in parsed.errors] == [
+        (4, "Sale date", "bad_date", "12"), (4, "Commissioning date", "bad_date", "29220"),
+        (5, "Sale date", "bad_date", "73416"), (5, "Commissioning date", "bad_date", "True"),
+        (6, "Sale date", "date_range", "1975-03-01"),
+    ]
+    csv_number = registry.parse_file("registry.csv", _csv("serial,model,sale date\nQJ-1,Pump,45787\n"))
+    assert _problems(csv_number) == [(2, "sale date", "bad_date")]  # typed text: dates are YYYY-MM-DD
+
+
+def test_a_price_computed_by_an_excel_formula_is_the_price_excel_shows():
+    """=1.1*3 shows 3.30; Excel stores the double with 17 digits, 3.3000000000000003, and openpyxl
+    reads it back as that float. Rounded to Excel's 15 significant digits it is 3.3."""
+    def formula(name: str, data: bytes) -> bytes:
+        if name != "xl/worksheets/sheet1.xml":
+            return data
+        return data.replace(b"<v>3.3</v>", b"<f>1.1*3</f><v>3.3000000000000003</v>").replace(b"<v>0.3</v>", b"<f>0.1+0.2</f><v>0.30000000000000004</v>")
+    parsed = registry.parse_file("parts.xlsx", _xlsx_patched([
+        ["code", "name", "price", "safety level"],
+        ["BRG-6204", "Bearing 6204", 3.3, 2.9999999999999996],  # a formula's 3, too
+        ["SEAL-20", "Seal", 0.3, None], ["ORING-5", "O-ring", 1.005, None], ["PIN-3", 3.3000000000000003, 2.5, None],
+    ], formula))
+    assert [(r.code, r.name, r.price, r.safety_level) for r in parsed.rows] == [
+        ("BRG-6204", "Bearing 6204", 330, 3), ("SEAL-20", "Seal", 30, None), ("PIN-3", "3.3", 250, None),
+    ]
+    assert [(e.row, e.column, e.problem, e.value) for e in parsed.errors] == [(4, "price", "bad_price", "1.005")]  # still 2 decimals at most
+
+
+def _xlsx_with_text_in_a_number_cell(text: str) -> bytes:
+    def patch(name: str, data: bytes) -> bytes:
+        if name != "xl/worksheets/sheet1.xml":
+            return data
+        patched = data.replace(b'<c r="C2" t="n"><v>1</v></c>', f'<c r="C2" t="n"><v>{text}</v></c>'.encode())
+        assert text.encode() in patched
+        return patched
+    return _xlsx_patched([["serial", "model", "owner"], ["QJ-1001", "QJ 50-120", 1]], patch)
+
+
+def test_an_unreadable_worksheet_is_logged_without_the_cells_text(caplog):
+    """A damaged sheet's error message quotes the cell: a customer's name and address stay out of the log."""
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(registry.FileRefused) as refused:
+        registry.parse_file("registry.xlsx", _xlsx_with_text_in_a_number_cell("Zhang Weilin, No. 17 Lotus Lane"))
+    assert refused.value.reason == "unreadable"
+    logged = [r.getMessage() for r in caplog.records if r.name == registry.log.name]
+    assert logged == ["unreadable worksheet: ValueError"]
+    assert not any("Zhang" in r.getMessage() or "Lotus" in r.getMessage() or "Lotus" in (r.exc_text or "") for r in caplog.records)
 
 
 def test_a_parts_file_is_recognised_by_its_header():
@@ -231,6 +325,34 @@ async def test_parts_are_imported_by_code_and_searchable(database, clock):
         assert await uow.session.scalar(select(func.count()).select_from(Part)) == 2
 
 
+async def test_a_cyrillic_part_or_warehouse_code_in_any_case_is_the_same_one(database, clock):
+    """Codes are compared upper-cased on both sides (and as typed); SQLite's own upper() knew
+    only ASCII, so a re-import of "пн-6204" failed on the unique code and "ПН-6204" became a
+    second part. PostgreSQL upper-cases by the database's locale (README): the test cluster's is
+    "C", ASCII only, so there only the same code as typed is checked."""
+    sqlite_db = database.engine.dialect.name == "sqlite"
+    header = "Код;Наименование;Склад;Остаток\n"
+    async with database.uow() as uow:
+        admin = await _admin(uow, clock)
+        first = registry.parse_file("p.csv", _csv(header + "пн-6204;Подшипник 6204;склад-1;5\n"))
+        assert await registry.import_file(uow, admin, first, clock.now()) == registry.ImportResult("parts", 1, 0, 0, 1, 1)
+        await uow.commit()
+    steps = [("пн-6204;Подшипник 6204;склад-1;5\n", registry.ImportResult("parts", 0, 0, 1, 0, 0))]  # the same file again
+    if sqlite_db:
+        steps.append(("ПН-6204;Подшипник 6204 (новый);СКЛАД-1;7\n", registry.ImportResult("parts", 0, 1, 0, 1, 0)))
+    for lines, expected in steps:
+        async with database.uow() as uow:
+            admin = await _admin(uow, clock)
+            assert await registry.import_file(uow, admin, registry.parse_file("p.csv", _csv(header + lines)), clock.now()) == expected
+            await uow.commit()
+    async with database.uow() as uow:
+        name = "Подшипник 6204 (новый)" if sqlite_db else "Подшипник 6204"
+        assert [(p.code, p.name) for p in await uow.session.scalars(select(Part))] == [("пн-6204", name)]
+        assert [w.code for w in await uow.stock.warehouses()] == ["склад-1"]
+        if sqlite_db:
+            assert (await uow.parts.by_code("Пн-6204")).code == "пн-6204"
+
+
 # --- claims -------------------------------------------------------------------------------
 
 
@@ -275,6 +397,14 @@ async def test_the_database_keeps_one_pending_claim_per_product_and_customer(dat
         third = await uow.claims.add_pending(ProductClaim(product_id=product.id, customer_id=alice_customer.id, status="pending", created_at=clock.now()))
         assert third is not None  # a decided claim does not block a new one
         await uow.commit()
+
+
+async def test_a_serial_typed_in_full_width_claims_the_registered_product(database, clock):
+    async with database.uow() as uow:
+        await _registered(uow, clock, "QJ-5002")
+        alice, _ = await _customer(uow, clock)
+        outcome = await registry.claim_product(uow, alice, "ＱＪ－５００２\u200b", clock.now())  # a Chinese keyboard, pasted
+        assert (outcome.result, outcome.product.serial) == (registry.CLAIM_SENT, "QJ-5002")
 
 
 async def test_a_product_owned_by_someone_else_is_claimed_like_any_other_and_can_be_rejected(database, clock):

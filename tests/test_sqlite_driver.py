@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, exc, insert, select, text, update
+from sqlalchemy import Column, Integer, MetaData, String, Table, exc, func, insert, select, text, update
 
 from storage import sqlite_driver
 from storage.db import create_engine
@@ -103,3 +103,14 @@ async def test_a_failed_transaction_is_rolled_back(engine, trips):
     assert trips == ["_run", "rollback"]
     async with engine.connect() as conn:
         assert (await conn.execute(select(things.c.name))).scalars().all() == []
+
+
+async def test_upper_and_lower_change_every_script_as_python_does(engine):
+    """SQLite's own upper() and lower() change ASCII only; a part code compared as
+    upper(code) = 'ПН-6204' must find "пн-6204"."""
+    async with engine.begin() as conn:
+        await conn.execute(insert(things), [{"name": "пн-6204"}, {"name": "Straße Ä"}, {"name": "brg-6204"}])
+        upper = (await conn.execute(select(func.upper(things.c.name)).order_by(things.c.id))).scalars().all()
+        assert upper == ["ПН-6204", "STRASSE Ä", "BRG-6204"]
+        assert (await conn.execute(select(things.c.name).where(func.upper(things.c.name) == "ПН-6204"))).scalar_one() == "пн-6204"
+        assert (await conn.execute(select(func.lower("ПН-6204"), func.upper(None)))).one() == ("пн-6204", None)

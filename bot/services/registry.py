@@ -19,7 +19,9 @@ Accepted headers (English · Chinese · Russian; * = required):
   warehouse (仓库 · склад) and quantity (qty, stock · 数量, 库存 · количество, остаток) — these
   two together: the quantity the warehouse holds now (a ledger row records the difference).
 
-Dates are YYYY-MM-DD (or real date cells in XLSX), months are whole numbers. Parsing is pure
+Dates are YYYY-MM-DD (or date cells in XLSX, also those Excel in a Chinese, Japanese or Korean
+locale saves as bare day numbers), months are whole numbers; a number cell counts as Excel shows
+it (15 significant digits), so a formula's 3.3000000000000003 is the price 3.30. Parsing is pure
 (bytes in, rows and per-row errors out); a file with any error imports nothing. Re-importing
 updates products by serial (parts by code); a column missing from the file leaves that
 field as it is, an empty cell clears it.
@@ -244,14 +246,14 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[Cell]]]:
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # any malformed or non-XLSX content: the admin must re-save the file
-        log.info("unreadable workbook: %s", exc)
+        log.info("unreadable workbook: %s", type(exc).__name__)  # the message may quote a cell: a name, an address
         raise FileRefused("unreadable") from None
     try:
         sheet = workbook.worksheets[0]
         for number, values in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
             yield number, list(values)
     except Exception as exc:  # a damaged sheet inside a readable archive
-        log.info("unreadable worksheet: %s", exc)
+        log.info("unreadable worksheet: %s", type(exc).__name__)
         raise FileRefused("unreadable") from None
     finally:
         workbook.close()
@@ -334,7 +336,7 @@ class _Cells:
         if day is None:
             self.error(field, "bad_date", value)
         elif not EARLIEST_DATE <= day <= LATEST_DATE:
-            self.error(field, "date_range", value, low=EARLIEST_DATE.year, high=LATEST_DATE.year)
+            self.error(field, "date_range", day, low=EARLIEST_DATE.year, high=LATEST_DATE.year)
             return None
         return day
 
@@ -389,13 +391,25 @@ def _as_text(value: Cell) -> str | None:
         value = value.date()
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else _as_excel_shows(value)
     text = str(value).strip()
     return text or None
 
 
+def _as_excel_shows(value: float) -> str:
+    """A number cell as Excel shows it: 15 significant digits. A formula's =1.1*3 is stored as
+    3.3000000000000003, shown (and meant) as 3.3."""
+    return format(value, ".15g")
+
+
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Excel stores a date as days since 1899-12-30. A date cell in a format openpyxl does not know as
+# a date (Excel's built-in Chinese, Japanese and Korean ones, ids 27–36 and 50–58, have no format
+# string in the file) is read as that number. Numbers are dates only within our date limits, so a
+# stray 12 or 20250510 in a date column is still "not a date".
+EXCEL_EPOCH = date(1899, 12, 30)
+_EXCEL_DAYS = ((EARLIEST_DATE - EXCEL_EPOCH).days, (LATEST_DATE - EXCEL_EPOCH).days + 1)  # [low, high)
 
 
 def _as_date(value: Cell) -> date | None:
@@ -403,6 +417,9 @@ def _as_date(value: Cell) -> date | None:
         return value.date()
     if isinstance(value, date):
         return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        low, high = _EXCEL_DAYS
+        return EXCEL_EPOCH + timedelta(days=int(value)) if low <= value < high else None  # a time of day is dropped
     if isinstance(value, str) and _ISO_DATE.match(value):
         try:
             return date.fromisoformat(value)
@@ -415,11 +432,11 @@ _AMOUNT = re.compile(r"^\d{1,9}(?:[.,]\d{1,2})?$")
 
 
 def _as_amount(value: Cell) -> Decimal | None:
-    """A non-negative amount with at most 2 decimals (cents); floats from Excel cells via their shortest repr."""
+    """A non-negative amount with at most 2 decimals (cents); a number cell as Excel shows it."""
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        value = repr(value) if isinstance(value, float) else str(value)
+        value = _as_excel_shows(value) if isinstance(value, float) else str(value)
     if not isinstance(value, str) or not _AMOUNT.match(value.strip()):
         return None
     try:
@@ -434,6 +451,7 @@ def _as_whole(value: Cell) -> int | None:
     if isinstance(value, int):
         return value
     if isinstance(value, float):
+        value = float(_as_excel_shows(value))  # a formula's 2.9999999999999996 is the 3 Excel shows
         return int(value) if value.is_integer() else None
     if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)

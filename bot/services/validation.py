@@ -57,8 +57,14 @@ def contact_phone(text: str) -> str:
     return normalize_phone(value if value.startswith("+") else "+" + value)
 
 
+_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))  # left by copy and paste
+
+
 def normalize_serial(text: str) -> str:
-    value = text.strip()
+    """A serial as the registry keys it: upper case ASCII. A Chinese keyboard's full-width
+    "ＱＪ－５００２" is "QJ-5002" (NFKC, as typed_number); zero-width characters are dropped.
+    Spaces stay part of the serial: "QJ 5002" and "QJ-5002" are different serials."""
+    value = unicodedata.normalize("NFKC", text.translate(_ZERO_WIDTH)).strip()
     if len(value) > SERIAL_MAX:
         raise TooLong(SERIAL_MAX)
     if not _SERIAL.match(value):

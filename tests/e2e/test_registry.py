@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import io
+import re
+import zipfile
 from datetime import date
 
 import openpyxl
+import pytest
 from sqlalchemy import func, select
 
-from storage.models import AuditEntry, Draft, Product, ProductClaim
+from storage.models import AuditEntry, Draft, Part, Product, ProductClaim
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
 from tests.e2e.helpers import TRANSLATORS, onboard, t
 
@@ -240,4 +243,59 @@ async def test_confirming_one_claim_closes_the_others_and_a_later_transfer_tells
     await dora.press("✅ Confirm", dora.last)
     assert "now registered to you" in bob.last.text
     assert "is no longer registered to you" in alice.last.text
+    fake.assert_no_rejections()
+
+
+async def test_a_serial_typed_on_a_chinese_keyboard_in_full_width_is_claimed(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    await _import(dora, "registry.csv", (HEADER + "QJ-5002,QJ 50-120,Farm,2025-02-20,2025-03-02,12,\n").encode())
+    alice = fake.add_user(user_id=7302, first_name="Alice", language_code="zh-hans")
+    await onboard(alice, language="zh_Hans")
+    await alice.send_text("/products")
+    await alice.press(alice.last.button_texts[-1])  # ➕ claim by serial
+    await alice.send_text("ＱＪ－５００２")  # the full-width mode (全角) of a Chinese input method
+    assert alice.last.text == t("zh_Hans", "📨 Your claim for {product} has been sent to the service department. You will get a message when a dispatcher has decided.", product="QJ 50-120 · QJ-5002")
+    assert "Product claim" in dora.last.text and "QJ-5002" in dora.last.text
+    fake.assert_no_rejections()
+
+
+async def test_a_parts_file_with_cyrillic_codes_in_any_case_imports_again_as_the_same_parts(fake, desk):
+    if desk.db.engine.dialect.name != "sqlite":
+        # PostgreSQL upper-cases by the database's locale (README): the test cluster's is "C", ASCII only.
+        pytest.skip("case-insensitive codes beyond ASCII follow the PostgreSQL database's locale")
+    dora = fake.users[DISPATCHER_ID]
+    parts = "Код;Наименование;Цена\nпн-6204;Подшипник 6204;35,50\n"
+    await _import(dora, "parts.csv", parts.encode())
+    assert "Parts catalog imported: 1 added, 0 updated, 0 unchanged." in dora.last.text
+    await _import(dora, "parts.csv", parts.encode())  # the same file again: it used to fail on the unique code
+    assert "Parts catalog imported: 0 added, 0 updated, 1 unchanged." in dora.last.text
+    await _import(dora, "parts.csv", "Код;Наименование\nПН-6204;Подшипник 6204 (новый)\n".encode())
+    assert "Parts catalog imported: 0 added, 1 updated, 0 unchanged." in dora.last.text  # not a second part
+    async with desk.db.uow() as uow:
+        assert [(p.code, p.name, p.price) for p in await uow.session.scalars(select(Part))] == [("пн-6204", "Подшипник 6204 (новый)", 3550)]
+    fake.assert_no_rejections()
+
+
+def _chinese_excel_dates(data: bytes) -> bytes:
+    """The workbook as Excel in a Chinese locale saves it: date cells in the built-in format 31
+    (yyyy"年"m"月"d"日"), which has no format string in the file, so they read as day numbers."""
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename == "xl/styles.xml":
+                text = content.decode()
+                custom = re.search(r'<numFmt numFmtId="(\d+)" formatCode="yyyy-mm-dd"\s*/>', text)
+                content = text.replace(custom.group(0), "").replace(f'numFmtId="{custom.group(1)}"', 'numFmtId="31"').encode()
+            target.writestr(item, content)
+    return out.getvalue()
+
+
+async def test_a_registry_saved_by_a_chinese_excel_imports_its_dates(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    await _import(dora, "登记表.xlsx", _chinese_excel_dates(REGISTRY_XLSX))
+    assert "Product registry imported: 2 added, 0 updated, 0 unchanged." in dora.last.text
+    async with desk.db.uow() as uow:
+        pump = await uow.products.by_serial("QJ-1001")
+        assert (pump.sale_date, pump.commissioning_date, pump.warranty_end) == (date(2025, 5, 10), date(2025, 6, 1), date(2027, 6, 1))
     fake.assert_no_rejections()

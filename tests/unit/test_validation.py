@@ -48,6 +48,25 @@ def test_serial_is_uppercased_and_checked():
     assert error.value.limit == 40
 
 
+@pytest.mark.parametrize("typed", [
+    "ＱＪ－５００２",  # a Chinese keyboard in full-width mode (全角)
+    "ｑｊ－５００２",
+    "\u3000QJ-5002\u3000",  # an ideographic space around it
+    "\u200bQJ-5002\u200d",  # zero-width characters left by copy and paste
+    "\ufeffQJ-\u200c5002",
+])
+def test_a_full_width_or_pasted_serial_is_the_plain_one(typed):
+    assert normalize_serial(typed) == "QJ-5002"
+
+
+def test_spaces_in_a_serial_stay_part_of_it():
+    """Spaces are allowed in serials, so "QJ 5002" is not made "QJ-5002": that would change the
+    key of serials already in the registry with a space."""
+    assert normalize_serial(" qj 5002 ") == "QJ 5002"
+    with pytest.raises(InvalidValue):
+        normalize_serial("\u200b\u200b")  # nothing left but zero-width characters
+
+
 def test_empty_text_asks_again_and_long_text_states_the_limit():
     with pytest.raises(WrongInput) as wrong:
         clean_text("   ", limit=10, expected="description")
