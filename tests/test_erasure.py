@@ -117,7 +117,7 @@ async def _seed(uow, clock) -> dict[str, int]:
     add(Draft(user_id=person.id, kind="intake", step="site", data={"description": DRAFT_TEXT, "site": {"address": ADDRESS}}, updated_at=now))
     add(ParkedDraft(user_id=person.id, kind="intake", step="confirm", data={"description": DRAFT_TEXT}, parked_at=now))  # kept aside
     await uow.session.flush()
-    return {"admin": admin.id, "engineer": engineer.id, "customer": customer.id, "other": other.id, "person": person.id}
+    return {"admin": admin.id, "engineer": engineer.id, "supervisor": supervisor.id, "customer": customer.id, "other": other.id, "person": person.id}
 
 
 async def _all_texts(uow) -> list[tuple[str, str, str]]:
@@ -354,3 +354,125 @@ async def test_a_follow_up_call_still_due_is_taken_off_the_lists_when_its_custom
         assert await uow.follow_ups.count_due(date(2026, 3, 20)) == (0, 0)
         states = (await uow.session.execute(select(FollowUpCall.round, FollowUpCall.state, FollowUpCall.outcome).order_by(FollowUpCall.round))).all()
         assert [tuple(row) for row in states] == [(1, "done", "satisfied"), (2, "done", "erased")]  # the call made stays as it was
+
+
+# --- matching the customer in staff texts ------------------------------------------------------
+
+
+def test_a_phone_counts_without_its_country_code_but_digits_of_different_numbers_never_add_up_to_it():
+    eraser = erasure._Eraser(([], ["8613912345678"]))  # stored as +8613912345678
+    for written in ("Called 139 1234 5678", "call 0139-1234-5678 after six", "(139) 1234.5678", "１３９ １２３４ ５６７８",
+                    "ends in 12345678", "+86 139 1234 5678"):
+        assert eraser.mentions(written), written
+    for unrelated in ("2 x 1234, 5678 spare", "SR-2026-000123 at 12:34, bolts 5, 6, 7, 8", "call 139 1234 0000"):
+        assert not eraser.mentions(unrelated), unrelated
+
+
+def test_a_short_phone_is_matched_only_in_full():
+    eraser = erasure._Eraser(([], ["1234567"]))  # a 7-digit local number: no shorter part of it counts
+    assert eraser.mentions("call 123-4567") and not eraser.mentions("code 234567, room 12")
+
+
+def test_two_character_names_count_in_chinese_japanese_and_korean_only():
+    def words(name):
+        return erasure._identifiers(Customer(name=name, phone=PHONE, company=None), None, [])[0]
+
+    assert words("王芳") == ["王芳"] and words("김수") == ["김수"] and words("ゆい") == ["ゆい"]
+    assert words("Li") == words("Ян") == words("王") == words("王a") == []
+    assert words("Yan") == ["yan"]
+
+
+# --- what else holds the customer ------------------------------------------------------------
+
+
+async def test_coordinates_anywhere_on_the_customers_timeline_are_cleared_and_the_entry_stays(database, clock):
+    async with database.uow() as uow:
+        ids = await _seed(uow, clock)
+        repair = await uow.requests.by_number("SR-2026-000001")
+        other = await uow.requests.by_number("SR-2026-000003")
+        place = {"latitude": 34.7467, "longitude": 113.6254}
+        uow.session.add(RequestEvent(request_id=repair.id, actor_user_id=ids["engineer"], action="arrived",
+                                     details={**place, "site": {"lat": 34.7, "lng": 113.6, "label": "gate"}, "stops": [{"lon": 113.0}]},
+                                     created_at=clock.now()))
+        uow.session.add(RequestEvent(request_id=other.id, actor_user_id=ids["engineer"], action="arrived", details=place, created_at=clock.now()))
+        await uow.commit()
+    async with database.uow() as uow:
+        await erasure.erase_customer(uow, await uow.users.get(ids["admin"]), ids["customer"], clock.now())
+        await uow.commit()
+    async with database.uow() as uow:
+        arrivals = list(await uow.session.scalars(select(RequestEvent.details).where(RequestEvent.action == "arrived").order_by(RequestEvent.id)))
+    assert arrivals == [
+        {"note": "on site"},  # the seed's arrival, without coordinates
+        {"latitude": None, "longitude": None, "site": {"lat": None, "lng": None, "label": "gate"}, "stops": [{"lon": None}]},
+        place,  # another customer's site stays
+    ]
+
+
+async def test_staff_dialogs_about_the_customers_requests_keep_the_staff_work_but_not_the_customers_words(database, clock):
+    async with database.uow() as uow:
+        ids = await _seed(uow, clock)
+        repair = await uow.requests.by_number("SR-2026-000001")
+        other = await uow.requests.by_number("SR-2026-000003")
+        complaint_id = await uow.session.scalar(select(Complaint.id))
+        colleague = await _user(uow, 9103, "Ma", clock, "dispatcher")
+        now = clock.now()
+        uow.session.add(Draft(user_id=ids["engineer"], kind="report", step="summary", updated_at=now, data={
+            "request_id": repair.id, "symptom": "Compressor noise", "solution": f"Tightened bolts for {NAME}", "hours": "2.5",
+            "parts": [{"part_id": None, "name": "Bolt M8", "quantity": 4}], "opinion": "She says her late husband fixed it"}))
+        uow.session.add(Draft(user_id=ids["supervisor"], kind="complaint_work", step="preview", updated_at=now, data={
+            "complaint_id": complaint_id, "answer": "We are sorry about the delay"}))
+        uow.session.add(Draft(user_id=colleague.id, kind="quote", step="review", updated_at=now, data={
+            "request_id": other.id, "note": "Other farm, opinion pending", "opinion": "Their words stay"}))
+        await uow.commit()
+    async with database.uow() as uow:
+        await erasure.erase_customer(uow, await uow.users.get(ids["admin"]), ids["customer"], clock.now())
+        await uow.commit()
+    async with database.uow() as uow:
+        drafts = {d.user_id: (d.step, d.data) for d in await uow.session.scalars(select(Draft))}
+    assert drafts[ids["engineer"]] == ("summary", {
+        "request_id": repair.id, "symptom": "Compressor noise", "solution": erasure.ERASED, "hours": "2.5",
+        "parts": [{"part_id": None, "name": "Bolt M8", "quantity": 4}], "opinion": erasure.ERASED})
+    assert drafts[ids["supervisor"]] == ("preview", {"complaint_id": complaint_id, "answer": erasure.ERASED})
+    assert drafts[colleague.id] == ("review", {"request_id": other.id, "note": "Other farm, opinion pending", "opinion": "Their words stay"})
+
+
+async def test_the_customers_audit_rows_get_the_placeholder_id_and_lose_what_was_typed(database, clock):
+    async with database.uow() as uow:
+        ids = await _seed(uow, clock)
+        for actor, action, details in (
+            (CUSTOMER_TELEGRAM_ID, "claim_unknown_serial", {"serial": "QJ-7099"}),
+            (CUSTOMER_TELEGRAM_ID, "request_not_found", {"number": "SR-2025-000777"}),
+            (CUSTOMER_TELEGRAM_ID, "complaint_late_press", {"data": "1:cw:3:take", "state": "answered", "request_id": 2}),
+            (9101, "stale_button", {"data": "1:job:1:way"}),
+        ):
+            uow.session.add(AuditEntry(actor_telegram_id=actor, action=action, details=details, created_at=clock.now()))
+        await uow.commit()
+    async with database.uow() as uow:
+        await erasure.erase_customer(uow, await uow.users.get(ids["admin"]), ids["customer"], clock.now())
+        await uow.commit()
+    async with database.uow() as uow:
+        placeholder = (await uow.users.get(ids["person"])).telegram_id
+        rows = [(a.actor_telegram_id, a.action, a.details) for a in await uow.session.scalars(select(AuditEntry).order_by(AuditEntry.id))]
+    assert placeholder == -ids["person"]
+    assert rows == [
+        (placeholder, "claim_unknown_serial", {"serial": erasure.ERASED}),
+        (placeholder, "request_not_found", {"number": erasure.ERASED}),
+        (placeholder, "complaint_late_press", {"data": erasure.ERASED, "state": "answered", "request_id": 2}),
+        (9101, "stale_button", {"data": "1:job:1:way"}),  # somebody else's row stays
+        (9001, erasure.AUDIT_ACTION, rows[-1][2]),  # the erasure's own record, as written
+    ]
+    assert rows[-1][2]["customer_id"] == ids["customer"] and rows[-1][2]["already_erased"] is False
+
+
+async def test_nothing_new_is_queued_to_the_erased_account(database, clock):
+    from bot.services import notices
+
+    async with database.uow() as uow:
+        ids = await _seed(uow, clock)
+        await erasure.erase_customer(uow, await uow.users.get(ids["admin"]), ids["customer"], clock.now())
+        await uow.commit()
+    async with database.uow() as uow:
+        person = await uow.users.get(ids["person"])
+        assert person.is_reachable is False  # set quietly: no "blocked the bot" alert to the dispatchers
+        assert await notices.queue(uow, person, notices.VIEW, {"text": "Your request is closed"}, "after-erasure", clock.now()) is False
+        assert await uow.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0

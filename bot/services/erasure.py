@@ -4,10 +4,16 @@ What identifies or was written by the customer is replaced with a fixed marker: 
 phone and company, the linked Telegram user's names, username, phone and Telegram id, site
 addresses and coordinates, request descriptions, their comments in the timeline, survey comments,
 complaint texts and the answers to them, follow-up feedback, their opinion in closing reports,
-their counter-proposals for visits, their open dialog and the file ids of what they sent. Staff
-texts on their requests are replaced only where they mention the customer (name, phone, company,
-address). Messages still waiting in the outbox are not delivered to the customer's account any
-more, and waiting messages to anybody else lose the text that mentions them and the customer's files.
+their counter-proposals for visits, the description a salesperson filed for them (copied into the
+approval's reason), their open dialog and the file ids of what they sent. Staff texts on their
+requests are replaced only where they mention the customer (name, phone, company, address); a phone
+counts in any spelling that holds its last 8 digits, a name from 3 characters (2 in CJK scripts).
+Coordinates anywhere in their timeline are cleared. Audit rows the customer caused keep their
+action and time but get the placeholder id and lose what was typed. Open dialogs of staff about
+their requests stay open (the staff member's work is kept) but lose the customer's words and the
+texts that mention them. Messages still waiting in the outbox are not delivered to the customer's
+account any more, nothing new is queued to it (it is unreachable), and waiting messages to anybody
+else lose the text that mentions them and the customer's files.
 
 Admins erase from the shell (bot/ops/erase_cli.py) or with /erase in the chat, a dialog whose
 state is a `drafts` row: the reference asked, then a card naming the customer to confirm.
@@ -20,9 +26,12 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+from sqlalchemy import select
 
 from bot.services import dialogs, notices
 from bot.services.errors import InvalidValue, NotAllowed, NotFound
@@ -57,9 +66,23 @@ ERASED = "[erased]"
 AUDIT_ACTION = "customer_erased"
 # Timeline detail keys that hold what somebody typed.
 FREE_TEXT_KEYS = frozenset({"text", "note", "comment", "reason", "question", "answer", "feedback", "description", "address"})
+# Keys of a place (the customer's site, wherever it is written): cleared in every timeline entry.
+COORDINATE_KEYS = frozenset({"latitude", "longitude", "lat", "lon", "lng"})
+# Keys of a staff dialog about the customer's request that hold the customer's words (the report's
+# opinion, the complaint's answer, a follow-up's feedback): replaced whatever they say.
+DRAFT_CUSTOMER_KEYS = frozenset({"opinion", "answer", "feedback"})
+# Audit detail keys whose values the bot chose (codes, not typed): kept in the customer's audit rows.
+AUDIT_CODE_KEYS = frozenset({"action", "state", "status", "reason", "field", "kind", "role"})
 MIN_IDENTIFIER = 3  # shorter names would match inside ordinary words
+MIN_CJK_IDENTIFIER = 2  # most Chinese names have two or three characters, and a character is a syllable
 MIN_PHONE_DIGITS = 7
+NATIONAL_DIGITS = 8  # a longer phone also counts when its last 8 digits are written (without the country code)
 _DIGITS = re.compile(r"\D")
+# Digits with the separators people write phone numbers with ("138 1234 5678", "(0)138-1234.5678").
+_PHONE_RUN = re.compile(r"\d(?:[ \t\u00a0\u3000().\-]*\d)*")
+# Han (with radicals, symbols, kana and extensions), Hangul syllables and jamo, compatibility ideographs.
+_CJK = ((0x1100, 0x11FF), (0x2E80, 0x9FFF), (0xA960, 0xA97F), (0xAC00, 0xD7FF), (0xF900, 0xFAFF), (0xFF66, 0xFF9F), (0x20000, 0x3FFFF))
+SALES_APPROVAL = "sales_request"  # bot/services/sales.py: its reason is the description filed for the customer
 OUTBOX_FAILURE = "erased"  # why a waiting message to the erased account was never sent
 
 # The /erase dialog: the admin types a phone or request number, then confirms on a card.
@@ -88,8 +111,12 @@ async def erase_customer(uow: UnitOfWork, actor: User, customer_id: int, now: da
         result = ErasureResult(customer.id, True, len(requests), 0)
     else:
         user = await _account_of(uow, customer)
+        telegram_id = user.telegram_id if user is not None and user.telegram_id > 0 else None  # before it is unlinked
         eraser = _Eraser(_identifiers(customer, user, requests))
-        await _erase_rows(uow, eraser, customer, user, requests)
+        references = await _erase_rows(uow, eraser, customer, user, requests)
+        await _erase_staff_drafts(uow, eraser, user, references)
+        if user is not None and telegram_id is not None:
+            await _erase_audit(uow, eraser, telegram_id, user.telegram_id)
         await _erase_outbox(uow, eraser, user, now)
         customer.erased_at = now
         result = ErasureResult(customer.id, False, len(requests), eraser.count)
@@ -195,9 +222,23 @@ def _identifiers(customer: Customer, user: User | None, requests: list[Any]) -> 
         words += [user.full_name, user.first_name, user.username]
         phones.append(user.phone)
     words += [request.site_address for request in requests]
-    cleaned = sorted({w.strip().lower() for w in words if w and len(w.strip()) >= MIN_IDENTIFIER and w != ERASED})
-    digits = sorted({d for d in (_DIGITS.sub("", p or "") for p in phones) if len(d) >= MIN_PHONE_DIGITS})
+    cleaned = sorted({w for w in (_normal(w or "").strip() for w in words) if len(w) >= _min_length(w) and w != ERASED})
+    digits = sorted({d for d in (_DIGITS.sub("", _normal(p or "")) for p in phones) if len(d) >= MIN_PHONE_DIGITS})
     return cleaned, digits
+
+
+def _normal(text: str) -> str:
+    """Lower case, with full-width digits and letters as their ASCII twins ("１３８" is "138")."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def _is_cjk(word: str) -> bool:
+    return all(char.isalpha() and any(low <= ord(char) <= high for low, high in _CJK) for char in word)
+
+
+def _min_length(word: str) -> int:
+    """A name of two Chinese, Japanese or Korean characters is specific; two Latin or Cyrillic letters are not."""
+    return MIN_CJK_IDENTIFIER if _is_cjk(word) else MIN_IDENTIFIER
 
 
 class _Eraser:
@@ -205,15 +246,23 @@ class _Eraser:
 
     def __init__(self, identifiers: tuple[list[str], list[str]]) -> None:
         self.words, self.phones = identifiers
+        # The national number, however it is spelled: the last digits of a long enough phone, looked
+        # for only inside one written number, so digits of different numbers never add up to it.
+        self.national = sorted({phone[-NATIONAL_DIGITS:] for phone in self.phones if len(phone) > NATIONAL_DIGITS})
         self.count = 0
         self.own_files: set[str] = set()  # file ids of what the customer sent, collected while erasing
 
     def mentions(self, text: str | None) -> bool:
         if not text:
             return False
-        lowered = text.lower()
-        digits = _DIGITS.sub("", text)
-        return any(word in lowered for word in self.words) or any(phone in digits for phone in self.phones)
+        lowered = _normal(text)
+        if any(word in lowered for word in self.words):
+            return True
+        digits = _DIGITS.sub("", lowered)
+        if any(phone in digits for phone in self.phones):
+            return True
+        runs = [_DIGITS.sub("", run) for run in _PHONE_RUN.findall(lowered)] if self.national else []
+        return any(tail in run for tail in self.national for run in runs)
 
     def outbox_view(self, message: OutboxMessage, own: bool) -> None:
         """A rendered message in the outbox: its text if it went to the customer or mentions them,
@@ -247,17 +296,31 @@ class _Eraser:
                 self.count += 1
 
     def details(self, event: RequestEvent, own: bool) -> None:
-        """A timeline entry: the customer's typed texts always, other strings when they mention them."""
-        changed = dict(event.details or {})
-        for key, value in changed.items():
-            if isinstance(value, str) and value != ERASED and ((own and key in FREE_TEXT_KEYS) or self.mentions(value)):
-                changed[key] = ERASED
-                self.count += 1
+        """A timeline entry: the customer's typed texts always, other strings when they mention them,
+        coordinates always (an engineer's arrival is the customer's site)."""
+        changed = self.values(event.details or {}, FREE_TEXT_KEYS if own else frozenset())
         if changed != event.details:
             event.details = changed  # a new dict: JSON columns do not track changes inside one
 
+    def values(self, value: Any, always: frozenset[str], key: str | None = None) -> Any:
+        """A JSON value with nested dicts and lists walked: a copy where coordinates are None and
+        strings under `always` keys, or mentioning the customer, are the marker."""
+        if isinstance(value, dict):
+            return {name: self.values(item, always, name) for name, item in value.items()}
+        if isinstance(value, list):
+            return [self.values(item, always, key) for item in value]
+        if key in COORDINATE_KEYS and value is not None and not isinstance(value, bool):
+            self.count += 1
+            return None
+        if isinstance(value, str) and value != ERASED and (key in always or self.mentions(value)):
+            self.count += 1
+            return ERASED
+        return value
 
-async def _erase_rows(uow: UnitOfWork, eraser: _Eraser, customer: Customer, user: User | None, requests: list[Any]) -> None:
+
+async def _erase_rows(uow: UnitOfWork, eraser: _Eraser, customer: Customer, user: User | None, requests: list[Any]) -> dict[str, set[int]]:
+    """Every row of the customer and their requests; returns the ids a dialog may name them by
+    (draft data key: ids), for the staff dialogs about them."""
     rows = uow.personal_data.rows
     ids = [request.id for request in requests]
     user_id = user.id if user else None
@@ -269,6 +332,7 @@ async def _erase_rows(uow: UnitOfWork, eraser: _Eraser, customer: Customer, user
         if user.telegram_id > 0:
             user.telegram_id = -user.id  # unlinks the Telegram account; a new contact starts afresh
             eraser.count += 1
+        user.is_reachable = False  # nothing is queued to the placeholder chat; nobody is told (no 403 happened)
         draft = await uow.drafts.of_user(user.id)
         if draft is not None:
             await uow.drafts.delete(draft)  # e.g. an intake in progress, with what they typed
@@ -297,16 +361,20 @@ async def _erase_rows(uow: UnitOfWork, eraser: _Eraser, customer: Customer, user
         eraser.if_mentioned(complaint, "cause_note", "corrective_action")
     for note in await rows(ComplaintNote, "complaint_id", [c.id for c in complaints]):
         eraser.if_mentioned(note, "text")
-    for call in await rows(FollowUpCall, "request_id", ids):
+    for call in (calls := await rows(FollowUpCall, "request_id", ids)):
         eraser.always(call, "feedback")
         if call.state == "due":  # nobody to call any more: the call is off every list, counted in no figure
             call.state, call.outcome = "done", "erased"
-    for escalation in await rows(Escalation, "request_id", ids):
+    for escalation in (escalations := await rows(Escalation, "request_id", ids)):
         eraser.if_mentioned(escalation, "question", "analysis", "plan")
     for assignment in await rows(Assignment, "request_id", ids):
         eraser.if_mentioned(assignment, "note")
     for approval in (approvals := await rows(Approval, "request_id", ids)):
-        eraser.if_mentioned(approval, "reason", "question")
+        if approval.kind == SALES_APPROVAL:
+            eraser.always(approval, "reason")  # the description the salesperson filed: the customer's words
+        else:
+            eraser.if_mentioned(approval, "reason")
+        eraser.if_mentioned(approval, "question")
     for action in await rows(ApprovalAction, "approval_id", [a.id for a in approvals]):
         eraser.if_mentioned(action, "comment")
     for case in await rows(ReturnCase, "request_id", ids):
@@ -317,6 +385,40 @@ async def _erase_rows(uow: UnitOfWork, eraser: _Eraser, customer: Customer, user
         eraser.if_mentioned(product, "owner_name")
     for project in await rows(Project, "customer_id", [customer.id]):
         eraser.if_mentioned(project, "name")
+    return {
+        "request_id": set(ids), "from_request_id": set(ids), "about_request_id": set(ids),
+        "complaint_id": {c.id for c in complaints}, "call_id": {c.id for c in calls},
+        "approval_id": {a.id for a in approvals}, "escalation_id": {e.id for e in escalations},
+    }
+
+
+async def _erase_staff_drafts(uow: UnitOfWork, eraser: _Eraser, user: User | None, references: dict[str, set[int]]) -> None:
+    """Open dialogs of others about the customer's requests (an engineer's report, a supervisor's
+    answer…) lose the customer's words and what mentions them, and stay open: ending them would
+    throw away the staff member's own work, while a marker in a field is theirs to rewrite."""
+    for draft in await uow.session.scalars(select(Draft).order_by(Draft.id)):
+        data = draft.data or {}
+        named = any(type(data.get(key)) is int and data[key] in ids for key, ids in references.items())
+        if not named or (user is not None and draft.user_id == user.id):
+            continue
+        changed = eraser.values(data, DRAFT_CUSTOMER_KEYS)
+        if changed != data:
+            draft.data = changed  # a new dict: JSON columns do not track changes inside one
+
+
+async def _erase_audit(uow: UnitOfWork, eraser: _Eraser, telegram_id: int, placeholder: int) -> None:
+    """Audit rows the customer caused: the placeholder id the user row got, and what they typed
+    (a serial, a request number, button data) replaced; the action and the time stay."""
+    for entry in await uow.session.scalars(select(AuditEntry).where(AuditEntry.actor_telegram_id == telegram_id).order_by(AuditEntry.id)):
+        entry.actor_telegram_id = placeholder
+        eraser.count += 1
+        details = dict(entry.details or {})
+        for key, value in details.items():
+            if isinstance(value, (str, dict, list)) and key not in AUDIT_CODE_KEYS and value != ERASED:
+                details[key] = ERASED
+                eraser.count += 1
+        if details != entry.details:
+            entry.details = details  # a new dict: JSON columns do not track changes inside one
 
 
 async def _erase_outbox(uow: UnitOfWork, eraser: _Eraser, user: User | None, now: datetime) -> None:

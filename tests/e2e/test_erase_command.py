@@ -12,9 +12,9 @@ from sqlalchemy import delete, func, select
 from bot.callbacks import DialogButton
 from bot.erasure_views import masked_phone
 from bot.services import erasure
-from storage.models import AuditEntry, Customer, Draft, UserRole
+from storage.models import Approval, AuditEntry, Customer, Draft, JobReport, OutboxMessage, Product, RequestEvent, User, UserRole
 from tests.e2e.conftest import DISPATCHER_ID
-from tests.e2e.helpers import TRANSLATORS, file_request, onboard, t
+from tests.e2e.helpers import TRANSLATORS, assign, enrol, file_request, onboard, t
 
 ALICE_ID, BOB_ID = 7501, 7502
 ALICE_PHONE, BOB_PHONE = "+8613812345678", "+8613900139000"
@@ -232,4 +232,153 @@ async def test_forged_presses_and_a_lost_admin_role_erase_nothing_and_are_audite
     assert [(e.actor_telegram_id, e.details["reason"]) for e in refused] == [(DISPATCHER_ID, "not_shown"), (DISPATCHER_ID, "erase")]
     assert [e.actor_telegram_id for e in await _audit(desk, "stale_button")] == [BOB_ID]
     assert await _draft_id(desk) is None
+    fake.assert_no_rejections()
+
+
+# --- what survived erasure once (review findings), each followed the way it happened ---------
+
+
+async def _erase(dora, reference: str) -> None:
+    await dora.send_text(f"/erase {reference}")
+    await dora.press(ERASE)
+    assert en("✅ Personal data erased: {n} values replaced with “[erased]”.", n=0).split(":")[0] in dora.last.text
+
+
+async def _events(desk, number: str, action: str) -> list[dict]:
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        query = select(RequestEvent.details).where(RequestEvent.request_id == request.id, RequestEvent.action == action).order_by(RequestEvent.id)
+        return list(await uow.session.scalars(query))
+
+
+async def _contacted_note(fake, desk, first_name: str, note: str) -> str:
+    """Alice (by this first name) files a request and the dispatcher notes the call on it."""
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=ALICE_ID, first_name=first_name, language_code="en")
+    await onboard(alice, phone=ALICE_PHONE)  # "Use “<first name>”"
+    number = await file_request(alice)
+    await dora.send_text("/queue")
+    await dora.press(number)
+    await dora.press("📞 Customer contacted")
+    await dora.send_text(note)
+    assert [d.get("note") for d in await _events(desk, number, "contacted")] == [note]
+    return number
+
+
+async def test_the_description_a_salesperson_filed_is_erased_from_its_approval_too(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sam = await enrol(fake, dora, 7201, "Sam", "salesperson")
+    await enrol(fake, dora, 7101, "Mia", "marketing_vp")
+    alice = fake.add_user(user_id=ALICE_ID, first_name="Alice", language_code="en")
+    await onboard(alice)  # +8613800138000, the phone Sam types: the request is hers
+    await sam.send_text("/sell")
+    await sam.press("Fault repair")
+    await sam.send_text("Alice, Yellow River Farm")
+    await sam.send_text("+86 138 0013 8000")
+    await sam.press("I don't know it")
+    await sam.send_text("Pump in the cellar under the widow's cottage stops after an hour")
+    await sam.press("📤 Send for approval")
+    number = re.search(r"SR-\d{4}-\d{6}", sam.last.text).group(0)
+
+    await _erase(dora, number)
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert request.description == erasure.ERASED
+        approvals = (await uow.session.execute(select(Approval.kind, Approval.status, Approval.reason).where(Approval.request_id == request.id))).all()
+    assert [tuple(a) for a in approvals] == [("sales_request", "pending", erasure.ERASED)]  # the approval stays, without her words
+    fake.assert_no_rejections()
+
+
+async def test_the_engineers_arrival_at_the_site_leaves_no_coordinates_on_the_timeline(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 7602, "Ed", "engineer")
+    alice, number = await _alice_with_a_request(fake)
+    await assign(dora, number, "Ed")
+    await ed.press("✅ Accept")
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    await ed.press("🚗 On my way")
+    await ed.press("📍 Arrived")
+    await ed.send_location(34.7467, 113.6254)  # standing at Alice's site
+    assert [(d["latitude"], d["longitude"]) for d in await _events(desk, number, "arrived")] == [(34.7467, 113.6254)]
+
+    await _erase(dora, number)
+    assert [(d["latitude"], d["longitude"]) for d in await _events(desk, number, "arrived")] == [(None, None)]  # the entry stays
+    fake.assert_no_rejections()
+
+
+async def test_a_staff_note_with_the_phone_written_without_the_country_code_is_erased(fake, desk):
+    number = await _contacted_note(fake, desk, "Alice", "Called 138 1234 5678, gate code 4471")  # as a Chinese mobile is written
+    await _erase(fake.users[DISPATCHER_ID], number)
+    assert [d.get("note") for d in await _events(desk, number, "contacted")] == [erasure.ERASED]
+
+
+async def test_a_two_character_chinese_name_in_a_staff_note_is_erased(fake, desk):
+    number = await _contacted_note(fake, desk, "王芳", "王芳说只能晚上六点以后来")  # "Wang Fang says only after 6 pm"
+    await _erase(fake.users[DISPATCHER_ID], number)
+    assert (await _customer(desk, number=number)).name == erasure.ERASED
+    assert [d.get("note") for d in await _events(desk, number, "contacted")] == [erasure.ERASED]
+
+
+async def test_the_customers_audit_rows_lose_her_telegram_id_and_what_she_typed_but_the_erasure_is_recorded(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    async with desk.db.uow() as uow:
+        uow.session.add(Product(serial="QJ-1001", model="QJ 50-120"))
+        await uow.commit()
+    alice, number = await _alice_with_a_request(fake)
+    await alice.send_text("SR-2025-000777")  # not hers: audited with the number she typed
+    await alice.send_text("/products")
+    await alice.press("➕ Claim a product by serial")
+    await alice.send_text("QJ-7777")  # not in the registry: audited with the serial she typed
+    await alice.send_text("qj-1001")
+    assert "has been sent to the service department" in alice.last.text
+    mine = await _audit(desk, "request_not_found") + await _audit(desk, "claim_unknown_serial") + await _audit(desk, "product_claimed")
+    assert [e.actor_telegram_id for e in mine] == [ALICE_ID] * 3
+    assert (mine[0].details["number"], mine[1].details["serial"]) == ("SR-2025-000777", "QJ-7777")
+
+    await _erase(dora, number)
+    user_id = (await _customer(desk, number=number)).user_id
+    async with desk.db.uow() as uow:
+        placeholder = await uow.session.scalar(select(User.telegram_id).where(User.id == user_id))
+        assert await uow.session.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.actor_telegram_id == ALICE_ID)) == 0
+    after = await _audit(desk, "request_not_found") + await _audit(desk, "claim_unknown_serial") + await _audit(desk, "product_claimed")
+    assert placeholder < 0 and [e.actor_telegram_id for e in after] == [placeholder] * 3  # the same placeholder as her user row
+    assert (after[0].details["number"], after[1].details["serial"]) == (erasure.ERASED, erasure.ERASED)
+    assert after[2].details == mine[2].details  # ids only: the claim and the product stay counted
+    [entry] = await _audit(desk, erasure.AUDIT_ACTION)  # the record that the erasure happened is kept as written
+    assert (entry.actor_telegram_id, entry.details["already_erased"]) == (DISPATCHER_ID, False)
+    fake.assert_no_rejections()
+
+
+async def test_an_engineers_open_report_keeps_his_work_but_not_the_customers_words_and_tells_her_nothing(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 7602, "Ed", "engineer")
+    alice, number = await _alice_with_a_request(fake)
+    await assign(dora, number, "Ed")
+    await ed.press("✅ Accept")
+    await ed.press("Solved by phone")
+    await ed.send_text("No water")
+    await ed.send_text("Valve closed")
+    await ed.press("Misuse or operating error")
+    await ed.send_text("Told her to open the valve")
+    await ed.press("No parts were used")
+    await ed.send_text("0.5")
+    await ed.send_text("She says her late husband always closed it")  # the customer's words, typed by the engineer
+    summary = ed.last
+    heard = len(alice.messages)
+
+    await _erase(dora, number)  # while Ed's report waits on its summary card
+    async with desk.db.uow() as uow:
+        [data] = [d.data for d in await uow.session.scalars(select(Draft).where(Draft.kind == "report"))]
+    assert (data["opinion"], data["symptom"], data["solution"], data["hours"]) == (erasure.ERASED, "No water", "Told her to open the valve", "0.5")
+
+    await ed.press("Send the report", summary)
+    user_id = (await _customer(desk, number=number)).user_id
+    async with desk.db.uow() as uow:
+        reports = (await uow.session.execute(select(JobReport.customer_opinion, JobReport.symptom, JobReport.labour_hours))).all()
+        unsent = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.user_id == user_id, OutboxMessage.sent_at.is_(None))
+        waiting = await uow.session.scalar(unsent)
+        assert await uow.session.scalar(select(User.is_reachable).where(User.id == user_id)) is False
+    assert [(opinion, symptom, float(hours)) for opinion, symptom, hours in reports] == [(erasure.ERASED, "No water", 0.5)]
+    assert waiting == 0 and len(alice.messages) == heard  # nothing queued or sent to the erased account
     fake.assert_no_rejections()
