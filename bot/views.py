@@ -11,7 +11,7 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
-from bot.callbacks import ListPageButton, ProfileButton, RequestButton
+from bot.callbacks import ListPageButton, ProfileButton, QuoteButton, RequestButton
 from bot.i18n import N_, Translator
 from bot.keyboards import button, dialog_button, dialog_nav, inline, main_menu, share_keyboard
 from bot.labels import CLOCK_LABELS, EVENT_LABELS, KIND_LABELS, STATUS_LABELS
@@ -389,6 +389,8 @@ def request_card(_: Translator, card: requests.RequestCard, *, list_page: int = 
     for clock in card.clocks:
         if clock.kind in CLOCK_LABELS and clock.due_at is not None:
             lines.append(_("{label}: {time}", label=_(CLOCK_LABELS[clock.kind]), time=_.datetime(clock.due_at)))
+    if card.quote is not None:
+        lines.append(_("💰 A quote of {amount} waits for your answer: the work starts once you accept.", amount=_.money(card.quote.total_minor)))
     lines.append("")
     lines.append(_("<b>History</b>"))
     events = card.events[-TIMELINE_SHOWN:]
@@ -400,6 +402,9 @@ def request_card(_: Translator, card: requests.RequestCard, *, list_page: int = 
         entry = _("{time} — {label}", time=_.datetime(event.created_at), label=label)
         lines.append(entry + (": " + html.escape(shorten(text, 200), quote=False) if text else ""))
     rows = []
+    if card.quote is not None:  # answerable here too: the offer's own message may be long gone
+        rows.append([button(_("✅ Accept the quote"), QuoteButton(card.quote.id, "accept")),
+                     button(_("❌ Decline"), QuoteButton(card.quote.id, "decline"))])
     if card.is_open:
         rows.append([button(_("💬 Add comment or photos"), RequestButton(request.id, "comment"))])
     if request.kind not in ("return", "complaint") and request.status not in (requests.CANCELLED, requests.AWAITING_APPROVAL):

@@ -13,7 +13,7 @@ from bot.services import dialogs
 from bot.services.errors import NotAllowed, NotFound
 from bot.services.users import ROLE_DISPATCHER
 from storage.db import UnitOfWork
-from storage.models import Attachment, Customer, Product, RequestEvent, ServiceRequest, SlaClock, User
+from storage.models import Attachment, Customer, Product, Quote, RequestEvent, ServiceRequest, SlaClock, User
 
 KINDS = ("repair", "consultation", "installation", "maintenance", "return", "complaint")
 
@@ -136,6 +136,7 @@ class RequestCard:
     engineer: User | None
     photo_count: int
     visit_at: datetime | None = None  # an agreed or proposed visit not yet made
+    quote: Quote | None = None  # a quote waiting for the customer's answer (its offer may have scrolled away, or never arrived)
 
     @property
     def can_cancel(self) -> bool:
@@ -157,7 +158,14 @@ async def card(uow: UnitOfWork, request: ServiceRequest) -> RequestCard:
         clocks=[c for c in await uow.requests.clocks(request.id) if c.stopped_at is None],
         engineer=engineer, photo_count=sum(1 for a in attachments if a.kind == "photo"),
         visit_at=await _upcoming_visit(uow, request),
+        quote=await _waiting_quote(uow, request),
     )
+
+
+async def _waiting_quote(uow: UnitOfWork, request: ServiceRequest) -> Quote | None:
+    from bot.services import quotes  # quotes builds on this module
+
+    return await quotes.waiting_quote(uow, request.id) if request.status in OPEN_STATUSES else None
 
 
 async def _upcoming_visit(uow: UnitOfWork, request: ServiceRequest) -> datetime | None:

@@ -198,3 +198,29 @@ async def test_accepting_the_quote_withdraws_a_fee_waiver_asked_meanwhile(fake, 
     assert dora.callback_answers[-1][1] == t("en", "The customer has accepted the quote and pays it: there is no fee to waive. Nothing was sent for approval.")
     fake.assert_no_rejections()
 
+
+
+async def test_a_quote_sent_while_the_customer_had_blocked_the_bot_is_answered_from_the_request_card(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 7401, "Ed", "engineer")
+    dora, alice, number = await _paid_request(fake, 5001)
+    await dora.press("Assign")
+    await dora.press("Ed")
+    await ed.press("✅ Accept")
+    fake.block(alice.id)
+    await ed.press("🧮 Quote")
+    await ed.press("Parts done ›")
+    await ed.send_text("600")
+    await ed.send_text("350")
+    await ed.press("📤 Send to the customer")
+    await desk.sweep()  # the offer gets 403: Alice is marked unreachable, the offer is dropped
+    assert not any("Quote for request" in (m.text or "") for m in alice.messages)
+    fake.unblock(alice.id)
+    await alice.send_text(number)  # back, she opens her request
+    assert "A quote of CN¥950.00 waits for your answer" in alice.last.text
+    await alice.press("✅ Accept the quote")
+    assert "You accepted the quote of CN¥950.00" in alice.last.text
+    assert any("accepted the quote of CN¥950.00" in (m.text or "") for m in ed.messages)
+    await alice.send_text(number)
+    assert "waits for your answer" not in alice.last.text
+    fake.assert_no_rejections(allow=lambda r: r.error_code == 403)  # only the offer sent while she had blocked the bot
