@@ -65,6 +65,7 @@ class ClockRule:
     warranty: frozenset[str] | None = None  # None: any warranty decision
     repeats: bool = False  # runs again on the next start event after it stopped (one cycle per approval step)
     resumes_on: frozenset[str] = frozenset()  # events that undo a stop (a disputed repair is not completed)
+    from_due_date: bool = False  # a maintenance booked from its reminder: not before the maintenance due date
 
 
 @dataclass(frozen=True)
@@ -328,7 +329,7 @@ def _names(key: str, value: object, known: set[str] | frozenset[str], *, allow_e
 
 
 _EVENTS = set(EVENT_LABELS) | set(STAFF_EVENT_LABELS)
-_CLOCK_KEYS = {"kinds", "starts_on", "stops_on", "pauses_for", "escalation", "urgent", "warranty", "repeats", "resumes_on"}
+_CLOCK_KEYS = {"kinds", "starts_on", "stops_on", "pauses_for", "escalation", "urgent", "warranty", "repeats", "resumes_on", "from_due_date"}
 
 
 def _clocks(table: dict, waits: tuple[Wait, ...]) -> ClockPolicy:
@@ -354,6 +355,9 @@ def _clocks(table: dict, waits: tuple[Wait, ...]) -> ClockPolicy:
         urgent = _required(spec, "urgent", key + ".")
         if not isinstance(urgent, bool):
             raise PolicyError(f"{key}.urgent", f"must be true or false, got {urgent!r}")
+        from_due_date = spec.get("from_due_date", False)
+        if not isinstance(from_due_date, bool):
+            raise PolicyError(f"{key}.from_due_date", f"must be true or false, got {from_due_date!r}")
         rules.append(ClockRule(
             name=name,
             kinds=_names(f"{key}.kinds", _required(spec, "kinds", key + "."), set(KIND_LABELS), allow_empty=False),
@@ -362,7 +366,7 @@ def _clocks(table: dict, waits: tuple[Wait, ...]) -> ClockPolicy:
             pauses_for=_names(f"{key}.pauses_for", _required(spec, "pauses_for", key + "."), {wait.name for wait in waits}),
             escalation=tuple(escalation), urgent=urgent,
             warranty=_names(f"{key}.warranty", spec["warranty"], _WARRANTIES, allow_empty=False) if "warranty" in spec else None,
-            repeats=repeats, resumes_on=resumes_on,
+            repeats=repeats, resumes_on=resumes_on, from_due_date=from_due_date,
         ))
     return ClockPolicy(rules=tuple(rules), stop_all_on=stop_all_on, waits=waits)
 

@@ -1457,6 +1457,10 @@ class MaintenanceRepository(_Repository):
             ).order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc()).limit(1)
         )
 
+    async def due_on_booked_by(self, request_id: int) -> Any:
+        """The due date of the maintenance this request was booked for (None: not booked from a reminder)."""
+        return await self.session.scalar(select(MaintenanceReminder.due_on).where(MaintenanceReminder.booked_request_id == request_id).limit(1))
+
     async def link_booking(self, reminder_id: int, product_id: int, request_id: int) -> bool:
         result = await self.session.execute(
             update(MaintenanceReminder).where(MaintenanceReminder.id == reminder_id, MaintenanceReminder.product_id == product_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.policy import ClockRule, Policy
@@ -42,17 +42,32 @@ class DerivedClock:
     earlier: tuple[DerivedClock, ...] = ()  # a repeating clock's finished cycles before this one
 
 
-def derive(policy: Policy, request: ServiceRequest, events: Iterable[tuple[str, datetime]]) -> list[DerivedClock]:
-    """The clocks the policy runs on this request, from its timeline (oldest event first)."""
+def derive(policy: Policy, request: ServiceRequest, events: Iterable[tuple[str, datetime]],
+           due_from: datetime | None = None) -> list[DerivedClock]:
+    """The clocks the policy runs on this request, from its timeline (oldest event first).
+    `due_from`: a booked maintenance's due date; `from_due_date` clocks start no earlier."""
     events = list(events)
     derived = []
     for rule in policy.clocks.rules:
         if request.kind not in rule.kinds or (rule.warranty is not None and request.warranty not in rule.warranty):
             continue
         clock = _replay(policy, rule, events, policy.deadlines.window(rule.name, request.distance_band))
+        if clock is not None and rule.from_due_date and due_from is not None:
+            clock = _not_before(clock, due_from)
         if clock is not None:
             derived.append(clock)
     return derived
+
+
+def _not_before(clock: DerivedClock, moment: datetime) -> DerivedClock:
+    """The clock as if started at `moment` when it started earlier: what happened before does
+    not count (pauses are cut at it); stopped before it, it took no time at all."""
+    if clock.started_at >= moment:
+        return clock
+    if clock.stopped_at is not None and clock.stopped_at <= moment:
+        return replace(clock, started_at=clock.stopped_at, pauses=())
+    pauses = tuple(Pause(max(p.start, moment), p.end, p.wait) for p in clock.pauses if p.end is None or p.end > moment)
+    return replace(clock, started_at=moment, pauses=pauses)
 
 
 def _replay(policy: Policy, rule: ClockRule, events: list[tuple[str, datetime]], window: timedelta) -> DerivedClock | None:
@@ -208,6 +223,8 @@ class ClockKeeper:
 
     def __init__(self, policy: Policy, tz: ZoneInfo) -> None:
         self.policy = policy
+        self.tz = tz
+        self.due_date_kinds = frozenset(kind for rule in policy.clocks.rules if rule.from_due_date for kind in rule.kinds) & {"maintenance"}
         self.calendar = policy.calendar.calendar(tz)
         self.fingerprint = hashlib.sha256(repr((
             policy.deadlines, policy.clocks, policy.reminders, policy.calendar, str(tz),
@@ -221,7 +238,11 @@ class ClockKeeper:
 
     async def sync(self, uow: UnitOfWork, request: ServiceRequest) -> list[SlaClock]:
         events = [(event.action, event.created_at) for event in await uow.requests.events(request.id, include_internal=True)]
-        derived = {clock.rule.name: clock for clock in derive(self.policy, request, events)}
+        due_from = None
+        if request.kind in self.due_date_kinds:  # booked from a maintenance reminder: the visit is needed on its due date
+            due_on = await uow.maintenance.due_on_booked_by(request.id)
+            due_from = datetime.combine(due_on, time(0), tzinfo=self.tz) if due_on else None
+        derived = {clock.rule.name: clock for clock in derive(self.policy, request, events, due_from)}
         rows = {row.kind: row for row in await uow.requests.clock_rows(request.id)}
         for kind, row in rows.items():
             if kind not in derived:  # the rule no longer applies (e.g. the warranty was overruled)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from storage.models import AuditEntry, MaintenanceReminder, OutboxMessage, Product, ServiceRequest
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
-from tests.e2e.helpers import enrol, onboard, t
+from tests.e2e.helpers import assign, enrol, onboard, t
 
 # Commissioned 2025-09-20 with a 6-month cycle: due Friday 2026-03-20, reminded 14 days before,
 # Friday 2026-03-06 at 10:00 Shanghai (02:00 UTC). The desk clock starts on Monday 2026-03-02 09:30.
@@ -213,3 +213,23 @@ async def test_a_refunded_unit_is_not_on_the_maintenance_list(fake, desk):
         desk.clock.advance(timedelta(days=1))
         await desk.sweep()
     assert [m.text for m in dora.messages[seen:] if "QJ-2001" in (m.text or "")] == []
+
+
+async def test_a_maintenance_booked_two_weeks_ahead_is_not_overdue_before_its_due_date(fake, desk):
+    dora, alice, reminder = await _reminded(fake, desk)
+    ed = await enrol(fake, dora, 7201, "Ed", "engineer")
+    await alice.press(en("🔧 Book maintenance"), reminder)
+    await alice.send_location(34.7466, 113.6253)
+    await alice.press(en("✅ Confirm and send"))
+    [number] = await _maintenance_numbers(desk)
+    await assign(dora, number, "Ed", "en")
+    await ed.press("✅ Accept")
+    seen = len(dora.messages)
+    desk.clock.advance(timedelta(hours=25))  # the next day: two weeks before the due date
+    await desk.sweep()
+    assert not any("on-site arrival" in (m.text or "") for m in dora.messages[seen:])  # (first contact is due: nobody logged it)
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        [arrival] = [c for c in await uow.requests.clocks(request.id) if c.kind == "onsite_arrival"]
+        # due on the maintenance date (2026-03-20, Shanghai) plus the 24-hour window
+        assert arrival.due_at == datetime(2026, 3, 20, 16, 0, tzinfo=timezone.utc)

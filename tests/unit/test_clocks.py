@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.config import DEFAULT_POLICY_FILE
-from bot.policy import load_policy, parse_policy
+from bot.policy import PolicyError, load_policy, parse_policy
 from bot.services import clocks, reminders
 from bot.services.clocks import ClockKeeper
 from storage.models import ServiceRequest, SlaClock
@@ -24,10 +24,10 @@ def _request(kind: str = "repair", warranty: str | None = None, band: str | None
     return ServiceRequest(kind=kind, warranty=warranty, distance_band=band)
 
 
-def _rows(events, request=None, keeper=KEEPER) -> dict[str, SlaClock]:
+def _rows(events, request=None, keeper=KEEPER, due_from=None) -> dict[str, SlaClock]:
     """Derive and apply the clocks as the keeper does, without a database."""
     rows = {}
-    for derived in clocks.derive(keeper.policy, request or _request(), events):
+    for derived in clocks.derive(keeper.policy, request or _request(), events, due_from):
         row = SlaClock(kind=derived.rule.name, alert_point=0)
         clocks.apply(keeper.policy, keeper.calendar, row, derived)
         rows[row.kind] = row
@@ -256,3 +256,30 @@ def test_a_wait_open_when_the_repair_was_reported_does_not_count_twice():
     events = [("created", T), ("accepted", T), ("waiting_customer", T + D), ("report_submitted", T + 2 * D), ("disputed", T + 4 * D)]
     row = _rows(events)["repair_completed"]
     assert row.due_at == T + 7 * D + D + 2 * D
+
+
+DUE_DAY = datetime(2026, 3, 20, tzinfo=SHANGHAI)  # a maintenance due on Friday 2026-03-20, booked two weeks before
+
+
+def test_a_maintenance_booked_for_its_due_date_is_awaited_from_that_date():
+    events = [("created", T), ("assigned", T + H), ("accepted", T + 2 * H)]
+    rows = _rows(events, _request("maintenance", warranty="in_warranty"), due_from=DUE_DAY)
+    assert rows["onsite_arrival"].due_at == DUE_DAY + 24 * H  # not the day after it was accepted
+    assert rows["solution_decided"].due_at == DUE_DAY + 8 * H
+    unbooked = _rows(events, _request("maintenance", warranty="in_warranty"))
+    assert unbooked["onsite_arrival"].due_at == T + 2 * H + 24 * H  # asked for without a reminder: as any visit
+
+
+def test_a_booked_maintenance_visited_early_is_met_and_a_wait_before_the_due_date_does_not_count():
+    early = _rows([("created", T), ("accepted", T + H), ("arrived", T + 50 * H)], _request("maintenance"), due_from=DUE_DAY)
+    assert (early["onsite_arrival"].outcome, early["onsite_arrival"].late_seconds) == (clocks.MET, 0)
+    waited = _rows([("created", T), ("accepted", T + H), ("waiting_customer", T + 2 * H), ("work_resumed", DUE_DAY + 2 * H)],
+                   _request("maintenance"), due_from=DUE_DAY)
+    assert waited["onsite_arrival"].due_at == DUE_DAY + 26 * H  # only the two hours of waiting after the due date count
+
+
+def test_from_due_date_must_be_true_or_false():
+    raw = tomllib.loads(DEFAULT_POLICY_FILE.read_text())
+    raw["clocks"]["onsite_arrival"]["from_due_date"] = "yes"
+    with pytest.raises(PolicyError, match="onsite_arrival.from_due_date"):
+        parse_policy(raw)
