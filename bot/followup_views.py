@@ -103,7 +103,7 @@ def call_card(_: Translator, card: followups.CallCard, policy: FollowUpPolicy, n
         lines += ["", *_script(_, card)]
     else:
         lines.append(_("Recorded: {outcome}, by {name}, {time}", outcome=_(FOLLOW_UP_OUTCOME_LABELS[call.outcome]),
-                       name=display_name(card.caller) if card.caller else "—", time=_.datetime(call.done_at)))
+                       name=display_name(card.caller) if card.caller else "—", time=_.datetime(call.done_at) if call.done_at else "—"))
         if call.feedback:
             lines.append(_("Feedback: {text}", text=call.feedback))
     rows = []

@@ -305,6 +305,8 @@ def survey_prompt(_: Translator, draft: Draft) -> View:
 
 def dispute_for_staff(_: Translator, request: ServiceRequest, *, dispatcher: bool) -> View:
     text = _("❗ The customer says request {number} is NOT resolved. It is reopened and flagged as a repeat repair.", number=request.number)
+    if dispatcher and request.assigned_engineer_id is None:  # its engineer left meanwhile (bot/services/confirmation.py)
+        text += "\n" + _("Its engineer no longer takes jobs: it is back in /queue and needs an engineer.")
     payload = DispatchButton(request.id, "open") if dispatcher else JobButton(request.id, "open")
     return View(text, inline([[button(_("Open"), payload)]]))
 

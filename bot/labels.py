@@ -229,5 +229,6 @@ FOLLOW_UP_OUTCOME_LABELS = {
     "satisfied": N_("reached, satisfied"),
     "not_satisfied": N_("reached, not satisfied"),
     "unreachable": N_("customer unreachable"),
+    "erased": N_("not called: the customer's data was erased"),  # bot/services/erasure.py
 }
 STAFF_EVENT_LABELS["follow_up_call"] = N_("Follow-up call recorded")

@@ -125,7 +125,7 @@ async def _reopened(turn: Turn, request: ServiceRequest, engineer) -> None:
     _, draft = await requests.start_comment(turn.uow, turn.user, await users.customer_of(turn.uow, turn.user), request.id, turn.now)
     for dispatcher in await requests.dispatchers(turn.uow):
         await turn.notify_view(dispatcher, job_views.dispute_for_staff(turn.translator_for(dispatcher), request, dispatcher=True))
-    if engineer is not None and engineer.is_active:
+    if engineer is not None and engineer.is_active and request.assigned_engineer_id == engineer.id:  # still theirs
         await turn.notify_view(engineer, job_views.dispute_for_staff(turn.translator_for(engineer), request, dispatcher=False))
     await turn.uow.commit()  # the verdict and its notices stand before anyone is told
     await turn.edit_off()

@@ -62,7 +62,7 @@ async def close_unconfirmed(deps: Deps, now: datetime) -> int:
         for request in closed:
             await followups.schedule_after_close(uow, deps.policy.follow_ups, deps.settings.timezone, request, now)
             customer = await uow.customers.get(request.customer_id)
-            if customer.user_id is None:
+            if customer.user_id is None or customer.erased_at is not None:
                 continue
             await uow.outbox.add_once(OutboxMessage(
                 key=f"{CLOSED_BY_TIMEOUT}:{request.id}", user_id=customer.user_id, kind=CLOSED_BY_TIMEOUT,

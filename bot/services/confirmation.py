@@ -54,7 +54,8 @@ async def confirm(uow: UnitOfWork, user: User, customer: Customer | None, reques
         assignment = await uow.dispatch.current_assignment(request.id)
         if assignment is not None:
             assignment.ended_at, assignment.outcome = now, "released"
-    await jobs.record(uow, request, user, "disputed", now, before=before, after=request.status, repeat_repair=True)
+    await jobs.record(uow, request, user, "disputed", now, before=before, after=request.status, repeat_repair=True,
+                      engineer_id=report.engineer_id)  # whose repair failed, for the per-engineer repeat repairs
     return Verdict(request, report, False, None)
 
 

@@ -117,6 +117,9 @@ async def schedule_after_close(uow: UnitOfWork, policy: FollowUpPolicy, timezone
     report = await uow.jobs.report_of(request.id)
     if skip_reason(request.kind, report is not None) is not None:
         return None
+    customer = await uow.customers.get(request.customer_id)
+    if customer is None or customer.erased_at is not None:  # erased while the report waited: nobody to call
+        return None
     due_on, due_by = first_round_window(local_day(now, timezone), policy)
     return await _add(uow, request.id, 1, due_on, due_by, now)
 

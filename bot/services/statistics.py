@@ -9,8 +9,10 @@ The definitions (the README section "Monthly report and KPIs" says the same in p
   dispatcher closing it (the latest of those timeline events).
 - **On time**: a closed job none of whose deadline clocks ended "breached".
   On-time rate = on-time jobs / closed jobs.
-- **Satisfied**: a survey completed in the month with at least `satisfied_from_stars` stars.
-  Satisfaction = satisfied surveys / surveys completed in the month.
+- **Satisfied**: a survey rated in the month with at least `satisfied_from_stars` stars.
+  Satisfaction = satisfied surveys / surveys rated in the month. A survey counts once its stars
+  are given (the on-time question and the comment are optional; an unhappy customer who stops
+  there must still count), dated by its completion, else by its start.
 - **Complaint rate**: complaints registered in the month that were decided to be the service's
   fault (`service_fault` true; undecided and not-our-fault ones do not count) / jobs closed in it.
 - A KPI with a denominator of 0 has **no data** (neither met nor missed). Rates are shown in
@@ -28,7 +30,8 @@ The definitions (the README section "Monthly report and KPIs" says the same in p
 - **Top products**: the registered product's model by number of repair jobs (requests without a
   registered product are left out).
 - **Per engineer**: the engineer who wrote the report (else the one assigned); average stars over
-  their jobs with a completed survey; repeat repairs = their jobs flagged as repeat repairs;
+  their jobs with a rated survey; repeat repairs = repairs of theirs the customer said were not
+  resolved (the engineer whose report was disputed, though another may have finished the job);
   certificates = their installation reports with the acceptance certificate signed.
 - **Per region**: the region of that engineer (`User.region`, none: "no region"); a service-fault
   complaint goes to the region of the engineer it names, else of the engineer of the request it
@@ -213,7 +216,7 @@ class JobRow:
     region: str | None
     closed_at: datetime
     on_time: bool
-    stars: int | None  # of a completed survey
+    stars: int | None  # of its survey, once rated
     has_report: bool
     hours: Decimal
     parts_cost: int  # fen, priced parts only
@@ -222,6 +225,8 @@ class JobRow:
     fault_type: str | None
     certificate: bool
     repeat_repair: bool
+    # whose repair the customer disputed, when known (id, name, region); else the job's engineer
+    disputed_engineer: tuple[int, str, str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -239,7 +244,7 @@ class MonthRows:
     month: Month
     jobs: tuple[JobRow, ...]
     trips: tuple[TripRow, ...]
-    survey_stars: tuple[int, ...]  # surveys completed in the month
+    survey_stars: tuple[int, ...]  # surveys rated in the month
     complaint_regions: tuple[str | None, ...]  # one per service-fault complaint registered in the month
     follow_ups: dict[str, int]  # follow-up calls done in the month, by outcome
 
@@ -318,6 +323,14 @@ def engineer_lines(jobs: Sequence[JobRow], trips: Sequence[TripRow]) -> list[Eng
     trip_counts = Counter(t.engineer_id for t in trips)
     for trip in trips:
         names.setdefault(trip.engineer_id, (trip.engineer, trip.region))
+    repeats: Counter[int] = Counter()
+    for job in jobs:
+        if job.repeat_repair and job.disputed_engineer is not None:
+            engineer_id, name, region = job.disputed_engineer
+            repeats[engineer_id] += 1
+            names.setdefault(engineer_id, (name, region))
+        elif job.repeat_repair and job.engineer_id is not None:
+            repeats[job.engineer_id] += 1
     lines = []
     for engineer_id, (name, region) in names.items():
         own = by_engineer.get(engineer_id, [])
@@ -325,7 +338,7 @@ def engineer_lines(jobs: Sequence[JobRow], trips: Sequence[TripRow]) -> list[Eng
             engineer_id, name, region, len(own), trip_counts[engineer_id],
             percent(sum(1 for j in own if j.on_time), len(own)),
             average([j.stars for j in own if j.stars is not None]),
-            sum(1 for j in own if j.repeat_repair),
+            repeats[engineer_id],
             sum(1 for j in own if j.kind == INSTALLATION and j.certificate),
         ))
     return sorted(lines, key=lambda line: (-line.jobs, -line.trips, line.name))
@@ -444,6 +457,11 @@ def _breached():
     return exists().where(SlaClock.request_id == ServiceRequest.id, or_(SlaClock.outcome == BREACHED, SlaClock.earlier_breach.is_(True)))
 
 
+def _rated_at():
+    """When a survey's stars count: its completion, or its start when the customer stopped after rating."""
+    return func.coalesce(Survey.completed_at, Survey.created_at)
+
+
 def _display_name(user: User) -> str:
     return user.full_name or user.first_name or f"#{user.telegram_id}"
 
@@ -460,7 +478,7 @@ async def load_month(uow: UnitOfWork, month: Month, tz: ZoneInfo) -> MonthRows:
         .join(closing, closing.c.request_id == ServiceRequest.id)
         .outerjoin(JobReport, JobReport.request_id == ServiceRequest.id)
         .outerjoin(Product, Product.id == ServiceRequest.product_id)
-        .outerjoin(completed, and_(completed.request_id == ServiceRequest.id, completed.completed_at.is_not(None)))
+        .outerjoin(completed, and_(completed.request_id == ServiceRequest.id, completed.stars.is_not(None)))
         .outerjoin(engineer, engineer.id == func.coalesce(JobReport.engineer_id, ServiceRequest.assigned_engineer_id))
         .where(ServiceRequest.kind.in_(JOB_KINDS), ServiceRequest.status == CLOSED,
                closing.c.closed_at >= start, closing.c.closed_at < end)
@@ -469,7 +487,8 @@ async def load_month(uow: UnitOfWork, month: Month, tz: ZoneInfo) -> MonthRows:
     found = result.all()
     part_ids = {p.part_id for row in found if row[3] is not None for p in row[3].parts if p.part_id}
     prices = dict((await session.execute(select(Part.id, Part.price).where(Part.id.in_(part_ids)))).all()) if part_ids else {}
-    jobs = tuple(_job_row(request, closed_at, bool(breached), report, model, stars, person, prices)
+    disputed = await _disputed_engineers(uow, [row[0].id for row in found if row[0].repeat_repair])
+    jobs = tuple(_job_row(request, closed_at, bool(breached), report, model, stars, person, prices, disputed.get(request.id))
                  for request, closed_at, breached, report, model, stars, person in found)
 
     trips = tuple(
@@ -481,7 +500,7 @@ async def load_month(uow: UnitOfWork, month: Month, tz: ZoneInfo) -> MonthRows:
         )).all()
     )
     stars = tuple(await session.scalars(
-        select(Survey.stars).where(Survey.completed_at >= start, Survey.completed_at < end, Survey.stars.is_not(None)).order_by(Survey.id)
+        select(Survey.stars).where(_rated_at() >= start, _rated_at() < end, Survey.stars.is_not(None)).order_by(Survey.id)
     ))
     about, concerned = aliased(ServiceRequest), aliased(User)
     complaint_regions = tuple(await session.scalars(
@@ -505,8 +524,23 @@ def _counted_complaint():
     return and_(Complaint.service_fault.is_(True), ~exists(withdrawn))
 
 
+async def _disputed_engineers(uow: UnitOfWork, request_ids: list[int]) -> dict[int, tuple[int, str, str | None]]:
+    """Per repeat repair, the engineer whose report the customer disputed last (recorded on the
+    "disputed" event since it names them; older events do not)."""
+    if not request_ids:
+        return {}
+    events = await uow.session.execute(
+        select(RequestEvent.request_id, RequestEvent.details).where(RequestEvent.request_id.in_(request_ids), RequestEvent.action == "disputed")
+        .order_by(RequestEvent.id))
+    engineer_of = {request_id: details["engineer_id"] for request_id, details in events.all() if (details or {}).get("engineer_id")}
+    people = {u.id: u for u in await uow.session.scalars(select(User).where(User.id.in_(set(engineer_of.values()))))} if engineer_of else {}
+    return {request_id: (engineer_id, _display_name(people[engineer_id]), people[engineer_id].region)
+            for request_id, engineer_id in engineer_of.items() if engineer_id in people}
+
+
 def _job_row(request: ServiceRequest, closed_at: datetime, breached: bool, report: JobReport | None, model: str | None,
-             stars: int | None, engineer: User | None, prices: dict[int, int | None]) -> JobRow:
+             stars: int | None, engineer: User | None, prices: dict[int, int | None],
+             disputed_engineer: tuple[int, str, str | None] | None = None) -> JobRow:
     parts_cost = unpriced = 0
     for part in report.parts if report else ():
         price = prices.get(part.part_id) if part.part_id else None
@@ -521,7 +555,7 @@ def _job_row(request: ServiceRequest, closed_at: datetime, breached: bool, repor
         has_report=report is not None, hours=Decimal(str(report.labour_hours)) if report else Decimal(0),
         parts_cost=parts_cost, unpriced_parts=unpriced, travel_cost=report.travel_cost if report else 0,
         fault_type=report.fault_type if report else None,
-        certificate=bool(report and report.certificate), repeat_repair=request.repeat_repair,
+        certificate=bool(report and report.certificate), repeat_repair=request.repeat_repair, disputed_engineer=disputed_engineer,
     )
 
 
@@ -537,7 +571,7 @@ async def load_trend(uow: UnitOfWork, last: Month, months: int, tz: ZoneInfo, po
         .where(ServiceRequest.kind.in_(JOB_KINDS), ServiceRequest.status == CLOSED, closing.c.closed_at >= start, closing.c.closed_at < end)
     )).all()
     surveys = (await session.execute(
-        select(Survey.completed_at, Survey.stars).where(Survey.completed_at >= start, Survey.completed_at < end, Survey.stars.is_not(None))
+        select(_rated_at(), Survey.stars).where(_rated_at() >= start, _rated_at() < end, Survey.stars.is_not(None))
     )).all()
     complaints = await session.scalars(
         select(Complaint.created_at).where(_counted_complaint(), Complaint.created_at >= start, Complaint.created_at < end)

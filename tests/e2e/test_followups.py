@@ -167,3 +167,60 @@ async def test_a_disputed_job_closed_by_the_dispatcher_gets_its_calls_too(fake, 
         assert request.status == "closed"
         assert [(c.round, c.due_on, c.due_by) for c in calls] == [(1, date(2026, 3, 6), date(2026, 3, 10))]
     fake.assert_no_rejections()
+
+
+APOLOGY = "Sorry, something went wrong on our side"
+
+
+async def _erased_while_the_caller_types(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    cai = await enrol(fake, dora, 5710, "Cai", "callback")
+    ed = await enrol(fake, dora, 5701, "Ed", "engineer")
+    alice = fake.add_user(user_id=5702, first_name="Alice", language_code="en")
+    await onboard(alice, phone="+8613900139000")
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+    await ed.press("Accept")
+    await report_by_phone(ed)
+    await alice.press("Resolved")
+    desk.clock.set(datetime.combine(date(2026, 3, 5), time(10, 0), SHANGHAI))
+    await desk.sweep()
+    await cai.send_text("/calls")
+    await cai.press(number)
+    await cai.press("🙂 Reached: satisfied")
+    await dora.send_text("/erase +8613900139000")
+    await dora.press("🗑 Erase")
+    assert "Personal data erased" in dora.last.text
+    return cai, number
+
+
+async def test_feedback_for_a_call_erased_meanwhile_is_answered(fake, desk):
+    cai, number = await _erased_while_the_caller_types(fake, desk)
+    await cai.send_text("Works fine")
+    assert APOLOGY not in cai.last.text and "the customer's data was erased" in cai.last.text
+    await cai.send_text("/calls")
+    assert number not in cai.last.text
+
+
+async def test_back_to_the_card_of_a_call_erased_meanwhile_shows_it(fake, desk):
+    cai, number = await _erased_while_the_caller_types(fake, desk)
+    await cai.press("⬅️ Back")
+    assert APOLOGY not in cai.last.text
+
+
+async def test_a_report_of_a_customer_erased_while_it_waited_gets_no_calls_and_no_notice(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5731, "Ed", "engineer")
+    alice = fake.add_user(user_id=5732, first_name="Alice", language_code="en")
+    await onboard(alice, phone="+8613900139000")
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+    await ed.press("Accept")
+    await report_by_phone(ed)
+    await dora.send_text("/erase +8613900139000")
+    await dora.press("🗑 Erase")
+    desk.clock.advance(timedelta(hours=73))
+    assert (await desk.sweep()).closed == 1
+    async with desk.db.uow() as uow:
+        assert await uow.follow_ups.of_request((await uow.requests.by_number(number)).id) == []
+    fake.assert_no_rejections()  # nothing went to the unlinked account

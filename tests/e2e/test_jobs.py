@@ -361,3 +361,23 @@ async def test_a_new_repair_of_a_product_repaired_recently_names_the_earlier_req
     notice = next(m.text for m in reversed(dora.messages) if third in (m.text or "") and "New request" in m.text)
     assert "Repeat repair?" not in notice
     fake.assert_no_rejections()
+
+
+async def test_not_resolved_after_the_engineer_left_tells_the_dispatchers_it_needs_an_engineer_and_not_him(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5751, "Ed", "engineer")
+    alice = fake.add_user(user_id=5752, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+    await ed.press("Accept")
+    await report_by_phone(ed)
+    await dora.send_text("/staff")
+    await dora.press("Ed")
+    await dora.press("➕ Warehouse")
+    await dora.press("✅ Field engineer")
+    ed_before = len(ed.messages)
+    await alice.press("❌ Not resolved")
+    assert [m for m in ed.messages[ed_before:] if number in (m.text or "")] == []
+    told = next(m.text for m in reversed(dora.messages) if "is NOT resolved" in (m.text or ""))
+    assert "back in /queue and needs an engineer" in told

@@ -200,3 +200,52 @@ async def test_a_queued_report_is_not_sent_to_someone_who_is_no_longer_a_manager
         target = await uow.users.by_telegram_id(mona.id)
         row = await uow.session.scalar(select(OutboxMessage).where(OutboxMessage.user_id == target.id, OutboxMessage.kind == "monthly_report"))
         assert row.sent_at is not None
+
+
+async def test_a_rating_given_before_the_customer_stopped_counts(fake, desk):
+    from bot.services import statistics
+
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5701, "Ed", "engineer")
+    alice = fake.add_user(user_id=5702, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+    await ed.press("Accept")
+    await report_by_phone(ed)
+    await alice.press("Resolved")
+    await alice.press("⭐⭐")
+    await alice.press("No")
+    await alice.send_text("/cancel")  # the comment is optional; an unhappy customer often stops here
+    assert "What you already sent is kept" in alice.last.text
+    async with desk.db.uow() as uow:
+        rows = await statistics.load_month(uow, statistics.Month.of(desk.clock.now(), SHANGHAI), SHANGHAI)
+    assert rows.survey_stars == (2,) and [j.stars for j in rows.jobs] == [2]
+
+
+async def test_a_repeat_repair_counts_against_the_engineer_whose_repair_was_disputed(fake, desk):
+    from bot.services import statistics
+
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5761, "Ed", "engineer")
+    fay = await enrol(fake, dora, 5763, "Fay", "engineer")
+    alice = fake.add_user(user_id=5762, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+    await ed.press("Accept")
+    await report_by_phone(ed)
+    await dora.send_text("/staff")
+    await dora.press("Ed")
+    await dora.press("➕ Warehouse")
+    await dora.press("✅ Field engineer")  # Ed moves to the warehouse while his report waits
+    await alice.press("❌ Not resolved")
+    await alice.press("Done")
+    await assign(dora, number, "Fay")
+    await fay.press("Accept")
+    await report_by_phone(fay)
+    await alice.press("✅ Resolved")
+    async with desk.db.uow() as uow:
+        rows = await statistics.load_month(uow, statistics.Month.of(desk.clock.now(), SHANGHAI), SHANGHAI)
+    repeats = {line.name: line.repeat_repairs for line in statistics.engineer_lines(rows.jobs, rows.trips)}
+    assert repeats == {"Fay": 0, "Ed": 1}
