@@ -507,14 +507,15 @@ class Draft(Base):
 
 
 class ParkedDraft(Base):
-    """An unfinished request put aside when another dialog interrupted it (the survey after a
-    report, a comment, a complaint): /new opens it again where it stopped, so nothing typed is
-    lost. One per user; a later interruption replaces it."""
+    """An unfinished dialog put aside when another interrupted it (bot/services/dialogs.py
+    KEPT_ASIDE): a request (the survey after a report, a comment, a complaint; /new opens it
+    again) or an engineer's report (“Close with report” opens it again), so nothing typed is
+    lost. One per user and kind; a later interruption of the same kind replaces it."""
 
     __tablename__ = "parked_drafts"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32), primary_key=True)
     step: Mapped[str] = mapped_column(String(32))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     parked_at: Mapped[datetime]

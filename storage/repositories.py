@@ -340,19 +340,22 @@ class DraftRepository(_Repository):
         self._of_user[draft.user_id] = None
 
     async def park(self, draft: Draft, now: datetime) -> None:
-        """Keep `draft`'s dialog aside for its user (replacing one kept before)."""
+        """Keep `draft`'s dialog aside for its user (replacing one of its kind kept before)."""
         insert = _dialect_insert(self.session, ParkedDraft).values(
             user_id=draft.user_id, kind=draft.kind, step=draft.step, data=draft.data, parked_at=now,
         )
         await self.session.execute(insert.on_conflict_do_update(
-            index_elements=["user_id"], set_={"kind": insert.excluded.kind, "step": insert.excluded.step,
-                                               "data": insert.excluded.data, "parked_at": insert.excluded.parked_at},
+            index_elements=["user_id", "kind"], set_={"step": insert.excluded.step,
+                                                       "data": insert.excluded.data, "parked_at": insert.excluded.parked_at},
         ))
+
+    async def parked(self, user_id: int, kind: str) -> ParkedDraft | None:
+        return await self.session.get(ParkedDraft, (user_id, kind))
 
     async def unpark(self, user_id: int, kind: str) -> ParkedDraft | None:
         """The dialog of `kind` kept aside for the user, no longer kept (None if there is none)."""
-        parked = await self.session.get(ParkedDraft, user_id)
-        if parked is None or parked.kind != kind:
+        parked = await self.session.get(ParkedDraft, (user_id, kind))
+        if parked is None:
             return None
         await self.session.delete(parked)
         await self.session.flush()

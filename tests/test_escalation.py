@@ -310,3 +310,16 @@ async def test_other_requests_are_answered_only_after_a_customer_comment_and_nev
 ])
 def test_the_new_buttons_round_trip_within_64_bytes(payload):
     assert len(payload.pack().encode()) <= 64 and parse(payload.pack()) == payload
+
+
+async def test_an_analysis_interrupted_by_another_case_is_kept_and_continued(database, clock):
+    async with database.uow() as uow:
+        s = await _setup(uow, clock)
+        other = await intake.submit(uow, s["user"], s["customer"], await _filled_draft(uow, s["user"], s["customer"], clock), POLICY, clock.now(), SHANGHAI)
+        first, _, _ = await escalation.escalate(uow, s["dora"], s["request"].id, s["xena"].id, "Why?", clock.now())
+        second, _, _ = await escalation.escalate(uow, s["dora"], other.id, s["xena"].id, "And this one?", clock.now())
+        draft, _ = await escalation.start_answer(uow, s["xena"], first.id, clock.now())
+        escalation.answer_input(draft, TextInput("Worn bearing, long analysis"), clock.now())
+        await escalation.start_answer(uow, s["xena"], second.id, clock.now())  # opens the other case
+        resumed, _ = await escalation.start_answer(uow, s["xena"], first.id, clock.now())
+        assert (resumed.step, resumed.data["analysis"]) == (escalation.PLAN, "Worn bearing, long analysis")

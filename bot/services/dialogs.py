@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from collections.abc import Callable
 from typing import Any
 
 from bot.services.errors import StaleAction
@@ -16,8 +17,13 @@ async def current(uow: UnitOfWork, user_id: int) -> Draft | None:
 # Dialogs worth keeping aside when another interrupts them, with the data keys that hold what the
 # user typed or sent: a draft with none of them holds nothing worth keeping (whatever its step:
 # Back or Edit can lead to the first step of a filled form). The intake is a long form with
-# photos; the others are a few quick answers.
-KEPT_ASIDE = {"intake": ("description", "photos", "voices", "site")}
+# photos, the engineer's report a ten-step one, the expert's answer a long analysis; the others
+# are a few quick answers. One of each kind is kept per person (storage ParkedDraft).
+KEPT_ASIDE = {
+    "intake": ("description", "photos", "voices", "site"),
+    "report": ("symptom", "cause", "solution", "parts", "photos", "opinion"),
+    "expert_answer": ("analysis", "plan"),
+}
 
 
 def worth_keeping(draft: Draft) -> bool:
@@ -35,12 +41,16 @@ async def begin(uow: UnitOfWork, user_id: int, kind: str, step: str, data: dict[
     return await uow.drafts.add(Draft(user_id=user_id, kind=kind, step=step, data=data, updated_at=now))
 
 
-async def resume_parked(uow: UnitOfWork, user_id: int, kind: str, now: datetime) -> Draft | None:
-    """The dialog of `kind` kept aside when another interrupted it, open again where it stopped."""
-    parked = await uow.drafts.unpark(user_id, kind)
-    if parked is None:
+async def resume_parked(uow: UnitOfWork, user_id: int, kind: str, now: datetime,
+                        belongs: Callable[[dict[str, Any]], bool] | None = None) -> Draft | None:
+    """The dialog of `kind` kept aside when another interrupted it, open again where it stopped;
+    with `belongs`, only one whose data passes it (a report of the same job)."""
+    kept = await uow.drafts.parked(user_id, kind)
+    if kept is None or (belongs is not None and not belongs(kept.data)):
         return None
-    return await begin(uow, user_id, kind, parked.step, parked.data, now)
+    step, data = kept.step, kept.data
+    await uow.drafts.unpark(user_id, kind)
+    return await begin(uow, user_id, kind, step, data, now)
 
 
 async def end(uow: UnitOfWork, draft: Draft) -> None:

@@ -52,6 +52,7 @@ from storage.models import (
     FollowUpCall,
     JobReport,
     OutboxMessage,
+    ParkedDraft,
     PartRequisition,
     Product,
     Project,
@@ -395,8 +396,10 @@ async def _erase_rows(uow: UnitOfWork, eraser: _Eraser, customer: Customer, user
 async def _erase_staff_drafts(uow: UnitOfWork, eraser: _Eraser, user: User | None, references: dict[str, set[int]]) -> None:
     """Open dialogs of others about the customer's requests (an engineer's report, a supervisor's
     answer…) lose the customer's words and what mentions them, and stay open: ending them would
-    throw away the staff member's own work, while a marker in a field is theirs to rewrite."""
-    for draft in await uow.session.scalars(select(Draft).order_by(Draft.id)):
+    throw away the staff member's own work, while a marker in a field is theirs to rewrite.
+    Dialogs kept aside (an interrupted report) are treated the same."""
+    kept_aside = list(await uow.session.scalars(select(ParkedDraft).order_by(ParkedDraft.user_id, ParkedDraft.kind)))
+    for draft in [*await uow.session.scalars(select(Draft).order_by(Draft.id)), *kept_aside]:
         data = draft.data or {}
         named = any(type(data.get(key)) is int and data[key] in ids for key, ids in references.items())
         if not named or (user is not None and draft.user_id == user.id):

@@ -202,6 +202,9 @@ async def start_answer(uow: UnitOfWork, expert: User, escalation_id: int, now: d
     current = await dialogs.current(uow, expert.id)
     if current is not None and current.kind == ANSWER_DIALOG and current.data.get("escalation_id") == escalation_id:
         return current, request
+    resumed = await dialogs.resume_parked(uow, expert.id, ANSWER_DIALOG, now, lambda data: data.get("escalation_id") == escalation_id)
+    if resumed is not None:  # kept aside while the expert looked at another case
+        return resumed, request
     draft = await dialogs.begin(uow, expert.id, ANSWER_DIALOG, CAUSE, {"escalation_id": escalation_id, "number": request.number}, now)
     return draft, request
 

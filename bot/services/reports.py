@@ -91,6 +91,16 @@ async def start(uow: UnitOfWork, engineer: User, request_id: int, by_phone: bool
         raise NotAllowed()
     if by_phone:
         await quotes.require_cleared(uow, request)  # on site it was checked before the visit
+
+    def same_report(data: dict) -> bool:  # this job's report, as started, not an edit of a sent one
+        return data.get("request_id") == request.id and data.get("by_phone") == by_phone and not data.get("editing_report")
+
+    current = await dialogs.current(uow, engineer.id)
+    if current is not None and current.kind == REPORT and same_report(current.data):
+        return current  # pressed again mid-report: go on, do not start it over empty
+    resumed = await dialogs.resume_parked(uow, engineer.id, REPORT, now, same_report)
+    if resumed is not None:  # kept aside when another button of the job card interrupted it
+        return resumed
     data = {"request_id": request.id, "kind": request.kind, "by_phone": by_phone, "parts": [], "photos": []}
     existing = await uow.jobs.report_of(request.id)
     if existing is not None:  # reopened after "not resolved": start from what was written
