@@ -4,6 +4,7 @@ Typed text (reasons, questions, answers) goes in through placeholders, which esc
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.callbacks import ApprovalButton, DispatchButton
@@ -14,7 +15,7 @@ from bot.services import approvals
 from bot.staff_views import display_name
 from bot.telegram_text import shorten
 from bot.views import View
-from storage.models import Approval, Draft, ServiceRequest, User
+from storage.models import Approval, ApprovalAction, Draft, ServiceRequest, User
 
 
 def _summary(_: Translator, approval: Approval, request: ServiceRequest, requester: User | None) -> list[str]:
@@ -30,9 +31,15 @@ def _summary(_: Translator, approval: Approval, request: ServiceRequest, request
     return lines
 
 
-def approver_card(_: Translator, approval: Approval, request: ServiceRequest, requester: User | None) -> View:
-    """The step to decide, with Approve / Reject / Ask for info."""
+def approver_card(_: Translator, approval: Approval, request: ServiceRequest, requester: User | None,
+                  exchanges: Sequence[ApprovalAction] = ()) -> View:
+    """The step to decide, with Approve / Reject / Ask for info, and what was asked and answered at it."""
     lines = _summary(_, approval, request, requester)
+    for exchange in exchanges:
+        if exchange.action == approvals.ASK:
+            lines.append(_("❓ Asked: {text}", text=shorten(exchange.comment or "", 500)))
+        else:
+            lines.append(_("✍️ Answered: {text}", text=shorten(exchange.comment or "", 500)))
     rows = [
         [button(_("✅ Approve"), ApprovalButton(approval.id, approval.step, approvals.APPROVE)),
          button(_("❌ Reject"), ApprovalButton(approval.id, approval.step, approvals.REJECT))],

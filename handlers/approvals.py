@@ -112,7 +112,8 @@ async def _open(turn: Turn, approval_id: int) -> None:
     approval, request = await approvals.get_for_approver(turn.uow, turn.deps.policy, turn.user, approval_id)
     requester = await turn.uow.users.get(approval.requested_by_id)
     if approval.status == approvals.PENDING and approvals.may_decide(turn.deps.policy, turn.user, approval):
-        message = await turn.reply(approval_views.approver_card(turn._, approval, request, requester))
+        message = await turn.reply(approval_views.approver_card(turn._, approval, request, requester,
+                                                                await approvals.questions_and_answers(turn.uow, approval)))
         await turn.uow.approvals.add_post(ApprovalPost(
             approval_id=approval.id, step=approval.step, user_id=turn.user.id, chat_id=message.chat_id, message_id=message.message_id,
         ))

@@ -300,5 +300,5 @@ async def _approval_card(uow: UnitOfWork, user: User, message: OutboxMessage, _:
         return None
     request = await uow.requests.get(approval.request_id)
     requester = await uow.users.get(approval.requested_by_id)
-    view = approval_views.approver_card(_, approval, request, requester)
+    view = approval_views.approver_card(_, approval, request, requester, await approvals.questions_and_answers(uow, approval))
     return Parcel([message.id], view, approval_step=(approval.id, approval.step))

@@ -180,6 +180,12 @@ async def decide(
     return Outcome(approval, request, action, actor, comment, step, finished)
 
 
+async def questions_and_answers(uow: UnitOfWork, approval: Approval) -> list[ApprovalAction]:
+    """The current step's questions to the requester and their answers, oldest first: an approver
+    decides with them in front of them, not only on the request's timeline."""
+    return [a for a in await uow.approvals.actions(approval.id) if a.step == approval.step and a.action in (ASK, ANSWER)]
+
+
 async def answer(uow: UnitOfWork, actor: User, approval_id: int, text: str | None, now: datetime) -> Outcome:
     """The requester answers the approver's question; the step is pending again."""
     approval = await uow.approvals.get(approval_id)
