@@ -52,7 +52,10 @@ def _sums(_: Translator, parts: int, labour: int, travel: int, total: int) -> li
     ]
 
 
-def reask(_: Translator, draft: Draft) -> str:
+def reask(_: Translator, draft: Draft, *, typed: bool = True) -> str:
+    """`typed` False: a photo, sticker or the like where text was asked for."""
+    if draft.step == quotes.PARTS and not typed:
+        return _("Please type a part code or a word of its name, or press “Parts done”.")
     if draft.step == quotes.PARTS:
         return _("No priced part matches that. Type another code or name, or press “Parts done”.")
     if draft.step == quotes.PART_QTY:

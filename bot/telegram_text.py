@@ -8,10 +8,12 @@ piece is valid HTML on its own.
 """
 from __future__ import annotations
 
+import html
 import re
 
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
+ALERT_LIMIT = 200  # answerCallbackQuery's text
 _TOKEN = re.compile(r"<[^>]*>|&[#a-zA-Z0-9]+;|.", re.S)
 _TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z-]+)")
 
@@ -19,6 +21,17 @@ _TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z-]+)")
 def tg_len(text: str) -> int:
     """The length Telegram measures: UTF-16 code units (an emoji outside the BMP is two)."""
     return len(text.encode("utf-16-le")) // 2
+
+
+def alert_text(text: str) -> str:
+    """A callback alert: plain text (catalog output escapes names for HTML: "Mia &amp; Co" must
+    read "Mia & Co"), cut to what Telegram shows instead of being refused whole."""
+    text = html.unescape(text)
+    if tg_len(text) <= ALERT_LIMIT:
+        return text
+    while tg_len(text) > ALERT_LIMIT - 1:  # room for the ellipsis
+        text = text[:-1]
+    return text.rstrip() + "…"
 
 
 def split_html(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:

@@ -27,7 +27,7 @@ from bot.report_files import SharedRenders
 from bot.services import notices, users
 from bot.services.clocks import ClockKeeper
 from bot.services.reminders import Planner
-from bot.telegram_text import MESSAGE_LIMIT, split_html, tg_len
+from bot.telegram_text import MESSAGE_LIMIT, alert_text, split_html, tg_len
 from bot.views import View
 from storage.db import Database, UnitOfWork
 from storage.models import AuditEntry, User
@@ -92,6 +92,8 @@ class Turn:
         if query is None or self._answered:
             return
         self._answered = True
+        if text is not None:
+            text = alert_text(text)
         try:
             await self._telegram(query.answer(text, show_alert=alert))
         except BadRequest as exc:  # too old (over ~15 s) or already answered: nothing left to do

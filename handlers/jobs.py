@@ -10,7 +10,7 @@ from bot.callbacks import DialogButton, JobButton
 from bot.keyboards import main_menu
 from bot.services import approvals, dialogs, dispatch, jobs, quotes, reports, requests, stock
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction, WrongInput
-from bot.services.inputs import LocationInput, TextInput, UserInput
+from bot.services.inputs import LocationInput, PhotoInput, TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
 from bot.staff_views import display_name
 from handlers import approvals as approval_handlers
@@ -229,6 +229,9 @@ async def on_report_input(turn: Turn, draft: Draft, message: UserInput) -> None:
     except DomainError as error:
         await turn.reply(job_views.input_error(turn._, error))
         return
+    if isinstance(message, PhotoInput) and message.caption and draft.step == reports.PHOTOS:  # not lost silently
+        await turn.reply(turn._("Photo saved, but not its caption: the report keeps text in its own fields. "
+                                "Put it in the solution or the customer's opinion (✏️ Edit at the summary)."))
     await turn.reply(job_views.report_prompt(turn._, draft, matches))
 
 

@@ -33,7 +33,7 @@ async def tell_quote_void(turn: Turn, request: ServiceRequest, quote: Quote) -> 
 
 async def on_input(turn: Turn, draft: Draft, message: UserInput) -> None:
     if not isinstance(message, TextInput):
-        await turn.reply(quote_views.reask(turn._, draft))
+        await turn.reply(quote_views.reask(turn._, draft, typed=False))
         return
     try:
         matches = await quotes.type_text(turn.uow, draft, message.text, turn.now)

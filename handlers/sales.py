@@ -6,7 +6,7 @@ from bot.callbacks import DialogButton
 from bot.labels import CLOCK_LABELS
 from bot.services import sales
 from bot.services.errors import InvalidValue, NotAllowed, StaleAction, TooLong, WrongInput
-from bot.services.inputs import TextInput, UserInput
+from bot.services.inputs import ContactInput, TextInput, UserInput
 from bot.views import input_error
 from handlers import approvals as approval_handlers
 from handlers.common import Turn, handler
@@ -25,11 +25,14 @@ async def cmd_sell(turn: Turn) -> None:
 
 
 async def on_input(turn: Turn, draft: Draft, message: UserInput) -> None:
-    if not isinstance(message, TextInput):
+    if not isinstance(message, (TextInput, ContactInput)):
         await turn.reply(sales_views.reask(turn._, draft))
         return
     try:
-        sales.type_text(draft, message.text, turn.now)
+        if isinstance(message, ContactInput):
+            sales.share_contact(draft, message.phone, turn.now)
+        else:
+            sales.type_text(draft, message.text, turn.now)
     except (WrongInput, InvalidValue):
         await turn.reply(sales_views.reask(turn._, draft))
         return

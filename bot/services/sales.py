@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from bot.policy import Policy
 from bot.services import approvals, dialogs, requests
 from bot.services.errors import NotAllowed, StaleAction, WrongInput
-from bot.services.validation import DESCRIPTION_MAX, NAME_MAX, clean_text, international_phone, normalize_serial
+from bot.services.validation import DESCRIPTION_MAX, NAME_MAX, clean_text, contact_phone, international_phone, normalize_serial
 from storage.db import UnitOfWork
 from storage.models import Approval, Customer, Draft, RequestEvent, ServiceRequest, User
 
@@ -52,6 +52,14 @@ def type_text(draft: Draft, text: str | None, now: datetime) -> None:
         dialogs.move(draft, REVIEW, now, description=clean_text(text, limit=DESCRIPTION_MAX, expected="text"))
     else:
         raise WrongInput("buttons")
+
+
+def share_contact(draft: Draft, phone: str, now: datetime) -> None:
+    """The customer's card shared from the salesperson's phone book at the phone step (Telegram
+    sends its number international, with or without the '+')."""
+    if draft.step != PHONE:
+        raise WrongInput("text")
+    dialogs.move(draft, PRODUCT, now, phone=contact_phone(phone))
 
 
 def skip_product(draft: Draft, now: datetime) -> None:

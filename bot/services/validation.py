@@ -19,10 +19,20 @@ _SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./_-]{2,}$")
 _PHONE_SEPARATORS = re.compile(r"[\s().-]")
 
 
+# Characters that show nothing: Telegram users send them as "empty" messages (a Hangul filler,
+# a Braille blank), and copy and paste leaves format characters (zero-width spaces, marks).
+_BLANKS = frozenset("\u3164\u2800\u115f\u1160\uffa0")
+
+
+def _shows_nothing(value: str) -> bool:
+    return all(char.isspace() or char in _BLANKS or unicodedata.category(char) == "Cf" for char in value)
+
+
 def clean_text(text: str | None, *, limit: int, expected: str) -> str:
-    """Trimmed text, refusing empty (re-ask) and over-long (state the limit) input."""
+    """Trimmed text, refusing empty (re-ask) and over-long (state the limit) input; a text of
+    invisible characters only is empty."""
     value = (text or "").strip()
-    if not value:
+    if not value or _shows_nothing(value):
         raise WrongInput(expected)
     if len(value) > limit:
         raise TooLong(limit)

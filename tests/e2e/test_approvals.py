@@ -190,3 +190,33 @@ async def test_a_sales_filed_request_passes_both_vps_before_the_queue_and_the_cu
     await dora.send_text("/queue")
     assert number in dora.last.text
     fake.assert_no_rejections()
+
+
+async def test_a_salesperson_may_share_the_customers_contact_card_at_the_phone_step(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sam = await enrol(fake, dora, 7201, "Sam", "salesperson")
+    await sam.send_text("/sell")
+    await sam.press("Fault repair")
+    await sam.send_text("Alice, Yellow River Farm")
+    await sam.share_contact(phone="8613800138000", own=False, first_name="Alice")  # from the phone book
+    await sam.press("I don't know it")
+    await sam.send_text("The irrigation pump stops after an hour")
+    assert "Check the request" in sam.last.text and "+8613800138000" in sam.last.text
+    fake.assert_no_rejections()
+
+
+async def test_the_approver_who_asked_decides_with_the_answer_in_front_of_them(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    gao = await enrol(fake, dora, 7103, "Gao", "general_manager")
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await _ask_waiver(dora, number, "10,001", "Big customer")
+    await gao.press("❓ Ask for info", gao.last)
+    await gao.send_text("Which contract covers this site?")
+    seen = len(gao.messages)
+    await dora.press("✍️ Answer")
+    await dora.send_text("Frame contract FC-2025-07")
+    await fake.settle()
+    card = next(m for m in gao.messages[seen:] if "✅ Approve" in m.button_texts)
+    assert "Asked: Which contract covers this site?" in card.text and "Answered: Frame contract FC-2025-07" in card.text

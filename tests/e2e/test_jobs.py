@@ -381,3 +381,71 @@ async def test_not_resolved_after_the_engineer_left_tells_the_dispatchers_it_nee
     assert [m for m in ed.messages[ed_before:] if number in (m.text or "")] == []
     told = next(m.text for m in reversed(dora.messages) if "is NOT resolved" in (m.text or ""))
     assert "back in /queue and needs an engineer" in told
+
+
+async def _arrived(fake, engineer_id: int, customer_id: int) -> tuple:
+    dora, ed, alice, number = await _accepted_job(fake, engineer_id, customer_id)
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    await ed.press("🚗 On my way")
+    await ed.press("📍 Arrived")
+    await ed.send_location(34.7467, 113.6254)
+    return dora, ed, alice, number
+
+
+async def _report_draft(desk, telegram_id: int) -> tuple[str, str, dict] | None:
+    from storage.models import Draft
+
+    async with desk.db.uow() as uow:
+        user = await uow.users.by_telegram_id(telegram_id)
+        draft = await uow.session.scalar(select(Draft).where(Draft.user_id == user.id))
+        return None if draft is None else (draft.kind, draft.step, dict(draft.data))
+
+
+async def test_a_report_interrupted_by_another_job_button_is_kept_and_continued(fake, desk):
+    dora, ed, alice, number = await _arrived(fake, 8201, 8202)
+    card = next(m for m in reversed(ed.messages) if "📞 Log a call" in m.button_texts)
+    await ed.press("📝 Close with report", card)
+    await ed.send_text("Breaker trips after 5 minutes")
+    await ed.send_text("Worn motor bearing")
+    await ed.press("Mechanical (bearings, impeller, gears)")
+    await ed.send_text("Replaced the bearing, tested 30 minutes")
+    await ed.press("📞 Log a call", card)  # phones the customer mid-report
+    await ed.send_text("Customer confirms it runs quietly")
+    await ed.press("📝 Close with report", card)  # and goes on with the report where it stopped
+    kind, step, data = await _report_draft(desk, ed.id)
+    assert (kind, step) == ("report", "parts") and data["solution"] == "Replaced the bearing, tested 30 minutes"
+
+
+async def test_pressing_close_with_report_again_goes_on_with_the_report(fake, desk):
+    dora, ed, alice, number = await _arrived(fake, 8301, 8302)
+    card = next(m for m in reversed(ed.messages) if "📝 Close with report" in m.button_texts)
+    await ed.press("📝 Close with report", card)
+    await ed.send_text("Breaker trips after 5 minutes")
+    await ed.send_text("Worn motor bearing")
+    await ed.press("📝 Close with report", card)
+    kind, step, data = await _report_draft(desk, ed.id)
+    assert (kind, step) == ("report", "fault_type") and data["symptom"] == "Breaker trips after 5 minutes"
+
+
+async def test_a_photo_caption_at_the_report_photo_step_is_not_dropped_silently(fake, desk):
+    dora, ed, alice, number = await _arrived(fake, 8501, 8502)
+    await ed.press("📝 Close with report")
+    await ed.send_text("Breaker trips after 5 minutes")
+    await ed.send_text("Worn motor bearing")
+    await ed.press("Mechanical (bearings, impeller, gears)")
+    await ed.send_text("Replaced the bearing")
+    await ed.press("No parts were used")
+    await ed.send_text("2.5")
+    await ed.send_text("40")
+    await ed.send_text("60")
+    await ed.send_photo(caption="Burnt winding on phase B")
+    assert any("not its caption" in (m.text or "") for m in ed.messages[-2:])
+
+
+async def test_invisible_text_is_not_a_report_answer(fake, desk):
+    dora, ed, alice, number = await _arrived(fake, 8601, 8602)
+    await ed.press("📝 Close with report")
+    await ed.send_text("\u3164")  # a Hangul filler: Telegram's "empty" message
+    kind, step, data = await _report_draft(desk, ed.id)
+    assert step == "symptom" and "symptom" not in data

@@ -57,3 +57,12 @@ def test_emoji_count_twice_as_telegram_counts_them():
 
 def test_short_text_is_left_alone():
     assert split_html("<b>hi</b>") == ["<b>hi</b>"]
+
+
+def test_a_callback_alert_is_plain_text_within_telegrams_200_characters():
+    from bot.telegram_text import ALERT_LIMIT, alert_text, tg_len
+
+    assert alert_text("Already decided by Mia &amp; Co &lt;VP&gt;") == "Already decided by Mia & Co <VP>"
+    long = alert_text("🔧" * 150)  # 300 UTF-16 units
+    assert tg_len(long) <= ALERT_LIMIT and long.endswith("…")
+    assert alert_text("x" * ALERT_LIMIT) == "x" * ALERT_LIMIT

@@ -75,3 +75,10 @@ def test_empty_text_asks_again_and_long_text_states_the_limit():
         clean_text("x" * 11, limit=10, expected="description")
     assert long.value.limit == 10
     assert clean_text("  ok  ", limit=10, expected="description") == "ok"
+
+
+@pytest.mark.parametrize("typed", ["\u3164", "\u200b\u200b", "\u2800 \u2800", "\ufeff", "  \u3164  "])
+def test_a_text_that_shows_nothing_is_empty(typed):
+    with pytest.raises(WrongInput):  # the re-ask, as for an empty message
+        clean_text(typed, limit=100, expected="description")
+    assert clean_text("\u200bPump stops\u200b", limit=100, expected="description") == "\u200bPump stops\u200b"
