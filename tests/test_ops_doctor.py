@@ -23,7 +23,7 @@ async def fake():
 
 
 def _env(fake: FakeTelegram, database_url: str, **changes: str) -> dict[str, str]:
-    return {"BOT_TOKEN": TOKEN, "DATABASE_URL": database_url, "TELEGRAM_API_URL": fake.url, **changes}
+    return {"BOT_TOKEN": TOKEN, "DATABASE_URL": database_url, "TELEGRAM_API_URL": fake.url, "ADMIN_TELEGRAM_IDS": "9001", **changes}
 
 
 def _by_name(checks) -> dict[str, tuple[bool, str]]:
@@ -32,7 +32,7 @@ def _by_name(checks) -> dict[str, tuple[bool, str]]:
 
 async def test_a_sound_deployment_passes_every_check(fake, database_url):
     checks = _by_name(await run_checks(_env(fake, database_url)))
-    assert list(checks) == ["settings", "policy", "database", "migrations", "token", "webhook"]
+    assert list(checks) == ["settings", "policy", "database", "migrations", "admins", "token", "webhook"]
     assert all(ok for ok, _ in checks.values()), checks
     assert "@service_desk_bot" in checks["token"][1]
     assert "at head" in checks["migrations"][1]
@@ -133,3 +133,15 @@ def test_webhook_settings_default_to_the_url_path_on_localhost_8080():
     settings = load_settings({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://desk.example.com/tg/hook", "WEBHOOK_SECRET": "A-z_09"})
     assert settings.webhook_mode
     assert (settings.webhook_listen, settings.webhook_port, settings.webhook_path) == ("127.0.0.1", 8080, "/tg/hook")
+
+
+async def test_a_desk_with_no_admin_fails_the_admin_check_until_one_exists(fake, database, database_url, clock):
+    from bot.services import users
+
+    checks = _by_name(await run_checks(_env(fake, database_url, ADMIN_TELEGRAM_IDS="")))
+    assert checks["admins"] == (False, "no admin: nobody can invite staff; put your Telegram id in ADMIN_TELEGRAM_IDS")
+    async with database.uow() as uow:  # the admin of an earlier start, no longer in the settings
+        await users.ensure_bootstrap_staff(uow, [9001], "en", clock.now())
+        await uow.commit()
+    checks = _by_name(await run_checks(_env(fake, database_url, ADMIN_TELEGRAM_IDS="")))
+    assert checks["admins"] == (True, "1 active in the database (ADMIN_TELEGRAM_IDS is empty)")

@@ -1,7 +1,7 @@
 """`servicedesk doctor`: check a deployment before (or while) running it, one line per check.
 
-Settings, the policy file, the database, the migrations, the token (getMe against
-TELEGRAM_API_URL) and the webhook. Exit code 0 only when every check passes. The doctor only
+Settings, the policy file, the database, the migrations, that there is an admin, the token
+(getMe against TELEGRAM_API_URL) and the webhook. Exit code 0 only when every check passes. The doctor only
 reads: it never migrates, never sets a webhook, never writes to the database.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TextIO
 
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -21,7 +21,9 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from bot.config import ConfigError, Settings, load_settings
 from bot.ops.backup import BackupError, sqlite_path
 from bot.policy import PolicyError, load_policy
+from bot.services.users import ROLE_ADMIN
 from storage.db import alembic_config
+from storage.models import User, UserRole
 
 TIMEOUT_SECONDS = 10
 
@@ -45,7 +47,9 @@ async def run_checks(environ: dict[str, str] | None = None) -> list[Check]:
     checks.append(_check_policy(settings))
     database = await _check_database(settings)
     checks.append(database)
-    checks.append(await _check_migrations(settings) if database.ok else Check("migrations", False, "skipped: database unreachable"))
+    migrations = await _check_migrations(settings) if database.ok else Check("migrations", False, "skipped: database unreachable")
+    checks.append(migrations)
+    checks.append(await _check_admins(settings) if migrations.ok else Check("admins", False, "skipped: the database must be at head"))
     token = await _check_token(settings)
     checks.append(token)
     checks.append(await _check_webhook(settings) if token.ok else Check("webhook", False, "skipped: the token check failed"))
@@ -93,6 +97,25 @@ async def _check_migrations(settings: Settings) -> Check:
         return Check("migrations", True, f"at head ({head})")
     # The bot upgrades at start, so this is a warning about a database not yet used by this version.
     return Check("migrations", False, f"database at {current or 'nothing (empty)'}, code at {head}: start the bot once (it migrates) or run `alembic upgrade head`")
+
+
+async def _check_admins(settings: Settings) -> Check:
+    """Somebody can invite the staff: a bootstrap admin in the settings, or an admin in the database."""
+    if settings.admin_telegram_ids:
+        return Check("admins", True, f"{len(settings.admin_telegram_ids)} from ADMIN_TELEGRAM_IDS")
+    engine = create_async_engine(settings.database_url)
+    try:
+        async with engine.connect() as connection:
+            count = await connection.scalar(
+                select(func.count()).select_from(UserRole).join(User, User.id == UserRole.user_id)
+                .where(UserRole.role == ROLE_ADMIN, User.is_active.is_(True)))
+    except Exception as exc:  # noqa: BLE001 - reported as a failed check
+        return Check("admins", False, f"cannot read the staff ({type(exc).__name__})")
+    finally:
+        await engine.dispose()
+    if not count:
+        return Check("admins", False, "no admin: nobody can invite staff; put your Telegram id in ADMIN_TELEGRAM_IDS")
+    return Check("admins", True, f"{count} active in the database (ADMIN_TELEGRAM_IDS is empty)")
 
 
 async def _check_token(settings: Settings) -> Check:
