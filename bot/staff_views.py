@@ -5,7 +5,7 @@ from bot.callbacks import InviteRoleButton, ProfileButton, StaffButton
 from bot.i18n import N_, Translator
 from bot.keyboards import button, dialog_nav, inline
 from bot.labels import ROLE_LABELS
-from bot.services.users import STAFF_ROLES
+from bot.services.users import SHOW_DETAILS, STAFF_ROLES
 from bot.telegram_text import shorten
 from bot.views import View
 from storage.models import Draft, Invite, User
@@ -73,8 +73,9 @@ def staff_card(_: Translator, person: User) -> View:
     return View("\n".join(lines), inline(rows))
 
 
-def profile_view(_: Translator, person: User) -> View:
-    """The staff member's own card: what dispatch uses to propose them (region, skills, duty)."""
+def profile_view(_: Translator, person: User, *, also_customer: bool = False) -> View:
+    """The staff member's own card: what dispatch uses to propose them (region, skills, duty).
+    Someone who is also a customer reaches their customer details from it (another name and phone)."""
     lines = [
         _("<b>Your profile</b>"),
         _("Name: {value}", value=person.full_name or person.first_name),
@@ -89,6 +90,8 @@ def profile_view(_: Translator, person: User) -> View:
         [button(_("✏️ Region"), ProfileButton("region")), button(_("✏️ Skills"), ProfileButton("skills"))],
         [button(_("Go off duty") if person.on_duty else _("Go on duty"), ProfileButton("duty"))],
     ]
+    if also_customer:
+        rows.append([button(_("👤 My details as a customer"), ProfileButton(SHOW_DETAILS))])
     return View("\n".join(lines), inline(rows))
 
 

@@ -149,8 +149,9 @@ def customer_details(_: Translator, customer: Customer) -> View:
         _("Engineers call this number about your requests."),
     ]
     rows = [
-        [button(_("✏️ Name"), ProfileButton(users.STEP_NAME)), button(_("✏️ Phone"), ProfileButton(users.STEP_PHONE))],
-        [button(_("✏️ Company"), ProfileButton(users.STEP_COMPANY))],
+        [button(_("✏️ Name"), ProfileButton(users.DETAIL_BUTTON + users.STEP_NAME)),
+         button(_("✏️ Phone"), ProfileButton(users.DETAIL_BUTTON + users.STEP_PHONE))],
+        [button(_("✏️ Company"), ProfileButton(users.DETAIL_BUTTON + users.STEP_COMPANY))],
     ]
     return View("\n".join(lines), inline(rows))
 

@@ -67,8 +67,13 @@ async def show_details(turn: Turn) -> None:
 
 async def on_details_button(turn: Turn, payload: ProfileButton) -> None:
     """The button names a field of the presser's own record, never a person."""
+    if payload.field == users.SHOW_DETAILS:  # from a staff member's own profile card
+        await show_details(turn)
+        return
     try:
-        draft = await users.start_detail_change(turn.uow, turn.user, payload.field, turn.now)
+        if not payload.field.startswith(users.DETAIL_BUTTON):
+            raise InvalidValue("field")
+        draft = await users.start_detail_change(turn.uow, turn.user, payload.field.removeprefix(users.DETAIL_BUTTON), turn.now)
     except (NotAllowed, InvalidValue):
         await turn.audit("not_allowed_button", data=payload.pack())
         await turn.answer(turn._("This button is no longer valid."), alert=True)

@@ -158,19 +158,23 @@ async def cmd_profile(turn: Turn) -> None:
     if not users.is_staff(turn.user):
         await onboarding.show_details(turn)
         return
-    await turn.reply(staff_views.profile_view(turn._, turn.user))
+    await turn.reply(await _own_profile(turn))
+
+
+async def _own_profile(turn: Turn) -> views.View:
+    return staff_views.profile_view(turn._, turn.user, also_customer=await users.customer_of(turn.uow, turn.user) is not None)
 
 
 async def on_profile_button(turn: Turn, payload: ProfileButton) -> None:
     """Edits only the presser's own profile: the button names a field, never a person."""
-    if not users.is_staff(turn.user):
+    if not users.is_staff(turn.user) or payload.field.startswith(users.DETAIL_BUTTON):  # their customer record
         await onboarding.on_details_button(turn, payload)
         return
     try:
         staff.require_staff(turn.user)
         if payload.field == "duty":
             staff.toggle_duty(turn.user)
-            await turn.edit(staff_views.profile_view(turn._, turn.user))
+            await turn.edit(await _own_profile(turn))
             return
         if payload.field not in staff.PROFILE_FIELDS:
             raise InvalidValue("field")
@@ -196,7 +200,7 @@ async def on_profile_input(turn: Turn, draft: Draft, message: UserInput) -> None
         return
     await dialogs.end(turn.uow, draft)
     await turn.reply(turn._("Saved."))
-    await turn.reply(staff_views.profile_view(turn._, turn.user))
+    await turn.reply(await _own_profile(turn))
 
 
 def _profile_error(turn: Turn, field: str, error: DomainError) -> str:

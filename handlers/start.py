@@ -87,7 +87,11 @@ async def on_unknown_command(turn: Turn) -> None:
 @handler
 async def on_edited_message(turn: Turn) -> None:
     """Edits change nothing already taken or passed on; say so instead of ignoring them (a
-    customer correcting a phone number in a sent comment would think the staff see it)."""
+    customer correcting a phone number in a sent comment would think the staff see it). A live
+    location moving is an edit too, every few seconds for hours: that is not answered."""
+    edited = turn.update.edited_message
+    if edited is None or edited.location is not None:
+        return
     draft = await dialogs.current(turn.uow, turn.user.id)
     if draft is not None and draft.kind == intake.INTAKE:
         await turn.reply(turn._("I only read new messages, not edits. If something needs correcting, send it again, or use “Edit” on the summary."))

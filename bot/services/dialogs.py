@@ -26,7 +26,14 @@ KEPT_ASIDE = {
 }
 
 
+# Data keys that mark a dialog no start button resumes: the edit of a sent report opens from the
+# report itself, so keeping it would only push out a report still being written.
+NOT_RESUMABLE = {"report": "editing_report"}
+
+
 def worth_keeping(draft: Draft) -> bool:
+    if draft.data.get(NOT_RESUMABLE.get(draft.kind, "")):
+        return False
     return any(draft.data.get(key) for key in KEPT_ASIDE.get(draft.kind, ()))
 
 
@@ -51,6 +58,13 @@ async def resume_parked(uow: UnitOfWork, user_id: int, kind: str, now: datetime,
     step, data = kept.step, kept.data
     await uow.drafts.unpark(user_id, kind)
     return await begin(uow, user_id, kind, step, data, now)
+
+
+async def drop_parked(uow: UnitOfWork, user_id: int, kind: str, belongs: Callable[[dict[str, Any]], bool]) -> None:
+    """Forget the dialog of `kind` kept aside for the user when its data passes `belongs` (it is outdated)."""
+    kept = await uow.drafts.parked(user_id, kind)
+    if kept is not None and belongs(kept.data):
+        await uow.drafts.unpark(user_id, kind)
 
 
 async def end(uow: UnitOfWork, draft: Draft) -> None:

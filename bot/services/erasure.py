@@ -35,7 +35,7 @@ from sqlalchemy import select
 
 from bot.services import dialogs, notices
 from bot.services.errors import InvalidValue, NotAllowed, NotFound
-from bot.services.users import ROLE_ADMIN, STAFF_ROLES
+from bot.services.users import DETAILS_CHANGED_AUDIT, ROLE_ADMIN, STAFF_ROLES
 from bot.services.validation import clean_text, normalize_phone
 from storage.db import UnitOfWork
 from storage.models import (
@@ -113,7 +113,7 @@ async def erase_customer(uow: UnitOfWork, actor: User, customer_id: int, now: da
     else:
         user = await _account_of(uow, customer)
         telegram_id = user.telegram_id if user is not None and user.telegram_id > 0 else None  # before it is unlinked
-        eraser = _Eraser(_identifiers(customer, user, requests))
+        eraser = _Eraser(_identifiers(customer, user, requests, await _earlier_details(uow, user)))
         references = await _erase_rows(uow, eraser, customer, user, requests)
         await _erase_staff_drafts(uow, eraser, user, references)
         if user is not None and telegram_id is not None:
@@ -215,10 +215,28 @@ def back_to_question(draft: Draft, now: datetime) -> None:
     dialogs.move(draft, ASK, now, customer_id=None)
 
 
-def _identifiers(customer: Customer, user: User | None, requests: list[Any]) -> tuple[list[str], list[str]]:
-    """(words, phone digit strings) that identify the customer inside staff texts."""
-    words = [customer.name, customer.company]
-    phones = [customer.phone]
+async def _earlier_details(uow: UnitOfWork, user: User | None) -> dict[str, list[str]]:
+    """The names, phones and companies the customer had before changing them with /profile (the
+    audit rows of those changes keep the old value until this erasure): staff notes written
+    before the change name those."""
+    earlier: dict[str, list[str]] = {}
+    if user is None or user.telegram_id <= 0:
+        return earlier
+    for entry in await uow.session.scalars(select(AuditEntry).where(
+            AuditEntry.actor_telegram_id == user.telegram_id, AuditEntry.action == DETAILS_CHANGED_AUDIT).order_by(AuditEntry.id)):
+        field, was = (entry.details or {}).get("field"), (entry.details or {}).get("was")
+        if isinstance(field, str) and isinstance(was, str):
+            earlier.setdefault(field, []).append(was)
+    return earlier
+
+
+def _identifiers(customer: Customer, user: User | None, requests: list[Any],
+                 earlier: dict[str, list[str]] | None = None) -> tuple[list[str], list[str]]:
+    """(words, phone digit strings) that identify the customer inside staff texts, with the
+    details they had `earlier`."""
+    earlier = earlier or {}
+    words = [customer.name, customer.company, *earlier.get("name", []), *earlier.get("company", [])]
+    phones = [customer.phone, *earlier.get("phone", [])]
     if user is not None:
         words += [user.full_name, user.first_name, user.username]
         phones.append(user.phone)
@@ -246,14 +264,32 @@ class _Eraser:
     """Replaces values and counts the replacements."""
 
     def __init__(self, identifiers: tuple[list[str], list[str]]) -> None:
-        self.words, self.phones = identifiers
+        words, self.phones = identifiers
+        self.words = [w for w in words if len(w) >= MIN_IDENTIFIER]
+        # Two-character CJK names are often everyday words too (高峰 "peak", 平安 "safe"): they are
+        # cut out where they appear, and the rest of a staff text (a technical record) stays.
+        self.short_names = [w for w in words if len(w) < MIN_IDENTIFIER]
         # The national number, however it is spelled: the last digits of a long enough phone, looked
         # for only inside one written number, so digits of different numbers never add up to it.
         self.national = sorted({phone[-NATIONAL_DIGITS:] for phone in self.phones if len(phone) > NATIONAL_DIGITS})
         self.count = 0
         self.own_files: set[str] = set()  # file ids of what the customer sent, collected while erasing
 
+    def scrubbed(self, text: str | None) -> str | None:
+        """`text` as it may stay: the marker when it mentions the customer, with a short CJK name
+        cut out when that is all it mentions; None when it may stay as it is."""
+        if not text or text == ERASED:
+            return None
+        if self.mentions(text):
+            return ERASED
+        if not any(name in text for name in self.short_names):
+            return None
+        for name in self.short_names:
+            text = text.replace(name, ERASED)
+        return text
+
     def mentions(self, text: str | None) -> bool:
+        """The customer's phone, or a name, company or address of theirs from 3 characters."""
         if not text:
             return False
         lowered = _normal(text)
@@ -270,9 +306,12 @@ class _Eraser:
         and the customer's photos or voice messages it forwards."""
         payload = dict(message.payload or {})
         text = payload.get("text")
-        if isinstance(text, str) and text != ERASED and (own or self.mentions(html.unescape(text))):  # the text is HTML
-            payload["text"] = ERASED
-            self.count += 1
+        if isinstance(text, str) and text != ERASED:
+            # the text is HTML: judged unescaped; a short CJK name is cut out of it as it is (no markup in one)
+            kept = ERASED if own or self.mentions(html.unescape(text)) else self.scrubbed(text)
+            if kept is not None:
+                payload["text"] = kept
+                self.count += 1
         for key in ("photos", "voices"):
             files = payload.get(key) or []
             kept = [f for f in files if f not in self.own_files]
@@ -292,8 +331,9 @@ class _Eraser:
     def if_mentioned(self, obj: Any, *fields: str) -> None:
         """Replace these fields where they mention the customer (staff texts)."""
         for name in fields:
-            if self.mentions(getattr(obj, name)):
-                setattr(obj, name, ERASED)
+            kept = self.scrubbed(getattr(obj, name))
+            if kept is not None:
+                setattr(obj, name, kept)
                 self.count += 1
 
     def details(self, event: RequestEvent, own: bool) -> None:
@@ -313,9 +353,11 @@ class _Eraser:
         if key in COORDINATE_KEYS and value is not None and not isinstance(value, bool):
             self.count += 1
             return None
-        if isinstance(value, str) and value != ERASED and (key in always or self.mentions(value)):
-            self.count += 1
-            return ERASED
+        if isinstance(value, str) and value != ERASED:
+            kept = ERASED if key in always else self.scrubbed(value)
+            if kept is not None:
+                self.count += 1
+                return kept
         return value
 
 

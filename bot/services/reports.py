@@ -245,6 +245,9 @@ async def submit(uow: UnitOfWork, engineer: User, draft: Draft, now: datetime) -
     request = await jobs.own_job(uow, engineer, data["request_id"], statuses)
     if missing_fields(data, request.kind):
         raise InvalidValue("report_incomplete")
+    # another attempt at this job's report kept aside (on site, say, before "Solved by phone") is
+    # outdated now: after a dispute the report starts again from what was sent
+    await dialogs.drop_parked(uow, engineer.id, REPORT, lambda kept: kept.get("request_id") == request.id)
     report = await uow.jobs.report_of(request.id)
     updating = report is not None
     if report is not None and report.outcome == "confirmed":

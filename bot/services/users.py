@@ -182,6 +182,10 @@ async def _finish_onboarding(uow: UnitOfWork, user: User, draft: Draft, company:
 # --- a registered customer changes their details (/profile) --------------------------------
 
 DETAILS_DIALOG = "customer_details"
+# Buttons of the customer's details card name their field with this prefix, so a staff member who
+# is also a customer edits their customer record there and their work profile on the staff card.
+DETAIL_BUTTON = "c_"
+SHOW_DETAILS = "c_show"
 DETAIL_FIELDS = (STEP_NAME, STEP_PHONE, STEP_COMPANY)
 DETAILS_CHANGED_AUDIT = "customer_details_changed"
 DETAIL_COMPANY = "company_detail"  # its prompt has no "Skip"
@@ -204,6 +208,7 @@ async def change_detail(uow: UnitOfWork, user: User, draft: Draft, message: User
         await dialogs.end(uow, draft)
         raise NotAllowed()
     field = draft.step
+    was = {STEP_NAME: customer.name, STEP_PHONE: customer.phone, STEP_COMPANY: customer.company}[field]
     if field == STEP_NAME:
         if not isinstance(message, TextInput):
             raise WrongInput("name")
@@ -222,6 +227,7 @@ async def change_detail(uow: UnitOfWork, user: User, draft: Draft, message: User
         raise WrongInput(DETAIL_COMPANY)
     if not is_staff(user):  # as registration keeps them (a staff member's own are their /profile's)
         user.full_name, user.phone = customer.name, customer.phone
-    await uow.audit.add(AuditEntry(actor_telegram_id=user.telegram_id, action=DETAILS_CHANGED_AUDIT, details={"field": field}, created_at=now))
+    # the old value stays on record: erasure must also find it in staff notes written before the change
+    await uow.audit.add(AuditEntry(actor_telegram_id=user.telegram_id, action=DETAILS_CHANGED_AUDIT, details={"field": field, "was": was}, created_at=now))
     await dialogs.end(uow, draft)
     return customer

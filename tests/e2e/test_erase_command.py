@@ -313,11 +313,18 @@ async def test_a_staff_note_with_the_phone_written_without_the_country_code_is_e
     assert [d.get("note") for d in await _events(desk, number, "contacted")] == [erasure.ERASED]
 
 
-async def test_a_two_character_chinese_name_in_a_staff_note_is_erased(fake, desk):
+async def test_a_two_character_chinese_name_is_cut_out_of_a_staff_note(fake, desk):
     number = await _contacted_note(fake, desk, "王芳", "王芳说只能晚上六点以后来")  # "Wang Fang says only after 6 pm"
     await _erase(fake.users[DISPATCHER_ID], number)
     assert (await _customer(desk, number=number)).name == erasure.ERASED
-    assert [d.get("note") for d in await _events(desk, number, "contacted")] == [erasure.ERASED]
+    assert [d.get("note") for d in await _events(desk, number, "contacted")] == [erasure.ERASED + "说只能晚上六点以后来"]
+
+
+async def test_a_two_character_chinese_name_that_is_also_a_word_leaves_the_rest_of_a_staff_note(fake, desk):
+    # 高峰 (Gao Feng) is also "peak": the technical record stays, only the word is cut out
+    number = await _contacted_note(fake, desk, "高峰", "晚上用电高峰时电压低，水泵跳闸；下周二上午上门")
+    await _erase(fake.users[DISPATCHER_ID], number)
+    assert [d.get("note") for d in await _events(desk, number, "contacted")] == ["晚上用电" + erasure.ERASED + "时电压低，水泵跳闸；下周二上午上门"]
 
 
 async def test_the_customers_audit_rows_lose_her_telegram_id_and_what_she_typed_but_the_erasure_is_recorded(fake, desk):
@@ -382,3 +389,20 @@ async def test_an_engineers_open_report_keeps_his_work_but_not_the_customers_wor
     assert [(opinion, symptom, float(hours)) for opinion, symptom, hours in reports] == [(erasure.ERASED, "No water", 0.5)]
     assert waiting == 0 and len(alice.messages) == heard  # nothing queued or sent to the erased account
     fake.assert_no_rejections()
+
+
+async def test_erasure_after_a_profile_change_also_erases_the_old_phone_in_staff_notes(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=9712, first_name="Alice", language_code="en")
+    await onboard(alice, name="Alice Wu", phone="+8613812345678")
+    number = await file_request(alice)
+    await dora.send_text(f"/status {number}")
+    await dora.press("📞 Customer contacted")
+    await dora.send_text("Called her: only on 138 1234 5678 after 6 pm")
+    await alice.send_text("/profile")
+    await alice.press("✏️ Phone")
+    await alice.send_text("+86 139 0000 0001")
+    await _erase(dora, number)
+    assert [d.get("note") for d in await _events(desk, number, "contacted")] == [erasure.ERASED]
+    changes = await _audit(desk, "customer_details_changed")
+    assert [e.details["was"] for e in changes] == [erasure.ERASED]  # the old number is not kept either

@@ -449,3 +449,58 @@ async def test_invisible_text_is_not_a_report_answer(fake, desk):
     await ed.send_text("\u3164")  # a Hangul filler: Telegram's "empty" message
     kind, step, data = await _report_draft(desk, ed.id)
     assert step == "symptom" and "symptom" not in data
+
+
+async def test_editing_a_sent_report_does_not_push_out_the_report_kept_aside(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 9701, "Ed", "engineer")
+    alice = fake.add_user(user_id=9702, first_name="Alice", language_code="en")
+    await onboard(alice)
+    first = await file_request(alice, description="Pump trips the breaker")
+    second = await file_request(alice, description="Second pump leaks")
+    await assign(dora, first, "Ed")
+    await ed.press("Accept")
+    await report_by_phone(ed)  # the first job's report waits for the customer
+    await assign(dora, second, "Ed")
+    await ed.press("Accept")
+    await ed.send_text("/jobs")
+    await ed.press(second)
+    await ed.press("🚗 On my way")
+    await ed.press("📍 Arrived")
+    await ed.send_location(34.7467, 113.6254)
+    card = next(m for m in reversed(ed.messages) if "📞 Log a call" in m.button_texts)
+    await ed.press("📝 Close with report", card)  # the second job's report, half written
+    await ed.send_text("Seal worn out")
+    await ed.send_text("Sand in the water")
+    await ed.press("Mechanical (bearings, impeller, gears)")
+    await ed.send_text("/jobs")
+    await ed.press(first)
+    await ed.press("✏️ Edit report")  # the half-written report is kept aside
+    await ed.press("📞 Log a call", card)  # the edit is dropped, not kept in its place
+    await ed.send_text("Customer of the other pump called")
+    await ed.press("📝 Close with report", card)
+    kind, step, data = await _report_draft(desk, ed.id)
+    assert (kind, step) == ("report", "solution") and data["symptom"] == "Seal worn out"
+
+
+async def test_a_report_attempt_kept_aside_before_the_report_was_sent_is_not_resumed_after_a_dispute(fake, desk):
+    dora, ed, alice, number = await _arrived(fake, 9721, 9722)
+    card = next(m for m in reversed(ed.messages) if "📞 Log a call" in m.button_texts)
+    await ed.press("📝 Close with report", card)
+    await ed.send_text("Seal worn out")
+    await ed.send_text("Sand in the water")
+    await ed.press("📞 Log a call", card)  # the on-site attempt is kept aside
+    await ed.send_text("Customer will test it tonight")
+    await ed.press("☎️ Solved by phone", card)
+    await ed.send_text("No water")
+    await ed.send_text("Valve closed")
+    await ed.press("Misuse or operating error")
+    await ed.send_text("Told the customer to open the valve")
+    await ed.press("No parts were used")
+    await ed.send_text("0.5")
+    await ed.send_text("Customer will try")
+    await ed.press("Send the report")
+    await alice.press("❌ Not resolved")
+    await ed.press("📝 Close with report", card)  # starts again from what was sent, not the old attempt
+    kind, step, data = await _report_draft(desk, ed.id)
+    assert (data["symptom"], data["cause"]) == ("No water", "Valve closed")

@@ -77,3 +77,24 @@ async def test_profile_registers_someone_not_yet_registered(fake, desk):
     lin = fake.add_user(user_id=5705, first_name="Lin", language_code="en")
     await lin.send_text("/profile")
     assert "What is your name?" in lin.last.text
+
+
+async def test_a_customer_who_joined_the_staff_changes_their_customer_phone_from_their_profile(fake, desk):
+    import re
+
+    dora = fake.users[DISPATCHER_ID]
+    lin = fake.add_user(user_id=9742, first_name="Lin", language_code="en")
+    await onboard(lin, phone="+8613812345678", company="Lin Farm")
+    await file_request(lin)
+    await dora.send_text("/invite salesperson")
+    code = re.search(r"start=(inv_[\w-]+)", dora.last.text).group(1)
+    await lin.send_text(f"/start {code}")
+    await lin.send_text("/profile")
+    await lin.press("👤 My details as a customer")
+    assert "Company or project: Lin Farm" in lin.last.text
+    await lin.press("✏️ Phone")
+    await lin.send_text("+86 139 0000 0001")
+    async with desk.db.uow() as uow:
+        customer = await uow.customers.by_user_id((await uow.users.by_telegram_id(9742)).id)
+        assert customer.phone == "+8613900000001"
+    fake.assert_no_rejections()

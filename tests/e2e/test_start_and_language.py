@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
-from tests.e2e.helpers import enrol, file_request, onboard, t
+from tests.e2e.helpers import assign, enrol, file_request, onboard, t
 
 
 def _chat_menu(fake, telegram_id: int) -> list[dict] | None:
@@ -107,3 +107,23 @@ async def test_joining_the_staff_mid_registration_ends_the_registration(fake, de
     await quinn.send_text("/start")
     assert "What phone number can our engineers call?" not in quinn.last.text
     fake.assert_no_rejections()
+
+
+async def test_a_live_location_moving_is_not_answered_at_every_move(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 9751, "Ed", "engineer")
+    alice = fake.add_user(user_id=9752, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+    await ed.press("Accept")
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    await ed.press("🚗 On my way")
+    await ed.press("📍 Arrived")
+    live = await ed._send_message(True, location={"latitude": 34.7467, "longitude": 113.6254, "live_period": 28800})
+    seen = len(ed.messages)
+    for step in range(1, 4):  # Telegram sends each move of a live location as an edited message
+        moved = dict(live, edit_date=fake.now(), location={"latitude": 34.7467 + step * 0.0001, "longitude": 113.6254, "live_period": 28800})
+        await ed._act("edited_message", moved, True)
+    assert ed.messages[seen:] == []
