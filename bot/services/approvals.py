@@ -180,10 +180,14 @@ async def decide(
     return Outcome(approval, request, action, actor, comment, step, finished)
 
 
+SHOWN_EXCHANGES = 6  # the latest questions and answers on an approver's card, 500 characters each at most
+
+
 async def questions_and_answers(uow: UnitOfWork, approval: Approval) -> list[ApprovalAction]:
     """The current step's questions to the requester and their answers, oldest first: an approver
     decides with them in front of them, not only on the request's timeline."""
-    return [a for a in await uow.approvals.actions(approval.id) if a.step == approval.step and a.action in (ASK, ANSWER)]
+    asked = [a for a in await uow.approvals.actions(approval.id) if a.step == approval.step and a.action in (ASK, ANSWER)]
+    return asked[-SHOWN_EXCHANGES:]  # the card stays one message
 
 
 async def answer(uow: UnitOfWork, actor: User, approval_id: int, text: str | None, now: datetime) -> Outcome:

@@ -25,7 +25,9 @@ _BLANKS = frozenset("\u3164\u2800\u115f\u1160\uffa0")
 
 
 def _shows_nothing(value: str) -> bool:
-    return all(char.isspace() or char in _BLANKS or unicodedata.category(char) == "Cf" for char in value)
+    """Only spaces, blanks, format characters and marks with nothing to sit on (a lone variation
+    selector or combining mark)."""
+    return all(char.isspace() or char in _BLANKS or unicodedata.category(char) in ("Cf", "Mn", "Me") for char in value)
 
 
 def clean_text(text: str | None, *, limit: int, expected: str) -> str:

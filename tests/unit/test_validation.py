@@ -77,8 +77,13 @@ def test_empty_text_asks_again_and_long_text_states_the_limit():
     assert clean_text("  ok  ", limit=10, expected="description") == "ok"
 
 
-@pytest.mark.parametrize("typed", ["\u3164", "\u200b\u200b", "\u2800 \u2800", "\ufeff", "  \u3164  "])
+@pytest.mark.parametrize("typed", ["\u3164", "\u200b\u200b", "\u2800 \u2800", "\ufeff", "  \u3164  ", "\u034f", "\ufe0f"])
 def test_a_text_that_shows_nothing_is_empty(typed):
     with pytest.raises(WrongInput):  # the re-ask, as for an empty message
         clean_text(typed, limit=100, expected="description")
     assert clean_text("\u200bPump stops\u200b", limit=100, expected="description") == "\u200bPump stops\u200b"
+
+
+@pytest.mark.parametrize("typed", ["👍", "❤️", "👨\u200d👩\u200d👧", "é", "ok\u0301"])
+def test_emoji_and_accented_text_are_answers(typed):
+    assert clean_text(typed, limit=100, expected="description") == typed
