@@ -82,3 +82,11 @@ async def report_by_phone(
     await engineer.send_text(hours)
     await engineer.send_text(opinion)
     await engineer.press("Send the report")
+
+
+async def move_to_warehouse(admin, name: str) -> None:
+    """The admin gives the engineer `name` the warehouse role and takes the engineer role away."""
+    await admin.send_text("/staff")
+    await admin.press(name)
+    await admin.press("➕ Warehouse")
+    await admin.press("✅ Field engineer")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from storage.models import AuditEntry, Part, Product
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
-from tests.e2e.helpers import assign, enrol, file_request, onboard, report_by_phone, t
+from tests.e2e.helpers import assign, enrol, file_request, move_to_warehouse, onboard, report_by_phone, t
 
 
 
@@ -372,10 +372,7 @@ async def test_not_resolved_after_the_engineer_left_tells_the_dispatchers_it_nee
     await assign(dora, number, "Ed")
     await ed.press("Accept")
     await report_by_phone(ed)
-    await dora.send_text("/staff")
-    await dora.press("Ed")
-    await dora.press("➕ Warehouse")
-    await dora.press("✅ Field engineer")
+    await move_to_warehouse(dora, "Ed")
     ed_before = len(ed.messages)
     await alice.press("❌ Not resolved")
     assert [m for m in ed.messages[ed_before:] if number in (m.text or "")] == []

@@ -15,7 +15,7 @@ from bot.flood import TELEGRAM_LIMITS
 from bot.services import staff
 from storage.models import AppState, AuditEntry, OutboxMessage
 from tests.e2e.conftest import DISPATCHER_ID
-from tests.e2e.helpers import assign, enrol, file_request, onboard, report_by_phone, t
+from tests.e2e.helpers import assign, enrol, file_request, move_to_warehouse, onboard, report_by_phone, t
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -235,10 +235,7 @@ async def test_a_repeat_repair_counts_against_the_engineer_whose_repair_was_disp
     await assign(dora, number, "Ed")
     await ed.press("Accept")
     await report_by_phone(ed)
-    await dora.send_text("/staff")
-    await dora.press("Ed")
-    await dora.press("➕ Warehouse")
-    await dora.press("✅ Field engineer")  # Ed moves to the warehouse while his report waits
+    await move_to_warehouse(dora, "Ed")  # Ed moves to the warehouse while his report waits
     await alice.press("❌ Not resolved")
     await alice.press("Done")
     await assign(dora, number, "Fay")
