@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.services import requests
+from bot.services import dialogs, requests
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound
 from bot.services.users import OVERSEER_ROLES, ROLE_DISPATCHER
 from bot.services.validation import normalize_serial
@@ -289,6 +289,8 @@ async def _hand_back(uow: UnitOfWork, request: ServiceRequest, engineer_id: int,
     if assignment is not None and assignment.engineer_id == engineer_id:
         assignment.ended_at, assignment.outcome = now, outcome  # how it ended; the timeline keeps "accepted"
     request.waiting_for = None
+    # a report of theirs kept aside is outdated: should the job come back, it starts afresh
+    await dialogs.drop_parked(uow, engineer_id, "report", lambda kept: kept.get("request_id") == request.id)
     return await stock.cancel_for_job_left(uow, request.id, engineer_id, actor, now)
 
 

@@ -501,3 +501,26 @@ async def test_a_report_attempt_kept_aside_before_the_report_was_sent_is_not_res
     await ed.press("📝 Close with report", card)  # starts again from what was sent, not the old attempt
     kind, step, data = await _report_draft(desk, ed.id)
     assert (data["symptom"], data["cause"]) == ("No water", "Valve closed")
+
+
+async def test_a_report_kept_aside_is_dropped_when_the_job_leaves_the_engineer(fake, desk):
+    dora, ed, alice, number = await _arrived(fake, 9801, 9802)
+    await enrol(fake, dora, 9803, "Fay", "engineer")
+    card = next(m for m in reversed(ed.messages) if "📞 Log a call" in m.button_texts)
+    await ed.press("📝 Close with report", card)
+    await ed.send_text("Seal worn out")
+    await ed.press("📞 Log a call", card)  # the report is kept aside
+    await ed.send_text("Customer will test it tonight")
+    for engineer in ("Fay", "Ed"):  # reassigned, then given back
+        await dora.send_text(number)
+        await dora.press("👷 Reassign", dora.last)
+        await dora.press(engineer)
+    await ed.press("Accept")
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    await ed.press("🚗 On my way")
+    await ed.press("📍 Arrived")
+    await ed.send_location(34.7467, 113.6254)
+    await ed.press("📝 Close with report")
+    kind, step, data = await _report_draft(desk, ed.id)
+    assert (kind, step) == ("report", "symptom") and "symptom" not in data
