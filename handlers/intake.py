@@ -82,7 +82,7 @@ async def submit(turn: Turn, customer: Customer, draft: Draft) -> None:
     """Register the request and queue its announcement to the dispatchers in one transaction, then
     tell the customer what happens next: a refused reply to the customer loses neither."""
     reminder_id = draft.data.get("maintenance_reminder_id")
-    if reminder_id is not None:
+    if reminder_id is not None and draft.data.get("kind") == "maintenance":  # still a booking (the type may have been edited)
         try:
             await maintenance.check_still_bookable(turn.uow, customer, reminder_id)
         except (maintenance.AlreadyBooked, maintenance.NoLongerYours) as refused:

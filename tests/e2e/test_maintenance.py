@@ -232,3 +232,22 @@ async def test_a_maintenance_booked_two_weeks_ahead_is_not_overdue_before_its_du
         [arrival] = [c for c in await uow.requests.clocks(request.id) if c.kind == "onsite_arrival"]
         # due on the maintenance date (2026-03-20, Shanghai) plus the 24-hour window
         assert arrival.due_at == datetime(2026, 3, 20, 16, 0, tzinfo=timezone.utc)
+
+
+async def test_a_booking_turned_into_a_fault_report_is_sent_as_one(fake, desk):
+    dora, alice, reminder = await _reminded(fake, desk)
+    await alice.press(en("🔧 Book maintenance"), reminder)
+    await alice.send_location(34.7466, 113.6253)
+    await alice.press(en("✏️ Edit"))
+    await alice.press(en("Type"))
+    await alice.press(en("Fault repair"))  # it is a fault after all
+    await alice.send_text("/products")
+    await alice.press(en("Claim a product by serial"))  # the form is kept aside
+    await alice.press(en("🔧 Book maintenance"), reminder)  # and the maintenance booked meanwhile
+    await alice.send_location(34.7466, 113.6253)
+    await alice.press(en("✅ Confirm and send"))
+    await alice.send_text("/new")  # the fault report comes back...
+    await alice.press(en("✅ Confirm and send"))  # ...and goes as a fault report, not refused as a booking
+    assert "is registered" in alice.last.text
+    async with desk.db.uow() as uow:
+        assert sorted(await uow.session.scalars(select(ServiceRequest.kind))) == ["maintenance", "repair"]
