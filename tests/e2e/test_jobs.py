@@ -380,13 +380,18 @@ async def test_not_resolved_after_the_engineer_left_tells_the_dispatchers_it_nee
     assert "back in /queue and needs an engineer" in told
 
 
+async def _arrive(engineer, number: str) -> None:
+    """The engineer opens the job from /jobs, sets off and records the arrival on site."""
+    await engineer.send_text("/jobs")
+    await engineer.press(number)
+    await engineer.press("🚗 On my way")
+    await engineer.press("📍 Arrived")
+    await engineer.send_location(34.7467, 113.6254)
+
+
 async def _arrived(fake, engineer_id: int, customer_id: int) -> tuple:
     dora, ed, alice, number = await _accepted_job(fake, engineer_id, customer_id)
-    await ed.send_text("/jobs")
-    await ed.press(number)
-    await ed.press("🚗 On my way")
-    await ed.press("📍 Arrived")
-    await ed.send_location(34.7467, 113.6254)
+    await _arrive(ed, number)
     return dora, ed, alice, number
 
 
@@ -460,11 +465,7 @@ async def test_editing_a_sent_report_does_not_push_out_the_report_kept_aside(fak
     await report_by_phone(ed)  # the first job's report waits for the customer
     await assign(dora, second, "Ed")
     await ed.press("Accept")
-    await ed.send_text("/jobs")
-    await ed.press(second)
-    await ed.press("🚗 On my way")
-    await ed.press("📍 Arrived")
-    await ed.send_location(34.7467, 113.6254)
+    await _arrive(ed, second)
     card = next(m for m in reversed(ed.messages) if "📞 Log a call" in m.button_texts)
     await ed.press("📝 Close with report", card)  # the second job's report, half written
     await ed.send_text("Seal worn out")
@@ -516,11 +517,7 @@ async def test_a_report_kept_aside_is_dropped_when_the_job_leaves_the_engineer(f
         await dora.press("👷 Reassign", dora.last)
         await dora.press(engineer)
     await ed.press("Accept")
-    await ed.send_text("/jobs")
-    await ed.press(number)
-    await ed.press("🚗 On my way")
-    await ed.press("📍 Arrived")
-    await ed.send_location(34.7467, 113.6254)
+    await _arrive(ed, number)
     await ed.press("📝 Close with report")
     kind, step, data = await _report_draft(desk, ed.id)
     assert (kind, step) == ("report", "symptom") and "symptom" not in data
