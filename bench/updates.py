@@ -518,6 +518,8 @@ async def _serve(kind: str, settings: Settings, capped: bool, ready: Any, stop: 
         else:
             await app.updater.stop()
             await app.stop()
+            if app.post_stop:
+                await app.post_stop(app)
             await app.shutdown()
             if app.post_shutdown:
                 await app.post_shutdown(app)
@@ -550,6 +552,7 @@ class BotProcess:
         context = multiprocessing.get_context("spawn")  # a clean interpreter, as `servicedesk` starts
         self.ready, self.stop_event = context.Event(), context.Event()
         self.log_path = log_path
+        self.profiled = profile is not None
         self.process = context.Process(target=bot_process, name=f"bench-{kind}", daemon=True,
                                        args=(kind, settings, capped, str(log_path), self.ready, self.stop_event,
                                              str(profile) if profile else None))
@@ -564,7 +567,7 @@ class BotProcess:
 
     async def stop(self) -> None:
         self.stop_event.set()
-        await asyncio.to_thread(self.process.join, 30)
+        await asyncio.to_thread(self.process.join, 300 if self.profiled else 30)  # writing a profile takes a while
         if self.process.is_alive():
             self.process.terminate()
             await asyncio.to_thread(self.process.join, 5)

@@ -57,6 +57,7 @@ def build_application(
         .base_file_url(settings.bot_api_file_url)
         .rate_limiter(FloodLimiter(limits.shared_by(settings.bot_processes)))  # paces notifications, waits out 429 retry_after
         .post_init(_post_init)
+        .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
         .build()
     )
@@ -150,7 +151,10 @@ async def _set_commands(app: Application, settings: Settings) -> None:
         log.warning("could not set the command menu: %s", exc)
 
 
-async def _post_shutdown(app: Application) -> None:
+async def _post_stop(app: Application) -> None:
+    """After the last update is handled and before the bot's HTTP client and rate limiter close
+    (run_polling calls it between the two): no new sweep or outbox round; a running sweep
+    finishes, a running round ends with the messages in flight recorded and the rest released."""
     scheduler = app.bot_data.pop(SCHEDULER_KEY, None)
     if scheduler is not None and scheduler.running:
         scheduler.pause()  # no new sweep; a running one finishes (shutdown would cancel it mid-way)
@@ -158,4 +162,8 @@ async def _post_shutdown(app: Application) -> None:
             round_task.cancel()  # see run_outbox_round
         async with app.bot_data.setdefault(SWEEP_LOCK_KEY, asyncio.Lock()), app.bot_data.setdefault(OUTBOX_LOCK_KEY, asyncio.Lock()):
             scheduler.shutdown(wait=False)
+
+
+async def _post_shutdown(app: Application) -> None:
+    await _post_stop(app)  # a start that failed half-way never got to stop
     await app.bot_data[DEPS_KEY].db.dispose()

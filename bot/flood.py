@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from telegram.error import RetryAfter
+from telegram.error import NetworkError, RetryAfter
 from telegram.ext import BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
@@ -158,8 +158,14 @@ class FloodLimiter(BaseRateLimiter[Notification]):
         pass  # nothing to open: the windows live in memory
 
     async def shutdown(self) -> None:
+        """Fail the calls still waiting for a slot: with the timer gone nobody would grant them,
+        and a caller awaiting one (the outbox round) would hold up the shutdown for ever."""
         if self._timer is not None:
             self._timer.cancel()
+        waiting, self._waiting = self._waiting, []
+        for ticket in waiting:
+            if not ticket.granted.done():
+                ticket.granted.set_exception(NetworkError("the bot is shutting down"))
         self._chats.clear()
 
     async def acquire(self, chat_id: Any, notification: Notification | None) -> list[list[Any]]:

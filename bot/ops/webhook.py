@@ -132,6 +132,8 @@ class WebhookDesk:
         try:
             if self.app.running:
                 await self.app.stop()
+                if self.app.post_stop:
+                    await self.app.post_stop(self.app)
         finally:
             await self.app.shutdown()
             if self.app.post_shutdown:

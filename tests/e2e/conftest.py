@@ -52,6 +52,7 @@ class Desk:
             return
         await self.app.updater.stop()
         await self.app.stop()
+        await self.app.post_stop(self.app)
         await self.app.shutdown()
         await self.app.post_shutdown(self.app)
         self.app = None

@@ -133,6 +133,43 @@ async def test_a_sender_killed_mid_burst_resumes_without_loss_or_duplicates(data
     assert telegram.rejections == []
 
 
+async def test_stopping_the_desk_mid_burst_ends_its_outbox_round_and_releases_the_rest(database, database_url, telegram, clock):
+    """The background round (started by the scheduler, as deployed) is ended by a shutdown in the
+    order run_polling uses: it once waited forever for a slot of a rate limiter already shut down."""
+    people = await _people(database, telegram, clock, PEOPLE)
+    await _burst(database, people, clock)
+    settings = Settings(bot_token=telegram.token, database_url=database_url, telegram_api_url=telegram.url,
+                        timezone=ZoneInfo("Asia/Shanghai"), default_language="en", admin_telegram_ids=frozenset(),
+                        policy_file=DEFAULT_POLICY_FILE)
+    app = build_application(settings, load_policy(DEFAULT_POLICY_FILE), clock, limits=TELEGRAM_LIMITS.scaled(SPEED))
+    await app.initialize()
+    await app.post_init(app)  # starts the scheduler: the outbox round runs every second
+    await app.start()
+    while _delivered(telegram) < 100:
+        await asyncio.sleep(0.01)
+
+    async def stop_as_run_polling_does() -> None:
+        await app.stop()
+        if app.post_stop:
+            await app.post_stop(app)
+        await app.shutdown()
+        await app.post_shutdown(app)
+
+    await asyncio.wait_for(stop_as_run_polling_does(), timeout=15)
+    sent_before = _delivered(telegram)
+    await asyncio.sleep(0.3)
+    assert _delivered(telegram) == sent_before  # nothing goes out once the desk has stopped
+    rows = await _outbox(database)
+    assert 100 <= sent_before < PEOPLE * EACH
+    assert sum(row.sent_at is not None for row in rows) == sent_before
+    assert all(row.claimed_until is None for row in rows if row.sent_at is None)
+
+    async with Sender(telegram, database_url, clock) as restarted:
+        assert await restarted.deliver() == PEOPLE * EACH - sent_before
+    for person in people:
+        assert _received(telegram, person) == list(range(EACH))
+
+
 async def test_a_429_delays_the_message_by_at_least_retry_after(database, database_url, telegram, clock):
     people = await _people(database, telegram, clock, 2)
     await _burst(database, people, clock)

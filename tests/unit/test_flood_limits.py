@@ -7,7 +7,7 @@ import itertools
 from collections import defaultdict
 
 import pytest
-from telegram.error import RetryAfter
+from telegram.error import NetworkError, RetryAfter
 
 from bot.flood import NOTIFICATION, NOTIFICATION_NOW, TELEGRAM_LIMITS, FloodLimiter, Window, WouldWait
 
@@ -124,6 +124,20 @@ async def test_replies_are_not_paced_per_chat_but_notifications_are():
 
     await time.run(conversation())
     assert [at for at, _, _ in telegram.calls] == [0.0, 0.0, 0.0, 0.0, 1.0, 2.0]
+
+
+async def test_shutting_down_fails_the_calls_still_waiting_for_their_slot():
+    time = VirtualTime()
+    limiter, telegram = _limiter(time), Telegram(time)
+    await _send(limiter, telegram, 42, "first")
+    waiting = asyncio.ensure_future(_send(limiter, telegram, 42, "second"))  # one a second to this chat
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not waiting.done()
+    await limiter.shutdown()
+    with pytest.raises(NetworkError):
+        await waiting
+    assert [tag for _, _, tag in telegram.calls] == ["first"]
 
 
 async def test_a_reply_overtakes_waiting_notifications():
