@@ -133,6 +133,18 @@ class ReportAnswerButton(_Payload):
 
 
 @dataclass(frozen=True)
+class SurveyButton(_Payload):
+    """An answer to one question of a request's survey (step stars/on_time/survey_comment; value
+    1–5, yes/no, skip). It names the request, not a dialog: another survey asked meanwhile does
+    not make it stale."""
+
+    KIND: ClassVar[str] = "sv"
+    request_id: int
+    step: str
+    value: str
+
+
+@dataclass(frozen=True)
 class EscalationButton(_Payload):
     """A dispatcher's "ask an expert" on a request: the expert list, or the case already open."""
 
@@ -233,7 +245,7 @@ class ReturnProductButton(_Payload):
 PAYLOADS: dict[str, type[_Payload]] = {
     cls.KIND: cls
     for cls in (DialogButton, LanguageButton, ListPageButton, RequestButton, InviteRoleButton, StaffButton, DispatchButton, AssignButton, JobButton,
-                VisitButton, ReportAnswerButton, ProfileButton,
+                VisitButton, ReportAnswerButton, SurveyButton, ProfileButton,
                 EscalationButton, ExpertPickButton, CaseButton, ConsultationButton,
                 ProductsButton, ClaimButton, ApprovalButton, QuoteButton,
                 ReturnButton, ReturnProductButton)

@@ -9,7 +9,7 @@ from telegram import KeyboardButton
 
 from bot import stock_views
 from bot.clock_views import clock_lines
-from bot.callbacks import DispatchButton, JobButton, ReportAnswerButton, VisitButton
+from bot.callbacks import DispatchButton, JobButton, ReportAnswerButton, SurveyButton, VisitButton
 from bot.i18n import N_, Html, Translator
 from bot.keyboards import button, dialog_button, dialog_nav, inline, share_keyboard
 from bot.escalation_views import expert_answer_lines
@@ -294,13 +294,23 @@ def counter_prompt(_: Translator, request: ServiceRequest, draft: Draft) -> View
     return View(_("Which day and time would suit you for request {number}? Write it in your own words.", number=request.number), inline([dialog_nav(_, draft, back=False)]))
 
 
-def survey_prompt(_: Translator, draft: Draft) -> View:
-    if draft.step == confirmation.STARS:
-        stars = [dialog_button("⭐" * n, draft, "stars", str(n)) for n in range(1, 6)]
-        return View(_("Thank you! How satisfied are you with the service? 1 star: very unhappy, 5 stars: very happy."), inline([stars[:3], stars[3:]]))
-    if draft.step == confirmation.ON_TIME:
-        return View(_("Did the engineer come and finish on time?"), inline([[dialog_button(_("Yes"), draft, "on_time", "yes"), dialog_button(_("No"), draft, "on_time", "no")]]))
-    return View(_("Anything else you want to tell us? Write a comment, or press “Skip”."), inline([[dialog_button(_("Skip"), draft, "skip")]]))
+def survey_prompt(_: Translator, step: confirmation.SurveyStep) -> View:
+    """One survey question; it names the request, since a customer may be rating two."""
+    request = step.request
+
+    def answer(label: str, value: str) -> object:
+        return button(label, SurveyButton(request.id, step.step, value))
+
+    if step.step == confirmation.STARS:
+        stars = [answer("⭐" * n, str(n)) for n in range(1, 6)]
+        return View(_("Thank you! How satisfied are you with the service on request {number}? 1 star: very unhappy, 5 stars: very happy.",
+                      number=request.number), inline([stars[:3], stars[3:]]))
+    if step.step == confirmation.ON_TIME:
+        question = (_("Request {number}: was your problem solved on time?", number=request.number) if step.by_phone
+                    else _("Request {number}: did the engineer come and finish on time?", number=request.number))
+        return View(question, inline([[answer(_("Yes"), "yes"), answer(_("No"), "no")]]))
+    return View(_("Request {number}: anything else you want to tell us? Write a comment, or press “Skip”.", number=request.number),
+                inline([[answer(_("Skip"), "skip")]]))
 
 
 def dispute_for_staff(_: Translator, request: ServiceRequest, *, dispatcher: bool) -> View:

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from bot import complaint_views, job_views, views
-from bot.callbacks import DialogButton, DispatchButton, JobButton, ReportAnswerButton, VisitButton
+from bot.callbacks import DialogButton, DispatchButton, JobButton, ReportAnswerButton, SurveyButton, VisitButton
 from bot.keyboards import button, inline
 from bot.services import confirmation, dialogs, followups, jobs, requests, users
-from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction, WrongInput
+from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
 from bot.staff_views import display_name
@@ -115,7 +115,7 @@ async def on_report_answer(turn: Turn, payload: ReportAnswerButton) -> None:
             await turn.notify(engineer, _("✅ The customer confirmed job {number} as resolved.", number=request.number))
         await turn.uow.commit()  # the verdict and its notices stand before anyone is told
         await turn.edit_off()
-        await turn.reply(job_views.survey_prompt(turn._, verdict.survey_draft))
+        await turn.reply(job_views.survey_prompt(turn._, await confirmation.current_survey_step(turn.uow, request)))
         return
     await _reopened(turn, request, engineer)
 
@@ -136,34 +136,55 @@ async def _reopened(turn: Turn, request: ServiceRequest, engineer) -> None:
 # --- the survey ----------------------------------------------------------------------------
 
 
+async def on_survey_answer(turn: Turn, payload: SurveyButton) -> None:
+    await _survey_answer(turn, payload.request_id, payload.step, payload.value, payload.pack())
+
+
 async def on_survey_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
-    step = await confirmation.survey_button(turn.uow, draft, payload.action, payload.value, turn.deps.policy.closing.low_score_alert, turn.now)
+    """A survey button of the earlier kind, tied to the dialog (messages sent before SurveyButton)."""
+    value = "skip" if payload.action == "skip" else payload.value
+    await _survey_answer(turn, draft.data["request_id"], payload.step, value, payload.pack())
+
+
+async def _survey_answer(turn: Turn, request_id: int, step: str, value: str, data: str) -> None:
+    customer = await users.customer_of(turn.uow, turn.user)
+    try:
+        answered = await confirmation.survey_answer(turn.uow, turn.user, customer, request_id, step, value,
+                                                    turn.deps.policy.closing.low_score_alert, turn.now)
+    except (StaleAction, NotAllowed, NotFound):
+        await _refuse(turn, data)
+        return
     await turn.edit_off()
-    await _after_survey_step(turn, draft, step)
+    await _after_survey_step(turn, answered)
 
 
 async def on_survey_input(turn: Turn, draft: Draft, message: UserInput) -> None:
+    customer = await users.customer_of(turn.uow, turn.user)
     try:
-        step = await confirmation.survey_input(turn.uow, draft, message, turn.now)
-    except DomainError as error:
-        await turn.reply(turn._("Please answer with the buttons above.") if draft.step != confirmation.SURVEY_COMMENT else views.input_error(turn._, error))
+        answered = await confirmation.survey_input(turn.uow, turn.user, customer, draft, message, turn.now)
+    except (StaleAction, NotAllowed, NotFound):
+        await dialogs.end(turn.uow, draft)  # its survey was finished or erased meanwhile
+        await turn.reply(turn._("This survey is already closed. Thank you!"))
         return
-    await _after_survey_step(turn, draft, step)
+    except DomainError as error:
+        # InvalidValue: a question with buttons is still open; otherwise the comment was refused
+        await turn.reply(turn._("Please answer with the buttons above.") if isinstance(error, InvalidValue) else views.input_error(turn._, error))
+        return
+    await _after_survey_step(turn, answered)
 
 
-async def _after_survey_step(turn: Turn, draft: Draft, step: confirmation.SurveyStep) -> None:
-    if step.low_score:
-        await _alert_low_score(turn, draft, step.survey.stars)
-    if step.draft is None:
+async def _after_survey_step(turn: Turn, answered: confirmation.SurveyStep) -> None:
+    if answered.low_score:
+        await _alert_low_score(turn, answered.request, answered.survey.stars)
+    if answered.step is None:
         await turn.reply(views.main_menu_view(turn._, turn._("Thank you for your feedback! It helps us serve you better.")))
-        if step.survey.stars is not None and step.survey.stars <= turn.deps.policy.closing.low_score_alert:
-            await turn.reply(complaint_views.offer(turn._, await confirmation.survey_request(turn.uow, draft)))  # a low score may become a complaint
+        if answered.survey.stars is not None and answered.survey.stars <= turn.deps.policy.closing.low_score_alert:
+            await turn.reply(complaint_views.offer(turn._, answered.request))  # a low score may become a complaint
     else:
-        await turn.reply(job_views.survey_prompt(turn._, step.draft))
+        await turn.reply(job_views.survey_prompt(turn._, answered))
 
 
-async def _alert_low_score(turn: Turn, draft: Draft, stars: int) -> None:
-    request = await confirmation.survey_request(turn.uow, draft)
+async def _alert_low_score(turn: Turn, request: ServiceRequest, stars: int) -> None:
     engineer = await turn.uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None
     for manager in await confirmation.managers_to_alert(turn.uow):
         _ = turn.translator_for(manager)

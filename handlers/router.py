@@ -36,6 +36,7 @@ from bot.callbacks import (
     ReturnProductButton,
     ReportMonthButton,
     StaffButton,
+    SurveyButton,
     VisitButton,
     parse,
 )
@@ -251,6 +252,8 @@ async def on_callback(turn: Turn) -> None:
         await staff.on_profile_button(turn, payload)
     elif isinstance(payload, ReportAnswerButton):
         await confirmation_handlers.on_report_answer(turn, payload)
+    elif isinstance(payload, SurveyButton):
+        await confirmation_handlers.on_survey_answer(turn, payload)
     elif isinstance(payload, EscalationButton):
         await escalation_handlers.on_escalation_button(turn, payload)
     elif isinstance(payload, ExpertPickButton):

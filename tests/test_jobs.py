@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.services import confirmation, dispatch, jobs, reports, staff
+from bot.services import confirmation, dialogs, dispatch, jobs, reports, staff
 from bot.services.errors import InvalidValue, NotAllowed, NotFound, StaleAction
 from bot.services.inputs import PhotoInput, TextInput
 from tests.test_dispatch import POLICY, _request, _setup
@@ -140,12 +140,14 @@ async def test_report_confirmed_then_survey_with_a_low_score(database, clock):
         with pytest.raises(NotAllowed):  # no editing after the customer confirmed
             await reports.edit(uow, crew[0], request.id, clock.now())
 
-        survey_draft = verdict.survey_draft
-        step = await confirmation.survey_button(uow, survey_draft, "stars", "2", POLICY.closing.low_score_alert, clock.now())
-        assert step.low_score
-        await confirmation.survey_button(uow, survey_draft, "on_time", "no", POLICY.closing.low_score_alert, clock.now())
-        done = await confirmation.survey_input(uow, survey_draft, TextInput("Came a day late"), clock.now())
-        assert done.draft is None
+        step = await confirmation.survey_answer(uow, user, customer, request.id, "stars", "2", POLICY.closing.low_score_alert, clock.now())
+        assert step.low_score and step.step == "on_time"
+        with pytest.raises(StaleAction):  # the stars pressed twice
+            await confirmation.survey_answer(uow, user, customer, request.id, "stars", "5", POLICY.closing.low_score_alert, clock.now())
+        await confirmation.survey_answer(uow, user, customer, request.id, "on_time", "no", POLICY.closing.low_score_alert, clock.now())
+        survey_draft = await dialogs.current(uow, user.id)
+        done = await confirmation.survey_input(uow, user, customer, survey_draft, TextInput("Came a day late"), clock.now())
+        assert done.step is None and await dialogs.current(uow, user.id) is None
         survey = await uow.jobs.survey_of(request.id)
         assert (survey.stars, survey.on_time, survey.comment, survey.completed_at is not None) == (2, False, "Came a day late", True)
 

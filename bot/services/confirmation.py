@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.services import dialogs, jobs, requests
-from bot.services.errors import InvalidValue, NotAllowed, NotFound, StaleAction, WrongInput
+from bot.services.errors import InvalidValue, NotAllowed, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
 from storage.db import UnitOfWork
@@ -27,7 +27,6 @@ class Verdict:
     request: ServiceRequest
     report: JobReport
     resolved: bool
-    survey_draft: Draft | None
 
 
 async def confirm(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, resolved: bool, now: datetime) -> Verdict:
@@ -44,8 +43,8 @@ async def confirm(uow: UnitOfWork, user: User, customer: Customer | None, reques
         request.status, request.closed_reason = requests.CLOSED, CONFIRMED
         await jobs.record(uow, request, user, "confirmed", now, before=before, after=request.status)
         survey = await uow.jobs.survey_of(request.id) or await uow.jobs.add_survey(Survey(request_id=request.id, created_at=now))
-        draft = await dialogs.begin(uow, user.id, SURVEY, STARS, {"request_id": request.id, "survey_id": survey.id}, now)
-        return Verdict(request, report, True, draft)
+        await dialogs.begin(uow, user.id, SURVEY, STARS, {"request_id": request.id, "survey_id": survey.id}, now)
+        return Verdict(request, report, True)
     request.status, request.repeat_repair = requests.IN_PROGRESS, True
     engineer = await uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None
     if engineer is None or not engineer.is_active or jobs.ROLE_ENGINEER not in engineer.role_names:
@@ -56,7 +55,7 @@ async def confirm(uow: UnitOfWork, user: User, customer: Customer | None, reques
             assignment.ended_at, assignment.outcome = now, "released"
     await jobs.record(uow, request, user, "disputed", now, before=before, after=request.status, repeat_repair=True,
                       engineer_id=report.engineer_id)  # whose repair failed, for the per-engineer repeat repairs
-    return Verdict(request, report, False, None)
+    return Verdict(request, report, False)
 
 
 async def close_unconfirmed(uow: UnitOfWork, now: datetime, window: timedelta) -> list[ServiceRequest]:
@@ -72,59 +71,88 @@ async def close_unconfirmed(uow: UnitOfWork, now: datetime, window: timedelta) -
     return closed
 
 
-# --- the survey (a dialog: stars → on time → optional comment) ---------------------------
+# --- the survey (stars → on time → optional comment) ----------------------------------------
+#
+# The answers live on the survey row and its buttons name the request, so a survey interrupted by
+# another (two reports confirmed one after the other) or by any other dialog is still answered
+# from its own message. The dialog draft only routes a typed comment to the right survey.
 
 
 @dataclass(frozen=True)
 class SurveyStep:
-    draft: Draft | None  # None once the survey is finished
+    request: ServiceRequest
     survey: Survey
+    step: str | None  # the question to ask next; None once the survey is finished
+    by_phone: bool = False  # the job was solved by phone: "on time" is not about a visit
     low_score: bool = False
 
 
-async def _survey(uow: UnitOfWork, draft: Draft) -> Survey:
-    survey = await uow.jobs.survey_of(draft.data["request_id"])
+def survey_step(survey: Survey) -> str:
+    if survey.stars is None:
+        return STARS
+    if survey.on_time is None:
+        return ON_TIME
+    return SURVEY_COMMENT
+
+
+async def _open_survey(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, now: datetime) -> tuple[ServiceRequest, Survey, Draft]:
+    """The customer's unfinished survey of their request, with its dialog as the current one."""
+    request = await requests.own_request(uow, customer, request_id)
+    survey = await uow.jobs.survey_of(request.id)
     if survey is None or survey.completed_at is not None:
         raise StaleAction()
-    return survey
+    draft = await dialogs.current(uow, user.id)
+    if draft is None or draft.kind != SURVEY or draft.data.get("request_id") != request.id:
+        draft = await dialogs.begin(uow, user.id, SURVEY, survey_step(survey), {"request_id": request.id, "survey_id": survey.id}, now)
+    return request, survey, draft
 
 
-async def survey_button(uow: UnitOfWork, draft: Draft, action: str, value: str, low_score_at: int, now: datetime) -> SurveyStep:
-    survey = await _survey(uow, draft)
-    if draft.step == STARS and action == "stars" and value in ("1", "2", "3", "4", "5"):
+async def survey_answer(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, step: str, value: str,
+                        low_score_at: int, now: datetime) -> SurveyStep:
+    """A survey button: accepted only at the question it was shown with (a second press is stale)."""
+    request, survey, draft = await _open_survey(uow, user, customer, request_id, now)
+    if step != survey_step(survey):
+        raise StaleAction()
+    by_phone = await _by_phone(uow, request)
+    if step == STARS and value in ("1", "2", "3", "4", "5"):
         survey.stars = int(value)
         dialogs.move(draft, ON_TIME, now)
-        return SurveyStep(draft, survey, low_score=survey.stars <= low_score_at)
-    if draft.step == ON_TIME and action == "on_time" and value in ("yes", "no"):
+        return SurveyStep(request, survey, ON_TIME, by_phone, low_score=survey.stars <= low_score_at)
+    if step == ON_TIME and value in ("yes", "no"):
         survey.on_time = value == "yes"
         dialogs.move(draft, SURVEY_COMMENT, now)
-        return SurveyStep(draft, survey)
-    if draft.step == SURVEY_COMMENT and action == "skip":
-        return await _finish(uow, draft, survey, now)
+        return SurveyStep(request, survey, SURVEY_COMMENT, by_phone)
+    if step == SURVEY_COMMENT and value == "skip":
+        return await _finish(uow, request, draft, survey, now)
     raise StaleAction()
 
 
-async def survey_input(uow: UnitOfWork, draft: Draft, message: UserInput, now: datetime) -> SurveyStep:
-    survey = await _survey(uow, draft)
-    if draft.step != SURVEY_COMMENT:
-        raise InvalidValue(f"survey_{draft.step}")
+async def survey_input(uow: UnitOfWork, user: User, customer: Customer | None, draft: Draft, message: UserInput, now: datetime) -> SurveyStep:
+    """Text typed while a survey is the current dialog: its comment, once the buttons are answered."""
+    request, survey, draft = await _open_survey(uow, user, customer, draft.data["request_id"], now)
+    if survey_step(survey) != SURVEY_COMMENT:
+        raise InvalidValue(f"survey_{survey_step(survey)}")
     if not isinstance(message, TextInput):
         raise WrongInput(SURVEY_COMMENT)
     survey.comment = clean_text(message.text, limit=COMMENT_MAX, expected=SURVEY_COMMENT)
-    return await _finish(uow, draft, survey, now)
+    return await _finish(uow, request, draft, survey, now)
 
 
-async def _finish(uow: UnitOfWork, draft: Draft, survey: Survey, now: datetime) -> SurveyStep:
+async def current_survey_step(uow: UnitOfWork, request: ServiceRequest) -> SurveyStep:
+    """Where the survey of a just-confirmed request starts (for its first question)."""
+    survey = await uow.jobs.survey_of(request.id)
+    return SurveyStep(request, survey, survey_step(survey), await _by_phone(uow, request))
+
+
+async def _by_phone(uow: UnitOfWork, request: ServiceRequest) -> bool:
+    report = await uow.jobs.report_of(request.id)
+    return bool(report and report.by_phone)
+
+
+async def _finish(uow: UnitOfWork, request: ServiceRequest, draft: Draft, survey: Survey, now: datetime) -> SurveyStep:
     survey.completed_at = now
     await dialogs.end(uow, draft)
-    return SurveyStep(None, survey)
-
-
-async def survey_request(uow: UnitOfWork, draft: Draft) -> ServiceRequest:
-    request = await uow.requests.get(draft.data["request_id"])
-    if request is None:
-        raise NotFound()
-    return request
+    return SurveyStep(request, survey, None)
 
 
 async def managers_to_alert(uow: UnitOfWork) -> list[User]:

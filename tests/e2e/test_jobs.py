@@ -220,6 +220,44 @@ async def test_a_photo_at_the_survey_comment_is_answered_with_what_to_do(fake, d
     fake.assert_no_rejections()
 
 
+async def test_two_surveys_asked_one_after_the_other_are_both_answered_from_their_own_messages(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5323, "Ed", "engineer")
+    alice = fake.add_user(user_id=5324, first_name="Alice", language_code="en")
+    await onboard(alice)
+    numbers = []
+    for _ in range(2):
+        number = await file_request(alice)
+        await assign(dora, number, "Ed", "en")
+        await ed.press("Accept")
+        await report_by_phone(ed)
+        numbers.append(number)
+    first_report, second_report = [m for m in alice.messages if "Is the problem solved?" in (m.text or "")][-2:]
+    await alice.press("Resolved", first_report)
+    first_survey = alice.last
+    assert numbers[0] in first_survey.text
+    await alice.press("Resolved", second_report)  # before rating the first: it once lost the first survey
+    second_survey = alice.last
+    assert numbers[1] in second_survey.text
+
+    five_stars = first_survey.buttons[-1]["callback_data"]
+    await alice.press("⭐⭐⭐⭐⭐", first_survey)
+    assert alice.last.text == f"Request {numbers[0]}: was your problem solved on time?"  # solved by phone: no visit to ask about
+    await alice.press("Yes")
+    await alice.send_text("Quick fix")
+    assert "Thank you for your feedback" in alice.last.text
+    await alice.press_data(five_stars, first_survey)  # pressed again: it is answered already
+    assert alice.callback_answers[-1][1] == "This button is no longer valid."
+
+    await alice.press("⭐⭐⭐", second_survey)
+    await alice.press("No")
+    await alice.press("Skip")
+    async with desk.db.uow() as uow:
+        surveys = [await uow.jobs.survey_of((await uow.requests.by_number(n)).id) for n in numbers]
+        assert [(s.stars, s.on_time, s.comment, s.completed_at is not None) for s in surveys] == [(5, True, "Quick fix", True), (3, False, None, True)]
+    fake.assert_no_rejections()
+
+
 async def _job_text(engineer, number: str) -> str:
     await engineer.send_text("/jobs")
     await engineer.press(number)
