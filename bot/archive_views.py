@@ -19,15 +19,13 @@ from bot.i18n import N_, Translator
 from bot.keyboards import dialog_button, dialog_nav, inline
 from bot.labels import FAULT_TYPE_LABELS, KIND_LABELS, STATUS_LABELS, WARRANTY_LABELS
 from bot.services import archive as service
-from bot.spreadsheet import append_row
+from bot.spreadsheet import append_row, sheet_title
 from bot.telegram_text import shorten
 from bot.views import View
 from storage.models import Draft, User
 
 MONEY_FORMAT = "#,##0.00"
 TIME_FORMAT = "yyyy-mm-dd hh:mm"
-SHEET_NAME_MAX = 31
-_SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 REPORT_OUTCOME_LABELS = {
     "confirmed": N_("confirmed by the customer"),
     "disputed": N_("disputed by the customer"),
@@ -100,12 +98,8 @@ def _person(people: dict[int, User], user_id: int | None) -> str:
     return (person.full_name or person.first_name) if person else ""
 
 
-def _sheet_title(text: str) -> str:
-    return _SHEET_NAME_FORBIDDEN.sub(" ", text)[:SHEET_NAME_MAX]
-
-
 def _add_sheet(book: Workbook, title: str, headers: Sequence[str], rows: list[list[object]], formats: dict[int, str]) -> None:
-    sheet = book.create_sheet(_sheet_title(title))
+    sheet = book.create_sheet(sheet_title(title))
     sheet.append(list(headers))
     for cell in sheet[1]:
         cell.font = Font(bold=True)

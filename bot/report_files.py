@@ -192,32 +192,32 @@ def _cny(minor: int) -> Decimal:
 
 
 def workbook_xlsx(_: Translator, report: MonthlyReport) -> bytes:
-    """Sheets Summary, Engineers, Regions, Faults and Jobs (raw rows); headers in the reader's language,
+    """Sheets Summary, Engineers, Regions, Faults and Job list (raw rows); tabs and headers in the reader's language,
     money in CNY, rates in percent."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
-    from bot.spreadsheet import append_row
+    from bot.spreadsheet import append_row, sheet_title
 
     _ = plain(_)
     book = Workbook()
     summary = book.active
-    summary.title = "Summary"
+    summary.title = sheet_title(_("Summary"))
     _summary_sheet(_, summary, report)
     sheets = {
-        "Engineers": (
+        _("Engineers"): (
             [_("Engineer"), _("Region"), _("Jobs"), _("Person-trips"), _("On time, %"), _("Average stars"), _("Repeat repairs"), _("Certificates")],
             [[e.name, region_label(_, e.region), e.jobs, e.trips, e.on_time, e.average_stars, e.repeat_repairs, e.certificates] for e in report.engineers],
         ),
-        "Regions": (
+        _("Regions"): (
             [_("Region"), _("Jobs"), _("Person-trips"), _("On time, %"), _("Average stars"), _("Cost, CNY"), _("Service-fault complaints")],
             [[region_label(_, r.region), r.jobs, r.trips, r.on_time, r.average_stars, _cny(r.cost), r.complaints] for r in report.regions],
         ),
-        "Faults": (
+        _("Faults"): (
             [_("Fault type"), _("Jobs"), _("Share, %")],
             [[fault_label(_, f.fault_type), f.jobs, f.share] for f in report.faults],
         ),
-        "Jobs": (
+        _("Job list"): (  # not "Jobs": that is a column header, "number of jobs", in some languages
             [_("Number"), _("Kind"), _("Product"), _("Engineer"), _("Region"), _("Closed at"), _("On time"), _("Stars"),
              _("Labour hours"), _("Parts cost, CNY"), _("Travel cost, CNY"), _("Fault type")],
             [[j.number, _(KIND_LABELS[j.kind]), j.product, j.engineer, region_label(_, j.region),
@@ -226,21 +226,22 @@ def workbook_xlsx(_: Translator, report: MonthlyReport) -> bytes:
              for j in report.jobs],
         ),
     }
+    made = []
     for title, (headers, rows) in sheets.items():
-        sheet = book.create_sheet(title)
+        sheet = book.create_sheet(sheet_title(title))
+        made.append(sheet)
         sheet.append(headers)
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for row in rows:
             append_row(sheet, row)  # names, regions and models are typed by people
         _widths(sheet)
+    faults, jobs = made[2], made[3]
     if report.top_products:
-        faults = book["Faults"]
         faults.append([])
         faults.append([_("Top products by repair jobs"), _("Jobs")])
         for product in report.top_products:
             append_row(faults, [product.model, product.jobs])
-    jobs = book["Jobs"]
     for row in jobs.iter_rows(min_row=2):
         row[5].number_format = "yyyy-mm-dd hh:mm"
         row[9].number_format = row[10].number_format = _MONEY

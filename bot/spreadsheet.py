@@ -1,9 +1,18 @@
 """Rows for the workbooks staff download (/archive, the monthly report)."""
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+SHEET_NAME_MAX = 31  # Excel's limit
+_SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
+
+
+def sheet_title(text: str) -> str:
+    """A translated tab name Excel accepts."""
+    return _SHEET_NAME_FORBIDDEN.sub(" ", text)[:SHEET_NAME_MAX]
 
 
 def append_row(sheet, row: Sequence[object]) -> None:

@@ -300,14 +300,17 @@ async def test_the_workbook_reads_back_and_the_chart_decodes(database):
         report = await statistics.monthly_report(uow, MONTH, NOW, SHANGHAI, POLICY)
     _ = Translator("en", SHANGHAI)
     book = load_workbook(io.BytesIO(workbook_xlsx(_, report)))
-    assert book.sheetnames == ["Summary", "Engineers", "Regions", "Faults", "Jobs"]
+    assert book.sheetnames == ["Summary", "Engineers", "Regions", "Faults", "Job list"]
+    russian = Translator("ru", SHANGHAI)  # the tabs are in the reader's language too, not only the headers
+    assert load_workbook(io.BytesIO(workbook_xlsx(russian, report))).sheetnames == [
+        russian(title) for title in ("Summary", "Engineers", "Regions", "Faults", "Job list")]
     summary = {row[0]: row[1] for row in book["Summary"].iter_rows(values_only=True) if row and row[0]}
     assert Decimal(str(summary["Total cost, CNY"])) == Decimal(report.total) / 100
     assert summary["Installation & commissioning: person-trips"] == report.installation.trips
     assert summary["Part lines without a catalog price (not costed)"] == 2
     kpi_rows = {row[0]: row for row in book["Summary"].iter_rows(values_only=True) if row and row[0] in ("On-time rate", "Satisfaction")}
     assert Decimal(str(kpi_rows["On-time rate"][1])) == report.kpis[0].rate and kpi_rows["On-time rate"][5] in ("met", "missed")
-    jobs = list(book["Jobs"].iter_rows(values_only=True))
+    jobs = list(book["Job list"].iter_rows(values_only=True))
     assert jobs[0][0] == "Number" and sorted(r[0] for r in jobs[1:]) == sorted(numbers[i] for i, _ in _closed_jobs(MONTH))
     first = next(r for r in jobs[1:] if r[0] == numbers[0])
     assert first[5] == datetime(2026, 3, 1, 0, 5)  # closed at, local time

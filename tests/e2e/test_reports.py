@@ -70,7 +70,7 @@ async def test_a_manager_picks_a_month_and_gets_message_chart_and_workbook(fake,
     assert _bytes(fake, photo.photo_file_ids[-1]).startswith(PNG_SIGNATURE)
     assert document.document["file_name"] == "report-2026-03.xlsx"
     book = load_workbook(io.BytesIO(_bytes(fake, document.document["file_id"])))
-    jobs = list(book["Jobs"].iter_rows(values_only=True))
+    jobs = list(book["Job list"].iter_rows(values_only=True))
     assert [row[0] for row in jobs[1:]] == [number]
     assert (jobs[1][3], jobs[1][7], jobs[1][11]) == ("Ed", 5, "Misuse or operating error")
 
@@ -124,7 +124,7 @@ async def test_the_report_goes_to_each_manager_once_on_the_first_at_nine(fake, d
     for manager in (mona, gao):
         (document,) = _documents(manager)
         assert document.document["file_name"] == "report-2026-03.xlsx"
-        assert [r[0] for r in load_workbook(io.BytesIO(_bytes(fake, document.document["file_id"])))["Jobs"].iter_rows(min_row=2, values_only=True)] == [number]
+        assert [r[0] for r in load_workbook(io.BytesIO(_bytes(fake, document.document["file_id"]))).worksheets[-1].iter_rows(min_row=2, values_only=True)] == [number]  # the job list, its tab named in the reader's language
         assert any(m.photo_file_ids for m in manager.messages)
     assert "March 2026" in mona.messages[-3].text and "2026年3月" in gao.messages[-3].text
     assert not _documents(bob) and not _documents(dora) and not _documents(ed)
