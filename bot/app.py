@@ -158,6 +158,8 @@ async def _post_stop(app: Application) -> None:
     scheduler = app.bot_data.pop(SCHEDULER_KEY, None)
     if scheduler is not None and scheduler.running:
         scheduler.pause()  # no new sweep; a running one finishes (shutdown would cancel it mid-way)
+        if isinstance(app.bot.rate_limiter, FloodLimiter):
+            app.bot.rate_limiter.give_up_notifications()  # not waiting out a 429 pause for them
         if (round_task := app.bot_data.get(OUTBOX_TASK_KEY)) is not None:
             round_task.cancel()  # see run_outbox_round
         async with app.bot_data.setdefault(SWEEP_LOCK_KEY, asyncio.Lock()), app.bot_data.setdefault(OUTBOX_LOCK_KEY, asyncio.Lock()):

@@ -153,6 +153,7 @@ class FloodLimiter(BaseRateLimiter[Notification]):
         self._tickets = itertools.count()
         self._timer: asyncio.Task | None = None
         self._timer_at = 0.0
+        self._giving_up = False  # shutting down: see give_up_notifications
 
     async def initialize(self) -> None:
         pass  # nothing to open: the windows live in memory
@@ -168,6 +169,16 @@ class FloodLimiter(BaseRateLimiter[Notification]):
                 ticket.granted.set_exception(NetworkError("the bot is shutting down"))
         self._chats.clear()
 
+    def give_up_notifications(self) -> None:
+        """At shutdown: notifications waiting for a slot (a 429 pause can last a minute) and any
+        asked for later raise WouldWait, so the outbox releases them for the next process at once
+        instead of the shutdown waiting out Telegram's retry_after. Replies still wait their turn."""
+        self._giving_up = True
+        for ticket in [waiting for waiting in self._waiting if waiting.priority == 1]:
+            self._waiting.remove(ticket)
+            if not ticket.granted.done():
+                ticket.granted.set_exception(WouldWait())
+
     async def acquire(self, chat_id: Any, notification: Notification | None) -> list[list[Any]]:
         """Wait (or raise WouldWait) until a call to `chat_id` fits every limit, then count it;
         returns the window cells to mark `done` when the call has been answered.
@@ -175,6 +186,8 @@ class FloodLimiter(BaseRateLimiter[Notification]):
         Slots are handed out by `_grant` in order: replies first, then whoever asked first.
         Without that order some chats would be starved early and their notifications bunch up
         at the end, where only the one-a-second pace applies."""
+        if notification is not None and self._giving_up:
+            raise WouldWait()
         ticket = _Ticket(
             0 if notification is None else 1, next(self._tickets), self._chat_window(chat_id, notification),
             asyncio.get_running_loop().create_future(),

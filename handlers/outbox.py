@@ -62,6 +62,7 @@ PEOPLE_PER_ROUND = 200
 CONCURRENT_CHATS = 64  # people served at once: enough to fill the overall limit at one message a second each
 LEASE = timedelta(minutes=5)  # a sender that died holding rows gives them up after this
 NETWORK_RETRY = timedelta(seconds=30)  # Telegram unreachable: try this person again after
+RECORD_ATTEMPTS = 5  # of recording a sent message, each waiting up to the database's busy timeout
 # After a commit, people with more messages than this waiting are left to the background round:
 # at one message a second per chat the new one could not go out at once anyway, and composing a
 # long queue only to give it back would cost every update that adds to it.
@@ -151,8 +152,10 @@ async def _serve(bot: Any, deps: Deps, person_id: int, rows: list[OutboxMessage]
                 try:
                     outcome = await asyncio.shield(in_flight)
                 except asyncio.CancelledError:
-                    await in_flight  # let the message in flight complete and be recorded
-                    untouched -= set(parcel.ids)
+                    # let the message in flight complete and be recorded; one still waiting for its
+                    # slot at shutdown comes back "busy" (FloodLimiter.give_up_notifications) and is released
+                    if await in_flight in ("sent", "rejected"):
+                        untouched -= set(parcel.ids)
                     raise
                 untouched -= set(parcel.ids)
                 if outcome == "sent":
@@ -162,7 +165,7 @@ async def _serve(bot: Any, deps: Deps, person_id: int, rows: list[OutboxMessage]
                     untouched.clear()
                     break
             return sent
-    except asyncio.CancelledError:
+    except BaseException:  # cancelled, or a failure (a busy database): the next sender takes the rest at once
         await _release(deps, sorted(untouched), None)
         raise
 
@@ -193,13 +196,28 @@ async def _send_parcel(bot: Any, deps: Deps, person_id: int, chat_id: int, parce
         log.warning("outbox message not sent (%s); retrying in %s s", exc, NETWORK_RETRY.total_seconds())
         return NETWORK_RETRY
     await _send_attachments(bot, chat_id, parcel)
-    async with deps.db.uow() as uow:
-        await _close(uow, parcel.ids, now)
-        if parcel.approval_step is not None:
-            approval_id, step = parcel.approval_step
-            await uow.approvals.add_post(ApprovalPost(approval_id=approval_id, step=step, user_id=person_id, chat_id=chat_id, message_id=message.message_id))
-        await uow.commit()
+    await _record_sent(deps, person_id, chat_id, parcel, message.message_id, now)
     return "sent"
+
+
+async def _record_sent(deps: Deps, person_id: int, chat_id: int, parcel: Parcel, message_id: int, now: datetime) -> None:
+    """Telegram has the message: not recording it would send it again once the lease ends, so a
+    busy database (SQLite held by an update waiting out a 429) is waited for, not given up on."""
+    attempt = 1
+    while True:
+        try:
+            async with deps.db.uow() as uow:
+                await _close(uow, parcel.ids, now)
+                if parcel.approval_step is not None:
+                    approval_id, step = parcel.approval_step
+                    await uow.approvals.add_post(ApprovalPost(approval_id=approval_id, step=step, user_id=person_id, chat_id=chat_id, message_id=message_id))
+                await uow.commit()
+            return
+        except TimeoutError:
+            if attempt == RECORD_ATTEMPTS:
+                raise
+            attempt += 1
+            log.warning("outbox: a sent message could not be recorded yet (the database is busy); trying again")
 
 
 async def _send_attachments(bot: Any, chat_id: int, parcel: Parcel) -> None:

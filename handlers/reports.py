@@ -13,6 +13,7 @@ from typing import Any
 
 from telegram import InputFile, Message
 from telegram.constants import ChatAction, ParseMode
+from telegram.error import TelegramError
 
 from bot import report_files, report_views
 from bot.callbacks import ReportMonthButton
@@ -69,12 +70,19 @@ def _offered_month(payload: ReportMonthButton, now, tz) -> Month | None:
 async def deliver(bot: Any, chat_id: int, _: Translator, report: MonthlyReport, files: report_files.ReportFiles,
                   *, rate_limit_args: Any = None) -> Message:
     """The message (split when long), the chart and the workbook. `rate_limit_args` paces the
-    first piece as a notification (bot/flood.py); the rest of the report follows it at once."""
+    first piece as a notification (bot/flood.py); the rest of the report follows it at once.
+
+    Once the message is out, a refused chart or workbook is logged, not raised: the outbox would
+    send the whole report again (text and chart twice, every retry). The manager can ask /report."""
     message = await send(bot, chat_id, report_views.report_message(_, report), rate_limit_args=rate_limit_args)
     caption = report_views.document_caption(_, report)
     name = f"report-{report.month.key}"
-    await bot.send_photo(chat_id, InputFile(files.png, filename=f"{name}.png"), caption=caption, parse_mode=ParseMode.HTML)
-    await bot.send_document(chat_id, InputFile(files.xlsx, filename=f"{name}.xlsx"), caption=caption, parse_mode=ParseMode.HTML)
+    try:
+        await bot.send_photo(chat_id, InputFile(files.png, filename=f"{name}.png"), caption=caption, parse_mode=ParseMode.HTML)
+        await bot.send_document(chat_id, InputFile(files.xlsx, filename=f"{name}.xlsx"), caption=caption, parse_mode=ParseMode.HTML)
+    except TelegramError as exc:
+        log.warning("the report of %s went out but its chart or workbook did not (%s: %s); not sent again",
+                    report.month.key, type(exc).__name__, exc)
     return message
 
 

@@ -23,6 +23,7 @@ from bot.policy import load_policy
 from bot.services import notices, users
 from bot.views import View
 from handlers.common import DEPS_KEY
+from handlers import outbox
 from handlers.outbox import deliver
 from storage.db import Database
 from storage.models import Customer, OutboxMessage, ServiceRequest, User, UserRole
@@ -33,16 +34,26 @@ PEOPLE, EACH = 100, 10
 FIRST_ID = 70_000
 
 
+def _settings(fake: FakeTelegram, database_url: str) -> Settings:
+    return Settings(
+        bot_token=fake.token, database_url=database_url, telegram_api_url=fake.url,
+        timezone=ZoneInfo("Asia/Shanghai"), default_language="en", admin_telegram_ids=frozenset(),
+        policy_file=DEFAULT_POLICY_FILE,
+    )
+
+
+async def _stop_as_run_polling_does(app) -> None:
+    await app.stop()
+    await app.post_stop(app)
+    await app.shutdown()
+    await app.post_shutdown(app)
+
+
 class Sender:
     """One bot process used only for its outbox sender (no polling: nothing else runs)."""
 
     def __init__(self, fake: FakeTelegram, database_url: str, clock: ManualClock) -> None:
-        settings = Settings(
-            bot_token=fake.token, database_url=database_url, telegram_api_url=fake.url,
-            timezone=ZoneInfo("Asia/Shanghai"), default_language="en", admin_telegram_ids=frozenset(),
-            policy_file=DEFAULT_POLICY_FILE,
-        )
-        self.app = build_application(settings, load_policy(DEFAULT_POLICY_FILE), clock, sweeps=False, limits=TELEGRAM_LIMITS.scaled(SPEED))
+        self.app = build_application(_settings(fake, database_url), load_policy(DEFAULT_POLICY_FILE), clock, sweeps=False, limits=TELEGRAM_LIMITS.scaled(SPEED))
         self.deps = self.app.bot_data[DEPS_KEY]
 
     async def __aenter__(self) -> Sender:
@@ -138,24 +149,14 @@ async def test_stopping_the_desk_mid_burst_ends_its_outbox_round_and_releases_th
     order run_polling uses: it once waited forever for a slot of a rate limiter already shut down."""
     people = await _people(database, telegram, clock, PEOPLE)
     await _burst(database, people, clock)
-    settings = Settings(bot_token=telegram.token, database_url=database_url, telegram_api_url=telegram.url,
-                        timezone=ZoneInfo("Asia/Shanghai"), default_language="en", admin_telegram_ids=frozenset(),
-                        policy_file=DEFAULT_POLICY_FILE)
-    app = build_application(settings, load_policy(DEFAULT_POLICY_FILE), clock, limits=TELEGRAM_LIMITS.scaled(SPEED))
+    app = build_application(_settings(telegram, database_url), load_policy(DEFAULT_POLICY_FILE), clock, limits=TELEGRAM_LIMITS.scaled(SPEED))
     await app.initialize()
     await app.post_init(app)  # starts the scheduler: the outbox round runs every second
     await app.start()
     while _delivered(telegram) < 100:
         await asyncio.sleep(0.01)
 
-    async def stop_as_run_polling_does() -> None:
-        await app.stop()
-        if app.post_stop:
-            await app.post_stop(app)
-        await app.shutdown()
-        await app.post_shutdown(app)
-
-    await asyncio.wait_for(stop_as_run_polling_does(), timeout=15)
+    await asyncio.wait_for(_stop_as_run_polling_does(app), timeout=15)
     sent_before = _delivered(telegram)
     await asyncio.sleep(0.3)
     assert _delivered(telegram) == sent_before  # nothing goes out once the desk has stopped
@@ -168,6 +169,57 @@ async def test_stopping_the_desk_mid_burst_ends_its_outbox_round_and_releases_th
         assert await restarted.deliver() == PEOPLE * EACH - sent_before
     for person in people:
         assert _received(telegram, person) == list(range(EACH))
+
+
+async def test_stopping_while_telegram_asks_to_wait_releases_the_notifications_at_once(database, database_url, telegram, clock):
+    people = await _people(database, telegram, clock, 5)
+    await _burst(database, people, clock)
+    telegram.inject_flood(retry_after=30, times=1, method="sendMessage")
+    app = build_application(_settings(telegram, database_url), load_policy(DEFAULT_POLICY_FILE), clock, limits=TELEGRAM_LIMITS.scaled(SPEED))
+    await app.initialize()
+    await app.post_init(app)
+    await app.start()
+    while not any(call.error_code == 429 for call in telegram.calls("sendMessage")):
+        await asyncio.sleep(0.01)
+    # 30 s of Telegram's pause (at the real pace: the retry_after is not scaled) would outlast
+    # systemd's stop timeout; the waiting notifications are given back instead of waited for.
+    await asyncio.wait_for(_stop_as_run_polling_does(app), timeout=5)
+    sent = _delivered(telegram)
+    rows = await _outbox(database)
+    assert sum(row.sent_at is not None for row in rows) == sent < len(rows)
+    assert all(row.claimed_until is None for row in rows if row.sent_at is None)
+
+
+async def test_a_failing_person_releases_their_rows_and_a_sent_message_is_recorded_through_a_busy_database(
+        database, database_url, telegram, clock, monkeypatch):
+    people = await _people(database, telegram, clock, 2)
+    await _burst(database, people, clock)
+    compose, close = outbox._compose, outbox._close
+    failures = {"compose": 1, "close": 2}
+
+    async def failing_compose(deps, uow, person, rows, now):
+        if person.id == people[0].id and failures["compose"]:
+            failures["compose"] -= 1
+            raise TimeoutError("the database stayed busy for 15 s")
+        return await compose(deps, uow, person, rows, now)
+
+    async def busy_close(uow, ids, now, failure=None):
+        if failure is None and failures["close"]:  # recording a sent message
+            failures["close"] -= 1
+            raise TimeoutError("the database stayed busy for 15 s")
+        return await close(uow, ids, now, failure)
+
+    monkeypatch.setattr(outbox, "_compose", failing_compose)
+    monkeypatch.setattr(outbox, "_close", busy_close)
+    async with Sender(telegram, database_url, clock) as sender:
+        with pytest.raises(TimeoutError):
+            await sender.deliver()
+        mine = [row for row in await _outbox(database) if row.user_id == people[0].id]
+        assert all(row.sent_at is None and row.claimed_until is None for row in mine)  # not held for the 5-minute lease
+        await sender.deliver()
+    for person in people:
+        assert _received(telegram, person) == list(range(EACH))  # each once: the busy recordings were retried
+    assert all(row.sent_at is not None for row in await _outbox(database))
 
 
 async def test_a_429_delays_the_message_by_at_least_retry_after(database, database_url, telegram, clock):

@@ -176,6 +176,25 @@ async def test_a_report_telegram_refuses_is_sent_later_and_each_language_is_rend
     fake.assert_no_rejections(allow=lambda r: r.error_code == 429)
 
 
+async def test_a_report_whose_workbook_is_refused_is_not_sent_again(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    mona = await enrol(fake, dora, 6411, "Mona", "service_manager")
+    ed = await enrol(fake, dora, 6414, "Ed", "engineer")
+    await _closed_job(fake, dora, ed, 6415)
+    fake.inject_flood(retry_after=1, times=TELEGRAM_LIMITS.max_retries + 1, method="sendDocument", chat_id=mona.id)
+    seen = len(mona.messages)
+    desk.clock.set(datetime(2026, 4, 1, 9, 0, tzinfo=SHANGHAI))
+    await desk.sweep()
+    desk.clock.set(datetime(2026, 4, 1, 9, 5, tzinfo=SHANGHAI))
+    await desk.sweep()  # a later round: the report once went out again whole, text and chart twice
+    new = mona.messages[seen:]
+    assert len([m for m in new if m.text and "March 2026" in m.text]) == 1
+    assert len([m for m in new if m.photo_file_ids]) == 1 and _documents(mona) == []
+    async with desk.db.uow() as uow:
+        rows = await uow.outbox.of_user((await uow.users.by_telegram_id(mona.id)).id)
+        assert [(row.sent_at is not None, row.failure) for row in rows if row.kind == "monthly_report"] == [(True, None)]
+
+
 async def test_a_queued_report_is_not_sent_to_someone_who_is_no_longer_a_manager(fake, desk):
     dora = fake.users[DISPATCHER_ID]
     mona = await enrol(fake, dora, 7101, "Mona", "service_manager")
