@@ -4,12 +4,17 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage.models import Base
 
 target_metadata = Base.metadata
+# PostgreSQL advisory lock taken by the migrating transaction: the processes of a fleet started
+# together upgrade one after the other (the later ones find the schema at head), instead of racing
+# to create the same tables and exiting with an integrity error. Any fixed number of our own.
+MIGRATION_LOCK = 7_305_202_611
 
 
 def _run(connection: Connection) -> None:
@@ -19,6 +24,8 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite cannot ALTER most things
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 
