@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from bot.callbacks import ApprovalButton, DispatchButton
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Html, Translator
 from bot.keyboards import button, dialog_nav, inline
 from bot.labels import APPROVAL_KIND_LABELS, APPROVAL_STATUS_LABELS, KIND_LABELS, ROLE_LABELS
 from bot.services import approvals
@@ -76,12 +76,20 @@ WITHDRAWN_BECAUSE = {
     approvals.REQUEST_ENDED: N_("↩️ Withdrawn, {time}: the request was cancelled or closed."),
     approvals.QUOTE_ACCEPTED: N_("↩️ Withdrawn, {time}: the customer accepted the quote and pays it."),
     approvals.JOB_REPORTED: N_("↩️ Withdrawn, {time}: the job's report was sent, so these parts were not needed."),
+    approvals.QUOTE_REPLACED: N_("↩️ Withdrawn, {time}: a new quote replaced the one it covered."),
+    approvals.WORK_IN_WARRANTY: N_("↩️ Withdrawn, {time}: the work was ruled in warranty, so there is nothing to pay."),
 }
 
 
 def withdrawn_note(_: Translator, approval: Approval, why: str | None) -> str:
     """`why`: the withdraw action's comment (approvals.SUBJECT_WITHDRAWN, …)."""
     return _(WITHDRAWN_BECAUSE.get(why, WITHDRAWN_BECAUSE[approvals.SUBJECT_WITHDRAWN]), time=_.datetime(approval.updated_at))
+
+
+def withdrawn_for_requester(_: Translator, approval: Approval, request: ServiceRequest, why: str | None) -> str:
+    """The requester's notice that their approval was withdrawn, and why."""
+    head = _("🧾 {kind} for {number}:", kind=_(APPROVAL_KIND_LABELS[approval.kind]), number=request.number)
+    return "\n".join([head, withdrawn_note(_, approval, why)])
 
 
 def already_decided(_: Translator, approval: Approval, decider: User | None) -> str:
@@ -141,7 +149,8 @@ def changed_meanwhile(_: Translator) -> str:
 
 
 def decision_recorded(_: Translator, outcome: approvals.Outcome) -> str:
-    return _("Recorded for {number}. {note}", number=outcome.request.number, note=action_note(_, outcome))
+    # action_note is translated HTML already (its reason or question escaped once): not escaped again
+    return _("Recorded for {number}. {note}", number=outcome.request.number, note=Html(action_note(_, outcome)))
 
 
 def waiting_list(_: Translator, items: list[tuple[Approval, ServiceRequest]], now: datetime) -> View:

@@ -34,6 +34,7 @@ def invite_refused(_: Translator, reason: str) -> str:
     return {
         "used": _("This invite has already been used. Ask your admin for a new one."),
         "expired": _("This invite has expired. Ask your admin for a new one."),
+        "revoked": _("This invite is no longer valid: the admin who made it can no longer invite. Ask your admin for a new one."),
     }.get(reason, _("This invite link is not valid. Check that you opened the whole link, or ask your admin for a new one."))
 
 

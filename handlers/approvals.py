@@ -69,9 +69,24 @@ async def show_withdrawn(turn: Turn, withdrawn: list[Approval]) -> None:
             await turn.edit_elsewhere(post.chat_id, post.message_id, view)
 
 
+async def tell_requesters_withdrawn(turn: Turn, withdrawn: list[Approval]) -> None:
+    """Before the withdrawal's commit: whoever asked for an approval learns it was withdrawn,
+    unless they withdrew it themselves (an outbox row, like every notice)."""
+    for approval in withdrawn:
+        requester = await turn.uow.users.get(approval.requested_by_id)
+        if requester is None or requester.id == turn.user.id or not requester.is_active:
+            continue
+        request = await turn.uow.requests.get(approval.request_id)
+        why = next((a.comment for a in reversed(await turn.uow.approvals.actions(approval.id)) if a.action == approvals.WITHDRAW), None)
+        await turn.notify(requester, approval_views.withdrawn_for_requester(turn.translator_for(requester), approval, request, why))
+
+
 async def _late(turn: Turn, already: approvals.AlreadyDecided, data: str) -> None:
     """A press on a step that has moved on: say who decided, change nothing, keep a trace."""
     await turn.audit("approval_late_press", data=data, status=already.approval.status)
+    if isinstance(already, approvals.RequestEnded):  # still pending, but its request is over
+        await turn.answer(turn._("This button is no longer valid."), alert=True)
+        return
     decider = await turn.uow.users.get(already.approval.decided_by_id) if already.approval.decided_by_id else None
     await turn.answer(approval_views.already_decided(turn._, already.approval, decider), alert=True)
 
@@ -111,7 +126,8 @@ async def on_approval_button(turn: Turn, payload: ApprovalButton) -> None:
 async def _open(turn: Turn, approval_id: int) -> None:
     approval, request = await approvals.get_for_approver(turn.uow, turn.deps.policy, turn.user, approval_id)
     requester = await turn.uow.users.get(approval.requested_by_id)
-    if approval.status == approvals.PENDING and approvals.may_decide(turn.deps.policy, turn.user, approval):
+    if (approval.status == approvals.PENDING and approvals.may_decide(turn.deps.policy, turn.user, approval)
+            and not approvals.request_ended(request)):
         message = await turn.reply(approval_views.approver_card(turn._, approval, request, requester,
                                                                 await approvals.questions_and_answers(turn.uow, approval)))
         await turn.uow.approvals.add_post(ApprovalPost(
@@ -138,6 +154,9 @@ async def on_comment_input(turn: Turn, draft: Draft, message: UserInput) -> None
         return
     except approvals.AlreadyDecided as already:
         await dialogs.end(turn.uow, draft)
+        if isinstance(already, approvals.RequestEnded):
+            await turn.reply(approval_views.changed_meanwhile(turn._))
+            return
         decider = await turn.uow.users.get(already.approval.decided_by_id) if already.approval.decided_by_id else None
         await turn.reply(approval_views.already_decided(turn._, already.approval, decider))
         return

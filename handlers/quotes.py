@@ -69,19 +69,22 @@ async def go_back(turn: Turn, draft: Draft) -> None:
 
 async def _send(turn: Turn, draft: Draft) -> None:
     try:
-        quote = await quotes.send(turn.uow, turn.user, draft, turn.now)
+        sent = await quotes.send(turn.uow, turn.user, draft, turn.now)
     except (NotAllowed, NotFound):
         await turn.reply(turn._("This request has changed meanwhile; nothing was recorded."))
         return
+    quote = sent.quote
     request = await turn.uow.requests.get(quote.request_id)
     person = await requests.customer_user(turn.uow, request)
     reached = False
     if person is not None and person.is_active:
         view = quote_views.for_customer(turn.translator_for(person), quote, await turn.uow.quotes.lines(quote.id), request)
         reached = await turn.notify_view(person, view)
+    await approval_handlers.tell_requesters_withdrawn(turn, sent.withdrawn)
     await turn.uow.commit()  # the quote exists before the customer can press Accept
     await turn.edit_off()
     await turn.reply(quote_views.sent(turn._, quote, request, reached))
+    await approval_handlers.show_withdrawn(turn, sent.withdrawn)
 
 
 async def on_quote_button(turn: Turn, payload: QuoteButton) -> None:
@@ -128,6 +131,8 @@ async def tell_waiver(turn: Turn, request: ServiceRequest, approval: Approval) -
     that the work is free before an engineer turns up."""
     if approval.status != approvals.APPROVED:
         return
+    if await quotes.payment_pending(turn.uow, request):
+        return  # it does not cover the quote the work now waits for: "you pay nothing" would be untrue
     person = await requests.customer_user(turn.uow, request)
     if person is not None and person.is_active:
         _ = turn.translator_for(person)

@@ -267,3 +267,47 @@ async def test_a_sales_request_reaches_the_queue_only_when_approved(database, cl
             assert clocks["first_contact"].started_at == clock.now() and queued
         else:
             assert "first_contact" not in clocks and not queued
+
+
+async def test_nothing_is_decided_or_answered_on_a_closed_or_cancelled_request(database, clock):
+    async with database.uow() as uow:
+        dispatcher, _, user, customer, people = await _desk(uow, clock)
+        request = await _request(uow, user, customer, clock)
+        waiver = await approvals.request_approval(uow, POLICY, dispatcher, request, "waiver", clock.now(), amount_minor=300_000)
+        asked = await approvals.request_approval(uow, POLICY, dispatcher, request, "waiver", clock.now(), amount_minor=300_000)
+        await approvals.decide(uow, POLICY, people["mvp1"], asked.id, 0, approvals.ASK, "Which contract?", clock.now())
+        for status in (requests.CLOSED, requests.CANCELLED):
+            request.status = status  # e.g. closed as resolved while the waiver still waited
+            with pytest.raises(approvals.RequestEnded):  # an approval would tell the customer the company pays
+                await approvals.decide(uow, POLICY, people["mvp2"], waiver.id, 0, approvals.APPROVE, None, clock.now())
+            with pytest.raises(approvals.RequestEnded):
+                await approvals.start_comment(uow, POLICY, people["mvp2"], waiver.id, 0, approvals.REJECT, clock.now())
+            with pytest.raises(approvals.RequestEnded):
+                await approvals.answer(uow, dispatcher, asked.id, "FC-7", clock.now())
+            assert await approvals.waiting_for(uow, POLICY, people["mvp2"]) == []
+        assert (waiver.status, asked.status) == (approvals.PENDING, approvals.INFO)
+        request.status = requests.TRIAGED
+        assert (await approvals.decide(uow, POLICY, people["mvp2"], waiver.id, 0, approvals.APPROVE, None, clock.now())).finished
+
+
+async def test_only_a_requester_still_active_in_the_asking_role_answers_a_question(database, clock):
+    async with database.uow() as uow:
+        admin, _, user, customer, people = await _desk(uow, clock)
+        dan = await _role(uow, admin, 505, "Dan", "dispatcher", clock)
+        request = await _request(uow, user, customer, clock)
+        approval = await approvals.request_approval(uow, POLICY, dan, request, "waiver", clock.now(), amount_minor=300_000)
+        await approvals.decide(uow, POLICY, people["mvp1"], approval.id, 0, approvals.ASK, "How long a customer?", clock.now())
+        draft, _ = await approvals.start_answer(uow, dan, approval.id, clock.now())  # the dialog is open...
+        await staff.set_active(uow, admin, dan.id, False, clock.now())  # ...when Dan leaves
+        with pytest.raises(NotFound):
+            await approvals.answer(uow, dan, approval.id, "Ten years, trust me", clock.now())
+        with pytest.raises(NotFound):
+            await approvals.start_answer(uow, dan, approval.id, clock.now())
+        await staff.set_active(uow, admin, dan.id, True, clock.now())
+        await staff.toggle_role(uow, admin, dan.id, "warehouse", clock.now())
+        await staff.toggle_role(uow, admin, dan.id, "dispatcher", clock.now())  # moved to the warehouse
+        with pytest.raises(NotFound):
+            await approvals.answer(uow, dan, approval.id, "Ten years", clock.now())
+        assert approval.status == approvals.INFO
+        await staff.toggle_role(uow, admin, dan.id, "dispatcher", clock.now())
+        assert (await approvals.answer(uow, dan, approval.id, "Ten years", clock.now())).approval.status == approvals.PENDING

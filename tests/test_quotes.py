@@ -18,7 +18,7 @@ async def _quote(uow, actor, request, clock, quantity="2", labour="600", travel=
     quotes.parts_done(draft, clock.now())
     await quotes.type_text(uow, draft, labour, clock.now())
     await quotes.type_text(uow, draft, travel, clock.now())
-    return await quotes.send(uow, actor, draft, clock.now())
+    return (await quotes.send(uow, actor, draft, clock.now())).quote
 
 
 async def _paid_request(uow, clock):

@@ -107,6 +107,31 @@ async def test_an_invite_brings_a_deactivated_member_back_with_the_invited_role_
         await staff.redeem_invite(uow, newcomer, second.code, POLICY, clock.now())
         assert newcomer.role_names == {"engineer", "technical_expert"}
 
+
+async def test_an_invite_is_refused_once_its_creator_is_no_longer_an_active_admin(database, clock):
+    async with database.uow() as uow:
+        admin, newcomer, stranger = await _people(uow, clock)
+        await staff.redeem_invite(uow, newcomer, (await staff.create_invite(uow, admin, "admin", POLICY, clock.now())).code, POLICY, clock.now())
+        own = await staff.create_invite(uow, newcomer, "admin", POLICY, clock.now())  # made while an admin
+        handed_out = await staff.create_invite(uow, newcomer, "engineer", POLICY, clock.now())
+        await staff.set_active(uow, admin, newcomer.id, False, clock.now())
+        with pytest.raises(staff.InviteRefused) as refused:  # the dismissed admin cannot restore themselves
+            await staff.redeem_invite(uow, newcomer, own.code, POLICY, clock.now())
+        assert refused.value.reason == "revoked" and not newcomer.is_active
+        with pytest.raises(staff.InviteRefused) as refused:  # nor enrol anyone else
+            await staff.redeem_invite(uow, stranger, handed_out.code, POLICY, clock.now())
+        assert refused.value.reason == "revoked" and not users.is_staff(stranger)
+        assert (own.used_at, handed_out.used_at) == (None, None)
+
+        await staff.set_active(uow, admin, newcomer.id, True, clock.now())
+        await staff.toggle_role(uow, admin, newcomer.id, "dispatcher", clock.now())
+        await staff.toggle_role(uow, admin, newcomer.id, "admin", clock.now())  # demoted: active, no longer an admin
+        with pytest.raises(staff.InviteRefused):
+            await staff.redeem_invite(uow, stranger, handed_out.code, POLICY, clock.now())
+        await staff.toggle_role(uow, admin, newcomer.id, "admin", clock.now())  # an admin again: the link works again
+        assert await staff.redeem_invite(uow, stranger, handed_out.code, POLICY, clock.now()) == "engineer"
+
+
 def test_skills_are_split_on_commas_in_either_script_and_deduplicated():
     assert staff.parse_skills("pumps， Switch cabinets; PUMPS,printers") == ["pumps", "Switch cabinets", "printers"]
     with pytest.raises(WrongInput):

@@ -19,12 +19,13 @@ from datetime import datetime
 from decimal import Decimal
 
 from bot.policy import Policy
-from bot.services import dialogs
-from bot.services.dispatch import open_request
+from bot.services import dialogs, requests
+from bot.services.dispatch import ROLE_ENGINEER, open_request
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound
+from bot.services.users import ROLE_DISPATCHER
 from bot.services.validation import clean_text, typed_number
 from storage.db import UnitOfWork
-from storage.models import Approval, ApprovalAction, Draft, RequestEvent, ServiceRequest, User
+from storage.models import Approval, ApprovalAction, Draft, Quote, RequestEvent, ServiceRequest, User
 
 PENDING, INFO, APPROVED, REJECTED, WITHDRAWN = "pending", "info", "approved", "rejected", "withdrawn"
 OPEN = (PENDING, INFO)
@@ -33,6 +34,12 @@ APPROVE, REJECT, ASK, ANSWER, WITHDRAW = "approve", "reject", "ask", "answer", "
 SUBJECT_WITHDRAWN, JOB_LEFT_ENGINEER, REQUEST_ENDED = "subject_withdrawn", "job_left_engineer", "request_ended"
 JOB_REPORTED = "job_reported"  # the job's report was sent: parts not issued by then were not used
 QUOTE_ACCEPTED = "quote_accepted"  # the customer accepted the quote a fee waiver would have covered
+QUOTE_REPLACED = "quote_replaced"  # a new quote replaced the one a fee waiver was asked against
+WORK_IN_WARRANTY = "work_in_warranty"  # the dispatcher ruled the work in warranty: nothing left to waive
+ENDED = (requests.CLOSED, requests.CANCELLED)  # nothing about such a request is left to decide
+# The role a requester must still hold to answer an approver's question, by kind (a return's
+# requester is the customer: being active is enough).
+ASKING_ROLES = {"waiver": ROLE_DISPATCHER, "sales_request": "salesperson", "requisition": ROLE_ENGINEER}
 COMMENT_LIMIT = 1000
 AMOUNT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
 DECIMAL_COMMA = re.compile(r"[0-9]+,[0-9]{1,2}")
@@ -50,6 +57,20 @@ class AlreadyDecided(DomainError):
     def __init__(self, approval: Approval) -> None:
         super().__init__(approval.status)
         self.approval = approval
+
+
+class RequestEnded(AlreadyDecided):
+    """The approval's request was closed or cancelled: a decision would act on work that is over
+    (an approved fee waiver would still tell the customer the company pays)."""
+
+
+def request_ended(request: ServiceRequest | None) -> bool:
+    return request is not None and request.status in ENDED
+
+
+async def _require_request_open(uow: UnitOfWork, approval: Approval) -> None:
+    if request_ended(await uow.requests.get(approval.request_id)):
+        raise RequestEnded(approval)
 
 
 @dataclass(frozen=True)
@@ -135,6 +156,7 @@ async def check_decision(uow: UnitOfWork, policy: Policy, actor: User, approval_
         raise AlreadyDecided(approval)
     if not may_decide(policy, actor, approval) or actor.id in await _earlier_approvers(uow, approval):
         raise NotAllowed()
+    await _require_request_open(uow, approval)
     return approval
 
 
@@ -190,11 +212,19 @@ async def questions_and_answers(uow: UnitOfWork, approval: Approval) -> list[App
     return asked[-SHOWN_EXCHANGES:]  # the card stays one message
 
 
+def may_answer(actor: User, approval: Approval) -> bool:
+    """The requester, still active and still in the role that asks for this kind: someone who left
+    (or moved on) must not push a decision along with an answer nobody can stand behind."""
+    role = ASKING_ROLES.get(approval.kind)
+    return approval.requested_by_id == actor.id and actor.is_active and (role is None or role in actor.role_names)
+
+
 async def answer(uow: UnitOfWork, actor: User, approval_id: int, text: str | None, now: datetime) -> Outcome:
     """The requester answers the approver's question; the step is pending again."""
     approval = await uow.approvals.get(approval_id)
-    if approval is None or approval.requested_by_id != actor.id:
+    if approval is None or not may_answer(actor, approval):
         raise NotFound()
+    await _require_request_open(uow, approval)
     text = clean_text(text, limit=COMMENT_LIMIT, expected="text")
     step = approval.step
     if approval.status != INFO or not await uow.approvals.transition(approval, INFO, step, status=PENDING, question=None, updated_at=now):
@@ -241,7 +271,9 @@ async def waiting_for(uow: UnitOfWork, policy: Policy, actor: User) -> list[tupl
     found = []
     for approval in await uow.approvals.open():
         if approval.status == PENDING and may_decide(policy, actor, approval) and actor.id not in await _earlier_approvers(uow, approval):
-            found.append((approval, await uow.requests.get(approval.request_id)))
+            request = await uow.requests.get(approval.request_id)
+            if not request_ended(request):  # its buttons would only refuse
+                found.append((approval, request))
     return found
 
 
@@ -285,10 +317,11 @@ async def start_comment(uow: UnitOfWork, policy: Policy, actor: User, approval_i
 
 async def start_answer(uow: UnitOfWork, actor: User, approval_id: int, now: datetime) -> tuple[Draft, Approval]:
     approval = await uow.approvals.get(approval_id)
-    if approval is None or approval.requested_by_id != actor.id:
+    if approval is None or not may_answer(actor, approval):
         raise NotFound()
     if approval.status != INFO:
         raise AlreadyDecided(approval)
+    await _require_request_open(uow, approval)
     draft = await dialogs.begin(uow, actor.id, ANSWER_DIALOG, "answer", {"approval_id": approval.id}, now)
     return draft, approval
 
@@ -302,19 +335,20 @@ class NoQuoteYet(DomainError):
     a waiver of 1 CNY, approved by whoever that amount goes to, would clear a job of any size."""
 
 
-async def _waivable(uow: UnitOfWork, actor: User, request_id: int) -> ServiceRequest:
+async def _waivable(uow: UnitOfWork, actor: User, request_id: int) -> tuple[ServiceRequest, Quote]:
+    """The open request and the quote a waiver would cover (its latest)."""
     request = await open_request(uow, actor, request_id)
     latest = await uow.quotes.latest(request.id)
     if latest is None:
         raise NoQuoteYet()
     if latest.status == "accepted":
         raise QuoteAccepted()
-    return request
+    return request, latest
 
 
 async def start_waiver(uow: UnitOfWork, actor: User, request_id: int, now: datetime, *, amount_minor: int | None = None) -> Draft:
     """The waiver dialog; with a known amount (a declined quote's total) it starts at the reason."""
-    request = await _waivable(uow, actor, request_id)
+    request, _quote = await _waivable(uow, actor, request_id)
     if amount_minor is not None:
         return await dialogs.begin(uow, actor.id, WAIVER_DIALOG, "reason", {"request_id": request.id, "amount_minor": amount_minor}, now)
     return await dialogs.begin(uow, actor.id, WAIVER_DIALOG, "amount", {"request_id": request.id}, now)
@@ -341,7 +375,12 @@ async def waiver_amount(uow: UnitOfWork, draft: Draft, text: str | None, now: da
 async def file_waiver(uow: UnitOfWork, policy: Policy, actor: User, draft: Draft, text: str | None, now: datetime) -> Approval:
     """The reason typed: the waiver goes to the chain for its amount; the dialog ends."""
     reason = clean_text(text, limit=COMMENT_LIMIT, expected="text")
-    request = await _waivable(uow, actor, draft.data["request_id"])  # accepted while the reason was typed
-    approval = await request_approval(uow, policy, actor, request, "waiver", now, amount_minor=draft.data["amount_minor"], reason=reason)
+    request, quote = await _waivable(uow, actor, draft.data["request_id"])  # accepted while the reason was typed
+    if draft.data["amount_minor"] < quote.total_minor:  # a larger quote was sent while the reason was typed
+        dialogs.move(draft, "amount", now)
+        raise WaiverBelowQuote(quote.total_minor)
+    # The quote it covers is its subject: a new quote withdraws it (quotes.send).
+    approval = await request_approval(uow, policy, actor, request, "waiver", now, amount_minor=draft.data["amount_minor"],
+                                      reason=reason, subject_id=quote.id)
     await dialogs.end(uow, draft)
     return approval

@@ -178,10 +178,14 @@ async def set_warranty(uow: UnitOfWork, actor: User, request_id: int, decision: 
         raise InvalidValue("warranty")
     before = request.warranty
     request.warranty, request.warranty_reason = warranty, reason
-    if warranty == IN_WARRANTY:
-        await uow.quotes.supersede(request.id)  # free work: a quote still waiting no longer applies
     await _triaged(request)
     await _event(uow, request, actor, "warranty", now, before=before, after=warranty, reason=reason)
+    if warranty == IN_WARRANTY:
+        from bot.services import approvals  # approvals → dispatch: imported here, not at the top
+        await uow.quotes.supersede(request.id)  # free work: a quote still waiting no longer applies
+        # ...nor a fee waiver of it: left open, it would pause the job's deadlines for an approval
+        # nobody needs, and an approver could still grant it, telling the customer the company pays.
+        await approvals.withdraw_open(uow, request.id, actor, approvals.WORK_IN_WARRANTY, now, kind="waiver")
     return request
 
 

@@ -126,13 +126,22 @@ def back(draft: Draft, now: datetime) -> None:
     dialogs.move(draft, STEPS[max(index - 1, 0)] if draft.step != PART_QTY else PARTS, now, pending=None)
 
 
-async def send(uow: UnitOfWork, actor: User, draft: Draft, now: datetime) -> Quote:
-    """Store the quote as sent (an earlier unanswered one is superseded); the dialog ends."""
+@dataclass(frozen=True)
+class Sent:
+    quote: Quote
+    withdrawn: list[Approval]  # fee waivers asked against the quote this one replaces
+
+
+async def send(uow: UnitOfWork, actor: User, draft: Draft, now: datetime) -> Sent:
+    """Store the quote as sent (an earlier unanswered one is superseded); the dialog ends. A fee
+    waiver still open was asked against an earlier quote: it is withdrawn, else approving it would
+    tell the customer they pay nothing while the new quote keeps the work blocked."""
     if draft.step != REVIEW:
         raise StaleAction()
     request = await _may_quote(uow, actor, draft.data["request_id"])
     sums = totals(draft.data)
     await uow.quotes.supersede(request.id)
+    withdrawn = await approvals.withdraw_open(uow, request.id, actor, approvals.QUOTE_REPLACED, now, kind="waiver")
     quote = await uow.quotes.add(
         Quote(request_id=request.id, created_by_id=actor.id, status=SENT, parts_minor=sums.parts, labour_minor=sums.labour,
               travel_minor=sums.travel, total_minor=sums.total, currency="CNY", created_at=now),
@@ -142,7 +151,7 @@ async def send(uow: UnitOfWork, actor: User, draft: Draft, now: datetime) -> Quo
     await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=actor.id, action="quote_sent",
                                               details={"quote_id": quote.id, "total_minor": sums.total}, created_at=now))
     await dialogs.end(uow, draft)
-    return quote
+    return Sent(quote, withdrawn)
 
 
 @dataclass(frozen=True)

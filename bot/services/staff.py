@@ -20,7 +20,8 @@ FAILED_INVITE = "invite_failed"
 
 
 class InviteRefused(DomainError):
-    """The code is unknown, used or expired; `reason` says which (for the message)."""
+    """The code is unknown, used, expired or revoked (its admin no longer is one); `reason` says
+    which (for the message)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -62,6 +63,8 @@ async def redeem_invite(uow: UnitOfWork, user: User, code: str, policy: StaffPol
         reason = "used"
     elif invite.expires_at <= now:
         reason = "expired"
+    elif not await _inviter_still_admin(uow, invite):
+        reason = "revoked"
     elif not await uow.invites.mark_used(invite.id, user.id, now):
         reason = "used"
     if reason is not None:
@@ -81,6 +84,13 @@ async def redeem_invite(uow: UnitOfWork, user: User, code: str, policy: StaffPol
     await uow.audit.add(AuditEntry(actor_telegram_id=user.telegram_id, action="invite_used",
                                    details={"invite_id": invite.id, "role": invite.role, "roles_withdrawn": withdrawn}, created_at=now))
     return invite.role
+
+
+async def _inviter_still_admin(uow: UnitOfWork, invite: Invite) -> bool:
+    """An invite carries its creator's authority: once they are deactivated or no longer an admin,
+    their unused links die with it (else a dismissed admin could re-enrol themselves, or anyone)."""
+    creator = await uow.users.get(invite.created_by_user_id)
+    return creator is not None and is_admin(creator)
 
 
 async def staff_member(uow: UnitOfWork, actor: User, user_id: int) -> User:

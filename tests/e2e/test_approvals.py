@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from storage.models import Approval, AuditEntry
 from tests.e2e.conftest import DISPATCHER_ID
-from tests.e2e.helpers import enrol, file_request, onboard
+from tests.e2e.helpers import assign, enrol, file_request, onboard, t
 
 
 
@@ -220,3 +220,83 @@ async def test_the_approver_who_asked_decides_with_the_answer_in_front_of_them(f
     await fake.settle()
     card = next(m for m in gao.messages[seen:] if "✅ Approve" in m.button_texts)
     assert "Asked: Which contract covers this site?" in card.text and "Answered: Frame contract FC-2025-07" in card.text
+
+
+async def test_ruling_the_work_in_warranty_withdraws_the_fee_waiver_and_its_pause(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    mia = await enrol(fake, dora, 7131, "Mia", "marketing_vp")
+    ed = await enrol(fake, dora, 7132, "Ed", "engineer")
+    alice = fake.add_user(user_id=5031, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await _ask_waiver(dora, number, "3000", "Loyal customer")
+    card = mia.last
+    approve = _data(card, "✅ Approve")
+    await dora.send_text(number)
+    await dora.press("Warranty…")
+    await dora.press("in warranty")  # a manufacturing defect after all: free work, nothing to waive
+    await assign(dora, number, "Ed")
+    await ed.press("Accept")
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        waiver = (await uow.session.scalars(select(Approval.status).where(Approval.request_id == request.id))).one()
+        paused = {c.kind: c.pause_reason for c in await uow.requests.clocks(request.id) if c.stopped_at is None and c.pause_reason}
+    assert waiver == "withdrawn"
+    assert paused == {}  # the free job's deadlines do not wait for an approval nobody needs
+    seen = len(alice.messages)
+    await mia.press_data(approve, card)
+    assert mia.callback_answers[-1][1] == t("en", "This approval was withdrawn: there is nothing left to decide.")
+    assert alice.messages[seen:] == []  # never "the company carries the cost"
+    fake.assert_no_rejections()
+
+
+async def test_a_deactivated_dispatcher_cannot_answer_the_approvers_question(fake, desk):
+    root = fake.users[DISPATCHER_ID]
+    dan = await enrol(fake, root, 7141, "Dan", "dispatcher")
+    mia = await enrol(fake, root, 7142, "Mia", "marketing_vp")
+    alice = fake.add_user(user_id=5041, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await dan.send_text(number)
+    await dan.press("Warranty…")
+    await dan.press("warranty expired")
+    await _quote_on_card(dan, "3000")
+    await dan.send_text(number)
+    await dan.press("💸 Ask for a fee waiver")
+    await dan.send_text("3000")
+    await dan.send_text("Loyal customer")
+    await mia.press("❓ Ask for info")
+    await mia.send_text("How long have they been a customer?")
+    question = dan.last
+    await dan.press("✍️ Answer", question)  # the answer dialog is open...
+    await root.send_text("/staff")
+    await root.press("Dan")
+    await root.press("Deactivate")  # ...when Dan leaves the company
+    await dan.send_text("Ten years, trust me")
+    assert "waiting for a decision again" not in (dan.last.text or "")
+    await dan.press("✍️ Answer", question)
+    assert dan.callback_answers[-1][1] == t("en", "This button is no longer valid.")
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        waiver = (await uow.session.scalars(select(Approval).where(Approval.request_id == request.id))).one()
+        assert waiver.status == "info"
+    fake.assert_no_rejections()
+
+
+async def test_the_approvers_own_reason_is_confirmed_as_typed(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    mia = await enrol(fake, dora, 7101, "Mia", "marketing_vp")
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await _ask_waiver(dora, number, "500", "Goodwill")
+    await mia.press("❓ Ask for info", mia.last)
+    await mia.send_text("Did R&D confirm <misuse>?")
+    assert "Did R&D confirm <misuse>?" in mia.last.text and "&amp;" not in mia.last.text
+    await dora.press("✍️ Answer")
+    await dora.send_text("No")
+    await mia.press("❌ Reject", mia.last)
+    await mia.send_text("R&D says the seal was cut")
+    assert mia.last.text.startswith(f"Recorded for {number}.") and "R&D says the seal was cut" in mia.last.text
+    assert "R&D says the seal was cut" in dora.last.text  # the requester's copy, as before
+    fake.assert_no_rejections()

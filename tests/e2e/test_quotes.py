@@ -224,3 +224,34 @@ async def test_a_quote_sent_while_the_customer_had_blocked_the_bot_is_answered_f
     await alice.send_text(number)
     assert "waits for your answer" not in alice.last.text
     fake.assert_no_rejections(allow=lambda r: r.error_code == 403)  # only the offer sent while she had blocked the bot
+
+
+async def test_a_new_quote_withdraws_the_fee_waiver_asked_against_the_one_it_replaces(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    dan = await enrol(fake, dora, 7161, "Dan", "dispatcher")
+    mia = await enrol(fake, dora, 7151, "Mia", "marketing_vp")
+    ed = await enrol(fake, dora, 7152, "Ed", "engineer")
+    dora, alice, number = await _paid_request(fake, 5051)
+    await _quote_labour(dora, "3000")
+    await alice.press("❌ Decline", alice.last)
+    await dan.send_text(number)
+    await dan.press("💸 Ask for a fee waiver")
+    await dan.send_text("3000")
+    await dan.send_text("Loyal customer")
+    card = mia.last
+    approve = next(b["callback_data"] for row in card.reply_markup["inline_keyboard"] for b in row if b["text"] == "✅ Approve")
+
+    await dora.send_text(number)
+    await _quote_labour(dora, "5000")  # more work found: a new quote replaces the declined one
+    assert "a new quote replaced the one it covered" in mia.message(card.message_id).text
+    assert any("Fee waiver for" in (m.text or "") and "a new quote replaced" in (m.text or "") for m in dan.messages)
+    await mia.press_data(approve)  # her client still showed the buttons
+    assert mia.callback_answers[-1][1] == t("en", "This approval was withdrawn: there is nothing left to decide.")
+    await dora.send_text(number)
+    await dora.press("Assign")
+    await dora.press("Ed")
+    await ed.press("✅ Accept")
+    await ed.press("🚗 On my way")
+    assert ed.callback_answers[-1][1].startswith("This is paid work")  # the new quote is not answered yet
+    assert not any("You pay nothing" in (m.text or "") for m in alice.messages)
+    fake.assert_no_rejections()

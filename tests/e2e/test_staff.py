@@ -90,3 +90,38 @@ async def test_taking_the_engineer_role_away_returns_his_jobs_to_the_queue(fake,
         request = await uow.requests.by_number(number)
         assert (request.status, request.assigned_engineer_id) == ("triaged", None)
     fake.assert_no_rejections()
+
+
+async def test_an_invite_dies_with_its_admins_authority_but_a_rehire_by_an_active_admin_works(fake, desk):
+    root = fake.users[DISPATCHER_ID]
+    bob = await enrol(fake, root, 4201, "Bob", "admin")
+    carl = await enrol(fake, root, 4202, "Carl", "admin")
+    eve = fake.add_user(user_id=4203, first_name="Eve", language_code="en")
+    await bob.send_text("/invite admin")  # Bob keeps a link in his pocket
+    bobs_code = re.search(r"start=(inv_[\w-]+)", bob.last.text).group(1)
+    await carl.send_text("/invite dispatcher")
+    carls_code = re.search(r"start=(inv_[\w-]+)", carl.last.text).group(1)
+
+    await root.send_text("/staff")
+    await root.press("Bob")
+    await root.press("Deactivate")  # Bob is let go...
+    await bob.send_text(f"/start {bobs_code}")  # ...and opens his own link
+    assert "the admin who made it can no longer invite" in bob.last.text
+    await root.send_text("/staff")
+    await root.press("Carl")
+    await root.press("➕ Dispatcher")
+    await root.press("✅ Admin")  # Carl is no longer an admin: his links are not either
+    await eve.send_text(f"/start {carls_code}")
+    assert "the admin who made it can no longer invite" in eve.last.text
+    async with desk.db.uow() as uow:
+        bob_user, eve_user = await uow.users.by_telegram_id(4201), await uow.users.by_telegram_id(4203)
+        assert (bob_user.is_active, eve_user.role_names) == (False, frozenset())
+
+    await root.send_text("/invite engineer")  # a re-hire: an active admin's link given to Bob
+    code = re.search(r"start=(inv_[\w-]+)", root.last.text).group(1)
+    await bob.send_text(f"/start {code}")
+    assert "You now have the role: Field engineer" in bob.last.text
+    async with desk.db.uow() as uow:
+        bob_user = await uow.users.by_telegram_id(4201)
+        assert (bob_user.is_active, bob_user.role_names) == (True, frozenset({"engineer"}))
+    fake.assert_no_rejections()
