@@ -75,7 +75,8 @@ class InviteRoleButton(_Payload):
 
 @dataclass(frozen=True)
 class StaffButton(_Payload):
-    """An admin's action on a staff member: open, activate, deactivate, or toggle `role`."""
+    """An admin's action on a staff member: open, activate, deactivate, or toggle `role`; also
+    `list` (`user_id` is then the page) and `back` (the list's page showing `user_id`)."""
 
     KIND: ClassVar[str] = "st"
     user_id: int

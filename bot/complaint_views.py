@@ -142,7 +142,7 @@ def card(_: Translator, case: complaints.Case, now: datetime, note: str | None =
         _about_line(_, case),
         _("Concerning: {value}", value=_subject(_, complaint.subject) + (f" ({display_name(case.engineer)})" if case.engineer else "")),
         _("Filed: {time}, {source}", time=_.datetime(complaint.created_at), source=_(COMPLAINT_SOURCE_LABELS[complaint.source])),
-        _("Complaint: {text}", text=shorten(request.description, 1500)),
+        _("Complaint: {text}", text=request.description),  # whole, with its lines: the supervisor answers all of it
     ]
     if case.supervisor is not None:
         lines.append(_("Taken by: {name}", name=display_name(case.supervisor)))

@@ -96,7 +96,7 @@ def case_view(_: Translator, case: Case) -> View:
         _("🧠 <b>Case {number}</b> · {kind}", number=request.number, kind=_(KIND_LABELS[request.kind])),
         _("Asked by {name}, {time}", name=display_name(case.asked_by) if case.asked_by else "—", time=_.datetime(escalation_.created_at)),
         _("Product: {value}", value=product or _("unknown")),
-        _("Description: {value}", value=shorten(request.description, 1200)),
+        _("Description: {value}", value=request.description),  # whole, with its lines: the expert works from it
         _("Site: {value}", value=request_site(_, request)),
         _("Photos: {count}", count=len(case.photos)),
         _("<b>Question</b>"),

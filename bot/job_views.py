@@ -30,7 +30,7 @@ def job_card(_: Translator, card: JobCard, now: datetime, *, requisitions: Seque
     lines = [
         _("🛠 <b>Job {number}</b> · {kind} · {status}", number=request.number, kind=_(KIND_LABELS[request.kind]), status=_(STATUS_LABELS[request.status])),
         _("Customer: {name}, {phone}", name=customer.name, phone=customer.phone),
-        _("Description: {value}", value=shorten(request.description, 600)),
+        _("Description: {value}", value=request.description),  # whole, with its lines: error codes are often at the end
         _("Site: {value}", value=request_site(_, request)),
         _("Priority: {value}", value=_(PRIORITY_LABELS[request.priority])),
     ]

@@ -7,7 +7,7 @@ from datetime import date
 from babel.dates import format_date
 
 from bot.callbacks import ClaimButton, ProductsButton, ReturnProductButton
-from bot.i18n import Translator
+from bot.i18n import Html, Translator
 from bot.keyboards import button, dialog_nav, inline
 from bot.labels import CLAIM_STATUS_LABELS
 from bot.services import registry
@@ -88,8 +88,12 @@ def file_refused(_: Translator, refused: registry.FileRefused, draft: Draft) -> 
     return View(_("❌ Nothing was imported.") + "\n" + text, inline([dialog_nav(_, draft, back=False)]))
 
 
-def problem(_: Translator, error: registry.RowError) -> str:
-    """One bad cell, said in the admin's language."""
+def problem(_: Translator, error: registry.RowError) -> Html:
+    """One bad cell, said in the admin's language: HTML, the cell's value already escaped."""
+    return Html(_problem(_, error))
+
+
+def _problem(_: Translator, error: registry.RowError) -> str:
     from bot import stock_views  # the parts file's stock columns
 
     if error.problem in stock_views.IMPORT_PROBLEMS:

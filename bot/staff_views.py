@@ -42,15 +42,32 @@ def welcome_staff(_: Translator, role: str) -> str:
     return _("Welcome to the team! You now have the role: {role}. Your commands are in the menu; /help explains them.", role=_(ROLE_LABELS[role]))
 
 
-def staff_list(_: Translator, people: list[User]) -> View:
-    lines = [_("<b>Staff</b> ({count})", count=len(people))]
+STAFF_PAGE_SIZE = 20  # Telegram takes at most 100 buttons per message
+
+
+def staff_list(_: Translator, people: list[User], page: int = 0, *, showing: int | None = None) -> View:
+    """One page of the staff (active people first, as `all_staff` orders them); `showing` is
+    a person's id: the page they are on (the card's "Back to staff")."""
+    pages = max(1, -(-len(people) // STAFF_PAGE_SIZE))
+    if showing is not None:
+        page = next((i // STAFF_PAGE_SIZE for i, person in enumerate(people) if person.id == showing), 0)
+    page = min(max(page, 0), pages - 1)  # the list may have shrunk since the button was sent
+    if pages == 1:
+        lines = [_("<b>Staff</b> ({count})", count=len(people))]
+    else:
+        lines = [_("<b>Staff</b> ({count}), page {page} of {pages}", count=len(people), page=page + 1, pages=pages)]
     rows = []
-    for person in people:
+    for person in people[page * STAFF_PAGE_SIZE:(page + 1) * STAFF_PAGE_SIZE]:
         roles = ", ".join(_(ROLE_LABELS[r]) for r in ROLE_ORDER if r in person.role_names)
         state = "" if person.is_active else " ⛔"
         lines.append(_("{name}{state} — {roles}", name=shorten(display_name(person), 40), state=state, roles=roles))
         rows.append([button(shorten(display_name(person), 40) + state, StaffButton(person.id, "open"))])
-    return View("\n".join(lines), inline(rows))
+    nav = []  # StaffButton(page, "list"): for "list" the id field holds the page
+    if page > 0:
+        nav.append(button(_("‹ Previous"), StaffButton(page - 1, "list")))
+    if page < pages - 1:
+        nav.append(button(_("Next ›"), StaffButton(page + 1, "list")))
+    return View("\n".join(lines), inline([*rows, nav]))
 
 
 def staff_card(_: Translator, person: User) -> View:
@@ -70,7 +87,7 @@ def staff_card(_: Translator, person: User) -> View:
     ]
     rows = [role_buttons[i:i + 2] for i in range(0, len(role_buttons), 2)]
     toggle = ("deactivate", _("⛔ Deactivate")) if person.is_active else ("activate", _("✅ Reactivate"))
-    rows.append([button(toggle[1], StaffButton(person.id, toggle[0])), button(_("‹ Back to staff"), StaffButton(0, "list"))])
+    rows.append([button(toggle[1], StaffButton(person.id, toggle[0])), button(_("‹ Back to staff"), StaffButton(person.id, "back"))])
     return View("\n".join(lines), inline(rows))
 
 

@@ -202,7 +202,12 @@ def stock_low(_: Translator, payload: dict) -> View:
 IMPORT_PROBLEMS = ("bad_price", "not_count", "conflict")
 
 
-def import_problem(_: Translator, error: RowError) -> str:
+def import_problem(_: Translator, error: RowError) -> Html:
+    """HTML, the cell's value already escaped: a message placeholder takes it as `Html`."""
+    return Html(_import_problem(_, error))
+
+
+def _import_problem(_: Translator, error: RowError) -> str:
     if error.problem == "bad_price":
         return _("“{value}” is not a price; write it in CNY with at most 2 decimals, e.g. 35.50", value=error.value)
     if error.problem == "not_count":

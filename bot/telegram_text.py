@@ -1,6 +1,7 @@
 """Keeping outgoing HTML within Telegram's rules: at most 4096 characters per message.
 
-Telegram counts characters in UTF-16 code units, so an emoji counts twice (`tg_len`).
+Telegram counts the visible text (tags removed, entities unescaped) in UTF-16 code units, so
+an emoji counts twice (`tg_len`) and "&amp;" once (`visible_len`).
 
 Long texts are split between lines; a line that is itself too long is cut between
 characters, never inside a tag or an entity, with open tags closed and reopened so every
@@ -16,6 +17,7 @@ CAPTION_LIMIT = 1024
 ALERT_LIMIT = 200  # answerCallbackQuery's text
 _TOKEN = re.compile(r"<[^>]*>|&[#a-zA-Z0-9]+;|.", re.S)
 _TAG = re.compile(r"<\s*(/?)\s*([a-zA-Z-]+)")
+_TAGS = re.compile(r"<[^>]*>")
 
 
 def tg_len(text: str) -> int:
@@ -34,42 +36,79 @@ def alert_text(text: str) -> str:
     return text.rstrip() + "…"
 
 
+def visible_len(text: str) -> int:
+    """What Telegram counts of an HTML text: the visible text (tags removed, entities read as
+    their character), in UTF-16 units. "&amp;" is one character, "<b>" none."""
+    return tg_len(html.unescape(_TAGS.sub("", text)))
+
+
+def _blank(text: str) -> bool:
+    """Telegram refuses a message that shows nothing ("message text is empty")."""
+    return not html.unescape(_TAGS.sub("", text)).strip()
+
+
 def split_html(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
-    """Split into valid HTML pieces of at most `limit` characters as Telegram counts them
-    (markup counted too, to be safe)."""
-    if tg_len(text) <= limit:
+    """Split into valid HTML pieces of at most `limit` visible characters as Telegram counts them.
+    A piece that would show nothing (blank lines at a cut) is dropped: Telegram refuses it."""
+    if visible_len(text) <= limit:
         return [text]
     pieces: list[str] = []
-    current = ""
+    lines: list[str] = []  # the piece being filled
+    size = 0
     for line in text.split("\n"):
-        candidate = f"{current}\n{line}" if current else line
-        if tg_len(candidate) <= limit:
-            current = candidate
+        width = visible_len(line)
+        if lines and size + 1 + width <= limit:  # the line break counts too
+            lines.append(line)
+            size += 1 + width
             continue
-        if current:
-            pieces.append(current)
-        if tg_len(line) <= limit:
-            current = line
+        if lines:
+            pieces.append("\n".join(lines))
+        if width <= limit:
+            lines, size = [line], width
         else:
-            *full, current = _cut_line(line, limit)
+            *full, last = _cut_line(line, limit)
             pieces.extend(full)
-    if current:
-        pieces.append(current)
-    return pieces
+            lines, size = [last], visible_len(last)
+    if lines:
+        pieces.append("\n".join(lines))
+    shown = [piece for piece in pieces if not _blank(piece)]
+    return shown or pieces[:1]
+
+
+def fit_html(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """The text cut to fit one message (for an edit, which cannot be split): the longest lines
+    are shortened, ending in "…", so every line (a card's title, its outcome) still shows."""
+    lines = text.split("\n")
+    while (excess := visible_len("\n".join(lines)) - limit) > 0:
+        index = max(range(len(lines)), key=lambda i: visible_len(lines[i]))
+        width = visible_len(lines[index])
+        if width < 2:  # only tiny lines left: keep the first piece
+            return split_html("\n".join(lines), limit)[0]
+        lines[index] = _cut_line(lines[index], max(width - excess - 1, width // 2))[0] + "…"
+    return "\n".join(lines)
+
+
+def _token_len(token: str) -> int:
+    if token.startswith("<"):
+        return 0
+    if token.startswith("&") and len(token) > 1:
+        return tg_len(html.unescape(token))
+    return tg_len(token)
 
 
 def _cut_line(line: str, limit: int) -> list[str]:
+    """Pieces of at most `limit` visible characters, never cutting a tag or an entity."""
     open_tags: list[str] = []  # the full opening tags, to reopen in the next piece
     pieces: list[str] = []
     current, size = "", 0
     for token in _TOKEN.findall(line):
-        closing = "".join(f"</{_tag_name(t)}>" for t in reversed(open_tags))
-        if size + tg_len(token) + len(closing) > limit:
+        width = _token_len(token)
+        if width and size + width > limit:
+            closing = "".join(f"</{_tag_name(t)}>" for t in reversed(open_tags))
             pieces.append(current + closing)
-            current = "".join(open_tags)
-            size = tg_len(current)
+            current, size = "".join(open_tags), 0
         current += token
-        size += tg_len(token)
+        size += width
         match = _TAG.match(token) if token.startswith("<") else None
         if match:
             if match.group(1):

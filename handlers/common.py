@@ -27,7 +27,7 @@ from bot.report_files import SharedRenders
 from bot.services import notices, users
 from bot.services.clocks import ClockKeeper
 from bot.services.reminders import Planner
-from bot.telegram_text import MESSAGE_LIMIT, alert_text, split_html, tg_len
+from bot.telegram_text import MESSAGE_LIMIT, alert_text, fit_html, split_html, tg_len
 from bot.views import View
 from storage.db import Database, UnitOfWork
 from storage.models import AuditEntry, User
@@ -140,11 +140,23 @@ class Turn:
 
     async def edit_elsewhere(self, chat_id: int, message_id: int, view: View) -> None:
         """Replace a message this bot sent earlier (e.g. another approver's copy); gone or
-        unchanged messages are left as they are."""
+        unchanged messages are left as they are. An edit cannot be split, so a long text is cut
+        to fit; if Telegram still refuses it, the old buttons at least come off (they would only
+        offer a decision already taken)."""
         try:
-            await self._telegram(self.bot.edit_message_text(view.text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=view.markup))
-        except (BadRequest, Forbidden) as exc:
+            await self._telegram(self.bot.edit_message_text(fit_html(view.text), chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML, reply_markup=view.markup))
+            return
+        except Forbidden as exc:  # blocked the bot: nothing there can change
             log.info("could not edit message %s in chat %s: %s", message_id, chat_id, exc)
+            return
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return
+            log.info("could not edit message %s in chat %s: %s", message_id, chat_id, exc)
+        try:
+            await self._telegram(self.bot.edit_message_reply_markup(chat_id=chat_id, message_id=message_id, reply_markup=None))
+        except (BadRequest, Forbidden) as exc:  # gone, or already without buttons
+            log.info("could not take the buttons off message %s in chat %s: %s", message_id, chat_id, exc)
 
     async def notify(self, user: User, text: str, *, markup: Any = None, photos: tuple[str, ...] = (), voices: tuple[str, ...] = ()) -> bool:
         """Message another user: an outbox row in this update's transaction, sent right after the

@@ -77,8 +77,11 @@ async def on_staff_button(turn: Turn, payload: StaffButton) -> None:
     """Every press re-checks that the presser is an active admin, whatever the button says."""
     released = staff.NOTHING_RELEASED
     try:
-        if payload.action == "list":
-            await turn.edit(staff_views.staff_list(turn._, await staff.list_staff(turn.uow, turn.user)))
+        if payload.action == "list":  # the id field holds the page
+            await turn.edit(staff_views.staff_list(turn._, await staff.list_staff(turn.uow, turn.user), payload.user_id))
+            return
+        if payload.action == "back":  # from a card: the page that person is on
+            await turn.edit(staff_views.staff_list(turn._, await staff.list_staff(turn.uow, turn.user), showing=payload.user_id))
             return
         if payload.action == "role":
             _, released = await staff.toggle_role(turn.uow, turn.user, payload.user_id, payload.role, turn.now)

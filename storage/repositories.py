@@ -427,7 +427,10 @@ class InviteRepository(_Repository):
 class StaffRepository(_Repository):
     async def all_staff(self) -> list[User]:
         has_role = select(UserRole.user_id)  # a subquery: DISTINCT cannot compare the JSON column on PostgreSQL
-        rows = await self.session.scalars(select(User).where(User.id.in_(has_role)).order_by(User.full_name, User.first_name, User.id))
+        shown_name = func.coalesce(func.nullif(User.full_name, ""), User.first_name, "")  # the name shown; no NULL: it sorts alike on both databases
+        rows = await self.session.scalars(  # active people first: the list is paged (bot/staff_views.py)
+            select(User).where(User.id.in_(has_role)).order_by(User.is_active.desc(), shown_name, User.id)
+        )
         return list(rows)
 
     async def count_active_with_role(self, role: str) -> int:

@@ -293,3 +293,29 @@ async def test_an_answer_to_a_customer_who_blocked_the_bot_is_not_reported_as_se
     assert "Answer sent to the customer" not in qin.last.text
     assert "cannot be reached on this bot" in qin.last.text
     assert not any("we are sorry" in (m.text or "") for m in alice.messages)
+
+
+async def test_the_complaint_supervisor_reads_the_whole_complaint_even_past_one_message(fake, desk):
+    """The card cut the complaint at 1500 characters, on one line; the intake takes 2000. Whole,
+    in emoji (two units each for Telegram) the card is longer than one message: it comes in
+    pieces, the buttons on the last, and "Take it" redraws it in pieces too (an edit cannot split)."""
+    dora = fake.users[DISPATCHER_ID]
+    qin = await enrol(fake, dora, 7401, "Qin", "complaint_supervisor")
+    alice = fake.add_user(user_id=5403, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await alice.send_text(number)
+    await alice.press("📣 Complain")
+    await alice.press(alice.last.button_texts[0])
+    await alice.send_text("😡" * 1950 + "\nI want a refund of the travel fee.")  # 1,986 characters
+    await alice.press("✅ Send the complaint")
+    sent = [m for m in qin.messages if m.text]
+    told = sent[next(i for i, m in enumerate(sent) if "A new complaint has arrived." in m.text):]
+    assert len(told) >= 2 and "🙋 Take it" in told[-1].button_texts  # past one message
+    assert sum(m.text.count("😡") for m in told) == 1950
+    assert any(line == "I want a refund of the travel fee." for m in told for line in m.text.split("\n"))  # its own line
+
+    await qin.press("🙋 Take it", told[-1])
+    redrawn = "\n".join(m.text for m in qin.new_messages)
+    assert "Taken by: Qin" in redrawn and redrawn.count("😡") == 1950 and "refund of the travel fee" in redrawn
+    fake.assert_no_rejections()

@@ -275,3 +275,84 @@ async def test_a_typed_serial_the_registry_knows_is_shown_to_staff_with_its_warr
     card = dora.last.text
     assert "not in the registry" not in card and "Warranty: in warranty" in card
     assert "In the registry: QJ 50-120 · QJ-5003, registered to Yellow River Farm; not linked to this customer." in card
+
+
+async def test_the_engineer_sees_the_whole_description_the_customer_wrote(fake, desk):
+    """The job card kept the first 600 characters on one line; the intake takes 2000 "with any
+    error codes shown". Whole, in emoji (two units each) the card is longer than one message:
+    it comes in pieces, and Accept (on the last) redraws it in pieces too (an edit cannot split)."""
+    from tests.e2e.helpers import enrol
+
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 7403, "Ed", "engineer")
+    alice = fake.add_user(user_id=5402, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice, description="🔥" * 1950 + "\nDisplay shows error code E-042.")  # 1,981 characters
+    await assign(dora, number, "Ed")
+    job = [m for m in ed.messages if m.text and ("🔥" in m.text or "✅ Accept" in m.button_texts)]
+    assert len(job) >= 2 and "✅ Accept" in job[-1].button_texts
+    assert sum(m.text.count("🔥") for m in job) == 1950
+    assert any(line == "Display shows error code E-042." for m in job for line in m.text.split("\n"))  # its own line
+
+    await ed.press("✅ Accept", job[-1])
+    redrawn = "\n".join(m.text or "" for m in ed.new_messages)
+    assert redrawn.count("🔥") == 1950 and "E-042" in redrawn and any("📞 Log a call" in m.button_texts for m in ed.new_messages)
+    fake.assert_no_rejections()
+
+
+async def test_a_long_description_with_a_line_of_spaces_reaches_the_dispatchers_whole(fake, desk):
+    """A pasted log: many '&' (each "&amp;" in HTML), a line of spaces, more '&'. Measured on the
+    markup the summary was split, the spaces alone in a piece: Telegram refused that blank
+    message and the customer got the apology at the summary."""
+    alice = fake.add_user(user_id=5401, first_name="Alice", language_code="en")
+    await onboard(alice)
+    description = "ab" + "&" * 816 + "\n \n" + "&" * 819  # 1,640 characters, within the 2000 allowed
+    number = await file_request(alice, description=description)  # through the summary
+    assert not any("went wrong" in (m.text or "") for m in alice.messages)
+    fake.assert_no_rejections()
+    told = [m for m in fake.messages_to(DISPATCHER_ID) if m.text and number in m.text]
+    assert len(told) == 1 and told[0].text.count("&") == 816 + 819  # one message: 1,640 characters as Telegram counts
+    assert told[0].buttons
+
+
+async def test_a_long_rejection_still_redraws_the_other_approvers_copy(fake, desk):
+    """Texts within their limits in characters, in emoji (two units each): the redrawn card was
+    over 4096, Telegram refused the edit, and Max's copy kept its Approve / Reject buttons."""
+    from tests.e2e.helpers import enrol
+    from tests.e2e.test_approvals import _ask_waiver
+
+    dora = fake.users[DISPATCHER_ID]
+    mia = await enrol(fake, dora, 7101, "Mia", "marketing_vp")
+    max_ = await enrol(fake, dora, 7102, "Max", "marketing_vp")
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice, description="🔥" * 400)
+    await _ask_waiver(dora, number, "10000", "🙏" * 1000)  # a comment: at most 1000 characters
+    mia_card, max_card = mia.last, max_.last
+    assert "✅ Approve" in max_card.button_texts
+    await mia.press("❌ Reject", mia_card)
+    await mia.send_text("🚫" * 1000)
+    copy = max_.message(max_card.message_id)
+    assert copy.button_texts == [] and copy.edits == 1
+    assert number in copy.text and "🚫" in copy.text and "…" in copy.text  # cut to fit, the decision still shown
+    fake.assert_no_rejections()
+
+
+async def test_an_approvers_copy_telegram_will_not_redraw_at_least_loses_its_buttons(fake, desk, monkeypatch):
+    from bot import telegram_text
+    from tests.e2e.helpers import enrol
+    from tests.e2e.test_approvals import _ask_waiver
+
+    monkeypatch.setattr(telegram_text, "fit_html", lambda text, limit=4096: text)  # the edit is refused: too long
+    dora = fake.users[DISPATCHER_ID]
+    mia = await enrol(fake, dora, 7101, "Mia", "marketing_vp")
+    max_ = await enrol(fake, dora, 7102, "Max", "marketing_vp")
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice, description="🔥" * 400)
+    await _ask_waiver(dora, number, "10000", "🙏" * 1000)
+    mia_card, max_card = mia.last, max_.last
+    await mia.press("❌ Reject", mia_card)
+    await mia.send_text("🚫" * 1000)
+    assert max_.message(max_card.message_id).button_texts == []  # no Approve / Reject left to press
+    fake.assert_no_rejections(allow=lambda r: r.method == "editMessageText" and "too long" in r.description)

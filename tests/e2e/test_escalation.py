@@ -275,3 +275,33 @@ async def test_a_second_answer_written_meanwhile_is_held_until_its_writer_confir
     assert "Use SAE 10W-30 motor oil." in alice.last.text
     fake.assert_no_rejections()
 
+
+
+async def test_the_expert_reads_the_whole_description_even_past_one_message(fake, desk):
+    """The case cut the customer's description at 1200 characters, on one line."""
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=6002, first_name="Alice", language_code="en")
+    await enrol(fake, dora, 6102, "Ed", "engineer")
+    xena = await enrol(fake, dora, 6202, "Xena", "technical_expert")
+    await onboard(alice)
+    number = await file_request(alice, description="🔧" * 1950 + "\nDisplay shows error code E-042.")  # 1,981 characters
+    await _open_card(dora, number)
+    await dora.press("Assign")
+    await dora.press("Ed")
+    await dora.press("Ask an expert")
+    await dora.press("Xena")
+    await dora.send_text("Which part fails first, and why? " * 10)  # with it the case is past one message
+    sent = [m for m in xena.messages if m.text]
+    first = next(i for i, m in enumerate(sent) if f"Case {number}" in m.text)
+    last = next(i for i, m in enumerate(sent) if "✍️ Write analysis" in m.button_texts)
+    case = sent[first:last + 1]
+    assert len(case) >= 2 and sum(m.text.count("🔧") for m in case) == 1950  # past one message, whole
+    assert any(line == "Display shows error code E-042." for m in case for line in m.text.split("\n"))  # its own line
+
+    await xena.send_text("/cases")
+    await xena.press(number)  # the case is redrawn in pieces: an edit cannot split it
+    opened = "\n".join(m.text or "" for m in xena.new_messages)
+    assert opened.count("🔧") == 1950 and "E-042" in opened
+    await xena.press("✍️ Write analysis")
+    assert "Cause analysis" in xena.last.text
+    fake.assert_no_rejections()

@@ -299,3 +299,12 @@ async def test_a_registry_saved_by_a_chinese_excel_imports_its_dates(fake, desk)
         pump = await uow.products.by_serial("QJ-1001")
         assert (pump.sale_date, pump.commissioning_date, pump.warranty_end) == (date(2025, 5, 10), date(2025, 6, 1), date(2027, 6, 1))
     fake.assert_no_rejections()
+
+
+async def test_an_import_error_quotes_the_bad_cell_as_it_is_in_the_file(fake, desk):
+    """The cell was escaped twice: “A&amp;B” is not a serial number."""
+    dora = fake.users[DISPATCHER_ID]
+    await _import(dora, "registry.csv", (HEADER + "A&B,QJ 80,,2025-05-10,,12,\n").encode())
+    assert "Nothing was imported" in dora.last.text
+    assert "“A&B” is not a serial number" in dora.last.text, dora.last.text
+    fake.assert_no_rejections()

@@ -125,3 +125,37 @@ async def test_an_invite_dies_with_its_admins_authority_but_a_rehire_by_an_activ
         bob_user = await uow.users.by_telegram_id(4201)
         assert (bob_user.is_active, bob_user.role_names) == (True, frozenset({"engineer"}))
     fake.assert_no_rejections()
+
+
+async def test_a_desk_with_more_than_100_staff_pages_its_list(fake, desk):
+    """One button per person made /staff fail at 101 staff ("reply markup is too long")."""
+    from storage.models import User, UserRole
+
+    admin = fake.users[DISPATCHER_ID]
+    await admin.send_text("/start")
+    now = desk.clock.now()
+    async with desk.db.uow() as uow:
+        for i in range(105):
+            await uow.users.add(User(telegram_id=70000 + i, first_name=f"Eng{i:03d}", language="en", created_at=now,
+                                     is_active=i >= 3, roles=[UserRole(role="engineer")]))  # Eng000–002 deactivated
+        await uow.commit()
+    await admin.send_text("/staff")
+    first = admin.last
+    assert "page 1 of 6" in first.text  # 105 engineers and the desk's admins
+    assert len(first.buttons) == 21 and "Eng003" in first.text and "Eng000" not in first.text  # active people first
+    await admin.press("Next ›")
+    assert "page 2 of 6" in admin.last.text and "Eng023" in admin.last.text
+    await admin.press("Eng030")
+    await admin.press("‹ Back to staff")
+    assert "page 2 of 6" in admin.last.text and "Eng030" in admin.last.text  # back to the page the person is on
+    await admin.press("‹ Previous")
+    assert "page 1 of 6" in admin.last.text
+    for page in range(2, 7):
+        await admin.press("Next ›")
+    last = admin.last
+    assert "page 6 of 6" in last.text and "Eng000 ⛔" in last.text and "Next ›" not in last.button_texts
+    await admin.press("Eng001")
+    await admin.press("✅ Reactivate")
+    await admin.press("‹ Back to staff")
+    assert "page 1 of 6" in admin.last.text and "Eng001" in admin.last.text  # active again: among the first
+    fake.assert_no_rejections()

@@ -297,3 +297,17 @@ async def test_the_quantity_step_answers_a_sticker_and_a_total_over_the_limit_wi
     assert ed.last.text == en("This part is already in the list with {already}; together at most {max}. Type how many more, up to {left}.",
                               already=10, max=999, left=989)
     fake.assert_no_rejections()
+
+
+async def test_a_parts_import_error_quotes_the_bad_cell_as_it_is_in_the_file(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    await dora.send_text("/import")
+    await dora.send_document("parts.csv", data=(
+        "Code,Name,Unit,Price,Safety level,Warehouse,Quantity\n"
+        "BRG-6204,Bearing 6204,pc,35<50,3,MAIN,4\n"
+        "SEAL-1,Shaft seal,pc,12,,MAIN,1&2\n"
+    ).encode())
+    assert "Nothing was imported" in dora.last.text
+    assert "“35<50” is not a price" in dora.last.text, dora.last.text
+    assert "“1&2” is not a whole number" in dora.last.text
+    fake.assert_no_rejections()
