@@ -64,6 +64,14 @@ def _escape(value: object) -> str:
     return html.escape(str(value), quote=False)
 
 
+@lru_cache(maxsize=None)
+def in_every_language(msgid: str) -> frozenset[str]:
+    """`msgid` as each supported language says it. A reply keyboard stays on the person's screen
+    until replaced: after their language changed (with /language or in the Telegram app) its keys
+    still send the old language's labels, which must keep working."""
+    return frozenset(load_catalog(language).gettext(msgid) for language in SUPPORTED_LANGUAGES)
+
+
 class Translator:
     """Translates and formats for one language and time zone."""
 

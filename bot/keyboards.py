@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
 from bot.callbacks import DialogButton, LanguageButton, _Payload
-from bot.i18n import LANGUAGE_NAMES, SUPPORTED_LANGUAGES, Translator
+from bot.i18n import LANGUAGE_NAMES, N_, SUPPORTED_LANGUAGES, Translator, in_every_language
 from bot.labels import MENU_HELP, MENU_LANGUAGE, MENU_MY, MENU_NEW, MENU_PRODUCTS
 from storage.models import Draft
 
@@ -31,12 +31,20 @@ def main_menu(_: Translator) -> ReplyKeyboardMarkup:
     )
 
 
+BACK, CANCEL = N_("⬅️ Back"), N_("✖️ Cancel")  # also keys of the reply keyboard shown during a dialog
+
+
 def back_label(_: Translator) -> str:
-    return _("⬅️ Back")
+    return _(BACK)
 
 
 def cancel_label(_: Translator) -> str:
-    return _("✖️ Cancel")
+    return _(CANCEL)
+
+
+def is_key(text: str, label: str) -> bool:
+    """The text a reply-keyboard key with `label` sends, in whichever language the keyboard was shown."""
+    return text.strip() in in_every_language(label)
 
 
 def share_keyboard(_: Translator, share: KeyboardButton, *, back: bool) -> ReplyKeyboardMarkup:

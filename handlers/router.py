@@ -40,7 +40,7 @@ from bot.callbacks import (
     VisitButton,
     parse,
 )
-from bot.keyboards import back_label, cancel_label
+from bot.keyboards import BACK, CANCEL, is_key
 from bot.labels import MENU_ACTIONS
 from bot.services import approvals, confirmation, consultation, dialogs, escalation, intake, quotes, registry, reports, requests, returns, sales, stock, users
 from bot.services import staff as staff_service
@@ -148,10 +148,10 @@ async def on_message(turn: Turn) -> None:
     if draft is None:
         await _outside_dialog(turn, user_input)
         return
-    if isinstance(user_input, TextInput) and user_input.text.strip() == cancel_label(turn._):
+    if isinstance(user_input, TextInput) and is_key(user_input.text, CANCEL):
         await _cancel_dialog(turn, draft)
         return
-    if isinstance(user_input, TextInput) and user_input.text.strip() == back_label(turn._):
+    if isinstance(user_input, TextInput) and is_key(user_input.text, BACK):
         await _back(turn, draft)
         return
     await INPUT_HANDLERS[draft.kind](turn, draft, user_input)
@@ -159,7 +159,7 @@ async def on_message(turn: Turn) -> None:
 
 async def _menu_action(turn: Turn, text: str) -> bool:
     """The main-menu keyboard sends its labels as text; they work inside a dialog too."""
-    action = next((a for label, a in MENU_ACTIONS.items() if text.strip() == turn._(label)), None)
+    action = next((a for label, a in MENU_ACTIONS.items() if is_key(text, label)), None)
     if action == "new":
         await intake_handlers.open_intake(turn)
     elif action == "my":

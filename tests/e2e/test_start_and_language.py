@@ -127,3 +127,19 @@ async def test_a_live_location_moving_is_not_answered_at_every_move(fake, desk):
         moved = dict(live, edit_date=fake.now(), location={"latitude": 34.7467 + step * 0.0001, "longitude": 113.6254, "live_period": 28800})
         await ed._act("edited_message", moved, True)
     assert ed.messages[seen:] == []
+
+
+async def test_the_keys_of_a_keyboard_shown_in_the_old_language_still_work(fake, desk):
+    """The reply keyboard stays on screen until replaced: after the Telegram app's language changed
+    (the desk follows it), its old labels once read as a description or "use the menu below"."""
+    alice = fake.add_user(user_id=5951, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    alice.language_code = "ru"  # she switches her Telegram app to Russian
+    await alice.send_text("📋 My requests")  # the key her keyboard still shows
+    assert number in alice.last.text
+    await alice.send_text("/new")
+    await alice.send_text("✖️ Cancel")  # the intake's keyboard, shown before in English... or now in Russian
+    async with desk.db.uow() as uow:
+        user = await uow.users.by_telegram_id(alice.id)
+        assert user.language == "ru" and await uow.drafts.of_user(user.id) is None
