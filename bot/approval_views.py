@@ -18,13 +18,13 @@ from bot.views import View
 from storage.models import Approval, ApprovalAction, Draft, ServiceRequest, User
 
 
-def _summary(_: Translator, approval: Approval, request: ServiceRequest, requester: User | None) -> list[str]:
+def _summary(_: Translator, approval: Approval, request: ServiceRequest, requester: User | None, reason: str | None) -> list[str]:
     lines = [_("🧾 <b>{kind}</b> · {number} · {type}", kind=_(APPROVAL_KIND_LABELS[approval.kind]), number=request.number, type=_(KIND_LABELS[request.kind]))]
     if approval.amount_minor is not None:
         lines.append(_("Amount: {amount}", amount=_.money(approval.amount_minor, approval.currency)))
     lines.append(_("Asked by {name}, {time}", name=display_name(requester) if requester else "—", time=_.datetime(approval.created_at)))
-    if approval.reason:
-        lines.append(_("Reason: {text}", text=approval.reason))
+    if reason or approval.reason:  # `reason`: built for this reader (a return's proposal); else the text typed
+        lines.append(_("Reason: {text}", text=reason or approval.reason))
     lines.append(_("Request: {text}", text=shorten(request.description, 300)))
     roles = " → ".join(_(ROLE_LABELS[role]) for role in approval.chain)
     lines.append(_("Chain: {roles} (step {step} of {total})", roles=roles, step=min(approval.step + 1, len(approval.chain)), total=len(approval.chain)))
@@ -32,9 +32,9 @@ def _summary(_: Translator, approval: Approval, request: ServiceRequest, request
 
 
 def approver_card(_: Translator, approval: Approval, request: ServiceRequest, requester: User | None,
-                  exchanges: Sequence[ApprovalAction] = ()) -> View:
+                  exchanges: Sequence[ApprovalAction] = (), *, reason: str | None = None) -> View:
     """The step to decide, with Approve / Reject / Ask for info, and what was asked and answered at it."""
-    lines = _summary(_, approval, request, requester)
+    lines = _summary(_, approval, request, requester, reason)
     for exchange in exchanges:
         if exchange.action == approvals.ASK:
             lines.append(_("❓ Asked: {text}", text=shorten(exchange.comment or "", 500)))
@@ -48,9 +48,10 @@ def approver_card(_: Translator, approval: Approval, request: ServiceRequest, re
     return View("\n".join(lines), inline(rows))
 
 
-def state_card(_: Translator, approval: Approval, request: ServiceRequest, requester: User | None, note: str | None = None) -> View:
+def state_card(_: Translator, approval: Approval, request: ServiceRequest, requester: User | None, note: str | None = None,
+               *, reason: str | None = None) -> View:
     """The card without buttons, with what happened to it (for approvers who no longer decide it)."""
-    lines = _summary(_, approval, request, requester)
+    lines = _summary(_, approval, request, requester, reason)
     lines.append(_("Status: {status}", status=_(APPROVAL_STATUS_LABELS[approval.status])))
     if note:
         lines.append(note)

@@ -241,12 +241,22 @@ def already_moved(_: Translator, case: ReturnCase) -> str:
 
 
 def approval_reason(_: Translator, proposal: returns.Proposal, product: Product) -> str:
-    """What the approvers read as the approval's reason: plain text (it is escaped where it is
-    shown), stored once, in the desk's default language."""
-    return html.unescape(_("{reason}, day {days} after {date} ({product}). Proposed: {outcome}. Shipping paid by {payer}.",
-             reason=_(RETURN_REASON_LABELS[proposal.reason]), days=proposal.days_since, date=_day(_, proposal.counted_from),
-             product=_product(product), outcome=_(RETURN_OUTCOME_LABELS[proposal.outcome]),
-             payer=_(SHIPPING_PAYER_LABELS[proposal.shipping_paid_by])))
+    """The approval's stored reason: plain text in the desk's default language, kept for the
+    record; approvers read `case_reason`, in their own language."""
+    return html.unescape(_reason_text(_, proposal.reason, proposal.days_since, proposal.counted_from, product,
+                                      proposal.outcome, proposal.shipping_paid_by))
+
+
+def case_reason(_: Translator, case: ReturnCase, product: Product | None) -> str:
+    """A return approval's reason as the approver's card shows it, in the reader's language."""
+    return html.unescape(_reason_text(_, case.reason_kind, case.days_since, case.counted_from, product,
+                                      case.proposed_outcome, case.shipping_paid_by))
+
+
+def _reason_text(_: Translator, reason: str, days: int, counted_from: date, product: Product | None, outcome: str, payer: str | None) -> str:
+    return _("{reason}, day {days} after {date} ({product}). Proposed: {outcome}. Shipping paid by {payer}.",
+             reason=_(RETURN_REASON_LABELS[reason]), days=days, date=_day(_, counted_from), product=_product(product),
+             outcome=_(RETURN_OUTCOME_LABELS[outcome]), payer=_(SHIPPING_PAYER_LABELS[payer]))
 
 
 def actor_name(user) -> str:

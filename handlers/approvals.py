@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from bot import approval_views
+from bot import approval_views, return_views
+from bot.i18n import Translator
 from bot.callbacks import ApprovalButton, DialogButton
 from bot.services import approvals, dialogs, notices, quotes, users
 from bot.services.errors import InvalidValue, NotAllowed, NotFound, TooLong, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.views import input_error
 from handlers.common import Turn, handler
+from storage.db import UnitOfWork
 from storage.models import Approval, ApprovalPost, Draft, ServiceRequest
 
 
@@ -45,6 +47,17 @@ async def _tell_after(turn: Turn, outcome: approvals.Outcome) -> None:
         await FOLLOW_UPS[approval.kind](turn, request, approval)
 
 
+async def reason_for(uow: UnitOfWork, _: Translator, approval: Approval) -> str | None:
+    """The approval's reason in the reader's language where it is built from data (a return's
+    proposal: reason, days, outcome, who pays shipping); None: the text its requester typed."""
+    if approval.kind != "return" or approval.subject_id is None:
+        return None
+    case = await uow.returns.get(approval.subject_id)
+    if case is None:
+        return None
+    return return_views.case_reason(_, case, await uow.products.get(case.product_id))
+
+
 async def _redraw_copies(turn: Turn, outcome: approvals.Outcome) -> None:
     """After the decision's commit: every approver's copy of the decided step shows what happened."""
     approval, request = outcome.approval, outcome.request
@@ -52,7 +65,8 @@ async def _redraw_copies(turn: Turn, outcome: approvals.Outcome) -> None:
     for post in await turn.uow.approvals.posts(approval.id, outcome.decided_step):
         reader = await turn.uow.users.get(post.user_id)
         _ = turn.translator_for(reader)
-        view = approval_views.state_card(_, approval, request, requester, approval_views.action_note(_, outcome))
+        view = approval_views.state_card(_, approval, request, requester, approval_views.action_note(_, outcome),
+                                         reason=await reason_for(turn.uow, _, approval))
         await turn.edit_elsewhere(post.chat_id, post.message_id, view)
 
 
@@ -65,7 +79,8 @@ async def show_withdrawn(turn: Turn, withdrawn: list[Approval]) -> None:
         why = next((a.comment for a in reversed(await turn.uow.approvals.actions(approval.id)) if a.action == approvals.WITHDRAW), None)
         for post in await turn.uow.approvals.posts(approval.id, approval.step):
             _ = turn.translator_for(await turn.uow.users.get(post.user_id))
-            view = approval_views.state_card(_, approval, request, requester, approval_views.withdrawn_note(_, approval, why))
+            view = approval_views.state_card(_, approval, request, requester, approval_views.withdrawn_note(_, approval, why),
+                                             reason=await reason_for(turn.uow, _, approval))
             await turn.edit_elsewhere(post.chat_id, post.message_id, view)
 
 
@@ -129,12 +144,13 @@ async def _open(turn: Turn, approval_id: int) -> None:
     if (approval.status == approvals.PENDING and approvals.may_decide(turn.deps.policy, turn.user, approval)
             and not approvals.request_ended(request)):
         message = await turn.reply(approval_views.approver_card(turn._, approval, request, requester,
-                                                                await approvals.questions_and_answers(turn.uow, approval)))
+                                                                await approvals.questions_and_answers(turn.uow, approval),
+                                                                reason=await reason_for(turn.uow, turn._, approval)))
         await turn.uow.approvals.add_post(ApprovalPost(
             approval_id=approval.id, step=approval.step, user_id=turn.user.id, chat_id=message.chat_id, message_id=message.message_id,
         ))
     else:
-        await turn.reply(approval_views.state_card(turn._, approval, request, requester))
+        await turn.reply(approval_views.state_card(turn._, approval, request, requester, reason=await reason_for(turn.uow, turn._, approval)))
 
 
 async def on_comment_input(turn: Turn, draft: Draft, message: UserInput) -> None:

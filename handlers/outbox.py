@@ -48,6 +48,7 @@ from bot.flood import NOTIFICATION, NOTIFICATION_NOW, WouldWait, retry_after_sec
 from bot.i18n import Translator
 from bot.services import approvals, complaints, followups, maintenance, notices, reminders, statistics, stock
 from bot.views import View
+from handlers import approvals as approval_handlers
 from handlers import complaints as complaint_handlers
 from handlers import followups as followup_handlers
 from handlers import maintenance as maintenance_handlers
@@ -318,5 +319,6 @@ async def _approval_card(uow: UnitOfWork, user: User, message: OutboxMessage, _:
         return None
     request = await uow.requests.get(approval.request_id)
     requester = await uow.users.get(approval.requested_by_id)
-    view = approval_views.approver_card(_, approval, request, requester, await approvals.questions_and_answers(uow, approval))
+    view = approval_views.approver_card(_, approval, request, requester, await approvals.questions_and_answers(uow, approval),
+                                        reason=await approval_handlers.reason_for(uow, _, approval))
     return Parcel([message.id], view, approval_step=(approval.id, approval.step))

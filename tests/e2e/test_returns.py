@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from storage.models import AuditEntry, Part, Product, ReturnCase
 from tests.e2e.conftest import DISPATCHER_ID
-from tests.e2e.helpers import enrol, file_request, onboard
+from tests.e2e.helpers import enrol, file_request, onboard, t
 
 
 
@@ -368,3 +368,23 @@ async def test_a_declined_paid_repair_goes_back_to_the_customer_unrepaired_from_
         assert (request.status, request.closed_reason) == ("closed", "sent_back")
         assert all(c.stopped_at is not None for c in await uow.requests.clocks(request.id))
     fake.assert_no_rejections()
+
+
+async def test_the_approvers_card_gives_the_returns_grounds_in_the_approvers_language(fake, desk):
+    """The reason line (outcome, days since the sale, who pays shipping) was written once in the
+    desk's default language: a Russian manager read a Russian card with an English reason."""
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7301, "Sun", "service_manager", "ru")
+    alice = fake.add_user(user_id=5301, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await _sold_to(desk, 5301, "QJ-2301", days_ago=10)
+    await alice.send_text("/products")
+    await alice.press("↩️ Return or exchange: QJ-2301")
+    await alice.press("🔧 Quality fault")
+    await alice.send_text("The pump stops after five minutes")
+    await alice.press("✅ Send the request")
+    card = sun.last
+    assert t("ru", "Reason: {text}", text="") in card.text
+    assert t("ru", "quality fault") in card.text and "quality fault" not in card.text
+    await sun.press(t("ru", "✅ Approve"), card)
+    assert t("ru", "quality fault") in fake.users[7301].message(card.message_id).text  # the redrawn copy too
