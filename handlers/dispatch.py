@@ -71,10 +71,12 @@ async def on_dispatch_button(turn: Turn, payload: DispatchButton) -> None:
             await show_card(turn, payload.request_id)
         elif action == "warranty" and value:
             waiting = await quotes.waiting_quote(turn.uow, payload.request_id)
-            request = await dispatch.set_warranty(turn.uow, turn.user, payload.request_id, value, turn.now)
-            if waiting is not None and request.warranty == dispatch.IN_WARRANTY:
-                await quote_handlers.tell_quote_void(turn, request, waiting)
+            ruled = await dispatch.set_warranty(turn.uow, turn.user, payload.request_id, value, turn.now)
+            if waiting is not None and ruled.request.warranty == dispatch.IN_WARRANTY:
+                await quote_handlers.tell_quote_void(turn, ruled.request, waiting)
+            await turn.uow.commit()  # the ruling stands before the approvers' cards say a waiver was withdrawn
             await show_card(turn, payload.request_id)
+            await approval_handlers.show_withdrawn(turn, ruled.withdrawn)
         elif action == "distance":
             card = await dispatch.staff_card(turn.uow, turn.user, payload.request_id, turn.deps.settings.timezone)
             await turn.edit(dispatch_views.distance_choices(turn._, card.request, turn.deps.policy.deadlines.arrival_bands))

@@ -167,7 +167,13 @@ async def set_distance(uow: UnitOfWork, actor: User, request_id: int, band: str,
     return request
 
 
-async def set_warranty(uow: UnitOfWork, actor: User, request_id: int, decision: str, now: datetime) -> ServiceRequest:
+@dataclass(frozen=True)
+class Ruled:
+    request: ServiceRequest
+    withdrawn: list[Approval]  # fee waivers withdrawn because the work was ruled in warranty
+
+
+async def set_warranty(uow: UnitOfWork, actor: User, request_id: int, decision: str, now: datetime) -> Ruled:
     """Confirm the registry's verdict, or overrule it: `paid_<reason>` makes the service paid."""
     request = await open_request(uow, actor, request_id)
     if decision in (IN_WARRANTY, EXPIRED):
@@ -185,8 +191,8 @@ async def set_warranty(uow: UnitOfWork, actor: User, request_id: int, decision: 
         await uow.quotes.supersede(request.id)  # free work: a quote still waiting no longer applies
         # ...nor a fee waiver of it: left open, it would pause the job's deadlines for an approval
         # nobody needs, and an approver could still grant it, telling the customer the company pays.
-        await approvals.withdraw_open(uow, request.id, actor, approvals.WORK_IN_WARRANTY, now, kind="waiver")
-    return request
+        return Ruled(request, await approvals.withdraw_open(uow, request.id, actor, approvals.WORK_IN_WARRANTY, now, kind="waiver"))
+    return Ruled(request, [])
 
 
 async def log_contacted(uow: UnitOfWork, actor: User, request_id: int, note: str, now: datetime) -> ServiceRequest:

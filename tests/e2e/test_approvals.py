@@ -235,6 +235,8 @@ async def test_ruling_the_work_in_warranty_withdraws_the_fee_waiver_and_its_paus
     await dora.send_text(number)
     await dora.press("Warranty…")
     await dora.press("in warranty")  # a manufacturing defect after all: free work, nothing to waive
+    redrawn = fake.users[7131].message(card.message_id)
+    assert redrawn.buttons == [] and "the work was ruled in warranty" in redrawn.text  # Mia's copy says so at once
     await assign(dora, number, "Ed")
     await ed.press("Accept")
     async with desk.db.uow() as uow:
