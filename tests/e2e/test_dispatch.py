@@ -315,9 +315,9 @@ async def test_a_long_description_with_a_line_of_spaces_reaches_the_dispatchers_
     assert told[0].buttons
 
 
-async def test_a_long_rejection_still_redraws_the_other_approvers_copy(fake, desk):
-    """Texts within their limits in characters, in emoji (two units each): the redrawn card was
-    over 4096, Telegram refused the edit, and Max's copy kept its Approve / Reject buttons."""
+async def _long_waiver_rejected_by_one_of_two(fake) -> tuple:
+    """Texts within their limits in characters, in emoji (two units each): the redrawn card is
+    over 4096. Returns Max's copy of the card after Mia rejected, and the request number."""
     from tests.e2e.helpers import enrol
     from tests.e2e.test_approvals import _ask_waiver
 
@@ -332,27 +332,21 @@ async def test_a_long_rejection_still_redraws_the_other_approvers_copy(fake, des
     assert "✅ Approve" in max_card.button_texts
     await mia.press("❌ Reject", mia_card)
     await mia.send_text("🚫" * 1000)
-    copy = max_.message(max_card.message_id)
+    return max_.message(max_card.message_id), number
+
+
+async def test_a_long_rejection_still_redraws_the_other_approvers_copy(fake, desk):
+    """Telegram refused the over-long edit, and Max's copy kept its Approve / Reject buttons."""
+    copy, number = await _long_waiver_rejected_by_one_of_two(fake)
     assert copy.button_texts == [] and copy.edits == 1
     assert number in copy.text and "🚫" in copy.text and "…" in copy.text  # cut to fit, the decision still shown
     fake.assert_no_rejections()
 
 
 async def test_an_approvers_copy_telegram_will_not_redraw_at_least_loses_its_buttons(fake, desk, monkeypatch):
-    from bot import telegram_text
-    from tests.e2e.helpers import enrol
-    from tests.e2e.test_approvals import _ask_waiver
+    from handlers import common
 
-    monkeypatch.setattr(telegram_text, "fit_html", lambda text, limit=4096: text)  # the edit is refused: too long
-    dora = fake.users[DISPATCHER_ID]
-    mia = await enrol(fake, dora, 7101, "Mia", "marketing_vp")
-    max_ = await enrol(fake, dora, 7102, "Max", "marketing_vp")
-    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
-    await onboard(alice)
-    number = await file_request(alice, description="🔥" * 400)
-    await _ask_waiver(dora, number, "10000", "🙏" * 1000)
-    mia_card, max_card = mia.last, max_.last
-    await mia.press("❌ Reject", mia_card)
-    await mia.send_text("🚫" * 1000)
-    assert max_.message(max_card.message_id).button_texts == []  # no Approve / Reject left to press
+    monkeypatch.setattr(common, "fit_html", lambda text, limit=4096: text)  # not cut: Telegram refuses the edit
+    copy, _ = await _long_waiver_rejected_by_one_of_two(fake)
+    assert copy.button_texts == [] and "🚫" not in copy.text  # the text stays, but no Approve / Reject is left to press
     fake.assert_no_rejections(allow=lambda r: r.method == "editMessageText" and "too long" in r.description)
