@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import gettext
 import html
-from datetime import datetime
+from datetime import datetime, timezone as dt_timezone
 from functools import lru_cache
 from io import BytesIO
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_datetime
+from babel.dates import format_date, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
@@ -93,8 +93,11 @@ class Translator:
         return text.format(n=n, **{k: _escape(v) for k, v in values.items()})
 
     def datetime(self, moment: datetime) -> str:
-        """A date and time in the user's locale and the desk's time zone."""
-        return format_datetime(moment, "medium", tzinfo=self.timezone, locale=self.locale)
+        """A date and time in the user's locale and the desk's time zone, to the minute (the
+        locale's medium date with its short time: "Mar 2, 2026, 9:30 AM"; deadlines never need seconds)."""
+        local = (moment if moment.tzinfo else moment.replace(tzinfo=dt_timezone.utc)).astimezone(self.timezone)  # naive is UTC, as Babel reads it
+        return self.locale.datetime_formats["medium"].format(
+            format_time(local, "short", tzinfo=self.timezone, locale=self.locale), format_date(local.date(), "medium", locale=self.locale))
 
     def money(self, minor_units: int, currency: str = "CNY") -> str:
         return format_currency(minor_units / 100, currency, locale=self.locale)

@@ -59,7 +59,7 @@ async def test_full_intake_with_photos_and_location_reaches_every_dispatcher(fak
     number = await file_request(alice, photos=2)
     assert number == "SR-2026-000001"
     announcement = alice.last.text
-    assert "We will contact you by" in announcement and "1:30:00" in announcement  # 09:30 + 4 h in Shanghai
+    assert "We will contact you by: Mar 2, 2026, 1:30\u202fPM" in announcement  # 09:30 + 4 h in Shanghai
     dora, wang = fake.messages_to(DISPATCHER_ID), fake.messages_to(SECOND_DISPATCHER_ID)
     assert any(f"New request {number}" in (m.text or "") and "+8613800138000" in m.text for m in dora)
     assert any(t("zh_Hans", "🆕 <b>New request {number}</b>", number=number) in (m.text or "") for m in wang)
