@@ -321,6 +321,11 @@ def dispute_for_staff(_: Translator, request: ServiceRequest, *, dispatcher: boo
     return View(text, inline([[button(_("Open"), payload)]]))
 
 
+def engineer_changing(_: Translator, request: ServiceRequest) -> str:
+    """To a customer told of an engineer who no longer has the job (declined, released, deactivated)."""
+    return _("Your request {number} will get another engineer; we will tell you who.", number=request.number)
+
+
 def job_over(_: Translator, request: ServiceRequest) -> View:
     return View(_("Job {number} is over ({status}): there is nothing more to do on it.",
                   number=request.number, status=_(STATUS_LABELS[request.status])))

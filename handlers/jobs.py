@@ -134,6 +134,7 @@ async def on_note_input(turn: Turn, draft: Draft, message: UserInput) -> None:
             request = await dispatch.respond(turn.uow, turn.user, rid, False, note, turn.now)
             await turn.reply(turn._("Job {number} declined; it is back with the dispatcher.", number=request.number))
             await _tell_dispatchers(turn, request, "declined", note)
+            await _tell_customer(turn, request, "declined")  # they were told this engineer was coming
             return
         if purpose == "call":
             await jobs.log_call(turn.uow, turn.user, rid, note, turn.now)
@@ -296,6 +297,7 @@ async def _tell_customer(turn: Turn, request: ServiceRequest, what: str, note: s
         "arrived": _("📍 Engineer {name} has arrived (request {number}).", name=name, number=number),
         "waiting_parts": _("📦 Request {number} is waiting for spare parts; work continues as soon as they arrive.", number=number),
         "resumed": _("▶️ Work on request {number} continues.", number=number),
+        "declined": job_views.engineer_changing(_, request),
         "waiting_customer": _("⏸ Engineer {name} is waiting for you on request {number}: {note}", name=name, number=number, note=note or ""),
     }[what]
     await turn.notify(user, text)

@@ -1,7 +1,7 @@
 """Staff administration: /invite, joining by invite link, /staff, /duty, /profile."""
 from __future__ import annotations
 
-from bot import menus, staff_views, views
+from bot import job_views, menus, staff_views, views
 from bot.callbacks import DialogButton, DispatchButton, InviteRoleButton, ProfileButton, StaffButton
 from bot.keyboards import button, inline
 from bot.services import dialogs, escalation, requests, staff, users
@@ -140,7 +140,7 @@ async def _tell_released(turn: Turn, person: User, released: list[ServiceRequest
         customer_user = await turn.uow.users.get(customer.user_id) if customer.user_id else None
         if customer_user is not None:
             _ = turn.translator_for(customer_user)
-            await turn.notify(customer_user, _("Your request {number} will get another engineer; we will tell you who.", number=request.number))
+            await turn.notify(customer_user, job_views.engineer_changing(_, request))
 
 
 @handler

@@ -329,6 +329,23 @@ async def test_deactivated_engineers_jobs_return_to_the_queue(fake, desk):
     fake.assert_no_rejections()
 
 
+async def test_a_customer_told_of_an_engineer_is_told_when_he_declines_without_his_reason(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5611, "Ed", "engineer")
+    alice = fake.add_user(user_id=5612, first_name="Alice", language_code="ru")
+    await onboard(alice, language="ru")
+    number = await file_request(alice, language="ru")
+    await assign(dora, number, "Ed")
+    assert number in alice.last.text and "Ed" in alice.last.text  # "engineer Ed is assigned"
+    told = len(alice.messages)
+    await ed.press("Decline")
+    await ed.send_text("I am on another site all week")
+    assert "back with the dispatcher" in ed.last.text
+    notices = [m.text for m in alice.messages[told:]]
+    assert notices == [t("ru", "Your request {number} will get another engineer; we will tell you who.", number=number)]
+    fake.assert_no_rejections()
+
+
 async def test_an_engineer_typing_the_number_of_a_finished_job_is_told_it_is_over(fake, desk):
     dora, ed, alice, number = await _accepted_job(fake, 5391, 5392)
     await report_by_phone(ed)
