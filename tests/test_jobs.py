@@ -178,7 +178,8 @@ async def test_not_resolved_reopens_flags_and_the_report_can_be_resent(database,
         assert again.data["cause"] == "Worn bearing"  # what was written before is kept
         again.step = reports.SUMMARY
         _, report, updated = await reports.submit(uow, crew[0], again, clock.now())
-        assert (updated, report.outcome, request.status) == (True, None, "resolved")
+        # the work is reported done again (the customer had said it was not), not an edit of a waiting report
+        assert (updated, report.outcome, request.status) == (False, None, "resolved")
 
 
 async def test_report_editable_until_confirmed(database, clock):

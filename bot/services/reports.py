@@ -249,7 +249,7 @@ async def submit(uow: UnitOfWork, engineer: User, draft: Draft, now: datetime) -
     # outdated now: after a dispute the report starts again from what was sent
     await dialogs.drop_parked(uow, engineer.id, REPORT, lambda kept: kept.get("request_id") == request.id)
     report = await uow.jobs.report_of(request.id)
-    updating = report is not None
+    updating = request.status == requests.RESOLVED  # an edit while the customer has not answered; after a dispute it is a new report
     if report is not None and report.outcome == "confirmed":
         raise NotAllowed()
     if report is None:

@@ -149,7 +149,8 @@ async def test_not_resolved_reopens_flags_and_tells_the_dispatcher(fake, desk):
     await ed.send_text("1")
     await ed.send_text("Works now")
     await ed.press("Send the report")
-    assert f"updated the report on request {number}" in alice.last.text
+    # the work is reported done again, not "updated": the customer had said it was not done
+    assert f"Engineer Ed reports the work on request {number} as done" in alice.last.text
     await alice.press("Resolved")
     await alice.press("⭐")  # one star: the service manager hears of it
     assert any(f"Low satisfaction score 1/5 for request {number}" in (m.text or "") for m in manager.messages)
@@ -506,6 +507,18 @@ async def test_invisible_text_is_not_a_report_answer(fake, desk):
     await ed.send_text("\u3164")  # a Hangul filler: Telegram's "empty" message
     kind, step, data = await _report_draft(desk, ed.id)
     assert step == "symptom" and "symptom" not in data
+
+
+async def test_a_report_edited_before_the_customer_answers_is_announced_as_an_update(fake, desk):
+    dora, ed, alice, number = await _accepted_job(fake, 9711, 9712)
+    await report_by_phone(ed)
+    assert f"Engineer Ed reports the work on request {number} as done" in alice.last.text
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    await ed.press("✏️ Edit report")
+    await ed.press("Send the report")
+    assert f"Engineer Ed updated the report on request {number}" in alice.last.text
+    fake.assert_no_rejections()
 
 
 async def test_editing_a_sent_report_does_not_push_out_the_report_kept_aside(fake, desk):
