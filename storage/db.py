@@ -142,13 +142,15 @@ class UnitOfWork:
     Repositories never commit; the service (or the handler wrapper) commits once.
     `touched_requests` collects requests that got a timeline event; the database's
     `before_commit` hook (the deadline clocks) brings them up to date in the same transaction,
-    and also when a touched request's clocks are read before the commit.
+    and also when a touched request's clocks are read before the commit. `locked_requests` are
+    the request rows `requests.lock` holds for this transaction (PostgreSQL), so each is locked once.
     """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], before_commit: BeforeCommit | None = None) -> None:
         self._session_factory = session_factory
         self._before_commit = before_commit
         self.touched_requests: set[int] = set()
+        self.locked_requests: set[int] = set()  # request rows this transaction holds locked (PostgreSQL)
         self.committed = False  # a commit went through: what was done so far stands
 
     async def __aenter__(self) -> UnitOfWork:
@@ -158,7 +160,8 @@ class UnitOfWork:
         self.products = ProductRepository(self.session)
         self.parts = PartRepository(self.session)
         self.claims = ClaimRepository(self.session)
-        self.requests = RequestRepository(self.session, self.touched_requests, self._before_commit and self._refresh)
+        self.requests = RequestRepository(self.session, self.touched_requests, self._before_commit and self._refresh,
+                                          self.locked_requests)
         self.drafts = DraftRepository(self.session)
         self.updates = UpdateRepository(self.session)
         self.counters = CounterRepository(self.session)
@@ -200,11 +203,15 @@ class UnitOfWork:
         if self._before_commit is not None and self.touched_requests:
             await self._before_commit(self, set(self.touched_requests))
         self.touched_requests.clear()
-        await self.session.commit()
+        try:
+            await self.session.commit()
+        finally:
+            self.locked_requests.clear()  # the commit (or its failure) ended the transaction and its locks
         self.committed = True
 
     async def rollback(self) -> None:
         self.touched_requests.clear()
+        self.locked_requests.clear()
         await self.session.rollback()
 
 

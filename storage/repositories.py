@@ -242,17 +242,51 @@ class ProductRepository(_Repository):
         return await self.session.scalar(select(func.count()).select_from(Product).where(Product.customer_id == customer_id)) or 0
 
 
+_LOCK_REQUEST = (  # the request row, locked until the transaction ends, its copy in the session refreshed
+    select(ServiceRequest)
+    .where(ServiceRequest.id == bindparam("request_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 class RequestRepository(_Repository):
-    def __init__(self, session: AsyncSession, touched: set[int] | None = None, refresh: Any = None) -> None:
+    def __init__(self, session: AsyncSession, touched: set[int] | None = None, refresh: Any = None,
+                 locked: set[int] | None = None) -> None:
         super().__init__(session)
         self._touched = touched if touched is not None else set()
         self._refresh = refresh  # brings a touched request's clocks up to date before they are read
+        self._locked = locked if locked is not None else set()  # emptied by the unit of work when its transaction ends
+        self._row_locks: bool | None = None
 
     async def add(self, request: ServiceRequest) -> ServiceRequest:
         return await self._add(request)
 
     async def get(self, request_id: int) -> ServiceRequest | None:
         return await self.session.get(ServiceRequest, request_id)
+
+    @property
+    def takes_row_locks(self) -> bool:
+        """True on PostgreSQL, where `lock` waits for other transactions' changes and a copy read
+        before it may be stale; SQLite's transactions already take turns from their BEGIN IMMEDIATE."""
+        if self._row_locks is None:
+            self._row_locks = self.session.get_bind().dialect.name == "postgresql"
+        return self._row_locks
+
+    async def lock(self, request_id: int) -> ServiceRequest | None:
+        """The request, to be changed: every change to a request or to what hangs on it (its
+        assignment, report, approvals, requisitions, complaint) takes this first, so two
+        transactions on one request take turns and the second one sees what the first did.
+
+        PostgreSQL: SELECT … FOR UPDATE, refreshing the session's copy (the row as committed by
+        whoever held it before); once per transaction per request. SQLite serialises whole
+        transactions (BEGIN IMMEDIATE), so there it is `get`: no statement beyond the usual one."""
+        if request_id in self._locked or not self.takes_row_locks:
+            return await self.session.get(ServiceRequest, request_id)
+        request = await self.session.scalar(_LOCK_REQUEST, {"request_id": request_id})
+        if request is not None:
+            self._locked.add(request_id)
+        return request
 
     async def by_number(self, number: str) -> ServiceRequest | None:
         return await self.session.scalar(select(ServiceRequest).where(ServiceRequest.number == number))

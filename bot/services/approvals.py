@@ -73,6 +73,17 @@ async def _require_request_open(uow: UnitOfWork, approval: Approval) -> None:
         raise RequestEnded(approval)
 
 
+async def _locked(uow: UnitOfWork, approval_id: int) -> Approval | None:
+    """The approval, for a change: its request is locked first (the one lock order, request
+    before what hangs on it, so an approver and a dispatcher closing the request never deadlock),
+    then the approval is read again as the request's previous holder left it."""
+    approval = await uow.approvals.get(approval_id)
+    if approval is None:
+        return None
+    await uow.requests.lock(approval.request_id)
+    return await uow.approvals.get(approval_id) if uow.requests.takes_row_locks else approval
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What one action did, for the handler to tell people."""
@@ -119,6 +130,7 @@ async def request_approval(
     amount_minor: int | None = None, reason: str = "", subject_id: int | None = None,
 ) -> Approval:
     """Open an approval at the first step of the chain the policy gives for its kind and amount."""
+    await uow.requests.lock(request.id)  # the caller's fetcher has usually taken it already: then free
     amount = None if amount_minor is None else Decimal(amount_minor) / 100
     chain = policy.approvals.chain(kind, amount)
     approval = await uow.approvals.add(Approval(
@@ -146,8 +158,9 @@ async def get_for_approver(uow: UnitOfWork, policy: Policy, actor: User, approva
 
 
 async def check_decision(uow: UnitOfWork, policy: Policy, actor: User, approval_id: int, step: int) -> Approval:
-    """The approval, if `actor` may act on `step` now; AlreadyDecided / NotAllowed / NotFound otherwise."""
-    approval = await uow.approvals.get(approval_id)
+    """The approval, if `actor` may act on `step` now; AlreadyDecided / NotAllowed / NotFound otherwise.
+    Checked with its request locked (`_locked`)."""
+    approval = await _locked(uow, approval_id)
     if approval is None:
         raise NotFound()
     if not (set(approval.chain) & actor.role_names) or not actor.is_active:
@@ -221,7 +234,7 @@ def may_answer(actor: User, approval: Approval) -> bool:
 
 async def answer(uow: UnitOfWork, actor: User, approval_id: int, text: str | None, now: datetime) -> Outcome:
     """The requester answers the approver's question; the step is pending again."""
-    approval = await uow.approvals.get(approval_id)
+    approval = await _locked(uow, approval_id)
     if approval is None or not may_answer(actor, approval):
         raise NotFound()
     await _require_request_open(uow, approval)
@@ -242,6 +255,7 @@ async def withdraw(uow: UnitOfWork, approval: Approval, actor: User, why: str, n
     A pending step ends with the usual `approval_decided` event, so its clock stops as on any
     decision; a step waiting for an answer has no clock running, and `approval_withdrawn` only
     ends the request's wait on the approval."""
+    await uow.requests.lock(approval.request_id)  # before the approval's row (the UPDATE below)
     was = approval.status
     if was not in OPEN or not await uow.approvals.transition(approval, was, approval.step, status=WITHDRAWN, updated_at=now):
         return False

@@ -42,7 +42,9 @@ class NotCancellable(NotAllowed):
 
 
 async def cancel_by_customer(uow: UnitOfWork, user: User, request: ServiceRequest, now: datetime) -> list[Approval]:
-    """Cancel the customer's own request; returns the approvals withdrawn with it."""
+    """Cancel the customer's own request; returns the approvals withdrawn with it. The request is
+    locked and checked again first: an engineer's accept or a close committed meanwhile refuses it."""
+    await uow.requests.lock(request.id)  # refreshes `request`, the session's copy
     why = await why_not_cancellable(uow, request)
     if why is not None:
         raise NotCancellable(why)
@@ -62,6 +64,7 @@ async def check_closable(uow: UnitOfWork, request_id: int) -> None:
 
 
 async def close_by_dispatcher(uow: UnitOfWork, actor: User, request_id: int, note: str, now: datetime) -> tuple[ServiceRequest, list[Approval]]:
+    await dispatch.open_request(uow, actor, request_id)  # locked first: what hangs on it is checked as of now
     await check_closable(uow, request_id)
     request = await dispatch.close_request(uow, actor, request_id, note, now)
     return request, await _end_what_hangs_on(uow, request, actor, now)

@@ -231,8 +231,11 @@ class ClockKeeper:
         )).encode()).hexdigest()[:32]
 
     async def __call__(self, uow: UnitOfWork, request_ids: set[int]) -> None:
+        # Each request is locked (in id order) before its events and clock rows are read: two
+        # transactions recording events on one request (two approvals asked at once) take turns,
+        # and the second finds the clock rows the first inserted instead of inserting them again.
         for request_id in sorted(request_ids):
-            request = await uow.requests.get(request_id)
+            request = await uow.requests.lock(request_id)
             if request is not None:
                 await self.sync(uow, request)
 

@@ -380,13 +380,17 @@ async def open_list(uow: UnitOfWork, actor: User, now: datetime) -> list[ListIte
 
 
 async def _for_action(uow: UnitOfWork, actor: User, complaint_id: int, *, taken: bool = True) -> tuple[Complaint, ServiceRequest]:
-    """A complaint a supervisor may act on now: not answered, not withdrawn, and taken first."""
+    """A complaint a supervisor may act on now: not answered, not withdrawn, and taken first.
+    Its request is locked first and the complaint read again after it, so a withdrawal (the
+    customer cancelling) or a colleague's answer committed meanwhile is seen, not written over."""
     if not may_handle(actor):
         raise NotAllowed()
     complaint = await _get(uow, complaint_id)
+    request = await uow.requests.lock(complaint.request_id)
+    if uow.requests.takes_row_locks:
+        complaint = await _get(uow, complaint_id)
     if complaint.state == ANSWERED:
         raise AlreadyAnswered(complaint)
-    request = await uow.requests.get(complaint.request_id)
     if request.status not in requests.OPEN_STATUSES:
         raise Withdrawn()
     if taken and complaint.state != INVESTIGATING:

@@ -31,7 +31,7 @@ class Verdict:
 
 async def confirm(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, resolved: bool, now: datetime) -> Verdict:
     """The customer's answer to the report, accepted once (a second press or a stale button is refused)."""
-    request = await requests.own_request(uow, customer, request_id)
+    request = await requests.own_request(uow, customer, request_id, lock=True)  # an edit of the report waits, or is refused
     report = await uow.jobs.report_of(request.id)
     if request.status != requests.RESOLVED or report is None or report.outcome is not None:
         raise NotAllowed()
@@ -60,8 +60,15 @@ async def confirm(uow: UnitOfWork, user: User, customer: Customer | None, reques
 
 async def close_unconfirmed(uow: UnitOfWork, now: datetime, window: timedelta) -> list[ServiceRequest]:
     """Close requests whose report has waited `window` for the customer: "confirmed by timeout"."""
-    closed = []
-    for report, request in await uow.jobs.unconfirmed_before(now - window, requests.RESOLVED, TIMEOUT_BATCH):
+    closed, cutoff = [], now - window
+    due = await uow.jobs.unconfirmed_before(cutoff, requests.RESOLVED, TIMEOUT_BATCH)
+    for report, request in sorted(due, key=lambda pair: pair[1].id):  # locked in id order, as everywhere
+        if await uow.requests.lock(request.id) is None or request.status != requests.RESOLVED:
+            continue  # answered or closed meanwhile by another process
+        if uow.requests.takes_row_locks:  # the report as the lock's previous holder left it
+            await uow.session.refresh(report)
+            if report.updated_at > cutoff:
+                continue  # the engineer edited it meanwhile: its window starts again
         if not await uow.jobs.decide_report(report.id, TIMEOUT, now):
             continue  # the customer answered at this very moment, or another process closed it
         before = request.status

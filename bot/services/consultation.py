@@ -60,7 +60,7 @@ def may_answer(user: User, request: ServiceRequest) -> bool:
 
 
 async def _answerable(uow: UnitOfWork, actor: User, request_id: int) -> ServiceRequest:
-    request = await uow.requests.get(request_id)
+    request = await uow.requests.lock(request_id)
     if request is None:
         raise NotFound()
     if not may_answer(actor, request) or not may_be_answered(request, await uow.requests.events(request.id, include_internal=False)):
@@ -150,7 +150,7 @@ async def _close(uow: UnitOfWork, actor: User, request: ServiceRequest, action: 
 
 async def confirm_answered(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, now: datetime) -> ServiceRequest:
     """The customer says the answer resolves their question: the consultation is closed."""
-    request = await requests.own_request(uow, customer, request_id)
+    request = await requests.own_request(uow, customer, request_id, lock=True)
     await _close(uow, user, request, CONFIRMED, "confirmed", now)
     draft = await dialogs.current(uow, user.id)
     if draft is not None and draft.kind == requests.COMMENT_DIALOG and draft.data.get("request_id") == request.id:
@@ -162,7 +162,7 @@ async def close_as_answered(uow: UnitOfWork, dispatcher: User, request_id: int, 
     """A dispatcher closes an answered consultation the customer did not confirm."""
     if not is_dispatcher(dispatcher):
         raise NotAllowed()
-    request = await uow.requests.get(request_id)
+    request = await uow.requests.lock(request_id)
     if request is None:
         raise NotFound()
     if asked_again(await uow.requests.events(request.id, include_internal=False)):

@@ -125,10 +125,24 @@ async def _registry_product(uow: UnitOfWork, serial_text: str | None) -> Product
         return None
 
 
-async def open_request(uow: UnitOfWork, actor: User, request_id: int) -> ServiceRequest:
-    """An open request a dispatcher acts on (NotFound / NotAllowed otherwise)."""
+async def effective_warranty(uow: UnitOfWork, request: ServiceRequest, tz: ZoneInfo) -> str:
+    """The warranty the desk works with, as the staff card shows it: the dispatcher's ruling, else
+    the registry's reading (the linked product, or the one whose serial the customer typed) on
+    the day the fault was reported. The deadline clocks follow it (clocks.derive)."""
+    if request.warranty:
+        return request.warranty
+    product = await uow.products.get(request.product_id) if request.product_id else await _registry_product(uow, request.serial_text)
+    return warranty_from_registry(product, request.created_at.astimezone(tz).date())
+
+
+async def open_request(uow: UnitOfWork, actor: User, request_id: int, *, lock: bool = True) -> ServiceRequest:
+    """An open request a dispatcher acts on (NotFound / NotAllowed otherwise).
+
+    Locked for the change (`uow.requests.lock`) and checked after the lock, so a change another
+    process made meanwhile (the customer cancelled, the engineer declined) is seen and refused
+    rather than written over; `lock=False` for a read-only look (the candidates list)."""
     require_dispatcher(actor)
-    request = await uow.requests.get(request_id)
+    request = await (uow.requests.lock(request_id) if lock else uow.requests.get(request_id))
     if request is None:
         raise NotFound()
     if request.status not in requests.OPEN_STATUSES or request.kind in NOT_QUEUED_KINDS:
@@ -239,7 +253,7 @@ def rank(engineers: list[User], open_jobs: dict[int, int], site: str, product_te
 
 
 async def candidates(uow: UnitOfWork, actor: User, request_id: int, capacity: int) -> list[Candidate]:
-    request = await open_request(uow, actor, request_id)
+    request = await open_request(uow, actor, request_id, lock=False)
     product = await uow.products.get(request.product_id) if request.product_id else None
     engineers = await uow.users.active_with_role(ROLE_ENGINEER)
     open_jobs = await uow.dispatch.open_jobs_by_engineer(OPEN_JOB)
@@ -305,8 +319,9 @@ async def _hand_back(uow: UnitOfWork, request: ServiceRequest, engineer_id: int,
 
 
 async def respond(uow: UnitOfWork, engineer: User, request_id: int, accept: bool, reason: str | None, now: datetime) -> ServiceRequest:
-    """The assigned engineer accepts, or declines with a reason (the job returns to the queue)."""
-    request = await uow.requests.get(request_id)
+    """The assigned engineer accepts, or declines with a reason (the job returns to the queue).
+    Checked on the locked request: a dispatcher who gave the job to someone else meanwhile wins."""
+    request = await uow.requests.lock(request_id)
     if request is None or request.assigned_engineer_id != engineer.id or not engineer.is_active:
         raise NotFound()
     if request.status != requests.ASSIGNED:
@@ -335,9 +350,13 @@ class Released:
 
 async def release_jobs(uow: UnitOfWork, actor: User, engineer: User, now: datetime) -> Released:
     """The open jobs of an engineer who was deactivated or is no longer an engineer go back to
-    the queue at once, their history kept."""
+    the queue at once, their history kept. Each job is locked (in id order, as everywhere) and
+    checked again: one reassigned or declined meanwhile is no longer theirs to release."""
     released, withdrawn = [], []
-    for request in await uow.dispatch.jobs_of(engineer.id, OPEN_JOB):
+    for job_id in sorted(job.id for job in await uow.dispatch.jobs_of(engineer.id, OPEN_JOB)):
+        request = await uow.requests.lock(job_id)
+        if request is None or request.assigned_engineer_id != engineer.id or request.status not in OPEN_JOB:
+            continue
         withdrawn += await _hand_back(uow, request, engineer.id, actor, now, "released")
         before = request.status
         request.status, request.assigned_engineer_id = requests.TRIAGED, None

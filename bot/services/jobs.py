@@ -70,9 +70,12 @@ def _check_visit_time(when: datetime, now: datetime) -> datetime:
     return when
 
 
-async def own_job(uow: UnitOfWork, engineer: User, request_id: int, statuses: tuple[str, ...] = (requests.IN_PROGRESS,)) -> ServiceRequest:
-    """The engineer's own job in one of `statuses`; someone else's job is simply not found."""
-    request = await uow.requests.get(request_id)
+async def own_job(uow: UnitOfWork, engineer: User, request_id: int, statuses: tuple[str, ...] = (requests.IN_PROGRESS,),
+                  *, lock: bool = True) -> ServiceRequest:
+    """The engineer's own job in one of `statuses`; someone else's job is simply not found.
+    Locked for the change and checked after the lock (`uow.requests.lock`): a reassignment, a
+    close or the customer's verdict committed meanwhile is seen; `lock=False` to only show it."""
+    request = await (uow.requests.lock(request_id) if lock else uow.requests.get(request_id))
     if (
         request is None or request.assigned_engineer_id != engineer.id
         or not engineer.is_active or ROLE_ENGINEER not in engineer.role_names
@@ -143,7 +146,9 @@ async def answer_visit(uow: UnitOfWork, user: User, customer: Customer | None, v
     visit = await uow.jobs.visit(visit_id)
     if visit is None:
         raise NotFound()
-    request = await requests.own_request(uow, customer, visit.request_id)
+    request = await requests.own_request(uow, customer, visit.request_id, lock=True)
+    if uow.requests.takes_row_locks:
+        await uow.session.refresh(visit)  # as the engineer left it: a time proposed meanwhile is another proposal
     if request.status != requests.IN_PROGRESS or visit.engineer_id != request.assigned_engineer_id:
         raise NotAllowed()
     if proposed is not None and (visit.planned_at is None or proposal_mark(visit) != proposed):
@@ -227,7 +232,7 @@ class JobCard:
 
 
 async def job_card(uow: UnitOfWork, engineer: User, request_id: int, *, repeat_within: timedelta | None = None) -> JobCard:
-    request = await own_job(uow, engineer, request_id, (requests.ASSIGNED, requests.IN_PROGRESS, requests.RESOLVED))
+    request = await own_job(uow, engineer, request_id, (requests.ASSIGNED, requests.IN_PROGRESS, requests.RESOLVED), lock=False)
     return JobCard(
         request=request, customer=await uow.customers.get(request.customer_id),
         visit=await current_visit(uow, request), report=await uow.jobs.report_of(request.id),

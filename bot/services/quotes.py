@@ -53,9 +53,10 @@ def totals(data: dict) -> Totals:
     return Totals(parts, data.get("labour_minor", 0), data.get("travel_minor", 0))
 
 
-async def _may_quote(uow: UnitOfWork, actor: User, request_id: int) -> ServiceRequest:
-    """Dispatchers, and the engineer of the job, on an open request."""
-    request = await uow.requests.get(request_id)
+async def _may_quote(uow: UnitOfWork, actor: User, request_id: int, *, lock: bool = False) -> ServiceRequest:
+    """Dispatchers, and the engineer of the job, on an open request (`lock`: to send the quote,
+    checked after `uow.requests.lock`)."""
+    request = await (uow.requests.lock(request_id) if lock else uow.requests.get(request_id))
     if request is None:
         raise NotFound()
     if not (dispatch.is_dispatcher(actor) or (actor.is_active and request.assigned_engineer_id == actor.id)):
@@ -138,7 +139,7 @@ async def send(uow: UnitOfWork, actor: User, draft: Draft, now: datetime) -> Sen
     tell the customer they pay nothing while the new quote keeps the work blocked."""
     if draft.step != REVIEW:
         raise StaleAction()
-    request = await _may_quote(uow, actor, draft.data["request_id"])
+    request = await _may_quote(uow, actor, draft.data["request_id"], lock=True)
     sums = totals(draft.data)
     await uow.quotes.supersede(request.id)
     withdrawn = await approvals.withdraw_open(uow, request.id, actor, approvals.QUOTE_REPLACED, now, kind="waiver")
@@ -167,7 +168,7 @@ async def answer(uow: UnitOfWork, user: User, quote_id: int, accept: bool, now: 
     customer agreed to pay)."""
     quote = await uow.quotes.get(quote_id)
     customer = await uow.customers.by_user_id(user.id)
-    request = await uow.requests.get(quote.request_id) if quote else None
+    request = await uow.requests.lock(quote.request_id) if quote else None  # a close or a ruling meanwhile is seen
     if quote is None or customer is None or request is None or request.customer_id != customer.id:
         raise NotFound()
     if request.status not in requests.OPEN_STATUSES:

@@ -112,9 +112,10 @@ async def page_of(uow: UnitOfWork, customer: Customer | None, page: int) -> Requ
     return RequestPage(items, page, max(1, math.ceil(total / PAGE_SIZE)), total)
 
 
-async def own_request(uow: UnitOfWork, customer: Customer | None, request_id: int) -> ServiceRequest:
-    """A customer's own request; anybody else's is reported as not found, never as forbidden."""
-    request = await uow.requests.get(request_id)
+async def own_request(uow: UnitOfWork, customer: Customer | None, request_id: int, *, lock: bool = False) -> ServiceRequest:
+    """A customer's own request; anybody else's is reported as not found, never as forbidden.
+    `lock`: the customer changes it (see `uow.requests.lock`); the card and the list only read."""
+    request = await (uow.requests.lock(request_id) if lock else uow.requests.get(request_id))
     if request is None or customer is None or request.customer_id != customer.id:
         raise NotFound()
     return request

@@ -217,6 +217,7 @@ async def cancel(uow: UnitOfWork, engineer: User, requisition_id: int, now: date
     """The engineer withdraws a requisition that has not been issued yet; an approval still open
     for it is withdrawn too, so nobody is asked (or chased) to decide it."""
     requisition = await _own_requisition(uow, engineer, requisition_id)
+    await uow.requests.lock(requisition.request_id)  # the request before the requisition, as everywhere
     return await _cancel(uow, requisition, engineer, approvals.SUBJECT_WITHDRAWN, now)
 
 
@@ -280,7 +281,8 @@ async def issue(uow: UnitOfWork, warehouse_user: User, requisition_id: int, ware
     warehouse = await uow.stock.warehouse(warehouse_id)
     if requisition is None or warehouse is None:
         raise NotFound()
-    request = await uow.requests.get(requisition.request_id)
+    # the request first (a report or a close of the job waits, or is seen), then the requisition
+    request = await uow.requests.lock(requisition.request_id)
     if request.status not in requests.OPEN_STATUSES:
         raise JobNotOpen(request)  # reported or ended: its open requisitions are being cancelled
     async with uow.session.begin_nested():
@@ -310,6 +312,7 @@ async def issue(uow: UnitOfWork, warehouse_user: User, requisition_id: int, ware
 async def confirm_receipt(uow: UnitOfWork, engineer: User, requisition_id: int, now: datetime) -> PartRequisition:
     """The engineer has the issued parts in hand. Once only (`WrongState` on a second press)."""
     requisition = await _own_requisition(uow, engineer, requisition_id)
+    await uow.requests.lock(requisition.request_id)  # the request before the requisition, as everywhere
     if not await uow.stock.move_requisition(requisition.id, (ISSUED,), RECEIVED, received_at=now):
         raise WrongState(requisition)
     requisition = await uow.stock.requisition(requisition.id)
