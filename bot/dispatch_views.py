@@ -39,17 +39,28 @@ def time_left(_: Translator, due_at: datetime | None, now: datetime) -> str:
     return _("{hours} h {minutes} min left", hours=minutes // 60, minutes=minutes % 60)
 
 
-def queue_view(_: Translator, items: list[QueueItem], now: datetime) -> View:
+def queue_view(_: Translator, items: list[QueueItem], now: datetime, *, total: int | None = None, page: int = 0) -> View:
+    """One page of the queue; `total` counts every page (the items alone when not given)."""
+    total = len(items) if total is None else total
     if not items:
         return View(_("The queue is empty: every request has an engineer."))
-    lines = [_("<b>Queue</b>: {count} without an engineer, most urgent first", count=len(items))]
+    pages = max(1, -(-total // dispatch.QUEUE_SIZE))
+    if pages == 1:
+        lines = [_("<b>Queue</b>: {count} without an engineer, most urgent first", count=total)]
+    else:
+        lines = [_("<b>Queue</b>: {count} without an engineer, most urgent first · page {page} of {pages}", count=total, page=page + 1, pages=pages)]
     rows = []
     for item in items:
         request = item.request
         left = time_left(_, item.due_at, now)
         lines.append(_("{number} · {kind} · {left}", number=request.number, kind=_(KIND_LABELS[request.kind]), left=left))
         rows.append([button(shorten(f"{request.number} · {left}", 60), DispatchButton(request.id, "open"))])
-    return View("\n".join(lines), inline(rows))
+    nav = []  # DispatchButton(page, "queue"): for "queue" the request field holds the page
+    if page > 0:
+        nav.append(button(_("‹ Previous"), DispatchButton(page - 1, "queue")))
+    if page < pages - 1:
+        nav.append(button(_("Next ›"), DispatchButton(page + 1, "queue")))
+    return View("\n".join(lines), inline([*rows, nav]))
 
 
 def typed_match_line(_: Translator, product: Product, owner: str | None) -> str:
@@ -136,6 +147,16 @@ def assign_choices(_: Translator, request: ServiceRequest, candidates: list[Cand
     lines.append(_("📍 region matches · 🔧 skills match"))
     rows.append([button(_("‹ Back"), DispatchButton(request.id, "open"))])
     return View("\n".join(lines), inline(rows))
+
+
+def engineer_unavailable(_: Translator, engineer: User, reason: str) -> str:
+    """Why a stale list's engineer was refused (dispatch.EngineerUnavailable)."""
+    name = display_name(engineer)
+    if reason == dispatch.EngineerUnavailable.OFF_DUTY:
+        return _("{name} is off duty now, so no new jobs go to them. Please choose another engineer.", name=name)
+    if reason == dispatch.EngineerUnavailable.AT_CAPACITY:
+        return _("{name} has as many open jobs as one engineer may have. Please choose another engineer.", name=name)
+    return _("{name} already has this job. Please choose another engineer.", name=name)
 
 
 def assigned_to_customer(_: Translator, request: ServiceRequest, engineer: User) -> str:

@@ -64,6 +64,10 @@ def expert_choices(_: Translator, request: ServiceRequest, choices: list[ExpertC
     return View(_("Which technical expert should look at {number}? Least busy first:", number=request.number), inline(rows))
 
 
+def expert_off_duty(_: Translator, expert: User) -> str:
+    return _("{name} is off duty now. Please choose another expert.", name=display_name(expert))
+
+
 def already_with_expert(_: Translator, request: ServiceRequest, open_case: Escalation, expert: User | None) -> View:
     lines = [
         _("{number} already waits for the answer of {name} (asked {time}).", number=request.number, name=display_name(expert) if expert else "—", time=_.datetime(open_case.created_at)),

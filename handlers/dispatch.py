@@ -31,11 +31,19 @@ async def _refuse(turn: Turn, payload_data: str) -> None:
 async def cmd_queue(turn: Turn) -> None:
     """/queue: requests without an engineer, most urgent deadline first."""
     try:
-        items = await dispatch.queue(turn.uow, turn.user)
+        view = await _queue_page(turn, 0)
     except NotAllowed:
         await turn.reply(turn._("This command is for dispatchers."))
         return
-    await turn.reply(dispatch_views.queue_view(turn._, items, turn.now))
+    await turn.reply(view)
+
+
+async def _queue_page(turn: Turn, page: int) -> View:
+    """A page of the queue; the last one when the queue has shrunk below it since the button was sent."""
+    total = await dispatch.queue_size(turn.uow, turn.user)
+    page = min(max(page, 0), max(0, -(-total // dispatch.QUEUE_SIZE) - 1))
+    items = await dispatch.queue(turn.uow, turn.user, page)
+    return dispatch_views.queue_view(turn._, items, turn.now, total=total, page=page)
 
 
 @handler
@@ -63,6 +71,8 @@ async def on_dispatch_button(turn: Turn, payload: DispatchButton) -> None:
         action, value = payload.action, payload.value
         if action == "open":
             await show_card(turn, payload.request_id)
+        elif action == "queue":  # request_id holds the page
+            await turn.edit(await _queue_page(turn, payload.request_id))
         elif action == "priority":
             await dispatch.set_priority(turn.uow, turn.user, payload.request_id, value, turn.now)
             await show_card(turn, payload.request_id)
@@ -70,10 +80,15 @@ async def on_dispatch_button(turn: Turn, payload: DispatchButton) -> None:
             await dispatch.set_distance(turn.uow, turn.user, payload.request_id, value, turn.deps.policy.deadlines.arrival_bands, turn.now)
             await show_card(turn, payload.request_id)
         elif action == "warranty" and value:
-            waiting = await quotes.waiting_quote(turn.uow, payload.request_id)
+            request = await dispatch.open_request(turn.uow, turn.user, payload.request_id)
+            latest = await turn.uow.quotes.latest(request.id)
+            in_force = latest if latest is not None and latest.status in (quotes.SENT, quotes.ACCEPTED) else None
+            gated = await quotes.payment_pending(turn.uow, request)
             ruled = await dispatch.set_warranty(turn.uow, turn.user, payload.request_id, value, turn.now)
-            if waiting is not None and ruled.request.warranty == dispatch.IN_WARRANTY:
-                await quote_handlers.tell_quote_void(turn, ruled.request, waiting)
+            if in_force is not None and ruled.request.warranty == dispatch.IN_WARRANTY:  # waiting, or already accepted
+                await quote_handlers.tell_quote_void(turn, ruled.request, in_force)
+            if await quotes.payment_pending(turn.uow, ruled.request) != gated:
+                await _tell_engineer_of_gate(turn, ruled.request, not gated)
             await turn.uow.commit()  # the ruling stands before the approvers' cards say a waiver was withdrawn
             await show_card(turn, payload.request_id)
             await approval_handlers.show_withdrawn(turn, ruled.withdrawn)
@@ -93,8 +108,9 @@ async def on_dispatch_button(turn: Turn, payload: DispatchButton) -> None:
             await approval_handlers.start_waiver(turn, payload.request_id, from_quote=value == "quote")
         elif action == "quote":
             await quote_handlers.start_quote(turn, payload.request_id)
+        elif action in ("close", "contacted") and not await _still_open(turn, payload.request_id):
+            return
         elif action == "close":
-            await dispatch.staff_card(turn.uow, turn.user, payload.request_id, turn.deps.settings.timezone)  # authority check
             try:
                 await cancellation.check_closable(turn.uow, payload.request_id)
             except cancellation.ProductAtWarehouse:
@@ -103,13 +119,38 @@ async def on_dispatch_button(turn: Turn, payload: DispatchButton) -> None:
             draft = await dialogs.begin(turn.uow, turn.user.id, CLOSE_DIALOG, NOTE_STEP, {"request_id": payload.request_id}, turn.now)
             await turn.reply(View(turn._("Why is the request closed without the work? The customer reads this."), _cancel_markup(turn, draft)))
         elif action == "contacted":
-            await dispatch.staff_card(turn.uow, turn.user, payload.request_id, turn.deps.settings.timezone)  # authority check
             draft = await dialogs.begin(turn.uow, turn.user.id, CONTACTED_DIALOG, NOTE_STEP, {"request_id": payload.request_id}, turn.now)
             await turn.reply(View(turn._("What did you agree with the customer? Send a short note."), _cancel_markup(turn, draft)))
         else:
             raise InvalidValue("action")
     except (NotAllowed, NotFound, InvalidValue):
         await _refuse(turn, payload.pack())
+
+
+async def _still_open(turn: Turn, request_id: int) -> bool:
+    """Before asking for a note: an old card's button of a request closed or cancelled meanwhile
+    is refused here, not after the note was written (the card is redrawn as it is now)."""
+    dispatch.require_dispatcher(turn.user)
+    try:
+        await dispatch.open_request(turn.uow, turn.user, request_id, lock=False)
+    except NotAllowed:
+        await turn.answer(turn._("This request is closed or cancelled meanwhile; nothing can be recorded on it."), alert=True)
+        await show_card(turn, request_id)
+        return False
+    return True
+
+
+async def _tell_engineer_of_gate(turn: Turn, request, gated: bool) -> None:
+    """A ruling changed whether the job's paid work waits for the customer's yes: its engineer hears."""
+    engineer = await turn.uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None
+    if engineer is None or not engineer.is_active or engineer.id == turn.user.id or request.status not in dispatch.OPEN_JOB:
+        return
+    _ = turn.translator_for(engineer)
+    if gated:
+        text = _("Job {number} is now paid work: it goes on after the customer accepts a quote or a fee waiver is approved.", number=request.number)
+    else:
+        text = _("Job {number} is ruled in warranty: no quote is needed, the work can go on.", number=request.number)
+    await turn.notify(engineer, text)
 
 
 def _product_at_warehouse(turn: Turn) -> str:
@@ -157,10 +198,17 @@ def _cancel_markup(turn: Turn, draft: Draft) -> InlineKeyboardMarkup:
 async def on_assign_button(turn: Turn, payload: AssignButton) -> None:
     expected = payload.expected_id or None
     try:
-        assigned = await dispatch.assign(turn.uow, turn.user, payload.request_id, payload.engineer_id, expected, turn.now)
+        assigned = await dispatch.assign(turn.uow, turn.user, payload.request_id, payload.engineer_id, expected, turn.now,
+                                         capacity=turn.deps.policy.dispatch.engineer_capacity)
     except dispatch.AlreadyAssigned as lost:
         await turn.answer(dispatch_views.already_assigned(turn._, lost.engineer), alert=True)
         await show_card(turn, payload.request_id)
+        return
+    except dispatch.EngineerUnavailable as unavailable:
+        await turn.answer(dispatch_views.engineer_unavailable(turn._, unavailable.engineer, unavailable.reason), alert=True)
+        request = await dispatch.open_request(turn.uow, turn.user, payload.request_id, lock=False)
+        capacity = turn.deps.policy.dispatch.engineer_capacity
+        await turn.edit(dispatch_views.assign_choices(turn._, request, await dispatch.candidates(turn.uow, turn.user, request.id, capacity)))
         return
     except dispatch.EngineerUnreachable as unreachable:
         await turn.answer(turn._("{name} has blocked the bot, so the job would not reach them. Please choose another engineer, "

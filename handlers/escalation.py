@@ -39,6 +39,10 @@ async def on_expert_pick(turn: Turn, payload: ExpertPickButton) -> None:
     except escalation.AlreadyEscalated as already:
         await turn.edit(await _already_view(turn, already))
         return
+    except escalation.ExpertOffDuty as off:
+        await turn.answer(escalation_views.expert_off_duty(turn._, off.expert), alert=True)
+        await turn.edit(escalation_views.asking_view(turn._, await escalation.asking(turn.uow, turn.user, payload.request_id)))
+        return
     except (NotAllowed, NotFound):
         await _refuse(turn, payload.pack())
         return
@@ -65,6 +69,11 @@ async def on_question_input(turn: Turn, draft: Draft, message: UserInput) -> Non
     except escalation.AlreadyEscalated as already:
         await dialogs.end(turn.uow, draft)
         await turn.reply(await _already_view(turn, already))
+        return
+    except escalation.ExpertOffDuty as off:  # went off duty while the question was typed
+        await dialogs.end(turn.uow, draft)
+        await turn.reply(escalation_views.expert_off_duty(turn._, off.expert))
+        await turn.reply(escalation_views.asking_view(turn._, await escalation.asking(turn.uow, turn.user, draft.data["request_id"])))
         return
     except (NotAllowed, NotFound):
         await dialogs.end(turn.uow, draft)

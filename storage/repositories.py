@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, delete, exists, func, select, update
+from sqlalchemy import Select, bindparam, case, delete, exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -486,21 +486,32 @@ class _ClockReader(_Repository):
 
 
 class DispatchRepository(_ClockReader):
-    async def queue(self, statuses: tuple[str, ...], limit: int, exclude_kinds: tuple[str, ...] = ()) -> list[tuple[ServiceRequest, datetime | None]]:
-        """Unassigned requests with the due time of their earliest running clock, most urgent first."""
+    async def queue(self, statuses: tuple[str, ...], limit: int, exclude_kinds: tuple[str, ...] = (), *, offset: int = 0,
+                    priorities: tuple[str, ...] = ()) -> list[tuple[ServiceRequest, datetime | None]]:
+        """Unassigned requests with the due time of their earliest running clock, most urgent first:
+        soonest due (none last), then by `priorities` (most urgent first), then the oldest."""
         await self._fresh()
         due = (
             select(func.min(SlaClock.due_at))
             .where(SlaClock.request_id == ServiceRequest.id, SlaClock.stopped_at.is_(None))
             .scalar_subquery()
         )
+        rank = case({p: i for i, p in enumerate(priorities)}, value=ServiceRequest.priority, else_=len(priorities)) if priorities else None
         rows = await self.session.execute(
             select(ServiceRequest, due.label("due"))
-            .where(ServiceRequest.status.in_(statuses), ServiceRequest.assigned_engineer_id.is_(None), ServiceRequest.kind.not_in(exclude_kinds))
-            .order_by(due.asc().nulls_last(), ServiceRequest.id)
+            .where(*self._queued(statuses, exclude_kinds))
+            .order_by(due.asc().nulls_last(), *([rank] if rank is not None else []), ServiceRequest.created_at, ServiceRequest.id)
+            .offset(offset)
             .limit(limit)
         )
         return [(request, due_at) for request, due_at in rows.all()]
+
+    async def queue_count(self, statuses: tuple[str, ...], exclude_kinds: tuple[str, ...] = ()) -> int:
+        return await self.session.scalar(select(func.count()).select_from(ServiceRequest).where(*self._queued(statuses, exclude_kinds))) or 0
+
+    @staticmethod
+    def _queued(statuses: tuple[str, ...], exclude_kinds: tuple[str, ...]) -> tuple:
+        return ServiceRequest.status.in_(statuses), ServiceRequest.assigned_engineer_id.is_(None), ServiceRequest.kind.not_in(exclude_kinds)
 
     async def open_jobs_by_engineer(self, statuses: tuple[str, ...]) -> dict[int, int]:
         rows = await self.session.execute(

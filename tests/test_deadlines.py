@@ -90,8 +90,11 @@ NAMES = {500: "D1", 501: "D2", 600: "E", 700: "SM", 701: "GM"}
 # R2 is contacted, assigned and accepted at 10:00: its 24 h arrival clock reaches 50 % at 22:00
 # and 80 % at 05:12, both outside reachable hours, so the engineer hears once, at 08:00. A customer
 # wait from 09:00 to 10:30 moves the deadline to 11:30, when the engineer and the dispatchers are
-# told; the engineer arrives at 12:00. Its 7-day repair clock (plus the 1.5 h pause) reaches 50 %
-# on Thursday 23:30 and 80 % on Sunday 01:54: both wait for 08:00.
+# told; the engineer arrives at 12:00. Its 7-day repair clock (from the report, plus the 1.5 h
+# pause) reaches 50 % on Thursday 23:00 and 80 % on Sunday 01:24: both wait for 08:00.
+# R1, contacted but never assigned, has its 7-day repair clock too: with no engineer, the
+# dispatchers hear of it at 50 % (Thursday 21:30), 80 % (Sunday 01:54, at 08:00) and when it is
+# missed (the next Monday 09:30).
 EXPECTED_WEEK = [
     ("Mon 11:30", "D1", "R1"), ("Mon 11:30", "D2", "R1"),
     ("Mon 12:50", "D1", "R1"), ("Mon 12:50", "D2", "R1"),
@@ -101,6 +104,9 @@ EXPECTED_WEEK = [
     ("Tue 11:30", "D1", "R2"), ("Tue 11:30", "D2", "R2"), ("Tue 11:30", "E", "R2"),
     ("Fri 08:00", "E", "R2"),
     ("Sun 08:00", "E", "R2"),
+    ("Thu 21:30", "D1", "R1"), ("Thu 21:30", "D2", "R1"),
+    ("Sun 08:00", "D1", "R1"), ("Sun 08:00", "D2", "R1"),
+    ("Mon 09:30", "D1", "R1"), ("Mon 09:30", "D2", "R1"),  # a week after the report
 ]
 
 

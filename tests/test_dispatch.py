@@ -152,7 +152,49 @@ async def test_contact_stops_the_first_contact_clock_and_queue_orders_by_deadlin
         second = await _request(uow, user, customer, clock)
         assert [i.request.id for i in await dispatch.queue(uow, dispatcher)] == [first.id, second.id]
         await dispatch.log_contacted(uow, dispatcher, first.id, "Called, pump is off", clock.now())
-        assert [c.kind for c in await uow.requests.clocks(first.id) if c.stopped_at is None] == []
+        # the 7-day repair promise still runs: a contacted request nobody assigns keeps a deadline
+        assert [c.kind for c in await uow.requests.clocks(first.id) if c.stopped_at is None] == ["repair_completed"]
         assert [i.request.id for i in await dispatch.queue(uow, dispatcher)] == [second.id, first.id]
         await dispatch.set_warranty(uow, dispatcher, second.id, "paid_misuse", clock.now())
         assert (second.warranty, second.warranty_reason, second.status) == ("paid", "misuse", "triaged")
+
+
+def test_ranking_leaves_out_the_engineer_who_has_the_job():
+    ranked = dispatch.rank([_engineer(1), _engineer(2)], {}, "", "", capacity=5, current_id=1)
+    assert [c.engineer.id for c in ranked] == [2]
+
+
+async def test_assign_rechecks_duty_capacity_and_the_current_engineer(database, clock):
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer = await _setup(uow, clock)
+        request = await _request(uow, user, customer, clock)
+        crew[0].on_duty = False  # went off duty after the list was drawn
+        with pytest.raises(dispatch.EngineerUnavailable) as refused:
+            await dispatch.assign(uow, dispatcher, request.id, crew[0].id, None, clock.now(), capacity=5)
+        assert (refused.value.engineer.id, refused.value.reason) == (crew[0].id, "off_duty")
+        for _ in range(2):
+            await dispatch.assign(uow, dispatcher, (await _request(uow, user, customer, clock)).id, crew[1].id, None, clock.now())
+        with pytest.raises(dispatch.EngineerUnavailable) as refused:
+            await dispatch.assign(uow, dispatcher, request.id, crew[1].id, None, clock.now(), capacity=2)
+        assert refused.value.reason == "at_capacity"
+        assert (request.status, request.assigned_engineer_id) == ("new", None)
+        await dispatch.assign(uow, dispatcher, request.id, crew[2].id, None, clock.now(), capacity=2)
+        await dispatch.respond(uow, crew[2], request.id, True, None, clock.now())
+        with pytest.raises(dispatch.EngineerUnavailable) as refused:  # "Reassign" to the one who has it
+            await dispatch.assign(uow, dispatcher, request.id, crew[2].id, crew[2].id, clock.now(), capacity=2)
+        assert refused.value.reason == "has_it"
+        assert (request.status, [a.outcome for a in await uow.dispatch.assignments(request.id)]) == ("in_progress", ["accepted"])
+
+
+async def test_the_queue_counts_every_request_and_pages_by_deadline_priority_and_age(database, clock, monkeypatch):
+    monkeypatch.setattr(dispatch, "QUEUE_SIZE", 2)
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer = await _setup(uow, clock)
+        made = []
+        for _ in range(3):
+            made.append(await _request(uow, user, customer, clock))  # created at the same moment: equal deadlines
+        await dispatch.set_priority(uow, dispatcher, made[2].id, "urgent", clock.now())
+        await dispatch.set_priority(uow, dispatcher, made[1].id, "high", clock.now())
+        assert await dispatch.queue_size(uow, dispatcher) == 3
+        pages = [[i.request.id for i in await dispatch.queue(uow, dispatcher, page)] for page in (0, 1)]
+        assert pages == [[made[2].id, made[1].id], [made[0].id]]

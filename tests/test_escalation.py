@@ -323,3 +323,15 @@ async def test_an_analysis_interrupted_by_another_case_is_kept_and_continued(dat
         await escalation.start_answer(uow, s["xena"], second.id, clock.now())  # opens the other case
         resumed, _ = await escalation.start_answer(uow, s["xena"], first.id, clock.now())
         assert (resumed.step, resumed.data["analysis"]) == (escalation.PLAN, "Worn bearing, long analysis")
+
+
+async def test_an_expert_who_went_off_duty_is_refused_before_the_question(database, clock):
+    async with database.uow() as uow:
+        s = await _setup(uow, clock)
+        expert = s["xena"]
+        expert.on_duty = False
+        with pytest.raises(escalation.ExpertOffDuty):
+            await escalation.start_question(uow, s["dora"], s["request"].id, expert.id, clock.now())
+        with pytest.raises(escalation.ExpertOffDuty):
+            await escalation.escalate(uow, s["dora"], s["request"].id, expert.id, "Cause?", clock.now())
+        assert await uow.escalations.unanswered_of_request(s["request"].id) == []

@@ -112,7 +112,8 @@ async def test_submitted_request_has_timeline_photos_and_first_contact_deadline(
         assert [e.action for e in card.events] == ["created"]
         assert card.photo_count == 1
         assert (card.request.site_latitude, card.request.site_longitude) == (35.1, 113.2)
-        assert [(c.kind, c.due_at - c.started_at) for c in card.clocks] == [("first_contact", timedelta(hours=4))]
+        # first contact within 4 hours, and the 7-day repair promise from the report on
+        assert [(c.kind, c.due_at - c.started_at) for c in card.clocks] == [("first_contact", timedelta(hours=4)), ("repair_completed", timedelta(days=7))]
 
 
 async def test_a_consultation_promises_an_answer_within_eight_hours(database, clock):

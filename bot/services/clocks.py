@@ -15,6 +15,7 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.policy import ClockRule, Policy
+from bot.services.dispatch import effective_warranty
 from bot.worktime import WorkCalendar
 from storage.db import UnitOfWork
 from storage.models import ServiceRequest, SlaClock
@@ -43,13 +44,16 @@ class DerivedClock:
 
 
 def derive(policy: Policy, request: ServiceRequest, events: Iterable[tuple[str, datetime]],
-           due_from: datetime | None = None) -> list[DerivedClock]:
+           due_from: datetime | None = None, warranty: str | None = None) -> list[DerivedClock]:
     """The clocks the policy runs on this request, from its timeline (oldest event first).
-    `due_from`: a booked maintenance's due date; `from_due_date` clocks start no earlier."""
+    `due_from`: a booked maintenance's due date; `from_due_date` clocks start no earlier.
+    `warranty`: the warranty the desk works with (`dispatch.effective_warranty`: the dispatcher's
+    ruling, else the registry's reading the card shows); the ruling alone when not given."""
     events = list(events)
+    warranty = request.warranty or warranty
     derived = []
     for rule in policy.clocks.rules:
-        if request.kind not in rule.kinds or (rule.warranty is not None and request.warranty not in rule.warranty):
+        if request.kind not in rule.kinds or (rule.warranty is not None and warranty not in rule.warranty):
             continue
         clock = _replay(policy, rule, events, policy.deadlines.window(rule.name, request.distance_band))
         if clock is not None and rule.from_due_date and due_from is not None:
@@ -225,6 +229,7 @@ class ClockKeeper:
         self.policy = policy
         self.tz = tz
         self.due_date_kinds = frozenset(kind for rule in policy.clocks.rules if rule.from_due_date for kind in rule.kinds) & {"maintenance"}
+        self.warranty_kinds = frozenset(kind for rule in policy.clocks.rules if rule.warranty is not None for kind in rule.kinds)
         self.calendar = policy.calendar.calendar(tz)
         self.fingerprint = hashlib.sha256(repr((
             policy.deadlines, policy.clocks, policy.reminders, policy.calendar, str(tz),
@@ -245,7 +250,10 @@ class ClockKeeper:
         if request.kind in self.due_date_kinds:  # booked from a maintenance reminder: the visit is needed on its due date
             due_on = await uow.maintenance.due_on_booked_by(request.id)
             due_from = datetime.combine(due_on, time(0), tzinfo=self.tz) if due_on else None
-        derived = {clock.rule.name: clock for clock in derive(self.policy, request, events, due_from)}
+        warranty = None  # read only where a clock depends on it: the registry's reading until a dispatcher rules
+        if request.kind in self.warranty_kinds:
+            warranty = await effective_warranty(uow, request, self.tz)
+        derived = {clock.rule.name: clock for clock in derive(self.policy, request, events, due_from, warranty)}
         rows = {row.kind: row for row in await uow.requests.clock_rows(request.id)}
         for kind, row in rows.items():
             if kind not in derived:  # the rule no longer applies (e.g. the warranty was overruled)

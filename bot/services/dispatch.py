@@ -65,10 +65,22 @@ class QueueItem:
     due_at: datetime | None
 
 
-async def queue(uow: UnitOfWork, actor: User) -> list[QueueItem]:
+QUEUED = (requests.NEW, requests.TRIAGED)
+
+
+async def queue(uow: UnitOfWork, actor: User, page: int = 0) -> list[QueueItem]:
+    """One page (QUEUE_SIZE) of the requests without an engineer: the soonest deadline first, then
+    the higher priority, then the oldest; one with no deadline running comes after those."""
     require_dispatcher(actor)
-    rows = await uow.dispatch.queue((requests.NEW, requests.TRIAGED), QUEUE_SIZE, exclude_kinds=NOT_QUEUED_KINDS)
+    rows = await uow.dispatch.queue(QUEUED, QUEUE_SIZE, exclude_kinds=NOT_QUEUED_KINDS, offset=max(page, 0) * QUEUE_SIZE,
+                                    priorities=PRIORITIES[::-1])
     return [QueueItem(request, due_at) for request, due_at in rows]
+
+
+async def queue_size(uow: UnitOfWork, actor: User) -> int:
+    """How many requests wait for an engineer, all pages together."""
+    require_dispatcher(actor)
+    return await uow.dispatch.queue_count(QUEUED, exclude_kinds=NOT_QUEUED_KINDS)
 
 
 @dataclass(frozen=True)
@@ -225,11 +237,12 @@ class Candidate:
     open_jobs: int
 
 
-def rank(engineers: list[User], open_jobs: dict[int, int], site: str, product_text: str, capacity: int) -> list[Candidate]:
+def rank(engineers: list[User], open_jobs: dict[int, int], site: str, product_text: str, capacity: int,
+         current_id: int | None = None) -> list[Candidate]:
     """Engineers to propose, best first: region, then skills, then whoever got a job least recently.
 
     Off-duty, deactivated and at-capacity engineers are left out, and so is one who blocked the
-    bot (the job card could not reach them). A region matches when it is
+    bot (the job card could not reach them) and `current_id`, who has the job already. A region matches when it is
     named in the site address; a skill (product line) when it is named in the product or description.
     """
     site, product_text = site.lower(), product_text.lower()
@@ -242,6 +255,7 @@ def rank(engineers: list[User], open_jobs: dict[int, int], site: str, product_te
         )
         for e in engineers
         if e.is_active and e.is_reachable and e.on_duty and ROLE_ENGINEER in e.role_names and open_jobs.get(e.id, 0) < capacity
+        and e.id != current_id
     ]
     never = datetime.min.replace(tzinfo=None)
 
@@ -258,7 +272,7 @@ async def candidates(uow: UnitOfWork, actor: User, request_id: int, capacity: in
     engineers = await uow.users.active_with_role(ROLE_ENGINEER)
     open_jobs = await uow.dispatch.open_jobs_by_engineer(OPEN_JOB)
     product_text = " ".join(filter(None, [product.model if product else None, request.serial_text, request.description]))
-    return rank(engineers, open_jobs, request.site_address or "", product_text, capacity)
+    return rank(engineers, open_jobs, request.site_address or "", product_text, capacity, request.assigned_engineer_id)
 
 
 class EngineerUnreachable(DomainError):
@@ -269,6 +283,16 @@ class EngineerUnreachable(DomainError):
         self.engineer = engineer
 
 
+class EngineerUnavailable(DomainError):
+    """The engineer may not get this job now (a list drawn before they went off duty, say)."""
+
+    OFF_DUTY, AT_CAPACITY, HAS_IT = "off_duty", "at_capacity", "has_it"
+
+    def __init__(self, engineer: User, reason: str) -> None:
+        super().__init__(reason)
+        self.engineer, self.reason = engineer, reason
+
+
 @dataclass(frozen=True)
 class Assigned:
     request: ServiceRequest
@@ -277,10 +301,13 @@ class Assigned:
     withdrawn: list[Approval]  # approvals of the previous engineer's requisitions, withdrawn
 
 
-async def assign(uow: UnitOfWork, actor: User, request_id: int, engineer_id: int, expected_engineer_id: int | None, now: datetime) -> Assigned:
+async def assign(uow: UnitOfWork, actor: User, request_id: int, engineer_id: int, expected_engineer_id: int | None, now: datetime,
+                 *, capacity: int | None = None) -> Assigned:
     """Give the request to an engineer, also one already accepted by another (who then hands it
     back: `_hand_back`). `expected_engineer_id` is who had it when the dispatcher looked; if that
-    changed meanwhile, the first dispatcher won and `AlreadyAssigned` says to whom."""
+    changed meanwhile, the first dispatcher won and `AlreadyAssigned` says to whom.
+    What the list checked is checked again here (`EngineerUnavailable`): the engineer is on duty,
+    below `capacity` open jobs (counted in this transaction), and not the one who has it."""
     request = await open_request(uow, actor, request_id)
     if request.status not in ASSIGNABLE:
         raise NotAllowed()  # resolved: waiting for the customer's verdict
@@ -289,6 +316,16 @@ async def assign(uow: UnitOfWork, actor: User, request_id: int, engineer_id: int
         raise NotFound()
     if not engineer.is_reachable:
         raise EngineerUnreachable(engineer)
+    if engineer.id == request.assigned_engineer_id == expected_engineer_id:
+        raise EngineerUnavailable(engineer, EngineerUnavailable.HAS_IT)  # a new assignment would reset his job
+    # The engineer's row is locked (PostgreSQL) and read afresh: two dispatchers giving them a job
+    # at once take turns, so the second counts the first's job; /duty meanwhile is seen too.
+    await uow.session.flush()  # nothing pending on the engineer is lost to the refresh
+    await uow.session.refresh(engineer, with_for_update={"key_share": True})
+    if not engineer.on_duty:
+        raise EngineerUnavailable(engineer, EngineerUnavailable.OFF_DUTY)
+    if capacity is not None and (await uow.dispatch.open_jobs_by_engineer(OPEN_JOB)).get(engineer.id, 0) >= capacity:
+        raise EngineerUnavailable(engineer, EngineerUnavailable.AT_CAPACITY)
     if not await uow.dispatch.claim_assignment(request.id, engineer.id, expected_engineer_id, ASSIGNABLE, requests.ASSIGNED, now):
         await uow.session.refresh(request)
         current = await uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None

@@ -37,6 +37,14 @@ class AlreadyEscalated(DomainError):
         self.escalation = escalation
 
 
+class ExpertOffDuty(DomainError):
+    """The chosen expert went off duty after the list was drawn: the dispatcher picks another."""
+
+    def __init__(self, expert: User) -> None:
+        super().__init__("off duty")
+        self.expert = expert
+
+
 def is_expert(user: User) -> bool:
     return user.is_active and ROLE_EXPERT in user.role_names
 
@@ -102,9 +110,13 @@ async def start_question(uow: UnitOfWork, dispatcher: User, request_id: int, exp
 
 
 async def check_escalation(uow: UnitOfWork, dispatcher: User, request_id: int, expert_id: int) -> tuple[ServiceRequest, User]:
-    """Everything `escalate` will check, before the dispatcher types the question."""
+    """Everything `escalate` will check, before the dispatcher types the question. An expert off
+    duty is refused (`ExpertOffDuty`) as `experts` leaves them out: a case left with them would
+    not even stop the dispatcher asking another (`pending`)."""
     request = await open_request(uow, dispatcher, request_id)
     expert = await _active_expert(uow, expert_id)
+    if not expert.on_duty:
+        raise ExpertOffDuty(expert)
     open_case = await pending(uow, request.id)
     if open_case is not None:
         raise AlreadyEscalated(open_case)

@@ -94,3 +94,85 @@ async def test_a_dispatcher_who_blocked_the_bot_is_marked_unreachable_and_not_tr
     assert len(wang.messages) == wang_seen
     assert len([m for m in dora.messages if "has blocked the bot" in (m.text or "")]) == 1
     fake.assert_no_rejections(allow=lambda r: r.error_code == 403)
+
+
+async def test_a_contacted_request_nobody_assigns_or_an_assignment_never_answered_still_has_deadlines(fake, desk):
+    from tests.e2e.helpers import assign, enrol
+
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5521, "Ed", "engineer")
+    alice = fake.add_user(user_id=5523, first_name="Alice", language_code="en")
+    await onboard(alice)
+    waiting = await file_request(alice)  # contacted, then nobody assigns it
+    await dora.send_text(waiting)
+    await dora.press("📞 Customer contacted", dora.last)
+    await dora.send_text("Called, will send someone")
+    ignored = await file_request(alice, description="Second pump leaks")  # assigned, Ed never answers
+    await dora.send_text(ignored)
+    await dora.press("📞 Customer contacted", dora.last)
+    await dora.send_text("Called")
+    await assign(dora, ignored, "Ed")
+    assert "repair completed" in dora.last.text and "on-site arrival" in dora.last.text  # the card of the assigned one
+
+    def told(user, number: str, clock: str) -> bool:
+        return any(number in (m.text or "") and f"{clock}:" in (m.text or "") and "deadline" in (m.text or "") for m in user.messages)
+
+    async def after(hours: int) -> None:  # a sweep every 6 hours
+        for _ in range(hours // 6):
+            desk.clock.advance(timedelta(hours=6))
+            await desk.sweep()
+
+    await after(18)  # past half of the 24 h arrival window: the engineer who has not answered is reminded
+    assert told(ed, ignored, "on-site arrival") and not told(dora, ignored, "on-site arrival")
+    await after(12)  # the arrival deadline is missed: the dispatcher hears of it
+    assert told(dora, ignored, "on-site arrival")
+    assert not told(dora, waiting, "repair completed")
+    await after(3 * 24)  # past half of the 7 days: with no engineer, the dispatcher is reminded of the waiting one
+    assert told(dora, waiting, "repair completed")
+    await after(4 * 24)  # a week after the report both repairs are overdue
+    await dora.send_text("/overdue")
+    overdue = dora.last.text
+    assert re.search(rf"🔴 {waiting} · Fault repair · repair completed: overdue by", overdue), overdue
+    assert re.search(rf"🔴 {ignored} · Fault repair · repair completed: overdue by", overdue), overdue
+    assert re.search(rf"🔴 {ignored} · Fault repair · on-site arrival: overdue by", overdue), overdue
+
+
+REGISTRY_HEADER = "Serial,Model,Customer/Project,Sale date,Commissioning date,Warranty months,Maintenance cycle\n"
+
+
+async def test_a_request_in_warranty_by_the_registry_runs_the_solution_clock_without_a_ruling(fake, desk):
+    from tests.e2e.helpers import assign, enrol
+
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5561, "Ed", "engineer")
+    await dora.send_text("/import")
+    await dora.send_document("registry.csv", data=(REGISTRY_HEADER + "QJ-5001,QJ 50-120,Farm,2025-12-20,2026-01-02,24,\n").encode())
+    alice = fake.add_user(user_id=5563, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await alice.send_text("/products")
+    await alice.press("➕ Claim a product by serial")
+    await alice.send_text("QJ-5001")
+    await dora.press("✅ Confirm", dora.last)
+    await alice.send_text("/new")
+    await alice.press("Fault repair")
+    await alice.press(next(b for b in alice.last.button_texts if "QJ-5001" in b))
+    await alice.send_text("Pump trips the breaker after 5 minutes")
+    await alice.press("Skip, no photos")
+    await alice.send_location(34.7466, 113.6253)
+    await alice.press("✅ Confirm and send")
+    number = re.search(r"SR-\d{4}-\d{6}", alice.last.text).group(0)
+    await dora.send_text(number)
+    assert "Warranty: in warranty" in dora.last.text  # the registry's reading, no ruling yet
+    await assign(dora, number, "Ed")
+    assert "⏱ solution decided" in dora.last.text
+    await ed.press("✅ Accept")
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert request.warranty is None
+        running = sorted(c.kind for c in await uow.requests.clocks(request.id) if c.stopped_at is None)
+    assert running == ["first_contact", "onsite_arrival", "repair_completed", "solution_decided"], running
+    await dora.send_text(number)
+    await dora.press("Warranty…", dora.last)
+    await dora.press("warranty expired")  # overruled: no solution clock for paid work
+    assert "⏱ solution decided" not in dora.last.text
+    fake.assert_no_rejections()

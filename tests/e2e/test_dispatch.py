@@ -350,3 +350,150 @@ async def test_an_approvers_copy_telegram_will_not_redraw_at_least_loses_its_but
     copy, _ = await _long_waiver_rejected_by_one_of_two(fake)
     assert copy.button_texts == [] and "🚫" not in copy.text  # the text stays, but no Approve / Reject is left to press
     fake.assert_no_rejections(allow=lambda r: r.method == "editMessageText" and "too long" in r.description)
+
+
+async def test_a_stale_engineer_list_does_not_give_the_job_to_an_engineer_who_went_off_duty(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await _engineer(fake, dora, 5201, "Ed")
+    await _engineer(fake, dora, 5202, "Fay")
+    alice = fake.add_user(user_id=5203, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await dora.press("Open to triage")
+    await dora.press("👷 Assign")
+    listing = dora.last
+    await ed.send_text("/duty")  # off duty after the list was drawn
+    ed_seen = len(ed.messages)
+    await dora.press(next(b for b in listing.button_texts if b.startswith("Ed")), listing)
+    assert dora.callback_answers[-1][1] == "Ed is off duty now, so no new jobs go to them. Please choose another engineer."
+    assert [b for b in dora.last.button_texts if b.startswith(("Ed", "Fay"))] == [next(b for b in listing.button_texts if b.startswith("Fay"))]
+    assert len(ed.messages) == ed_seen  # no job card reached him
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert (request.status, request.assigned_engineer_id) == ("new", None)
+        assert await uow.dispatch.assignments(request.id) == []
+    fake.assert_no_rejections()
+
+
+async def test_reassign_does_not_offer_or_accept_the_engineer_who_has_the_job(fake, desk):
+    dora, ed, alice, number = await _accepted_job_with_a_visit(fake, 5210)
+    await dora.send_text(number)
+    await dora.press("👷 Reassign", dora.last)
+    assert dora.last.text.startswith("No engineer is available")  # Ed has it; nobody else to offer
+    told = sum("Engineer Ed is assigned" in (m.text or "") for m in alice.messages)
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        request_id, ed_id = request.id, request.assigned_engineer_id
+    await dora.send_text(number)
+    await dora.press_data(f"1:as:{request_id}:{ed_id}:{ed_id}")  # an older list that still named him
+    assert dora.callback_answers[-1][1] == "Ed already has this job. Please choose another engineer."
+    assert dora.last.text.startswith("No engineer is available")  # the list redrawn
+    async with desk.db.uow() as uow:
+        request = await uow.requests.get(request_id)
+        assert (request.status, request.assigned_engineer_id) == ("in_progress", ed_id)
+        assert [a.outcome for a in await uow.dispatch.assignments(request_id)] == ["accepted"]
+    assert sum("Engineer Ed is assigned" in (m.text or "") for m in alice.messages) == told
+    fake.assert_no_rejections()
+
+
+async def test_the_queue_counts_and_pages_every_waiting_request_soonest_deadline_first(fake, desk, monkeypatch):
+    from datetime import timedelta
+
+    from bot.services import dispatch
+
+    monkeypatch.setattr(dispatch, "QUEUE_SIZE", 3)  # pages of 3 instead of 30: the same paging, fewer intakes
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=5223, first_name="Alice", language_code="en")
+    await onboard(alice)
+    oldest = await file_request(alice, description="The oldest request, already contacted")
+    await dora.send_text(oldest)
+    await dora.press("📞 Customer contacted", dora.last)
+    await dora.send_text("Called, needs a visit")
+    numbers = []
+    for i in range(4):
+        desk.clock.advance(timedelta(minutes=1))
+        numbers.append(await file_request(alice, description=f"Pump number {i} leaks"))
+    await dora.send_text("/queue")
+    first_page = dora.last
+    assert first_page.text.split("\n")[0] == "Queue: 5 without an engineer, most urgent first · page 1 of 2"
+    # the first-contact deadlines come first, oldest first; the contacted one has only its repair deadline
+    assert [b.split(" · ")[0] for b in first_page.button_texts if b.startswith("SR-")] == numbers[:3]
+    await dora.press("Next ›", first_page)
+    assert dora.last.text.split("\n")[0] == "Queue: 5 without an engineer, most urgent first · page 2 of 2"
+    assert [b.split(" · ")[0] for b in dora.last.button_texts if b.startswith("SR-")] == [numbers[3], oldest]
+    assert oldest in dora.last.text and "‹ Previous" in dora.last.button_texts
+    fake.assert_no_rejections()
+
+
+async def test_old_card_buttons_of_a_closed_request_refuse_before_asking_for_a_note(fake, desk):
+    dora, wang = fake.users[DISPATCHER_ID], fake.users[SECOND_DISPATCHER_ID]
+    alice = fake.add_user(user_id=5233, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    old_cards = []
+    for _ in range(2):
+        await dora.send_text(number)
+        old_cards.append(dora.last)
+    await wang.send_text(number)
+    await wang.press(t("zh_Hans", "🗂 Close the request"), wang.last)
+    await wang.send_text("重复的请求")
+    for label, old_card in zip(("📞 Customer contacted", "🗂 Close the request"), old_cards):
+        dora_seen = len(dora.messages)
+        await dora.press(label, old_card)
+        assert dora.callback_answers[-1][1] == "This request is closed or cancelled meanwhile; nothing can be recorded on it."
+        assert len(dora.messages) == dora_seen  # no prompt for a note that would be thrown away
+        assert old_card.button_texts == ["🔄 Refresh"] and "Closed" in old_card.text.split("\n")[0]  # the card as it is now
+        async with desk.db.uow() as uow:
+            assert await uow.drafts.of_user((await uow.users.by_telegram_id(DISPATCHER_ID)).id) is None
+    fake.assert_no_rejections()
+
+
+async def _accepted_quote(fake, desk, base: int):
+    """Ed's job ruled expired, quoted, and the quote accepted by Alice."""
+    from storage.models import Part
+
+    async with desk.db.uow() as uow:
+        uow.session.add(Part(code=f"QJ-{base}", name="Impeller", unit="pcs", price=120_000))
+        await uow.commit()
+    dora = fake.users[DISPATCHER_ID]
+    ed = await _engineer(fake, dora, base + 1, "Ed")
+    alice = fake.add_user(user_id=base + 3, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await dora.press("Open to triage")
+    await dora.press("Warranty…")
+    await dora.press("warranty expired")
+    await dora.press("Assign")
+    await dora.press("Ed")
+    await ed.press("✅ Accept")
+    await ed.press("🧮 Quote")
+    await ed.send_text(f"qj-{base}")
+    await ed.send_text("1")
+    await ed.press("Parts done ›")
+    await ed.send_text("600")
+    await ed.send_text("350")
+    await ed.press("📤 Send to the customer")
+    await alice.press("✅ Accept", alice.last)
+    return dora, ed, alice, number
+
+
+async def test_a_ruling_change_tells_the_customer_of_a_void_accepted_quote_and_the_engineer_of_his_gate(fake, desk):
+    dora, ed, alice, number = await _accepted_quote(fake, desk, 5240)
+    alice_seen, ed_seen = len(alice.messages), len(ed.messages)
+    await dora.send_text(number)
+    await dora.press("Warranty…", dora.last)
+    await dora.press("in warranty")  # pressed by mistake: the accepted quote is void
+    told = [m.text for m in alice.messages[alice_seen:]]
+    assert len(told) == 1 and told[0].startswith(f"Good news: request {number} is covered by warranty. The quote of ")
+    assert told[0].endswith(" no longer applies; you pay nothing for this work.")
+    assert len(ed.messages) == ed_seen  # his work was cleared before and still is
+    await dora.press("Warranty…")
+    await dora.press("warranty expired")  # put back: paid again, and no quote in force
+    assert ed.last.text == (f"Job {number} is now paid work: it goes on after the customer accepts a quote "
+                            "or a fee waiver is approved.")
+    await ed.press("🚗 On my way")
+    assert "paid work" in ed.callback_answers[-1][1]
+    await dora.press("Warranty…")
+    await dora.press("in warranty")
+    assert ed.last.text == f"Job {number} is ruled in warranty: no quote is needed, the work can go on."
+    fake.assert_no_rejections()

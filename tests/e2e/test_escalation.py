@@ -305,3 +305,47 @@ async def test_the_expert_reads_the_whole_description_even_past_one_message(fake
     await xena.press("✍️ Write analysis")
     assert "Cause analysis" in xena.last.text
     fake.assert_no_rejections()
+
+
+async def test_a_stale_expert_list_does_not_send_the_case_to_an_expert_who_went_off_duty(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=6024, first_name="Alice", language_code="en")
+    xena = await enrol(fake, dora, 6224, "Xena", "technical_expert")
+    await enrol(fake, dora, 6225, "Yuri", "technical_expert")
+    await onboard(alice)
+    number = await file_request(alice)
+    await _open_card(dora, number)
+    await dora.press("Ask an expert")
+    listing = dora.last
+    await xena.send_text("/duty")  # off duty after the list was drawn
+    dora_seen = len(dora.messages)
+    await dora.press(next(b for b in listing.button_texts if b.startswith("Xena")), listing)
+    assert dora.callback_answers[-1][1] == "Xena is off duty now. Please choose another expert."
+    assert len(dora.messages) == dora_seen  # no prompt for a question
+    assert [b for b in dora.last.button_texts if b.startswith(("Xena", "Yuri"))] == ["Yuri · 0 open cases"]
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert await uow.escalations.unanswered_of_request(request.id) == []
+    fake.assert_no_rejections()
+
+
+async def test_an_expert_who_goes_off_duty_while_the_question_is_typed_does_not_get_it(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=6025, first_name="Alice", language_code="en")
+    xena = await enrol(fake, dora, 6226, "Xena", "technical_expert")
+    await enrol(fake, dora, 6227, "Yuri", "technical_expert")
+    await onboard(alice)
+    number = await file_request(alice)
+    await _open_card(dora, number)
+    await dora.press("Ask an expert")
+    await dora.press("Xena")
+    await xena.send_text("/duty")
+    xena_seen = len(xena.messages)
+    await dora.send_text("Breaker trips after 5 minutes. Cause?")
+    assert dora.messages[-2].text == "Xena is off duty now. Please choose another expert."
+    assert "Yuri · 0 open cases" in dora.last.button_texts  # the experts to choose from
+    assert len(xena.messages) == xena_seen
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert await uow.escalations.unanswered_of_request(request.id) == []
+    fake.assert_no_rejections()

@@ -356,6 +356,22 @@ async def test_an_engineer_typing_the_number_of_a_finished_job_is_told_it_is_ove
     fake.assert_no_rejections()
 
 
+async def test_once_the_customer_agrees_a_visit_their_card_no_longer_promises_a_first_contact(fake, desk):
+    dora, ed, alice, number = await _accepted_job(fake, 5391, 5392)
+    await alice.send_text(f"/status {number}")
+    assert "We will contact you by" in alice.last.text  # nobody logged a contact
+    await ed.press("Propose a visit")
+    await ed.press("Tomorrow 09:00")
+    await alice.press("That suits me")
+    await alice.send_text(f"/status {number}")
+    assert "We will contact you by" not in alice.last.text and "Visit planned:" in alice.last.text
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        first_contact = next(c for c in await uow.requests.clocks(request.id) if c.kind == "first_contact")
+        assert (first_contact.stopped_at is not None, first_contact.outcome) == (True, "met")
+    fake.assert_no_rejections()
+
+
 async def test_a_button_of_an_earlier_visit_proposal_does_not_agree_to_the_newer_time(fake, desk):
     dora, ed, alice, number = await _accepted_job(fake, 5395, 5396)
     await ed.press("Propose a visit")

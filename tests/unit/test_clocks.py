@@ -52,11 +52,27 @@ def test_a_consultation_gets_the_answer_clock_instead_of_first_contact():
     assert rows["consultation_answer"].due_at == T + 8 * H
 
 
-def test_accepting_a_job_starts_arrival_and_repair_clocks_by_the_distance_band():
+def test_the_assignment_starts_the_arrival_clock_by_the_band_and_the_repair_clock_runs_from_the_report():
     rows = _rows([("created", T), ("assigned", T + H), ("accepted", T + 2 * H)], _request(band="over_1000_km"))
-    assert rows["onsite_arrival"].due_at == T + 2 * H + 72 * H
-    assert rows["repair_completed"].due_at == T + 2 * H + timedelta(days=7)
+    assert rows["onsite_arrival"].due_at == T + H + 72 * H  # a visit is needed once the desk sends an engineer
+    assert rows["repair_completed"].due_at == T + timedelta(days=7)  # the 7-day promise runs from the report
     assert "solution_decided" not in rows  # only for in-warranty requests
+
+
+def test_a_request_nobody_assigns_or_an_assignment_never_answered_still_has_a_deadline():
+    contacted = _rows([("created", T), ("contacted", T + H)])
+    assert contacted["repair_completed"].due_at == T + timedelta(days=7) and contacted["repair_completed"].stopped_at is None
+    ignored = _rows([("created", T), ("contacted", T + H), ("assigned", T + 2 * H)])
+    assert ignored["onsite_arrival"].due_at == T + 26 * H and ignored["onsite_arrival"].stopped_at is None
+    declined = _rows([("created", T), ("assigned", T + H), ("declined", T + 2 * H), ("assigned", T + 5 * H)])
+    assert declined["onsite_arrival"].due_at == T + 25 * H  # the customer's wait did not start over with the next engineer
+
+
+def test_the_registry_warranty_runs_the_solution_clock_until_a_dispatcher_rules_otherwise():
+    events = [("created", T), ("assigned", T + H)]
+    assert "solution_decided" in [c.rule.name for c in clocks.derive(POLICY, _request(), events, warranty="in_warranty")]
+    assert "solution_decided" not in [c.rule.name for c in clocks.derive(POLICY, _request(warranty="expired"), events, warranty="in_warranty")]
+    assert "solution_decided" not in [c.rule.name for c in clocks.derive(POLICY, _request(), events, warranty="unknown")]
 
 
 def test_solution_clock_runs_only_in_warranty_and_stops_with_the_expert_plan():
@@ -67,7 +83,7 @@ def test_solution_clock_runs_only_in_warranty_and_stops_with_the_expert_plan():
 
 
 def test_waiting_for_the_customer_pauses_and_resuming_moves_the_due_time_by_the_pause():
-    events = [("created", T), ("accepted", T), ("waiting_customer", T + 2 * H), ("work_resumed", T + 6 * H)]
+    events = [("created", T), ("assigned", T), ("accepted", T), ("waiting_customer", T + 2 * H), ("work_resumed", T + 6 * H)]
     rows = _rows(events)
     assert rows["onsite_arrival"].due_at == T + 28 * H
     assert rows["repair_completed"].due_at == T + timedelta(days=7) + 4 * H
@@ -75,33 +91,33 @@ def test_waiting_for_the_customer_pauses_and_resuming_moves_the_due_time_by_the_
 
 
 def test_waiting_for_parts_pauses_only_the_clocks_that_pause_for_parts():
-    rows = _rows([("created", T), ("accepted", T), ("waiting_parts", T + 2 * H), ("work_resumed", T + 12 * H)])
+    rows = _rows([("created", T), ("assigned", T), ("accepted", T), ("waiting_parts", T + 2 * H), ("work_resumed", T + 12 * H)])
     assert rows["onsite_arrival"].due_at == T + 24 * H  # arrival does not wait for parts
     assert rows["repair_completed"].due_at == T + timedelta(days=7) + 10 * H
 
 
 def test_an_open_pause_has_no_due_time_and_keeps_what_is_left():
-    row = _rows([("created", T), ("accepted", T), ("waiting_customer", T + 2 * H)])["onsite_arrival"]
+    row = _rows([("created", T), ("assigned", T), ("accepted", T), ("waiting_customer", T + 2 * H)])["onsite_arrival"]
     assert row.due_at is None and row.next_alert_at is None
     assert (row.paused_since, row.pause_reason, row.remaining_seconds) == (T + 2 * H, "customer", 22 * 3600)
 
 
 def test_a_pause_after_the_deadline_does_not_undo_the_breach():
-    rows = _rows([("created", T), ("accepted", T), ("waiting_customer", T + 30 * H), ("work_resumed", T + 40 * H), ("arrived", T + 41 * H)])
+    rows = _rows([("created", T), ("assigned", T), ("accepted", T), ("waiting_customer", T + 30 * H), ("work_resumed", T + 40 * H), ("arrived", T + 41 * H)])
     row = rows["onsite_arrival"]
     assert (row.due_at, row.outcome, row.late_seconds) == (T + 24 * H, clocks.BREACHED, 17 * 3600)
 
 
 def test_two_waits_overlapping_make_one_pause_until_both_end():
     rows = _rows([
-        ("created", T), ("accepted", T), ("waiting_parts", T + H), ("waiting_customer", T + 2 * H), ("work_resumed", T + 5 * H),
+        ("created", T), ("assigned", T), ("accepted", T), ("waiting_parts", T + H), ("waiting_customer", T + 2 * H), ("work_resumed", T + 5 * H),
     ])
     # one event ends both waits (the policy lists work_resumed for both): paused from 1 h to 5 h
     assert rows["repair_completed"].due_at == T + timedelta(days=7) + 4 * H
 
 
 def test_cancelling_stops_every_running_clock():
-    rows = _rows([("created", T), ("accepted", T + H), ("cancelled", T + 2 * H)])
+    rows = _rows([("created", T), ("assigned", T + H), ("accepted", T + H), ("cancelled", T + 2 * H)])
     assert all(row.stopped_at == T + 2 * H for row in rows.values())
     assert rows["first_contact"].outcome == clocks.MET
 
@@ -116,7 +132,7 @@ def test_working_calendar_due_times_skip_nights_weekends_and_holidays():
     row = _rows([("created", wednesday_4pm)], keeper=keeper)["first_contact"]
     assert row.due_at == datetime(2026, 10, 2, 11, 0, tzinfo=SHANGHAI)
     # a customer wait over the weekend costs no working time: paused Fri 10:00 to Mon 09:00
-    events = [("created", wednesday_4pm), ("accepted", wednesday_4pm), ("waiting_customer", datetime(2026, 10, 2, 10, 0, tzinfo=SHANGHAI)),
+    events = [("created", wednesday_4pm), ("assigned", wednesday_4pm), ("accepted", wednesday_4pm), ("waiting_customer", datetime(2026, 10, 2, 10, 0, tzinfo=SHANGHAI)),
               ("work_resumed", datetime(2026, 10, 5, 9, 0, tzinfo=SHANGHAI))]
     arrival = _rows(events, keeper=keeper)["onsite_arrival"]
     # 24 working hours: Wed 1.5 + Fri 1.5 (08:30-10:00) + Mon 8.5 (09:00-17:30) + Tue 9 + Wed 3.5 → Wed 12:00
@@ -186,15 +202,15 @@ def test_a_late_approval_step_is_remembered_when_the_next_step_is_on_time():
 
 
 def test_a_pending_approval_pauses_the_repair_clock():
-    events = [("created", T), ("accepted", T), ("approval_requested", T + H), ("approval_decided", T + 4 * H)]
+    events = [("created", T), ("assigned", T), ("accepted", T), ("approval_requested", T + H), ("approval_decided", T + 4 * H)]
     row = _rows(events)["repair_completed"]
     assert row.pause_reason is None and row.due_at == T + POLICY.deadlines.repair_completed + 3 * H
-    assert _rows(events[:3])["repair_completed"].pause_reason == "approval"
+    assert _rows(events[:4])["repair_completed"].pause_reason == "approval"
 
 
 
 def test_the_repair_clock_stays_paused_until_every_open_approval_is_decided():
-    events = [("created", T), ("accepted", T), ("approval_requested", T + H), ("approval_requested", T + 2 * H),
+    events = [("created", T), ("assigned", T), ("accepted", T), ("approval_requested", T + H), ("approval_requested", T + 2 * H),
               ("approval_decided", T + 3 * H)]
     assert _rows(events)["repair_completed"].pause_reason == "approval"  # the second requisition still waits
     row = _rows(events + [("approval_decided", T + 5 * H)])["repair_completed"]
@@ -204,7 +220,7 @@ def test_the_repair_clock_stays_paused_until_every_open_approval_is_decided():
 
 
 def test_a_quote_awaiting_the_customer_pauses_the_job_clocks_until_answered():
-    events = [("created", T), ("accepted", T), ("quote_sent", T + H)]
+    events = [("created", T), ("assigned", T), ("accepted", T), ("quote_sent", T + H)]
     assert {name: row.pause_reason for name, row in _rows(events).items() if name != "first_contact"} == {
         "onsite_arrival": "quote", "repair_completed": "quote"}
     for answer in ("quote_accepted", "quote_declined"):
@@ -216,11 +232,11 @@ def test_a_quote_awaiting_the_customer_pauses_the_job_clocks_until_answered():
 
 
 D = timedelta(days=1)
-REPORTED_THEN_DISPUTED = [("created", T), ("accepted", T), ("report_submitted", T + 2 * D), ("disputed", T + 4 * D)]
+REPORTED_THEN_DISPUTED = [("created", T), ("assigned", T), ("accepted", T), ("report_submitted", T + 2 * D), ("disputed", T + 4 * D)]
 
 
 def test_a_disputed_repair_runs_its_repair_clock_again_without_the_days_the_report_waited():
-    rows = _rows(REPORTED_THEN_DISPUTED[:3])
+    rows = _rows(REPORTED_THEN_DISPUTED[:4])
     assert (rows["repair_completed"].stopped_at, rows["repair_completed"].outcome) == (T + 2 * D, clocks.MET)
     rows = _rows(REPORTED_THEN_DISPUTED)
     row = rows["repair_completed"]
@@ -239,7 +255,7 @@ def test_a_resumed_repair_clock_is_judged_by_the_second_report():
 
 
 def test_a_confirmed_repair_stays_stopped_at_the_report_and_a_closed_request_never_resumes():
-    confirmed = REPORTED_THEN_DISPUTED[:3] + [("confirmed", T + 3 * D), ("disputed", T + 4 * D)]
+    confirmed = REPORTED_THEN_DISPUTED[:4] + [("confirmed", T + 3 * D), ("disputed", T + 4 * D)]
     row = _rows(confirmed)["repair_completed"]
     assert (row.stopped_at, row.outcome, row.pauses) == (T + 2 * D, clocks.MET, [])
 
@@ -253,7 +269,7 @@ def test_a_wait_begun_after_the_resume_pauses_only_from_its_start():
 
 def test_a_wait_open_when_the_repair_was_reported_does_not_count_twice():
     # waiting on the customer, then the report (which ends the wait), then the dispute
-    events = [("created", T), ("accepted", T), ("waiting_customer", T + D), ("report_submitted", T + 2 * D), ("disputed", T + 4 * D)]
+    events = [("created", T), ("assigned", T), ("accepted", T), ("waiting_customer", T + D), ("report_submitted", T + 2 * D), ("disputed", T + 4 * D)]
     row = _rows(events)["repair_completed"]
     assert row.due_at == T + 7 * D + D + 2 * D
 
@@ -267,13 +283,13 @@ def test_a_maintenance_booked_for_its_due_date_is_awaited_from_that_date():
     assert rows["onsite_arrival"].due_at == DUE_DAY + 24 * H  # not the day after it was accepted
     assert rows["solution_decided"].due_at == DUE_DAY + 8 * H
     unbooked = _rows(events, _request("maintenance", warranty="in_warranty"))
-    assert unbooked["onsite_arrival"].due_at == T + 2 * H + 24 * H  # asked for without a reminder: as any visit
+    assert unbooked["onsite_arrival"].due_at == T + H + 24 * H  # asked for without a reminder: as any visit
 
 
 def test_a_booked_maintenance_visited_early_is_met_and_a_wait_before_the_due_date_does_not_count():
-    early = _rows([("created", T), ("accepted", T + H), ("arrived", T + 50 * H)], _request("maintenance"), due_from=DUE_DAY)
+    early = _rows([("created", T), ("assigned", T + H), ("accepted", T + H), ("arrived", T + 50 * H)], _request("maintenance"), due_from=DUE_DAY)
     assert (early["onsite_arrival"].outcome, early["onsite_arrival"].late_seconds) == (clocks.MET, 0)
-    waited = _rows([("created", T), ("accepted", T + H), ("waiting_customer", T + 2 * H), ("work_resumed", DUE_DAY + 2 * H)],
+    waited = _rows([("created", T), ("assigned", T + H), ("accepted", T + H), ("waiting_customer", T + 2 * H), ("work_resumed", DUE_DAY + 2 * H)],
                    _request("maintenance"), due_from=DUE_DAY)
     assert waited["onsite_arrival"].due_at == DUE_DAY + 26 * H  # only the two hours of waiting after the due date count
 
