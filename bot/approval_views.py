@@ -119,6 +119,10 @@ def result_for_requester(_: Translator, outcome: approvals.Outcome) -> View:
     return View("\n".join(lines), inline(rows) if rows else None)
 
 
+# Kinds whose requester is the customer: the reason of a rejection and a question reach them as typed.
+CUSTOMER_READS = frozenset({"return"})
+
+
 def comment_prompt(_: Translator, approval: Approval, request: ServiceRequest, draft: Draft) -> View:
     if draft.step == approvals.REJECT:
         text = _("Why do you reject the {kind} for {number}? Write the reason in one message (up to {limit} characters).",
@@ -126,6 +130,8 @@ def comment_prompt(_: Translator, approval: Approval, request: ServiceRequest, d
     else:
         text = _("What do you need to know about the {kind} for {number}? Write your question (up to {limit} characters); the requester answers here.",
                  kind=_(APPROVAL_KIND_LABELS[approval.kind]), number=request.number, limit=approvals.COMMENT_LIMIT)
+    if approval.kind in CUSTOMER_READS:
+        text += " " + _("The customer reads this.")
     return View(text, inline([dialog_nav(_, draft, back=False)]))
 
 

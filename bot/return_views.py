@@ -78,8 +78,13 @@ def prompt(_: Translator, draft: Draft, *, products: list[Product] = (), product
         ]
         return View(_("↩️ Return or exchange of {product}. Is the product unused and intact, or does it have a quality fault?", product=_product(product)), inline(rows))
     if step == returns.DESCRIPTION:
+        if returns.description_optional(draft):  # unused and intact: no reason needed (DESIGN.md §1)
+            return View(
+                _("Anything to add, such as the state of the packaging? Write it in one message (up to {limit} characters), or press “Skip”.", limit=returns.DESCRIPTION_LIMIT),
+                inline([[dialog_button(_("Skip"), draft, "skip")], dialog_nav(_, draft)]),
+            )
         return View(
-            _("Describe it briefly in one message (up to {limit} characters): for a fault, what happens; for an unused product, why you return it and the state of the packaging.", limit=returns.DESCRIPTION_LIMIT),
+            _("Describe it briefly in one message (up to {limit} characters): what happens, and since when.", limit=returns.DESCRIPTION_LIMIT),
             inline([dialog_nav(_, draft)]),
         )
     reason = RETURN_REASON_LABELS[draft.data["reason"]]
@@ -87,12 +92,18 @@ def prompt(_: Translator, draft: Draft, *, products: list[Product] = (), product
         _("<b>Your return request</b>"),
         _("Product: {value}", value=_product(product)),
         _("Reason: {value}", value=_(reason)),
-        _("Description: {value}", value=shorten(draft.data.get("description", ""), 500)),
+        _("Description: {value}", value=shorten(draft.data.get("description") or "—", 500)),
         "",
         *proposal_lines(_, proposal, product),
         _("The service manager decides; then you get the shipping instructions here."),
     ]
     return View("\n".join(lines), inline([[dialog_button(_("✅ Send the request"), draft, "send")], dialog_nav(_, draft)]))
+
+
+def no_reason(_: Translator) -> str:
+    """The description of an unused return sent without one: plain text in the desk's default
+    language, stored on the request like a typed one."""
+    return html.unescape(_("Unused and intact; no reason given."))
 
 
 def reask_description(_: Translator, draft: Draft) -> View:
@@ -230,6 +241,10 @@ def quote_needed(_: Translator, request: ServiceRequest) -> View:
 
 def approved_note(_: Translator) -> str:
     return _("✅ Return approved: the customer has the shipping instructions. Press “Product received” when it arrives.")
+
+
+def not_coming_note(_: Translator, request: ServiceRequest) -> str:
+    return _("❌ The customer cancelled return {number}: the product is not coming.", number=request.number)
 
 
 def step_note(_: Translator, case: ReturnCase, actor_name: str) -> str:

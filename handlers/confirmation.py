@@ -9,6 +9,7 @@ from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound,
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
 from bot.staff_views import display_name
+from handlers import approvals as approval_handlers
 from handlers.common import Turn
 from storage.models import Draft, ServiceRequest
 
@@ -116,6 +117,7 @@ async def on_report_answer(turn: Turn, payload: ReportAnswerButton) -> None:
         await turn.uow.commit()  # the verdict and its notices stand before anyone is told
         await turn.edit_off()
         await turn.reply(job_views.survey_prompt(turn._, await confirmation.current_survey_step(turn.uow, request)))
+        await approval_handlers.show_withdrawn(turn, list(verdict.withdrawn))  # a return's approval ended with it
         return
     await _reopened(turn, request, engineer)
 

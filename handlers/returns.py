@@ -132,6 +132,8 @@ async def on_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
             return
         elif payload.action == "back":
             returns.back(draft, turn.now)
+        elif payload.action == "skip":
+            returns.skip_description(draft, turn.now)
         elif payload.action == "send":
             await _send(turn, draft, customer)
             return
@@ -169,7 +171,7 @@ async def _send(turn: Turn, draft: Draft, customer) -> None:
     try:
         filed = await returns.submit(
             turn.uow, turn.deps.policy, turn.user, customer, draft, turn.now, turn.deps.settings.timezone,
-            lambda proposal, product: return_views.approval_reason(staff_, proposal, product),
+            lambda proposal, product: return_views.approval_reason(staff_, proposal, product), no_reason=return_views.no_reason(staff_),
         )
     except returns.NotReturnable as refused:  # the window closed while the dialog waited
         product = await turn.uow.products.get(draft.data["product_id"])
@@ -212,6 +214,26 @@ async def after_decision(turn: Turn, request: ServiceRequest, _approval: Approva
 approval_handlers.FOLLOW_UPS["return"] = after_decision
 
 
+async def awaited_product(turn: Turn, request: ServiceRequest) -> int | None:
+    """The return of this request whose product the warehouse expects (approved, its tracking
+    card is out), read before the request ends: `tell_trackers_not_coming` after."""
+    case = await turn.uow.returns.of_request(request.id)
+    return case.id if case is not None and case.state == returns.APPROVED else None
+
+
+async def tell_trackers_not_coming(turn: Turn, return_id: int | None) -> None:
+    """The request ended before the product was sent: whoever tracks returns gets the card again,
+    as it is now (no "Product received" on it), saying the product is not coming. Before the commit."""
+    if return_id is None:
+        return
+    for tracker in await returns.trackers(turn.uow):
+        tracked = await returns.tracked(turn.uow, tracker, return_id)
+        if tracked.case.state != returns.CANCELLED:
+            return
+        _ = turn.translator_for(tracker)
+        await turn.notify_view(tracker, return_views.tracking_card(_, tracked, return_views.not_coming_note(_, tracked.request)))
+
+
 # --- staff track the product ------------------------------------------------------------------
 
 
@@ -241,6 +263,8 @@ async def on_return_button(turn: Turn, payload: ReturnButton) -> None:
     except returns.AlreadyMoved as moved:
         await turn.audit("return_late_press", data=payload.pack(), state=moved.case.state)
         await turn.answer(return_views.already_moved(turn._, moved.case), alert=True)
+        # the card pressed is out of date: it shows the return as it is now, with its buttons
+        await turn.edit(return_views.tracking_card(turn._, await returns.tracked(turn.uow, turn.user, payload.return_id)))
         return
     except quotes.PaymentPending:
         await turn.answer(return_views.payment_pending(turn._), alert=True)

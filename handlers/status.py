@@ -121,12 +121,14 @@ def _cannot_cancel(turn: Turn, why: str) -> str:
 
 async def _cancel(turn: Turn, request: ServiceRequest) -> None:
     engineer = await requests.engineer_on_job(turn.uow, request)  # assigned, not started: told below
+    awaited = await return_handlers.awaited_product(turn, request)  # an approved return: the warehouse expects it
     try:
         withdrawn = await cancellation.cancel_by_customer(turn.uow, turn.user, request, turn.now)
     except cancellation.NotCancellable as refused:
         await turn.answer(_cannot_cancel(turn, refused.why), alert=True)
         return
     await _tell_dispatchers(turn, request, "cancelled", engineer=engineer)
+    await return_handlers.tell_trackers_not_coming(turn, awaited)
     await turn.uow.commit()  # cancelled, with what hung on it and the dispatchers' notice
     await turn.answer(turn._("Request {number} is cancelled.", number=request.number))
     await turn.edit(views.request_card(turn._, await requests.card(turn.uow, request)))

@@ -76,9 +76,13 @@ _PERSON = (  # the person behind an update, with roles, customer record and open
     .where(User.telegram_id == bindparam("telegram_id"))
 )
 
+# A request a salesperson filed reaches the customer's list once the service department has it:
+# not while its approval chain decides, nor after the chain turned it down (see bot/services/sales.py).
+_SHOWN_TO_CUSTOMER = (ServiceRequest.status != "awaiting_approval") & ServiceRequest.closed_reason.is_distinct_from("sales_rejected")
+
 _CUSTOMER_PAGE = (  # newest first; `total` is computed before OFFSET/LIMIT cut the rows
     select(ServiceRequest, func.count().over().label("total"))
-    .where(ServiceRequest.customer_id == bindparam("customer_id"))
+    .where(ServiceRequest.customer_id == bindparam("customer_id"), _SHOWN_TO_CUSTOMER)
     .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
     .offset(bindparam("offset"))
     .limit(bindparam("limit"))
@@ -179,8 +183,13 @@ class CustomerRepository(_Repository):
             self._of_user[customer.user_id] = customer
 
     async def by_phone(self, phone: str) -> Customer | None:
-        """The oldest customer with this (normalised) phone number."""
-        return await self.session.scalar(select(Customer).where(Customer.phone == phone).order_by(Customer.id).limit(1))
+        """The customer with this (normalised) phone number: one who uses the bot (linked to an
+        active user) first, else the newest. A record filed by sales before the customer came to
+        the bot keeps the phone too; the bot's customer is the one who can be told and follow."""
+        return await self.session.scalar(
+            select(Customer).outerjoin(User, User.id == Customer.user_id).where(Customer.phone == phone)
+            .order_by(User.is_active.is_(True).desc(), Customer.id.desc()).limit(1)
+        )
 
     async def by_user_id(self, user_id: int) -> Customer | None:
         known = self._of_user.get(user_id)
@@ -309,7 +318,7 @@ class RequestRepository(_Repository):
 
     async def count_of_customer(self, customer_id: int) -> int:
         return await self.session.scalar(
-            select(func.count()).select_from(ServiceRequest).where(ServiceRequest.customer_id == customer_id)
+            select(func.count()).select_from(ServiceRequest).where(ServiceRequest.customer_id == customer_id, _SHOWN_TO_CUSTOMER)
         ) or 0
 
     async def add_event(self, event: RequestEvent) -> RequestEvent:
@@ -1215,14 +1224,25 @@ class ReturnRepository(_Repository):
     async def of_request(self, request_id: int) -> ReturnCase | None:
         return await self.session.scalar(select(ReturnCase).where(ReturnCase.request_id == request_id))
 
-    async def open_for_product(self, product_id: int, open_states: Collection[str]) -> ReturnCase | None:
+    @staticmethod
+    def _going_on(states: Collection[str], held: Collection[str], ended: Collection[str]):
+        """In one of `states`, and either in one of `held` (whatever became of its request) or
+        with its request not `ended`."""
+        request_going_on = exists().where(ServiceRequest.id == ReturnCase.request_id, ServiceRequest.status.not_in(list(ended)))
+        return ReturnCase.state.in_(list(states)) & (ReturnCase.state.in_(list(held)) | request_going_on)
+
+    async def open_for_product(self, product_id: int, open_states: Collection[str], *, held: Collection[str] = (),
+                               ended: Collection[str] = ()) -> ReturnCase | None:
+        """The product's return under way: see `_going_on`."""
         return await self.session.scalar(
-            select(ReturnCase).where(ReturnCase.product_id == product_id, ReturnCase.state.in_(list(open_states))).order_by(ReturnCase.id)
+            select(ReturnCase).where(ReturnCase.product_id == product_id, self._going_on(open_states, held, ended)).order_by(ReturnCase.id)
         )
 
-    async def in_states(self, states: Collection[str], limit: int) -> tuple[list[ReturnCase], int]:
-        """The oldest `limit` returns in these states (by when they last moved), and how many there are."""
-        where = ReturnCase.state.in_(list(states))
+    async def in_states(self, states: Collection[str], limit: int, *, held: Collection[str] = (),
+                        ended: Collection[str] = ()) -> tuple[list[ReturnCase], int]:
+        """The oldest `limit` returns in these states (by when they last moved), and how many there
+        are; see `_going_on` for `held` and `ended`."""
+        where = self._going_on(states, held, ended)
         cases = await self.session.scalars(select(ReturnCase).where(where).order_by(ReturnCase.updated_at, ReturnCase.id).limit(limit))
         total = await self.session.scalar(select(func.count()).select_from(ReturnCase).where(where))
         return list(cases), total or 0

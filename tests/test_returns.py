@@ -186,3 +186,81 @@ async def test_two_trackers_pressing_at_once_record_one_step(database, clock):
         assert (await uow.returns.get(ids[0])).state == returns.RECEIVED
         events = [e.action for e in await uow.requests.events(ids[1], include_internal=False)]
         assert events.count("return_received") == 1
+
+
+async def test_a_return_ends_with_its_request_unless_the_warehouse_has_the_product(database, clock):
+    """Closed any way (here the sweep's "no answer" close, with nobody acting): a return still
+    waiting for approval or for the product is cancelled and its approval withdrawn; a product
+    already with us stays listed, and the warehouse still finishes it."""
+    async with database.uow() as uow:
+        dispatcher, _, user, customer, people = await _desk(uow, clock)
+        keeper = await _role(uow, dispatcher, 840, "Wen", "warehouse", clock)
+        waiting = await _file(uow, user, customer, await _product(uow, customer, serial="QJ-4001"), clock)
+        approved = await _file(uow, user, customer, await _product(uow, customer, serial="QJ-4002"), clock)
+        held = await _file(uow, user, customer, await _product(uow, customer, serial="QJ-4003"), clock)
+        for filed in (approved, held):
+            await approvals.decide(uow, POLICY, people["sm"], filed.approval.id, 0, approvals.APPROVE, None, clock.now())
+        await returns.advance(uow, keeper, held.case.id, returns.RECEIVED, clock.now())
+        for filed in (waiting, approved, held):
+            filed.request.status = "closed"
+        withdrawn = await returns.end_with_request(uow, waiting.request, None, clock.now())
+        assert [a.id for a in withdrawn] == [waiting.approval.id]
+        assert (await uow.approvals.actions(waiting.approval.id))[-1].user_id == user.id  # in the name of who asked
+        assert await returns.end_with_request(uow, approved.request, None, clock.now()) == []
+        assert await returns.end_with_request(uow, held.request, people["sm"], clock.now()) == []
+        states = [(await uow.returns.get(f.case.id)).state for f in (waiting, approved, held)]
+        assert states == [returns.CANCELLED, returns.CANCELLED, returns.RECEIVED]
+        assert (await uow.approvals.get(waiting.approval.id)).status == approvals.WITHDRAWN
+
+        draft = await returns.start_from_product(uow, user, customer, waiting.product.id, clock.now())  # returnable again
+        assert draft.step == returns.REASON
+        with pytest.raises(returns.AlreadyOpen):  # it is at our warehouse
+            await returns.start_from_product(uow, user, customer, held.product.id, clock.now())
+        listed, total = await returns.in_hand(uow, keeper)
+        assert ([t.case.id for t in listed], total) == ([held.case.id], 1)
+        await returns.advance(uow, keeper, held.case.id, returns.INSPECTED, clock.now())
+        await returns.advance(uow, keeper, held.case.id, returns.EXCHANGED, clock.now())
+        assert (held.request.status, (await uow.returns.get(held.case.id)).state) == ("closed", returns.EXCHANGED)
+        assert await returns.in_hand(uow, keeper) == ([], 0)
+
+
+async def test_a_return_left_open_by_a_request_that_ended_earlier_no_longer_counts_as_under_way(database, clock):
+    """Rows left by the earlier code (the request closed, the return still "approved") neither
+    block the next return of the product nor wait in the warehouse's list."""
+    async with database.uow() as uow:
+        dispatcher, _, user, customer, people = await _desk(uow, clock)
+        keeper = await _role(uow, dispatcher, 840, "Wen", "warehouse", clock)
+        filed = await _file(uow, user, customer, await _product(uow, customer), clock)
+        await approvals.decide(uow, POLICY, people["sm"], filed.approval.id, 0, approvals.APPROVE, None, clock.now())
+        filed.request.status, filed.request.closed_reason = "closed", "confirmed"
+        await uow.session.flush()
+        assert (await uow.returns.get(filed.case.id)).state == returns.APPROVED
+        assert await returns.in_hand(uow, keeper) == ([], 0)
+        assert (await returns.start_from_product(uow, user, customer, filed.product.id, clock.now())).step == returns.REASON
+
+
+async def test_an_unused_return_may_skip_its_description_and_a_fault_may_not(database, clock):
+    async with database.uow() as uow:
+        _, _, user, customer, _ = await _desk(uow, clock)
+        product = await _product(uow, customer, sold=TODAY - timedelta(days=3))
+        draft = await returns.start_from_product(uow, user, customer, product.id, clock.now())
+        await returns.choose_reason(uow, POLICY, customer, draft, returns.QUALITY, TODAY, clock.now())
+        with pytest.raises(StaleAction):
+            returns.skip_description(draft, clock.now())
+        returns.back(draft, clock.now())
+        await returns.choose_reason(uow, POLICY, customer, draft, returns.UNUSED, TODAY, clock.now())
+        returns.skip_description(draft, clock.now())
+        assert draft.step == returns.CONFIRM
+        filed = await returns.submit(uow, POLICY, user, customer, draft, clock.now(), SHANGHAI, _reason, no_reason="No reason given")
+        assert (filed.request.description, filed.case.proposed_outcome) == ("No reason given", returns.REFUND_UNUSED)
+
+
+async def test_a_fault_in_the_registry_warranty_is_a_free_repair_and_never_forced_expired(database, clock):
+    async with database.uow() as uow:
+        _, _, user, customer, _ = await _desk(uow, clock)
+        in_warranty = await _product(uow, customer, serial="QJ-5001", sold=TODAY - timedelta(days=200), warranty_end=TODAY + timedelta(days=530))
+        out = await _product(uow, customer, serial="QJ-5002", sold=TODAY - timedelta(days=200), warranty_end=TODAY - timedelta(days=1))
+        free = await _file(uow, user, customer, in_warranty, clock)
+        paid = await _file(uow, user, customer, out, clock)
+        assert (free.case.proposed_outcome, free.case.shipping_paid_by, free.request.warranty) == (returns.FREE_REPAIR, "company", None)
+        assert (paid.case.proposed_outcome, paid.case.shipping_paid_by, paid.request.warranty) == (returns.PAID_REPAIR, "customer", "expired")

@@ -16,7 +16,6 @@ from storage.db import UnitOfWork
 from storage.models import Approval, ServiceRequest, User
 
 ALREADY_CANCELLED, WORK_STARTED, PRODUCT_WITH_US, CLOSED = "already_cancelled", "work_started", "product_with_us", "closed"
-RETURN_STATES_CANCELLABLE = (returns.PENDING, returns.APPROVED)  # the product has not reached us
 
 
 async def why_not_cancellable(uow: UnitOfWork, request: ServiceRequest) -> str | None:
@@ -28,7 +27,7 @@ async def why_not_cancellable(uow: UnitOfWork, request: ServiceRequest) -> str |
     if not requests.can_cancel(request):
         return WORK_STARTED
     case = await uow.returns.of_request(request.id)
-    if case is not None and case.state not in (*RETURN_STATES_CANCELLABLE, returns.CANCELLED):
+    if case is not None and case.state not in (*returns.NOT_WITH_US, returns.CANCELLED):
         return PRODUCT_WITH_US
     return None
 
@@ -71,8 +70,6 @@ async def close_by_dispatcher(uow: UnitOfWork, actor: User, request_id: int, not
 
 
 async def _end_what_hangs_on(uow: UnitOfWork, request: ServiceRequest, actor: User, now: datetime) -> list[Approval]:
-    case = await uow.returns.of_request(request.id)
-    if case is not None and case.state in RETURN_STATES_CANCELLABLE:
-        await uow.returns.move(case, case.state, returns.CANCELLED, updated_at=now)
-    withdrawn = await stock.cancel_unissued(uow, request.id, actor, approvals.REQUEST_ENDED, now)
+    withdrawn = await returns.end_with_request(uow, request, actor, now)
+    withdrawn += await stock.cancel_unissued(uow, request.id, actor, approvals.REQUEST_ENDED, now)
     return withdrawn + await approvals.withdraw_open(uow, request.id, actor, approvals.REQUEST_ENDED, now)

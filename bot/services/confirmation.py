@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.services import dialogs, jobs, requests
+from bot.services import dialogs, jobs, requests, returns
 from bot.services.errors import InvalidValue, NotAllowed, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
 from storage.db import UnitOfWork
-from storage.models import Customer, Draft, JobReport, ServiceRequest, Survey, User
+from storage.models import Approval, Customer, Draft, JobReport, ServiceRequest, Survey, User
 
 CONFIRMED, DISPUTED, TIMEOUT = "confirmed", "disputed", "timeout"
 SURVEY = "survey"
@@ -27,6 +27,7 @@ class Verdict:
     request: ServiceRequest
     report: JobReport
     resolved: bool
+    withdrawn: tuple[Approval, ...] = ()  # a return's approval that ended with the request (handlers redraw its cards)
 
 
 async def confirm(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, resolved: bool, now: datetime) -> Verdict:
@@ -44,7 +45,7 @@ async def confirm(uow: UnitOfWork, user: User, customer: Customer | None, reques
         await jobs.record(uow, request, user, "confirmed", now, before=before, after=request.status)
         survey = await uow.jobs.survey_of(request.id) or await uow.jobs.add_survey(Survey(request_id=request.id, created_at=now))
         await dialogs.begin(uow, user.id, SURVEY, STARS, {"request_id": request.id, "survey_id": survey.id}, now)
-        return Verdict(request, report, True)
+        return Verdict(request, report, True, tuple(await returns.end_with_request(uow, request, user, now)))
     request.status, request.repeat_repair = requests.IN_PROGRESS, True
     engineer = await uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None
     if engineer is None or not engineer.is_active or jobs.ROLE_ENGINEER not in engineer.role_names:
@@ -73,6 +74,7 @@ async def close_unconfirmed(uow: UnitOfWork, now: datetime, window: timedelta) -
             continue  # the customer answered at this very moment, or another process closed it
         before = request.status
         request.status, request.closed_reason = requests.CLOSED, TIMEOUT
+        await returns.end_with_request(uow, request, None, now)  # a return waiting on it ends too
         await jobs.record(uow, request, None, "confirmed_by_timeout", now, before=before, after=request.status)
         closed.append(request)
     return closed

@@ -22,6 +22,7 @@ NEW, TRIAGED, ASSIGNED, IN_PROGRESS, RESOLVED, CLOSED, CANCELLED = (
 )
 OPEN_STATUSES = frozenset({NEW, TRIAGED, ASSIGNED, IN_PROGRESS})
 AWAITING_APPROVAL = "awaiting_approval"  # filed by sales, not yet the service department's
+SALES_REJECTED = "sales_rejected"  # the closing reason of a request the sales approval chain turned down
 PAGE_SIZE = 5
 NUMBER_PATTERN = re.compile(r"^SR-(\d{4})-(\d{6,})$")
 
@@ -35,6 +36,12 @@ def format_number(year: int, sequence: int) -> str:
 def parse_number(text: str) -> str | None:
     candidate = text.strip().upper()
     return candidate if NUMBER_PATTERN.match(candidate) else None
+
+
+def shown_to_customer(request: ServiceRequest) -> bool:
+    """A request a salesperson filed is the customer's to see once the service department has it
+    (approved): not while its approval chain decides, nor after the chain turned it down."""
+    return request.status != AWAITING_APPROVAL and request.closed_reason != SALES_REJECTED
 
 
 def can_cancel(request: ServiceRequest) -> bool:
@@ -116,7 +123,7 @@ async def own_request(uow: UnitOfWork, customer: Customer | None, request_id: in
     """A customer's own request; anybody else's is reported as not found, never as forbidden.
     `lock`: the customer changes it (see `uow.requests.lock`); the card and the list only read."""
     request = await (uow.requests.lock(request_id) if lock else uow.requests.get(request_id))
-    if request is None or customer is None or request.customer_id != customer.id:
+    if request is None or customer is None or request.customer_id != customer.id or not shown_to_customer(request):
         raise NotFound()
     return request
 

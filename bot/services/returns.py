@@ -12,8 +12,15 @@ them (a sale on 31 January runs to 30 April, the last day of the shorter month).
 A return is a request of kind "return" (created by `requests.create`, like any other request)
 plus a `returns` row holding the proposed outcome and the state: pending (the service manager's
 approval) → approved (the customer ships the product) → received → inspected → refunded /
-exchanged / repaired; or rejected, or cancelled when the customer cancelled the request first.
-Every state change is a conditional UPDATE from the expected state and an event on the timeline.
+exchanged / repaired; or rejected, or cancelled when its request ended before the product reached
+us (the customer cancelled, the dispatcher closed it, or an engineer's work on it was confirmed or
+closed unanswered: `end_with_request`). Once the warehouse has the product, the return is finished
+on its tracking card whatever became of the request. Every state change is a conditional UPDATE
+from the expected state and an event on the timeline.
+
+Past the free-repair window a quality fault is still repaired free while the registry's warranty
+runs (DESIGN.md §1: in warranty, free repair and parts), at the company's shipping cost; only then
+is the repair paid.
 """
 from __future__ import annotations
 
@@ -39,6 +46,7 @@ PENDING, APPROVED, REJECTED, RECEIVED, INSPECTED = "pending", "approved", "rejec
 REFUNDED, EXCHANGED, REPAIRED, CANCELLED = "refunded", "exchanged", "repaired", "cancelled"
 SENT_BACK = "sent_back"  # returned to the customer as it came (a paid repair declined, no fault found)
 OPEN_STATES = (PENDING, APPROVED, RECEIVED, INSPECTED)
+NOT_WITH_US = (PENDING, APPROVED)  # the product has not reached us: the return ends with its request
 FINAL_STATES = (REFUNDED, EXCHANGED, REPAIRED, SENT_BACK)
 AT_WAREHOUSE = (RECEIVED, INSPECTED)  # the product is with us: the return finishes it, nothing else
 # What a tracking button does: the state it expects, and the state it leads to.
@@ -87,9 +95,11 @@ class Proposal:
         return self.outcome != NOT_RETURNABLE
 
 
-def propose(policy: ReturnPolicy, reason: str, counted_from: date, today: date) -> Proposal:
+def propose(policy: ReturnPolicy, reason: str, counted_from: date, today: date, warranty_end: date | None = None) -> Proposal:
     """The outcome for a product sold (or commissioned) on `counted_from`, asked about `today`
-    (a local date in the desk's time zone), with who pays the shipping to us."""
+    (a local date in the desk's time zone), with who pays the shipping to us. `warranty_end` is
+    the registry's (inclusive, as `dispatch.warranty_from_registry` reads it): past the free-repair
+    window a fault is still repaired free until then."""
     if reason not in REASONS:
         raise ValueError(f"unknown return reason {reason!r}")
     days = (today - counted_from).days
@@ -107,7 +117,14 @@ def propose(policy: ReturnPolicy, reason: str, counted_from: date, today: date) 
     repair_end = add_months(counted_from, policy.free_repair_months)
     if today <= repair_end:
         return made(FREE_REPAIR, repair_end, policy.quality_shipping)
+    if warranty_end is not None and today <= warranty_end:
+        return made(FREE_REPAIR, warranty_end, policy.quality_shipping)
     return made(PAID_REPAIR, repair_end, policy.paid_repair_shipping)
+
+
+def propose_for(policy: ReturnPolicy, reason: str, product: Product, today: date) -> Proposal:
+    """`propose` for a registered product: its start date and its registry warranty."""
+    return propose(policy, reason, start_date(product), today, product.warranty_end)
 
 
 def start_date(product: Product) -> date | None:
@@ -169,7 +186,7 @@ async def _returnable(uow: UnitOfWork, customer: Customer | None, product_id: in
     product = await _own_product(uow, customer, product_id)
     if start_date(product) is None:
         raise UnknownSaleDate(product)
-    case = await uow.returns.open_for_product(product.id, OPEN_STATES)
+    case = await uow.returns.open_for_product(product.id, OPEN_STATES, held=AT_WAREHOUSE, ended=approvals.ENDED)
     if case is not None:
         raise AlreadyOpen(await uow.requests.get(case.request_id))
     return product
@@ -227,7 +244,7 @@ async def choose_reason(uow: UnitOfWork, policy: Policy, customer: Customer | No
     if draft.step != REASON or reason not in REASONS:
         raise StaleAction()
     product = await _returnable(uow, customer, draft.data["product_id"])
-    proposal = propose(policy.returns, reason, start_date(product), today)
+    proposal = propose_for(policy.returns, reason, product, today)
     if not proposal.returnable:
         raise NotReturnable(proposal)
     dialogs.move(draft, DESCRIPTION, now, reason=reason)
@@ -237,6 +254,18 @@ async def choose_reason(uow: UnitOfWork, policy: Policy, customer: Customer | No
 def describe(draft: Draft, text: str | None, now: datetime) -> None:
     """The customer's short description; WrongInput / TooLong re-ask it."""
     dialogs.move(draft, CONFIRM, now, description=clean_text(text, limit=DESCRIPTION_LIMIT, expected="text"))
+
+
+def description_optional(draft: Draft) -> bool:
+    """An unused, intact product comes back without a reason (DESIGN.md §1); a fault is described."""
+    return draft.data.get("reason") == UNUSED
+
+
+def skip_description(draft: Draft, now: datetime) -> None:
+    """"Skip" at the description of an unused return: nothing to say."""
+    if draft.step != DESCRIPTION or not description_optional(draft):
+        raise StaleAction()
+    dialogs.move(draft, CONFIRM, now, description=None)
 
 
 def back(draft: Draft, now: datetime) -> None:
@@ -251,7 +280,7 @@ def back(draft: Draft, now: datetime) -> None:
 async def preview(uow: UnitOfWork, policy: Policy, customer: Customer | None, draft: Draft, today: date) -> tuple[Product, Proposal]:
     """The product and the outcome the confirm step shows (computed again on sending)."""
     product = await _own_product(uow, customer, draft.data["product_id"])
-    return product, propose(policy.returns, draft.data["reason"], start_date(product), today)
+    return product, propose_for(policy.returns, draft.data["reason"], product, today)
 
 
 @dataclass(frozen=True)
@@ -265,20 +294,26 @@ class Filed:
 
 async def submit(
     uow: UnitOfWork, policy: Policy, user: User, customer: Customer | None, draft: Draft, now: datetime, timezone: ZoneInfo,
-    approval_reason: Callable[[Proposal, Product], str],
+    approval_reason: Callable[[Proposal, Product], str], no_reason: str = "",
 ) -> Filed:
     """Create the return request and its row, and ask the policy's approvers; the dialog ends.
-    The windows are applied again with today's date: the dialog may have waited overnight."""
+    The windows are applied again with today's date: the dialog may have waited overnight.
+    `no_reason` is the request's description when an unused return skipped it (the staff's
+    cards and the customer's card show it in place of a text)."""
     if draft.step != CONFIRM or customer is None:
         raise StaleAction()
     product = await _returnable(uow, customer, draft.data["product_id"])
-    proposal = propose(policy.returns, draft.data["reason"], start_date(product), now.astimezone(timezone).date())
+    today = now.astimezone(timezone).date()
+    proposal = propose_for(policy.returns, draft.data["reason"], product, today)
     if not proposal.returnable:
         dialogs.move(draft, REASON, now)
         raise NotReturnable(proposal)
-    new = requests.NewRequest(kind="return", description=draft.data["description"], product_id=product.id, serial=product.serial)
+    description = draft.data.get("description") or no_reason
+    new = requests.NewRequest(kind="return", description=description, product_id=product.id, serial=product.serial)
     request = await requests.create(uow, user, customer, new, policy, now, timezone)
-    if proposal.outcome == PAID_REPAIR:  # the customer was told so: the repair waits for their accepted quote
+    if proposal.outcome == PAID_REPAIR and dispatch.warranty_from_registry(product, today) != dispatch.IN_WARRANTY:
+        # the customer was told so: the repair waits for their accepted quote (a paid repair is
+        # only proposed out of the registry's warranty, and that reading is never overruled here)
         request.warranty = dispatch.EXPIRED
     case = await uow.returns.add(ReturnCase(
         request_id=request.id, product_id=product.id, reason_kind=proposal.reason, proposed_outcome=proposal.outcome,
@@ -328,6 +363,29 @@ async def _finish(uow: UnitOfWork, approval: Approval, now: datetime) -> None:
 approvals.FINISHERS["return"] = _finish
 
 
+# --- the request ends -------------------------------------------------------------------------
+
+
+async def end_with_request(uow: UnitOfWork, request: ServiceRequest, actor: User | None, now: datetime) -> list[Approval]:
+    """Called wherever a request closes or is cancelled: a return whose product has not reached
+    us ends with it (cancelled, so the product may be returned later and the warehouse no longer
+    waits for it), and its approval still waiting is withdrawn. Returns the approvals withdrawn,
+    whose approvers' cards the caller redraws after its commit (`handlers/approvals.show_withdrawn`).
+    A product already with us stays the warehouse's to finish. `actor` None: nobody acted (the
+    sweep closed it), and the withdrawal is recorded in the name of whoever asked for the return."""
+    case = await uow.returns.of_request(request.id)
+    if case is None:
+        return []
+    if case.state in NOT_WITH_US:
+        await uow.returns.move(case, case.state, CANCELLED, updated_at=now)
+    if actor is None:
+        waiting = [a for a in await uow.approvals.of_request(request.id) if a.kind == "return" and a.status in approvals.OPEN]
+        if not waiting:
+            return []
+        actor = await uow.users.get(waiting[0].requested_by_id)
+    return await approvals.withdraw_open(uow, request.id, actor, approvals.REQUEST_ENDED, now, kind="return")
+
+
 # --- staff track the product ------------------------------------------------------------------
 
 
@@ -363,7 +421,7 @@ async def in_hand(uow: UnitOfWork, actor: User) -> tuple[list[Tracked], int]:
     """/returns: the returns waiting on the warehouse, the longest-waiting first, and how many in all."""
     if not may_track(actor):
         raise NotAllowed()
-    cases, total = await uow.returns.in_states(IN_HAND, IN_HAND_SHOWN)
+    cases, total = await uow.returns.in_states(IN_HAND, IN_HAND_SHOWN, held=AT_WAREHOUSE, ended=approvals.ENDED)
     return [await tracked(uow, actor, case.id) for case in cases], total
 
 
@@ -376,7 +434,8 @@ async def for_staff_card(uow: UnitOfWork, actor: User, request: ServiceRequest) 
 
 async def advance(uow: UnitOfWork, actor: User, return_id: int, action: str, now: datetime) -> Tracked:
     """Received, inspected, then refunded / exchanged / repaired: each from the state before it,
-    each an event on the timeline; the last one closes the request."""
+    each an event on the timeline; the last one closes the request. A product already with us is
+    finished even if its request was closed meanwhile (its engineer's report was confirmed)."""
     if action not in TRACK_STEPS:
         raise NotAllowed()
     found = await tracked(uow, actor, return_id)
@@ -384,7 +443,8 @@ async def advance(uow: UnitOfWork, actor: User, return_id: int, action: str, now
     expected, target = TRACK_STEPS[action]
     if case.state != expected:
         raise AlreadyMoved(case)
-    if request.status not in requests.OPEN_STATUSES:
+    request_open = request.status in requests.OPEN_STATUSES
+    if not request_open and case.state not in AT_WAREHOUSE:
         raise NotAllowed()
     if target == REPAIRED:
         await quotes.require_cleared(uow, request)  # a paid repair: the customer accepted its cost first
@@ -392,7 +452,7 @@ async def advance(uow: UnitOfWork, actor: User, return_id: int, action: str, now
     if not await uow.returns.move(case, expected, target, updated_at=now, **{stamp: now}):
         raise AlreadyMoved(case)
     request.updated_at = now
-    if target in FINAL_STATES:
+    if target in FINAL_STATES and request_open:
         request.status, request.closed_reason = requests.CLOSED, target
     if target in (REFUNDED, EXCHANGED) and case.product_id is not None:
         # the returned unit is ours again (refunded, or swapped for another): no longer the

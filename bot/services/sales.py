@@ -94,6 +94,8 @@ async def submit(uow: UnitOfWork, policy: Policy, user: User, draft: Draft, now:
     if customer is None:
         customer = await uow.customers.add(Customer(user_id=None, name=data["name"], phone=data["phone"], company=None, created_at=now))
     product = await uow.products.by_serial(data["serial"]) if data.get("serial") else None
+    if product is not None and product.customer_id != customer.id:
+        product = None  # someone else's (or nobody's) unit, as in the intake: the serial is kept as typed
     new = requests.NewRequest(
         kind=data["kind"], description=data["description"], product_id=product.id if product else None,
         serial=None if product else data.get("serial"),
@@ -116,7 +118,7 @@ async def _finish(uow: UnitOfWork, approval: Approval, now: datetime) -> None:
             request_id=request.id, actor_user_id=approval.decided_by_id, action="created", details={"status": requests.NEW}, created_at=now,
         ))
     else:
-        request.status, request.closed_reason, request.updated_at = requests.CLOSED, "sales_rejected", now
+        request.status, request.closed_reason, request.updated_at = requests.CLOSED, requests.SALES_REJECTED, now
         await uow.requests.add_event(RequestEvent(
             request_id=request.id, actor_user_id=approval.decided_by_id, action="sales_rejected", details={}, created_at=now,
         ))

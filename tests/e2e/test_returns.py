@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from storage.models import AuditEntry, Part, Product, ReturnCase
 from tests.e2e.conftest import DISPATCHER_ID
-from tests.e2e.helpers import enrol, file_request, onboard, t
+from tests.e2e.helpers import assign, enrol, file_request, onboard, report_by_phone, t
 
 
 
@@ -388,3 +388,174 @@ async def test_the_approvers_card_gives_the_returns_grounds_in_the_approvers_lan
     assert t("ru", "quality fault") in card.text and "quality fault" not in card.text
     await sun.press(t("ru", "✅ Approve"), card)
     assert t("ru", "quality fault") in fake.users[7301].message(card.message_id).text  # the redrawn copy too
+
+
+def _approval_card(approver, number: str):
+    return next(m for m in approver.messages if number in (m.text or "") and "✅ Approve" in m.button_texts)
+
+
+async def test_a_return_closed_by_the_customers_confirmed_report_ends_and_the_product_may_be_returned_again(fake, desk):
+    """The dispatcher sent an engineer to a return still waiting for the manager, the engineer
+    solved it by phone and the customer pressed "Resolved": the return ends with its request."""
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7341, "Sun", "service_manager")
+    ed = await enrol(fake, dora, 5641, "Ed", "engineer")
+    alice = fake.add_user(user_id=5041, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await _sold_to(desk, 5041, "QJ-2401", days_ago=10)
+    number = await _ask_return(alice, "QJ-2401")
+    card = _approval_card(sun, number)
+    approve = _data(card, "✅ Approve")
+    await assign(dora, number, "Ed")
+    await ed.press("Accept")
+    await report_by_phone(ed, solution="Reset the thermal cut-out with the customer", opinion="Works again")
+    await alice.press("Resolved")
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        case = await uow.returns.of_request(request.id)
+        (approval,) = await uow.approvals.of_request(request.id)
+        assert (request.status, case.state, approval.status) == ("closed", "cancelled", "withdrawn")
+    redrawn = sun.message(card.message_id)
+    assert "Withdrawn" in redrawn.text and "the request was cancelled or closed" in redrawn.text and not redrawn.buttons
+    await sun.press_data(approve, card)
+    assert sun.callback_answers[-1][1] == "This approval was withdrawn: there is nothing left to decide."
+
+    desk.clock.advance(timedelta(days=2))  # the fault is back, still within the refund period
+    second = await _ask_return(alice, "QJ-2401")
+    assert second != number
+    assert "Proposed: refund" in _approval_card(sun, second).text
+    fake.assert_no_rejections()
+
+
+async def test_an_approved_return_closed_unanswered_leaves_the_warehouse_list(fake, desk):
+    """Approved (the warehouse waits for the product), then solved by phone and the customer never
+    answered: closed by the timeout, the return ends and /returns no longer lists it."""
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7351, "Sun", "service_manager")
+    wen = await enrol(fake, dora, 7352, "Wen", "warehouse")
+    ed = await enrol(fake, dora, 5651, "Ed", "engineer")
+    alice = fake.add_user(user_id=5051, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await _sold_to(desk, 5051, "QJ-2501", days_ago=40)  # free repair
+    number = await _ask_return(alice, "QJ-2501")
+    await assign(dora, number, "Ed")
+    await sun.press("✅ Approve", _approval_card(sun, number))
+    tracking = wen.last
+    assert "📦 Product received" in tracking.button_texts
+    await ed.press("Accept")
+    await report_by_phone(ed, solution="Reset the thermal cut-out with the customer", opinion="Works again")
+    desk.clock.advance(desk.policy.closing.confirmation_timeout + timedelta(minutes=1))
+    await desk.sweep()
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        case = await uow.returns.of_request(request.id)
+        assert (request.status, request.closed_reason, case.state) == ("closed", "timeout", "cancelled")
+    await wen.send_text("/returns")
+    assert wen.last.text == "No returns are waiting on the warehouse."
+    await wen.press("📦 Product received", tracking)  # the card from before: the button comes off
+    assert wen.callback_answers[-1][1] == "This return is already “cancelled”; nothing was changed."
+    assert wen.message(tracking.message_id).button_texts == ["🔄 Refresh"]
+    assert "cancelled" in wen.message(tracking.message_id).text
+    await alice.send_text("/products")
+    await alice.press("↩️ Return or exchange: QJ-2501")
+    assert "Is the product unused and intact" in alice.last.text
+    fake.assert_no_rejections()
+
+
+async def test_a_return_still_in_its_registry_warranty_is_a_free_repair_shipped_at_the_companys_cost(fake, desk):
+    """Past the 3-month free repair but the registry's 24-month warranty still runs (DESIGN §1:
+    in warranty, free repair and parts; quality returns ship at the company's cost)."""
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7361, "Sun", "service_manager")
+    alice = fake.add_user(user_id=5061, first_name="Alice", language_code="en")
+    await onboard(alice)
+    today = desk.clock.now().astimezone(desk.settings.timezone).date()
+    async with desk.db.uow() as uow:
+        customer = await uow.customers.by_user_id((await uow.users.by_telegram_id(5061)).id)
+        await uow.products.add(Product(serial="QJ-2601", model="QJ 50-120", customer_id=customer.id, sale_date=today - timedelta(days=200),
+                                       warranty_months=24, warranty_end=today + timedelta(days=530)))
+        await uow.commit()
+    number = await _ask_return(alice, "QJ-2601")
+    summary = alice.messages[-2].text
+    assert "Proposed: free repair" in summary and "Shipping to us is at the company's cost." in summary
+    assert "the repair is paid" not in summary
+    assert "Proposed: free repair" in _approval_card(sun, number).text
+    await dora.send_text(number)
+    assert "Warranty: in warranty" in dora.last.text
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        case = await uow.returns.of_request(request.id)
+        assert request.warranty is None  # the registry's reading stands; nothing forced "expired"
+        assert (case.proposed_outcome, case.shipping_paid_by) == ("free_repair", "company")
+    fake.assert_no_rejections()
+
+
+async def test_the_warehouse_is_told_when_an_approved_return_is_cancelled(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7371, "Sun", "service_manager")
+    wen = await enrol(fake, dora, 7372, "Wen", "warehouse", "ru")
+    alice = fake.add_user(user_id=5071, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await _sold_to(desk, 5071, "QJ-2701", days_ago=10)
+    number = await _ask_return(alice, "QJ-2701")
+    await sun.press("✅ Approve", _approval_card(sun, number))
+    tracking = wen.last
+    assert t("ru", "📦 Product received") in tracking.button_texts
+    seen, sun_seen = len(wen.messages), len(sun.messages)
+    await _cancel(alice, number)
+    assert "Status: Cancelled" in alice.last.text
+    (told,) = wen.messages[seen:]
+    assert t("ru", "❌ The customer cancelled return {number}: the product is not coming.", number=number) in told.text
+    assert t("ru", "cancelled") in told.text and told.button_texts == [t("ru", "🔄 Refresh")]
+    assert any("cancelled return" in (m.text or "") and number in m.text for m in sun.messages[sun_seen:])  # the manager tracks returns too
+    await wen.press(t("ru", "📦 Product received"), tracking)
+    assert wen.callback_answers[-1][1] == t("ru", "This return is already “{state}”; nothing was changed.", state=t("ru", "cancelled"))
+    assert wen.message(tracking.message_id).button_texts == [t("ru", "🔄 Refresh")]
+    fake.assert_no_rejections()
+
+
+async def test_an_unused_return_within_7_days_needs_no_reason_but_a_fault_needs_its_description(fake, desk):
+    """DESIGN §1: unused and intact within 7 days, no reason needed."""
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7381, "Sun", "service_manager")
+    alice = fake.add_user(user_id=5081, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await _sold_to(desk, 5081, "QJ-2801", days_ago=3)
+    await alice.send_text("/products")
+    await alice.press("↩️ Return or exchange: QJ-2801")
+    await alice.press("🔧 Quality fault")
+    assert "Describe it briefly" in alice.last.text and "Skip" not in alice.last.button_texts
+    await alice.press("⬅️ Back")
+    await alice.press("📦 Unused and intact")
+    prompt = alice.last
+    assert "why you return it" not in prompt.text and "or press “Skip”" in prompt.text
+    assert prompt.button_texts[0] == "Skip"
+    await alice.press("Skip", prompt)
+    summary = alice.last
+    assert "Proposed: refund (unused product returned)" in summary.text and "Description: —" in summary.text
+    await alice.press("✅ Send the request", summary)
+    number = re.search(r"SR-\d{4}-\d{6}", alice.last.text).group(0)
+    assert "unused and intact, day 3 after" in _approval_card(sun, number).text
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert request.description == "Unused and intact; no reason given."
+    await alice.send_text(number)
+    assert "Description: Unused and intact; no reason given." in alice.last.text
+    fake.assert_no_rejections()
+
+
+async def test_the_return_reject_and_ask_prompts_say_the_customer_reads_the_text(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7391, "Sun", "service_manager")
+    alice = fake.add_user(user_id=5091, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await _sold_to(desk, 5091, "QJ-2901", days_ago=10)
+    number = await _ask_return(alice, "QJ-2901")
+    await sun.press("❌ Reject", _approval_card(sun, number))
+    assert "Why do you reject the Return or exchange for" in sun.last.text and "The customer reads this." in sun.last.text
+    await sun.press("✖️ Cancel")
+    await sun.press("❓ Ask for info", _approval_card(sun, number))
+    assert "What do you need to know about the Return or exchange for" in sun.last.text and "The customer reads this." in sun.last.text
+    await sun.send_text("Do you still have the box?")
+    assert "Do you still have the box?" in alice.last.text
+    fake.assert_no_rejections()

@@ -70,6 +70,19 @@ def test_free_repair_runs_to_the_last_day_of_month_3_then_repair_is_paid(sold, l
     assert (after.outcome, after.shipping_paid_by) == (returns.PAID_REPAIR, "customer")
 
 
+def test_past_the_free_repair_a_fault_is_still_repaired_free_while_the_registry_warranty_runs():
+    """DESIGN.md §1: in warranty, free repair and parts; a quality return ships at the company's cost."""
+    warranty_end = date(2028, 3, 10)  # 24 months from the sale
+    day_200 = returns.propose(POLICY, returns.QUALITY, SOLD, SOLD + timedelta(days=200), warranty_end)
+    assert (day_200.outcome, day_200.shipping_paid_by, day_200.window_end) == (returns.FREE_REPAIR, "company", warranty_end)
+    last = returns.propose(POLICY, returns.QUALITY, SOLD, warranty_end, warranty_end)
+    after = returns.propose(POLICY, returns.QUALITY, SOLD, warranty_end + timedelta(days=1), warranty_end)
+    assert (last.outcome, after.outcome, after.shipping_paid_by) == (returns.FREE_REPAIR, returns.PAID_REPAIR, "customer")
+    short = returns.propose(POLICY, returns.QUALITY, SOLD, date(2026, 6, 5), date(2026, 4, 10))  # the 3 months are longer
+    assert (short.outcome, short.window_end) == (returns.FREE_REPAIR, date(2026, 6, 10))
+    assert returns.propose(POLICY, returns.UNUSED, SOLD, SOLD + timedelta(days=8), warranty_end).outcome == returns.NOT_RETURNABLE
+
+
 def test_an_unused_return_after_the_window_is_not_turned_into_a_fault():
     assert returns.propose(POLICY, returns.UNUSED, SOLD, date(2026, 12, 1)).outcome == returns.NOT_RETURNABLE
 

@@ -1,0 +1,106 @@
+"""A salesperson's /sell request over HTTP: which customer record it goes to, and which product."""
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from storage.models import Product
+from tests.e2e.conftest import DISPATCHER_ID
+from tests.e2e.helpers import enrol, onboard
+
+
+async def _sell(sam, phone: str, text: str, serial: str | None = None) -> str:
+    """The salesperson files a repair for Alice; the request number."""
+    await sam.send_text("/sell")
+    await sam.press("Fault repair")
+    await sam.send_text("Alice")
+    await sam.send_text(phone)
+    if serial is None:
+        await sam.press("I don't know it")
+    else:
+        await sam.send_text(serial)
+    await sam.send_text(text)
+    await sam.press("📤 Send for approval")
+    return re.search(r"SR-\d{4}-\d{6}", sam.last.text).group(0)
+
+
+async def _approve(approver, number: str) -> None:
+    card = next(m for m in reversed(approver.messages) if number in (m.text or "") and "✅ Approve" in m.button_texts)
+    await approver.press("✅ Approve", card)
+
+
+async def _vps(fake):
+    dora = fake.users[DISPATCHER_ID]
+    return (await enrol(fake, dora, 7201, "Sam", "salesperson"), await enrol(fake, dora, 7101, "Mia", "marketing_vp"),
+            await enrol(fake, dora, 7102, "Pavel", "production_vp"))
+
+
+async def test_a_sales_request_reaches_the_bot_customer_even_after_an_older_record_with_that_phone(fake, desk):
+    """Sales filed a job for Alice's phone before she used the bot (a record without a chat); once
+    she uses the bot with that phone, the next job filed for it is hers: she is told and follows it."""
+    sam, mia, pavel = await _vps(fake)
+    first = await _sell(sam, "+86 138 0013 8000", "First job, before Alice used the bot")
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)  # +8613800138000
+    second = await _sell(sam, "+86 138 0013 8000", "Second job, Alice now uses the bot")
+    await _approve(mia, second)
+    await _approve(pavel, second)
+    assert "Our sales team registered request" in alice.last.text and second in alice.last.text
+    await alice.send_text("/my")
+    assert second in alice.last.text and first not in alice.last.text  # the earlier record stays unlinked
+    async with desk.db.uow() as uow:
+        bot_customer = await uow.customers.by_user_id((await uow.users.by_telegram_id(5001)).id)
+        assert (await uow.requests.by_number(second)).customer_id == bot_customer.id
+        assert (await uow.requests.by_number(first)).customer_id != bot_customer.id
+    fake.assert_no_rejections()
+
+
+async def test_a_sales_request_is_not_linked_to_another_customers_registered_product(fake, desk):
+    sam, mia, pavel = await _vps(fake)
+    bob = fake.add_user(user_id=5002, first_name="Bob", language_code="en")
+    await onboard(bob, phone="+8613900139000")
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)
+    today = desk.clock.now().astimezone(desk.settings.timezone).date()
+    async with desk.db.uow() as uow:
+        bob_customer = await uow.customers.by_user_id((await uow.users.by_telegram_id(5002)).id)
+        alice_customer = await uow.customers.by_user_id((await uow.users.by_telegram_id(5001)).id)
+        await uow.products.add(Product(serial="QJ-9001", model="QJ 50-120", customer_id=bob_customer.id, sale_date=today - timedelta(days=30)))
+        await uow.products.add(Product(serial="QJ-9002", model="QJ 50-120", customer_id=alice_customer.id, sale_date=today - timedelta(days=30)))
+        await uow.commit()
+    foreign = await _sell(sam, "+86 138 0013 8000", "Pump stops", serial="QJ-9001")  # Bob's serial, mistyped or not
+    own = await _sell(sam, "+86 138 0013 8000", "Pump rattles", serial="qj-9002")
+    for number in (foreign, own):
+        await _approve(mia, number)
+        await _approve(pavel, number)
+    await alice.send_text(foreign)
+    assert "QJ-9001" in alice.last.text  # the serial as typed, not Bob's product
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(foreign)
+        assert (request.customer_id, request.product_id, request.serial_text) == (alice_customer.id, None, "QJ-9001")
+        linked = await uow.requests.by_number(own)
+        assert (await uow.products.get(linked.product_id)).serial == "QJ-9002"
+    fake.assert_no_rejections()
+
+
+async def test_the_customer_sees_a_sales_request_only_once_the_service_department_has_it(fake, desk):
+    """Neither while its approval chain decides nor after the chain turned it down: a request the
+    customer was never told of does not sit in /my as "waiting", then close without a word."""
+    sam, mia, pavel = await _vps(fake)
+    alice = fake.add_user(user_id=5003, first_name="Alice", language_code="en")
+    await onboard(alice)  # +8613800138000
+    turned_down = await _sell(sam, "+86 138 0013 8000", "The irrigation pump stops after an hour")
+    taken_on = await _sell(sam, "+86 138 0013 8000", "The second pump leaks")
+    await alice.send_text("/my")
+    assert turned_down not in alice.last.text and taken_on not in alice.last.text
+    card = next(m for m in reversed(mia.messages) if turned_down in (m.text or "") and "❌ Reject" in m.button_texts)
+    await mia.press("❌ Reject", card)
+    await mia.send_text("Customer has unpaid invoices; sales must collect first")
+    await _approve(mia, taken_on)
+    await _approve(pavel, taken_on)
+    await alice.send_text("/my")
+    assert taken_on in alice.last.text and turned_down not in alice.last.text
+    await alice.send_text(f"/status {turned_down}")
+    assert alice.last.text == f"No request {turned_down} was found among yours. Check the number, or see /my."
+    assert not any("unpaid invoices" in (m.text or "") for m in alice.messages)
+    fake.assert_no_rejections()
