@@ -498,3 +498,39 @@ async def test_customer_withdraws_a_complaint_while_it_is_answered(database, clo
     results = await _race(lambda: _cancel(database, user_id, customer_id, request_id, clock, pause),
                           lambda: _send_answer(database, qin_id, clock), reached, go)
     await _answered_or_withdrawn(database, request_id, complaint_id, results, answer_first=False)
+
+
+async def test_warehouse_receives_the_product_while_the_customer_cancels_the_return(database, clock):
+    """The warehouse's "received" moved the return row, then wrote the request; the customer's cancel
+    locks the request, then moves the return row: each waited for the other (a deadlock, the apology)."""
+    from bot.services import returns
+    from tests.test_approvals import _desk, _role
+    from tests.test_returns import POLICY as RETURN_POLICY, _file, _product
+
+    async with database.uow() as uow:
+        dispatcher, _, user, customer, people = await _desk(uow, clock)
+        keeper = await _role(uow, dispatcher, 840, "Wen", "warehouse", clock)
+        filed = await _file(uow, user, customer, await _product(uow, customer, serial="QJ-4101"), clock)
+        await approvals.decide(uow, RETURN_POLICY, people["sm"], filed.approval.id, 0, approvals.APPROVE, None, clock.now())
+        await uow.commit()
+        user_id, customer_id, request_id, case_id, keeper_id = user.id, customer.id, filed.request.id, filed.case.id, keeper.id
+    reached, go = asyncio.Event(), asyncio.Event()
+
+    async def customer_cancels():
+        async with database.uow() as uow:
+            _pause(uow.returns, "of_request", reached, go)
+            request = await requests.own_request(uow, await uow.customers.get(customer_id), request_id)
+            await cancellation.cancel_by_customer(uow, await uow.users.get(user_id), request, clock.now())
+            await uow.commit()
+
+    async def warehouse_receives():
+        async with database.uow() as uow:
+            await returns.advance(uow, await uow.users.get(keeper_id), case_id, returns.RECEIVED, clock.now())
+            await uow.commit()
+
+    results = await _race(customer_cancels, warehouse_receives, reached, go)
+    assert not any(result.startswith("apology") for result in results), results
+    async with database.uow() as uow:
+        state = (await uow.returns.get(case_id)).state, (await uow.requests.get(request_id)).status
+    # one of the two stands: cancelled before the product arrived, or received and no longer cancellable
+    assert state in {(returns.CANCELLED, requests.CANCELLED), (returns.RECEIVED, requests.NEW)}, (results, state)

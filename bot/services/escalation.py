@@ -182,9 +182,11 @@ async def _own_open_case(uow: UnitOfWork, expert: User, escalation_id: int) -> t
     escalation = await uow.escalations.get(escalation_id)
     if escalation is None or escalation.expert_id != expert.id:
         raise NotFound()
+    request = await uow.requests.lock(escalation.request_id)  # the request first, as everywhere; then the case as left
+    if uow.requests.takes_row_locks:
+        await uow.session.refresh(escalation)
     if escalation.answered_at is not None:
         raise StaleAction()
-    request = await uow.requests.get(escalation.request_id)
     if request is None or request.status not in requests.OPEN_STATUSES:
         raise NotAllowed()
     return escalation, request

@@ -438,6 +438,11 @@ async def advance(uow: UnitOfWork, actor: User, return_id: int, action: str, now
     finished even if its request was closed meanwhile (its engineer's report was confirmed)."""
     if action not in TRACK_STEPS:
         raise NotAllowed()
+    known = await uow.returns.get(return_id)
+    if known is not None:  # the request first, as everywhere: a cancel or close meanwhile is seen, not deadlocked on
+        await uow.requests.lock(known.request_id)
+        if uow.requests.takes_row_locks:
+            await uow.session.refresh(known)
     found = await tracked(uow, actor, return_id)
     case, request = found.case, found.request
     expected, target = TRACK_STEPS[action]
