@@ -183,13 +183,9 @@ class CustomerRepository(_Repository):
             self._of_user[customer.user_id] = customer
 
     async def by_phone(self, phone: str) -> Customer | None:
-        """The customer with this (normalised) phone number: one who uses the bot (linked to an
-        active user) first, else the newest. A record filed by sales before the customer came to
-        the bot keeps the phone too; the bot's customer is the one who can be told and follow."""
-        return await self.session.scalar(
-            select(Customer).outerjoin(User, User.id == Customer.user_id).where(Customer.phone == phone)
-            .order_by(User.is_active.is_(True).desc(), Customer.id.desc()).limit(1)
-        )
+        """The oldest customer with this (normalised) phone number. Not the bot user who typed it
+        later: a typed number proves nothing (NOTES.md), so sales keep filing for their own record."""
+        return await self.session.scalar(select(Customer).where(Customer.phone == phone).order_by(Customer.id).limit(1))
 
     async def by_user_id(self, user_id: int) -> Customer | None:
         known = self._of_user.get(user_id)
