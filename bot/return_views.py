@@ -244,7 +244,8 @@ def approved_note(_: Translator) -> str:
 
 
 def not_coming_note(_: Translator, request: ServiceRequest) -> str:
-    return _("❌ The customer cancelled return {number}: the product is not coming.", number=request.number)
+    """The request ended (the customer cancelled it, a dispatcher closed it) before the product was sent."""
+    return _("❌ Return {number} is cancelled: the product is not coming.", number=request.number)
 
 
 def step_note(_: Translator, case: ReturnCase, actor_name: str) -> str:

@@ -14,6 +14,7 @@ from bot.staff_views import display_name
 from bot.views import View, input_error
 from handlers import approvals as approval_handlers
 from handlers import quotes as quote_handlers
+from handlers import returns as return_handlers
 from handlers.common import Turn, handler
 from storage.models import Draft
 
@@ -168,6 +169,8 @@ async def on_close_input(turn: Turn, draft: Draft, message: UserInput) -> None:
         await turn.reply(input_error(turn._, error))
         return
     await dialogs.end(turn.uow, draft)
+    request = await turn.uow.requests.get(draft.data["request_id"])
+    awaited = await return_handlers.awaited_product(turn, request) if request is not None else None  # the warehouse expects it
     try:
         request, withdrawn = await cancellation.close_by_dispatcher(turn.uow, turn.user, draft.data["request_id"], note, turn.now)
     except cancellation.ProductAtWarehouse:
@@ -186,6 +189,7 @@ async def on_close_input(turn: Turn, draft: Draft, message: UserInput) -> None:
     if engineer is not None and engineer.is_active and engineer.id != turn.user.id:  # they may be on their way
         _ = turn.translator_for(engineer)
         await turn.notify(engineer, _("Job {number} is closed by the service department; nothing more to do on it: {note}", number=request.number, note=note))
+    await return_handlers.tell_trackers_not_coming(turn, awaited)
     await turn.uow.commit()  # closed, with the notices queued in the same transaction
     await show_card(turn, request.id, edit=False)
     await approval_handlers.show_withdrawn(turn, withdrawn)

@@ -505,9 +505,9 @@ async def test_the_warehouse_is_told_when_an_approved_return_is_cancelled(fake, 
     await _cancel(alice, number)
     assert "Status: Cancelled" in alice.last.text
     (told,) = wen.messages[seen:]
-    assert t("ru", "❌ The customer cancelled return {number}: the product is not coming.", number=number) in told.text
+    assert t("ru", "❌ Return {number} is cancelled: the product is not coming.", number=number) in told.text
     assert t("ru", "cancelled") in told.text and told.button_texts == [t("ru", "🔄 Refresh")]
-    assert any("cancelled return" in (m.text or "") and number in m.text for m in sun.messages[sun_seen:])  # the manager tracks returns too
+    assert any(f"Return {number} is cancelled: the product is not coming." in (m.text or "") for m in sun.messages[sun_seen:])  # the manager tracks returns too
     await wen.press(t("ru", "📦 Product received"), tracking)
     assert wen.callback_answers[-1][1] == t("ru", "This return is already “{state}”; nothing was changed.", state=t("ru", "cancelled"))
     assert wen.message(tracking.message_id).button_texts == [t("ru", "🔄 Refresh")]
@@ -558,4 +558,23 @@ async def test_the_return_reject_and_ask_prompts_say_the_customer_reads_the_text
     assert "What do you need to know about the Return or exchange for" in sun.last.text and "The customer reads this." in sun.last.text
     await sun.send_text("Do you still have the box?")
     assert "Do you still have the box?" in alice.last.text
+    fake.assert_no_rejections()
+
+
+async def test_the_warehouse_is_told_when_the_dispatcher_closes_an_approved_return(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7371, "Sun", "service_manager")
+    wen = await enrol(fake, dora, 7372, "Wen", "warehouse", "ru")
+    alice = fake.add_user(user_id=5071, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await _sold_to(desk, 5071, "QJ-2701", days_ago=10)
+    number = await _ask_return(alice, "QJ-2701")
+    await sun.press("✅ Approve", _approval_card(sun, number))
+    seen = len(wen.messages)
+    await dora.send_text(number)
+    await dora.press("🗂 Close the request")
+    await dora.send_text("The customer keeps the pump after all")
+    told = [m for m in wen.messages[seen:] if number in (m.text or "")]
+    assert len(told) == 1 and t("ru", "❌ Return {number} is cancelled: the product is not coming.", number=number) in told[0].text
+    assert "📦" not in " ".join(told[0].button_texts)  # nothing left to receive
     fake.assert_no_rejections()
