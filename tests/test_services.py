@@ -350,3 +350,25 @@ async def test_nothing_is_committed_when_the_unit_of_work_fails(database, clock)
     async with database.uow() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(ServiceRequest)) == 0
         assert await uow.users.by_telegram_id(1001) is None
+
+
+async def test_sending_a_request_with_a_typed_serial_does_not_look_the_registry_up_again(database, clock):
+    """The registry's warranty matters to the deadline clocks only once the in-warranty solution clock
+    could start (at the assignment): the intake's commit, benchmarked, reads no product."""
+    async with database.uow() as uow:
+        user, customer = await _customer(uow, clock)
+        draft, _ = await intake.start(uow, user, clock.now())
+        await intake.handle_button(uow, customer, draft, "type", "repair", clock.now())
+        await intake.handle_input(uow, customer, draft, TextInput("ZZ-404-0001"), clock.now())
+        await intake.handle_input(uow, customer, draft, TextInput("Pump trips the breaker after 5 minutes"), clock.now())
+        await intake.handle_button(uow, customer, draft, "done", "", clock.now())
+        await intake.handle_input(uow, customer, draft, TextInput("Field 7, Yellow River Farm"), clock.now())
+        await uow.commit()
+        user_id, customer_id = user.id, customer.id
+    async with database.uow() as uow:
+        user, customer = await uow.users.get(user_id), await uow.customers.get(customer_id)
+        draft = await uow.drafts.of_user(user_id)
+        with StatementLog(database) as statements:
+            await intake.submit(uow, user, customer, draft, POLICY, clock.now(), SHANGHAI)
+            await uow.commit()
+    assert [s for s in statements if "FROM products" in s] == [], statements

@@ -229,7 +229,9 @@ class ClockKeeper:
         self.policy = policy
         self.tz = tz
         self.due_date_kinds = frozenset(kind for rule in policy.clocks.rules if rule.from_due_date for kind in rule.kinds) & {"maintenance"}
-        self.warranty_kinds = frozenset(kind for rule in policy.clocks.rules if rule.warranty is not None for kind in rule.kinds)
+        warranty_rules = [rule for rule in policy.clocks.rules if rule.warranty is not None]
+        self.warranty_kinds = frozenset(kind for rule in warranty_rules for kind in rule.kinds)
+        self.warranty_starts = frozenset(action for rule in warranty_rules for action in rule.starts_on)
         self.calendar = policy.calendar.calendar(tz)
         self.fingerprint = hashlib.sha256(repr((
             policy.deadlines, policy.clocks, policy.reminders, policy.calendar, str(tz),
@@ -250,8 +252,8 @@ class ClockKeeper:
         if request.kind in self.due_date_kinds:  # booked from a maintenance reminder: the visit is needed on its due date
             due_on = await uow.maintenance.due_on_booked_by(request.id)
             due_from = datetime.combine(due_on, time(0), tzinfo=self.tz) if due_on else None
-        warranty = None  # read only where a clock depends on it: the registry's reading until a dispatcher rules
-        if request.kind in self.warranty_kinds:
+        warranty = None  # read only once a clock that depends on it could start: the registry's reading until a dispatcher rules
+        if request.kind in self.warranty_kinds and not request.warranty and any(action in self.warranty_starts for action, _ in events):
             warranty = await effective_warranty(uow, request, self.tz)
         derived = {clock.rule.name: clock for clock in derive(self.policy, request, events, due_from, warranty)}
         rows = {row.kind: row for row in await uow.requests.clock_rows(request.id)}
