@@ -14,7 +14,7 @@ from bot.labels import APPROVAL_KIND_LABELS, APPROVAL_STATUS_LABELS, KIND_LABELS
 from bot.services import approvals
 from bot.staff_views import display_name
 from bot.telegram_text import shorten
-from bot.views import View
+from bot.views import View, request_description
 from storage.models import Approval, ApprovalAction, Draft, ServiceRequest, User
 
 
@@ -25,7 +25,7 @@ def _summary(_: Translator, approval: Approval, request: ServiceRequest, request
     lines.append(_("Asked by {name}, {time}", name=display_name(requester) if requester else "—", time=_.datetime(approval.created_at)))
     if reason or approval.reason:  # `reason`: built for this reader (a return's proposal); else the text typed
         lines.append(_("Reason: {text}", text=reason or approval.reason))
-    lines.append(_("Request: {text}", text=shorten(request.description, 300)))
+    lines.append(_("Request: {text}", text=shorten(request_description(_, request), 300)))
     roles = " → ".join(_(ROLE_LABELS[role]) for role in approval.chain)
     lines.append(_("Chain: {roles} (step {step} of {total})", roles=roles, step=min(approval.step + 1, len(approval.chain)), total=len(approval.chain)))
     return lines

@@ -21,7 +21,7 @@ from bot.labels import FAULT_TYPE_LABELS, KIND_LABELS, STATUS_LABELS, WARRANTY_L
 from bot.services import archive as service
 from bot.spreadsheet import append_row, sheet_title
 from bot.telegram_text import shorten
-from bot.views import View
+from bot.views import View, request_description
 from storage.models import Draft, User
 
 MONEY_FORMAT = "#,##0.00"
@@ -129,7 +129,7 @@ def workbook(_: Translator, archive: service.Archive) -> bytes:
             _local(_, request.created_at), _local(_, archive.closed_at.get(request.id)),
             product.model if product else "", product.serial if product else (request.serial_text or ""),
             _(WARRANTY_LABELS[request.warranty]) if request.warranty in WARRANTY_LABELS else "",
-            _person(archive.people, request.assigned_engineer_id), request.description,
+            _person(archive.people, request.assigned_engineer_id), request_description(_, request),
         ])
     _add_sheet(book, _("Requests"), [
         _("Request"), _("Type"), _("Status"), _("Created"), _("Closed"), _("Product model"), _("Serial number"),

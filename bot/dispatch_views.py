@@ -24,7 +24,7 @@ from bot.services.dispatch import Candidate, QueueItem, StaffCard
 from bot.services.quotes import PAID_WARRANTIES
 from bot.staff_views import display_name
 from bot.telegram_text import shorten
-from bot.views import View, repeat_repair_line, request_site
+from bot.views import View, repeat_repair_line, request_description, request_site
 from storage.models import Product, ServiceRequest, User
 
 HISTORY_SHOWN = 8
@@ -80,7 +80,7 @@ def staff_card_view(_: Translator, card: StaffCard, now: datetime, extra_rows: l
         _("Customer: {name}, {phone}", name=customer.name, phone=customer.phone),
         _("Product: {value}", value=(f"{card.product.model} · {card.product.serial}" if card.product else request.serial_text) or _("unknown")),
         *([typed_match_line(_, card.typed_match, card.typed_owner)] if card.typed_match else []),
-        _("Description: {value}", value=shorten(request.description, 600)),
+        _("Description: {value}", value=shorten(request_description(_, request), 600)),
         _("Site: {value}", value=request_site(_, request)),
         _("Priority: {value}", value=_(PRIORITY_LABELS[request.priority])),
         _("Distance: {value}", value=_(DISTANCE_LABELS[request.distance_band]) if request.distance_band else "—"),

@@ -16,7 +16,7 @@ from bot.policy import ReturnPolicy
 from bot.services import returns
 from bot.staff_views import display_name
 from bot.telegram_text import shorten
-from bot.views import View
+from bot.views import View, request_description
 from storage.models import Draft, Product, ReturnCase, ServiceRequest
 
 
@@ -100,10 +100,6 @@ def prompt(_: Translator, draft: Draft, *, products: list[Product] = (), product
     return View("\n".join(lines), inline([[dialog_button(_("✅ Send the request"), draft, "send")], dialog_nav(_, draft)]))
 
 
-def no_reason(_: Translator) -> str:
-    """The description of an unused return sent without one: plain text in the desk's default
-    language, stored on the request like a typed one."""
-    return html.unescape(_("Unused and intact; no reason given."))
 
 
 def reask_description(_: Translator, draft: Draft) -> View:
@@ -210,7 +206,7 @@ def tracking_card(_: Translator, tracked: returns.Tracked, note: str | None = No
         _("Customer: {name}, {phone}", name=customer.name, phone=customer.phone),
         _("Product: {value}", value=_product(tracked.product)),
         _("Reason: {value}", value=_(RETURN_REASON_LABELS[case.reason_kind])),
-        _("Description: {value}", value=shorten(request.description, 300)),
+        _("Description: {value}", value=shorten(request_description(_, request), 300)),
         _("Proposed: {outcome} (suggested finish: {finish})", outcome=_(RETURN_OUTCOME_LABELS[case.proposed_outcome]),
           finish=_(RETURN_STATE_LABELS[returns.FINISH_FOR[case.proposed_outcome]])),
         _("Shipping paid by: {payer}", payer=_(SHIPPING_PAYER_LABELS[case.shipping_paid_by])),

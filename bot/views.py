@@ -240,6 +240,12 @@ def _site_line(_: Translator, site: dict | None, address: str | None = None, lat
     return _("not given")
 
 
+def request_description(_: Translator, request: ServiceRequest) -> str:
+    """What the customer wrote, as plain text; an unused return may come without a word (DESIGN:
+    no reason needed), which is said in the reader's language."""
+    return request.description or html.unescape(_("Unused and intact; no reason given."))
+
+
 def request_site(_: Translator, request: ServiceRequest) -> str:
     """Where the work is, as the cards show it (an address, or a shared location)."""
     return _site_line(_, None, request.site_address, request.site_latitude, request.site_longitude)
@@ -379,7 +385,7 @@ def request_card(_: Translator, card: requests.RequestCard, *, list_page: int = 
         _("Type: {value}", value=_(KIND_LABELS[request.kind])),
         _("Status: {value}", value=_(STATUS_LABELS[request.status])),
         _("Product: {value}", value=_product_line(_, request.serial_text, card.product.model if card.product else None)),
-        _("Description: {value}", value=shorten(request.description, 500)),
+        _("Description: {value}", value=shorten(request_description(_, request), 500)),
         _("Site: {value}", value=request_site(_, request)),
         _("Photos: {count}", count=card.photo_count),
     ]
@@ -451,7 +457,7 @@ def new_request_for_staff(_: Translator, request: ServiceRequest, customer_name:
         lines.append(_("Company / project: {value}", value=company))
     lines += [
         _("Product: {value}", value=_product_line(_, request.serial_text, product_model)),
-        _("Description: {value}", value=request.description),
+        _("Description: {value}", value=request_description(_, request)),
         _("Site: {value}", value=request_site(_, request)),
     ]
     if earlier_repair is not None:

@@ -171,7 +171,7 @@ async def _send(turn: Turn, draft: Draft, customer) -> None:
     try:
         filed = await returns.submit(
             turn.uow, turn.deps.policy, turn.user, customer, draft, turn.now, turn.deps.settings.timezone,
-            lambda proposal, product: return_views.approval_reason(staff_, proposal, product), no_reason=return_views.no_reason(staff_),
+            lambda proposal, product: return_views.approval_reason(staff_, proposal, product)
         )
     except returns.NotReturnable as refused:  # the window closed while the dialog waited
         product = await turn.uow.products.get(draft.data["product_id"])

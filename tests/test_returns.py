@@ -251,8 +251,8 @@ async def test_an_unused_return_may_skip_its_description_and_a_fault_may_not(dat
         await returns.choose_reason(uow, POLICY, customer, draft, returns.UNUSED, TODAY, clock.now())
         returns.skip_description(draft, clock.now())
         assert draft.step == returns.CONFIRM
-        filed = await returns.submit(uow, POLICY, user, customer, draft, clock.now(), SHANGHAI, _reason, no_reason="No reason given")
-        assert (filed.request.description, filed.case.proposed_outcome) == ("No reason given", returns.REFUND_UNUSED)
+        filed = await returns.submit(uow, POLICY, user, customer, draft, clock.now(), SHANGHAI, _reason)
+        assert (filed.request.description, filed.case.proposed_outcome) == ("", returns.REFUND_UNUSED)
 
 
 async def test_a_fault_in_the_registry_warranty_is_a_free_repair_and_never_forced_expired(database, clock):

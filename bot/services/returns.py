@@ -294,12 +294,12 @@ class Filed:
 
 async def submit(
     uow: UnitOfWork, policy: Policy, user: User, customer: Customer | None, draft: Draft, now: datetime, timezone: ZoneInfo,
-    approval_reason: Callable[[Proposal, Product], str], no_reason: str = "",
+    approval_reason: Callable[[Proposal, Product], str],
 ) -> Filed:
     """Create the return request and its row, and ask the policy's approvers; the dialog ends.
     The windows are applied again with today's date: the dialog may have waited overnight.
-    `no_reason` is the request's description when an unused return skipped it (the staff's
-    cards and the customer's card show it in place of a text)."""
+    An unused return that skipped its reason has an empty description (`views.request_description`
+    says so in each reader's language)."""
     if draft.step != CONFIRM or customer is None:
         raise StaleAction()
     product = await _returnable(uow, customer, draft.data["product_id"])
@@ -308,7 +308,7 @@ async def submit(
     if not proposal.returnable:
         dialogs.move(draft, REASON, now)
         raise NotReturnable(proposal)
-    description = draft.data.get("description") or no_reason
+    description = draft.data.get("description") or ""
     new = requests.NewRequest(kind="return", description=description, product_id=product.id, serial=product.serial)
     request = await requests.create(uow, user, customer, new, policy, now, timezone)
     if proposal.outcome == PAID_REPAIR and dispatch.warranty_from_registry(product, today) != dispatch.IN_WARRANTY:

@@ -515,9 +515,9 @@ async def test_the_warehouse_is_told_when_an_approved_return_is_cancelled(fake, 
 
 
 async def test_an_unused_return_within_7_days_needs_no_reason_but_a_fault_needs_its_description(fake, desk):
-    """DESIGN §1: unused and intact within 7 days, no reason needed."""
+    """DESIGN §1: unused and intact within 7 days, no reason needed; each reader is told so in their language."""
     dora = fake.users[DISPATCHER_ID]
-    sun = await enrol(fake, dora, 7381, "Sun", "service_manager")
+    sun = await enrol(fake, dora, 7381, "Sun", "service_manager", "ru")
     alice = fake.add_user(user_id=5081, first_name="Alice", language_code="en")
     await onboard(alice)
     await _sold_to(desk, 5081, "QJ-2801", days_ago=3)
@@ -535,10 +535,11 @@ async def test_an_unused_return_within_7_days_needs_no_reason_but_a_fault_needs_
     assert "Proposed: refund (unused product returned)" in summary.text and "Description: —" in summary.text
     await alice.press("✅ Send the request", summary)
     number = re.search(r"SR-\d{4}-\d{6}", alice.last.text).group(0)
-    assert "unused and intact, day 3 after" in _approval_card(sun, number).text
+    card = next(m for m in reversed(sun.messages) if number in (m.text or "") and len(m.button_texts) > 1)
+    assert t("ru", "Unused and intact; no reason given.") in card.text
     async with desk.db.uow() as uow:
         request = await uow.requests.by_number(number)
-        assert request.description == "Unused and intact; no reason given."
+        assert request.description == ""
     await alice.send_text(number)
     assert "Description: Unused and intact; no reason given." in alice.last.text
     fake.assert_no_rejections()
