@@ -8,7 +8,7 @@ from bot import approval_views, escalation_views
 from bot.clock_views import clock_lines
 from bot.callbacks import AssignButton, DispatchButton
 from bot.i18n import Translator
-from bot.keyboards import button, inline
+from bot.keyboards import button, inline, pager
 from bot.labels import (
     DISTANCE_LABELS,
     EVENT_LABELS,
@@ -55,11 +55,7 @@ def queue_view(_: Translator, items: list[QueueItem], now: datetime, *, total: i
         left = time_left(_, item.due_at, now)
         lines.append(_("{number} · {kind} · {left}", number=request.number, kind=_(KIND_LABELS[request.kind]), left=left))
         rows.append([button(shorten(f"{request.number} · {left}", 60), DispatchButton(request.id, "open"))])
-    nav = []  # DispatchButton(page, "queue"): for "queue" the request field holds the page
-    if page > 0:
-        nav.append(button(_("‹ Previous"), DispatchButton(page - 1, "queue")))
-    if page < pages - 1:
-        nav.append(button(_("Next ›"), DispatchButton(page + 1, "queue")))
+    nav = pager(_, page, pages, lambda to: DispatchButton(to, "queue"))  # for "queue" the request field holds the page
     return View("\n".join(lines), inline([*rows, nav]))
 
 

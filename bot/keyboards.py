@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
@@ -19,6 +19,16 @@ def button(text: str, payload: _Payload) -> InlineKeyboardButton:
     """A button label is plain text, while the translator escapes values for HTML messages: undo
     that, or a warehouse "R&D" reads "R&amp;D" on its button."""
     return InlineKeyboardButton(html.unescape(text), callback_data=payload.pack())
+
+
+def pager(_: Translator, page: int, pages: int, to_page: Callable[[int], _Payload]) -> list[InlineKeyboardButton]:
+    """‹ Previous / Next › under a list shown a page at a time (page counted from 0); empty on one page."""
+    row = []
+    if page > 0:
+        row.append(button(_("‹ Previous"), to_page(page - 1)))
+    if page < pages - 1:
+        row.append(button(_("Next ›"), to_page(page + 1)))
+    return row
 
 
 def inline(rows: Sequence[Sequence[InlineKeyboardButton]]) -> InlineKeyboardMarkup:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bot.callbacks import InviteRoleButton, ProfileButton, StaffButton
 from bot.i18n import N_, Translator
-from bot.keyboards import button, dialog_nav, inline
+from bot.keyboards import button, dialog_nav, inline, pager
 from bot.labels import ROLE_LABELS
 from bot.services.users import SHOW_DETAILS, STAFF_ROLES
 from bot.telegram_text import shorten
@@ -62,11 +62,7 @@ def staff_list(_: Translator, people: list[User], page: int = 0, *, showing: int
         state = "" if person.is_active else " ⛔"
         lines.append(_("{name}{state} — {roles}", name=shorten(display_name(person), 40), state=state, roles=roles))
         rows.append([button(shorten(display_name(person), 40) + state, StaffButton(person.id, "open"))])
-    nav = []  # StaffButton(page, "list"): for "list" the id field holds the page
-    if page > 0:
-        nav.append(button(_("‹ Previous"), StaffButton(page - 1, "list")))
-    if page < pages - 1:
-        nav.append(button(_("Next ›"), StaffButton(page + 1, "list")))
+    nav = pager(_, page, pages, lambda to: StaffButton(to, "list"))  # for "list" the id field holds the page
     return View("\n".join(lines), inline([*rows, nav]))
 
 
