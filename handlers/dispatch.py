@@ -84,10 +84,13 @@ async def on_dispatch_button(turn: Turn, payload: DispatchButton) -> None:
             request = await dispatch.open_request(turn.uow, turn.user, payload.request_id)
             latest = await turn.uow.quotes.latest(request.id)
             in_force = latest if latest is not None and latest.status in (quotes.SENT, quotes.ACCEPTED) else None
-            gated = await quotes.payment_pending(turn.uow, request)
+            gated, was_in_warranty = await quotes.payment_pending(turn.uow, request), request.warranty == dispatch.IN_WARRANTY
             ruled = await dispatch.set_warranty(turn.uow, turn.user, payload.request_id, value, turn.now)
             if in_force is not None and ruled.request.warranty == dispatch.IN_WARRANTY:  # waiting, or already accepted
                 await quote_handlers.tell_quote_void(turn, ruled.request, in_force)
+            elif was_in_warranty and ruled.request.warranty != dispatch.IN_WARRANTY and in_force is None \
+                    and await turn.uow.quotes.any_superseded(request.id):  # they were told a quote no longer applied
+                await quote_handlers.tell_paid_again(turn, ruled.request)
             if await quotes.payment_pending(turn.uow, ruled.request) != gated:
                 await _tell_engineer_of_gate(turn, ruled.request, not gated)
             await turn.uow.commit()  # the ruling stands before the approvers' cards say a waiver was withdrawn

@@ -31,6 +31,15 @@ async def tell_quote_void(turn: Turn, request: ServiceRequest, quote: Quote) -> 
                                     number=request.number, total=_.money(quote.total_minor)))
 
 
+async def tell_paid_again(turn: Turn, request: ServiceRequest) -> None:
+    """A ruling back to paid work, after the customer was told a quote no longer applied."""
+    person = await requests.customer_user(turn.uow, request)
+    if person is not None and person.is_active:
+        _ = turn.translator_for(person)
+        await turn.notify(person, _("Correction on request {number}: on review, the work is not covered by warranty after all. "
+                                    "You will receive a quote to accept before any paid work starts.", number=request.number))
+
+
 async def on_input(turn: Turn, draft: Draft, message: UserInput) -> None:
     if not isinstance(message, TextInput):
         await turn.reply(quote_views.reask(turn._, draft, typed=False))

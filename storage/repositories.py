@@ -900,6 +900,11 @@ class QuoteRepository(_Repository):
             select(Quote).where(Quote.request_id == request_id, Quote.status != "superseded").order_by(Quote.id.desc()).limit(1)
         )
 
+    async def any_superseded(self, request_id: int) -> bool:
+        return bool(await self.session.scalar(
+            select(exists().where(Quote.request_id == request_id, Quote.status == "superseded"))
+        ))
+
     async def supersede(self, request_id: int) -> None:
         """The request's quote in force (waiting, or accepted) gives way to a new one, or to free work."""
         await self.session.execute(

@@ -491,6 +491,10 @@ async def test_a_ruling_change_tells_the_customer_of_a_void_accepted_quote_and_t
     await dora.press("warranty expired")  # put back: paid again, and no quote in force
     assert ed.last.text == (f"Job {number} is now paid work: it goes on after the customer accepts a quote "
                             "or a fee waiver is approved.")
+    # the customer, told they pay nothing, hears of the correction before any new quote
+    assert alice.last.text == (f"Correction on request {number}: on review, the work is not covered by warranty after all. "
+                               "You will receive a quote to accept before any paid work starts.")
+    assert len(alice.messages) == alice_seen + 2
     await ed.press("🚗 On my way")
     assert "paid work" in ed.callback_answers[-1][1]
     await dora.press("Warranty…")
