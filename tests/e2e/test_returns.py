@@ -490,7 +490,8 @@ async def test_a_return_still_in_its_registry_warranty_is_a_free_repair_shipped_
     fake.assert_no_rejections()
 
 
-async def test_the_warehouse_is_told_when_an_approved_return_is_cancelled(fake, desk):
+async def _approved_return_tracked_in_russian(fake, desk):
+    """Alice's return, approved by Sun; the warehouse (Wen) reads Russian. (dora, sun, wen, alice, number)"""
     dora = fake.users[DISPATCHER_ID]
     sun = await enrol(fake, dora, 7371, "Sun", "service_manager")
     wen = await enrol(fake, dora, 7372, "Wen", "warehouse", "ru")
@@ -499,6 +500,11 @@ async def test_the_warehouse_is_told_when_an_approved_return_is_cancelled(fake, 
     await _sold_to(desk, 5071, "QJ-2701", days_ago=10)
     number = await _ask_return(alice, "QJ-2701")
     await sun.press("✅ Approve", _approval_card(sun, number))
+    return dora, sun, wen, alice, number
+
+
+async def test_the_warehouse_is_told_when_an_approved_return_is_cancelled(fake, desk):
+    dora, sun, wen, alice, number = await _approved_return_tracked_in_russian(fake, desk)
     tracking = wen.last
     assert t("ru", "📦 Product received") in tracking.button_texts
     seen, sun_seen = len(wen.messages), len(sun.messages)
@@ -563,14 +569,7 @@ async def test_the_return_reject_and_ask_prompts_say_the_customer_reads_the_text
 
 
 async def test_the_warehouse_is_told_when_the_dispatcher_closes_an_approved_return(fake, desk):
-    dora = fake.users[DISPATCHER_ID]
-    sun = await enrol(fake, dora, 7371, "Sun", "service_manager")
-    wen = await enrol(fake, dora, 7372, "Wen", "warehouse", "ru")
-    alice = fake.add_user(user_id=5071, first_name="Alice", language_code="en")
-    await onboard(alice)
-    await _sold_to(desk, 5071, "QJ-2701", days_ago=10)
-    number = await _ask_return(alice, "QJ-2701")
-    await sun.press("✅ Approve", _approval_card(sun, number))
+    dora, sun, wen, alice, number = await _approved_return_tracked_in_russian(fake, desk)
     seen = len(wen.messages)
     await dora.send_text(number)
     await dora.press("🗂 Close the request")
