@@ -48,7 +48,7 @@ from bot.services import complaints
 from bot.services import archive
 from bot.services import erasure
 from bot.services import followups
-from bot.services.errors import NotAllowed, StaleAction
+from bot.services.errors import InvalidValue, NotAllowed, StaleAction
 from bot.services.inputs import TextInput
 from handlers import approvals as approval_handlers
 from handlers import complaints as complaint_handlers
@@ -154,7 +154,22 @@ async def on_message(turn: Turn) -> None:
     if isinstance(user_input, TextInput) and is_key(user_input.text, BACK):
         await _back(turn, draft)
         return
+    number = requests.parse_number(user_input.text) if isinstance(user_input, TextInput) else None
+    if number is not None and draft.kind in NOTE_DIALOGS:
+        await _cancel_dialog(turn, draft)  # the prompt was left: nothing is recorded in its name
+        await status.open_by_number(turn, number)
+        return
     await INPUT_HANDLERS[draft.kind](turn, draft, user_input)
+
+
+# Prompts for one note or reason, whose answer is recorded (or acted on) as soon as it is typed. A
+# bare request number is never such an answer: staff type one to open that request, as outside a
+# dialog, and taking it as the reason would close, decline or reject for good.
+NOTE_DIALOGS = frozenset({
+    dispatch.CONTACTED_DIALOG, dispatch.CLOSE_DIALOG, jobs.JOB_NOTE, confirmation_handlers.VISIT_COUNTER,
+    approvals.COMMENT_DIALOG, approvals.ANSWER_DIALOG, approvals.WAIVER_DIALOG, consultation.ANSWER_DIALOG,
+    escalation.QUESTION_DIALOG, followups.FEEDBACK_DIALOG,
+})
 
 
 async def _menu_action(turn: Turn, text: str) -> bool:
@@ -299,6 +314,6 @@ async def _dialog_button(turn: Turn, payload: DialogButton) -> None:
             await _cancel_dialog(turn, draft)
             return
         await BUTTON_HANDLERS[draft.kind](turn, draft, payload)
-    except (StaleAction, NotAllowed):
+    except (StaleAction, NotAllowed, InvalidValue):  # InvalidValue: a value no button of that step carries
         await turn.audit("stale_button", data=payload.pack())
         await turn.answer(turn._("This button is no longer valid."))

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from bot.flood import TELEGRAM_LIMITS
 from storage.models import AuditEntry
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
-from tests.e2e.helpers import assign, file_request, onboard, report_by_phone, t
+from tests.e2e.helpers import assign, enrol, file_request, onboard, report_by_phone, t
 
 
 async def _engineer(fake, admin, user_id: int, name: str):
@@ -501,3 +501,66 @@ async def test_a_ruling_change_tells_the_customer_of_a_void_accepted_quote_and_t
     await dora.press("in warranty")
     assert ed.last.text == f"Job {number} is ruled in warranty: no quote is needed, the work can go on."
     fake.assert_no_rejections()
+
+
+# --- a request number typed at a note or reason prompt opens that request -------------------------
+# Staff type numbers to open cards; taken as the open prompt's answer, one would close, decline or
+# reject for good with "SR-…" as the reason.
+
+
+async def test_a_number_typed_at_the_close_prompt_opens_that_request_and_closes_nothing(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=5921, first_name="Alice", language_code="en")
+    await onboard(alice)
+    first = await file_request(alice, description="Pump trips the breaker")
+    second = await file_request(alice, description="Second pump leaks")
+    await dora.send_text(first)
+    await dora.press("🗂 Close the request")  # asked for the reason; she thinks better of it
+    await dora.send_text(second)
+    assert second in dora.last.text and "Second pump leaks" in dora.last.text
+    assert any(m.text == t("en", "Cancelled. Nothing was sent.") for m in dora.messages[-2:])
+    assert not any("closed by the service department" in (m.text or "") for m in alice.messages)
+    async with desk.db.uow() as uow:
+        assert (await uow.requests.by_number(first)).status != "closed"
+    await dora.send_text("Typed later, not a reason")  # the prompt is gone: nothing takes this as a reason
+    async with desk.db.uow() as uow:
+        assert (await uow.requests.by_number(first)).status != "closed"
+
+
+async def test_a_job_number_typed_at_the_decline_prompt_opens_it_and_declines_nothing(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await _engineer(fake, dora, 5931, "Ed")
+    alice = fake.add_user(user_id=5932, first_name="Alice", language_code="en")
+    await onboard(alice)
+    first = await file_request(alice, description="Pump trips the breaker")
+    second = await file_request(alice, description="Second pump leaks")
+    await assign(dora, first, "Ed")
+    await ed.press("✖️ Decline")  # asked for a reason; he changes his mind
+    await assign(dora, second, "Ed")
+    await ed.send_text(first)  # "typing a job's number opens it"
+    assert first in ed.last.text and "✅ Accept" in ed.last.button_texts
+    async with desk.db.uow() as uow:
+        assert (await uow.requests.by_number(first)).assigned_engineer_id is not None
+    assert not any("changing" in (m.text or "").lower() for m in alice.messages)
+
+
+async def test_a_number_typed_at_the_reject_prompt_rejects_nothing(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    mia = await enrol(fake, dora, 5961, "Mia", "marketing_vp")
+    sam = await enrol(fake, dora, 5962, "Sam", "salesperson")
+    await sam.send_text("/sell")
+    await sam.press("Fault repair")
+    await sam.send_text("Bob")
+    await sam.send_text("+8613800138077")
+    await sam.press("I don't know it")
+    await sam.send_text("Pump broken at the farm")
+    await sam.press("📤 Send for approval")
+    number = re.search(r"SR-\d{4}-\d{6}", sam.last.text).group(0)
+    seen = len(sam.messages)
+    card = next(m for m in reversed(mia.messages) if "❌ Reject" in m.button_texts)
+    await mia.press("❌ Reject", card)  # asked for the reason; she reads on instead
+    await mia.send_text(number)  # and types the number to look at the request
+    assert number in mia.last.text
+    assert not any("reject" in (m.text or "").lower() for m in sam.messages[seen:])
+    async with desk.db.uow() as uow:
+        assert (await uow.requests.by_number(number)).status == "awaiting_approval"
