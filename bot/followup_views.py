@@ -96,7 +96,9 @@ def call_card(_: Translator, card: followups.CallCard, policy: FollowUpPolicy, n
     lines.append(_("Engineer: {name}", name=display_name(card.engineer) if card.engineer else _("unknown")))
     if call.state == followups.DUE:
         lines.append(_("Due from {start} to {end}", start=_day(_, call.due_on), end=_day(_, call.due_by)))
-        if card.overdue:
+        if card.own_job:
+            lines.append(_("👷 This call checks your own work, so a colleague makes it."))
+        elif card.overdue:
             lines.append(_("⚠️ Overdue: please call today."))
         if call.attempts:
             lines.append(_("Unanswered tries: {count} of {limit}", count=call.attempts, limit=policy.max_attempts))

@@ -106,6 +106,12 @@ def _require_caller(user: User) -> None:
         raise NotAllowed()
 
 
+async def _engineer_id(uow: UnitOfWork, request: ServiceRequest, report: JobReport | None = None) -> int | None:
+    """Whose work the call checks: the report's writer, else the engineer the job was with."""
+    report = report or await uow.jobs.report_of(request.id)
+    return report.engineer_id if report else request.assigned_engineer_id
+
+
 # --- scheduling -----------------------------------------------------------------------------------
 
 
@@ -177,6 +183,7 @@ class CallCard:
     caller: User | None
     overdue: bool
     can_record: bool
+    own_job: bool = False  # the reader did the work this call checks: they may not record it
 
 
 async def card(uow: UnitOfWork, user: User, call_id: int, today: date) -> CallCard:
@@ -188,13 +195,14 @@ async def card(uow: UnitOfWork, user: User, call_id: int, today: date) -> CallCa
         raise NotFound()
     request = await uow.requests.get(call.request_id)
     report = await uow.jobs.report_of(request.id)
-    engineer_id = report.engineer_id if report else request.assigned_engineer_id
+    engineer_id = await _engineer_id(uow, request, report)
     return CallCard(
         call=call, request=request, customer=await uow.customers.get(request.customer_id),
         product=await uow.products.get(request.product_id) if request.product_id else None,
         report=report, engineer=await uow.users.get(engineer_id) if engineer_id else None,
         caller=await uow.users.get(call.caller_id) if call.caller_id else None,
-        overdue=is_overdue(call, today), can_record=may_record(user) and call.state == DUE,
+        overdue=is_overdue(call, today), can_record=may_record(user) and call.state == DUE and user.id != engineer_id,
+        own_job=user.id == engineer_id,
     )
 
 
@@ -215,6 +223,8 @@ async def _due_call(uow: UnitOfWork, user: User, call_id: int) -> FollowUpCall:
         raise NotFound()
     if call.state != DUE:
         raise AlreadyRecorded(call)
+    if await _engineer_id(uow, await uow.requests.get(call.request_id)) == user.id:
+        raise NotAllowed()  # the call checks the engineer's work: he may not record it on his own job
     return call
 
 

@@ -224,3 +224,34 @@ async def test_a_report_of_a_customer_erased_while_it_waited_gets_no_calls_and_n
     async with desk.db.uow() as uow:
         assert await uow.follow_ups.of_request((await uow.requests.by_number(number)).id) == []
     fake.assert_no_rejections()  # nothing went to the unlinked account
+
+
+async def test_an_engineer_with_the_callback_role_may_not_record_the_call_on_his_own_job(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    cai = await enrol(fake, dora, 5610, "Cai", "callback")
+    number, alice, ed = await _closed_job(fake, dora, desk)
+    await dora.send_text("/staff")  # a small desk: Ed makes the follow-up calls too
+    await dora.press("Ed")
+    await dora.press("➕ Follow-up calls")
+    await _sweep_at(desk, date(2026, 3, 5), 10, 0)
+    await cai.send_text("/calls")
+    await cai.press(number)
+    sat_data = next(b["callback_data"] for b in cai.last.buttons if "satisfied" in b["text"] and "not" not in b["text"])
+
+    await ed.send_text("/calls")
+    await ed.press(number)
+    assert "👷 This call checks your own work, so a colleague makes it." in ed.last.text
+    assert [b["text"] for b in ed.last.buttons] == ["⬅️ Back"]
+    await ed.press_data(sat_data, ed.last)  # his own job's outcome button, replayed
+    async with desk.db.uow() as uow:
+        request_id = (await uow.requests.by_number(number)).id
+        (call,) = [c for c in await uow.follow_ups.of_request(request_id) if c.round == 1]
+        assert call.state == "due"
+        refused = await uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "follow_up_not_allowed"))
+        assert [entry.actor_telegram_id for entry in refused] == [ed.id]
+
+    await cai.press("🙂 Reached: satisfied")  # a colleague records it
+    await cai.press("Skip")
+    async with desk.db.uow() as uow:
+        (call,) = [c for c in await uow.follow_ups.of_request(request_id) if c.round == 1]
+        assert (call.state, call.outcome) == ("done", "satisfied")
