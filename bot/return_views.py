@@ -110,6 +110,10 @@ def reask_buttons(_: Translator) -> str:
     return _("Please use the buttons above, or press Cancel.")
 
 
+def resumed(_: Translator) -> str:
+    return _("You have an unfinished return request; let's continue where you stopped.")
+
+
 def not_returnable(_: Translator, proposal: returns.Proposal, product: Product) -> str:
     return "\n".join(proposal_lines(_, proposal, product))
 

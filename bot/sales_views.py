@@ -27,6 +27,10 @@ def prompt(_: Translator, draft: Draft) -> View:
     return summary(_, draft)
 
 
+def resumed(_: Translator) -> str:
+    return _("You have an unfinished request for a customer; let's continue where you stopped.")
+
+
 def summary(_: Translator, draft: Draft) -> View:
     data = draft.data
     kind = KIND_LABELS[data["kind"]]

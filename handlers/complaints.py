@@ -40,22 +40,20 @@ async def open_dialog(turn: Turn, source: str) -> None:
     if customer is None:
         await onboarding.begin(turn, then=users.THEN_COMPLAINT)
         return
-    draft, resumed = await complaints.start(turn.uow, turn.user, source, turn.now)
-    if resumed:
-        await turn.reply(complaint_views.resumed(turn._))
-    await show(turn, draft)
+    draft, resumed = await complaints.start(turn.uow, turn.user, customer, source, turn.now)
+    await show(turn, draft, resumed=resumed)
 
 
 async def start_from_card(turn: Turn, request: ServiceRequest) -> None:
     """“📣 Complain” on the customer's request card (ownership checked again)."""
     customer = await users.customer_of(turn.uow, turn.user)
     try:
-        draft = await complaints.start_from_card(turn.uow, turn.user, customer, request.id, turn.now)
+        draft, resumed = await complaints.start_from_card(turn.uow, turn.user, customer, request.id, turn.now)
     except (NotAllowed, NotFound):
         await turn.audit("complaint_not_allowed", request_id=request.id, action="complain")
         await turn.answer(complaint_views.not_from_this_request(turn._), alert=True)
         return
-    await show(turn, draft)
+    await show(turn, draft, resumed=resumed)
 
 
 async def on_offer_button(turn: Turn, payload: ComplaintOfferButton) -> None:
@@ -69,18 +67,20 @@ async def on_offer_button(turn: Turn, payload: ComplaintOfferButton) -> None:
             return
         if payload.action != "yes":
             raise NotAllowed()
-        draft = await complaints.start_from_survey(
+        draft, resumed = await complaints.start_from_survey(
             turn.uow, turn.user, customer, payload.request_id, turn.deps.policy.closing.low_score_alert, turn.now,
         )
     except (NotAllowed, NotFound):
         await _refuse(turn, payload.pack())
         return
     await turn.edit_off()
-    await show(turn, draft)
+    await show(turn, draft, resumed=resumed)
 
 
-async def show(turn: Turn, draft: Draft) -> None:
-    """Render the step the customer's draft is at."""
+async def show(turn: Turn, draft: Draft, *, resumed: bool = False) -> None:
+    """Render the step the customer's draft is at (`resumed`: saying it goes on where it stopped)."""
+    if resumed:
+        await turn.reply(complaint_views.resumed(turn._))
     customer = await users.customer_of(turn.uow, turn.user)
     recent = await complaints.recent_requests(turn.uow, customer) if draft.step == complaints.ABOUT else []
     about = await complaints.about_request(turn.uow, customer, draft)

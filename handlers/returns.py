@@ -39,7 +39,7 @@ async def start_from_request(turn: Turn, request: ServiceRequest) -> None:
     """“↩️ Return or exchange” on the customer's request card (ownership checked again)."""
     customer = await users.customer_of(turn.uow, turn.user)
     try:
-        draft = await returns.start_from_request(turn.uow, turn.user, customer, request.id, turn.now)
+        draft, resumed = await returns.start_from_request(turn.uow, turn.user, customer, request.id, turn.now)
     except (NotAllowed, NotFound):
         await turn.answer(return_views.not_from_this_request(turn._), alert=True)
         return
@@ -47,17 +47,18 @@ async def start_from_request(turn: Turn, request: ServiceRequest) -> None:
         if await _refused(turn, error):
             return
         raise
-    await _show(turn, draft)
+    await _show(turn, draft, resumed=resumed)
 
 
 async def open_from_intake(turn: Turn) -> None:
     """"Return / exchange" chosen in /new by a customer with registered products."""
     customer = await users.customer_of(turn.uow, turn.user)
-    draft = await returns.start_from_intake(turn.uow, turn.user, customer, turn.now)
-    if draft is None:  # their products went meanwhile: the plain intake goes on
+    started = await returns.start_from_intake(turn.uow, turn.user, customer, turn.now)
+    if started is None:  # their products went meanwhile: the plain intake goes on
         await intake_handlers.open_intake(turn)
         return
-    await _show(turn, draft)
+    draft, resumed = started
+    await _show(turn, draft, resumed=resumed)
 
 
 async def _leave_to_intake(turn: Turn, draft: Draft, *, unlisted: bool) -> None:
@@ -73,7 +74,7 @@ async def on_product_button(turn: Turn, payload: ReturnProductButton) -> None:
     """“↩️ Return or exchange” under a product in /products."""
     customer = await users.customer_of(turn.uow, turn.user)
     try:
-        draft = await returns.start_from_product(turn.uow, turn.user, customer, payload.product_id, turn.now)
+        draft, resumed = await returns.start_from_product(turn.uow, turn.user, customer, payload.product_id, turn.now)
     except NotFound:
         await turn.audit("foreign_product_button", data=payload.pack())
         await turn.answer(turn._("This button is no longer valid."), alert=True)
@@ -82,11 +83,13 @@ async def on_product_button(turn: Turn, payload: ReturnProductButton) -> None:
         if await _refused(turn, error):
             return
         raise
-    await _show(turn, draft)
+    await _show(turn, draft, resumed=resumed)
 
 
-async def _show(turn: Turn, draft: Draft) -> None:
-    """Render the step the draft is at."""
+async def _show(turn: Turn, draft: Draft, *, resumed: bool = False) -> None:
+    """Render the step the draft is at (`resumed`: saying it goes on where it stopped)."""
+    if resumed:
+        await turn.reply(return_views.resumed(turn._))
     customer = await users.customer_of(turn.uow, turn.user)
     if draft.step == returns.PRODUCT:
         await turn.reply(return_views.prompt(turn._, draft, products=await returns.products_offered(turn.uow, customer)))

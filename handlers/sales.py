@@ -16,11 +16,14 @@ from storage.models import Approval, Draft, ServiceRequest
 
 @handler
 async def cmd_sell(turn: Turn) -> None:
+    """/sell: a request for a customer, or the form the salesperson was filling, where it stopped."""
     try:
-        draft = await sales.start(turn.uow, turn.user, turn.now)
+        draft, resumed = await sales.start(turn.uow, turn.user, turn.now)
     except NotAllowed:
         await turn.reply(sales_views.not_sales(turn._))
         return
+    if resumed:
+        await turn.reply(sales_views.resumed(turn._))
     await turn.reply(sales_views.prompt(turn._, draft))
 
 

@@ -40,7 +40,7 @@ async def _assigned_request(uow, dispatcher, crew, user, customer, clock):
 
 
 async def _complain_from_card(uow, user, customer, request, clock, subject=complaints.SERVICE, text="Nobody called me back for three days"):
-    draft = await complaints.start_from_card(uow, user, customer, request.id, clock.now())
+    draft, _ = await complaints.start_from_card(uow, user, customer, request.id, clock.now())
     await complaints.choose_subject(uow, customer, draft, subject, clock.now())
     complaints.describe(draft, text, clock.now())
     return await complaints.submit(uow, POLICY, user, customer, draft, clock.now(), SHANGHAI)
@@ -50,7 +50,7 @@ async def test_a_complaint_from_a_card_is_its_own_numbered_request_with_the_answ
     async with database.uow() as uow:
         dispatcher, crew, user, customer, people = await _team(uow, clock)
         about = await _assigned_request(uow, dispatcher, crew, user, customer, clock)
-        draft = await complaints.start_from_card(uow, user, customer, about.id, clock.now())
+        draft, _ = await complaints.start_from_card(uow, user, customer, about.id, clock.now())
         assert (draft.kind, draft.step) == (complaints.DIALOG, complaints.SUBJECT)
         await complaints.choose_subject(uow, customer, draft, complaints.ENGINEER, clock.now())
         complaints.describe(draft, "  The engineer was rude and left a mess  ", clock.now())
@@ -83,7 +83,7 @@ async def test_the_engineer_is_offered_only_when_the_request_had_one(database, c
     async with database.uow() as uow:
         dispatcher, crew, user, customer, people = await _team(uow, clock)
         unassigned = await _request(uow, user, customer, clock)
-        draft = await complaints.start_from_card(uow, user, customer, unassigned.id, clock.now())
+        draft, _ = await complaints.start_from_card(uow, user, customer, unassigned.id, clock.now())
         assert complaints.subjects_for(unassigned) == ("service", "product")
         with pytest.raises(StaleAction):
             await complaints.choose_subject(uow, customer, draft, complaints.ENGINEER, clock.now())
@@ -99,10 +99,10 @@ async def test_complain_command_chooses_a_request_or_none_with_back_edit_and_val
         older = await _request(uow, user, customer, clock)
         clock.advance(timedelta(minutes=5))
         newer = await _assigned_request(uow, dispatcher, crew, user, customer, clock)
-        draft, resumed = await complaints.start(uow, user, complaints.COMMAND, clock.now())
+        draft, resumed = await complaints.start(uow, user, customer, complaints.COMMAND, clock.now())
         assert (draft.step, resumed) == (complaints.ABOUT, False)
         assert [r.id for r in await complaints.recent_requests(uow, customer)] == [newer.id, older.id]
-        assert (await complaints.start(uow, user, complaints.COMMAND, clock.now()))[1] is True  # a restart resumes it
+        assert (await complaints.start(uow, user, customer, complaints.COMMAND, clock.now()))[1] is True  # a restart resumes it
 
         await complaints.choose_about(uow, customer, draft, complaints.NOT_SPECIFIC, clock.now())
         assert (draft.step, draft.data["about_request_id"]) == (complaints.SUBJECT, None)
@@ -143,7 +143,7 @@ async def test_only_your_own_requests_and_never_a_complaint_itself(database, clo
         bob, bobs = await _customer(uow, clock, telegram_id=1002, name="Bob")
         with pytest.raises(NotFound):
             await complaints.start_from_card(uow, bob, bobs, request.id, clock.now())
-        draft, _ = await complaints.start(uow, bob, complaints.COMMAND, clock.now())
+        draft, _ = await complaints.start(uow, bob, bobs, complaints.COMMAND, clock.now())
         with pytest.raises(NotFound):  # a forged "about" button naming Alice's request
             await complaints.choose_about(uow, bobs, draft, str(request.id), clock.now())
         assert await complaints.recent_requests(uow, bobs) == []
@@ -164,7 +164,7 @@ async def test_the_survey_offers_a_complaint_only_after_a_low_score(database, cl
         with pytest.raises(NotAllowed):
             await complaints.start_from_survey(uow, user, customer, request.id, low, clock.now())
         survey.stars = low
-        draft = await complaints.start_from_survey(uow, user, customer, request.id, low, clock.now())
+        draft, _ = await complaints.start_from_survey(uow, user, customer, request.id, low, clock.now())
         await complaints.choose_subject(uow, customer, draft, complaints.ENGINEER, clock.now())
         complaints.describe(draft, "Two stars: he came late twice", clock.now())
         filed = await complaints.submit(uow, POLICY, user, customer, draft, clock.now(), SHANGHAI)
@@ -305,3 +305,51 @@ async def test_two_supervisors_taking_at_once_one_wins(database, clock):
         assert complaint.state == "investigating" and complaint.supervisor_id in ids
         taken = [e for e in await uow.requests.events(filed.request.id, include_internal=True) if e.action == "complaint_taken"]
         assert len(taken) == 1
+
+
+async def _interrupt(uow, user, request, clock):
+    """Another dialog takes over (the customer pressed "Add comment or photos" on a request card)."""
+    await dialogs.begin(uow, user.id, requests.COMMENT_DIALOG, requests.COMMENT_STEP, {"request_id": request.id}, clock.now())
+
+
+async def test_a_written_complaint_kept_aside_goes_on_from_an_entry_about_its_request_only(database, clock):
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer, people = await _team(uow, clock)
+        first = await _assigned_request(uow, dispatcher, crew, user, customer, clock)
+        second = await _request(uow, user, customer, clock)
+        draft, resumed = await complaints.start_from_card(uow, user, customer, first.id, clock.now())
+        assert resumed is False
+        await complaints.choose_subject(uow, customer, draft, complaints.ENGINEER, clock.now())
+        complaints.describe(draft, "He came two days late", clock.now())
+        again, resumed = await complaints.start_from_card(uow, user, customer, first.id, clock.now())
+        assert (again.id, resumed) == (draft.id, True)  # pressed again mid-complaint: it goes on
+        await _interrupt(uow, user, second, clock)
+
+        other, resumed = await complaints.start_from_card(uow, user, customer, second.id, clock.now())
+        assert (other.step, other.data["about_request_id"], resumed) == (complaints.SUBJECT, second.id, False)
+        await uow.jobs.add_survey(Survey(request_id=first.id, created_at=clock.now(), stars=POLICY.closing.low_score_alert))
+        resumed_draft, resumed = await complaints.start_from_survey(uow, user, customer, first.id, POLICY.closing.low_score_alert, clock.now())
+        assert resumed is True and resumed_draft.step == complaints.CONFIRM
+        assert (resumed_draft.data["description"], resumed_draft.data["source"]) == ("He came two days late", complaints.CARD)
+        assert await uow.drafts.parked(user.id, complaints.DIALOG) is None  # the empty one about `second` was not worth keeping
+
+        await _interrupt(uow, user, second, clock)
+        resumed_draft, resumed = await complaints.start(uow, user, customer, complaints.COMMAND, clock.now())  # names no request
+        assert resumed is True and resumed_draft.data["about_request_id"] == first.id
+        filed = await complaints.submit(uow, POLICY, user, customer, resumed_draft, clock.now(), SHANGHAI)
+        assert (filed.request.description, filed.complaint.engineer_id) == ("He came two days late", crew[0].id)
+
+
+async def test_a_complaint_kept_aside_about_a_request_no_longer_the_customers_is_dropped_without_failing(database, clock):
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer, people = await _team(uow, clock)
+        about = await _request(uow, user, customer, clock)
+        draft, _ = await complaints.start_from_card(uow, user, customer, about.id, clock.now())
+        await complaints.choose_subject(uow, customer, draft, complaints.SERVICE, clock.now())
+        complaints.describe(draft, "Nobody called me back", clock.now())
+        await _interrupt(uow, user, about, clock)
+        _bob, bobs = await _customer(uow, clock, telegram_id=1002, name="Bob")
+        about.customer_id = bobs.id  # no longer hers: its summary could not be shown
+        fresh, resumed = await complaints.start(uow, user, customer, complaints.COMMAND, clock.now())
+        assert (fresh.step, fresh.data, resumed) == (complaints.ABOUT, {"source": complaints.COMMAND}, False)
+        assert await uow.drafts.parked(user.id, complaints.DIALOG) is None

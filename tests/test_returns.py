@@ -29,7 +29,7 @@ async def _product(uow, customer, serial="QJ-2001", sold=TODAY - timedelta(days=
 
 
 async def _file(uow, user, customer, product, clock, reason=returns.QUALITY, text="Pump trips the breaker"):
-    draft = await returns.start_from_product(uow, user, customer, product.id, clock.now())
+    draft, _ = await returns.start_from_product(uow, user, customer, product.id, clock.now())
     await returns.choose_reason(uow, POLICY, customer, draft, reason, TODAY, clock.now())
     returns.describe(draft, text, clock.now())
     return await returns.submit(uow, POLICY, user, customer, draft, clock.now(), SHANGHAI, _reason)
@@ -103,7 +103,7 @@ async def test_an_unused_product_past_day_7_is_refused_and_the_dialog_stays_at_t
     async with database.uow() as uow:
         _, _, user, customer, _ = await _desk(uow, clock)
         product = await _product(uow, customer, sold=TODAY - timedelta(days=8))
-        draft = await returns.start_from_product(uow, user, customer, product.id, clock.now())
+        draft, _ = await returns.start_from_product(uow, user, customer, product.id, clock.now())
         with pytest.raises(returns.NotReturnable) as refused:
             await returns.choose_reason(uow, POLICY, customer, draft, returns.UNUSED, TODAY, clock.now())
         assert refused.value.proposal.window_end == TODAY - timedelta(days=1)
@@ -118,7 +118,7 @@ async def test_the_windows_are_applied_again_on_sending(database, clock):
     async with database.uow() as uow:
         _, _, user, customer, _ = await _desk(uow, clock)
         product = await _product(uow, customer, sold=TODAY - timedelta(days=15))
-        draft = await returns.start_from_product(uow, user, customer, product.id, clock.now())
+        draft, _ = await returns.start_from_product(uow, user, customer, product.id, clock.now())
         assert (await returns.choose_reason(uow, POLICY, customer, draft, returns.QUALITY, TODAY, clock.now())).outcome == returns.REFUND
         returns.describe(draft, "Leaks", clock.now())
         clock.advance(timedelta(days=1))  # the customer confirms the next morning: day 16
@@ -141,7 +141,7 @@ async def test_one_open_return_per_product_and_only_the_customers_own_dated_prod
         with pytest.raises(returns.UnknownSaleDate):
             await returns.start_from_product(uow, user, customer, undated.id, clock.now())
         commissioned = await _product(uow, customer, serial="QJ-3002", sold=None, commissioning_date=TODAY - timedelta(days=20))
-        draft = await returns.start_from_product(uow, user, customer, commissioned.id, clock.now())
+        draft, _ = await returns.start_from_product(uow, user, customer, commissioned.id, clock.now())
         assert (await returns.choose_reason(uow, POLICY, customer, draft, returns.QUALITY, TODAY, clock.now())).outcome == returns.EXCHANGE
 
 
@@ -152,7 +152,7 @@ async def test_from_a_request_without_a_product_the_customer_picks_one(database,
         with pytest.raises(returns.NoProducts):
             await returns.start_from_request(uow, user, customer, request.id, clock.now())
         product = await _product(uow, customer)
-        draft = await returns.start_from_request(uow, user, customer, request.id, clock.now())
+        draft, _ = await returns.start_from_request(uow, user, customer, request.id, clock.now())
         assert draft.step == returns.PRODUCT and [p.id for p in await returns.products_offered(uow, customer)] == [product.id]
         await returns.choose_product(uow, customer, draft, str(product.id), clock.now())
         assert (draft.step, draft.data["product_id"]) == (returns.REASON, product.id)
@@ -212,7 +212,7 @@ async def test_a_return_ends_with_its_request_unless_the_warehouse_has_the_produ
         assert states == [returns.CANCELLED, returns.CANCELLED, returns.RECEIVED]
         assert (await uow.approvals.get(waiting.approval.id)).status == approvals.WITHDRAWN
 
-        draft = await returns.start_from_product(uow, user, customer, waiting.product.id, clock.now())  # returnable again
+        draft, _ = await returns.start_from_product(uow, user, customer, waiting.product.id, clock.now())  # returnable again
         assert draft.step == returns.REASON
         with pytest.raises(returns.AlreadyOpen):  # it is at our warehouse
             await returns.start_from_product(uow, user, customer, held.product.id, clock.now())
@@ -236,14 +236,14 @@ async def test_a_return_left_open_by_a_request_that_ended_earlier_no_longer_coun
         await uow.session.flush()
         assert (await uow.returns.get(filed.case.id)).state == returns.APPROVED
         assert await returns.in_hand(uow, keeper) == ([], 0)
-        assert (await returns.start_from_product(uow, user, customer, filed.product.id, clock.now())).step == returns.REASON
+        assert (await returns.start_from_product(uow, user, customer, filed.product.id, clock.now()))[0].step == returns.REASON
 
 
 async def test_an_unused_return_may_skip_its_description_and_a_fault_may_not(database, clock):
     async with database.uow() as uow:
         _, _, user, customer, _ = await _desk(uow, clock)
         product = await _product(uow, customer, sold=TODAY - timedelta(days=3))
-        draft = await returns.start_from_product(uow, user, customer, product.id, clock.now())
+        draft, _ = await returns.start_from_product(uow, user, customer, product.id, clock.now())
         await returns.choose_reason(uow, POLICY, customer, draft, returns.QUALITY, TODAY, clock.now())
         with pytest.raises(StaleAction):
             returns.skip_description(draft, clock.now())
@@ -264,3 +264,55 @@ async def test_a_fault_in_the_registry_warranty_is_a_free_repair_and_never_force
         paid = await _file(uow, user, customer, out, clock)
         assert (free.case.proposed_outcome, free.case.shipping_paid_by, free.request.warranty) == (returns.FREE_REPAIR, "company", None)
         assert (paid.case.proposed_outcome, paid.case.shipping_paid_by, paid.request.warranty) == (returns.PAID_REPAIR, "customer", "expired")
+
+
+async def _interrupt(uow, user, clock):
+    """Another dialog takes over (the customer pressed "Add comment or photos" on a request card)."""
+    await dialogs.begin(uow, user.id, "comment", "collect", {}, clock.now())
+
+
+async def _described(uow, user, customer, product, clock, text="Leaks at the seal"):
+    draft, _ = await returns.start_from_product(uow, user, customer, product.id, clock.now())
+    await returns.choose_reason(uow, POLICY, customer, draft, returns.QUALITY, TODAY, clock.now())
+    returns.describe(draft, text, clock.now())
+    return draft
+
+
+async def test_a_written_return_kept_aside_goes_on_from_its_product_or_a_card_of_it_only(database, clock):
+    async with database.uow() as uow:
+        _, _, user, customer, _ = await _desk(uow, clock)
+        product = await _product(uow, customer)
+        other = await _product(uow, customer, serial="QJ-2002")
+        draft = await _described(uow, user, customer, product, clock)
+        again, resumed = await returns.start_from_product(uow, user, customer, product.id, clock.now())
+        assert (again.id, resumed) == (draft.id, True)  # pressed again mid-return: it goes on
+        await _interrupt(uow, user, clock)
+
+        fresh, resumed = await returns.start_from_product(uow, user, customer, other.id, clock.now())
+        assert (fresh.step, fresh.data["product_id"], resumed) == (returns.REASON, other.id, False)
+        unlinked = await _request(uow, user, customer, clock)  # filed without a product: not a card of this return
+        fresh, resumed = await returns.start_from_request(uow, user, customer, unlinked.id, clock.now())
+        assert (fresh.step, resumed) == (returns.PRODUCT, False)
+        linked = await _request(uow, user, customer, clock)
+        linked.product_id = product.id
+        resumed_draft, resumed = await returns.start_from_request(uow, user, customer, linked.id, clock.now())
+        assert (resumed_draft.step, resumed_draft.data["description"], resumed) == (returns.CONFIRM, "Leaks at the seal", True)
+
+        await _interrupt(uow, user, clock)
+        resumed_draft, resumed = await returns.start_from_intake(uow, user, customer, clock.now())  # /new names no product
+        assert (resumed_draft.data["product_id"], resumed) == (product.id, True)
+        filed = await returns.submit(uow, POLICY, user, customer, resumed_draft, clock.now(), SHANGHAI, _reason)
+        assert (filed.request.description, filed.product.id) == ("Leaks at the seal", product.id)
+
+
+async def test_a_return_kept_aside_whose_product_came_back_to_us_is_dropped_without_failing(database, clock):
+    async with database.uow() as uow:
+        _, _, user, customer, _ = await _desk(uow, clock)
+        product = await _product(uow, customer)
+        await _product(uow, customer, serial="QJ-2002")
+        await _described(uow, user, customer, product, clock)
+        await _interrupt(uow, user, clock)
+        product.customer_id = None  # refunded through another channel: ours again
+        fresh, resumed = await returns.start_from_intake(uow, user, customer, clock.now())
+        assert (fresh.step, resumed) == (returns.PRODUCT, False)
+        assert await uow.drafts.parked(user.id, returns.DIALOG) is None

@@ -18,6 +18,7 @@ and general managers (the clock's escalation chain) may read complaints but not 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -167,31 +168,64 @@ async def about_request(uow: UnitOfWork, customer: Customer | None, draft: Draft
     return await _about(uow, customer, draft.data.get("about_request_id"))
 
 
-async def start_from_card(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, now: datetime) -> Draft:
-    """From the customer's request card: about that request, straight to the subject."""
+async def _reopen(uow: UnitOfWork, user: User, customer: Customer | None, now: datetime,
+                  belongs: Callable[[dict], bool] | None = None) -> Draft | None:
+    """The customer's complaint where it stopped: open now, or kept aside when another dialog
+    interrupted it (`dialogs.reopen`). One whose request can no longer be complained about is
+    dropped (None), so its summary never fails to show."""
+    draft = await dialogs.reopen(uow, user.id, DIALOG, now, belongs)
+    if draft is None:
+        return None
+    try:
+        await about_request(uow, customer, draft)
+    except (NotFound, NotAllowed):
+        await dialogs.end(uow, draft)
+        return None
+    return draft
+
+
+def _about_same(request: ServiceRequest) -> Callable[[dict], bool]:
+    return lambda data: data.get("about_request_id") == request.id
+
+
+async def start_from_card(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, now: datetime) -> tuple[Draft, bool]:
+    """From the customer's request card: about that request, straight to the subject. A complaint
+    about this same request (however it began) goes on where it stopped (returns `resumed=True`);
+    one about another request or none stays aside for its own card or /complain."""
     about = await _about(uow, customer, request_id)
-    return await dialogs.begin(uow, user.id, DIALOG, SUBJECT, {"source": CARD, "about_request_id": about.id}, now)
+    resumed = await _reopen(uow, user, customer, now, _about_same(about))
+    if resumed is not None:
+        return resumed, True
+    return await dialogs.begin(uow, user.id, DIALOG, SUBJECT, {"source": CARD, "about_request_id": about.id}, now), False
 
 
-async def start_from_survey(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, low_score_at: int, now: datetime) -> Draft:
-    """"File a complaint" after a survey score at or below the policy's low score."""
+async def start_from_survey(
+    uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, low_score_at: int, now: datetime,
+) -> tuple[Draft, bool]:
+    """"File a complaint" after a survey score at or below the policy's low score. As from the
+    card, a complaint about this request already written goes on (`resumed=True`), keeping the
+    source it began from."""
     about = await _about(uow, customer, request_id)
     survey = await uow.jobs.survey_of(about.id)
     if survey is None or survey.stars is None or survey.stars > low_score_at:
         raise NotAllowed()
     if await uow.complaints.about(about.id, SURVEY) is not None:
         raise NotAllowed()  # the offer was taken already; /complain stays open for another complaint
-    return await dialogs.begin(uow, user.id, DIALOG, SUBJECT, {"source": SURVEY, "about_request_id": about.id}, now)
+    resumed = await _reopen(uow, user, customer, now, _about_same(about))
+    if resumed is not None:
+        return resumed, True
+    return await dialogs.begin(uow, user.id, DIALOG, SUBJECT, {"source": SURVEY, "about_request_id": about.id}, now), False
 
 
-async def start(uow: UnitOfWork, user: User, source: str, now: datetime) -> tuple[Draft, bool]:
-    """/complain or the intake's "Complaint" type: choose the request first. A complaint dialog
-    already open is resumed (returns `resumed=True`)."""
+async def start(uow: UnitOfWork, user: User, customer: Customer | None, source: str, now: datetime) -> tuple[Draft, bool]:
+    """/complain or the intake's "Complaint" type: choose the request first. They name no request,
+    so the complaint the customer has open, or kept aside, whatever it is about, goes on where it
+    stopped (returns `resumed=True`)."""
     if source not in (COMMAND, INTAKE):
         raise ValueError(f"a complaint from {source!r} names its request")
-    draft = await dialogs.current(uow, user.id)
-    if draft is not None and draft.kind == DIALOG:
-        return draft, True
+    resumed = await _reopen(uow, user, customer, now)
+    if resumed is not None:
+        return resumed, True
     return await dialogs.begin(uow, user.id, DIALOG, ABOUT, {"source": source}, now), False
 
 

@@ -17,12 +17,17 @@ async def current(uow: UnitOfWork, user_id: int) -> Draft | None:
 # Dialogs worth keeping aside when another interrupts them, with the data keys that hold what the
 # user typed or sent: a draft with none of them holds nothing worth keeping (whatever its step:
 # Back or Edit can lead to the first step of a filled form). The intake is a long form with
-# photos, the engineer's report a ten-step one, the expert's answer a long analysis; the others
-# are a few quick answers. One of each kind is kept per person (storage ParkedDraft).
+# photos, the engineer's report a ten-step one, the expert's answer a long analysis, a complaint
+# or a return the customer's own account, the salesperson's /sell form a customer's details; the
+# others are a few quick answers. One of each kind is kept per person (storage ParkedDraft); each
+# is opened again by its own start (`reopen`).
 KEPT_ASIDE = {
     "intake": ("description", "photos", "voices", "site"),
     "report": ("symptom", "cause", "solution", "parts", "photos", "opinion"),
     "expert_answer": ("analysis", "plan"),
+    "complaint": ("description",),
+    "return": ("description",),
+    "sales_request": ("name", "phone", "serial", "description"),
 }
 
 
@@ -38,8 +43,9 @@ def worth_keeping(draft: Draft) -> bool:
 
 
 async def begin(uow: UnitOfWork, user_id: int, kind: str, step: str, data: dict[str, Any], now: datetime) -> Draft:
-    """Start a dialog, replacing any other the user had open. An unfinished request is kept
-    aside (`resume_parked` opens it again), so pressing a button of another message loses nothing."""
+    """Start a dialog, replacing any other the user had open. An unfinished one worth keeping
+    (KEPT_ASIDE) is kept aside (`resume_parked` opens it again), so pressing a button of another
+    message loses nothing."""
     existing = await uow.drafts.of_user(user_id)
     if existing is not None:
         if worth_keeping(existing):
@@ -58,6 +64,16 @@ async def resume_parked(uow: UnitOfWork, user_id: int, kind: str, now: datetime,
     step, data = kept.step, kept.data
     await uow.drafts.unpark(user_id, kind)
     return await begin(uow, user_id, kind, step, data, now)
+
+
+async def reopen(uow: UnitOfWork, user_id: int, kind: str, now: datetime,
+                 belongs: Callable[[dict[str, Any]], bool] | None = None) -> Draft | None:
+    """The user's dialog of `kind` where it stopped: the one open now, else the one kept aside
+    (`resume_parked`); with `belongs`, only one whose data passes it. None when there is neither."""
+    draft = await uow.drafts.of_user(user_id)
+    if draft is not None and draft.kind == kind and (belongs is None or belongs(draft.data)):
+        return draft
+    return await resume_parked(uow, user_id, kind, now, belongs)
 
 
 async def drop_parked(uow: UnitOfWork, user_id: int, kind: str, belongs: Callable[[dict[str, Any]], bool]) -> None:

@@ -192,28 +192,61 @@ async def _returnable(uow: UnitOfWork, customer: Customer | None, product_id: in
     return product
 
 
-async def start_from_request(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, now: datetime) -> Draft:
+async def _reopen(uow: UnitOfWork, user: User, customer: Customer | None, now: datetime,
+                  belongs: Callable[[dict], bool] | None = None) -> Draft | None:
+    """The customer's return where it stopped: open now, or kept aside when another dialog
+    interrupted it (`dialogs.reopen`). One whose chosen product can no longer be returned (it came
+    back to us meanwhile, or a return of it is open) is dropped (None), so its summary never
+    fails to show; at the product step nothing chosen is relied on yet."""
+    draft = await dialogs.reopen(uow, user.id, DIALOG, now, belongs)
+    if draft is None or draft.step == PRODUCT:
+        return draft
+    try:
+        await _returnable(uow, customer, draft.data["product_id"])
+    except (NotFound, UnknownSaleDate, AlreadyOpen):
+        await dialogs.end(uow, draft)
+        return None
+    return draft
+
+
+async def start_from_request(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, now: datetime) -> tuple[Draft, bool]:
     """From the customer's request card: the request's product if it is a registered one of
-    theirs, otherwise they pick one of their products first."""
+    theirs, otherwise they pick one of their products first. A return of that same product, or
+    one begun from this same card, goes on where it stopped (returns `resumed=True`); a return of
+    another product stays aside for its own product or /new."""
     request = await requests.own_request(uow, customer, request_id)
     if request.kind == "return" or request.status in (requests.CANCELLED, requests.AWAITING_APPROVAL):
         raise NotAllowed()
     product = await uow.products.get(request.product_id) if request.product_id else None
-    if product is not None and product.customer_id == customer.id:
+    if product is not None and product.customer_id != customer.id:
+        product = None
+    if product is not None:
         await _returnable(uow, customer, product.id)
-        return await dialogs.begin(uow, user.id, DIALOG, REASON, {"product_id": product.id, "from_request_id": request.id}, now)
-    if not await uow.products.of_customer(customer.id, 1):
+    elif not await uow.products.of_customer(customer.id, 1):
         raise NoProducts()
-    return await dialogs.begin(uow, user.id, DIALOG, PRODUCT, {"from_request_id": request.id, "asked_product": True}, now)
+
+    def same(data: dict) -> bool:
+        return data.get("from_request_id") == request.id or (product is not None and data.get("product_id") == product.id)
+
+    resumed = await _reopen(uow, user, customer, now, same)
+    if resumed is not None:
+        return resumed, True
+    if product is not None:
+        return await dialogs.begin(uow, user.id, DIALOG, REASON, {"product_id": product.id, "from_request_id": request.id}, now), False
+    return await dialogs.begin(uow, user.id, DIALOG, PRODUCT, {"from_request_id": request.id, "asked_product": True}, now), False
 
 
-async def start_from_intake(uow: UnitOfWork, user: User, customer: Customer | None, now: datetime) -> Draft | None:
+async def start_from_intake(uow: UnitOfWork, user: User, customer: Customer | None, now: datetime) -> tuple[Draft, bool] | None:
     """"Return / exchange" chosen in /new: this dialog, from the choice of product, when the
     customer has registered products (the windows and the manager's approval apply); None when
-    they have none, and the intake goes on as a request the service department handles itself."""
+    they have none, and the intake goes on as a request the service department handles itself.
+    It names no product, so a return kept aside, of whatever product, goes on (`resumed=True`)."""
     if customer is None or not await uow.products.of_customer(customer.id, 1):
         return None
-    return await dialogs.begin(uow, user.id, DIALOG, PRODUCT, {"asked_product": True, "source": FROM_INTAKE}, now)
+    resumed = await _reopen(uow, user, customer, now)
+    if resumed is not None:
+        return resumed, True
+    return await dialogs.begin(uow, user.id, DIALOG, PRODUCT, {"asked_product": True, "source": FROM_INTAKE}, now), False
 
 
 def back_to_intake(draft: Draft) -> bool:
@@ -221,10 +254,14 @@ def back_to_intake(draft: Draft) -> bool:
     return draft.step == PRODUCT and draft.data.get("source") == FROM_INTAKE
 
 
-async def start_from_product(uow: UnitOfWork, user: User, customer: Customer | None, product_id: int, now: datetime) -> Draft:
-    """From the customer's product list: straight to the reason."""
+async def start_from_product(uow: UnitOfWork, user: User, customer: Customer | None, product_id: int, now: datetime) -> tuple[Draft, bool]:
+    """From the customer's product list: straight to the reason, or on with a return of this same
+    product where it stopped (`resumed=True`)."""
     product = await _returnable(uow, customer, product_id)
-    return await dialogs.begin(uow, user.id, DIALOG, REASON, {"product_id": product.id}, now)
+    resumed = await _reopen(uow, user, customer, now, lambda data: data.get("product_id") == product.id)
+    if resumed is not None:
+        return resumed, True
+    return await dialogs.begin(uow, user.id, DIALOG, REASON, {"product_id": product.id}, now), False
 
 
 async def products_offered(uow: UnitOfWork, customer: Customer) -> list[Product]:
@@ -274,7 +311,10 @@ def back(draft: Draft, now: datetime) -> None:
         previous[REASON] = PRODUCT
     if draft.step not in previous:
         raise StaleAction()
-    dialogs.move(draft, previous[draft.step], now)
+    if previous[draft.step] == PRODUCT:  # chosen again: until then the return is of no product (`start_from_product`)
+        dialogs.move(draft, PRODUCT, now, product_id=None)
+    else:
+        dialogs.move(draft, previous[draft.step], now)
 
 
 async def preview(uow: UnitOfWork, policy: Policy, customer: Customer | None, draft: Draft, today: date) -> tuple[Product, Proposal]:

@@ -29,9 +29,14 @@ def require_sales(user: User) -> None:
         raise NotAllowed()
 
 
-async def start(uow: UnitOfWork, user: User, now: datetime) -> Draft:
+async def start(uow: UnitOfWork, user: User, now: datetime) -> tuple[Draft, bool]:
+    """/sell: a new form, or the one the salesperson was filling (open, or kept aside when another
+    dialog interrupted it) where it stopped (returns `resumed=True`)."""
     require_sales(user)
-    return await dialogs.begin(uow, user.id, SALES_DIALOG, KIND, {}, now)
+    resumed = await dialogs.reopen(uow, user.id, SALES_DIALOG, now)
+    if resumed is not None:
+        return resumed, True
+    return await dialogs.begin(uow, user.id, SALES_DIALOG, KIND, {}, now), False
 
 
 def choose_kind(draft: Draft, kind: str, now: datetime) -> None:

@@ -319,3 +319,55 @@ async def test_the_complaint_supervisor_reads_the_whole_complaint_even_past_one_
     redrawn = "\n".join(m.text for m in qin.new_messages)
     assert "Taken by: Qin" in redrawn and redrawn.count("😡") == 1950 and "refund of the travel fee" in redrawn
     fake.assert_no_rejections()
+
+
+async def test_a_written_complaint_survives_a_comment_on_another_request(fake, desk):
+    alice = fake.add_user(user_id=9911, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await alice.send_text("/complain")
+    await alice.press("Not about a specific request")
+    await alice.press("🛎 The service")
+    await alice.send_text("Nobody called me back for a week, and when they did the engineer was rude and left the site dirty.")
+    assert "Your complaint" in alice.last.text  # the summary, not sent yet
+    await alice.send_text(f"/status {number}")
+    await alice.press("💬 Add comment or photos")
+    await alice.send_text("The pump is still leaking")
+    await alice.press("✅ Done")
+    await alice.send_text("/complain")
+    assert "Nobody called me back" in alice.last.text, alice.last.text
+    assert alice.messages[-2].text == "You have an unfinished complaint; let's continue where you stopped."
+    await alice.press("✅ Send the complaint")
+    assert "Your complaint" in alice.last.text and "is registered" in alice.last.text
+    async with desk.db.uow() as uow:
+        complaint = (await uow.session.scalars(select(Complaint))).one()
+        assert (await uow.requests.get(complaint.request_id)).description.startswith("Nobody called me back")
+    await alice.send_text("/complain")  # nothing kept aside any more: a fresh complaint
+    assert "What is your complaint about? Choose the request" in alice.last.text
+    fake.assert_no_rejections()
+
+
+async def test_a_written_complaint_comes_back_from_its_own_requests_card_not_another(fake, desk):
+    alice = fake.add_user(user_id=9912, first_name="Alice", language_code="en")
+    await onboard(alice)
+    first = await file_request(alice)
+    second = await file_request(alice, description="Second pump hums")
+    await alice.send_text(first)
+    await alice.press("📣 Complain")
+    await alice.press("🛎 The service")
+    await alice.send_text("Nobody told me when the engineer would come")
+    await alice.send_text("/new")  # another dialog takes over
+    assert "What do you need?" in alice.last.text
+    await alice.send_text(f"/status {second}")
+    await alice.press("📣 Complain")  # another request: a complaint of its own, the first one stays aside
+    assert f"A complaint about request {second}. What is it about?" in alice.last.text
+    assert "unfinished complaint" not in alice.messages[-2].text
+    await alice.send_text(f"/status {first}")
+    await alice.press("📣 Complain")
+    assert alice.messages[-2].text == "You have an unfinished complaint; let's continue where you stopped."
+    assert f"About: {first}" in alice.last.text and "Nobody told me when the engineer would come" in alice.last.text
+    await alice.send_text("/cancel")  # dropped for good
+    await alice.send_text(f"/status {first}")
+    await alice.press("📣 Complain")
+    assert f"A complaint about request {first}. What is it about?" in alice.last.text
+    fake.assert_no_rejections()

@@ -578,3 +578,48 @@ async def test_the_warehouse_is_told_when_the_dispatcher_closes_an_approved_retu
     assert len(told) == 1 and t("ru", "❌ Return {number} is cancelled: the product is not coming.", number=number) in told[0].text
     assert "📦" not in " ".join(told[0].button_texts)  # nothing left to receive
     fake.assert_no_rejections()
+
+
+async def test_a_written_return_survives_a_comment_on_another_request(fake, desk):
+    alice = fake.add_user(user_id=9921, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await _sold_to(desk, 9921, "QJ-2001", days_ago=10)
+    await alice.send_text("/products")
+    await alice.press("↩️ Return or exchange: QJ-2001")
+    await alice.press("🔧 Quality fault")
+    await alice.send_text("The pump stops after five minutes and smells burnt")
+    assert "Proposed: refund" in alice.last.text  # the summary, not sent yet
+    await alice.send_text(f"/status {number}")
+    await alice.press("💬 Add comment or photos")
+    await alice.send_text("The pump is still leaking")
+    await alice.press("✅ Done")
+    await alice.send_text("/products")
+    await alice.press("↩️ Return or exchange: QJ-2001")
+    assert alice.messages[-2].text == "You have an unfinished return request; let's continue where you stopped."
+    assert "smells burnt" in alice.last.text and "✅ Send the request" in alice.last.button_texts
+    await alice.press("✅ Send the request")
+    returned = re.search(r"SR-\d{4}-\d{6}", alice.last.text).group(0)
+    async with desk.db.uow() as uow:
+        assert (await uow.requests.by_number(returned)).description == "The pump stops after five minutes and smells burnt"
+    fake.assert_no_rejections()
+
+
+async def test_a_written_return_interrupted_by_new_comes_back_when_return_is_chosen_there(fake, desk):
+    alice = fake.add_user(user_id=9922, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await _sold_to(desk, 9922, "QJ-2001", days_ago=10)
+    await alice.send_text("/products")
+    await alice.press("↩️ Return or exchange: QJ-2001")
+    await alice.press("🔧 Quality fault")
+    await alice.send_text("The pump stops after five minutes and smells burnt")
+    await alice.send_text("/new")
+    assert "What do you need?" in alice.last.text
+    await alice.press("Return / exchange")
+    assert alice.messages[-2].text == "You have an unfinished return request; let's continue where you stopped."
+    assert "smells burnt" in alice.last.text and "✅ Send the request" in alice.last.button_texts
+    await alice.send_text("/cancel")  # dropped for good: the next return starts afresh
+    await alice.send_text("/new")
+    await alice.press("Return / exchange")
+    assert "Which product do you want to return or exchange?" in alice.last.text
+    fake.assert_no_rejections()

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from storage.models import Product
 from tests.e2e.conftest import DISPATCHER_ID
-from tests.e2e.helpers import enrol, onboard
+from tests.e2e.helpers import enrol, file_request, onboard
 
 
 async def _sell(sam, phone: str, text: str, serial: str | None = None) -> str:
@@ -104,4 +104,33 @@ async def test_the_customer_sees_a_sales_request_only_once_the_service_departmen
     await alice.send_text(f"/status {turned_down}")
     assert alice.last.text == f"No request {turned_down} was found among yours. Check the number, or see /my."
     assert not any("unpaid invoices" in (m.text or "") for m in alice.messages)
+    fake.assert_no_rejections()
+
+
+async def test_a_filled_sell_form_survives_answering_a_consultation(fake, desk):
+    sam, mia, pavel = await _vps(fake)
+    alice = fake.add_user(user_id=9931, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice, kind_label="Consultation", description="Which oil grade does the QJ pump need?")
+    notice = next(m for m in sam.messages if number in (m.text or ""))
+    await sam.send_text("/sell")
+    await sam.press("Fault repair")
+    await sam.send_text("Bob, Green Valley Farm")
+    await sam.send_text("+86 139 0013 9000")
+    await sam.send_text("QJ-7001")
+    await sam.send_text("The well pump at Green Valley rattles")
+    assert "Check the request" in sam.last.text
+    await sam.press("💬 Answer the customer", notice)  # another dialog takes over
+    await sam.send_text("Use ISO VG 46 hydraulic oil.")
+    assert f"Your answer is sent to the customer of {number}" in sam.last.text
+    await sam.send_text("/sell")
+    assert sam.messages[-2].text == "You have an unfinished request for a customer; let's continue where you stopped."
+    form = sam.last.text
+    assert "Check the request" in form and "Green Valley Farm" in form and "+8613900139000" in form and "QJ-7001" in form and "rattles" in form
+    await sam.press("📤 Send for approval")
+    filed = re.search(r"SR-\d{4}-\d{6}", sam.last.text).group(0)
+    async with desk.db.uow() as uow:
+        assert (await uow.requests.by_number(filed)).description == "The well pump at Green Valley rattles"
+    await sam.send_text("/sell")  # nothing kept aside any more: a fresh form
+    assert "unfinished" not in sam.messages[-2].text and "Check the request" not in sam.last.text
     fake.assert_no_rejections()
