@@ -215,6 +215,74 @@ async def test_a_pending_approval_has_its_own_clock_and_pauses_the_jobs_clocks(d
         assert arrival.due_at == arrival.started_at + window + timedelta(hours=3)  # the 3 h of waiting do not count
 
 
+async def _approval_clock(uow, request):
+    return {c.kind: c for c in await uow.requests.clocks(request.id)}["approval_decided"]
+
+
+async def _waiver(uow, dispatcher, request, clock):
+    """An approval with nothing hanging on it (a requisition's would need its requisition)."""
+    return await approvals.request_approval(uow, POLICY, dispatcher, request, "waiver", clock.now(), amount_minor=100_000)
+
+
+async def test_a_second_approval_gets_its_own_8_hours(database, clock):
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer, people = await _desk(uow, clock)
+        request = await _request(uow, user, customer, clock)
+        first = await _waiver(uow, dispatcher, request, clock)
+        await uow.commit()
+        clock.advance(timedelta(hours=6))
+        second_asked = clock.now()
+        second = await _waiver(uow, dispatcher, request, clock)
+        await uow.commit()
+        clock.advance(timedelta(hours=1))
+        await approvals.decide(uow, POLICY, people["mvp1"], first.id, 0, approvals.APPROVE, None, clock.now())
+        await uow.commit()
+        running = await _approval_clock(uow, request)
+        assert (running.started_at, running.due_at, running.stopped_at) == (second_asked, second_asked + timedelta(hours=8), None)
+        assert running.next_alert_at == second_asked + timedelta(hours=4)  # its reminders run from its own start too
+        clock.advance(timedelta(hours=2))  # 9 h after the first was asked, 3 h after the second
+        await approvals.decide(uow, POLICY, people["mvp1"], second.id, 0, approvals.APPROVE, None, clock.now())
+        await uow.commit()
+        decided = await _approval_clock(uow, request)
+        assert (decided.outcome, decided.earlier_breach) == ("met", False)
+
+
+async def test_two_open_approvals_decided_out_of_order_each_keep_their_own_deadline(database, clock):
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer, people = await _desk(uow, clock)
+        request = await _request(uow, user, customer, clock)
+        first_asked = clock.now()
+        first = await _waiver(uow, dispatcher, request, clock)
+        clock.advance(timedelta(hours=6))
+        second = await _waiver(uow, dispatcher, request, clock)
+        await uow.commit()
+        clock.advance(timedelta(hours=1))
+        await approvals.decide(uow, POLICY, people["mvp1"], second.id, 0, approvals.APPROVE, None, clock.now())  # the newer one first
+        await uow.commit()
+        assert (await _approval_clock(uow, request)).due_at == first_asked + timedelta(hours=8)  # the older one still runs from its own start
+        clock.advance(timedelta(hours=2))
+        await approvals.decide(uow, POLICY, people["mvp1"], first.id, 0, approvals.APPROVE, None, clock.now())  # 9 h: late
+        await uow.commit()
+        decided = await _approval_clock(uow, request)
+        assert (decided.outcome, decided.late_seconds) == ("breached", 3600)
+
+
+async def test_a_late_first_approval_is_remembered_when_the_second_is_decided_in_time(database, clock):
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer, people = await _desk(uow, clock)
+        request = await _request(uow, user, customer, clock)
+        first = await _waiver(uow, dispatcher, request, clock)
+        clock.advance(timedelta(hours=6))
+        second = await _waiver(uow, dispatcher, request, clock)
+        clock.advance(timedelta(hours=3))
+        await approvals.decide(uow, POLICY, people["mvp1"], first.id, 0, approvals.APPROVE, None, clock.now())  # 9 h: late
+        clock.advance(timedelta(hours=1))
+        await approvals.decide(uow, POLICY, people["mvp1"], second.id, 0, approvals.APPROVE, None, clock.now())  # 4 h: in time
+        await uow.commit()
+        decided = await _approval_clock(uow, request)
+        assert (decided.outcome, decided.earlier_breach) == ("met", True)
+
+
 async def test_an_overdue_approval_escalates_past_its_approver(database, clock):
     planner = Planner(POLICY, ClockKeeper(POLICY, SHANGHAI), SHANGHAI)
     async with database.uow() as uow:

@@ -43,9 +43,15 @@ class DerivedClock:
     earlier: tuple[DerivedClock, ...] = ()  # a repeating clock's finished cycles before this one
 
 
-def derive(policy: Policy, request: ServiceRequest, events: Iterable[tuple[str, datetime]],
+Event = tuple[str, datetime] | tuple[str, datetime, object]  # action, when, and what it is about (an approval's id)
+
+
+def derive(policy: Policy, request: ServiceRequest, events: Iterable[Event],
            due_from: datetime | None = None, warranty: str | None = None) -> list[DerivedClock]:
     """The clocks the policy runs on this request, from its timeline (oldest event first).
+    An event's third item, when given, names what it is about: a repeating clock's stop ends the
+    start about the same thing (a decided approval ends its own request), and the clock runs on
+    from the oldest start still open.
     `due_from`: a booked maintenance's due date; `from_due_date` clocks start no earlier.
     `warranty`: the warranty the desk works with (`dispatch.effective_warranty`: the dispatcher's
     ruling, else the registry's reading the card shows); the ruling alone when not given."""
@@ -70,11 +76,28 @@ def _not_before(clock: DerivedClock, moment: datetime) -> DerivedClock:
         return clock
     if clock.stopped_at is not None and clock.stopped_at <= moment:
         return replace(clock, started_at=clock.stopped_at, pauses=())
-    pauses = tuple(Pause(max(p.start, moment), p.end, p.wait) for p in clock.pauses if p.end is None or p.end > moment)
-    return replace(clock, started_at=moment, pauses=pauses)
+    return replace(clock, started_at=moment, pauses=tuple(_cut(clock.pauses, moment)))
 
 
-def _replay(policy: Policy, rule: ClockRule, events: list[tuple[str, datetime]], window: timedelta) -> DerivedClock | None:
+def _cut(pauses: Iterable[Pause], moment: datetime) -> list[Pause]:
+    """The pauses as a cycle starting at `moment` has them: what ended before it is left out."""
+    return [Pause(max(p.start, moment), p.end, p.wait) for p in pauses if p.end is None or p.end > moment]
+
+
+def _match_start(open_starts: list[tuple[datetime, object]], subject: object) -> bool:
+    """Remove the open start a stop ends: the one about the same subject. True when that was the
+    oldest, whose time the running cycle counts from. A stop about nothing known cannot say which
+    it ends: the newest goes, so no deadline is put off on a guess."""
+    index = next((i for i, (_, about) in enumerate(open_starts) if subject is not None and about == subject), None)
+    if index is None:
+        if open_starts:
+            open_starts.pop()
+        return False
+    del open_starts[index]
+    return index == 0
+
+
+def _replay(policy: Policy, rule: ClockRule, events: list[Event], window: timedelta) -> DerivedClock | None:
     waits = [wait for wait in policy.clocks.waits if wait.name in rule.pauses_for]
     active: dict[str, datetime] = {}  # wait name -> since when
     open_waits: dict[str, int] = {}  # a stacking wait: begins not yet matched by an end
@@ -83,10 +106,12 @@ def _replay(policy: Policy, rule: ClockRule, events: list[tuple[str, datetime]],
     paused_since: datetime | None = None
     finished: DerivedClock | None = None  # a repeating clock's last completed cycle
     cycles: list[DerivedClock] = []  # every completed cycle of a repeating clock, oldest first
-    open_starts = 0  # a repeating clock: starts not yet matched by a stop (e.g. two pending approvals)
+    # a repeating clock: starts not yet matched by a stop (e.g. two pending approvals), oldest first
+    open_starts: list[tuple[datetime, object]] = []
     stopped_at: datetime | None = None  # a resumable clock, stopped until one of its resume events
     running_since: datetime | None = None  # the start, or the latest resume
-    for action, at in events:
+    for action, at, *about in events:
+        subject = about[0] if about else None
         for wait in waits:
             if action in wait.ends_on:
                 open_waits[wait.name] = max(0, open_waits.get(wait.name, 0) - 1) if wait.stacks else 0
@@ -96,7 +121,7 @@ def _replay(policy: Policy, rule: ClockRule, events: list[tuple[str, datetime]],
                 open_waits[wait.name] = open_waits.get(wait.name, 0) + 1
                 active.setdefault(wait.name, at)
         if action in rule.starts_on:
-            open_starts += 1
+            open_starts.append((at, subject))
             if started is None:
                 started, pauses, paused_since, running_since = at, [], None, at
         if started is None:
@@ -111,9 +136,15 @@ def _replay(policy: Policy, rule: ClockRule, events: list[tuple[str, datetime]],
             pauses.append(Pause(stopped_at, at, RESUMED_AFTER_WAIT))
             stopped_at, finished, running_since = None, None, at
         if action in rule.stops_on or action in policy.clocks.stop_all_on:
-            open_starts = max(0, open_starts - 1)
+            oldest = _match_start(open_starts, subject)
             if rule.repeats and open_starts and action not in policy.clocks.stop_all_on:
-                continue  # another start is still open: the cycle goes on
+                if oldest:  # its cycle ends here; the next open start runs on from its own time, not this one's
+                    ended = [*pauses[:-1], Pause(pauses[-1].start, at, pauses[-1].wait)] if paused_since is not None else pauses
+                    cycles.append(DerivedClock(rule, started, window, tuple(ended), at))
+                    started = running_since = open_starts[0][0]
+                    pauses = _cut(pauses, started)
+                    paused_since = pauses[-1].start if pauses and pauses[-1].end is None else None
+                continue  # another start is still open: the clock goes on
             if paused_since is not None:
                 last = pauses.pop()
                 pauses.append(Pause(last.start, at, last.wait))
@@ -126,7 +157,7 @@ def _replay(policy: Policy, rule: ClockRule, events: list[tuple[str, datetime]],
                 cycles.append(finished)
             if not rule.repeats or action in policy.clocks.stop_all_on:
                 return finished
-            started, open_starts = None, 0
+            started, open_starts = None, []
             continue
         if active and paused_since is None:
             paused_since = max(running_since, min(active.values()))
@@ -247,13 +278,14 @@ class ClockKeeper:
                 await self.sync(uow, request)
 
     async def sync(self, uow: UnitOfWork, request: ServiceRequest) -> list[SlaClock]:
-        events = [(event.action, event.created_at) for event in await uow.requests.events(request.id, include_internal=True)]
+        events = [(event.action, event.created_at, (event.details or {}).get("approval_id"))
+                  for event in await uow.requests.events(request.id, include_internal=True)]
         due_from = None
         if request.kind in self.due_date_kinds:  # booked from a maintenance reminder: the visit is needed on its due date
             due_on = await uow.maintenance.due_on_booked_by(request.id)
             due_from = datetime.combine(due_on, time(0), tzinfo=self.tz) if due_on else None
         warranty = None  # read only once a clock that depends on it could start: the registry's reading until a dispatcher rules
-        if request.kind in self.warranty_kinds and not request.warranty and any(action in self.warranty_starts for action, _ in events):
+        if request.kind in self.warranty_kinds and not request.warranty and any(event[0] in self.warranty_starts for event in events):
             warranty = await effective_warranty(uow, request, self.tz)
         derived = {clock.rule.name: clock for clock in derive(self.policy, request, events, due_from, warranty)}
         rows = {row.kind: row for row in await uow.requests.clock_rows(request.id)}
