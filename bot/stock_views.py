@@ -88,6 +88,10 @@ def job_not_open(_: Translator, request: ServiceRequest) -> str:
     return _("Job {number} has its report sent or is closed: its parts are no longer needed. Nothing was issued.", number=request.number)
 
 
+def awaiting_payment(_: Translator, request: ServiceRequest) -> str:
+    return _("Job {number} is paid work and the customer has not accepted its quote yet: issue the parts once they do. Nothing was issued.", number=request.number)
+
+
 def issued_for_warehouse(_: Translator, issued: stock.Issued, parts: dict[int, Part], keeper: User) -> View:
     text = _("✅ Requisition {id} for job {number} issued from {warehouse} by {name}: {lines}",
              id=issued.requisition.id, number=issued.request.number, warehouse=issued.warehouse.code,

@@ -249,6 +249,9 @@ async def start_waiver(turn: Turn, request_id: int, *, from_quote: bool = False)
     except approvals.QuoteAccepted:
         await turn.answer(_quote_accepted(turn), alert=True)
         return
+    except approvals.WaiverAlreadyAsked as asked:
+        await turn.answer(_waiver_already_asked(turn, asked), alert=True)
+        return
     except approvals.NoQuoteYet:
         await turn.answer(turn._("A fee waiver covers a quote: send the customer the quote first (🧮 Quote). If they decline, the waiver is asked for its amount."), alert=True)
         return
@@ -261,6 +264,12 @@ async def start_waiver(turn: Turn, request_id: int, *, from_quote: bool = False)
 
 def _quote_accepted(turn: Turn) -> str:
     return turn._("The customer has accepted the quote and pays it: there is no fee to waive. Nothing was sent for approval.")
+
+
+def _waiver_already_asked(turn: Turn, asked: approvals.WaiverAlreadyAsked) -> str:
+    if asked.approval.status == approvals.APPROVED:
+        return turn._("A fee waiver for this request is already approved and covers its quote: the customer pays nothing.")
+    return turn._("A fee waiver for this request is already with the approvers.")
 
 
 async def on_waiver_input(turn: Turn, draft: Draft, message: UserInput) -> None:
@@ -276,6 +285,10 @@ async def on_waiver_input(turn: Turn, draft: Draft, message: UserInput) -> None:
     except approvals.QuoteAccepted:
         await dialogs.end(turn.uow, draft)
         await turn.reply(_quote_accepted(turn))
+        return
+    except approvals.WaiverAlreadyAsked as asked:  # someone filed one while this reason was typed
+        await dialogs.end(turn.uow, draft)
+        await turn.reply(_waiver_already_asked(turn, asked))
         return
     except approvals.WaiverBelowQuote as below:
         await turn.reply(turn._("A fee waiver must cover the quote the customer was given: at least {amount}. A smaller share is a new quote.", amount=turn._.money(below.quote_total_minor)))

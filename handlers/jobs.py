@@ -53,10 +53,11 @@ async def on_job_button(turn: Turn, payload: JobButton) -> None:
         await turn.audit("not_allowed_button", data=payload.pack())
         await turn.answer(turn._("This button is no longer valid."), alert=True)
     except quotes.PaymentPending:
-        await turn.answer(_payment_pending(turn), alert=True)
+        await turn.answer(payment_pending_text(turn), alert=True)
 
 
-def _payment_pending(turn: Turn) -> str:
+def payment_pending_text(turn: Turn) -> str:
+    """Why paid work does not go on yet (also for the requisition sent from the job)."""
     return turn._("This is paid work: it starts after the customer accepts the quote or a fee waiver is approved.")
 
 
@@ -209,7 +210,7 @@ async def on_arrival_input(turn: Turn, draft: Draft, message: UserInput) -> None
         return
     except quotes.PaymentPending:
         await dialogs.end(turn.uow, draft)
-        await turn.reply(views.main_menu_view(turn._, _payment_pending(turn)))
+        await turn.reply(views.main_menu_view(turn._, payment_pending_text(turn)))
         return
     await dialogs.end(turn.uow, draft)
     await turn.reply(views.View(turn._("Arrival at job {number} recorded.", number=request.number), main_menu(turn._)))
@@ -259,6 +260,11 @@ async def _submit_report(turn: Turn, draft: Draft) -> None:
         request, report, updated = await reports.submit(turn.uow, turn.user, draft, turn.now)
     except InvalidValue as error:
         await turn.answer(job_views.input_error(turn._, error), alert=True)
+        return
+    except quotes.PaymentPending:  # a quote came while it was written: the draft stays, to send once accepted
+        await turn.answer(payment_pending_text(turn), alert=True)
+        await turn.reply(turn._("Your report is kept: press “{button}” again once the customer accepts the quote or a fee waiver is approved.",
+                                button=turn._("📤 Send the report")))
         return
     except (NotAllowed, NotFound):
         await dialogs.end(turn.uow, draft)

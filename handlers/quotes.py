@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bot import quote_views
 from bot.callbacks import DialogButton, QuoteButton
-from bot.services import approvals, dispatch, quotes, requests
+from bot.services import approvals, dialogs, dispatch, quotes, requests
 from bot.services.errors import InvalidValue, LimitReached, NotAllowed, NotFound, StaleAction, TooLong, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.views import input_error
@@ -82,6 +82,12 @@ async def _send(turn: Turn, draft: Draft) -> None:
     except (NotAllowed, NotFound):
         await turn.reply(turn._("This request has changed meanwhile; nothing was recorded."))
         return
+    except quotes.CoveredByWaiver as covered:
+        await dialogs.end(turn.uow, draft)
+        await turn.edit_off()
+        await turn.reply(turn._("An approved fee waiver of {amount} already covers this: the customer pays nothing, so no quote was sent.",
+                                amount=turn._.money(covered.approval.amount_minor or 0)))
+        return
     quote = sent.quote
     request = await turn.uow.requests.get(quote.request_id)
     person = await requests.customer_user(turn.uow, request)
@@ -114,6 +120,11 @@ async def on_quote_button(turn: Turn, payload: QuoteButton) -> None:
         return
     except quotes.NotPaidWork:
         await turn.answer(turn._("The work is covered by warranty after all: the quote no longer applies and there is nothing to pay."), alert=True)
+        await turn.edit_off()
+        return
+    except quotes.Waived:
+        await turn.audit("stale_button", data=payload.pack())
+        await turn.answer(turn._("The company carries the cost of this work: you pay nothing, and there is nothing to accept."), alert=True)
         await turn.edit_off()
         return
     except StaleAction:

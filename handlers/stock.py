@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot import stock_views, views
 from bot.callbacks import DialogButton, IssueButton, RequisitionButton
-from bot.services import approvals, dialogs, stock
+from bot.services import approvals, dialogs, quotes, stock
 from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction
 from bot.services.inputs import UserInput
 from handlers import approvals as approval_handlers
@@ -79,6 +79,9 @@ async def on_issue_button(turn: Turn, payload: IssueButton) -> None:
     except stock.JobNotOpen as over:
         await turn.answer(stock_views.job_not_open(turn._, over.request), alert=True)
         await _buttons_off(turn)
+        return
+    except stock.AwaitingPayment as waiting:  # the card stays, to issue once the customer accepts
+        await turn.answer(stock_views.awaiting_payment(turn._, waiting.request), alert=True)
         return
     except stock.OutOfStock as short:
         await turn.answer(stock_views.out_of_stock(turn._, short, await turn.uow.stock.warehouse(payload.warehouse_id)), alert=True)
@@ -188,6 +191,11 @@ async def _send(turn: Turn, draft: Draft) -> None:
         await dialogs.end(turn.uow, draft)
         await turn.edit_off()
         await turn.reply(turn._("This job has changed meanwhile; nothing was recorded."))
+        return
+    except quotes.PaymentPending:  # quoted while the parts were picked: the list stays, to send once accepted
+        from handlers.jobs import payment_pending_text  # handlers.jobs imports this module
+
+        await turn.answer(payment_pending_text(turn), alert=True)
         return
     request = await turn.uow.requests.get(requisition.request_id)
     await approval_handlers.post_to_approvers(turn, approval, request)

@@ -5,10 +5,12 @@ from datetime import timedelta
 
 import pytest
 
-from bot.services import confirmation, dialogs, dispatch, jobs, reports, staff
+from bot.services import confirmation, dialogs, dispatch, jobs, quotes, reports, staff
 from bot.services.errors import InvalidValue, NotAllowed, NotFound, StaleAction
 from bot.services.inputs import PhotoInput, TextInput
+from storage.models import Part
 from tests.test_dispatch import POLICY, _request, _setup
+from tests.test_quotes import _quote
 
 
 async def _accepted_job(uow, clock):
@@ -119,6 +121,57 @@ async def test_an_incomplete_report_cannot_be_submitted(database, clock):
             await reports.submit(uow, crew[0], draft, clock.now())
         assert error.value.field == "report_incomplete"
         assert await uow.jobs.report_of(request.id) is None
+
+
+async def test_work_ruled_paid_on_site_cannot_be_reported_before_the_customer_accepts(database, clock):
+    async with database.uow() as uow:
+        uow.session.add(Part(code="QJ-200", name="Impeller", unit="pcs", price=120_000))
+        dispatcher, crew, user, customer, request = await _accepted_job(uow, clock)
+        engineer = crew[0]
+        await _on_site(uow, engineer, request, clock)
+        draft = await reports.start(uow, engineer, request.id, False, clock.now())
+        await _fill_report(uow, draft, clock)
+        # on site, the dispatcher finds misuse: the work is paid and the customer is sent a quote
+        await dispatch.set_warranty(uow, dispatcher, request.id, "paid_misuse", clock.now())
+        quote = await _quote(uow, dispatcher, request, clock)
+        with pytest.raises(quotes.PaymentPending):
+            await reports.submit(uow, engineer, draft, clock.now())
+        with pytest.raises(quotes.PaymentPending):  # nor started again
+            await reports.start(uow, engineer, request.id, False, clock.now())
+        assert (request.status, await uow.jobs.report_of(request.id)) == ("in_progress", None)
+        kept = await dialogs.current(uow, engineer.id)  # what the engineer typed is not lost
+        assert (kept.id, kept.step, kept.data["cause"]) == (draft.id, reports.SUMMARY, "Worn bearing")
+
+        await quotes.answer(uow, user, quote.id, True, clock.now())
+        request, report, _ = await reports.submit(uow, engineer, kept, clock.now())
+        assert (request.status, report.cause) == ("resolved", "Worn bearing")
+
+
+async def test_a_revised_quote_must_be_accepted_before_the_job_is_reported(database, clock):
+    async with database.uow() as uow:
+        uow.session.add(Part(code="QJ-200", name="Impeller", unit="pcs", price=120_000))
+        dispatcher, crew, user, customer, request = await _accepted_job(uow, clock)
+        engineer = crew[0]
+        await dispatch.set_warranty(uow, dispatcher, request.id, "expired", clock.now())
+        first = await _quote(uow, dispatcher, request, clock, quantity="1")
+        await quotes.answer(uow, user, first.id, True, clock.now())
+        await _on_site(uow, engineer, request, clock)
+        revised = await _quote(uow, engineer, request, clock, quantity="8")  # a new price on site
+        with pytest.raises(quotes.PaymentPending):
+            await reports.start(uow, engineer, request.id, False, clock.now())
+        with pytest.raises(quotes.PaymentPending):
+            await reports.start(uow, engineer, request.id, True, clock.now())
+
+        await quotes.answer(uow, user, revised.id, True, clock.now())
+        draft = await reports.start(uow, engineer, request.id, False, clock.now())
+        await _fill_report(uow, draft, clock)
+        again = await _quote(uow, dispatcher, request, clock, quantity="9")  # revised once more while the report was written
+        with pytest.raises(quotes.PaymentPending):
+            await reports.submit(uow, engineer, draft, clock.now())
+        assert (request.status, await uow.jobs.report_of(request.id)) == ("in_progress", None)
+        await quotes.answer(uow, user, again.id, True, clock.now())
+        request, _, _ = await reports.submit(uow, engineer, draft, clock.now())
+        assert request.status == "resolved"
 
 
 async def test_report_confirmed_then_survey_with_a_low_score(database, clock):

@@ -8,12 +8,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.services import registry, reports, staff, stock
+from bot.services import dispatch, quotes, registry, reports, requests, staff, stock
 from bot.services.errors import InvalidValue, NotAllowed, NotFound
 from bot.services.inputs import TextInput
 from storage.models import OutboxMessage, Part, PartRequisition, PartStock, Warehouse
 from tests.test_dispatch import POLICY
 from tests.test_jobs import _accepted_job, _on_site
+from tests.test_quotes import _quote
 
 
 async def _warehouse_people(uow, dispatcher, clock, count=1):
@@ -157,6 +158,32 @@ async def test_only_the_assigned_engineer_of_a_job_in_progress_requests_parts(da
         with pytest.raises(NotAllowed):
             await stock.request_parts(uow, crew[0], request.id, [(bearing.id, 1)], clock.now())
         assert await uow.session.scalar(select(func.count()).select_from(PartRequisition)) == 0
+
+
+async def test_paid_work_gets_no_parts_before_the_customer_accepts_the_quote(database, clock):
+    dispatcher, crew, request, (keeper,), parts, warehouses = await _world(database, clock)
+    engineer, bearing = crew[0], parts["BRG-6204"]
+    early = await _approved(database, clock, engineer, request, [(bearing.id, 1)])  # while the work was still free
+    async with database.uow() as uow:
+        uow.session.add(Part(code="QJ-200", name="Impeller", unit="pcs", price=120_000))
+        await dispatch.set_warranty(uow, dispatcher, request.id, "expired", clock.now())
+        quote = await _quote(uow, dispatcher, request, clock)
+        with pytest.raises(quotes.PaymentPending):  # "🔩 Request parts" on the job card
+            await stock.start_requisition(uow, engineer, request.id, clock.now())
+        with pytest.raises(quotes.PaymentPending):
+            await stock.request_parts(uow, engineer, request.id, [(bearing.id, 1)], clock.now())
+        with pytest.raises(quotes.PaymentPending):  # approved before the quote went out: not issued either
+            await stock.issue(uow, keeper, early, warehouses["MAIN"].id, clock.now())
+        await uow.commit()
+    assert await _quantities(database) == {("BRG-6204", "MAIN"): 5, ("BRG-6204", "EAST"): 1, ("SEAL-1", "MAIN"): 10}
+    async with database.uow() as uow:
+        assert [(r.id, r.status) for r in await stock.requisitions_of(uow, request.id)] == [(early, stock.APPROVED)]
+        customer = await requests.customer_user(uow, await uow.requests.get(request.id))
+        await quotes.answer(uow, customer, quote.id, True, clock.now())
+        await stock.issue(uow, keeper, early, warehouses["MAIN"].id, clock.now())
+        await stock.request_parts(uow, engineer, request.id, [(bearing.id, 1)], clock.now())
+        await uow.commit()
+    assert (await _quantities(database))[("BRG-6204", "MAIN")] == 4
 
 
 async def test_a_short_line_issues_nothing_at_all(database, clock):

@@ -349,14 +349,29 @@ class NoQuoteYet(DomainError):
     a waiver of 1 CNY, approved by whoever that amount goes to, would clear a job of any size."""
 
 
+class WaiverAlreadyAsked(DomainError):
+    """The request has a fee waiver with the approvers, or an approved one that covers its latest
+    quote: a second would be decided (and the customer told "you pay nothing") twice."""
+
+    def __init__(self, approval: Approval) -> None:
+        super().__init__(approval.status)
+        self.approval = approval
+
+
 async def _waivable(uow: UnitOfWork, actor: User, request_id: int) -> tuple[ServiceRequest, Quote]:
-    """The open request and the quote a waiver would cover (its latest)."""
+    """The open request and the quote a waiver would cover (its latest). Checked after the
+    request's lock, at the button and again at filing: the dialog may be open in two chats."""
     request = await open_request(uow, actor, request_id)
     latest = await uow.quotes.latest(request.id)
     if latest is None:
         raise NoQuoteYet()
     if latest.status == "accepted":
         raise QuoteAccepted()
+    for approval in await uow.approvals.of_request(request.id):
+        if approval.kind == "waiver" and (
+            approval.status in OPEN or (approval.status == APPROVED and (approval.amount_minor or 0) >= latest.total_minor)
+        ):
+            raise WaiverAlreadyAsked(approval)
     return request, latest
 
 

@@ -37,6 +37,20 @@ class PaymentPending(DomainError):
     """Paid work has no accepted quote and no approved waiver yet."""
 
 
+class Waived(StaleAction):
+    """An approved fee waiver covers the quote: the company carries its cost, so the customer has
+    nothing to accept (nor to decline)."""
+
+
+class CoveredByWaiver(DomainError):
+    """A new quote within an approved fee waiver's amount: the customer pays nothing, so there is
+    nothing to put to them."""
+
+    def __init__(self, approval: Approval) -> None:
+        super().__init__(approval.amount_minor)
+        self.approval = approval
+
+
 @dataclass(frozen=True)
 class Totals:
     parts: int
@@ -136,11 +150,19 @@ class Sent:
 async def send(uow: UnitOfWork, actor: User, draft: Draft, now: datetime) -> Sent:
     """Store the quote as sent (an earlier unanswered one is superseded); the dialog ends. A fee
     waiver still open was asked against an earlier quote: it is withdrawn, else approving it would
-    tell the customer they pay nothing while the new quote keeps the work blocked."""
+    tell the customer they pay nothing while the new quote keeps the work blocked.
+
+    After a fee waiver was approved, a quote within its amount is refused (CoveredByWaiver: the
+    customer was told they pay nothing, and nothing changes that); a larger one is sent as any
+    new price is, and the customer's yes to it is needed before the work goes on (or a waiver of
+    the new total)."""
     if draft.step != REVIEW:
         raise StaleAction()
     request = await _may_quote(uow, actor, draft.data["request_id"], lock=True)
     sums = totals(draft.data)
+    waiver = await _covering_waiver(uow, request.id, sums.total)
+    if waiver is not None:
+        raise CoveredByWaiver(waiver)
     await uow.quotes.supersede(request.id)
     withdrawn = await approvals.withdraw_open(uow, request.id, actor, approvals.QUOTE_REPLACED, now, kind="waiver")
     quote = await uow.quotes.add(
@@ -165,7 +187,8 @@ class Answered:
 async def answer(uow: UnitOfWork, user: User, quote_id: int, accept: bool, now: datetime) -> Answered:
     """The customer's answer; only theirs, only once, only to the quote still waiting. Accepting
     withdraws a fee waiver still open for the request (the company need not carry a cost the
-    customer agreed to pay)."""
+    customer agreed to pay); once one covering the quote is approved, there is nothing to answer
+    (Waived)."""
     quote = await uow.quotes.get(quote_id)
     customer = await uow.customers.by_user_id(user.id)
     request = await uow.requests.lock(quote.request_id) if quote else None  # a close or a ruling meanwhile is seen
@@ -175,6 +198,8 @@ async def answer(uow: UnitOfWork, user: User, quote_id: int, accept: bool, now: 
         raise RequestEnded()
     if request.warranty not in PAID_WARRANTIES:
         raise NotPaidWork()  # ruled in warranty after the quote went out: nothing to pay
+    if quote.status == SENT and await _covering_waiver(uow, request.id, quote.total_minor) is not None:
+        raise Waived()  # the customer was told they pay nothing
     if not await uow.quotes.answer(quote, ACCEPTED if accept else DECLINED, now):
         raise StaleAction()
     await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="quote_accepted" if accept else "quote_declined",
@@ -200,16 +225,21 @@ async def payment_pending(uow: UnitOfWork, request: ServiceRequest) -> bool:
     if latest is not None and latest.status == ACCEPTED:
         return False
     covered = latest.total_minor if latest is not None else 0  # a waiver must cover the quote the customer was given
-    return not any(
-        a.kind == "waiver" and a.status == approvals.APPROVED and (a.amount_minor or 0) >= covered
-        for a in await uow.approvals.of_request(request.id)
-    )
+    return await _covering_waiver(uow, request.id, covered) is None
+
+
+async def _covering_waiver(uow: UnitOfWork, request_id: int, total_minor: int) -> Approval | None:
+    """An approved fee waiver of at least `total_minor`: the company carries that much."""
+    return next((a for a in await uow.approvals.of_request(request_id)
+                 if a.kind == "waiver" and a.status == approvals.APPROVED and (a.amount_minor or 0) >= total_minor), None)
 
 
 async def waiting_quote(uow: UnitOfWork, request_id: int) -> Quote | None:
-    """The quote the customer has not answered yet, if any."""
+    """The quote the customer has not answered yet, if any (not one an approved waiver covers)."""
     latest = await uow.quotes.latest(request_id)
-    return latest if latest is not None and latest.status == SENT else None
+    if latest is None or latest.status != SENT or await _covering_waiver(uow, request_id, latest.total_minor) is not None:
+        return None
+    return latest
 
 
 async def declined_total(uow: UnitOfWork, request_id: int) -> int | None:

@@ -85,12 +85,13 @@ def parse_amount(text: str, *, maximum: Decimal, allow_zero: bool, field: str) -
 
 
 async def start(uow: UnitOfWork, engineer: User, request_id: int, by_phone: bool, now: datetime) -> Draft:
-    """Open the report for a job in progress. On-site work needs the arrival recorded first."""
+    """Open the report for a job in progress. On-site work needs the arrival recorded first; paid
+    work, the customer's yes to its latest quote (or an approved waiver): a ruling or a new price
+    can come after the arrival."""
     request = await jobs.own_job(uow, engineer, request_id)
     if not by_phone and not await jobs.has_arrived(uow, request):
         raise NotAllowed()
-    if by_phone:
-        await quotes.require_cleared(uow, request)  # on site it was checked before the visit
+    await quotes.require_cleared(uow, request)
 
     def same_report(data: dict) -> bool:  # this job's report, as started, not an edit of a sent one
         return data.get("request_id") == request.id and data.get("by_phone") == by_phone and not data.get("editing_report")
@@ -237,7 +238,10 @@ async def handle_button(uow: UnitOfWork, draft: Draft, action: str, value: str, 
 
 
 async def submit(uow: UnitOfWork, engineer: User, draft: Draft, now: datetime) -> tuple[ServiceRequest, JobReport, bool]:
-    """Store the report and mark the job resolved; returns (request, report, was_an_update)."""
+    """Store the report and mark the job resolved; returns (request, report, was_an_update).
+    Paid work waits for the customer's yes to its latest quote (PaymentPending; the draft stays,
+    to be sent once they accept): a quote can arrive while the report is being written. An edit
+    of a report already sent is not held up."""
     data = draft.data
     if draft.step != SUMMARY:
         raise StaleAction()
@@ -245,6 +249,8 @@ async def submit(uow: UnitOfWork, engineer: User, draft: Draft, now: datetime) -
     request = await jobs.own_job(uow, engineer, data["request_id"], statuses)
     if missing_fields(data, request.kind):
         raise InvalidValue("report_incomplete")
+    if not data.get("editing_report"):
+        await quotes.require_cleared(uow, request)
     # another attempt at this job's report kept aside (on site, say, before "Solved by phone") is
     # outdated now: after a dispute the report starts again from what was sent
     await dialogs.drop_parked(uow, engineer.id, REPORT, lambda kept: kept.get("request_id") == request.id)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.policy import Policy
-from bot.services import approvals, dialogs, jobs, requests
+from bot.services import approvals, dialogs, jobs, quotes, requests
 from bot.services.errors import DomainError, InvalidValue, LimitReached, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import MAX_QUANTITY, clean_text, parse_quantity
@@ -64,6 +64,15 @@ class OutOfStock(DomainError):
 
 class JobNotOpen(DomainError):
     """The requisition's job has its report sent, or its request ended: nothing is issued to it."""
+
+    def __init__(self, request: ServiceRequest) -> None:
+        super().__init__(request.number)
+        self.request = request
+
+
+class AwaitingPayment(quotes.PaymentPending):
+    """The requisition's job is paid work whose latest quote the customer has not accepted (nor a
+    fee waiver covers): nothing is issued to it yet."""
 
     def __init__(self, request: ServiceRequest) -> None:
         super().__init__(request.number)
@@ -171,8 +180,10 @@ async def _record(uow: UnitOfWork, requisition: PartRequisition, actor: User | N
 
 
 async def request_parts(uow: UnitOfWork, engineer: User, request_id: int, lines: Iterable[tuple[int, int]], now: datetime) -> PartRequisition:
-    """The assigned engineer of a job in progress asks for parts; it waits for approval."""
+    """The assigned engineer of a job in progress asks for parts; it waits for approval. Paid
+    work gets parts only once the customer accepted its quote or a fee waiver was approved."""
     request = await jobs.own_job(uow, engineer, request_id)
+    await quotes.require_cleared(uow, request)
     merged = merge_lines(lines)
     parts = await uow.stock.lock_parts([part_id for part_id, _ in merged])  # they exist, and stay while we write
     if len(parts) != len(merged):
@@ -275,6 +286,8 @@ async def issue(uow: UnitOfWork, warehouse_user: User, requisition_id: int, ware
     The status change, the stock decrements and the ledger rows are one savepoint inside the
     caller's transaction, so a short line undoes them all while the caller can still answer.
     `alert_at` is when low-stock alerts may go out (the staff's reachable hours); now by default.
+    Paid work whose latest quote the customer has not accepted gets nothing (AwaitingPayment):
+    the quote may have come after the requisition was approved.
     """
     _require_warehouse(warehouse_user)
     requisition = await uow.stock.requisition(requisition_id)
@@ -285,6 +298,8 @@ async def issue(uow: UnitOfWork, warehouse_user: User, requisition_id: int, ware
     request = await uow.requests.lock(requisition.request_id)
     if request.status not in requests.OPEN_STATUSES:
         raise JobNotOpen(request)  # reported or ended: its open requisitions are being cancelled
+    if await quotes.payment_pending(uow, request):
+        raise AwaitingPayment(request)
     async with uow.session.begin_nested():
         if not await uow.stock.move_requisition(
             requisition.id, (APPROVED,), ISSUED, warehouse_id=warehouse.id, issued_by_user_id=warehouse_user.id, issued_at=now,
@@ -489,6 +504,7 @@ async def reconcile(uow: UnitOfWork, request_id: int) -> list[Difference]:
 
 async def start_requisition(uow: UnitOfWork, engineer: User, request_id: int, now: datetime) -> tuple[Draft, ServiceRequest]:
     request = await jobs.own_job(uow, engineer, request_id)
+    await quotes.require_cleared(uow, request)  # told now, not after the parts are picked (checked again at sending)
     draft = await dialogs.begin(uow, engineer.id, REQUISITION_DIALOG, SEARCH_STEP, {"request_id": request.id, "lines": []}, now)
     return draft, request
 

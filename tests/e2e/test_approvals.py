@@ -302,3 +302,33 @@ async def test_the_approvers_own_reason_is_confirmed_as_typed(fake, desk):
     assert mia.last.text.startswith(f"Recorded for {number}.") and "R&D says the seal was cut" in mia.last.text
     assert "R&D says the seal was cut" in dora.last.text  # the requester's copy, as before
     fake.assert_no_rejections()
+
+
+async def test_a_fee_waiver_asked_from_two_chats_goes_to_the_approvers_once(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    dan = await enrol(fake, dora, 7171, "Dan", "dispatcher")
+    mia = await enrol(fake, dora, 7172, "Mia", "marketing_vp")
+    alice = fake.add_user(user_id=5071, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await _paid_and_quoted(dora, "3000")
+    await alice.press("❌ Decline", alice.last)
+    await dora.press("💸 Ask for a fee waiver", dora.last)  # both dispatchers were told of the decline...
+    await dan.press("💸 Ask for a fee waiver", dan.last)  # ...and both open the waiver
+    await dora.send_text("Loyal customer")
+    await dan.send_text("Keep the customer")
+    assert dan.last.text == t("en", "A fee waiver for this request is already with the approvers.")
+    assert len([m for m in mia.messages if "Fee waiver" in (m.text or "")]) == 1
+    await dora.send_text(number)
+    await dora.press("💸 Ask for a fee waiver")
+    assert dora.callback_answers[-1][1] == t("en", "A fee waiver for this request is already with the approvers.")
+
+    await mia.press("✅ Approve")
+    await dan.send_text(number)
+    await dan.press("💸 Ask for a fee waiver")
+    assert dan.callback_answers[-1][1] == t("en", "A fee waiver for this request is already approved and covers its quote: the customer pays nothing.")
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        waivers = (await uow.session.scalars(select(Approval.status).where(Approval.request_id == request.id, Approval.kind == "waiver"))).all()
+    assert waivers == ["approved"]
+    fake.assert_no_rejections()

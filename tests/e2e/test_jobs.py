@@ -26,7 +26,7 @@ async def _accepted_job(fake, engineer_id: int, customer_id: int) -> tuple:
     return dora, ed, alice, number
 
 
-async def _report_on_site(engineer, language: str, *, part_search: str, part_button: str) -> None:
+async def _report_on_site(engineer, language: str, *, part_search: str, part_button: str, send: bool = True) -> None:
     L = lambda text, **v: t(language, text, **v)  # noqa: E731
     await engineer.press(L("📝 Close with report"))
     await engineer.send_text("Breaker trips after 5 minutes")
@@ -47,7 +47,8 @@ async def _report_on_site(engineer, language: str, *, part_search: str, part_but
     await engineer.send_photo()
     await engineer.press(L("✅ Done"))
     await engineer.send_text("Customer says it runs quietly now")
-    await engineer.press(L("📤 Send the report"))
+    if send:
+        await engineer.press(L("📤 Send the report"))
 
 
 @pytest.mark.parametrize("language, code, dispatcher_id", [("en", "en", DISPATCHER_ID), ("zh_Hans", "zh-hans", SECOND_DISPATCHER_ID)])
@@ -605,3 +606,34 @@ async def test_a_report_kept_aside_is_dropped_when_the_job_leaves_the_engineer(f
     await ed.press("📝 Close with report")
     kind, step, data = await _report_draft(desk, ed.id)
     assert (kind, step) == ("report", "symptom") and "symptom" not in data
+
+
+async def test_a_report_of_work_quoted_meanwhile_waits_for_the_customers_yes_and_is_kept(fake, desk):
+    async with desk.db.uow() as uow:
+        await uow.session.merge(Part(code="BRG-6204", name="Bearing 6204-2RS", unit="pc"))
+        await uow.commit()
+    dora, ed, alice, number = await _arrived(fake, 8701, 8702)
+    await _report_on_site(ed, "en", part_search="6204", part_button="BRG-6204", send=False)
+    summary = ed.last
+    await dora.send_text(number)  # on site it turns out to be paid work: the dispatcher rules so and quotes
+    await dora.press("Warranty…")
+    await dora.press("warranty expired")
+    await dora.press("🧮 Quote")
+    await dora.press("Parts done ›")
+    await dora.send_text("800")
+    await dora.send_text("0")
+    await dora.press("📤 Send to the customer")
+    offer = alice.last
+
+    await ed.press("📤 Send the report", summary)
+    assert ed.callback_answers[-1][1] == t("en", "This is paid work: it starts after the customer accepts the quote or a fee waiver is approved.")
+    assert ed.last.text == t("en", "Your report is kept: press “{button}” again once the customer accepts the quote or a fee waiver is approved.",
+                             button=t("en", "📤 Send the report"))
+    assert not any("sent the report" in (m.text or "") for m in dora.messages)
+    kind, step, data = await _report_draft(desk, ed.id)
+    assert (kind, step, data["cause"]) == ("report", "summary", "Worn motor bearing")
+
+    await alice.press("✅ Accept", offer)
+    await ed.press("📤 Send the report", summary)
+    assert ed.last.text == t("en", "Report for job {number} sent. The customer is asked to confirm; you can still edit it until then.", number=number)
+    fake.assert_no_rejections()

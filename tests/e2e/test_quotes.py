@@ -255,3 +255,35 @@ async def test_a_new_quote_withdraws_the_fee_waiver_asked_against_the_one_it_rep
     assert ed.callback_answers[-1][1].startswith("This is paid work")  # the new quote is not answered yet
     assert not any("You pay nothing" in (m.text or "") for m in alice.messages)
     fake.assert_no_rejections()
+
+
+async def test_an_approved_waiver_takes_the_buttons_off_the_quote_it_covers(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    mia = await enrol(fake, dora, 7171, "Mia", "marketing_vp")
+    dora, alice, number = await _paid_request(fake, 5071)
+    await _quote_labour(dora, "3000")
+    offer = alice.last
+    await dora.send_text(number)  # the customer has not answered yet; the dispatcher asks the approvers
+    await dora.press("💸 Ask for a fee waiver")
+    await dora.send_text("3000")
+    await dora.send_text("Loyal customer")
+    await mia.press("✅ Approve")
+    assert "You pay nothing" in alice.last.text
+    dora_seen = len(dora.messages)
+
+    await alice.press("✅ Accept", offer)  # the old offer still shows its buttons
+    assert alice.callback_answers[-1][1] == t("en", "The company carries the cost of this work: you pay nothing, and there is nothing to accept.")
+    assert not alice.message(offer.message_id).buttons
+    assert not any("accepted the quote" in (m.text or "") for m in dora.messages[dora_seen:])
+    await alice.send_text(number)
+    assert "waits for your answer" not in alice.last.text
+
+    alice_seen = len(alice.messages)
+    await dora.send_text(number)
+    await _quote_labour(dora, "2500")  # within what was waived: nothing to ask the customer
+    assert dora.last.text == t("en", "An approved fee waiver of {amount} already covers this: the customer pays nothing, so no quote was sent.", amount="CN¥3,000.00")
+    assert alice.messages[alice_seen:] == []
+    await dora.send_text(number)
+    await _quote_labour(dora, "5000")  # more than was waived: the customer is asked for the new price
+    assert "Total: CN¥5,000.00" in alice.last.text and "✅ Accept" in alice.last.button_texts
+    fake.assert_no_rejections()

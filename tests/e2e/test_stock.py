@@ -264,6 +264,47 @@ async def test_the_warehouse_gets_the_issue_card_when_a_requisition_is_approved(
 
 
 
+async def test_paid_work_quoted_after_the_requisition_gets_its_parts_once_the_customer_accepts(fake, desk):
+    dora, ed, sun, alice, number, card = await _job_with_requisition(fake, desk, 5800)
+    wu = await enrol(fake, dora, 5805, "Wu", "warehouse")
+    await sun.press(en("✅ Approve"), card)
+    await desk.sweep()
+    issue_card = next(m for m in reversed(wu.messages) if number in (m.text or ""))
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    await ed.press(en("🔩 Request parts"))  # more parts, picked while...
+    await ed.send_text("SEAL-1")
+    await ed.send_text("2")
+    picked = ed.last
+    await dora.send_text(number)  # ...the dispatcher finds the work is not covered: paid, and quoted
+    await dora.press(en("Warranty…"))
+    await dora.press("warranty expired")
+    await dora.press(en("🧮 Quote"))
+    await dora.press(en("Parts done ›"))
+    await dora.send_text("800")
+    await dora.send_text("0")
+    await dora.press(en("📤 Send to the customer"))
+    offer = alice.last
+
+    await wu.press(en("Issue from {warehouse}", warehouse="MAIN"), issue_card)
+    assert wu.callback_answers[-1][1] == en(
+        "Job {number} is paid work and the customer has not accepted its quote yet: issue the parts once they do. Nothing was issued.", number=number)
+    paid_work = en("This is paid work: it starts after the customer accepts the quote or a fee waiver is approved.")
+    await ed.press(en("📤 Send the requisition"), picked)
+    assert ed.callback_answers[-1][1] == paid_work
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    await ed.press(en("🔩 Request parts"))
+    assert ed.callback_answers[-1][1] == paid_work
+    assert await _requisitions(desk, number) == ["approved"]
+
+    await alice.press(en("✅ Accept"), offer)
+    await wu.press(en("Issue from {warehouse}", warehouse="MAIN"), issue_card)  # the card kept its buttons
+    await ed.press(en("📤 Send the requisition"), picked)  # the parts picked before were kept
+    assert await _requisitions(desk, number) == ["issued", "requested"]
+    fake.assert_no_rejections()
+
+
 async def test_finance_reads_the_stock_with_prices_and_the_monthly_report(fake, desk):
     dora = fake.users[DISPATCHER_ID]
     await dora.send_text("/import")
