@@ -19,7 +19,7 @@ from functools import lru_cache
 
 from bot.i18n import Html, Translator
 from bot.labels import KIND_LABELS
-from bot.report_views import KPI_LABELS, FOLLOW_UP_LABELS, fault_label, month_title, region_label, verdict
+from bot.report_views import KPI_LABELS, FOLLOW_UP_LABELS, complaint_rows, fault_label, month_title, region_label, verdict
 from bot.services.statistics import NOT_CLASSIFIED, MonthlyReport
 
 # Characters a font must have to draw each language's labels.
@@ -192,8 +192,8 @@ def _cny(minor: int) -> Decimal:
 
 
 def workbook_xlsx(_: Translator, report: MonthlyReport) -> bytes:
-    """Sheets Summary, Engineers, Regions, Faults and Job list (raw rows); tabs and headers in the reader's language,
-    money in CNY, rates in percent."""
+    """Sheets Summary, Engineers, Regions, Faults, Complaints and Job list (raw rows); tabs and headers in the
+    reader's language, money in CNY, rates in percent."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -206,8 +206,10 @@ def workbook_xlsx(_: Translator, report: MonthlyReport) -> bytes:
     _summary_sheet(_, summary, report)
     sheets = {
         _("Engineers"): (
-            [_("Engineer"), _("Region"), _("Jobs"), _("Person-trips"), _("On time, %"), _("Average stars"), _("Repeat repairs"), _("Certificates")],
-            [[e.name, region_label(_, e.region), e.jobs, e.trips, e.on_time, e.average_stars, e.repeat_repairs, e.certificates] for e in report.engineers],
+            [_("Engineer"), _("Region"), _("Jobs"), _("Person-trips"), _("On time, %"), _("Average stars"), _("Repeat repairs"), _("Certificates"),
+             _("Labour hours")],  # of their own reports, a disputed attempt too
+            [[e.name, region_label(_, e.region), e.jobs, e.trips, e.on_time, e.average_stars, e.repeat_repairs, e.certificates, e.hours]
+             for e in report.engineers],
         ),
         _("Regions"): (
             [_("Region"), _("Jobs"), _("Person-trips"), _("On time, %"), _("Average stars"), _("Cost, CNY"), _("Service-fault complaints")],
@@ -217,6 +219,7 @@ def workbook_xlsx(_: Translator, report: MonthlyReport) -> bytes:
             [_("Fault type"), _("Jobs"), _("Share, %")],
             [[fault_label(_, f.fault_type), f.jobs, f.share] for f in report.faults],
         ),
+        _("Complaints"): complaint_rows(_, report.complaints),
         _("Job list"): (  # not "Jobs": that is a column header, "number of jobs", in some languages
             [_("Number"), _("Kind"), _("Product"), _("Engineer"), _("Region"), _("Closed at"), _("On time"), _("Stars"),
              _("Labour hours"), _("Parts cost, CNY"), _("Travel cost, CNY"), _("Fault type")],
@@ -236,7 +239,7 @@ def workbook_xlsx(_: Translator, report: MonthlyReport) -> bytes:
         for row in rows:
             append_row(sheet, row)  # names, regions and models are typed by people
         _widths(sheet)
-    faults, jobs = made[2], made[3]
+    faults, jobs = made[2], made[-1]
     if report.top_products:
         faults.append([])
         faults.append([_("Top products by repair jobs"), _("Jobs")])

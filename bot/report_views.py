@@ -10,7 +10,7 @@ from babel.numbers import format_decimal, format_percent
 from bot.callbacks import ReportMonthButton
 from bot.i18n import N_, Translator
 from bot.keyboards import button, inline
-from bot.labels import FAULT_TYPE_LABELS
+from bot.labels import COMPLAINT_SUBJECT_LABELS, FAULT_TYPE_LABELS
 from bot.services import statistics
 from bot.services.statistics import Effort, Kpi, Month, MonthlyReport
 from bot.views import View
@@ -25,6 +25,12 @@ FOLLOW_UP_LABELS = {
     "not_satisfied": N_("not satisfied"),
     "unreachable": N_("unreachable"),
 }
+COMPLAINT_DECISION_LABELS = {
+    statistics.SERVICE_FAULT: N_("service fault"),
+    statistics.NOT_SERVICE_FAULT: N_("not a service fault"),
+    statistics.UNDECIDED: N_("not decided yet"),
+}
+NO_PRODUCT_LABEL = N_("no registered product")
 NOT_CLASSIFIED_LABEL = N_("Not classified")
 NO_REGION_LABEL = N_("No region")
 SHOW, CLOSE = "show", "close"
@@ -59,6 +65,16 @@ def region_label(_: Translator, region: str | None) -> str:
 
 def verdict(_: Translator, kpi: Kpi) -> str:
     return {True: _("met"), False: _("missed"), None: _("no data")}[kpi.met]
+
+
+def complaint_rows(_: Translator, spots: statistics.ComplaintSpots) -> tuple[list[str], list[list[object]]]:
+    """The workbook's Complaints sheet: headers and one row per subject, decision and product model."""
+    rows: list[list[object]] = [[_("Subject"), _(COMPLAINT_SUBJECT_LABELS[s]), n] for s, n in spots.by_subject.items()]
+    rows += [[_("Decision"), _(COMPLAINT_DECISION_LABELS[d]), n] for d, n in spots.by_decision.items()]
+    rows += [[_("Product model"), m.model, m.complaints] for m in spots.by_model]
+    if spots.no_product:
+        rows.append([_("Product model"), _(NO_PRODUCT_LABEL), spots.no_product])
+    return [_("Grouped by"), _("Group"), _("Complaints")], rows
 
 
 # --- the month picker ----------------------------------------------------------------------
@@ -106,6 +122,7 @@ def report_message(_: Translator, report: MonthlyReport) -> View:
           cost=_.money(r.cost), complaints=r.complaints)
         for r in report.regions
     ] or [_("no data")]
+    lines += ["", *_complaint_lines(_, report.complaints)]
     lines += ["", _("Follow-up calls done: {summary}", summary=", ".join(
         f"{_(FOLLOW_UP_LABELS[outcome])} {count}" for outcome, count in report.follow_ups.items()))]
     return View("\n".join(lines))
@@ -127,6 +144,23 @@ def _cost_lines(_: Translator, report: MonthlyReport) -> list[str]:
                                 "⚠️ {n} part lines have no catalog price and are not costed", report.unpriced_parts))
     lines.append(_("Transport cost: {cost}", cost=_.money(report.transport)))
     lines.append(_("<b>Total cost: {cost}</b>", cost=_.money(report.total)))
+    return lines
+
+
+def _complaint_lines(_: Translator, spots: statistics.ComplaintSpots) -> list[str]:
+    """Where the complaints cluster; like the top products, only the top models (the workbook has all)."""
+    lines = [_("<b>Complaint hot spots</b>")]
+    if not spots.total:
+        return [*lines, _("no complaints registered")]
+    lines += [
+        _("Complaints registered: {count}", count=spots.total),
+        _("By subject: {summary}", summary=", ".join(f"{_(COMPLAINT_SUBJECT_LABELS[s])} {n}" for s, n in spots.by_subject.items())),
+        _("By decision: {summary}", summary=", ".join(f"{_(COMPLAINT_DECISION_LABELS[d])} {n}" for d, n in spots.by_decision.items())),
+        _("Top products by complaints:"),
+    ]
+    lines += [_("• {model}: {count}", model=m.model, count=m.complaints) for m in spots.by_model[:statistics.TOP_PRODUCTS]]
+    if spots.no_product:
+        lines.append(_("• {model}: {count}", model=_(NO_PRODUCT_LABEL), count=spots.no_product))
     return lines
 
 

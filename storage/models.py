@@ -252,12 +252,16 @@ class Visit(Base):
 
 
 class JobReport(Base):
-    """The engineer's closing report; editable until the customer confirms (or the timeout does)."""
+    """The engineer's closing report; editable until the customer confirms (or the timeout does).
+
+    One per attempt at the job: a report the customer disputed is kept as it was, superseded, and
+    the repeat repair is reported in a new row, so the archive and the month's hours and costs
+    keep every attempt. A request has at most one current (not superseded) report."""
 
     __tablename__ = "job_reports"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), unique=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), index=True)
     engineer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     by_phone: Mapped[bool] = mapped_column(Boolean, default=False)
     symptom: Mapped[str] = mapped_column(Text)
@@ -273,7 +277,13 @@ class JobReport(Base):
     updated_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(16))  # confirmed, disputed, timeout
+    superseded_at: Mapped[datetime | None]  # when the customer disputed it
     parts: Mapped[list[ReportPart]] = relationship(lazy="selectin", cascade="all, delete-orphan", order_by="ReportPart.id")
+
+    __table_args__ = (
+        Index("uq_job_reports_current", "request_id", unique=True,
+              sqlite_where=text("superseded_at IS NULL"), postgresql_where=text("superseded_at IS NULL")),
+    )
 
 
 class ReportPart(Base):

@@ -584,7 +584,17 @@ class JobRepository(_Repository):
         return result.rowcount == 1
 
     async def report_of(self, request_id: int) -> JobReport | None:
-        return await self.session.scalar(select(JobReport).where(JobReport.request_id == request_id))
+        """The request's current report: waiting for the customer, or accepted. None before the
+        first one and after a dispute, until the repeat repair is reported."""
+        return await self.session.scalar(select(JobReport).where(JobReport.request_id == request_id, JobReport.superseded_at.is_(None)))
+
+    async def latest_report(self, request_id: int) -> JobReport | None:
+        """The last report sent on the request, current or disputed (what a repeat attempt starts from)."""
+        return await self.session.scalar(select(JobReport).where(JobReport.request_id == request_id).order_by(JobReport.id.desc()).limit(1))
+
+    async def reports_of(self, request_id: int) -> list[JobReport]:
+        """Every report sent on the request, the disputed ones too, oldest first."""
+        return list(await self.session.scalars(select(JobReport).where(JobReport.request_id == request_id).order_by(JobReport.id)))
 
     async def add_report(self, report: JobReport) -> JobReport:
         return await self._add(report)
@@ -592,11 +602,13 @@ class JobRepository(_Repository):
     async def part(self, part_id: int) -> Part | None:
         return await self.session.get(Part, part_id)
 
-    async def decide_report(self, report_id: int, outcome: str, now: datetime) -> bool:
-        """The customer's (or the timeout's) verdict, recorded once."""
+    async def decide_report(self, report_id: int, outcome: str, now: datetime, *, supersede: bool = False) -> bool:
+        """The customer's (or the timeout's) verdict, recorded once. A superseded report (disputed)
+        is kept as it was; the next report on the request is a new row."""
         result = await self.session.execute(
             update(JobReport).where(JobReport.id == report_id, JobReport.outcome.is_(None))
-            .values(outcome=outcome, confirmed_at=now).execution_options(synchronize_session=False)
+            .values(outcome=outcome, confirmed_at=now, superseded_at=now if supersede else None)
+            .execution_options(synchronize_session=False)
         )
         return result.rowcount == 1
 

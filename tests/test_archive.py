@@ -192,3 +192,45 @@ def test_file_names_keep_only_safe_characters():
     assert archive.file_name(base, date(2026, 3, 2)) == "archive-project-7-2026-03-02.xlsx"
     base.title = "../../etc/passwd; rm -rf"
     assert archive.file_name(base, date(2026, 3, 2)) == "archive-etc-passwd-rm-rf-2026-03-02.xlsx"
+
+
+async def test_a_report_the_customer_disputed_stays_beside_the_repeat_repairs_and_both_count(database, clock):
+    ids = await _seed(database, clock)
+    earlier = clock.now() - timedelta(days=1)
+    async with database.uow() as uow:  # R2's first attempt, disputed before the report seeded as confirmed
+        r2 = await uow.requests.by_number("SR-2026-000002")
+        seal = await uow.session.scalar(select(Part).where(Part.code == "SEAL-1"))
+        uow.session.add(JobReport(
+            request_id=r2.id, engineer_id=ids["engineer"], symptom="Noise", cause="Loose mount", solution="Tightened", labour_hours=1.5,
+            travel_km=10, travel_cost=2500, customer_opinion="Still noisy", submitted_at=earlier, updated_at=earlier, confirmed_at=earlier,
+            outcome="disputed", superseded_at=earlier, parts=[ReportPart(part_id=seal.id, name="Shaft seal", quantity=1)],
+        ))
+        await uow.commit()
+    data, content = await _export(database, clock, ids, "station", archive.PROJECT, ids["station"])
+    sheets = _sheets(content)
+    assert [(row[0], row[3], row[9]) for row in sheets["Reports"][1:]] == [
+        ("SR-2026-000002", "Loose mount", "disputed by the customer"), ("SR-2026-000002", "Worn bearing", "confirmed by the customer")]
+    assert [(row[2], row[3]) for row in sheets["Parts"][1:]] == [("Shaft seal", 1), ("Shaft seal", 1)]
+    assert sheets["Costs"][1:] == [("SR-2026-000002", 24, 2.5, 25, 0), ("Total", 24, 2.5, 25, 0)]  # both attempts' parts, hours, travel
+    assert archive_views.caption(EN, data).splitlines()[1] == EN(
+        "Requests: {requests} · visits: {visits} · reports: {reports}", requests=1, visits=0, reports=2)
+
+
+async def test_every_way_a_return_ends_gives_its_closed_time(database, clock):
+    now = clock.now()
+    async with database.uow() as uow:
+        dora = await uow.users.add(User(telegram_id=500, first_name="Dora", language="en", created_at=now, roles=[UserRole(role="dispatcher")]))
+        alice = await uow.customers.add(Customer(name="Alice Zhang", phone="+8613800138000", created_at=now))
+        ended = {}
+        for index, action in enumerate(("return_refunded", "return_exchanged", "return_repaired", "return_rejected", "return_sent_back"), 1):
+            number = f"SR-2026-{index:06d}"
+            request = await uow.requests.add(ServiceRequest(
+                number=number, kind="return", status="closed", customer_id=alice.id, description="x",
+                created_by_user_id=dora.id, created_at=now, updated_at=now))
+            await uow.requests.add_event(RequestEvent(request_id=request.id, action="created", details={}, created_at=now))
+            await uow.requests.add_event(RequestEvent(request_id=request.id, action=action, details={}, created_at=now + timedelta(days=index)))
+            ended[number] = now + timedelta(days=index)
+        await uow.commit()
+    async with database.uow() as uow:
+        kept = await archive.load(uow, archive.CUSTOMER, alice.id)
+        assert {r.number: kept.closed_at.get(r.id) for r in kept.requests} == ended

@@ -229,10 +229,14 @@ async def test_not_resolved_reopens_flags_and_the_report_can_be_resent(database,
 
         again = await reports.start(uow, crew[0], request.id, True, clock.now())
         assert again.data["cause"] == "Worn bearing"  # what was written before is kept
+        assert again.data["parts"] == [] and not again.data["no_parts"]  # but this attempt lists the parts it used
+        again.step = reports.PARTS
+        await reports.handle_button(uow, again, "none", "", clock.now())
         again.step = reports.SUMMARY
         _, report, updated = await reports.submit(uow, crew[0], again, clock.now())
         # the work is reported done again (the customer had said it was not), not an edit of a waiting report
         assert (updated, report.outcome, request.status) == (False, None, "resolved")
+        assert report.id != verdict.report.id and verdict.report.cause == "Worn bearing"  # a new report; the disputed one is kept
 
 
 async def test_report_editable_until_confirmed(database, clock):

@@ -1,18 +1,22 @@
 """The migrations build exactly the schema the models describe, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import bindparam, text
+from sqlalchemy.exc import IntegrityError
 
-from storage.db import Database
-from storage.models import Base
+from storage.db import Database, alembic_config
+from storage.models import Base, Customer, JobReport, ServiceRequest, User, UTCDateTime
 from tests import pg_cluster
 from tests.conftest import _admin
 
@@ -52,3 +56,72 @@ async def test_processes_migrating_a_fresh_postgresql_together_wait_for_each_oth
         assert len(versions) == 1
     finally:
         await _admin(postgres_server.url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+
+async def test_keeping_disputed_reports_upgrades_and_downgrades_a_database_with_reports(database_url):
+    """0018 on a database with reports: one disputed before it is kept (superseded) for the repeat
+    repair's new report, one current report per request is still enforced, and the downgrade keeps
+    each request's latest report with its parts."""
+    config = alembic_config(database_url)
+    await asyncio.to_thread(command.downgrade, config, "0017")
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+    database = Database(database_url)
+    try:
+        async with database.uow() as uow:  # these tables are the same at 0017
+            ed = User(telegram_id=100, first_name="Ed", language="en", created_at=t0, roles=[])
+            customer = Customer(name="Farm", phone="+8613800138000", created_at=t0)
+            uow.session.add_all([ed, customer])
+            await uow.session.flush()
+            disputed, confirmed = (ServiceRequest(number=f"SR-2026-00000{i}", kind="repair", status=status, customer_id=customer.id,
+                                                  description="x", created_by_user_id=ed.id, created_at=t0, updated_at=t0)
+                                   for i, status in ((1, "in_progress"), (2, "closed")))
+            uow.session.add_all([disputed, confirmed])
+            await uow.commit()
+            ids = {"ed": ed.id, "disputed": disputed.id, "confirmed": confirmed.id}
+        report = text(
+            "INSERT INTO job_reports (request_id, engineer_id, by_phone, symptom, cause, solution, labour_hours, travel_km, travel_cost, "
+            "customer_opinion, submitted_at, updated_at, confirmed_at, outcome) "
+            "VALUES (:request, :engineer, false, 's', :cause, 's', 3, 0, 0, 'ok', :t, :t, :t, :outcome)"
+        ).bindparams(bindparam("t", type_=UTCDateTime()))
+        async with database.engine.begin() as connection:
+            for request, cause, outcome in (("disputed", "Valve closed", "disputed"), ("confirmed", "Worn seal", "confirmed")):
+                await connection.execute(report, {"request": ids[request], "engineer": ids["ed"], "cause": cause, "t": t0, "outcome": outcome})
+            await connection.execute(text("INSERT INTO report_parts (report_id, name, quantity) SELECT id, 'Seal', 2 FROM job_reports"))
+    finally:
+        await database.dispose()
+
+    await asyncio.to_thread(command.upgrade, config, "head")
+    database = Database(database_url)
+    try:
+        async with database.uow() as uow:
+            assert await uow.jobs.report_of(ids["disputed"]) is None  # its repeat repair is reported anew
+            kept = await uow.jobs.latest_report(ids["disputed"])
+            assert (kept.cause, kept.outcome, kept.superseded_at, [(p.name, p.quantity) for p in kept.parts]) == ("Valve closed", "disputed", t0, [("Seal", 2)])
+            assert (await uow.jobs.report_of(ids["confirmed"])).cause == "Worn seal"
+            uow.session.add(JobReport(request_id=ids["disputed"], engineer_id=ids["ed"], symptom="s", cause="Cracked impeller", solution="s",
+                                      labour_hours=2, customer_opinion="ok", submitted_at=t0, updated_at=t0, parts=[]))
+            await uow.commit()
+        async with database.uow() as uow:
+            assert [r.cause for r in await uow.jobs.reports_of(ids["disputed"])] == ["Valve closed", "Cracked impeller"]
+            uow.session.add(JobReport(request_id=ids["disputed"], engineer_id=ids["ed"], symptom="s", cause="twice", solution="s",
+                                      labour_hours=1, customer_opinion="ok", submitted_at=t0, updated_at=t0, parts=[]))
+            with pytest.raises(IntegrityError):  # a second current report of the same request
+                await uow.session.flush()
+    finally:
+        await database.dispose()
+
+    await asyncio.to_thread(command.downgrade, config, "0017")
+    database = Database(database_url)
+    try:
+        async with database.engine.connect() as connection:
+            rows = (await connection.execute(text("SELECT request_id, cause FROM job_reports ORDER BY request_id"))).all()
+            parts = (await connection.execute(text("SELECT COUNT(*) FROM report_parts"))).scalar_one()
+        assert rows == [(ids["disputed"], "Cracked impeller"), (ids["confirmed"], "Worn seal")]
+        assert parts == 1  # the confirmed report's; the dropped report's parts went with it
+        with pytest.raises(IntegrityError):  # one report per request again
+            async with database.engine.begin() as connection:
+                await connection.execute(report, {"request": ids["confirmed"], "engineer": ids["ed"], "cause": "again", "t": t0, "outcome": None})
+    finally:
+        await database.dispose()
+    await asyncio.to_thread(command.upgrade, config, "head")  # and up again

@@ -42,6 +42,17 @@ def local(*args) -> datetime:
 
 
 @dataclass(frozen=True)
+class AttemptSeed:
+    """A report on the job the customer disputed: kept, written before the job's last report."""
+
+    engineer: str
+    hours: str
+    parts: tuple[tuple[str | None, int], ...] = ()
+    travel: int = 0
+    fault: str | None = None
+
+
+@dataclass(frozen=True)
 class JobSeed:
     kind: str
     engineer: str | None
@@ -60,13 +71,20 @@ class JobSeed:
     repeat: bool = False
     product: str | None = None
     arrivals: tuple[datetime, ...] = ()
+    disputed: tuple[AttemptSeed, ...] = ()
+
+    def attempts(self) -> list[AttemptSeed]:
+        """Every report on the job, its last one included."""
+        last = [AttemptSeed(self.engineer, self.hours, self.parts, self.travel, self.fault)] if self.report else []
+        return [*self.disputed, *last]
 
 
 JOBS = (
     JobSeed("repair", "ed", local(2026, 3, 1, 0, 5), stars=5, hours="2.5", parts=(("brg", 2),), travel=6000, fault="electrical",
             product="p100", arrivals=(local(2026, 2, 28, 22, 0),)),  # closed just inside; the arrival was in February
     JobSeed("repair", "ed", local(2026, 3, 10, 12), action="confirmed_by_timeout", breached=True, hours="1.5", parts=(("seal", 1),),
-            travel=2000, fault="electrical", repeat=True, product="p100", arrivals=(local(2026, 3, 5, 9), local(2026, 3, 9, 9))),
+            travel=2000, fault="electrical", repeat=True, product="p100", arrivals=(local(2026, 3, 5, 9), local(2026, 3, 9, 9)),
+            disputed=(AttemptSeed("li", "2", (("brg", 1),), 800, "mechanical"),)),  # Li's first attempt, disputed; Ed finished it
     JobSeed("installation", "li", local(2026, 3, 15, 18), stars=4, hours="8", travel=15000, fault="installation", certificate=True,
             arrivals=(local(2026, 3, 14, 9),)),
     JobSeed("maintenance", "li", local(2026, 3, 20, 11), stars=3, hours="1", parts=(("brg", 1), (None, 1)), fault="wear",
@@ -94,13 +112,16 @@ class ComplaintSeed:
     service_fault: bool | None
     created: datetime
     withdrawn: bool = False  # the customer cancelled it before the answer: not counted
+    subject: str = "service"
 
 
 COMPLAINTS = (
-    ComplaintSeed(1, "ed", True, local(2026, 3, 12, 10)),
+    ComplaintSeed(1, "ed", True, local(2026, 3, 12, 10), subject="engineer"),
     ComplaintSeed(4, None, True, local(2026, 3, 31, 23, 0)),  # the region of the engineer of the request it is about
-    ComplaintSeed(2, None, False, local(2026, 3, 18, 10)),
-    ComplaintSeed(None, None, None, local(2026, 3, 19, 10)),  # not decided yet
+    ComplaintSeed(2, None, False, local(2026, 3, 18, 10), subject="product"),  # about an installation without a registered product
+    ComplaintSeed(None, None, None, local(2026, 3, 19, 10), subject="product"),  # not decided yet, about no request
+    ComplaintSeed(0, None, False, local(2026, 3, 26, 10), subject="product"),  # the product, not the service's fault
+    ComplaintSeed(5, None, False, local(2026, 3, 27, 10), subject="product"),
     ComplaintSeed(0, "ed", True, local(2026, 2, 28, 23, 59)),  # February
     ComplaintSeed(8, "li", True, local(2026, 4, 1, 0, 30)),  # April
     ComplaintSeed(3, "li", True, local(2026, 3, 21, 10), withdrawn=True),
@@ -145,6 +166,15 @@ async def _seed(database) -> dict[int, str]:
             session.add(SlaClock(request_id=row.id, kind="first_contact", started_at=t0, stopped_at=t0, outcome="met", pauses=[]))
             session.add(SlaClock(request_id=row.id, kind="repair_completed", started_at=t0, stopped_at=job.closed,
                                  outcome="breached" if job.breached else "met", pauses=[]))
+            for attempt in job.disputed:  # kept as the customer disputed them, before the last report
+                earlier = job.closed - timedelta(days=2)
+                session.add(JobReport(
+                    request_id=row.id, engineer_id=engineers[attempt.engineer].id, symptom="s", cause="first try", solution="s",
+                    labour_hours=float(attempt.hours), travel_cost=attempt.travel, customer_opinion="ok", fault_type=attempt.fault,
+                    submitted_at=earlier, updated_at=earlier, confirmed_at=earlier, outcome="disputed", superseded_at=earlier,
+                    parts=[ReportPart(part_id=parts[key].id if key else None, name=key or "Grease", quantity=qty) for key, qty in attempt.parts],
+                ))
+                await session.flush()
             if job.report:
                 session.add(JobReport(
                     request_id=row.id, engineer_id=engineers[job.engineer].id, symptom="s", cause="c", solution="s",
@@ -164,7 +194,7 @@ async def _seed(database) -> dict[int, str]:
             session.add(own)
             await session.flush()
             session.add(Complaint(
-                request_id=own.id, about_request_id=requests[seed.about].id if seed.about is not None else None, subject="service",
+                request_id=own.id, about_request_id=requests[seed.about].id if seed.about is not None else None, subject=seed.subject,
                 engineer_id=engineers[seed.engineer].id if seed.engineer else None, source="command", state="open",
                 service_fault=seed.service_fault, created_at=seed.created, updated_at=seed.created,
             ))
@@ -200,8 +230,17 @@ def _fault_complaints(month: Month) -> list[ComplaintSeed]:
     return [c for c in COMPLAINTS if c.service_fault is True and not c.withdrawn and _in(month, c.created)]
 
 
-def _parts_cost(job: JobSeed) -> int:
-    return sum(PRICES[key] * qty for key, qty in job.parts if key and PRICES[key] is not None)
+def _parts_cost(attempt: AttemptSeed | JobSeed) -> int:
+    return sum(PRICES[key] * qty for key, qty in attempt.parts if key and PRICES[key] is not None)
+
+
+def _job_hours(job: JobSeed) -> Decimal:
+    return sum((Decimal(a.hours) for a in job.attempts()), Decimal(0))
+
+
+def _job_costs(job: JobSeed) -> int:
+    """Parts and travel of every report on the job."""
+    return sum(_parts_cost(a) + a.travel for a in job.attempts())
 
 
 def _labour(hours: Decimal) -> int:
@@ -218,13 +257,13 @@ async def test_every_figure_of_the_month_matches_the_rows(database):
 
     for installation, effort in ((True, report.installation), (False, report.service)):
         own = [j for _, j in jobs if (j.kind == "installation") == installation]
-        hours = sum((Decimal(j.hours) for j in own if j.report), Decimal(0))
+        hours = sum((_job_hours(j) for j in own), Decimal(0))
         trips = [a for j in JOBS for a in j.arrivals if _in(MONTH, a) and (j.kind == "installation") == installation]
         assert (effort.trips, effort.hours, effort.cost) == (len(trips), hours, _labour(hours))
         assert effort.person_days == (hours / POLICY.hours_per_person_day).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    material = sum(_parts_cost(j) for _, j in jobs)
-    unpriced = sum(1 for _, j in jobs for key, _q in j.parts if key is None or PRICES[key] is None)
-    transport = sum(j.travel for _, j in jobs)
+    material = sum(_parts_cost(a) for _, j in jobs for a in j.attempts())
+    unpriced = sum(1 for _, j in jobs for a in j.attempts() for key, _q in a.parts if key is None or PRICES[key] is None)
+    transport = sum(a.travel for _, j in jobs for a in j.attempts())
     assert (report.material, report.unpriced_parts, report.transport) == (material, unpriced, transport)
     assert report.total == report.installation.cost + report.service.cost + material + transport
     assert unpriced == 2 and material > 0  # the seed has both kinds of parts
@@ -264,17 +303,19 @@ async def test_every_figure_of_the_month_matches_the_rows(database):
         assert line.on_time == _pct(sum(1 for j in own if not j.breached), len(own))
         assert line.average_stars == (None if not own_stars else (Decimal(sum(own_stars)) / len(own_stars)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP))
         assert (line.repeat_repairs, line.certificates) == (sum(j.repeat for j in own), sum(1 for j in own if j.kind == "installation" and j.certificate))
+        assert line.hours == sum((Decimal(a.hours) for _, j in jobs for a in j.attempts() if a.engineer == key), Decimal(0))  # their own reports
     assert {line.name for line in report.engineers} == {ENGINEERS[j.engineer][0] for _, j in jobs}
 
     region_of = {key: region for key, (_n, region) in ENGINEERS.items()}
     for line in report.regions:
         own = [j for _, j in jobs if region_of[j.engineer] == line.region]
-        hours = sum((Decimal(j.hours) for j in own if j.report), Decimal(0))
+        written = [a for _, j in jobs for a in j.attempts() if region_of[a.engineer] == line.region]  # each report by its writer's region
         concerned = [c.engineer or JOBS[c.about].engineer for c in fault_complaints]
         assert line.jobs == len(own)
-        assert line.cost == _labour(hours) + sum(_parts_cost(j) + j.travel for j in own)
+        assert line.cost == _labour(sum((Decimal(a.hours) for a in written), Decimal(0))) + sum(_parts_cost(a) + a.travel for a in written)
         assert line.complaints == sum(1 for e in concerned if region_of[e] == line.region)
     assert {line.region for line in report.regions} == {"North", "South", None}
+    assert sum(line.cost for line in report.regions) == report.total  # every report's cost in exactly one region
 
     assert report.follow_ups == {outcome: sum(1 for _i, o, done in FOLLOW_UPS if o == outcome and _in(MONTH, done))
                                  for outcome in ("satisfied", "not_satisfied", "unreachable")}
@@ -300,10 +341,10 @@ async def test_the_workbook_reads_back_and_the_chart_decodes(database):
         report = await statistics.monthly_report(uow, MONTH, NOW, SHANGHAI, POLICY)
     _ = Translator("en", SHANGHAI)
     book = load_workbook(io.BytesIO(workbook_xlsx(_, report)))
-    assert book.sheetnames == ["Summary", "Engineers", "Regions", "Faults", "Job list"]
+    assert book.sheetnames == ["Summary", "Engineers", "Regions", "Faults", "Complaints", "Job list"]
     russian = Translator("ru", SHANGHAI)  # the tabs are in the reader's language too, not only the headers
     assert load_workbook(io.BytesIO(workbook_xlsx(russian, report))).sheetnames == [
-        russian(title) for title in ("Summary", "Engineers", "Regions", "Faults", "Job list")]
+        russian(title) for title in ("Summary", "Engineers", "Regions", "Faults", "Complaints", "Job list")]
     summary = {row[0]: row[1] for row in book["Summary"].iter_rows(values_only=True) if row and row[0]}
     assert Decimal(str(summary["Total cost, CNY"])) == Decimal(report.total) / 100
     assert summary["Installation & commissioning: person-trips"] == report.installation.trips
@@ -317,6 +358,8 @@ async def test_the_workbook_reads_back_and_the_chart_decodes(database):
     assert Decimal(str(first[9])) == Decimal(_parts_cost(JOBS[0])) / 100 and first[11] == "Electrical (motor, wiring, power)"
     engineers = {r[0]: r for r in book["Engineers"].iter_rows(min_row=2, values_only=True)}
     assert engineers["Ed"][2] == len([1 for _, j in _closed_jobs(MONTH) if j.engineer == "ed"])
+    li_hours = sum((Decimal(a.hours) for _, j in _closed_jobs(MONTH) for a in j.attempts() if a.engineer == "li"), Decimal(0))
+    assert Decimal(str(engineers["Li"][8])) == li_hours  # labour hours of her own reports, the disputed one too
     # a name typed as a formula (an engineer's /profile) stays text in the managers' workbook
     typed = dataclasses.replace(report, engineers=[dataclasses.replace(report.engineers[0], name='=HYPERLINK("http://x.example","Ed")')])
     cell = load_workbook(io.BytesIO(workbook_xlsx(_, typed)))["Engineers"]["A2"]
@@ -331,6 +374,74 @@ async def test_the_workbook_reads_back_and_the_chart_decodes(database):
 
     text = report_message(Translator("ru", SHANGHAI), report).text
     assert "2026" in text and len(text) > 200
+
+
+def _registered_complaints(month: Month) -> list[ComplaintSeed]:
+    """Complaints registered in the month, whatever their decision; withdrawn ones are no complaint."""
+    return [c for c in COMPLAINTS if not c.withdrawn and _in(month, c.created)]
+
+
+def _decision(seed: ComplaintSeed) -> str:
+    return {True: "service_fault", False: "not_service_fault", None: "undecided"}[seed.service_fault]
+
+
+def _complained_model(seed: ComplaintSeed) -> str | None:
+    product = JOBS[seed.about].product if seed.about is not None else None
+    return PRODUCTS[product] if product else None
+
+
+async def test_complaint_hot_spots_by_subject_product_and_decision_in_the_message_and_the_workbook(database):
+    from openpyxl import load_workbook
+
+    await _seed(database)
+    async with database.uow() as uow:
+        report = await statistics.monthly_report(uow, MONTH, NOW, SHANGHAI, POLICY)
+    registered = _registered_complaints(MONTH)
+    spots = report.complaints
+    assert spots.total == len(registered) == 6
+    assert spots.by_subject == {s: sum(1 for c in registered if c.subject == s) for s in ("service", "engineer", "product")}
+    assert spots.by_decision == {d: sum(1 for c in registered if _decision(c) == d) for d in ("service_fault", "not_service_fault", "undecided")}
+    models = defaultdict(int)
+    for seed in registered:
+        if _complained_model(seed):
+            models[_complained_model(seed)] += 1
+    assert {m.model: m.complaints for m in spots.by_model} == models
+    assert [m.complaints for m in spots.by_model] == sorted(models.values(), reverse=True)
+    assert spots.no_product == sum(1 for c in registered if _complained_model(c) is None) > 0
+    assert report.kpis[2].count == len(_fault_complaints(MONTH))  # the rate counts only the service's fault, as before
+
+    _ = Translator("en", SHANGHAI)
+    lines = report_message(_, report).text.split("\n")
+    block = lines[lines.index(_("<b>Complaint hot spots</b>")):]
+    block = block[:block.index("")] if "" in block else block
+    assert _("Complaints registered: {count}", count=len(registered)) in block
+    assert _("By subject: {summary}", summary=f"the service {spots.by_subject['service']}, the engineer {spots.by_subject['engineer']}, "
+                                               f"the product {spots.by_subject['product']}") in block
+    assert _("By decision: {summary}", summary=f"service fault {spots.by_decision['service_fault']}, "
+                                                f"not a service fault {spots.by_decision['not_service_fault']}, "
+                                                f"not decided yet {spots.by_decision['undecided']}") in block
+    for model, count in models.items():
+        assert _("• {model}: {count}", model=model, count=count) in block
+    assert _("• {model}: {count}", model="no registered product", count=spots.no_product) in block
+
+    book = load_workbook(io.BytesIO(workbook_xlsx(_, report)))
+    rows = list(book["Complaints"].iter_rows(values_only=True))
+    assert rows[0] == ("Grouped by", "Group", "Complaints")
+    assert ("Subject", "the product", spots.by_subject["product"]) in rows
+    assert ("Decision", "not decided yet", spots.by_decision["undecided"]) in rows
+    assert {(r[1], r[2]) for r in rows if r[0] == "Product model"} == {*models.items(), ("no registered product", spots.no_product)}
+
+
+async def test_the_message_shows_at_most_the_top_products_complained_about(database):
+    await _seed(database)
+    async with database.uow() as uow:
+        report = await statistics.monthly_report(uow, MONTH, NOW, SHANGHAI, POLICY)
+    many = [statistics.ModelComplaints(f"Model {i:02d}", 40 - i) for i in range(40)]
+    long = dataclasses.replace(report, complaints=dataclasses.replace(report.complaints, by_model=many))
+    _ = Translator("en", SHANGHAI)
+    text = report_message(_, long).text
+    assert _("• {model}: {count}", model="Model 04", count=36) in text
+    assert "Model 05" not in text  # the rest are in the workbook's Complaints sheet
 
 
 async def test_an_empty_month_has_no_data_instead_of_zero_rates(database):

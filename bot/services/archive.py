@@ -1,5 +1,8 @@
 """The service archive: every request, visit, report, part and cost of one customer or project.
 
+Every report is kept: one the customer disputed stays beside the repeat repair's (with its outcome),
+and a request's costs add up all of them.
+
 Dispatchers and managers find the customer or project by part of a name, company, phone or
 project name (a `drafts` row keeps the dialog, so a restart loses nothing), pick one of the
 matches, and get the archive as a workbook. Customer data is confidential: each export is
@@ -26,7 +29,8 @@ CUSTOMER, PROJECT = "customer", "project"
 # Timeline actions that end a request; the latest one's time is its "closed" time.
 CLOSING_ACTIONS = (
     "confirmed", "confirmed_by_timeout", "answer_confirmed", "answer_closed", "closed_by_dispatcher", "cancelled",
-    "sales_rejected", "return_rejected", "return_refunded", "return_exchanged", "return_repaired", "complaint_answered",
+    "sales_rejected", "return_rejected", "return_refunded", "return_exchanged", "return_repaired", "return_sent_back",
+    "complaint_answered",
 )
 CLOSED_STATUSES = ("closed", "cancelled")
 
@@ -127,16 +131,16 @@ class Archive:
         return {r.id: r for r in self.requests}
 
     def costs(self) -> list[RequestCost]:
-        """Per request: parts at catalog price, labour hours and travel from the report, accepted quotes."""
-        reports = {r.request_id: r for r in self.reports}
+        """Per request: parts at catalog price, labour hours and travel of every report on it (a
+        disputed attempt's work was done too), accepted quotes."""
         result = []
         for request in self.requests:
-            report = reports.get(request.id)
+            reports = [r for r in self.reports if r.request_id == request.id]
             result.append(RequestCost(
                 request,
                 parts=sum(line.cost for line in self.parts if line.request.id == request.id),
-                labour_hours=report.labour_hours if report else 0.0,
-                travel=report.travel_cost if report else 0,
+                labour_hours=round(sum((r.labour_hours for r in reports), 0.0), 2),  # hours are typed to 0.01
+                travel=sum(r.travel_cost for r in reports),
                 quotes_accepted=sum(q.total_minor for q in self.quotes if q.request_id == request.id),
             ))
         return result

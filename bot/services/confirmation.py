@@ -1,6 +1,7 @@
 """After the report: the customer confirms or disputes it, rates the service, or stays silent.
 
-"Not resolved" reopens the job and flags a repeat repair; "Resolved" closes the request and
+"Not resolved" reopens the job and flags a repeat repair; the disputed report is kept as it was
+(superseded) and the repeat repair gets a report of its own. "Resolved" closes the request and
 opens the survey; no answer within the policy window closes it as "confirmed by timeout",
 which the figures count separately.
 """
@@ -36,7 +37,8 @@ async def confirm(uow: UnitOfWork, user: User, customer: Customer | None, reques
     report = await uow.jobs.report_of(request.id)
     if request.status != requests.RESOLVED or report is None or report.outcome is not None:
         raise NotAllowed()
-    if not await uow.jobs.decide_report(report.id, CONFIRMED if resolved else DISPUTED, now):
+    # a disputed report stays as sent (the archive and the month count every attempt): superseded
+    if not await uow.jobs.decide_report(report.id, CONFIRMED if resolved else DISPUTED, now, supersede=not resolved):
         raise NotAllowed()
     await uow.session.refresh(report)
     before = request.status

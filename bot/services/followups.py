@@ -120,7 +120,7 @@ async def schedule_after_close(uow: UnitOfWork, policy: FollowUpPolicy, timezone
     path). None when the request gets no calls; the existing call when it was scheduled before."""
     if request.status != requests.CLOSED:
         return None
-    report = await uow.jobs.report_of(request.id)
+    report = await uow.jobs.latest_report(request.id)  # a disputed one too: work was done (closed by the dispatcher after it)
     if skip_reason(request.kind, report is not None) is not None:
         return None
     customer = await uow.customers.get(request.customer_id)
@@ -194,7 +194,7 @@ async def card(uow: UnitOfWork, user: User, call_id: int, today: date) -> CallCa
     if call is None:
         raise NotFound()
     request = await uow.requests.get(call.request_id)
-    report = await uow.jobs.report_of(request.id)
+    report = await uow.jobs.latest_report(request.id)
     engineer_id = await _engineer_id(uow, request, report)
     return CallCard(
         call=call, request=request, customer=await uow.customers.get(request.customer_id),

@@ -103,10 +103,11 @@ async def start(uow: UnitOfWork, engineer: User, request_id: int, by_phone: bool
     if resumed is not None:  # kept aside when another button of the job card interrupted it
         return resumed
     data = {"request_id": request.id, "kind": request.kind, "by_phone": by_phone, "parts": [], "photos": []}
-    existing = await uow.jobs.report_of(request.id)
-    if existing is not None:  # reopened after "not resolved": start from what was written
-        data |= _from_report(existing, await _report_photos(uow, request.id))
-        data["by_phone"] = by_phone
+    disputed = await uow.jobs.latest_report(request.id)  # kept, superseded, when the customer said "not resolved"
+    if disputed is not None:  # reopened after "not resolved": start from what was written,
+        data |= _from_report(disputed, await _report_photos(uow, request.id))
+        # but with this attempt's own parts: the month and the archive add up every report's
+        data |= {"by_phone": by_phone, "parts": [], "no_parts": False}
     return await dialogs.begin(uow, engineer.id, REPORT, SYMPTOM, data, now)
 
 
@@ -254,7 +255,7 @@ async def submit(uow: UnitOfWork, engineer: User, draft: Draft, now: datetime) -
     # another attempt at this job's report kept aside (on site, say, before "Solved by phone") is
     # outdated now: after a dispute the report starts again from what was sent
     await dialogs.drop_parked(uow, engineer.id, REPORT, lambda kept: kept.get("request_id") == request.id)
-    report = await uow.jobs.report_of(request.id)
+    report = await uow.jobs.report_of(request.id)  # none after a dispute: the disputed one is kept, this is a new one
     updating = request.status == requests.RESOLVED  # an edit while the customer has not answered; after a dispute it is a new report
     if report is not None and report.outcome == "confirmed":
         raise NotAllowed()

@@ -238,7 +238,7 @@ async def earlier_repair(uow: UnitOfWork, request: ServiceRequest, within: timed
     if request.kind != "repair" or request.product_id is None:
         return None
     earlier = await uow.requests.latest_closed_repair(request.product_id, before_id=request.id)
-    report = await uow.jobs.report_of(earlier.id) if earlier is not None else None
+    report = await uow.jobs.latest_report(earlier.id) if earlier is not None else None
     if report is None or report.updated_at < request.created_at - within:
         return None
     return earlier

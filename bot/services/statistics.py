@@ -15,27 +15,36 @@ The definitions (the README section "Monthly report and KPIs" says the same in p
   there must still count), dated by its completion, else by its start.
 - **Complaint rate**: complaints registered in the month that were decided to be the service's
   fault (`service_fault` true; undecided and not-our-fault ones do not count) / jobs closed in it.
+- **Complaint hot spots**: the complaints registered in the month, whatever their decision (one
+  the customer withdrew does not count), by subject (service, engineer, product), by decision (the
+  service's fault, not, not decided yet) and by the model of the registered product of the request
+  each is about (none: "no registered product"). The message shows the top models, the workbook all.
 - A KPI with a denominator of 0 has **no data** (neither met nor missed). Rates are shown in
   percent rounded half-up to 0.1; met/missed compares the exact fraction with the target.
 - **Person-trips**: engineer arrivals on site in the month (`visits.arrived_at`), installation
   requests vs. all other kinds ("service dispatches").
+- **Reports of a job**: every report sent on it, the ones the customer disputed too (each attempt's
+  work was done; the repeat repair is reported anew). The job's *last* report (the confirmed one,
+  or a disputed one the dispatcher closed the job after) gives its fault type, certificate and
+  engineer.
 - **Person-days**: labour hours on the reports of the month's jobs / `hours_per_person_day`,
   split the same way; **labour cost** = those hours × `labour_cost_per_hour`.
 - **Material cost**: parts on those reports × their catalog price; parts without a price (or not
   from the catalog) are counted and reported as unpriced, not costed.
 - **Transport cost**: the travel cost on those reports. **Total** = both labour costs + material
   + transport. Money is in fen.
-- **Fault types**: the report's fault type on repair and maintenance jobs (no type on older
+- **Fault types**: the last report's fault type on repair and maintenance jobs (no type on older
   reports: "not classified"); share = jobs of the type / those jobs.
 - **Top products**: the registered product's model by number of repair jobs (requests without a
   registered product are left out).
-- **Per engineer**: the engineer who wrote the report (else the one assigned); average stars over
-  their jobs with a rated survey; repeat repairs = repairs of theirs the customer said were not
-  resolved (the engineer whose report was disputed, though another may have finished the job);
+- **Per engineer**: a job is of the engineer who wrote its last report (else the one assigned);
+  average stars over their jobs with a rated survey; labour hours = those of the reports they
+  wrote themselves, a disputed one too; repeat repairs = repairs of theirs the customer said were
+  not resolved (the engineer whose report was disputed, though another may have finished the job);
   certificates = their installation reports with the acceptance certificate signed.
-- **Per region**: the region of that engineer (`User.region`, none: "no region"); a service-fault
-  complaint goes to the region of the engineer it names, else of the engineer of the request it
-  is about.
+- **Per region**: the region of that engineer (`User.region`, none: "no region"); the cost of each
+  report goes to the region of the engineer who wrote it; a service-fault complaint goes to the
+  region of the engineer it names, else of the engineer of the request it is about.
 - **Follow-up calls**: calls done in the month by outcome.
 """
 from __future__ import annotations
@@ -52,6 +61,7 @@ from sqlalchemy.orm import aliased
 
 from bot.policy import ReportPolicy
 from bot.services.clocks import BREACHED
+from bot.services.complaints import SUBJECTS as COMPLAINT_SUBJECTS
 from bot.services.users import COST_READERS
 from storage.db import UnitOfWork
 from storage.models import (
@@ -76,6 +86,8 @@ CLOSING_ACTIONS = ("confirmed", "confirmed_by_timeout", "closed_by_dispatcher")
 NOT_CLASSIFIED = "not_classified"
 TOP_PRODUCTS = 5
 ON_TIME, SATISFACTION, COMPLAINT_RATE = "on_time", "satisfaction", "complaint_rate"
+SERVICE_FAULT, NOT_SERVICE_FAULT, UNDECIDED = "service_fault", "not_service_fault", "undecided"
+COMPLAINT_DECISIONS = (SERVICE_FAULT, NOT_SERVICE_FAULT, UNDECIDED)
 FOLLOW_UP_OUTCOMES = ("satisfied", "not_satisfied", "unreachable")
 PICKER_MONTHS = 12  # the month picker offers the current month and the 11 before it
 OUTBOX_KIND = "monthly_report"  # the automatic send to a manager: {"month": YYYYMM}, built when sent
@@ -204,8 +216,22 @@ def kpis(closed_jobs: int, on_time_jobs: int, survey_stars: Iterable[int], servi
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """One report on a job, a disputed one too: that engineer's own hours, parts and travel."""
+
+    engineer_id: int | None
+    engineer: str | None
+    region: str | None
+    hours: Decimal
+    parts_cost: int  # fen, priced parts only
+    unpriced_parts: int
+    travel_cost: int  # fen
+
+
+@dataclass(frozen=True)
 class JobRow:
-    """One job closed in the month, with what its report, survey and clocks say."""
+    """One job closed in the month, with what its reports, survey and clocks say. Hours, parts and
+    travel add up every report on it (`attempts`); the engineer is the one of the last report."""
 
     request_id: int
     number: str
@@ -227,6 +253,11 @@ class JobRow:
     repeat_repair: bool
     # whose repair the customer disputed, when known (id, name, region); else the job's engineer
     disputed_engineer: tuple[int, str, str | None] | None = None
+    attempts: tuple[Attempt, ...] = ()  # every report on the job, oldest first
+
+    def costed_attempts(self) -> tuple[Attempt, ...]:
+        """Whose hours and costs these are: its attempts; a job without them as one of its engineer."""
+        return self.attempts or (Attempt(self.engineer_id, self.engineer, self.region, self.hours, self.parts_cost, self.unpriced_parts, self.travel_cost),)
 
 
 @dataclass(frozen=True)
@@ -240,6 +271,15 @@ class TripRow:
 
 
 @dataclass(frozen=True)
+class ComplaintRow:
+    """One complaint registered in the month."""
+
+    subject: str  # a COMPLAINT_SUBJECTS value
+    model: str | None  # of the registered product of the request it is about
+    service_fault: bool | None  # None: not decided yet
+
+
+@dataclass(frozen=True)
 class MonthRows:
     month: Month
     jobs: tuple[JobRow, ...]
@@ -247,6 +287,7 @@ class MonthRows:
     survey_stars: tuple[int, ...]  # surveys rated in the month
     complaint_regions: tuple[str | None, ...]  # one per service-fault complaint registered in the month
     follow_ups: dict[str, int]  # follow-up calls done in the month, by outcome
+    complaints: tuple[ComplaintRow, ...] = ()  # every complaint registered in the month
 
 
 # --- figures (pure functions over the rows) -----------------------------------------------
@@ -300,6 +341,36 @@ def top_products(jobs: Iterable[JobRow], limit: int = TOP_PRODUCTS) -> list[Prod
 
 
 @dataclass(frozen=True)
+class ModelComplaints:
+    model: str
+    complaints: int
+
+
+@dataclass(frozen=True)
+class ComplaintSpots:
+    """Where the month's complaints cluster (the message shows the top models, the workbook all)."""
+
+    total: int
+    by_subject: dict[str, int]  # every subject, in COMPLAINT_SUBJECTS order
+    by_decision: dict[str, int]  # every decision, in COMPLAINT_DECISIONS order
+    by_model: list[ModelComplaints]  # most complained about first
+    no_product: int  # about no request, or one without a registered product
+
+
+def complaint_spots(complaints: Sequence[ComplaintRow]) -> ComplaintSpots:
+    decisions = Counter({True: SERVICE_FAULT, False: NOT_SERVICE_FAULT, None: UNDECIDED}[c.service_fault] for c in complaints)
+    subjects = Counter(c.subject for c in complaints)
+    models = Counter(c.model for c in complaints if c.model)
+    return ComplaintSpots(
+        total=len(complaints),
+        by_subject={subject: subjects[subject] for subject in COMPLAINT_SUBJECTS},
+        by_decision={decision: decisions[decision] for decision in COMPLAINT_DECISIONS},
+        by_model=[ModelComplaints(model, n) for model, n in sorted(models.items(), key=lambda item: (-item[1], item[0]))],
+        no_product=sum(1 for c in complaints if not c.model),
+    )
+
+
+@dataclass(frozen=True)
 class EngineerLine:
     engineer_id: int
     name: str
@@ -310,16 +381,22 @@ class EngineerLine:
     average_stars: Decimal | None
     repeat_repairs: int
     certificates: int
+    hours: Decimal = Decimal(0)  # labour hours of their own reports on the month's jobs
 
 
 def engineer_lines(jobs: Sequence[JobRow], trips: Sequence[TripRow]) -> list[EngineerLine]:
-    """Everyone who closed a job or arrived on site in the month, most jobs first."""
+    """Everyone who closed a job, reported on one or arrived on site in the month, most jobs first.
+    Each one's labour hours are those of their own reports (a disputed attempt stays its engineer's)."""
     names: dict[int, tuple[str, str | None]] = {}
     by_engineer: dict[int, list[JobRow]] = defaultdict(list)
     for job in jobs:
         if job.engineer_id is not None:
             by_engineer[job.engineer_id].append(job)
             names[job.engineer_id] = (job.engineer or "", job.region)
+    hours: dict[int, Decimal] = defaultdict(Decimal)
+    for attempt in (a for job in jobs for a in job.costed_attempts() if a.engineer_id is not None):
+        hours[attempt.engineer_id] += attempt.hours
+        names.setdefault(attempt.engineer_id, (attempt.engineer or "", attempt.region))
     trip_counts = Counter(t.engineer_id for t in trips)
     for trip in trips:
         names.setdefault(trip.engineer_id, (trip.engineer, trip.region))
@@ -340,6 +417,7 @@ def engineer_lines(jobs: Sequence[JobRow], trips: Sequence[TripRow]) -> list[Eng
             average([j.stars for j in own if j.stars is not None]),
             repeats[engineer_id],
             sum(1 for j in own if j.kind == INSTALLATION and j.certificate),
+            hours.get(engineer_id, Decimal(0)),
         ))
     return sorted(lines, key=lambda line: (-line.jobs, -line.trips, line.name))
 
@@ -351,21 +429,26 @@ class RegionLine:
     trips: int
     on_time: Decimal | None
     average_stars: Decimal | None
-    cost: int  # fen: labour + material + transport of the region's jobs
+    cost: int  # fen: labour + material + transport of the reports its engineers wrote on the month's jobs
     complaints: int  # service-fault complaints
 
 
 def region_lines(jobs: Sequence[JobRow], trips: Sequence[TripRow], complaint_regions: Sequence[str | None], policy: ReportPolicy) -> list[RegionLine]:
-    regions = {j.region for j in jobs} | {t.region for t in trips} | set(complaint_regions)
+    """Jobs by the region of their engineer; costs by the region of the engineer of each report."""
+    hours: dict[str | None, Decimal] = defaultdict(Decimal)
+    money: Counter[str | None] = Counter()
+    for attempt in (a for job in jobs for a in job.costed_attempts()):
+        hours[attempt.region] += attempt.hours
+        money[attempt.region] += attempt.parts_cost + attempt.travel_cost
+    regions = {j.region for j in jobs} | set(hours) | {t.region for t in trips} | set(complaint_regions)
     lines = []
     for region in regions:
         own = [j for j in jobs if j.region == region]
-        hours = sum((j.hours for j in own), Decimal(0))
         lines.append(RegionLine(
             region, len(own), sum(1 for t in trips if t.region == region),
             percent(sum(1 for j in own if j.on_time), len(own)),
             average([j.stars for j in own if j.stars is not None]),
-            labour_cost(hours, policy) + sum(j.parts_cost + j.travel_cost for j in own),
+            labour_cost(hours[region], policy) + money[region],
             sum(1 for r in complaint_regions if r == region),
         ))
     return sorted(lines, key=lambda line: (line.region is None, -line.jobs, line.region or ""))
@@ -395,6 +478,7 @@ class MonthlyReport:
     engineers: list[EngineerLine]
     regions: list[RegionLine]
     follow_ups: dict[str, int]
+    complaints: ComplaintSpots
     jobs: tuple[JobRow, ...]
     trend: tuple[TrendPoint, ...]
 
@@ -413,7 +497,7 @@ def build(rows: MonthRows, trend: Sequence[TrendPoint], policy: ReportPolicy, *,
         faults=fault_shares(jobs), top_products=top_products(jobs),
         engineers=engineer_lines(jobs, trips), regions=region_lines(jobs, trips, rows.complaint_regions, policy),
         follow_ups={outcome: rows.follow_ups.get(outcome, 0) for outcome in FOLLOW_UP_OUTCOMES},
-        jobs=rows.jobs, trend=tuple(trend),
+        complaints=complaint_spots(rows.complaints), jobs=rows.jobs, trend=tuple(trend),
     )
 
 
@@ -421,7 +505,7 @@ def is_empty(report: MonthlyReport) -> bool:
     """Nothing happened in the month (e.g. before the desk was in use): the automatic send skips it."""
     on_time, satisfaction, complaints = report.kpis
     return not (report.jobs or report.installation.trips or report.service.trips or satisfaction.total
-                or complaints.count or any(report.follow_ups.values()))
+                or report.complaints.total or any(report.follow_ups.values()))
 
 
 def trend_points(months: Sequence[Month], jobs: Iterable[tuple[Month, bool]], surveys: Iterable[tuple[Month, int]],
@@ -473,23 +557,30 @@ async def load_month(uow: UnitOfWork, month: Month, tz: ZoneInfo) -> MonthRows:
     closing = _closing_times(start)
     engineer = aliased(User)
     completed = aliased(Survey)
+    closed_in_month = (ServiceRequest.kind.in_(JOB_KINDS), ServiceRequest.status == CLOSED,
+                       closing.c.closed_at >= start, closing.c.closed_at < end)
     result = await session.execute(
-        select(ServiceRequest, closing.c.closed_at, _breached().label("breached"), JobReport, Product.model, completed.stars, engineer)
+        select(ServiceRequest, closing.c.closed_at, _breached().label("breached"), Product.model, completed.stars, engineer)
         .join(closing, closing.c.request_id == ServiceRequest.id)
-        .outerjoin(JobReport, JobReport.request_id == ServiceRequest.id)
         .outerjoin(Product, Product.id == ServiceRequest.product_id)
         .outerjoin(completed, and_(completed.request_id == ServiceRequest.id, completed.stars.is_not(None)))
-        .outerjoin(engineer, engineer.id == func.coalesce(JobReport.engineer_id, ServiceRequest.assigned_engineer_id))
-        .where(ServiceRequest.kind.in_(JOB_KINDS), ServiceRequest.status == CLOSED,
-               closing.c.closed_at >= start, closing.c.closed_at < end)
+        .outerjoin(engineer, engineer.id == ServiceRequest.assigned_engineer_id)
+        .where(*closed_in_month)
         .order_by(closing.c.closed_at, ServiceRequest.id)
     )
     found = result.all()
-    part_ids = {p.part_id for row in found if row[3] is not None for p in row[3].parts if p.part_id}
+    reports: dict[int, list[tuple[JobReport, User]]] = defaultdict(list)  # every report of each job, disputed ones too
+    for report, author in (await session.execute(
+        select(JobReport, User).join(User, User.id == JobReport.engineer_id)
+        .join(ServiceRequest, ServiceRequest.id == JobReport.request_id).join(closing, closing.c.request_id == ServiceRequest.id)
+        .where(*closed_in_month).order_by(JobReport.id)
+    )).all():
+        reports[report.request_id].append((report, author))
+    part_ids = {p.part_id for written in reports.values() for report, _ in written for p in report.parts if p.part_id}
     prices = dict((await session.execute(select(Part.id, Part.price).where(Part.id.in_(part_ids)))).all()) if part_ids else {}
     disputed = await _disputed_engineers(uow, [row[0].id for row in found if row[0].repeat_repair])
-    jobs = tuple(_job_row(request, closed_at, bool(breached), report, model, stars, person, prices, disputed.get(request.id))
-                 for request, closed_at, breached, report, model, stars, person in found)
+    jobs = tuple(_job_row(request, closed_at, bool(breached), reports.get(request.id, []), model, stars, assigned, prices, disputed.get(request.id))
+                 for request, closed_at, breached, model, stars, assigned in found)
 
     trips = tuple(
         TripRow(user.id, _display_name(user), user.region, kind)
@@ -510,18 +601,31 @@ async def load_month(uow: UnitOfWork, month: Month, tz: ZoneInfo) -> MonthRows:
         .where(_counted_complaint(), Complaint.created_at >= start, Complaint.created_at < end)
         .order_by(Complaint.id)
     ))
+    complaints = tuple(
+        ComplaintRow(subject, model, service_fault)
+        for subject, model, service_fault in (await session.execute(
+            select(Complaint.subject, Product.model, Complaint.service_fault).select_from(Complaint)
+            .outerjoin(about, about.id == Complaint.about_request_id).outerjoin(Product, Product.id == about.product_id)
+            .where(~_withdrawn(), Complaint.created_at >= start, Complaint.created_at < end)
+            .order_by(Complaint.id)
+        )).all()
+    )
     follow_ups = dict((await session.execute(
         select(FollowUpCall.outcome, func.count()).where(FollowUpCall.done_at >= start, FollowUpCall.done_at < end, FollowUpCall.outcome.is_not(None))
         .group_by(FollowUpCall.outcome)
     )).all())
-    return MonthRows(month, jobs, trips, stars, complaint_regions, follow_ups)
+    return MonthRows(month, jobs, trips, stars, complaint_regions, follow_ups, complaints)
+
+
+def _withdrawn():
+    """The customer withdrew the complaint (cancelled its request) before the answer."""
+    return exists(select(ServiceRequest.id).where(ServiceRequest.id == Complaint.request_id, ServiceRequest.status == CANCELLED))
 
 
 def _counted_complaint():
-    """A complaint found to be the service's fault, unless the customer withdrew it (cancelled its
-    request) before the answer: its cause was never final."""
-    withdrawn = select(ServiceRequest.id).where(ServiceRequest.id == Complaint.request_id, ServiceRequest.status == CANCELLED)
-    return and_(Complaint.service_fault.is_(True), ~exists(withdrawn))
+    """A complaint found to be the service's fault, unless the customer withdrew it before the
+    answer: its cause was never final."""
+    return and_(Complaint.service_fault.is_(True), ~_withdrawn())
 
 
 async def _disputed_engineers(uow: UnitOfWork, request_ids: list[int]) -> dict[int, tuple[int, str, str | None]]:
@@ -538,24 +642,33 @@ async def _disputed_engineers(uow: UnitOfWork, request_ids: list[int]) -> dict[i
             for request_id, engineer_id in engineer_of.items() if engineer_id in people}
 
 
-def _job_row(request: ServiceRequest, closed_at: datetime, breached: bool, report: JobReport | None, model: str | None,
-             stars: int | None, engineer: User | None, prices: dict[int, int | None],
-             disputed_engineer: tuple[int, str, str | None] | None = None) -> JobRow:
+def _attempt(report: JobReport, author: User, prices: dict[int, int | None]) -> Attempt:
     parts_cost = unpriced = 0
-    for part in report.parts if report else ():
+    for part in report.parts:
         price = prices.get(part.part_id) if part.part_id else None
         if price is None:
             unpriced += 1
         else:
             parts_cost += price * part.quantity
+    return Attempt(author.id, _display_name(author), author.region, Decimal(str(report.labour_hours)), parts_cost, unpriced, report.travel_cost)
+
+
+def _job_row(request: ServiceRequest, closed_at: datetime, breached: bool, reports: Sequence[tuple[JobReport, User]], model: str | None,
+             stars: int | None, assigned: User | None, prices: dict[int, int | None],
+             disputed_engineer: tuple[int, str, str | None] | None = None) -> JobRow:
+    """`reports`: every report of the job, oldest first; the last one (the confirmed one, or the
+    disputed one of a job the dispatcher closed) names its engineer, fault type and certificate."""
+    attempts = tuple(_attempt(report, author, prices) for report, author in reports)
+    last, engineer = reports[-1] if reports else (None, assigned)
     return JobRow(
         request_id=request.id, number=request.number, kind=request.kind, product=model,
         engineer_id=engineer.id if engineer else None, engineer=_display_name(engineer) if engineer else None,
         region=engineer.region if engineer else None, closed_at=closed_at, on_time=not breached, stars=stars,
-        has_report=report is not None, hours=Decimal(str(report.labour_hours)) if report else Decimal(0),
-        parts_cost=parts_cost, unpriced_parts=unpriced, travel_cost=report.travel_cost if report else 0,
-        fault_type=report.fault_type if report else None,
-        certificate=bool(report and report.certificate), repeat_repair=request.repeat_repair, disputed_engineer=disputed_engineer,
+        has_report=last is not None, hours=sum((a.hours for a in attempts), Decimal(0)),
+        parts_cost=sum(a.parts_cost for a in attempts), unpriced_parts=sum(a.unpriced_parts for a in attempts),
+        travel_cost=sum(a.travel_cost for a in attempts), fault_type=last.fault_type if last else None,
+        certificate=bool(last and last.certificate), repeat_repair=request.repeat_repair, disputed_engineer=disputed_engineer,
+        attempts=attempts,
     )
 
 

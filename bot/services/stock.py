@@ -481,7 +481,8 @@ async def _issue_item(uow: UnitOfWork, requisition: PartRequisition, warehouses:
 
 
 async def reconcile(uow: UnitOfWork, request_id: int) -> list[Difference]:
-    """Parts used in the job's closing report against parts issued to it (issued or received)."""
+    """Parts used in the job's reports (each attempt lists its own, a disputed one too) against parts
+    issued to it (issued or received)."""
     issued: dict[int, int] = {}
     for requisition in await uow.stock.requisitions_of_request(request_id):
         if requisition.status in (ISSUED, RECEIVED):
@@ -489,8 +490,7 @@ async def reconcile(uow: UnitOfWork, request_id: int) -> list[Difference]:
                 issued[line.part_id] = issued.get(line.part_id, 0) + line.quantity
     used: dict[int, int] = {}
     free_text: list[tuple[str, int]] = []
-    report = await uow.jobs.report_of(request_id)
-    for part in report.parts if report is not None else []:
+    for part in (p for report in await uow.jobs.reports_of(request_id) for p in report.parts):
         if part.part_id is None:
             free_text.append((part.name, part.quantity))
         else:

@@ -265,3 +265,71 @@ async def test_a_repeat_repair_counts_against_the_engineer_whose_repair_was_disp
         rows = await statistics.load_month(uow, statistics.Month.of(desk.clock.now(), SHANGHAI), SHANGHAI)
     repeats = {line.name: line.repeat_repairs for line in statistics.engineer_lines(rows.jobs, rows.trips)}
     assert repeats == {"Fay": 0, "Ed": 1}
+
+
+async def test_the_report_shows_where_the_months_complaints_cluster(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    mona = await enrol(fake, dora, 6501, "Mona", "service_manager")
+    await enrol(fake, dora, 6502, "Qin", "complaint_supervisor")
+    alice = fake.add_user(user_id=6503, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    for subject in ("📦 The product", "🛎 The service"):
+        await alice.send_text(number)
+        await alice.press("📣 Complain")
+        await alice.press(subject)
+        await alice.send_text("The pump stops every hour")
+        await alice.press("✅ Send the complaint")
+
+    await mona.send_text("/report")
+    await mona.press(mona.last.buttons[0]["text"])
+    text = next(m.text for m in reversed(mona.messages) if m.text and "Monthly report" in m.text)
+    assert en("<b>Complaint hot spots</b>") in text and en("Complaints registered: {count}", count=2) in text
+    assert en("By subject: {summary}", summary="the service 1, the engineer 0, the product 1") in text
+    assert en("By decision: {summary}", summary="service fault 0, not a service fault 0, not decided yet 2") in text
+    assert en("• {model}: {count}", model="no registered product", count=2) in text  # the request names no registered product
+    [document] = _documents(mona)
+    book = load_workbook(io.BytesIO(_bytes(fake, document.document["file_id"])))
+    assert ("Subject", "the product", 1) in list(book[en("Complaints")].iter_rows(values_only=True))
+    fake.assert_no_rejections()
+
+
+async def test_the_disputed_first_report_survives_in_the_archive_and_the_month(fake, desk):
+    from bot.services import archive, statistics
+
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5861, "Ed", "engineer")
+    fay = await enrol(fake, dora, 5863, "Fay", "engineer")
+    alice = fake.add_user(user_id=5862, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+    await ed.press("Accept")
+    await report_by_phone(ed, cause="Valve closed", hours="3")
+    await move_to_warehouse(dora, "Ed")
+    await alice.press("❌ Not resolved")
+    await alice.press("Done")
+    await assign(dora, number, "Fay")
+    await fay.press("Accept")
+    await report_by_phone(fay, cause="Cracked impeller", hours="2")
+    await alice.press("✅ Resolved")
+    async with desk.db.uow() as uow:
+        rows = await statistics.load_month(uow, statistics.Month.of(desk.clock.now(), SHANGHAI), SHANGHAI)
+        customer_id = (await uow.customers.by_user_id((await uow.users.by_telegram_id(5862)).id)).id
+        kept = await archive.load(uow, archive.CUSTOMER, customer_id)
+        causes = [(kept.people[r.engineer_id].first_name, r.cause, r.outcome, r.labour_hours) for r in kept.reports]
+    assert causes == [("Ed", "Valve closed", "disputed", 3.0), ("Fay", "Cracked impeller", "confirmed", 2.0)]
+    assert sum(j.hours for j in rows.jobs) == 5
+    hours = {line.name: line.hours for line in statistics.engineer_lines(rows.jobs, rows.trips)}
+    assert hours == {"Ed": 3, "Fay": 2}  # each engineer's own attempt
+
+    await dora.send_text("/archive")  # the workbook lists both reports with their outcome, and the costs add up
+    await dora.send_text("Alice")
+    await dora.press(dora.last.button_texts[0])
+    [sent] = [m for m in dora.messages if m.document is not None]
+    assert en("Requests: {requests} · visits: {visits} · reports: {reports}", requests=1, visits=0, reports=2) in sent.caption
+    book = load_workbook(io.BytesIO(_bytes(fake, sent.document["file_id"])))
+    reports = [(r[0], r[1], r[3], r[9]) for r in book["Reports"].iter_rows(min_row=2, values_only=True)]
+    assert reports == [(number, "Ed", "Valve closed", en("disputed by the customer")), (number, "Fay", "Cracked impeller", en("confirmed by the customer"))]
+    assert [r[2] for r in book["Costs"].iter_rows(min_row=2, values_only=True)] == [5, 5]  # the request's labour hours, the total
+    fake.assert_no_rejections()
