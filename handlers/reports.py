@@ -96,7 +96,9 @@ async def queue_monthly_reports(deps: Deps) -> int:
 
     Once per month across restarts and bot processes: the month's `app_state` row is inserted in
     the transaction that queues the rows, and only the process whose insert made it queues them.
-    A month in which nothing happened is claimed but not sent. Returns how many rows were queued."""
+    A month in which nothing happened is claimed but not sent. While no manager can receive it, the
+    month is not claimed: the first one enrolled later in the month gets it. It waits for staff
+    hours (a desk back at 23:30 sends it the next morning). Returns how many rows were queued."""
     now, tz = deps.clock.now(), deps.settings.timezone
     month = statistics.due_report_month(now, tz, deps.policy.reports)
     if month is None:
@@ -105,6 +107,8 @@ async def queue_monthly_reports(deps: Deps) -> int:
     async with deps.db.uow() as uow:
         if await uow.app_state.get(claim) is not None:
             return 0  # every sweep of the month after the first
+        if not await _managers(uow):
+            return 0
         report = await statistics.monthly_report(uow, month, now, tz, deps.policy.reports)
     async with deps.db.uow() as uow:
         if not await uow.app_state.claim(claim, now.isoformat()):
@@ -113,7 +117,8 @@ async def queue_monthly_reports(deps: Deps) -> int:
         if not statistics.is_empty(report):
             for manager in await _managers(uow):
                 key = f"{statistics.OUTBOX_KIND}:{month.key}:{manager.id}"
-                queued += await notices.queue(uow, manager, statistics.OUTBOX_KIND, {"month": month.code}, key, now)
+                queued += await notices.queue(uow, manager, statistics.OUTBOX_KIND, {"month": month.code}, key, now,
+                                              not_before=deps.planner.staff_time(now, urgent=False))
         await uow.commit()
     if statistics.is_empty(report):
         log.info("monthly report %s not sent: nothing happened that month", month.key)

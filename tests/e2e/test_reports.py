@@ -333,3 +333,32 @@ async def test_the_disputed_first_report_survives_in_the_archive_and_the_month(f
     assert reports == [(number, "Ed", "Valve closed", en("disputed by the customer")), (number, "Fay", "Cracked impeller", en("confirmed by the customer"))]
     assert [r[2] for r in book["Costs"].iter_rows(min_row=2, values_only=True)] == [5, 5]  # the request's labour hours, the total
     fake.assert_no_rejections()
+
+
+async def test_a_report_caught_up_at_night_waits_for_staff_hours(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    mona = await enrol(fake, dora, 6501, "Mona", "service_manager")
+    ed = await enrol(fake, dora, 6502, "Ed", "engineer")
+    await _closed_job(fake, dora, ed, 6503)
+    desk.clock.set(datetime(2026, 4, 1, 23, 30, tzinfo=SHANGHAI))  # the desk was down from before 09:00 until 23:30
+    await desk.restart()
+    await desk.sweep()
+    assert not _documents(mona)  # staff are reachable 08:00–22:00
+    desk.clock.set(datetime(2026, 4, 2, 8, 0, tzinfo=SHANGHAI))
+    await desk.sweep()
+    assert len(_documents(mona)) == 1
+
+
+async def test_a_month_due_while_no_manager_could_receive_it_goes_to_the_first_one_enrolled(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 6602, "Ed", "engineer")
+    await _closed_job(fake, dora, ed, 6603)
+    desk.clock.set(datetime(2026, 4, 1, 9, 0, tzinfo=SHANGHAI))
+    await desk.sweep()  # due, and nobody holds a manager role yet
+    async with desk.db.uow() as uow:
+        assert (await uow.session.get(AppState, "monthly_report:2026-03")) is None
+    mona = await enrol(fake, dora, 6601, "Mona", "service_manager")
+    for hour in (10, 11):
+        desk.clock.set(datetime(2026, 4, 2, hour, 0, tzinfo=SHANGHAI))
+        await desk.sweep()
+    assert len(_documents(mona)) == 1
