@@ -14,7 +14,7 @@ from bot.services import complaints
 from bot.staff_views import display_name
 from bot.telegram_text import shorten
 from bot.views import View, main_menu_view
-from storage.models import Complaint, Draft, ServiceRequest, User
+from storage.models import Complaint, Customer, Draft, ServiceRequest, User
 
 NOTES_SHOWN = 10
 
@@ -30,8 +30,9 @@ def _subject(_: Translator, subject: str) -> str:
 # --- the customer's dialog --------------------------------------------------------------------
 
 
-def prompt(_: Translator, draft: Draft, *, recent: list[ServiceRequest] = (), about: ServiceRequest | None = None) -> View:
-    """The step the customer's complaint dialog is at."""
+def prompt(_: Translator, draft: Draft, *, recent: list[ServiceRequest] = (), about: ServiceRequest | None = None,
+           for_customer: Customer | None = None) -> View:
+    """The step the customer's complaint dialog is at (`for_customer`: a supervisor registering it for them)."""
     step, back = draft.step, complaints.previous_step(draft) is not None
     if step == complaints.ABOUT:
         rows = [[dialog_button(shorten(_request_line(_, r), 60), draft, "about", str(r.id))] for r in recent]
@@ -47,7 +48,15 @@ def prompt(_: Translator, draft: Draft, *, recent: list[ServiceRequest] = (), ab
         rows = [[dialog_button(labels[s], draft, "subject", s)] for s in complaints.subjects_for(about)]
         rows.append(dialog_nav(_, draft, back=back))
         text = _("📣 A complaint about request {number}. What is it about?", number=about.number) if about else _("📣 What is your complaint about?")
+        if for_customer is not None:
+            text = _("📣 Registering a complaint of {name} about request {number}. What is it about?", name=for_customer.name, number=about.number)
         return View(text, inline(rows))
+    if step == complaints.DESCRIPTION and for_customer is not None:
+        return View(
+            _("Write the customer's complaint as they told it, in one message (up to {limit} characters). "
+              "It is answered in writing.", limit=complaints.DESCRIPTION_LIMIT),
+            inline([dialog_nav(_, draft, back=back)]),
+        )
     if step == complaints.DESCRIPTION:
         return View(
             _("Please describe what went wrong, in one message (up to {limit} characters). The complaint supervisor reads it and answers you in writing.", limit=complaints.DESCRIPTION_LIMIT),
@@ -58,14 +67,15 @@ def prompt(_: Translator, draft: Draft, *, recent: list[ServiceRequest] = (), ab
         fields = [dialog_button(labels[f], draft, "field", f) for f in complaints.editable_fields(draft)]
         return View(_("What would you like to change?"), inline([fields, dialog_nav(_, draft)]))
     lines = [
-        _("<b>Your complaint</b>"),
+        _("<b>Complaint of {name}</b>", name=for_customer.name) if for_customer is not None else _("<b>Your complaint</b>"),
         _("About: {value}", value=_request_line(_, about) if about else _("not about a specific request")),
         _("Concerning: {value}", value=_subject(_, draft.data["subject"])),
         _("Description: {value}", value=shorten(draft.data.get("description", ""), 1500)),
         "",
         _("Is everything correct?"),
     ]
-    rows = [[dialog_button(_("✅ Send the complaint"), draft, "send")], [dialog_button(_("✏️ Edit"), draft, "edit"), *dialog_nav(_, draft)]]
+    send = _("✅ Register the complaint") if for_customer is not None else _("✅ Send the complaint")
+    rows = [[dialog_button(send, draft, "send")], [dialog_button(_("✏️ Edit"), draft, "edit"), *dialog_nav(_, draft)]]
     return View("\n".join(lines), inline(rows))
 
 
@@ -141,7 +151,7 @@ def card(_: Translator, case: complaints.Case, now: datetime, note: str | None =
         _("Customer: {name}, {phone}", name=customer.name, phone=customer.phone),
         _about_line(_, case),
         _("Concerning: {value}", value=_subject(_, complaint.subject) + (f" ({display_name(case.engineer)})" if case.engineer else "")),
-        _("Filed: {time}, {source}", time=_.datetime(complaint.created_at), source=_(COMPLAINT_SOURCE_LABELS[complaint.source])),
+        _filed_line(_, case),
         _("Complaint: {text}", text=request.description),  # whole, with its lines: the supervisor answers all of it
     ]
     if case.supervisor is not None:
@@ -149,6 +159,11 @@ def card(_: Translator, case: complaints.Case, now: datetime, note: str | None =
     if case.no_supervisor and not case.can_act and case.complaint.state != complaints.ANSWERED:
         lines.append(_("⚠️ Nobody is enrolled as complaint supervisor, so nobody can take or answer this complaint. "
                        "An admin adds one with /invite complaint_supervisor."))
+    if case.own_work and case.complaint.state != complaints.ANSWERED:
+        lines.append(own_work(_))
+    elif case.only_concerned and not case.can_act and case.complaint.state != complaints.ANSWERED:
+        lines.append(_("⚠️ The only complaint supervisors are the people this complaint is about, so nobody can take or answer it. "
+                       "An admin adds another one with /invite complaint_supervisor."))
     if case.clock is not None:
         lines += clock_lines(_, [case.clock], now)
     if case.notes:
@@ -169,6 +184,14 @@ def card(_: Translator, case: complaints.Case, now: datetime, note: str | None =
     return View("\n".join(lines), inline(_buttons(_, case)))
 
 
+def _filed_line(_: Translator, case: complaints.Case) -> str:
+    time = _.datetime(case.complaint.created_at)
+    if case.complaint.source == complaints.STAFF:  # phoned or written in: who took it down
+        name = display_name(case.registered_by) if case.registered_by else "—"
+        return _("Filed: {time}, registered by {name} for the customer", time=time, name=name)
+    return _("Filed: {time}, {source}", time=time, source=_(COMPLAINT_SOURCE_LABELS[case.complaint.source]))
+
+
 def _buttons(_: Translator, case: complaints.Case) -> list[list]:
     complaint, rows = case.complaint, []
     withdrawn = case.request.status == "cancelled"
@@ -183,6 +206,23 @@ def _buttons(_: Translator, case: complaints.Case) -> list[list]:
         ]
     rows.append([button(_("🔄 Refresh"), ComplaintButton(complaint.id, "open")), button(_("‹ All complaints"), ComplaintButton(0, "list"))])
     return rows
+
+
+def registered_note(_: Translator, request: ServiceRequest, customer: Customer, reachable: bool) -> str:
+    """Above the card, for the supervisor who registered a complaint for a customer."""
+    note = _("✅ Complaint {number} is registered for {name}.", number=request.number, name=customer.name)
+    if not reachable:
+        note += "\n" + _("{name} cannot be reached on this bot: the written answer must go to them by phone or in writing.", name=customer.name)
+    return note
+
+
+def registration_refused(_: Translator, error: Exception) -> str:
+    """/complaint with no number, an unknown one, or one that cannot be complained about."""
+    if isinstance(error, complaints.UnknownRequest):
+        return _("There is no request {number}. Check the number: /complaint SR-2026-000123.", number=error.number)
+    if isinstance(error, complaints.NotComplainable):
+        return _("A complaint cannot be registered about {number}: it is a complaint itself, or not yet accepted by the service.", number=error.number)
+    return _("Send the number of the request the complaint is about after the command, e.g. /complaint SR-2026-000123.")
 
 
 def new_complaint_note(_: Translator) -> str:
@@ -257,6 +297,10 @@ def already_taken(_: Translator, complaint: Complaint, taker: User | None) -> st
     if complaint.state == complaints.ANSWERED:
         return _("This complaint is already answered; nothing was changed.")
     return _("{name} has already taken this complaint; nothing was changed.", name=display_name(taker) if taker else "—")
+
+
+def own_work(_: Translator) -> str:
+    return _("This complaint is about your own work, so another supervisor handles it.")
 
 
 def not_taken(_: Translator) -> str:

@@ -81,7 +81,9 @@ for _role in ("dispatcher", "service_manager", "marketing_vp", "production_vp", 
 del _role
 
 # Complaints (handlers/complaints.py): the supervisor acts; service and general managers read along.
-ROLE_COMMANDS["complaint_supervisor"] = ROLE_COMMANDS.get("complaint_supervisor", ()) + (("complaints", N_("Complaints waiting for an answer")),)
+ROLE_COMMANDS["complaint_supervisor"] = ROLE_COMMANDS.get("complaint_supervisor", ()) + (
+    ("complaints", N_("Complaints waiting for an answer")), ("complaint", N_("Register a complaint phoned or written in")),
+)
 for _role in ("service_manager", "general_manager"):
     ROLE_COMMANDS[_role] = ROLE_COMMANDS.get(_role, ()) + (("complaints", N_("Complaints waiting for an answer")),)
 del _role

@@ -41,6 +41,7 @@ def register(app: Application) -> None:
         "issue": stock.cmd_issue,
         "returns": returns.cmd_returns,
         "complain": complaints.cmd_complain,
+        "complaint": complaints.cmd_complaint,
         "complaints": complaints.cmd_complaints,
         "archive": archive.cmd_archive,
         "erase": erasure.cmd_erase,

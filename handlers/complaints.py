@@ -12,13 +12,19 @@ from bot.keyboards import button, inline
 from bot.views import View, customer_update_for_staff, input_error
 from handlers import onboarding
 from handlers.common import Turn, handler
-from storage.models import Draft, ServiceRequest
+from storage.models import Customer, Draft, ServiceRequest
 
 
 async def _refuse(turn: Turn, data: str) -> None:
     """A forged, foreign or stale press: answered politely, nothing changes, a trace stays."""
     await turn.audit("complaint_not_allowed", data=data)
     await turn.answer(turn._("This button is no longer valid."), alert=True)
+
+
+async def _refuse_own_work(turn: Turn, data: str) -> None:
+    """A supervisor pressing to act on a complaint about his own work: refused, with the reason."""
+    await turn.audit("complaint_not_allowed", data=data, reason="own_work")
+    await turn.answer(complaint_views.own_work(turn._), alert=True)
 
 
 async def _request_of(turn: Turn, complaint_id: int) -> ServiceRequest:
@@ -77,14 +83,22 @@ async def on_offer_button(turn: Turn, payload: ComplaintOfferButton) -> None:
     await show(turn, draft, resumed=resumed)
 
 
+async def _customer_for(turn: Turn, draft: Draft) -> Customer | None:
+    """Whose complaint it is: the user's own, or the customer a supervisor registers it for."""
+    if complaints.registered_by_staff(draft):
+        return await complaints.customer_of_draft(turn.uow, turn.user, draft)
+    return await users.customer_of(turn.uow, turn.user)
+
+
 async def show(turn: Turn, draft: Draft, *, resumed: bool = False) -> None:
     """Render the step the customer's draft is at (`resumed`: saying it goes on where it stopped)."""
     if resumed:
         await turn.reply(complaint_views.resumed(turn._))
-    customer = await users.customer_of(turn.uow, turn.user)
+    customer = await _customer_for(turn, draft)
     recent = await complaints.recent_requests(turn.uow, customer) if draft.step == complaints.ABOUT else []
     about = await complaints.about_request(turn.uow, customer, draft)
-    await turn.reply(complaint_views.prompt(turn._, draft, recent=recent, about=about))
+    for_customer = customer if complaints.registered_by_staff(draft) else None
+    await turn.reply(complaint_views.prompt(turn._, draft, recent=recent, about=about, for_customer=for_customer))
 
 
 async def on_input(turn: Turn, draft: Draft, message: UserInput) -> None:
@@ -107,9 +121,10 @@ async def on_input(turn: Turn, draft: Draft, message: UserInput) -> None:
 
 
 async def on_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
-    """About, subject, back, edit, field and send; each re-checks the request complained about."""
-    customer = await users.customer_of(turn.uow, turn.user)
+    """About, subject, back, edit, field and send; each re-checks the request complained about
+    (and, for a complaint a supervisor registers, his role)."""
     try:
+        customer = await _customer_for(turn, draft)
         if payload.action == "about":
             await complaints.choose_about(turn.uow, customer, draft, payload.value, turn.now)
         elif payload.action == "subject":
@@ -127,10 +142,11 @@ async def on_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
             return
         else:
             raise StaleAction()
-    except (NotFound, NotAllowed):  # the request is no longer theirs to complain about
+    except (NotFound, NotAllowed):  # the request is no longer theirs to complain about (or he no longer a supervisor)
         await dialogs.end(turn.uow, draft)
         await turn.edit_off()
-        await turn.reply(complaint_views.not_from_this_request(turn._))
+        staff = complaints.registered_by_staff(draft)
+        await turn.reply(turn._("This button is no longer valid.") if staff else complaint_views.not_from_this_request(turn._))
         return
     await turn.edit_off()
     await show(turn, draft)
@@ -149,25 +165,48 @@ async def go_back(turn: Turn, draft: Draft) -> None:
 
 
 async def _send(turn: Turn, draft: Draft, customer) -> None:
+    by_staff = complaints.registered_by_staff(draft)
     filed = await complaints.submit(turn.uow, turn.deps.policy, turn.user, customer, draft, turn.now, turn.deps.settings.timezone)
-    for supervisor in await complaints.supervisors(turn.uow):
+    for supervisor in await complaints.supervisors(turn.uow, filed.complaint):
+        if by_staff and supervisor.id == turn.user.id:
+            continue  # he sees the card below
         _ = turn.translator_for(supervisor)
         found = await complaints.case(turn.uow, supervisor, filed.complaint.id)
         await turn.notify_view(supervisor, complaint_views.card(_, found, turn.now, complaint_views.new_complaint_note(_)))
     await turn.uow.commit()  # the complaint and its notices exist before anyone is told
     await turn.edit_off()
+    if by_staff:
+        reachable = await complaints.reachable_user(turn.uow, customer) is not None
+        await _card(turn, filed.complaint.id, complaint_views.registered_note(turn._, filed.request, customer, reachable), edit=False)
+        return
     await turn.reply(complaint_views.filed(turn._, filed.request, await complaints.due_at(turn.uow, filed.request)))
 
 
 async def tell_supervisors(turn: Turn, request: ServiceRequest, what: str, text: str | None, photos: tuple[str, ...]) -> None:
     """The customer commented on, added a photo to, or withdrew (cancelled) their complaint."""
-    for supervisor in await complaints.supervisors(turn.uow):
+    for supervisor in await complaints.supervisors(turn.uow, await turn.uow.complaints.of_request(request.id)):
         _ = turn.translator_for(supervisor)
         markup = inline([[button(_("Open complaint {number}", number=request.number), ComplaintButton(request.id, "req"))]])
         await turn.notify(supervisor, customer_update_for_staff(_, request, what, text), markup=markup, photos=photos)
 
 
 # --- the supervisor ---------------------------------------------------------------------------
+
+
+@handler
+async def cmd_complaint(turn: Turn) -> None:
+    """/complaint SR-…: a complaint supervisor registers a complaint phoned or written in, for the
+    customer of that request; the customer's dialog from a card follows (subject, description)."""
+    args = turn.context.args or []
+    try:
+        draft = await complaints.start_for_customer(turn.uow, turn.user, args[0] if args else None, turn.now)
+    except NotAllowed:
+        await turn.reply(turn._("This command is for the complaint supervisor."))
+        return
+    except (InvalidValue, complaints.UnknownRequest, complaints.NotComplainable) as refused:
+        await turn.reply(complaint_views.registration_refused(turn._, refused))
+        return
+    await show(turn, draft)
 
 
 @handler
@@ -223,6 +262,8 @@ async def on_complaint_button(turn: Turn, payload: ComplaintButton) -> None:
         await turn.answer(complaint_views.withdrawn(turn._), alert=True)
     except complaints.AnswerNotReady as not_ready:
         await turn.answer(complaint_views.answer_not_ready(turn._, not_ready.missing), alert=True)
+    except complaints.AboutOwnWork:
+        await _refuse_own_work(turn, data)
     except (NotAllowed, NotFound):
         await _refuse(turn, data)
 
@@ -271,6 +312,8 @@ def _stopped(turn: Turn, error: DomainError) -> str:
         return complaint_views.answered_already(turn._)
     if isinstance(error, complaints.Withdrawn):
         return complaint_views.withdrawn(turn._)
+    if isinstance(error, complaints.AboutOwnWork):  # e.g. he was put on the job complained about meanwhile
+        return complaint_views.own_work(turn._)
     return turn._("This button is no longer valid.")
 
 

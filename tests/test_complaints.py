@@ -13,10 +13,10 @@ from sqlalchemy import select
 from bot.config import DEFAULT_POLICY_FILE
 from bot.i18n import Translator
 from bot.policy import load_policy
-from bot.services import complaints, dialogs, dispatch, requests
+from bot.services import complaints, dialogs, dispatch, requests, staff
 from bot.services.errors import InvalidValue, NotAllowed, NotFound, StaleAction, TooLong, WrongInput
 from handlers import complaints as complaint_handlers
-from storage.models import Complaint, OutboxMessage, Survey
+from storage.models import Complaint, JobReport, OutboxMessage, Survey
 from tests.conftest import SHANGHAI
 from tests.test_approvals import _desk, _role
 from tests.test_dispatch import _request
@@ -353,3 +353,97 @@ async def test_a_complaint_kept_aside_about_a_request_no_longer_the_customers_is
         fresh, resumed = await complaints.start(uow, user, customer, complaints.COMMAND, clock.now())
         assert (fresh.step, fresh.data, resumed) == (complaints.ABOUT, {"source": complaints.COMMAND}, False)
         assert await uow.drafts.parked(user.id, complaints.DIALOG) is None
+
+
+async def test_no_supervisor_decides_a_complaint_about_his_own_work(database, clock):
+    """"A person may hold several roles": the engineer a complaint names, on the job or in its
+    report, may also be a complaint supervisor, but not the one who takes, judges or answers it."""
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer, people = await _team(uow, clock)
+        ed, fay, qin = crew[0], crew[1], people["cs1"]
+        about = await _assigned_request(uow, dispatcher, crew, user, customer, clock)  # Ed's job
+        uow.session.add(JobReport(request_id=about.id, engineer_id=fay.id, symptom="Trips", cause="Worn bearing", solution="Replaced",
+                                  labour_hours=2, customer_opinion="Fine", submitted_at=clock.now(), updated_at=clock.now()))  # Fay reported on it
+        for engineer in (ed, fay):
+            await staff.toggle_role(uow, dispatcher, engineer.id, complaints.SUPERVISOR, clock.now())
+        filed = await _complain_from_card(uow, user, customer, about, clock, subject=complaints.SERVICE)
+        complaint_id = filed.complaint.id
+
+        assert [s.first_name for s in await complaints.supervisors(uow, filed.complaint)] == ["Qin", "Qiu"]
+        for engineer in (ed, fay):
+            assert complaints.may_handle(engineer)  # a supervisor all the same, for other complaints
+            with pytest.raises(complaints.AboutOwnWork):
+                await complaints.take(uow, engineer, complaint_id, clock.now())
+            case = await complaints.case(uow, engineer, complaint_id)
+            assert (case.can_act, case.own_work) == (False, True)
+        assert (filed.complaint.state, filed.complaint.supervisor_id) == ("open", None)
+        await complaints.take(uow, qin, complaint_id, clock.now())
+        for engineer in (ed, fay):
+            with pytest.raises(complaints.AboutOwnWork):
+                await complaints.begin_work(uow, engineer, complaint_id, complaints.CAUSE, clock.now(), service_fault=False)
+            with pytest.raises(complaints.AboutOwnWork):
+                await complaints.record_cause(uow, engineer, complaint_id, False, "Customer was not at home", clock.now())
+        assert filed.complaint.service_fault is None
+        await complaints.record_cause(uow, qin, complaint_id, True, "Late twice", clock.now())
+        await complaints.record_action(uow, qin, complaint_id, "Engineers call when late", clock.now())
+        draft = await complaints.begin_work(uow, qin, complaint_id, complaints.ANSWER, clock.now())
+        await complaints.write_answer(uow, qin, draft, "We are sorry.", clock.now())
+        with pytest.raises(complaints.AboutOwnWork):  # the preview's Send in Ed's hands
+            await complaints.send_answer(uow, ed, draft, clock.now(), deliver_from=clock.now())
+        assert filed.complaint.state == "investigating"
+        # A complaint about someone else's work is his to handle like any supervisor's.
+        other = await _complain_from_card(uow, user, customer, await _request(uow, user, customer, clock), clock)
+        assert ed.id in [s.id for s in await complaints.supervisors(uow, other.complaint)]
+        assert (await complaints.take(uow, ed, other.complaint.id, clock.now())).supervisor_id == ed.id
+
+
+async def test_when_every_supervisor_is_concerned_the_service_managers_are_told(database, clock):
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer, people = await _team(uow, clock)
+        for supervisor in (people["cs1"], people["cs2"]):
+            await staff.set_active(uow, dispatcher, supervisor.id, False, clock.now())
+        await staff.toggle_role(uow, dispatcher, crew[0].id, complaints.SUPERVISOR, clock.now())
+        filed = await _complain_from_card(uow, user, customer, await _assigned_request(uow, dispatcher, crew, user, customer, clock), clock)
+        assert [s.first_name for s in await complaints.supervisors(uow, filed.complaint)] == ["Sun"]
+        assert await complaints.own_work_ids(uow, filed.complaint) == frozenset({crew[0].id})
+
+
+async def test_a_supervisor_registers_a_complaint_for_the_customer_of_a_request(database, clock):
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer, people = await _team(uow, clock)
+        qin = people["cs1"]
+        about = await _assigned_request(uow, dispatcher, crew, user, customer, clock)
+        for outsider in (user, dispatcher, crew[0], people["sm"]):
+            with pytest.raises(NotAllowed):
+                await complaints.start_for_customer(uow, outsider, about.number, clock.now())
+        for typed, error in ((None, InvalidValue), ("last week's", InvalidValue), ("SR-2026-999999", complaints.UnknownRequest)):
+            with pytest.raises(error):
+                await complaints.start_for_customer(uow, qin, typed, clock.now())
+
+        draft = await complaints.start_for_customer(uow, qin, about.number.lower(), clock.now())
+        assert (draft.user_id, draft.step, complaints.registered_by_staff(draft)) == (qin.id, complaints.SUBJECT, True)
+        assert complaints.previous_step(draft) is None and complaints.editable_fields(draft) == (complaints.SUBJECT, complaints.DESCRIPTION)
+        for_whom = await complaints.customer_of_draft(uow, qin, draft)
+        assert for_whom.id == customer.id
+        with pytest.raises(NotAllowed):  # the role is checked again at each step
+            await complaints.customer_of_draft(uow, dispatcher, draft)
+        await complaints.choose_subject(uow, for_whom, draft, complaints.ENGINEER, clock.now())
+        with pytest.raises(TooLong):
+            complaints.describe(draft, "x" * (complaints.DESCRIPTION_LIMIT + 1), clock.now())
+        complaints.describe(draft, "Phoned in: the engineer came two days late", clock.now())
+        filed = await complaints.submit(uow, POLICY, qin, for_whom, draft, clock.now(), SHANGHAI)
+        request, complaint = filed.request, filed.complaint
+        assert (request.kind, request.customer_id, request.created_by_user_id) == ("complaint", customer.id, qin.id)
+        assert (complaint.source, complaint.subject, complaint.engineer_id, complaint.about_request_id) == ("staff", "engineer", crew[0].id, about.id)
+        assert await complaints.due_at(uow, request) == clock.now() + timedelta(hours=72)
+        assert await dialogs.current(uow, qin.id) is None
+        assert request.id in [r.id for r in (await requests.page_of(uow, customer, 0)).items]  # the customer follows it in /my
+        assert (await complaints.case(uow, people["cs2"], complaint.id)).registered_by.id == qin.id
+        assert (await complaints.reachable_user(uow, customer)).id == user.id
+        with pytest.raises(complaints.NotComplainable):
+            await complaints.start_for_customer(uow, qin, request.number, clock.now())
+
+        # Qin's own parked complaint as a customer is never his registration for Alice, and back.
+        await complaints.start_for_customer(uow, qin, about.number, clock.now())
+        qins_own, resumed = await complaints.start(uow, qin, None, complaints.COMMAND, clock.now())
+        assert (resumed, qins_own.data) == (False, {"source": complaints.COMMAND})

@@ -15,6 +15,9 @@ Who acts: any active complaint supervisor, not only the one who took it (`superv
 who leads it). A complaint has a 72-hour promise; when the one who took it is away, a colleague
 must be able to finish it, and every step is attributed on the timeline anyway. Service managers
 and general managers (the clock's escalation chain) may read complaints but not act on them.
+A person may hold several roles, so an engineer may be a complaint supervisor too: never on a
+complaint about his own work (`own_work_ids`), whose verdict decides the complaint rate he is
+measured by; he may read it, like a manager.
 """
 from __future__ import annotations
 
@@ -37,7 +40,8 @@ READER_ROLES = frozenset({"service_manager", "general_manager"})  # the clock's 
 SERVICE, ENGINEER, PRODUCT = "service", "engineer", "product"
 SUBJECTS = (SERVICE, ENGINEER, PRODUCT)
 CARD, COMMAND, SURVEY, INTAKE = "card", "command", "survey", "intake"
-SOURCES = (CARD, COMMAND, SURVEY, INTAKE)
+STAFF = "staff"  # phoned or written in, registered by a complaint supervisor with /complaint
+SOURCES = (CARD, COMMAND, SURVEY, INTAKE, STAFF)
 OPEN, INVESTIGATING, ANSWERED = "open", "investigating", "answered"
 ACTIVE_STATES = (OPEN, INVESTIGATING)
 
@@ -72,6 +76,10 @@ class AlreadyTaken(DomainError):
         self.complaint = complaint
 
 
+class AboutOwnWork(NotAllowed):
+    """The complaint is about the actor's own work: another supervisor handles it."""
+
+
 class NotTaken(DomainError):
     """The investigation has not started: "Take it" comes first."""
 
@@ -88,6 +96,14 @@ class Withdrawn(DomainError):
 
 class UnknownRequest(DomainError):
     """No request has that number."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__(number)
+        self.number = number
+
+
+class NotComplainable(DomainError):
+    """That request cannot be complained about: a complaint itself, or sales' one not accepted yet."""
 
     def __init__(self, number: str) -> None:
         super().__init__(number)
@@ -136,6 +152,11 @@ def may_read(user: User) -> bool:
     return user.is_active and bool(user.role_names & (READER_ROLES | {SUPERVISOR}))
 
 
+def registered_by_staff(draft: Draft) -> bool:
+    """A complaint dialog a supervisor runs for a customer (/complaint), not the customer's own."""
+    return draft.data.get("source") == STAFF
+
+
 def can_complain_about(request: ServiceRequest) -> bool:
     """Any of the customer's requests except a complaint itself and one sales filed that is not ours yet."""
     return request.kind != KIND and request.status != requests.AWAITING_APPROVAL
@@ -173,7 +194,10 @@ async def _reopen(uow: UnitOfWork, user: User, customer: Customer | None, now: d
     """The customer's complaint where it stopped: open now, or kept aside when another dialog
     interrupted it (`dialogs.reopen`). One whose request can no longer be complained about is
     dropped (None), so its summary never fails to show."""
-    draft = await dialogs.reopen(uow, user.id, DIALOG, now, belongs)
+    def own(data: dict) -> bool:  # a registration for another customer is never resumed as the user's own
+        return data.get("source") != STAFF and (belongs is None or belongs(data))
+
+    draft = await dialogs.reopen(uow, user.id, DIALOG, now, own)
     if draft is None:
         return None
     try:
@@ -227,6 +251,39 @@ async def start(uow: UnitOfWork, user: User, customer: Customer | None, source: 
     if resumed is not None:
         return resumed, True
     return await dialogs.begin(uow, user.id, DIALOG, ABOUT, {"source": source}, now), False
+
+
+async def start_for_customer(uow: UnitOfWork, actor: User, typed: str | None, now: datetime) -> Draft:
+    """/complaint SR-…: a supervisor registers a complaint phoned or written in, about that request,
+    for its customer; the same dialog as the customer's from a card (subject, description,
+    summary), so it gets the same submit, number and clock."""
+    if not may_handle(actor):
+        raise NotAllowed()
+    number = requests.parse_number(typed or "")
+    if number is None:
+        raise InvalidValue("request_number")
+    about = await uow.requests.by_number(number)
+    if about is None:
+        raise UnknownRequest(number)
+    if not can_complain_about(about):
+        raise NotComplainable(number)
+    return await dialogs.begin(uow, actor.id, DIALOG, SUBJECT, {"source": STAFF, "about_request_id": about.id, "customer_id": about.customer_id}, now)
+
+
+async def customer_of_draft(uow: UnitOfWork, actor: User, draft: Draft) -> Customer:
+    """Whose complaint a supervisor is registering; the role is checked again at every step."""
+    if not registered_by_staff(draft) or not may_handle(actor):
+        raise NotAllowed()
+    customer = await uow.customers.get(draft.data["customer_id"])
+    if customer is None:
+        raise NotFound()
+    return customer
+
+
+async def reachable_user(uow: UnitOfWork, customer: Customer) -> User | None:
+    """The customer's chat with the bot, when there is one to write to (None: phone or letter)."""
+    person = await uow.users.get(customer.user_id) if customer.user_id else None
+    return person if person is not None and person.is_active and person.is_reachable else None
 
 
 async def recent_requests(uow: UnitOfWork, customer: Customer | None) -> list[ServiceRequest]:
@@ -331,10 +388,31 @@ async def answer_clock(uow: UnitOfWork, request: ServiceRequest) -> SlaClock | N
     return next((c for c in await uow.requests.clocks(request.id) if c.kind == CLOCK), None)
 
 
-async def supervisors(uow: UnitOfWork) -> list[User]:
-    """Who is told of a new complaint: every active complaint supervisor; with none, the
-    service managers, so a complaint never waits unseen for its first escalation."""
-    return await uow.users.active_with_role(SUPERVISOR) or await uow.users.active_with_role("service_manager")
+async def supervisors(uow: UnitOfWork, complaint: Complaint | None = None) -> list[User]:
+    """Who is told of a new complaint (or the customer's news on it): every active complaint
+    supervisor but those it is about; with none, the service managers, so a complaint never
+    waits unseen for its first escalation."""
+    excluded = await own_work_ids(uow, complaint) if complaint is not None else frozenset()
+    return ([user for user in await uow.users.active_with_role(SUPERVISOR) if user.id not in excluded]
+            or await uow.users.active_with_role("service_manager"))
+
+
+async def own_work_ids(uow: UnitOfWork, complaint: Complaint) -> frozenset[int]:
+    """The people whose work the complaint is about, who may not decide it: the engineer it names,
+    and the engineer on the request it is about and everyone who reported on that job."""
+    ids = {complaint.engineer_id}
+    if complaint.about_request_id is not None:
+        about = await uow.requests.get(complaint.about_request_id)
+        ids.add(about.assigned_engineer_id)
+        ids.update(report.engineer_id for report in await uow.jobs.reports_of(about.id))
+    return frozenset(ids - {None})
+
+
+async def own_work_ids_of_request(uow: UnitOfWork, request: ServiceRequest) -> frozenset[int]:
+    """`own_work_ids` for a complaint's request (nobody for any other request): who the
+    complaint clock's reminders leave out, as they may not act on it."""
+    complaint = await uow.complaints.of_request(request.id) if request.kind == KIND else None
+    return await own_work_ids(uow, complaint) if complaint is not None else frozenset()
 
 
 # --- the supervisor's investigation -----------------------------------------------------------
@@ -356,6 +434,9 @@ class Case:
     clock: SlaClock | None
     can_act: bool
     no_supervisor: bool = False  # nobody holds the role: the managers reading it should have one enrolled
+    own_work: bool = False  # a supervisor reading a complaint about his own work: another one handles it
+    only_concerned: bool = False  # every supervisor there is is one it is about: nobody may handle it
+    registered_by: User | None = None  # the supervisor who registered a complaint phoned or written in
 
 
 async def _get(uow: UnitOfWork, complaint_id: int) -> Complaint:
@@ -373,14 +454,20 @@ async def case(uow: UnitOfWork, actor: User, complaint_id: int) -> Case:
     request = await uow.requests.get(complaint.request_id)
     about = await uow.requests.get(complaint.about_request_id) if complaint.about_request_id else None
     notes = [(note, await uow.users.get(note.author_id)) for note in await uow.complaints.notes(complaint.id)]
+    concerned = await own_work_ids(uow, complaint)
+    own_work = may_handle(actor) and actor.id in concerned
+    enrolled = await uow.users.active_with_role(SUPERVISOR)
     return Case(
         complaint=complaint, request=request, customer=await uow.customers.get(request.customer_id), about=about,
         about_engineer=await uow.users.get(about.assigned_engineer_id) if about and about.assigned_engineer_id else None,
         engineer=await uow.users.get(complaint.engineer_id) if complaint.engineer_id else None,
         supervisor=await uow.users.get(complaint.supervisor_id) if complaint.supervisor_id else None,
         notes=notes, links=await uow.complaints.linked_requests(complaint.id), clock=await answer_clock(uow, request),
-        can_act=may_handle(actor),
-        no_supervisor=not await uow.users.active_with_role(SUPERVISOR),
+        can_act=may_handle(actor) and not own_work,
+        no_supervisor=not enrolled,
+        own_work=own_work,
+        only_concerned=bool(enrolled) and all(user.id in concerned for user in enrolled),
+        registered_by=await uow.users.get(request.created_by_user_id) if complaint.source == STAFF else None,
     )
 
 
@@ -414,12 +501,15 @@ async def open_list(uow: UnitOfWork, actor: User, now: datetime) -> list[ListIte
 
 
 async def _for_action(uow: UnitOfWork, actor: User, complaint_id: int, *, taken: bool = True) -> tuple[Complaint, ServiceRequest]:
-    """A complaint a supervisor may act on now: not answered, not withdrawn, and taken first.
-    Its request is locked first and the complaint read again after it, so a withdrawal (the
-    customer cancelling) or a colleague's answer committed meanwhile is seen, not written over."""
+    """A complaint a supervisor may act on now: not about his own work, not answered, not
+    withdrawn, and taken first. Its request is locked first and the complaint read again after it,
+    so a withdrawal (the customer cancelling) or a colleague's answer committed meanwhile is seen,
+    not written over."""
     if not may_handle(actor):
         raise NotAllowed()
     complaint = await _get(uow, complaint_id)
+    if actor.id in await own_work_ids(uow, complaint):
+        raise AboutOwnWork()
     request = await uow.requests.lock(complaint.request_id)
     if uow.requests.takes_row_locks:
         complaint = await _get(uow, complaint_id)

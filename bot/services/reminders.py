@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.policy import APPROVER, ASSIGNEE, ClockRule, Policy
 from bot.worktime import DailyWindow
+from bot.services import complaints
 from bot.services.clocks import CLOSED_STATUSES, ClockKeeper, reminder_point
 from bot.services.dispatch import require_overseer
 from storage.db import UnitOfWork
@@ -79,12 +80,14 @@ async def recipients(uow: UnitOfWork, request: ServiceRequest, rule: ClockRule, 
 
 
 async def cannot_act(uow: UnitOfWork, policy: Policy, request: ServiceRequest, rule: ClockRule) -> frozenset[int]:
-    """Who is left out of an approval clock's reminders: without self-approval, whoever asked for
-    every approval still pending (chasing them would only chase the one who may not decide)."""
+    """Who is left out of a clock's reminders, as chasing them would only chase someone who may
+    not act: the people a complaint is about (its clock), and without self-approval whoever asked
+    for every approval still pending (an approval clock)."""
+    own_work = await complaints.own_work_ids_of_request(uow, request)
     if APPROVER not in rule.escalation or policy.approvals.self_approval:
-        return frozenset()
+        return own_work
     pending = await uow.approvals.pending_of_request(request.id)
-    return frozenset.intersection(*(frozenset({a.requested_by_id}) for a in pending)) if pending else frozenset()
+    return own_work | (frozenset.intersection(*(frozenset({a.requested_by_id}) for a in pending)) if pending else frozenset())
 
 
 async def still_concerned(uow: UnitOfWork, policy: Policy, user: User, request: ServiceRequest, clock: SlaClock) -> bool:
@@ -93,6 +96,8 @@ async def still_concerned(uow: UnitOfWork, policy: Policy, user: User, request: 
     rule = policy.clocks.rule(clock.kind)
     if rule is None:
         return False
+    if user.id in await complaints.own_work_ids_of_request(uow, request):
+        return False  # a complaint about their own work is not theirs to act on
     if request.assigned_engineer_id == user.id:
         return True
     if user.role_names & set(rule.escalation):

@@ -371,3 +371,157 @@ async def test_a_written_complaint_comes_back_from_its_own_requests_card_not_ano
     await alice.press("📣 Complain")
     assert f"A complaint about request {first}. What is it about?" in alice.last.text
     fake.assert_no_rejections()
+
+
+async def _grant(admin, name: str, role_label: str) -> None:
+    await admin.send_text("/staff")
+    await admin.press(name)
+    await admin.press("➕ " + role_label)
+
+
+async def _complain_about_the_engineer(alice, number: str) -> str:
+    await alice.send_text(number)
+    await alice.press("📣 Complain")
+    await alice.press("👷 The engineer")
+    await alice.send_text("The engineer came 2 days late and was rude")
+    await alice.press("✅ Send the complaint")
+    return _number(alice.last.text)
+
+
+OWN_WORK = "This complaint is about your own work, so another supervisor handles it."
+
+
+async def test_an_engineer_who_is_also_complaint_supervisor_cannot_decide_a_complaint_about_himself(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    qin = await enrol(fake, dora, 7401, "Qin", "complaint_supervisor")
+    ed = await enrol(fake, dora, 7403, "Ed", "engineer")
+    await _grant(dora, "Ed", "Complaint supervisor")  # "a person may hold several roles"
+    alice = fake.add_user(user_id=5101, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+    await ed.press("Accept")
+    ed_seen = len(ed.messages)
+    complaint_number = await _complain_about_the_engineer(alice, number)
+
+    card = qin.last
+    assert "A new complaint has arrived." in card.text and "Concerning: the engineer (Ed)" in card.text
+    assert not any(complaint_number in (m.text or "") for m in ed.messages[ed_seen:])  # not sent to the man it names
+    await ed.press_data(_data(card, "🙋 Take it"))  # Qin's button, replayed
+    assert ed.callback_answers[-1][1] == OWN_WORK
+    await ed.send_text("/complaints")  # he may still read it, with no buttons to act and the reason
+    await ed.press(complaint_number)
+    assert OWN_WORK in ed.last.text and not {"🙋 Take it", "➖ Cause: not service fault"} & set(ed.last.button_texts)
+
+    await qin.press("🙋 Take it", card)
+    await ed.press_data(_data(qin.message(card.message_id), "➖ Cause: not service fault"))
+    assert ed.callback_answers[-1][1] == OWN_WORK
+    await qin.press("❗ Cause: service fault")
+    await qin.send_text("Two days late without a call")
+    await qin.press("🛠 Corrective action")
+    await qin.send_text("Engineers call when they are late")
+    await qin.press("✍️ Write answer")
+    await qin.send_text("Dear Alice, we are sorry.")
+    await qin.press("📤 Send to the customer")
+    assert "Answer sent to the customer by Qin" in qin.last.text
+    async with desk.db.uow() as uow:
+        complaint = (await uow.session.scalars(select(Complaint))).one()
+        assert (complaint.state, complaint.service_fault, complaint.supervisor_id) == ("answered", True, (await uow.users.by_telegram_id(7401)).id)
+        refused = list(await uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "complaint_not_allowed")))
+        assert [(entry.actor_telegram_id, entry.details.get("reason")) for entry in refused] == [(7403, "own_work")] * 2
+    fake.assert_no_rejections()
+
+
+async def test_when_the_only_complaint_supervisor_is_the_engineer_named_the_service_manager_is_told(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7402, "Sun", "service_manager")
+    ed = await enrol(fake, dora, 7403, "Ed", "engineer")
+    await _grant(dora, "Ed", "Complaint supervisor")
+    alice = fake.add_user(user_id=5104, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+    await ed.press("Accept")
+    ed_seen = len(ed.messages)
+    complaint_number = await _complain_about_the_engineer(alice, number)
+    card = next(m for m in sun.messages if "A new complaint has arrived." in (m.text or ""))
+    assert complaint_number in card.text and "🙋 Take it" not in card.button_texts
+    assert "The only complaint supervisors are the people this complaint is about" in card.text  # the manager learns why
+    assert not any(complaint_number in (m.text or "") for m in ed.messages[ed_seen:])
+
+    sun_seen = len(sun.messages)
+    desk.clock.advance(timedelta(hours=36, minutes=5))  # half of the 72-hour window: the deadline reminder
+    await desk.sweep()
+    assert any(complaint_number in (m.text or "") and "deadline" in m.text for m in sun.messages[sun_seen:])
+    assert not any(complaint_number in (m.text or "") for m in ed.messages[ed_seen:])  # not chased about himself
+    fake.assert_no_rejections()
+
+
+async def test_a_supervisor_registers_a_complaint_phoned_in_and_the_customer_gets_the_written_answer(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    qin = await enrol(fake, dora, 7401, "Qin", "complaint_supervisor")
+    qiu = await enrol(fake, dora, 7404, "Qiu", "complaint_supervisor")
+    ed = await enrol(fake, dora, 7403, "Ed", "engineer")
+    alice = fake.add_user(user_id=5105, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+
+    for outsider in (dora, ed, alice):  # dispatcher, engineer, customer
+        await outsider.send_text(f"/complaint {number}")
+        assert outsider.last.text == "This command is for the complaint supervisor."
+    await qin.send_text("/complaint")
+    assert "Send the number of the request the complaint is about" in qin.last.text
+    await qin.send_text("/complaint SR-2026-999999")
+    assert "There is no request SR-2026-999999" in qin.last.text
+
+    await qin.send_text(f"/complaint {number}")
+    assert f"Registering a complaint of Alice about request {number}. What is it about?" in qin.last.text
+    assert "👷 The engineer" in qin.last.button_texts
+    await qin.send_text("the engineer")  # typed where a button is the answer
+    assert "Please use the buttons above" in qin.last.text
+    await qin.press("👷 The engineer")
+    assert "Write the customer's complaint as they told it" in qin.last.text
+    await qin.send_sticker()
+    assert "Please describe your complaint as text" in qin.last.text
+    await qin.send_text("x" * 2001)
+    assert "too long" in qin.last.text
+    await qin.press("⬅️ Back")
+    await qin.press("🛎 The service")
+    await qin.send_text("Phoned in: nobody told her the visit was moved <twice>")
+    summary = qin.last
+    assert "Complaint of Alice" in summary.text and f"About: {number}" in summary.text and "Concerning: the service" in summary.text
+    assert "moved <twice>" in summary.text
+    await qin.press("✅ Register the complaint", summary)
+    card = qin.last
+    complaint_number = _number(card.text)
+    assert f"Complaint {complaint_number} is registered for Alice." in card.text and "cannot be reached" not in card.text
+    assert "registered by Qin for the customer" in card.text and "🙋 Take it" in card.button_texts
+    assert not any("A new complaint has arrived." in (m.text or "") for m in qin.messages)  # his own card is enough
+    told = qiu.last
+    assert "A new complaint has arrived." in told.text and complaint_number in told.text and "registered by Qin" in told.text
+    await alice.send_text("/my")
+    assert complaint_number in alice.last.text  # hers, in her list, with its clock
+
+    await qiu.press("🙋 Take it", told)
+    await qiu.press("➖ Cause: not service fault")
+    await qiu.send_text("The visit was moved at her request")
+    await qiu.press("🛠 Corrective action")
+    await qiu.send_text("None needed")
+    await qiu.press("✍️ Write answer")
+    await qiu.send_text("Dear Alice, the visit was moved as you asked on the phone.")
+    await qiu.press("📤 Send to the customer")
+    assert "Answer sent to the customer by Qiu" in qiu.last.text
+    assert f"Answer to your complaint {complaint_number}" in alice.last.text and "as you asked on the phone" in alice.last.text
+    await qin.send_text(f"/complaint {complaint_number}")  # a complaint about a complaint: no
+    assert f"A complaint cannot be registered about {complaint_number}" in qin.last.text
+    async with desk.db.uow() as uow:
+        complaint = (await uow.session.scalars(select(Complaint))).one()
+        request = await uow.requests.get(complaint.request_id)
+        about = await uow.requests.by_number(number)
+        qin_id = (await uow.users.by_telegram_id(7401)).id
+        assert (complaint.source, complaint.subject, complaint.about_request_id, complaint.state) == ("staff", "service", about.id, "answered")
+        assert (request.customer_id, request.created_by_user_id, request.kind) == (about.customer_id, qin_id, "complaint")
+        clock = next(c for c in await uow.requests.clocks(request.id) if c.kind == "complaint_answer")
+        assert (clock.started_at, clock.outcome) == (complaint.created_at, "met")
+    fake.assert_no_rejections()
