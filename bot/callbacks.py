@@ -7,7 +7,7 @@ Format: `<version>:<kind>:<field>:<field>…`, at most 64 bytes (Telegram's limi
 from __future__ import annotations
 
 import re
-from dataclasses import astuple, dataclass, fields
+from dataclasses import MISSING, astuple, dataclass, fields
 from typing import ClassVar
 
 VERSION = "1"
@@ -126,11 +126,12 @@ class VisitButton(_Payload):
 
 @dataclass(frozen=True)
 class ReportAnswerButton(_Payload):
-    """The customer's verdict on the closing report: yes (resolved) or no (not resolved)."""
+    """The customer's verdict on the closing report they were shown: yes (resolved) or no (not resolved)."""
 
     KIND: ClassVar[str] = "cf"
     request_id: int
     action: str
+    seen: int = 0  # the report the message showed (`confirmation.report_mark`): an edit since makes it stale; 0: sent before marks
 
 
 @dataclass(frozen=True)
@@ -264,7 +265,8 @@ def parse(data: str | None) -> _Payload:
     cls = PAYLOADS[kind]
     values = tail.split(":") if tail else []
     spec = fields(cls)
-    if len(values) != len(spec):
+    required = sum(1 for field in spec if field.default is MISSING)
+    if not required <= len(values) <= len(spec):  # a field added later has a default: buttons sent before it still parse
         raise BadCallback(data)
     converted: list[object] = []
     for field, value in zip(spec, values):

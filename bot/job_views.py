@@ -242,7 +242,8 @@ def report_for_customer(_: Translator, request: ServiceRequest, report: JobRepor
     head = (_("📝 Engineer {name} updated the report on request {number}:", name=display_name(engineer), number=request.number) if updated
             else _("📝 Engineer {name} reports the work on request {number} as done:", name=display_name(engineer), number=request.number))
     lines = [head, *_report_lines(_, report_data(report), for_customer=True), "", _("Is the problem solved?")]
-    rows = [[button(_("✅ Resolved"), ReportAnswerButton(request.id, "yes")), button(_("❌ Not resolved"), ReportAnswerButton(request.id, "no"))]]
+    seen = confirmation.report_mark(report)
+    rows = [[button(_("✅ Resolved"), ReportAnswerButton(request.id, "yes", seen)), button(_("❌ Not resolved"), ReportAnswerButton(request.id, "no", seen))]]
     return View("\n".join(lines), inline(rows))
 
 

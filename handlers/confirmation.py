@@ -102,7 +102,13 @@ async def on_report_answer(turn: Turn, payload: ReportAnswerButton) -> None:
     try:
         if payload.action not in ("yes", "no"):
             raise NotFound()
-        verdict = await confirmation.confirm(turn.uow, turn.user, customer, payload.request_id, payload.action == "yes", turn.now)
+        verdict = await confirmation.confirm(turn.uow, turn.user, customer, payload.request_id, payload.action == "yes", turn.now,
+                                             seen=payload.seen)
+    except confirmation.ReportChanged:
+        await turn.audit("stale_customer_button", data=payload.pack())
+        await turn.answer(turn._("The engineer has changed this report since: please answer the latest version, sent after it."), alert=True)
+        await turn.edit_off()
+        return
     except (NotAllowed, NotFound):
         await _refuse(turn, payload.pack())
         return

@@ -31,12 +31,26 @@ class Verdict:
     withdrawn: tuple[Approval, ...] = ()  # a return's approval that ended with the request (handlers redraw its cards)
 
 
-async def confirm(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, resolved: bool, now: datetime) -> Verdict:
-    """The customer's answer to the report, accepted once (a second press or a stale button is refused)."""
+def report_mark(report: JobReport) -> int:
+    """When the report was last written, in whole seconds: which version a customer's button answers."""
+    return int(report.updated_at.timestamp())
+
+
+class ReportChanged(StaleAction):
+    """The engineer changed the report after the message the customer answered."""
+
+
+async def confirm(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, resolved: bool, now: datetime,
+                  *, seen: int = 0) -> Verdict:
+    """The customer's answer to the report, accepted once (a second press or a stale button is
+    refused), and only to the version they were shown (`seen`: its `report_mark`; 0, a message
+    sent before marks, is not checked)."""
     request = await requests.own_request(uow, customer, request_id, lock=True)  # an edit of the report waits, or is refused
     report = await uow.jobs.report_of(request.id)
     if request.status != requests.RESOLVED or report is None or report.outcome is not None:
         raise NotAllowed()
+    if seen and report_mark(report) != seen:
+        raise ReportChanged()
     # a disputed report stays as sent (the archive and the month count every attempt): superseded
     if not await uow.jobs.decide_report(report.id, CONFIRMED if resolved else DISPUTED, now, supersede=not resolved):
         raise NotAllowed()

@@ -637,3 +637,31 @@ async def test_a_report_of_work_quoted_meanwhile_waits_for_the_customers_yes_and
     await ed.press("📤 Send the report", summary)
     assert ed.last.text == t("en", "Report for job {number} sent. The customer is asked to confirm; you can still edit it until then.", number=number)
     fake.assert_no_rejections()
+
+
+async def test_resolved_on_a_report_the_engineer_changed_since_is_refused(fake, desk):
+    from storage.models import JobReport
+
+    dora, ed, alice, number = await _accepted_job(fake, 8321, 8322)
+    await report_by_phone(ed, solution="Replaced the pressure switch", opinion="Works now")
+    first = alice.last
+    desk.clock.advance(timedelta(minutes=10))
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    await ed.press("✏️ Edit report")
+    await ed.press("✏️ Change something")
+    await ed.press("Solution")
+    await ed.send_text("Told the customer to reset the switch")  # no part replaced after all
+    await ed.press("Send the report")
+    latest = alice.last
+    assert f"Engineer Ed updated the report on request {number}" in latest.text
+
+    await alice.press("✅ Resolved", first)  # the message she read: "Replaced the pressure switch"
+    assert alice.callback_answers[-1][1] == "The engineer has changed this report since: please answer the latest version, sent after it."
+    assert alice.message(first.message_id).buttons == []  # the old version's buttons are gone
+    async with desk.db.uow() as uow:
+        assert (await uow.session.scalars(select(JobReport))).one().outcome is None
+    await alice.press("✅ Resolved", latest)
+    async with desk.db.uow() as uow:
+        report = (await uow.session.scalars(select(JobReport))).one()
+        assert (report.outcome, report.solution) == ("confirmed", "Told the customer to reset the switch")
