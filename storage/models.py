@@ -518,14 +518,16 @@ class Draft(Base):
 
 class ParkedDraft(Base):
     """An unfinished dialog put aside when another interrupted it (bot/services/dialogs.py
-    KEPT_ASIDE): a request (the survey after a report, a comment, a complaint; /new opens it
-    again) or an engineer's report (“Close with report” opens it again), so nothing typed is
-    lost. One per user and kind; a later interruption of the same kind replaces it."""
+    KEPT_ASIDE): a request, an engineer's report, an expert's answer, a complaint, a return, a
+    salesperson's /sell form; its own start opens it again, so nothing typed is lost. One per
+    user, kind and subject (the job of a report, say: two jobs' reports are both kept); a later
+    interruption of the same one replaces it."""
 
     __tablename__ = "parked_drafts"
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(32), primary_key=True, default="", server_default="")  # dialogs.subject_of
     step: Mapped[str] = mapped_column(String(32))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     parked_at: Mapped[datetime]

@@ -378,27 +378,27 @@ class DraftRepository(_Repository):
         await self.session.flush()
         self._of_user[draft.user_id] = None
 
-    async def park(self, draft: Draft, now: datetime) -> None:
-        """Keep `draft`'s dialog aside for its user (replacing one of its kind kept before)."""
+    async def park(self, draft: Draft, subject: str, now: datetime) -> None:
+        """Keep `draft`'s dialog aside for its user (replacing the one of its kind and subject kept before)."""
         insert = _dialect_insert(self.session, ParkedDraft).values(
-            user_id=draft.user_id, kind=draft.kind, step=draft.step, data=draft.data, parked_at=now,
+            user_id=draft.user_id, kind=draft.kind, subject=subject, step=draft.step, data=draft.data, parked_at=now,
         )
         await self.session.execute(insert.on_conflict_do_update(
-            index_elements=["user_id", "kind"], set_={"step": insert.excluded.step,
-                                                       "data": insert.excluded.data, "parked_at": insert.excluded.parked_at},
+            index_elements=["user_id", "kind", "subject"], set_={"step": insert.excluded.step,
+                                                                  "data": insert.excluded.data, "parked_at": insert.excluded.parked_at},
         ))
 
-    async def parked(self, user_id: int, kind: str) -> ParkedDraft | None:
-        return await self.session.get(ParkedDraft, (user_id, kind))
+    async def kept_aside(self, user_id: int, kind: str) -> list[ParkedDraft]:
+        """The user's dialogs of `kind` kept aside, the latest first."""
+        return list(await self.session.scalars(
+            select(ParkedDraft).where(ParkedDraft.user_id == user_id, ParkedDraft.kind == kind)
+            .order_by(ParkedDraft.parked_at.desc(), ParkedDraft.subject.desc())
+        ))
 
-    async def unpark(self, user_id: int, kind: str) -> ParkedDraft | None:
-        """The dialog of `kind` kept aside for the user, no longer kept (None if there is none)."""
-        parked = await self.session.get(ParkedDraft, (user_id, kind))
-        if parked is None:
-            return None
+    async def unpark(self, parked: ParkedDraft) -> None:
+        """No longer keep this dialog aside."""
         await self.session.delete(parked)
         await self.session.flush()
-        return parked
 
     async def drop_parked(self, user_id: int) -> bool:
         result = await self.session.execute(delete(ParkedDraft).where(ParkedDraft.user_id == user_id))

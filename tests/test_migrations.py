@@ -125,3 +125,48 @@ async def test_keeping_disputed_reports_upgrades_and_downgrades_a_database_with_
     finally:
         await database.dispose()
     await asyncio.to_thread(command.upgrade, config, "head")  # and up again
+
+
+async def test_dialogs_kept_aside_per_subject_upgrade_and_downgrade(database_url):
+    """0019: a dialog kept aside before it stays (subject ''), two of a kind about different
+    subjects are kept side by side, and the downgrade keeps the latest of each kind."""
+    config = alembic_config(database_url)
+    await asyncio.to_thread(command.downgrade, config, "0018")
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+    database = Database(database_url)
+    try:
+        async with database.uow() as uow:
+            ed = User(telegram_id=100, first_name="Ed", language="en", created_at=t0, roles=[])
+            uow.session.add(ed)
+            await uow.commit()
+            ed_id = ed.id
+        park = text("INSERT INTO parked_drafts (user_id, kind, step, data, parked_at) VALUES (:user, 'report', 'cause', :data, :t)"
+                    ).bindparams(bindparam("t", type_=UTCDateTime()))
+        async with database.engine.begin() as connection:
+            await connection.execute(park, {"user": ed_id, "data": '{"request_id": 1, "symptom": "No water"}', "t": t0})
+    finally:
+        await database.dispose()
+
+    await asyncio.to_thread(command.upgrade, config, "head")
+    later = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+    insert = text("INSERT INTO parked_drafts (user_id, kind, subject, step, data, parked_at) VALUES (:user, 'report', '2', 'symptom', :data, :t)"
+                  ).bindparams(bindparam("t", type_=UTCDateTime()))
+    database = Database(database_url)
+    try:
+        async with database.engine.begin() as connection:
+            await connection.execute(insert, {"user": ed_id, "data": '{"request_id": 2, "symptom": "Leaks"}', "t": later})
+        async with database.uow() as uow:
+            kept = await uow.drafts.kept_aside(ed_id, "report")
+            assert [(row.subject, row.data["symptom"]) for row in kept] == [("2", "Leaks"), ("", "No water")]
+    finally:
+        await database.dispose()
+
+    await asyncio.to_thread(command.downgrade, config, "0018")
+    database = Database(database_url)
+    try:
+        async with database.engine.connect() as connection:
+            rows = (await connection.execute(text("SELECT kind, step FROM parked_drafts"))).all()
+        assert rows == [("report", "symptom")]  # the latest report kept aside
+    finally:
+        await database.dispose()
+    await asyncio.to_thread(command.upgrade, config, "head")

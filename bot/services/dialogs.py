@@ -19,8 +19,8 @@ async def current(uow: UnitOfWork, user_id: int) -> Draft | None:
 # Back or Edit can lead to the first step of a filled form). The intake is a long form with
 # photos, the engineer's report a ten-step one, the expert's answer a long analysis, a complaint
 # or a return the customer's own account, the salesperson's /sell form a customer's details; the
-# others are a few quick answers. One of each kind is kept per person (storage ParkedDraft); each
-# is opened again by its own start (`reopen`).
+# others are a few quick answers. One of each kind and subject (SUBJECT_KEYS) is kept per person
+# (storage ParkedDraft); each is opened again by its own start (`reopen`).
 KEPT_ASIDE = {
     "intake": ("description", "photos", "voices", "site"),
     "report": ("symptom", "cause", "solution", "parts", "photos", "opinion"),
@@ -36,6 +36,17 @@ KEPT_ASIDE = {
 NOT_RESUMABLE = {"report": "editing_report"}
 
 
+# What a kept-aside dialog is about, where a person may have several of a kind at once (two jobs'
+# reports, complaints about two requests): each is kept apart. The others are kept one per kind.
+SUBJECT_KEYS = {"report": "request_id", "expert_answer": "escalation_id", "complaint": "about_request_id", "return": "product_id"}
+
+
+def subject_of(draft: Draft) -> str:
+    key = SUBJECT_KEYS.get(draft.kind)
+    value = draft.data.get(key) if key else None
+    return "" if value is None else str(value)
+
+
 def worth_keeping(draft: Draft) -> bool:
     if draft.data.get(NOT_RESUMABLE.get(draft.kind, "")):
         return False
@@ -49,7 +60,7 @@ async def begin(uow: UnitOfWork, user_id: int, kind: str, step: str, data: dict[
     existing = await uow.drafts.of_user(user_id)
     if existing is not None:
         if worth_keeping(existing):
-            await uow.drafts.park(existing, now)
+            await uow.drafts.park(existing, subject_of(existing), now)
         await uow.drafts.delete(existing)
     return await uow.drafts.add(Draft(user_id=user_id, kind=kind, step=step, data=data, updated_at=now))
 
@@ -58,11 +69,11 @@ async def resume_parked(uow: UnitOfWork, user_id: int, kind: str, now: datetime,
                         belongs: Callable[[dict[str, Any]], bool] | None = None) -> Draft | None:
     """The dialog of `kind` kept aside when another interrupted it, open again where it stopped;
     with `belongs`, only one whose data passes it (a report of the same job)."""
-    kept = await uow.drafts.parked(user_id, kind)
-    if kept is None or (belongs is not None and not belongs(kept.data)):
+    kept = next((row for row in await uow.drafts.kept_aside(user_id, kind) if belongs is None or belongs(row.data)), None)
+    if kept is None:
         return None
     step, data = kept.step, kept.data
-    await uow.drafts.unpark(user_id, kind)
+    await uow.drafts.unpark(kept)
     return await begin(uow, user_id, kind, step, data, now)
 
 
@@ -77,10 +88,10 @@ async def reopen(uow: UnitOfWork, user_id: int, kind: str, now: datetime,
 
 
 async def drop_parked(uow: UnitOfWork, user_id: int, kind: str, belongs: Callable[[dict[str, Any]], bool]) -> None:
-    """Forget the dialog of `kind` kept aside for the user when its data passes `belongs` (it is outdated)."""
-    kept = await uow.drafts.parked(user_id, kind)
-    if kept is not None and belongs(kept.data):
-        await uow.drafts.unpark(user_id, kind)
+    """Forget the user's dialogs of `kind` kept aside whose data passes `belongs` (they are outdated)."""
+    for kept in await uow.drafts.kept_aside(user_id, kind):
+        if belongs(kept.data):
+            await uow.drafts.unpark(kept)
 
 
 async def end(uow: UnitOfWork, draft: Draft) -> None:

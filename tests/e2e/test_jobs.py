@@ -665,3 +665,31 @@ async def test_resolved_on_a_report_the_engineer_changed_since_is_refused(fake, 
     async with desk.db.uow() as uow:
         report = (await uow.session.scalars(select(JobReport))).one()
         assert (report.outcome, report.solution) == ("confirmed", "Told the customer to reset the switch")
+
+
+async def test_two_jobs_reports_half_written_are_both_kept_when_a_third_dialog_interrupts(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 8331, "Ed", "engineer")
+    alice = fake.add_user(user_id=8332, first_name="Alice", language_code="en")
+    await onboard(alice)
+    first = await file_request(alice, description="Pump trips the breaker")
+    second = await file_request(alice, description="Second pump leaks")
+    cards = {}
+    for number in (first, second):
+        await assign(dora, number, "Ed")
+        await ed.press("Accept")
+        cards[number] = next(m for m in reversed(ed.messages) if number in (m.text or "") and "☎️ Solved by phone" in m.button_texts)
+
+    await ed.press("☎️ Solved by phone", cards[first])  # report A
+    await ed.send_text("First pump: no water")
+    await ed.send_text("First pump: valve closed")
+    await ed.press("☎️ Solved by phone", cards[second])  # report B; A is kept aside
+    await ed.send_text("Second pump: seal worn")
+    await ed.press("📞 Log a call", cards[first])  # B is kept aside too, beside A
+    await ed.send_text("Called the first customer")
+    await ed.press("☎️ Solved by phone", cards[first])  # back to report A, where it stopped
+    kind, step, data = await _report_draft(desk, ed.id)
+    assert (data.get("symptom"), data.get("cause")) == ("First pump: no water", "First pump: valve closed")
+    await ed.press("☎️ Solved by phone", cards[second])  # and to report B
+    kind, step, data = await _report_draft(desk, ed.id)
+    assert data.get("symptom") == "Second pump: seal worn"
