@@ -110,6 +110,10 @@ async def _job_action(turn: Turn, payload: JobButton) -> None:
 async def _start_report(turn: Turn, request_id: int, *, by_phone: bool) -> None:
     try:
         draft = await reports.start(turn.uow, turn.user, request_id, by_phone, turn.now)
+    except reports.VisitedOnSite:
+        request = await jobs.own_job(turn.uow, turn.user, request_id)
+        await turn.answer(turn._("You arrived on site for {number}: close it with “📝 Close with report” (photos and travel).", number=request.number), alert=True)
+        return
     except NotAllowed:
         request = await jobs.own_job(turn.uow, turn.user, request_id)  # re-raises when it is not about arrival
         await turn.answer(turn._("Mark “Arrived” on site first, or choose “Solved by phone” for {number}.", number=request.number), alert=True)

@@ -84,13 +84,21 @@ def parse_amount(text: str, *, maximum: Decimal, allow_zero: bool, field: str) -
     return number
 
 
+class VisitedOnSite(NotAllowed):
+    """"Solved by phone" after the arrival on site: the visit happened, so its report is the
+    on-site one (photos, travel), not one that leaves the trip out of the month's costs."""
+
+
 async def start(uow: UnitOfWork, engineer: User, request_id: int, by_phone: bool, now: datetime) -> Draft:
     """Open the report for a job in progress. On-site work needs the arrival recorded first; paid
     work, the customer's yes to its latest quote (or an approved waiver): a ruling or a new price
     can come after the arrival."""
     request = await jobs.own_job(uow, engineer, request_id)
-    if not by_phone and not await jobs.has_arrived(uow, request):
+    arrived = await jobs.has_arrived(uow, request)
+    if not by_phone and not arrived:
         raise NotAllowed()
+    if by_phone and arrived:
+        raise VisitedOnSite()
     await quotes.require_cleared(uow, request)
 
     def same_report(data: dict) -> bool:  # this job's report, as started, not an edit of a sent one

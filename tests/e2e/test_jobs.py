@@ -567,26 +567,26 @@ async def test_editing_a_sent_report_does_not_push_out_the_report_kept_aside(fak
 
 
 async def test_a_report_attempt_kept_aside_before_the_report_was_sent_is_not_resumed_after_a_dispute(fake, desk):
-    dora, ed, alice, number = await _arrived(fake, 9721, 9722)
-    card = next(m for m in reversed(ed.messages) if "📞 Log a call" in m.button_texts)
-    await ed.press("📝 Close with report", card)
-    await ed.send_text("Seal worn out")
-    await ed.send_text("Sand in the water")
-    await ed.press("📞 Log a call", card)  # the on-site attempt is kept aside
-    await ed.send_text("Customer will test it tonight")
-    await ed.press("☎️ Solved by phone", card)
+    async with desk.db.uow() as uow:
+        await uow.session.merge(Part(code="BRG-6204", name="Bearing 6204-2RS", unit="pc"))
+        await uow.commit()
+    dora, ed, alice, number = await _accepted_job(fake, 9721, 9722)
+    card = next(m for m in reversed(ed.messages) if "☎️ Solved by phone" in m.button_texts)
+    await ed.press("☎️ Solved by phone", card)  # tried by phone first
     await ed.send_text("No water")
     await ed.send_text("Valve closed")
-    await ed.press("Misuse or operating error")
-    await ed.send_text("Told the customer to open the valve")
-    await ed.press("No parts were used")
-    await ed.send_text("0.5")
-    await ed.send_text("Customer will try")
-    await ed.press("Send the report")
+    await ed.press("📞 Log a call", card)  # that attempt is kept aside
+    await ed.send_text("Customer will test it tonight")
+    await _arrive(ed, number)  # it needed a visit after all
+    await _report_on_site(ed, "en", part_search="6204", part_button="BRG-6204")
+    async with desk.db.uow() as uow:  # the attempt by phone is outdated by the report sent
+        assert await uow.drafts.kept_aside((await uow.users.by_telegram_id(9721)).id, "report") == []
     await alice.press("❌ Not resolved")
-    await ed.press("📝 Close with report", card)  # starts again from what was sent, not the old attempt
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    await ed.press("📝 Close with report")  # starts again from what was sent, not the old attempt
     kind, step, data = await _report_draft(desk, ed.id)
-    assert (data["symptom"], data["cause"]) == ("No water", "Valve closed")
+    assert (data["symptom"], data["cause"]) == ("Breaker trips after 5 minutes", "Worn motor bearing")
 
 
 async def test_a_report_kept_aside_is_dropped_when_the_job_leaves_the_engineer(fake, desk):
@@ -693,3 +693,17 @@ async def test_two_jobs_reports_half_written_are_both_kept_when_a_third_dialog_i
     await ed.press("☎️ Solved by phone", cards[second])  # and to report B
     kind, step, data = await _report_draft(desk, ed.id)
     assert data.get("symptom") == "Second pump: seal worn"
+
+
+async def test_after_the_arrival_on_site_the_job_is_not_closed_as_solved_by_phone(fake, desk):
+    dora, ed, alice, number = await _accepted_job(fake, 8301, 8302)
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    phone = next(b["callback_data"] for b in ed.last.buttons if b["text"] == "☎️ Solved by phone")
+    await _arrive(ed, number)
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    assert "☎️ Solved by phone" not in ed.last.button_texts and "📝 Close with report" in ed.last.button_texts
+    await ed.press_data(phone, ed.last)  # the card from before the arrival
+    assert ed.callback_answers[-1][1] == f"You arrived on site for {number}: close it with “📝 Close with report” (photos and travel)."
+    assert await _report_draft(desk, ed.id) is None
