@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, case, delete, exists, func, select, update
+from sqlalchemy import Select, bindparam, case, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -296,10 +296,19 @@ class RequestRepository(_Repository):
     async def by_number(self, number: str) -> ServiceRequest | None:
         return await self.session.scalar(select(ServiceRequest).where(ServiceRequest.number == number))
 
-    async def latest_closed_repair(self, product_id: int, *, before_id: int) -> ServiceRequest | None:
+    async def latest_reported_repair(self, request: ServiceRequest) -> ServiceRequest | None:
+        """The latest closed repair before `request` of the same product, with a work report (a
+        repair closed without work says nothing about the product). "The same product": the
+        registered one linked, or, for the same customer, the same serial typed."""
+        same = [ServiceRequest.product_id == request.product_id] if request.product_id is not None else []
+        if request.serial_text:
+            same.append((ServiceRequest.customer_id == request.customer_id) & (ServiceRequest.serial_text == request.serial_text))
+        if not same:
+            return None
         return await self.session.scalar(
-            select(ServiceRequest).where(ServiceRequest.product_id == product_id, ServiceRequest.id < before_id,
-                                         ServiceRequest.kind == "repair", ServiceRequest.status == "closed")
+            select(ServiceRequest).where(or_(*same), ServiceRequest.id < request.id,
+                                         ServiceRequest.kind == "repair", ServiceRequest.status == "closed",
+                                         exists().where(JobReport.request_id == ServiceRequest.id))
             .order_by(ServiceRequest.id.desc()).limit(1)
         )
 

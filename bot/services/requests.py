@@ -233,11 +233,11 @@ async def customer_user(uow: UnitOfWork, request: ServiceRequest) -> User | None
 
 async def earlier_repair(uow: UnitOfWork, request: ServiceRequest, within: timedelta) -> ServiceRequest | None:
     """DESIGN: "a repeat repair of the same problem is flagged". The latest repair of the same
-    product that closed with a work report less than `within` before this request came in, if
-    any. Read when a card is shown, so it needs no stored link."""
-    if request.kind != "repair" or request.product_id is None:
+    product (`latest_reported_repair`) that closed with a work report less than `within` before
+    this request came in, if any. Read when a card is shown, so it needs no stored link."""
+    if request.kind != "repair":
         return None
-    earlier = await uow.requests.latest_closed_repair(request.product_id, before_id=request.id)
+    earlier = await uow.requests.latest_reported_repair(request)
     report = await uow.jobs.latest_report(earlier.id) if earlier is not None else None
     if report is None or report.updated_at < request.created_at - within:
         return None

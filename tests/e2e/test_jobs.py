@@ -707,3 +707,67 @@ async def test_after_the_arrival_on_site_the_job_is_not_closed_as_solved_by_phon
     await ed.press_data(phone, ed.last)  # the card from before the arrival
     assert ed.callback_answers[-1][1] == f"You arrived on site for {number}: close it with “📝 Close with report” (photos and travel)."
     assert await _report_draft(desk, ed.id) is None
+
+
+async def _report_fault(customer, *, serial_button: str | None = None, typed_serial: str | None = None) -> str:
+    await customer.send_text("/new")
+    await customer.press("Fault repair")
+    if serial_button:
+        await customer.press(serial_button)
+    else:
+        await customer.send_text(typed_serial)
+    await customer.send_text("Pump trips the breaker after 5 minutes")
+    await customer.press("Skip, no photos")
+    await customer.send_location(34.7466, 113.6253)
+    await customer.press("✅ Confirm and send")
+    return re.search(r"SR-\d{4}-\d{6}", customer.last.text).group(0)
+
+
+def _new_request_notice(dispatcher, number: str) -> str:
+    return next(m.text for m in reversed(dispatcher.messages) if number in (m.text or "") and "New request" in m.text)
+
+
+async def test_a_repeat_repair_is_flagged_past_a_later_repair_closed_without_work(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5391, "Ed", "engineer")
+    alice = fake.add_user(user_id=5392, first_name="Alice", language_code="en")
+    await onboard(alice)
+    async with desk.db.uow() as uow:
+        customer = await uow.customers.by_user_id((await uow.users.by_telegram_id(5392)).id)
+        await uow.products.add(Product(serial="QJ-7001", model="QJ 50-120", customer_id=customer.id))
+        await uow.commit()
+    first = await _report_fault(alice, serial_button="QJ-7001")
+    await assign(dora, first, "Ed", "en")
+    await ed.press("Accept")
+    await report_by_phone(ed)
+    await alice.press("Resolved")
+    desk.clock.advance(timedelta(days=3))
+    second = await _report_fault(alice, serial_button="QJ-7001")
+    await dora.send_text(second)
+    await dora.press("🗂 Close the request")
+    await dora.send_text("Customer restarted it on the phone, nothing to do")
+    desk.clock.advance(timedelta(days=2))  # the same fault comes back a third time
+    third = await _report_fault(alice, serial_button="QJ-7001")
+    assert f"Repeat repair? The same product was repaired in {first}" in _new_request_notice(dora, third)
+
+
+async def test_a_repeat_repair_is_flagged_by_the_same_serial_typed_again(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5393, "Ed", "engineer")
+    alice = fake.add_user(user_id=5394, first_name="Alice", language_code="en")
+    bob = fake.add_user(user_id=5395, first_name="Bob", language_code="en")
+    await onboard(alice)
+    await onboard(bob, phone="+8613900139001")
+    async with desk.db.uow() as uow:  # in the registry, sold through a dealer: claimed by nobody
+        await uow.products.add(Product(serial="QJ-7002", model="QJ 50-120", customer_id=None, owner_name="Dealer"))
+        await uow.commit()
+    first = await _report_fault(alice, typed_serial="QJ-7002")
+    await assign(dora, first, "Ed", "en")
+    await ed.press("Accept")
+    await report_by_phone(ed)
+    await alice.press("Resolved")
+    desk.clock.advance(timedelta(days=5))
+    second = await _report_fault(alice, typed_serial="QJ-7002")
+    assert f"Repeat repair? The same product was repaired in {first}" in _new_request_notice(dora, second)
+    someone_else = await _report_fault(bob, typed_serial="QJ-7002")  # a serial typed by another customer proves nothing
+    assert "Repeat repair?" not in _new_request_notice(dora, someone_else)
