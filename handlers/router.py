@@ -215,6 +215,7 @@ BACK_HANDLERS = {
     sales.SALES_DIALOG: sales_handlers.go_back,
     approvals.WAIVER_DIALOG: approval_handlers.go_back,
     quotes.QUOTE_DIALOG: quote_handlers.go_back,
+    stock.REQUISITION_DIALOG: stock_handlers.go_back,
     returns.DIALOG: return_handlers.go_back,
     complaints.DIALOG: complaint_handlers.go_back,
     complaints.WORK_DIALOG: complaint_handlers.go_back_work,

@@ -153,6 +153,13 @@ async def start_requisition(turn: Turn, request_id: int) -> None:
     await turn.reply(stock_views.requisition_prompt(turn._, draft, request.number))
 
 
+async def go_back(turn: Turn, draft: Draft) -> None:
+    """The typed ⬅️ Back key, as the inline one: from the quantity back to the search (StaleAction
+    at the search, which has no step before it)."""
+    await stock.requisition_button(turn.uow, draft, "back", "", turn.now)
+    await turn.reply(stock_views.requisition_prompt(turn._, draft, await _number(turn, draft)))
+
+
 async def _number(turn: Turn, draft: Draft) -> str:
     request = await turn.uow.requests.get(draft.data["request_id"])
     return request.number if request else "?"

@@ -337,6 +337,10 @@ async def test_the_quantity_step_answers_a_sticker_and_a_total_over_the_limit_wi
     await ed.send_text("995")
     assert ed.last.text == en("This part is already in the list with {already}; together at most {max}. Type how many more, up to {left}.",
                               already=10, max=999, left=989)
+    await ed.send_text("⬅️ Back")  # the reply keyboard's Back, as the inline one: back to the search
+    assert en("Type a part code or name to search the catalog.") in ed.last.text and "SEAL-1 · Shaft seal × 10" in ed.last.text
+    await ed.send_text("⬅️ Back")
+    assert ed.last.text == en("There is no step to go back to.")
     fake.assert_no_rejections()
 
 
