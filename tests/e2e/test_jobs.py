@@ -639,6 +639,34 @@ async def test_a_report_of_work_quoted_meanwhile_waits_for_the_customers_yes_and
     fake.assert_no_rejections()
 
 
+async def test_after_the_arrival_on_site_the_job_is_not_closed_as_solved_by_phone(fake, desk):
+    dora, ed, alice, number = await _accepted_job(fake, 8301, 8302)
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    phone = next(b["callback_data"] for b in ed.last.buttons if b["text"] == "☎️ Solved by phone")
+    await _arrive(ed, number)
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    assert "☎️ Solved by phone" not in ed.last.button_texts and "📝 Close with report" in ed.last.button_texts
+    await ed.press_data(phone, ed.last)  # the card from before the arrival
+    assert ed.callback_answers[-1][1] == f"You arrived on site for {number}: close it with “📝 Close with report” (photos and travel)."
+    assert await _report_draft(desk, ed.id) is None
+
+
+async def test_a_forged_quick_visit_time_is_refused_not_apologised_for(fake, desk):
+    dora, ed, alice, number = await _accepted_job(fake, 8311, 8312)
+    await ed.press("📅 Propose a visit")
+    prompt = ed.last
+    data = next(b["callback_data"] for b in prompt.buttons if b["text"] == "Tomorrow 09:00")
+    seen = len(ed.messages)
+    await ed.press_data(data.rsplit(":", 1)[0] + ":d9_2359", prompt)  # a value no button of that step carries
+    assert ed.callback_answers[-1][1] == "This button is no longer valid."
+    assert not any("Sorry, something went wrong" in (m.text or "") for m in ed.messages[seen:])
+    async with desk.db.uow() as uow:
+        refused = await uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "stale_button"))
+        assert [entry.actor_telegram_id for entry in refused] == [ed.id]
+
+
 async def test_resolved_on_a_report_the_engineer_changed_since_is_refused(fake, desk):
     from storage.models import JobReport
 
@@ -665,48 +693,6 @@ async def test_resolved_on_a_report_the_engineer_changed_since_is_refused(fake, 
     async with desk.db.uow() as uow:
         report = (await uow.session.scalars(select(JobReport))).one()
         assert (report.outcome, report.solution) == ("confirmed", "Told the customer to reset the switch")
-
-
-async def test_two_jobs_reports_half_written_are_both_kept_when_a_third_dialog_interrupts(fake, desk):
-    dora = fake.users[DISPATCHER_ID]
-    ed = await enrol(fake, dora, 8331, "Ed", "engineer")
-    alice = fake.add_user(user_id=8332, first_name="Alice", language_code="en")
-    await onboard(alice)
-    first = await file_request(alice, description="Pump trips the breaker")
-    second = await file_request(alice, description="Second pump leaks")
-    cards = {}
-    for number in (first, second):
-        await assign(dora, number, "Ed")
-        await ed.press("Accept")
-        cards[number] = next(m for m in reversed(ed.messages) if number in (m.text or "") and "☎️ Solved by phone" in m.button_texts)
-
-    await ed.press("☎️ Solved by phone", cards[first])  # report A
-    await ed.send_text("First pump: no water")
-    await ed.send_text("First pump: valve closed")
-    await ed.press("☎️ Solved by phone", cards[second])  # report B; A is kept aside
-    await ed.send_text("Second pump: seal worn")
-    await ed.press("📞 Log a call", cards[first])  # B is kept aside too, beside A
-    await ed.send_text("Called the first customer")
-    await ed.press("☎️ Solved by phone", cards[first])  # back to report A, where it stopped
-    kind, step, data = await _report_draft(desk, ed.id)
-    assert (data.get("symptom"), data.get("cause")) == ("First pump: no water", "First pump: valve closed")
-    await ed.press("☎️ Solved by phone", cards[second])  # and to report B
-    kind, step, data = await _report_draft(desk, ed.id)
-    assert data.get("symptom") == "Second pump: seal worn"
-
-
-async def test_after_the_arrival_on_site_the_job_is_not_closed_as_solved_by_phone(fake, desk):
-    dora, ed, alice, number = await _accepted_job(fake, 8301, 8302)
-    await ed.send_text("/jobs")
-    await ed.press(number)
-    phone = next(b["callback_data"] for b in ed.last.buttons if b["text"] == "☎️ Solved by phone")
-    await _arrive(ed, number)
-    await ed.send_text("/jobs")
-    await ed.press(number)
-    assert "☎️ Solved by phone" not in ed.last.button_texts and "📝 Close with report" in ed.last.button_texts
-    await ed.press_data(phone, ed.last)  # the card from before the arrival
-    assert ed.callback_answers[-1][1] == f"You arrived on site for {number}: close it with “📝 Close with report” (photos and travel)."
-    assert await _report_draft(desk, ed.id) is None
 
 
 async def _report_fault(customer, *, serial_button: str | None = None, typed_serial: str | None = None) -> str:
@@ -771,3 +757,31 @@ async def test_a_repeat_repair_is_flagged_by_the_same_serial_typed_again(fake, d
     assert f"Repeat repair? The same product was repaired in {first}" in _new_request_notice(dora, second)
     someone_else = await _report_fault(bob, typed_serial="QJ-7002")  # a serial typed by another customer proves nothing
     assert "Repeat repair?" not in _new_request_notice(dora, someone_else)
+
+
+async def test_two_jobs_reports_half_written_are_both_kept_when_a_third_dialog_interrupts(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 8331, "Ed", "engineer")
+    alice = fake.add_user(user_id=8332, first_name="Alice", language_code="en")
+    await onboard(alice)
+    first = await file_request(alice, description="Pump trips the breaker")
+    second = await file_request(alice, description="Second pump leaks")
+    cards = {}
+    for number in (first, second):
+        await assign(dora, number, "Ed")
+        await ed.press("Accept")
+        cards[number] = next(m for m in reversed(ed.messages) if number in (m.text or "") and "☎️ Solved by phone" in m.button_texts)
+
+    await ed.press("☎️ Solved by phone", cards[first])  # report A
+    await ed.send_text("First pump: no water")
+    await ed.send_text("First pump: valve closed")
+    await ed.press("☎️ Solved by phone", cards[second])  # report B; A is kept aside
+    await ed.send_text("Second pump: seal worn")
+    await ed.press("📞 Log a call", cards[first])  # B is kept aside too, beside A
+    await ed.send_text("Called the first customer")
+    await ed.press("☎️ Solved by phone", cards[first])  # back to report A, where it stopped
+    kind, step, data = await _report_draft(desk, ed.id)
+    assert (data.get("symptom"), data.get("cause")) == ("First pump: no water", "First pump: valve closed")
+    await ed.press("☎️ Solved by phone", cards[second])  # and to report B
+    kind, step, data = await _report_draft(desk, ed.id)
+    assert data.get("symptom") == "Second pump: seal worn"
