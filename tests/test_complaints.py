@@ -331,7 +331,7 @@ async def test_a_written_complaint_kept_aside_goes_on_from_an_entry_about_its_re
         resumed_draft, resumed = await complaints.start_from_survey(uow, user, customer, first.id, POLICY.closing.low_score_alert, clock.now())
         assert resumed is True and resumed_draft.step == complaints.CONFIRM
         assert (resumed_draft.data["description"], resumed_draft.data["source"]) == ("He came two days late", complaints.CARD)
-        assert await uow.drafts.parked(user.id, complaints.DIALOG) is None  # the empty one about `second` was not worth keeping
+        assert await uow.drafts.kept_aside(user.id, complaints.DIALOG) == []  # the empty one about `second` was not worth keeping
 
         await _interrupt(uow, user, second, clock)
         resumed_draft, resumed = await complaints.start(uow, user, customer, complaints.COMMAND, clock.now())  # names no request
@@ -352,7 +352,7 @@ async def test_a_complaint_kept_aside_about_a_request_no_longer_the_customers_is
         about.customer_id = bobs.id  # no longer hers: its summary could not be shown
         fresh, resumed = await complaints.start(uow, user, customer, complaints.COMMAND, clock.now())
         assert (fresh.step, fresh.data, resumed) == (complaints.ABOUT, {"source": complaints.COMMAND}, False)
-        assert await uow.drafts.parked(user.id, complaints.DIALOG) is None
+        assert await uow.drafts.kept_aside(user.id, complaints.DIALOG) == []
 
 
 async def test_no_supervisor_decides_a_complaint_about_his_own_work(database, clock):

@@ -315,4 +315,4 @@ async def test_a_return_kept_aside_whose_product_came_back_to_us_is_dropped_with
         product.customer_id = None  # refunded through another channel: ours again
         fresh, resumed = await returns.start_from_intake(uow, user, customer, clock.now())
         assert (fresh.step, resumed) == (returns.PRODUCT, False)
-        assert await uow.drafts.parked(user.id, returns.DIALOG) is None
+        assert await uow.drafts.kept_aside(user.id, returns.DIALOG) == []
