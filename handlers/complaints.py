@@ -199,14 +199,14 @@ async def cmd_complaint(turn: Turn) -> None:
     customer of that request; the customer's dialog from a card follows (subject, description)."""
     args = turn.context.args or []
     try:
-        draft = await complaints.start_for_customer(turn.uow, turn.user, args[0] if args else None, turn.now)
+        draft, resumed = await complaints.start_for_customer(turn.uow, turn.user, args[0] if args else None, turn.now)
     except NotAllowed:
         await turn.reply(turn._("This command is for the complaint supervisor."))
         return
     except (InvalidValue, complaints.UnknownRequest, complaints.NotComplainable) as refused:
         await turn.reply(complaint_views.registration_refused(turn._, refused))
         return
-    await show(turn, draft)
+    await show(turn, draft, resumed=resumed)
 
 
 @handler

@@ -420,8 +420,8 @@ async def test_a_supervisor_registers_a_complaint_for_the_customer_of_a_request(
             with pytest.raises(error):
                 await complaints.start_for_customer(uow, qin, typed, clock.now())
 
-        draft = await complaints.start_for_customer(uow, qin, about.number.lower(), clock.now())
-        assert (draft.user_id, draft.step, complaints.registered_by_staff(draft)) == (qin.id, complaints.SUBJECT, True)
+        draft, resumed = await complaints.start_for_customer(uow, qin, about.number.lower(), clock.now())
+        assert not resumed and (draft.user_id, draft.step, complaints.registered_by_staff(draft)) == (qin.id, complaints.SUBJECT, True)
         assert complaints.previous_step(draft) is None and complaints.editable_fields(draft) == (complaints.SUBJECT, complaints.DESCRIPTION)
         for_whom = await complaints.customer_of_draft(uow, qin, draft)
         assert for_whom.id == customer.id
@@ -431,6 +431,9 @@ async def test_a_supervisor_registers_a_complaint_for_the_customer_of_a_request(
         with pytest.raises(TooLong):
             complaints.describe(draft, "x" * (complaints.DESCRIPTION_LIMIT + 1), clock.now())
         complaints.describe(draft, "Phoned in: the engineer came two days late", clock.now())
+        await dialogs.begin(uow, qin.id, complaints.WORK_DIALOG, "note", {"complaint_id": 0}, clock.now())  # another dialog interrupts
+        draft, resumed = await complaints.start_for_customer(uow, qin, about.number, clock.now())  # and /complaint SR-… goes on
+        assert resumed and (draft.step, draft.data["description"]) == (complaints.CONFIRM, "Phoned in: the engineer came two days late")
         filed = await complaints.submit(uow, POLICY, qin, for_whom, draft, clock.now(), SHANGHAI)
         request, complaint = filed.request, filed.complaint
         assert (request.kind, request.customer_id, request.created_by_user_id) == ("complaint", customer.id, qin.id)

@@ -253,10 +253,11 @@ async def start(uow: UnitOfWork, user: User, customer: Customer | None, source: 
     return await dialogs.begin(uow, user.id, DIALOG, ABOUT, {"source": source}, now), False
 
 
-async def start_for_customer(uow: UnitOfWork, actor: User, typed: str | None, now: datetime) -> Draft:
+async def start_for_customer(uow: UnitOfWork, actor: User, typed: str | None, now: datetime) -> tuple[Draft, bool]:
     """/complaint SR-…: a supervisor registers a complaint phoned or written in, about that request,
     for its customer; the same dialog as the customer's from a card (subject, description,
-    summary), so it gets the same submit, number and clock."""
+    summary), so it gets the same submit, number and clock. A registration about that request
+    interrupted by another dialog goes on where it stopped (returns `resumed=True`)."""
     if not may_handle(actor):
         raise NotAllowed()
     number = requests.parse_number(typed or "")
@@ -267,7 +268,10 @@ async def start_for_customer(uow: UnitOfWork, actor: User, typed: str | None, no
         raise UnknownRequest(number)
     if not can_complain_about(about):
         raise NotComplainable(number)
-    return await dialogs.begin(uow, actor.id, DIALOG, SUBJECT, {"source": STAFF, "about_request_id": about.id, "customer_id": about.customer_id}, now)
+    resumed = await dialogs.reopen(uow, actor.id, DIALOG, now, lambda data: data.get("source") == STAFF and data.get("about_request_id") == about.id)
+    if resumed is not None:
+        return resumed, True
+    return await dialogs.begin(uow, actor.id, DIALOG, SUBJECT, {"source": STAFF, "about_request_id": about.id, "customer_id": about.customer_id}, now), False
 
 
 async def customer_of_draft(uow: UnitOfWork, actor: User, draft: Draft) -> Customer:
