@@ -476,3 +476,24 @@ async def test_nothing_new_is_queued_to_the_erased_account(database, clock):
         assert person.is_reachable is False  # set quietly: no "blocked the bot" alert to the dispatchers
         assert await notices.queue(uow, person, notices.VIEW, {"text": "Your request is closed"}, "after-erasure", clock.now()) is False
         assert await uow.session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+async def test_a_complaint_a_supervisor_is_registering_for_the_customer_loses_their_words(database, clock):
+    from bot.services import complaints, dialogs
+
+    phoned_in = "The technician shouted at my wife and broke the door frame"
+    async with database.uow() as uow:
+        ids = await _seed(uow, clock)
+        supervisor = await uow.users.get(ids["supervisor"])
+        draft, _ = await complaints.start_for_customer(uow, supervisor, "SR-2026-000001", clock.now())
+        customer = await complaints.customer_of_draft(uow, supervisor, draft)
+        await complaints.choose_subject(uow, customer, draft, complaints.SERVICE, clock.now())
+        complaints.describe(draft, phoned_in, clock.now())
+        await dialogs.begin(uow, supervisor.id, complaints.WORK_DIALOG, "note", {"complaint_id": 1}, clock.now())  # kept aside
+        await uow.commit()
+    async with database.uow() as uow:
+        await erasure.erase_customer(uow, await uow.users.get(ids["admin"]), ids["customer"], clock.now())
+        await uow.commit()
+    async with database.uow() as uow:
+        kept = await uow.drafts.kept_aside(ids["supervisor"], complaints.DIALOG)
+        assert [d.data["description"] for d in kept] == [erasure.ERASED]  # the customer's account, phoned in

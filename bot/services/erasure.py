@@ -72,6 +72,9 @@ COORDINATE_KEYS = frozenset({"latitude", "longitude", "lat", "lon", "lng"})
 # Keys of a staff dialog about the customer's request that hold the customer's words (the report's
 # opinion, the complaint's answer, a follow-up's feedback): replaced whatever they say.
 DRAFT_CUSTOMER_KEYS = frozenset({"opinion", "answer", "feedback"})
+# A complaint a supervisor registers for the customer (bot/services/complaints.py, /complaint): its
+# description is the customer's own account, phoned or written in.
+REGISTERED_FOR_CUSTOMER = ("complaint", "staff")  # (dialog kind, its data's "source")
 # Audit detail keys whose values the bot chose (codes, not typed): kept in the customer's audit rows.
 AUDIT_CODE_KEYS = frozenset({"action", "state", "status", "reason", "field", "kind", "role"})
 MIN_IDENTIFIER = 3  # shorter names would match inside ordinary words
@@ -429,7 +432,7 @@ async def _erase_rows(uow: UnitOfWork, eraser: _Eraser, customer: Customer, user
     for project in await rows(Project, "customer_id", [customer.id]):
         eraser.if_mentioned(project, "name")
     return {
-        "request_id": set(ids), "from_request_id": set(ids), "about_request_id": set(ids),
+        "request_id": set(ids), "from_request_id": set(ids), "about_request_id": set(ids), "customer_id": {customer.id},
         "complaint_id": {c.id for c in complaints}, "call_id": {c.id for c in calls},
         "approval_id": {a.id for a in approvals}, "escalation_id": {e.id for e in escalations},
     }
@@ -446,7 +449,8 @@ async def _erase_staff_drafts(uow: UnitOfWork, eraser: _Eraser, user: User | Non
         named = any(type(data.get(key)) is int and data[key] in ids for key, ids in references.items())
         if not named or (user is not None and draft.user_id == user.id):
             continue
-        changed = eraser.values(data, DRAFT_CUSTOMER_KEYS)
+        theirs = (draft.kind, data.get("source")) == REGISTERED_FOR_CUSTOMER
+        changed = eraser.values(data, DRAFT_CUSTOMER_KEYS | {"description"} if theirs else DRAFT_CUSTOMER_KEYS)
         if changed != data:
             draft.data = changed  # a new dict: JSON columns do not track changes inside one
 
