@@ -107,8 +107,9 @@ def _require_caller(user: User) -> None:
 
 
 async def _engineer_id(uow: UnitOfWork, request: ServiceRequest, report: JobReport | None = None) -> int | None:
-    """Whose work the call checks: the report's writer, else the engineer the job was with."""
-    report = report or await uow.jobs.report_of(request.id)
+    """Whose work the call checks: the last report's writer (one disputed, when the dispatcher
+    closed the job after it), else the engineer the job was with."""
+    report = report or await uow.jobs.latest_report(request.id)
     return report.engineer_id if report else request.assigned_engineer_id
 
 
