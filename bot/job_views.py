@@ -79,7 +79,7 @@ def _job_buttons(_: Translator, card: JobCard) -> list[list]:
             rows.append([button(_("📦 Waiting for parts"), JobButton(rid, "parts")), button(_("⏸ Waiting for customer"), JobButton(rid, "customer"))])
         if request.warranty in quotes.PAID_WARRANTIES:
             rows.append([button(_("🧮 Quote"), JobButton(rid, "quote"))])
-        if card.visit is None or card.visit.arrived_at is None:  # after the arrival the report is the on-site one
+        if not card.on_site:  # after the arrival the report is the on-site one
             rows.append([button(_("☎️ Solved by phone"), JobButton(rid, "phone"))])
         rows.append([button(_("📝 Close with report"), JobButton(rid, "report"))])
     elif request.status == requests.RESOLVED and card.report is not None and card.report.outcome is None:

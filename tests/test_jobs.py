@@ -290,3 +290,26 @@ async def test_silence_closes_by_timeout_once(database, clock):
         assert [(r.id, r.status, r.closed_reason) for r in closed] == [(request.id, "closed", "timeout")]
         assert await confirmation.close_unconfirmed(uow, clock.now(), window) == []
         assert (await uow.jobs.report_of(request.id)).outcome == "timeout"
+
+
+async def test_the_repeat_repair_after_a_dispute_may_be_solved_by_phone_but_not_after_a_new_arrival(database, clock):
+    async with database.uow() as uow:
+        _, crew, user, customer, request = await _accepted_job(uow, clock)
+        engineer = crew[0]
+        await _on_site(uow, engineer, request, clock)
+        with pytest.raises(reports.VisitedOnSite):  # this attempt's trip belongs in an on-site report
+            await reports.start(uow, engineer, request.id, True, clock.now())
+        draft = await reports.start(uow, engineer, request.id, False, clock.now())
+        await _fill_report(uow, draft, clock)
+        await reports.submit(uow, engineer, draft, clock.now())
+        clock.advance(timedelta(hours=2))
+        await confirmation.confirm(uow, user, customer, request.id, False, clock.now())  # "Not resolved"
+        clock.advance(timedelta(hours=1))
+        card = await jobs.job_card(uow, engineer, request.id)
+        assert not card.on_site  # the first trip is kept with the disputed report
+        draft = await reports.start(uow, engineer, request.id, True, clock.now())  # the repeat solved by phone
+        assert draft.data["by_phone"] is True
+        await dialogs.end(uow, draft)
+        await _on_site(uow, engineer, request, clock)  # or a second trip
+        with pytest.raises(reports.VisitedOnSite):
+            await reports.start(uow, engineer, request.id, True, clock.now())

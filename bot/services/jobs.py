@@ -196,6 +196,16 @@ async def has_arrived(uow: UnitOfWork, request: ServiceRequest) -> bool:
     return visit is not None and visit.arrived_at is not None
 
 
+async def on_site_this_attempt(uow: UnitOfWork, request: ServiceRequest) -> bool:
+    """Arrived on site since the customer last said "not resolved" (that attempt's report, with
+    its trip, is kept): the work of this attempt is then reported as on-site, never by phone."""
+    visit = await current_visit(uow, request)
+    if visit is None or visit.arrived_at is None:
+        return False
+    disputed = await uow.jobs.latest_report(request.id)
+    return disputed is None or disputed.superseded_at is None or visit.arrived_at > disputed.superseded_at
+
+
 WAIT_EVENTS = {WAITING_PARTS: "waiting_parts", WAITING_CUSTOMER: "waiting_customer"}
 
 
@@ -229,6 +239,7 @@ class JobCard:
     expert_answer: Escalation | None = None
     clocks: tuple[SlaClock, ...] = ()
     earlier_repair: ServiceRequest | None = None  # the same product repaired recently (requests.earlier_repair)
+    on_site: bool = False  # arrived in this attempt (`on_site_this_attempt`): no "Solved by phone"
 
 
 async def job_card(uow: UnitOfWork, engineer: User, request_id: int, *, repeat_within: timedelta | None = None) -> JobCard:
@@ -239,4 +250,5 @@ async def job_card(uow: UnitOfWork, engineer: User, request_id: int, *, repeat_w
         expert_answer=await escalation.latest_answer(uow, engineer, request.id),
         clocks=tuple(await uow.requests.clocks(request.id)),
         earlier_repair=await requests.earlier_repair(uow, request, repeat_within) if repeat_within else None,
+        on_site=await on_site_this_attempt(uow, request),
     )

@@ -94,10 +94,9 @@ async def start(uow: UnitOfWork, engineer: User, request_id: int, by_phone: bool
     work, the customer's yes to its latest quote (or an approved waiver): a ruling or a new price
     can come after the arrival."""
     request = await jobs.own_job(uow, engineer, request_id)
-    arrived = await jobs.has_arrived(uow, request)
-    if not by_phone and not arrived:
+    if not by_phone and not await jobs.has_arrived(uow, request):
         raise NotAllowed()
-    if by_phone and arrived:
+    if by_phone and await jobs.on_site_this_attempt(uow, request):
         raise VisitedOnSite()
     await quotes.require_cleared(uow, request)
 
