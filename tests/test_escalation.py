@@ -335,3 +335,21 @@ async def test_an_expert_who_went_off_duty_is_refused_before_the_question(databa
         with pytest.raises(escalation.ExpertOffDuty):
             await escalation.escalate(uow, s["dora"], s["request"].id, expert.id, "Cause?", clock.now())
         assert await uow.escalations.unanswered_of_request(s["request"].id) == []
+
+
+async def test_a_plan_recorded_before_the_assignment_meets_the_solution_clock(database, clock):
+    async with database.uow() as uow:
+        s = await _setup(uow, clock)
+        request = s["request"]
+        await dispatch.set_warranty(uow, s["dora"], request.id, "in_warranty", clock.now())
+        case, _, _ = await escalation.escalate(uow, s["dora"], request.id, s["xena"].id, "Why does it trip?", clock.now())
+        clock.advance(timedelta(hours=2))
+        await escalation.answer(uow, s["xena"], case.id, "Worn bearing", "Replace the bearing", clock.now())  # the plan
+        await uow.commit()
+    async with database.uow() as uow:
+        clock.advance(timedelta(hours=1))
+        await dispatch.assign(uow, await uow.users.get(s["dora"].id), request.id, s["ed"].id, None, clock.now())
+        await uow.commit()
+    async with database.uow() as uow:
+        solution = {row.kind: row for row in await uow.requests.clock_rows(request.id)}["solution_decided"]
+        assert (solution.stopped_at, solution.outcome) == (clock.now(), "met")

@@ -110,6 +110,9 @@ def _replay(policy: Policy, rule: ClockRule, events: list[Event], window: timede
     open_starts: list[tuple[datetime, object]] = []
     stopped_at: datetime | None = None  # a resumable clock, stopped until one of its resume events
     running_since: datetime | None = None  # the start, or the latest resume
+    # a one-off clock whose own stop came before its start (the expert's plan recorded before the
+    # engineer was assigned): it is met the moment it starts
+    stopped_early = False
     for action, at, *about in events:
         subject = about[0] if about else None
         for wait in waits:
@@ -123,8 +126,11 @@ def _replay(policy: Policy, rule: ClockRule, events: list[Event], window: timede
         if action in rule.starts_on:
             open_starts.append((at, subject))
             if started is None:
+                if stopped_early:
+                    return DerivedClock(rule, at, window, (), at)
                 started, pauses, paused_since, running_since = at, [], None, at
         if started is None:
+            stopped_early = stopped_early or (action in rule.stops_on and not rule.repeats and not rule.resumes_on)
             continue
         if stopped_at is not None:
             if action in policy.clocks.stop_all_on:

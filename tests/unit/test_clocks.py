@@ -82,6 +82,13 @@ def test_solution_clock_runs_only_in_warranty_and_stops_with_the_expert_plan():
     assert "solution_decided" not in _rows(events, _request(warranty="expired"))
 
 
+def test_a_plan_recorded_before_the_assignment_meets_the_solution_clock_as_it_starts():
+    events = [("created", T), ("expert_answer", T + 2 * H), ("assigned", T + 3 * H)]
+    rows = _rows(events, _request(warranty="in_warranty"))
+    assert (rows["solution_decided"].stopped_at, rows["solution_decided"].outcome) == (T + 3 * H, clocks.MET)
+    assert rows["onsite_arrival"].stopped_at is None  # a plan says nothing of the visit: that clock runs
+
+
 def test_waiting_for_the_customer_pauses_and_resuming_moves_the_due_time_by_the_pause():
     events = [("created", T), ("assigned", T), ("accepted", T), ("waiting_customer", T + 2 * H), ("work_resumed", T + 6 * H)]
     rows = _rows(events)
