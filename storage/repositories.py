@@ -637,6 +637,12 @@ class JobRepository(_Repository):
         return await self._add(survey)
 
 
+_LATER_QUESTION = aliased(Escalation)
+# An unanswered question stays open until a later one on the same request replaces it (the
+# dispatcher asked another expert, say while the first was off duty): only the latest is open.
+_NOT_SUPERSEDED = ~exists().where(_LATER_QUESTION.request_id == Escalation.request_id, _LATER_QUESTION.id > Escalation.id)
+
+
 class EscalationRepository(_Repository):
     """Hard cases sent to technical experts and their answers."""
 
@@ -658,16 +664,23 @@ class EscalationRepository(_Repository):
 
     async def unanswered_of_request(self, request_id: int) -> list[Escalation]:
         rows = await self.session.scalars(
-            select(Escalation).where(Escalation.request_id == request_id, Escalation.answered_at.is_(None)).order_by(Escalation.id)
+            select(Escalation).where(Escalation.request_id == request_id, Escalation.answered_at.is_(None), _NOT_SUPERSEDED)
+            .order_by(Escalation.id)
         )
         return list(rows)
+
+    async def superseded(self, escalation: Escalation) -> bool:
+        """A later question on the same request exists: the dispatcher put it to another expert."""
+        return bool(await self.session.scalar(
+            select(exists().where(Escalation.request_id == escalation.request_id, Escalation.id > escalation.id))
+        ))
 
     async def unanswered_of_expert(self, expert_id: int, statuses: tuple[str, ...]) -> list[tuple[Escalation, ServiceRequest]]:
         """An expert's open cases on requests that are still open, oldest first."""
         rows = await self.session.execute(
             select(Escalation, ServiceRequest)
             .join(ServiceRequest, ServiceRequest.id == Escalation.request_id)
-            .where(Escalation.expert_id == expert_id, Escalation.answered_at.is_(None), ServiceRequest.status.in_(statuses))
+            .where(Escalation.expert_id == expert_id, Escalation.answered_at.is_(None), ServiceRequest.status.in_(statuses), _NOT_SUPERSEDED)
             .order_by(Escalation.created_at, Escalation.id)
         )
         return [(escalation, request) for escalation, request in rows.all()]
@@ -676,7 +689,7 @@ class EscalationRepository(_Repository):
         rows = await self.session.execute(
             select(Escalation.expert_id, func.count())
             .join(ServiceRequest, ServiceRequest.id == Escalation.request_id)
-            .where(Escalation.answered_at.is_(None), ServiceRequest.status.in_(statuses))
+            .where(Escalation.answered_at.is_(None), ServiceRequest.status.in_(statuses), _NOT_SUPERSEDED)
             .group_by(Escalation.expert_id)
         )
         return {expert_id: count for expert_id, count in rows.all()}

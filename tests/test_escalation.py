@@ -353,3 +353,22 @@ async def test_a_plan_recorded_before_the_assignment_meets_the_solution_clock(da
     async with database.uow() as uow:
         solution = {row.kind: row for row in await uow.requests.clock_rows(request.id)}["solution_decided"]
         assert (solution.stopped_at, solution.outcome) == (clock.now(), "met")
+
+
+async def test_a_question_put_to_another_expert_meanwhile_neither_blocks_nor_overrides(database, clock):
+    async with database.uow() as uow:
+        s = await _setup(uow, clock)
+        request = s["request"]
+        stale, _, _ = await escalation.escalate(uow, s["dora"], request.id, s["xena"].id, "Why does it trip?", clock.now())
+        staff.toggle_duty(s["xena"])  # Xena's shift ends: the dispatcher asks Yuri instead
+        moved, _, _ = await escalation.escalate(uow, s["dora"], request.id, s["yuri"].id, "Why does it trip?", clock.now())
+        clock.advance(timedelta(hours=1))
+        await escalation.answer(uow, s["yuri"], moved.id, "Worn bearing", "Replace the bearing", clock.now())
+        clock.advance(timedelta(hours=12))
+        staff.toggle_duty(s["xena"])  # back on duty next morning: her question was replaced by Yuri's
+        assert await escalation.pending(uow, request.id) is None
+        assert [case.id for case, _ in await uow.escalations.unanswered_of_expert(s["xena"].id, escalation.OPEN)] == []
+        with pytest.raises(NotAllowed):  # a late answer would replace Yuri's plan on the job card
+            await escalation.answer(uow, s["xena"], stale.id, "Dry run", "Check the float switch", clock.now())
+        again, _, _ = await escalation.escalate(uow, s["dora"], request.id, s["yuri"].id, "Bearing replaced, still trips. Next?", clock.now())
+        assert again.expert_id == s["yuri"].id

@@ -58,7 +58,8 @@ async def _active_expert(uow: UnitOfWork, expert_id: int) -> User:
 
 async def pending(uow: UnitOfWork, request_id: int) -> Escalation | None:
     """The unanswered escalation that blocks a new one. A case left with an expert who is off
-    duty or deactivated does not: the dispatcher may ask another (the first may still answer)."""
+    duty or deactivated does not: the dispatcher may ask another, and that question replaces it
+    (only the latest question on a request is open)."""
     for escalation in await uow.escalations.unanswered_of_request(request_id):
         expert = await uow.users.get(escalation.expert_id)
         if expert is not None and is_expert(expert) and expert.on_duty:
@@ -189,6 +190,8 @@ async def _own_open_case(uow: UnitOfWork, expert: User, escalation_id: int) -> t
         raise StaleAction()
     if request is None or request.status not in requests.OPEN_STATUSES:
         raise NotAllowed()
+    if await uow.escalations.superseded(escalation):
+        raise NotAllowed()  # put to another expert meanwhile: a late answer would replace theirs on the job card
     return escalation, request
 
 
