@@ -404,15 +404,8 @@ async def test_a_new_repair_of_a_product_repaired_recently_names_the_earlier_req
         await uow.products.add(Product(serial="QJ-7001", model="QJ 50-120", customer_id=customer.id))
         await uow.commit()
 
-    async def report_fault() -> str:
-        await alice.send_text("/new")
-        await alice.press("Fault repair")
-        await alice.press("QJ-7001")
-        await alice.send_text("Pump trips the breaker after 5 minutes")
-        await alice.press("Skip, no photos")
-        await alice.send_location(34.7466, 113.6253)
-        await alice.press("✅ Confirm and send")
-        return re.search(r"SR-\d{4}-\d{6}", alice.last.text).group(0)
+    def report_fault():
+        return _report_fault(alice, serial_button="QJ-7001")
 
     first = await report_fault()
     await assign(dora, first, "Ed", "en")
@@ -421,8 +414,7 @@ async def test_a_new_repair_of_a_product_repaired_recently_names_the_earlier_req
     await alice.press("Resolved")
     desk.clock.advance(timedelta(days=5))  # the same fault comes back
     second = await report_fault()
-    notice = next(m.text for m in reversed(dora.messages) if second in (m.text or "") and "New request" in m.text)
-    assert f"Repeat repair? The same product was repaired in {first}" in notice
+    assert f"Repeat repair? The same product was repaired in {first}" in _new_request_notice(dora, second)
     await dora.send_text(second)
     assert f"repaired in {first}" in dora.last.text
     await assign(dora, second, "Ed", "en")
@@ -431,8 +423,7 @@ async def test_a_new_repair_of_a_product_repaired_recently_names_the_earlier_req
 
     desk.clock.advance(timedelta(days=100))  # long after: a new fault, not a repeat
     third = await report_fault()
-    notice = next(m.text for m in reversed(dora.messages) if third in (m.text or "") and "New request" in m.text)
-    assert "Repeat repair?" not in notice
+    assert "Repeat repair?" not in _new_request_notice(dora, third)
     fake.assert_no_rejections()
 
 
