@@ -114,15 +114,18 @@ async def on_staff_button(turn: Turn, payload: StaffButton) -> None:
 
 
 async def _tell_cases_left(turn: Turn, person: User) -> None:
-    """Who asked an expert who can no longer answer is told, with the request's card to ask another."""
+    """Who asked an expert who can no longer answer is told, with the request's card to ask another
+    (every dispatcher, when the one who asked has left too)."""
     for case, request in await escalation.left_without_expert(turn.uow, person):
-        asker = await turn.uow.users.get(case.requested_by_user_id)
-        if asker is None or not asker.is_active:
-            continue
-        _ = turn.translator_for(asker)
-        await turn.notify(asker, _("{name} can no longer answer your question on {number} (asked {time}): please ask another expert from the request's card.",
-                                   name=staff_views.display_name(person), number=request.number, time=_.datetime(case.created_at)),
-                          markup=inline([[button(_("Open {number}", number=request.number), DispatchButton(request.id, "open"))]]))
+        for reader in await escalation.askers(turn.uow, case):
+            _ = turn.translator_for(reader)
+            if reader.id == case.requested_by_user_id:
+                text = _("{name} can no longer answer your question on {number} (asked {time}): please ask another expert from the request's card.",
+                         name=staff_views.display_name(person), number=request.number, time=_.datetime(case.created_at))
+            else:
+                text = _("{name} can no longer answer the question on {number} (asked {time} by a dispatcher who has left): please ask another expert from the request's card.",
+                         name=staff_views.display_name(person), number=request.number, time=_.datetime(case.created_at))
+            await turn.notify(reader, text, markup=inline([[button(_("Open {number}", number=request.number), DispatchButton(request.id, "open"))]]))
 
 
 async def _tell_released(turn: Turn, person: User, released: list[ServiceRequest], *, deactivated: bool) -> None:

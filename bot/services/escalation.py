@@ -275,10 +275,16 @@ async def answer(uow: UnitOfWork, expert: User, escalation_id: int, analysis: st
     return Answered(escalation, request, await _readers(uow, escalation, request))
 
 
+async def askers(uow: UnitOfWork, escalation: Escalation) -> list[User]:
+    """Who follows a question for the desk: the dispatcher who asked, or every dispatcher once
+    that one has left (or is no longer a dispatcher)."""
+    asked_by = await uow.users.get(escalation.requested_by_user_id)
+    return [asked_by] if asked_by is not None and is_dispatcher(asked_by) else await requests.dispatchers(uow)
+
+
 async def _readers(uow: UnitOfWork, escalation: Escalation, request: ServiceRequest) -> list[User]:
     """The dispatcher who asked (all dispatchers if they have left) and the assigned engineer."""
-    asked_by = await uow.users.get(escalation.requested_by_user_id)
-    readers = [asked_by] if asked_by is not None and is_dispatcher(asked_by) else await requests.dispatchers(uow)
+    readers = await askers(uow, escalation)
     if request.assigned_engineer_id is not None:
         engineer = await uow.users.get(request.assigned_engineer_id)
         if engineer is not None and engineer.is_active and engineer not in readers:

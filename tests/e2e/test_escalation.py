@@ -349,3 +349,25 @@ async def test_an_expert_who_goes_off_duty_while_the_question_is_typed_does_not_
         request = await uow.requests.by_number(number)
         assert await uow.escalations.unanswered_of_request(request.id) == []
     fake.assert_no_rejections()
+
+
+async def test_when_the_dispatcher_who_asked_has_left_too_every_dispatcher_is_told_the_question_has_no_expert(fake, desk):
+    dora, wang = fake.users[DISPATCHER_ID], fake.users[SECOND_DISPATCHER_ID]
+    dan = await enrol(fake, dora, 6231, "Dan", "dispatcher")
+    xena = await enrol(fake, dora, 6232, "Xena", "technical_expert")
+    alice = fake.add_user(user_id=6233, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await _open_card(dan, number)
+    await dan.press("Ask an expert")
+    await dan.press("Xena")
+    await dan.send_text("Cause of the tripping?")
+    for person in ("Dan", "Xena"):  # Dan leaves; then Xena, with the question unanswered
+        await dora.send_text("/staff")
+        await dora.press(person)
+        await dora.press("⛔ Deactivate")
+    for dispatcher in (dora, wang):
+        told = next(m for m in reversed(dispatcher.messages) if "can no longer answer the question on" in (m.text or ""))
+        assert number in told.text and "a dispatcher who has left" in told.text and f"Open {number}" in told.button_texts
+    assert not any("can no longer answer" in (m.text or "") for m in dan.messages)
+    fake.assert_no_rejections()
