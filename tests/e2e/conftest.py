@@ -16,10 +16,11 @@ from handlers.sweeps import sweep
 from storage.db import Database
 from tests.fakebot import FakeTelegram
 
-# Scripted users act far faster than people: one notification a second per chat would make every
-# test wait for nothing. The pace stays on (20 per second per chat); tests/e2e/test_outbox.py
-# checks the real limits.
-TEST_LIMITS = FloodLimits(private_chat_interval=0.05)
+# Scripted users act far faster than people: one notification a second per chat, or 30 a second in
+# all, would make every test wait for nothing (or leave the message to the background round, which
+# these tests run by hand). The pace stays on (20 per second per chat, 300 in all);
+# tests/e2e/test_outbox.py checks the real limits.
+TEST_LIMITS = FloodLimits(overall_per_second=300, private_chat_interval=0.05)
 DISPATCHER_ID = 9001
 SECOND_DISPATCHER_ID = 9002
 
@@ -71,6 +72,7 @@ class Desk:
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
     server = FakeTelegram(token="123456:TEST-TOKEN", bot_username="service_desk_bot")
+    server.global_rate_limit = TEST_LIMITS.overall_per_second
     await server.start()
     yield server
     await server.stop()

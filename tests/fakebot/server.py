@@ -116,7 +116,9 @@ class FakeTelegram:
         self.unknown_methods: list[str] = []
 
         # Tunables: tests may change these.
-        self.quiet_seconds = 0.15
+        # Quiet: no API call for this long. Watched applications are joined first (their handlers
+        # are done), so this only has to outlast the gap between one update's handling and the next poll.
+        self.quiet_seconds = 0.05
         self.action_timeout = 10.0
         self.global_rate_limit = 30  # sends per rate_window, all chats together
         self.chat_rate_limit: int | None = None  # sends per rate_window to one chat
