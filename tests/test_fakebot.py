@@ -589,7 +589,9 @@ async def test_newer_poll_ends_older_one_with_conflict(bot: Bot, fake: FakeTeleg
 
 async def test_stop_releases_pending_long_polls(bot: Bot, fake: FakeTelegram) -> None:
     poll = asyncio.create_task(bot.get_updates(timeout=30))
-    await asyncio.sleep(0.05)
+    while not any(call.method == "getUpdates" for call in fake.all_calls):  # the poll has reached the fake
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)  # and is waiting for updates
     started = time.monotonic()
     await fake.stop()
     # Released by the stop, not by the 30 s poll timeout (a wide margin: a loaded machine is slow).
