@@ -229,13 +229,14 @@ def new_complaint_note(_: Translator) -> str:
     return _("🆕 A new complaint has arrived.")
 
 
-def list_view(_: Translator, items: list[complaints.ListItem], now: datetime) -> View:
-    if not items:
+def list_view(_: Translator, waiting: complaints.OpenList, now: datetime) -> View:
+    if not waiting.items:
         return View(_("No complaint is waiting for an answer. 👍"))
-    overdue = sum(item.overdue for item in items)
-    lines = [_("<b>Complaints waiting for an answer</b>: {count}, {overdue} overdue (oldest first)", count=len(items), overdue=overdue)]
+    lines = [_("<b>Complaints waiting for an answer</b>: {count}, {overdue} overdue (oldest first)", count=waiting.total, overdue=waiting.overdue)]
+    if waiting.total > len(waiting.items):
+        lines.append(_("The oldest {shown} are shown; answer them and the next ones appear here.", shown=len(waiting.items)))
     rows = []
-    for item in items:
+    for item in waiting.items:
         due = _.datetime(item.due_at) if item.due_at else "—"
         lines.append(_("{mark} {number} · {state} · answer due {due}", mark="🔴" if item.overdue else "🟡", number=item.request.number,
                        state=_(COMPLAINT_STATE_LABELS[item.complaint.state]), due=due))

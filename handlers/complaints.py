@@ -213,11 +213,11 @@ async def cmd_complaint(turn: Turn) -> None:
 async def cmd_complaints(turn: Turn) -> None:
     """/complaints: complaints waiting for an answer, oldest first (supervisors; managers read)."""
     try:
-        items = await complaints.open_list(turn.uow, turn.user, turn.now)
+        waiting = await complaints.open_list(turn.uow, turn.user, turn.now)
     except NotAllowed:
         await turn.reply(turn._("This command is for the complaint supervisor and managers."))
         return
-    await turn.reply(complaint_views.list_view(turn._, items, turn.now))
+    await turn.reply(complaint_views.list_view(turn._, waiting, turn.now))
 
 
 async def _card(turn: Turn, complaint_id: int, note: str | None = None, *, edit: bool = True) -> None:

@@ -1385,6 +1385,19 @@ class ComplaintRepository(_Repository):
         )
         return [(complaint, request) for complaint, request in rows.all()]
 
+    async def count_active(self, states: Collection[str], request_statuses: Collection[str], clock_kind: str,
+                           now: datetime) -> tuple[int, int]:
+        """How many complaints `active` would list without its limit, and how many of them are
+        overdue (their running `clock_kind` clock due by `now`)."""
+        overdue = exists().where(SlaClock.request_id == ServiceRequest.id, SlaClock.kind == clock_kind,
+                                 SlaClock.stopped_at.is_(None), SlaClock.due_at <= now)
+        total, late = (await self.session.execute(
+            select(func.count(), func.count(case((overdue, 1))))
+            .select_from(Complaint).join(ServiceRequest, ServiceRequest.id == Complaint.request_id)
+            .where(Complaint.state.in_(list(states)), ServiceRequest.status.in_(list(request_statuses)))
+        )).one()
+        return total, late
+
     async def move(self, complaint: Complaint, from_state: str, to_state: str, **values: Any) -> bool:
         """Change the state only if it is still `from_state` (one press wins); refreshes `complaint`."""
         result = await self.session.execute(

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from bot import complaint_views
 from bot.config import DEFAULT_POLICY_FILE
 from bot.i18n import Translator
 from bot.policy import load_policy
@@ -275,12 +276,34 @@ async def test_open_list_is_oldest_first_marks_overdue_and_leaves_out_withdrawn(
         third = await _complain_from_card(uow, user, customer, request, clock, text="Third")
         await requests.cancel(uow, user, third.request, clock.now())  # the customer withdrew it
         clock.advance(timedelta(hours=23))
-        items = await complaints.open_list(uow, people["gm"], clock.now())
-        assert [(i.request.id, i.overdue) for i in items] == [(first.request.id, True), (second.request.id, False)]
+        waiting = await complaints.open_list(uow, people["gm"], clock.now())
+        assert [(i.request.id, i.overdue) for i in waiting.items] == [(first.request.id, True), (second.request.id, False)]
+        assert (waiting.total, waiting.overdue) == (2, 1)
         with pytest.raises(complaints.Withdrawn):
             await complaints.take(uow, people["cs1"], third.complaint.id, clock.now())
         with pytest.raises(NotAllowed):
             await complaints.open_list(uow, dispatcher, clock.now())
+
+
+async def test_the_open_list_counts_the_complaints_beyond_those_it_shows(database, clock, monkeypatch):
+    monkeypatch.setattr(complaints, "LIST_SIZE", 1)
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer, people = await _team(uow, clock)
+        request = await _request(uow, user, customer, clock)
+        first = await _complain_from_card(uow, user, customer, request, clock, text="First")
+        clock.advance(timedelta(hours=50))
+        await _complain_from_card(uow, user, customer, request, clock, text="Second")
+        await _complain_from_card(uow, user, customer, request, clock, text="Third")
+        await uow.commit()  # their answer clocks are written with the commit, as after the customers' updates
+        clock.advance(timedelta(hours=23))  # the first is overdue, the other two not yet
+        waiting = await complaints.open_list(uow, people["gm"], clock.now())
+        assert [i.request.id for i in waiting.items] == [first.request.id]
+        assert (waiting.total, waiting.overdue) == (3, 1)
+        clock.advance(timedelta(hours=60))  # now all three are
+        waiting = await complaints.open_list(uow, people["gm"], clock.now())
+        assert (waiting.total, waiting.overdue) == (3, 3)
+        text = complaint_views.list_view(Translator("en", SHANGHAI), waiting, clock.now()).text
+        assert "3, 3 overdue" in text and "The oldest 1 are shown" in text
 
 
 async def test_two_supervisors_taking_at_once_one_wins(database, clock):

@@ -493,15 +493,25 @@ class ListItem:
     overdue: bool
 
 
-async def open_list(uow: UnitOfWork, actor: User, now: datetime) -> list[ListItem]:
-    """Complaints not answered yet (withdrawn ones left out), oldest first, overdue marked."""
+@dataclass(frozen=True)
+class OpenList:
+    items: list[ListItem]  # the oldest LIST_SIZE
+    total: int  # all complaints waiting for an answer, shown or not
+    overdue: int  # of all of them
+
+
+async def open_list(uow: UnitOfWork, actor: User, now: datetime) -> OpenList:
+    """Complaints not answered yet (withdrawn ones left out), oldest first, overdue marked; the
+    counts cover those beyond the first LIST_SIZE too."""
     if not may_read(actor):
         raise NotAllowed()
+    statuses = tuple(requests.OPEN_STATUSES)
     items = []
-    for complaint, request in await uow.complaints.active(ACTIVE_STATES, tuple(requests.OPEN_STATUSES), LIST_SIZE):
+    for complaint, request in await uow.complaints.active(ACTIVE_STATES, statuses, LIST_SIZE):
         due = await due_at(uow, request)
         items.append(ListItem(complaint, request, due, due is not None and due <= now))
-    return items
+    total, overdue = await uow.complaints.count_active(ACTIVE_STATES, statuses, CLOCK, now)
+    return OpenList(items, total, overdue)
 
 
 async def _for_action(uow: UnitOfWork, actor: User, complaint_id: int, *, taken: bool = True) -> tuple[Complaint, ServiceRequest]:
