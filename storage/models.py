@@ -296,6 +296,10 @@ class ReportPart(Base):
     part_id: Mapped[int | None] = mapped_column(ForeignKey("parts.id"))
     name: Mapped[str] = mapped_column(String(200))
     quantity: Mapped[int] = mapped_column(Integer)
+    # The catalog price (fen) when the report was first written, so a later price change does not
+    # rewrite an old month's material cost; None when the part had no price then (or the report
+    # predates migration 0020): the current price stands in.
+    unit_price: Mapped[int | None] = mapped_column(Integer)
 
 
 class Survey(Base):

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.services import archive, confirmation, dispatch, reports, staff, statistics
 from bot.services.errors import NotAllowed
 from bot.services.inputs import TextInput
-from storage.models import JobReport
+from storage.models import JobReport, Part
 from tests.conftest import SHANGHAI
 from tests.test_dispatch import _request, _setup
 
@@ -101,3 +101,46 @@ async def test_the_month_and_the_archive_count_both_attempts_each_for_its_engine
     assert [(a.engineer_id, a.hours) for a in job.attempts] == [(ed.id, Decimal(3)), (fay.id, Decimal(2))]
     lines = {line.engineer_id: line for line in statistics.engineer_lines(rows.jobs, rows.trips)}
     assert {(e, line.jobs, line.hours, line.repeat_repairs) for e, line in lines.items()} == {(ed.id, 0, 3, 1), (fay.id, 1, 2, 0)}
+
+
+async def test_a_price_change_after_the_report_leaves_the_months_material_cost_as_it_was(database, clock):
+    """The parts are costed at the catalog price of the day the report was written, also after an
+    edit of that report; a part added by the edit takes the price of the day of the edit."""
+    async with database.uow() as uow:
+        dispatcher, (ed,), user, customer = await _setup(uow, clock, engineers=1)
+        impeller, seal = Part(code="IMP-1", name="Impeller", unit="pcs", price=10_000), Part(code="SEAL-1", name="Seal", unit="pcs", price=500)
+        uow.session.add_all([impeller, seal])
+        request = await _request(uow, user, customer, clock)
+        await dispatch.assign(uow, dispatcher, request.id, ed.id, None, clock.now())
+        await dispatch.respond(uow, ed, request.id, True, None, clock.now())
+        draft = await reports.start(uow, ed, request.id, True, clock.now())
+        for text in ("No water", "Cracked impeller"):
+            await reports.handle_input(uow, draft, TextInput(text), clock.now())
+        await reports.handle_button(uow, draft, "fault", "misuse", clock.now())
+        await reports.handle_input(uow, draft, TextInput("Replaced the impeller"), clock.now())
+        await reports.handle_input(uow, draft, TextInput("IMP-1"), clock.now())  # an exact code: straight to its quantity
+        await reports.handle_input(uow, draft, TextInput("2"), clock.now())
+        await reports.handle_button(uow, draft, "done", "", clock.now())
+        await reports.handle_input(uow, draft, TextInput("1"), clock.now())
+        await reports.handle_input(uow, draft, TextInput("Works again"), clock.now())
+        await reports.submit(uow, ed, draft, clock.now())
+        impeller.price, seal.price = 30_000, 700  # the catalog's prices go up afterwards
+        clock.advance(timedelta(minutes=30))
+        draft = await reports.edit(uow, ed, request.id, clock.now())  # the engineer adds the seal he forgot
+        await reports.handle_button(uow, draft, "edit", "", clock.now())
+        await reports.handle_button(uow, draft, "field", reports.PARTS, clock.now())
+        await reports.handle_input(uow, draft, TextInput("SEAL-1"), clock.now())
+        await reports.handle_input(uow, draft, TextInput("1"), clock.now())
+        await reports.handle_button(uow, draft, "done", "", clock.now())
+        await reports.submit(uow, ed, draft, clock.now())
+        await confirmation.confirm(uow, user, customer, request.id, True, clock.now())
+        await uow.commit()
+    async with database.uow() as uow:
+        (await uow.parts.by_code("IMP-1")).price = 90_000  # and again, before the month is counted
+        await uow.commit()
+    async with database.uow() as uow:
+        rows = await statistics.load_month(uow, statistics.Month.of(clock.now(), SHANGHAI), SHANGHAI)
+        kept = await archive.load(uow, archive.CUSTOMER, customer.id)
+    [job] = rows.jobs
+    assert [a.parts_cost for a in job.attempts] == [2 * 10_000 + 700]
+    assert sorted((line.quantity, line.unit_price) for line in kept.parts) == [(1, 700), (2, 10_000)]

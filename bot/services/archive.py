@@ -95,7 +95,7 @@ class PartLine:
     code: str | None
     name: str
     quantity: int
-    unit_price: int | None  # minor units, from the catalog; None for a part not in it
+    unit_price: int | None  # minor units: the catalog price when the report was written; None for a part not in it
 
     @property
     def cost(self) -> int:
@@ -184,7 +184,7 @@ async def load(uow: UnitOfWork, kind: str, subject_id: int) -> Archive:
         for used in report.parts:
             part = catalog.get(used.part_id) if used.part_id else None
             archive.parts.append(PartLine(by_id[report.request_id], part.code if part else None, part.name if part else used.name,
-                                          used.quantity, part.price if part else None))
+                                          used.quantity, used.unit_price if used.unit_price is not None else part.price if part else None))
     return archive
 
 

@@ -136,7 +136,7 @@ async def _report_photos(uow: UnitOfWork, request_id: int) -> list[str]:
 def _from_report(report: JobReport, photos: list[str]) -> dict:
     return {
         "by_phone": report.by_phone, "symptom": report.symptom, "cause": report.cause, "solution": report.solution,
-        "parts": [{"part_id": p.part_id, "name": p.name, "quantity": p.quantity} for p in report.parts],
+        "parts": [{"part_id": p.part_id, "name": p.name, "quantity": p.quantity, "unit_price": p.unit_price} for p in report.parts],
         "no_parts": not report.parts, "hours": str(report.labour_hours), "travel_km": str(report.travel_km),
         "travel_cost": str(Decimal(report.travel_cost) / 100), "photos": photos,
         "opinion": report.customer_opinion, "certificate": report.certificate, "fault_type": report.fault_type,
@@ -271,7 +271,7 @@ async def submit(uow: UnitOfWork, engineer: User, draft: Draft, now: datetime) -
             request_id=request.id, engineer_id=engineer.id, symptom="", cause="", solution="", labour_hours=0,
             customer_opinion="", submitted_at=now, updated_at=now, parts=[],
         ))
-    _fill(report, data, engineer, now)
+    _fill(report, data, engineer, now, await _catalog_prices(uow, data.get("parts", [])))
     stored = set(await _report_photos(uow, request.id))
     for file_id in data.get("photos", []):
         if file_id not in stored:
@@ -286,7 +286,16 @@ async def submit(uow: UnitOfWork, engineer: User, draft: Draft, now: datetime) -
     return request, report, updating
 
 
-def _fill(report: JobReport, data: dict, engineer: User, now: datetime) -> None:
+async def _catalog_prices(uow: UnitOfWork, parts: list[dict]) -> dict[int, int | None]:
+    """Today's catalog price of each catalog part on the report (fen; None: not priced)."""
+    found = {}
+    for part_id in {p["part_id"] for p in parts if p.get("part_id")}:
+        part = await uow.jobs.part(part_id)
+        found[part_id] = part.price if part is not None else None
+    return found
+
+
+def _fill(report: JobReport, data: dict, engineer: User, now: datetime, prices: dict[int, int | None]) -> None:
     by_phone = bool(data.get("by_phone"))
     report.engineer_id, report.by_phone = engineer.id, by_phone
     report.symptom, report.cause, report.solution = data["symptom"], data["cause"], data["solution"]
@@ -296,5 +305,8 @@ def _fill(report: JobReport, data: dict, engineer: User, now: datetime) -> None:
     report.travel_cost = 0 if by_phone else int(Decimal(data["travel_cost"]) * 100)
     report.certificate = data.get("certificate") if data["kind"] == "installation" else None
     report.fault_type = data["fault_type"]
-    report.parts = [ReportPart(part_id=p.get("part_id"), name=p["name"], quantity=p["quantity"]) for p in data.get("parts", [])]
+    # A part kept from the report being edited keeps the price it was written with.
+    report.parts = [ReportPart(part_id=p.get("part_id"), name=p["name"], quantity=p["quantity"],
+                               unit_price=p["unit_price"] if p.get("unit_price") is not None else prices.get(p.get("part_id")))
+                    for p in data.get("parts", [])]
     report.outcome, report.confirmed_at, report.updated_at = None, None, now

@@ -29,8 +29,10 @@ The definitions (the README section "Monthly report and KPIs" says the same in p
   engineer.
 - **Person-days**: labour hours on the reports of the month's jobs / `hours_per_person_day`,
   split the same way; **labour cost** = those hours × `labour_cost_per_hour`.
-- **Material cost**: parts on those reports × their catalog price; parts without a price (or not
-  from the catalog) are counted and reported as unpriced, not costed.
+- **Material cost**: parts on those reports × their catalog price when the report was written (the
+  current price for reports from before that was kept), so re-running an old month after a price
+  change gives the same figure; parts without a price (or not from the catalog) are counted and
+  reported as unpriced, not costed.
 - **Transport cost**: the travel cost on those reports. **Total** = both labour costs + material
   + transport. Money is in fen.
 - **Fault types**: the last report's fault type on repair and maintenance jobs (no type on older
@@ -645,7 +647,7 @@ async def _disputed_engineers(uow: UnitOfWork, request_ids: list[int]) -> dict[i
 def _attempt(report: JobReport, author: User, prices: dict[int, int | None]) -> Attempt:
     parts_cost = unpriced = 0
     for part in report.parts:
-        price = prices.get(part.part_id) if part.part_id else None
+        price = part.unit_price if part.unit_price is not None else prices.get(part.part_id) if part.part_id else None
         if price is None:
             unpriced += 1
         else:
