@@ -93,5 +93,10 @@ for _role in ("service_manager", "marketing_vp", "production_vp", "general_manag
     ROLE_COMMANDS[_role] = ROLE_COMMANDS.get(_role, ()) + (("report", N_("Monthly report with KPIs")),)
 del _role
 
+# Part prices (handlers/prices.py): finance prices parts (DESIGN), admins too.
+for _role in ("finance", "admin"):
+    ROLE_COMMANDS[_role] = ROLE_COMMANDS.get(_role, ()) + (("price", N_("Change a spare part's price")),)
+del _role
+
 # Personal-data erasure on a customer's request (handlers/erasure.py): admins only.
 ROLE_COMMANDS["admin"] = ROLE_COMMANDS.get("admin", ()) + (("erase", N_("Erase a customer's personal data")),)

@@ -91,6 +91,8 @@ def help_text(_: Translator, *, staff: bool, roles: frozenset[str] = frozenset()
         lines.append(_("/erase — erase a customer's personal data on their request (request numbers and statistics are kept)"))
     if staff and roles & (users.COST_READERS | {"warehouse", "admin"}):
         lines.append(_("/stock — spare parts in stock per warehouse, those below their safety level first"))
+    if staff and roles & {"finance", "admin"}:
+        lines.append(_("/price — change a spare part's catalog price (quotes already sent keep theirs)"))
     if staff and "warehouse" in roles:
         lines.append(_("/issue — approved parts requisitions to issue from a warehouse"))
     if staff and roles & returns.TRACKER_ROLES:

@@ -10,6 +10,7 @@ from handlers import erasure
 from handlers import complaints
 from handlers import reports
 from handlers import returns
+from handlers import prices
 from handlers.common import on_error
 
 PRIVATE = filters.ChatType.PRIVATE
@@ -47,6 +48,7 @@ def register(app: Application) -> None:
         "erase": erasure.cmd_erase,
         "calls": followups.cmd_calls,
         "report": reports.cmd_report,
+        "price": prices.cmd_price,
     }
     for name, callback in commands.items():
         app.add_handler(CommandHandler(name, callback, filters=PRIVATE & filters.UpdateType.MESSAGE))

@@ -42,7 +42,7 @@ from bot.callbacks import (
 )
 from bot.keyboards import BACK, CANCEL, is_key
 from bot.labels import MENU_ACTIONS
-from bot.services import approvals, confirmation, consultation, dialogs, escalation, intake, quotes, registry, reports, requests, returns, sales, stock, users
+from bot.services import approvals, confirmation, consultation, dialogs, escalation, intake, prices, quotes, registry, reports, requests, returns, sales, stock, users
 from bot.services import staff as staff_service
 from bot.services import complaints
 from bot.services import archive
@@ -61,6 +61,7 @@ from handlers import followups as followup_handlers
 from handlers import reports as report_handlers
 from handlers import intake as intake_handlers
 from handlers import registry as registry_handlers
+from handlers import prices as price_handlers
 from handlers import quotes as quote_handlers
 from handlers import sales as sales_handlers
 from handlers import stock as stock_handlers
@@ -90,6 +91,7 @@ INPUT_HANDLERS = {
     consultation.ANSWER_DIALOG: consultation_handlers.on_answer_input,
     registry.IMPORT_DIALOG: registry_handlers.on_import_input,
     registry.CLAIM_DIALOG: registry_handlers.on_claim_input,
+    prices.DIALOG: price_handlers.on_input,
     approvals.COMMENT_DIALOG: approval_handlers.on_comment_input,
     approvals.ANSWER_DIALOG: approval_handlers.on_answer_input,
     approvals.WAIVER_DIALOG: approval_handlers.on_waiver_input,
@@ -122,6 +124,7 @@ BUTTON_HANDLERS = {
     consultation.ANSWER_DIALOG: consultation_handlers.on_answer_button,
     registry.IMPORT_DIALOG: registry_handlers.on_import_button,
     registry.CLAIM_DIALOG: registry_handlers.on_claim_dialog_button,
+    prices.DIALOG: price_handlers.on_button,
     approvals.COMMENT_DIALOG: approval_handlers.on_dialog_button,
     approvals.ANSWER_DIALOG: approval_handlers.on_dialog_button,
     approvals.WAIVER_DIALOG: approval_handlers.on_dialog_button,
@@ -221,6 +224,7 @@ BACK_HANDLERS = {
     complaints.WORK_DIALOG: complaint_handlers.go_back_work,
     followups.FEEDBACK_DIALOG: followup_handlers.go_back,
     erasure.DIALOG: erasure_handlers.go_back,
+    prices.DIALOG: price_handlers.go_back,
     users.ONBOARDING: _onboarding_back,
 }
 

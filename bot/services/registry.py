@@ -345,7 +345,7 @@ class _Cells:
         value = self._raw(field)
         if value is None:
             return None
-        amount = _as_amount(value)
+        amount = as_amount(value)
         if amount is None:
             self.error(field, "bad_price", value)
         elif not 0 <= amount <= PRICE_MAX:
@@ -431,7 +431,7 @@ def _as_date(value: Cell) -> date | None:
 _AMOUNT = re.compile(r"^\d{1,9}(?:[.,]\d{1,2})?$")
 
 
-def _as_amount(value: Cell) -> Decimal | None:
+def as_amount(value: Cell) -> Decimal | None:
     """A non-negative amount with at most 2 decimals (cents); a number cell as Excel shows it."""
     if isinstance(value, bool):
         return None
