@@ -286,11 +286,15 @@ def parse(data: str | None) -> _Payload:
 
 @dataclass(frozen=True)
 class IssueButton(_Payload):
-    """The warehouse issues requisition `requisition_id` from `warehouse_id` (0: refresh the card)."""
+    """The warehouse issues requisition `requisition_id` from `warehouse_id` (0: refresh the card).
+    With warehouse 0, `action` "plan" shows the plan for issuing from several warehouses, and
+    "split" issues it if it is still the plan whose fingerprint is `plan`."""
 
     KIND: ClassVar[str] = "iss"
     requisition_id: int
     warehouse_id: int
+    action: str = ""
+    plan: str = ""
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,27 @@ def _part(part: Part | None, fallback: str = "?") -> str:
 
 
 def _lines(_: Translator, requisition: PartRequisition, parts: dict[int, Part]) -> str:
-    return Html(", ".join(
-        _("{name} × {quantity}", name=_part(parts.get(line.part_id)), quantity=line.quantity) for line in requisition.lines
-    ))
+    return _quantities(_, [(line.part_id, line.quantity) for line in requisition.lines], parts)
+
+
+def _quantities(_: Translator, lines: list[tuple[int, int]], parts: dict[int, Part]) -> str:
+    return Html(", ".join(_("{name} × {quantity}", name=_part(parts.get(part_id)), quantity=quantity) for part_id, quantity in lines))
+
+
+def _warehouse(warehouse: Warehouse) -> str:
+    return warehouse.name if warehouse.name == warehouse.code else f"{warehouse.code} · {warehouse.name}"
+
+
+def _plan(_: Translator, picks: list[stock.Pick[Warehouse]], parts: dict[int, Part]) -> list[str]:
+    """One “warehouse: parts” piece per warehouse, in the plan's order."""
+    by_warehouse: dict[Warehouse, list[tuple[int, int]]] = {}
+    for pick in picks:
+        by_warehouse.setdefault(pick.warehouse, []).append((pick.part_id, pick.quantity))
+    return [_("{warehouse}: {lines}", warehouse=_warehouse(w), lines=_quantities(_, lines, parts)) for w, lines in by_warehouse.items()]
+
+
+def _short(_: Translator, item: stock.IssueItem) -> str:
+    return ", ".join(_("{part}: {missing} short", part=_part(item.parts.get(s.part_id)), missing=s.missing) for s in item.short)
 
 
 # --- /stock ------------------------------------------------------------------------------
@@ -61,18 +79,41 @@ def stock_list(_: Translator, overview: stock.StockOverview) -> View:
 # --- /issue ------------------------------------------------------------------------------
 
 
-def issue_card(_: Translator, item: stock.IssueItem) -> View:
+def issue_card(_: Translator, item: stock.IssueItem, *, plan: bool = False) -> View:
+    """The requisition with a button per warehouse that covers it all; failing that, the choice to
+    issue from several (`plan`: the plan itself, to confirm), or what even all together lack."""
     requisition = item.requisition
     lines = [
         _("🔩 <b>Requisition {id}</b> for job {number}", id=requisition.id, number=item.request.number),
         _("Engineer: {name}", name=display_name(item.engineer)),
         _("Parts: {lines}", lines=_lines(_, requisition, item.parts)),
     ]
-    rows = [[button(_("Issue from {warehouse}", warehouse=w.name if w.name == w.code else f"{w.code} · {w.name}"), IssueButton(requisition.id, w.id))] for w in item.warehouses]
-    if not item.warehouses:
-        lines.append(_("No warehouse holds enough of every part yet."))
-    rows.append([button(_("🔄 Refresh"), IssueButton(requisition.id, 0))])
+    rows = [[button(_("Issue from {warehouse}", warehouse=_warehouse(w)), IssueButton(requisition.id, w.id))] for w in item.warehouses]
+    refresh = [button(_("🔄 Refresh"), IssueButton(requisition.id, 0))]
+    if item.split is not None:
+        lines.append(_("No single warehouse holds all of these parts; together they do."))
+        if plan:
+            lines.append(_("Plan — take the parts from:"))
+            lines += ["• " + piece for piece in _plan(_, item.split, item.parts)]
+            confirm = IssueButton(requisition.id, 0, "split", stock.plan_key(item.split))
+            return View("\n".join(lines), inline([[button(_("✅ Issue as planned"), confirm)], [button(_("⬅️ Back"), IssueButton(requisition.id, 0))]]))
+        rows.append([button(_("📦 Issue from several warehouses"), IssueButton(requisition.id, 0, "plan"))])
+    elif item.short:
+        lines.append(_("Not enough in all warehouses together; it waits for stock:"))
+        lines += ["• " + _("{part}: {missing} short ({available} in stock, {wanted} needed)", part=_part(item.parts.get(s.part_id)),
+                           missing=s.missing, available=s.available, wanted=s.wanted) for s in item.short]
+    rows.append(refresh)
     return View("\n".join(lines), inline(rows))
+
+
+def waiting_for_stock(_: Translator, item: stock.IssueItem) -> View:
+    """To the engineer, once: the approved parts wait for stock, and what is short."""
+    return View(_("⏳ Requisition {id} for job {number} is approved but waits for stock; short: {missing}. The warehouse issues it once the parts are in.",
+                  id=item.requisition.id, number=item.request.number, missing=Html(_short(_, item))))
+
+
+def plan_changed(_: Translator) -> str:
+    return _("The stock has changed since this plan was shown; nothing was issued. Check the card as it is now.")
 
 
 def issue_list_empty(_: Translator) -> View:
@@ -93,8 +134,12 @@ def awaiting_payment(_: Translator, request: ServiceRequest) -> str:
 
 
 def issued_for_warehouse(_: Translator, issued: stock.Issued, parts: dict[int, Part], keeper: User) -> View:
+    if len(issued.warehouses) > 1:
+        return View(_("✅ Requisition {id} for job {number} issued from several warehouses by {name}: {plan}",
+                      id=issued.requisition.id, number=issued.request.number, name=display_name(keeper),
+                      plan=Html("; ".join(_plan(_, issued.picks, parts)))))
     text = _("✅ Requisition {id} for job {number} issued from {warehouse} by {name}: {lines}",
-             id=issued.requisition.id, number=issued.request.number, warehouse=issued.warehouse.code,
+             id=issued.requisition.id, number=issued.request.number, warehouse=issued.warehouses[0].code,
              name=display_name(keeper), lines=_lines(_, issued.requisition, parts))
     return View(text)
 
@@ -105,14 +150,18 @@ def already_moved(_: Translator, requisition: PartRequisition) -> str:
     return _("Requisition {id} is {status}; nothing was issued.", id=requisition.id, status=_(REQUISITION_STATUS_LABELS[requisition.status]))
 
 
-def out_of_stock(_: Translator, error: stock.OutOfStock, warehouse: Warehouse | None) -> str:
+def out_of_stock(_: Translator, error: stock.OutOfStock) -> str:
     return _("Not enough {part} in {warehouse}: {available} there, {wanted} needed. Nothing was issued.",
-             part=error.part.code, warehouse=warehouse.code if warehouse else "?", available=error.available, wanted=error.wanted)
+             part=error.part.code, warehouse=error.warehouse.code, available=error.available, wanted=error.wanted)
 
 
 def issued_for_engineer(_: Translator, issued: stock.Issued, parts: dict[int, Part], keeper: User) -> View:
-    text = _("📦 Parts for job {number} were issued from {warehouse} by {name}: {lines}. Press the button when you have them.",
-             number=issued.request.number, warehouse=issued.warehouse.code, name=display_name(keeper), lines=_lines(_, issued.requisition, parts))
+    if len(issued.warehouses) > 1:  # where each part waits for them
+        text = _("📦 Parts for job {number} were issued from several warehouses by {name}: {plan}. Press the button when you have them.",
+                 number=issued.request.number, name=display_name(keeper), plan=Html("; ".join(_plan(_, issued.picks, parts))))
+    else:
+        text = _("📦 Parts for job {number} were issued from {warehouse} by {name}: {lines}. Press the button when you have them.",
+                 number=issued.request.number, warehouse=issued.warehouses[0].code, name=display_name(keeper), lines=_lines(_, issued.requisition, parts))
     return View(text, inline([[button(_("✅ Parts received"), RequisitionButton(issued.requisition.id, "received"))]]))
 
 

@@ -59,16 +59,29 @@ async def cmd_issue(turn: Turn) -> None:
         await turn.reply(stock_views.issue_list_empty(turn._))
     for item in queue.items:
         await turn.reply(stock_views.issue_card(turn._, item))
+        await _tell_waiting_for_stock(turn, item)
     if queue.total > len(queue.items):
         await turn.reply(stock_views.issue_list_more(turn._, len(queue.items), queue.total))
 
 
+async def _tell_waiting_for_stock(turn: Turn, item: stock.IssueItem) -> None:
+    """The engineer hears once that the approved parts wait for stock (the service keeps it to once)."""
+    if item.short and item.engineer is not None:
+        notice = stock_views.waiting_for_stock(turn.translator_for(item.engineer), item)
+        if await stock.tell_waiting_for_stock(turn.uow, item, notice.to_payload(), turn.now):
+            turn.notified.add(item.engineer.id)  # sent right after this update's commit
+
+
 async def on_issue_button(turn: Turn, payload: IssueButton) -> None:
-    if payload.warehouse_id == 0:
-        await _refresh_issue_card(turn, payload.requisition_id)
+    """Issue from one warehouse; or (warehouse 0) refresh the card, show the plan for several, or issue that plan."""
+    if payload.warehouse_id == 0 and payload.action != "split":
+        await _refresh_issue_card(turn, payload.requisition_id, plan=payload.action == "plan")
         return
     try:
-        issued = await stock.issue(turn.uow, turn.user, payload.requisition_id, payload.warehouse_id, turn.now, alert_at=_alert_time(turn))
+        if payload.warehouse_id == 0:
+            issued = await stock.issue_split(turn.uow, turn.user, payload.requisition_id, payload.plan, turn.now, alert_at=_alert_time(turn))
+        else:
+            issued = await stock.issue(turn.uow, turn.user, payload.requisition_id, payload.warehouse_id, turn.now, alert_at=_alert_time(turn))
     except (NotAllowed, NotFound):
         await _refuse(turn, payload.pack())
         return
@@ -84,8 +97,12 @@ async def on_issue_button(turn: Turn, payload: IssueButton) -> None:
         await turn.answer(stock_views.awaiting_payment(turn._, waiting.request), alert=True)
         return
     except stock.OutOfStock as short:
-        await turn.answer(stock_views.out_of_stock(turn._, short, await turn.uow.stock.warehouse(payload.warehouse_id)), alert=True)
+        await turn.answer(stock_views.out_of_stock(turn._, short), alert=True)
         await _refresh_issue_card(turn, payload.requisition_id)
+        return
+    except stock.PlanChanged:  # the plan as it is now, or what is short, for the keeper to look at again
+        await turn.answer(stock_views.plan_changed(turn._), alert=True)
+        await _refresh_issue_card(turn, payload.requisition_id, plan=True)
         return
     parts = await _parts(turn, issued.requisition)
     engineer = await turn.uow.users.get(issued.requisition.engineer_id)
@@ -95,7 +112,7 @@ async def on_issue_button(turn: Turn, payload: IssueButton) -> None:
     await turn.edit(stock_views.issued_for_warehouse(turn._, issued, parts, turn.user))
 
 
-async def _refresh_issue_card(turn: Turn, requisition_id: int) -> None:
+async def _refresh_issue_card(turn: Turn, requisition_id: int, *, plan: bool = False) -> None:
     try:
         item = await stock.issue_item(turn.uow, turn.user, requisition_id)
     except NotAllowed:
@@ -105,7 +122,8 @@ async def _refresh_issue_card(turn: Turn, requisition_id: int) -> None:
         await turn.answer(turn._("This requisition is no longer waiting to be issued."), alert=True)
         await _buttons_off(turn)
         return
-    await turn.edit(stock_views.issue_card(turn._, item))
+    await _tell_waiting_for_stock(turn, item)
+    await turn.edit(stock_views.issue_card(turn._, item, plan=plan))
 
 
 async def on_requisition_button(turn: Turn, payload: RequisitionButton) -> None:
@@ -229,13 +247,14 @@ async def tell_differences(turn: Turn, request_id: int) -> None:
 
 async def tell_warehouse(turn: Turn, request: ServiceRequest, approval: Approval) -> None:
     """An approved requisition goes to the warehouse as its issue card (without it, it waited for
-    someone to happen to send /issue)."""
+    someone to happen to send /issue); its engineer hears now if all the stock cannot cover it."""
     if approval.status != approvals.APPROVED or approval.subject_id is None:
         return
+    item = await stock.waiting_item(turn.uow, approval.subject_id)
+    if item is None:
+        return  # issued, cancelled or its job over meanwhile
+    await _tell_waiting_for_stock(turn, item)  # not even all the warehouses together hold it yet
     for person in await turn.uow.users.active_with_role(stock.ROLE_WAREHOUSE):
-        item = await stock.issue_item(turn.uow, person, approval.subject_id)
-        if item is None:
-            return  # issued, cancelled or its job over meanwhile
         await turn.notify_view(person, stock_views.issue_card(turn.translator_for(person), item))
 
 

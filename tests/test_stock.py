@@ -378,3 +378,73 @@ async def test_the_service_managers_decision_on_the_approval_decides_the_requisi
         stored = await uow.stock.requisition(requisition.id)
         assert stored.status == status
         assert (stored.note == "Use the refurbished one") == (status == stock.REJECTED)
+
+
+async def test_a_requisition_no_single_warehouse_covers_is_issued_from_several_as_planned(database, clock):
+    dispatcher, crew, request, keepers, parts, warehouses = await _world(database, clock, warehouse_people=2)
+    async with database.uow() as uow:  # a fuse only EAST holds
+        await _import(uow, dispatcher, clock, "code,name,warehouse,quantity\nFUSE-2,Fuse 2 A,EAST,4\n")
+        await uow.commit()
+        fuse_id = (await uow.parts.by_code("FUSE-2")).id
+    bearing, seal, main, east = parts["BRG-6204"], parts["SEAL-1"], warehouses["MAIN"], warehouses["EAST"]
+    requisition_id = await _approved(database, clock, crew[0], request, [(seal.id, 2), (fuse_id, 1), (bearing.id, 6)])
+
+    async with database.uow() as uow:
+        item = await stock.issue_item(uow, keepers[0], requisition_id)
+        assert (item.warehouses, item.short) == ([], [])
+        assert [(p.warehouse.code, p.part_id, p.quantity) for p in item.split] == [
+            ("MAIN", seal.id, 2), ("MAIN", bearing.id, 5), ("EAST", fuse_id, 1), ("EAST", bearing.id, 1),
+        ]
+        shown = stock.plan_key(item.split)
+        with pytest.raises(NotAllowed):  # the engineer is not the warehouse
+            await stock.issue_split(uow, crew[0], requisition_id, shown, clock.now())
+
+    async with database.uow() as uow:  # a stock count moves bearings between the warehouses after the plan was shown
+        await _import(uow, dispatcher, clock, "code,name,warehouse,quantity\nBRG-6204,Bearing 6204,MAIN,4\nBRG-6204,Bearing 6204,EAST,2\n")
+        await uow.commit()
+    async with database.uow() as uow:
+        with pytest.raises(stock.PlanChanged):
+            await stock.issue_split(uow, keepers[0], requisition_id, shown, clock.now())
+        await uow.commit()
+        assert (await uow.stock.requisition(requisition_id)).status == stock.APPROVED
+        assert await uow.stock.moves(requisition_id=requisition_id) == []
+        item = await stock.issue_item(uow, keepers[0], requisition_id)
+        shown = stock.plan_key(item.split)
+        issued = await stock.issue_split(uow, keepers[0], requisition_id, shown, clock.now())
+        assert (issued.requisition.status, issued.requisition.warehouse_id, issued.requisition.issued_by_user_id) == (stock.ISSUED, None, keepers[0].id)
+        assert [w.code for w in issued.warehouses] == ["MAIN", "EAST"]
+        assert issued.alerts == 2  # no bearing left anywhere: below its safety level, both keepers told
+        await uow.commit()
+    assert await _quantities(database) == {
+        ("BRG-6204", "MAIN"): 0, ("BRG-6204", "EAST"): 0, ("SEAL-1", "MAIN"): 8, ("FUSE-2", "EAST"): 3,
+    }
+    async with database.uow() as uow:
+        moves = await uow.stock.moves(requisition_id=requisition_id)
+        assert sorted((m.part_id, m.warehouse_id, m.change, m.quantity_after, m.reason, m.user_id, m.request_id) for m in moves) == sorted([
+            (bearing.id, main.id, -4, 0, "issue", keepers[0].id, request.id), (bearing.id, east.id, -2, 0, "issue", keepers[0].id, request.id),
+            (seal.id, main.id, -2, 8, "issue", keepers[0].id, request.id), (fuse_id, east.id, -1, 3, "issue", keepers[0].id, request.id),
+        ])
+        with pytest.raises(stock.WrongState):  # confirmed twice
+            await stock.issue_split(uow, keepers[1], requisition_id, shown, clock.now())
+        events = [e.action for e in await uow.requests.events(request.id, include_internal=True)]
+        assert events.count("parts_issued") == 1
+    assert len(await _alerts(database)) == 2
+
+
+async def test_a_requisition_all_warehouses_together_cannot_cover_says_what_is_short(database, clock):
+    _, crew, request, (keeper,), parts, _ = await _world(database, clock)
+    bearing, seal = parts["BRG-6204"], parts["SEAL-1"]
+    requisition_id = await _approved(database, clock, crew[0], request, [(seal.id, 2), (bearing.id, 8)])
+    async with database.uow() as uow:
+        item = await stock.issue_item(uow, keeper, requisition_id)
+        assert (item.warehouses, item.split) == ([], None)
+        assert [(s.part_id, s.wanted, s.available, s.missing) for s in item.short] == [(bearing.id, 8, 6, 2)]
+        with pytest.raises(stock.PlanChanged):  # a plan pressed from an old card: nothing to plan now
+            await stock.issue_split(uow, keeper, requisition_id, "0" * stock.PLAN_KEY_LENGTH, clock.now())
+        assert await stock.tell_waiting_for_stock(uow, item, {"text": "waits", "markup": None}, clock.now())
+        assert not await stock.tell_waiting_for_stock(uow, item, {"text": "waits", "markup": None}, clock.now())  # once
+        await uow.commit()
+    async with database.uow() as uow:
+        told = list(await uow.session.scalars(select(OutboxMessage).where(OutboxMessage.user_id == crew[0].id, OutboxMessage.key.like("waiting_for_stock:%"))))
+        assert [m.payload["text"] for m in told] == ["waits"]
+    assert (await _quantities(database))[("SEAL-1", "MAIN")] == 10

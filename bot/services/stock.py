@@ -9,16 +9,22 @@ Stock never goes negative: an issue takes each line with one conditional UPDATE
 and a short line rolls the whole issue back. Each change writes a ledger row. A part whose total
 stock falls below its safety level alerts the warehouse role once per crossing (`Part.below_safety`
 remembers the crossing; going back up re-arms it).
+
+A requisition no single warehouse covers, but all of them together do, is issued from several
+(`split_plan`, `issue_split`); one even all of them together cannot cover says what is short, and
+its engineer hears once that it waits for stock (`tell_waiting_for_stock`).
 """
 from __future__ import annotations
 
+import hashlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Generic, TypeVar
 
 from bot.policy import Policy
-from bot.services import approvals, dialogs, jobs, quotes, requests
+from bot.services import approvals, dialogs, jobs, notices, quotes, requests
 from bot.services.errors import DomainError, InvalidValue, LimitReached, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import MAX_QUANTITY, clean_text, parse_quantity
@@ -43,6 +49,8 @@ REQUESTED, APPROVED, ISSUED, RECEIVED, REJECTED, CANCELLED = "requested", "appro
 OPEN_REQUISITION = (REQUESTED, APPROVED)
 ISSUE, RECEIPT, IMPORT, ADJUST = "issue", "receipt", "import", "adjust"  # ledger reasons
 STOCK_LOW = "stock_low"  # outbox kind
+WAITING_FOR_STOCK = "waiting_for_stock"  # outbox key prefix: the engineer's notice, once per requisition
+PLAN_KEY_LENGTH = 10  # hex digits of a split plan's fingerprint on the confirm button
 MAX_LINES = 20
 STOCK_SHOWN = 40
 ISSUE_LIST_SHOWN = 20
@@ -57,9 +65,18 @@ SEARCH_MAX = 64
 class OutOfStock(DomainError):
     """The warehouse does not hold enough of `part` (someone issued it meanwhile); nothing was taken."""
 
-    def __init__(self, part: Part, wanted: int, available: int) -> None:
+    def __init__(self, part: Part, wanted: int, available: int, warehouse: Warehouse) -> None:
         super().__init__(f"{part.code}: {available} < {wanted}")
-        self.part, self.wanted, self.available = part, wanted, available
+        self.part, self.wanted, self.available, self.warehouse = part, wanted, available, warehouse
+
+
+class PlanChanged(DomainError):
+    """The stock moved since the keeper was shown a plan for issuing from several warehouses (or
+    there is no such plan now); nothing was taken. The keeper confirms the plan as it is now."""
+
+    def __init__(self, requisition: PartRequisition) -> None:
+        super().__init__(str(requisition.id))
+        self.requisition = requisition
 
 
 class JobNotOpen(DomainError):
@@ -132,6 +149,74 @@ def safety_crossing(was_below: bool, total: int, safety_level: int | None) -> st
 def enough_in(lines: Iterable[tuple[int, int]], stock: dict[int, int]) -> bool:
     """Whether one warehouse's stock (part id → quantity) covers every line."""
     return all(stock.get(part_id, 0) >= quantity for part_id, quantity in lines)
+
+
+W = TypeVar("W", bound=Hashable)
+
+
+@dataclass(frozen=True)
+class Pick(Generic[W]):
+    """One step of an issue: `quantity` of `part_id` from `warehouse`."""
+
+    warehouse: W
+    part_id: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Shortage:
+    """A line that all warehouses together cannot cover: `available` of `wanted` in stock."""
+
+    part_id: int
+    wanted: int
+    available: int
+
+    @property
+    def missing(self) -> int:
+        return self.wanted - self.available
+
+
+def shortages(lines: Iterable[tuple[int, int]], stock: Mapping[Any, Mapping[int, int]]) -> list[Shortage]:
+    """The lines that the stock of all warehouses together (warehouse → part id → quantity) does not cover."""
+    held: dict[int, int] = {}
+    for by_part in stock.values():
+        for part_id, quantity in by_part.items():
+            held[part_id] = held.get(part_id, 0) + quantity
+    return [Shortage(part_id, quantity, held.get(part_id, 0)) for part_id, quantity in lines if held.get(part_id, 0) < quantity]
+
+
+def split_plan(lines: Iterable[tuple[int, int]], stock: Mapping[W, Mapping[int, int]]) -> list[Pick[W]] | None:
+    """Where to take each line from when no single warehouse covers them all; None when even all
+    warehouses together cannot (see `shortages`).
+
+    Greedy, one warehouse at a time: next comes the one that covers the most of the lines still
+    missing in full, then the one that holds the most units of them, then the first in `stock`'s
+    order (the warehouses by code); from it every missing line takes all it can. The keeper walks
+    to as few warehouses as this simple rule finds, a line is cut across warehouses only when no
+    one warehouse left holds all of it, and the same stock always gives the same plan, so the plan
+    the keeper is shown is the one issued. Picks come in that order, each warehouse's in line order.
+    """
+    lines = list(lines)
+    if shortages(lines, stock):
+        return None
+    missing = dict(lines)
+    left = {warehouse: dict(by_part) for warehouse, by_part in stock.items()}
+
+    def covers(warehouse: W) -> tuple[int, int]:
+        held = left[warehouse]
+        whole = sum(1 for part_id, quantity in missing.items() if quantity and held.get(part_id, 0) >= quantity)
+        return whole, sum(min(quantity, held.get(part_id, 0)) for part_id, quantity in missing.items())
+
+    picks: list[Pick[W]] = []
+    while any(missing.values()):
+        warehouse = max(left, key=covers)  # the first of equals: `stock`'s order breaks ties
+        for part_id, _ in lines:
+            taken = min(missing[part_id], left[warehouse].get(part_id, 0))
+            if taken:
+                picks.append(Pick(warehouse, part_id, taken))
+                missing[part_id] -= taken
+        del left[warehouse]
+    return picks
 
 
 @dataclass(frozen=True)
@@ -274,9 +359,13 @@ async def _own_requisition(uow: UnitOfWork, engineer: User, requisition_id: int)
 class Issued:
     requisition: PartRequisition
     request: ServiceRequest
-    warehouse: Warehouse
+    picks: list[Pick[Warehouse]]  # what came from where, in the order the keeper was shown
     moves: list[StockMove]
     alerts: int  # warehouse people told of a part that fell below its safety level
+
+    @property
+    def warehouses(self) -> list[Warehouse]:
+        return list(dict.fromkeys(pick.warehouse for pick in self.picks))
 
 
 async def issue(uow: UnitOfWork, warehouse_user: User, requisition_id: int, warehouse_id: int, now: datetime,
@@ -290,9 +379,60 @@ async def issue(uow: UnitOfWork, warehouse_user: User, requisition_id: int, ware
     the quote may have come after the requisition was approved.
     """
     _require_warehouse(warehouse_user)
-    requisition = await uow.stock.requisition(requisition_id)
     warehouse = await uow.stock.warehouse(warehouse_id)
-    if requisition is None or warehouse is None:
+    if warehouse is None:
+        raise NotFound()
+
+    async def all_from_it(requisition: PartRequisition) -> list[Pick[Warehouse]]:
+        return [Pick(warehouse, line.part_id, line.quantity) for line in requisition.lines]
+
+    return await _issue(uow, warehouse_user, requisition_id, warehouse, all_from_it, now, alert_at or now)
+
+
+async def issue_split(uow: UnitOfWork, warehouse_user: User, requisition_id: int, plan: str, now: datetime,
+                      *, alert_at: datetime | None = None) -> Issued:
+    """Issue an approved requisition that no single warehouse covers from several, exactly as the
+    plan the keeper was shown (`plan` is its `plan_key`): otherwise the keeper would collect parts
+    from shelves they were not sent to. The plan is worked out again from the stock under the part
+    locks; if it is not the one shown (the stock moved, or all together no longer cover it),
+    nothing is taken (PlanChanged) and the keeper is shown the plan as it is now. Everything else
+    is the single-warehouse issue: one savepoint, the same checks, ledger and alerts."""
+    _require_warehouse(warehouse_user)
+
+    async def as_shown(requisition: PartRequisition) -> list[Pick[Warehouse]]:
+        picks = await _split_of(uow, requisition, await uow.stock.warehouses())
+        if picks is None or plan_key(picks) != plan:
+            raise PlanChanged(requisition)
+        return picks
+
+    return await _issue(uow, warehouse_user, requisition_id, None, as_shown, now, alert_at or now)
+
+
+def plan_key(picks: Iterable[Pick[Warehouse]]) -> str:
+    """A short fingerprint of a split plan, for its confirm button (a reference, checked again on the server)."""
+    text = ";".join(f"{pick.warehouse.id}:{pick.part_id}:{pick.quantity}" for pick in picks)
+    return hashlib.blake2s(text.encode(), digest_size=PLAN_KEY_LENGTH // 2).hexdigest()
+
+
+async def _split_of(uow: UnitOfWork, requisition: PartRequisition, warehouses: list[Warehouse]) -> list[Pick[Warehouse]] | None:
+    return split_plan([(line.part_id, line.quantity) for line in requisition.lines], await _stock_by_warehouse(uow, requisition, warehouses))
+
+
+async def _stock_by_warehouse(uow: UnitOfWork, requisition: PartRequisition, warehouses: list[Warehouse]) -> dict[Warehouse, dict[int, int]]:
+    """The stock of the requisition's parts, per warehouse in code order (which breaks a plan's ties)."""
+    per_warehouse: dict[int, dict[int, int]] = {}
+    for row in await uow.stock.stock_of([line.part_id for line in requisition.lines]):
+        per_warehouse.setdefault(row.warehouse_id, {})[row.part_id] = row.quantity
+    return {w: per_warehouse.get(w.id, {}) for w in warehouses}
+
+
+async def _issue(uow: UnitOfWork, keeper: User, requisition_id: int, warehouse: Warehouse | None,
+                 picks_for: Callable[[PartRequisition], Awaitable[list[Pick[Warehouse]]]], now: datetime, alert_at: datetime) -> Issued:
+    """The one way parts leave the warehouses. `warehouse` is recorded on the requisition when it
+    is the only one (None when several: the ledger rows say which part came from where);
+    `picks_for` says what to take from where, asked once the requisition and its parts are locked."""
+    requisition = await uow.stock.requisition(requisition_id)
+    if requisition is None:
         raise NotFound()
     # the request first (a report or a close of the job waits, or is seen), then the requisition
     request = await uow.requests.lock(requisition.request_id)
@@ -302,26 +442,29 @@ async def issue(uow: UnitOfWork, warehouse_user: User, requisition_id: int, ware
         raise AwaitingPayment(request)
     async with uow.session.begin_nested():
         if not await uow.stock.move_requisition(
-            requisition.id, (APPROVED,), ISSUED, warehouse_id=warehouse.id, issued_by_user_id=warehouse_user.id, issued_at=now,
+            requisition.id, (APPROVED,), ISSUED, warehouse_id=warehouse.id if warehouse else None,
+            issued_by_user_id=keeper.id, issued_at=now,
         ):
             raise WrongState(await uow.stock.requisition(requisition.id))  # issued by someone else, or not approved
         parts = await uow.stock.lock_parts([line.part_id for line in requisition.lines])
+        picks = await picks_for(requisition)
         moves = []
-        for line in sorted(requisition.lines, key=lambda l: l.part_id):
-            left = await uow.stock.take(line.part_id, warehouse.id, line.quantity)
+        for pick in sorted(picks, key=lambda p: (p.part_id, p.warehouse.id)):  # one order for every issue's row locks
+            left = await uow.stock.take(pick.part_id, pick.warehouse.id, pick.quantity)
             if left is None:
-                available = sum(s.quantity for s in await uow.stock.stock_of([line.part_id]) if s.warehouse_id == warehouse.id)
-                raise OutOfStock(parts[line.part_id], line.quantity, available)
+                available = sum(s.quantity for s in await uow.stock.stock_of([pick.part_id]) if s.warehouse_id == pick.warehouse.id)
+                raise OutOfStock(parts[pick.part_id], pick.quantity, available, pick.warehouse)
             moves.append(await uow.stock.add_move(StockMove(
-                part_id=line.part_id, warehouse_id=warehouse.id, user_id=warehouse_user.id, change=-line.quantity,
+                part_id=pick.part_id, warehouse_id=pick.warehouse.id, user_id=keeper.id, change=-pick.quantity,
                 quantity_after=left, reason=ISSUE, request_id=requisition.request_id, requisition_id=requisition.id, created_at=now,
             )))
     requisition = await uow.stock.requisition(requisition.id)
-    await _record(uow, requisition, warehouse_user, "parts_issued", now, warehouse=warehouse.code)
+    codes = list(dict.fromkeys(pick.warehouse.code for pick in picks))
+    await _record(uow, requisition, keeper, "parts_issued", now, **({"warehouse": codes[0]} if len(codes) == 1 else {"warehouses": codes}))
     alerts = 0
-    for move in moves:
-        alerts += await check_safety(uow, parts[move.part_id], now, alert_at or now)
-    return Issued(requisition, await uow.requests.get(requisition.request_id), warehouse, moves, alerts)
+    for part_id in sorted({move.part_id for move in moves}):  # a part taken from two warehouses is checked once
+        alerts += await check_safety(uow, parts[part_id], now, alert_at)
+    return Issued(requisition, await uow.requests.get(requisition.request_id), picks, moves, alerts)
 
 
 async def confirm_receipt(uow: UnitOfWork, engineer: User, requisition_id: int, now: datetime) -> PartRequisition:
@@ -438,29 +581,41 @@ class IssueItem:
     engineer: User
     parts: dict[int, Part]
     warehouses: list[Warehouse]  # those holding enough of every line
+    split: list[Pick[Warehouse]] | None  # when none does but all together do: the plan for several
+    short: list[Shortage]  # when even all together do not: what is missing
+
+    @property
+    def issuable(self) -> bool:
+        return bool(self.warehouses) or self.split is not None
 
 
 @dataclass(frozen=True)
 class IssueQueue:
-    items: list[IssueItem]  # what a warehouse can cover first, each group oldest approval first
+    items: list[IssueItem]  # what the warehouses can cover first, each group oldest approval first
     total: int  # approved requisitions of open jobs, shown or not
 
 
 async def issue_queue(uow: UnitOfWork, warehouse_user: User) -> IssueQueue:
     """/issue: approved requisitions of jobs still open, each with the warehouses that can cover
-    it. Those some warehouse can cover come first, so a few that nobody can cover yet (999
-    bearings) do not hide the ones that could go out now."""
+    it (or the plan for several). Those the warehouses can cover come first, so a few that nobody
+    can cover yet (999 bearings) do not hide the ones that could go out now."""
     _require_warehouse(warehouse_user)
     warehouses = await uow.stock.warehouses()
     items = [await _issue_item(uow, requisition, warehouses)
              for requisition in await uow.stock.requisitions_with_status(APPROVED, ISSUE_SCAN, request_statuses=requests.OPEN_STATUSES)]
-    items.sort(key=lambda item: not item.warehouses)  # stable: the order by approval holds within each group
+    items.sort(key=lambda item: not item.issuable)  # stable: the order by approval holds within each group
     return IssueQueue(items[:ISSUE_LIST_SHOWN], await uow.stock.count_with_status(APPROVED, request_statuses=requests.OPEN_STATUSES))
 
 
 async def issue_item(uow: UnitOfWork, warehouse_user: User, requisition_id: int) -> IssueItem | None:
     """One requisition's issue card as of now; None when it is no longer waiting to be issued."""
     _require_warehouse(warehouse_user)
+    return await waiting_item(uow, requisition_id)
+
+
+async def waiting_item(uow: UnitOfWork, requisition_id: int) -> IssueItem | None:
+    """`issue_item` for the bot itself (telling the warehouse and the engineer of an approval):
+    no reader to check."""
     requisition = await uow.stock.requisition(requisition_id)
     if requisition is None or requisition.status != APPROVED:
         return None
@@ -470,14 +625,23 @@ async def issue_item(uow: UnitOfWork, warehouse_user: User, requisition_id: int)
 
 async def _issue_item(uow: UnitOfWork, requisition: PartRequisition, warehouses: list[Warehouse]) -> IssueItem:
     lines = [(line.part_id, line.quantity) for line in requisition.lines]
-    per_warehouse: dict[int, dict[int, int]] = {}
-    for row in await uow.stock.stock_of([part_id for part_id, _ in lines]):
-        per_warehouse.setdefault(row.warehouse_id, {})[row.part_id] = row.quantity
+    stock = await _stock_by_warehouse(uow, requisition, warehouses)
+    whole = [w for w in warehouses if enough_in(lines, stock[w])]
     return IssueItem(
         requisition=requisition, request=await uow.requests.get(requisition.request_id),
         engineer=await uow.users.get(requisition.engineer_id), parts=await parts_by_id(uow, [p for p, _ in lines]),
-        warehouses=[w for w in warehouses if enough_in(lines, per_warehouse.get(w.id, {}))],
+        warehouses=whole, split=None if whole else split_plan(lines, stock), short=shortages(lines, stock),
     )
+
+
+async def tell_waiting_for_stock(uow: UnitOfWork, item: IssueItem, notice: dict[str, Any], now: datetime) -> bool:
+    """The engineer of an approved requisition that all warehouses together cannot cover hears
+    that it waits for stock and what is short (`notice`: the rendered view's payload). Once per
+    requisition, however often its card is looked at (the outbox key); the issue notice tells
+    them when it goes out. True when this call queued it."""
+    if not item.short or item.engineer is None:
+        return False
+    return await notices.queue(uow, item.engineer, notices.VIEW, notice, f"{WAITING_FOR_STOCK}:{item.requisition.id}", now)
 
 
 async def reconcile(uow: UnitOfWork, request_id: int) -> list[Difference]:

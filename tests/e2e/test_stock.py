@@ -356,3 +356,102 @@ async def test_a_parts_import_error_quotes_the_bad_cell_as_it_is_in_the_file(fak
     assert "“35<50” is not a price" in dora.last.text, dora.last.text
     assert "“1&2” is not a whole number" in dora.last.text
     fake.assert_no_rejections()
+
+
+async def _restock(dora, row: str) -> None:
+    """A stock count of one part in one warehouse, as the admin imports it."""
+    await dora.send_text("/import")
+    await dora.send_document("count.csv", data=("Code,Name,Warehouse,Quantity\n" + row + "\n").encode())
+
+
+async def _requisition_id(desk, number: str) -> int:
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        return (await stock.requisitions_of(uow, request.id))[-1].id
+
+
+def _waiting_notice(requisition_id: int, number: str, missing: int) -> str:
+    return en("⏳ Requisition {id} for job {number} is approved but waits for stock; short: {missing}. The warehouse issues it once the parts are in.",
+              id=requisition_id, number=number, missing=en("{part}: {missing} short", part="SEAL-1 · Shaft seal", missing=missing))
+
+
+async def test_parts_no_single_warehouse_holds_are_issued_from_several_after_the_keeper_sees_the_plan(fake, desk):
+    dora, ed, sun, alice, number, card = await _job_with_requisition(fake, desk, 5820, quantity="12")  # MAIN holds 10 seals
+    wu = await enrol(fake, dora, 5825, "Wu", "warehouse")
+    await _restock(dora, "SEAL-1,Shaft seal,EAST,5")
+    await sun.press(en("✅ Approve"), card)
+    requisition_id = await _requisition_id(desk, number)
+    await wu.send_text("/issue")
+    issue_card = wu.last
+    assert en("No single warehouse holds all of these parts; together they do.") in issue_card.text
+    assert issue_card.button_texts == [en("📦 Issue from several warehouses"), en("🔄 Refresh")]
+
+    await wu.press(en("📦 Issue from several warehouses"), issue_card)
+    plan = wu.message(issue_card.message_id)  # the card shows the plan before anything is taken
+    assert en("{warehouse}: {lines}", warehouse="MAIN", lines="SEAL-1 · Shaft seal × 10") in plan.text
+    assert en("{warehouse}: {lines}", warehouse="EAST", lines="SEAL-1 · Shaft seal × 2") in plan.text
+    assert plan.button_texts == [en("✅ Issue as planned"), en("⬅️ Back")]
+    confirm = plan.buttons[0]["callback_data"]
+    await ed.press_data(confirm)  # the engineer cannot issue to himself
+    assert ed.callback_answers[-1][1] == en("This button is no longer valid.")
+
+    await _restock(dora, "SEAL-1,Shaft seal,EAST,1")  # a stock count while the keeper reads: 11 in all, 12 needed
+    await wu.press_data(confirm, plan)
+    assert wu.callback_answers[-1][1] == en("The stock has changed since this plan was shown; nothing was issued. Check the card as it is now.")
+    short = wu.message(issue_card.message_id)
+    assert en("{part}: {missing} short ({available} in stock, {wanted} needed)", part="SEAL-1 · Shaft seal", missing=1, available=11, wanted=12) in short.text
+    assert short.button_texts == [en("🔄 Refresh")]
+    await wu.send_text("/issue")  # seen again: the engineer is told only once
+    await desk.sweep()
+    assert sum(_waiting_notice(requisition_id, number, 1) in (m.text or "") for m in ed.messages) == 1
+    assert await _requisitions(desk, number) == ["approved"]
+
+    await _restock(dora, "SEAL-1,Shaft seal,EAST,5")
+    await wu.press(en("🔄 Refresh"), issue_card)
+    await wu.press(en("📦 Issue from several warehouses"), issue_card)
+    await wu.press(en("✅ Issue as planned"), issue_card)
+    lines = "; ".join([en("{warehouse}: {lines}", warehouse="MAIN", lines="SEAL-1 · Shaft seal × 10"),
+                       en("{warehouse}: {lines}", warehouse="EAST", lines="SEAL-1 · Shaft seal × 2")])
+    assert en("✅ Requisition {id} for job {number} issued from several warehouses by {name}: {plan}",
+              id=requisition_id, number=number, name="Wu", plan=lines) in wu.message(issue_card.message_id).text
+    seal = await _seal_id(desk)
+    assert {k: v for k, v in (await _stock(desk)).items() if k[0] == seal} == {(seal, "MAIN"): 0, (seal, "EAST"): 3}
+    await wu.press_data(confirm, issue_card)  # the confirmation pressed again
+    assert wu.callback_answers[-1][1] == en("Requisition {id} has already been issued.", id=requisition_id)
+
+    notice = next(m for m in reversed(ed.messages) if en("✅ Parts received") in m.button_texts)
+    assert en("📦 Parts for job {number} were issued from several warehouses by {name}: {plan}. Press the button when you have them.",
+              number=number, name="Wu", plan=lines) in notice.text
+    await ed.press(en("✅ Parts received"), notice)
+    assert await _requisitions(desk, number) == ["received"]
+    async with desk.db.uow() as uow:
+        moves = list(await uow.session.scalars(select(StockMove).where(StockMove.reason == stock.ISSUE).order_by(StockMove.id)))
+        assert sorted((m.change, m.quantity_after, m.requisition_id) for m in moves) == [(-10, 0, requisition_id), (-2, 3, requisition_id)]
+    fake.assert_no_rejections()
+
+
+async def _seal_id(desk) -> int:
+    async with desk.db.uow() as uow:
+        return (await uow.parts.by_code("SEAL-1")).id
+
+
+async def test_an_approved_requisition_the_stock_cannot_cover_tells_the_engineer_once_what_is_short(fake, desk):
+    dora, ed, sun, alice, number, card = await _job_with_requisition(fake, desk, 5830, quantity="15")  # 10 seals in all
+    wu = await enrol(fake, dora, 5835, "Wu", "warehouse")
+    await sun.press(en("✅ Approve"), card)
+    await desk.sweep()
+    requisition_id = await _requisition_id(desk, number)
+    assert sum(_waiting_notice(requisition_id, number, 5) in (m.text or "") for m in ed.messages) == 1
+    issue_card = next(m for m in reversed(wu.messages) if number in (m.text or ""))
+    assert en("Not enough in all warehouses together; it waits for stock:") in issue_card.text
+    assert en("{part}: {missing} short ({available} in stock, {wanted} needed)", part="SEAL-1 · Shaft seal", missing=5, available=10, wanted=15) in issue_card.text
+    assert issue_card.button_texts == [en("🔄 Refresh")]
+
+    await wu.send_text("/issue")
+    await _restock(dora, "SEAL-1,Shaft seal,EAST,2")  # some arrive, not enough
+    await wu.press(en("🔄 Refresh"), issue_card)
+    assert en("{part}: {missing} short ({available} in stock, {wanted} needed)", part="SEAL-1 · Shaft seal", missing=3, available=12, wanted=15) \
+        in wu.message(issue_card.message_id).text
+    await desk.sweep()
+    assert sum("⏳" in (m.text or "") for m in ed.messages) == 1  # told once, not on every look at the card
+    fake.assert_no_rejections()

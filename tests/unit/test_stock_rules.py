@@ -43,6 +43,29 @@ def test_a_warehouse_covers_a_requisition_only_with_enough_of_every_line():
     assert not stock.enough_in(lines, {1: 9})
 
 
+def test_several_warehouses_are_planned_those_covering_most_first():
+    lines = [(1, 2), (2, 1), (3, 4)]
+    held = {"A": {1: 2, 3: 1}, "B": {2: 5, 3: 4}, "C": {1: 9, 2: 1}}
+    # B and C each cover two lines whole, B with more units; then line 1 whole from A (first of A and C)
+    assert stock.split_plan(lines, held) == [stock.Pick("B", 2, 1), stock.Pick("B", 3, 4), stock.Pick("A", 1, 2)]
+
+
+def test_a_line_no_warehouse_holds_whole_is_taken_from_the_one_holding_most_first():
+    assert stock.split_plan([(1, 6)], {"EAST": {1: 1}, "MAIN": {1: 5}}) == [stock.Pick("MAIN", 1, 5), stock.Pick("EAST", 1, 1)]
+
+
+def test_parts_only_in_different_warehouses_are_planned_one_from_each():
+    assert stock.split_plan([(1, 1), (2, 1)], {"W1": {1: 3}, "W2": {2: 3}}) == [stock.Pick("W1", 1, 1), stock.Pick("W2", 2, 1)]
+
+
+def test_what_all_warehouses_together_cannot_cover_has_no_plan_and_is_listed_as_short():
+    lines, held = [(1, 7), (2, 1), (3, 1)], {"MAIN": {1: 5, 3: 1}, "EAST": {1: 1}}
+    assert stock.split_plan(lines, held) is None
+    assert stock.shortages(lines, held) == [stock.Shortage(1, 7, 6), stock.Shortage(2, 1, 0)]
+    assert [s.missing for s in stock.shortages(lines, held)] == [1, 1]
+    assert stock.shortages([(1, 6)], held) == []
+
+
 def test_reconcile_lists_only_parts_whose_issued_and_used_quantities_differ():
     differences = stock.compare_usage({1: 2, 2: 1, 3: 4}, {1: 2, 2: 3, 5: 1}, {1: "Bearing", 2: "Seal", 3: "Belt", 5: "Fuse"}, [("Grease", 1)])
     assert differences == [
@@ -52,8 +75,10 @@ def test_reconcile_lists_only_parts_whose_issued_and_used_quantities_differ():
 
 
 def test_stock_buttons_fit_telegram_and_parse_back():
-    for payload in (IssueButton(123456789012, 123456789012), RequisitionButton(123456789012, "received")):
+    for payload in (IssueButton(123456789012, 123456789012), IssueButton(123456789012, 0, "split", "f" * stock.PLAN_KEY_LENGTH),
+                    RequisitionButton(123456789012, "received")):
         assert len(payload.pack().encode()) <= 64 and parse(payload.pack()) == payload
+    assert parse("1:iss:5:2") == IssueButton(5, 2)  # a card sent before the split issue existed still works
 
 
 def _parts(text: str) -> registry.ParsedFile:
