@@ -14,7 +14,7 @@ from bot.callbacks import CaseButton, ConsultationButton, DispatchButton, Escala
 from bot.i18n import Translator
 from bot.keyboards import button, dialog_button, dialog_nav, inline
 from bot.labels import KIND_LABELS
-from bot.services import consultation, escalation
+from bot.services import consultation, escalation, requests
 from bot.services.escalation import Asking, Case, ExpertChoice
 from bot.staff_views import display_name
 from bot.telegram_text import shorten
@@ -117,6 +117,15 @@ def cases_view(_: Translator, cases: list[tuple[Escalation, ServiceRequest]]) ->
         for case, request in cases
     ]
     return View(_("<b>Your open cases</b> ({count}), oldest first:", count=len(cases)), inline(rows))
+
+
+def case_closed(_: Translator, escalation_: Escalation, request: ServiceRequest) -> View:
+    """To the expert: the request of their unanswered question is over, so is the question."""
+    if request.status == requests.CANCELLED:
+        head = _("🧠 Case {number} is withdrawn: the request was cancelled, so no answer is needed.", number=request.number)
+    else:
+        head = _("🧠 Case {number} is withdrawn: the request is closed, so no answer is needed.", number=request.number)
+    return View("\n".join([head, _("Question:"), _text(shorten(escalation_.question, 300))]))
 
 
 def answer_prompt(_: Translator, draft: Draft) -> View:

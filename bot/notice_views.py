@@ -1,4 +1,4 @@
-"""Alerts the outbox sender raises on its own: somebody blocked the bot."""
+"""Notices the outbox renders as it sends them: somebody blocked the bot, a report closed by timeout."""
 from __future__ import annotations
 
 from bot.i18n import Translator
@@ -26,3 +26,19 @@ def unreachable_alert(_: Translator, found: Unreachable) -> View:
     if found.open_requests:
         text += "\n" + _("Open requests: {numbers}", numbers=", ".join(request.number for request in found.open_requests))
     return View(text)
+
+
+def closed_by_timeout(_: Translator, number: str, hours: int) -> View:
+    """To the customer who did not answer the work report."""
+    return View(_(
+        "Request {number} is closed: we did not hear back within {hours} hours after the work report, so we count it as resolved. If the problem comes back, report it with /new.",
+        number=number, hours=hours,
+    ))
+
+
+def closed_by_timeout_for_staff(_: Translator, number: str, hours: int) -> View:
+    """To the engineer whose report it was and the dispatchers: the job left their lists unanswered."""
+    return View(_(
+        "🕑 Request {number} is closed as confirmed by timeout: the customer did not answer the work report within {hours} hours.",
+        number=number, hours=hours,
+    ))

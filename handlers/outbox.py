@@ -43,10 +43,10 @@ from typing import Any
 
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
-from bot import approval_views, clock_views, notice_views, stock_views
+from bot import approval_views, clock_views, escalation_views, notice_views, stock_views
 from bot.flood import NOTIFICATION, NOTIFICATION_NOW, WouldWait, retry_after_seconds
 from bot.i18n import Translator
-from bot.services import approvals, complaints, followups, maintenance, notices, reminders, statistics, stock
+from bot.services import approvals, complaints, escalation, followups, maintenance, notices, reminders, statistics, stock
 from bot.views import View
 from handlers import approvals as approval_handlers
 from handlers import complaints as complaint_handlers
@@ -59,6 +59,7 @@ from storage.models import ApprovalPost, OutboxMessage, User
 
 log = logging.getLogger(__name__)
 CLOSED_BY_TIMEOUT = "closed_by_timeout"  # kind: a report closed because the customer did not answer
+CLOSED_BY_TIMEOUT_STAFF = "closed_by_timeout_staff"  # kind: the same, to its engineer and the dispatchers
 PEOPLE_PER_ROUND = 200
 CONCURRENT_CHATS = 64  # people served at once: enough to fill the overall limit at one message a second each
 LEASE = timedelta(minutes=5)  # a sender that died holding rows gives them up after this
@@ -303,10 +304,12 @@ async def _compose(deps: Deps, uow: UnitOfWork, user: User | None, messages: lis
         elif message.kind == statistics.OUTBOX_KIND and statistics.may_read(user):
             parcels.append(Parcel([message.id], None, report=(message.payload["month"], _)))
         elif message.kind == CLOSED_BY_TIMEOUT:
-            view = View(_(
-                "Request {number} is closed: we did not hear back within {hours} hours after the work report, so we count it as resolved. If the problem comes back, report it with /new.",
-                number=message.payload["number"], hours=message.payload["hours"],
-            ))
+            view = notice_views.closed_by_timeout(_, message.payload["number"], message.payload["hours"])
+        elif message.kind == CLOSED_BY_TIMEOUT_STAFF:
+            view = notice_views.closed_by_timeout_for_staff(_, message.payload["number"], message.payload["hours"])
+        elif message.kind == escalation.CASE_CLOSED:  # rendered as sent: said only while the case stays closed and unanswered
+            found = await escalation.closed_case(uow, message.payload["escalation_id"])
+            view = escalation_views.case_closed(_, *found) if found else None
         if view is not None:
             parcels.append(Parcel([message.id], view))
     return user.telegram_id, parcels

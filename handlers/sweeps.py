@@ -1,6 +1,7 @@
 """Work done on time rather than on a message: the periodic sweep.
 
-A sweep (1) closes reports customers left unanswered, (2) records the reminders that are due
+A sweep (1) closes reports customers left unanswered (telling them, the engineer, the dispatchers
+and an expert whose question was still open), (2) records the reminders that are due
 (and the monthly report on its day), (3) sends what the outbox holds (handlers/outbox.py), (4)
 forgets old update ids. Each step reads and writes rows only, so any number of bot processes may
 sweep the same database: steps 1-2 lock what they touch (SKIP LOCKED), step 3 claims people's rows
@@ -13,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.services import confirmation, followups
+from bot.services import confirmation, followups, notices
 from handlers import followups as followup_handlers
 from handlers import maintenance as maintenance_handlers
 from handlers import reports as report_handlers
 from handlers.common import Deps, DEPS_KEY
-from handlers.outbox import CLOSED_BY_TIMEOUT, deliver
+from handlers.outbox import CLOSED_BY_TIMEOUT, CLOSED_BY_TIMEOUT_STAFF, deliver
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -55,19 +56,23 @@ async def sweep_with(bot: Any, deps: Deps, *, send: bool = True) -> SweepResult:
 
 
 async def close_unconfirmed(deps: Deps, now: datetime) -> int:
-    """Close reports past the confirmation window and queue a note for each customer."""
+    """Close reports past the confirmation window and queue a note for each customer, and for
+    the engineer and the dispatchers (keyed per request and person: a second sweep adds none)."""
     window = deps.policy.closing.confirmation_timeout
     async with deps.db.uow() as uow:
         closed = await confirmation.close_unconfirmed(uow, now, window)
         for request in closed:
             await followups.schedule_after_close(uow, deps.policy.follow_ups, deps.settings.timezone, request, now)
+            payload = {"number": request.number, "hours": int(window.total_seconds() // 3600)}
+            for person in await confirmation.told_of_timeout(uow, request):  # news, not a call to act: in staff hours
+                await notices.queue(uow, person, CLOSED_BY_TIMEOUT_STAFF, payload, f"{CLOSED_BY_TIMEOUT}:{request.id}:{person.id}", now,
+                                    not_before=deps.planner.staff_time(now, urgent=False))
             customer = await uow.customers.get(request.customer_id)
             if customer.user_id is None or customer.erased_at is not None:
                 continue
             await uow.outbox.add_once(OutboxMessage(
                 key=f"{CLOSED_BY_TIMEOUT}:{request.id}", user_id=customer.user_id, kind=CLOSED_BY_TIMEOUT,
-                payload={"number": request.number, "hours": int(window.total_seconds() // 3600)},
-                not_before=deps.planner.customer_time(now), created_at=now,
+                payload=payload, not_before=deps.planner.customer_time(now), created_at=now,
             ))
         await uow.commit()
     return len(closed)

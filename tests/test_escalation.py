@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from bot.callbacks import CaseButton, ConsultationButton, EscalationButton, ExpertPickButton, parse
 from bot.config import DEFAULT_POLICY_FILE
 from bot.policy import load_policy
-from bot.services import consultation, dialogs, dispatch, escalation, intake, requests, staff, users
+from bot.services import cancellation, consultation, dialogs, dispatch, escalation, intake, requests, staff, users
 from bot.services.errors import NotAllowed, NotFound, StaleAction, TooLong, WrongInput
 from bot.services.inputs import PhotoInput, TextInput
-from storage.models import Escalation
+from storage.models import Escalation, OutboxMessage
 from storage.repositories import EscalationRepository
 from tests.test_services import _customer, _filled_draft
 
@@ -230,6 +230,41 @@ async def test_escalating_a_closed_request_or_with_an_empty_question_is_refused(
         with pytest.raises(NotAllowed):
             await escalation.escalate(uow, s["dora"], s["request"].id, s["yuri"].id, "Why?", clock.now())
 
+
+
+async def _told_case_closed(uow) -> list[tuple[int, int]]:
+    """(expert's user id, escalation id) of every "no answer needed" notice queued."""
+    rows = await uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == escalation.CASE_CLOSED).order_by(OutboxMessage.id))
+    return [(row.user_id, row.payload["escalation_id"]) for row in rows]
+
+
+async def test_the_expert_of_a_question_still_open_is_told_once_when_the_customer_cancels(database, clock):
+    async with database.uow() as uow:
+        s = await _setup(uow, clock)
+        request = s["request"]
+        await escalation.escalate(uow, s["dora"], request.id, s["xena"].id, "Why does it trip?", clock.now())
+        staff.toggle_duty(s["xena"])  # her shift ends: the dispatcher asks Yuri instead, whose question replaces hers
+        asked, _, _ = await escalation.escalate(uow, s["dora"], request.id, s["yuri"].id, "Why does it trip?", clock.now())
+        assert [c.open_cases for c in await escalation.experts(uow, s["dora"], request.id)] == [1]
+        other = await intake.submit(uow, s["user"], s["customer"], await _filled_draft(uow, s["user"], s["customer"], clock), POLICY, clock.now(), SHANGHAI)
+        await cancellation.cancel_by_customer(uow, s["user"], request, clock.now())
+        assert await _told_case_closed(uow) == [(s["yuri"].id, asked.id)]  # not Xena: her question had already ended
+        assert await escalation.open_cases(uow, s["yuri"]) == []
+        assert [c.open_cases for c in await escalation.experts(uow, s["dora"], other.id)] == [0]
+        with pytest.raises(NotAllowed):  # a late answer is refused
+            await escalation.answer(uow, s["yuri"], asked.id, "Cause", "Plan", clock.now())
+        await escalation.end_with_request(uow, request, clock.now())  # ended again (a retried close): still one notice
+        assert await _told_case_closed(uow) == [(s["yuri"].id, asked.id)]
+
+
+async def test_the_expert_is_told_when_the_dispatcher_closes_but_not_after_answering(database, clock):
+    async with database.uow() as uow:
+        s = await _setup(uow, clock)
+        answered, request, _ = await escalation.escalate(uow, s["dora"], s["request"].id, s["xena"].id, "Why?", clock.now())
+        await escalation.answer(uow, s["xena"], answered.id, "Worn bearing", "Replace it", clock.now())
+        open_case, _, _ = await escalation.escalate(uow, s["dora"], request.id, s["yuri"].id, "Still trips. Next?", clock.now())
+        await cancellation.close_by_dispatcher(uow, s["dora"], request.id, "Customer bought a new pump", clock.now())
+        assert await _told_case_closed(uow) == [(s["yuri"].id, open_case.id)]
 
 # --- answering the customer -----------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 What hangs on the request ends with it: its open approvals are withdrawn (nobody is asked, or
 chased, to decide about a request that is over), spare parts not issued yet are no longer
-requested (nothing goes out to a job that is over), and a return whose product is still with the
+requested (nothing goes out to a job that is over), an expert's unanswered question ends (the
+expert is told no answer is needed), and a return whose product is still with the
 customer is cancelled, so that product may be returned later. Once the warehouse has the product
 the customer can no longer cancel: the return is finished there (refund, exchange or repair).
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.services import approvals, dispatch, requests, returns, stock
+from bot.services import approvals, dispatch, escalation, requests, returns, stock
 from bot.services.errors import NotAllowed
 from storage.db import UnitOfWork
 from storage.models import Approval, ServiceRequest, User
@@ -72,4 +73,5 @@ async def close_by_dispatcher(uow: UnitOfWork, actor: User, request_id: int, not
 async def _end_what_hangs_on(uow: UnitOfWork, request: ServiceRequest, actor: User, now: datetime) -> list[Approval]:
     withdrawn = await returns.end_with_request(uow, request, actor, now)
     withdrawn += await stock.cancel_unissued(uow, request.id, actor, approvals.REQUEST_ENDED, now)
+    await escalation.end_with_request(uow, request, now)
     return withdrawn + await approvals.withdraw_open(uow, request.id, actor, approvals.REQUEST_ENDED, now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.services import dialogs, jobs, requests, returns
+from bot.services import dialogs, escalation, jobs, requests, returns
 from bot.services.errors import InvalidValue, NotAllowed, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
@@ -61,6 +61,7 @@ async def confirm(uow: UnitOfWork, user: User, customer: Customer | None, reques
         await jobs.record(uow, request, user, "confirmed", now, before=before, after=request.status)
         survey = await uow.jobs.survey_of(request.id) or await uow.jobs.add_survey(Survey(request_id=request.id, created_at=now))
         await dialogs.begin(uow, user.id, SURVEY, STARS, {"request_id": request.id, "survey_id": survey.id}, now)
+        await escalation.end_with_request(uow, request, now)  # an expert's question still open on it is over
         return Verdict(request, report, True, tuple(await returns.end_with_request(uow, request, user, now)))
     request.status, request.repeat_repair = requests.IN_PROGRESS, True
     engineer = await uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None
@@ -91,9 +92,20 @@ async def close_unconfirmed(uow: UnitOfWork, now: datetime, window: timedelta) -
         before = request.status
         request.status, request.closed_reason = requests.CLOSED, TIMEOUT
         await returns.end_with_request(uow, request, None, now)  # a return waiting on it ends too
+        await escalation.end_with_request(uow, request, now)  # and so does an expert's question
         await jobs.record(uow, request, None, "confirmed_by_timeout", now, before=before, after=request.status)
         closed.append(request)
     return closed
+
+
+async def told_of_timeout(uow: UnitOfWork, request: ServiceRequest) -> list[User]:
+    """Who hears, besides the customer, that a request closed by timeout: the engineer whose report
+    it was (as when the customer confirms) and the dispatchers, since nobody acted and the job
+    just leaves their lists."""
+    report = await uow.jobs.report_of(request.id)
+    engineer = await uow.users.get(report.engineer_id) if report is not None else None
+    people = [engineer] if engineer is not None else []
+    return people + [d for d in await requests.dispatchers(uow) if d not in people]
 
 
 # --- the survey (stars → on time → optional comment) ----------------------------------------

@@ -16,7 +16,7 @@ from datetime import datetime
 from bot.services import dialogs, requests
 from bot.services.errors import DomainError, NotAllowed, NotFound
 from bot.services.dispatch import NOT_QUEUED_KINDS, is_dispatcher
-from bot.services.escalation import OPEN
+from bot.services.escalation import OPEN, end_with_request
 from bot.services.validation import clean_text
 from storage.db import UnitOfWork
 from storage.models import Customer, Draft, RequestEvent, ServiceRequest, User
@@ -146,6 +146,7 @@ async def _close(uow: UnitOfWork, actor: User, request: ServiceRequest, action: 
         request_id=request.id, actor_user_id=actor.id, action=action, internal=False, created_at=now,
         details={"before": before, "after": requests.CLOSED},
     ))
+    await end_with_request(uow, request, now)  # an expert still asked about it needs to answer no more
 
 
 async def confirm_answered(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, now: datetime) -> ServiceRequest:

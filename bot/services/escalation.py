@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.services import dialogs, requests
+from bot.services import dialogs, notices, requests
 from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.dispatch import is_dispatcher, open_request
@@ -27,6 +27,8 @@ QUESTION_DIALOG, QUESTION_STEP = "escalate", "question"
 # The expert's dialog: cause analysis → repair plan → review (send, edit, cancel).
 ANSWER_DIALOG = "expert_answer"
 CAUSE, PLAN, REVIEW = "cause", "plan", "review"
+# Outbox kind: the request of an expert's unanswered question closed ({"escalation_id"}), no answer is needed.
+CASE_CLOSED = "case_closed"
 
 
 class AlreadyEscalated(DomainError):
@@ -155,6 +157,31 @@ async def open_cases(uow: UnitOfWork, expert: User) -> list[tuple[Escalation, Se
     if not is_expert(expert):
         raise NotAllowed()
     return await uow.escalations.unanswered_of_expert(expert.id, OPEN)
+
+
+async def end_with_request(uow: UnitOfWork, request: ServiceRequest, now: datetime) -> list[User]:
+    """Called wherever a request closes or is cancelled, in that transaction: the expert whose
+    question on it is still unanswered is told, once per question, that no answer is needed.
+    The question ends with the request by itself (/cases, the counts and a late answer all go by
+    the request's status), but without this the expert would only find out by answering.
+    Returns the experts told."""
+    told = []
+    for open_case in await uow.escalations.unanswered_of_request(request.id):  # the latest question only
+        expert = await uow.users.get(open_case.expert_id)
+        if expert is not None and is_expert(expert) and await notices.queue(
+            uow, expert, CASE_CLOSED, {"escalation_id": open_case.id}, f"{CASE_CLOSED}:{open_case.id}", now,
+        ):
+            told.append(expert)
+    return told
+
+
+async def closed_case(uow: UnitOfWork, escalation_id: int) -> tuple[Escalation, ServiceRequest] | None:
+    """A CASE_CLOSED notice as it is sent: None when there is nothing to say any more."""
+    escalation = await uow.escalations.get(escalation_id)
+    request = await uow.requests.get(escalation.request_id) if escalation is not None else None
+    if request is None or request.status not in (requests.CLOSED, requests.CANCELLED) or escalation.answered_at is not None:
+        return None
+    return escalation, request
 
 
 @dataclass(frozen=True)

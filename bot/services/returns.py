@@ -31,7 +31,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.policy import Policy, ReturnPolicy
-from bot.services import approvals, dialogs, dispatch, quotes, requests
+from bot.services import approvals, dialogs, dispatch, escalation, quotes, requests
 from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction
 from bot.services.validation import clean_text
 from storage.db import UnitOfWork
@@ -398,6 +398,7 @@ async def _finish(uow: UnitOfWork, approval: Approval, now: datetime) -> None:
     await uow.returns.move(case, PENDING, REJECTED, decided_at=now, updated_at=now, note=reason)
     request.status, request.closed_reason, request.updated_at = requests.CLOSED, "return_rejected", now
     await _event(uow, request, approval.decided_by_id, "return_rejected", now, text=reason)
+    await escalation.end_with_request(uow, request, now)
 
 
 approvals.FINISHERS["return"] = _finish
@@ -499,6 +500,7 @@ async def advance(uow: UnitOfWork, actor: User, return_id: int, action: str, now
     request.updated_at = now
     if target in FINAL_STATES and request_open:
         request.status, request.closed_reason = requests.CLOSED, target
+        await escalation.end_with_request(uow, request, now)
     if target in (REFUNDED, EXCHANGED) and case.product_id is not None:
         # the returned unit is ours again (refunded, or swapped for another): no longer the
         # customer's to return a second time; a replacement unit is claimed by its own serial

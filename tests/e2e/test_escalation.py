@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from bot.services import escalation
 from storage.models import AuditEntry
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
-from tests.e2e.helpers import TRANSLATORS, enrol, file_request, onboard, t
+from tests.e2e.helpers import TRANSLATORS, assign, enrol, file_request, onboard, report_by_phone, t
 
 
 
@@ -370,4 +371,89 @@ async def test_when_the_dispatcher_who_asked_has_left_too_every_dispatcher_is_to
         told = next(m for m in reversed(dispatcher.messages) if "can no longer answer the question on" in (m.text or ""))
         assert number in told.text and "a dispatcher who has left" in told.text and f"Open {number}" in told.button_texts
     assert not any("can no longer answer" in (m.text or "") for m in dan.messages)
+    fake.assert_no_rejections()
+
+
+async def _ask_xena(fake, dora, xena_id: int, alice_id: int, question: str = "Cause of the tripping?"):
+    """Alice's repair with a question open with Xena: (customer, expert, number)."""
+    alice = fake.add_user(user_id=alice_id, first_name="Alice", language_code="en")
+    xena = await enrol(fake, dora, xena_id, "Xena", "technical_expert")
+    await onboard(alice)
+    number = await file_request(alice)
+    await _open_card(dora, number)
+    await dora.press("Ask an expert")
+    await dora.press("Xena")
+    await dora.send_text(question)
+    return alice, xena, number
+
+
+def _closed_notices(expert, number: str) -> list[str]:
+    return [m.text for m in expert.messages if f"Case {number} is withdrawn" in (m.text or "")]
+
+
+async def test_the_expert_hears_once_when_the_dispatcher_closes_the_request_of_an_open_question(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice, xena, number = await _ask_xena(fake, dora, 6211, 6011)
+    case = next(m for m in xena.messages if "✍️ Write analysis" in m.button_texts)
+    await xena.press("✍️ Write analysis", case)
+    await xena.send_text("Probably the motor winding.")  # halfway through the answer
+
+    await dora.send_text(number)
+    await dora.press("🗂 Close the request")
+    await dora.send_text("Customer bought a new pump")
+    await desk.sweep()
+    assert _closed_notices(xena, number) == [
+        "\n".join([t("en", "🧠 Case {number} is withdrawn: the request is closed, so no answer is needed.", number=number),
+                   "Question:", "Cause of the tripping?"]),
+    ]
+    await desk.sweep()
+    assert len(_closed_notices(xena, number)) == 1  # told once
+
+    await xena.send_text("Rewind the motor.")
+    await xena.press("📤 Send")  # the answer finished after the close is politely refused
+    assert xena.last.text == "This request is closed or cancelled; the case is withdrawn."
+    await xena.press("✍️ Write analysis", case)
+    assert xena.callback_answers[-1][1] == "This request is closed or cancelled; the case is withdrawn."
+    await xena.send_text("/cases")
+    assert xena.last.text == "You have no open cases."
+    other = await file_request(alice)
+    await _open_card(dora, other)
+    await dora.press("Ask an expert")
+    assert "Xena · 0 open cases" in dora.last.button_texts[0]
+    fake.assert_no_rejections()
+
+
+async def test_the_expert_hears_when_the_customer_cancels_the_request_of_an_open_question(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice, xena, number = await _ask_xena(fake, dora, 6212, 6012)
+    await alice.send_text(f"/status {number}")
+    await alice.press("Cancel this request")
+    await alice.press("Yes, cancel it")
+    await desk.sweep()
+    assert [text.splitlines()[0] for text in _closed_notices(xena, number)] == [
+        t("en", "🧠 Case {number} is withdrawn: the request was cancelled, so no answer is needed.", number=number),
+    ]
+    fake.assert_no_rejections()
+
+
+@pytest.mark.parametrize("closing", ["resolved", "timeout"])
+async def test_the_expert_hears_when_the_repair_of_an_open_question_is_confirmed(fake, desk, closing):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 6111, "Ed", "engineer")
+    alice, xena, number = await _ask_xena(fake, dora, 6213, 6013)
+    await assign(dora, number, "Ed", "en")
+    await ed.press("Accept")
+    await report_by_phone(ed)  # Ed solved it before Xena answered
+    if closing == "resolved":
+        await alice.press("Resolved")
+    else:
+        desk.clock.advance(timedelta(hours=73))
+    await desk.sweep()
+    async with desk.db.uow() as uow:
+        assert (await uow.requests.by_number(number)).status == "closed"
+    assert [text.splitlines()[0] for text in _closed_notices(xena, number)] == [
+        t("en", "🧠 Case {number} is withdrawn: the request is closed, so no answer is needed.", number=number),
+    ]
+    await desk.sweep()
+    assert len(_closed_notices(xena, number)) == 1
     fake.assert_no_rejections()

@@ -289,6 +289,32 @@ async def test_unanswered_report_closes_by_timeout(fake, desk):
     fake.assert_no_rejections()
 
 
+async def test_a_report_closed_by_timeout_tells_its_engineer_and_the_dispatchers_once(fake, desk):
+    dora, wang = fake.users[DISPATCHER_ID], fake.users[SECOND_DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5411, "Ed", "engineer")
+    alice = fake.add_user(user_id=5412, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed", "en")
+    await ed.press("Accept")
+    await report_by_phone(ed)
+    await ed.send_text("/jobs")
+    assert number in ed.last.button_texts[0]  # the job waits for Alice's verdict on Ed's list
+    seen = {person: len(person.messages) for person in (dora, wang, ed)}
+    desk.clock.advance(timedelta(hours=73))
+    assert (await desk.sweep()).closed == 1
+    for person, language in ((ed, "en"), (dora, "en"), (wang, "en")):  # Wang never wrote: the default language
+        told = [m.text for m in person.messages[seen[person]:] if number in (m.text or "")]
+        assert told == [t(language, "🕑 Request {number} is closed as confirmed by timeout: the customer did not answer the work report within {hours} hours.",
+                          number=number, hours=72)], (person.first_name, told)
+    seen = {person: len(person.messages) for person in (dora, wang, ed)}
+    await desk.sweep()  # a second sweep (or a second process) tells nobody again
+    assert all(len(person.messages) == seen[person] for person in seen)
+    await ed.send_text("/jobs")
+    assert ed.last.text == "You have no open jobs."
+    fake.assert_no_rejections()
+
+
 async def test_forged_job_and_verdict_buttons_are_refused_and_audited(fake, desk):
     dora = fake.users[DISPATCHER_ID]
     ed = await enrol(fake, dora, 5501, "Ed", "engineer")
