@@ -266,6 +266,17 @@ async def test_the_expert_is_told_when_the_dispatcher_closes_but_not_after_answe
         await cancellation.close_by_dispatcher(uow, s["dora"], request.id, "Customer bought a new pump", clock.now())
         assert await _told_case_closed(uow) == [(s["yuri"].id, open_case.id)]
 
+
+async def test_the_expert_is_told_when_the_customer_confirms_a_consultation_answered_without_them(database, clock):
+    async with database.uow() as uow:
+        s = await _setup(uow, clock, kind="consultation")
+        request = s["request"]
+        open_case, _, _ = await escalation.escalate(uow, s["dora"], request.id, s["xena"].id, "Which oil grade?", clock.now())
+        await consultation.answer_consultation(uow, s["dora"], request.id, "Use ISO VG 46 oil.", clock.now())  # found it herself
+        assert await _told_case_closed(uow) == []  # answered is not closed: the expert may still add to it
+        await consultation.confirm_answered(uow, s["user"], s["customer"], request.id, clock.now())
+        assert await _told_case_closed(uow) == [(s["xena"].id, open_case.id)]
+
 # --- answering the customer -----------------------------------------------------------------
 
 
