@@ -128,6 +128,14 @@ def case_closed(_: Translator, escalation_: Escalation, request: ServiceRequest)
     return View("\n".join([head, _("Question:"), _text(shorten(escalation_.question, 300))]))
 
 
+def case_replaced(_: Translator, escalation_: Escalation, request: ServiceRequest) -> View:
+    """To the expert: while they were off duty, the dispatcher asked another expert instead."""
+    return View("\n".join([
+        _("🧠 Case {number} went to another expert while you were off duty, so no answer is needed from you.", number=request.number),
+        _("Question:"), _text(shorten(escalation_.question, 300)),
+    ]))
+
+
 def answer_prompt(_: Translator, draft: Draft) -> View:
     """One step of the expert's answer: cause analysis, repair plan, then the review."""
     number, data = draft.data.get("number", ""), draft.data

@@ -310,6 +310,9 @@ async def _compose(deps: Deps, uow: UnitOfWork, user: User | None, messages: lis
         elif message.kind == escalation.CASE_CLOSED:  # rendered as sent: said only while the case stays closed and unanswered
             found = await escalation.closed_case(uow, message.payload["escalation_id"])
             view = escalation_views.case_closed(_, *found) if found else None
+        elif message.kind == escalation.CASE_REPLACED:
+            found = await escalation.replaced_case(uow, message.payload["escalation_id"])
+            view = escalation_views.case_replaced(_, *found) if found else None
         if view is not None:
             parcels.append(Parcel([message.id], view))
     return user.telegram_id, parcels

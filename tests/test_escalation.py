@@ -408,6 +408,8 @@ async def test_a_question_put_to_another_expert_meanwhile_neither_blocks_nor_ove
         stale, _, _ = await escalation.escalate(uow, s["dora"], request.id, s["xena"].id, "Why does it trip?", clock.now())
         staff.toggle_duty(s["xena"])  # Xena's shift ends: the dispatcher asks Yuri instead
         moved, _, _ = await escalation.escalate(uow, s["dora"], request.id, s["yuri"].id, "Why does it trip?", clock.now())
+        replaced = await uow.session.scalars(select(OutboxMessage).where(OutboxMessage.kind == escalation.CASE_REPLACED))
+        assert [(row.user_id, row.payload) for row in replaced] == [(s["xena"].id, {"escalation_id": stale.id})]  # Xena is told
         clock.advance(timedelta(hours=1))
         await escalation.answer(uow, s["yuri"], moved.id, "Worn bearing", "Replace the bearing", clock.now())
         clock.advance(timedelta(hours=12))

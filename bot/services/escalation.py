@@ -29,6 +29,8 @@ ANSWER_DIALOG = "expert_answer"
 CAUSE, PLAN, REVIEW = "cause", "plan", "review"
 # Outbox kind: the request of an expert's unanswered question closed ({"escalation_id"}), no answer is needed.
 CASE_CLOSED = "case_closed"
+# Outbox kind: the dispatcher put an expert's unanswered question to another expert ({"escalation_id"}).
+CASE_REPLACED = "case_replaced"
 
 
 class AlreadyEscalated(DomainError):
@@ -133,6 +135,7 @@ async def escalate(uow: UnitOfWork, dispatcher: User, request_id: int, expert_id
     if not await uow.escalations.hold_request(request.id, OPEN, now):  # also serialises two dispatchers
         raise NotAllowed()
     request, expert = await check_escalation(uow, dispatcher, request_id, expert_id)
+    replaced = await uow.escalations.unanswered_of_request(request.id)  # left with an expert off duty or gone
     escalation = await uow.escalations.add(Escalation(
         request_id=request.id, expert_id=expert.id, requested_by_user_id=dispatcher.id, question=question, created_at=now,
     ))
@@ -141,6 +144,10 @@ async def escalate(uow: UnitOfWork, dispatcher: User, request_id: int, expert_id
         details={"escalation_id": escalation.id, "expert_id": expert.id, "text": question},
     ))
     request.updated_at = now
+    for old in replaced:  # its expert would otherwise find it gone from /cases without a word
+        earlier = await uow.users.get(old.expert_id)
+        if earlier is not None and is_expert(earlier):
+            await notices.queue(uow, earlier, CASE_REPLACED, {"escalation_id": old.id}, f"{CASE_REPLACED}:{old.id}", now)
     return escalation, request, expert
 
 
@@ -173,6 +180,14 @@ async def end_with_request(uow: UnitOfWork, request: ServiceRequest, now: dateti
         ):
             told.append(expert)
     return told
+
+
+async def replaced_case(uow: UnitOfWork, escalation_id: int) -> tuple[Escalation, ServiceRequest] | None:
+    """A CASE_REPLACED notice as it is sent: None once there is nothing to say (answered after all)."""
+    escalation = await uow.escalations.get(escalation_id)
+    if escalation is None or escalation.answered_at is not None:
+        return None
+    return escalation, await uow.requests.get(escalation.request_id)
 
 
 async def closed_case(uow: UnitOfWork, escalation_id: int) -> tuple[Escalation, ServiceRequest] | None:

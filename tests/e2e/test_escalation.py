@@ -213,6 +213,13 @@ async def test_a_case_left_with_an_expert_who_went_off_duty_can_go_to_another(fa
     await dora.press("Yuri")
     await dora.send_text("Cause of the tripping? Xena is away.")
     assert "Cause of the tripping? Xena is away." in yuri.last.text
+    await desk.sweep()
+    await desk.sweep()  # told once
+    replaced = t("en", "🧠 Case {number} went to another expert while you were off duty, so no answer is needed from you.", number=number)
+    assert [m.text for m in xena.messages if replaced in (m.text or "")] == ["\n".join([replaced, "Question:", "Cause of the tripping?"])]
+    await xena.send_text("/duty")  # back on duty: the case is not hers any more
+    await xena.send_text("/cases")
+    assert xena.last.text == "You have no open cases."
     fake.assert_no_rejections()
 
 
