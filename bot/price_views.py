@@ -43,7 +43,7 @@ def code_prompt(_: Translator, draft: Draft) -> View:
 
 def code_not_found(_: Translator, draft: Draft, code: str) -> View:
     return View(_("No part with the code {code} is in the catalog. Check it (/stock searches the catalog) and send it again.",
-                  code=html.escape(shorten(code, 40), quote=False)), _keys(_, draft, back=False))
+                  code=shorten(code, 40)), _keys(_, draft, back=False))
 
 
 def price_prompt(_: Translator, draft: Draft, part: Part) -> View:
@@ -74,7 +74,7 @@ def card(_: Translator, draft: Draft, proposal: service.Proposal) -> View:
         _("Change the price of {part}?", part=_part(proposal.part)),
         _("From {old} to <b>{new}</b>.", old=_price(_, proposal.old), new=_.money(proposal.new)),
         _("Quotes already sent keep their amounts; reports written from now on cost the part at the new price."),
-    ]), inline([[dialog_button(_("✅ Change the price"), draft, CHANGE)],
+    ]), inline([[dialog_button(_("✅ Change the price"), draft, CHANGE, str(proposal.new))],
                 [dialog_button(back_label(_), draft, BACK), dialog_button(cancel_label(_), draft, STOP)]]))
 
 

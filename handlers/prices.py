@@ -88,7 +88,7 @@ async def on_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
     elif payload.action == price_views.BACK:
         await turn.edit_off()
         await go_back(turn, draft)
-    elif payload.action == price_views.CHANGE:
+    elif payload.action == price_views.CHANGE and payload.value.isdigit():
         await _change(turn, draft, payload)
     else:
         raise StaleAction()
@@ -96,7 +96,7 @@ async def on_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
 
 async def _change(turn: Turn, draft: Draft, payload: DialogButton) -> None:
     try:
-        change = await prices.confirm(turn.uow, turn.user, draft, turn.now)
+        change = await prices.confirm(turn.uow, turn.user, draft, int(payload.value), turn.now)
     except NotAllowed:
         await turn.audit(REFUSED_AUDIT, data=payload.pack())
         await dialogs.end(turn.uow, draft)

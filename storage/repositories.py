@@ -731,7 +731,9 @@ class PartRepository(_Repository):
     """The spare-parts catalog; codes are compared without regard to case."""
 
     async def by_code(self, code: str) -> Part | None:
-        return await self.session.scalar(select(Part).where(func.upper(Part.code) == code.strip().upper()))
+        """The exact code is matched too, as in `by_codes` (PostgreSQL with a C locale upper-cases ASCII only)."""
+        typed = code.strip()
+        return await self.session.scalar(select(Part).where((func.upper(Part.code) == typed.upper()) | (Part.code == typed)).limit(1))
 
     async def by_codes(self, codes: list[str]) -> dict[str, Part]:
         """Parts by case-folded code, looked up in chunks. The exact code is matched too: a

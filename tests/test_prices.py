@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.services import dialogs, prices
-from bot.services.errors import InvalidValue, NotAllowed, NotFound, TooLong, WrongInput
+from bot.services.errors import InvalidValue, NotAllowed, NotFound, StaleAction, TooLong, WrongInput
 from storage.models import AuditEntry, Part, User, UserRole
 
 
@@ -26,7 +26,7 @@ async def test_finance_changes_a_price_after_the_card_and_the_change_is_audited(
         proposal = await prices.propose(uow, finance, draft, "35,5", clock.now())
         assert (proposal.old, proposal.new, draft.step) == (3_000, 3_550, prices.CONFIRM_STEP)
         assert part.price == 3_000  # nothing changes before the card's ✅
-        change = await prices.confirm(uow, finance, draft, clock.now())
+        change = await prices.confirm(uow, finance, draft, 3_550, clock.now())
         assert (change.old, change.new) == (3_000, 3_550)
         await uow.commit()
     async with database.uow() as uow:
@@ -46,7 +46,7 @@ async def test_only_finance_and_admins_may_price_and_a_role_lost_mid_dialog_chan
         await prices.propose(uow, finance, draft, "40", clock.now())
         finance.is_active = False  # deactivated while the card was shown
         with pytest.raises(NotAllowed):
-            await prices.confirm(uow, finance, draft, clock.now())
+            await prices.confirm(uow, finance, draft, 4_000, clock.now())
         assert part.price == 3_000
 
 
@@ -88,7 +88,7 @@ async def test_a_price_changed_by_someone_else_after_the_card_is_not_overwritten
     async with database.uow() as uow:
         draft = await dialogs.current(uow, finance.id)
         with pytest.raises(prices.PriceChanged) as refused:
-            await prices.confirm(uow, await uow.users.get(finance.id), draft, clock.now())
+            await prices.confirm(uow, await uow.users.get(finance.id), draft, 3_500, clock.now())
         assert refused.value.part.price == 4_200
         await uow.commit()
     async with database.uow() as uow:
@@ -106,5 +106,28 @@ async def test_back_goes_from_the_card_to_the_price_and_from_the_price_to_the_co
         await prices.propose(uow, finance, draft, "35", clock.now())
         assert prices.back(draft, clock.now()) == prices.PRICE_STEP
         with pytest.raises(InvalidValue):  # a confirmation of a card no longer shown
-            await prices.confirm(uow, finance, draft, clock.now())
+            await prices.confirm(uow, finance, draft, 3_500, clock.now())
         assert prices.back(draft, clock.now()) == prices.CODE_STEP
+
+
+async def test_the_card_a_corrected_price_replaced_cannot_apply_it(database, clock):
+    async with database.uow() as uow:
+        finance, _, part = await _people(uow, clock)
+        draft = await prices.start(uow, finance, clock.now())
+        await prices.pick_part(uow, finance, draft, "BRG-6205", clock.now())
+        await prices.propose(uow, finance, draft, "35.50", clock.now())
+        await prices.propose(uow, finance, draft, "3550", clock.now())  # typed at the card: a second card
+        with pytest.raises(StaleAction):  # the ✅ of the first card, which said 35.50
+            await prices.confirm(uow, finance, draft, 3_550, clock.now())
+        assert (part.price, draft.step) == (3_000, prices.CONFIRM_STEP)
+        assert (await prices.confirm(uow, finance, draft, 355_000, clock.now())).new == 355_000  # the second card's
+
+
+async def test_a_code_is_found_as_typed_in_any_script(database, clock):
+    async with database.uow() as uow:
+        finance, _, _ = await _people(uow, clock)
+        part = Part(code="подш-6205", name="Подшипник 6205", unit="шт", price=3_000)
+        uow.session.add(part)
+        await uow.session.flush()
+        draft = await prices.start(uow, finance, clock.now())
+        assert (await prices.pick_part(uow, finance, draft, "подш-6205", clock.now())).id == part.id

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.services import dialogs
-from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound
+from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction
 from bot.services.registry import PRICE_MAX, as_amount
 from bot.services.users import ROLE_ADMIN, ROLE_FINANCE
 from bot.services.validation import clean_text
@@ -106,12 +106,16 @@ async def _part_of(uow: UnitOfWork, draft: Draft) -> Part:
     return part
 
 
-async def confirm(uow: UnitOfWork, actor: User, draft: Draft, now: datetime) -> Change:
-    """✅ on the card: the price changes if it is still the one the card showed; the dialog ends
-    either way. Raises NotAllowed (no longer finance), PriceChanged, NotFound."""
+async def confirm(uow: UnitOfWork, actor: User, draft: Draft, shown: int, now: datetime) -> Change:
+    """✅ on the card that showed the new price `shown`: the price changes if it is still the one
+    the card showed as old; the dialog ends either way. A card replaced by a corrected price is
+    stale (StaleAction): its ✅ must not apply an amount it does not show.
+    Raises NotAllowed (no longer finance), StaleAction, PriceChanged, NotFound."""
     _require(actor)
     if draft.step != CONFIRM_STEP:
         raise InvalidValue("step")
+    if shown != draft.data.get("new"):
+        raise StaleAction()
     part_id = draft.data["part_id"]
     part = (await uow.stock.lock_parts([part_id])).get(part_id)  # two pricing at once take turns
     await dialogs.end(uow, draft)

@@ -44,9 +44,12 @@ async def test_finance_changes_a_price_step_by_step_and_a_second_press_changes_n
     await fei.send_text("35.50")
     card = fei.last
     assert "From CN¥30.00 to CN¥35.50." in card.text
+    first = card
     await fei.send_text("36")  # a corrected price at the card: a new card
     card = fei.last
     assert "From CN¥30.00 to CN¥36.00." in card.text and await _price(desk) == 3_000
+    await fei.press(CHANGE, first)  # the first card's ✅ says 35.50: it applies nothing
+    assert fei.callback_answers[-1][1] == STALE and await _price(desk) == 3_000
 
     change = card.buttons[0]["callback_data"]
     await fei.press(CHANGE, card)
