@@ -191,7 +191,8 @@ def split_plan(lines: Iterable[tuple[int, int]], stock: Mapping[W, Mapping[int, 
 
     Greedy, one warehouse at a time: next comes the one that covers the most of the lines still
     missing in full, then the one that holds the most units of them, then the first in `stock`'s
-    order (the warehouses by code); from it every missing line takes all it can. The keeper walks
+    order (the warehouses by code); from it every missing line it holds whole, and what it has of
+    a line that no warehouse still to come holds whole. The keeper walks
     to as few warehouses as this simple rule finds, a line is cut across warehouses only when no
     one warehouse left holds all of it, and the same stock always gives the same plan, so the plan
     the keeper is shown is the one issued. Picks come in that order, each warehouse's in line order.
@@ -208,15 +209,19 @@ def split_plan(lines: Iterable[tuple[int, int]], stock: Mapping[W, Mapping[int, 
         return whole, sum(min(quantity, held.get(part_id, 0)) for part_id, quantity in missing.items())
 
     picks: list[Pick[W]] = []
-    while any(missing.values()):
+    while any(missing.values()) and left:
         warehouse = max(left, key=covers)  # the first of equals: `stock`'s order breaks ties
+        held = left.pop(warehouse)
         for part_id, _ in lines:
-            taken = min(missing[part_id], left[warehouse].get(part_id, 0))
-            if taken:
-                picks.append(Pick(warehouse, part_id, taken))
-                missing[part_id] -= taken
-        del left[warehouse]
-    return picks
+            wanted, here = missing[part_id], held.get(part_id, 0)
+            if not wanted or not here:
+                continue
+            if here < wanted and any(later.get(part_id, 0) >= wanted for later in left.values()):
+                continue  # a warehouse still to come holds the whole line: it is not cut
+            taken = min(wanted, here)
+            picks.append(Pick(warehouse, part_id, taken))
+            missing[part_id] -= taken
+    return picks if not any(missing.values()) else None
 
 
 @dataclass(frozen=True)

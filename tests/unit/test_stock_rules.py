@@ -54,6 +54,12 @@ def test_a_line_no_warehouse_holds_whole_is_taken_from_the_one_holding_most_firs
     assert stock.split_plan([(1, 6)], {"EAST": {1: 1}, "MAIN": {1: 5}}) == [stock.Pick("MAIN", 1, 5), stock.Pick("EAST", 1, 1)]
 
 
+def test_a_line_a_warehouse_still_to_come_holds_whole_is_not_cut():
+    # W1 goes first (it holds the bearings whole); its 4 seals are left, as W2 holds all 5
+    plan = stock.split_plan([(1, 2), (2, 5)], {"W1": {1: 2, 2: 4}, "W2": {2: 5}})
+    assert plan == [stock.Pick("W1", 1, 2), stock.Pick("W2", 2, 5)]
+
+
 def test_parts_only_in_different_warehouses_are_planned_one_from_each():
     assert stock.split_plan([(1, 1), (2, 1)], {"W1": {1: 3}, "W2": {2: 3}}) == [stock.Pick("W1", 1, 1), stock.Pick("W2", 2, 1)]
 
