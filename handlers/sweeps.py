@@ -59,14 +59,15 @@ async def close_unconfirmed(deps: Deps, now: datetime) -> int:
     """Close reports past the confirmation window and queue a note for each customer, and for
     the engineer and the dispatchers (keyed per request and person: a second sweep adds none)."""
     window = deps.policy.closing.confirmation_timeout
+    staff_time = deps.planner.staff_time(now, urgent=False)  # news, not a call to act: in staff hours
     async with deps.db.uow() as uow:
-        closed = await confirmation.close_unconfirmed(uow, now, window)
+        closed = await confirmation.close_unconfirmed(uow, now, window, staff_time=staff_time)
         for request in closed:
             await followups.schedule_after_close(uow, deps.policy.follow_ups, deps.settings.timezone, request, now)
             payload = {"number": request.number, "hours": int(window.total_seconds() // 3600)}
-            for person in await confirmation.told_of_timeout(uow, request):  # news, not a call to act: in staff hours
+            for person in await confirmation.told_of_timeout(uow, request):
                 await notices.queue(uow, person, CLOSED_BY_TIMEOUT_STAFF, payload, f"{CLOSED_BY_TIMEOUT}:{request.id}:{person.id}", now,
-                                    not_before=deps.planner.staff_time(now, urgent=False))
+                                    not_before=staff_time)
             customer = await uow.customers.get(request.customer_id)
             if customer.user_id is None or customer.erased_at is not None:
                 continue

@@ -76,8 +76,10 @@ async def confirm(uow: UnitOfWork, user: User, customer: Customer | None, reques
     return Verdict(request, report, False)
 
 
-async def close_unconfirmed(uow: UnitOfWork, now: datetime, window: timedelta) -> list[ServiceRequest]:
-    """Close requests whose report has waited `window` for the customer: "confirmed by timeout"."""
+async def close_unconfirmed(uow: UnitOfWork, now: datetime, window: timedelta, *, staff_time: datetime | None = None) -> list[ServiceRequest]:
+    """Close requests whose report has waited `window` for the customer: "confirmed by timeout".
+    Staff told of it as a result (an expert whose question ends) hear from `staff_time` (the sweep
+    runs at night too; nobody acted, so nobody needs to know before staff hours)."""
     closed, cutoff = [], now - window
     due = await uow.jobs.unconfirmed_before(cutoff, requests.RESOLVED, TIMEOUT_BATCH)
     for report, request in sorted(due, key=lambda pair: pair[1].id):  # locked in id order, as everywhere
@@ -92,7 +94,7 @@ async def close_unconfirmed(uow: UnitOfWork, now: datetime, window: timedelta) -
         before = request.status
         request.status, request.closed_reason = requests.CLOSED, TIMEOUT
         await returns.end_with_request(uow, request, None, now)  # a return waiting on it ends too
-        await escalation.end_with_request(uow, request, now)  # and so does an expert's question
+        await escalation.end_with_request(uow, request, now, not_before=staff_time)  # and so does an expert's question
         await jobs.record(uow, request, None, "confirmed_by_timeout", now, before=before, after=request.status)
         closed.append(request)
     return closed

@@ -166,7 +166,7 @@ async def open_cases(uow: UnitOfWork, expert: User) -> list[tuple[Escalation, Se
     return await uow.escalations.unanswered_of_expert(expert.id, OPEN)
 
 
-async def end_with_request(uow: UnitOfWork, request: ServiceRequest, now: datetime) -> list[User]:
+async def end_with_request(uow: UnitOfWork, request: ServiceRequest, now: datetime, *, not_before: datetime | None = None) -> list[User]:
     """Called wherever a request closes or is cancelled, in that transaction: the expert whose
     question on it is still unanswered is told, once per question, that no answer is needed.
     The question ends with the request by itself (/cases, the counts and a late answer all go by
@@ -176,7 +176,7 @@ async def end_with_request(uow: UnitOfWork, request: ServiceRequest, now: dateti
     for open_case in await uow.escalations.unanswered_of_request(request.id):  # the latest question only
         expert = await uow.users.get(open_case.expert_id)
         if expert is not None and is_expert(expert) and await notices.queue(
-            uow, expert, CASE_CLOSED, {"escalation_id": open_case.id}, f"{CASE_CLOSED}:{open_case.id}", now,
+            uow, expert, CASE_CLOSED, {"escalation_id": open_case.id}, f"{CASE_CLOSED}:{open_case.id}", now, not_before=not_before,
         ):
             told.append(expert)
     return told

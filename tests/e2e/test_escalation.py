@@ -464,3 +464,23 @@ async def test_the_expert_hears_when_the_repair_of_an_open_question_is_confirmed
     await desk.sweep()
     assert len(_closed_notices(xena, number)) == 1
     fake.assert_no_rejections()
+
+
+async def test_a_close_by_timeout_at_night_tells_the_expert_in_staff_hours(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 6121, "Ed", "engineer")
+    alice, xena, number = await _ask_xena(fake, dora, 6225, 6025)
+    await assign(dora, number, "Ed", "en")
+    await ed.press("Accept")
+    await report_by_phone(ed)  # Monday about 09:30 in Shanghai
+    desk.clock.advance(timedelta(hours=89))  # Friday 02:30: the 72 hours ran out during the night
+    await desk.sweep()
+    async with desk.db.uow() as uow:
+        assert (await uow.requests.by_number(number)).status == "closed"
+    assert _closed_notices(xena, number) == []  # nobody acted: the expert is not woken for it
+    assert not [m for m in ed.messages if "closed as confirmed by timeout" in (m.text or "")]
+    desk.clock.advance(timedelta(hours=6))  # 08:30, staff hours
+    await desk.sweep()
+    assert len(_closed_notices(xena, number)) == 1
+    assert len([m for m in ed.messages if "closed as confirmed by timeout" in (m.text or "")]) == 1
+    fake.assert_no_rejections()
