@@ -129,6 +129,7 @@ STAFF_EVENT_LABELS = {
     "approval_info_requested": N_("Approver asked for more information"),
     "approval_info_given": N_("Information given to the approver"),
     "approval_withdrawn": N_("Approval withdrawn"),
+    "quote_void": N_("Quote no longer applies: the work was ruled in warranty"),
     "complaint_note": N_("Complaint investigation note"),
     "complaint_linked": N_("Request linked to the complaint"),
     "complaint_cause": N_("Complaint cause recorded"),

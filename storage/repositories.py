@@ -941,12 +941,14 @@ class QuoteRepository(_Repository):
             select(exists().where(Quote.request_id == request_id, Quote.status == "superseded"))
         ))
 
-    async def supersede(self, request_id: int) -> None:
-        """The request's quote in force (waiting, or accepted) gives way to a new one, or to free work."""
-        await self.session.execute(
+    async def supersede(self, request_id: int) -> bool:
+        """The request's quote in force (waiting, or accepted) gives way to a new one, or to free work;
+        True when there was one."""
+        result = await self.session.execute(
             update(Quote).where(Quote.request_id == request_id, Quote.status.in_(["sent", "accepted"])).values(status="superseded")
             .execution_options(synchronize_session=False)
         )
+        return result.rowcount > 0
 
     async def answer(self, quote: Quote, status: str, now: datetime) -> bool:
         """Accept or decline, only while the quote is still the one waiting for an answer."""

@@ -1,6 +1,8 @@
 """Quote rules on SQLite and PostgreSQL: totals, who answers, once, and the paid-work gate."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from bot.services import approvals, dispatch, quotes
@@ -154,3 +156,23 @@ async def test_after_an_approved_waiver_a_quote_it_covers_is_not_sent_and_a_larg
         answered = await quotes.answer(uow, user, larger.id, True, clock.now())
         assert answered.quote.status == quotes.ACCEPTED
         await quotes.require_cleared(uow, request)
+
+
+async def test_ruling_in_warranty_after_a_quote_lets_the_deadlines_run_again(database, clock):
+    """The quote nobody can answer any more no longer holds the job's clocks paused."""
+    async with database.uow() as uow:
+        dispatcher, user, request, people = await _paid_request(uow, clock)
+        await _quote(uow, dispatcher, request, clock)
+        await uow.commit()
+    async with database.uow() as uow:
+        repair = {row.kind: row for row in await uow.requests.clock_rows(request.id)}["repair_completed"]
+        assert repair.pause_reason == "quote"  # waiting for the customer's answer
+    clock.advance(timedelta(hours=1))
+    async with database.uow() as uow:
+        await dispatch.set_warranty(uow, await uow.users.get(dispatcher.id), request.id, "in_warranty", clock.now())
+        await uow.commit()
+    async with database.uow() as uow:
+        repair = {row.kind: row for row in await uow.requests.clock_rows(request.id)}["repair_completed"]
+        assert (repair.paused_since, repair.pause_reason) == (None, None) and repair.due_at is not None
+        events = [e.action for e in await uow.requests.events(request.id, include_internal=True)]
+        assert events[-2:] == ["warranty", "quote_void"]

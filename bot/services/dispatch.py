@@ -214,7 +214,8 @@ async def set_warranty(uow: UnitOfWork, actor: User, request_id: int, decision: 
     await _event(uow, request, actor, "warranty", now, before=before, after=warranty, reason=reason)
     if warranty == IN_WARRANTY:
         from bot.services import approvals  # approvals → dispatch: imported here, not at the top
-        await uow.quotes.supersede(request.id)  # free work: a quote still waiting no longer applies
+        if await uow.quotes.supersede(request.id):  # free work: a quote still waiting no longer applies,
+            await _event(uow, request, actor, "quote_void", now)  # and the job's deadlines no longer wait for its answer
         # ...nor a fee waiver of it: left open, it would pause the job's deadlines for an approval
         # nobody needs, and an approver could still grant it, telling the customer the company pays.
         return Ruled(request, await approvals.withdraw_open(uow, request.id, actor, approvals.WORK_IN_WARRANTY, now, kind="waiver"))
