@@ -8,7 +8,7 @@ from bot.callbacks import ComplaintButton, DispatchButton, JobButton
 from bot.i18n import Translator
 from bot.keyboards import button, inline
 from bot.labels import KIND_LABELS, STAFF_CLOCK_LABELS, WAIT_LABELS
-from bot.services.reminders import DeadlineItem, OverdueEntry
+from bot.services.reminders import DeadlineItem, OverdueList
 from bot.telegram_text import shorten
 from bot.views import View
 from storage.models import SlaClock
@@ -90,13 +90,14 @@ def _item_buttons(_: Translator, item: DeadlineItem) -> list:
     return row
 
 
-def overdue_view(_: Translator, entries: list[OverdueEntry], now: datetime) -> View:
-    if not entries:
+def overdue_view(_: Translator, found: OverdueList, now: datetime) -> View:
+    if not found.entries:
         return View(_("No deadline is overdue or at risk. 👍"))
-    breached = sum(entry.overdue for entry in entries)
-    lines = [_("<b>Deadlines</b>: {breached} overdue, {risk} at risk (most overdue first)", breached=breached, risk=len(entries) - breached)]
+    lines = [_("<b>Deadlines</b>: {breached} overdue, {risk} at risk (most overdue first)", breached=found.overdue, risk=found.at_risk)]
+    if found.overdue + found.at_risk > len(found.entries):
+        lines.append(_("The {shown} most overdue are shown.", shown=len(found.entries)))
     rows = []
-    for entry in entries:
+    for entry in found.entries:
         request = entry.request
         lines.append(_(
             "{mark} {number} · {kind} · {name}: {state}", mark="🔴" if entry.overdue else "🟡", number=request.number,

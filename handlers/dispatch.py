@@ -51,11 +51,11 @@ async def _queue_page(turn: Turn, page: int) -> View:
 async def cmd_overdue(turn: Turn) -> None:
     """/overdue: breached and at-risk deadlines, most overdue first (dispatchers and managers)."""
     try:
-        entries = await reminders.overdue(turn.uow, turn.user, turn.deps.keeper, turn.now)
+        found = await reminders.overdue(turn.uow, turn.user, turn.deps.keeper, turn.now)
     except NotAllowed:
         await turn.reply(turn._("This command is for dispatchers and managers."))
         return
-    await turn.reply(clock_views.overdue_view(turn._, entries, turn.now))
+    await turn.reply(clock_views.overdue_view(turn._, found, turn.now))
 
 
 async def show_card(turn: Turn, request_id: int, *, edit: bool = True) -> None:

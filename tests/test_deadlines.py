@@ -414,3 +414,27 @@ async def test_approval_reminders_skip_the_requester_who_may_not_decide_and_reac
     await scheduler.close()
     chased = [m.chat_id for m in bot.sent if "approval" in m.text.lower()]
     assert crew[0].telegram_id not in chased and 820 in chased
+
+
+async def test_overdue_counts_every_deadline_beyond_the_thirty_it_shows(database, clock):
+    """31 requests past their first contact and one at risk: the header says so, and that more wait."""
+    from bot.clock_views import overdue_view
+    from bot.i18n import Translator
+
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer = await _desk(uow, clock)
+        for _ in range(31):
+            await _request(uow, user, customer, clock)
+        await uow.commit()
+    clock.advance(timedelta(minutes=30))
+    async with database.uow() as uow:
+        at_risk = (await _request(uow, user, customer, clock)).number
+        await uow.commit()
+    clock.advance(timedelta(hours=3, minutes=40))  # the 31 are 10 minutes overdue; the last has 20 minutes left
+    async with database.uow() as uow:
+        found = await reminders.overdue(uow, await uow.users.get(dispatcher.id), ClockKeeper(POLICY, SHANGHAI), clock.now())
+        lines = overdue_view(Translator("en", SHANGHAI), found, clock.now()).text.splitlines()
+    assert (len(found.entries), found.overdue, found.at_risk) == (30, 31, 1)
+    assert all(entry.overdue for entry in found.entries)  # most overdue first
+    assert lines[:2] == ["<b>Deadlines</b>: 31 overdue, 1 at risk (most overdue first)", "The 30 most overdue are shown."]
+    assert at_risk not in "\n".join(lines)

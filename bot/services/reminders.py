@@ -178,8 +178,19 @@ class OverdueEntry:
     overdue: bool
 
 
-async def overdue(uow: UnitOfWork, actor: User, keeper: ClockKeeper, now: datetime, limit: int = 30) -> list[OverdueEntry]:
-    """Breached and at-risk running clocks (past the last reminder share), most overdue first."""
+@dataclass(frozen=True)
+class OverdueList:
+    entries: list[OverdueEntry]  # the first `limit`, most overdue first
+    overdue: int  # every breached running deadline, shown or not
+    at_risk: int  # every one at risk, shown or not
+
+
+OVERDUE_SCAN = 5000  # running clocks read for /overdue's counts: far more than a desk has due at once
+
+
+async def overdue(uow: UnitOfWork, actor: User, keeper: ClockKeeper, now: datetime, limit: int = 30) -> OverdueList:
+    """Breached and at-risk running clocks (past the last reminder share), most overdue first; the
+    counts cover those beyond the first `limit` too."""
     require_overseer(actor)
     policy = keeper.policy
     share = policy.reminders.before[-1] if policy.reminders.before else AT_RISK_SHARE_DEFAULT
@@ -188,13 +199,12 @@ async def overdue(uow: UnitOfWork, actor: User, keeper: ClockKeeper, now: dateti
     )
     horizon = keeper.calendar.add(now, longest * (1 - share))  # nothing due later can be at risk yet
     entries = []
-    for clock, request in await uow.clocks.running_due_before(horizon, limit * 4):
+    for clock, request in await uow.clocks.running_due_before(horizon, OVERDUE_SCAN):
         if request.status in CLOSED_STATUSES:
             continue
         if clock.due_at <= now:
             entries.append(OverdueEntry(clock, request, True))
         elif keeper.calendar.between(now, clock.due_at) <= timedelta(seconds=clock.window_seconds * (1 - share)):
             entries.append(OverdueEntry(clock, request, False))
-        if len(entries) == limit:
-            break
-    return entries
+    breached = sum(entry.overdue for entry in entries)
+    return OverdueList(entries[:limit], breached, len(entries) - breached)
