@@ -54,8 +54,9 @@ def clock_lines(_: Translator, clocks: list[SlaClock], now: datetime) -> list[st
     return lines
 
 
-def digest(_: Translator, items: list[DeadlineItem], now: datetime) -> View:
-    """One message for everything a person is reminded of at once (after downtime, too)."""
+def digest(_: Translator, items: list[DeadlineItem], now: datetime, *, dispatcher: bool = True) -> View:
+    """One message for everything a person is reminded of at once (after downtime, too). Only a
+    dispatcher gets the dispatcher's actions; a manager told of a breach opens the card and reads."""
     overdue = sum(item.overdue for item in items)
     lines = [
         _.ngettext("⏰ <b>{n} deadline needs your attention</b>", "⏰ <b>{n} deadlines need your attention</b>", len(items))
@@ -70,19 +71,21 @@ def digest(_: Translator, items: list[DeadlineItem], now: datetime) -> View:
         ))
         lines.append("    " + html.escape(shorten(request.description, 80), quote=False))  # customer's text: escaped for HTML
     for item in items[:DIGEST_BUTTONS]:
-        rows.append(_item_buttons(_, item))
+        rows.append(_item_buttons(_, item, dispatcher))
     if len(items) > DIGEST_ITEMS_SHOWN:
         lines.append(_("… and {count} more: see /overdue", count=len(items) - DIGEST_ITEMS_SHOWN))
     return View("\n".join(lines), inline(rows) if rows else None)
 
 
-def _item_buttons(_: Translator, item: DeadlineItem) -> list:
+def _item_buttons(_: Translator, item: DeadlineItem, dispatcher: bool) -> list:
     request = item.request
     if item.for_assignee:
         return [button(_("Open job {number}", number=request.number), JobButton(request.id, "open"))]
     if item.clock.kind == "complaint_answer":  # the supervisor and the managers read it on the complaint card
         return [button(_("Open complaint {number}", number=request.number), ComplaintButton(request.id, "req"))]
     row = [button(_("Open {number}", number=request.number), DispatchButton(request.id, "open"))]
+    if not dispatcher:
+        return row
     if item.clock.kind == "first_contact":
         row.append(button(_("📞 Contacted"), DispatchButton(request.id, "contacted")))
     elif request.assigned_engineer_id is not None:

@@ -47,6 +47,7 @@ from bot import approval_views, clock_views, escalation_views, notice_views, sto
 from bot.flood import NOTIFICATION, NOTIFICATION_NOW, WouldWait, retry_after_seconds
 from bot.i18n import Translator
 from bot.services import approvals, complaints, escalation, followups, maintenance, notices, reminders, statistics, stock
+from bot.services.dispatch import is_dispatcher
 from bot.views import View
 from handlers import approvals as approval_handlers
 from handlers import complaints as complaint_handlers
@@ -289,7 +290,7 @@ async def _compose(deps: Deps, uow: UnitOfWork, user: User | None, messages: lis
         elif message.kind == reminders.DEADLINE and message is deadline_rows[0]:  # all of them as one digest
             items = await reminders.deadline_items(uow, deps.policy, user, deadline_rows, now)
             if items:
-                parcels.append(Parcel([m.id for m in deadline_rows], clock_views.digest(_, items, now)))
+                parcels.append(Parcel([m.id for m in deadline_rows], clock_views.digest(_, items, now, dispatcher=is_dispatcher(user))))
         elif message.kind == notices.UNREACHABLE:
             found = await notices.unreachable(uow, message.payload["person_id"])
             view = notice_views.unreachable_alert(_, found) if found else None

@@ -176,3 +176,22 @@ async def test_a_request_in_warranty_by_the_registry_runs_the_solution_clock_wit
     await dora.press("warranty expired")  # overruled: no solution clock for paid work
     assert "⏱ solution decided" not in dora.last.text
     fake.assert_no_rejections()
+
+
+async def test_a_manager_told_of_a_breach_gets_no_dispatcher_buttons(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sam = fake.add_user(user_id=7002, first_name="Sam", language_code="en")
+    await dora.send_text("/invite service_manager")
+    code = re.search(r"start=(inv_[\w-]+)", dora.last.text).group(1)
+    await sam.send_text(f"/start {code}")
+    alice = fake.add_user(user_id=5002, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    desk.clock.advance(timedelta(hours=4, minutes=10))  # first contact missed: the service manager is told
+    await desk.sweep()
+    told = next(m for m in reversed(sam.messages) if number in (m.text or ""))
+    assert "deadline needs your attention" in told.text
+    assert told.button_texts == [f"Open {number}"]  # "📞 Contacted" is the dispatcher's to press
+    reminded = next(m for m in reversed(dora.messages) if number in (m.text or "") and m.buttons)
+    assert "📞 Contacted" in reminded.button_texts
+    fake.assert_no_rejections()
