@@ -17,12 +17,14 @@ from storage.models import OutboxMessage, User
 
 
 async def remind_due(deps: Deps, now: datetime) -> int:
-    """Record the maintenance reminders due by now, a batch of products per transaction; returns
-    how many were recorded. Runs a scan once per reminder time of day (see `latest_scan_moment`)."""
+    """Record the maintenance reminders due by now, a batch of products per transaction, then
+    chase those falling due unbooked; returns how many were recorded. Runs a scan once per
+    reminder time of day (see `latest_scan_moment`)."""
     policy, tz = deps.policy.maintenance, deps.settings.timezone
     moment = maintenance.latest_scan_moment(now, policy, tz)
     async with deps.db.uow() as uow:
-        if not await maintenance.scan_wanted(uow, moment):
+        previous = await maintenance.last_scanned(uow)
+        if previous is not None and previous >= moment:
             return 0
     customer_time = deps.planner.customer_time(now)
     recorded, after_id = 0, 0
@@ -33,7 +35,8 @@ async def remind_due(deps: Deps, now: datetime) -> int:
         recorded += added
         if read < maintenance.SCAN_BATCH:
             break
-    async with deps.db.uow() as uow:
+    async with deps.db.uow() as uow:  # the chase and the lists that name it, with the scan marker
+        await maintenance.chase_due(uow, tz, maintenance.chase_days(previous, moment, tz), customer_time, now)
         await maintenance.finish_scan(uow, moment, deps.planner.staff_time(now, urgent=False), now)
         await uow.commit()
     return recorded
@@ -43,9 +46,12 @@ async def compose(uow: UnitOfWork, user: User, message: OutboxMessage, _: Transl
     """The outbox message of one of our kinds, as of now (None: nothing left to say)."""
     if message.kind == maintenance.CUSTOMER_REMINDER:
         card = await maintenance.card_for_customer(uow, user, message.payload["reminder_id"])
-        return maintenance_views.customer_reminder(_, card) if card else None
+        if card is None:
+            return None
+        return maintenance_views.not_booked_reminder(_, card) if message.payload.get("due_day") else maintenance_views.customer_reminder(_, card)
     if message.kind == maintenance.DISPATCHER_LIST and users.is_staff(user):
-        return maintenance_views.dispatcher_list(_, await maintenance.dispatcher_list(uow, message.payload))
+        cards = await maintenance.dispatcher_list(uow, message.payload)
+        return maintenance_views.dispatcher_list(_, cards, due_day=bool(message.payload.get("due_day")))
     return None
 
 

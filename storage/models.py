@@ -772,5 +772,8 @@ class MaintenanceReminder(Base):
     due_on: Mapped[date] = mapped_column(Date)
     booked_request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"))
     created_at: Mapped[datetime]
+    # When the due date came with nothing booked and the customer and dispatchers were told again
+    # (bot/services/maintenance.py); set once, by the sweep that claimed it.
+    due_day_chased_at: Mapped[datetime | None]
 
     __table_args__ = (UniqueConstraint("product_id", "due_on", name="uq_maintenance_reminders_due"),)

@@ -1523,14 +1523,19 @@ class MaintenanceRepository(_Repository):
         """Products with a maintenance cycle and a known service start, by id after `after_id`;
         not a unit that came back refunded or exchanged and is nobody's yet (it is in our
         warehouse; once resold and claimed it is reminded of again)."""
-        came_back = exists().where(ReturnCase.product_id == Product.id, ReturnCase.state.in_(("refunded", "exchanged")))
         return list(await self.session.scalars(
-            select(Product).where(
-                Product.id > after_id, Product.maintenance_cycle_months > 0,
-                (Product.commissioning_date.is_not(None)) | (Product.sale_date.is_not(None)),
-                Product.customer_id.is_not(None) | ~came_back,
-            ).order_by(Product.id).limit(limit)
+            select(Product).where(Product.id > after_id, *self._reminded_of()).order_by(Product.id).limit(limit)
         ))
+
+    @staticmethod
+    def _reminded_of() -> tuple[Any, ...]:
+        """The products whose maintenance we remind of (see `products_with_cycle`)."""
+        came_back = exists().where(ReturnCase.product_id == Product.id, ReturnCase.state.in_(("refunded", "exchanged")))
+        return (
+            Product.maintenance_cycle_months > 0,
+            (Product.commissioning_date.is_not(None)) | (Product.sale_date.is_not(None)),
+            Product.customer_id.is_not(None) | ~came_back,
+        )
 
     async def recorded(self, product_ids: Collection[int], since: Any) -> set[tuple[int, Any]]:
         """(product, due date) pairs already reminded of, for due dates on or after `since`."""
@@ -1558,17 +1563,44 @@ class MaintenanceRepository(_Repository):
         return await self.session.get(MaintenanceReminder, reminder_id, populate_existing=True)
 
     async def created_between(self, since: datetime, until: datetime) -> list[tuple[MaintenanceReminder, Product, Customer | None]]:
+        return await self._listed(MaintenanceReminder.created_at, since, until)
+
+    async def chased_between(self, since: datetime, until: datetime) -> list[tuple[MaintenanceReminder, Product, Customer | None]]:
+        return await self._listed(MaintenanceReminder.due_day_chased_at, since, until)
+
+    async def _listed(self, moment: Any, since: datetime, until: datetime) -> list[tuple[MaintenanceReminder, Product, Customer | None]]:
+        """Reminders whose `moment` column falls in [since, until), with their product and its customer now."""
         rows = await self.session.execute(
             select(MaintenanceReminder, Product, Customer)
             .join(Product, Product.id == MaintenanceReminder.product_id)
             .outerjoin(Customer, Customer.id == Product.customer_id)
-            .where(MaintenanceReminder.created_at >= since, MaintenanceReminder.created_at < until)
+            .where(moment >= since, moment < until)
             .order_by(MaintenanceReminder.due_on, Product.serial)
         )
         return [(reminder, product, customer) for reminder, product, customer in rows.all()]
 
-    async def was_sent_to(self, outbox_key: str, user_id: int) -> bool:
-        found = await self.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key == outbox_key, OutboxMessage.user_id == user_id))
+    async def unchased_due(self, first_day: Any, last_day: Any) -> list[MaintenanceReminder]:
+        """Reminders falling due from `first_day` to `last_day` (both included) not chased yet, of
+        products still reminded of (not a refunded unit back in our warehouse, nor one whose cycle
+        was removed since)."""
+        return list(await self.session.scalars(
+            select(MaintenanceReminder).join(Product, Product.id == MaintenanceReminder.product_id).where(
+                MaintenanceReminder.due_on >= first_day, MaintenanceReminder.due_on <= last_day,
+                MaintenanceReminder.due_day_chased_at.is_(None), *self._reminded_of(),
+            ).order_by(MaintenanceReminder.id)
+        ))
+
+    async def claim_chase(self, reminder_id: int, now: datetime) -> bool:
+        """Mark the reminder chased unless someone did; True when this call did (a second process
+        waits on the row and then finds it taken)."""
+        result = await self.session.execute(
+            update(MaintenanceReminder).where(MaintenanceReminder.id == reminder_id, MaintenanceReminder.due_day_chased_at.is_(None))
+            .values(due_day_chased_at=now).execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
+
+    async def was_sent_to(self, outbox_keys: Collection[str], user_id: int) -> bool:
+        found = await self.session.scalar(select(OutboxMessage.id).where(OutboxMessage.key.in_(outbox_keys), OutboxMessage.user_id == user_id).limit(1))
         return found is not None
 
     async def last_site(self, product_id: int, customer_id: int) -> ServiceRequest | None:

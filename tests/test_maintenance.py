@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from bot.clock import ManualClock
 from bot.config import DEFAULT_POLICY_FILE, Settings
 from bot.policy import load_policy
-from bot.services import intake, maintenance, users
+from bot.services import intake, maintenance, requests, users
 from bot.services.clocks import ClockKeeper
 from bot.services.errors import NotFound
 from bot.services.inputs import TextInput
@@ -21,7 +21,7 @@ from handlers import maintenance as maintenance_handlers
 from handlers.common import Deps
 from handlers.sweeps import sweep_with
 from storage.db import Database
-from storage.models import AppState, Customer, MaintenanceReminder, OutboxMessage, Product, User, UserRole
+from storage.models import AppState, Customer, MaintenanceReminder, OutboxMessage, Product, ReturnCase, ServiceRequest, User, UserRole
 from tests.conftest import SHANGHAI, START
 
 POLICY = load_policy(DEFAULT_POLICY_FILE)
@@ -115,7 +115,13 @@ async def test_reminders_go_out_on_their_day_once_and_not_for_passed_dates(datab
         for _ in range(20):
             clock.advance(timedelta(days=1))
             await maintenance_handlers.remind_due(deps, clock.now())
-        assert len(await _reminders(database)) == 2 and len(await _outbox(database)) == 3
+        assert len(await _reminders(database)) == 2
+        # ...but the due dates (QJ-B's 03-10, QJ-A's 03-16; nobody booked): one chase each, once.
+        assert (await _outbox(database))[3:] == [
+            ("maintenance_list", ids["dispatcher"], f"maintenance_list:{ids['dispatcher']}:2026-03-10:due_day"),
+            ("maintenance_due", ids["alice"], f"maintenance_due:{reminder_a}:due_day"),
+            ("maintenance_list", ids["dispatcher"], f"maintenance_list:{ids['dispatcher']}:2026-03-16:due_day"),
+        ]
         # QJ-E (due 2026-09-20) is told on 2026-09-06 at 10:00, QJ-A's next one (09-16) on 09-02.
         clock.set(local(date(2026, 9, 2), 10).astimezone(START.tzinfo))
         assert await maintenance_handlers.remind_due(deps, clock.now()) == 1
@@ -158,7 +164,7 @@ async def test_the_customer_gets_a_book_button_and_the_dispatcher_one_list(datab
     [[book]] = to_alice[0].markup.inline_keyboard
     assert book.text == "🔧 Book maintenance" and book.callback_data == "1:mnt:1:book"
     listed = to_dispatcher[0].text
-    assert "2 products" in listed and "QJ-A — Alice — due on Mar 16, 2026" in listed and "QJ-B — no customer registered — due on Mar 10, 2026" in listed
+    assert "2 products" in listed and "QJ-A — Alice, +8613800138000 — due on Mar 16, 2026" in listed and "QJ-B — no customer registered — due on Mar 10, 2026" in listed
 
 
 async def test_booking_from_a_reminder_links_the_request_and_only_for_the_owner(database, database_url, clock):
@@ -216,3 +222,235 @@ async def test_two_sweeps_recording_a_new_scan_marker_at_once_both_succeed(datab
         assert await uow.app_state.get("maintenance_scanned_for") == "2026-03-02T02:00:00+00:00"
         await uow.app_state.set("maintenance_scanned_for", "later")
         assert await uow.app_state.get("maintenance_scanned_for") == "later"  # the session sees its own write
+
+
+# --- the due date: a reminder nobody booked is chased once -------------------------------------
+
+DUE_DAY_A = date(2026, 3, 16)  # QJ-A's due date (reminded on 03-02)
+
+
+async def _book(database, clock, ids) -> str:
+    """Alice books QJ-A's maintenance from her reminder; returns the request number."""
+    async with database.uow() as uow:
+        reminder = await uow.session.scalar(select(MaintenanceReminder).where(MaintenanceReminder.product_id == ids["QJ-A"]))
+        alice = await uow.users.get(ids["alice"])
+        customer = await uow.customers.get(ids["customer"])
+        booking = await maintenance.start_booking(uow, alice, customer, reminder.id, "Periodic maintenance", clock.now())
+        await intake.handle_input(uow, customer, booking.draft, TextInput("Farm road 1"), clock.now())
+        request = await intake.submit(uow, alice, customer, booking.draft, POLICY, clock.now(), SHANGHAI)
+        await uow.commit()
+        return request.number
+
+
+def _chases(bot) -> list:
+    return [m for m in bot.sent if "not booked" in m.text]
+
+
+def _at(clock, day: date, hour: int, minute: int = 0) -> None:
+    clock.set(local(day, hour, minute).astimezone(START.tzinfo))
+
+
+async def test_an_unbooked_maintenance_is_chased_once_on_its_due_date(database, database_url, clock):
+    ids = await _seed(database, clock)
+    clock.advance(timedelta(minutes=30))  # 10:00: the reminders of QJ-A (due 03-16) and QJ-B (due 03-10)
+    deps, bot = _deps(database_url, clock), RecordingBot()
+    try:
+        await sweep_with(bot, deps)
+        bot.sent.clear()
+        _at(clock, date(2026, 3, 10), 10)  # QJ-B's due date: nobody booked it (no customer on the bot)
+        await sweep_with(bot, deps)
+        [listed] = bot.sent
+        assert listed.chat_id == 500 and "QJ-B — no customer registered — due on Mar 10, 2026" in listed.text and "not booked" in listed.text
+        bot.sent.clear()
+        _at(clock, DUE_DAY_A, 9, 59)
+        await sweep_with(bot, deps)
+        assert bot.sent == []
+        _at(clock, DUE_DAY_A, 10)
+        await sweep_with(bot, deps)
+        [to_alice] = [m for m in bot.sent if m.chat_id == 1001]
+        [to_dispatcher] = [m for m in bot.sent if m.chat_id == 500]
+        assert "QJ 50 · QJ-A" in to_alice.text and "Mar 16, 2026" in to_alice.text and "not booked" in to_alice.text
+        [[book]] = to_alice.markup.inline_keyboard
+        assert book.text == "🔧 Book maintenance" and book.callback_data == "1:mnt:1:book"
+        assert "QJ-A — Alice, +8613800138000 — due on Mar 16, 2026" in to_dispatcher.text and "QJ-B" not in to_dispatcher.text
+    finally:
+        await deps.db.dispose()
+    # Another sweep, a restart, a rescan of the day (the scan marker lost) and the next days: nothing more.
+    bot.sent.clear()
+    deps = _deps(database_url, clock)
+    try:
+        clock.advance(timedelta(minutes=1))
+        await sweep_with(bot, deps)
+        async with database.uow() as uow:
+            await uow.session.delete(await uow.session.get(AppState, maintenance.SCANNED_STATE))
+            await uow.commit()
+        await sweep_with(bot, deps)
+        for _ in range(3):
+            clock.advance(timedelta(days=1))
+            await sweep_with(bot, deps)
+    finally:
+        await deps.db.dispose()
+    assert bot.sent == []
+
+
+async def test_a_booked_maintenance_is_not_chased(database, database_url, clock):
+    ids = await _seed(database, clock)
+    clock.advance(timedelta(minutes=30))
+    deps, bot = _deps(database_url, clock), RecordingBot()
+    try:
+        await sweep_with(bot, deps)
+        await _book(database, clock, ids)
+        bot.sent.clear()
+        _at(clock, DUE_DAY_A, 10)
+        await sweep_with(bot, deps)
+    finally:
+        await deps.db.dispose()
+    assert [m for m in bot.sent if "QJ-A" in m.text] == []  # booked: nobody is chased
+    async with database.uow() as uow:
+        chased = await uow.session.scalar(select(MaintenanceReminder.due_day_chased_at).where(MaintenanceReminder.product_id == ids["QJ-A"]))
+        assert chased is None
+
+
+async def test_a_cancelled_booking_is_chased_on_the_due_date(database, database_url, clock):
+    ids = await _seed(database, clock)
+    clock.advance(timedelta(minutes=30))
+    deps, bot = _deps(database_url, clock), RecordingBot()
+    try:
+        await sweep_with(bot, deps)
+        number = await _book(database, clock, ids)
+        async with database.uow() as uow:
+            await requests.cancel(uow, await uow.users.get(ids["alice"]), await uow.requests.by_number(number), clock.now())
+            await uow.commit()
+        bot.sent.clear()
+        _at(clock, DUE_DAY_A, 10)
+        await sweep_with(bot, deps)
+    finally:
+        await deps.db.dispose()
+    assert len([m for m in bot.sent if m.chat_id == 1001 and "QJ-A" in m.text]) == 1
+    assert len([m for m in bot.sent if m.chat_id == 500 and "QJ-A" in m.text]) == 1
+
+
+async def test_what_changed_before_the_chase_was_sent_is_checked_when_sending(database, database_url, clock):
+    """Queued at 10:00 but sent later (the sender was behind): booked meanwhile, nobody is told;
+    the product registered to someone else meanwhile, its former customer is not told."""
+    ids = await _seed(database, clock)
+    clock.advance(timedelta(minutes=30))
+    deps, bot = _deps(database_url, clock), RecordingBot()
+    try:
+        await sweep_with(bot, deps)
+        bot.sent.clear()
+        _at(clock, DUE_DAY_A, 10)
+        await sweep_with(bot, deps, send=False)
+        await _book(database, clock, ids)
+        await sweep_with(bot, deps)
+        assert [m for m in _chases(bot) if "QJ-A" in m.text] == []  # (QJ-B, due 03-10, is chased: nobody owns it)
+    finally:
+        await deps.db.dispose()
+
+    async with database.uow() as uow:  # Bob becomes a customer
+        bob = await users.touch(uow, 1002, "Bob", None, "en", "en", clock.now())
+        bob_customer = await uow.customers.add(Customer(user_id=bob.id, name="Bob", phone="+8613900139000", created_at=clock.now()))
+        await uow.commit()
+    deps, bot = _deps(database_url, clock), RecordingBot()
+    try:
+        _at(clock, date(2026, 9, 2), 10)  # QJ-A's reminder of its 09-16 due date
+        await sweep_with(bot, deps)
+        _at(clock, date(2026, 9, 16), 10)
+        await sweep_with(bot, deps, send=False)
+        async with database.uow() as uow:
+            (await uow.products.get(ids["QJ-A"])).customer_id = bob_customer.id
+            await uow.commit()
+        bot.sent.clear()
+        await sweep_with(bot, deps)
+    finally:
+        await deps.db.dispose()
+    assert [m.chat_id for m in _chases(bot)] == [500]  # the dispatcher still calls (Bob now)
+
+
+async def test_a_bot_down_on_the_due_date_chases_on_its_first_sweep_back(database, database_url, clock):
+    """Down at 10:00 on the due date: the first sweep that day chases. Down the whole due date:
+    the first sweep after it chases what fell due while it was down."""
+    ids = await _seed(database, clock)
+    clock.advance(timedelta(minutes=30))
+    deps, bot = _deps(database_url, clock), RecordingBot()
+    try:
+        await sweep_with(bot, deps)
+        _at(clock, date(2026, 3, 9), 10)
+        await sweep_with(bot, deps)
+        bot.sent.clear()
+        _at(clock, date(2026, 3, 10), 15)  # QJ-B's due date, back at 15:00
+        await sweep_with(bot, deps)
+        [listed] = bot.sent
+        assert "QJ-B" in listed.text
+        bot.sent.clear()
+        _at(clock, DUE_DAY_A + timedelta(days=1), 11)  # down from 03-11 to 03-17 11:00: QJ-A's due date passed
+        await sweep_with(bot, deps)
+        [to_alice] = [m for m in bot.sent if m.chat_id == 1001]
+        [to_dispatcher] = [m for m in bot.sent if m.chat_id == 500]
+        assert "Mar 16, 2026" in to_alice.text and "QJ-A — Alice, +8613800138000 — due on Mar 16, 2026" in to_dispatcher.text
+        assert "QJ-B" not in to_dispatcher.text  # chased already
+    finally:
+        await deps.db.dispose()
+    async with database.uow() as uow:
+        chased = await uow.session.scalars(select(MaintenanceReminder.product_id).where(MaintenanceReminder.due_day_chased_at.is_not(None)))
+        assert sorted(chased) == sorted([ids["QJ-A"], ids["QJ-B"]])
+
+
+async def test_two_processes_chase_each_due_date_once(database, database_url, clock):
+    ids = await _seed(database, clock)
+    clock.advance(timedelta(minutes=30))
+    first, second = _deps(database_url, clock), _deps(database_url, clock)
+    try:
+        await maintenance_handlers.remind_due(first, clock.now())
+        _at(clock, DUE_DAY_A, 10)  # QJ-B (due 03-10) is chased here too: the last scan was on 03-02
+        await asyncio.gather(*(maintenance_handlers.remind_due(d, clock.now()) for d in (first, second, first, second)))
+    finally:
+        await first.db.dispose()
+        await second.db.dispose()
+    due_day = [(kind, user_id) for kind, user_id, key in await _outbox(database) if key.endswith(":due_day")]
+    assert sorted(due_day) == sorted([("maintenance_due", ids["alice"]), ("maintenance_list", ids["dispatcher"])])
+
+
+async def test_a_product_registered_to_someone_else_before_its_due_date_is_chased_only_by_phone(database, database_url, clock):
+    """The new owner never got the first reminder: no "not booked yet" to them (nor to Alice);
+    the dispatchers' list names the new owner to phone."""
+    ids = await _seed(database, clock)
+    clock.advance(timedelta(minutes=30))
+    deps, bot = _deps(database_url, clock), RecordingBot()
+    try:
+        await sweep_with(bot, deps)
+        async with database.uow() as uow:
+            bob = await users.touch(uow, 1002, "Bob", None, "en", "en", clock.now())
+            bob_customer = await uow.customers.add(Customer(user_id=bob.id, name="Bob", phone="+8613900139000", created_at=clock.now()))
+            (await uow.products.get(ids["QJ-A"])).customer_id = bob_customer.id
+            await uow.commit()
+        bot.sent.clear()
+        _at(clock, DUE_DAY_A, 10)
+        await sweep_with(bot, deps)
+    finally:
+        await deps.db.dispose()
+    [to_dispatcher] = _chases(bot)
+    assert to_dispatcher.chat_id == 500 and "QJ-A — Bob, +8613900139000 — due on Mar 16, 2026" in to_dispatcher.text
+
+
+async def test_a_unit_refunded_or_taken_off_maintenance_before_its_due_date_is_not_chased(database, database_url, clock):
+    ids = await _seed(database, clock)
+    clock.advance(timedelta(minutes=30))
+    deps, bot = _deps(database_url, clock), RecordingBot()
+    try:
+        await sweep_with(bot, deps)
+        async with database.uow() as uow:  # QJ-B came back refunded (nobody's); QJ-A's cycle removed by a re-import
+            refund = await uow.requests.add(ServiceRequest(
+                number="SR-2026-000001", kind="return", status="closed", customer_id=ids["customer"], description="x",
+                created_by_user_id=ids["alice"], created_at=clock.now(), updated_at=clock.now(), product_id=ids["QJ-B"]))
+            uow.session.add(ReturnCase(request_id=refund.id, product_id=ids["QJ-B"], reason_kind="quality", proposed_outcome="refund",
+                                       shipping_paid_by="company", state="refunded", created_at=clock.now(), updated_at=clock.now()))
+            (await uow.products.get(ids["QJ-A"])).maintenance_cycle_months = None
+            await uow.commit()
+        bot.sent.clear()
+        for day in (date(2026, 3, 10), DUE_DAY_A):
+            _at(clock, day, 10)
+            await sweep_with(bot, deps)
+    finally:
+        await deps.db.dispose()
+    assert _chases(bot) == []

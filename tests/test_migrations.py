@@ -170,3 +170,36 @@ async def test_dialogs_kept_aside_per_subject_upgrade_and_downgrade(database_url
     finally:
         await database.dispose()
     await asyncio.to_thread(command.upgrade, config, "head")
+
+
+async def test_maintenance_due_day_chase_upgrades_and_downgrades_with_reminders(database_url):
+    """0021: reminders recorded before it are kept, not chased; the downgrade keeps them too."""
+    config = alembic_config(database_url)
+    await asyncio.to_thread(command.downgrade, config, "0020")
+    t0 = datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)
+    database = Database(database_url)
+    try:
+        async with database.engine.begin() as connection:
+            await connection.execute(text("INSERT INTO products (serial, model, maintenance_cycle_months) VALUES ('QJ-1', 'QJ', 6)"))
+            await connection.execute(text("INSERT INTO maintenance_reminders (product_id, due_on, created_at) SELECT id, '2026-03-16', :t FROM products"
+                                          ).bindparams(bindparam("t", type_=UTCDateTime())), {"t": t0})
+    finally:
+        await database.dispose()
+
+    await asyncio.to_thread(command.upgrade, config, "head")
+    database = Database(database_url)
+    try:
+        async with database.engine.connect() as connection:
+            rows = (await connection.execute(text("SELECT due_on, due_day_chased_at FROM maintenance_reminders"))).all()
+        assert [(str(due_on), chased) for due_on, chased in rows] == [("2026-03-16", None)]
+    finally:
+        await database.dispose()
+
+    await asyncio.to_thread(command.downgrade, config, "0020")
+    database = Database(database_url)
+    try:
+        async with database.engine.connect() as connection:
+            assert (await connection.execute(text("SELECT COUNT(*) FROM maintenance_reminders"))).scalar_one() == 1
+    finally:
+        await database.dispose()
+    await asyncio.to_thread(command.upgrade, config, "head")

@@ -18,6 +18,7 @@ REGISTRY = (
     "QJ-7001,QJ 50-120,Yellow River Farm,2025-09-01,2025-09-20,24,6\n"
 ).encode()
 REMINDER_AT = datetime(2026, 3, 6, 2, 0, tzinfo=timezone.utc)
+DUE_AT = datetime(2026, 3, 20, 2, 0, tzinfo=timezone.utc)  # the due date, 10:00 Shanghai
 
 
 def en(message: str, **values) -> str:
@@ -53,7 +54,8 @@ async def test_reminded_once_at_ten_and_booked_with_one_tap(fake, desk):
     assert en("Periodic maintenance of your {product} is due on {date}.", product="QJ 50-120 · QJ-7001", date="Mar 20, 2026") in reminder.text
     assert reminder.button_texts == [en("🔧 Book maintenance")]
     [listed] = _maintenance_messages(dora)
-    assert en("{product} — {owner} — due on {date}", product="QJ 50-120 · QJ-7001", owner="Alice", date="Mar 20, 2026") in listed.text
+    assert en("{product} — {owner}, {phone} — due on {date}", product="QJ 50-120 · QJ-7001", owner="Alice", phone="+8613800138000",
+              date="Mar 20, 2026") in listed.text
     assert len(_maintenance_messages(wang)) == 1 and "QJ-7001" in wang.messages[-1].text and "Alice" in wang.messages[-1].text
 
     # Another sweep, a restart and the next days: nobody is told again.
@@ -251,3 +253,49 @@ async def test_a_booking_turned_into_a_fault_report_is_sent_as_one(fake, desk):
     assert "is registered" in alice.last.text
     async with desk.db.uow() as uow:
         assert sorted(await uow.session.scalars(select(ServiceRequest.kind))) == ["maintenance", "repair"]
+
+
+async def test_a_maintenance_nobody_booked_is_chased_once_on_its_due_date(fake, desk):
+    dora, alice, reminder = await _reminded(fake, desk)
+    wang = fake.users[SECOND_DISPATCHER_ID]
+    desk.clock.set(DUE_AT - timedelta(minutes=1))
+    await desk.sweep()
+    assert len(_maintenance_messages(alice)) == 1 and len(_maintenance_messages(dora)) == 1
+
+    desk.clock.set(DUE_AT)  # the due date, 10:00: still nothing booked
+    await desk.sweep()
+    [_, again] = _maintenance_messages(alice)
+    assert en("The periodic maintenance of your {product}, due on {date}, is not booked yet.", product="QJ 50-120 · QJ-7001",
+              date="Mar 20, 2026") in again.text
+    assert again.button_texts == [en("🔧 Book maintenance")]
+    for dispatcher in (dora, wang):
+        [_, to_call] = _maintenance_messages(dispatcher)
+        assert "QJ-7001" in to_call.text and "Alice, +8613800138000" in to_call.text
+    assert en("Their due date has come and nobody booked the visit: please phone the customers.") in dora.messages[-1].text
+
+    # Another sweep, a restart and the next days: nobody is told again.
+    desk.clock.advance(timedelta(minutes=1))
+    await desk.sweep()
+    await desk.restart()
+    for _ in range(3):
+        desk.clock.advance(timedelta(days=1))
+        await desk.sweep()
+    assert len(_maintenance_messages(alice)) == 2 and len(_maintenance_messages(dora)) == 2 and len(_maintenance_messages(wang)) == 2
+
+    # The second reminder's button books, as the first one's does.
+    await alice.press(en("🔧 Book maintenance"), again)
+    await alice.send_location(34.7466, 113.6253)
+    await alice.press(en("✅ Confirm and send"))
+    assert len(await _maintenance_numbers(desk)) == 1
+    fake.assert_no_rejections()
+
+
+async def test_a_maintenance_booked_before_its_due_date_is_not_chased(fake, desk):
+    dora, alice, reminder = await _reminded(fake, desk)
+    await alice.press(en("🔧 Book maintenance"), reminder)
+    await alice.send_location(34.7466, 113.6253)
+    await alice.press(en("✅ Confirm and send"))
+    seen_alice, seen_dora = len(alice.messages), len(dora.messages)
+    desk.clock.set(DUE_AT)
+    await desk.sweep()
+    assert not any("not booked" in (m.text or "") for m in alice.messages[seen_alice:] + dora.messages[seen_dora:])

@@ -9,9 +9,9 @@ import pytest
 
 from bot.config import DEFAULT_POLICY_FILE
 from bot.policy import MaintenancePolicy, load_policy
-from bot.services.maintenance import due_to_remind, latest_scan_moment, reminder_moment
+from bot.services.maintenance import chase_days, due_to_remind, latest_scan_moment, reminder_moment, told_on_due_day
 from bot.services.registry import next_maintenance
-from storage.models import Product
+from storage.models import MaintenanceReminder, Product
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 POLICY = MaintenancePolicy(remind_days_before=14, remind_at=time(10, 0))
@@ -105,3 +105,16 @@ def test_the_reminder_names_the_button_the_customer_sees(language):
     [[button]] = view.markup.inline_keyboard
     quoted = re.findall(r"[“«\"]([^”»\"]+)[”»\"]", view.text)
     assert button.text.removeprefix("🔧 ").strip() in quoted
+
+
+def test_the_due_date_chase_covers_its_day_and_the_days_no_scan_covered():
+    today = local(date(2026, 3, 16), 10)
+    assert chase_days(None, today, SHANGHAI) == (date(2026, 3, 16), date(2026, 3, 16))  # a new desk: nothing from before
+    assert chase_days(local(date(2026, 3, 15), 10), today, SHANGHAI) == (date(2026, 3, 16), date(2026, 3, 16))
+    assert chase_days(local(date(2026, 3, 11), 10), today, SHANGHAI) == (date(2026, 3, 12), date(2026, 3, 16))  # down 03-12..03-15
+
+
+def test_a_reminder_first_sent_on_its_due_date_is_not_chased_the_same_day():
+    due = date(2026, 3, 16)
+    assert not told_on_due_day(MaintenanceReminder(due_on=due, created_at=local(date(2026, 3, 2), 10).astimezone(timezone.utc)), SHANGHAI)
+    assert told_on_due_day(MaintenanceReminder(due_on=due, created_at=local(due, 0, 30).astimezone(timezone.utc)), SHANGHAI)
