@@ -99,7 +99,7 @@ def staff_card_view(_: Translator, card: StaffCard, now: datetime, extra_rows: l
         if request.status in dispatch.ASSIGNABLE:
             row.append(button(_("👷 Reassign") if request.assigned_engineer_id else _("👷 Assign"), DispatchButton(request.id, "assign")))
         rows.append(row)
-        next_priority = dispatch.PRIORITIES[(dispatch.PRIORITIES.index(request.priority) + 1) % len(dispatch.PRIORITIES)]
+        next_priority = dispatch.next_priority(request.priority)
         rows.append([
             button(_("Priority → {value}", value=_(PRIORITY_LABELS[next_priority])), DispatchButton(request.id, "priority", next_priority)),
             button(_("Distance…"), DispatchButton(request.id, "distance")),

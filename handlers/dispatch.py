@@ -6,7 +6,7 @@ from telegram import InlineKeyboardMarkup
 from bot import clock_views, dispatch_views, job_views, return_views
 from bot.callbacks import AssignButton, DialogButton, DispatchButton
 from bot.services import cancellation, dialogs, dispatch, followups, jobs, quotes, reminders, requests, returns
-from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, WrongInput
+from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
 from bot.keyboards import dialog_nav, inline
@@ -75,7 +75,10 @@ async def on_dispatch_button(turn: Turn, payload: DispatchButton) -> None:
         elif action == "queue":  # request_id holds the page
             await turn.edit(await _queue_page(turn, payload.request_id))
         elif action == "priority":
-            await dispatch.set_priority(turn.uow, turn.user, payload.request_id, value, turn.now)
+            try:
+                await dispatch.set_priority(turn.uow, turn.user, payload.request_id, value, turn.now)
+            except StaleAction:  # changed by someone else since this card was drawn: show it as it is
+                await turn.answer(turn._("The priority was changed meanwhile; the card shows it as it is now."), alert=True)
             await show_card(turn, payload.request_id)
         elif action == "distance" and value:
             await dispatch.set_distance(turn.uow, turn.user, payload.request_id, value, turn.deps.policy.deadlines.arrival_bands, turn.now)

@@ -72,7 +72,7 @@ async def test_a_complaint_from_a_card_is_its_own_numbered_request_with_the_answ
         with pytest.raises(NotAllowed):
             await dispatch.assign(uow, dispatcher, request.id, crew[0].id, None, clock.now())
         with pytest.raises(NotAllowed):
-            await dispatch.set_priority(uow, dispatcher, request.id, "urgent", clock.now())
+            await dispatch.set_priority(uow, dispatcher, request.id, "high", clock.now())
         assert request.id in [r.id for r in (await requests.page_of(uow, customer, 0)).items]
         assert [s.first_name for s in await complaints.supervisors(uow)] == ["Qin", "Qiu"]
         await uow.commit()

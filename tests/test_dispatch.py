@@ -10,7 +10,7 @@ import pytest
 from bot.config import DEFAULT_POLICY_FILE
 from bot.policy import load_policy
 from bot.services import dispatch, intake, staff, users
-from bot.services.errors import InvalidValue, NotAllowed, NotFound
+from bot.services.errors import InvalidValue, NotAllowed, NotFound, StaleAction
 from storage.models import User, UserRole
 from tests.test_services import _customer, _filled_draft
 
@@ -193,8 +193,23 @@ async def test_the_queue_counts_every_request_and_pages_by_deadline_priority_and
         made = []
         for _ in range(3):
             made.append(await _request(uow, user, customer, clock))  # created at the same moment: equal deadlines
-        await dispatch.set_priority(uow, dispatcher, made[2].id, "urgent", clock.now())
+        for step in ("high", "urgent"):  # the card's button steps normal → high → urgent
+            await dispatch.set_priority(uow, dispatcher, made[2].id, step, clock.now())
         await dispatch.set_priority(uow, dispatcher, made[1].id, "high", clock.now())
         assert await dispatch.queue_size(uow, dispatcher) == 3
         pages = [[i.request.id for i in await dispatch.queue(uow, dispatcher, page)] for page in (0, 1)]
         assert pages == [[made[2].id, made[1].id], [made[0].id]]
+
+
+async def test_an_old_cards_priority_button_does_not_undo_a_colleagues_change(database, clock):
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer = await _setup(uow, clock)
+        request = await _request(uow, user, customer, clock)
+        # Both dispatchers' cards say "Priority → high"; one presses it, then → urgent.
+        await dispatch.set_priority(uow, dispatcher, request.id, "high", clock.now())
+        await dispatch.set_priority(uow, dispatcher, request.id, "urgent", clock.now())
+        with pytest.raises(StaleAction):  # the other card's "→ high" would lower it
+            await dispatch.set_priority(uow, dispatcher, request.id, "high", clock.now())
+        assert request.priority == "urgent"
+        await dispatch.set_priority(uow, dispatcher, request.id, "normal", clock.now())  # the fresh card's "→ normal"
+        assert request.priority == "normal"

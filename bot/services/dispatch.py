@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.services import dialogs, requests
-from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound
+from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction
 from bot.services.users import OVERSEER_ROLES, ROLE_DISPATCHER
 from bot.services.validation import normalize_serial
 from storage.db import UnitOfWork
@@ -172,10 +172,19 @@ async def _triaged(request: ServiceRequest) -> None:
         request.status = requests.TRIAGED
 
 
+def next_priority(current: str) -> str:
+    """The card's priority button steps through PRIORITIES: normal → high → urgent → normal."""
+    return PRIORITIES[(PRIORITIES.index(current) + 1) % len(PRIORITIES)]
+
+
 async def set_priority(uow: UnitOfWork, actor: User, request_id: int, priority: str, now: datetime) -> ServiceRequest:
+    """The next step from the priority the card showed; StaleAction when someone changed it since
+    (an old card's "→ high" must not lower a request a colleague has just made urgent)."""
     if priority not in PRIORITIES:
         raise InvalidValue("priority")
     request = await open_request(uow, actor, request_id)
+    if priority != next_priority(request.priority):
+        raise StaleAction()
     before, request.priority = request.priority, priority
     await _triaged(request)
     await _event(uow, request, actor, "priority", now, before=before, after=priority)

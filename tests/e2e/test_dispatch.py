@@ -564,3 +564,21 @@ async def test_a_number_typed_at_the_reject_prompt_rejects_nothing(fake, desk):
     assert not any("reject" in (m.text or "").lower() for m in sam.messages[seen:])
     async with desk.db.uow() as uow:
         assert (await uow.requests.by_number(number)).status == "awaiting_approval"
+
+
+async def test_a_priority_pressed_on_an_old_card_does_not_undo_a_newer_one(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=5091, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await dora.send_text(number)
+    old_card = dora.last
+    await dora.send_text(number)  # a second card of the same request (a colleague's, say)
+    await dora.press("Priority → high", dora.last)
+    await dora.press("Priority → urgent", dora.last)
+    await dora.press("Priority → high", old_card)  # drawn while it was normal
+    assert dora.callback_answers[-1][1] == "The priority was changed meanwhile; the card shows it as it is now."
+    assert "Priority → normal" in old_card.button_texts  # redrawn: urgent now, its button steps on to normal
+    async with desk.db.uow() as uow:
+        assert (await uow.requests.by_number(number)).priority == "urgent"
+    fake.assert_no_rejections()
