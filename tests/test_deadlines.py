@@ -438,3 +438,34 @@ async def test_overdue_counts_every_deadline_beyond_the_thirty_it_shows(database
     assert all(entry.overdue for entry in found.entries)  # most overdue first
     assert lines[:2] == ["<b>Deadlines</b>: 31 overdue, 1 at risk (most overdue first)", "The 30 most overdue are shown."]
     assert at_risk not in "\n".join(lines)
+
+
+async def test_a_distance_band_set_after_the_default_window_passed_re_arms_the_reminders(database, database_url, clock):
+    """Assigned without a band (the shortest window, 24 h), breached, then set to over 1000 km (72 h):
+    the engineer is reminded again under the new window and the dispatchers hear at the new breach."""
+    async with database.uow() as uow:
+        dispatcher, crew, user, customer = await _desk(uow, clock)
+        request = await _request(uow, user, customer, clock)
+        number = request.number
+        await dispatch.log_contacted(uow, dispatcher, request.id, "Called", clock.now())
+        await dispatch.assign(uow, dispatcher, request.id, crew[0].id, None, clock.now())
+        await dispatch.respond(uow, crew[0], request.id, True, None, clock.now())
+        await uow.commit()
+    bot = RecordingBot(clock)
+    scheduler = Scheduler(database_url, clock, bot)
+    band_at, end = START + timedelta(hours=25), START + timedelta(hours=76)
+    try:
+        while clock.now() <= end:
+            if clock.now() == band_at:
+                async with database.uow() as uow:
+                    await dispatch.set_distance(uow, await uow.users.get(dispatcher.id), request.id, "over_1000_km",
+                                                POLICY.deadlines.arrival_bands, clock.now())
+                    await uow.commit()
+            await scheduler.sweep()
+            clock.advance(STEP)
+    finally:
+        await scheduler.close()
+    after = [(_local(m.at), NAMES[m.chat_id]) for m in bot.sent
+             if number in m.text and "on-site arrival" in m.text and m.at > band_at]
+    # 50 % and 80 % of the new 72 h to the engineer, then the breach to him and the dispatchers
+    assert after[:5] == [("Tue 21:30", "E"), ("Wed 19:10", "E"), ("Thu 09:30", "E"), ("Thu 09:30", "D1"), ("Thu 09:30", "D2")], after

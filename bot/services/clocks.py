@@ -223,6 +223,9 @@ def apply(policy: Policy, calendar: WorkCalendar, row: SlaClock, clock: DerivedC
     """Write a derived clock onto its row: due time, pause, outcome and next reminder."""
     if row.started_at != clock.started_at:
         row.alert_point = 0  # a new cycle of a repeating clock: its reminders start over
+    old_due = row.due_at
+    # When the reminders handled so far were due, by the schedule they were handled by.
+    handled_until = reminder_point(policy, calendar, row, row.alert_point - 1) if row.alert_point and old_due is not None else None
     row.started_at = clock.started_at
     row.window_seconds = int(clock.window.total_seconds())
     row.pauses = [[p.start.isoformat(), p.end.isoformat() if p.end else None, p.wait] for p in clock.pauses]
@@ -246,7 +249,18 @@ def apply(policy: Policy, calendar: WorkCalendar, row: SlaClock, clock: DerivedC
     row.earlier_breach = any(_lateness(calendar, cycle) > timedelta(0) for cycle in clock.earlier)
     if row.alert_point is None:
         row.alert_point = 0
+    elif handled_until is not None and row.due_at is not None and row.due_at != old_due and clock.stopped_at is None:
+        # The deadline moved (a distance band set late, say): the reminders of the new schedule
+        # that fall after those already handled are still to come, the breach among them.
+        row.alert_point = _first_point_after(policy, calendar, row, handled_until)
     row.next_alert_at = None if clock.stopped_at or open_pause else reminder_point(policy, calendar, row, row.alert_point)
+
+
+def _first_point_after(policy: Policy, calendar: WorkCalendar, row: SlaClock, moment: datetime) -> int:
+    point = 0
+    while (at := reminder_point(policy, calendar, row, point)) is not None and at <= moment:
+        point += 1
+    return point
 
 
 def _lateness(calendar: WorkCalendar, clock: DerivedClock) -> timedelta:

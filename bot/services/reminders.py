@@ -138,7 +138,9 @@ class Planner:
             not_before = self.staff_time(now, urgent=rule.urgent and latest >= before)
             for user in await recipients(uow, request, rule, tuple(steps), await cannot_act(uow, self.policy, request, rule)):
                 await uow.outbox.add_once(OutboxMessage(
-                    key=f"clock:{clock.id}:{int(clock.started_at.timestamp())}:{latest}:{user.id}", user_id=user.id, kind=DEADLINE,
+                    # the due time too: after the deadline moved, a point is a new reminder
+                    key=f"clock:{clock.id}:{int(clock.started_at.timestamp())}:{int(clock.due_at.timestamp()) if clock.due_at else 0}:{latest}:{user.id}",
+                    user_id=user.id, kind=DEADLINE,
                     payload={"clock_id": clock.id, "point": latest}, not_before=not_before, created_at=now,
                 ))
             clock.alert_point = latest + 1
