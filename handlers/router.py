@@ -166,12 +166,13 @@ async def on_message(turn: Turn) -> None:
 
 
 # Prompts for one note or reason, whose answer is recorded (or acted on) as soon as it is typed. A
-# bare request number is never such an answer: staff type one to open that request, as outside a
-# dialog, and taking it as the reason would close, decline or reject for good.
+# bare request number is never such an answer: people type one to open that request, as outside a
+# dialog, and taking it as the reason would close, decline or reject for good (or, for a customer,
+# file it as the survey's remark; comment mode does the same on its own).
 NOTE_DIALOGS = frozenset({
     dispatch.CONTACTED_DIALOG, dispatch.CLOSE_DIALOG, jobs.JOB_NOTE, confirmation_handlers.VISIT_COUNTER,
     approvals.COMMENT_DIALOG, approvals.ANSWER_DIALOG, approvals.WAIVER_DIALOG, consultation.ANSWER_DIALOG,
-    escalation.QUESTION_DIALOG, followups.FEEDBACK_DIALOG,
+    escalation.QUESTION_DIALOG, followups.FEEDBACK_DIALOG, confirmation.SURVEY,
 })
 
 

@@ -467,3 +467,24 @@ async def test_a_caption_that_does_not_fit_the_description_is_not_cut_silently(f
     await alice.send_text("5 Lotus Street")
     assert "ALSO: the" not in alice.last.text  # nothing half-kept
     fake.assert_no_rejections()
+
+
+async def test_a_request_number_typed_at_the_survey_opens_that_request(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 5201, "Ed", "engineer")
+    alice = fake.add_user(user_id=5202, first_name="Alice", language_code="en")
+    await onboard(alice)
+    other = await file_request(alice, description="The second pump hums but does not start")
+    number = await file_request(alice)
+    await assign(dora, number, "Ed", "en")
+    await ed.press("Accept")
+    await report_by_phone(ed)
+    await alice.press("Resolved")
+    await alice.press("⭐⭐⭐⭐")
+    await alice.press("Yes")
+    await alice.send_text(other)  # later she checks her other request by its number
+    assert other in alice.last.text and "The second pump hums" in alice.last.text  # its card
+    async with desk.db.uow() as uow:
+        survey = await uow.jobs.survey_of((await uow.requests.by_number(number)).id)
+        assert (survey.stars, survey.comment) == (4, None)
+    fake.assert_no_rejections()
