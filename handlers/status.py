@@ -6,7 +6,7 @@ from bot.callbacks import DialogButton, ListPageButton, RequestButton
 from bot.services import cancellation, dialogs, requests, users
 from bot.services.dispatch import ROLE_ENGINEER
 from bot.services.users import OVERSEER_ROLES
-from bot.services.errors import DomainError, NotAllowed, NotFound, WrongInput
+from bot.services.errors import DomainError, NotAllowed, NotFound, TooLong, WrongInput
 from bot.services.inputs import PhotoInput, TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
 from handlers import approvals as approval_handlers
@@ -25,9 +25,19 @@ async def cmd_my(turn: Turn) -> None:
 
 
 async def show_list(turn: Turn, page: int, *, edit: bool = False) -> None:
+    await leave_comment_mode(turn)
     customer = await users.customer_of(turn.uow, turn.user)
     view = views.request_list(turn._, await requests.page_of(turn.uow, customer, page))
     await (turn.edit(view) if edit else turn.reply(view))
+
+
+async def leave_comment_mode(turn: Turn, *, keep_request_id: int | None = None) -> None:
+    """Comments go to the request whose card the person is looking at: the list, or another
+    request's card, ends comment mode (what was sent is kept), as /start does. Otherwise the next
+    message would reach the staff as a comment on a request the person has left."""
+    draft = await dialogs.current(turn.uow, turn.user.id)
+    if draft is not None and draft.kind == requests.COMMENT_DIALOG and draft.data.get("request_id") != keep_request_id:
+        await dialogs.end(turn.uow, draft)
 
 
 @handler
@@ -89,6 +99,7 @@ async def on_request_button(turn: Turn, payload: RequestButton) -> None:
         return
     action = payload.action
     if action == "open":
+        await leave_comment_mode(turn, keep_request_id=request.id)
         await turn.edit(views.request_card(turn._, await requests.card(turn.uow, request)))
     elif action == "cancel":
         why = await cancellation.why_not_cancellable(turn.uow, request)
@@ -163,11 +174,15 @@ async def on_comment_input(turn: Turn, draft: Draft, message: UserInput) -> None
             await _tell_dispatchers(turn, request, "comment", text)
         elif isinstance(message, PhotoInput):
             await requests.add_photo(turn.uow, turn.user, request, message.file_id, turn.now)
-            caption = (message.caption or "").strip()[:COMMENT_MAX]
+            caption, too_long = _caption(message.caption)
             if caption:
                 await requests.add_comment(turn.uow, turn.user, request, caption, turn.now)
-            await turn.reply(turn._("Photo added to {number}. Send more, or press “Done”.", number=request.number))
-            await _tell_dispatchers(turn, request, "photo_added", caption or None, photos=(message.file_id,))
+            if too_long:  # kept whole or not at all: half a sentence would read as what they meant
+                await turn.reply(turn._("Photo added to {number}, but not its caption: it is longer than {max} characters. "
+                                        "Please send it as a text message.", number=request.number, max=COMMENT_MAX))
+            else:
+                await turn.reply(turn._("Photo added to {number}. Send more, or press “Done”.", number=request.number))
+            await _tell_dispatchers(turn, request, "photo_added", caption, photos=(message.file_id,))
         else:
             raise WrongInput(requests.COMMENT_STEP)
     except (NotFound, NotAllowed):
@@ -175,6 +190,16 @@ async def on_comment_input(turn: Turn, draft: Draft, message: UserInput) -> None
         await turn.reply(turn._("This request is closed; comments can no longer be added."))
     except DomainError as error:
         await turn.reply(views.input_error(turn._, error))
+
+
+def _caption(text: str | None) -> tuple[str | None, bool]:
+    """A photo's caption as a comment: (the text or None, whether it was left out as too long)."""
+    try:
+        return clean_text(text, limit=COMMENT_MAX, expected=requests.COMMENT_STEP), False
+    except WrongInput:  # none, or nothing visible
+        return None, False
+    except TooLong:
+        return None, True
 
 
 async def on_comment_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:

@@ -7,7 +7,7 @@ from telegram import Update
 from bot.flood import TELEGRAM_LIMITS
 from storage.models import AuditEntry, Draft, ServiceRequest
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
-from tests.e2e.helpers import assign, enrol, file_request, fill_request, onboard, t
+from tests.e2e.helpers import assign, enrol, file_request, fill_request, onboard, report_by_phone, t
 
 
 async def test_onboarding_in_chinese_speaks_chinese_and_registers_the_customer(fake, desk):
@@ -467,6 +467,44 @@ async def test_a_caption_that_does_not_fit_the_description_is_not_cut_silently(f
     await alice.send_text("5 Lotus Street")
     assert "ALSO: the" not in alice.last.text  # nothing half-kept
     fake.assert_no_rejections()
+
+
+async def test_the_list_or_another_card_ends_comment_mode_so_nothing_lands_on_the_wrong_request(fake, desk):
+    alice = fake.add_user(user_id=5101, first_name="Alice", language_code="en")
+    await onboard(alice)
+    first = await file_request(alice)
+    second = await file_request(alice, description="The second pump hums but does not start")
+    await alice.send_text(first)
+    await alice.press("Add comment or photos")
+    await alice.send_text("/my")  # she leaves the first request
+    await alice.press(second)  # and opens the second one's card
+    assert second in alice.last.text
+    await alice.send_text("This one is in the basement")  # not a comment on either: she is not in comment mode
+    async with desk.db.uow() as uow:
+        for number in (first, second):
+            request = await uow.requests.by_number(number)
+            assert not [e for e in await uow.requests.events(request.id, include_internal=True) if e.action == "comment"]
+    await alice.press("Add comment or photos")  # on the second card: its own comment mode
+    await alice.send_text("It is in the basement")
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(second)
+        assert [e.details["text"] for e in await uow.requests.events(request.id, include_internal=True) if e.action == "comment"] == ["It is in the basement"]
+
+
+async def test_a_photo_caption_too_long_for_a_comment_is_left_out_and_said_so(fake, desk):
+    alice = fake.add_user(user_id=5102, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await alice.send_text(number)
+    await alice.press("Add comment or photos")
+    await alice.send_photo(caption="x" * 1010 + " END")  # Telegram allows 1024; a comment 1000
+    assert alice.last.text.startswith(f"Photo added to {number}, but not its caption")
+    await alice.send_photo(caption="\u200b")  # a caption that shows nothing is no comment
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        comments = [e for e in await uow.requests.events(request.id, include_internal=True) if e.action == "comment"]
+        photos = [a for a in await uow.requests.attachments(request.id) if a.added_by_user_id is not None]
+    assert comments == [] and len(photos) == 2
 
 
 async def test_a_request_number_typed_at_the_survey_opens_that_request(fake, desk):
