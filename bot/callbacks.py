@@ -225,6 +225,7 @@ class QuoteButton(_Payload):
     KIND: ClassVar[str] = "qt"
     quote_id: int
     action: str
+    on_card: int = 0  # 1: pressed on the request card (its other buttons stay), not on the offer message
 
 
 @dataclass(frozen=True)

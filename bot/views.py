@@ -412,8 +412,8 @@ def request_card(_: Translator, card: requests.RequestCard, *, list_page: int = 
         lines.append(entry + (": " + html.escape(shorten(text, 200), quote=False) if text else ""))
     rows = []
     if card.quote is not None:  # answerable here too: the offer's own message may be long gone
-        rows.append([button(_("✅ Accept the quote"), QuoteButton(card.quote.id, "accept")),
-                     button(_("❌ Decline"), QuoteButton(card.quote.id, "decline"))])
+        rows.append([button(_("✅ Accept the quote"), QuoteButton(card.quote.id, "accept", 1)),
+                     button(_("❌ Decline"), QuoteButton(card.quote.id, "decline", 1))])
     if card.is_open:
         rows.append([button(_("💬 Add comment or photos"), RequestButton(request.id, "comment"))])
     if request.kind not in ("return", "complaint") and request.status not in (requests.CANCELLED, requests.AWAITING_APPROVAL):

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from bot import quote_views
 from bot.callbacks import DialogButton, QuoteButton
-from bot.services import approvals, dialogs, dispatch, quotes, requests
+from bot.services import approvals, dialogs, dispatch, quotes, requests, users
 from bot.services.errors import InvalidValue, LimitReached, NotAllowed, NotFound, StaleAction, TooLong, WrongInput
 from bot.services.inputs import TextInput, UserInput
-from bot.views import input_error
+from bot.views import input_error, request_card
 from handlers import approvals as approval_handlers
 from handlers.common import Turn
 from storage.models import Approval, Draft, Quote, ServiceRequest
@@ -116,16 +116,16 @@ async def on_quote_button(turn: Turn, payload: QuoteButton) -> None:
     except quotes.RequestEnded:
         await turn.audit("stale_button", data=payload.pack())
         await turn.answer(turn._("This request is cancelled or closed; the quote no longer applies."), alert=True)
-        await turn.edit_off()
+        await _answered(turn, payload)
         return
     except quotes.NotPaidWork:
         await turn.answer(turn._("The work is covered by warranty after all: the quote no longer applies and there is nothing to pay."), alert=True)
-        await turn.edit_off()
+        await _answered(turn, payload)
         return
     except quotes.Waived:
         await turn.audit("stale_button", data=payload.pack())
         await turn.answer(turn._("The company carries the cost of this work: you pay nothing, and there is nothing to accept."), alert=True)
-        await turn.edit_off()
+        await _answered(turn, payload)
         return
     except StaleAction:
         await turn.audit("stale_button", data=payload.pack())
@@ -141,9 +141,24 @@ async def on_quote_button(turn: Turn, payload: QuoteButton) -> None:
             told.add(person.id)
             await turn.notify_view(person, quote_views.answered_for_staff(turn.translator_for(person), quote, request, dispatcher=dispatch.is_dispatcher(person)))
     await turn.uow.commit()  # the answer and its notices stand before the customer reads the reply
-    await turn.edit_off()
+    await _answered(turn, payload)
     await turn.reply(quote_views.answered_for_customer(turn._, quote, request))
     await approval_handlers.show_withdrawn(turn, answered.withdrawn)
+
+
+async def _answered(turn: Turn, payload: QuoteButton) -> None:
+    """Take the quote's buttons away: off the offer message, or by drawing again the request card
+    it was answered from, whose other buttons (comment, cancel…) stay."""
+    quote = await turn.uow.quotes.get(payload.quote_id) if payload.on_card else None
+    if quote is None:
+        await turn.edit_off()
+        return
+    try:
+        request = await requests.own_request(turn.uow, await users.customer_of(turn.uow, turn.user), quote.request_id)
+    except NotFound:
+        await turn.edit_off()
+        return
+    await turn.edit(request_card(turn._, await requests.card(turn.uow, request)))
 
 
 async def tell_waiver(turn: Turn, request: ServiceRequest, approval: Approval) -> None:

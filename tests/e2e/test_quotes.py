@@ -218,8 +218,12 @@ async def test_a_quote_sent_while_the_customer_had_blocked_the_bot_is_answered_f
     fake.unblock(alice.id)
     await alice.send_text(number)  # back, she opens her request
     assert "A quote of CN¥950.00 waits for your answer" in alice.last.text
+    card = alice.last
     await alice.press("✅ Accept the quote")
     assert "You accepted the quote of CN¥950.00" in alice.last.text
+    redrawn = alice.message(card.message_id)  # the card keeps its own buttons, without the quote's
+    assert "waits for your answer" not in redrawn.text and "✅ Accept the quote" not in redrawn.button_texts
+    assert "💬 Add comment or photos" in redrawn.button_texts
     assert any("accepted the quote of CN¥950.00" in (m.text or "") for m in ed.messages)
     await alice.send_text(number)
     assert "waits for your answer" not in alice.last.text
