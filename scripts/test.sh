@@ -2,7 +2,7 @@
 # Run the test suite: bash scripts/test.sh [pytest args...]
 # Creates .venv if missing, installs the project with its test extras, runs pytest spread over
 # twice the machine's CPUs, at most 8 (pytest-xdist): the end-to-end tests mostly wait on I/O, so
-# on 2 CPUs 4 workers take 10.5 minutes where 2 took 18. PYTEST_WORKERS=0 runs everything in one
+# on 2 CPUs 4 workers run the whole suite in about 10 minutes (6 were slower). PYTEST_WORKERS=0 runs everything in one
 # process, e.g. to debug one test.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
