@@ -69,7 +69,7 @@ def too_long(_: Translator, draft: Draft, limit: int) -> View:
     return View(_("That is too long: at most {max} characters.", max=limit), _keys(_, draft, back=draft.step != service.CODE_STEP))
 
 
-def card(_: Translator, draft: Draft, proposal: service.Proposal) -> View:
+def card(_: Translator, draft: Draft, proposal: service.PriceChange) -> View:
     return View("\n".join([
         _("Change the price of {part}?", part=_part(proposal.part)),
         _("From {old} to <b>{new}</b>.", old=_price(_, proposal.old), new=_.money(proposal.new)),
@@ -78,7 +78,7 @@ def card(_: Translator, draft: Draft, proposal: service.Proposal) -> View:
                 [dialog_button(back_label(_), draft, BACK), dialog_button(cancel_label(_), draft, STOP)]]))
 
 
-def changed(_: Translator, change: service.Change) -> View:
+def changed(_: Translator, change: service.PriceChange) -> View:
     return View(_("✅ The price of {part} is now {new} (was {old}).", part=_part(change.part), new=_.money(change.new),
                   old=_price(_, change.old)))
 

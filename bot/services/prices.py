@@ -38,16 +38,9 @@ class PriceChanged(DomainError):
 
 
 @dataclass(frozen=True)
-class Proposal:
-    """What the confirmation card shows (prices in fen; None: no price)."""
+class PriceChange:
+    """A part's price from `old` to `new` (fen; None: no price): proposed on the card, or made."""
 
-    part: Part
-    old: int | None
-    new: int
-
-
-@dataclass(frozen=True)
-class Change:
     part: Part
     old: int | None
     new: int
@@ -80,33 +73,29 @@ async def pick_part(uow: UnitOfWork, actor: User, draft: Draft, text: str, now: 
     return part
 
 
-async def propose(uow: UnitOfWork, actor: User, draft: Draft, text: str, now: datetime) -> Proposal:
+async def propose(uow: UnitOfWork, actor: User, draft: Draft, text: str, now: datetime) -> PriceChange:
     """The typed new price, shown on a card before anything changes; the price seen on the card is
     kept, so the confirmation can tell whether somebody changed it meanwhile.
     Raises InvalidValue("price") for anything but 0–PRICE_MAX CNY with at most 2 decimals."""
     _require(actor)
-    part = await _part_of(uow, draft)
+    part = await part_of(uow, draft)
     amount = as_amount(clean_text(text, limit=PRICE_TEXT_MAX, expected=PRICE_STEP))
     if amount is None or amount > PRICE_MAX:
         raise InvalidValue("price")
     new = int(amount * 100)
     dialogs.move(draft, CONFIRM_STEP, now, part_id=part.id, old=part.price, new=new)
-    return Proposal(part, part.price, new)
+    return PriceChange(part, part.price, new)
 
 
 async def part_of(uow: UnitOfWork, draft: Draft) -> Part:
     """The part the dialog is about (NotFound once it left the catalog)."""
-    return await _part_of(uow, draft)
-
-
-async def _part_of(uow: UnitOfWork, draft: Draft) -> Part:
     part = await uow.jobs.part(draft.data.get("part_id") or 0)
     if part is None:
         raise NotFound()
     return part
 
 
-async def confirm(uow: UnitOfWork, actor: User, draft: Draft, shown: int, now: datetime) -> Change:
+async def confirm(uow: UnitOfWork, actor: User, draft: Draft, shown: int, now: datetime) -> PriceChange:
     """✅ on the card that showed the new price `shown`: the price changes if it is still the one
     the card showed as old; the dialog ends either way. A card replaced by a corrected price is
     stale (StaleAction): its ✅ must not apply an amount it does not show.
@@ -127,7 +116,7 @@ async def confirm(uow: UnitOfWork, actor: User, draft: Draft, shown: int, now: d
     part.price = new
     await uow.audit.add(AuditEntry(actor_telegram_id=actor.telegram_id, action=AUDIT_ACTION,
                                    details={"part_id": part.id, "code": part.code, "old": old, "new": new}, created_at=now))
-    return Change(part, old, new)
+    return PriceChange(part, old, new)
 
 
 def back(draft: Draft, now: datetime) -> str:

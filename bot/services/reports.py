@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from bot.labels import FAULT_TYPE_LABELS
-from bot.services import dialogs, jobs, quotes, requests
+from bot.services import dialogs, jobs, quotes, requests, stock
 from bot.services.errors import InvalidValue, LimitReached, NotAllowed, StaleAction, WrongInput
 from bot.services.inputs import PhotoInput, TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, MAX_PHOTOS, clean_text, parse_quantity, typed_number
@@ -288,11 +288,7 @@ async def submit(uow: UnitOfWork, engineer: User, draft: Draft, now: datetime) -
 
 async def _catalog_prices(uow: UnitOfWork, parts: list[dict]) -> dict[int, int | None]:
     """Today's catalog price of each catalog part on the report (fen; None: not priced)."""
-    found = {}
-    for part_id in {p["part_id"] for p in parts if p.get("part_id")}:
-        part = await uow.jobs.part(part_id)
-        found[part_id] = part.price if part is not None else None
-    return found
+    return {part_id: part.price for part_id, part in (await stock.parts_by_id(uow, [p["part_id"] for p in parts if p.get("part_id")])).items()}
 
 
 def _fill(report: JobReport, data: dict, engineer: User, now: datetime, prices: dict[int, int | None]) -> None:
