@@ -108,7 +108,9 @@ class Turn:
         try:
             await self._telegram(message.edit_text(view.text, parse_mode=ParseMode.HTML, reply_markup=view.markup))
         except BadRequest as exc:
-            if "not modified" not in str(exc).lower():
+            if "not modified" in str(exc).lower():  # e.g. 🔄 Refresh on a card nothing has changed: say so, or the press looks lost
+                await self.answer(self._("Nothing has changed since."))
+            else:
                 await self.reply(view)
 
     async def edit_off(self) -> None:

@@ -582,3 +582,16 @@ async def test_a_priority_pressed_on_an_old_card_does_not_undo_a_newer_one(fake,
     async with desk.db.uow() as uow:
         assert (await uow.requests.by_number(number)).priority == "urgent"
     fake.assert_no_rejections()
+
+
+async def test_refresh_on_a_card_nothing_changed_says_so(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    alice = fake.add_user(user_id=5241, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await file_request(alice)
+    await dora.press("Open to triage")
+    card = dora.last
+    await dora.press("🔄 Refresh", card)
+    assert dora.callback_answers[-1][1] == "Nothing has changed since."
+    assert dora.last is card  # nothing new sent
+    fake.assert_no_rejections(allow=lambda r: "not modified" in r.description)  # Telegram's answer to the same card
