@@ -192,10 +192,12 @@ def intake_prompt(_: Translator, draft: Draft, products: list[Product]) -> View:
             text += "\n" + _("Or choose one of your registered products:")
         return View(text, inline(rows))
     if step == intake.DESCRIPTION:
-        return View(
-            _("Describe the problem: what happens, since when, any error codes shown. Up to {limit} characters. You may also send a photo or a voice message with a caption.", limit=DESCRIPTION_MAX),
-            inline([dialog_nav(_, draft)]),
-        )
+        text = _("Describe the problem: what happens, since when, any error codes shown. Up to {limit} characters. You may also send a photo or a voice message with a caption.", limit=DESCRIPTION_MAX)
+        rows = [dialog_nav(_, draft)]
+        if voices := len(draft.data.get("voices", [])):
+            text += "\n" + _.ngettext("{n} voice message attached.", "{n} voice messages attached.", voices)
+            rows.insert(0, [dialog_button(_("🗑 Remove voice messages"), draft, "clear_voices")])
+        return View(text, inline(rows))
     if step == intake.PHOTOS:
         count = len(draft.data.get("photos", []))
         text = _("Send photos of the equipment, its nameplate and the fault, up to {limit}. Press “Done” when finished.", limit=MAX_PHOTOS)
@@ -295,6 +297,8 @@ def notice(_: Translator, code: str, draft: Draft) -> str | None:
         return _("Voice message saved. Please also describe the problem briefly in text, so the dispatcher can read it.")
     if code == intake.PHOTOS_CLEARED:
         return _("All photos removed.")
+    if code == intake.VOICES_CLEARED:
+        return _("Voice messages removed.")
     if code == intake.CAPTION_TOO_LONG:
         return _("Photo saved, but not its caption: with it the description would be longer than {max} characters. "
                  "You can change the description at the summary (✏️ Edit).", max=intake.DESCRIPTION_MAX)
@@ -341,6 +345,12 @@ def input_error(_: Translator, error: Exception) -> str:
         return _.ngettext(
             "That is too long: at most {n} character, please shorten it.",
             "That is too long: at most {n} characters, please shorten it.",
+            error.limit,
+        )
+    if isinstance(error, LimitReached) and error.what == "voices":
+        return _.ngettext(
+            "You have already added {n} voice message, the maximum. Please describe the rest in text.",
+            "You have already added {n} voice messages, the maximum. Please describe the rest in text.",
             error.limit,
         )
     if isinstance(error, LimitReached):

@@ -13,6 +13,7 @@ from bot.policy import load_policy
 from bot.services import dialogs, intake, requests, users
 from bot.services.errors import LimitReached, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import LocationInput, PhotoInput, TextInput, VoiceInput
+from bot.services.validation import MAX_VOICES
 from storage.models import Product, ServiceRequest
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -123,6 +124,27 @@ async def test_a_consultation_promises_an_answer_within_eight_hours(database, cl
         request = await intake.submit(uow, user, customer, draft, POLICY, clock.now(), SHANGHAI)
         clocks = await uow.requests.clocks(request.id)
         assert [(c.kind, c.due_at - clock.now()) for c in clocks] == [("consultation_answer", timedelta(hours=8))]
+
+
+async def test_voice_notes_at_the_description_are_capped_and_can_be_removed_there_only(database, clock):
+    async with database.uow() as uow:
+        user, customer = await _customer(uow, clock)
+        draft, _ = await intake.start(uow, user, clock.now())
+        await intake.handle_button(uow, customer, draft, "type", "repair", clock.now())
+        await intake.handle_button(uow, customer, draft, "unknown", "", clock.now())
+        for n in range(MAX_VOICES):
+            await intake.handle_input(uow, customer, draft, VoiceInput(f"voice-{n}"), clock.now())
+        with pytest.raises(LimitReached) as refused:
+            await intake.handle_input(uow, customer, draft, VoiceInput("one-too-many"), clock.now())
+        assert (refused.value.limit, refused.value.what) == (MAX_VOICES, "voices")
+        assert draft.data["voices"] == [f"voice-{n}" for n in range(MAX_VOICES)]
+        assert await intake.handle_button(uow, customer, draft, "clear_voices", "", clock.now()) == intake.VOICES_CLEARED
+        assert (draft.step, draft.data["voices"]) == (intake.DESCRIPTION, [])
+        await intake.handle_input(uow, customer, draft, VoiceInput("voice-kept", caption="Pump trips the breaker"), clock.now())
+        assert draft.step == intake.PHOTOS
+        with pytest.raises(StaleAction):  # an old description prompt's button, pressed after the step moved on
+            await intake.handle_button(uow, customer, draft, "clear_voices", "", clock.now())
+        assert draft.data["voices"] == ["voice-kept"]
 
 
 async def test_wrong_kind_of_input_is_refused_without_changing_the_draft(database, clock):

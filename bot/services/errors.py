@@ -29,9 +29,10 @@ class InvalidValue(DomainError):
 
 
 class LimitReached(DomainError):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"limit {limit} reached")
+    def __init__(self, limit: int, what: str = "photos") -> None:
+        super().__init__(f"limit {limit} of {what} reached")
         self.limit = limit
+        self.what = what  # what there are too many of: "photos", "voices"
 
 
 class StaleAction(DomainError):

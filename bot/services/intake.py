@@ -17,6 +17,7 @@ from bot.services.validation import (
     ADDRESS_MAX,
     DESCRIPTION_MAX,
     MAX_PHOTOS,
+    MAX_VOICES,
     clean_text,
     normalize_serial,
 )
@@ -37,6 +38,7 @@ CAPTION_TOO_LONG = "caption_too_long"  # the photo is kept, its caption would no
 PHOTO_KEPT_NEED_TEXT = "photo_kept_need_text"
 VOICE_KEPT_NEED_TEXT = "voice_kept_need_text"
 PHOTOS_CLEARED = "photos_cleared"
+VOICES_CLEARED = "voices_cleared"
 COMPLAINT_CHOSEN = "complaint_chosen"  # a complaint has its own dialog (bot/services/complaints.py)
 RETURN_CHOSEN = "return_chosen"  # so has a return of a registered product (bot/services/returns.py)
 
@@ -135,8 +137,9 @@ def _description(draft: Draft, message: UserInput, now: datetime) -> str | None:
     if isinstance(message, (PhotoInput, VoiceInput)):
         key = "photos" if isinstance(message, PhotoInput) else "voices"
         files = list(draft.data.get(key, []))
-        if key == "photos" and len(files) >= MAX_PHOTOS:
-            raise LimitReached(MAX_PHOTOS)
+        limit = MAX_PHOTOS if key == "photos" else MAX_VOICES
+        if len(files) >= limit:
+            raise LimitReached(limit, key)
         files.append(message.file_id)
         if message.caption and message.caption.strip():
             _advance(draft, now, description=clean_text(message.caption, limit=DESCRIPTION_MAX, expected=DESCRIPTION), **{key: files})
@@ -177,6 +180,9 @@ async def handle_button(uow: UnitOfWork, customer: Customer, draft: Draft, actio
     if step == PHOTOS and action == "clear":
         dialogs.move(draft, PHOTOS, now, photos=[])
         return PHOTOS_CLEARED
+    if step == DESCRIPTION and action == "clear_voices":  # a voice note sent by mistake
+        dialogs.move(draft, DESCRIPTION, now, voices=[])
+        return VOICES_CLEARED
     if step == CONFIRM and action == "edit":
         dialogs.move(draft, EDIT, now)
         return None

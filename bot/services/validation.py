@@ -13,6 +13,7 @@ DESCRIPTION_MAX = 2000
 ADDRESS_MAX = 300
 COMMENT_MAX = 1000
 MAX_PHOTOS = 10
+MAX_VOICES = 5  # voice notes on one fault report: the dispatcher has to listen to each
 MAX_QUANTITY = 999  # parts of one kind on a report, requisition or quote
 
 _SERIAL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ./_-]{2,}$")

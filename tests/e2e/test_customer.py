@@ -264,6 +264,32 @@ async def test_a_voice_description_reaches_the_dispatcher_with_the_request(fake,
     fake.assert_no_rejections()
 
 
+async def test_a_voice_message_sent_by_mistake_can_be_removed_before_sending(fake, desk):
+    alice = fake.add_user(user_id=1111, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await alice.send_text("/new")
+    await alice.press("Fault repair")
+    await alice.press("I don't know the serial number")
+    await alice.send_voice()
+    assert "1 voice message attached." in alice.last.text
+    await alice.press("🗑 Remove voice messages")
+    assert alice.messages[-2].text == "Voice messages removed."
+    assert "voice message attached" not in alice.last.text and "🗑 Remove voice messages" not in alice.last.button_texts
+    for _ in range(5):
+        await alice.send_voice()
+    assert "5 voice messages attached." in alice.last.text
+    await alice.send_voice()
+    assert alice.last.text == "You have already added 5 voice messages, the maximum. Please describe the rest in text."
+    await alice.press("🗑 Remove voice messages", alice.messages[-2])
+    await alice.send_text("The pump hums but does not start")
+    await alice.press("Skip, no photos")
+    await alice.send_text("Office, 5 Lotus Street")
+    assert "Voice messages" not in alice.last.text
+    await alice.press("Confirm and send")
+    assert "sendVoice" not in [m.method for m in fake.messages_to(DISPATCHER_ID)]
+    fake.assert_no_rejections()
+
+
 async def test_the_same_update_delivered_twice_is_handled_once(fake, desk):
     alice = fake.add_user(user_id=1120, first_name="Alice", language_code="en")
     await onboard(alice)
