@@ -106,7 +106,8 @@ async def remind_unfinished(turn: Turn) -> None:
         return
     if draft.kind == users.ONBOARDING:  # ask the question again, in the new language
         await turn.reply(views.onboarding_prompt(turn._, draft, turn.user.first_name))
-    elif draft.kind == intake.INTAKE:
-        await turn.reply(turn._("You have an unfinished request. Send /new to continue it, or /cancel to drop it."))
+    elif draft.kind == intake.INTAKE:  # its question again, in the language now chosen
+        await turn.reply(turn._("You have an unfinished request; answer the question below to go on, or send /cancel to drop it."))
+        await intake_handlers.prompt(turn, draft)
     else:
         await turn.reply(turn._("You are in the middle of a step: what you send next continues it. Send /cancel to stop it."))

@@ -372,6 +372,20 @@ async def test_changing_the_language_during_onboarding_asks_the_question_again(f
     fake.assert_no_rejections()
 
 
+async def test_changing_the_language_during_the_intake_asks_its_question_again(fake, desk):
+    bob = fake.add_user(user_id=1096, first_name="Bob", language_code="en")
+    await onboard(bob)
+    await bob.send_text("/new")
+    await bob.press("Fault repair")
+    await bob.send_text("/language")
+    await bob.press("Русский")
+    question = bob.last
+    assert question.text.startswith(t("ru", "Which product is it about? Type the serial number from the nameplate."))
+    await bob.press(t("ru", "I don't know the serial number"), question)
+    assert bob.last.text.startswith(t("ru", "Describe the problem: what happens, since when, any error codes shown. Up to {limit} characters. You may also send a photo or a voice message with a caption.", limit=2000))
+    fake.assert_no_rejections()
+
+
 async def test_a_half_filled_request_is_kept_aside_while_another_dialog_runs_and_new_resumes_it(fake, desk):
     alice = fake.add_user(user_id=1095, first_name="Alice", language_code="en")
     await onboard(alice)
