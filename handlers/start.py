@@ -62,7 +62,10 @@ async def on_language(turn: Turn, payload: LanguageButton) -> None:
         return
     turn.refresh_language()
     await turn.edit_off()
-    await turn.reply(views.language_saved(turn._))
+    saved = views.language_saved(turn._)
+    if await dialogs.current(turn.uow, turn.user.id) is not None:
+        saved = views.View(saved.text)  # a step in progress keeps its own keyboard (e.g. 📍 Send my location)
+    await turn.reply(saved)
     await menus.apply_for(turn.bot, turn.user, turn._)  # the command menu speaks it too
     await remind_unfinished(turn)
 

@@ -143,3 +143,27 @@ async def test_the_keys_of_a_keyboard_shown_in_the_old_language_still_work(fake,
     async with desk.db.uow() as uow:
         user = await uow.users.by_telegram_id(alice.id)
         assert user.language == "ru" and await uow.drafts.of_user(user.id) is None
+
+
+async def test_changing_the_language_at_the_arrival_step_keeps_the_location_button(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 6181, "Ed", "engineer")
+    alice = fake.add_user(user_id=6182, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+    await ed.press("Accept")
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    await ed.press("🚗 On my way")
+    await ed.press("📍 Arrived")
+    assert any(b.get("request_location") for row in ed.reply_keyboard for b in row)
+    await ed.send_text("/language")
+    await ed.press("Русский")
+    assert t("ru", "Language saved: English.") in [m.text for m in ed.messages[-2:]]
+    assert any(b.get("request_location") for row in ed.reply_keyboard for b in row)  # not replaced by the main menu
+    await ed.send_location(34.7467, 113.6254)
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert "arrived" in [e.action for e in await uow.requests.events(request.id, include_internal=True)]
+    fake.assert_no_rejections()
