@@ -6,6 +6,7 @@ state; the customer answers a proposed visit only for their own request.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -27,16 +28,19 @@ _DATE_TIME = (
     re.compile(r"^(?P<d>\d{1,2})\.(?P<m>\d{1,2})(?:\.(?P<y>\d{4}))?\s+(?P<H>\d{1,2})[:.](?P<M>\d{2})$"),
     re.compile(r"^(?P<m>\d{1,2})-(?P<d>\d{1,2})\s+(?P<H>\d{1,2})[:.](?P<M>\d{2})$"),
     re.compile(r"^(?P<m>\d{1,2})/(?P<d>\d{1,2})\s+(?P<H>\d{1,2})[:.](?P<M>\d{2})$"),
+    re.compile(r"^(?P<y>\d{4})/(?P<m>\d{1,2})/(?P<d>\d{1,2})\s+(?P<H>\d{1,2})[:.](?P<M>\d{2})$"),
+    re.compile(r"^(?:(?P<y>\d{4})年)?(?P<m>\d{1,2})月(?P<d>\d{1,2})[日号]\s*(?P<H>\d{1,2})[:.点](?P<M>\d{2})分?$"),
 )
 
 
 def parse_visit_time(text: str, now: datetime, timezone: ZoneInfo) -> datetime:
     """A local date and time typed by the engineer, as UTC; must lie in the next 60 days.
 
-    Accepted: `2026-03-05 14:00`, `05.03 14:00`, `05.03.2026 14:00`, `03-05 14:00`, `3/5 14:00`.
-    Without a year, the next such date from today is meant.
+    Accepted: `2026-03-05 14:00`, `05.03 14:00`, `05.03.2026 14:00`, `03-05 14:00`, `3/5 14:00`,
+    `2026/03/05 14:00`, `3月5日 14:00`, `2026年3月5日14点00`. Without a year, the next such date from
+    today is meant. Full-width characters (a Chinese keyboard's `：` and digits) count as their ASCII twins.
     """
-    value = " ".join(text.split())
+    value = " ".join(unicodedata.normalize("NFKC", text).split())
     local_now = now.astimezone(timezone)
     for pattern in _DATE_TIME:
         match = pattern.match(value)

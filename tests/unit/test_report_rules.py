@@ -105,6 +105,11 @@ def test_full_width_digits_from_a_chinese_keyboard_are_numbers():
     ("5.3.2026 9:00", datetime(2026, 3, 5, 9, 0)),
     ("03-05 14:00", datetime(2026, 3, 5, 14, 0)),
     ("3/5 8.15", datetime(2026, 3, 5, 8, 15)),
+    ("2026/03/05 14:00", datetime(2026, 3, 5, 14, 0)),
+    ("05.03 14：00", datetime(2026, 3, 5, 14, 0)),  # a Chinese keyboard's full-width colon
+    ("２０２６-０３-０５ １４:００", datetime(2026, 3, 5, 14, 0)),
+    ("3月5日 14:00", datetime(2026, 3, 5, 14, 0)),
+    ("2026年3月5日14点30", datetime(2026, 3, 5, 14, 30)),
 ])
 def test_visit_times_are_read_in_the_desk_time_zone(text, local):
     assert jobs.parse_visit_time(text, NOW, SHANGHAI) == local.replace(tzinfo=SHANGHAI).astimezone(timezone.utc)
