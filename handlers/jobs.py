@@ -61,8 +61,31 @@ def payment_pending_text(turn: Turn) -> str:
     return turn._("This is paid work: it starts after the customer accepts the quote or a fee waiver is approved.")
 
 
+def _opened_by(draft: Draft) -> str | None:
+    """The job button that opened a one-answer prompt of a job; None for any other dialog."""
+    if draft.kind == JOB_NOTE:
+        return draft.data.get("purpose")
+    return {VISIT_TIME: "visit", ARRIVAL: "arrived"}.get(draft.kind)
+
+
+async def _leave_other_prompt(turn: Turn, payload: JobButton) -> None:
+    """A one-answer prompt (a note, a visit time, the arrival's location) ends when a button of
+    another job, or another step of its job, is pressed: what is typed or sent next is meant for
+    that, and must never be recorded on the job the prompt names. The long forms (report,
+    requisition, quote) are kept aside by the dialog they give way to, not ended here."""
+    draft = await dialogs.current(turn.uow, turn.user.id)
+    opened_by = _opened_by(draft) if draft is not None else None
+    if opened_by is None or (draft.data.get("request_id") == payload.request_id and opened_by == payload.action):
+        return
+    await dialogs.end(turn.uow, draft)
+    request = await turn.uow.requests.get(draft.data["request_id"])
+    text = turn._("Nothing was recorded for job {number}: you moved on before answering.", number=request.number if request else "?")
+    await turn.reply(views.main_menu_view(turn._, text))  # the menu keyboard back in place of the arrival's location one
+
+
 async def _job_action(turn: Turn, payload: JobButton) -> None:
     action, rid = payload.action, payload.request_id
+    await _leave_other_prompt(turn, payload)
     if action == "open":
         await show_job(turn, rid, edit=True)
     elif action == "accept":
@@ -84,7 +107,7 @@ async def _job_action(turn: Turn, payload: JobButton) -> None:
     elif action == "way":
         request = await jobs.on_the_way(turn.uow, turn.user, rid, turn.now)
         await show_job(turn, rid, edit=True)
-        await _tell_customer(turn, request, "on_the_way")
+        await tell_customer(turn, request, "on_the_way")
     elif action == "arrived":
         request = await jobs.own_job(turn.uow, turn.user, rid)
         await quotes.require_cleared(turn.uow, request)
@@ -93,7 +116,7 @@ async def _job_action(turn: Turn, payload: JobButton) -> None:
     elif action == "resume":
         request = await jobs.resume(turn.uow, turn.user, rid, turn.now)
         await show_job(turn, rid, edit=True)
-        await _tell_customer(turn, request, "resumed")
+        await tell_customer(turn, request, "resumed")
     elif action in ("report", "phone"):
         await _start_report(turn, rid, by_phone=action == "phone")
     elif action == "edit":
@@ -139,18 +162,18 @@ async def on_note_input(turn: Turn, draft: Draft, message: UserInput) -> None:
             request = await dispatch.respond(turn.uow, turn.user, rid, False, note, turn.now)
             await turn.reply(turn._("Job {number} declined; it is back with the dispatcher.", number=request.number))
             await _tell_dispatchers(turn, request, "declined", note)
-            await _tell_customer(turn, request, "declined")  # they were told this engineer was coming
+            await tell_customer(turn, request, "declined")  # they were told this engineer was coming
             return
         if purpose == "call":
-            await jobs.log_call(turn.uow, turn.user, rid, note, turn.now)
-            await turn.reply(turn._("Call logged."))
+            request = await jobs.log_call(turn.uow, turn.user, rid, note, turn.now)
+            await turn.reply(turn._("Call logged for job {number}.", number=request.number))
         elif purpose == "parts":
             request = await jobs.wait_for(turn.uow, turn.user, rid, jobs.WAITING_PARTS, note, turn.now)
-            await _tell_customer(turn, request, "waiting_parts")
+            await tell_customer(turn, request, "waiting_parts")
             await _tell_dispatchers(turn, request, "waiting_parts", note)
         else:
             request = await jobs.wait_for(turn.uow, turn.user, rid, jobs.WAITING_CUSTOMER, note, turn.now)
-            await _tell_customer(turn, request, "waiting_customer", note)
+            await tell_customer(turn, request, "waiting_customer", note)
             await _tell_dispatchers(turn, request, "waiting_customer", note)
         await show_job(turn, rid)
     except (NotAllowed, NotFound):
@@ -219,7 +242,7 @@ async def on_arrival_input(turn: Turn, draft: Draft, message: UserInput) -> None
     await dialogs.end(turn.uow, draft)
     await turn.reply(views.View(turn._("Arrival at job {number} recorded.", number=request.number), main_menu(turn._)))
     await show_job(turn, request.id)
-    await _tell_customer(turn, request, "arrived")
+    await tell_customer(turn, request, "arrived")
 
 
 async def on_arrival_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
@@ -295,7 +318,7 @@ async def _customer_user(turn: Turn, request: ServiceRequest) -> User | None:
     return await requests.customer_user(turn.uow, request)
 
 
-async def _tell_customer(turn: Turn, request: ServiceRequest, what: str, note: str | None = None) -> None:
+async def tell_customer(turn: Turn, request: ServiceRequest, what: str, note: str | None = None) -> None:
     """Progress the customer sees; internal notes only where the engineer writes to the customer."""
     user = await _customer_user(turn, request)
     if user is None:

@@ -130,9 +130,10 @@ async def on_requisition_button(turn: Turn, payload: RequisitionButton) -> None:
     """The engineer confirms receipt, or withdraws a requisition not issued yet."""
     try:
         if payload.action == "received":
-            requisition = await stock.confirm_receipt(turn.uow, turn.user, payload.requisition_id, turn.now)
-            request = await turn.uow.requests.get(requisition.request_id)
-            text = stock_views.received(turn._, requisition, request)
+            received = await stock.confirm_receipt(turn.uow, turn.user, payload.requisition_id, turn.now)
+            requisition, text = received.requisition, stock_views.received(turn._, received.requisition, received.request)
+            if received.wait_over:
+                await _tell_customer_resumed(turn, received.request)
         elif payload.action == "cancel":
             cancelled = await stock.cancel(turn.uow, turn.user, payload.requisition_id, turn.now)
             requisition, text = cancelled.requisition, stock_views.cancelled(turn._, cancelled.requisition)
@@ -151,6 +152,12 @@ async def on_requisition_button(turn: Turn, payload: RequisitionButton) -> None:
     await _buttons_off(turn)
     await turn.reply(text)
     await _show_job(turn, requisition.request_id)
+
+
+async def _tell_customer_resumed(turn: Turn, request: ServiceRequest) -> None:
+    from handlers import jobs as job_handlers  # the customer hears of the job's progress as on "▶️ Resume work"
+
+    await job_handlers.tell_customer(turn, request, "resumed")
 
 
 async def _show_job(turn: Turn, request_id: int) -> None:

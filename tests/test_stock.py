@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.services import dispatch, quotes, registry, reports, requests, staff, stock
+from bot.services import dispatch, jobs, quotes, registry, reports, requests, staff, stock
 from bot.services.errors import InvalidValue, NotAllowed, NotFound
 from bot.services.inputs import TextInput
 from storage.models import OutboxMessage, Part, PartRequisition, PartStock, Warehouse
@@ -124,7 +124,7 @@ async def test_a_requisition_goes_through_approval_issue_and_receipt_with_the_le
             await stock.issue(uow, keeper, requisition.id, warehouses["MAIN"].id, clock.now())
         with pytest.raises(NotFound):  # another engineer's requisition
             await stock.confirm_receipt(uow, crew[1], requisition.id, clock.now())
-        received = await stock.confirm_receipt(uow, engineer, requisition.id, clock.now())
+        received = (await stock.confirm_receipt(uow, engineer, requisition.id, clock.now())).requisition
         assert (received.status, received.received_at) == (stock.RECEIVED, clock.now())
         with pytest.raises(stock.WrongState):
             await stock.confirm_receipt(uow, engineer, requisition.id, clock.now())
@@ -139,6 +139,26 @@ async def test_a_requisition_goes_through_approval_issue_and_receipt_with_the_le
         events = [(e.action, e.internal) for e in await uow.requests.events(request.id, include_internal=True)]
         assert [a for a, _ in events if a.startswith("parts_")] == ["parts_requested", "parts_approved", "parts_issued", "parts_received"]
         assert all(internal for a, internal in events if a.startswith("parts_"))
+
+
+async def test_the_last_parts_received_end_a_wait_for_parts_and_nothing_else(database, clock):
+    dispatcher, crew, request, (keeper,), parts, warehouses = await _world(database, clock)
+    engineer, seal = crew[0], parts["SEAL-1"]
+    first, second = [await _approved(database, clock, engineer, request, [(seal.id, 1)]) for _ in range(2)]
+    async with database.uow() as uow:
+        for requisition_id in (first, second):
+            await stock.issue(uow, keeper, requisition_id, warehouses["MAIN"].id, clock.now())
+        await jobs.wait_for(uow, engineer, request.id, jobs.WAITING_CUSTOMER, "Away until Monday", clock.now())
+        received = await stock.confirm_receipt(uow, engineer, first, clock.now())
+        assert (received.wait_over, received.request.waiting_for) == (False, jobs.WAITING_CUSTOMER)  # not a wait for parts
+        await jobs.resume(uow, engineer, request.id, clock.now())
+        await jobs.wait_for(uow, engineer, request.id, jobs.WAITING_PARTS, "The second seal", clock.now())
+        received = await stock.confirm_receipt(uow, engineer, second, clock.now())
+        assert (received.wait_over, received.request.waiting_for) == (True, None)
+        await uow.commit()
+    async with database.uow() as uow:
+        events = [e.action for e in await uow.requests.events(request.id, include_internal=True)]
+        assert events[-2:] == ["parts_received", "work_resumed"]
 
 
 async def test_only_the_assigned_engineer_of_a_job_in_progress_requests_parts(database, clock):

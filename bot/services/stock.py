@@ -343,6 +343,11 @@ async def cancel_unissued(uow: UnitOfWork, request_id: int, actor: User, why: st
     approvals; returns those approvals. Used when the job leaves its engineer, when its report
     is sent (parts not issued by then were not used: a repeat repair asks anew) and when the
     request ends."""
+    # a requisition still being picked for the job, kept aside, is outdated the same way
+    request = await uow.requests.get(request_id)
+    picker = engineer_id if engineer_id is not None else request.assigned_engineer_id if request else None
+    if picker is not None:
+        await dialogs.drop_parked(uow, picker, REQUISITION_DIALOG, _of_job(request_id))
     withdrawn: list[Approval] = []
     for requisition in await uow.stock.requisitions_of_request(request_id):
         if requisition.status in OPEN_REQUISITION and engineer_id in (None, requisition.engineer_id):
@@ -472,15 +477,32 @@ async def _issue(uow: UnitOfWork, keeper: User, requisition_id: int, warehouse: 
     return Issued(requisition, await uow.requests.get(requisition.request_id), picks, moves, alerts)
 
 
-async def confirm_receipt(uow: UnitOfWork, engineer: User, requisition_id: int, now: datetime) -> PartRequisition:
-    """The engineer has the issued parts in hand. Once only (`WrongState` on a second press)."""
+@dataclass(frozen=True)
+class Received:
+    requisition: PartRequisition
+    request: ServiceRequest
+    wait_over: bool  # the job waited for parts and has them all now: work continues (the customer is told)
+
+
+async def confirm_receipt(uow: UnitOfWork, engineer: User, requisition_id: int, now: datetime) -> Received:
+    """The engineer has the issued parts in hand. Once only (`WrongState` on a second press).
+    With the last of the job's requisitions in hand, a wait for parts is over: it ends as
+    "▶️ Resume work" ends it, so the clocks paused for the parts run again."""
     requisition = await _own_requisition(uow, engineer, requisition_id)
-    await uow.requests.lock(requisition.request_id)  # the request before the requisition, as everywhere
+    request = await uow.requests.lock(requisition.request_id)  # the request before the requisition, as everywhere
     if not await uow.stock.move_requisition(requisition.id, (ISSUED,), RECEIVED, received_at=now):
         raise WrongState(requisition)
     requisition = await uow.stock.requisition(requisition.id)
     await _record(uow, requisition, engineer, "parts_received", now)
-    return requisition
+    # only the job's own engineer's parts: one it had before, still issued to them, is not awaited
+    mine = [r for r in await uow.stock.requisitions_of_request(request.id) if r.engineer_id == engineer.id]
+    wait_over = (
+        request.assigned_engineer_id == engineer.id and request.status == requests.IN_PROGRESS
+        and request.waiting_for == jobs.WAITING_PARTS and not any(r.status in (*OPEN_REQUISITION, ISSUED) for r in mine)
+    )
+    if wait_over:
+        await jobs.resume(uow, engineer, request.id, now)
+    return Received(requisition, request, wait_over)
 
 
 async def requisitions_of(uow: UnitOfWork, request_id: int) -> list[PartRequisition]:
@@ -672,10 +694,18 @@ async def reconcile(uow: UnitOfWork, request_id: int) -> list[Difference]:
 
 
 async def start_requisition(uow: UnitOfWork, engineer: User, request_id: int, now: datetime) -> tuple[Draft, ServiceRequest]:
+    """“🔩 Request parts”: the job's requisition where it stopped (kept aside when another step
+    interrupted it, `dialogs.KEPT_ASIDE`), else an empty one."""
     request = await jobs.own_job(uow, engineer, request_id)
     await quotes.require_cleared(uow, request)  # told now, not after the parts are picked (checked again at sending)
-    draft = await dialogs.begin(uow, engineer.id, REQUISITION_DIALOG, SEARCH_STEP, {"request_id": request.id, "lines": []}, now)
+    draft = await dialogs.reopen(uow, engineer.id, REQUISITION_DIALOG, now, _of_job(request.id))
+    if draft is None:
+        draft = await dialogs.begin(uow, engineer.id, REQUISITION_DIALOG, SEARCH_STEP, {"request_id": request.id, "lines": []}, now)
     return draft, request
+
+
+def _of_job(request_id: int) -> Callable[[dict[str, Any]], bool]:
+    return lambda data: data.get("request_id") == request_id
 
 
 def _pick(draft: Draft, part: Part, now: datetime) -> None:

@@ -1,0 +1,250 @@
+"""An engineer's job steps over HTTP where two jobs, or two steps of one, meet: a prompt left
+open on one job never records what was meant for another; receiving the parts ends the wait for
+them; a requisition being picked is kept aside when another job step interrupts it."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.e2e.conftest import DISPATCHER_ID
+from tests.e2e.helpers import assign, enrol, file_request, onboard, t
+
+OUTSIDE_DIALOG = "Please use the menu below, or /help to see what I can do."
+LEFT_UNANSWERED = "Nothing was recorded for job {number}: you moved on before answering."
+
+
+async def _events(desk, number):
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        return [e.action for e in await uow.requests.events(request.id, include_internal=True)]
+
+
+async def _two_jobs(fake, ed_id, alice_id, bob_id):
+    """Alice's job A, accepted by Ed; Bob is onboarded and may file job B."""
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, ed_id, "Ed", "engineer")
+    alice = fake.add_user(user_id=alice_id, first_name="Alice", language_code="en")
+    bob = fake.add_user(user_id=bob_id, first_name="Bob", language_code="en")
+    await onboard(alice)
+    await onboard(bob, phone="+8613900139000")
+    first = await file_request(alice, description="Pump A trips the breaker")
+    await assign(dora, first, "Ed")
+    await ed.press("Accept")
+    return dora, ed, alice, bob, first
+
+
+def _location_keyboard(user) -> bool:
+    return any(button.get("request_location") for row in user.reply_keyboard or [] for button in row)
+
+
+# --- 1. a one-answer prompt belongs to the job and the step that opened it --------------------
+
+
+async def test_a_call_typed_after_accepting_job_b_is_not_logged_on_job_a(fake, desk):
+    dora, ed, alice, bob, first = await _two_jobs(fake, 7701, 7702, 7703)
+    card_a = next(m for m in reversed(ed.messages) if "📞 Log a call" in m.button_texts)
+    await ed.press("📞 Log a call", card_a)
+    second = await file_request(bob, description="Pump B leaks")
+    await assign(dora, second, "Ed")
+    await ed.press("✅ Accept")
+    assert t("en", LEFT_UNANSWERED, number=first) in [m.text for m in ed.new_messages]  # told the call on A was not logged
+    assert second in ed.last.text
+    await ed.send_text("Phoned Bob, he is at home all week")
+    assert "call_logged" not in await _events(desk, first), "B's call was logged on job A"
+    assert [m.text for m in ed.new_messages] == [t("en", OUTSIDE_DIALOG)]  # a clear answer, not silence
+
+    card_b = next(m for m in reversed(ed.messages) if "📞 Log a call" in m.button_texts and second in m.text)
+    await ed.press("📞 Log a call", card_b)
+    await ed.send_text("Phoned Bob, he is at home all week")
+    assert t("en", "Call logged for job {number}.", number=second) in [m.text for m in ed.new_messages]
+    assert "call_logged" in await _events(desk, second)
+    assert "call_logged" not in await _events(desk, first)
+
+
+async def test_a_wait_note_is_not_recorded_after_another_step_of_the_same_job(fake, desk):
+    dora, ed, alice, bob, first = await _two_jobs(fake, 7721, 7722, 7723)
+    await ed.send_text("/jobs")
+    await ed.press(first)
+    await ed.press("📦 Waiting for parts")
+    await ed.press("🚗 On my way")  # he set off after all
+    assert t("en", LEFT_UNANSWERED, number=first) in [m.text for m in ed.new_messages]
+    await ed.send_text("On the road, there in an hour")
+    assert "waiting_parts" not in await _events(desk, first), "the text was taken as the parts note"
+    async with desk.db.uow() as uow:
+        assert (await uow.requests.by_number(first)).waiting_for is None
+    assert [m.text for m in ed.new_messages] == [t("en", OUTSIDE_DIALOG)]
+
+
+async def test_a_location_shared_at_job_b_is_not_job_as_arrival(fake, desk):
+    dora, ed, alice, bob, first = await _two_jobs(fake, 7711, 7712, 7713)
+    second = await file_request(bob, description="Pump B leaks")
+    await assign(dora, second, "Ed")
+    await ed.press("✅ Accept")
+    await ed.send_text("/jobs")
+    await ed.press(first)
+    await ed.press("📍 Arrived")
+    assert _location_keyboard(ed)
+    await ed.send_text("/jobs")
+    await ed.press(second)
+    assert not _location_keyboard(ed), "the location keyboard of job A stayed"
+    assert ed.reply_keyboard, "no menu keyboard put back"
+    assert t("en", LEFT_UNANSWERED, number=first) in [m.text for m in ed.new_messages]
+    await ed.press("🚗 On my way")
+    assert second in bob.last.text
+    told_alice = len(alice.messages)
+    await ed.send_location(30.0, 120.0)
+    assert "arrived" not in await _events(desk, first), "B's location recorded as the arrival at job A"
+    assert len(alice.messages) == told_alice  # nobody told Alice the engineer has arrived
+    assert [m.text for m in ed.new_messages] == [t("en", OUTSIDE_DIALOG)]
+
+    await ed.press("📍 Arrived")  # on B's card, now at B's site
+    await ed.send_location(30.0, 120.0)
+    assert t("en", "Arrival at job {number} recorded.", number=second) in [m.text for m in ed.new_messages]
+    assert "arrived" in await _events(desk, second)
+    assert not _location_keyboard(ed)
+
+
+# --- 2. the parts in hand end the wait for them ----------------------------------------------
+
+PARTS_CSV = (
+    "Code,Name,Unit,Price,Safety level,Warehouse,Quantity\n"
+    "BRG-6204,Bearing 6204,pc,35.50,,MAIN,4\n"
+    "SEAL-1,Shaft seal,pc,12,,MAIN,10\n"
+).encode()
+
+
+async def _waiting_for_parts(fake, ids):
+    """Ed's job waiting for parts, with an approved requisition for a bearing."""
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, ids[0], "Ed", "engineer")
+    wu = await enrol(fake, dora, ids[1], "Wu", "warehouse")
+    sun = await enrol(fake, dora, ids[2], "Sun", "service_manager")
+    alice = fake.add_user(user_id=ids[3], first_name="Alice", language_code="en")
+    await dora.send_text("/import")
+    await dora.send_document("parts.csv", data=PARTS_CSV)
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+    await ed.press("✅ Accept")
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    await ed.press("📦 Waiting for parts")
+    await ed.send_text("Bearing 6204 needed, requesting it now")
+    return ed, wu, sun, alice, number
+
+
+async def _requisition(ed, sun, code: str) -> None:
+    await ed.press("🔩 Request parts")
+    await ed.send_text(code)
+    await ed.send_text("1")
+    await ed.press("📤 Send the requisition")
+    await sun.press("✅ Approve")
+
+
+async def _waits(desk, number):
+    """(what the request waits for, since when its repair clock is paused)."""
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        clock = next(c for c in await uow.requests.clock_rows(request.id) if c.kind == "repair_completed")
+        return request.waiting_for, clock.paused_since
+
+
+async def test_parts_received_ends_the_wait_for_parts(fake, desk):
+    ed, wu, sun, alice, number = await _waiting_for_parts(fake, (7901, 7902, 7904, 7903))
+    await _requisition(ed, sun, "BRG-6204")
+    desk.clock.advance(timedelta(hours=2))
+    await wu.send_text("/issue")
+    await wu.press("Issue from MAIN")
+    notice = next(m for m in reversed(ed.messages) if "✅ Parts received" in m.button_texts)
+    await ed.press("✅ Parts received", notice)
+    assert await _waits(desk, number) == (None, None)
+    assert "⏸" not in ed.last.text  # the job card no longer says it waits
+    assert t("en", "▶️ Work on request {number} continues.", number=number) in [m.text for m in alice.new_messages]
+
+    desk.clock.advance(timedelta(days=3))
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    await ed.press("📅 Propose a visit")
+    await ed.press("Tomorrow 09:00")
+    await alice.press("✅ That suits me")
+    assert await _waits(desk, number) == (None, None)
+
+
+async def test_the_wait_for_parts_lasts_until_the_last_requisition_is_received(fake, desk):
+    ed, wu, sun, alice, number = await _waiting_for_parts(fake, (7911, 7912, 7914, 7913))
+    await _requisition(ed, sun, "BRG-6204")
+    await _requisition(ed, sun, "SEAL-1")
+    await wu.send_text("/issue")
+    await wu.press("Issue from MAIN")  # the first requisition's card
+    first = next(m for m in reversed(ed.messages) if "✅ Parts received" in m.button_texts)
+    await ed.press("✅ Parts received", first)
+    waiting_for, paused_since = await _waits(desk, number)
+    assert waiting_for == "parts" and paused_since is not None  # the seal is still to come
+    assert "work_resumed" not in await _events(desk, number)
+
+    await wu.send_text("/issue")
+    await wu.press("Issue from MAIN")
+    second = next(m for m in reversed(ed.messages) if "✅ Parts received" in m.button_texts)
+    await ed.press("✅ Parts received", second)
+    assert await _waits(desk, number) == (None, None)
+    assert (await _events(desk, number)).count("work_resumed") == 1
+
+
+# --- 3. a requisition being picked is kept aside ---------------------------------------------
+
+
+async def test_a_requisition_being_picked_survives_a_logged_call(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 7971, "Ed", "engineer")
+    alice = fake.add_user(user_id=7972, first_name="Alice", language_code="en")
+    await dora.send_text("/import")
+    await dora.send_document("parts.csv", data=PARTS_CSV)
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+    await ed.press("✅ Accept")
+    card = next(m for m in reversed(ed.messages) if "📞 Log a call" in m.button_texts)
+    await ed.press("🔩 Request parts", card)
+    await ed.send_text("BRG-6204")
+    await ed.send_text("2")
+    await ed.send_text("SEAL-1")
+    await ed.send_text("3")
+    await ed.press("📞 Log a call", card)
+    await ed.send_text("Customer asks when the parts come")
+    assert "call_logged" in await _events(desk, number)
+    await ed.press("🔩 Request parts", card)
+    assert "BRG-6204 · Bearing 6204 × 2" in ed.last.text
+    assert "SEAL-1 · Shaft seal × 3" in ed.last.text
+    await ed.press("📤 Send the requisition")
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        [requisition] = await uow.stock.requisitions_of_request(request.id)
+        assert sorted(line.quantity for line in requisition.lines) == [2, 3]
+    await ed.press("🔩 Request parts", card)  # sent: the next one starts empty
+    assert "BRG-6204" not in ed.last.text
+
+
+async def test_a_kept_requisition_is_dropped_when_the_job_leaves_the_engineer(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 7981, "Ed", "engineer")
+    await enrol(fake, dora, 7984, "Fay", "engineer")
+    alice = fake.add_user(user_id=7982, first_name="Alice", language_code="en")
+    await dora.send_text("/import")
+    await dora.send_document("parts.csv", data=PARTS_CSV)
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+    await ed.press("✅ Accept")
+    card = next(m for m in reversed(ed.messages) if "📞 Log a call" in m.button_texts)
+    await ed.press("🔩 Request parts", card)
+    await ed.send_text("BRG-6204")
+    await ed.send_text("2")
+    await ed.press("📞 Log a call", card)  # the requisition is kept aside
+    await ed.send_text("Customer asks when the parts come")
+    for engineer in ("Fay", "Ed"):  # reassigned, then given back
+        await dora.send_text(number)
+        await dora.press("👷 Reassign", dora.last)
+        await dora.press(engineer)
+    await ed.press("✅ Accept")
+    card = next(m for m in reversed(ed.messages) if "📞 Log a call" in m.button_texts)
+    await ed.press("🔩 Request parts", card)
+    assert "BRG-6204" not in ed.last.text, "an outdated requisition came back"
