@@ -150,7 +150,10 @@ def report_prompt(_: Translator, draft: Draft, matches: list[Part] | None = None
         return View(_("What do you want to change?"), inline(rows))
     steps = reports.steps_for(data["kind"], data["by_phone"])
     position = steps.index(reports.PARTS if step == reports.PART_QTY else step) + 1
-    head = _("📝 Report, step {index} of {total}", index=position, total=len(steps) - 1)
+    if data.get("number"):  # two jobs' reports may be in progress: say which one this is
+        head = _("📝 Report for {number}, step {index} of {total}", number=data["number"], index=position, total=len(steps) - 1)
+    else:  # a draft started before drafts kept the number
+        head = _("📝 Report, step {index} of {total}", index=position, total=len(steps) - 1)
     rows: list[list] = []
     if step == reports.PARTS:
         body = _parts_question(_, data, matches or [])
@@ -224,7 +227,9 @@ def _report_lines(_: Translator, data: dict, *, for_customer: bool) -> list[str]
 
 
 def report_summary(_: Translator, draft: Draft) -> View:
-    lines = [_("<b>Check the report before sending</b>"), *_report_lines(_, draft.data, for_customer=False)]
+    title = (_("<b>Check the report for {number} before sending</b>", number=draft.data["number"]) if draft.data.get("number")
+             else _("<b>Check the report before sending</b>"))
+    lines = [title, *_report_lines(_, draft.data, for_customer=False)]
     rows = [
         [dialog_button(_("📤 Send the report"), draft, "submit")],
         [dialog_button(_("✏️ Change something"), draft, "edit"), dialog_button(_("✖️ Cancel"), draft, "cancel")],
@@ -250,6 +255,9 @@ def report_for_customer(_: Translator, request: ServiceRequest, report: JobRepor
 
 def input_error(_: Translator, error: Exception) -> str:
     """Report-dialog and job-step errors first; the rest as everywhere else."""
+    if isinstance(error, reports.RequestNumberTyped):
+        return _("{number} is a request number, so it is not saved in this report. To open that job, send /jobs and choose it: "
+                 "this report stays where it is.", number=error.number)
     if isinstance(error, InvalidValue):
         text = {
             "hours": _("Please type the hours as a number greater than 0 and at most 200, e.g. 2.5"),

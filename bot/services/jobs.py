@@ -195,11 +195,6 @@ async def arrived(uow: UnitOfWork, engineer: User, request_id: int, latitude: fl
     return request
 
 
-async def has_arrived(uow: UnitOfWork, request: ServiceRequest) -> bool:
-    visit = await current_visit(uow, request)
-    return visit is not None and visit.arrived_at is not None
-
-
 async def on_site_this_attempt(uow: UnitOfWork, request: ServiceRequest) -> bool:
     """Arrived on site since the customer last said "not resolved" (that attempt's report, with
     its trip, is kept): the work of this attempt is then reported as on-site, never by phone."""

@@ -89,13 +89,22 @@ class VisitedOnSite(NotAllowed):
     on-site one (photos, travel), not one that leaves the trip out of the month's costs."""
 
 
+class RequestNumberTyped(WrongInput):
+    """A message that is only a request number: people type one to open that request, as outside
+    a dialog, so it is never saved as this report's text (another job's number as its cause)."""
+
+    def __init__(self, number: str) -> None:
+        super().__init__("request_number")
+        self.number = number
+
+
 async def start(uow: UnitOfWork, engineer: User, request_id: int, by_phone: bool, now: datetime) -> Draft:
-    """Open the report for a job in progress. On-site work needs the arrival recorded first; paid
+    """Open the report for a job in progress. On-site work needs this attempt's arrival recorded first; paid
     work, the customer's yes to its latest quote (or an approved waiver): a ruling or a new price
     can come after the arrival."""
     request = await jobs.own_job(uow, engineer, request_id)
-    if not by_phone and not await jobs.has_arrived(uow, request):
-        raise NotAllowed()
+    if not by_phone and not await jobs.on_site_this_attempt(uow, request):
+        raise NotAllowed()  # after "not resolved", the first visit's arrival is not this one's
     if by_phone and await jobs.on_site_this_attempt(uow, request):
         raise VisitedOnSite()
     await quotes.require_cleared(uow, request)
@@ -109,11 +118,12 @@ async def start(uow: UnitOfWork, engineer: User, request_id: int, by_phone: bool
     resumed = await dialogs.resume_parked(uow, engineer.id, REPORT, now, same_report)
     if resumed is not None:  # kept aside when another button of the job card interrupted it
         return resumed
-    data = {"request_id": request.id, "kind": request.kind, "by_phone": by_phone, "parts": [], "photos": []}
+    data = {"request_id": request.id, "number": request.number, "kind": request.kind, "by_phone": by_phone, "parts": [], "photos": []}
     disputed = await uow.jobs.latest_report(request.id)  # kept, superseded, when the customer said "not resolved"
     if disputed is not None:  # reopened after "not resolved": start from what was written,
-        data |= _from_report(disputed, await _report_photos(uow, request.id))
-        # but with this attempt's own parts: the month and the archive add up every report's
+        # but with this attempt's own parts and photos: the month and the archive add up every
+        # report's, and the earlier visit's photos stay with the request
+        data |= _from_report(disputed, photos=[])
         data |= {"by_phone": by_phone, "parts": [], "no_parts": False}
     return await dialogs.begin(uow, engineer.id, REPORT, SYMPTOM, data, now)
 
@@ -124,16 +134,20 @@ async def edit(uow: UnitOfWork, engineer: User, request_id: int, now: datetime) 
     report = await uow.jobs.report_of(request.id)
     if report is None or report.outcome is not None:
         raise NotAllowed()
-    data = {"request_id": request.id, "kind": request.kind, "editing_report": True}
-    data |= _from_report(report, await _report_photos(uow, request.id))
+    data = {"request_id": request.id, "number": request.number, "kind": request.kind, "editing_report": True}
+    data |= _from_report(report, photos=await _attempt_photos(uow, request.id))
     return await dialogs.begin(uow, engineer.id, REPORT, SUMMARY, data, now)
 
 
-async def _report_photos(uow: UnitOfWork, request_id: int) -> list[str]:
-    return [a.file_id for a in await uow.requests.attachments(request_id) if a.kind == REPORT_PHOTO]
+async def _attempt_photos(uow: UnitOfWork, request_id: int) -> list[str]:
+    """The report photos of this attempt: sent after the customer last said "not resolved" (an
+    earlier attempt's stay with the request, its disputed report and the archive)."""
+    disputed_at = max((r.superseded_at for r in await uow.jobs.reports_of(request_id) if r.superseded_at is not None), default=None)
+    return [a.file_id for a in await uow.requests.attachments(request_id)
+            if a.kind == REPORT_PHOTO and (disputed_at is None or a.created_at > disputed_at)]
 
 
-def _from_report(report: JobReport, photos: list[str]) -> dict:
+def _from_report(report: JobReport, *, photos: list[str]) -> dict:
     return {
         "by_phone": report.by_phone, "symptom": report.symptom, "cause": report.cause, "solution": report.solution,
         "parts": [{"part_id": p.part_id, "name": p.name, "quantity": p.quantity, "unit_price": p.unit_price} for p in report.parts],
@@ -165,6 +179,8 @@ def previous_step(draft: Draft) -> str | None:
 async def handle_input(uow: UnitOfWork, draft: Draft, message: UserInput, now: datetime) -> list:
     """Apply a message to the current step. Returns catalog matches when a part search needs a choice."""
     step = draft.step
+    if isinstance(message, TextInput) and (number := requests.parse_number(message.text)) is not None:
+        raise RequestNumberTyped(number)
     if step in TEXT_FIELDS and isinstance(message, TextInput):
         _next(draft, now, **{step: clean_text(message.text, limit=REPORT_TEXT_MAX, expected=step)})
         return []
@@ -272,7 +288,7 @@ async def submit(uow: UnitOfWork, engineer: User, draft: Draft, now: datetime) -
             customer_opinion="", submitted_at=now, updated_at=now, parts=[],
         ))
     _fill(report, data, engineer, now, await _catalog_prices(uow, data.get("parts", [])))
-    stored = set(await _report_photos(uow, request.id))
+    stored = set(await _attempt_photos(uow, request.id))
     for file_id in data.get("photos", []):
         if file_id not in stored:
             await uow.requests.add_attachment(Attachment(request_id=request.id, kind=REPORT_PHOTO, file_id=file_id, added_by_user_id=engineer.id, created_at=now))

@@ -599,8 +599,8 @@ async def test_a_report_attempt_kept_aside_before_the_report_was_sent_is_not_res
     async with desk.db.uow() as uow:  # the attempt by phone is outdated by the report sent
         assert await uow.drafts.kept_aside((await uow.users.by_telegram_id(9721)).id, "report") == []
     await alice.press("❌ Not resolved")
-    await ed.send_text("/jobs")
-    await ed.press(number)
+    desk.clock.advance(timedelta(hours=2))
+    await _arrive(ed, number)  # the repeat repair's own visit
     await ed.press("📝 Close with report")  # starts again from what was sent, not the old attempt
     kind, step, data = await _report_draft(desk, ed.id)
     assert (data["symptom"], data["cause"]) == ("Breaker trips after 5 minutes", "Worn motor bearing")
