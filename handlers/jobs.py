@@ -198,7 +198,9 @@ async def on_visit_button(turn: Turn, draft: Draft, payload: DialogButton) -> No
     if payload.action != "quick":
         raise StaleAction()
     await turn.edit_off()
-    await _propose(turn, draft, jobs.quick_visit_time(payload.value, turn.now, turn.deps.settings.timezone))
+    # "Tomorrow" as of when the choices were shown: pressed just after midnight it still means the day the engineer read
+    shown_at = draft.updated_at or turn.now
+    await _propose(turn, draft, jobs.quick_visit_time(payload.value, shown_at, turn.deps.settings.timezone))
 
 
 async def _propose(turn: Turn, draft: Draft, when) -> None:

@@ -3,7 +3,9 @@ open on one job never records what was meant for another; receiving the parts en
 them; a requisition being picked is kept aside when another job step interrupts it."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta, timezone
+
+from bot.services import jobs
 
 from tests.e2e.conftest import DISPATCHER_ID
 from tests.e2e.helpers import assign, enrol, file_request, onboard, t
@@ -248,3 +250,25 @@ async def test_a_kept_requisition_is_dropped_when_the_job_leaves_the_engineer(fa
     card = next(m for m in reversed(ed.messages) if "📞 Log a call" in m.button_texts)
     await ed.press("🔩 Request parts", card)
     assert "BRG-6204" not in ed.last.text, "an outdated requisition came back"
+
+
+async def test_tomorrow_pressed_after_midnight_means_the_day_after_the_one_the_choices_were_shown(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 7731, "Ed", "engineer")
+    alice = fake.add_user(user_id=7732, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+    await ed.press("Accept")
+    shanghai = desk.settings.timezone
+    late_evening = datetime.combine(desk.clock.now().astimezone(shanghai).date(), time(23, 50), tzinfo=shanghai)
+    desk.clock.set(late_evening.astimezone(timezone.utc))
+    await ed.send_text(number)
+    await ed.press("📅 Propose a visit")
+    desk.clock.advance(timedelta(minutes=20))  # he taps the choice just after midnight
+    await ed.press("Tomorrow 09:00")
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        planned = (await jobs.current_visit(uow, request)).planned_at
+    assert planned.astimezone(shanghai) == datetime.combine(late_evening.date() + timedelta(days=1), time(9), tzinfo=shanghai)
+    fake.assert_no_rejections()
