@@ -38,6 +38,9 @@ def approver_card(_: Translator, approval: Approval, request: ServiceRequest, re
     for exchange in exchanges:
         if exchange.action == approvals.ASK:
             lines.append(_("❓ Asked: {text}", text=shorten(exchange.comment or "", 500)))
+        elif exchange.action == approvals.REQUESTER_LEFT:
+            lines.append(_("⚠️ {name} can no longer answer (deactivated, or no longer in the role that asked): decide with what you have.",
+                           name=display_name(requester) if requester else "—"))
         else:
             lines.append(_("✍️ Answered: {text}", text=shorten(exchange.comment or "", 500)))
     rows = [
@@ -91,6 +94,11 @@ def withdrawn_for_requester(_: Translator, approval: Approval, request: ServiceR
     """The requester's notice that their approval was withdrawn, and why."""
     head = _("🧾 {kind} for {number}:", kind=_(APPROVAL_KIND_LABELS[approval.kind]), number=request.number)
     return "\n".join([head, withdrawn_note(_, approval, why)])
+
+
+def requester_cannot_answer(_: Translator, requester: User | None) -> str:
+    return _("{name} can no longer answer questions (deactivated, or no longer in the role that asked): approve or reject with what you have.",
+             name=display_name(requester) if requester else "—")
 
 
 def already_decided(_: Translator, approval: Approval, decider: User | None) -> str:

@@ -75,8 +75,10 @@ class InviteRoleButton(_Payload):
 
 @dataclass(frozen=True)
 class StaffButton(_Payload):
-    """An admin's action on a staff member: open, activate, deactivate, or toggle `role`; also
-    `list` (`user_id` is then the page) and `back` (the list's page showing `user_id`)."""
+    """An admin's action on a staff member: open, activate, deactivate, grant or withdraw `role`
+    (never "the other state": a button of an older card must not undo what it offered); also
+    `list` (`user_id` is then the page) and `back` (the list's page showing `user_id`). Cards sent
+    before grant and withdraw were told apart carry "role": it only shows the card again."""
 
     KIND: ClassVar[str] = "st"
     user_id: int
@@ -201,7 +203,8 @@ class ClaimButton(_Payload):
 
 @dataclass(frozen=True)
 class ProfileButton(_Payload):
-    """A staff member editing their own profile: `field` to change, or "duty" to toggle."""
+    """A staff member editing their own profile: `field` to change, or "duty_on" / "duty_off" (an
+    older card's "duty" toggled: it only shows the profile again)."""
 
     KIND: ClassVar[str] = "pf"
     field: str

@@ -78,7 +78,8 @@ def staff_card(_: Translator, person: User) -> View:
         lines.append(_("Region: {value}", value=person.region))
     lines.append(_("Roles: tap to grant ➕ or withdraw ✅."))
     role_buttons = [
-        button(("✅ " if role in person.role_names else "➕ ") + _(ROLE_LABELS[role]), StaffButton(person.id, "role", role))
+        button(("✅ " if role in person.role_names else "➕ ") + _(ROLE_LABELS[role]),
+               StaffButton(person.id, "withdraw" if role in person.role_names else "grant", role))
         for role in ROLE_ORDER
     ]
     rows = [role_buttons[i:i + 2] for i in range(0, len(role_buttons), 2)]
@@ -102,7 +103,7 @@ def profile_view(_: Translator, person: User, *, also_customer: bool = False) ->
     rows = [
         [button(_("✏️ Name"), ProfileButton("name")), button(_("✏️ Phone"), ProfileButton("phone"))],
         [button(_("✏️ Region"), ProfileButton("region")), button(_("✏️ Skills"), ProfileButton("skills"))],
-        [button(_("Go off duty") if person.on_duty else _("Go on duty"), ProfileButton("duty"))],
+        [button(_("Go off duty"), ProfileButton("duty_off")) if person.on_duty else button(_("Go on duty"), ProfileButton("duty_on"))],
     ]
     if also_customer:
         rows.append([button(_("👤 My details as a customer"), ProfileButton(SHOW_DETAILS))])

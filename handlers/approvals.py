@@ -134,6 +134,8 @@ async def on_approval_button(turn: Turn, payload: ApprovalButton) -> None:
             raise NotAllowed()
     except approvals.AlreadyDecided as already:
         await _late(turn, already, data)
+    except approvals.RequesterCannotAnswer as cannot:
+        await turn.answer(approval_views.requester_cannot_answer(turn._, cannot.requester), alert=True)
     except (NotAllowed, NotFound):
         await _refuse(turn, data)
 
@@ -175,6 +177,10 @@ async def on_comment_input(turn: Turn, draft: Draft, message: UserInput) -> None
             return
         decider = await turn.uow.users.get(already.approval.decided_by_id) if already.approval.decided_by_id else None
         await turn.reply(approval_views.already_decided(turn._, already.approval, decider))
+        return
+    except approvals.RequesterCannotAnswer as cannot:  # left while the question was typed
+        await dialogs.end(turn.uow, draft)
+        await turn.reply(approval_views.requester_cannot_answer(turn._, cannot.requester))
         return
     except (NotAllowed, NotFound):
         await dialogs.end(turn.uow, draft)

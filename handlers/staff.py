@@ -75,7 +75,6 @@ async def cmd_staff(turn: Turn) -> None:
 
 async def on_staff_button(turn: Turn, payload: StaffButton) -> None:
     """Every press re-checks that the presser is an active admin, whatever the button says."""
-    released = staff.NOTHING_RELEASED
     try:
         if payload.action == "list":  # the id field holds the page
             await turn.edit(staff_views.staff_list(turn._, await staff.list_staff(turn.uow, turn.user), payload.user_id))
@@ -83,13 +82,14 @@ async def on_staff_button(turn: Turn, payload: StaffButton) -> None:
         if payload.action == "back":  # from a card: the page that person is on
             await turn.edit(staff_views.staff_list(turn._, await staff.list_staff(turn.uow, turn.user), showing=payload.user_id))
             return
-        if payload.action == "role":
-            _, released = await staff.toggle_role(turn.uow, turn.user, payload.user_id, payload.role, turn.now)
+        if payload.action in ("grant", "withdraw"):
+            change = await staff.set_role(turn.uow, turn.user, payload.user_id, payload.role, payload.action == "grant", turn.now)
         elif payload.action in ("activate", "deactivate"):
-            _, released = await staff.set_active(turn.uow, turn.user, payload.user_id, payload.action == "activate", turn.now)
-        elif payload.action != "open":
+            change = await staff.change_active(turn.uow, turn.user, payload.user_id, payload.action == "activate", turn.now)
+        elif payload.action in ("open", "role"):  # "role": an older card's toggle, shown again as it is now
+            change = staff.StaffChange(await staff.staff_member(turn.uow, turn.user, payload.user_id), changed=False)
+        else:
             raise InvalidValue("action")
-        person = await staff.staff_member(turn.uow, turn.user, payload.user_id)
     except NotAllowed:
         if not staff.is_admin(turn.user):
             await turn.audit("not_admin", data=payload.pack())
@@ -101,16 +101,33 @@ async def on_staff_button(turn: Turn, payload: StaffButton) -> None:
         await turn.audit("forged_button", data=payload.pack())
         await turn.answer(turn._("This button is no longer valid."), alert=True)
         return
-    if payload.action != "open":
+    person, released = change.person, change.released
+    if change.changed:
         await menus.apply_for(turn.bot, person, turn.translator_for(person))
+    else:
+        await turn.answer(_unchanged_note(turn, payload, person))
     await turn.edit(staff_views.staff_card(turn._, person))
     if released.requests:  # queued with the jobs' return to the queue, sent once it is committed
         await _tell_released(turn, person, released.requests, deactivated=payload.action == "deactivate")
-    if payload.action == "deactivate" or (payload.action == "role" and payload.role == escalation.ROLE_EXPERT):
+    for approval in change.back_to_approvers:  # their cards say the requester can no longer answer
+        await approval_handlers.post_to_approvers(turn, approval, await turn.uow.requests.get(approval.request_id))
+    if change.changed and (payload.action == "deactivate" or (payload.action == "withdraw" and payload.role == escalation.ROLE_EXPERT)):
         await _tell_cases_left(turn, person)
     if released.withdrawn:
         await turn.uow.commit()
         await approval_handlers.show_withdrawn(turn, released.withdrawn)
+
+
+def _unchanged_note(turn: Turn, payload: StaffButton, person: User) -> str | None:
+    """Why a press changed nothing: the card it was on was older than the person's roles."""
+    name = staff_views.display_name(person)
+    if payload.action == "grant":
+        return turn._("{name} already has this role.", name=name)
+    if payload.action == "withdraw":
+        return turn._("{name} does not have this role.", name=name)
+    if payload.action == "role":
+        return turn._("That card was out of date: here it is as it is now.")
+    return None  # "open"
 
 
 async def _tell_cases_left(turn: Turn, person: User) -> None:
@@ -178,8 +195,9 @@ async def on_profile_button(turn: Turn, payload: ProfileButton) -> None:
         return
     try:
         staff.require_staff(turn.user)
-        if payload.field == "duty":
-            staff.toggle_duty(turn.user)
+        if payload.field in ("duty_on", "duty_off", "duty"):  # "duty": an older card's toggle, shown again as it is now
+            if payload.field == "duty" or not staff.set_duty(turn.user, payload.field == "duty_on"):
+                await turn.answer(turn._("You are already on duty.") if turn.user.on_duty else turn._("You are already off duty."))
             await turn.edit(await _own_profile(turn))
             return
         if payload.field not in staff.PROFILE_FIELDS:

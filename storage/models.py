@@ -440,7 +440,7 @@ class ApprovalAction(Base):
     approval_id: Mapped[int] = mapped_column(ForeignKey("approvals.id"), index=True)
     step: Mapped[int] = mapped_column(Integer)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    action: Mapped[str] = mapped_column(String(16))  # approve, reject, ask, answer
+    action: Mapped[str] = mapped_column(String(16))  # approve, reject, ask, answer, requester_left
     comment: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
 

@@ -486,6 +486,15 @@ class StaffRepository(_Repository):
             select(func.count()).select_from(User).join(UserRole).where(UserRole.role == role, User.is_active.is_(True))
         ) or 0
 
+    async def lock_active_with_role(self, role: str) -> list[int]:
+        """The ids of the active holders of `role`, their rows (user and role) locked in id order until
+        the transaction ends (PostgreSQL; SQLite has one writer anyway): whoever changes who holds it
+        next waits, and then reads what this transaction left."""
+        rows = await self.session.scalars(
+            select(User.id).join(UserRole).where(UserRole.role == role, User.is_active.is_(True)).order_by(User.id).with_for_update()
+        )
+        return list(rows)
+
 
 class _ClockReader(_Repository):
     """Reads clocks across requests: first brings this transaction's touched requests up to date."""
@@ -895,6 +904,12 @@ class ApprovalRepository(_Repository):
         """Pending or waiting for information, oldest first."""
         return list(await self.session.scalars(
             select(Approval).where(Approval.status.in_(("pending", "info"))).order_by(Approval.created_at, Approval.id)
+        ))
+
+    async def awaiting_answer_from(self, user_id: int) -> list[Approval]:
+        """Approvals `user_id` asked for whose approvers asked them a question, oldest first."""
+        return list(await self.session.scalars(
+            select(Approval).where(Approval.requested_by_id == user_id, Approval.status == "info").order_by(Approval.id)
         ))
 
     async def pending_of_request(self, request_id: int) -> list[Approval]:

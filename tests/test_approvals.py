@@ -372,10 +372,60 @@ async def test_only_a_requester_still_active_in_the_asking_role_answers_a_questi
         with pytest.raises(NotFound):
             await approvals.start_answer(uow, dan, approval.id, clock.now())
         await staff.set_active(uow, admin, dan.id, True, clock.now())
+        await approvals.decide(uow, POLICY, people["mvp1"], approval.id, 0, approvals.ASK, "Welcome back: how long?", clock.now())
         await staff.toggle_role(uow, admin, dan.id, "warehouse", clock.now())
         await staff.toggle_role(uow, admin, dan.id, "dispatcher", clock.now())  # moved to the warehouse
         with pytest.raises(NotFound):
             await approvals.answer(uow, dan, approval.id, "Ten years", clock.now())
-        assert approval.status == approvals.INFO
-        await staff.toggle_role(uow, admin, dan.id, "dispatcher", clock.now())
+        await staff.toggle_role(uow, admin, dan.id, "dispatcher", clock.now())  # back: the step went to the approvers meanwhile
+        with pytest.raises(approvals.AlreadyDecided):
+            await approvals.answer(uow, dan, approval.id, "Ten years", clock.now())
+        await approvals.decide(uow, POLICY, people["mvp1"], approval.id, 0, approvals.ASK, "How long, then?", clock.now())
         assert (await approvals.answer(uow, dan, approval.id, "Ten years", clock.now())).approval.status == approvals.PENDING
+
+
+async def test_a_question_its_requester_can_no_longer_answer_goes_back_to_the_approvers(database, clock):
+    """Deactivation, or losing the role that asked, ends what the person had open: a step waiting
+    for their answer is the approvers' again (its clock running), and nobody asks them again."""
+    async with database.uow() as uow:
+        admin, _, user, customer, people = await _desk(uow, clock)
+        dan = await _role(uow, admin, 505, "Dan", "dispatcher", clock)
+        request = await _request(uow, user, customer, clock)
+        approval = await approvals.request_approval(uow, POLICY, dan, request, "waiver", clock.now(), amount_minor=300_000)
+        await approvals.decide(uow, POLICY, people["mvp1"], approval.id, 0, approvals.ASK, "How long a customer?", clock.now())
+        await approvals.start_answer(uow, dan, approval.id, clock.now())  # the dialog is open...
+        await staff.toggle_role(uow, admin, dan.id, "warehouse", clock.now())
+        change = await staff.set_role(uow, admin, dan.id, "dispatcher", False, clock.now())  # ...when Dan moves to the warehouse
+        assert [a.id for a in change.back_to_approvers] == [approval.id]
+        assert (approval.status, approval.question) == (approvals.PENDING, None)
+        assert approval.id in [a.id for a, _ in await approvals.waiting_for(uow, POLICY, people["mvp1"])]
+        events = [e.action for e in await uow.requests.events(request.id, include_internal=True)]
+        assert events[-2:] == ["approval_info_requested", "approval_requester_left"]
+        decided = [c for c in await uow.requests.clocks(request.id) if c.kind == "approval_decided"]
+        assert decided[-1].stopped_at is None and decided[-1].started_at == clock.now()  # the approvers' deadline runs again
+        with pytest.raises(NotFound):
+            await approvals.answer(uow, dan, approval.id, "Ten years", clock.now())
+        with pytest.raises(approvals.RequesterCannotAnswer):  # a question nobody would read
+            await approvals.start_comment(uow, POLICY, people["mvp2"], approval.id, 0, approvals.ASK, clock.now())
+        with pytest.raises(approvals.RequesterCannotAnswer):
+            await approvals.decide(uow, POLICY, people["mvp2"], approval.id, 0, approvals.ASK, "And now?", clock.now())
+        assert (await approvals.decide(uow, POLICY, people["mvp2"], approval.id, 0, approvals.APPROVE, None, clock.now())).finished
+        await uow.commit()
+
+
+async def test_a_question_to_a_deactivated_requester_is_put_back_once_and_reactivation_changes_nothing(database, clock):
+    async with database.uow() as uow:
+        admin, _, user, customer, people = await _desk(uow, clock)
+        dan = await _role(uow, admin, 505, "Dan", "dispatcher", clock)
+        request = await _request(uow, user, customer, clock)
+        asked = await approvals.request_approval(uow, POLICY, dan, request, "waiver", clock.now(), amount_minor=300_000)
+        pending = await approvals.request_approval(uow, POLICY, dan, request, "waiver", clock.now(), amount_minor=300_000)
+        await approvals.decide(uow, POLICY, people["mvp1"], asked.id, 0, approvals.ASK, "How long a customer?", clock.now())
+        change = await staff.change_active(uow, admin, dan.id, False, clock.now())
+        assert [a.id for a in change.back_to_approvers] == [asked.id]
+        assert (asked.status, pending.status) == (approvals.PENDING, approvals.PENDING)
+        assert (await staff.change_active(uow, admin, dan.id, True, clock.now())).back_to_approvers == []
+        assert asked.status == approvals.PENDING  # the answer is not his to give any more
+        await approvals.decide(uow, POLICY, people["mvp1"], asked.id, 0, approvals.ASK, "Welcome back: how long?", clock.now())
+        assert asked.status == approvals.INFO  # he is a dispatcher again: he may be asked
+        await uow.commit()

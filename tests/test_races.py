@@ -534,3 +534,61 @@ async def test_warehouse_receives_the_product_while_the_customer_cancels_the_ret
         state = (await uow.returns.get(case_id)).state, (await uow.requests.get(request_id)).status
     # one of the two stands: cancelled before the product arrived, or received and no longer cancellable
     assert state in {(returns.CANCELLED, requests.CANCELLED), (returns.RECEIVED, requests.NEW)}, (results, state)
+
+
+async def _two_admins(database, clock) -> tuple[int, int]:
+    from tests.test_staff import POLICY as STAFF_POLICY
+
+    async with database.uow() as uow:
+        await users.ensure_bootstrap_staff(uow, [500], "en", clock.now())
+        ann = await uow.users.by_telegram_id(500)
+        bob = await users.touch(uow, 600, "Bob", None, "en", "en", clock.now())
+        invite = await staff.create_invite(uow, ann, "admin", STAFF_POLICY, clock.now())
+        await staff.redeem_invite(uow, bob, invite.code, STAFF_POLICY, clock.now())
+        await uow.users.add_role(bob, "dispatcher")  # not left without a role once the admin one goes
+        await uow.commit()
+        return ann.id, bob.id
+
+
+async def test_two_admins_demoting_each_other_at_once_leave_an_admin(database, clock):
+    ann_id, bob_id = await _two_admins(database, clock)
+    reached, go = asyncio.Event(), asyncio.Event()
+
+    async def ann_demotes_bob():
+        async with database.uow() as uow:
+            _pause(uow.staff, "lock_active_with_role", reached, go)
+            await staff.set_role(uow, await uow.users.get(ann_id), bob_id, "admin", False, clock.now())
+            await uow.commit()
+
+    async def bob_demotes_ann():
+        async with database.uow() as uow:
+            await staff.set_role(uow, await uow.users.get(bob_id), ann_id, "admin", False, clock.now())
+            await uow.commit()
+
+    results = await _race(ann_demotes_bob, bob_demotes_ann, reached, go)
+    assert not any(result.startswith("apology") for result in results), results
+    async with database.uow() as uow:
+        left = await uow.staff.count_active_with_role("admin")
+    assert left == 1 and results[1].startswith("refused"), (results, left)
+
+
+async def test_two_admins_deactivating_each_other_at_once_leave_an_admin(database, clock):
+    ann_id, bob_id = await _two_admins(database, clock)
+    reached, go = asyncio.Event(), asyncio.Event()
+
+    async def ann_deactivates_bob():
+        async with database.uow() as uow:
+            _pause(uow.audit, "add", reached, go)
+            await staff.set_active(uow, await uow.users.get(ann_id), bob_id, False, clock.now())
+            await uow.commit()
+
+    async def bob_deactivates_ann():
+        async with database.uow() as uow:
+            await staff.set_active(uow, await uow.users.get(bob_id), ann_id, False, clock.now())
+            await uow.commit()
+
+    results = await _race(ann_deactivates_bob, bob_deactivates_ann, reached, go)
+    assert not any(result.startswith("apology") for result in results), results
+    async with database.uow() as uow:
+        left = await uow.staff.count_active_with_role("admin")
+    assert left == 1 and results[1].startswith("refused"), (results, left)

@@ -4,12 +4,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from bot.config import DEFAULT_POLICY_FILE
 from bot.policy import load_policy
 from bot.services import staff, users
 from bot.services.errors import InvalidValue, NotAllowed, TooLong, WrongInput
-from storage.models import User, UserRole
+from storage.models import AuditEntry, User, UserRole
 
 POLICY = load_policy(DEFAULT_POLICY_FILE).staff
 
@@ -154,3 +155,32 @@ def test_only_active_staff_edit_a_profile_and_values_are_checked():
     customer = User(id=2, telegram_id=2, first_name="Al", language="en", is_active=True, roles=[])
     with pytest.raises(NotAllowed):
         staff.set_profile_field(customer, "region", "Kaifeng")
+
+
+async def test_a_deactivated_admins_admin_role_can_be_withdrawn(database, clock):
+    """He is not counted among the active admins, so withdrawing it leaves them as they are; he
+    need not be reactivated first (which would revive his old invite links)."""
+    async with database.uow() as uow:
+        admin, bob, _ = await _people(uow, clock)
+        for role in ("admin", "engineer"):
+            await staff.redeem_invite(uow, bob, (await staff.create_invite(uow, admin, role, POLICY, clock.now())).code, POLICY, clock.now())
+        await staff.set_active(uow, admin, bob.id, False, clock.now())
+        assert (await staff.set_role(uow, admin, bob.id, "admin", False, clock.now())).changed
+        await uow.commit()
+    async with database.uow() as uow:
+        bob = await uow.users.by_telegram_id(600)
+        assert (bob.is_active, bob.role_names) == (False, frozenset({"engineer"}))
+        with pytest.raises(NotAllowed):  # the one active admin still cannot withdraw his own
+            await staff.set_role(uow, await uow.users.by_telegram_id(500), admin.id, "admin", False, clock.now())
+
+
+async def test_a_second_deactivation_changes_nothing(database, clock):
+    """An older card's ⛔ Deactivate, pressed after the person was already deactivated: no second
+    audit entry, and nobody is told twice that the person left."""
+    async with database.uow() as uow:
+        admin, newcomer, _ = await _people(uow, clock)
+        await staff.redeem_invite(uow, newcomer, (await staff.create_invite(uow, admin, "engineer", POLICY, clock.now())).code, POLICY, clock.now())
+        assert (await staff.change_active(uow, admin, newcomer.id, False, clock.now())).changed
+        assert not (await staff.change_active(uow, admin, newcomer.id, False, clock.now())).changed
+        entries = [e for e in await uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "deactivated"))]
+        assert len(entries) == 1

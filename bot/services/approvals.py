@@ -30,6 +30,7 @@ from storage.models import Approval, ApprovalAction, Draft, Quote, RequestEvent,
 PENDING, INFO, APPROVED, REJECTED, WITHDRAWN = "pending", "info", "approved", "rejected", "withdrawn"
 OPEN = (PENDING, INFO)
 APPROVE, REJECT, ASK, ANSWER, WITHDRAW = "approve", "reject", "ask", "answer", "withdraw"
+REQUESTER_LEFT = "requester_left"  # the question went unanswered: its requester left or changed role
 # Why an approval was withdrawn (the withdraw action's comment; approval_views words them).
 SUBJECT_WITHDRAWN, JOB_LEFT_ENGINEER, REQUEST_ENDED = "subject_withdrawn", "job_left_engineer", "request_ended"
 JOB_REPORTED = "job_reported"  # the job's report was sent: parts not issued by then were not used
@@ -57,6 +58,15 @@ class AlreadyDecided(DomainError):
     def __init__(self, approval: Approval) -> None:
         super().__init__(approval.status)
         self.approval = approval
+
+
+class RequesterCannotAnswer(DomainError):
+    """Ask for info, when the requester was deactivated or no longer holds the role that asked:
+    the question would wait for nobody."""
+
+    def __init__(self, requester: User | None) -> None:
+        super().__init__("requester cannot answer")
+        self.requester = requester
 
 
 class RequestEnded(AlreadyDecided):
@@ -186,6 +196,8 @@ async def decide(
     if action not in (APPROVE, REJECT, ASK):
         raise NotAllowed()
     approval = await check_decision(uow, policy, actor, approval_id, step)
+    if action == ASK:
+        await _require_requester_answers(uow, approval)
     if action != APPROVE:
         comment = clean_text(comment, limit=COMMENT_LIMIT, expected="text")
     last_step = step + 1 >= len(approval.chain)
@@ -219,9 +231,10 @@ SHOWN_EXCHANGES = 6  # the latest questions and answers on an approver's card, 5
 
 
 async def questions_and_answers(uow: UnitOfWork, approval: Approval) -> list[ApprovalAction]:
-    """The current step's questions to the requester and their answers, oldest first: an approver
-    decides with them in front of them, not only on the request's timeline."""
-    asked = [a for a in await uow.approvals.actions(approval.id) if a.step == approval.step and a.action in (ASK, ANSWER)]
+    """The current step's questions to the requester and their answers (or that none will come,
+    REQUESTER_LEFT), oldest first: an approver decides with them in front of them, not only on the
+    request's timeline."""
+    asked = [a for a in await uow.approvals.actions(approval.id) if a.step == approval.step and a.action in (ASK, ANSWER, REQUESTER_LEFT)]
     return asked[-SHOWN_EXCHANGES:]  # the card stays one message
 
 
@@ -230,6 +243,31 @@ def may_answer(actor: User, approval: Approval) -> bool:
     (or moved on) must not push a decision along with an answer nobody can stand behind."""
     role = ASKING_ROLES.get(approval.kind)
     return approval.requested_by_id == actor.id and actor.is_active and (role is None or role in actor.role_names)
+
+
+async def _require_requester_answers(uow: UnitOfWork, approval: Approval) -> None:
+    requester = await uow.users.get(approval.requested_by_id)
+    if requester is None or not may_answer(requester, approval):
+        raise RequesterCannotAnswer(requester)
+
+
+async def requester_left(uow: UnitOfWork, actor: User, person: User, now: datetime) -> list[Approval]:
+    """`person` was deactivated or lost a role (by `actor`): the steps waiting for their answer that
+    they may no longer give are the approvers' again, as an answer would have made them (pending,
+    the step's clock running from `approval_requester_left`); returned, for the approvers to be told.
+    Deactivation ends what the person had open; else the step would wait for nobody."""
+    back = []
+    for waiting in await uow.approvals.awaiting_answer_from(person.id):
+        approval = await _locked(uow, waiting.id)
+        if approval is None or approval.status != INFO or may_answer(person, approval) or request_ended(await uow.requests.get(approval.request_id)):
+            continue  # answered or decided meanwhile; still theirs; or ended with its request
+        step = approval.step
+        if not await uow.approvals.transition(approval, INFO, step, status=PENDING, question=None, updated_at=now):
+            continue
+        await uow.approvals.add_action(ApprovalAction(approval_id=approval.id, step=step, user_id=actor.id, action=REQUESTER_LEFT, created_at=now))
+        await _event(uow, approval, actor, "approval_requester_left", now, step=step, requester_id=person.id)
+        back.append(approval)
+    return back
 
 
 async def answer(uow: UnitOfWork, actor: User, approval_id: int, text: str | None, now: datetime) -> Outcome:
@@ -325,6 +363,8 @@ async def start_comment(uow: UnitOfWork, policy: Policy, actor: User, approval_i
     if action not in (REJECT, ASK):
         raise NotAllowed()
     approval = await check_decision(uow, policy, actor, approval_id, step)
+    if action == ASK:
+        await _require_requester_answers(uow, approval)
     draft = await dialogs.begin(uow, actor.id, COMMENT_DIALOG, action, {"approval_id": approval.id, "step": step}, now)
     return draft, approval
 

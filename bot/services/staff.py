@@ -5,15 +5,16 @@ Every function checks the actor's authority itself; callers never decide who may
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.policy import StaffPolicy
-from bot.services import dialogs, dispatch
+from bot.services import approvals, dialogs, dispatch
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, TooLong, WrongInput
 from bot.services.validation import NAME_MAX, clean_text, international_phone
 from bot.services.users import ONBOARDING, ROLE_ADMIN, STAFF_ROLES
 from storage.db import UnitOfWork
-from storage.models import AuditEntry, Invite, User, UserRole
+from storage.models import Approval, AuditEntry, Invite, User, UserRole
 
 INVITE_PREFIX = "inv_"
 FAILED_INVITE = "invite_failed"
@@ -109,44 +110,99 @@ async def list_staff(uow: UnitOfWork, actor: User) -> list[User]:
 NOTHING_RELEASED = dispatch.Released([], [])
 
 
-async def toggle_role(uow: UnitOfWork, actor: User, user_id: int, role: str, now: datetime) -> tuple[bool, dispatch.Released]:
-    """Grant or withdraw one role; returns whether the person has it now, and the open jobs that
-    went back to the queue because they are no longer an engineer. The last admin stays."""
+@dataclass(frozen=True)
+class StaffChange:
+    """What an admin's change to a staff member did, for the handler to tell people."""
+
+    person: User
+    changed: bool  # False: the person already was so (a button of an older card)
+    released: dispatch.Released = NOTHING_RELEASED  # their open jobs, back in the queue
+    back_to_approvers: list[Approval] = field(default_factory=list)  # steps waiting for an answer they can no longer give
+
+
+async def set_role(uow: UnitOfWork, actor: User, user_id: int, role: str, grant: bool, now: datetime) -> StaffChange:
+    """Grant (`grant`) or withdraw one role. Unchanged when the person already was so (a button
+    of an older card must not undo what it offered). Withdrawing ends what the role had open:
+    engineer jobs go back to the queue, approvals waiting for their answer to the approvers.
+    The last active admin stays one."""
     target = await staff_member(uow, actor, user_id)
     if role not in STAFF_ROLES:
         raise InvalidValue("role")
-    if role in target.role_names:
-        if role == ROLE_ADMIN and await uow.staff.count_active_with_role(ROLE_ADMIN) <= 1:
-            raise NotAllowed()
+    if grant == (role in target.role_names):
+        return StaffChange(target, changed=False)
+    if grant:
+        target.roles.append(UserRole(role=role))
+    else:
+        if role == ROLE_ADMIN:
+            await _keep_an_active_admin(uow, actor, target)
         if len(target.role_names & STAFF_ROLES) == 1:
             raise NotAllowed()  # withdrawing the last role would drop them from the staff list; deactivate instead
         target.roles = [r for r in target.roles if r.role != role]
-        granted = False
-    else:
-        target.roles.append(UserRole(role=role))
-        granted = True
     await uow.session.flush()
-    await uow.audit.add(AuditEntry(actor_telegram_id=actor.telegram_id, action="role_granted" if granted else "role_withdrawn", details={"user_id": target.id, "role": role}, created_at=now))
-    released = await dispatch.release_jobs(uow, actor, target, now) if role == dispatch.ROLE_ENGINEER and not granted else NOTHING_RELEASED
-    return granted, released
+    await uow.audit.add(AuditEntry(actor_telegram_id=actor.telegram_id, action="role_granted" if grant else "role_withdrawn", details={"user_id": target.id, "role": role}, created_at=now))
+    if grant:
+        return StaffChange(target, changed=True)
+    released = await dispatch.release_jobs(uow, actor, target, now) if role == dispatch.ROLE_ENGINEER else NOTHING_RELEASED
+    return StaffChange(target, True, released, await approvals.requester_left(uow, actor, target, now))
 
 
-async def set_active(uow: UnitOfWork, actor: User, user_id: int, active: bool, now: datetime) -> tuple[User, dispatch.Released]:
-    """Deactivation takes effect at once: every staff check reads `is_active`, and the person's
-    open jobs return to the queue (returned, so the dispatchers can be told)."""
+async def toggle_role(uow: UnitOfWork, actor: User, user_id: int, role: str, now: datetime) -> tuple[bool, dispatch.Released]:
+    """The other state of one role (for scripts and tests; buttons say which they mean: `set_role`);
+    returns whether the person has it now."""
+    grant = role not in (await staff_member(uow, actor, user_id)).role_names
+    return grant, (await set_role(uow, actor, user_id, role, grant, now)).released
+
+
+async def _keep_an_active_admin(uow: UnitOfWork, actor: User, target: User) -> None:
+    """Before an admin is demoted or deactivated: the active admins' rows are locked (in id order)
+    and only then counted, so two admins removing each other at once take turns, and the second
+    finds they are no longer an admin. Someone already deactivated is not counted, and may lose
+    the role whatever the count."""
+    admins = await uow.staff.lock_active_with_role(ROLE_ADMIN)
+    if actor.id not in admins:
+        raise NotAllowed()  # demoted or deactivated meanwhile
+    if target.id in admins and len(admins) == 1:
+        raise NotAllowed()
+
+
+async def change_active(uow: UnitOfWork, actor: User, user_id: int, active: bool, now: datetime) -> StaffChange:
+    """Deactivation takes effect at once: every staff check reads `is_active`, and it ends what the
+    person had open: their jobs return to the queue, the approval steps waiting for their answer
+    to the approvers (both returned, so people can be told)."""
     target = await staff_member(uow, actor, user_id)
     if target.id == actor.id and not active:
         raise NotAllowed()
+    if target.is_active == active:  # a second press, or an older card's button
+        return StaffChange(target, changed=False)
+    if not active and is_admin(target):
+        await _keep_an_active_admin(uow, actor, target)
     target.is_active = active
     await uow.audit.add(AuditEntry(actor_telegram_id=actor.telegram_id, action="activated" if active else "deactivated", details={"user_id": target.id}, created_at=now))
-    released = NOTHING_RELEASED if active else await dispatch.release_jobs(uow, actor, target, now)
-    return target, released
+    if active:
+        return StaffChange(target, changed=True)
+    released = await dispatch.release_jobs(uow, actor, target, now)
+    return StaffChange(target, True, released, await approvals.requester_left(uow, actor, target, now))
+
+
+async def set_active(uow: UnitOfWork, actor: User, user_id: int, active: bool, now: datetime) -> tuple[User, dispatch.Released]:
+    """`change_active`, for callers that need only the person and their released jobs."""
+    change = await change_active(uow, actor, user_id, active, now)
+    return change.person, change.released
+
+
+def set_duty(user: User, on_duty: bool) -> bool:
+    """Go on or off duty, for staff who take jobs; False when they already were (an older card's button)."""
+    require_staff(user)
+    if user.on_duty == on_duty:
+        return False
+    user.on_duty = on_duty
+    return True
 
 
 def toggle_duty(user: User) -> bool:
-    """On duty / off duty, for staff who take jobs; returns the new state."""
+    """/duty: the other state; returns the new one."""
     require_staff(user)
-    user.on_duty = not user.on_duty
+    set_duty(user, not user.on_duty)
     return user.on_duty
 
 

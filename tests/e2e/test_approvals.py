@@ -281,7 +281,16 @@ async def test_a_deactivated_dispatcher_cannot_answer_the_approvers_question(fak
     async with desk.db.uow() as uow:
         request = await uow.requests.by_number(number)
         waiver = (await uow.session.scalars(select(Approval).where(Approval.request_id == request.id))).one()
-        assert waiver.status == "info"
+        assert waiver.status == "pending"  # Mia's to decide again, without the answer
+        waiver_id = waiver.id
+    await fake.settle()
+    card = mia.last
+    assert number in card.text and "Dan can no longer answer" in card.text
+    await mia.press("❓ Ask for info", card)  # asking again would wait for nobody
+    assert mia.callback_answers[-1][1] == t("en", "{name} can no longer answer questions (deactivated, or no longer in the role that asked): approve or reject with what you have.", name="Dan")
+    await mia.press("✅ Approve", card)
+    async with desk.db.uow() as uow:
+        assert (await uow.approvals.get(waiver_id)).status == "approved"
     fake.assert_no_rejections()
 
 
@@ -331,4 +340,47 @@ async def test_a_fee_waiver_asked_from_two_chats_goes_to_the_approvers_once(fake
         request = await uow.requests.by_number(number)
         waivers = (await uow.session.scalars(select(Approval.status).where(Approval.request_id == request.id, Approval.kind == "waiver"))).all()
     assert waivers == ["approved"]
+    fake.assert_no_rejections()
+
+
+async def test_a_sales_request_whose_salesperson_left_during_a_question_goes_back_to_the_approvers(fake, desk):
+    """The question can no longer be answered: the step is the approvers' again (their card says
+    why), they decide with what they have, and the request goes on."""
+    from tests.e2e.test_sales import _approve, _sell
+
+    dora = fake.users[DISPATCHER_ID]
+    sam = await enrol(fake, dora, 7201, "Sam", "salesperson")
+    mia = await enrol(fake, dora, 7101, "Mia", "marketing_vp")
+    pavel = await enrol(fake, dora, 7102, "Pavel", "production_vp")
+    number = await _sell(sam, "+86 138 0013 8000", "Pump at Field 9 leaks")
+    card = next(m for m in reversed(mia.messages) if number in (m.text or "") and "✅ Approve" in m.button_texts)
+    await mia.press("❓ Ask for info", card)
+    await mia.send_text("Which site exactly?")
+    assert "Which site" in sam.last.text
+    mia_seen = len(mia.messages)
+
+    await dora.send_text("/staff")
+    await dora.press("Sam")
+    await dora.press("⛔ Deactivate")
+    await fake.settle()
+    told = [m for m in mia.messages[mia_seen:] if number in (m.text or "")]
+    assert told and "✅ Approve" in told[-1].button_texts, "the approver was not told the step is hers again"
+    assert "Sam can no longer answer" in told[-1].text and "Asked: Which site exactly?" in told[-1].text
+    await sam.press("✍️ Answer")
+    assert sam.callback_answers[-1][1] == t("en", "This button is no longer valid.")
+    await mia.send_text("/approvals")
+    assert number in " ".join(mia.last.button_texts)
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        approval = (await uow.approvals.of_request(request.id))[0]
+        assert approval.status == "pending"
+        events = [e.action for e in await uow.requests.events(request.id, include_internal=True)]
+        assert events[-1] == "approval_requester_left"  # the step's clock runs again from here
+
+    await _approve(mia, number)
+    await _approve(pavel, number)
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        assert request.status == "new"  # the service department's now
+        assert (await uow.approvals.of_request(request.id))[0].status == "approved"
     fake.assert_no_rejections()

@@ -159,3 +159,77 @@ async def test_a_desk_with_more_than_100_staff_pages_its_list(fake, desk):
     await admin.press("‹ Back to staff")
     assert "page 1 of 6" in admin.last.text and "Eng001" in admin.last.text  # active again: among the first
     fake.assert_no_rejections()
+
+
+async def test_a_stale_grant_button_does_not_withdraw_the_role_nor_release_the_jobs(fake, desk):
+    """A card's "➕" means grant: pressed on an old card after someone else granted the role, it
+    changes nothing (it used to toggle, taking the role and the engineer's jobs away)."""
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 4101, "Ed", "warehouse")
+    alice = fake.add_user(user_id=4103, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await dora.send_text("/staff")
+    await dora.press("Ed")
+    old_card = dora.last
+    assert "➕ Field engineer" in old_card.button_texts
+    await dora.send_text("/staff")
+    await dora.press("Ed")
+    await dora.press("➕ Field engineer")
+    await assign(dora, number, "Ed")
+    await ed.press("✅ Accept")
+    alice_seen, dora_seen = len(alice.messages), len(dora.messages)
+
+    await dora.press("➕ Field engineer", old_card)
+    assert dora.callback_answers[-1][1] == "Ed already has this role."
+    assert "✅ Field engineer" in old_card.button_texts  # the old card shows what is true now
+    async with desk.db.uow() as uow:
+        ed_user = await uow.users.by_telegram_id(4101)
+        request = await uow.requests.by_number(number)
+        assert "engineer" in ed_user.role_names, "a '➕ grant' button withdrew the role"
+        assert request.assigned_engineer_id == ed_user.id, "the job went back to the queue"
+        audited = list(await uow.session.scalars(select(AuditEntry.action).where(AuditEntry.action.in_(("role_granted", "role_withdrawn")))))
+        assert audited == ["role_granted"]
+    assert len(alice.messages) == alice_seen and len(dora.messages) == dora_seen  # nobody told of a change that did not happen
+
+    await dora.press("✅ Warehouse", old_card)  # the redrawn card's own buttons work
+    async with desk.db.uow() as uow:
+        assert (await uow.users.by_telegram_id(4101)).role_names == frozenset({"engineer"})
+    fake.assert_no_rejections()
+
+
+async def test_a_role_button_sent_before_grant_and_withdraw_were_told_apart_changes_nothing(fake, desk):
+    """Cards sent by the previous version carry "role" (toggle): they only show the card again."""
+    dora = fake.users[DISPATCHER_ID]
+    await enrol(fake, dora, 4104, "Ed", "engineer")
+    async with desk.db.uow() as uow:
+        ed_id = (await uow.users.by_telegram_id(4104)).id
+    await dora.send_text("/staff")
+    await dora.press_data(f"1:st:{ed_id}:role:engineer", dora.last)  # as if the list message were that old card
+    assert "✅ Field engineer" in dora.last.button_texts and "Roles: tap" in dora.last.text
+    assert dora.callback_answers[-1][1] == "That card was out of date: here it is as it is now."
+    async with desk.db.uow() as uow:
+        assert (await uow.users.by_telegram_id(4104)).role_names == frozenset({"engineer"})
+    fake.assert_no_rejections()
+
+
+async def test_a_stale_go_off_duty_button_does_not_put_someone_back_on_duty(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    bo = await enrol(fake, dora, 4105, "Bo", "engineer")
+    await bo.send_text("/profile")
+    old_profile = bo.last
+    await bo.send_text("/profile")
+    await bo.press("Go off duty")
+    assert "On duty: no" in bo.last.text
+    await bo.press("Go off duty", old_profile)
+    assert "On duty: no" in old_profile.text and "Go on duty" in old_profile.button_texts
+    assert bo.callback_answers[-1][1] == "You are already off duty."
+    async with desk.db.uow() as uow:
+        assert (await uow.users.by_telegram_id(4105)).on_duty is False
+    await bo.send_text("/duty")
+    assert "You are now on duty." in bo.last.text
+    await bo.press_data("1:pf:duty", old_profile)  # a profile card of the previous version: shown again, unchanged
+    assert "On duty: yes" in old_profile.text
+    async with desk.db.uow() as uow:
+        assert (await uow.users.by_telegram_id(4105)).on_duty is True
+    fake.assert_no_rejections()
