@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from bot import approval_views, return_views
 from bot.i18n import Translator
 from bot.callbacks import ApprovalButton, DialogButton
-from bot.services import approvals, dialogs, notices, quotes, users
+from bot.services import approvals, dialogs, notices, quotes, requests, users
 from bot.services.errors import InvalidValue, NotAllowed, NotFound, TooLong, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.views import input_error
@@ -89,9 +89,12 @@ async def tell_requesters_withdrawn(turn: Turn, withdrawn: list[Approval]) -> No
     unless they withdrew it themselves (an outbox row, like every notice)."""
     for approval in withdrawn:
         requester = await turn.uow.users.get(approval.requested_by_id)
-        if requester is None or requester.id == turn.user.id or not requester.is_active:
+        if requester is None or requester.id == turn.user.id:
             continue
         request = await turn.uow.requests.get(approval.request_id)
+        customer = await requests.customer_user(turn.uow, request)
+        if not (requester.is_active or (customer is not None and requester.id == customer.id)):  # staff who left; a customer is told
+            continue
         why = next((a.comment for a in reversed(await turn.uow.approvals.actions(approval.id)) if a.action == approvals.WITHDRAW), None)
         await turn.notify(requester, approval_views.withdrawn_for_requester(turn.translator_for(requester), approval, request, why))
 

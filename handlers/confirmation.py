@@ -117,7 +117,7 @@ async def on_report_answer(turn: Turn, payload: ReportAnswerButton) -> None:
     request = verdict.request
     engineer = await turn.uow.users.get(verdict.report.engineer_id)
     if verdict.resolved:
-        if engineer is not None:
+        if engineer is not None and engineer.is_active:  # staff news: not for someone who has left (who may be a customer too)
             _ = turn.translator_for(engineer)
             await turn.notify(engineer, _("✅ The customer confirmed job {number} as resolved.", number=request.number))
         await turn.uow.commit()  # the verdict and its notices stand before anyone is told

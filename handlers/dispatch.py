@@ -188,7 +188,7 @@ async def on_close_input(turn: Turn, draft: Draft, message: UserInput) -> None:
     # Work reported before the close (e.g. disputed, then closed) still owes the customer follow-up calls.
     await followups.schedule_after_close(turn.uow, turn.deps.policy.follow_ups, turn.deps.settings.timezone, request, turn.now)
     person = await requests.customer_user(turn.uow, request)
-    if person is not None and person.is_active:
+    if person is not None:
         _ = turn.translator_for(person)
         await turn.notify(person, _("Request {number} is closed by the service department: {note}", number=request.number, note=note))
     engineer = await turn.uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None

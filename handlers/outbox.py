@@ -61,6 +61,9 @@ from storage.models import ApprovalPost, OutboxMessage, User
 log = logging.getLogger(__name__)
 CLOSED_BY_TIMEOUT = "closed_by_timeout"  # kind: a report closed because the customer did not answer
 CLOSED_BY_TIMEOUT_STAFF = "closed_by_timeout_staff"  # kind: the same, to its engineer and the dispatchers
+# What someone who left the staff still gets, as a customer (notices.may_reach); a VIEW addressed
+# to them as staff is not queued once they left (its caller checks), other staff kinds are dropped.
+_FOR_CUSTOMERS = frozenset({notices.VIEW, maintenance.CUSTOMER_REMINDER, complaints.OUTBOX_KIND, CLOSED_BY_TIMEOUT})
 PEOPLE_PER_ROUND = 200
 CONCURRENT_CHATS = 64  # people served at once: enough to fill the overall limit at one message a second each
 LEASE = timedelta(minutes=5)  # a sender that died holding rows gives them up after this
@@ -274,9 +277,12 @@ def _parcel_from_payload(message: OutboxMessage) -> Parcel:
 async def _compose(deps: Deps, uow: UnitOfWork, user: User | None, messages: list[OutboxMessage], now: datetime) -> tuple[int | None, list[Parcel]]:
     """The chat to write to (None: the person cannot be reached) and what to send, in order.
 
-    Rows left out of every parcel have nothing left to say (somebody acted meanwhile)."""
-    if user is None or not user.is_active or not user.is_reachable:
+    Rows left out of every parcel have nothing left to say (somebody acted meanwhile, or it was
+    staff news for someone who has left since)."""
+    if user is None or not await notices.may_reach(uow, user):
         return None, []
+    if not user.is_active:  # left the staff: a customer again, who gets only what customers get
+        messages = [m for m in messages if m.kind in _FOR_CUSTOMERS]
     _ = Translator(user.language, deps.settings.timezone)
     parcels: list[Parcel] = []
     deadline_rows = [m for m in messages if m.kind == reminders.DEADLINE]

@@ -25,7 +25,7 @@ async def start_quote(turn: Turn, request_id: int) -> None:
 async def tell_quote_void(turn: Turn, request: ServiceRequest, quote: Quote) -> None:
     """The dispatcher ruled the work in warranty while the customer still had a quote to answer."""
     person = await requests.customer_user(turn.uow, request)
-    if person is not None and person.is_active:
+    if person is not None:
         _ = turn.translator_for(person)
         await turn.notify(person, _("Good news: request {number} is covered by warranty. The quote of {total} no longer applies; you pay nothing for this work.",
                                     number=request.number, total=_.money(quote.total_minor)))
@@ -34,7 +34,7 @@ async def tell_quote_void(turn: Turn, request: ServiceRequest, quote: Quote) -> 
 async def tell_paid_again(turn: Turn, request: ServiceRequest) -> None:
     """A ruling back to paid work, after the customer was told a quote no longer applied."""
     person = await requests.customer_user(turn.uow, request)
-    if person is not None and person.is_active:
+    if person is not None:
         _ = turn.translator_for(person)
         await turn.notify(person, _("Correction on request {number}: on review, the work is not covered by warranty after all. "
                                     "You will receive a quote to accept before any paid work starts.", number=request.number))
@@ -92,7 +92,7 @@ async def _send(turn: Turn, draft: Draft) -> None:
     request = await turn.uow.requests.get(quote.request_id)
     person = await requests.customer_user(turn.uow, request)
     reached = False
-    if person is not None and person.is_active:
+    if person is not None:
         view = quote_views.for_customer(turn.translator_for(person), quote, await turn.uow.quotes.lines(quote.id), request)
         reached = await turn.notify_view(person, view)
     await approval_handlers.tell_requesters_withdrawn(turn, sent.withdrawn)
@@ -137,7 +137,7 @@ async def on_quote_button(turn: Turn, payload: QuoteButton) -> None:
         await turn.notify_view(dispatcher, quote_views.answered_for_staff(turn.translator_for(dispatcher), quote, request, dispatcher=True))
     for user_id in (quote.created_by_id, request.assigned_engineer_id):
         person = await turn.uow.users.get(user_id) if user_id and user_id not in told else None
-        if person is not None and person.is_active:
+        if person is not None and person.is_active:  # staff news: not for someone who has left
             told.add(person.id)
             await turn.notify_view(person, quote_views.answered_for_staff(turn.translator_for(person), quote, request, dispatcher=dispatch.is_dispatcher(person)))
     await turn.uow.commit()  # the answer and its notices stand before the customer reads the reply
@@ -169,7 +169,7 @@ async def tell_waiver(turn: Turn, request: ServiceRequest, approval: Approval) -
     if await quotes.payment_pending(turn.uow, request):
         return  # it does not cover the quote the work now waits for: "you pay nothing" would be untrue
     person = await requests.customer_user(turn.uow, request)
-    if person is not None and person.is_active:
+    if person is not None:
         _ = turn.translator_for(person)
         await turn.notify(person, _("Request {number}: the company carries the cost of this work. You pay nothing; we will arrange the work with you.",
                                     number=request.number))

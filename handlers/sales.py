@@ -81,7 +81,7 @@ async def after_decision(turn: Turn, request: ServiceRequest, _approval: Approva
     await notify_dispatchers(turn, request)
     customer = await turn.uow.customers.get(request.customer_id)
     person = await turn.uow.users.get(customer.user_id) if customer.user_id else None
-    if person is not None and person.is_active:
+    if person is not None:
         promise = next((c for c in await turn.uow.requests.clocks(request.id) if c.kind in CLOCK_LABELS and c.stopped_at is None), None)
         await turn.notify_view(person, sales_views.for_customer(turn.translator_for(person), request, promise))
 

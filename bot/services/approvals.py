@@ -337,13 +337,15 @@ async def approvers(uow: UnitOfWork, policy: Policy, approval: Approval) -> list
 
 
 async def people_to_tell(uow: UnitOfWork, approval: Approval, request: ServiceRequest, actor: User) -> list[User]:
-    """The requester and the request's engineer, but not whoever acted."""
+    """The requester and the request's engineer, but not whoever acted; staff who left are not told,
+    but a requester who is the request's own customer (a return) is, as any customer."""
     ids = [approval.requested_by_id, request.assigned_engineer_id]
+    customer = await requests.customer_user(uow, request)
     found: dict[int, User] = {}
     for user_id in ids:
         if user_id is not None and user_id != actor.id and user_id not in found:
             user = await uow.users.get(user_id)
-            if user is not None and user.is_active:
+            if user is not None and (user.is_active or (customer is not None and user.id == customer.id)):
                 found[user_id] = user
     return list(found.values())
 

@@ -287,7 +287,7 @@ async def customer_of_draft(uow: UnitOfWork, actor: User, draft: Draft) -> Custo
 async def reachable_user(uow: UnitOfWork, customer: Customer) -> User | None:
     """The customer's chat with the bot, when there is one to write to (None: phone or letter)."""
     person = await uow.users.get(customer.user_id) if customer.user_id else None
-    return person if person is not None and person.is_active and person.is_reachable else None
+    return person if person is not None and person.is_reachable else None
 
 
 async def recent_requests(uow: UnitOfWork, customer: Customer | None) -> list[ServiceRequest]:
@@ -652,7 +652,6 @@ async def send_answer(uow: UnitOfWork, actor: User, draft: Draft, now: datetime,
     await dialogs.end(uow, draft)
     customer = await uow.customers.get(request.customer_id)
     person = await uow.users.get(customer.user_id) if customer.user_id else None
-    person = person if person is not None and person.is_active else None
     queued = person is not None and person.is_reachable and deliver_from > now
     if queued:
         await uow.outbox.add_once(OutboxMessage(

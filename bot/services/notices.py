@@ -25,12 +25,25 @@ ASSIGNED_ROLES = frozenset({"engineer", "technical_expert"})  # work reaches the
 async def queue(uow: UnitOfWork, user: User, kind: str, payload: dict[str, Any], key: str, now: datetime,
                 *, not_before: datetime | None = None) -> bool:
     """Record a notification for `user`, due now (or at `not_before`); False (nothing recorded)
-    when they cannot be reached: deactivated, or they blocked the bot."""
-    if not (user.is_active and user.is_reachable):
+    when they cannot be reached (`may_reach`)."""
+    if not await may_reach(uow, user):
         return False
     return await uow.outbox.add_once(OutboxMessage(
         key=key, user_id=user.id, kind=kind, payload=payload, not_before=not_before or now, created_at=now,
     ))
+
+
+async def may_reach(uow: UnitOfWork, user: User) -> bool:
+    """Whether `user` may be messaged: not blocked, and active staff or a customer.
+
+    `is_active` is a staff flag: someone deactivated is a customer again (users.is_staff), so they
+    still hear about their own requests; one who never was a customer hears nothing. Staff news
+    never reaches them, because it is addressed by role (role holders are read among active staff)
+    or to a named staff member whom the caller checks (`is_active`: the request's engineer, the
+    quoter, the requester…); the sender also drops staff kinds queued before they left."""
+    if not user.is_reachable:
+        return False
+    return user.is_active or await uow.customers.by_user_id(user.id) is not None
 
 
 async def blocked(uow: UnitOfWork, telegram_id: int, now: datetime) -> User | None:

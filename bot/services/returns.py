@@ -518,9 +518,9 @@ async def quote_needed(uow: UnitOfWork, tracked: Tracked) -> bool:
 
 
 async def customer_user(uow: UnitOfWork, customer: Customer) -> User | None:
-    """The customer's Telegram user, if they have one and it is active."""
-    user = await uow.users.get(customer.user_id) if customer.user_id else None
-    return user if user is not None and user.is_active else None
+    """The customer's Telegram user, if they have one (someone who left the staff is still a
+    customer; whether they can be reached is the outbox's business: notices.may_reach)."""
+    return await uow.users.get(customer.user_id) if customer.user_id else None
 
 
 async def trackers(uow: UnitOfWork) -> list[User]:
