@@ -68,28 +68,41 @@ def _opened_by(draft: Draft) -> str | None:
     return {VISIT_TIME: "visit", ARRIVAL: "arrived"}.get(draft.kind)
 
 
-async def _leave_other_prompt(turn: Turn, payload: JobButton) -> None:
-    """A one-answer prompt (a note, a visit time, the arrival's location) ends when a button of
-    another job, or another step of its job, is pressed: what is typed or sent next is meant for
-    that, and must never be recorded on the job the prompt names. The long forms (report,
-    requisition, quote) are kept aside by the dialog they give way to, not ended here."""
+async def _prompt_to_leave(turn: Turn, payload: JobButton) -> Draft | None:
+    """The one-answer prompt of a job (a note, a visit time, the arrival's location) that this press
+    moves away from: one of another job, or of another step of its job (not a look at its own card,
+    🔄 Refresh). What is typed or sent next is meant for the new step and must never be recorded on
+    the job the prompt names. Found before the press is checked, ended by `_leave` only once the
+    press went through: a refused one changes nothing. The long forms (report, requisition, quote)
+    are kept aside by the dialog they give way to, not ended here."""
     draft = await dialogs.current(turn.uow, turn.user.id)
     opened_by = _opened_by(draft) if draft is not None else None
-    if opened_by is None or (draft.data.get("request_id") == payload.request_id and opened_by == payload.action):
+    if opened_by is None or (draft.data.get("request_id") == payload.request_id and payload.action in (opened_by, "open")):
+        return None
+    return draft
+
+
+async def _leave(turn: Turn, prompt: Draft | None) -> None:
+    """End `prompt` (unless the new step's dialog replaced it already) and say nothing was recorded."""
+    if prompt is None:
         return
-    await dialogs.end(turn.uow, draft)
-    request = await turn.uow.requests.get(draft.data["request_id"])
+    current = await dialogs.current(turn.uow, turn.user.id)
+    if current is not None and current.id == prompt.id:
+        await dialogs.end(turn.uow, current)
+    request = await turn.uow.requests.get(prompt.data["request_id"])
     text = turn._("Nothing was recorded for job {number}: you moved on before answering.", number=request.number if request else "?")
     await turn.reply(views.main_menu_view(turn._, text))  # the menu keyboard back in place of the arrival's location one
 
 
 async def _job_action(turn: Turn, payload: JobButton) -> None:
     action, rid = payload.action, payload.request_id
-    await _leave_other_prompt(turn, payload)
+    prompt = await _prompt_to_leave(turn, payload)
     if action == "open":
+        await _leave(turn, prompt)
         await show_job(turn, rid, edit=True)
     elif action == "accept":
         request = await dispatch.respond(turn.uow, turn.user, rid, True, None, turn.now)
+        await _leave(turn, prompt)
         await show_job(turn, rid, edit=True)
         await turn.reply(turn._("You accepted job {number}. Contact the customer to agree a visit.", number=request.number))
         await _tell_dispatchers(turn, request, "accepted")
@@ -99,38 +112,46 @@ async def _job_action(turn: Turn, payload: JobButton) -> None:
         if action in ("parts", "customer") and request.waiting_for:
             raise NotAllowed()
         draft = await dialogs.begin(turn.uow, turn.user.id, JOB_NOTE, NOTE_STEP, {"request_id": rid, "purpose": action}, turn.now)
+        await _leave(turn, prompt)
         await turn.reply(job_views.note_prompt(turn._, action, request, draft))
     elif action == "visit":
         request = await jobs.own_job(turn.uow, turn.user, rid)
         draft = await dialogs.begin(turn.uow, turn.user.id, VISIT_TIME, VISIT_STEP, {"request_id": rid}, turn.now)
+        await _leave(turn, prompt)
         await turn.reply(job_views.visit_prompt(turn._, request, draft))
     elif action == "way":
         request = await jobs.on_the_way(turn.uow, turn.user, rid, turn.now)
+        await _leave(turn, prompt)
         await show_job(turn, rid, edit=True)
         await tell_customer(turn, request, "on_the_way")
     elif action == "arrived":
         request = await jobs.own_job(turn.uow, turn.user, rid)
         await quotes.require_cleared(turn.uow, request)
         await dialogs.begin(turn.uow, turn.user.id, ARRIVAL, ARRIVAL_STEP, {"request_id": rid}, turn.now)
+        await _leave(turn, prompt)
         await turn.reply(job_views.arrival_prompt(turn._, request))
     elif action == "resume":
         request = await jobs.resume(turn.uow, turn.user, rid, turn.now)
+        await _leave(turn, prompt)
         await show_job(turn, rid, edit=True)
         await tell_customer(turn, request, "resumed")
     elif action in ("report", "phone"):
-        await _start_report(turn, rid, by_phone=action == "phone")
+        await _start_report(turn, rid, by_phone=action == "phone", leaving=prompt)
     elif action == "edit":
         draft = await reports.edit(turn.uow, turn.user, rid, turn.now)
+        await _leave(turn, prompt)
         await turn.reply(job_views.report_prompt(turn._, draft))
     elif action == "quote":
+        await _leave(turn, prompt)  # these two forms check and answer inside: a refused press ends the prompt too
         await quote_handlers.start_quote(turn, rid)
     elif action == "reqparts":
+        await _leave(turn, prompt)
         await stock_handlers.start_requisition(turn, rid)
     else:
         raise InvalidValue("action")
 
 
-async def _start_report(turn: Turn, request_id: int, *, by_phone: bool) -> None:
+async def _start_report(turn: Turn, request_id: int, *, by_phone: bool, leaving: Draft | None = None) -> None:
     try:
         draft = await reports.start(turn.uow, turn.user, request_id, by_phone, turn.now)
     except reports.VisitedOnSite:
@@ -141,6 +162,7 @@ async def _start_report(turn: Turn, request_id: int, *, by_phone: bool) -> None:
         request = await jobs.own_job(turn.uow, turn.user, request_id)  # re-raises when it is not about arrival
         await turn.answer(turn._("Mark “Arrived” on site first, or choose “Solved by phone” for {number}.", number=request.number), alert=True)
         return
+    await _leave(turn, leaving)
     await turn.reply(job_views.report_prompt(turn._, draft))
 
 

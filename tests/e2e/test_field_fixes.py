@@ -272,3 +272,35 @@ async def test_tomorrow_pressed_after_midnight_means_the_day_after_the_one_the_c
         planned = (await jobs.current_visit(uow, request)).planned_at
     assert planned.astimezone(shanghai) == datetime.combine(late_evening.date() + timedelta(days=1), time(9), tzinfo=shanghai)
     fake.assert_no_rejections()
+
+
+async def test_a_refused_press_keeps_the_note_prompt(fake, desk):
+    dora, ed, alice, bob, first = await _two_jobs(fake, 7741, 7742, 7743)
+    await ed.send_text("/jobs")
+    await ed.press(first)
+    card = ed.last
+    await ed.press("⏸ Waiting for customer", card)
+    await ed.send_text("The customer is away until Monday")
+    card = next(m for m in reversed(ed.messages) if "▶️ Resume work" in m.button_texts)
+    await ed.press("📞 Log a call", card)
+    stale = next(m for m in ed.messages if "📦 Waiting for parts" in m.button_texts)
+    await ed.press("📦 Waiting for parts", stale)  # an older card's button: the job already waits, refused
+    assert ed.callback_answers[-1][1] == "That step does not fit the job's current state. Open the job again with /jobs."
+    assert t("en", LEFT_UNANSWERED, number=first) not in [m.text for m in ed.new_messages]
+    await ed.send_text("Phoned the customer, back on Monday")
+    assert "call_logged" in await _events(desk, first), "a refused stale press ended the call prompt"
+    fake.assert_no_rejections()
+
+
+async def test_refreshing_the_job_card_keeps_the_arrival_prompt(fake, desk):
+    dora, ed, alice, bob, first = await _two_jobs(fake, 7751, 7752, 7753)
+    await ed.send_text("/jobs")
+    await ed.press(first)
+    card = ed.last
+    await ed.press("📍 Arrived", card)
+    assert _location_keyboard(ed)
+    await ed.press("🔄 Refresh", card)  # only looks at the card again
+    assert _location_keyboard(ed), "the 📍 keyboard was taken away by a refresh"
+    await ed.send_location(30.0, 120.0)
+    assert "arrived" in await _events(desk, first), "the arrival shared right after a refresh was not recorded"
+    fake.assert_no_rejections(allow=lambda r: "not modified" in r.description)
