@@ -20,7 +20,7 @@ import hashlib
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
 from bot.policy import Policy
@@ -499,10 +499,18 @@ async def confirm_receipt(uow: UnitOfWork, engineer: User, requisition_id: int, 
     wait_over = (
         request.assigned_engineer_id == engineer.id and request.status == requests.IN_PROGRESS
         and request.waiting_for == jobs.WAITING_PARTS and not any(r.status in (*OPEN_REQUISITION, ISSUED) for r in mine)
+        and requisition.issued_at >= await _waiting_for_parts_since(uow, request.id)  # issued before, it was not what he waited for
     )
     if wait_over:
         await jobs.resume(uow, engineer, request.id, now)
     return Received(requisition, request, wait_over)
+
+
+async def _waiting_for_parts_since(uow: UnitOfWork, request_id: int) -> datetime:
+    """When the request's current wait for parts began (its latest "📦 Waiting for parts")."""
+    began = [e.created_at for e in await uow.requests.events(request_id, include_internal=True)
+             if e.action == jobs.WAIT_EVENTS[jobs.WAITING_PARTS]]
+    return max(began, default=datetime.min.replace(tzinfo=timezone.utc))
 
 
 async def requisitions_of(uow: UnitOfWork, request_id: int) -> list[PartRequisition]:

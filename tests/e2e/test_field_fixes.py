@@ -304,3 +304,35 @@ async def test_refreshing_the_job_card_keeps_the_arrival_prompt(fake, desk):
     await ed.send_location(30.0, 120.0)
     assert "arrived" in await _events(desk, first), "the arrival shared right after a refresh was not recorded"
     fake.assert_no_rejections(allow=lambda r: "not modified" in r.description)
+
+
+async def test_parts_issued_before_the_wait_do_not_end_a_wait_for_other_parts(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 7961, "Ed", "engineer")
+    wu = await enrol(fake, dora, 7962, "Wu", "warehouse")
+    sun = await enrol(fake, dora, 7964, "Sun", "service_manager")
+    alice = fake.add_user(user_id=7963, first_name="Alice", language_code="en")
+    await dora.send_text("/import")
+    await dora.send_document("parts.csv", data=PARTS_CSV)
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed")
+    await ed.press("✅ Accept")
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    await _requisition(ed, sun, "BRG-6204")
+    await wu.send_text("/issue")
+    await wu.press("Issue from MAIN")  # the bearing is on its way to Ed
+    desk.clock.advance(timedelta(hours=1))
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    await ed.press("📦 Waiting for parts")
+    await ed.send_text("The compressor is ordered from the factory, about two weeks")
+    assert (await _waits(desk, number))[0] == "parts"
+    told = len(alice.messages)
+    notice = next(m for m in reversed(ed.messages) if "✅ Parts received" in m.button_texts)
+    await ed.press("✅ Parts received", notice)  # the bearing, issued before the wait began
+    waiting_for, paused_since = await _waits(desk, number)
+    assert waiting_for == "parts" and paused_since is not None, "the wait for the compressor ended with the bearing"
+    assert not any("continues" in (m.text or "") for m in alice.messages[told:])
+    fake.assert_no_rejections()
