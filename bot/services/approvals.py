@@ -240,9 +240,13 @@ async def questions_and_answers(uow: UnitOfWork, approval: Approval) -> list[App
 
 def may_answer(actor: User, approval: Approval) -> bool:
     """The requester, still active and still in the role that asks for this kind: someone who left
-    (or moved on) must not push a decision along with an answer nobody can stand behind."""
+    (or moved on) must not push a decision along with an answer nobody can stand behind. A kind no
+    staff role asks for (a return) was asked for as a customer: a customer answers, whatever their
+    staff status (`is_active` is a staff flag; someone who left is a customer again)."""
+    if approval.requested_by_id != actor.id:
+        return False
     role = ASKING_ROLES.get(approval.kind)
-    return approval.requested_by_id == actor.id and actor.is_active and (role is None or role in actor.role_names)
+    return role is None or (actor.is_active and role in actor.role_names)
 
 
 async def _require_requester_answers(uow: UnitOfWork, approval: Approval) -> None:

@@ -13,6 +13,7 @@ from handlers.outbox import CLOSED_BY_TIMEOUT, CLOSED_BY_TIMEOUT_STAFF
 from storage.models import OutboxMessage
 from tests.e2e.conftest import DISPATCHER_ID
 from tests.e2e.helpers import assign, enrol, file_request, onboard, report_by_phone
+from tests.e2e.test_returns import _approval_card, _ask_return, _sold_to
 
 
 async def _join_staff(admin, person, role: str) -> None:
@@ -124,4 +125,39 @@ async def test_an_engineer_who_left_is_not_told_the_customer_confirmed_his_job(f
     assert not any(f"confirmed job {number}" in (m.text or "") for m in ed.messages)  # staff news, for someone who left
     async with desk.db.uow() as uow:
         assert (await uow.requests.by_number(number)).status == "closed"
+    fake.assert_no_rejections()
+
+
+async def test_someone_who_left_is_asked_about_their_own_return_as_a_customer(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7391, "Sun", "service_manager")
+    alice = fake.add_user(user_id=5091, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await _join_staff(dora, alice, "salesperson")
+    await _deactivate(dora, "Alice")
+    await _sold_to(desk, 5091, "QJ-2901", days_ago=10)
+    number = await _ask_return(alice, "QJ-2901")
+    await sun.press("❓ Ask for info", _approval_card(sun, number))
+    assert "What do you need to know about the Return or exchange for" in sun.last.text
+    await sun.send_text("Do you still have the box?")
+    assert "Do you still have the box?" in alice.last.text
+    fake.assert_no_rejections()
+
+
+async def test_deactivating_someone_leaves_the_question_on_their_own_return_with_them(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sun = await enrol(fake, dora, 7392, "Sun", "service_manager")
+    alice = fake.add_user(user_id=5092, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await _join_staff(dora, alice, "salesperson")
+    await _sold_to(desk, 5092, "QJ-2902", days_ago=10)
+    number = await _ask_return(alice, "QJ-2902")
+    await sun.press("❓ Ask for info", _approval_card(sun, number))
+    await sun.send_text("Do you still have the box?")
+    await alice.wait_for("Do you still have the box?", timeout=3)
+    await _deactivate(dora, "Alice")
+    async with desk.db.uow() as uow:
+        request = await uow.requests.by_number(number)
+        status = next((a.status for a in await uow.approvals.open() if a.request_id == request.id), None)
+    assert status == "info"  # still waiting for the customer's answer
     fake.assert_no_rejections()
