@@ -129,6 +129,7 @@ STAFF_EVENT_LABELS = {
     "approval_info_requested": N_("Approver asked for more information"),
     "approval_info_given": N_("Information given to the approver"),
     "approval_requester_left": N_("Back with the approvers: the requester can no longer answer"),
+    "asked_again": N_("The customer asked again: a new answer is due"),
     "approval_withdrawn": N_("Approval withdrawn"),
     "quote_void": N_("Quote no longer applies: the work was ruled in warranty"),
     "complaint_note": N_("Complaint investigation note"),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bot import escalation_views, job_views, views
 from bot.callbacks import DialogButton, ListPageButton, RequestButton
-from bot.services import cancellation, dialogs, requests, users
+from bot.services import cancellation, consultation, dialogs, requests, users
 from bot.services.dispatch import ROLE_ENGINEER
 from bot.services.users import OVERSEER_ROLES
 from bot.services.errors import DomainError, NotAllowed, NotFound, TooLong, WrongInput
@@ -169,14 +169,14 @@ async def on_comment_input(turn: Turn, draft: Draft, message: UserInput) -> None
         request = await requests.own_request(turn.uow, customer, draft.data["request_id"])
         if isinstance(message, TextInput):
             text = clean_text(message.text, limit=COMMENT_MAX, expected=requests.COMMENT_STEP)
-            await requests.add_comment(turn.uow, turn.user, request, text, turn.now)
+            await consultation.add_comment(turn.uow, turn.user, request, text, turn.now)
             await turn.reply(turn._("Comment added to {number}. Send more, or press “Done”.", number=request.number))
             await _tell_dispatchers(turn, request, "comment", text)
         elif isinstance(message, PhotoInput):
             await requests.add_photo(turn.uow, turn.user, request, message.file_id, turn.now)
             caption, too_long = _caption(message.caption)
             if caption:
-                await requests.add_comment(turn.uow, turn.user, request, caption, turn.now)
+                await consultation.add_comment(turn.uow, turn.user, request, caption, turn.now)
             if too_long:  # kept whole or not at all: half a sentence would read as what they meant
                 await turn.reply(turn._("Photo added to {number}, but not its caption: it is longer than {max} characters. "
                                         "Please send it as a text message.", number=request.number, max=COMMENT_MAX))
@@ -216,7 +216,8 @@ async def on_comment_button(turn: Turn, draft: Draft, payload: DialogButton) -> 
 
 async def _tell_dispatchers(turn: Turn, request: ServiceRequest, what: str, text: str | None = None, photos: tuple[str, ...] = (),
                             *, engineer: User | None = None) -> None:
-    """The dispatchers, and the engineer on the job (`engineer`: who was, for a cancellation)."""
+    """The dispatchers, the salespeople on a consultation, and the engineer on the job (`engineer`:
+    who was, for a cancellation)."""
     if request.kind == "complaint":  # a complaint is the complaint supervisor's, not the dispatchers'
         await complaint_handlers.tell_supervisors(turn, request, what, text, photos)
         return
@@ -226,6 +227,14 @@ async def _tell_dispatchers(turn: Turn, request: ServiceRequest, what: str, text
         markup = escalation_views.answer_markup_for_staff(_, request) if what == "comment" else None  # answer it in writing
         await turn.notify(dispatcher, views.customer_update_for_staff(_, request, what, text), markup=markup, photos=photos)
         told.add(dispatcher.id)
+    if request.kind == consultation.CONSULTATION and what in ("comment", "photo_added"):
+        # the salespeople heard of the question (intake.notify_dispatchers) and may answer what follows too
+        for person in await consultation.salespeople(turn.uow):
+            if person.id not in told:
+                _ = turn.translator_for(person)
+                markup = escalation_views.answer_markup_for_staff(_, request) if what == "comment" else None
+                await turn.notify(person, views.customer_update_for_staff(_, request, what, text), markup=markup, photos=photos)
+                told.add(person.id)
     # the engineer on the job reads it too: after "not resolved" it says what is still wrong
     engineer = engineer or await requests.engineer_on_job(turn.uow, request)
     if engineer is not None and engineer.id not in told:

@@ -207,6 +207,13 @@ class CustomerRepository(_Repository):
             select(Project).where(Project.customer_id == customer_id).order_by(Project.id).limit(1)
         )
 
+    async def chatless_with_phone(self, phone: str, limit: int) -> list[Customer]:
+        """Customers with this phone and no Telegram user (filed by sales), not erased; oldest first."""
+        return list(await self.session.scalars(
+            select(Customer).where(Customer.phone == phone, Customer.user_id.is_(None), Customer.erased_at.is_(None))
+            .order_by(Customer.id).limit(limit)
+        ))
+
 
 class ProductRepository(_Repository):
     async def get(self, product_id: int) -> Product | None:

@@ -45,6 +45,27 @@ def asked_again(events: list[RequestEvent]) -> bool:
     return bool(answers) and any(e.action == "comment" and e.id > answers[-1] for e in events)
 
 
+# Internal timeline event: the customer's first comment after an answer on a consultation, a new
+# question received. The answer clock starts a new cycle on it (policy `consultation_answer`); the
+# comment itself cannot start it, as comments before the first answer would stack a second start.
+FOLLOW_UP = "asked_again"
+
+
+async def add_comment(uow: UnitOfWork, user: User, request: ServiceRequest, text: str, now: datetime) -> None:
+    """The customer's comment (`requests.add_comment`); on an answered consultation the first one
+    since the latest answer is a new question, due within the answer window like the first."""
+    await requests.add_comment(uow, user, request, text, now)
+    if request.kind != CONSULTATION:
+        return
+    await uow.requests.lock(request.id)  # two comments at once record one new question
+    events = await uow.requests.events(request.id, include_internal=True)
+    answers = [e.id for e in events if e.action == ANSWERED]
+    if answers and not any(e.action == FOLLOW_UP and e.id > answers[-1] for e in events):
+        await uow.requests.add_event(RequestEvent(
+            request_id=request.id, actor_user_id=user.id, action=FOLLOW_UP, internal=True, details={}, created_at=now,
+        ))
+
+
 class AskedAgain(NotAllowed):
     """A dispatcher's "close: answered" while the customer's newer question has no answer yet."""
 

@@ -127,7 +127,8 @@ async def onboarding_input(uow: UnitOfWork, user: User, draft: Draft, message: U
         dialogs.move(draft, STEP_PHONE, now, name=name)
         return OnboardingStep(draft)
     if draft.step == STEP_PHONE:
-        dialogs.move(draft, STEP_COMPANY, now, phone=_phone_from(message))
+        phone, verified = _phone_from(message)
+        dialogs.move(draft, STEP_COMPANY, now, phone=phone, phone_verified=verified)
         return OnboardingStep(draft)
     if draft.step == STEP_COMPANY:
         if not isinstance(message, TextInput):
@@ -137,14 +138,15 @@ async def onboarding_input(uow: UnitOfWork, user: User, draft: Draft, message: U
     raise WrongInput(draft.step)
 
 
-def _phone_from(message: UserInput) -> str:
-    """The customer's own number: their shared contact, or typed with the country code."""
+def _phone_from(message: UserInput) -> tuple[str, bool]:
+    """The customer's own number: their shared contact, or typed with the country code; and
+    whether it is verified (their own contact, shared: Telegram vouches the number is theirs)."""
     if isinstance(message, ContactInput):
         if message.contact_user_id != message.sender_user_id:
             raise InvalidValue("own_contact")
-        return contact_phone(message.phone)
+        return contact_phone(message.phone), True
     if isinstance(message, TextInput):
-        return international_phone(clean_text(message.text, limit=32, expected="phone"))
+        return international_phone(clean_text(message.text, limit=32, expected="phone")), False
     raise WrongInput("phone")
 
 
@@ -169,14 +171,36 @@ async def _finish_onboarding(uow: UnitOfWork, user: User, draft: Draft, company:
     if not is_staff(user):  # a staff member's own name and work phone (/profile) are not their customer record's
         user.full_name, user.phone = name, phone
     customer = await uow.customers.by_user_id(user.id)
+    if customer is None and draft.data.get("phone_verified"):
+        customer = await _take_over_sales_record(uow, user, phone, company, now)
+    elif customer is not None:
+        customer.name, customer.phone, customer.company = name, phone, company
     if customer is None:
         customer = await uow.customers.add(Customer(user_id=user.id, name=name, phone=phone, company=company, created_at=now))
-    else:
-        customer.name, customer.phone, customer.company = name, phone, company
     if company and await uow.customers.first_project(customer.id) is None:
         await uow.customers.add_project(Project(customer_id=customer.id, name=company, created_at=now))
     await dialogs.end(uow, draft)
     return OnboardingStep(None, customer=customer, then=then)
+
+
+CUSTOMER_LINKED_AUDIT = "customer_linked"
+
+
+async def _take_over_sales_record(uow: UnitOfWork, user: User, phone: str, company: str | None, now: datetime) -> Customer | None:
+    """The record sales filed for this phone, now the user's: they shared their own contact, so
+    Telegram vouches the number is theirs (a typed one proves nothing, NOTES.md). Two such records
+    would be a guess: None, and the user gets their own. The record keeps its id (its requests
+    follow) and its name, which staff filed it and wrote their notes under; /profile changes it."""
+    records = await uow.customers.chatless_with_phone(phone, limit=2)
+    if len(records) != 1:
+        return None
+    customer = records[0]
+    customer.user_id = user.id
+    customer.company = customer.company or company
+    await uow.audit.add(AuditEntry(
+        actor_telegram_id=user.telegram_id, action=CUSTOMER_LINKED_AUDIT, details={"customer_id": customer.id}, created_at=now,
+    ))
+    return customer
 
 
 # --- a registered customer changes their details (/profile) --------------------------------
@@ -216,7 +240,7 @@ async def change_detail(uow: UnitOfWork, user: User, draft: Draft, message: User
     elif field == STEP_PHONE:
         if message is None:
             raise WrongInput("phone")
-        customer.phone = _phone_from(message)
+        customer.phone, _ = _phone_from(message)  # no sales record is taken over here: registration did that
     elif message is None:
         customer.company = None
     elif isinstance(message, TextInput):

@@ -4,7 +4,9 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from storage.models import Product
+from sqlalchemy import func, select
+
+from storage.models import AuditEntry, Customer, Product
 from tests.e2e.conftest import DISPATCHER_ID
 from tests.e2e.helpers import enrol, file_request, onboard
 
@@ -29,6 +31,14 @@ async def _approve(approver, number: str) -> None:
     await approver.press("✅ Approve", card)
 
 
+async def _onboard_typing(user, phone: str) -> None:
+    """Registration with the phone typed, not shared with the contact button: Telegram vouches for nothing."""
+    await user.send_text("/start")
+    await user.press(user.first_name)  # "Use “Mallory”"
+    await user.send_text(phone)
+    await user.send_text("Yellow River Farm")
+
+
 async def _vps(fake):
     dora = fake.users[DISPATCHER_ID]
     return (await enrol(fake, dora, 7201, "Sam", "salesperson"), await enrol(fake, dora, 7101, "Mia", "marketing_vp"),
@@ -42,7 +52,7 @@ async def test_a_sales_request_stays_with_the_sales_record_not_with_whoever_type
     sam, mia, pavel = await _vps(fake)
     first = await _sell(sam, "+86 138 0013 8000", "First job, before anyone used the bot with this phone")
     mallory = fake.add_user(user_id=5001, first_name="Mallory", language_code="en")
-    await onboard(mallory)  # types +86 138 0013 8000
+    await _onboard_typing(mallory, "+86 138 0013 8000")
     second = await _sell(sam, "+86 138 0013 8000", "Second job: the pump at Field 9 leaks, gate code 4711")
     await _approve(mia, second)
     await _approve(pavel, second)
@@ -54,6 +64,51 @@ async def test_a_sales_request_stays_with_the_sales_record_not_with_whoever_type
         assert (await uow.requests.by_number(second)).customer_id == sales_record
         assert sales_record != (await uow.customers.by_user_id((await uow.users.by_telegram_id(5001)).id)).id
     fake.assert_no_rejections()
+
+
+async def test_a_customer_who_joins_later_with_their_own_shared_contact_takes_over_the_record_sales_filed_for(fake, desk):
+    """Sales filed for a phone nobody used the bot with. The customer then registers sharing their own
+    contact (Telegram vouches for the number): they are that record, so /my lists the request, and
+    the next job sales files for the phone reaches them."""
+    sam, mia, pavel = await _vps(fake)
+    number = await _sell(sam, "+86 138 0013 8000", "The pump at Field 3 trips the breaker")
+    await _approve(mia, number)
+    await _approve(pavel, number)
+    async with desk.db.uow() as uow:
+        sales_record = (await uow.requests.by_number(number)).customer_id
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice, name="Alice Wang")  # shares her own contact: +8613800138000
+    await alice.send_text("/my")
+    assert number in alice.last.text
+    second = await _sell(sam, "+86 138 0013 8000", "Second job: the valve leaks")
+    await _approve(mia, second)
+    await _approve(pavel, second)
+    assert any(second in (m.text or "") for m in alice.messages)
+    async with desk.db.uow() as uow:
+        user = await uow.users.by_telegram_id(5001)
+        customer = await uow.customers.by_user_id(user.id)
+        assert customer.id == sales_record
+        assert (customer.name, customer.company) == ("Alice", "Yellow River Farm")  # sales' name kept, the empty company filled
+        assert (await uow.session.scalar(select(func.count()).select_from(Customer))) == 1
+        linked = list(await uow.session.scalars(select(AuditEntry).where(AuditEntry.action == "customer_linked")))
+        assert [(e.actor_telegram_id, e.details["customer_id"]) for e in linked] == [(5001, sales_record)]
+    fake.assert_no_rejections()
+
+
+async def test_a_shared_contact_is_not_linked_when_two_records_sales_made_have_that_phone(fake, desk):
+    """Which of two chatless records is theirs is a guess: neither is taken over."""
+    sam, mia, pavel = await _vps(fake)
+    first = await _sell(sam, "+86 138 0013 8000", "First job")
+    async with desk.db.uow() as uow:  # a second chatless record with the phone (e.g. an import)
+        await uow.customers.add(Customer(user_id=None, name="A. Wang", phone="+8613800138000", company=None, created_at=desk.clock.now()))
+        await uow.commit()
+    alice = fake.add_user(user_id=5001, first_name="Alice", language_code="en")
+    await onboard(alice)
+    await alice.send_text("/my")
+    assert first not in alice.last.text
+    async with desk.db.uow() as uow:
+        customer = await uow.customers.by_user_id((await uow.users.by_telegram_id(5001)).id)
+        assert customer.id != (await uow.requests.by_number(first)).customer_id
 
 
 async def test_a_sales_request_is_not_linked_to_another_customers_registered_product(fake, desk):
