@@ -223,7 +223,8 @@ class ApprovalButton(_Payload):
 
 @dataclass(frozen=True)
 class QuoteButton(_Payload):
-    """The customer's answer to a quote: accept or decline."""
+    """The customer's answer to a quote: accept or decline; or the answer they gave on the phone,
+    as a dispatcher or the salesperson who filed the request records it: phone_yes or phone_no."""
 
     KIND: ClassVar[str] = "qt"
     quote_id: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 from datetime import datetime
 
-from bot import approval_views, escalation_views
+from bot import approval_views, escalation_views, quote_views
 from bot.clock_views import clock_lines
 from bot.callbacks import AssignButton, DispatchButton
 from bot.i18n import Translator
@@ -19,7 +19,7 @@ from bot.labels import (
     STATUS_LABELS,
     WARRANTY_LABELS,
 )
-from bot.services import dispatch
+from bot.services import dispatch, quotes
 from bot.services.dispatch import Candidate, QueueItem, StaffCard
 from bot.services.quotes import PAID_WARRANTIES
 from bot.staff_views import display_name
@@ -108,6 +108,9 @@ def staff_card_view(_: Translator, card: StaffCard, now: datetime, extra_rows: l
         if request.warranty in PAID_WARRANTIES:  # decided paid: quote it, or the company may carry the cost
             rows.append([button(_("🧮 Quote"), DispatchButton(request.id, "quote")),
                          button(_("💸 Ask for a fee waiver"), DispatchButton(request.id, "waiver"))])
+            waiting = quotes.unanswered_in(card.history, card.approvals)
+            if waiting is not None:  # the customer may give their answer on the phone: the dispatcher records it
+                rows.append(quote_views.phone_answer_row(_, waiting, on_card=True))
         rows.append([button(_("🗂 Close the request"), DispatchButton(request.id, "close"))])
         rows.append(escalation_views.card_row(_, request, card.history))
     rows.extend(extra_rows or [])

@@ -6,9 +6,10 @@ from bot.i18n import Translator
 from bot.keyboards import button, dialog_button, dialog_nav, inline
 from bot.services import quotes
 from bot.services.validation import MAX_QUANTITY
+from bot.staff_views import display_name
 from bot.telegram_text import shorten
 from bot.views import View
-from storage.models import Draft, Part, Quote, QuoteLine, ServiceRequest
+from storage.models import Customer, Draft, Part, Quote, QuoteLine, ServiceRequest, User
 
 
 def _lines_so_far(_: Translator, draft: Draft) -> list[str]:
@@ -69,17 +70,49 @@ def for_customer(_: Translator, quote: Quote, lines: list[QuoteLine], request: S
     """The itemised offer with Accept / Decline."""
     text = [_("💰 <b>Quote for request {number}</b>", number=request.number),
             _("This work is not covered by warranty. It starts once you accept.")]
-    text += [_("• {code} {name} × {quantity} = {total}", code=line.code, name=line.name, quantity=line.quantity, total=_.money(line.total_minor)) for line in lines]
-    text += _sums(_, quote.parts_minor, quote.labour_minor, quote.travel_minor, quote.total_minor)
+    text += _items(_, quote, lines)
     rows = [[button(_("✅ Accept"), QuoteButton(quote.id, "accept")), button(_("❌ Decline"), QuoteButton(quote.id, "decline"))]]
     return View("\n".join(text), inline(rows))
 
 
-def sent(_: Translator, quote: Quote, request: ServiceRequest, reached: bool) -> str:
-    text = _("💰 Quote of {amount} sent for {number}; you will be told when the customer answers.", amount=_.money(quote.total_minor), number=request.number)
-    if not reached:
-        text += "\n" + _("⚠️ The customer could not be reached in this chat; call them.")
-    return text
+def _items(_: Translator, quote: Quote, lines: list[QuoteLine]) -> list[str]:
+    """The quote's lines and sums, as the customer reads them."""
+    return [*(_("• {code} {name} × {quantity} = {total}", code=line.code, name=line.name, quantity=line.quantity, total=_.money(line.total_minor))
+              for line in lines), *_sums(_, quote.parts_minor, quote.labour_minor, quote.travel_minor, quote.total_minor)]
+
+
+def phone_answer_row(_: Translator, quote_id: int, *, on_card: bool = False) -> list:
+    """Staff record the answer the customer gave on the phone (`on_card`: under the dispatcher's request card)."""
+    return [button(_("☎️ Accepted by phone"), QuoteButton(quote_id, "phone_yes", int(on_card))),
+            button(_("☎️ Declined by phone"), QuoteButton(quote_id, "phone_no", int(on_card)))]
+
+
+def for_salesperson(_: Translator, quote: Quote, lines: list[QuoteLine], request: ServiceRequest, customer: Customer, reached: bool) -> View:
+    """The quote of a request the salesperson filed: they are in touch with the customer."""
+    text = [_("💰 <b>Quote for request {number}</b>, which you filed for {name} ({phone})", number=request.number, name=customer.name, phone=customer.phone)]
+    if reached:
+        text.append(_("They have it in the chat and may answer there. If they answer you by phone, record it here."))
+    else:
+        text.append(_("They have no chat with us: please call them with this quote, then record their answer here. The work starts once they accept."))
+    return View("\n".join(text + _items(_, quote, lines)), inline([phone_answer_row(_, quote.id)]))
+
+
+def unreached_for_dispatcher(_: Translator, quote: Quote, lines: list[QuoteLine], request: ServiceRequest, customer: Customer) -> View:
+    """Nobody could give the customer the quote in a chat: a dispatcher calls them."""
+    text = [_("☎️ <b>Quote for request {number}</b>: the customer could not be reached in the chat. Call {name} ({phone}) with it and record their answer.",
+              number=request.number, name=customer.name, phone=customer.phone)]
+    return View("\n".join(text + _items(_, quote, lines)), inline([phone_answer_row(_, quote.id)]))
+
+
+def sent(_: Translator, quote: Quote, request: ServiceRequest, reached: bool, salesperson: User | None = None) -> str:
+    """`salesperson`: the one who filed the request and was given the quote too."""
+    if reached:
+        return _("💰 Quote of {amount} sent for {number}; you will be told when the customer answers.", amount=_.money(quote.total_minor), number=request.number)
+    text = _("💰 Quote of {amount} sent for {number}.", amount=_.money(quote.total_minor), number=request.number) + "\n"
+    if salesperson is not None:
+        return text + _("⚠️ The customer could not be reached in this chat. {name}, the salesperson who filed the request, has the quote: "
+                        "they or a dispatcher call the customer and record the answer; you will be told then.", name=display_name(salesperson))
+    return text + _("⚠️ The customer could not be reached in this chat. A dispatcher calls them and records the answer; you will be told then.")
 
 
 def answered_for_customer(_: Translator, quote: Quote, request: ServiceRequest) -> str:
@@ -88,10 +121,12 @@ def answered_for_customer(_: Translator, quote: Quote, request: ServiceRequest) 
     return _("You declined the quote for {number}. The service department will get back to you.", number=request.number)
 
 
-def answered_for_staff(_: Translator, quote: Quote, request: ServiceRequest, *, dispatcher: bool) -> View:
+def answered_for_staff(_: Translator, quote: Quote, request: ServiceRequest, *, dispatcher: bool, recorded_by: User | None = None) -> View:
+    """`recorded_by`: the staff member who recorded an answer the customer gave on the phone."""
+    phone = "\n" + _("☎️ Given by phone; recorded by {name}.", name=display_name(recorded_by)) if recorded_by is not None else ""
     if quote.status == quotes.ACCEPTED:
-        return View(_("✅ The customer accepted the quote of {amount} for {number}: the work can start.", amount=_.money(quote.total_minor), number=request.number))
-    text = _("❌ The customer declined the quote of {amount} for {number}.", amount=_.money(quote.total_minor), number=request.number)
+        return View(_("✅ The customer accepted the quote of {amount} for {number}: the work can start.", amount=_.money(quote.total_minor), number=request.number) + phone)
+    text = _("❌ The customer declined the quote of {amount} for {number}.", amount=_.money(quote.total_minor), number=request.number) + phone
     if not dispatcher:
         return View(text)
     rows = [[button(_("💸 Ask for a fee waiver"), DispatchButton(request.id, "waiver", "quote"))],
@@ -101,3 +136,21 @@ def answered_for_staff(_: Translator, quote: Quote, request: ServiceRequest, *, 
 
 def already_answered(_: Translator) -> str:
     return _("This quote was already answered or replaced by a newer one.")
+
+
+def no_longer_paid(_: Translator) -> str:
+    """To staff recording a phone answer: the work was ruled in warranty meanwhile."""
+    return _("The work was ruled in warranty meanwhile: the quote no longer applies and the customer pays nothing.")
+
+
+def waived_for_staff(_: Translator) -> str:
+    return _("An approved fee waiver covers this quote: the customer pays nothing, so there is no answer to record.")
+
+
+def answered_for_trackers(_: Translator, quote: Quote, request: ServiceRequest) -> str:
+    """The note on a paid-repair return's tracking card: what the warehouse does with the product now."""
+    if quote.status == quotes.ACCEPTED:
+        return _("✅ The customer accepted the quote of {amount} for {number}: repair the product, then press “🔧 Repaired”.",
+                 amount=_.money(quote.total_minor), number=request.number)
+    return _("❌ The customer declined the quote of {amount} for {number}: send the product back unrepaired (“📤 Sent back unrepaired”), "
+             "unless a fee waiver is approved.", amount=_.money(quote.total_minor), number=request.number)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.services import approvals, dialogs, dispatch, requests
+from bot.services import approvals, dialogs, dispatch, requests, sales
 from bot.services.errors import DomainError, InvalidValue, LimitReached, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.validation import clean_text, parse_quantity
 from storage.db import UnitOfWork
@@ -194,6 +194,31 @@ async def answer(uow: UnitOfWork, user: User, quote_id: int, accept: bool, now: 
     request = await uow.requests.lock(quote.request_id) if quote else None  # a close or a ruling meanwhile is seen
     if quote is None or customer is None or request is None or request.customer_id != customer.id:
         raise NotFound()
+    return await _record_answer(uow, user, quote, request, accept, now)
+
+
+async def answer_by_phone(uow: UnitOfWork, actor: User, quote_id: int, accept: bool, now: datetime) -> Answered:
+    """The answer the customer gave on the phone, recorded by a dispatcher or by the salesperson who
+    filed the request (a customer without a chat has no other way to answer). The same outcome
+    and the same checks as the customer's own answer; the event names the recorder and the phone."""
+    quote = await uow.quotes.get(quote_id)
+    request = await uow.requests.lock(quote.request_id) if quote else None
+    if quote is None or request is None or not await may_record_by_phone(uow, actor, request):
+        raise NotFound()
+    return await _record_answer(uow, actor, quote, request, accept, now, by_phone=True)
+
+
+async def may_record_by_phone(uow: UnitOfWork, actor: User, request: ServiceRequest) -> bool:
+    """Dispatchers (they contact customers), and the salesperson in touch with the customer they filed for."""
+    if dispatch.is_dispatcher(actor):
+        return True
+    seller = await sales.salesperson_of(uow, request.id)
+    return seller is not None and seller.id == actor.id
+
+
+async def _record_answer(uow: UnitOfWork, actor: User, quote: Quote, request: ServiceRequest, accept: bool, now: datetime,
+                         *, by_phone: bool = False) -> Answered:
+    """The answer to a quote still waiting on an open, paid request (request locked by the caller)."""
     if request.status not in requests.OPEN_STATUSES:
         raise RequestEnded()
     if request.warranty not in PAID_WARRANTIES:
@@ -202,9 +227,10 @@ async def answer(uow: UnitOfWork, user: User, quote_id: int, accept: bool, now: 
         raise Waived()  # the customer was told they pay nothing
     if not await uow.quotes.answer(quote, ACCEPTED if accept else DECLINED, now):
         raise StaleAction()
-    await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="quote_accepted" if accept else "quote_declined",
-                                              details={"quote_id": quote.id}, created_at=now))
-    withdrawn = await approvals.withdraw_open(uow, request.id, user, approvals.QUOTE_ACCEPTED, now, kind="waiver") if accept else []
+    details = {"quote_id": quote.id, **({"by_phone": True} if by_phone else {})}  # the actor is then the staff member who recorded it
+    await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=actor.id, action="quote_accepted" if accept else "quote_declined",
+                                              details=details, created_at=now))
+    withdrawn = await approvals.withdraw_open(uow, request.id, actor, approvals.QUOTE_ACCEPTED, now, kind="waiver") if accept else []
     return Answered(quote, request, withdrawn)
 
 
@@ -246,3 +272,16 @@ async def declined_total(uow: UnitOfWork, request_id: int) -> int | None:
     """The amount of the customer's declined quote: what a fee waiver would have to cover."""
     latest = await uow.quotes.latest(request_id)
     return latest.total_minor if latest is not None and latest.status == DECLINED else None
+
+
+def unanswered_in(history: list[RequestEvent], approvals_of_request: tuple[Approval, ...] | list[Approval]) -> int | None:
+    """The id of the quote a request's timeline shows as sent and not yet answered (nor voided by a
+    warranty ruling, nor covered by an approved fee waiver): for a card drawn from the timeline.
+    An answer re-checks the quote itself (`answer_by_phone`)."""
+    last = next((e for e in reversed(history) if e.action in ("quote_sent", "quote_accepted", "quote_declined", "quote_void")), None)
+    if last is None or last.action != "quote_sent":
+        return None
+    total = last.details.get("total_minor", 0)
+    if any(a.kind == "waiver" and a.status == approvals.APPROVED and (a.amount_minor or 0) >= total for a in approvals_of_request):
+        return None
+    return last.details.get("quote_id")

@@ -131,3 +131,11 @@ async def _finish(uow: UnitOfWork, approval: Approval, now: datetime) -> None:
 
 approvals.FINISHERS["sales_request"] = _finish
 
+
+
+async def salesperson_of(uow: UnitOfWork, request_id: int) -> User | None:
+    """The salesperson who filed the request for its customer (who asked its "sales_request"
+    approval), while they are still an active salesperson; None for a request the customer filed."""
+    filed = next((a for a in await uow.approvals.of_request(request_id) if a.kind == "sales_request"), None)
+    seller = await uow.users.get(filed.requested_by_id) if filed is not None and filed.requested_by_id else None
+    return seller if seller is not None and seller.is_active and ROLE_SALES in seller.role_names else None
