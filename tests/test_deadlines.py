@@ -468,4 +468,5 @@ async def test_a_distance_band_set_after_the_default_window_passed_re_arms_the_r
     after = [(_local(m.at), NAMES[m.chat_id]) for m in bot.sent
              if number in m.text and "on-site arrival" in m.text and m.at > band_at]
     # 50 % and 80 % of the new 72 h to the engineer, then the breach to him and the dispatchers
-    assert after[:5] == [("Tue 21:30", "E"), ("Wed 19:10", "E"), ("Thu 09:30", "E"), ("Thu 09:30", "D1"), ("Thu 09:30", "D2")], after
+    assert after[:2] == [("Tue 21:30", "E"), ("Wed 19:10", "E")], after
+    assert sorted(after[2:5]) == [("Thu 09:30", "D1"), ("Thu 09:30", "D2"), ("Thu 09:30", "E")], after  # no order between chats
