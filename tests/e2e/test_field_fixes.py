@@ -114,19 +114,28 @@ PARTS_CSV = (
 ).encode()
 
 
-async def _waiting_for_parts(fake, ids):
-    """Ed's job waiting for parts, with an approved requisition for a bearing."""
+async def _parts_job(fake, ids, *staff):
+    """Ed's accepted job for Alice (ids: Ed, Alice, then one per `staff` (name, role) enrolled too),
+    with the parts catalog imported."""
     dora = fake.users[DISPATCHER_ID]
     ed = await enrol(fake, dora, ids[0], "Ed", "engineer")
-    wu = await enrol(fake, dora, ids[1], "Wu", "warehouse")
-    sun = await enrol(fake, dora, ids[2], "Sun", "service_manager")
-    alice = fake.add_user(user_id=ids[3], first_name="Alice", language_code="en")
+    others = [await enrol(fake, dora, staff_id, name, role) for staff_id, (name, role) in zip(ids[2:], staff)]
+    alice = fake.add_user(user_id=ids[1], first_name="Alice", language_code="en")
     await dora.send_text("/import")
     await dora.send_document("parts.csv", data=PARTS_CSV)
     await onboard(alice)
     number = await file_request(alice)
     await assign(dora, number, "Ed")
     await ed.press("✅ Accept")
+    return ed, others, alice, number
+
+
+STOREKEEPER_AND_MANAGER = (("Wu", "warehouse"), ("Sun", "service_manager"))
+
+
+async def _waiting_for_parts(fake, ids):
+    """Ed's job waiting for parts (ids: Ed, Wu, Sun, Alice)."""
+    ed, (wu, sun), alice, number = await _parts_job(fake, (ids[0], ids[3], ids[1], ids[2]), *STOREKEEPER_AND_MANAGER)
     await ed.send_text("/jobs")
     await ed.press(number)
     await ed.press("📦 Waiting for parts")
@@ -195,15 +204,7 @@ async def test_the_wait_for_parts_lasts_until_the_last_requisition_is_received(f
 
 
 async def test_a_requisition_being_picked_survives_a_logged_call(fake, desk):
-    dora = fake.users[DISPATCHER_ID]
-    ed = await enrol(fake, dora, 7971, "Ed", "engineer")
-    alice = fake.add_user(user_id=7972, first_name="Alice", language_code="en")
-    await dora.send_text("/import")
-    await dora.send_document("parts.csv", data=PARTS_CSV)
-    await onboard(alice)
-    number = await file_request(alice)
-    await assign(dora, number, "Ed")
-    await ed.press("✅ Accept")
+    ed, _, alice, number = await _parts_job(fake, (7971, 7972))
     card = next(m for m in reversed(ed.messages) if "📞 Log a call" in m.button_texts)
     await ed.press("🔩 Request parts", card)
     await ed.send_text("BRG-6204")
@@ -227,15 +228,7 @@ async def test_a_requisition_being_picked_survives_a_logged_call(fake, desk):
 
 async def test_a_kept_requisition_is_dropped_when_the_job_leaves_the_engineer(fake, desk):
     dora = fake.users[DISPATCHER_ID]
-    ed = await enrol(fake, dora, 7981, "Ed", "engineer")
-    await enrol(fake, dora, 7984, "Fay", "engineer")
-    alice = fake.add_user(user_id=7982, first_name="Alice", language_code="en")
-    await dora.send_text("/import")
-    await dora.send_document("parts.csv", data=PARTS_CSV)
-    await onboard(alice)
-    number = await file_request(alice)
-    await assign(dora, number, "Ed")
-    await ed.press("✅ Accept")
+    ed, _, alice, number = await _parts_job(fake, (7981, 7982, 7984), ("Fay", "engineer"))
     card = next(m for m in reversed(ed.messages) if "📞 Log a call" in m.button_texts)
     await ed.press("🔩 Request parts", card)
     await ed.send_text("BRG-6204")
@@ -307,17 +300,7 @@ async def test_refreshing_the_job_card_keeps_the_arrival_prompt(fake, desk):
 
 
 async def test_parts_issued_before_the_wait_do_not_end_a_wait_for_other_parts(fake, desk):
-    dora = fake.users[DISPATCHER_ID]
-    ed = await enrol(fake, dora, 7961, "Ed", "engineer")
-    wu = await enrol(fake, dora, 7962, "Wu", "warehouse")
-    sun = await enrol(fake, dora, 7964, "Sun", "service_manager")
-    alice = fake.add_user(user_id=7963, first_name="Alice", language_code="en")
-    await dora.send_text("/import")
-    await dora.send_document("parts.csv", data=PARTS_CSV)
-    await onboard(alice)
-    number = await file_request(alice)
-    await assign(dora, number, "Ed")
-    await ed.press("✅ Accept")
+    ed, (wu, sun), alice, number = await _parts_job(fake, (7961, 7963, 7962, 7964), *STOREKEEPER_AND_MANAGER)
     await ed.send_text("/jobs")
     await ed.press(number)
     await _requisition(ed, sun, "BRG-6204")
