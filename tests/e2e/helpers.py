@@ -5,6 +5,7 @@ import re
 from zoneinfo import ZoneInfo
 
 from bot.i18n import Translator
+from tests.e2e.conftest import DISPATCHER_ID
 
 TRANSLATORS = {lang: Translator(lang, ZoneInfo("Asia/Shanghai")) for lang in ("en", "ru", "zh_Hans")}
 
@@ -66,6 +67,27 @@ async def assign(dispatcher, number: str, engineer_name: str, language: str = "e
     await dispatcher.press(number)
     await dispatcher.press(t(language, "👷 Assign"))
     await dispatcher.press(engineer_name)
+
+
+async def accepted_job(fake, engineer_id: int, customer_id: int) -> tuple:
+    """Alice's repair, assigned to Ed, who accepted it: (dispatcher, engineer, customer, number)."""
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, engineer_id, "Ed", "engineer")
+    alice = fake.add_user(user_id=customer_id, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await assign(dora, number, "Ed", "en")
+    await ed.press("Accept")
+    return dora, ed, alice, number
+
+
+async def arrive(engineer, number: str) -> None:
+    """The engineer opens the job from /jobs, sets off and records the arrival on site."""
+    await engineer.send_text("/jobs")
+    await engineer.press(number)
+    await engineer.press("🚗 On my way")
+    await engineer.press("📍 Arrived")
+    await engineer.send_location(34.7467, 113.6254)
 
 
 async def report_by_phone(

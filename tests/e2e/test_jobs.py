@@ -9,21 +9,9 @@ from sqlalchemy import select
 
 from storage.models import AuditEntry, Part, Product
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
-from tests.e2e.helpers import assign, enrol, file_request, move_to_warehouse, onboard, report_by_phone, t
+from tests.e2e.helpers import accepted_job, arrive, assign, enrol, file_request, move_to_warehouse, onboard, report_by_phone, t
 
 
-
-
-async def _accepted_job(fake, engineer_id: int, customer_id: int) -> tuple:
-    """Alice's repair, assigned to Ed, who accepted it: (dispatcher, engineer, customer, number)."""
-    dora = fake.users[DISPATCHER_ID]
-    ed = await enrol(fake, dora, engineer_id, "Ed", "engineer")
-    alice = fake.add_user(user_id=customer_id, first_name="Alice", language_code="en")
-    await onboard(alice)
-    number = await file_request(alice)
-    await assign(dora, number, "Ed", "en")
-    await ed.press("Accept")
-    return dora, ed, alice, number
 
 
 async def _report_on_site(engineer, language: str, *, part_search: str, part_button: str, send: bool = True) -> None:
@@ -162,7 +150,7 @@ async def test_not_resolved_reopens_flags_and_tells_the_dispatcher(fake, desk):
 
 
 async def test_a_disputed_repair_puts_the_engineer_back_on_the_repair_deadline(fake, desk):
-    dora, ed, alice, number = await _accepted_job(fake, 5311, 5312)
+    dora, ed, alice, number = await accepted_job(fake, 5311, 5312)
     desk.clock.advance(timedelta(days=1))
     await report_by_phone(ed)
     assert await _repair_clock(desk, number) == (desk.clock.now(), "met")
@@ -344,7 +332,7 @@ async def test_forged_job_and_verdict_buttons_are_refused_and_audited(fake, desk
 
 
 async def test_deactivated_engineers_jobs_return_to_the_queue(fake, desk):
-    dora, ed, alice, number = await _accepted_job(fake, 5601, 5602)
+    dora, ed, alice, number = await accepted_job(fake, 5601, 5602)
     await dora.send_text("/staff")
     await dora.press("Ed")
     await dora.press("Deactivate")
@@ -375,7 +363,7 @@ async def test_a_customer_told_of_an_engineer_is_told_when_he_declines_without_h
 
 
 async def test_an_engineer_typing_the_number_of_a_finished_job_is_told_it_is_over(fake, desk):
-    dora, ed, alice, number = await _accepted_job(fake, 5391, 5392)
+    dora, ed, alice, number = await accepted_job(fake, 5391, 5392)
     await report_by_phone(ed)
     await alice.press("Resolved")
     await ed.send_text(number)
@@ -384,7 +372,7 @@ async def test_an_engineer_typing_the_number_of_a_finished_job_is_told_it_is_ove
 
 
 async def test_once_the_customer_agrees_a_visit_their_card_no_longer_promises_a_first_contact(fake, desk):
-    dora, ed, alice, number = await _accepted_job(fake, 5391, 5392)
+    dora, ed, alice, number = await accepted_job(fake, 5391, 5392)
     await alice.send_text(f"/status {number}")
     assert "We will contact you by" in alice.last.text  # nobody logged a contact
     await ed.press("Propose a visit")
@@ -400,7 +388,7 @@ async def test_once_the_customer_agrees_a_visit_their_card_no_longer_promises_a_
 
 
 async def test_a_button_of_an_earlier_visit_proposal_does_not_agree_to_the_newer_time(fake, desk):
-    dora, ed, alice, number = await _accepted_job(fake, 5395, 5396)
+    dora, ed, alice, number = await accepted_job(fake, 5395, 5396)
     await ed.press("Propose a visit")
     await ed.press("Tomorrow 09:00")
     first = alice.last
@@ -470,18 +458,9 @@ async def test_not_resolved_after_the_engineer_left_tells_the_dispatchers_it_nee
     assert "back in /queue and needs an engineer" in told
 
 
-async def _arrive(engineer, number: str) -> None:
-    """The engineer opens the job from /jobs, sets off and records the arrival on site."""
-    await engineer.send_text("/jobs")
-    await engineer.press(number)
-    await engineer.press("🚗 On my way")
-    await engineer.press("📍 Arrived")
-    await engineer.send_location(34.7467, 113.6254)
-
-
 async def _arrived(fake, engineer_id: int, customer_id: int) -> tuple:
-    dora, ed, alice, number = await _accepted_job(fake, engineer_id, customer_id)
-    await _arrive(ed, number)
+    dora, ed, alice, number = await accepted_job(fake, engineer_id, customer_id)
+    await arrive(ed, number)
     return dora, ed, alice, number
 
 
@@ -544,7 +523,7 @@ async def test_invisible_text_is_not_a_report_answer(fake, desk):
 
 
 async def test_a_report_edited_before_the_customer_answers_is_announced_as_an_update(fake, desk):
-    dora, ed, alice, number = await _accepted_job(fake, 9711, 9712)
+    dora, ed, alice, number = await accepted_job(fake, 9711, 9712)
     await report_by_phone(ed)
     assert f"Engineer Ed reports the work on request {number} as done" in alice.last.text
     await ed.send_text("/jobs")
@@ -567,7 +546,7 @@ async def test_editing_a_sent_report_does_not_push_out_the_report_kept_aside(fak
     await report_by_phone(ed)  # the first job's report waits for the customer
     await assign(dora, second, "Ed")
     await ed.press("Accept")
-    await _arrive(ed, second)
+    await arrive(ed, second)
     card = next(m for m in reversed(ed.messages) if "📞 Log a call" in m.button_texts)
     await ed.press("📝 Close with report", card)  # the second job's report, half written
     await ed.send_text("Seal worn out")
@@ -587,20 +566,20 @@ async def test_a_report_attempt_kept_aside_before_the_report_was_sent_is_not_res
     async with desk.db.uow() as uow:
         await uow.session.merge(Part(code="BRG-6204", name="Bearing 6204-2RS", unit="pc"))
         await uow.commit()
-    dora, ed, alice, number = await _accepted_job(fake, 9721, 9722)
+    dora, ed, alice, number = await accepted_job(fake, 9721, 9722)
     card = next(m for m in reversed(ed.messages) if "☎️ Solved by phone" in m.button_texts)
     await ed.press("☎️ Solved by phone", card)  # tried by phone first
     await ed.send_text("No water")
     await ed.send_text("Valve closed")
     await ed.press("📞 Log a call", card)  # that attempt is kept aside
     await ed.send_text("Customer will test it tonight")
-    await _arrive(ed, number)  # it needed a visit after all
+    await arrive(ed, number)  # it needed a visit after all
     await _report_on_site(ed, "en", part_search="6204", part_button="BRG-6204")
     async with desk.db.uow() as uow:  # the attempt by phone is outdated by the report sent
         assert await uow.drafts.kept_aside((await uow.users.by_telegram_id(9721)).id, "report") == []
     await alice.press("❌ Not resolved")
     desk.clock.advance(timedelta(hours=2))
-    await _arrive(ed, number)  # the repeat repair's own visit
+    await arrive(ed, number)  # the repeat repair's own visit
     await ed.press("📝 Close with report")  # starts again from what was sent, not the old attempt
     kind, step, data = await _report_draft(desk, ed.id)
     assert (data["symptom"], data["cause"]) == ("Breaker trips after 5 minutes", "Worn motor bearing")
@@ -619,7 +598,7 @@ async def test_a_report_kept_aside_is_dropped_when_the_job_leaves_the_engineer(f
         await dora.press("👷 Reassign", dora.last)
         await dora.press(engineer)
     await ed.press("Accept")
-    await _arrive(ed, number)
+    await arrive(ed, number)
     await ed.press("📝 Close with report")
     kind, step, data = await _report_draft(desk, ed.id)
     assert (kind, step) == ("report", "symptom") and "symptom" not in data
@@ -657,11 +636,11 @@ async def test_a_report_of_work_quoted_meanwhile_waits_for_the_customers_yes_and
 
 
 async def test_after_the_arrival_on_site_the_job_is_not_closed_as_solved_by_phone(fake, desk):
-    dora, ed, alice, number = await _accepted_job(fake, 8301, 8302)
+    dora, ed, alice, number = await accepted_job(fake, 8301, 8302)
     await ed.send_text("/jobs")
     await ed.press(number)
     phone = next(b["callback_data"] for b in ed.last.buttons if b["text"] == "☎️ Solved by phone")
-    await _arrive(ed, number)
+    await arrive(ed, number)
     await ed.send_text("/jobs")
     await ed.press(number)
     assert "☎️ Solved by phone" not in ed.last.button_texts and "📝 Close with report" in ed.last.button_texts
@@ -671,7 +650,7 @@ async def test_after_the_arrival_on_site_the_job_is_not_closed_as_solved_by_phon
 
 
 async def test_a_forged_quick_visit_time_is_refused_not_apologised_for(fake, desk):
-    dora, ed, alice, number = await _accepted_job(fake, 8311, 8312)
+    dora, ed, alice, number = await accepted_job(fake, 8311, 8312)
     await ed.press("📅 Propose a visit")
     prompt = ed.last
     data = next(b["callback_data"] for b in prompt.buttons if b["text"] == "Tomorrow 09:00")
@@ -687,7 +666,7 @@ async def test_a_forged_quick_visit_time_is_refused_not_apologised_for(fake, des
 async def test_resolved_on_a_report_the_engineer_changed_since_is_refused(fake, desk):
     from storage.models import JobReport
 
-    dora, ed, alice, number = await _accepted_job(fake, 8321, 8322)
+    dora, ed, alice, number = await accepted_job(fake, 8321, 8322)
     await report_by_phone(ed, solution="Replaced the pressure switch", opinion="Works now")
     first = alice.last
     desk.clock.advance(timedelta(minutes=10))

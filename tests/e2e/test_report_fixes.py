@@ -8,15 +8,7 @@ from sqlalchemy import select
 
 from storage.models import Draft
 from tests.e2e.conftest import DISPATCHER_ID
-from tests.e2e.helpers import assign, enrol, file_request, onboard, t
-
-
-async def _arrive(ed, number: str) -> None:
-    await ed.send_text("/jobs")
-    await ed.press(number)
-    await ed.press("🚗 On my way")
-    await ed.press("📍 Arrived")
-    await ed.send_location(34.7467, 113.6254)
+from tests.e2e.helpers import accepted_job, arrive, assign, enrol, file_request, onboard, t
 
 
 async def _on_site_report(ed, photos: int) -> None:
@@ -37,14 +29,8 @@ async def _on_site_report(ed, photos: int) -> None:
 async def _disputed_visit(fake, desk, engineer_id: int, customer_id: int, *, photos: int) -> tuple:
     """A first visit reported with `photos` photos, which the customer says did not solve it:
     (engineer, customer, number), a day later."""
-    dora = fake.users[DISPATCHER_ID]
-    ed = await enrol(fake, dora, engineer_id, "Ed", "engineer")
-    alice = fake.add_user(user_id=customer_id, first_name="Alice", language_code="en")
-    await onboard(alice)
-    number = await file_request(alice)
-    await assign(dora, number, "Ed")
-    await ed.press("Accept")
-    await _arrive(ed, number)
+    dora, ed, alice, number = await accepted_job(fake, engineer_id, customer_id)
+    await arrive(ed, number)
     await _on_site_report(ed, photos=photos)
     await ed.press("✅ Done")
     await ed.send_text("Runs quietly")
@@ -74,7 +60,7 @@ async def _reports_and_photos(desk, number: str) -> tuple[list, list[str]]:
 async def test_the_second_visit_after_not_resolved_can_and_must_document_its_own_work(fake, desk):
     ed, alice, number = await _disputed_visit(fake, desk, 7801, 7802, photos=10)
     _, first_photos = await _reports_and_photos(desk, number)
-    await _arrive(ed, number)
+    await arrive(ed, number)
     await _on_site_report(ed, photos=1)
     assert "the maximum" not in ed.last.text
     assert len((await _draft(desk, ed.id))[1]["photos"]) == 1  # only this visit's photo
@@ -90,7 +76,7 @@ async def test_the_second_visit_after_not_resolved_can_and_must_document_its_own
 
 async def test_the_second_visit_needs_a_photo_of_its_own(fake, desk):
     ed, alice, number = await _disputed_visit(fake, desk, 7811, 7812, photos=1)
-    await _arrive(ed, number)
+    await arrive(ed, number)
     await _on_site_report(ed, photos=0)
     await ed.press("✅ Done")
     assert ed.callback_answers[-1][1] == "On-site work needs at least one photo. Send a photo, then press “Done”."
@@ -108,7 +94,7 @@ async def test_the_second_on_site_report_needs_a_second_arrival(fake, desk):
 
 async def test_editing_the_second_report_shows_only_its_own_photos(fake, desk):
     ed, alice, number = await _disputed_visit(fake, desk, 7831, 7832, photos=3)
-    await _arrive(ed, number)
+    await arrive(ed, number)
     await _on_site_report(ed, photos=1)
     await ed.press("✅ Done")
     await ed.send_text("Runs quietly now")
@@ -144,7 +130,7 @@ async def _two_accepted_jobs(fake, engineer_id: int, customer_id: int) -> tuple:
 
 async def test_a_typed_job_number_is_not_saved_as_report_text(fake, desk):
     ed, first, second = await _two_accepted_jobs(fake, 7951, 7952)
-    await _arrive(ed, first)
+    await arrive(ed, first)
     await ed.press("📝 Close with report")
     await ed.send_text("Breaker trips")
     await ed.send_text(second)
@@ -158,7 +144,7 @@ async def test_a_typed_job_number_is_not_saved_as_report_text(fake, desk):
 
 async def test_a_report_prompt_names_its_job(fake, desk):
     ed, first, second = await _two_accepted_jobs(fake, 7961, 7962)
-    await _arrive(ed, first)
+    await arrive(ed, first)
     await ed.press("📝 Close with report")
     assert ed.last.text.startswith(t("en", "📝 Report for {number}, step {index} of {total}", number=first, index=1, total=10))
     await ed.send_text("Breaker trips")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
-from tests.e2e.helpers import assign, enrol, file_request, onboard, t
+from tests.e2e.helpers import accepted_job, assign, enrol, file_request, onboard, t
 
 
 def _chat_menu(fake, telegram_id: int) -> list[dict] | None:
@@ -146,13 +146,7 @@ async def test_the_keys_of_a_keyboard_shown_in_the_old_language_still_work(fake,
 
 
 async def test_changing_the_language_at_the_arrival_step_keeps_the_location_button(fake, desk):
-    dora = fake.users[DISPATCHER_ID]
-    ed = await enrol(fake, dora, 6181, "Ed", "engineer")
-    alice = fake.add_user(user_id=6182, first_name="Alice", language_code="en")
-    await onboard(alice)
-    number = await file_request(alice)
-    await assign(dora, number, "Ed")
-    await ed.press("Accept")
+    dora, ed, alice, number = await accepted_job(fake, 6181, 6182)
     await ed.send_text("/jobs")
     await ed.press(number)
     await ed.press("🚗 On my way")
