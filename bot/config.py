@@ -25,6 +25,8 @@ WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 HEALTH_PATH = "/healthz"
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_WEBHOOK_LISTEN = "127.0.0.1"
+DEFAULT_WEBHOOK_PORT = 8080
 
 
 class ConfigError(Exception):
@@ -47,12 +49,13 @@ class Settings:
     # Webhook mode when webhook_url is set; long polling otherwise.
     webhook_url: str | None = None
     webhook_secret: str | None = None
-    webhook_listen: str = "127.0.0.1"
-    webhook_port: int = 8080
+    webhook_listen: str = DEFAULT_WEBHOOK_LISTEN
+    webhook_port: int = DEFAULT_WEBHOOK_PORT
     webhook_path: str = "/telegram"
     log_format: str = "text"
     log_level: str = "INFO"
     # Processes sharing the bot token: Telegram's ~30 messages/s is per bot, so each keeps to its share.
+    # More than one needs webhook mode and PostgreSQL.
     bot_processes: int = 1
 
     @property
@@ -123,6 +126,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     processes = get("BOT_PROCESSES") or "1"
     if not processes.isdigit() or not 1 <= int(processes) <= 30:
         raise ConfigError("BOT_PROCESSES", f"must be a whole number from 1 to 30 (the processes sharing this bot token), not {processes!r}")
+    if int(processes) > 1 and not webhook:
+        raise ConfigError("BOT_PROCESSES", f"is {processes}, but only webhook mode can share a bot token between processes "
+                          "(polling processes take each other's updates; Telegram answers 409 Conflict): set WEBHOOK_URL, or BOT_PROCESSES=1")
+    if int(processes) > 1 and database_url.startswith("sqlite"):
+        raise ConfigError("BOT_PROCESSES", f"is {processes}, but SQLite is for one process only: "
+                          "use PostgreSQL (postgresql+asyncpg://…) for several, or BOT_PROCESSES=1")
 
     return Settings(
         bot_token=token,
@@ -143,6 +152,13 @@ def _webhook_settings(get: Callable[[str], str], api_url: str) -> dict[str, Any]
     """WEBHOOK_* settings; empty when WEBHOOK_URL is not set (long polling)."""
     url = get("WEBHOOK_URL")
     if not url:
+        # A webhook setting without the URL is a webhook deployment that would silently poll. The defaults
+        # (as .env.example writes them) say nothing either way.
+        defaults = {"WEBHOOK_SECRET": "", "WEBHOOK_LISTEN": DEFAULT_WEBHOOK_LISTEN, "WEBHOOK_PORT": str(DEFAULT_WEBHOOK_PORT), "WEBHOOK_PATH": ""}
+        stray = [name for name, default in defaults.items() if get(name) not in ("", default)]
+        if stray:
+            raise ConfigError("WEBHOOK_URL", f"is not set, but {', '.join(stray)} {'are' if len(stray) > 1 else 'is'}: "
+                              "set WEBHOOK_URL for webhook mode, or remove the WEBHOOK_* settings to poll")
         return {}
     parsed = urlsplit(url)
     # Telegram itself only calls https URLs; a local Bot API server (TELEGRAM_API_URL) may call http.
@@ -154,7 +170,7 @@ def _webhook_settings(get: Callable[[str], str], api_url: str) -> dict[str, Any]
         raise ConfigError("WEBHOOK_SECRET", "is required when WEBHOOK_URL is set (1-256 characters: A-Z, a-z, 0-9, _ and -)")
     if not WEBHOOK_SECRET_PATTERN.match(secret):
         raise ConfigError("WEBHOOK_SECRET", "must be 1-256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule)")
-    port_text = get("WEBHOOK_PORT") or "8080"
+    port_text = get("WEBHOOK_PORT") or str(DEFAULT_WEBHOOK_PORT)
     if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
         raise ConfigError("WEBHOOK_PORT", f"must be a port number 1-65535, got {port_text!r}")
     path = get("WEBHOOK_PATH") or parsed.path or "/"
@@ -163,7 +179,7 @@ def _webhook_settings(get: Callable[[str], str], api_url: str) -> dict[str, Any]
     return {
         "webhook_url": url,
         "webhook_secret": secret,
-        "webhook_listen": get("WEBHOOK_LISTEN") or "127.0.0.1",
+        "webhook_listen": get("WEBHOOK_LISTEN") or DEFAULT_WEBHOOK_LISTEN,
         "webhook_port": int(port_text),
         "webhook_path": path,
     }

@@ -1,7 +1,11 @@
 """Backup and restore of the SQLite database: a real round trip, and every refusal that protects the data."""
 from __future__ import annotations
 
+import os
+import shlex
+import shutil
 import sqlite3
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -131,6 +135,33 @@ def test_backup_never_overwrites_a_file(sqlite_url, tmp_path):
 
 def test_postgresql_gets_the_pg_dump_and_pg_restore_commands_without_the_password():
     text = backups.postgres_commands("postgresql+asyncpg://desk:s3cret@db.internal:5432/servicedesk", Path("/backups/desk.dump"))
-    assert "pg_dump --format=custom --file=/backups/desk.dump 'postgresql://desk@db.internal:5432/servicedesk'" in text
+    assert "pg_dump --format=custom --file=/backups/desk.dump postgresql://desk@db.internal:5432/servicedesk" in text
     assert "pg_restore" in text and "s3cret" not in text
     assert backups.sqlite_path("postgresql+asyncpg://desk@db/servicedesk") is None
+
+
+ASYNCPG_URL = "postgresql+asyncpg://desk:s3cret@127.0.0.1:1/servicedesk?ssl=require&command_timeout=30&prepared_statement_cache_size=0"
+
+
+def _commands(text: str) -> dict[str, list[str]]:
+    """The printed command lines, split as the shell splits them."""
+    lines = {line.split(":", 1)[0].strip(): line.split(":", 1)[1] for line in text.splitlines() if line.startswith("  ")}
+    return {"backup": shlex.split(lines["backup"]), "restore": shlex.split(lines["restore"].split(", then ", 1)[1])}
+
+
+def test_the_printed_postgresql_commands_speak_libpq_and_survive_the_shell():
+    text = backups.postgres_commands(ASYNCPG_URL, Path("/srv/my backups/desk $(date).dump"))
+    commands = _commands(text)
+    assert commands["backup"][:3] == ["pg_dump", "--format=custom", "--file=/srv/my backups/desk $(date).dump"]
+    url = commands["backup"][3]
+    assert url == "postgresql://desk@127.0.0.1:1/servicedesk?sslmode=require"  # asyncpg's ssl= is libpq's sslmode=
+    assert commands["restore"][-1] == "/srv/my backups/desk $(date).dump" and commands["restore"][-2] == f"--dbname={url}"
+    assert "s3cret" not in text
+
+
+@pytest.mark.skipif(shutil.which("pg_dump") is None, reason="pg_dump is not on PATH")
+def test_pg_dump_accepts_the_printed_url(tmp_path):
+    command = _commands(backups.postgres_commands(ASYNCPG_URL, tmp_path / "desk.dump"))["backup"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30, env={"PATH": os.environ["PATH"], "PGCONNECT_TIMEOUT": "5"})
+    assert result.returncode != 0  # nothing listens on port 1…
+    assert "invalid" not in result.stderr and "connection to server" in result.stderr, result.stderr  # …but the URL was understood

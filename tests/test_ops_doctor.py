@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from pathlib import Path
 
 import pytest
 
@@ -73,7 +74,8 @@ async def test_webhook_mode_reports_registration_and_the_last_delivery_error(fak
     env = _env(fake, database_url, WEBHOOK_URL="http://127.0.0.1:1/tg", WEBHOOK_SECRET="s3cret")
     checks = _by_name(await run_checks(env))
     assert checks["settings"] == (True, "loaded (webhook mode)")
-    assert checks["webhook"][0] and "not registered yet" in checks["webhook"][1]
+    # Run after the start (which registers WEBHOOK_URL): no webhook means Telegram posts the updates nowhere.
+    assert checks["webhook"][0] is False and "not registered" in checks["webhook"][1]
 
     alice = fake.add_user(3001, "Alice")
     await fake.set_webhook(WebhookTarget("http://127.0.0.1:1/tg", "s3cret"))  # nobody listens on port 1
@@ -84,6 +86,29 @@ async def test_webhook_mode_reports_registration_and_the_last_delivery_error(fak
         await asyncio.sleep(0.01)
     checks = _by_name(await run_checks(env))
     assert checks["webhook"][0] is False and "last delivery" in checks["webhook"][1]
+
+
+async def test_doctor_fails_while_telegram_delivers_the_updates_to_another_url(fake, database_url):
+    env = _env(fake, database_url, WEBHOOK_URL="http://desk.example.com/tg", WEBHOOK_SECRET="s3cret")
+    await fake.set_webhook(WebhookTarget("http://staging.example.com/tg", "other"))  # a staging desk on the same token
+    checks = _by_name(await run_checks(env))
+    assert checks["webhook"][0] is False, checks["webhook"]
+    assert "http://staging.example.com/tg" in checks["webhook"][1] and "WEBHOOK_URL http://desk.example.com/tg" in checks["webhook"][1]
+
+    fake.webhook.last_error_message = "Connection refused"  # and Telegram cannot even reach it
+    checks = _by_name(await run_checks(env))
+    assert checks["webhook"][0] is False and "Connection refused" in checks["webhook"][1]
+
+
+async def test_a_webhook_registered_while_the_desk_polls_fails_the_webhook_check(fake, database_url):
+    # A polling desk deletes the webhook at start, so one registered afterwards takes its updates (getUpdates gets 409).
+    await fake.set_webhook(WebhookTarget("http://staging.example.com/tg", "other"))
+    checks = _by_name(await run_checks(_env(fake, database_url)))
+    assert checks["webhook"][0] is False and "http://staging.example.com/tg" in checks["webhook"][1]
+    assert not fake.calls("deleteWebhook")  # the doctor only reads
+
+    await fake.set_webhook(None)
+    assert _by_name(await run_checks(_env(fake, database_url)))["webhook"] == (True, "polling mode")
 
 
 def test_bad_settings_fail_with_the_setting_named_and_exit_code_1():
@@ -115,11 +140,56 @@ def test_webhook_and_log_settings_are_validated_naming_the_key(changes, named):
     assert error.value.setting == named
 
 
+async def test_doctor_fails_half_set_webhook_settings_naming_the_missing_url(fake, database_url):
+    env = _env(fake, database_url, WEBHOOK_SECRET="s3cret", WEBHOOK_PORT="8081")  # WEBHOOK_URL forgotten: the desk would poll
+    checks = _by_name(await run_checks(env))
+    assert checks["settings"][0] is False, checks["settings"]
+    assert checks["settings"][1].startswith("WEBHOOK_URL:") and "WEBHOOK_SECRET" in checks["settings"][1]
+
+
+def test_the_webhook_defaults_of_env_example_do_not_count_as_half_set_webhook_settings():
+    from dotenv import dotenv_values
+
+    from bot.config import load_settings
+
+    example = {name: value or "" for name, value in dotenv_values(Path(__file__).parents[1] / ".env.example").items()}
+    assert example["WEBHOOK_PORT"] and not example["WEBHOOK_URL"]  # it writes the defaults out, and polls
+    settings = load_settings({**example, "BOT_TOKEN": TOKEN})
+    assert not settings.webhook_mode
+
+
+@pytest.mark.parametrize("changes, why", [
+    ({}, "webhook mode"),  # polling: each process would take the others' updates (409 Conflict)
+    ({"WEBHOOK_URL": "https://desk.example.com/tg", "WEBHOOK_SECRET": "s3cret"}, "SQLite"),
+])
+async def test_doctor_fails_several_processes_in_polling_mode_or_on_sqlite(fake, tmp_path, changes, why):
+    env = _env(fake, f"sqlite+aiosqlite:///{tmp_path / 'desk.sqlite3'}", BOT_PROCESSES="3", **changes)
+    checks = _by_name(await run_checks(env))
+    assert checks["settings"][0] is False, checks["settings"]
+    assert checks["settings"][1].startswith("BOT_PROCESSES:") and why in checks["settings"][1]
+
+
+def test_the_desk_refuses_to_start_with_several_polling_processes_and_names_the_setting(monkeypatch, tmp_path, capsys):
+    from bot.__main__ import EXIT_BAD_SETTINGS, main
+
+    monkeypatch.chdir(tmp_path)  # no .env here
+    for name in ("WEBHOOK_URL", "WEBHOOK_SECRET", "WEBHOOK_LISTEN", "WEBHOOK_PORT", "WEBHOOK_PATH", "POLICY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'desk.sqlite3'}")
+    monkeypatch.setenv("TELEGRAM_API_URL", "http://127.0.0.1:9")  # were it to get that far: nothing there
+    monkeypatch.setenv("BOT_PROCESSES", "2")
+    assert main([]) == EXIT_BAD_SETTINGS
+    assert capsys.readouterr().err.startswith("servicedesk: BOT_PROCESSES:")
+    assert not (tmp_path / "desk.sqlite3").exists()  # refused before touching the database
+
+
 def test_each_of_several_processes_keeps_to_its_share_of_the_overall_limit():
     from bot.config import load_settings
     from bot.flood import TELEGRAM_LIMITS
 
-    settings = load_settings({"BOT_TOKEN": TOKEN, "BOT_PROCESSES": "3"})
+    settings = load_settings({"BOT_TOKEN": TOKEN, "BOT_PROCESSES": "3", "DATABASE_URL": "postgresql+asyncpg://desk@db/servicedesk",
+                              "WEBHOOK_URL": "https://desk.example.com/tg", "WEBHOOK_SECRET": "s3cret"})
     share = TELEGRAM_LIMITS.shared_by(settings.bot_processes)
     assert (share.overall_per_second, share.private_chat_interval) == (10, TELEGRAM_LIMITS.private_chat_interval)
     assert load_settings({"BOT_TOKEN": TOKEN}).bot_processes == 1

@@ -7,6 +7,7 @@ import re
 
 import pytest
 from sqlalchemy import select
+from telegram import Update
 
 from bot.ops.logs import JsonFormatter, KeyValueFormatter, bind, bind_update, clear_context, install_redaction, redact_text
 from storage.models import Customer, ServiceRequest
@@ -84,6 +85,32 @@ def test_structured_arguments_lose_the_values_people_typed(redaction, caplog):
     assert "Lotus" not in record.getMessage() and "Alice" not in record.getMessage()
     assert "'chat_id': 3001" in record.getMessage()
     assert (record.update, record.user) == (41, 3001)
+
+
+def test_ptb_debug_dump_of_an_update_keeps_no_document_name_forwarded_senders_name_or_link(redaction, caplog):
+    caplog.set_level(logging.DEBUG)
+    update = Update.de_json({
+        "update_id": 5,
+        "message": {
+            "message_id": 1, "date": 1700000000, "chat": {"id": 3001, "type": "private"},
+            "from": {"id": 3001, "is_bot": False, "first_name": "A"},
+            "document": {"file_id": "x", "file_unique_id": "y", "file_name": "Zhang Weilin ID card.pdf", "file_size": 48213},
+            "forward_origin": {"type": "hidden_user", "date": 1700000000, "sender_user_name": "Wang Fang"},
+            "caption": "see the card", "author_signature": "Li Na",
+            "caption_entities": [{"type": "text_link", "offset": 0, "length": 3, "url": "https://example.com/chen-jie"}],
+            "audio": {"file_id": "a", "file_unique_id": "b", "duration": 3, "performer": "Zhou Xun", "title": "Voice memo"},
+            "venue": {"location": {"latitude": 34.7466, "longitude": 113.6253}, "title": "Works", "address": "Lotus Lane",
+                      "google_place_id": "ChIJ-the-customers-site"},
+        },
+    }, None)
+    logging.getLogger("telegram.ext.Application").debug("Processing update %s", update)
+    text = caplog.records[-1].getMessage()
+    assert not [name for name in ("Zhang Weilin", "Wang Fang", "Li Na", "chen-jie", "Zhou Xun", "Lotus", "ChIJ", "34.74", "113.62")
+                if name in text], text
+    # What is needed to follow an update stays: ids, types, flags, file ids, sizes, positions.
+    for kept in ("'update_id': 5", "'message_id': 1", "'id': 3001", "HIDDEN_USER", "'is_bot': False", "'file_id': 'x'",
+                 "'file_size': 48213", "TEXT_LINK", "'offset': 0", "'duration': 3"):
+        assert kept in text, (kept, text)
 
 
 def test_phone_like_numbers_and_tokens_are_redacted_but_dates_and_addresses_of_servers_are_not():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import shlex
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime
@@ -38,15 +39,24 @@ def sqlite_path(database_url: str) -> Path | None:
     return Path(url.database)
 
 
+# The URL's query is asyncpg.connect()'s arguments (SQLAlchemy passes it on); these are the ones libpq
+# knows, in libpq's spelling. The rest (timeouts, statement caches) mean nothing to pg_dump, which
+# refuses a parameter it does not know.
+LIBPQ_PARAMETERS = {"ssl": "sslmode", "host": "host", "passfile": "passfile", "target_session_attrs": "target_session_attrs",
+                    "krbsrvname": "krbsrvname", "gsslib": "gsslib"}
+
+
 def postgres_commands(database_url: str, file: Path) -> str:
-    """What to run for PostgreSQL (the desk does not shell out to the client tools)."""
+    """What to run for PostgreSQL (the desk does not shell out to the client tools), ready to paste into a shell."""
     url = make_url(database_url)
-    safe = URL.create("postgresql", username=url.username, host=url.host, port=url.port,
-                      database=url.database, query=url.query).render_as_string(hide_password=False)
+    query = {LIBPQ_PARAMETERS[name]: value for name, value in url.query.items() if name in LIBPQ_PARAMETERS}
+    libpq_url = URL.create("postgresql", username=url.username, host=url.host, port=url.port,
+                           database=url.database, query=query).render_as_string(hide_password=False)
+    quoted_file = shlex.quote(str(file))
     return (
         "PostgreSQL: use its own tools (give the password in PGPASSWORD or ~/.pgpass):\n"
-        f"  backup:  pg_dump --format=custom --file={file} '{safe}'\n"
-        f"  restore: stop the bot, then pg_restore --clean --if-exists --no-owner --dbname='{safe}' {file}"
+        f"  backup:  pg_dump --format=custom --file={quoted_file} {shlex.quote(libpq_url)}\n"
+        f"  restore: stop the bot, then pg_restore --clean --if-exists --no-owner --dbname={shlex.quote(libpq_url)} {quoted_file}"
     )
 
 

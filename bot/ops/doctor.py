@@ -134,20 +134,33 @@ async def _check_token(settings: Settings) -> Check:
 
 
 async def _check_webhook(settings: Settings) -> Check:
+    """Telegram delivers to this desk: to WEBHOOK_URL (the start registers it), or to no webhook when polling (the start deletes it).
+
+    The doctor runs after a start (see the README), so any other registration means the updates go to
+    another deployment on the same token, or nowhere.
+    """
     bot = Bot(settings.bot_token, base_url=settings.bot_api_base_url)
     try:
         async with bot:
             info = await bot.get_webhook_info()
     except TelegramError as exc:
         return Check("webhook", False, f"getWebhookInfo failed: {exc}")
+    problems = []
+    if not settings.webhook_mode and info.url:
+        problems.append(f"Telegram delivers to the webhook {info.url}, not to this polling desk (getUpdates gets 409 Conflict); "
+                        "the desk deletes it at start, so if it has started, another deployment with this token registered it")
+    elif settings.webhook_mode and not info.url:
+        problems.append(f"not registered: Telegram posts the updates nowhere; the desk registers WEBHOOK_URL {settings.webhook_url} "
+                        "at start, so if it has started, something deleted it (a polling process with this token?)")
+    elif settings.webhook_mode and info.url != settings.webhook_url:
+        problems.append(f"Telegram delivers to {info.url}, not to WEBHOOK_URL {settings.webhook_url}: the desk registers its URL "
+                        "at start, so if it has started, another deployment with this token registered its own")
+    if info.url and info.last_error_message:
+        problems.append(f"Telegram's last delivery to {info.url} failed: {info.last_error_message}")
+    if problems:
+        return Check("webhook", False, "; ".join(problems))
     if not settings.webhook_mode:
-        note = f" (Telegram has a webhook set to {info.url}; polling removes it at start)" if info.url else ""
-        return Check("webhook", True, f"polling mode{note}")
-    if info.url != settings.webhook_url:
-        now = f"Telegram delivers to {info.url}" if info.url else "not registered yet"
-        return Check("webhook", True, f"{now}; the desk registers {settings.webhook_url} at start")
-    if info.last_error_message:
-        return Check("webhook", False, f"Telegram's last delivery to {info.url} failed: {info.last_error_message}")
+        return Check("webhook", True, "polling mode")
     return Check("webhook", True, f"registered at {info.url}, {info.pending_update_count} update(s) waiting")
 
 

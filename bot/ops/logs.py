@@ -8,8 +8,9 @@ and the request numbers it touched (`request`), taken from context variables tha
 Our own log calls never pass phone numbers, addresses or message texts. As a safety net a log
 record factory scrubs every record when it is made, before any handler or formatter sees it:
 - structured arguments (dicts, lists, Telegram objects, as python-telegram-bot logs them at
-  DEBUG) lose the values of keys that hold what people typed or who they are (text, caption,
-  names, phone_number, address, coordinates…);
+  DEBUG) keep only the values of keys known to say nothing about a person (ids, types, dates,
+  sizes, positions) and booleans; every other value (text, names, file names, links,
+  coordinates, and whatever field the Bot API adds next) is replaced (a text by its length);
 - phone-number-like digit runs and bot tokens are replaced in the final message and traceback;
 - SQLAlchemy's "[parameters: …]" block in exception texts is dropped.
 """
@@ -30,13 +31,14 @@ from telegram import TelegramObject
 _CONTEXT: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("servicedesk_log_context", default={})
 FIELDS = ("update", "user", "request")
 
-# Keys whose values are what a person typed or who they are (Telegram's and ours).
-SENSITIVE_KEYS = frozenset({
-    "text", "caption", "first_name", "last_name", "username", "full_name", "name", "phone", "phone_number",
-    "address", "site_address", "latitude", "longitude", "vcard", "title", "description", "question",
-    "answer", "comment", "note", "feedback", "reason", "query", "bio", "email", "company",
-    "horizontal_accuracy", "emoji", "data",
+# Keys of structured data whose values are kept: they say what happened, never who or what was said.
+# An allow-list, so a field the Bot API adds later is redacted until somebody decides otherwise.
+SAFE_KEYS = frozenset({
+    "id", "date", "type", "status", "offset", "length", "width", "height", "duration", "parse_mode",
+    "language_code", "allowed_updates", "limit", "timeout", "retry_after",
 })
+SAFE_KEY_SUFFIXES = ("_id", "_ids", "_date", "_type", "_count", "_size")  # chat_id, edit_date, mime_type, file_size…
+PLACE_IDS = frozenset({"foursquare_id", "google_place_id"})  # ids, but of a venue: a customer's site
 REDACTED = "<redacted>"
 # Database drivers log statements' values and result rows at DEBUG (aiosqlite even the call with
 # its parameters): from these loggers only plain strings and numbers (the SQL text) are kept.
@@ -91,26 +93,27 @@ def _phone_replacement(match: re.Match[str]) -> str:
     return "<phone>"
 
 
-def redact_value(value: Any, depth: int = 0) -> Any:
-    """A copy of structured data with the sensitive keys' values replaced."""
+def redact_value(value: Any, key: str | None = None, depth: int = 0) -> Any:
+    """A copy of structured data keeping only the values of safe keys (and booleans); `key` holds `value`."""
     if depth > 12:
         return REDACTED
     if isinstance(value, TelegramObject):
         value = value.to_dict()
     if isinstance(value, Mapping):
-        return {
-            key: (_mask(item) if str(key).lower() in SENSITIVE_KEYS else redact_value(item, depth + 1))
-            for key, item in value.items()
-        }
+        return {name: redact_value(item, str(name).lower(), depth + 1) for name, item in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
-        return [redact_value(item, depth + 1) for item in value]
-    return value
+        return [redact_value(item, key, depth + 1) for item in value]
+    if key is None or value is None or isinstance(value, bool) or _is_safe_key(key):
+        return value  # key None: a log call's own argument, not a field of structured data
+    return _mask(value)
+
+
+def _is_safe_key(key: str) -> bool:
+    return key in SAFE_KEYS or (key.endswith(SAFE_KEY_SUFFIXES) and key not in PLACE_IDS)
 
 
 def _mask(value: Any) -> str:
-    if value is None or isinstance(value, (bool, int, float)):
-        return REDACTED
-    return f"<redacted {len(str(value))} chars>" if isinstance(value, str) else REDACTED
+    return f"<redacted {len(value)} chars>" if isinstance(value, str) else REDACTED
 
 
 def _plain_only(args: Any) -> Any:
