@@ -1,8 +1,9 @@
 """/erase for admins: erase a customer's personal data on their request, from the chat.
 
 A dialog (a `drafts` row, so a restart in the middle loses nothing): the phone or request number
-is asked, a card names the customer, and "Erase" on that card calls bot/services/erasure.py,
-which checks the admin role again. The button only says which card was pressed.
+is asked, a card names the customer (or lists every record with that phone), and "Erase" on that
+card calls bot/services/erasure.py, which checks the admin role again. The button only says which
+card was pressed.
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ async def on_input(turn: Turn, draft: Draft, message: UserInput) -> None:
 
 async def _look_up(turn: Turn, draft: Draft, text: str) -> None:
     try:
-        candidate, draft = await erasure.look_up(turn.uow, turn.user, draft, text, turn.now)
+        found, draft = await erasure.look_up(turn.uow, turn.user, draft, text, turn.now)
     except WrongInput:
         await turn.reply(erasure_views.text_please(turn._, draft))
     except TooLong:
@@ -56,10 +57,7 @@ async def _look_up(turn: Turn, draft: Draft, text: str) -> None:
             await dialogs.end(turn.uow, draft)
             await turn.reply(erasure_views.not_allowed(turn._))
     else:
-        if candidate.erased_at is not None:
-            await turn.reply(erasure_views.already_erased(turn._, draft, candidate))
-        else:
-            await turn.reply(erasure_views.card(turn._, draft, candidate))
+        await turn.reply(erasure_views.card(turn._, draft, found))
 
 
 async def on_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
@@ -70,7 +68,7 @@ async def on_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
     elif payload.action == erasure_views.BACK:
         await turn.edit_off()
         await go_back(turn, draft)
-    elif payload.action == erasure_views.ERASE and payload.value.isdigit():
+    elif payload.action == erasure_views.ERASE:
         await _erase(turn, draft, payload)
     else:
         raise StaleAction()
@@ -78,11 +76,11 @@ async def on_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
 
 async def _erase(turn: Turn, draft: Draft, payload: DialogButton) -> None:
     try:
-        result = await erasure.confirm(turn.uow, turn.user, draft, int(payload.value), turn.now)
+        results = await erasure.confirm(turn.uow, turn.user, draft, payload.value, turn.now)
     except NotAllowed as refused:
         reason = str(refused) or "erase"
-        # A customer other than the one on the card, or a presser who is no admin (any more): never trusted.
-        await turn.audit(REFUSED_AUDIT, data=payload.pack(), reason=reason, shown=draft.data.get("customer_id"))
+        # Customers other than those on the card, or a presser who is no admin (any more): never trusted.
+        await turn.audit(REFUSED_AUDIT, data=payload.pack(), reason=reason, shown=draft.data.get("customer_ids"))
         if reason == "not_shown":
             await turn.answer(turn._("This button is no longer valid."), alert=True)
             return
@@ -92,7 +90,7 @@ async def _erase(turn: Turn, draft: Draft, payload: DialogButton) -> None:
     except NotFound:
         await dialogs.end(turn.uow, draft)
         raise StaleAction() from None
-    await turn.edit(erasure_views.done(turn._, result))
+    await turn.edit(erasure_views.done(turn._, results))
 
 
 async def go_back(turn: Turn, draft: Draft) -> None:

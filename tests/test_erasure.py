@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from datetime import date, timedelta
 
 import pytest
@@ -256,19 +257,57 @@ async def test_a_deactivated_admin_or_a_staff_member_as_customer_is_refused(data
 async def test_the_customer_is_found_by_phone_in_any_spelling_or_by_request_number(database, clock):
     async with database.uow() as uow:
         ids = await _seed(uow, clock)
-        assert (await erasure.find_customer(uow, "+86 139-1234-5678")).id == ids["customer"]
-        assert (await erasure.find_customer(uow, "sr-2026-000002")).id == ids["customer"]
+        assert [c.id for c in await erasure.find_customers(uow, "+86 139-1234-5678")] == [ids["customer"]]
+        assert [c.id for c in await erasure.find_customers(uow, "sr-2026-000002")] == [ids["customer"]]
         for unknown in ("+86 100 0000 0000", "SR-2026-999999", "not a phone", ""):
             with pytest.raises(NotFound):
-                await erasure.find_customer(uow, unknown)
+                await erasure.find_customers(uow, unknown)
 
 
 async def test_a_phone_shared_without_the_plus_is_found_with_it_and_the_other_way_round(database, clock):
     async with database.uow() as uow:
         shared = await uow.customers.add(Customer(name="Shared", phone="8613511112222", created_at=clock.now()))  # as Telegram sends contacts
         typed = await uow.customers.add(Customer(name="Typed", phone="+8613633334444", created_at=clock.now()))
-        assert (await erasure.find_customer(uow, "+86 135 1111 2222")).id == shared.id
-        assert (await erasure.find_customer(uow, "86 136 3333 4444")).id == typed.id
+        assert [c.id for c in await erasure.find_customers(uow, "+86 135 1111 2222")] == [shared.id]
+        assert [c.id for c in await erasure.find_customers(uow, "86 136 3333 4444")] == [typed.id]
+
+
+async def _filed_by_sales_too(uow, clock, ids) -> tuple[int, str]:
+    """A record a salesperson filed for the customer's phone (typed with "+", no chat), with a
+    request on which the dispatcher noted the company only the customer's own record knows."""
+    now = clock.now()
+    filed = await uow.customers.add(Customer(name="Weilin", phone=PHONE, company=None, created_at=now))
+    request = await uow.requests.add(ServiceRequest(number="SR-2026-000004", kind="repair", status="new", customer_id=filed.id,
+                                                    description="Cold store door seal torn", created_at=now, updated_at=now,
+                                                    created_by_user_id=ids["admin"]))
+    uow.session.add(RequestEvent(request_id=request.id, actor_user_id=ids["admin"], action="contacted",
+                                 details={"note": f"Called the {COMPANY} office"}, internal=True, created_at=now))
+    await uow.session.flush()
+    return filed.id, request.number
+
+
+async def test_every_record_with_the_phone_is_found_and_erasing_them_together_uses_the_details_of_all(database, clock):
+    async with database.uow() as uow:
+        ids = await _seed(uow, clock)
+        filed, number = await _filed_by_sales_too(uow, clock, ids)
+        assert [c.id for c in await erasure.find_customers(uow, "+86 139 1234 5678")] == [ids["customer"], filed]  # the oldest first
+        assert [c.id for c in await erasure.find_customers(uow, number)] == [filed]
+        assert [c.id for c in await erasure.same_phone_elsewhere(uow, await uow.customers.get(filed))] == [ids["customer"]]
+        results = await erasure.erase_customers(uow, await uow.users.get(ids["admin"]), [ids["customer"], filed], clock.now())
+        await uow.commit()
+    assert [(r.customer_id, r.already_erased, r.requests) for r in results] == [(ids["customer"], False, 2), (filed, False, 1)]
+    async with database.uow() as uow:
+        assert _personal_left(await _all_texts(uow)) == []  # the note on the filed record named the company of her own
+        assert [a.details["customer_id"] for a in await uow.audit.by_action(erasure.AUDIT_ACTION)] == [ids["customer"], filed]
+
+
+async def test_a_staff_account_among_the_records_refuses_them_all_before_anything_changes(database, clock):
+    async with database.uow() as uow:
+        ids = await _seed(uow, clock)
+        staff_record = await uow.customers.add(Customer(user_id=ids["engineer"], name="Li", phone=PHONE, created_at=clock.now()))
+        with pytest.raises(NotAllowed, match="staff"):
+            await erasure.erase_customers(uow, await uow.users.get(ids["admin"]), [ids["customer"], staff_record.id], clock.now())
+        assert (await uow.customers.get(ids["customer"])).name == NAME
 
 
 async def test_the_console_command_erases_once_and_names_what_it_did(database, clock):
@@ -280,6 +319,7 @@ async def test_the_console_command_erases_once_and_names_what_it_did(database, c
         await uow.commit()
     settings = Settings(bot_token="123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi", database_url=database.url)
     assert await erase_from_cli(settings, 9001, "SR-2026-999999", by_id=False) == (False, "erase: no customer found for 'SR-2026-999999'")
+    assert await erase_from_cli(settings, 9001, "999999", by_id=True) == (False, "erase: no customer found for '999999'")
     ok, refused = await erase_from_cli(settings, 9101, str(ids["customer"]), by_id=True)  # the engineer is no admin
     assert not ok and "not an active admin" in refused
     ok, message = await erase_from_cli(settings, 9001, "+86 139 1234 5678", by_id=False)
@@ -289,6 +329,74 @@ async def test_the_console_command_erases_once_and_names_what_it_did(database, c
     async with database.uow() as uow:
         assert _personal_left(await _all_texts(uow)) == []
         assert [a.details["already_erased"] for a in await uow.audit.by_action(erasure.AUDIT_ACTION)] == [False, True]
+
+
+async def test_the_console_command_refuses_a_phone_several_records_have_unless_told_to_erase_them_all(database, clock):
+    from bot.config import Settings
+    from bot.ops.erase_cli import erase_from_cli
+
+    async with database.uow() as uow:
+        ids = await _seed(uow, clock)
+        filed, number = await _filed_by_sales_too(uow, clock, ids)
+        await uow.commit()
+    settings = Settings(bot_token="123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi", database_url=database.url)
+    ok, refused = await erase_from_cli(settings, 9001, "+86 139 1234 5678", by_id=False)
+    assert not ok and refused == (
+        f"erase: 2 customer records have the phone '+86 139 1234 5678': customer {ids['customer']} (SR-2026-000001, SR-2026-000002); "
+        f"customer {filed} ({number}). Erase one with --customer ID, or all of them with --all-matching")
+    async with database.uow() as uow:
+        assert await uow.audit.by_action(erasure.AUDIT_ACTION) == [] and (await uow.customers.get(filed)).name == "Weilin"
+
+    ok, message = await erase_from_cli(settings, 9001, "+86 139 1234 5678", by_id=False, all_matching=True)
+    assert ok and [re.sub(r"\d+ values", "N values", line) for line in message.splitlines()] == [
+        f"customer {ids['customer']} erased: N values replaced, 2 requests kept with their numbers",
+        f"customer {filed} erased: N values replaced, 1 requests kept with their numbers"]
+    async with database.uow() as uow:
+        assert _personal_left(await _all_texts(uow)) == []
+
+
+async def test_the_console_command_erasing_one_record_names_the_others_with_the_same_phone(database, clock):
+    from bot.config import Settings
+    from bot.ops.erase_cli import erase_from_cli
+
+    async with database.uow() as uow:
+        ids = await _seed(uow, clock)
+        filed, number = await _filed_by_sales_too(uow, clock, ids)
+        await uow.commit()
+    settings = Settings(bot_token="123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi", database_url=database.url)
+    ok, message = await erase_from_cli(settings, 9001, number, by_id=False)
+    assert ok and message.splitlines()[1:] == [
+        f"1 other customer record(s) have the same phone and were not erased: customer {ids['customer']} "
+        "(SR-2026-000001, SR-2026-000002) (erase with --customer ID)"]
+    async with database.uow() as uow:
+        assert (await uow.customers.get(filed)).erased_at is not None and (await uow.customers.get(ids["customer"])).name == NAME
+
+
+async def test_what_staff_record_after_an_erasure_is_erased_by_the_next_one_and_nothing_else_changes(database, clock):
+    async with database.uow() as uow:
+        ids = await _seed(uow, clock)
+        await erasure.erase_customer(uow, await uow.users.get(ids["admin"]), ids["customer"], clock.now())
+        await uow.commit()
+    clock.advance(timedelta(days=1))
+    async with database.uow() as uow:  # the engineer reports a second job, with her words, after she was erased
+        complaint_request = await uow.requests.by_number("SR-2026-000002")
+        uow.session.add(JobReport(request_id=complaint_request.id, engineer_id=ids["engineer"], symptom="Door seal", cause="Wear",
+                                  solution="Replaced the seal", labour_hours=1, travel_km=0, travel_cost=0,
+                                  customer_opinion="Mrs Zhang says the old one lasted ten years", certificate=False,
+                                  fault_type="mechanical", submitted_at=clock.now(), updated_at=clock.now()))
+        await uow.commit()
+    async with database.uow() as uow:
+        snapshot = [x for x in sorted(await _all_texts(uow)) if x[0] != "audit_log"]
+        again = await erasure.erase_customer(uow, await uow.users.get(ids["admin"]), ids["customer"], clock.now())
+        await uow.commit()
+    assert (again.already_erased, again.fields) == (True, 1)
+    async with database.uow() as uow:
+        texts = Counter(x for x in await _all_texts(uow) if x[0] != "audit_log")
+        assert (Counter(snapshot) - texts, texts - Counter(snapshot)) == (
+            Counter([("job_reports", "customer_opinion", "Mrs Zhang says the old one lasted ten years")]),
+            Counter([("job_reports", "customer_opinion", erasure.ERASED)]))
+        assert [(a.details["already_erased"], a.details["fields"]) for a in await uow.audit.by_action(erasure.AUDIT_ACTION)][1] == (True, 1)
+        assert (await uow.customers.get(ids["customer"])).erased_at == clock.now() - timedelta(days=1)  # the first erasure's time stays
 
 
 CUSTOMER_FILE, ENGINEER_FILE = "AgACAgQAAxkBAAIB-customer-photo", "AgACAgQAAxkBAAIC-engineer-photo"

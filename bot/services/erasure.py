@@ -11,22 +11,29 @@ counts in any spelling that holds its last 8 digits, a name from 3 characters (2
 Coordinates anywhere in their timeline are cleared. Audit rows the customer caused keep their
 action and time but get the placeholder id and lose what was typed. Open dialogs of staff about
 their requests stay open (the staff member's work is kept) but lose the customer's words and the
-texts that mention them. Messages still waiting in the outbox are not delivered to the customer's
-account any more, nothing new is queued to it (it is unreachable), and waiting messages to anybody
-else lose the text that mentions them and the customer's files.
+texts that mention them; a salesperson's unsent /sell form for their phone goes. Messages still
+waiting in the outbox are not delivered to the customer's account any more, nothing new is queued
+to it (it is unreachable), and waiting messages to anybody else lose the text that mentions them
+and the customer's files.
 
 Admins erase from the shell (bot/ops/erase_cli.py) or with /erase in the chat, a dialog whose
-state is a `drafts` row: the reference asked, then a card naming the customer to confirm.
+state is a `drafts` row: the reference asked, then a card naming the customer to confirm. A phone
+may belong to several customer records (a salesperson filed one before its owner registered typing
+it; or people share an office phone): the admin sees them all and erases them together, or one by
+its request number, never some of them silently.
 
 Rows, request numbers, kinds, statuses, dates, costs, stars, parts and clocks stay, so every
-statistic and report counts the same before and after. Erasing twice is harmless: the second
-call changes nothing but writes its own audit row, as every call does.
+statistic and report counts the same before and after. Erasing again is harmless and useful: it
+replaces only what staff recorded since in the customer's own fields (an engineer typing their
+opinion into a report after the erasure) and, with nothing new, changes nothing but writes its own
+audit row, as every call does.
 """
 from __future__ import annotations
 
 import html
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,6 +42,8 @@ from sqlalchemy import select
 
 from bot.services import dialogs, notices
 from bot.services.errors import InvalidValue, NotAllowed, NotFound
+from bot.services.requests import CANCELLED, CLOSED
+from bot.services.sales import SALES_DIALOG
 from bot.services.users import DETAILS_CHANGED_AUDIT, ROLE_ADMIN, STAFF_ROLES
 from bot.services.validation import clean_text, normalize_phone
 from storage.db import UnitOfWork
@@ -92,6 +101,7 @@ OUTBOX_FAILURE = "erased"  # why a waiting message to the erased account was nev
 # The /erase dialog: the admin types a phone or request number, then confirms on a card.
 DIALOG = "erase"
 ASK, CONFIRM = "reference", "confirm"
+ALL = "all"  # the Erase button of a card listing several records: every record it lists
 REFERENCE_MAX = 64
 
 
@@ -100,30 +110,58 @@ class ErasureResult:
     customer_id: int
     already_erased: bool
     requests: int  # requests of the customer (kept, with their numbers)
-    fields: int  # values replaced by this call (0 when already erased)
+    fields: int  # values replaced by this call (erased before: only what was recorded since)
+
+
+def _require_admin(actor: User) -> None:
+    if not (actor.is_active and ROLE_ADMIN in actor.role_names):
+        raise NotAllowed("erase")
 
 
 async def erase_customer(uow: UnitOfWork, actor: User, customer_id: int, now: datetime) -> ErasureResult:
-    """Erase the customer's personal data; the caller commits. Raises NotAllowed, NotFound."""
-    if not (actor.is_active and ROLE_ADMIN in actor.role_names):
-        raise NotAllowed("erase")
-    customer = await uow.personal_data.customer_for_update(customer_id)
-    if customer is None:
-        raise NotFound("customer")
-    requests = await uow.personal_data.requests_of(customer.id)
-    if customer.erased_at is not None:
-        result = ErasureResult(customer.id, True, len(requests), 0)
-    else:
+    """Erase one customer record's personal data; the caller commits. Raises NotAllowed, NotFound."""
+    [result] = await erase_customers(uow, actor, [customer_id], now)
+    return result
+
+
+async def erase_customers(uow: UnitOfWork, actor: User, customer_ids: Sequence[int], now: datetime) -> list[ErasureResult]:
+    """Erase these customer records together (one person's twice filed, or all that share a phone,
+    as the admin decided): the names, phones and companies of all count in the staff texts of each,
+    and each gets its own audit row. A record erased before is scrubbed again: what staff recorded
+    since in the fields that are always the customer's (an opinion typed into a report) is replaced.
+    An unknown id or a staff account among them refuses them all before anything changes; the
+    caller commits. Raises NotAllowed, NotFound."""
+    _require_admin(actor)
+    records = []
+    for customer_id in customer_ids:
+        customer = await uow.personal_data.customer_for_update(customer_id)
+        if customer is None:
+            raise NotFound("customer")
         user = await _account_of(uow, customer)
-        telegram_id = user.telegram_id if user is not None and user.telegram_id > 0 else None  # before it is unlinked
-        eraser = _Eraser(_identifiers(customer, user, requests, await _earlier_details(uow, user)))
-        references = await _erase_rows(uow, eraser, customer, user, requests)
-        await _erase_staff_drafts(uow, eraser, user, references)
-        if user is not None and telegram_id is not None:
-            await _erase_audit(uow, eraser, telegram_id, user.telegram_id)
-        await _erase_outbox(uow, eraser, user, now)
-        customer.erased_at = now
-        result = ErasureResult(customer.id, False, len(requests), eraser.count)
+        records.append((customer, user, await uow.personal_data.requests_of(customer.id)))
+    words: set[str] = set()
+    phones: set[str] = set()
+    for customer, user, requests in records:  # all read before any is erased
+        record_words, record_phones = _identifiers(customer, user, requests, await _earlier_details(uow, user))
+        words.update(record_words)
+        phones.update(record_phones)
+    identifiers = (sorted(words), sorted(phones))
+    return [await _erase_record(uow, actor, identifiers, *record, now) for record in records]
+
+
+async def _erase_record(uow: UnitOfWork, actor: User, identifiers: tuple[list[str], list[str]],
+                        customer: Customer, user: User | None, requests: list[Any], now: datetime) -> ErasureResult:
+    """One record: every pass is idempotent, so a record erased before only loses what is new."""
+    telegram_id = user.telegram_id if user is not None and user.telegram_id > 0 else None  # before it is unlinked
+    eraser = _Eraser(identifiers)
+    references = await _erase_rows(uow, eraser, customer, user, requests)
+    await _erase_staff_drafts(uow, eraser, user, references)
+    if user is not None and telegram_id is not None:
+        await _erase_audit(uow, eraser, telegram_id, user.telegram_id)
+    await _erase_outbox(uow, eraser, user, now)
+    result = ErasureResult(customer.id, customer.erased_at is not None, len(requests), eraser.count)
+    if customer.erased_at is None:
+        customer.erased_at = now  # the first erasure's time stays
     await uow.audit.add(AuditEntry(
         actor_telegram_id=actor.telegram_id, action=AUDIT_ACTION, created_at=now,
         details={"customer_id": customer.id, "already_erased": result.already_erased, "requests": result.requests, "fields": result.fields},
@@ -131,24 +169,36 @@ async def erase_customer(uow: UnitOfWork, actor: User, customer_id: int, now: da
     return result
 
 
-async def find_customer(uow: UnitOfWork, reference: str) -> Customer:
-    """The customer named by a request number (SR-…) or a phone number, as an admin types it."""
+async def find_customers(uow: UnitOfWork, reference: str) -> list[Customer]:
+    """The customer records a request number (SR-…: its customer) or a phone number (every record
+    with it, the oldest first) names, as an admin types it. Raises NotFound."""
     reference = reference.strip()
     if reference.upper().startswith("SR-"):
         request = await uow.requests.by_number(reference.upper())
         customer = await uow.customers.get(request.customer_id) if request else None
+        found = [customer] if customer is not None else []
     else:
-        try:
-            phone = normalize_phone(reference)
-        except InvalidValue:
-            customer = None
-        else:
-            # Telegram shares contacts without the "+" and people type it with one: either spelling finds them.
-            other = phone[1:] if phone.startswith("+") else "+" + phone
-            customer = await uow.customers.by_phone(phone) or await uow.customers.by_phone(other)
-    if customer is None:
+        found = await _with_phone(uow, reference)
+    if not found:
         raise NotFound("customer")
-    return customer
+    return found
+
+
+async def _with_phone(uow: UnitOfWork, phone: str) -> list[Customer]:
+    """Every customer record with this phone in either spelling (none for what is no phone, such as
+    the marker of an erased one)."""
+    try:
+        phone = normalize_phone(phone)
+    except InvalidValue:
+        return []
+    # Telegram shares contacts without the "+" and people type it with one: either spelling finds them.
+    other = phone[1:] if phone.startswith("+") else "+" + phone
+    return await uow.personal_data.customers_with_phone([phone, other])
+
+
+async def same_phone_elsewhere(uow: UnitOfWork, customer: Customer) -> list[Customer]:
+    """The other customer records with this customer's phone (erasing one leaves them)."""
+    return [other for other in await _with_phone(uow, customer.phone) if other.id != customer.id]
 
 
 async def _account_of(uow: UnitOfWork, customer: Customer) -> User | None:
@@ -164,19 +214,38 @@ async def _account_of(uow: UnitOfWork, customer: Customer) -> User | None:
 
 @dataclass(frozen=True)
 class Candidate:
-    """The customer a reference named, as the confirmation card shows them."""
+    """A customer record a reference named, as the confirmation card shows it."""
 
     customer_id: int
     name: str
     phone: str
     company: str | None
     requests: int
+    open_requests: int  # not closed or cancelled: they go on without the customer's details
+    newest_request: str | None
     erased_at: datetime | None
 
 
-def _require_admin(actor: User) -> None:
-    if not (actor.is_active and ROLE_ADMIN in actor.role_names):
-        raise NotAllowed("erase")
+@dataclass(frozen=True)
+class Found:
+    """What the admin's reference named: the records the card erases together (every record with a
+    typed phone; a request number's one record), and how many others have their phone and stay."""
+
+    candidates: tuple[Candidate, ...]
+    others_with_phone: int
+
+    @property
+    def offer(self) -> str:
+        return offer([candidate.customer_id for candidate in self.candidates])
+
+    @property
+    def open_requests(self) -> int:
+        return sum(candidate.open_requests for candidate in self.candidates)
+
+
+def offer(customer_ids: Sequence[int]) -> str:
+    """What the card's Erase button carries: the one record's id, or ALL for the several it lists."""
+    return str(customer_ids[0]) if len(customer_ids) == 1 else ALL
 
 
 async def start(uow: UnitOfWork, actor: User, now: datetime) -> Draft:
@@ -185,37 +254,44 @@ async def start(uow: UnitOfWork, actor: User, now: datetime) -> Draft:
     return await dialogs.begin(uow, actor.id, DIALOG, ASK, {}, now)
 
 
-async def look_up(uow: UnitOfWork, actor: User, draft: Draft, text: str, now: datetime) -> tuple[Candidate, Draft]:
-    """The customer the admin typed a reference of, and the dialog to go on with.
-
-    A customer to erase gets a fresh draft at the confirmation whose data names them, and the card's
-    Erase button erases only that customer; an already erased one leaves the question open.
+async def look_up(uow: UnitOfWork, actor: User, draft: Draft, text: str, now: datetime) -> tuple[Found, Draft]:
+    """The customer records the admin typed a reference of, and the dialog to go on with: a fresh
+    draft at the confirmation whose data names them, so the card's Erase button erases only those.
+    Several records with one phone may be one person or people sharing a phone: the card lists them
+    and the admin decides. A record erased before is offered again, for what was recorded since.
     Raises WrongInput, TooLong, NotFound, NotAllowed ("staff", or "erase" for a non-admin)."""
     _require_admin(actor)
-    customer = await find_customer(uow, clean_text(text, limit=REFERENCE_MAX, expected=ASK))
-    await _account_of(uow, customer)  # a staff member is refused before the card, not after
+    customers = await find_customers(uow, clean_text(text, limit=REFERENCE_MAX, expected=ASK))
+    for customer in customers:
+        await _account_of(uow, customer)  # a staff member is refused before the card, not after
+    candidates = tuple([await _candidate(uow, customer) for customer in customers])
+    others = await same_phone_elsewhere(uow, customers[0]) if len(customers) == 1 else []
+    # Only ids: the draft keeps nothing personal, whatever was typed.
+    draft = await dialogs.begin(uow, actor.id, DIALOG, CONFIRM, {"customer_ids": [c.id for c in customers]}, now)
+    return Found(candidates, len(others)), draft
+
+
+async def _candidate(uow: UnitOfWork, customer: Customer) -> Candidate:
     requests = await uow.personal_data.requests_of(customer.id)
-    candidate = Candidate(customer.id, customer.name, customer.phone, customer.company, len(requests), customer.erased_at)
-    if customer.erased_at is not None:
-        dialogs.move(draft, ASK, now, customer_id=None)
-        return candidate, draft
-    # Only the id: the draft keeps nothing personal, whatever was typed.
-    return candidate, await dialogs.begin(uow, actor.id, DIALOG, CONFIRM, {"customer_id": customer.id}, now)
+    unfinished = [request for request in requests if request.status not in (CLOSED, CANCELLED)]
+    return Candidate(customer.id, customer.name, customer.phone, customer.company, len(requests), len(unfinished),
+                     requests[-1].number if requests else None, customer.erased_at)
 
 
-async def confirm(uow: UnitOfWork, actor: User, draft: Draft, customer_id: int, now: datetime) -> ErasureResult:
-    """Erase pressed on the card: only the customer this dialog showed; the dialog ends.
-    Raises NotAllowed("not_shown") for any other customer id, and what erase_customer raises."""
-    if draft.step != CONFIRM or customer_id != draft.data.get("customer_id"):
+async def confirm(uow: UnitOfWork, actor: User, draft: Draft, choice: str, now: datetime) -> list[ErasureResult]:
+    """Erase pressed on the card: every record this dialog showed, nothing else; the dialog ends.
+    Raises NotAllowed("not_shown") for a button that names anything else, and what erase_customers raises."""
+    shown = draft.data.get("customer_ids") or []
+    if draft.step != CONFIRM or not shown or choice != offer(shown):
         raise NotAllowed("not_shown")
-    result = await erase_customer(uow, actor, customer_id, now)
+    results = await erase_customers(uow, actor, shown, now)
     await dialogs.end(uow, draft)
-    return result
+    return results
 
 
 def back_to_question(draft: Draft, now: datetime) -> None:
     """Back from the card: ask for another reference."""
-    dialogs.move(draft, ASK, now, customer_id=None)
+    dialogs.move(draft, ASK, now, customer_ids=None)
 
 
 async def _earlier_details(uow: UnitOfWork, user: User | None) -> dict[str, list[str]]:
@@ -290,6 +366,10 @@ class _Eraser:
         for name in self.short_names:
             text = text.replace(name, ERASED)
         return text
+
+    def is_phone(self, text: Any) -> bool:
+        """`text` is one of the customer's phones, as a whole number in any spelling."""
+        return isinstance(text, str) and _DIGITS.sub("", _normal(text)) in self.phones
 
     def mentions(self, text: str | None) -> bool:
         """The customer's phone, or a name, company or address of theirs from 3 characters."""
@@ -441,11 +521,18 @@ async def _erase_rows(uow: UnitOfWork, eraser: _Eraser, customer: Customer, user
 async def _erase_staff_drafts(uow: UnitOfWork, eraser: _Eraser, user: User | None, references: dict[str, set[int]]) -> None:
     """Open dialogs of others about the customer's requests (an engineer's report, a supervisor's
     answer…) lose the customer's words and what mentions them, and stay open: ending them would
-    throw away the staff member's own work, while a marker in a field is theirs to rewrite.
-    Dialogs kept aside (an interrupted report) are treated the same."""
+    throw away the staff member's own work, while a marker in a field is theirs to rewrite. A
+    salesperson's /sell form for the customer's phone is all theirs and goes. Dialogs kept aside
+    (an interrupted report) are treated the same."""
     kept_aside = list(await uow.session.scalars(select(ParkedDraft).order_by(ParkedDraft.user_id, ParkedDraft.kind)))
     for draft in [*await uow.session.scalars(select(Draft).order_by(Draft.id)), *kept_aside]:
         data = draft.data or {}
+        if draft.kind == SALES_DIALOG and eraser.is_phone(data.get("phone")):
+            # A /sell form for their phone holds nothing but their details: it goes, as their own dialogs
+            # do (sent with "[erased]" for a phone, it would file for whichever erased record came first).
+            await (uow.drafts.delete(draft) if isinstance(draft, Draft) else uow.drafts.unpark(draft))
+            eraser.count += 1
+            continue
         named = any(type(data.get(key)) is int and data[key] in ids for key, ids in references.items())
         if not named or (user is not None and draft.user_id == user.id):
             continue

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 from bot.callbacks import DialogButton
 from bot.erasure_views import masked_phone
 from bot.services import erasure
-from storage.models import Approval, AuditEntry, Customer, Draft, JobReport, OutboxMessage, Product, RequestEvent, User, UserRole
+from storage.models import Approval, AuditEntry, Customer, Draft, JobReport, OutboxMessage, Product, RequestEvent, ServiceRequest, User, UserRole
 from tests.e2e.conftest import DISPATCHER_ID
 from tests.e2e.helpers import TRANSLATORS, assign, enrol, file_request, onboard, t
 
@@ -143,10 +143,14 @@ async def test_erase_by_request_number_with_back_then_a_double_press_erases_once
     assert [e.details["already_erased"] for e in await _audit(desk, erasure.AUDIT_ACTION)] == [False]
     assert [e.actor_telegram_id for e in await _audit(desk, "stale_button")] == [DISPATCHER_ID]
 
-    # Found again by number, the card says there is nothing left to do and the question stays open.
+    # Found again by number, the card says when she was erased and offers to erase what came since: nothing did.
     await dora.send_text(f"/erase {number}")
     erased_on = TRANSLATORS["en"].datetime(desk.clock.now())
-    assert dora.last.text == en("This customer's personal data was already erased on {date}. Nothing to do; send another phone or request number, or cancel.", date=erased_on)
+    assert en("This customer's personal data was already erased on {date}.", date=erased_on) in dora.last.text
+    assert dora.last.button_texts == [ERASE, BACK, CANCEL]
+    await dora.press(ERASE)
+    assert dora.last.text == en("This customer was already erased; nothing changed.")
+    assert [(e.details["already_erased"], e.details["fields"] == 0) for e in await _audit(desk, erasure.AUDIT_ACTION)] == [(False, False), (True, True)]
     async with desk.db.uow() as uow:
         assert [r.number for r in await uow.personal_data.requests_of((await _customer(desk, number=number)).id)] == [number, second]
     fake.assert_no_rejections()
@@ -406,3 +410,128 @@ async def test_erasure_after_a_profile_change_also_erases_the_old_phone_in_staff
     assert [d.get("note") for d in await _events(desk, number, "contacted")] == [erasure.ERASED]
     changes = await _audit(desk, "customer_details_changed")
     assert [e.details["was"] for e in changes] == [erasure.ERASED]  # the old number is not kept either
+
+
+# --- several records with one phone, and what is recorded after an erasure (review findings) ---
+
+
+SALES_PHONE = "+86 138 0013 8000"
+
+
+async def _sales_record_then_own_record(fake, dora) -> tuple[str, str]:
+    """Sam files for Alice's phone (a record without a chat); Alice then registers typing that
+    phone (a typed number links nothing: a second record) and files a request of her own."""
+    sam = await enrol(fake, dora, 7201, "Sam", "salesperson")
+    await sam.send_text("/sell")
+    await sam.press("Fault repair")
+    await sam.send_text("Alice")
+    await sam.send_text(SALES_PHONE)
+    await sam.press("I don't know it")
+    await sam.send_text("Pump in the cellar stops after an hour")
+    await sam.press("📤 Send for approval")
+    filed = re.search(r"SR-\d{4}-\d{6}", sam.last.text).group(0)
+    alice = fake.add_user(user_id=ALICE_ID, first_name="Alice", language_code="en")
+    await alice.send_text("/start")
+    await alice.press(alice.first_name)
+    await alice.send_text(SALES_PHONE)
+    await alice.send_text("Yellow River Farm")
+    own = await file_request(alice, description="Pump at the north gate of Yellow River Farm trips")
+    return filed, own
+
+
+async def test_erase_by_phone_leaves_the_customers_own_record_when_sales_filed_one_for_the_same_phone(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    filed, own = await _sales_record_then_own_record(fake, dora)
+    await dora.send_text(f"/erase {SALES_PHONE}")
+    card = dora.last
+    # Both records are listed for the admin to judge; one press erases them all.
+    assert en("They may be one person (filed by a salesperson, then registered) or people who share a phone: check before erasing.") in card.text
+    assert en("• {name}, {phone}: {n} request, the newest {number}", name="Alice", phone="+86 138****8000", n=1, number=filed) in card.text
+    assert en("• {name}, {phone}: {n} request, the newest {number}", name="Alice", phone="+86 138****8000", n=1, number=own) in card.text
+    assert en("To erase only one of them, send one of its request numbers instead.") in card.text
+    assert card.button_texts == ["🗑 Erase all 2 records", BACK, CANCEL]
+    await dora.press("🗑 Erase all 2 records", card)
+    assert "Personal data erased" in dora.last.text and en("{n} customer records erased.", n=2) in dora.last.text
+    async with desk.db.uow() as uow:
+        left = (await uow.session.execute(select(Customer.id, Customer.name, Customer.phone, Customer.company)
+                                          .where(Customer.phone == "+8613800138000"))).all()
+        description = await uow.session.scalar(select(ServiceRequest.description).where(ServiceRequest.number == own))
+        reasons = list(await uow.session.scalars(select(Approval.reason)))
+    assert left == [] and description == erasure.ERASED, (left, description)
+    assert reasons == [erasure.ERASED]  # the description Sam filed for her
+    assert len(await _audit(desk, erasure.AUDIT_ACTION)) == 2  # one row per record
+    fake.assert_no_rejections()
+
+
+async def test_erasing_one_record_by_request_number_says_that_others_have_the_same_phone(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    filed, own = await _sales_record_then_own_record(fake, dora)
+    await dora.send_text(f"/erase {filed}")
+    warning = en("⚠️ {n} other customer record has the same phone and is not erased; to erase them all, send the phone number instead.", n=1)
+    assert warning in dora.last.text and en("Customer: {name}", name="Alice") in dora.last.text
+    await dora.press(ERASE)
+    assert en("{n} request kept with its number; statistics are unchanged.", n=1) in dora.last.text
+    own_record = await _customer(desk, number=own)  # the admin chose this one record: the other stays
+    assert (own_record.name, own_record.company, own_record.erased_at) == ("Alice", "Yellow River Farm", None)
+    await dora.send_text(f"/erase {SALES_PHONE}")  # now only her own record has the phone
+    assert en("Company: {company}", company="Yellow River Farm") in dora.last.text and warning not in dora.last.text
+    fake.assert_no_rejections()
+
+
+async def test_a_salespersons_open_form_for_the_customers_phone_goes_with_the_erasure(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    sam = await enrol(fake, dora, 7201, "Sam", "salesperson")
+    alice, number = await _alice_with_a_request(fake)
+    await sam.send_text("/sell")
+    await sam.press("Fault repair")
+    await sam.send_text("Alice Wu")
+    await sam.send_text("+86 138 1234 5678")
+    await sam.press("I don't know it")
+    await sam.send_text("Second pump in the widow's cellar hums")
+    summary = sam.last  # the form waits on "Send for approval"
+
+    await _erase(dora, ALICE_PHONE)
+    async with desk.db.uow() as uow:
+        forms = list(await uow.session.scalars(select(Draft.data).where(Draft.kind == "sales_request")))
+    assert forms == []  # it held nothing but her name, phone and words
+    await sam.press("📤 Send for approval", summary)
+    assert sam.callback_answers[-1][1] == en(STALE)
+    async with desk.db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(ServiceRequest)) == 1  # nothing filed for "[erased]"
+    fake.assert_no_rejections()
+
+
+async def test_what_staff_record_about_an_erased_customer_afterwards_can_never_be_erased(fake, desk):
+    dora = fake.users[DISPATCHER_ID]
+    ed = await enrol(fake, dora, 7602, "Ed", "engineer")
+    alice = fake.add_user(user_id=ALICE_ID, first_name="Alice", language_code="en")
+    await onboard(alice, phone=ALICE_PHONE)
+    number = await file_request(alice, description="Pump trips the breaker")
+    await assign(dora, number, "Ed")
+    await ed.press("✅ Accept")
+    await dora.send_text(f"/erase {number}")
+    assert en("⚠️ {n} open request goes on: the customer is no longer told about it, and their details on it become “[erased]”.", n=1) in dora.last.text
+    await dora.press(ERASE)
+    assert "Personal data erased" in dora.last.text
+    await ed.send_text("/jobs")
+    await ed.press(number)
+    await ed.press("Solved by phone")
+    await ed.send_text("No water")
+    await ed.send_text("Valve closed")
+    await ed.press("Misuse or operating error")
+    await ed.send_text("Told her to open the valve")
+    await ed.press("No parts were used")
+    await ed.send_text("0.5")
+    await ed.send_text("Mrs Alice Wu says her late husband always closed it")
+    await ed.press("Send the report")
+    async with desk.db.uow() as uow:
+        assert await uow.session.scalar(select(JobReport.customer_opinion)) == "Mrs Alice Wu says her late husband always closed it"
+    await dora.send_text(f"/erase {number}")
+    await dora.press(ERASE)
+    assert dora.last.text == en("✅ This customer was already erased; {n} value recorded since was replaced with “[erased]”.", n=1)
+    async with desk.db.uow() as uow:
+        opinion = await uow.session.scalar(select(JobReport.customer_opinion))
+        symptom = await uow.session.scalar(select(JobReport.symptom))
+    assert (opinion, symptom) == (erasure.ERASED, "No water"), (opinion, dora.last.text)
+    assert [(e.details["already_erased"], e.details["fields"]) for e in await _audit(desk, erasure.AUDIT_ACTION)][1] == (True, 1)
+    fake.assert_no_rejections()
