@@ -459,7 +459,9 @@ def repeat_repair_line(_: Translator, earlier: ServiceRequest) -> str:
 
 
 def new_request_for_staff(_: Translator, request: ServiceRequest, customer_name: str, phone: str, company: str | None, product_model: str | None,
-                          *, earlier_repair: ServiceRequest | None = None) -> str:
+                          *, photos: int = 0, voices: int = 0, earlier_repair: ServiceRequest | None = None) -> str:
+    """The card staff get for a new request. It counts the photos and voice messages sent after it:
+    Telegram may refuse one (e.g. a Premium user who forbids voice messages), and the card still says they exist."""
     lines = [
         _("🆕 <b>New request {number}</b>", number=request.number),
         _("Type: {value}", value=_(KIND_LABELS[request.kind])),
@@ -472,6 +474,10 @@ def new_request_for_staff(_: Translator, request: ServiceRequest, customer_name:
         _("Description: {value}", value=request_description(_, request)),
         _("Site: {value}", value=request_site(_, request)),
     ]
+    if photos:
+        lines.append(_("Photos: {count}", count=photos))
+    if voices:
+        lines.append(_("Voice messages: {count}", count=voices))
     if earlier_repair is not None:
         lines.append(repeat_repair_line(_, earlier_repair))
     return "\n".join(lines)

@@ -113,11 +113,12 @@ async def notify_dispatchers(turn: Turn, request: ServiceRequest) -> None:
         for person in await consultation.salespeople(turn.uow):
             if person.id not in told:
                 _ = turn.translator_for(person)
-                text = views.new_request_for_staff(_, request, customer.name, customer.phone, customer.company, product.model if product else None)
+                text = views.new_request_for_staff(_, request, customer.name, customer.phone, customer.company, product.model if product else None,
+                                                   photos=len(photos), voices=len(voices))
                 await turn.notify(person, text, markup=escalation_views.answer_markup_for_staff(_, request), photos=photos, voices=voices)
     for dispatcher in dispatchers:
         _ = turn.translator_for(dispatcher)
         text = views.new_request_for_staff(_, request, customer.name, customer.phone, customer.company, product.model if product else None,
-                                           earlier_repair=earlier)
+                                           photos=len(photos), voices=len(voices), earlier_repair=earlier)
         markup = inline([[button(_("Open to triage"), DispatchButton(request.id, "open"))]])
         await turn.notify(dispatcher, text, markup=markup, photos=photos, voices=voices)

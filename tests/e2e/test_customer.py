@@ -61,7 +61,7 @@ async def test_full_intake_with_photos_and_location_reaches_every_dispatcher(fak
     announcement = alice.last.text
     assert "We will contact you by: Mar 2, 2026, 1:30\u202fPM" in announcement  # 09:30 + 4 h in Shanghai
     dora, wang = fake.messages_to(DISPATCHER_ID), fake.messages_to(SECOND_DISPATCHER_ID)
-    assert any(f"New request {number}" in (m.text or "") and "+8613800138000" in m.text for m in dora)
+    assert any(f"New request {number}" in (m.text or "") and "+8613800138000" in m.text and "Photos: 2" in m.text for m in dora)
     assert any(t("zh_Hans", "🆕 <b>New request {number}</b>", number=number) in (m.text or "") for m in wang)
     assert len([m for m in dora if m.photo_file_ids]) == 2  # the album, one message per photo
     async with desk.db.uow() as uow:
@@ -261,6 +261,9 @@ async def test_a_voice_description_reaches_the_dispatcher_with_the_request(fake,
     await alice.press("Confirm and send")
     assert "Answer promised by" in alice.last.text
     assert [m.method for m in fake.messages_to(DISPATCHER_ID)][-2:] == ["sendMessage", "sendVoice"]
+    # The card says so too: Telegram refuses voice messages to a Premium user who forbids them.
+    assert "Voice messages: 1" in fake.messages_to(DISPATCHER_ID)[-2].text
+    assert "Photos:" not in fake.messages_to(DISPATCHER_ID)[-2].text
     fake.assert_no_rejections()
 
 
