@@ -98,6 +98,8 @@ def run(settings: Settings) -> int:
                 application.run_polling(allowed_updates=Update.ALL_TYPES)
     except backups.BackupError as exc:
         return fail(str(exc))
+    except ConfigError as exc:  # found only when starting: the webhook's address or URL (bot.ops.webhook)
+        return fail(str(exc))
     return 0
 
 

@@ -22,6 +22,7 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///servicedesk.sqlite3"
 DEFAULT_POLICY_FILE = Path(__file__).resolve().parent / "policy.default.toml"
 # What Telegram accepts as a webhook's secret_token (sent back in X-Telegram-Bot-Api-Secret-Token).
 WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+TELEGRAM_WEBHOOK_PORTS = (443, 80, 88, 8443)  # the only ports Telegram itself delivers webhooks to
 HEALTH_PATH = "/healthz"
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -165,6 +166,14 @@ def _webhook_settings(get: Callable[[str], str], api_url: str) -> dict[str, Any]
     schemes = ("https",) if api_url == DEFAULT_API_URL else ("https", "http")
     if parsed.scheme not in schemes or not parsed.hostname:
         raise ConfigError("WEBHOOK_URL", f"must be an {' or '.join(schemes)} URL Telegram can reach, got {url!r}")
+    try:
+        port = parsed.port
+    except ValueError:
+        raise ConfigError("WEBHOOK_URL", f"has a port that is not a number 0-65535: {url!r}") from None
+    # Telegram would refuse it at setWebhook; a local Bot API server delivers to any port.
+    if api_url == DEFAULT_API_URL and port not in (None, *TELEGRAM_WEBHOOK_PORTS):
+        raise ConfigError("WEBHOOK_URL", f"Telegram delivers webhooks only to ports 443, 80, 88 and 8443, not {port} "
+                          "(the proxy in front of the desk listens on one of them; WEBHOOK_PORT is the desk's own)")
     secret = get("WEBHOOK_SECRET")
     if not secret:
         raise ConfigError("WEBHOOK_SECRET", "is required when WEBHOOK_URL is set (1-256 characters: A-Z, a-z, 0-9, _ and -)")

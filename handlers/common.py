@@ -224,7 +224,7 @@ def handler(func: HandlerFunc) -> Callable[[Update, ContextTypes.DEFAULT_TYPE], 
         deps = deps_of(context)
         started = time.perf_counter()
         async with deps.db.uow() as uow:
-            if not await uow.updates.claim(update.update_id, deps.clock.now()):
+            if not await uow.claim_update(update.update_id, deps.clock.now()):
                 # Not even the button press is answered: whoever handled the update answered it
                 # before committing its claim, and Telegram refuses a second answer.
                 log.info("update %s already handled; duplicate ignored", update.update_id)

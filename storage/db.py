@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util.concurrency import await_, in_greenlet
 
@@ -45,13 +48,29 @@ from storage.repositories import (
 from storage import sqlite_driver
 from storage.personal_data import PersonalDataRepository
 
+log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+# Execution option of a connection that only reads (`Database.ping`): on SQLite it takes no writer
+# turn and no write lock, so it never queues behind a unit of work that holds them.
+READ_ONLY = "desk_read_only"
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if make_url(url).drivername == "sqlite+aiosqlite":
         kwargs.setdefault("async_creator", sqlite_driver.async_creator(url))  # one thread trip per statement
     engine = create_async_engine(url, **kwargs)
+    if engine.dialect.name == "postgresql":
+        # A PostgreSQL restart, a failover or idle_session_timeout ends the server side of the
+        # pooled connections, and asyncpg sees each socket close while it waits in the pool. Handed
+        # out, such a connection would fail the next unit of work: an update lost (the webhook has
+        # answered 200 by then), the health probe saying "error" of a database that is up. The pool
+        # opens a fresh one instead. This reads a local flag; pool_pre_ping would cost every
+        # update a round trip to the server.
+        @event.listens_for(engine.sync_engine, "checkout")
+        def _replace_closed(_dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+            if record.driver_connection.is_closed():
+                raise DisconnectionError("the server closed this pooled connection")
+
     if engine.dialect.name == "sqlite":
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -70,6 +89,8 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 
         @event.listens_for(engine.sync_engine, "begin")
         def _sqlite_begin(conn: Any) -> None:
+            if conn.get_execution_options().get(READ_ONLY):
+                return  # no BEGIN: each read on its own, past the writer (WAL)
             entry = conn.connection.record_info  # one dict per pooled connection, for its whole life
             turns.take(entry)
             driver = conn.connection.driver_connection
@@ -192,6 +213,22 @@ class UnitOfWork:
         finally:
             await self.session.close()
 
+    async def claim_update(self, update_id: int, now: datetime) -> bool:
+        """`updates.claim` as the first statement of the update's transaction; False for a
+        duplicate delivery. When the server closed the pooled connection an instant before (a
+        restart, failover or idle_session_timeout; `create_engine` replaces the ones already
+        seen closed), nothing has been done yet: the claim runs once more on a fresh connection,
+        so the update is handled rather than lost."""
+        first = not self.session.in_transaction()
+        try:
+            return await self.updates.claim(update_id, now)
+        except DBAPIError as exc:
+            if not (first and exc.connection_invalidated):
+                raise
+            log.warning("the database dropped the connection (restarted?); update %s claimed again on a new one", update_id)
+            await self.session.rollback()
+            return await self.updates.claim(update_id, now)
+
     async def _refresh(self, request_ids: set[int]) -> None:
         await self._before_commit(self, request_ids)
 
@@ -226,6 +263,21 @@ class Database:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory, self.before_commit)
+
+    async def ping(self) -> None:
+        """SELECT 1, for the health probe; raises when the database does not answer. It only
+        reads, so an update holding SQLite's write lock (a reply waiting out a 429 inside its
+        transaction) does not make the probe wait and call the database down. Like an update's
+        claim, it tries once more when its pooled connection was dropped an instant before."""
+        for last_try in (False, True):
+            try:
+                async with self.engine.connect() as connection:
+                    await connection.execution_options(**{READ_ONLY: True})
+                    await connection.execute(text("SELECT 1"))
+                return
+            except DBAPIError as exc:
+                if last_try or not exc.connection_invalidated:
+                    raise
 
     async def dispose(self) -> None:
         await self.engine.dispose()

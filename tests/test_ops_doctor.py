@@ -126,6 +126,8 @@ def test_bad_settings_fail_with_the_setting_named_and_exit_code_1():
     ({"WEBHOOK_URL": "https://desk.example.com/tg", "WEBHOOK_SECRET": "x" * 257}, "WEBHOOK_SECRET"),
     ({"WEBHOOK_URL": "http://desk.example.com/tg", "WEBHOOK_SECRET": "ok"}, "WEBHOOK_URL"),  # Telegram calls https only
     ({"WEBHOOK_URL": "https://desk.example.com/tg", "WEBHOOK_SECRET": "ok", "WEBHOOK_PORT": "70000"}, "WEBHOOK_PORT"),
+    ({"WEBHOOK_URL": "https://desk.example.com:8080/tg", "WEBHOOK_SECRET": "ok"}, "WEBHOOK_URL"),  # Telegram delivers to 443, 80, 88, 8443 only
+    ({"WEBHOOK_URL": "https://desk.example.com:99999/tg", "WEBHOOK_SECRET": "ok"}, "WEBHOOK_URL"),
     ({"WEBHOOK_URL": "https://desk.example.com/tg", "WEBHOOK_SECRET": "ok", "WEBHOOK_PATH": "/healthz"}, "WEBHOOK_PATH"),
     ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
     ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
@@ -215,3 +217,11 @@ async def test_a_desk_with_no_admin_fails_the_admin_check_until_one_exists(fake,
         await uow.commit()
     checks = _by_name(await run_checks(_env(fake, database_url, ADMIN_TELEGRAM_IDS="")))
     assert checks["admins"] == (True, "1 active in the database (ADMIN_TELEGRAM_IDS is empty)")
+
+
+def test_a_webhook_url_on_a_telegram_port_or_behind_a_local_bot_api_server_is_accepted():
+    from bot.config import load_settings
+
+    assert load_settings({"BOT_TOKEN": TOKEN, "WEBHOOK_URL": "https://desk.example.com:8443/tg", "WEBHOOK_SECRET": "ok"}).webhook_mode
+    local = {"TELEGRAM_API_URL": "http://127.0.0.1:8081", "WEBHOOK_URL": "http://desk.internal:8080/tg", "WEBHOOK_SECRET": "ok"}
+    assert load_settings({"BOT_TOKEN": TOKEN, **local}).webhook_mode  # a local Bot API server delivers to any port

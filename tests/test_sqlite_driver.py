@@ -1,11 +1,13 @@
 """storage/sqlite_driver.py: one trip to SQLite's thread per statement, with everything SQLAlchemy reads."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, exc, func, insert, select, text, update
 
 from storage import sqlite_driver
-from storage.db import create_engine
+from storage.db import READ_ONLY, create_engine
 
 metadata = MetaData()
 things = Table("things", metadata, Column("id", Integer, primary_key=True), Column("name", String(20), unique=True))
@@ -114,3 +116,14 @@ async def test_upper_and_lower_change_every_script_as_python_does(engine):
         assert upper == ["ПН-6204", "STRASSE Ä", "BRG-6204"]
         assert (await conn.execute(select(things.c.name).where(func.upper(things.c.name) == "ПН-6204"))).scalar_one() == "пн-6204"
         assert (await conn.execute(select(func.lower("ПН-6204"), func.upper(None)))).one() == ("пн-6204", None)
+
+
+async def test_a_read_only_connection_reads_past_a_transaction_that_holds_the_write_lock(engine):
+    """The health probe's connection (storage.db.READ_ONLY) takes no writer turn and sends no
+    BEGIN IMMEDIATE: it sees the last commit at once instead of queueing behind the writer."""
+    async with engine.begin() as writer:
+        await writer.execute(insert(things).values(name="pump"))
+        async with engine.connect() as reader:
+            await reader.execution_options(**{READ_ONLY: True})
+            counted = await asyncio.wait_for(reader.execute(select(func.count()).select_from(things)), 2)
+            assert counted.scalar_one() == 0  # the writer has not committed yet

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
 from telegram.ext import Application
 
 from bot.app import LAST_SWEEP_KEY, LAST_UPDATE_KEY, SCHEDULER_KEY, SCHEDULER_STARTED_KEY, SWEEPS_KEY
@@ -63,8 +62,7 @@ async def check_health(app: Application) -> Health:
 async def _database_state(deps: Deps) -> str:
     try:
         async with asyncio.timeout(DATABASE_TIMEOUT_SECONDS):
-            async with deps.db.engine.connect() as connection:
-                await connection.execute(text("SELECT 1"))
+            await deps.db.ping()
     except Exception as exc:  # any failure is "error"; the reason goes to the log, not to the prober
         log.warning("health check: database unreachable (%s)", type(exc).__name__)
         return "error"

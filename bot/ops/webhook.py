@@ -2,6 +2,8 @@
 
 POST <WEBHOOK_PATH> accepts an update only with the right `X-Telegram-Bot-Api-Secret-Token`
 header (403 otherwise, and the update is not looked at), handles it, and only then answers 200.
+A body that is not an update is logged and answered 200 too: Telegram delivers again anything
+not answered 2xx, and such a body would never read any better.
 Updates are handled one at a time, in the order they arrived, as in polling mode. GET /healthz
 answers the JSON of `bot.ops.health` with 200 when healthy, 503 otherwise.
 
@@ -20,16 +22,17 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
+import os
 import signal
 from http import HTTPStatus
 
 from aiohttp import web
 from telegram import Update
+from telegram.error import BadRequest
 from telegram.ext import Application
 
-from bot.config import HEALTH_PATH, Settings
+from bot.config import HEALTH_PATH, ConfigError, Settings
 from bot.ops.health import check_health
 
 log = logging.getLogger(__name__)
@@ -83,11 +86,9 @@ class WebhookServer:
             return web.Response(status=HTTPStatus.FORBIDDEN)
         if self._stopping or not self.app.running:  # Telegram retries later, or delivers to a process still up
             return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE)
-        try:
-            update = Update.de_json(await request.json(), self.app.bot)
-        except (json.JSONDecodeError, UnicodeDecodeError, TypeError, KeyError, ValueError):
-            log.warning("webhook call with a body that is not an update refused")
-            return web.Response(status=HTTPStatus.BAD_REQUEST)
+        update = await self._read_update(request)
+        if update is None:  # 200: Telegram sends again whatever is not answered 2xx, and it would not read any better
+            return web.Response(status=HTTPStatus.OK)
         self.waiting += 1
         try:
             await self._turns.acquire()
@@ -100,6 +101,19 @@ class WebhookServer:
         finally:
             self._turns.release()
         return web.Response(status=HTTPStatus.OK)
+
+    async def _read_update(self, request: web.Request) -> Update | None:
+        """The update in the body; None (logged, without the body's text) when it is not one."""
+        try:
+            update = Update.de_json(await request.json(), self.app.bot)
+        except Exception as exc:  # not JSON, not an object, a field of the wrong type, a date out of range...
+            problem = type(exc).__name__
+        else:
+            if isinstance(update, Update):
+                return update
+            problem = "empty"
+        log.warning("webhook call with a body that is not an update dropped (%s)", problem)
+        return None
 
     async def _health(self, request: web.Request) -> web.Response:
         health = await check_health(self.app)
@@ -115,16 +129,26 @@ class WebhookDesk:
         self.server = WebhookServer(app, settings)
 
     async def start(self) -> None:
+        """Raises ConfigError when the address cannot be bound or Telegram refuses the webhook
+        URL: settings to fix, not a failure that starting again would cure. Call `stop` either way."""
         await self.app.initialize()
         if self.app.post_init:
             await self.app.post_init(self.app)
         await self.app.start()
-        await self.server.start()
+        try:
+            await self.server.start()
+        except OSError as exc:  # the port is taken or privileged, or the address is not this machine's
+            reason = os.strerror(exc.errno) if (exc.errno or 0) > 0 else exc.strerror or str(exc)
+            raise ConfigError("WEBHOOK_LISTEN/WEBHOOK_PORT", f"cannot listen on {self.settings.webhook_listen}:"
+                              f"{self.settings.webhook_port} ({reason})") from exc
         # Only now tell Telegram where to deliver: every update it sends finds the server up.
-        await self.app.bot.set_webhook(
-            self.settings.webhook_url, secret_token=self.settings.webhook_secret,
-            allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
-        )
+        try:
+            await self.app.bot.set_webhook(
+                self.settings.webhook_url, secret_token=self.settings.webhook_secret,
+                allowed_updates=Update.ALL_TYPES, drop_pending_updates=False,
+            )
+        except BadRequest as exc:  # e.g. a port Telegram does not deliver to
+            raise ConfigError("WEBHOOK_URL", f"Telegram refused it: {exc.message}") from exc
 
     async def stop(self) -> None:
         """No new updates, the accepted ones handled, then the database closed."""

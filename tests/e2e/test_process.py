@@ -10,11 +10,14 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
+import tests.fakebot.methods as fake_methods
 from tests.e2e.helpers import onboard
 from tests.fakebot import FakeTelegram
+from tests.fakebot.validation import bad_request
 
 TOKEN = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi"
 SERVICEDESK = [sys.executable, "-m", "bot"]
@@ -138,3 +141,56 @@ async def test_killed_in_the_middle_of_an_update_in_webhook_mode_the_update_come
     handled = sqlite3.connect(tmp_path / "desk.sqlite3").execute(
         "select count(*) from processed_updates where update_id = ?", (update_id,)).fetchone()[0]
     assert handled == 1
+
+
+def _webhook_env(fake, tmp_path: Path, port: int) -> dict[str, str]:
+    return _env(tmp_path, BOT_TOKEN=fake.token, TELEGRAM_API_URL=fake.url, WEBHOOK_URL=f"http://127.0.0.1:{port}/hook",
+                WEBHOOK_SECRET="process-secret", WEBHOOK_LISTEN="127.0.0.1", WEBHOOK_PORT=str(port))
+
+
+async def _run_to_the_end(env: dict[str, str], tmp_path: Path) -> tuple[int, str]:
+    """Run the console script until it exits by itself; the fake Bot API keeps answering meanwhile."""
+    process = subprocess.Popen(SERVICEDESK, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(1200):
+            if process.poll() is not None:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return process.wait(timeout=10), process.stderr.read().decode()
+
+
+def _one_line_naming(stderr: str, named: str) -> str:
+    errors = [line for line in stderr.splitlines() if line.startswith("servicedesk:")]
+    assert len(errors) == 1 and named in errors[0], stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
+    return errors[0]
+
+
+async def test_a_webhook_url_telegram_refuses_stops_start_up_with_one_line_and_exit_code_2(fake, tmp_path, monkeypatch):
+    """E.g. a port Telegram does not deliver to: exit code 1 and a traceback would have systemd
+    (Restart=on-failure) start it again and again."""
+    def as_telegram_answers(url, secret):  # api.telegram.org delivers to these ports only
+        if urlsplit(url).port not in (None, 80, 88, 443, 8443):
+            raise bad_request("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
+
+    monkeypatch.setattr(fake_methods, "check_webhook_params", as_telegram_answers)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code, stderr = await _run_to_the_end(_webhook_env(fake, tmp_path, port), tmp_path)
+    line = _one_line_naming(stderr, "WEBHOOK_URL")
+    assert code == 2 and "ports 80, 88, 443 or 8443" in line
+    assert fake.webhook is None
+
+
+async def test_a_webhook_port_already_in_use_stops_start_up_with_one_line_and_exit_code_2(fake, tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()  # another program listens there
+        code, stderr = await _run_to_the_end(_webhook_env(fake, tmp_path, taken.getsockname()[1]), tmp_path)
+    _one_line_naming(stderr, "WEBHOOK_PORT")
+    assert code == 2
+    assert fake.webhook is None  # Telegram was not told to deliver to a server that is not up

@@ -13,16 +13,19 @@ from sqlalchemy import select
 from telegram import Update
 from telegram.ext import ContextTypes, TypeHandler
 
+import bot.ops.health as health_module
+import tests.fakebot.methods as fake_methods
 from bot.app import LAST_SWEEP_KEY, SCHEDULER_KEY, build_application
 from bot.clock import ManualClock
-from bot.config import DEFAULT_POLICY_FILE, Settings
-from bot.ops.webhook import SECRET_HEADER, WebhookDesk
+from bot.config import DEFAULT_POLICY_FILE, ConfigError, Settings
+from bot.ops.webhook import SECRET_HEADER, WebhookDesk, serve
 from bot.policy import load_policy
 from storage.db import Database
 from storage.models import ProcessedUpdate
 from tests.e2e.conftest import DISPATCHER_ID
 from tests.fakebot import FakeTelegram
 from tests.fakebot.objects import command_entities
+from tests.fakebot.validation import bad_request
 
 SECRET = "desk-secret_0123456789"
 
@@ -222,3 +225,68 @@ async def test_sweeps_failing_from_the_first_one_make_the_scheduler_stale(fake, 
         await hook.stop()
         await hook.db.dispose()
     assert (status, body["scheduler"]) == (503, "stale")
+
+
+async def test_health_does_not_call_the_database_down_while_an_update_holds_its_transaction(fake, database_url, clock, monkeypatch):
+    """The probe only reads: on SQLite it must not queue for the write lock that a long update
+    (e.g. a reply waiting out a 429 inside its transaction) holds."""
+    monkeypatch.setattr(health_module, "DATABASE_TIMEOUT_SECONDS", 0.5)  # 5 s in production
+    fake.add_user(user_id=DISPATCHER_ID, first_name="Dora", language_code="en")
+    hook = WebhookHarness(fake, database_url, clock)
+    await hook.start()
+    deps = hook.app.bot_data["deps"]
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def a_long_update() -> None:
+        async with deps.db.uow() as uow:
+            await uow.updates.claim(7301, clock.now())
+            held.set()
+            await release.wait()
+            await uow.commit()
+
+    task = asyncio.create_task(a_long_update())
+    try:
+        await asyncio.wait_for(held.wait(), 10)
+        status, body = await hook.health()
+    finally:
+        release.set()
+        await task
+        await hook.stop()
+        await hook.db.dispose()
+    assert (status, body["database"]) == (200, "ok"), body
+
+
+@pytest.mark.parametrize("body", [
+    "[]", "null", '"an update"', "{not json", '{"update_id": 7401, "message": "x"}',
+    '{"update_id": 7402, "message": {"message_id": 1, "chat": {"id": 1, "type": "private"}, "date": 100000000000000000000}}',
+])
+async def test_a_body_that_is_not_an_update_is_answered_200_and_dropped(hook, fake, body, caplog):
+    """Telegram delivers again whatever is not answered 2xx: a body that cannot be read now never
+    will be, so a 4xx (or a 500 and a traceback) would have it sent again and again."""
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{hook.base}/tg-hook", data=body, headers={SECRET_HEADER: SECRET, "Content-Type": "application/json"}) as response:
+            assert response.status == 200
+    assert "not an update" in caplog.text and "Traceback" not in caplog.text
+    assert not {7401, 7402} & await hook.handled_update_ids()
+    alice = fake.add_user(user_id=3007, first_name="Alice")
+    await alice.send_text("/start")  # the next update is handled as usual
+    assert alice.messages
+
+
+async def test_a_webhook_url_telegram_refuses_is_a_setting_to_fix_and_the_desk_stops_cleanly(fake, database_url, clock, monkeypatch):
+    """`servicedesk` prints it as one line and exits with code 2 (tests/e2e/test_process.py)."""
+    def as_telegram_answers(url, secret):
+        raise bad_request("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
+
+    monkeypatch.setattr(fake_methods, "check_webhook_params", as_telegram_answers)
+    fake.add_user(user_id=DISPATCHER_ID, first_name="Dora", language_code="en")
+    hook = WebhookHarness(fake, database_url, clock)
+    try:
+        with pytest.raises(ConfigError) as refused:
+            await serve(hook.app, hook.settings)
+    finally:
+        await hook.db.dispose()
+    assert refused.value.setting == "WEBHOOK_URL" and "ports 80, 88, 443 or 8443" in str(refused.value)
+    assert not hook.app.running and SCHEDULER_KEY not in hook.app.bot_data  # the scheduler is shut down
+    with socket.socket() as again:  # and the server is gone: its port is free
+        again.bind(("127.0.0.1", hook.settings.webhook_port))
