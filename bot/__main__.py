@@ -71,6 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--phone", help="the customer's phone number")
     which.add_argument("--request", help="one of the customer's request numbers (SR-…)")
     erase.add_argument("--by", type=int, help="Telegram id of the admin asking (default: the first of ADMIN_TELEGRAM_IDS)")
+    erase.add_argument("--all-matching", action="store_true", help="with --phone: erase every customer record that has this phone")
     return parser
 
 
@@ -145,7 +146,7 @@ def _erase(settings: Settings, args: argparse.Namespace) -> int:
     if admin_id is None:
         return fail("erase: give --by <admin Telegram id> (ADMIN_TELEGRAM_IDS is empty)")
     reference = str(args.customer) if args.customer is not None else (args.phone or args.request)
-    ok, message = asyncio.run(erase_from_cli(settings, admin_id, reference, by_id=args.customer is not None))
+    ok, message = asyncio.run(erase_from_cli(settings, admin_id, reference, by_id=args.customer is not None, all_matching=args.all_matching))
     if not ok:
         return fail(message, EXIT_FAILED)
     print(message)

@@ -2,6 +2,7 @@
 a second erasure harmless, and only admins may ask."""
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections import Counter
@@ -331,7 +332,20 @@ async def test_the_console_command_erases_once_and_names_what_it_did(database, c
         assert [a.details["already_erased"] for a in await uow.audit.by_action(erasure.AUDIT_ACTION)] == [False, True]
 
 
-async def test_the_console_command_refuses_a_phone_several_records_have_unless_told_to_erase_them_all(database, clock):
+async def _servicedesk_erase(monkeypatch, capsys, tmp_path, database_url: str, *arguments: str) -> str:
+    """`servicedesk erase …` as typed in the shell (its own event loop, so in a thread); what it printed."""
+    from bot.__main__ import main
+
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.setenv("BOT_TOKEN", "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghi")
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("ADMIN_TELEGRAM_IDS", "9001")
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["erase", *arguments]) == 0
+    return capsys.readouterr().out
+
+
+async def test_the_console_command_refuses_a_phone_several_records_have_unless_told_to_erase_them_all(database, clock, monkeypatch, capsys, tmp_path):
     from bot.config import Settings
     from bot.ops.erase_cli import erase_from_cli
 
@@ -347,8 +361,8 @@ async def test_the_console_command_refuses_a_phone_several_records_have_unless_t
     async with database.uow() as uow:
         assert await uow.audit.by_action(erasure.AUDIT_ACTION) == [] and (await uow.customers.get(filed)).name == "Weilin"
 
-    ok, message = await erase_from_cli(settings, 9001, "+86 139 1234 5678", by_id=False, all_matching=True)
-    assert ok and [re.sub(r"\d+ values", "N values", line) for line in message.splitlines()] == [
+    message = await _servicedesk_erase(monkeypatch, capsys, tmp_path, database.url, "--phone", "+86 139 1234 5678", "--all-matching")
+    assert [re.sub(r"\d+ values", "N values", line) for line in message.splitlines()] == [
         f"customer {ids['customer']} erased: N values replaced, 2 requests kept with their numbers",
         f"customer {filed} erased: N values replaced, 1 requests kept with their numbers"]
     async with database.uow() as uow:
