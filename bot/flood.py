@@ -9,9 +9,14 @@ minute in a group (https://core.telegram.org/bots/faq#my-bot-is-hitting-limits-h
   `rate_limit_args=NOTIFICATION` by the outbox sender). Direct replies to what a person just sent
   are not paced: they follow that person's own typing, and Telegram tolerates such short bursts;
   holding a two-message reply for a second would only make the desk feel slow;
+- several processes sending for one bot keep the pace per chat together: the outbox tells the
+  limiter when the chat last got a notification from any of them (`Notification.last_sent`,
+  carried by the database), and the pace counts from that too;
 - waiting replies go before waiting notifications, so a burst of reminders never delays an answer,
   and otherwise whoever asked first goes first;
-- a 429 pauses every call for its `retry_after` (plus a margin) and the call is tried again.
+- a 429 pauses every call for its `retry_after` (plus a margin) and the call is tried again; a
+  notification is never let go once its sender's lease on it is ending (`Notification.in_time`):
+  after the lease another process may send the same message.
 
 The windows are sliding logs of send times, the same rule Telegram's counters follow, with an
 injected clock and sleep so the rules can be tested without waiting.
@@ -45,8 +50,9 @@ class FloodLimits:
     time_scale: float = 1.0  # every window divided by this (tests run Telegram's rules faster)
 
     def shared_by(self, processes: int) -> FloodLimits:
-        """One process's share of the overall limit when `processes` send for the same bot (a
-        person's messages are sent by one process at a time, so the per-chat pace stays whole)."""
+        """One process's share of the overall limit when `processes` send for the same bot. The
+        pace per chat stays whole: it counts from the chat's last notification from any process
+        (`Notification.last_sent`)."""
         return replace(self, overall_per_second=max(1, self.overall_per_second // processes))
 
     def scaled(self, factor: float) -> FloodLimits:
@@ -59,11 +65,27 @@ TELEGRAM_LIMITS = FloodLimits()
 
 @dataclass(frozen=True)
 class Notification:
-    """`rate_limit_args` of a notification: paced per private chat. With `max_wait`, raise
-    `WouldWait` instead of waiting longer than that (the sender leaves the message to its
-    background round rather than hold up the update that caused it)."""
+    """`rate_limit_args` of a notification: paced per private chat.
+
+    - `max_wait`: raise `WouldWait` instead of waiting longer than that (the sender leaves the
+      message to its background round rather than hold up the update that caused it);
+    - `in_time`: asked whenever the call is about to go (its first try and each retry after a
+      429); once it says False, the call raises `WouldWait` unsent: the outbox's lease on the
+      message is ending, and after it another sender may send the same message;
+    - `last_sent`: when the chat last got a notification, from whichever process (seconds on the
+      wall clock, `FloodLimiter.wall_time`): the pace counts from it as from one sent here;
+    - `paced=False`: a later piece of one message, which follows the first at once, ahead of
+      waiting notifications like a reply.
+    """
 
     max_wait: float | None = None
+    in_time: Callable[[], bool] | None = None
+    last_sent: float | None = None
+    paced: bool = True
+
+    def rest_of_message(self) -> Notification:
+        """The same notification's later pieces: not paced again, not given up for waiting."""
+        return replace(self, max_wait=None, last_sent=None, paced=False)
 
 
 NOTIFICATION = Notification()
@@ -71,7 +93,8 @@ NOTIFICATION_NOW = Notification(max_wait=0.25)
 
 
 class WouldWait(Exception):
-    """An impatient notification found its chat (or the bot) busy; nothing was sent."""
+    """A notification could not go in the time its sender allows (`max_wait`, `in_time`) or the
+    bot is shutting down; nothing was sent."""
 
 
 class Window:
@@ -108,6 +131,12 @@ class Window:
     def idle(self, now: float) -> bool:
         return self.wait_time(now) == 0.0 and not self._times
 
+    def add_answered(self, at: float) -> None:
+        """Count an event answered at `at` that was let go elsewhere (by another process), unless
+        one at least as late is known here already."""
+        if all(cell[0] < at for cell in self._times):
+            self._times.append([at, True])
+
 
 def retry_after_seconds(error: RetryAfter) -> float:
     """`retry_after` in seconds, whichever type this PTB version gives (it is moving to timedelta)."""
@@ -126,13 +155,17 @@ def is_group(chat_id: Any) -> bool:
 class _Ticket:
     """A caller waiting for a slot; `granted` receives the window cells once it may go."""
 
-    priority: int  # 0 for replies, 1 for notifications
+    priority: int  # 0 for replies (and the later pieces of a message under way), 1 for notifications
     order: int
     chat: Window | None
     granted: asyncio.Future
+    in_time: Callable[[], bool] | None = None
 
     def chat_wait(self, now: float) -> float:
         return self.chat.wait_time(now) if self.chat is not None else 0.0
+
+    def too_late(self) -> bool:
+        return self.in_time is not None and not self.in_time()
 
 
 class FloodLimiter(BaseRateLimiter[Notification]):
@@ -144,8 +177,9 @@ class FloodLimiter(BaseRateLimiter[Notification]):
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        wall: Callable[[], float] = time.time,
     ) -> None:
-        self.limits, self._clock, self._sleep = limits, clock, sleep
+        self.limits, self._clock, self._sleep, self._wall = limits, clock, sleep, wall
         self._overall = Window(limits.overall_per_second, 1.0 / limits.time_scale)
         self._chats: dict[Any, Window] = {}
         self._paused_until = 0.0
@@ -157,6 +191,11 @@ class FloodLimiter(BaseRateLimiter[Notification]):
 
     async def initialize(self) -> None:
         pass  # nothing to open: the windows live in memory
+
+    def wall_time(self) -> float:
+        """Now in seconds on the wall clock, which every process reads alike: what the outbox
+        records as a chat's last notification, for `Notification.last_sent`."""
+        return self._wall()
 
     async def shutdown(self) -> None:
         """Fail the calls still waiting for a slot: with the timer gone nobody would grant them,
@@ -186,12 +225,19 @@ class FloodLimiter(BaseRateLimiter[Notification]):
         Slots are handed out by `_grant` in order: replies first, then whoever asked first.
         Without that order some chats would be starved early and their notifications bunch up
         at the end, where only the one-a-second pace applies."""
-        if notification is not None and self._giving_up:
+        if notification is not None and notification.paced and self._giving_up:
             raise WouldWait()
+        chat = self._chat_window(chat_id, notification)
+        if chat is not None and notification is not None and notification.last_sent is not None:
+            # sent by another process (or by this one, which knows it already): count it here too
+            ago = min(max(self._wall() - notification.last_sent, 0.0), chat.seconds)
+            chat.add_answered(self._clock() - ago)
         ticket = _Ticket(
-            0 if notification is None else 1, next(self._tickets), self._chat_window(chat_id, notification),
-            asyncio.get_running_loop().create_future(),
+            1 if notification is not None and notification.paced else 0, next(self._tickets), chat,
+            asyncio.get_running_loop().create_future(), notification.in_time if notification is not None else None,
         )
+        if ticket.too_late():
+            raise WouldWait()
         self._waiting.append(ticket)
         self._grant()
         if not ticket.granted.done() and notification is not None and notification.max_wait is not None:
@@ -215,6 +261,10 @@ class FloodLimiter(BaseRateLimiter[Notification]):
                 break
             ticket = min(ready, key=lambda waiting: (waiting.priority, waiting.order))
             self._waiting.remove(ticket)
+            if ticket.too_late():  # waited past its lease (a long 429 pause): it must not go now
+                if not ticket.granted.done():
+                    ticket.granted.set_exception(WouldWait())
+                continue
             cells = [self._overall.record(now)]
             if ticket.chat is not None:
                 cells.append(ticket.chat.record(now))
@@ -243,7 +293,7 @@ class FloodLimiter(BaseRateLimiter[Notification]):
             return None
         if is_group(chat_id):
             window = Window(self.limits.group_per_minute, 60.0 / self.limits.time_scale)
-        elif notification is not None:
+        elif notification is not None and notification.paced:
             window = Window(1, self.limits.private_chat_interval / self.limits.time_scale)
         else:
             return None

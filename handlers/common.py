@@ -20,6 +20,7 @@ from telegram.ext import ContextTypes
 from bot import menus
 from bot.clock import Clock
 from bot.config import Settings
+from bot.flood import Notification
 from bot.i18n import Translator, language_from_telegram
 from bot.ops import logs
 from bot.policy import Policy
@@ -183,16 +184,34 @@ class Turn:
         await self.uow.audit.add(AuditEntry(actor_telegram_id=self.user.telegram_id, action=event, details=details, created_at=self.now))
 
 
-async def send(bot: Any, chat_id: int, view: View, *, rate_limit_args: Any = None) -> Message:
+class PartlySent(TelegramError):
+    """A long message failed after Telegram had accepted its first `pieces` pieces; `error` says why."""
+
+    def __init__(self, pieces: int, error: Exception) -> None:
+        super().__init__(f"{error} (after {pieces} pieces of the message went out)")
+        self.pieces, self.error = pieces, error
+
+
+async def send(bot: Any, chat_id: int, view: View, *, rate_limit_args: Notification | None = None, start: int = 0) -> Message | None:
     """Send a view; long texts are split, the keyboard goes on the last piece. `rate_limit_args`
     marks a notification for the flood limiter (bot/flood.py), which paces its first piece only:
-    the rest of one message follows at once, as Telegram allows such short bursts."""
+    the rest of one message follows at once, as Telegram allows such short bursts.
+
+    A piece failing after earlier ones went out raises PartlySent: a caller that tries again
+    passes `start` (the pieces already delivered) and the message goes on from there instead of
+    repeating its beginning. The last message sent; None when nothing was left to send."""
     pieces = split_html(view.text)
     message = None
-    for index, piece in enumerate(pieces):
+    for index in range(start, len(pieces)):
         markup = view.markup if index == len(pieces) - 1 else None
-        paced = {"rate_limit_args": rate_limit_args} if rate_limit_args is not None and index == 0 else {}
-        message = await bot.send_message(chat_id, piece, parse_mode=ParseMode.HTML, reply_markup=markup, **paced)
+        marked = {} if rate_limit_args is None else {
+            "rate_limit_args": rate_limit_args if index == start else rate_limit_args.rest_of_message()}
+        try:
+            message = await bot.send_message(chat_id, pieces[index], parse_mode=ParseMode.HTML, reply_markup=markup, **marked)
+        except Exception as exc:
+            if index == 0:
+                raise
+            raise PartlySent(index, exc) from exc
     return message
 
 

@@ -12,20 +12,30 @@ report…). `deliver` sends them:
   the next round, nor costs it more than a short one.
 - People are served in parallel (up to CONCURRENT_CHATS): the pace is one message a second per
   chat, so only many chats at once reach the overall ~30 a second. The pacing itself is the
-  bot's rate limiter (bot/flood.py); calls made here are marked as notifications for it.
+  bot's rate limiter (bot/flood.py); calls made here are marked as notifications for it. The
+  time of a person's last message goes into the database with it (storage: ChatPace), so the
+  next process to serve them keeps the pace from it too.
 - Each message is marked sent as soon as Telegram accepted it, in its own short transaction
-  (no transaction stays open while Telegram answers).
+  (no transaction stays open while Telegram answers). A long message goes out in pieces; when a
+  later piece fails, the pieces that arrived are recorded and a retry goes on after them.
+- Nothing is let go once the lease is about to end (LEASE_MARGIN before it): the limiter gives
+  such a message back unsent however long it waited (a 429's retry_after can outlast the lease),
+  as after the lease another sender may claim it; and rows are given back only while they are
+  still under this sender's lease.
 - Cancelled mid-burst (shutdown, or the task killed), the message in flight completes and is
   recorded, and the person's other rows are released at once for the next sender: nothing is
   lost or sent twice. A process killed outright cannot know whether Telegram got the message it
   had in flight; after the lease another sender sends that one again (at least once, never lost).
 - 429 after the limiter's own retries: the person's rows stay held until `retry_after` has
   passed. 403: the person is marked unreachable, staff are told once (notices.blocked), their
-  rows are closed as "blocked". 400: that message is closed as "rejected" and logged.
+  rows are closed as "blocked". 400: that message is closed as "rejected" and logged (also when
+  it is a later piece that Telegram refuses: trying again would not help, and the first pieces
+  arrived).
 - A network error or timeout: the message is tried again after NETWORK_RETRY. Telegram may have
-  delivered it before the answer was lost, so such a message can arrive twice (at least once;
-  an API without idempotency keys allows no better). Photos or voice notes that fail after
-  their message went out are logged, not retried: that would send the message twice.
+  delivered it before the answer was lost, so such a message (of a long one, the piece that
+  failed) can arrive twice (at least once; an API without idempotency keys allows no better).
+  Photos or voice notes that fail after their message went out are logged, not retried: that
+  would send the message twice.
 
 The handler wrapper calls `deliver_now` right after its commit for the people it notified, so
 notifications arrive at once; anything that would have to wait for the pace (and anybody with a
@@ -36,15 +46,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Collection
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
 from bot import approval_views, clock_views, escalation_views, notice_views, stock_views
-from bot.flood import NOTIFICATION, NOTIFICATION_NOW, WouldWait, retry_after_seconds
+from bot.flood import NOTIFICATION, NOTIFICATION_NOW, FloodLimiter, Notification, WouldWait, retry_after_seconds
 from bot.i18n import Translator
 from bot.services import approvals, complaints, escalation, followups, maintenance, notices, reminders, statistics, stock
 from bot.services.dispatch import is_dispatcher
@@ -54,9 +65,10 @@ from handlers import complaints as complaint_handlers
 from handlers import followups as followup_handlers
 from handlers import maintenance as maintenance_handlers
 from handlers import reports as report_handlers
-from handlers.common import Deps, send, send_photos
+from handlers.common import Deps, PartlySent, send, send_photos
 from storage.db import UnitOfWork
 from storage.models import ApprovalPost, OutboxMessage, User
+from storage.repositories import PIECES_SENT
 
 log = logging.getLogger(__name__)
 CLOSED_BY_TIMEOUT = "closed_by_timeout"  # kind: a report closed because the customer did not answer
@@ -67,6 +79,9 @@ _FOR_CUSTOMERS = frozenset({notices.VIEW, maintenance.CUSTOMER_REMINDER, complai
 PEOPLE_PER_ROUND = 200
 CONCURRENT_CHATS = 64  # people served at once: enough to fill the overall limit at one message a second each
 LEASE = timedelta(minutes=5)  # a sender that died holding rows gives them up after this
+# Nothing is let go later than this before the lease ends: Telegram may take the call's time-outs
+# (~20 s) to receive it, and the lease must still be ours by then.
+LEASE_MARGIN = timedelta(seconds=30)
 NETWORK_RETRY = timedelta(seconds=30)  # Telegram unreachable: try this person again after
 RECORD_ATTEMPTS = 5  # of recording a sent message, each waiting up to the database's busy timeout
 # After a commit, people with more messages than this waiting are left to the background round:
@@ -89,6 +104,7 @@ class Parcel:
     voices: tuple[str, ...] = ()
     approval_step: tuple[int, int] | None = None  # (approval id, step): remember where the card went
     report: tuple[int, Translator] | None = None  # (month code, reader's translator): the monthly report
+    start: int = 0  # pieces of a long message that went out before a later one failed: go on after them
 
 
 async def deliver(bot: Any, deps: Deps, now: datetime, *, user_ids: Collection[int] | None = None, patient: bool = True) -> int:
@@ -137,6 +153,7 @@ async def _serve(bot: Any, deps: Deps, person_id: int, rows: list[OutboxMessage]
     Cancelled at any point, the message in flight completes and is recorded and every other row
     of the person is released, so the next sender takes them at once."""
     untouched = {row.id for row in rows}  # claimed, neither sent nor closed nor released yet
+    lease = now + LEASE  # what the claim set: these rows are ours while their claimed_until says so
     try:
         async with gate:
             async with deps.db.uow() as uow:
@@ -145,16 +162,20 @@ async def _serve(bot: Any, deps: Deps, person_id: int, rows: list[OutboxMessage]
                 silent = untouched - {row_id for parcel in parcels for row_id in parcel.ids}
                 if silent:  # somebody acted meanwhile (or the person cannot be reached): nothing to say
                     await _close(uow, sorted(silent), now, "obsolete" if chat_id else "unreachable")
+                last_sent = await uow.outbox.notified_at(person_id) if parcels else None
                 await uow.commit()
             untouched -= silent
+            send_by = lease - LEASE_MARGIN
+            pace = replace(NOTIFICATION if patient else NOTIFICATION_NOW, in_time=lambda: deps.clock.now() < send_by,
+                           last_sent=last_sent.timestamp() if last_sent is not None else None)
             sent = 0
             for index, parcel in enumerate(parcels):
                 if index == PER_PERSON_PER_ROUND:  # the rest goes back, oldest first, for the next round
                     rest = [row_id for later in parcels[index:] for row_id in later.ids]
-                    await _release(deps, rest, None)
+                    await _release(deps, rest, None, lease)
                     untouched -= set(rest)
                     break
-                in_flight = asyncio.ensure_future(_send_parcel(bot, deps, person_id, chat_id, parcel, now, patient))
+                in_flight = asyncio.ensure_future(_send_parcel(bot, deps, person_id, chat_id, parcel, pace, lease, now))
                 try:
                     outcome = await asyncio.shield(in_flight)
                 except asyncio.CancelledError:
@@ -167,24 +188,20 @@ async def _serve(bot: Any, deps: Deps, person_id: int, rows: list[OutboxMessage]
                 if outcome == "sent":
                     sent += 1
                 elif outcome != "rejected":  # the rest waits (or is closed) with this one, keeping the order
-                    await _stop(deps, person_id, chat_id, parcels[index:], outcome, now)
+                    await _stop(deps, person_id, chat_id, parcels[index:], outcome, lease, now)
                     untouched.clear()
                     break
             return sent
     except BaseException:  # cancelled, or a failure (a busy database): the next sender takes the rest at once
-        await _release(deps, sorted(untouched), None)
+        await _release(deps, sorted(untouched), None, lease)
         raise
 
 
-async def _send_parcel(bot: Any, deps: Deps, person_id: int, chat_id: int, parcel: Parcel, now: datetime, patient: bool) -> str | timedelta:
+async def _send_parcel(bot: Any, deps: Deps, person_id: int, chat_id: int, parcel: Parcel, pace: Notification,
+                       lease: datetime, now: datetime) -> str | timedelta:
     """Send and record one parcel: "sent", "rejected", "blocked", "busy", or how long to hold it."""
-    pace = NOTIFICATION if patient else NOTIFICATION_NOW
     try:
-        if parcel.report is not None:
-            month_code, translator = parcel.report
-            message = await report_handlers.send_queued(bot, deps, chat_id, translator, month_code, pace)
-        else:
-            message = await send(bot, chat_id, parcel.view, rate_limit_args=pace)
+        message = await _send_message(bot, deps, chat_id, parcel, pace, lease)
     except WouldWait:
         return "busy"
     except Forbidden:
@@ -193,7 +210,7 @@ async def _send_parcel(bot: Any, deps: Deps, person_id: int, chat_id: int, parce
         log.warning("outbox: Telegram still asks to wait after retries; holding the messages for %s s", retry_after_seconds(exc))
         return timedelta(seconds=retry_after_seconds(exc))
     except BadRequest as exc:
-        log.error("outbox message rejected by Telegram: %s", exc)
+        log.error("outbox message rejected by Telegram (after %s of its pieces went out): %s", parcel.start, exc)
         async with deps.db.uow() as uow:
             await _close(uow, parcel.ids, now, "rejected")
             await uow.commit()
@@ -201,20 +218,46 @@ async def _send_parcel(bot: Any, deps: Deps, person_id: int, chat_id: int, parce
     except TelegramError as exc:
         log.warning("outbox message not sent (%s); retrying in %s s", exc, NETWORK_RETRY.total_seconds())
         return NETWORK_RETRY
-    await _send_attachments(bot, chat_id, parcel)
-    await _record_sent(deps, person_id, chat_id, parcel, message.message_id, now)
+    answered = datetime.fromtimestamp(_wall_time(bot), timezone.utc)
+    await _record_sent(deps, person_id, chat_id, parcel, message.message_id if message is not None else None, answered, now)
+    await _send_attachments(bot, chat_id, parcel)  # after the record: waiting out a 429 here cannot outlast the lease of a sent message
     return "sent"
 
 
-async def _record_sent(deps: Deps, person_id: int, chat_id: int, parcel: Parcel, message_id: int, now: datetime) -> None:
-    """Telegram has the message: not recording it would send it again once the lease ends, so a
-    busy database (SQLite held by an update waiting out a 429) is waited for, not given up on."""
+async def _send_message(bot: Any, deps: Deps, chat_id: int, parcel: Parcel, pace: Notification, lease: datetime) -> Any:
+    """The parcel's message. When a later piece of a long one fails, the pieces that went out are
+    recorded (a retry goes on after them), then the piece's own failure is raised."""
+    try:
+        if parcel.report is not None:
+            month_code, translator = parcel.report
+            return await report_handlers.send_queued(bot, deps, chat_id, translator, month_code, pace, start=parcel.start)
+        return await send(bot, chat_id, parcel.view, rate_limit_args=pace, start=parcel.start)
+    except PartlySent as partial:
+        parcel.start = partial.pieces
+        async with deps.db.uow() as uow:
+            await uow.outbox.note_pieces_sent(parcel.ids, partial.pieces, lease)
+            await uow.commit()
+        raise partial.error from partial
+
+
+def _wall_time(bot: Any) -> float:
+    """The rate limiter's wall clock (ChatPace is on it), or the system's for a stand-in bot."""
+    limiter = getattr(bot, "rate_limiter", None)
+    return limiter.wall_time() if isinstance(limiter, FloodLimiter) else time.time()
+
+
+async def _record_sent(deps: Deps, person_id: int, chat_id: int, parcel: Parcel, message_id: int | None, answered: datetime,
+                       now: datetime) -> None:
+    """Telegram has the message (`answered`, on the wall clock): not recording it would send it
+    again once the lease ends, so a busy database (SQLite held by an update waiting out a 429) is
+    waited for, not given up on."""
     attempt = 1
     while True:
         try:
             async with deps.db.uow() as uow:
                 await _close(uow, parcel.ids, now)
-                if parcel.approval_step is not None:
+                await uow.outbox.note_notified(person_id, answered)
+                if parcel.approval_step is not None and message_id is not None:
                     approval_id, step = parcel.approval_step
                     await uow.approvals.add_post(ApprovalPost(approval_id=approval_id, step=step, user_id=person_id, chat_id=chat_id, message_id=message_id))
                 await uow.commit()
@@ -239,7 +282,7 @@ async def _send_attachments(bot: Any, chat_id: int, parcel: Parcel) -> None:
         log.warning("outbox: a message went out but its attachments did not (%s: %s); not sent again", type(exc).__name__, exc)
 
 
-async def _stop(deps: Deps, person_id: int, chat_id: int, rest: list[Parcel], outcome: str | timedelta, now: datetime) -> None:
+async def _stop(deps: Deps, person_id: int, chat_id: int, rest: list[Parcel], outcome: str | timedelta, lease: datetime, now: datetime) -> None:
     """This person's remaining messages after a failure: closed (blocked), released (busy) or held
     (held rows keep the person's later, unclaimed ones back too: nobody claims a person with a live lease)."""
     if outcome == "blocked":
@@ -249,7 +292,7 @@ async def _stop(deps: Deps, person_id: int, chat_id: int, rest: list[Parcel], ou
             await notices.blocked(uow, chat_id, now)
             await uow.commit()
         return
-    await _release(deps, [row_id for parcel in rest for row_id in parcel.ids], None if outcome == "busy" else now + outcome)
+    await _release(deps, [row_id for parcel in rest for row_id in parcel.ids], None if outcome == "busy" else now + outcome, lease)
 
 
 async def _close(uow: UnitOfWork, ids: list[int], now: datetime, failure: str | None = None) -> None:
@@ -258,11 +301,12 @@ async def _close(uow: UnitOfWork, ids: list[int], now: datetime, failure: str | 
     await uow.outbox.forget_texts(ids, notices.VIEW)
 
 
-async def _release(deps: Deps, ids: list[int], until: datetime | None) -> None:
-    """Give claimed rows back to the next sender (at once, or held until `until`)."""
+async def _release(deps: Deps, ids: list[int], until: datetime | None, lease: datetime) -> None:
+    """Give claimed rows back to the next sender (at once, or held until `until`), those still
+    under this sender's `lease`."""
     if ids:
         async with deps.db.uow() as uow:
-            await uow.outbox.release(ids, until)
+            await uow.outbox.release(ids, until, lease)
             await uow.commit()
 
 
@@ -322,6 +366,9 @@ async def _compose(deps: Deps, uow: UnitOfWork, user: User | None, messages: lis
             view = escalation_views.case_replaced(_, *found) if found else None
         if view is not None:
             parcels.append(Parcel([message.id], view))
+    by_id = {message.id: message for message in messages}
+    for parcel in parcels:  # a long message whose first pieces went out before: on from there
+        parcel.start = max(by_id[row_id].payload.get(PIECES_SENT, 0) for row_id in parcel.ids)
     return user.telegram_id, parcels
 
 

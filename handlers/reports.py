@@ -68,13 +68,14 @@ def _offered_month(payload: ReportMonthButton, now, tz) -> Month | None:
 
 
 async def deliver(bot: Any, chat_id: int, _: Translator, report: MonthlyReport, files: report_files.ReportFiles,
-                  *, rate_limit_args: Any = None) -> Message:
+                  *, rate_limit_args: Any = None, start: int = 0) -> Message:
     """The message (split when long), the chart and the workbook. `rate_limit_args` paces the
     first piece as a notification (bot/flood.py); the rest of the report follows it at once.
+    `start`: the pieces of the message a failed try already delivered (see `common.send`).
 
     Once the message is out, a refused chart or workbook is logged, not raised: the outbox would
     send the whole report again (text and chart twice, every retry). The manager can ask /report."""
-    message = await send(bot, chat_id, report_views.report_message(_, report), rate_limit_args=rate_limit_args)
+    message = await send(bot, chat_id, report_views.report_message(_, report), rate_limit_args=rate_limit_args, start=start)
     caption = report_views.document_caption(_, report)
     name = f"report-{report.month.key}"
     try:
@@ -127,7 +128,7 @@ async def queue_monthly_reports(deps: Deps) -> int:
     return queued
 
 
-async def send_queued(bot: Any, deps: Deps, chat_id: int, _: Translator, month_code: int, rate_limit_args: Any) -> Message:
+async def send_queued(bot: Any, deps: Deps, chat_id: int, _: Translator, month_code: int, rate_limit_args: Any, *, start: int = 0) -> Message:
     """An outbox row's monthly report, built as of now and rendered once for every reader of the
     language (Deps.report_renders); the first message is paced as a notification."""
     month = Month.from_code(month_code)
@@ -139,7 +140,7 @@ async def send_queued(bot: Any, deps: Deps, chat_id: int, _: Translator, month_c
         return report, await asyncio.to_thread(report_files.render, _, report)  # matplotlib is slow: off the event loop
 
     report, files = await deps.report_renders.get(month.code, _.language, deps.clock.now(), make)
-    return await deliver(bot, chat_id, _, report, files, rate_limit_args=rate_limit_args)
+    return await deliver(bot, chat_id, _, report, files, rate_limit_args=rate_limit_args, start=start)
 
 
 async def _managers(uow) -> list[User]:

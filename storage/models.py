@@ -399,6 +399,17 @@ class OutboxMessage(Base):
     )
 
 
+class ChatPace(Base):
+    """When Telegram last accepted a notification to a person, on the flood limiter's wall clock
+    (not the desk's injectable one): whichever process sends them the next one keeps the pace per
+    chat from it (handlers/outbox.py). Written with each message the outbox sends."""
+
+    __tablename__ = "chat_paces"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    notified_at: Mapped[datetime]
+
+
 class Approval(Base):
     """A decision asked of a chain of roles about a request: a fee waiver, a requisition, a return…
 

@@ -23,6 +23,7 @@ from storage.models import (
     Assignment,
     Attachment,
     AuditEntry,
+    ChatPace,
     Complaint,
     ComplaintLink,
     ComplaintNote,
@@ -982,6 +983,9 @@ class QuoteRepository(_Repository):
         return result.rowcount == 1
 
 
+PIECES_SENT = "pieces_sent"  # outbox payload: pieces of a long message Telegram has already accepted
+
+
 class OutboxRepository(_Repository):
     async def add_once(self, message: OutboxMessage) -> bool:
         """Record a message unless one with its key exists; True when this call recorded it."""
@@ -1084,13 +1088,38 @@ class OutboxRepository(_Repository):
             .execution_options(synchronize_session=False)
         )
 
-    async def release(self, ids: list[int], until: datetime | None = None) -> None:
+    async def release(self, ids: list[int], until: datetime | None, lease: datetime) -> None:
         """Give claimed messages back: at once, or keep them held `until` then (Telegram asked to
-        wait), which also holds the person's later messages back, keeping them in order."""
+        wait), which also holds the person's later messages back, keeping them in order.
+
+        Only rows still under this sender's `lease` (the `claimed_until` its claim set): once the
+        lease ran out another sender may have claimed them, and they are that one's now."""
         await self.session.execute(
-            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(claimed_until=until)
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_until == lease).values(claimed_until=until)
             .execution_options(synchronize_session=False)
         )
+
+    async def note_pieces_sent(self, ids: list[int], pieces: int, lease: datetime) -> None:
+        """Telegram accepted the first `pieces` pieces of the long message these rows make (then a
+        piece failed): whoever tries again starts after them (payload `pieces_sent`)."""
+        rows = await self.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.claimed_until == lease)
+            .execution_options(populate_existing=True)
+        )
+        for row in rows:
+            row.payload = row.payload | {PIECES_SENT: pieces}
+        await self.session.flush()
+
+    async def note_notified(self, user_id: int, at: datetime) -> None:
+        """Telegram accepted a notification to this person at `at` (see ChatPace)."""
+        insert = _dialect_insert(self.session, ChatPace).values(user_id=user_id, notified_at=at)
+        await self.session.execute(
+            insert.on_conflict_do_update(index_elements=["user_id"], set_={"notified_at": insert.excluded.notified_at})
+            .execution_options(synchronize_session=False)
+        )
+
+    async def notified_at(self, user_id: int) -> datetime | None:
+        return await self.session.scalar(select(ChatPace.notified_at).where(ChatPace.user_id == user_id))
 
     async def unsent_ids_of(self, user_id: int) -> list[int]:
         return list(await self.session.scalars(

@@ -32,6 +32,7 @@ from telegram.error import (
     EndPointNotFound,
     Forbidden,
     InvalidToken,
+    NetworkError,
     RetryAfter,
 )
 from telegram.ext import (
@@ -521,6 +522,21 @@ async def test_flood_filters_by_method_and_chat(
             await bot.send_message(bob.id, "to bob")
     await bot.send_message(bob.id, "to bob")
     assert len(fake.rejections) == 2 and len(bob.messages) == 1
+
+
+async def test_an_injected_error_fails_only_the_matching_calls_and_leaves_no_trace(
+    bot: Bot, alice: FakeUser, fake: FakeTelegram
+) -> None:
+    fake.inject_error(500, "Internal Server Error", method="sendMessage", when=lambda params: params["text"].startswith("second"))
+    fake.inject_error(400, "Bad Request: something the fake accepts", times=2, chat_id=alice.id)
+    await rejected(bot.send_chat_action(alice.id, "typing"))
+    await rejected(bot.send_message(alice.id, "first"))
+    await bot.send_message(alice.id, "first")
+    with pytest.raises(NetworkError):  # PTB's name for a 5xx
+        await bot.send_message(alice.id, "second")
+    await bot.send_message(alice.id, "second")
+    assert [m.text for m in alice.messages] == ["first", "second"]
+    assert [(r.method, r.error_code) for r in fake.rejections] == [("sendChatAction", 400), ("sendMessage", 400), ("sendMessage", 500)]
 
 
 async def test_global_rate_limit(bot: Bot, alice: FakeUser, fake: FakeTelegram) -> None:

@@ -18,13 +18,13 @@ from sqlalchemy import select
 from bot.app import build_application
 from bot.clock import ManualClock
 from bot.config import DEFAULT_POLICY_FILE, Settings
-from bot.flood import TELEGRAM_LIMITS
+from bot.flood import TELEGRAM_LIMITS, FloodLimits
 from bot.policy import load_policy
 from bot.services import notices, users
 from bot.views import View
 from handlers.common import DEPS_KEY
 from handlers import outbox
-from handlers.outbox import deliver
+from handlers.outbox import deliver, deliver_now
 from storage.db import Database
 from storage.models import Customer, OutboxMessage, ServiceRequest, User, UserRole
 from tests.fakebot import FakeTelegram
@@ -52,8 +52,8 @@ async def _stop_as_run_polling_does(app) -> None:
 class Sender:
     """One bot process used only for its outbox sender (no polling: nothing else runs)."""
 
-    def __init__(self, fake: FakeTelegram, database_url: str, clock: ManualClock) -> None:
-        self.app = build_application(_settings(fake, database_url), load_policy(DEFAULT_POLICY_FILE), clock, sweeps=False, limits=TELEGRAM_LIMITS.scaled(SPEED))
+    def __init__(self, fake: FakeTelegram, database_url: str, clock: ManualClock, limits: FloodLimits = TELEGRAM_LIMITS.scaled(SPEED)) -> None:
+        self.app = build_application(_settings(fake, database_url), load_policy(DEFAULT_POLICY_FILE), clock, sweeps=False, limits=limits)
         self.deps = self.app.bot_data[DEPS_KEY]
 
     async def __aenter__(self) -> Sender:
@@ -93,6 +93,13 @@ async def _burst(database: Database, people: list[User], clock: ManualClock) -> 
             for person in people:
                 payload = View(f"notice {person.telegram_id}/{n}").to_payload() | {"photos": [], "voices": []}
                 assert await notices.queue(uow, person, notices.VIEW, payload, f"test:{person.id}:{n}", clock.now())
+        await uow.commit()
+
+
+async def _notify(database: Database, person: User, text: str, key: str, clock: ManualClock) -> None:
+    async with database.uow() as uow:
+        payload = View(text).to_payload() | {"photos": [], "voices": []}
+        assert await notices.queue(uow, person, notices.VIEW, payload, key, clock.now())
         await uow.commit()
 
 
@@ -311,3 +318,90 @@ async def test_a_card_whose_album_failed_is_not_sent_again(database, database_ur
     async with database.uow() as uow:
         [row] = list(await uow.session.scalars(select(OutboxMessage).where(OutboxMessage.key == "card")))
         assert row.sent_at is not None and row.failure is None
+
+
+async def test_a_long_notification_whose_second_piece_fails_is_not_sent_twice(database, database_url, telegram, clock):
+    telegram.chat_rate_limit = None  # the pieces of one message follow each other at once
+    person = (await _people(database, telegram, clock, 1))[0]
+    await _notify(database, person, "first piece " + "x" * 4000 + "\nSECOND piece " + "y" * 200, "long", clock)
+    telegram.inject_error(500, "Internal Server Error", method="sendMessage", when=lambda params: params["text"].startswith("SECOND"))
+    async with Sender(telegram, database_url, clock) as sender:
+        assert await sender.deliver() == 0
+        clock.advance(outbox.NETWORK_RETRY + timedelta(seconds=1))
+        assert await sender.deliver() == 1
+    texts = [m.text for m in telegram.messages_to(person.telegram_id)]
+    assert [text.split()[0] for text in texts] == ["first", "SECOND"]  # each piece once, in order
+    [row] = await _outbox(database)
+    assert row.sent_at is not None and row.failure is None
+
+
+async def test_a_long_notification_whose_later_piece_is_refused_is_closed_with_what_arrived(database, database_url, telegram, clock):
+    telegram.chat_rate_limit = None
+    person = (await _people(database, telegram, clock, 1))[0]
+    await _notify(database, person, "first piece " + "x" * 4000 + "\nSECOND piece " + "y" * 200, "long", clock)
+    telegram.inject_error(400, "Bad Request: can't parse entities", method="sendMessage", when=lambda params: params["text"].startswith("SECOND"))
+    async with Sender(telegram, database_url, clock) as sender:
+        assert await sender.deliver() == 0
+        clock.advance(timedelta(minutes=10))
+        assert await sender.deliver() == 0  # trying again would only repeat what arrived
+    assert [m.text.split()[0] for m in telegram.messages_to(person.telegram_id)] == ["first"]
+    [row] = await _outbox(database)
+    assert row.sent_at is not None and row.failure == "rejected"
+
+
+async def test_two_processes_keep_one_a_second_to_one_person(database, database_url, telegram, clock):
+    """Telegram's pace is counted in real time: the fake's window and each process's rate limiter
+    run on the wall clock (ten times faster here), while the desk's injected clock stands still.
+    Each update's after-commit delivery lands on the other process, 50 ms (half the pace) after
+    the last: only what the database tells the second process can keep it from writing too soon."""
+    person = (await _people(database, telegram, clock, 1))[0]
+    async with Sender(telegram, database_url, clock) as a, Sender(telegram, database_url, clock) as b:
+        for n in range(10):
+            await _notify(database, person, f"notice {person.telegram_id}/{n}", f"update:{n}", clock)
+            sender = (a, b)[n % 2]
+            await deliver_now(sender.app.bot, sender.deps, {person.id})
+            await asyncio.sleep(0.05)
+        await a.deliver()  # what had to wait for the pace: the background round
+    calls = [c for c in telegram.calls("sendMessage") if c.params["chat_id"] == person.telegram_id]
+    ok = [c for c in calls if c.error_code is None]
+    gaps = [round(later.time - earlier.time, 3) for earlier, later in zip(ok, ok[1:])]
+    assert telegram.rejections == [] and min(gaps) >= 0.095, f"429s: {len(telegram.rejections)}; gaps: {gaps}"
+    assert _received(telegram, person) == list(range(10))
+
+
+async def test_a_person_just_notified_by_one_process_waits_for_the_pace_on_another(database, database_url, telegram, clock):
+    """At Telegram's real pace (one a second per chat): the second process's after-commit delivery
+    leaves the message to its background round, which sends it a second after the first."""
+    telegram.rate_window = 1.0
+    person = (await _people(database, telegram, clock, 1))[0]
+    async with Sender(telegram, database_url, clock, TELEGRAM_LIMITS) as a, Sender(telegram, database_url, clock, TELEGRAM_LIMITS) as b:
+        await _notify(database, person, f"notice {person.telegram_id}/0", "update:0", clock)
+        await deliver_now(a.app.bot, a.deps, {person.id})
+        await _notify(database, person, f"notice {person.telegram_id}/1", "update:1", clock)
+        await deliver_now(b.app.bot, b.deps, {person.id})
+        assert _received(telegram, person) == [0]
+        assert [row.claimed_until for row in await _outbox(database) if row.sent_at is None] == [None]  # waiting, for any process
+        assert await b.deliver() == 1
+    first, second = [c.time for c in telegram.calls("sendMessage") if c.error_code is None]
+    assert second - first >= 1.0 and telegram.rejections == []
+    assert _received(telegram, person) == [0, 1]
+
+
+async def test_a_message_waiting_out_a_long_429_is_not_sent_twice_once_its_lease_ends(database, database_url, telegram, clock):
+    """Telegram's retry_after outlasting the lease (here the desk's clock jumps past it while the
+    first process waits): the second process takes the message over, the first must not send it."""
+    person = (await _people(database, telegram, clock, 1))[0]
+    await _notify(database, person, "your quote is ready", "quote", clock)
+    # 3 s of real waiting: the test must move the clock before the first process tries again, even
+    # on a loaded machine (with 1 s it sometimes did not, and the first process sent it in time)
+    telegram.inject_flood(retry_after=3, times=1, method="sendMessage", chat_id=person.telegram_id)
+    async with Sender(telegram, database_url, clock) as a, Sender(telegram, database_url, clock) as b:
+        stuck = asyncio.ensure_future(a.deliver())
+        while not any(c.error_code == 429 for c in telegram.calls("sendMessage")):
+            await asyncio.sleep(0.01)
+        clock.advance(outbox.LEASE + timedelta(seconds=1))
+        assert await b.deliver() == 1
+        assert await stuck == 0
+    assert [m.text for m in telegram.messages_to(person.telegram_id)] == ["your quote is ready"]
+    [row] = await _outbox(database)
+    assert row.sent_at is not None and row.failure is None

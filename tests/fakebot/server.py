@@ -14,7 +14,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,22 @@ class FloodRule:
         if self.method is None and method not in FLOODABLE:
             return False
         return self.chat_id is None or params.get("chat_id") == self.chat_id
+
+
+@dataclass
+class FailureRule:
+    """An injected failure (see FakeTelegram.inject_error): hits the next `times` matching calls."""
+
+    error: ApiError
+    times: int
+    method: str | None = None
+    chat_id: int | None = None
+    when: Callable[[dict], bool] | None = None
+
+    def matches(self, method: str, params: dict) -> bool:
+        return ((self.method is None or self.method.lower() == method.lower())
+                and (self.chat_id is None or params.get("chat_id") == self.chat_id)
+                and (self.when is None or self.when(params)))
 
 
 @dataclass
@@ -127,6 +143,7 @@ class FakeTelegram:
         self.clock: Callable[[], float] = time.time  # message dates
 
         self._floods: list[FloodRule] = []
+        self._failures: list[FailureRule] = []
         self._stalls: list[Stall] = []
         self._sends: deque[tuple[float, Any]] = deque()
         self._inflight = 0
@@ -258,6 +275,21 @@ class FakeTelegram:
         """
         self._floods.append(FloodRule(retry_after, times, method, chat_id))
 
+    def inject_error(
+        self,
+        error_code: int,
+        description: str,
+        *,
+        times: int = 1,
+        method: str | None = None,
+        chat_id: int | None = None,
+        when: Callable[[dict], bool] | None = None,
+    ) -> None:
+        """Make the next `times` matching calls fail with this error, without effect: a 5xx,
+        or a 400 for something the fake would accept. `when` narrows the match by the call's
+        parameters (e.g. one piece of a split message, by its text)."""
+        self._failures.append(FailureRule(ApiError(error_code, description), times, method, chat_id, when))
+
     def stall_next(self, method: str, chat_id: int | None = None) -> Stall:
         """Hold the next matching call before it takes effect, until `release()`. A call whose
         bot went away meanwhile (its connection closed) is then dropped without effect."""
@@ -379,6 +411,7 @@ class FakeTelegram:
         call.params = coerce_params(call.method, raw, files, self.spec)
         self._check_against_spec(call)
         await self._wait_if_stalled(call, request)
+        self._check_injected(call)
         self._check_flood(call)
         result = await known[1](Call(self, call.method, call.params, files, request))
         if call.method in SEND_METHODS:
@@ -406,6 +439,12 @@ class FakeTelegram:
         await stall.released.wait()
         if request.transport is None or request.transport.is_closing():
             raise ApiError(499, "the bot closed the connection: the call had no effect")
+
+    def _check_injected(self, call: ApiCall) -> None:
+        for rule in self._failures:
+            if rule.times > 0 and rule.matches(call.method, call.params):
+                rule.times -= 1
+                raise replace(rule.error)  # a fresh one each time
 
     def _check_flood(self, call: ApiCall) -> None:
         for rule in self._floods:
