@@ -33,15 +33,28 @@ class Deadlines:
     approval: timedelta
     complaint_answer: timedelta
     onsite_arrival: dict[str, timedelta]  # band -> window, from the table in use, shortest first
+    # The table not in use: a request given one of its bands before the admin switched tables
+    # keeps its window (the shortest of the new table could make a far job overdue at once).
+    other_arrival_table: dict[str, timedelta]
 
     @property
     def arrival_bands(self) -> tuple[str, ...]:
+        """The bands the dispatcher picks from: the table in use."""
         return tuple(self.onsite_arrival)
 
+    @property
+    def known_arrival_bands(self) -> tuple[str, ...]:
+        """Every band a request may carry: those of the table in use, then of the other one."""
+        return (*self.onsite_arrival, *self.other_arrival_table)
+
     def window(self, clock: str, band: str | None) -> timedelta:
-        """The clock's window; on-site arrival depends on the band (none set: the first entry)."""
+        """The clock's window; on-site arrival depends on the band, looked up in the table in use,
+        then in the other one (none set: the first entry of the table in use)."""
         if clock == "onsite_arrival":
-            return self.onsite_arrival.get(band or "", next(iter(self.onsite_arrival.values())))
+            for table in (self.onsite_arrival, self.other_arrival_table):
+                if band in table:
+                    return table[band]
+            return next(iter(self.onsite_arrival.values()))
         if clock == "approval_decided":
             return self.approval
         return getattr(self, clock)
@@ -248,12 +261,19 @@ _SECTIONS = (
 )
 
 
-POSITIVE_MAX = 1_000_000  # far above any real window or rate; beyond it a typo (or inf) would overflow a date
+# Limits far above any real setting: beyond them a typo (or inf) would overflow a date at its first
+# use (a follow-up 7,000,000 days after a job closed) instead of stopping start-up.
+POSITIVE_MAX = 1_000_000  # hours, or any other positive number
+DAYS_MAX = 36_500  # a century
+MONTHS_MAX = 1_200
+COUNT_MAX = 1_000_000
+REPEAT_MIN_HOURS = 1 / 60
+REMINDERS_MAX = 20  # reminders before one deadline
 
 
-def _positive(key: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= POSITIVE_MAX:  # also refuses nan
-        raise PolicyError(key, f"must be a positive number up to {POSITIVE_MAX:,}, got {value!r}")
+def _positive(key: str, value: object, maximum: float = POSITIVE_MAX) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= maximum:  # also refuses nan
+        raise PolicyError(key, f"must be a positive number up to {maximum:,}, got {value!r}")
     return float(value)
 
 
@@ -295,9 +315,10 @@ def _deadlines(deadlines: dict) -> Deadlines:
     values: dict[str, object] = {}
     for key, name in _HOURS_KEYS.items():
         values[name] = timedelta(hours=_positive(f"deadlines.{key}", _required(deadlines, key, "deadlines.")))
-    values["repair_completed"] = timedelta(days=_positive("deadlines.repair_completed_days", _required(deadlines, "repair_completed_days", "deadlines.")))
+    values["repair_completed"] = timedelta(days=_positive(
+        "deadlines.repair_completed_days", _required(deadlines, "repair_completed_days", "deadlines."), maximum=DAYS_MAX))
     table_name = _required(deadlines, "onsite_arrival_table", "deadlines.")
-    if table_name not in _ARRIVAL_TABLES:
+    if not isinstance(table_name, str) or table_name not in _ARRIVAL_TABLES:
         raise PolicyError("deadlines.onsite_arrival_table", f"must be one of {', '.join(_ARRIVAL_TABLES)}, got {table_name!r}")
     for name, (key, bands) in _ARRIVAL_TABLES.items():
         table = _table(deadlines, key, prefix="deadlines.")
@@ -306,8 +327,7 @@ def _deadlines(deadlines: dict) -> Deadlines:
         for nearer, farther in zip(bands, bands[1:]):  # a request without a band gets the first: the shortest
             if windows[farther] < windows[nearer]:
                 raise PolicyError(f"deadlines.{key}.{farther}", f"must not be shorter than {nearer}")
-        if name == table_name:
-            values["onsite_arrival"] = windows
+        values["onsite_arrival" if name == table_name else "other_arrival_table"] = windows
     return Deadlines(**values)
 
 
@@ -400,7 +420,11 @@ def _reminders(table: dict) -> ReminderPolicy:
         isinstance(share, (int, float)) and not isinstance(share, bool) and 0 < share < 1 for share in before
     ) or list(before) != sorted(set(before)):
         raise PolicyError("reminders.before", f"must be ascending shares between 0 and 1 (e.g. [0.5, 0.8]), got {before!r}")
+    if len(before) > REMINDERS_MAX:  # the shares in use are kept in the database (app_state), which holds a short text
+        raise PolicyError("reminders.before", f"must have at most {REMINDERS_MAX} shares, got {len(before)}")
     repeat = _positive("reminders.repeat_after_breach_hours", _required(table, "repeat_after_breach_hours", "reminders."))
+    if repeat < REPEAT_MIN_HOURS:  # the sweep runs once a minute; a shorter repeat rounds to nothing (a division by zero)
+        raise PolicyError("reminders.repeat_after_breach_hours", f"must be at least {REPEAT_MIN_HOURS:.4f} (a minute), got {repeat!r}")
     return ReminderPolicy(before=tuple(float(share) for share in before), repeat_after_breach=timedelta(hours=repeat))
 
 
@@ -443,9 +467,9 @@ def _calendar(table: dict) -> CalendarPolicy:
     )
 
 
-def _whole(key: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise PolicyError(key, f"must be a whole number of at least {minimum}, got {value!r}")
+def _whole(key: str, value: object, minimum: int = 1, maximum: int = COUNT_MAX) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise PolicyError(key, f"must be a whole number from {minimum} to {maximum:,}, got {value!r}")
     return value
 
 
@@ -467,7 +491,7 @@ def _closing(table: dict) -> ClosingPolicy:
     return ClosingPolicy(
         confirmation_timeout=timedelta(hours=_positive("closing.confirmation_timeout_hours", table["confirmation_timeout_hours"])),
         low_score_alert=low,
-        repeat_within=timedelta(days=_positive("closing.repeat_within_days", table.get("repeat_within_days", 90))),
+        repeat_within=timedelta(days=_positive("closing.repeat_within_days", table.get("repeat_within_days", 90), maximum=DAYS_MAX)),
     )
 
 
@@ -501,7 +525,7 @@ def _approvals(table: dict) -> ApprovalPolicy:
         key = f"approvals.rules[{index}]"
         _check_known(key, spec, {"kind", "chain", "max_amount"})
         kind = _required(spec, "kind", key + ".")
-        if kind not in APPROVAL_KIND_LABELS:
+        if not isinstance(kind, str) or kind not in APPROVAL_KIND_LABELS:
             raise PolicyError(f"{key}.kind", f"unknown approval kind {kind!r} (known: {', '.join(APPROVAL_KIND_LABELS)})")
         chain = _required(spec, "chain", key + ".")
         _names(f"{key}.chain", chain, set(ROLE_LABELS), allow_empty=False)
@@ -521,8 +545,9 @@ RETURN_ADDRESS_MAX = 500
 def _returns(table: dict) -> ReturnPolicy:
     _check_known("returns", table, {*_RETURN_DAYS, "free_repair_months", *_RETURN_SHIPPING, "return_address"})
     values: dict[str, object] = {}
-    for key in (*_RETURN_DAYS, "free_repair_months"):
-        values[key] = _whole(f"returns.{key}", _required(table, key, "returns."))
+    for key in _RETURN_DAYS:
+        values[key] = _whole(f"returns.{key}", _required(table, key, "returns."), maximum=DAYS_MAX)
+    values["free_repair_months"] = _whole("returns.free_repair_months", _required(table, "free_repair_months", "returns."), maximum=MONTHS_MAX)
     if values["exchange_days"] < values["refund_days"]:
         raise PolicyError("returns.exchange_days", f"must be at least refund_days ({values['refund_days']}), got {values['exchange_days']!r}")
     for key in _RETURN_SHIPPING:
@@ -593,12 +618,14 @@ def _reports(table: dict) -> ReportPolicy:
     )
 
 
-_FOLLOW_UP_DAYS = ("first_from_days", "first_by_days", "second_after_days", "second_window_days", "max_attempts")
+_FOLLOW_UP_DAYS = ("first_from_days", "first_by_days", "second_after_days", "second_window_days")
 
 
 def _follow_ups(table: dict) -> FollowUpPolicy:
-    _check_known("follow_ups", table, {*_FOLLOW_UP_DAYS, "remind_at"})
-    values: dict[str, object] = {key: _whole(f"follow_ups.{key}", _required(table, key, "follow_ups.")) for key in _FOLLOW_UP_DAYS}
+    _check_known("follow_ups", table, {*_FOLLOW_UP_DAYS, "max_attempts", "remind_at"})
+    values: dict[str, object] = {key: _whole(f"follow_ups.{key}", _required(table, key, "follow_ups."), maximum=DAYS_MAX)
+                                 for key in _FOLLOW_UP_DAYS}
+    values["max_attempts"] = _whole("follow_ups.max_attempts", _required(table, "max_attempts", "follow_ups."))
     if values["first_by_days"] < values["first_from_days"]:
         raise PolicyError("follow_ups.first_by_days", f"must be at least first_from_days ({values['first_from_days']}), got {values['first_by_days']!r}")
     values["remind_at"] = _time_of_day("follow_ups.remind_at", _required(table, "remind_at", "follow_ups."))
@@ -608,6 +635,7 @@ def _follow_ups(table: dict) -> FollowUpPolicy:
 def _maintenance(table: dict) -> MaintenancePolicy:
     _check_known("maintenance", table, {"remind_days_before", "remind_at"})
     return MaintenancePolicy(
-        remind_days_before=_whole("maintenance.remind_days_before", _required(table, "remind_days_before", "maintenance."), minimum=0),
+        remind_days_before=_whole("maintenance.remind_days_before", _required(table, "remind_days_before", "maintenance."),
+                                  minimum=0, maximum=DAYS_MAX),
         remind_at=_time_of_day("maintenance.remind_at", _required(table, "remind_at", "maintenance.")),
     )

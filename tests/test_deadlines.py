@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from bot.clock import ManualClock
 from bot.config import DEFAULT_POLICY_FILE, Settings
-from bot.policy import load_policy
+from bot.policy import Policy, load_policy
 from bot.services import approvals, dispatch, jobs, notices, reminders, staff, stock, users
 from bot.services.clocks import ClockKeeper
 from bot.services.reminders import Planner
@@ -49,13 +49,20 @@ class RecordingBot:
 class Scheduler:
     """One bot process's sweeping, with its own engine (as after a restart or in a second process)."""
 
-    def __init__(self, database_url: str, clock: ManualClock, bot: RecordingBot) -> None:
+    def __init__(self, database_url: str, clock: ManualClock, bot: RecordingBot, policy: Policy = POLICY) -> None:
         settings = Settings(bot_token="1:x", database_url=database_url, telegram_api_url="http://127.0.0.1:9", timezone=SHANGHAI,
                             default_language="en", admin_telegram_ids=frozenset(), policy_file=DEFAULT_POLICY_FILE)
-        keeper = ClockKeeper(POLICY, SHANGHAI)
-        self.db = Database(database_url, before_commit=keeper)
-        self.deps = Deps(settings=settings, policy=POLICY, db=self.db, clock=clock, keeper=keeper, planner=Planner(POLICY, keeper, SHANGHAI))
+        self.keeper = ClockKeeper(policy, SHANGHAI)
+        self.db = Database(database_url, before_commit=self.keeper)
+        self.deps = Deps(settings=settings, policy=policy, db=self.db, clock=clock, keeper=self.keeper,
+                         planner=Planner(policy, self.keeper, SHANGHAI))
         self.bot = bot
+
+    async def start(self) -> None:
+        """What start-up does before the first sweep (`bot.app._post_init`): recompute the clocks if the policy changed."""
+        async with self.db.uow() as uow:
+            await self.keeper.resync_if_policy_changed(uow)
+            await uow.commit()
 
     async def sweep(self):
         return await sweep_with(self.bot, self.deps)
@@ -470,3 +477,148 @@ async def test_a_distance_band_set_after_the_default_window_passed_re_arms_the_r
     # 50 % and 80 % of the new 72 h to the engineer, then the breach to him and the dispatchers
     assert after[:2] == [("Tue 21:30", "E"), ("Wed 19:10", "E")], after
     assert sorted(after[2:5]) == [("Thu 09:30", "D1"), ("Thu 09:30", "D2"), ("Thu 09:30", "E")], after  # no order between chats
+
+
+def _changed_policy(tmp_path, old: str, new: str) -> Policy:
+    """The default policy file with one line changed, as the admin would edit a copy of it."""
+    text = DEFAULT_POLICY_FILE.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "policy.toml"
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return load_policy(path)
+
+
+async def _accepted_far_job(uow, clock):
+    """A request contacted, set to over 1000 km (72 h to arrive), assigned and accepted now."""
+    dispatcher, crew, user, customer = await _desk(uow, clock)
+    request = await _request(uow, user, customer, clock)
+    await dispatch.log_contacted(uow, dispatcher, request.id, "Called", clock.now())
+    await dispatch.set_distance(uow, dispatcher, request.id, "over_1000_km", POLICY.deadlines.arrival_bands, clock.now())
+    await dispatch.assign(uow, dispatcher, request.id, crew[0].id, None, clock.now())
+    await dispatch.respond(uow, crew[0], request.id, True, None, clock.now())
+    return dispatcher, request
+
+
+async def test_a_first_contact_window_shortened_past_its_deadline_tells_the_service_manager_at_the_first_sweep(database_url, clock, tmp_path):
+    """Never contacted; the 50 % reminder of the 4 h window went out at 11:30. At 11:40 the bot
+    restarts with a 2 h window, due at 11:30: the breach is announced at once, to the service
+    manager too, and the next repeat goes on up to the general manager."""
+    shorter = _changed_policy(tmp_path, "first_contact_hours = 4", "first_contact_hours = 2")
+    bot = RecordingBot(clock)
+    scheduler = Scheduler(database_url, clock, bot)
+    await scheduler.start()
+    async with scheduler.db.uow() as uow:
+        _, _, user, customer = await _desk(uow, clock)
+        number = (await _request(uow, user, customer, clock)).number  # Mon 09:30
+        await uow.commit()
+    try:
+        while clock.now() < START + timedelta(hours=2, minutes=10):
+            await scheduler.sweep()
+            clock.advance(STEP)
+        await scheduler.close()
+        scheduler = Scheduler(database_url, clock, bot, shorter)  # Mon 11:40
+        await scheduler.start()
+        while clock.now() <= START + timedelta(hours=5):
+            await scheduler.sweep()
+            clock.advance(STEP)
+    finally:
+        await scheduler.close()
+    told = sorted((_local(m.at), NAMES[m.chat_id]) for m in bot.sent if number in m.text)
+    assert told == [
+        ("Mon 11:30", "D1"), ("Mon 11:30", "D2"),  # 50 % of the old 4 h
+        ("Mon 11:40", "D1"), ("Mon 11:40", "D2"), ("Mon 11:40", "SM"),  # the breach of the new 2 h, at the first sweep
+        ("Mon 13:30", "D1"), ("Mon 13:30", "D2"), ("Mon 13:30", "GM"),  # 2 h later, one level further up
+    ], told
+
+
+async def test_a_band_corrected_to_a_shorter_window_tells_every_level_of_the_breach_once(database, database_url, clock):
+    """Over 1000 km (72 h), 50 % reminder at 36 h (Tue 21:30); at 40 h (Wed 01:30) the dispatcher
+    corrects it to ≤ 300 km (24 h): 16 h overdue. Every level the skipped points would have told
+    hears once (in the morning: the clock is not urgent), then the repeats go on at the top."""
+    async with database.uow() as uow:
+        dispatcher, request = await _accepted_far_job(uow, clock)
+        number, request_id = request.number, request.id
+        await uow.commit()
+    bot = RecordingBot(clock)
+    scheduler = Scheduler(database_url, clock, bot)
+    fix_at = START + timedelta(hours=40)
+    try:
+        while clock.now() <= START + timedelta(hours=50):
+            if clock.now() == fix_at:
+                async with database.uow() as uow:
+                    await dispatch.set_distance(uow, await uow.users.get(dispatcher.id), request_id, "up_to_300_km",
+                                                POLICY.deadlines.arrival_bands, clock.now())
+                    await uow.commit()
+            await scheduler.sweep()
+            clock.advance(STEP)
+    finally:
+        await scheduler.close()
+    told = sorted((_local(m.at), NAMES[m.chat_id]) for m in bot.sent if number in m.text and "on-site arrival" in m.text)
+    assert told == [
+        ("Tue 21:30", "E"),  # 50 % of 72 h
+        ("Wed 08:00", "D1"), ("Wed 08:00", "D2"), ("Wed 08:00", "E"), ("Wed 08:00", "GM"), ("Wed 08:00", "SM"),
+        ("Wed 09:30", "E"), ("Wed 09:30", "GM"), ("Wed 11:30", "E"), ("Wed 11:30", "GM"),
+    ], told
+
+
+async def test_switching_to_the_province_table_keeps_the_window_of_a_job_given_a_distance_band(database_url, clock, tmp_path):
+    """Over 1000 km (72 h) since Monday 09:30; on Tuesday 15:30 the bot restarts with the province
+    table, which has no distance bands: the job keeps its 72 h, so nobody hears of a breach."""
+    province = _changed_policy(tmp_path, 'onsite_arrival_table = "distance"', 'onsite_arrival_table = "province"')
+    bot = RecordingBot(clock)
+    scheduler = Scheduler(database_url, clock, bot)
+    await scheduler.start()
+    async with scheduler.db.uow() as uow:
+        _, request = await _accepted_far_job(uow, clock)
+        number, request_id = request.number, request.id
+        await uow.commit()
+    try:
+        while clock.now() < START + timedelta(hours=30):
+            await scheduler.sweep()
+            clock.advance(STEP)
+        await scheduler.close()
+        before = len(bot.sent)
+        scheduler = Scheduler(database_url, clock, bot, province)
+        await scheduler.start()
+        await scheduler.sweep()
+        async with scheduler.db.uow() as uow:
+            arrival = next(c for c in await uow.requests.clocks(request_id) if c.kind == "onsite_arrival")
+            window, due = arrival.window_seconds, arrival.due_at
+            band = (await uow.requests.get(request_id)).distance_band
+    finally:
+        await scheduler.close()
+    assert band == "over_1000_km"
+    assert (window, due) == (72 * 3600, START + timedelta(hours=72))
+    assert [m for m in bot.sent[before:] if number in m.text] == []
+
+
+async def test_dropping_a_reminder_share_at_restart_still_announces_the_breach_to_the_service_manager(database_url, clock, tmp_path):
+    """Reminders at 50 % and 80 %; the 80 % one went out at 12:50. The bot restarts at 13:00 with
+    reminders at 50 % only: the clock's two handled points now read "breach told", but the
+    breach at 13:30 still reaches the service manager."""
+    one_share = _changed_policy(tmp_path, "before = [0.5, 0.8]", "before = [0.5]")
+    bot = RecordingBot(clock)
+    scheduler = Scheduler(database_url, clock, bot)
+    await scheduler.start()
+    async with scheduler.db.uow() as uow:
+        _, _, user, customer = await _desk(uow, clock)
+        number = (await _request(uow, user, customer, clock)).number  # Mon 09:30, never contacted
+        await uow.commit()
+    try:
+        while clock.now() < START + timedelta(hours=3, minutes=30):
+            await scheduler.sweep()
+            clock.advance(STEP)
+        await scheduler.close()
+        scheduler = Scheduler(database_url, clock, bot, one_share)  # Mon 13:00
+        await scheduler.start()
+        while clock.now() <= START + timedelta(hours=6, minutes=30):
+            await scheduler.sweep()
+            clock.advance(STEP)
+    finally:
+        await scheduler.close()
+    told = sorted((_local(m.at), NAMES[m.chat_id]) for m in bot.sent if number in m.text)
+    assert told == sorted([
+        ("Mon 11:30", "D1"), ("Mon 11:30", "D2"), ("Mon 12:50", "D1"), ("Mon 12:50", "D2"),
+        ("Mon 13:30", "D1"), ("Mon 13:30", "D2"), ("Mon 13:30", "SM"),
+        ("Mon 15:30", "D1"), ("Mon 15:30", "D2"), ("Mon 15:30", "GM"),
+    ]), told

@@ -8,13 +8,15 @@ same arithmetic.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.policy import ClockRule, Policy
+from bot.policy import ClockRule, Policy, ReminderPolicy
 from bot.services.dispatch import effective_warranty
 from bot.worktime import WorkCalendar
 from storage.db import UnitOfWork
@@ -23,6 +25,9 @@ from storage.models import ServiceRequest, SlaClock
 MET, BREACHED = "met", "breached"
 CLOSED_STATUSES = ("closed", "cancelled")
 POLICY_STATE = "clock_policy"
+# The reminder shares the rows' alert points count in (point 2 is the breach with two shares, the
+# first repeat with one): a policy file that changes them must not turn a breach into "told".
+SHARES_STATE = "clock_policy_shares"
 RESUMED_AFTER_WAIT = "customer"  # the reason recorded for the time a resumed clock stood stopped
 
 
@@ -204,12 +209,16 @@ def counted(calendar: WorkCalendar, start: datetime, pauses: Sequence[Pause], un
 def reminder_point(policy: Policy, calendar: WorkCalendar, clock: SlaClock, point: int) -> datetime | None:
     """When reminder point `point` falls: first the shares of the window before the deadline,
     then the deadline itself, then a repeat every `repeat_after_breach`."""
-    before = policy.reminders.before
+    return _point_at(policy.reminders, calendar, clock, point)
+
+
+def _point_at(reminders: ReminderPolicy, calendar: WorkCalendar, clock: SlaClock, point: int) -> datetime | None:
+    before = reminders.before
     if point < len(before):
         return instant_of(calendar, clock.started_at, stored_pauses(clock), timedelta(seconds=clock.window_seconds * before[point]))
     if clock.due_at is None:
         return None
-    return clock.due_at + (point - len(before)) * policy.reminders.repeat_after_breach
+    return clock.due_at + (point - len(before)) * reminders.repeat_after_breach
 
 
 def stored_pauses(clock: SlaClock) -> tuple[Pause, ...]:
@@ -219,13 +228,19 @@ def stored_pauses(clock: SlaClock) -> tuple[Pause, ...]:
     )
 
 
-def apply(policy: Policy, calendar: WorkCalendar, row: SlaClock, clock: DerivedClock) -> None:
-    """Write a derived clock onto its row: due time, pause, outcome and next reminder."""
+def apply(policy: Policy, calendar: WorkCalendar, row: SlaClock, clock: DerivedClock,
+          counted_in: tuple[float, ...] | None = None) -> None:
+    """Write a derived clock onto its row: due time, pause, outcome and next reminder.
+    `counted_in`: the reminder shares the row's alert point counts in, when the policy file
+    changed them since it was handled (None: the policy's own)."""
     if row.started_at != clock.started_at:
         row.alert_point = 0  # a new cycle of a repeating clock: its reminders start over
     old_due = row.due_at
-    # When the reminders handled so far were due, by the schedule they were handled by.
-    handled_until = reminder_point(policy, calendar, row, row.alert_point - 1) if row.alert_point and old_due is not None else None
+    handled = policy.reminders if counted_in is None else replace(policy.reminders, before=counted_in)
+    # When the reminders handled so far were due, by the schedule they were handled by, and how
+    # many levels above the first the chain has been told (none before the breach).
+    handled_until = _point_at(handled, calendar, row, row.alert_point - 1) if row.alert_point and old_due is not None else None
+    levels_told = min(max(0, (row.alert_point or 0) - len(handled.before)), len(clock.rule.escalation) - 1)
     row.started_at = clock.started_at
     row.window_seconds = int(clock.window.total_seconds())
     row.pauses = [[p.start.isoformat(), p.end.isoformat() if p.end else None, p.wait] for p in clock.pauses]
@@ -249,10 +264,12 @@ def apply(policy: Policy, calendar: WorkCalendar, row: SlaClock, clock: DerivedC
     row.earlier_breach = any(_lateness(calendar, cycle) > timedelta(0) for cycle in clock.earlier)
     if row.alert_point is None:
         row.alert_point = 0
-    elif handled_until is not None and row.due_at is not None and row.due_at != old_due and clock.stopped_at is None:
-        # The deadline moved (a distance band set late, say): the reminders of the new schedule
-        # that fall after those already handled are still to come, the breach among them.
-        row.alert_point = _first_point_after(policy, calendar, row, handled_until)
+    elif handled_until is not None and row.due_at is not None and (row.due_at != old_due or counted_in is not None) and clock.stopped_at is None:
+        # The deadline moved (a distance band set late or corrected, a window changed in the policy
+        # file): the reminders of the new schedule that fall after those already handled are still
+        # to come. A level of the chain not told yet is never skipped, even when the new breach is
+        # long past: the next sweep tells every level up to the latest point due, once.
+        row.alert_point = min(_first_point_after(policy, calendar, row, handled_until), len(policy.reminders.before) + levels_told)
     row.next_alert_at = None if clock.stopped_at or open_pause else reminder_point(policy, calendar, row, row.alert_point)
 
 
@@ -284,9 +301,9 @@ class ClockKeeper:
         self.warranty_kinds = frozenset(kind for rule in warranty_rules for kind in rule.kinds)
         self.warranty_starts = frozenset(action for rule in warranty_rules for action in rule.starts_on)
         self.calendar = policy.calendar.calendar(tz)
-        self.fingerprint = hashlib.sha256(repr((
+        self.fingerprint = hashlib.sha256(json.dumps(_plain((
             policy.deadlines, policy.clocks, policy.reminders, policy.calendar, str(tz),
-        )).encode()).hexdigest()[:32]
+        ))).encode()).hexdigest()[:32]
 
     async def __call__(self, uow: UnitOfWork, request_ids: set[int]) -> None:
         # Each request is locked (in id order) before its events and clock rows are read: two
@@ -297,7 +314,7 @@ class ClockKeeper:
             if request is not None:
                 await self.sync(uow, request)
 
-    async def sync(self, uow: UnitOfWork, request: ServiceRequest) -> list[SlaClock]:
+    async def sync(self, uow: UnitOfWork, request: ServiceRequest, counted_in: tuple[float, ...] | None = None) -> list[SlaClock]:
         events = [(event.action, event.created_at, (event.details or {}).get("approval_id"))
                   for event in await uow.requests.events(request.id, include_internal=True)]
         due_from = None
@@ -318,7 +335,7 @@ class ClockKeeper:
             if row is None:
                 row = SlaClock(request_id=request.id, kind=kind, started_at=clock.started_at, alert_point=0, pauses=[])
                 uow.session.add(row)
-            apply(self.policy, self.calendar, row, clock)
+            apply(self.policy, self.calendar, row, clock, counted_in)
             result.append(row)
         await uow.session.flush()
         return result
@@ -327,10 +344,37 @@ class ClockKeeper:
         """After the policy file (or time zone) changed, recompute every open request's clocks once."""
         if await uow.app_state.get(POLICY_STATE) == self.fingerprint:
             return 0
+        shares = _shares_text(self.policy.reminders.before)
+        stored = await uow.app_state.get(SHARES_STATE)
+        counted_in = None if stored in (None, shares) else tuple(json.loads(stored))
         count, after = 0, 0
         while ids := await uow.clocks.open_request_ids(CLOSED_STATUSES, after, batch):
             for request_id in ids:
-                await self.sync(uow, await uow.requests.get(request_id))
+                await self.sync(uow, await uow.requests.get(request_id), counted_in)
             count, after = count + len(ids), ids[-1]
         await uow.app_state.set(POLICY_STATE, self.fingerprint)
+        await uow.app_state.set(SHARES_STATE, shares)
         return count
+
+
+def _shares_text(before: tuple[float, ...]) -> str:
+    """The reminder shares as stored (4 decimals: a few seconds of a window; short enough for app_state)."""
+    return json.dumps([round(share, 4) for share in before], separators=(",", ":"))
+
+
+def _plain(value: object) -> object:
+    """Policy values as JSON, the same in every process: a set's order follows the string hash
+    seed, which differs per process, so sets are sorted (repr() would differ at every start)."""
+    if dataclasses.is_dataclass(value):
+        return {field.name: _plain(getattr(value, field.name)) for field in dataclasses.fields(value)}
+    if isinstance(value, (set, frozenset)):
+        return sorted((_plain(item) for item in value), key=repr)
+    if isinstance(value, dict):
+        return [[_plain(key), _plain(item)] for key, item in value.items()]  # in order: a table's first band is the default
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    return value

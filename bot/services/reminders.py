@@ -136,10 +136,13 @@ class Planner:
                 steps.update(dict.fromkeys(chain_steps(rule, point, before)))
             steps.update(dict.fromkeys(chain_steps(rule, latest, before)))
             not_before = self.staff_time(now, urgent=rule.urgent and latest >= before)
+            # The due time too: after the deadline moved, a point is a new reminder; and when the
+            # point falls: after the policy's shares changed, point 1 may be the breach, not 80 %.
+            falls_at = reminder_point(self.policy, self.keeper.calendar, clock, latest)
             for user in await recipients(uow, request, rule, tuple(steps), await cannot_act(uow, self.policy, request, rule)):
                 await uow.outbox.add_once(OutboxMessage(
-                    # the due time too: after the deadline moved, a point is a new reminder
-                    key=f"clock:{clock.id}:{int(clock.started_at.timestamp())}:{int(clock.due_at.timestamp()) if clock.due_at else 0}:{latest}:{user.id}",
+                    key=f"clock:{clock.id}:{int(clock.started_at.timestamp())}:{int(clock.due_at.timestamp()) if clock.due_at else 0}"
+                        f":{latest}:{int(falls_at.timestamp())}:{user.id}",
                     user_id=user.id, kind=DEADLINE,
                     payload={"clock_id": clock.id, "point": latest}, not_before=not_before, created_at=now,
                 ))
@@ -197,7 +200,7 @@ async def overdue(uow: UnitOfWork, actor: User, keeper: ClockKeeper, now: dateti
     policy = keeper.policy
     share = policy.reminders.before[-1] if policy.reminders.before else AT_RISK_SHARE_DEFAULT
     longest = max(
-        [policy.deadlines.window(rule.name, band) for rule in policy.clocks.rules for band in policy.deadlines.arrival_bands]
+        [policy.deadlines.window(rule.name, band) for rule in policy.clocks.rules for band in policy.deadlines.known_arrival_bands]
     )
     horizon = keeper.calendar.add(now, longest * (1 - share))  # nothing due later can be at risk yet
     entries = []

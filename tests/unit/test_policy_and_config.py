@@ -1,5 +1,9 @@
+import os
+import subprocess
+import sys
 import tomllib
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -45,6 +49,7 @@ def test_the_province_table_replaces_the_distance_bands():
     ({"first_contcat_hours": 4}, "deadlines.first_contcat_hours"),
     ({"onsite_arrival_hours": {"up_to_300_km": 24, "up_to_1000_km": 48}}, "deadlines.onsite_arrival_hours.over_1000_km"),
     ({"onsite_arrival_table": "by_car"}, "deadlines.onsite_arrival_table"),
+    ({"onsite_arrival_table": ["province"]}, "deadlines.onsite_arrival_table"),
     ({"first_contact_hours": float("nan")}, "deadlines.first_contact_hours"),
     ({"repair_completed_days": float("inf")}, "deadlines.repair_completed_days"),
     ({"first_contact_hours": 1e12}, "deadlines.first_contact_hours"),
@@ -78,6 +83,20 @@ def test_a_bad_policy_names_the_key(changes, key):
     ("calendar", {"holidays": ["October 1st"]}, "calendar.holidays"),
     ("calendar", {"working_hours": "18:00-09:00"}, "calendar.working_hours"),
     ("waits", {"approval": {"begins_on": ["approval_requested"], "ends_on": ["approval_decided"], "stacks": "yes"}}, "waits.approval.stacks"),
+    ("reminders", {"repeat_after_breach_hours": 1e-10}, "reminders.repeat_after_breach_hours"),  # rounds to no time at all
+    ("reminders", {"before": [share / 25 for share in range(1, 25)]}, "reminders.before"),  # more than anyone reads
+    # day and month counts beyond a century would overflow a date at the first use
+    ("follow_ups", {"first_by_days": 7_000_000}, "follow_ups.first_by_days"),
+    ("follow_ups", {"second_after_days": 7_000_000}, "follow_ups.second_after_days"),
+    ("follow_ups", {"second_window_days": 7_000_000}, "follow_ups.second_window_days"),
+    ("returns", {"exchange_days": 7_000_000}, "returns.exchange_days"),
+    ("returns", {"free_repair_months": 1_000_000}, "returns.free_repair_months"),
+    ("maintenance", {"remind_days_before": 7_000_000}, "maintenance.remind_days_before"),
+    ("closing", {"repeat_within_days": 1_000_000}, "closing.repeat_within_days"),
+    ("deadlines", {"repair_completed_days": 1_000_000}, "deadlines.repair_completed_days"),
+    ("dispatch", {"engineer_capacity": 10 ** 30}, "dispatch.engineer_capacity"),
+    ("returns", {"unused_shipping": ["customer"]}, "returns.unused_shipping"),
+    ("calendar", {"mode": ["working"]}, "calendar.mode"),
 ])
 def test_a_bad_clock_setting_names_the_key(section, change, key):
     data = _policy_data()
@@ -85,6 +104,26 @@ def test_a_bad_clock_setting_names_the_key(section, change, key):
     with pytest.raises(PolicyError) as error:
         parse_policy(data)
     assert error.value.key == key
+
+
+def test_an_approval_kind_must_be_a_name():
+    data = _policy_data()
+    data["approvals"]["rules"][0]["kind"] = ["waiver"]
+    with pytest.raises(PolicyError) as error:
+        parse_policy(data)
+    assert error.value.key == "approvals.rules[0].kind"
+
+
+def test_a_policy_value_of_the_wrong_type_stops_start_up_with_one_line_naming_the_key(tmp_path, capsys):
+    from bot.__main__ import EXIT_BAD_SETTINGS, run
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text(DEFAULT_POLICY_FILE.read_text(encoding="utf-8").replace(
+        'onsite_arrival_table = "distance"', 'onsite_arrival_table = ["province"]'), encoding="utf-8")
+    settings = load_settings({"BOT_TOKEN": TOKEN, "POLICY_FILE": str(policy), "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'desk.sqlite3'}"})
+    assert run(settings) == EXIT_BAD_SETTINGS  # what `python -m bot` does first
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "servicedesk: policy key deadlines.onsite_arrival_table: must be one of distance, province, got ['province']"]
 
 
 def test_an_approval_amount_must_be_a_finite_number():
@@ -141,3 +180,30 @@ def test_a_bad_setting_is_named(env, setting):
     with pytest.raises(ConfigError) as error:
         load_settings(env)
     assert error.value.setting == setting
+
+
+def test_a_band_from_the_table_not_in_use_keeps_its_window():
+    """Requests given a band before the admin switched tables keep their window; new triage offers
+    only the table in use, and a request without a band gets that table's shortest window."""
+    province = parse_policy(_policy_data(onsite_arrival_table="province")).deadlines
+    assert province.window("onsite_arrival", "over_1000_km") == timedelta(hours=72)
+    assert province.window("onsite_arrival", "up_to_300_km") == timedelta(hours=24)
+    assert province.window("onsite_arrival", None) == timedelta(hours=8)
+    distance = parse_policy(_policy_data()).deadlines
+    assert distance.window("onsite_arrival", "in_province") == timedelta(hours=8)
+    assert distance.arrival_bands == ("up_to_300_km", "up_to_1000_km", "over_1000_km")
+
+
+def _fingerprint_in_a_new_process(hash_seed: str) -> str:
+    code = ("from zoneinfo import ZoneInfo; from bot.config import DEFAULT_POLICY_FILE; from bot.policy import load_policy; "
+            "from bot.services.clocks import ClockKeeper; "
+            "print(ClockKeeper(load_policy(DEFAULT_POLICY_FILE), ZoneInfo('Asia/Shanghai')).fingerprint)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[2], env={**os.environ, "PYTHONHASHSEED": hash_seed})
+    return done.stdout.strip()
+
+
+def test_the_same_policy_file_has_the_same_fingerprint_in_every_process():
+    """Every process (each restart, each webhook worker) must agree, or each start recomputes every open clock."""
+    first, second = _fingerprint_in_a_new_process("1"), _fingerprint_in_a_new_process("2")
+    assert first and first == second
