@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 from telegram import (
     Bot,
+    BotCommandScopeChat,
     ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -245,6 +246,38 @@ async def test_unknown_chat_and_blocked_user(bot: Bot, alice: FakeUser, fake: Fa
     fake.assert_no_rejections(allow=lambda r: r.error_code == 403 or r.params.get("chat_id") == 999)
 
 
+async def test_a_user_who_never_opened_the_bot_is_no_chat_until_they_write(
+    bot: Bot, fake: FakeTelegram
+) -> None:
+    """Telegram knows a private chat only once its user has written to the bot (or pressed /start,
+    or a button): before that every call aimed at it, a command menu for it too, is "chat not found"."""
+    bob = fake.add_user(2002, "Bob", started=False)
+    menu = [("jobs", "My jobs")]
+    for call in (
+        bot.send_message(bob.id, "hi"),
+        bot.send_chat_action(bob.id, "typing"),
+        bot.get_chat(bob.id),
+        bot.set_chat_menu_button(bob.id),
+        bot.set_my_commands(menu, scope=BotCommandScopeChat(bob.id)),
+        bot.get_my_commands(scope=BotCommandScopeChat(bob.id)),
+        bot.delete_my_commands(scope=BotCommandScopeChat(bob.id)),
+    ):
+        assert await rejected(call) == (BadRequest, "Chat not found")
+    assert bob.messages == [] and fake.commands == {}
+
+    await bob.send_text("/start", wait=False)  # opening the bot makes the chat
+    await bot.send_message(bob.id, "welcome")
+    assert await bot.set_my_commands(menu, scope=BotCommandScopeChat(bob.id))
+    assert [c.command for c in await bot.get_my_commands(scope=BotCommandScopeChat(bob.id))] == ["jobs"]
+    assert [m.text for m in bob.messages] == ["welcome"]
+
+
+async def test_a_button_press_also_opens_the_chat(bot: Bot, fake: FakeTelegram) -> None:
+    carol = fake.add_user(2003, "Carol", started=False)
+    await carol.press_data("stale:1", wait=False)  # e.g. a button of a message forwarded to her
+    assert await bot.send_message(carol.id, "hello")
+
+
 async def test_edit_rules(bot: Bot, alice: FakeUser, fake: FakeTelegram) -> None:
     markup = keyboard(InlineKeyboardButton("A", callback_data="a"))
     sent = await bot.send_message(alice.id, "<b>v1</b>", parse_mode="HTML", reply_markup=markup)
@@ -355,6 +388,14 @@ async def test_uploaded_files_can_be_fetched_back(bot: Bot, alice: FakeUser) -> 
     assert await rejected(bot.get_file("nope")) == (BadRequest, "Invalid file_id")
 
 
+async def test_bots_download_files_of_up_to_20_mb(bot: Bot, alice: FakeUser) -> None:
+    limit = 20 * 1024 * 1024
+    fits = await alice.send_document("scan.pdf", data=b"x" * limit, wait=False)
+    too_big = await alice.send_document("video.zip", data=b"x" * (limit + 1), wait=False)
+    assert (await bot.get_file(fits)).file_size == limit
+    assert await rejected(bot.get_file(too_big)) == (BadRequest, "File is too big")
+
+
 async def test_media_group_rules(bot: Bot, alice: FakeUser, fake: FakeTelegram) -> None:
     photo_id = await alice.send_photo(wait=False)
     album = [
@@ -416,6 +457,33 @@ async def test_location_chat_action_and_reply_keyboards(
     assert fake.rejections[-1].description == "Bad Request: wrong parameter action in request"
 
 
+async def test_a_reply_button_asking_for_two_things_asks_for_the_first_only(
+    bot: Bot, alice: FakeUser, fake: FakeTelegram
+) -> None:
+    """A KeyboardButton may request one thing. Telegram's server does not refuse a second one: it
+    keeps the first in its own order (contact, location, poll, web app, users, chat) and the user's
+    app shows that button, so a bot asking for a location that way gets a phone number."""
+    asks_both = KeyboardButton("📍 Send my location", request_contact=True, request_location=True)
+    web_and_location = {"text": "Map", "web_app": {"url": "https://x.test"}, "request_location": True}
+    await bot.send_message(
+        alice.id, "Where are you?", reply_markup=ReplyKeyboardMarkup([[asks_both], [web_and_location]])
+    )
+    assert alice.reply_keyboard == [
+        [{"text": "📍 Send my location", "request_contact": True}],
+        [{"text": "Map", "request_location": True}],
+    ]
+    one_thing = KeyboardButton("📍 Send my location", request_contact=False, request_location=True)
+    any_poll = {"text": "Vote", "request_poll": {}, "request_chat": {"request_id": 1}}
+    await bot.send_message(
+        alice.id, "Where are you?", reply_markup=ReplyKeyboardMarkup([[one_thing], [any_poll]])
+    )
+    assert alice.reply_keyboard == [
+        [{"text": "📍 Send my location", "request_contact": False, "request_location": True}],
+        [{"text": "Vote", "request_poll": {}}],
+    ]
+    fake.assert_no_rejections()
+
+
 async def test_commands_menu_chat_and_lifecycle_methods(
     bot: Bot, alice: FakeUser, fake: FakeTelegram
 ) -> None:
@@ -432,6 +500,28 @@ async def test_commands_menu_chat_and_lifecycle_methods(
     assert (chat.id, chat.first_name) == (alice.id, "Alice")
     assert await bot.delete_webhook() and (await bot.get_webhook_info()).url == ""
     assert await bot.log_out() and await bot.close()
+
+
+async def test_command_menus_are_per_two_letter_language_and_known_chat(
+    bot: Bot, alice: FakeUser, fake: FakeTelegram
+) -> None:
+    assert await bot.set_my_commands([("my", "我的请求")], language_code="zh")
+    for code in ("zh-hans", "zh_Hans", "ZH", "eng", "e"):
+        assert await rejected(bot.set_my_commands([("my", "x")], language_code=code)) == (
+            BadRequest,
+            "Invalid language code specified",
+        )
+    await rejected(bot.get_my_commands(language_code="zh-hans"))
+    await rejected(bot.delete_my_commands(language_code="zh-hans"))
+    assert fake.rejections[-1].description == "Bad Request: invalid language code specified"
+    assert [c.description for c in await bot.get_my_commands(language_code="zh")] == ["我的请求"]
+
+    assert await bot.set_my_commands([("my", "Mine")], scope=BotCommandScopeChat(alice.id))
+    for call in (
+        bot.set_my_commands([("my", "Mine")], scope=BotCommandScopeChat(999)),
+        bot.delete_my_commands(scope=BotCommandScopeChat(999)),
+    ):
+        assert await rejected(call) == (BadRequest, "Chat not found")
 
 
 # --- HTTP-level behaviour ------------------------------------------------------------

@@ -136,6 +136,7 @@ async def test_a_desk_with_more_than_100_staff_pages_its_list(fake, desk):
     now = desk.clock.now()
     async with desk.db.uow() as uow:
         for i in range(105):
+            fake.add_user(user_id=70000 + i, first_name=f"Eng{i:03d}")  # staff have written to the bot (their invite)
             await uow.users.add(User(telegram_id=70000 + i, first_name=f"Eng{i:03d}", language="en", created_at=now,
                                      is_active=i >= 3, roles=[UserRole(role="engineer")]))  # Eng000–002 deactivated
         await uow.commit()

@@ -21,12 +21,14 @@ from .polling import DEFAULT_UPDATE_TYPES
 from .records import SentMessage
 from .validation import (
     CHAT_ACTIONS,
+    MAX_DOWNLOAD,
     ApiError,
     FormattedText,
     bad_request,
     check_callback_answer_text,
     check_caption,
     check_commands,
+    check_language_code,
     check_location,
     check_message_text,
     check_reply_markup,
@@ -89,10 +91,14 @@ class Call:
         return self.params[name]
 
     def chat(self, name: str = "chat_id") -> FakeUser:
-        """The private chat named by `name`; only users created with add_user exist."""
-        chat_id = self.require(name)
+        """The private chat named by the parameter `name`."""
+        return self.private_chat(self.require(name))
+
+    def private_chat(self, chat_id: Any) -> FakeUser:
+        """Telegram knows a private chat once its user has opened the bot (add_user's `started`):
+        a user who never wrote to it, or one the fake does not know at all, is "chat not found"."""
         user = self.fake.users.get(chat_id) if isinstance(chat_id, int) else None
-        if user is None:
+        if user is None or not user.started:
             raise bad_request("chat not found")
         return user
 
@@ -315,7 +321,11 @@ async def get_webhook_info(call: Call) -> dict:
 
 
 def _commands_key(call: Call) -> tuple[str, str]:
+    """Which menu a *MyCommands call is about: its scope's chat must exist, its language be valid."""
     scope = call.get("scope") or {"type": "default"}
+    if isinstance(scope, dict) and "chat_id" in scope:  # chat, chat_administrators, chat_member
+        call.private_chat(scope["chat_id"])
+    check_language_code(call.get("language_code"))
     return json.dumps(scope, sort_keys=True), call.get("language_code") or ""
 
 
@@ -377,6 +387,8 @@ async def get_file(call: Call) -> dict:
     record = call.fake.files.get(call.require("file_id"))
     if record is None:
         raise bad_request("invalid file_id")
+    if record.file_size > MAX_DOWNLOAD:
+        raise bad_request("file is too big")
     return record.file_object()
 
 

@@ -215,7 +215,10 @@ class FakeTelegram:
         language_code: str | None = "en",
         username: str | None = None,
         last_name: str | None = None,
+        started: bool = True,
     ) -> FakeUser:
+        """A Telegram user in a private chat with the bot. started=False: they have not opened the
+        bot yet, so Telegram answers "chat not found" to anything aimed at them until they write."""
         if user_id in self.users:
             raise ValueError(f"user {user_id} already exists")
         user = FakeUser(
@@ -225,6 +228,7 @@ class FakeTelegram:
             language_code=language_code,
             username=username,
             last_name=last_name,
+            started=started,
         )
         self.users[user_id] = user
         return user

@@ -33,6 +33,7 @@ class FakeUser:
         language_code: str | None = "en",
         username: str | None = None,
         last_name: str | None = None,
+        started: bool = True,
     ) -> None:
         self._fake = fake
         self.id = user_id
@@ -41,6 +42,8 @@ class FakeUser:
         self.username = username
         self.language_code = language_code
         self.blocked = False
+        # Has opened the bot: until then Telegram knows no chat with them (see methods.Call.private_chat).
+        self.started = started
         self.messages: list[SentMessage] = []
         self.callback_answers: list[tuple[str, str | None, bool]] = []
         self.chat_actions: list[str] = []
@@ -125,6 +128,7 @@ class FakeUser:
 
     async def _act(self, kind: str, payload: dict, wait: bool) -> int | None:
         self._action_mark = self._fake.current_seq
+        self.started = True  # writing, a command or a button press opens the chat
         update_id = self._fake.updates.push(kind, payload)
         if update_id is not None:
             self.update_ids.append(update_id)

@@ -20,6 +20,7 @@ MAX_CAPTION = 1024
 MAX_CALLBACK_DATA = 64
 MAX_CALLBACK_ANSWER = 200
 MAX_BUTTONS = 100
+MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile: bots download files of up to 20 MB
 
 INLINE_ACTIONS = (
     "url",
@@ -32,6 +33,17 @@ INLINE_ACTIONS = (
     "copy_text",
     "callback_game",
     "pay",
+)
+# What a KeyboardButton may request, in the order Telegram's server looks for them: it keeps
+# the first one present and ignores the others (the reference allows one; nothing refuses two).
+KEYBOARD_REQUESTS = (
+    ("request_contact", "request_phone_number"),
+    ("request_location",),
+    ("request_poll",),
+    ("web_app",),
+    ("request_users", "request_user"),
+    ("request_chat",),
+    ("request_managed_bot",),
 )
 CHAT_ACTIONS = {
     "typing",
@@ -47,6 +59,7 @@ CHAT_ACTIONS = {
     "upload_video_note",
 }
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
+_LANGUAGE_CODE_RE = re.compile(r"[a-z]{2}")  # ISO 639-1, as TDLib's validate_bot_language_code
 _URL_RE = re.compile(r"^(https?|tg)://[^\s]+$", re.IGNORECASE)
 
 
@@ -176,8 +189,18 @@ def check_reply_keyboard(rows: Any) -> list[list[dict]]:
         buttons = [b if isinstance(b, dict) else {"text": str(b)} for b in row]
         if any(not str(b.get("text", "")).strip() for b in buttons):
             raise bad_request("BUTTON_TEXT_INVALID")
-        normalised.append(buttons)
+        normalised.append([_first_request_only(b) for b in buttons])
     return normalised
+
+
+def _first_request_only(button: dict) -> dict:
+    """The button as the user's app gets it: one request at most (see KEYBOARD_REQUESTS)."""
+    for position, names in enumerate(KEYBOARD_REQUESTS):
+        # request_contact: false asks for nothing; request_poll: {} asks for a poll of any kind
+        if any(button.get(name) not in (None, False) for name in names):
+            ignored = {name for later in KEYBOARD_REQUESTS[position + 1 :] for name in later}
+            return {key: value for key, value in button.items() if key not in ignored}
+    return button
 
 
 # --- other rules ----------------------------------------------------------------
@@ -194,6 +217,12 @@ def check_commands(commands: Any) -> list[dict]:
         if not 1 <= len(str(command.get("description", "")).strip()) <= 256:
             raise bad_request("BOT_COMMAND_DESCRIPTION_INVALID")
     return commands
+
+
+def check_language_code(code: Any) -> None:
+    """Command menus are kept per language: empty (everybody else) or a two-letter code."""
+    if code not in (None, "") and not _LANGUAGE_CODE_RE.fullmatch(str(code)):
+        raise bad_request("invalid language code specified")
 
 
 def check_location(latitude: Any, longitude: Any) -> tuple[float, float]:
