@@ -25,6 +25,8 @@ async def cmd_start(turn: Turn) -> None:
         return
     staff = users.is_staff(turn.user)
     await turn.reply(views.greeting(turn._, turn.user.first_name, staff=staff, roles=turn.user.role_names))
+    if staff:  # Telegram refused it at start-up to a bootstrap admin who had never written (no chat yet)
+        await menus.apply_for(turn.bot, turn.user, turn._)
     draft = await dialogs.current(turn.uow, turn.user.id)
     if draft is not None and draft.kind == requests.COMMENT_DIALOG:
         # Starting over ends comment mode (what was sent is kept): the next message must not

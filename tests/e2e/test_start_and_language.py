@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import re
 
-from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
+from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID, Desk
 from tests.e2e.helpers import accepted_job, assign, enrol, file_request, onboard, t
 
 
 def _chat_menu(fake, telegram_id: int) -> list[dict] | None:
-    """The commands last set for this person's own chat, or None when none was."""
-    calls = [c for c in fake.calls("setMyCommands") if (c.params.get("scope") or {}).get("chat_id") == telegram_id]
+    """The commands last set for this person's own chat (Telegram took them), or None when none was."""
+    calls = [c for c in fake.calls("setMyCommands")
+             if c.error_code is None and (c.params.get("scope") or {}).get("chat_id") == telegram_id]
     return calls[-1].params["commands"] if calls else None
 
 
@@ -80,6 +81,24 @@ async def test_a_bootstrap_admins_menu_follows_their_telegram_language_once_they
     calls = len(fake.calls("setMyCommands"))
     await wang.send_text("/help")
     assert len(fake.calls("setMyCommands")) == calls  # set once, not on every update
+
+
+async def test_a_bootstrap_admin_gets_the_staff_menu_once_they_write(fake, database_url, clock):
+    """At the first start Telegram refuses the menu of an admin who never wrote to the bot (no chat
+    yet); their Telegram speaks the default language, so no language change sets it later: /start does."""
+    dora = fake.add_user(user_id=DISPATCHER_ID, first_name="Dora", language_code="en", started=False)
+    desk = Desk(fake, database_url, clock, frozenset({DISPATCHER_ID}))
+    await desk.start()
+    try:
+        assert any(r.method == "setMyCommands" and "chat not found" in r.description for r in fake.rejections)
+        await dora.send_text("/start")
+        calls = len(fake.calls("setMyCommands"))
+        await dora.send_text("/help")
+        assert len(fake.calls("setMyCommands")) == calls  # set by /start, not on every update
+        assert {"invite", "staff", "queue"} <= {c["command"] for c in _chat_menu(fake, DISPATCHER_ID) or []}
+    finally:
+        await desk.stop()
+        await desk.db.dispose()
 
 
 async def test_a_phone_typed_with_full_width_digits_is_stored_as_ascii(fake, desk):
