@@ -499,30 +499,38 @@ async def _accepted_far_job(uow, clock):
     return dispatcher, request
 
 
+async def _never_contacted_across_a_restart(database_url, clock, bot, new_policy, restart_at, until) -> str:
+    """A request filed Mon 09:30 and never contacted, swept every 10 minutes under the default
+    policy until `restart_at`, then by a restarted bot with `new_policy` until `until`; its number."""
+    scheduler = Scheduler(database_url, clock, bot)
+    await scheduler.start()
+    async with scheduler.db.uow() as uow:
+        _, _, user, customer = await _desk(uow, clock)
+        number = (await _request(uow, user, customer, clock)).number
+        await uow.commit()
+    try:
+        while clock.now() < restart_at:
+            await scheduler.sweep()
+            clock.advance(STEP)
+        await scheduler.close()
+        scheduler = Scheduler(database_url, clock, bot, new_policy)
+        await scheduler.start()
+        while clock.now() <= until:
+            await scheduler.sweep()
+            clock.advance(STEP)
+    finally:
+        await scheduler.close()
+    return number
+
+
 async def test_a_first_contact_window_shortened_past_its_deadline_tells_the_service_manager_at_the_first_sweep(database_url, clock, tmp_path):
     """Never contacted; the 50 % reminder of the 4 h window went out at 11:30. At 11:40 the bot
     restarts with a 2 h window, due at 11:30: the breach is announced at once, to the service
     manager too, and the next repeat goes on up to the general manager."""
     shorter = _changed_policy(tmp_path, "first_contact_hours = 4", "first_contact_hours = 2")
     bot = RecordingBot(clock)
-    scheduler = Scheduler(database_url, clock, bot)
-    await scheduler.start()
-    async with scheduler.db.uow() as uow:
-        _, _, user, customer = await _desk(uow, clock)
-        number = (await _request(uow, user, customer, clock)).number  # Mon 09:30
-        await uow.commit()
-    try:
-        while clock.now() < START + timedelta(hours=2, minutes=10):
-            await scheduler.sweep()
-            clock.advance(STEP)
-        await scheduler.close()
-        scheduler = Scheduler(database_url, clock, bot, shorter)  # Mon 11:40
-        await scheduler.start()
-        while clock.now() <= START + timedelta(hours=5):
-            await scheduler.sweep()
-            clock.advance(STEP)
-    finally:
-        await scheduler.close()
+    number = await _never_contacted_across_a_restart(database_url, clock, bot, shorter, START + timedelta(hours=2, minutes=10),
+                                                     START + timedelta(hours=5))  # restarted Mon 11:40
     told = sorted((_local(m.at), NAMES[m.chat_id]) for m in bot.sent if number in m.text)
     assert told == [
         ("Mon 11:30", "D1"), ("Mon 11:30", "D2"),  # 50 % of the old 4 h
@@ -598,24 +606,8 @@ async def test_dropping_a_reminder_share_at_restart_still_announces_the_breach_t
     breach at 13:30 still reaches the service manager."""
     one_share = _changed_policy(tmp_path, "before = [0.5, 0.8]", "before = [0.5]")
     bot = RecordingBot(clock)
-    scheduler = Scheduler(database_url, clock, bot)
-    await scheduler.start()
-    async with scheduler.db.uow() as uow:
-        _, _, user, customer = await _desk(uow, clock)
-        number = (await _request(uow, user, customer, clock)).number  # Mon 09:30, never contacted
-        await uow.commit()
-    try:
-        while clock.now() < START + timedelta(hours=3, minutes=30):
-            await scheduler.sweep()
-            clock.advance(STEP)
-        await scheduler.close()
-        scheduler = Scheduler(database_url, clock, bot, one_share)  # Mon 13:00
-        await scheduler.start()
-        while clock.now() <= START + timedelta(hours=6, minutes=30):
-            await scheduler.sweep()
-            clock.advance(STEP)
-    finally:
-        await scheduler.close()
+    number = await _never_contacted_across_a_restart(database_url, clock, bot, one_share, START + timedelta(hours=3, minutes=30),
+                                                     START + timedelta(hours=6, minutes=30))  # restarted Mon 13:00
     told = sorted((_local(m.at), NAMES[m.chat_id]) for m in bot.sent if number in m.text)
     assert told == sorted([
         ("Mon 11:30", "D1"), ("Mon 11:30", "D2"), ("Mon 12:50", "D1"), ("Mon 12:50", "D2"),

@@ -14,7 +14,7 @@ from bot.erasure_views import masked_phone
 from bot.services import erasure
 from storage.models import Approval, AuditEntry, Customer, Draft, JobReport, OutboxMessage, Product, RequestEvent, ServiceRequest, User, UserRole
 from tests.e2e.conftest import DISPATCHER_ID
-from tests.e2e.helpers import TRANSLATORS, assign, enrol, file_request, onboard, t
+from tests.e2e.helpers import TRANSLATORS, assign, enrol, file_request, onboard, report_by_phone, t
 
 ALICE_ID, BOB_ID = 7501, 7502
 ALICE_PHONE, BOB_PHONE = "+8613812345678", "+8613900139000"
@@ -515,15 +515,7 @@ async def test_what_staff_record_about_an_erased_customer_afterwards_can_never_b
     assert "Personal data erased" in dora.last.text
     await ed.send_text("/jobs")
     await ed.press(number)
-    await ed.press("Solved by phone")
-    await ed.send_text("No water")
-    await ed.send_text("Valve closed")
-    await ed.press("Misuse or operating error")
-    await ed.send_text("Told her to open the valve")
-    await ed.press("No parts were used")
-    await ed.send_text("0.5")
-    await ed.send_text("Mrs Alice Wu says her late husband always closed it")
-    await ed.press("Send the report")
+    await report_by_phone(ed, solution="Told her to open the valve", opinion="Mrs Alice Wu says her late husband always closed it")
     async with desk.db.uow() as uow:
         assert await uow.session.scalar(select(JobReport.customer_opinion)) == "Mrs Alice Wu says her late husband always closed it"
     await dora.send_text(f"/erase {number}")
