@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.callbacks import QuoteButton
-from storage.models import Part, Quote
+from storage.models import Quote
 from tests.e2e.conftest import DISPATCHER_ID
 from tests.e2e.helpers import enrol, onboard
-from tests.e2e.test_returns import _ask_return, _sold_to
+from tests.e2e.test_returns import _ask_return, _quoted_paid_return, _sold_to
 from tests.e2e.test_sales import _approve, _sell
 
 ACCEPTED_BY_PHONE, DECLINED_BY_PHONE = "☎️ Accepted by phone", "☎️ Declined by phone"
@@ -141,32 +141,8 @@ async def test_a_phone_answer_to_a_replaced_quote_is_refused(fake, desk):
     fake.assert_no_rejections()
 
 
-async def _inspected_paid_return(fake, desk, alice_id: int):
-    async with desk.db.uow() as uow:
-        uow.session.add(Part(code="QJ-200", name="Impeller", unit="pcs", price=120_000))
-        await uow.commit()
-    dora = fake.users[DISPATCHER_ID]
-    sun = await enrol(fake, dora, 7321, "Sun", "service_manager")
-    wen = await enrol(fake, dora, 7322, "Wen", "warehouse")
-    alice = fake.add_user(user_id=alice_id, first_name="Alice", language_code="en")
-    await onboard(alice)
-    await _sold_to(desk, alice_id, "QJ-2201", days_ago=200)  # past the free-repair window: a paid repair
-    number = await _ask_return(alice, "QJ-2201")
-    await sun.press("✅ Approve", next(m for m in sun.messages if number in (m.text or "") and "✅ Approve" in m.button_texts))
-    tracking = wen.last
-    await wen.press("📦 Product received", tracking)
-    await wen.press("🔍 Inspected", tracking)
-    await dora.press("📂 Open the request", dora.last)
-    await dora.press("🧮 Quote")
-    await dora.press("Parts done ›")
-    await dora.send_text("800")
-    await dora.send_text("0")
-    await dora.press("📤 Send to the customer")
-    return dora, alice, sun, wen, number
-
-
 async def test_the_warehouse_and_service_managers_hear_the_customers_yes_to_a_paid_repair_and_may_repair(fake, desk):
-    dora, alice, sun, wen, number = await _inspected_paid_return(fake, desk, 5021)
+    dora, alice, sun, wen, number, _ = await _quoted_paid_return(fake, desk, 5021)
     wen_seen, sun_seen = len(wen.messages), len(sun.messages)
     await alice.press("✅ Accept", alice.last)
     for tracker, seen in ((wen, wen_seen), (sun, sun_seen)):
@@ -181,7 +157,7 @@ async def test_the_warehouse_and_service_managers_hear_the_customers_yes_to_a_pa
 
 
 async def test_the_trackers_hear_a_no_by_phone_to_a_paid_repair_and_send_the_product_back(fake, desk):
-    dora, alice, sun, wen, number = await _inspected_paid_return(fake, desk, 5022)
+    dora, alice, sun, wen, number, _ = await _quoted_paid_return(fake, desk, 5022)
     wen_seen = len(wen.messages)
     await dora.send_text(number)
     await dora.press(DECLINED_BY_PHONE, dora.last)

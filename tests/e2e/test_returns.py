@@ -336,14 +336,19 @@ async def test_return_chosen_in_new_without_registered_products_is_a_request_for
     fake.assert_no_rejections()
 
 
-async def test_a_declined_paid_repair_goes_back_to_the_customer_unrepaired_from_the_tracking_card(fake, desk):
+async def _quoted_paid_return(fake, desk, alice_id: int):
+    """A return past the free-repair window, approved, received and inspected, and the dispatcher's
+    quote for the paid repair sent to the customer; (dora, alice, sun, wen, number, tracking card)."""
+    async with desk.db.uow() as uow:
+        uow.session.add(Part(code="QJ-200", name="Impeller", unit="pcs", price=120_000))
+        await uow.commit()
     dora = fake.users[DISPATCHER_ID]
-    sun = await enrol(fake, dora, 7331, "Sun", "service_manager")
-    wen = await enrol(fake, dora, 7332, "Wen", "warehouse")
-    alice = fake.add_user(user_id=5031, first_name="Alice", language_code="en")
+    sun = await enrol(fake, dora, 7321, "Sun", "service_manager")
+    wen = await enrol(fake, dora, 7322, "Wen", "warehouse")
+    alice = fake.add_user(user_id=alice_id, first_name="Alice", language_code="en")
     await onboard(alice)
-    await _sold_to(desk, 5031, "QJ-2301", days_ago=200)
-    number = await _ask_return(alice, "QJ-2301")
+    await _sold_to(desk, alice_id, "QJ-2201", days_ago=200)  # past the free-repair window: a paid repair
+    number = await _ask_return(alice, "QJ-2201")
     await sun.press("✅ Approve", next(m for m in sun.messages if number in (m.text or "") and "✅ Approve" in m.button_texts))
     tracking = wen.last
     await wen.press("📦 Product received", tracking)
@@ -354,6 +359,11 @@ async def test_a_declined_paid_repair_goes_back_to_the_customer_unrepaired_from_
     await dora.send_text("800")
     await dora.send_text("0")
     await dora.press("📤 Send to the customer")
+    return dora, alice, sun, wen, number, tracking
+
+
+async def test_a_declined_paid_repair_goes_back_to_the_customer_unrepaired_from_the_tracking_card(fake, desk):
+    dora, alice, sun, wen, number, tracking = await _quoted_paid_return(fake, desk, 5031)
     await alice.press("❌ Decline", alice.last)
 
     await dora.send_text(number)
