@@ -14,7 +14,7 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, InputMediaPhoto, Message, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import menus
@@ -30,11 +30,14 @@ from bot.services.clocks import ClockKeeper
 from bot.services.reminders import Planner
 from bot.telegram_text import MESSAGE_LIMIT, alert_text, fit_html, split_html, tg_len
 from bot.views import View
-from storage.db import Database, UnitOfWork
+from storage.db import Database, UnitOfWork, is_passing_failure
 from storage.models import AuditEntry, User
 
 log = logging.getLogger(__name__)
 DEPS_KEY = "deps"
+# bot_data key of the set of update ids that failed for a passing reason and that Telegram is to
+# deliver again: present only in webhook mode, whose server answers those 503 (bot/ops/webhook.py).
+REDELIVER_KEY = "deliver_again"
 
 
 @dataclass(frozen=True)
@@ -281,9 +284,29 @@ async def _chosen_language(deps: Deps, telegram_id: int) -> str | None:
         return None
 
 
+def is_passing(error: BaseException | None) -> bool:
+    """The update failed on something outside it that may well work in a moment: the database
+    (unreachable, dropped, busy) or Telegram's side of a call (network, flood control beyond the
+    retries). A handler's own mistake, or Telegram refusing a call, would fail the same way again."""
+    if isinstance(error, RetryAfter) or (isinstance(error, NetworkError) and not isinstance(error, BadRequest)):
+        return True
+    return error is not None and is_passing_failure(error)
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log with the update id, then apologise to the user instead of leaving them in silence."""
+    """Log with the update id, then apologise to the user instead of leaving them in silence.
+
+    In webhook mode an update that failed for a passing reason is delivered again instead
+    (REDELIVER_KEY): nothing of it was committed, or its second delivery is dropped as a
+    duplicate. The person gets no apology then, which would ask them to send again what is
+    already on its way; they get the answer once it is handled."""
     update_id = update.update_id if isinstance(update, Update) else None
+    redeliver = context.application.bot_data.get(REDELIVER_KEY)
+    if update_id is not None and redeliver is not None and is_passing(context.error):
+        redeliver.add(update_id)
+        log.warning("update %s failed (%s: %s); Telegram is to deliver it again",
+                    update_id, type(context.error).__name__, context.error)
+        return
     log.error("error while handling update %s", update_id, exc_info=context.error)
     if not isinstance(update, Update) or update.effective_chat is None:
         return

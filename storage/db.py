@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -12,7 +13,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.util.concurrency import await_, in_greenlet
 
@@ -107,6 +109,40 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         def _sqlite_checkin(_dbapi_conn: Any, record: Any) -> None:
             turns.give_back(record.record_info)
     return engine
+
+
+class DatabaseUnavailable(Exception):
+    """An update could not even be claimed: the database refused, dropped or timed out the
+    connection, or stayed busy. Nothing of the update was done; it may well work in a moment."""
+
+
+# SQLSTATE classes of PostgreSQL failures that say nothing about the statement: connection
+# exceptions, insufficient resources (too many connections), operator intervention (shutdown,
+# cannot connect now), transaction rollback (serialization failure, deadlock).
+PASSING_SQLSTATE_CLASSES = frozenset({"08", "53", "57", "40"})
+# SQLite's primary result codes of the same kind: busy, locked, out of memory, I/O error, disk
+# full, cannot open the file.
+PASSING_SQLITE_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_NOMEM,
+                                  sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN})
+
+
+def is_passing_failure(exc: BaseException) -> bool:
+    """The database could not be reached, dropped the connection, was too busy or rolled the
+    transaction back to break a conflict: the same work may well succeed in a moment. Anything
+    else (a constraint, a bug in a statement) would fail the same way again."""
+    if isinstance(exc, (DatabaseUnavailable, TimeoutError, PoolTimeout, OSError)):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    sqlite_code = getattr(exc.orig, "sqlite_errorcode", None)
+    if sqlite_code is not None:  # SQLite calls "no such column" an OperationalError too: go by its code
+        return sqlite_code & 0xFF in PASSING_SQLITE_CODES
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return isinstance(sqlstate, str) and sqlstate[:2] in PASSING_SQLSTATE_CLASSES
 
 
 SQLITE_WRITER_WAIT = 15.0  # seconds a unit of work waits for its turn, as PRAGMA busy_timeout
@@ -218,16 +254,20 @@ class UnitOfWork:
         duplicate delivery. When the server closed the pooled connection an instant before (a
         restart, failover or idle_session_timeout; `create_engine` replaces the ones already
         seen closed), nothing has been done yet: the claim runs once more on a fresh connection,
-        so the update is handled rather than lost."""
+        so the update is handled rather than lost. Any other failure of the claim is the
+        database's, not the update's: it is raised as DatabaseUnavailable."""
         first = not self.session.in_transaction()
         try:
-            return await self.updates.claim(update_id, now)
-        except DBAPIError as exc:
-            if not (first and exc.connection_invalidated):
-                raise
-            log.warning("the database dropped the connection (restarted?); update %s claimed again on a new one", update_id)
-            await self.session.rollback()
-            return await self.updates.claim(update_id, now)
+            try:
+                return await self.updates.claim(update_id, now)
+            except DBAPIError as exc:
+                if not (first and exc.connection_invalidated):
+                    raise
+                log.warning("the database dropped the connection (restarted?); update %s claimed again on a new one", update_id)
+                await self.session.rollback()
+                return await self.updates.claim(update_id, now)
+        except (DBAPIError, OSError, TimeoutError, PoolTimeout) as exc:
+            raise DatabaseUnavailable(f"update {update_id} could not be claimed: {type(exc).__name__}") from exc
 
     async def _refresh(self, request_ids: set[int]) -> None:
         await self._before_commit(self, request_ids)

@@ -3,7 +3,10 @@
 POST <WEBHOOK_PATH> accepts an update only with the right `X-Telegram-Bot-Api-Secret-Token`
 header (403 otherwise, and the update is not looked at), handles it, and only then answers 200.
 A body that is not an update is logged and answered 200 too: Telegram delivers again anything
-not answered 2xx, and such a body would never read any better.
+not answered 2xx, and such a body would never read any better. An update that failed for a
+passing reason (the database unreachable or busy, Telegram's API unreachable: handlers.common.
+is_passing) is answered 503, so that Telegram delivers it again rather than it being lost; one
+that failed on a handler's own mistake gets the apology and 200, as it would only fail again.
 Updates are handled one at a time, in the order they arrived, as in polling mode. GET /healthz
 answers the JSON of `bot.ops.health` with 200 when healthy, 503 otherwise.
 
@@ -34,6 +37,7 @@ from telegram.ext import Application
 
 from bot.config import HEALTH_PATH, ConfigError, Settings
 from bot.ops.health import check_health
+from handlers.common import REDELIVER_KEY
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -53,6 +57,8 @@ class WebhookServer:
         self._turns = asyncio.Lock()  # first come, first served: one update handled at a time
         self._stopping = False
         self.waiting = 0  # updates received and waiting for their turn
+        # Updates that failed for a passing reason (the error handler puts them here): answered 503.
+        self._deliver_again: set[int] = app.bot_data.setdefault(REDELIVER_KEY, set())
 
     @property
     def port(self) -> int:
@@ -100,6 +106,9 @@ class WebhookServer:
             await self.app.process_update(update)  # a handler's error goes to PTB's error handler (the apology)
         finally:
             self._turns.release()
+        if update.update_id in self._deliver_again:  # the database was unreachable, say: Telegram tries again later
+            self._deliver_again.discard(update.update_id)
+            return web.Response(status=HTTPStatus.SERVICE_UNAVAILABLE)
         return web.Response(status=HTTPStatus.OK)
 
     async def _read_update(self, request: web.Request) -> Update | None:

@@ -107,3 +107,39 @@ async def test_a_sweep_and_an_outbox_round_right_after_the_restart_work(desk, fa
     for round_ in (run_sweep, run_outbox_round):
         await _restart_the_database(desk.db)
         await round_(desk.app)
+
+
+async def test_webhook_an_update_the_unreachable_database_failed_is_delivered_again_and_handled(quiet_hook, fake):
+    """A database down for a moment (a failover, a restart slower than the update) fails the
+    update before its commit. Answered 200, Telegram would drop it for good; answered 503, it is
+    delivered again and handled once the database is back. No apology meanwhile: it would ask the
+    person to send again what is already on its way."""
+    alice = fake.add_user(user_id=3106, first_name="Alice", language_code="en")
+    await alice.send_text("/start")
+    database = quiet_hook.db.engine.url.database  # closed to new sessions from a session on another database
+    control = Database(quiet_hook.db.engine.url.set(database="postgres").render_as_string(hide_password=False))
+    try:
+        async with control.engine.connect() as admin:
+            await admin.execution_options(isolation_level="AUTOCOMMIT")
+            await admin.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false'))
+            await admin.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                                {"name": database})
+            before = len(alice.messages)
+            update_id = await alice.send_text("/help", wait=False) and alice.update_ids[-1]
+            for _ in range(500):  # until the desk has failed the update at least once
+                if fake.webhook.last_error_message:
+                    break
+                await asyncio.sleep(0.01)
+            assert "503" in (fake.webhook.last_error_message or ""), fake.webhook.last_error_message
+            await admin.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
+        await fake.wait_handled(update_id)
+    finally:
+        async with control.engine.connect() as admin:
+            await admin.execution_options(isolation_level="AUTOCOMMIT")
+            await admin.execute(text(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true'))
+        await control.dispose()
+    await fake.settle()
+    assert update_id in await quiet_hook.handled_update_ids()
+    shown = [m.text for m in alice.messages[before:]]
+    assert any("/my" in text for text in shown), shown  # the help text, once the database answered
+    assert not any(APOLOGY in text for text in shown), shown

@@ -290,3 +290,39 @@ async def test_a_webhook_url_telegram_refuses_is_a_setting_to_fix_and_the_desk_s
     assert not hook.app.running and SCHEDULER_KEY not in hook.app.bot_data  # the scheduler is shut down
     with socket.socket() as again:  # and the server is gone: its port is free
         again.bind(("127.0.0.1", hook.settings.webhook_port))
+
+
+APOLOGY = "Sorry, something went wrong on our side."
+HELP_LINE = "/my — your requests"
+
+
+async def test_an_update_telegram_failed_before_its_commit_is_answered_503_and_delivered_again(hook, fake):
+    """Telegram's API failed the reply (a 502, twice): nothing was committed.
+    Answered 200, the update would be gone; answered 503, Telegram delivers it again and the
+    person gets the answer once, with no apology asking them to send it again."""
+    alice = fake.add_user(user_id=3007, first_name="Alice", language_code="en")
+    await alice.send_text("/start")
+    fake.inject_error(502, "Bad Gateway", times=2, method="sendMessage", chat_id=alice.id)
+    before = len(alice.messages)
+    await alice.send_text("/help")
+    await alice.wait_for(HELP_LINE)
+    await fake.settle()
+    assert "503" in (fake.webhook.last_error_message or ""), fake.webhook.last_error_message
+    shown = [m.text for m in alice.messages[before:]]
+    assert sum(HELP_LINE in text for text in shown) == 1, shown
+    assert not any(APOLOGY in text for text in shown), shown
+    assert alice.update_ids[-1] in await hook.handled_update_ids()
+
+
+async def test_an_update_a_handler_fails_on_its_own_gets_the_apology_and_200(hook, fake):
+    """A mistake of ours would fail every delivery the same way: the person is told, Telegram is not asked again."""
+    alice = fake.add_user(user_id=3008, first_name="Alice", language_code="en")
+
+    async def broken(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.update_id == 7301:
+            raise ValueError("a handler's own mistake")
+
+    hook.app.add_handler(TypeHandler(Update, broken), group=-2)
+    assert await hook.post(_start_update(alice, 7301), secret=SECRET) == 200
+    assert any(APOLOGY in m.text for m in alice.messages)
+    assert fake.webhook.last_error_message is None
