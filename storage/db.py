@@ -55,11 +55,20 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # Execution option of a connection that only reads (`Database.ping`): on SQLite it takes no writer
 # turn and no write lock, so it never queues behind a unit of work that holds them.
 READ_ONLY = "desk_read_only"
+# PostgreSQL: the longest any one statement may wait for its answer (the monthly statistics over
+# a year of requests take a few seconds). DATABASE_URL's own `?command_timeout=` wins.
+STATEMENT_TIMEOUT_SECONDS = 60.0
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if make_url(url).drivername == "sqlite+aiosqlite":
         kwargs.setdefault("async_creator", sqlite_driver.async_creator(url))  # one thread trip per statement
+    if make_url(url).drivername == "postgresql+asyncpg" and "command_timeout" not in make_url(url).query:
+        # Without it a statement whose answer never comes (a half-open connection after a network
+        # fault) would hold its update, and the one-at-a-time webhook behind it, for good. Failed
+        # with a TimeoutError instead, the update is delivered again (a passing failure).
+        connect_args = kwargs.setdefault("connect_args", {})
+        connect_args.setdefault("command_timeout", STATEMENT_TIMEOUT_SECONDS)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "postgresql":
         # A PostgreSQL restart, a failover or idle_session_timeout ends the server side of the

@@ -8,8 +8,9 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
+import storage.db
 from handlers.common import is_passing
-from storage.db import DatabaseUnavailable, create_engine, is_passing_failure
+from storage.db import Database, DatabaseUnavailable, create_engine, is_passing_failure
 
 
 async def _failure(path, statement: str) -> BaseException:
@@ -87,3 +88,20 @@ def test_errors_outside_the_database_driver(error, passing):
 ])
 def test_telegram_errors(error, passing):
     assert is_passing(error) is passing
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_postgresql_statement_whose_answer_never_comes_fails_as_passing(database_url, monkeypatch):
+    """A half-open connection would hold the update (and the webhook's queue behind it) for good."""
+    monkeypatch.setattr(storage.db, "STATEMENT_TIMEOUT_SECONDS", 0.3)  # the desk's 60 s, shortened
+    db = Database(database_url)
+    try:
+        async with db.uow() as uow:
+            with pytest.raises(Exception) as raised:
+                await uow.session.execute(text("SELECT pg_sleep(5)"))
+        assert is_passing_failure(raised.value), repr(raised.value)
+        async with db.uow() as uow:  # the pool goes on with a working connection
+            assert await uow.session.scalar(text("SELECT 1")) == 1
+    finally:
+        await db.dispose()
