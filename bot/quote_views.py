@@ -4,12 +4,12 @@ from __future__ import annotations
 from bot.callbacks import DispatchButton, QuoteButton
 from bot.i18n import Translator
 from bot.keyboards import button, dialog_button, dialog_nav, inline
-from bot.services import quotes
+from bot.services import approvals, quotes
 from bot.services.validation import MAX_QUANTITY
 from bot.staff_views import display_name
 from bot.telegram_text import shorten
 from bot.views import View
-from storage.models import Customer, Draft, Part, Quote, QuoteLine, ServiceRequest, User
+from storage.models import Approval, Customer, Draft, Part, Quote, QuoteLine, ServiceRequest, User
 
 
 def _lines_so_far(_: Translator, draft: Draft) -> list[str]:
@@ -154,3 +154,12 @@ def answered_for_trackers(_: Translator, quote: Quote, request: ServiceRequest) 
                  amount=_.money(quote.total_minor), number=request.number)
     return _("❌ The customer declined the quote of {amount} for {number}: send the product back unrepaired (“📤 Sent back unrepaired”), "
              "unless a fee waiver is approved.", amount=_.money(quote.total_minor), number=request.number)
+
+
+def waiver_for_trackers(_: Translator, approval: Approval, request: ServiceRequest) -> str:
+    """The note on a paid-repair return's tracking card once the fee waiver asked for it is decided."""
+    if approval.status == approvals.APPROVED:
+        return _("✅ A fee waiver of {amount} for {number} is approved: the company carries the cost. Repair the product, then press “🔧 Repaired”.",
+                 amount=_.money(approval.amount_minor or 0), number=request.number)
+    return _("❌ The fee waiver for {number} was rejected and the customer declined the quote: send the product back unrepaired (“📤 Sent back unrepaired”).",
+             number=request.number)

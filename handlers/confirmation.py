@@ -10,6 +10,7 @@ from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
 from bot.staff_views import display_name
 from handlers import approvals as approval_handlers
+from handlers import returns as return_handlers
 from handlers.common import Turn
 from storage.models import Draft, ServiceRequest
 
@@ -99,6 +100,8 @@ async def on_counter_button(turn: Turn, draft: Draft, payload: DialogButton) -> 
 
 async def on_report_answer(turn: Turn, payload: ReportAnswerButton) -> None:
     customer = await users.customer_of(turn.uow, turn.user)
+    before = await turn.uow.requests.get(payload.request_id)
+    awaited = await return_handlers.awaited_product(turn, before) if before is not None else None  # an approved return: the warehouse expects it
     try:
         if payload.action not in ("yes", "no"):
             raise NotFound()
@@ -120,6 +123,7 @@ async def on_report_answer(turn: Turn, payload: ReportAnswerButton) -> None:
         if engineer is not None and engineer.is_active:  # staff news: not for someone who has left (who may be a customer too)
             _ = turn.translator_for(engineer)
             await turn.notify(engineer, _("✅ The customer confirmed job {number} as resolved.", number=request.number))
+        await return_handlers.tell_trackers_not_coming(turn, awaited)
         await turn.uow.commit()  # the verdict and its notices stand before anyone is told
         await turn.edit_off()
         await turn.reply(job_views.survey_prompt(turn._, await confirmation.current_survey_step(turn.uow, request)))

@@ -207,7 +207,9 @@ async def _answered(turn: Turn, payload: QuoteButton) -> None:
 
 async def tell_waiver(turn: Turn, request: ServiceRequest, approval: Approval) -> None:
     """An approved fee waiver: the customer, who declined to pay (or was about to be asked), hears
-    that the work is free before an engineer turns up."""
+    that the work is free before an engineer turns up. A paid-repair return's product waiting at
+    the warehouse for this decision: whoever tracks it hears either way (repair it, or send it back)."""
+    await _tell_trackers_of_waiver(turn, request, approval)
     if approval.status != approvals.APPROVED:
         return
     if await quotes.payment_pending(turn.uow, request):
@@ -217,6 +219,24 @@ async def tell_waiver(turn: Turn, request: ServiceRequest, approval: Approval) -
         _ = turn.translator_for(person)
         await turn.notify(person, _("Request {number}: the company carries the cost of this work. You pay nothing; we will arrange the work with you.",
                                     number=request.number))
+
+
+async def _tell_trackers_of_waiver(turn: Turn, request: ServiceRequest, approval: Approval) -> None:
+    """The tracking card said "send it back unrepaired, unless a fee waiver is approved": approved
+    (and covering what the repair waits for), it is repaired; rejected after the customer declined,
+    it goes back. A rejection while the quote still waits for the customer decides nothing yet."""
+    case = await turn.uow.returns.of_request(request.id) if request.kind == "return" else None
+    if case is None or case.state != returns.INSPECTED:
+        return  # not at the warehouse waiting for its cost: the card's own buttons say what comes next
+    pending = await quotes.payment_pending(turn.uow, request)
+    if approval.status == approvals.APPROVED and pending:
+        return  # it does not cover the newer quote the repair waits for
+    if approval.status != approvals.APPROVED and (not pending or await quotes.declined_total(turn.uow, request.id) is None):
+        return
+    for tracker in await returns.trackers(turn.uow):
+        _ = turn.translator_for(tracker)
+        tracked = await returns.tracked(turn.uow, tracker, case.id)
+        await turn.notify_view(tracker, return_views.tracking_card(_, tracked, quote_views.waiver_for_trackers(_, approval, request)))
 
 
 approval_handlers.FOLLOW_UPS["waiver"] = tell_waiver

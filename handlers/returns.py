@@ -3,17 +3,20 @@ what the customer is told after the service manager's decision, and the staff's 
 The rules are in bot/services/returns.py."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot import return_views
 from bot.callbacks import DialogButton, ReturnButton, ReturnProductButton
 from bot.i18n import Translator
-from bot.services import dialogs, intake, quotes, requests, returns, users
+from bot.services import approvals, dialogs, intake, notices, quotes, requests, returns, users
 from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction, TooLong, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.views import input_error, main_menu_view
 from handlers import approvals as approval_handlers
-from handlers.common import Turn, handler
+from handlers.common import Deps, Turn, handler
 from handlers import intake as intake_handlers
 from handlers.intake import notify_dispatchers
+from storage.db import UnitOfWork
 from storage.models import Approval, Draft, ServiceRequest
 
 
@@ -237,6 +240,22 @@ async def tell_trackers_not_coming(turn: Turn, return_id: int | None) -> None:
         await turn.notify_view(tracker, return_views.tracking_card(_, tracked, return_views.not_coming_note(_, tracked.request)))
 
 
+async def queue_not_coming(uow: UnitOfWork, deps: Deps, request: ServiceRequest, now: datetime, *, not_before: datetime | None = None) -> None:
+    """`tell_trackers_not_coming` for a sweep, which has no update: a request the sweep ended
+    (closed by the confirmation timeout) whose approved return was cancelled with it, the
+    product never received. Keyed per return and person, so a second sweep adds nothing."""
+    case = await uow.returns.of_request(request.id)
+    if case is None or case.state != returns.CANCELLED or case.received_at is not None:
+        return
+    if not any(a.kind == "return" and a.status == approvals.APPROVED for a in await uow.approvals.of_request(request.id)):
+        return  # never approved: the warehouse had no card, and waited for nothing
+    for tracker in await returns.trackers(uow):
+        tracked = await returns.tracked(uow, tracker, case.id)
+        _ = Translator(tracker.language, deps.settings.timezone)
+        view = return_views.tracking_card(_, tracked, return_views.not_coming_note(_, tracked.request))
+        await notices.queue(uow, tracker, notices.VIEW, view.to_payload(), f"return_not_coming:{case.id}:{tracker.id}", now, not_before=not_before)
+
+
 # --- staff track the product ------------------------------------------------------------------
 
 
@@ -282,7 +301,9 @@ async def on_return_button(turn: Turn, payload: ReturnButton) -> None:
     if await returns.quote_needed(turn.uow, tracked):
         for dispatcher in await requests.dispatchers(turn.uow):
             await turn.notify_view(dispatcher, return_views.quote_needed(turn.translator_for(dispatcher), tracked.request))
+    await approval_handlers.tell_requesters_withdrawn(turn, list(tracked.withdrawn))  # a fee waiver, a requisition: over with the request
     await turn.uow.commit()  # recorded, with the customer's and dispatchers' notices, before anyone is told
     note = return_views.step_note(turn._, tracked.case, return_views.actor_name(turn.user))
     await turn.answer(note)
     await turn.edit(return_views.tracking_card(turn._, tracked, note))
+    await approval_handlers.show_withdrawn(turn, list(tracked.withdrawn))

@@ -18,6 +18,7 @@ from bot.services import confirmation, followups, notices
 from handlers import followups as followup_handlers
 from handlers import maintenance as maintenance_handlers
 from handlers import reports as report_handlers
+from handlers import returns as return_handlers
 from handlers.common import Deps, DEPS_KEY
 from handlers.outbox import CLOSED_BY_TIMEOUT, CLOSED_BY_TIMEOUT_STAFF, deliver
 from storage.models import OutboxMessage
@@ -64,6 +65,7 @@ async def close_unconfirmed(deps: Deps, now: datetime) -> int:
         closed = await confirmation.close_unconfirmed(uow, now, window, staff_time=staff_time)
         for request in closed:
             await followups.schedule_after_close(uow, deps.policy.follow_ups, deps.settings.timezone, request, now)
+            await return_handlers.queue_not_coming(uow, deps, request, now, not_before=staff_time)  # an approved return ended with it
             payload = {"number": request.number, "hours": int(window.total_seconds() // 3600)}
             for person in await confirmation.told_of_timeout(uow, request):
                 await notices.queue(uow, person, CLOSED_BY_TIMEOUT_STAFF, payload, f"{CLOSED_BY_TIMEOUT}:{request.id}:{person.id}", now,

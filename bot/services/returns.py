@@ -31,7 +31,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.policy import Policy, ReturnPolicy
-from bot.services import approvals, dialogs, dispatch, escalation, quotes, requests
+from bot.services import approvals, dialogs, dispatch, escalation, quotes, requests, stock
 from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction
 from bot.services.validation import clean_text
 from storage.db import UnitOfWork
@@ -440,6 +440,7 @@ class Tracked:
     request: ServiceRequest
     customer: Customer
     product: Product | None
+    withdrawn: tuple[Approval, ...] = ()  # open approvals that ended with the request a last step closed
 
 
 async def tracked(uow: UnitOfWork, actor: User, return_id: int) -> Tracked:
@@ -498,9 +499,14 @@ async def advance(uow: UnitOfWork, actor: User, return_id: int, action: str, now
     if not await uow.returns.move(case, expected, target, updated_at=now, **{stamp: now}):
         raise AlreadyMoved(case)
     request.updated_at = now
+    withdrawn: list[Approval] = []
     if target in FINAL_STATES and request_open:
         request.status, request.closed_reason = requests.CLOSED, target
         await escalation.end_with_request(uow, request, now)
+        # what hangs on the request ends with it, as on any close (a fee waiver or a requisition
+        # still open would otherwise stay pending on a closed request, its buttons only refusing)
+        withdrawn += await stock.cancel_unissued(uow, request.id, actor, approvals.REQUEST_ENDED, now)
+        withdrawn += await approvals.withdraw_open(uow, request.id, actor, approvals.REQUEST_ENDED, now)
     if target in (REFUNDED, EXCHANGED) and case.product_id is not None:
         # the returned unit is ours again (refunded, or swapped for another): no longer the
         # customer's to return a second time; a replacement unit is claimed by its own serial
@@ -508,7 +514,7 @@ async def advance(uow: UnitOfWork, actor: User, return_id: int, action: str, now
         if product is not None and product.customer_id == request.customer_id:
             product.customer_id = None
     await _event(uow, request, actor.id, f"return_{target}", now)
-    return found
+    return Tracked(found.case, found.request, found.customer, found.product, tuple(withdrawn))
 
 
 async def quote_needed(uow: UnitOfWork, tracked: Tracked) -> bool:
