@@ -11,13 +11,13 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 
-from bot.callbacks import ListPageButton, ProfileButton, QuoteButton, RequestButton
+from bot.callbacks import ListPageButton, ProfileButton, QuoteButton, ReportAnswerButton, RequestButton
 from bot.i18n import N_, Translator
 from bot.keyboards import button, dialog_button, dialog_nav, inline, main_menu, share_keyboard
 from bot.labels import CLOCK_LABELS, EVENT_LABELS, KIND_LABELS, STATUS_LABELS
 from bot.services import confirmation, intake, requests, returns, users
 from bot.services.errors import InvalidValue, LimitReached, TooLong, WrongInput
-from bot.services.validation import ADDRESS_MAX, DESCRIPTION_MAX, MAX_PHOTOS
+from bot.services.validation import ADDRESS_MAX, DESCRIPTION_MAX, MAX_PHOTOS, MAX_VOICES
 from bot.telegram_text import shorten
 from storage.models import Customer, Draft, Product, ServiceRequest, SlaClock
 
@@ -299,6 +299,12 @@ def notice(_: Translator, code: str, draft: Draft) -> str | None:
         return _("All photos removed.")
     if code == intake.VOICES_CLEARED:
         return _("Voice messages removed.")
+    if code == intake.PHOTO_NOT_ADDED:
+        return _.ngettext("Description saved, but not the photo: you have already added {n} photo, the maximum.",
+                          "Description saved, but not the photo: you have already added {n} photos, the maximum.", MAX_PHOTOS)
+    if code == intake.VOICE_NOT_ADDED:
+        return _.ngettext("Description saved, but not the voice message: you have already added {n} voice message, the maximum.",
+                          "Description saved, but not the voice message: you have already added {n} voice messages, the maximum.", MAX_VOICES)
     if code == intake.CAPTION_TOO_LONG:
         return _("Photo saved, but not its caption: with it the description would be longer than {max} characters. "
                  "You can change the description at the summary (✏️ Edit).", max=intake.DESCRIPTION_MAX)
@@ -353,6 +359,12 @@ def input_error(_: Translator, error: Exception) -> str:
             "You have already added {n} voice messages, the maximum. Please describe the rest in text.",
             error.limit,
         )
+    if isinstance(error, LimitReached) and error.what == intake.DESCRIPTION_PHOTOS:  # no “Done” at the description step
+        return _.ngettext(
+            "You have already added {n} photo, the maximum. Please describe the problem in a text message.",
+            "You have already added {n} photos, the maximum. Please describe the problem in a text message.",
+            error.limit,
+        )
     if isinstance(error, LimitReached):
         return _.ngettext(
             "You have already added {n} photo, the maximum. Press “Done” to continue.",
@@ -390,7 +402,22 @@ def request_list(_: Translator, page: requests.RequestPage) -> View:
     return View("\n".join(lines), inline([*rows, nav]))
 
 
-def request_card(_: Translator, card: requests.RequestCard, *, list_page: int = 0) -> View:
+def report_answer_row(_: Translator, request: ServiceRequest, report_mark: int) -> list:
+    """Resolved / Not resolved for the report version `report_mark` (`confirmation.report_mark`)."""
+    return [button(_("✅ Resolved"), ReportAnswerButton(request.id, "yes", report_mark)),
+            button(_("❌ Not resolved"), ReportAnswerButton(request.id, "no", report_mark))]
+
+
+def report_question(_: Translator, request: ServiceRequest, report_mark: int) -> View:
+    """Said to a customer who writes to a request whose report waits for their answer: comments
+    are closed until then, and "Not resolved" reopens it for what is still wrong."""
+    return View(_("The engineer has reported request {number} as done. Is the problem solved? If not, press “❌ Not resolved”, "
+                  "then tell us what is still wrong.", number=request.number),
+                inline([report_answer_row(_, request, report_mark)]))
+
+
+def request_card(_: Translator, card: requests.RequestCard, *, list_page: int = 0, report_mark: int | None = None) -> View:
+    """`report_mark`: the request's report waits for the customer's answer, which the card takes too."""
     request = card.request
     lines = [
         _("<b>Request {number}</b>", number=request.number),
@@ -410,6 +437,8 @@ def request_card(_: Translator, card: requests.RequestCard, *, list_page: int = 
             lines.append(_("{label}: {time}", label=_(CLOCK_LABELS[clock.kind]), time=_.datetime(clock.due_at)))
     if card.quote is not None:
         lines.append(_("💰 A quote of {amount} waits for your answer: the work starts once you accept.", amount=_.money(card.quote.total_minor)))
+    if report_mark is not None:
+        lines.append(_("Is the problem solved?"))
     lines.append("")
     lines.append(_("<b>History</b>"))
     events = card.events[-TIMELINE_SHOWN:]
@@ -424,6 +453,8 @@ def request_card(_: Translator, card: requests.RequestCard, *, list_page: int = 
     if card.quote is not None:  # answerable here too: the offer's own message may be long gone
         rows.append([button(_("✅ Accept the quote"), QuoteButton(card.quote.id, "accept", 1)),
                      button(_("❌ Decline"), QuoteButton(card.quote.id, "decline", 1))])
+    if report_mark is not None:  # answerable here too: the report's own message may be long gone
+        rows.append(report_answer_row(_, request, report_mark))
     if card.is_open:
         rows.append([button(_("💬 Add comment or photos"), RequestButton(request.id, "comment"))])
     if request.kind not in ("return", "complaint") and request.status not in (requests.CANCELLED, requests.AWAITING_APPROVAL):

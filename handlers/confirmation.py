@@ -39,7 +39,8 @@ async def on_visit_answer(turn: Turn, payload: VisitButton) -> None:
             await _proposal_changed(turn)
             return
         draft = await dialogs.begin(turn.uow, turn.user.id, VISIT_COUNTER, COUNTER_STEP, {"visit_id": visit.id, "at": payload.at}, turn.now)
-        await turn.edit_off()
+        # the proposal keeps its buttons: a customer who cancels this prompt (or leaves it for
+        # another dialog) can still agree, or suggest again; once answered, the server refuses them
         await turn.reply(job_views.counter_prompt(turn._, request, draft))
         return
     if payload.action != "ok":

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bot import escalation_views, job_views, views
 from bot.callbacks import DialogButton, ListPageButton, RequestButton
-from bot.services import cancellation, consultation, dialogs, requests, users
+from bot.services import cancellation, confirmation, consultation, dialogs, requests, users
 from bot.services.dispatch import ROLE_ENGINEER
 from bot.services.users import OVERSEER_ROLES
 from bot.services.errors import DomainError, NotAllowed, NotFound, TooLong, WrongInput
@@ -40,6 +40,13 @@ async def leave_comment_mode(turn: Turn, *, keep_request_id: int | None = None) 
         await dialogs.end(turn.uow, draft)
 
 
+async def card_view(turn: Turn, request: ServiceRequest) -> views.View:
+    """The customer's card of their request; a report waiting for their answer is answered there too."""
+    report = await confirmation.waiting_report(turn.uow, request)
+    return views.request_card(turn._, await requests.card(turn.uow, request),
+                              report_mark=confirmation.report_mark(report) if report is not None else None)
+
+
 @handler
 async def cmd_status(turn: Turn) -> None:
     """/status SR-2026-000123: open one request by its number."""
@@ -63,7 +70,7 @@ async def open_by_number(turn: Turn, number: str) -> None:
         await turn.audit("request_not_found", number=number)
         await turn.reply(turn._("No request {number} was found among yours. Check the number, or see /my.", number=number))
         return
-    await turn.reply(views.request_card(turn._, await requests.card(turn.uow, request)))
+    await turn.reply(await card_view(turn, request))
 
 
 async def _open_as_staff(turn: Turn, number: str) -> bool:
@@ -100,7 +107,7 @@ async def on_request_button(turn: Turn, payload: RequestButton) -> None:
     action = payload.action
     if action == "open":
         await leave_comment_mode(turn, keep_request_id=request.id)
-        await turn.edit(views.request_card(turn._, await requests.card(turn.uow, request)))
+        await turn.edit(await card_view(turn, request))
     elif action == "cancel":
         why = await cancellation.why_not_cancellable(turn.uow, request)
         if why is not None:
@@ -142,7 +149,7 @@ async def _cancel(turn: Turn, request: ServiceRequest) -> None:
     await return_handlers.tell_trackers_not_coming(turn, awaited)
     await turn.uow.commit()  # cancelled, with what hung on it and the dispatchers' notice
     await turn.answer(turn._("Request {number} is cancelled.", number=request.number))
-    await turn.edit(views.request_card(turn._, await requests.card(turn.uow, request)))
+    await turn.edit(await card_view(turn, request))
     await approval_handlers.show_withdrawn(turn, withdrawn)
 
 
@@ -167,6 +174,11 @@ async def on_comment_input(turn: Turn, draft: Draft, message: UserInput) -> None
     customer = await users.customer_of(turn.uow, turn.user)
     try:
         request = await requests.own_request(turn.uow, customer, draft.data["request_id"])
+        report = await confirmation.waiting_report(turn.uow, request)
+        if report is not None:  # the work was reported done meanwhile: their answer to it comes first
+            await dialogs.end(turn.uow, draft)
+            await turn.reply(views.report_question(turn._, request, confirmation.report_mark(report)))
+            return
         if isinstance(message, TextInput):
             text = clean_text(message.text, limit=COMMENT_MAX, expected=requests.COMMENT_STEP)
             await consultation.add_comment(turn.uow, turn.user, request, text, turn.now)
@@ -211,7 +223,7 @@ async def on_comment_button(turn: Turn, draft: Draft, payload: DialogButton) -> 
         request = await requests.own_request(turn.uow, customer, draft.data["request_id"])
     except NotFound:
         return
-    await turn.reply(views.request_card(turn._, await requests.card(turn.uow, request)))
+    await turn.reply(await card_view(turn, request))
 
 
 async def _tell_dispatchers(turn: Turn, request: ServiceRequest, what: str, text: str | None = None, photos: tuple[str, ...] = (),

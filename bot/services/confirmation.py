@@ -36,6 +36,15 @@ def report_mark(report: JobReport) -> int:
     return int(report.updated_at.timestamp())
 
 
+async def waiting_report(uow: UnitOfWork, request: ServiceRequest) -> JobReport | None:
+    """The report on the customer's request that waits for their answer, or None. The card and
+    comment mode answer it too: the report's own message may have scrolled away or be long gone."""
+    if request.status != requests.RESOLVED:
+        return None
+    report = await uow.jobs.report_of(request.id)
+    return report if report is not None and report.outcome is None else None
+
+
 class ReportChanged(StaleAction):
     """The engineer changed the report after the message the customer answered."""
 

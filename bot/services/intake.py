@@ -31,6 +31,7 @@ TYPE, PRODUCT, DESCRIPTION, PHOTOS, SITE, CONFIRM, EDIT = (
 STEPS = (TYPE, PRODUCT, DESCRIPTION, PHOTOS, SITE, CONFIRM)
 EDITABLE = (TYPE, PRODUCT, DESCRIPTION, PHOTOS, SITE)
 REGISTERED_PRODUCTS_SHOWN = 8
+DESCRIPTION_PHOTOS = "photos_at_description"  # LimitReached.what: one photo too many where words are asked for
 
 # Notices: what happened besides moving on, for the handler to mention.
 PHOTO_ADDED = "photo_added"
@@ -39,6 +40,8 @@ PHOTO_KEPT_NEED_TEXT = "photo_kept_need_text"
 VOICE_KEPT_NEED_TEXT = "voice_kept_need_text"
 PHOTOS_CLEARED = "photos_cleared"
 VOICES_CLEARED = "voices_cleared"
+PHOTO_NOT_ADDED = "photo_not_added"  # its caption became the description, the photo was one too many
+VOICE_NOT_ADDED = "voice_not_added"  # likewise a voice message
 COMPLAINT_CHOSEN = "complaint_chosen"  # a complaint has its own dialog (bot/services/complaints.py)
 RETURN_CHOSEN = "return_chosen"  # so has a return of a registered product (bot/services/returns.py)
 
@@ -138,10 +141,15 @@ def _description(draft: Draft, message: UserInput, now: datetime) -> str | None:
         key = "photos" if isinstance(message, PhotoInput) else "voices"
         files = list(draft.data.get(key, []))
         limit = MAX_PHOTOS if key == "photos" else MAX_VOICES
+        captioned = bool(message.caption and message.caption.strip())
         if len(files) >= limit:
-            raise LimitReached(limit, key)
+            if not captioned:  # at this step the way on is words, not "Done"
+                raise LimitReached(limit, DESCRIPTION_PHOTOS if key == "photos" else key)
+            # what they wrote under it is the description they were asked for: kept, the file is not
+            _advance(draft, now, description=clean_text(message.caption, limit=DESCRIPTION_MAX, expected=DESCRIPTION))
+            return PHOTO_NOT_ADDED if key == "photos" else VOICE_NOT_ADDED
         files.append(message.file_id)
-        if message.caption and message.caption.strip():
+        if captioned:
             _advance(draft, now, description=clean_text(message.caption, limit=DESCRIPTION_MAX, expected=DESCRIPTION), **{key: files})
             return None
         dialogs.move(draft, DESCRIPTION, now, **{key: files})
