@@ -46,6 +46,10 @@ async def on_job_button(turn: Turn, payload: JobButton) -> None:
     """Every step of a job; a refused press is answered politely and audited."""
     try:
         await _job_action(turn, payload)
+    except jobs.AlreadyOnSite:  # not a stale button: the card offers it, and the answer says what to do
+        request = await turn.uow.requests.get(payload.request_id)
+        await turn.answer(turn._("Your arrival at job {number} is already recorded. Press “🚗 On my way” when you set off for another visit.",
+                                 number=request.number), alert=True)
     except NotAllowed:
         await turn.audit("stale_job_button", data=payload.pack())
         await turn.answer(turn._("That step does not fit the job's current state. Open the job again with /jobs."), alert=True)
@@ -127,6 +131,7 @@ async def _job_action(turn: Turn, payload: JobButton) -> None:
     elif action == "arrived":
         request = await jobs.own_job(turn.uow, turn.user, rid)
         await quotes.require_cleared(turn.uow, request)
+        await jobs.check_not_on_site(turn.uow, request)
         await dialogs.begin(turn.uow, turn.user.id, ARRIVAL, ARRIVAL_STEP, {"request_id": rid}, turn.now)
         await _leave(turn, prompt)
         await turn.reply(job_views.arrival_prompt(turn._, request))
@@ -195,7 +200,10 @@ async def on_note_input(turn: Turn, draft: Draft, message: UserInput) -> None:
             await _tell_dispatchers(turn, request, "waiting_parts", note)
         else:
             request = await jobs.wait_for(turn.uow, turn.user, rid, jobs.WAITING_CUSTOMER, note, turn.now)
-            await tell_customer(turn, request, "waiting_customer", note)
+            if not await tell_customer(turn, request, "waiting_customer", note):  # the prompt said the customer reads it
+                customer = await turn.uow.customers.get(request.customer_id)
+                await turn.reply(turn._("The customer of job {number} cannot get messages from this bot, so they did not read this: "
+                                        "phone them on {phone}.", number=request.number, phone=customer.phone))
             await _tell_dispatchers(turn, request, "waiting_customer", note)
         await show_job(turn, rid)
     except (NotAllowed, NotFound):
@@ -237,9 +245,14 @@ async def _propose(turn: Turn, draft: Draft, when) -> None:
         return
     await dialogs.end(turn.uow, draft)
     customer_user = await _customer_user(turn, request)
-    if customer_user is not None:
-        await turn.notify_view(customer_user, job_views.visit_proposal(turn.translator_for(customer_user), request, visit, turn.user))
+    delivered = customer_user is not None and await turn.notify_view(
+        customer_user, job_views.visit_proposal(turn.translator_for(customer_user), request, visit, turn.user))
     await turn.uow.commit()  # the proposal exists (and is queued for the customer) before they can answer it
+    if not delivered:  # no chat, or they blocked the bot: no answer will come, the engineer must phone
+        customer = await turn.uow.customers.get(request.customer_id)
+        await turn.reply(turn._("Visit on {time} noted for job {number}, but the customer cannot get messages from this bot: "
+                                "phone them on {phone} to agree it.", time=turn._.datetime(when), number=request.number, phone=customer.phone))
+        return
     await turn.reply(turn._("Visit on {time} proposed to the customer for job {number}; I will tell you their answer.", time=turn._.datetime(when), number=request.number))
 
 
@@ -342,11 +355,12 @@ async def _customer_user(turn: Turn, request: ServiceRequest) -> User | None:
     return await requests.customer_user(turn.uow, request)
 
 
-async def tell_customer(turn: Turn, request: ServiceRequest, what: str, note: str | None = None) -> None:
-    """Progress the customer sees; internal notes only where the engineer writes to the customer."""
+async def tell_customer(turn: Turn, request: ServiceRequest, what: str, note: str | None = None) -> bool:
+    """Progress the customer sees; internal notes only where the engineer writes to the customer.
+    False when the customer cannot get it (no chat with the bot, or they blocked it)."""
     user = await _customer_user(turn, request)
     if user is None:
-        return
+        return False
     _ = turn.translator_for(user)
     name, number = display_name(turn.user), request.number
     text = {
@@ -357,7 +371,7 @@ async def tell_customer(turn: Turn, request: ServiceRequest, what: str, note: st
         "declined": job_views.engineer_changing(_, request),
         "waiting_customer": _("⏸ Engineer {name} is waiting for you on request {number}: {note}", name=name, number=number, note=note or ""),
     }[what]
-    await turn.notify(user, text)
+    return await turn.notify(user, text)
 
 
 async def _tell_dispatchers(turn: Turn, request: ServiceRequest, what: str, note: str | None = None) -> None:

@@ -49,7 +49,9 @@ async def compose(uow: UnitOfWork, user: User, message: OutboxMessage, _: Transl
         if card is None:
             return None
         return maintenance_views.not_booked_reminder(_, card) if message.payload.get("due_day") else maintenance_views.customer_reminder(_, card)
-    if message.kind == maintenance.DISPATCHER_LIST and users.is_staff(user):
+    # the list names customers and their phones: for whoever is a dispatcher when it is sent (it may
+    # have waited for staff hours while their role was withdrawn), not for any other staff member
+    if message.kind == maintenance.DISPATCHER_LIST and users.is_staff(user) and users.ROLE_DISPATCHER in user.role_names:
         cards = await maintenance.dispatcher_list(uow, message.payload)
         return maintenance_views.dispatcher_list(_, cards, due_day=bool(message.payload.get("due_day")))
     return None

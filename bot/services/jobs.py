@@ -180,12 +180,26 @@ async def on_the_way(uow: UnitOfWork, engineer: User, request_id: int, now: date
     return request
 
 
+class AlreadyOnSite(NotAllowed):
+    """The arrival of this trip is recorded: "Arrived" again without setting off ("On my way") is
+    the same trip, not another person-trip (nor news for the customer)."""
+
+
+async def check_not_on_site(uow: UnitOfWork, request: ServiceRequest) -> None:
+    """Refuse a second arrival on the trip the engineer is on; after "On my way", or after the
+    customer's "not resolved" (a new attempt), an arrival is a trip of its own."""
+    visit = await current_visit(uow, request)
+    if visit is not None and visit.state == ARRIVED and await on_site_this_attempt(uow, request):
+        raise AlreadyOnSite()
+
+
 async def arrived(uow: UnitOfWork, engineer: User, request_id: int, latitude: float, longitude: float, now: datetime) -> ServiceRequest:
     """On site, with the location the engineer shared; the on-site arrival clock stops."""
     if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
         raise InvalidValue("location")
     request = await own_job(uow, engineer, request_id)
     await quotes.require_cleared(uow, request)
+    await check_not_on_site(uow, request)
     visit = await current_visit(uow, request)
     if visit is None or visit.state == ARRIVED:
         visit = await uow.jobs.add_visit(Visit(request_id=request.id, engineer_id=engineer.id, state=ARRIVED, created_at=now))
