@@ -68,6 +68,13 @@ def expert_off_duty(_: Translator, expert: User) -> str:
     return _("{name} is off duty now. Please choose another expert.", name=display_name(expert))
 
 
+def expert_unavailable(_: Translator, error: escalation.ExpertOffDuty | escalation.ExpertUnreachable) -> str:
+    """Why the chosen expert was refused: off duty, or blocked the bot (the case would reach nobody)."""
+    if isinstance(error, escalation.ExpertUnreachable):
+        return _("{name} has blocked the bot, so the question would not reach them. Please choose another expert.", name=display_name(error.expert))
+    return expert_off_duty(_, error.expert)
+
+
 def already_with_expert(_: Translator, request: ServiceRequest, open_case: Escalation, expert: User | None) -> View:
     lines = [
         _("{number} already waits for the answer of {name} (asked {time}).", number=request.number, name=display_name(expert) if expert else "—", time=_.datetime(open_case.created_at)),

@@ -209,7 +209,7 @@ async def on_assign_button(turn: Turn, payload: AssignButton) -> None:
     expected = payload.expected_id or None
     try:
         assigned = await dispatch.assign(turn.uow, turn.user, payload.request_id, payload.engineer_id, expected, turn.now,
-                                         capacity=turn.deps.policy.dispatch.engineer_capacity)
+                                         capacity=turn.deps.policy.dispatch.engineer_capacity, keeper=turn.deps.keeper)
     except dispatch.AlreadyAssigned as lost:
         await turn.answer(dispatch_views.already_assigned(turn._, lost.engineer), alert=True)
         await show_card(turn, payload.request_id)

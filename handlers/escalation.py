@@ -39,8 +39,8 @@ async def on_expert_pick(turn: Turn, payload: ExpertPickButton) -> None:
     except escalation.AlreadyEscalated as already:
         await turn.edit(await _already_view(turn, already))
         return
-    except escalation.ExpertOffDuty as off:
-        await turn.answer(escalation_views.expert_off_duty(turn._, off.expert), alert=True)
+    except (escalation.ExpertOffDuty, escalation.ExpertUnreachable) as gone:
+        await turn.answer(escalation_views.expert_unavailable(turn._, gone), alert=True)
         await turn.edit(escalation_views.asking_view(turn._, await escalation.asking(turn.uow, turn.user, payload.request_id)))
         return
     except (NotAllowed, NotFound):
@@ -70,9 +70,9 @@ async def on_question_input(turn: Turn, draft: Draft, message: UserInput) -> Non
         await dialogs.end(turn.uow, draft)
         await turn.reply(await _already_view(turn, already))
         return
-    except escalation.ExpertOffDuty as off:  # went off duty while the question was typed
+    except (escalation.ExpertOffDuty, escalation.ExpertUnreachable) as gone:  # went off duty (or blocked the bot) while the question was typed
         await dialogs.end(turn.uow, draft)
-        await turn.reply(escalation_views.expert_off_duty(turn._, off.expert))
+        await turn.reply(escalation_views.expert_unavailable(turn._, gone))
         await turn.reply(escalation_views.asking_view(turn._, await escalation.asking(turn.uow, turn.user, draft.data["request_id"])))
         return
     except (NotAllowed, NotFound):

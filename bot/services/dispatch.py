@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.services import dialogs, requests
@@ -15,6 +16,9 @@ from bot.services.users import OVERSEER_ROLES, ROLE_DISPATCHER
 from bot.services.validation import normalize_serial
 from storage.db import UnitOfWork
 from storage.models import Approval, Assignment, Customer, Product, RequestEvent, ServiceRequest, SlaClock, User
+
+if TYPE_CHECKING:
+    from bot.services.clocks import ClockKeeper
 
 ROLE_ENGINEER = "engineer"
 PRIORITIES = ("normal", "high", "urgent")
@@ -312,12 +316,14 @@ class Assigned:
 
 
 async def assign(uow: UnitOfWork, actor: User, request_id: int, engineer_id: int, expected_engineer_id: int | None, now: datetime,
-                 *, capacity: int | None = None) -> Assigned:
+                 *, capacity: int | None = None, keeper: ClockKeeper | None = None) -> Assigned:
     """Give the request to an engineer, also one already accepted by another (who then hands it
     back: `_hand_back`). `expected_engineer_id` is who had it when the dispatcher looked; if that
     changed meanwhile, the first dispatcher won and `AlreadyAssigned` says to whom.
     What the list checked is checked again here (`EngineerUnavailable`): the engineer is on duty,
-    below `capacity` open jobs (counted in this transaction), and not the one who has it."""
+    below `capacity` open jobs (counted in this transaction), and not the one who has it.
+    With the `keeper`, the new engineer is reminded of a deadline point already passed
+    (`reminders.hand_over`)."""
     request = await open_request(uow, actor, request_id)
     if request.status not in ASSIGNABLE:
         raise NotAllowed()  # resolved: waiting for the customer's verdict
@@ -347,6 +353,9 @@ async def assign(uow: UnitOfWork, actor: User, request_id: int, engineer_id: int
     engineer.last_assigned_at = now
     request.engineer_started = False
     await _event(uow, request, actor, "assigned", now, internal=False, engineer_id=engineer.id, before=expected_engineer_id, after=engineer.id)
+    if keeper is not None:
+        from bot.services import reminders  # reminders → dispatch: imported here, not at the top
+        await reminders.hand_over(uow, keeper, request)
     return Assigned(request, engineer, previous if previous is not None and previous.id != engineer.id else None, withdrawn)
 
 

@@ -49,6 +49,14 @@ class ExpertOffDuty(DomainError):
         self.expert = expert
 
 
+class ExpertUnreachable(DomainError):
+    """The chosen expert blocked the bot: the case would reach nobody, so the dispatcher picks another."""
+
+    def __init__(self, expert: User) -> None:
+        super().__init__("unreachable")
+        self.expert = expert
+
+
 def is_expert(user: User) -> bool:
     return user.is_active and ROLE_EXPERT in user.role_names
 
@@ -62,11 +70,11 @@ async def _active_expert(uow: UnitOfWork, expert_id: int) -> User:
 
 async def pending(uow: UnitOfWork, request_id: int) -> Escalation | None:
     """The unanswered escalation that blocks a new one. A case left with an expert who is off
-    duty or deactivated does not: the dispatcher may ask another, and that question replaces it
-    (only the latest question on a request is open)."""
+    duty, deactivated or has blocked the bot (it never reached them) does not: the dispatcher may
+    ask another, and that question replaces it (only the latest question on a request is open)."""
     for escalation in await uow.escalations.unanswered_of_request(request_id):
         expert = await uow.users.get(escalation.expert_id)
-        if expert is not None and is_expert(expert) and expert.on_duty:
+        if expert is not None and is_expert(expert) and expert.on_duty and expert.is_reachable:
             return escalation
     return None
 
@@ -78,13 +86,14 @@ class ExpertChoice:
 
 
 async def experts(uow: UnitOfWork, actor: User, request_id: int) -> list[ExpertChoice]:
-    """Active, on-duty technical experts a dispatcher may ask about this request, least busy first."""
+    """Active, on-duty technical experts a dispatcher may ask about this request, least busy first;
+    not one who blocked the bot (the case would not reach them)."""
     await open_request(uow, actor, request_id)
     counts = await uow.escalations.unanswered_count_by_expert(OPEN)
     choices = [
         ExpertChoice(expert, counts.get(expert.id, 0))
         for expert in await uow.users.active_with_role(ROLE_EXPERT)
-        if expert.on_duty
+        if expert.on_duty and expert.is_reachable
     ]
     return sorted(choices, key=lambda c: (c.open_cases, c.expert.id))
 
@@ -117,11 +126,14 @@ async def start_question(uow: UnitOfWork, dispatcher: User, request_id: int, exp
 async def check_escalation(uow: UnitOfWork, dispatcher: User, request_id: int, expert_id: int) -> tuple[ServiceRequest, User]:
     """Everything `escalate` will check, before the dispatcher types the question. An expert off
     duty is refused (`ExpertOffDuty`) as `experts` leaves them out: a case left with them would
-    not even stop the dispatcher asking another (`pending`)."""
+    not even stop the dispatcher asking another (`pending`); so is one who blocked the bot
+    (`ExpertUnreachable`)."""
     request = await open_request(uow, dispatcher, request_id)
     expert = await _active_expert(uow, expert_id)
     if not expert.on_duty:
         raise ExpertOffDuty(expert)
+    if not expert.is_reachable:
+        raise ExpertUnreachable(expert)
     open_case = await pending(uow, request.id)
     if open_case is not None:
         raise AlreadyEscalated(open_case)

@@ -107,6 +107,21 @@ async def still_concerned(uow: UnitOfWork, policy: Policy, user: User, request: 
     return False
 
 
+async def hand_over(uow: UnitOfWork, keeper: ClockKeeper, request: ServiceRequest) -> None:
+    """A job given to an engineer: the latest reminder before a deadline its engineer answers for
+    went to whoever answered before (the engineer it was taken from, or the dispatchers while it
+    had none). One held for reachable hours is dropped at sending for someone no longer on the job,
+    and the next point may be the breach itself, so that point is planned again: the next sweep
+    tells the new engineer (the others' reminder keys are the same, so nobody hears it twice)."""
+    before = len(keeper.policy.reminders.before)
+    for clock in await uow.requests.clocks(request.id):
+        rule = keeper.policy.clocks.rule(clock.kind)
+        if rule is None or rule.escalation[0] != ASSIGNEE or clock.stopped_at is not None or not 0 < (clock.alert_point or 0) <= before:
+            continue  # not the engineer's deadline, over, nothing told yet, or breached (each repeat tells the engineer)
+        clock.alert_point -= 1
+        clock.next_alert_at = None if clock.paused_since else reminder_point(keeper.policy, keeper.calendar, clock, clock.alert_point)
+
+
 @dataclass(frozen=True)
 class Planner:
     policy: Policy
