@@ -106,6 +106,20 @@ def filed(_: Translator, request: ServiceRequest, due: datetime | None) -> View:
     return main_menu_view(_, "\n".join(lines))
 
 
+def registered_for_customer(_: Translator, request: ServiceRequest, about: ServiceRequest | None, due: datetime | None) -> View:
+    """To the customer, when a supervisor registered the complaint they phoned or wrote in: the
+    same number and promise they would have got filing it themselves."""
+    lines = [
+        _("📣 Your complaint <b>{number}</b> is registered.", number=request.number),
+        _("About: {value}", value=_request_line(_, about) if about else _("not about a specific request")),
+        _("The complaint supervisor investigates it and answers you in writing here."),
+    ]
+    if due is not None:
+        lines.append(_("Written answer promised by: {time}", time=_.datetime(due)))
+    lines.append(_("Follow it any time with /my."))
+    return View("\n".join(lines))
+
+
 def offer(_: Translator, request: ServiceRequest) -> View:
     """After a low survey score: the customer may file a complaint about the request."""
     return View(
@@ -223,6 +237,11 @@ def registration_refused(_: Translator, error: Exception) -> str:
     if isinstance(error, complaints.NotComplainable):
         return _("A complaint cannot be registered about {number}: it is a complaint itself, or not yet accepted by the service.", number=error.number)
     return _("Send the number of the request the complaint is about after the command, e.g. /complaint SR-2026-000123.")
+
+
+def registration_stopped(_: Translator) -> str:
+    """A supervisor registering a complaint for a customer lost the role (or left) meanwhile."""
+    return _("Only a complaint supervisor can register a complaint for a customer; nothing was registered.")
 
 
 def new_complaint_note(_: Translator) -> str:

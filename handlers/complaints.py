@@ -102,7 +102,14 @@ async def show(turn: Turn, draft: Draft, *, resumed: bool = False) -> None:
 
 
 async def on_input(turn: Turn, draft: Draft, message: UserInput) -> None:
-    """Only the description is typed; elsewhere the buttons are the answer."""
+    """Only the description is typed; elsewhere the buttons are the answer. A supervisor
+    registering it for a customer must still be one (checked again, as the buttons do)."""
+    try:
+        await _customer_for(turn, draft)
+    except (NotFound, NotAllowed):
+        await dialogs.end(turn.uow, draft)
+        await turn.reply(complaint_views.registration_stopped(turn._))
+        return
     if draft.step != complaints.DESCRIPTION:
         await turn.reply(complaint_views.reask_buttons(turn._))
         return
@@ -173,10 +180,15 @@ async def _send(turn: Turn, draft: Draft, customer) -> None:
         _ = turn.translator_for(supervisor)
         found = await complaints.case(turn.uow, supervisor, filed.complaint.id)
         await turn.notify_view(supervisor, complaint_views.card(_, found, turn.now, complaint_views.new_complaint_note(_)))
+    reachable = False
+    if by_staff:  # phoned or written in: the customer learns its number and promise as if they had filed it
+        person = await complaints.reachable_user(turn.uow, customer)
+        if person is not None:
+            due = await complaints.due_at(turn.uow, filed.request)
+            reachable = await turn.notify_view(person, complaint_views.registered_for_customer(turn.translator_for(person), filed.request, filed.about, due))
     await turn.uow.commit()  # the complaint and its notices exist before anyone is told
     await turn.edit_off()
     if by_staff:
-        reachable = await complaints.reachable_user(turn.uow, customer) is not None
         await _card(turn, filed.complaint.id, complaint_views.registered_note(turn._, filed.request, customer, reachable), edit=False)
         return
     await turn.reply(complaint_views.filed(turn._, filed.request, await complaints.due_at(turn.uow, filed.request)))

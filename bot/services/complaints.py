@@ -158,8 +158,10 @@ def registered_by_staff(draft: Draft) -> bool:
 
 
 def can_complain_about(request: ServiceRequest) -> bool:
-    """Any of the customer's requests except a complaint itself and one sales filed that is not ours yet."""
-    return request.kind != KIND and request.status != requests.AWAITING_APPROVAL
+    """Any of the customer's requests except a complaint itself and one sales filed that the
+    service never accepted (its approval chain still deciding, or turned it down): the customer
+    does not see those, so no complaint dialog could show it."""
+    return request.kind != KIND and requests.shown_to_customer(request)
 
 
 def previous_step(draft: Draft) -> str | None:

@@ -46,6 +46,7 @@ def test_a_complaint_cannot_be_about_a_complaint_or_a_request_sales_has_not_hand
     assert complaints.can_complain_about(ServiceRequest(kind="return", status="cancelled"))
     assert not complaints.can_complain_about(ServiceRequest(kind="complaint", status="new"))
     assert not complaints.can_complain_about(ServiceRequest(kind="repair", status="awaiting_approval"))
+    assert not complaints.can_complain_about(ServiceRequest(kind="repair", status="closed", closed_reason="sales_rejected"))
 
 
 @pytest.mark.parametrize("source, step, data, expected", [
