@@ -16,7 +16,7 @@ from datetime import date, datetime
 
 from bot.services import dialogs, users
 from bot.services.errors import NotAllowed, StaleAction, WrongInput
-from bot.services.validation import clean_text
+from bot.services.validation import clean_text, typed_number
 from storage.db import UnitOfWork
 from storage.models import AuditEntry, Customer, Draft, JobReport, Part, Product, Project, Quote, ServiceRequest, User, Visit
 
@@ -74,7 +74,11 @@ async def search(uow: UnitOfWork, user: User, draft: Draft, text: str, now: date
     query = clean_text(text, limit=QUERY_MAX, expected=SEARCH)
     if len(query) < QUERY_MIN:
         raise WrongInput(SEARCH)
-    digits = re.sub(r"\D", "", query)
+    # the digits of a phone as stored (ASCII): a Chinese keyboard's full-width "１３９" is "139", and
+    # an international "0086 …" is stored as "+86 …" (dropping the "00" only widens the match)
+    digits = re.sub(r"[^0-9]", "", typed_number(query))
+    if digits.startswith("00") and len(digits) >= 5:
+        digits = digits[2:]
     customers = await uow.archive.customers_matching(query, digits if len(digits) >= 3 else None, MATCHES_SHOWN + 1)
     projects = await uow.archive.projects_matching(query, MATCHES_SHOWN + 1)
     matches = [Match(CUSTOMER, c.id, c.name, " · ".join(filter(None, [c.company, c.phone]))) for c in customers]

@@ -42,7 +42,8 @@ The definitions (the README section "Monthly report and KPIs" says the same in p
 - **Per engineer**: a job is of the engineer who wrote its last report (else the one assigned);
   average stars over their jobs with a rated survey; labour hours = those of the reports they
   wrote themselves, a disputed one too; repeat repairs = repairs of theirs the customer said were
-  not resolved (the engineer whose report was disputed, though another may have finished the job);
+  not resolved (the engineer whose report was disputed, though another may have finished the job;
+  a job disputed again after another engineer took it over counts for each of them, once);
   certificates = their installation reports with the acceptance certificate signed.
 - **Per region**: the region of that engineer (`User.region`, none: "no region"); the cost of each
   report goes to the region of the engineer who wrote it; a service-fault complaint goes to the
@@ -253,8 +254,8 @@ class JobRow:
     fault_type: str | None
     certificate: bool
     repeat_repair: bool
-    # whose repair the customer disputed, when known (id, name, region); else the job's engineer
-    disputed_engineer: tuple[int, str, str | None] | None = None
+    # whose repairs the customer disputed, when known (id, name, region), each once; else the job's engineer
+    disputed_engineers: tuple[tuple[int, str, str | None], ...] = ()
     attempts: tuple[Attempt, ...] = ()  # every report on the job, oldest first
 
     def costed_attempts(self) -> tuple[Attempt, ...]:
@@ -404,10 +405,10 @@ def engineer_lines(jobs: Sequence[JobRow], trips: Sequence[TripRow]) -> list[Eng
         names.setdefault(trip.engineer_id, (trip.engineer, trip.region))
     repeats: Counter[int] = Counter()
     for job in jobs:
-        if job.repeat_repair and job.disputed_engineer is not None:
-            engineer_id, name, region = job.disputed_engineer
-            repeats[engineer_id] += 1
-            names.setdefault(engineer_id, (name, region))
+        if job.repeat_repair and job.disputed_engineers:
+            for engineer_id, name, region in job.disputed_engineers:  # a job disputed twice: both engineers
+                repeats[engineer_id] += 1
+                names.setdefault(engineer_id, (name, region))
         elif job.repeat_repair and job.engineer_id is not None:
             repeats[job.engineer_id] += 1
     lines = []
@@ -581,7 +582,7 @@ async def load_month(uow: UnitOfWork, month: Month, tz: ZoneInfo) -> MonthRows:
     part_ids = {p.part_id for written in reports.values() for report, _ in written for p in report.parts if p.part_id}
     prices = dict((await session.execute(select(Part.id, Part.price).where(Part.id.in_(part_ids)))).all()) if part_ids else {}
     disputed = await _disputed_engineers(uow, [row[0].id for row in found if row[0].repeat_repair])
-    jobs = tuple(_job_row(request, closed_at, bool(breached), reports.get(request.id, []), model, stars, assigned, prices, disputed.get(request.id))
+    jobs = tuple(_job_row(request, closed_at, bool(breached), reports.get(request.id, []), model, stars, assigned, prices, disputed.get(request.id, ()))
                  for request, closed_at, breached, model, stars, assigned in found)
 
     trips = tuple(
@@ -630,18 +631,26 @@ def _counted_complaint():
     return and_(Complaint.service_fault.is_(True), ~_withdrawn())
 
 
-async def _disputed_engineers(uow: UnitOfWork, request_ids: list[int]) -> dict[int, tuple[int, str, str | None]]:
-    """Per repeat repair, the engineer whose report the customer disputed last (recorded on the
-    "disputed" event since it names them; older events do not)."""
+async def _disputed_engineers(uow: UnitOfWork, request_ids: list[int]) -> dict[int, tuple[tuple[int, str, str | None], ...]]:
+    """Per repeat repair, every engineer whose report the customer disputed, each once, in order
+    (recorded on the "disputed" event since it names them; older events do not): a job disputed
+    again after another engineer took it over is a repeat repair of both."""
     if not request_ids:
         return {}
     events = await uow.session.execute(
         select(RequestEvent.request_id, RequestEvent.details).where(RequestEvent.request_id.in_(request_ids), RequestEvent.action == "disputed")
         .order_by(RequestEvent.id))
-    engineer_of = {request_id: details["engineer_id"] for request_id, details in events.all() if (details or {}).get("engineer_id")}
-    people = {u.id: u for u in await uow.session.scalars(select(User).where(User.id.in_(set(engineer_of.values()))))} if engineer_of else {}
-    return {request_id: (engineer_id, _display_name(people[engineer_id]), people[engineer_id].region)
-            for request_id, engineer_id in engineer_of.items() if engineer_id in people}
+    engineers_of: dict[int, list[int]] = defaultdict(list)
+    for request_id, details in events.all():
+        engineer_id = (details or {}).get("engineer_id")
+        if engineer_id and engineer_id not in engineers_of[request_id]:
+            engineers_of[request_id].append(engineer_id)
+    wanted = {engineer_id for ids in engineers_of.values() for engineer_id in ids}
+    people = {u.id: u for u in await uow.session.scalars(select(User).where(User.id.in_(wanted)))} if wanted else {}
+    found = {request_id: tuple((engineer_id, _display_name(people[engineer_id]), people[engineer_id].region)
+                               for engineer_id in ids if engineer_id in people)
+             for request_id, ids in engineers_of.items()}
+    return {request_id: engineers for request_id, engineers in found.items() if engineers}
 
 
 def _attempt(report: JobReport, author: User, prices: dict[int, int | None]) -> Attempt:
@@ -657,7 +666,7 @@ def _attempt(report: JobReport, author: User, prices: dict[int, int | None]) -> 
 
 def _job_row(request: ServiceRequest, closed_at: datetime, breached: bool, reports: Sequence[tuple[JobReport, User]], model: str | None,
              stars: int | None, assigned: User | None, prices: dict[int, int | None],
-             disputed_engineer: tuple[int, str, str | None] | None = None) -> JobRow:
+             disputed_engineers: tuple[tuple[int, str, str | None], ...] = ()) -> JobRow:
     """`reports`: every report of the job, oldest first; the last one (the confirmed one, or the
     disputed one of a job the dispatcher closed) names its engineer, fault type and certificate."""
     attempts = tuple(_attempt(report, author, prices) for report, author in reports)
@@ -669,7 +678,7 @@ def _job_row(request: ServiceRequest, closed_at: datetime, breached: bool, repor
         has_report=last is not None, hours=sum((a.hours for a in attempts), Decimal(0)),
         parts_cost=sum(a.parts_cost for a in attempts), unpriced_parts=sum(a.unpriced_parts for a in attempts),
         travel_cost=sum(a.travel_cost for a in attempts), fault_type=last.fault_type if last else None,
-        certificate=bool(last and last.certificate), repeat_repair=request.repeat_repair, disputed_engineer=disputed_engineer,
+        certificate=bool(last and last.certificate), repeat_repair=request.repeat_repair, disputed_engineers=disputed_engineers,
         attempts=attempts,
     )
 
