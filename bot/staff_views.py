@@ -33,6 +33,7 @@ def invite_created(_: Translator, invite: Invite, link: str) -> View:
 def invite_refused(_: Translator, reason: str) -> str:
     return {
         "used": _("This invite has already been used. Ask your admin for a new one."),
+        "joined": _("You have already joined with this invite. Your commands are in the menu; /help explains them."),
         "expired": _("This invite has expired. Ask your admin for a new one."),
         "revoked": _("This invite is no longer valid: the admin who made it can no longer invite. Ask your admin for a new one."),
     }.get(reason, _("This invite link is not valid. Check that you opened the whole link, or ask your admin for a new one."))

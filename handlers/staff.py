@@ -106,7 +106,11 @@ async def on_staff_button(turn: Turn, payload: StaffButton) -> None:
         await menus.apply_for(turn.bot, person, turn.translator_for(person))
     else:
         await turn.answer(_unchanged_note(turn, payload, person))
-    await turn.edit(staff_views.staff_card(turn._, person))
+    if person.role_names & users.STAFF_ROLES:
+        await turn.edit(staff_views.staff_card(turn._, person))
+    else:  # a deactivated person's last role withdrawn: no longer staff, so the list it is
+        await turn.answer(turn._("{name} has no role left and is no longer on the staff list.", name=staff_views.display_name(person)))
+        await turn.edit(staff_views.staff_list(turn._, await staff.list_staff(turn.uow, turn.user)))
     if released.requests:  # queued with the jobs' return to the queue, sent once it is committed
         await _tell_released(turn, person, released.requests, deactivated=payload.action == "deactivate")
     for approval in change.back_to_approvers:  # their cards say the requester can no longer answer

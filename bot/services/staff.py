@@ -18,11 +18,12 @@ from storage.models import Approval, AuditEntry, Invite, User, UserRole
 
 INVITE_PREFIX = "inv_"
 FAILED_INVITE = "invite_failed"
+ALREADY_JOINED = "joined"  # InviteRefused.reason: the presser joined with this very invite and still has its role
 
 
 class InviteRefused(DomainError):
-    """The code is unknown, used, expired or revoked (its admin no longer is one); `reason` says
-    which (for the message)."""
+    """The code is unknown, used, expired or revoked (its admin no longer is one), or the person
+    already joined with it (ALREADY_JOINED); `reason` says which (for the message)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -61,6 +62,10 @@ async def redeem_invite(uow: UnitOfWork, user: User, code: str, policy: StaffPol
     if invite is None:
         reason = "unknown"
     elif invite.used_at is not None:
+        if invite.used_by_user_id == user.id and user.is_active and invite.role in user.role_names:
+            # the one who joined with it, tapping the admin's link again (to find the bot): no
+            # wrong code, and no "ask for a new one" for a role they have
+            raise InviteRefused(ALREADY_JOINED)
         reason = "used"
     elif invite.expires_at <= now:
         reason = "expired"
@@ -124,19 +129,23 @@ async def set_role(uow: UnitOfWork, actor: User, user_id: int, role: str, grant:
     """Grant (`grant`) or withdraw one role. Unchanged when the person already was so (a button
     of an older card must not undo what it offered). Withdrawing ends what the role had open:
     engineer jobs go back to the queue, approvals waiting for their answer to the approvers.
-    The last active admin stays one."""
+    The last active admin stays one; an active person keeps at least one role."""
     target = await staff_member(uow, actor, user_id)
     if role not in STAFF_ROLES:
         raise InvalidValue("role")
+    if role == ROLE_ADMIN and not grant:
+        await _keep_an_active_admin(uow, actor, target)  # the admins first: one lock order
+    await _lock(uow, target)  # roles read again: another admin may have changed them meanwhile
     if grant == (role in target.role_names):
         return StaffChange(target, changed=False)
     if grant:
         target.roles.append(UserRole(role=role))
     else:
-        if role == ROLE_ADMIN:
-            await _keep_an_active_admin(uow, actor, target)
-        if len(target.role_names & STAFF_ROLES) == 1:
-            raise NotAllowed()  # withdrawing the last role would drop them from the staff list; deactivate instead
+        if len(target.role_names & STAFF_ROLES) == 1 and target.is_active:
+            # the last role of someone active: deactivate them instead. Someone deactivated may lose
+            # it too (and leave the staff list): a former staff member who is also a customer can only
+            # be erased so (/erase: "Withdraw their roles in /staff first").
+            raise NotAllowed()
         target.roles = [r for r in target.roles if r.role != role]
     await uow.session.flush()
     await uow.audit.add(AuditEntry(actor_telegram_id=actor.telegram_id, action="role_granted" if grant else "role_withdrawn", details={"user_id": target.id, "role": role}, created_at=now))
@@ -151,6 +160,16 @@ async def toggle_role(uow: UnitOfWork, actor: User, user_id: int, role: str, now
     returns whether the person has it now."""
     grant = role not in (await staff_member(uow, actor, user_id)).role_names
     return grant, (await set_role(uow, actor, user_id, role, grant, now)).released
+
+
+async def _lock(uow: UnitOfWork, person: User) -> None:
+    """Lock the person's row until the transaction ends and read their state and roles again:
+    two admins changing the same person at once (two processes of a fleet) take turns, and the
+    second decides on what the first left (else both could withdraw one of the last two roles,
+    or both grant one and the second fail on the unique key). A no-op lock on SQLite, whose
+    transactions run one at a time anyway."""
+    await uow.session.refresh(person, ["is_active"], with_for_update=True)  # the row alone: PostgreSQL locks no outer join
+    await uow.session.refresh(person, ["roles"])
 
 
 async def _keep_an_active_admin(uow: UnitOfWork, actor: User, target: User) -> None:
@@ -172,9 +191,13 @@ async def change_active(uow: UnitOfWork, actor: User, user_id: int, active: bool
     target = await staff_member(uow, actor, user_id)
     if target.id == actor.id and not active:
         raise NotAllowed()
-    if target.is_active == active:  # a second press, or an older card's button
+    admins_checked = not active and is_admin(target)
+    if admins_checked:
+        await _keep_an_active_admin(uow, actor, target)  # the admins first: one lock order
+    await _lock(uow, target)  # another admin may have changed them meanwhile
+    if target.is_active == active:  # a second press, an older card's button, or another admin's press
         return StaffChange(target, changed=False)
-    if not active and is_admin(target):
+    if not active and is_admin(target) and not admins_checked:  # made an admin meanwhile
         await _keep_an_active_admin(uow, actor, target)
     target.is_active = active
     await uow.audit.add(AuditEntry(actor_telegram_id=actor.telegram_id, action="activated" if active else "deactivated", details={"user_id": target.id}, created_at=now))
