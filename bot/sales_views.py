@@ -7,11 +7,12 @@ from bot.labels import KIND_LABELS
 from bot.services import sales
 from bot.services.validation import DESCRIPTION_MAX
 from bot.views import View
-from storage.models import Draft, ServiceRequest, SlaClock
+from storage.models import Customer, Draft, ServiceRequest, SlaClock
 
 
-def prompt(_: Translator, draft: Draft) -> View:
-    """The question of the current step, with its buttons (Back and Cancel on every step)."""
+def prompt(_: Translator, draft: Draft, known: Customer | None = None) -> View:
+    """The question of the current step, with its buttons (Back and Cancel on every step);
+    `known`: the customer record that already has the form's phone (`sales.known_customer`)."""
     step = draft.step
     if step == sales.KIND:
         rows = [[dialog_button(_(KIND_LABELS[kind]), draft, "kind", kind)] for kind in sales.KINDS]
@@ -24,20 +25,25 @@ def prompt(_: Translator, draft: Draft) -> View:
         return View(_("The product's serial number, if you know it:"), inline([[dialog_button(_("I don't know it"), draft, "skip")], dialog_nav(_, draft)]))
     if step == sales.DESCRIPTION:
         return View(_("What is wrong, or what is to be done? (up to {limit} characters)", limit=DESCRIPTION_MAX), inline([dialog_nav(_, draft)]))
-    return summary(_, draft)
+    return summary(_, draft, known)
 
 
 def resumed(_: Translator) -> str:
     return _("You have an unfinished request for a customer; let's continue where you stopped.")
 
 
-def summary(_: Translator, draft: Draft) -> View:
+def summary(_: Translator, draft: Draft, known: Customer | None = None) -> View:
     data = draft.data
     kind = KIND_LABELS[data["kind"]]
     lines = [
         _("<b>Check the request</b>"),
         _("Type: {value}", value=_(kind)),
         _("Customer: {name}, {phone}", name=data["name"], phone=data["phone"]),
+    ]
+    if sales.files_under_another_name(draft, known):
+        lines.append(_("⚠️ This phone is already in our records as the customer {name}: the request is filed for that customer, "
+                       "not under the name typed. If that is someone else, go back to the phone step and correct it.", name=known.name))
+    lines += [
         _("Product: {value}", value=data.get("serial") or _("unknown")),
         _("Description: {value}", value=data["description"]),
         _("It goes to the marketing VP and then the production VP for approval before the service department takes it on."),

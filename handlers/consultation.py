@@ -7,6 +7,7 @@ from bot.services import consultation, dialogs, requests, users
 from bot.services.errors import NotAllowed, NotFound, TooLong, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.views import input_error
+from handlers import approvals as approval_handlers
 from handlers.common import Turn
 from handlers.dispatch import show_card
 from storage.models import Draft, ServiceRequest
@@ -26,8 +27,11 @@ async def on_consultation_button(turn: Turn, payload: ConsultationButton) -> Non
             if delivery.customer_user is not None:
                 _ = turn.translator_for(delivery.customer_user)
                 await turn.notify(delivery.customer_user, escalation_views.closed_for_customer(_, delivery.request))
+            await _tell_engineer(turn, delivery.request, consultation.CLOSED_AS_ANSWERED)
+            await approval_handlers.tell_requesters_withdrawn(turn, list(delivery.withdrawn))
             await turn.uow.commit()  # closed, and the customer's notice queued, before anyone is told
             await show_card(turn, delivery.request.id)
+            await approval_handlers.show_withdrawn(turn, list(delivery.withdrawn))
         else:
             raise NotFound()
     except consultation.AskedAgain:
@@ -40,7 +44,7 @@ async def on_consultation_button(turn: Turn, payload: ConsultationButton) -> Non
 async def _customer_resolved(turn: Turn, payload: ConsultationButton) -> None:
     customer = await users.customer_of(turn.uow, turn.user)
     try:
-        request = await consultation.confirm_answered(turn.uow, turn.user, customer, payload.request_id, turn.now)
+        closed = await consultation.confirm_answered(turn.uow, turn.user, customer, payload.request_id, turn.now)
     except NotFound:
         await turn.audit("foreign_request_button", request_id=payload.request_id, action=payload.action)
         await turn.answer(turn._("Request not found."), alert=True)
@@ -49,15 +53,33 @@ async def _customer_resolved(turn: Turn, payload: ConsultationButton) -> None:
         await turn.audit("stale_button", data=payload.pack())
         await turn.answer(escalation_views.already_closed(turn._), alert=True)
         return
+    request = closed.request
     await _tell_dispatchers(turn, request)
+    await _tell_engineer(turn, request, consultation.CONFIRMED)
+    await approval_handlers.tell_requesters_withdrawn(turn, list(closed.withdrawn))
     await turn.uow.commit()
     await turn.edit_off()
     await turn.reply(escalation_views.customer_closed_it(turn._, request))
+    await approval_handlers.show_withdrawn(turn, list(closed.withdrawn))
 
 
 async def _tell_dispatchers(turn: Turn, request: ServiceRequest) -> None:
     for dispatcher in await requests.dispatchers(turn.uow):
         await turn.notify(dispatcher, escalation_views.confirmed_for_staff(turn.translator_for(dispatcher), request))
+
+
+async def _tell_engineer(turn: Turn, request: ServiceRequest, how: str) -> None:
+    """Closing a request tells its engineer (a question can need a visit): they may be on their way."""
+    engineer = await turn.uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None
+    if engineer is None or not engineer.is_active or engineer.id == turn.user.id:
+        return
+    _ = turn.translator_for(engineer)
+    if how == consultation.CONFIRMED:
+        text = _("Job {number} is closed: the customer confirmed that the answer resolves their question. Nothing more to do on it.",
+                 number=request.number)
+    else:
+        text = _("Job {number} is closed by the service department as answered; nothing more to do on it.", number=request.number)
+    await turn.notify(engineer, text)
 
 
 async def on_answer_input(turn: Turn, draft: Draft, message: UserInput) -> None:

@@ -24,7 +24,13 @@ async def cmd_sell(turn: Turn) -> None:
         return
     if resumed:
         await turn.reply(sales_views.resumed(turn._))
-    await turn.reply(sales_views.prompt(turn._, draft))
+    await _prompt(turn, draft)
+
+
+async def _prompt(turn: Turn, draft: Draft) -> None:
+    """The current step's question; the summary names a known customer the phone files it for."""
+    known = await sales.known_customer(turn.uow, draft) if draft.step == sales.REVIEW else None
+    await turn.reply(sales_views.prompt(turn._, draft, known))
 
 
 async def on_input(turn: Turn, draft: Draft, message: UserInput) -> None:
@@ -42,7 +48,7 @@ async def on_input(turn: Turn, draft: Draft, message: UserInput) -> None:
     except TooLong as error:
         await turn.reply(input_error(turn._, error))
         return
-    await turn.reply(sales_views.prompt(turn._, draft))
+    await _prompt(turn, draft)
 
 
 async def on_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
@@ -58,12 +64,12 @@ async def on_button(turn: Turn, draft: Draft, payload: DialogButton) -> None:
     else:
         raise StaleAction()
     await turn.edit_off()
-    await turn.reply(sales_views.prompt(turn._, draft))
+    await _prompt(turn, draft)
 
 
 async def go_back(turn: Turn, draft: Draft) -> None:
     sales.back(draft, turn.now)
-    await turn.reply(sales_views.prompt(turn._, draft))
+    await _prompt(turn, draft)
 
 
 async def _send(turn: Turn, draft: Draft) -> None:

@@ -13,13 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.services import dialogs, requests
+from bot.services import approvals, dialogs, requests, stock
 from bot.services.errors import DomainError, NotAllowed, NotFound
 from bot.services.dispatch import NOT_QUEUED_KINDS, is_dispatcher
 from bot.services.escalation import OPEN, end_with_request
 from bot.services.validation import clean_text
 from storage.db import UnitOfWork
-from storage.models import Customer, Draft, RequestEvent, ServiceRequest, User
+from storage.models import Approval, Customer, Draft, RequestEvent, ServiceRequest, User
 
 CONSULTATION = "consultation"
 ANSWER_MAX = 3000
@@ -107,12 +107,17 @@ async def start_answer(uow: UnitOfWork, dispatcher: User, request_id: int, now: 
     comments = [e for e in await uow.requests.events(request.id, include_internal=False) if e.action == "comment"]
     question = str(comments[-1].details.get("text") or request.description) if comments else request.description
     draft = await dialogs.begin(uow, dispatcher.id, ANSWER_DIALOG, ANSWER_STEP,
-                                {"request_id": request.id, "seen_answer": await _latest_answer_id(uow, request.id)}, now)
+                                {"request_id": request.id, "seen_answer": await _answer_before_question(uow, request.id)}, now)
     return AnswerStart(draft, request, question)
 
 
-async def _latest_answer_id(uow: UnitOfWork, request_id: int) -> int:
-    answers = [e.id for e in await uow.requests.events(request_id, include_internal=False) if e.action == ANSWERED]
+async def _answer_before_question(uow: UnitOfWork, request_id: int) -> int:
+    """The latest answer given before the customer's latest question (their latest comment, else
+    the request itself): an answer after it, given before this button was pressed (a colleague's,
+    from another copy of the notice) or while typing, is shown before a second one goes out."""
+    events = await uow.requests.events(request_id, include_internal=False)
+    question = max((e.id for e in events if e.action == "comment"), default=0)
+    answers = [e.id for e in events if e.action == ANSWERED and e.id < question]
     return answers[-1] if answers else 0
 
 
@@ -132,6 +137,15 @@ class Delivery:
     customer_user: User | None
     closable: bool
     text: str = ""
+    withdrawn: tuple[Approval, ...] = ()  # closed: the approvals that ended with it (`_close`)
+
+
+@dataclass(frozen=True)
+class Closed:
+    """A consultation the customer closed, and the approvals that ended with it."""
+
+    request: ServiceRequest
+    withdrawn: tuple[Approval, ...]
 
 
 async def answer_consultation(uow: UnitOfWork, dispatcher: User, request_id: int, text: str, now: datetime,
@@ -155,8 +169,10 @@ async def answer_consultation(uow: UnitOfWork, dispatcher: User, request_id: int
     return Delivery(request, await requests.customer_user(uow, request), request.kind == CONSULTATION, text)
 
 
-async def _close(uow: UnitOfWork, actor: User, request: ServiceRequest, action: str, reason: str, now: datetime) -> None:
-    """Close an answered consultation once (the open check is in the UPDATE) and stop its clocks."""
+async def _close(uow: UnitOfWork, actor: User, request: ServiceRequest, action: str, reason: str, now: datetime) -> tuple[Approval, ...]:
+    """Close an answered consultation once (the open check is in the UPDATE) and stop its clocks;
+    what still hangs on it ends as with any closed request: parts not issued yet (a question can
+    need a visit) and open approvals are withdrawn (returned, for their approvers' copies)."""
     if request.kind != CONSULTATION or not was_answered(await uow.requests.events(request.id, include_internal=False)):
         raise NotAllowed()
     before = request.status
@@ -168,16 +184,18 @@ async def _close(uow: UnitOfWork, actor: User, request: ServiceRequest, action: 
         details={"before": before, "after": requests.CLOSED},
     ))
     await end_with_request(uow, request, now)  # an expert still asked about it needs to answer no more
+    withdrawn = await stock.cancel_unissued(uow, request.id, actor, approvals.REQUEST_ENDED, now)
+    return tuple(withdrawn + await approvals.withdraw_open(uow, request.id, actor, approvals.REQUEST_ENDED, now))
 
 
-async def confirm_answered(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, now: datetime) -> ServiceRequest:
+async def confirm_answered(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, now: datetime) -> Closed:
     """The customer says the answer resolves their question: the consultation is closed."""
     request = await requests.own_request(uow, customer, request_id, lock=True)
-    await _close(uow, user, request, CONFIRMED, "confirmed", now)
+    withdrawn = await _close(uow, user, request, CONFIRMED, "confirmed", now)
     draft = await dialogs.current(uow, user.id)
     if draft is not None and draft.kind == requests.COMMENT_DIALOG and draft.data.get("request_id") == request.id:
         await dialogs.end(uow, draft)  # "Reply" was pressed earlier; nothing is left to reply to
-    return request
+    return Closed(request, withdrawn)
 
 
 async def close_as_answered(uow: UnitOfWork, dispatcher: User, request_id: int, now: datetime) -> Delivery:
@@ -189,5 +207,5 @@ async def close_as_answered(uow: UnitOfWork, dispatcher: User, request_id: int, 
         raise NotFound()
     if asked_again(await uow.requests.events(request.id, include_internal=False)):
         raise AskedAgain()
-    await _close(uow, dispatcher, request, CLOSED_AS_ANSWERED, "answered", now)
-    return Delivery(request, await requests.customer_user(uow, request), False)
+    withdrawn = await _close(uow, dispatcher, request, CLOSED_AS_ANSWERED, "answered", now)
+    return Delivery(request, await requests.customer_user(uow, request), False, withdrawn=withdrawn)

@@ -80,6 +80,19 @@ def back(draft: Draft, now: datetime) -> None:
     dialogs.move(draft, STEPS[index - 1], now)
 
 
+async def known_customer(uow: UnitOfWork, draft: Draft) -> Customer | None:
+    """The customer record already holding the form's phone, which `submit` files the request
+    for whatever name was typed; None while the phone is new (a record is made with the name)."""
+    phone = draft.data.get("phone")
+    return await uow.customers.by_phone(phone) if phone else None
+
+
+def files_under_another_name(draft: Draft, known: Customer | None) -> bool:
+    """The phone is a known customer's whose name is not the one typed: the request goes to them."""
+    typed = str(draft.data.get("name") or "")
+    return known is not None and known.name.casefold().strip() != typed.casefold().strip()
+
+
 @dataclass(frozen=True)
 class Filed:
     request: ServiceRequest
@@ -93,7 +106,7 @@ async def submit(uow: UnitOfWork, policy: Policy, user: User, draft: Draft, now:
     if draft.step != REVIEW:
         raise StaleAction()
     data = draft.data
-    customer = await uow.customers.by_phone(data["phone"])
+    customer = await known_customer(uow, draft)
     # A customer the bot does not know stays without a chat: a typed phone number proves nothing,
     # so nobody is linked to these requests by typing it later.
     if customer is None:
