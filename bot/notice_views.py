@@ -1,11 +1,14 @@
-"""Notices the outbox renders as it sends them: somebody blocked the bot, a report closed by timeout."""
+"""Notices the outbox renders as it sends them: somebody blocked the bot (or an answer met the block), a report closed by timeout."""
 from __future__ import annotations
+
+import html
 
 from bot.i18n import Translator
 from bot.labels import ROLE_LABELS
 from bot.services.notices import Unreachable
 from bot.staff_views import ROLE_ORDER, display_name
 from bot.views import View
+from storage.models import Complaint, Customer, ServiceRequest
 
 
 def unreachable_alert(_: Translator, found: Unreachable) -> View:
@@ -26,6 +29,18 @@ def unreachable_alert(_: Translator, found: Unreachable) -> View:
     if found.open_requests:
         text += "\n" + _("Open requests: {numbers}", numbers=", ".join(request.number for request in found.open_requests))
     return View(text)
+
+
+def answer_undelivered(_: Translator, complaint: Complaint, request: ServiceRequest, customer: Customer) -> View:
+    """To the supervisor who sent a complaint's written answer that waited for the customer's quiet
+    hours and then met a block: it was promised as delivered, somebody must give it another way."""
+    lines = [
+        _("⚠️ The written answer to complaint {number} could not be delivered: customer {name} ({phone}) has blocked the bot. "
+          "Please give them the answer by phone or in writing.", number=request.number, name=customer.name, phone=customer.phone),
+        "",
+        html.escape(complaint.answer or "", quote=False),
+    ]
+    return View("\n".join(lines))
 
 
 def closed_by_timeout(_: Translator, number: str, hours: int) -> View:

@@ -352,7 +352,9 @@ async def on_work_button(turn: Turn, draft: Draft, payload: DialogButton) -> Non
     person = answered.customer_user
     reached = answered.queued
     if person is not None and not answered.queued:
-        reached = await turn.notify_view(person, complaint_views.answer_for_customer(turn.translator_for(person), answered.complaint, answered.request))
+        # an outbox row of the answer's own kind, as when it waits for quiet hours: should Telegram
+        # refuse it (they blocked the bot), the supervisor who sent it is told (notices.answers_undelivered)
+        reached = await turn.queue_notice(person, complaints.OUTBOX_KIND, {"complaint_id": answered.complaint.id})
     await turn.uow.commit()  # answered, closed and queued for the customer before they read it
     await turn.edit_off()
     # a customer who blocked the bot (or has none) must be answered another way: say so, not "sent"

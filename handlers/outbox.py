@@ -288,6 +288,7 @@ async def _stop(deps: Deps, person_id: int, chat_id: int, rest: list[Parcel], ou
     if outcome == "blocked":
         async with deps.db.uow() as uow:
             # every unsent row of theirs, not only those of this round: none can be delivered now
+            await notices.answers_undelivered(uow, person_id, now)  # promised as delivered: its sender is told
             await _close(uow, await uow.outbox.unsent_ids_of(person_id), now, "blocked")
             await notices.blocked(uow, chat_id, now)
             await uow.commit()
@@ -344,6 +345,9 @@ async def _compose(deps: Deps, uow: UnitOfWork, user: User | None, messages: lis
         elif message.kind == notices.UNREACHABLE:
             found = await notices.unreachable(uow, message.payload["person_id"])
             view = notice_views.unreachable_alert(_, found) if found else None
+        elif message.kind == notices.ANSWER_UNDELIVERED:
+            found = await notices.undelivered_answer(uow, message.payload["complaint_id"])
+            view = notice_views.answer_undelivered(_, *found) if found else None
         elif message.kind == stock.STOCK_LOW and await stock.still_low(uow, message.payload["part_id"]):
             view = stock_views.stock_low(_, message.payload)  # restocked meanwhile: nothing to say
         elif message.kind in maintenance.OUTBOX_KINDS:

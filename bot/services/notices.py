@@ -11,14 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.services import requests
+from bot.services import complaints, requests
 from bot.services.users import ROLE_ADMIN, is_staff
 from storage.db import UnitOfWork
-from storage.models import Customer, OutboxMessage, ServiceRequest, User
+from storage.models import Complaint, Customer, OutboxMessage, ServiceRequest, User
 
 VIEW = "view"  # rendered when caused: {"text": html, "markup": inline keyboard dict | None, "photos": [...], "voices": [...]}
 APPROVAL = "approval"  # an approval step's card: {"approval_id", "step"}, rendered when sent (it may be decided by then)
 UNREACHABLE = "unreachable"  # somebody blocked the bot: {"person_id"}, rendered for each reader when sent
+ANSWER_UNDELIVERED = "answer_undelivered"  # a complaint's held written answer met a 403: {"complaint_id"}, to whoever sent it
 ASSIGNED_ROLES = frozenset({"engineer", "technical_expert"})  # work reaches them from the dispatchers
 
 
@@ -48,24 +49,80 @@ async def may_reach(uow: UnitOfWork, user: User) -> bool:
 
 async def blocked(uow: UnitOfWork, telegram_id: int, now: datetime) -> User | None:
     """Telegram answered 403 for this person: mark them unreachable and, the first time only,
-    tell the staff who must now reach them another way (dispatchers for a customer, admins for
-    a staff member, and the dispatchers too for an engineer or expert). Returns the person when
-    this call marked them."""
+    tell the staff who must now reach them another way (dispatchers and the engineers of their
+    open jobs for a customer, admins for a staff member, and the dispatchers too for an engineer
+    or expert). Returns the person when this call marked them."""
     person = await uow.users.mark_unreachable(telegram_id)
 
     if person is None:
         return None  # unknown, or already known to be unreachable: the staff were told then
     if not is_staff(person):
-        readers = await requests.dispatchers(uow)
+        # the engineers of their open jobs too: they phone the customer to agree the visit
+        readers = await requests.dispatchers(uow) + await _engineers_of(uow, person)
     else:  # engineers' and experts' work is given by the dispatchers, who must know too
         readers = await uow.users.active_with_role(ROLE_ADMIN)
         if person.role_names & ASSIGNED_ROLES:
             readers += [d for d in await requests.dispatchers(uow) if d.id not in {r.id for r in readers}]
+    told = {person.id}
     for reader in readers:
-        if reader.id != person.id:
+        if reader.id not in told:  # an engineer who is also a dispatcher is told once
+            told.add(reader.id)
             key = f"{UNREACHABLE}:{person.id}:{reader.id}:{now.isoformat()}"
             await queue(uow, reader, UNREACHABLE, {"person_id": person.id}, key, now)
     return person
+
+
+async def _engineers_of(uow: UnitOfWork, person: User) -> list[User]:
+    """The active engineers of this customer's open jobs (each once)."""
+    customer = await uow.customers.by_user_id(person.id)
+    if customer is None:
+        return []
+    engineers: dict[int, User] = {}
+    for request in await _open_requests_of(uow, customer):
+        engineer_id = request.assigned_engineer_id
+        if engineer_id is not None and engineer_id not in engineers:
+            engineer = await uow.users.get(engineer_id)
+            if engineer is not None and engineer.is_active:  # one who left hears no staff news
+                engineers[engineer_id] = engineer
+    return list(engineers.values())
+
+
+async def _open_requests_of(uow: UnitOfWork, customer: Customer) -> list[ServiceRequest]:
+    """All the customer's open requests, newest first (however many closed ones came since)."""
+    everything = await uow.archive.requests_of(customer_id=customer.id)
+    return [request for request in reversed(everything) if request.status in requests.OPEN_STATUSES]
+
+
+async def answers_undelivered(uow: UnitOfWork, person_id: int, now: datetime) -> None:
+    """This person blocked the bot while a complaint's written answer waited in the outbox for
+    their quiet hours to end (call it before their rows are closed): the supervisor who sent it
+    was told it would be delivered, so they are told it was not, to give it by phone or in
+    writing (the complaint's supervisors when the sender has left). Told once per complaint and
+    reader, whichever sender met the block."""
+    for row in await uow.outbox.of_user(person_id):
+        if row.sent_at is not None or row.kind != complaints.OUTBOX_KIND:
+            continue
+        found = await complaints.for_delivery(uow, row.payload.get("complaint_id", 0))
+        if found is None:
+            continue
+        complaint, request = found
+        answered = [e for e in await uow.requests.events(request.id, include_internal=True) if e.action == "complaint_answered"]
+        sender = await uow.users.get(answered[-1].actor_user_id) if answered and answered[-1].actor_user_id else None
+        readers = [sender] if sender is not None and sender.is_active else await complaints.supervisors(uow, complaint)
+        for reader in readers:
+            if reader.id != person_id:
+                key = f"{ANSWER_UNDELIVERED}:{complaint.id}:{reader.id}"
+                await queue(uow, reader, ANSWER_UNDELIVERED, {"complaint_id": complaint.id}, key, now)
+
+
+async def undelivered_answer(uow: UnitOfWork, complaint_id: int) -> tuple[Complaint, ServiceRequest, Customer] | None:
+    """The answer that could not be delivered, its request and customer, as the alert shows them."""
+    found = await complaints.for_delivery(uow, complaint_id)
+    if found is None:
+        return None
+    complaint, request = found
+    customer = await uow.customers.get(request.customer_id)
+    return (complaint, request, customer) if customer is not None else None
 
 
 @dataclass(frozen=True)
@@ -85,8 +142,7 @@ async def unreachable(uow: UnitOfWork, person_id: int) -> Unreachable | None:
     customer = None if is_staff(person) else await uow.customers.by_user_id(person.id)
     open_requests = []
     if customer is not None:
-        recent = await uow.requests.page_of_customer(customer.id, 0, 20)
-        open_requests = [request for request in recent if request.status in requests.OPEN_STATUSES]
+        open_requests = await _open_requests_of(uow, customer)
     elif "engineer" in person.role_names:  # their jobs must be followed up or reassigned
         open_requests = await uow.dispatch.jobs_of(person.id, (requests.ASSIGNED, requests.IN_PROGRESS))
     return Unreachable(person, customer, open_requests)
