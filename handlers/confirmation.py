@@ -114,6 +114,8 @@ async def on_report_answer(turn: Turn, payload: ReportAnswerButton) -> None:
         await turn.edit_off()
         return
     except (NotAllowed, NotFound):
+        if await _closed_by_timeout(turn, customer, payload.request_id):
+            return
         await _refuse(turn, payload.pack())
         return
     # A closed job owes the customer follow-up calls (bot/services/followups.py), in the same transaction.
@@ -125,12 +127,33 @@ async def on_report_answer(turn: Turn, payload: ReportAnswerButton) -> None:
             _ = turn.translator_for(engineer)
             await turn.notify(engineer, _("✅ The customer confirmed job {number} as resolved.", number=request.number))
         await return_handlers.tell_trackers_not_coming(turn, awaited)
+        await approval_handlers.tell_requesters_withdrawn(turn, list(verdict.withdrawn))  # a fee waiver, a requisition: over with it
         await turn.uow.commit()  # the verdict and its notices stand before anyone is told
         await turn.edit_off()
         await turn.reply(job_views.survey_prompt(turn._, await confirmation.current_survey_step(turn.uow, request)))
-        await approval_handlers.show_withdrawn(turn, list(verdict.withdrawn))  # a return's approval ended with it
+        await approval_handlers.show_withdrawn(turn, list(verdict.withdrawn))  # the approvers' cards say it ended
         return
     await _reopened(turn, request, engineer)
+
+
+async def _closed_by_timeout(turn: Turn, customer, request_id: int) -> bool:
+    """An answer to a report the confirmation timeout closed meanwhile (perhaps at night, its notice
+    still held for the morning): the customer learns that their answer was not taken, and how to
+    go on if the problem is still there, rather than only that the button is no longer valid."""
+    try:
+        request = await requests.own_request(turn.uow, customer, request_id)
+    except NotFound:
+        return False
+    if request.status != requests.CLOSED or request.closed_reason != confirmation.TIMEOUT:
+        return False
+    await turn.audit("late_report_answer", request_id=request.id)
+    await turn.answer()
+    await turn.edit_off()
+    hours = int(turn.deps.policy.closing.confirmation_timeout.total_seconds() // 3600)
+    await turn.reply(turn._("Request {number} was already closed as confirmed by timeout: we did not hear back within {hours} hours "
+                            "after the work report, so your answer could not be taken. If the problem is still there, please report it with /new.",
+                            number=request.number, hours=hours))
+    return True
 
 
 async def _reopened(turn: Turn, request: ServiceRequest, engineer) -> None:

@@ -175,9 +175,8 @@ async def on_comment_input(turn: Turn, draft: Draft, message: UserInput) -> None
     try:
         request = await requests.own_request(turn.uow, customer, draft.data["request_id"])
         report = await confirmation.waiting_report(turn.uow, request)
-        if report is not None:  # the work was reported done meanwhile: their answer to it comes first
-            await dialogs.end(turn.uow, draft)
-            await turn.reply(views.report_question(turn._, request, confirmation.report_mark(report)))
+        if report is not None:  # the work was reported done meanwhile: what they sent is kept, then their answer is asked
+            await _comment_on_waiting_report(turn, draft, request, report, message)
             return
         if isinstance(message, TextInput):
             text = clean_text(message.text, limit=COMMENT_MAX, expected=requests.COMMENT_STEP)
@@ -204,6 +203,36 @@ async def on_comment_input(turn: Turn, draft: Draft, message: UserInput) -> None
         await turn.reply(views.input_error(turn._, error))
 
 
+async def _comment_on_waiting_report(turn: Turn, draft: Draft, request: ServiceRequest, report, message: UserInput) -> None:
+    """Typed in comment mode after the engineer reported the job done: nothing the customer sends
+    is lost. It is kept as their comment (or photo) and passed on as comments are, to the
+    dispatchers and the engineer whose report waits; comment mode ends, and the report's
+    question follows ("Not resolved" reopens the request for what is still wrong)."""
+    text, photos, too_long = None, (), False
+    if isinstance(message, TextInput):
+        text = clean_text(message.text, limit=COMMENT_MAX, expected=requests.COMMENT_STEP)  # refused: they try again, still in comment mode
+        await requests.add_comment(turn.uow, turn.user, request, text, turn.now, report_waiting=True)
+    elif isinstance(message, PhotoInput):
+        await requests.add_photo(turn.uow, turn.user, request, message.file_id, turn.now, report_waiting=True)
+        text, too_long = _caption(message.caption)
+        if text:
+            await requests.add_comment(turn.uow, turn.user, request, text, turn.now, report_waiting=True)
+        if too_long:
+            await turn.reply(turn._("Photo added to {number}, but not its caption: it is longer than {max} characters. "
+                                    "Please send it as a text message.", number=request.number, max=COMMENT_MAX))
+        photos = (message.file_id,)
+    if text is not None or photos:
+        engineer = await turn.uow.users.get(report.engineer_id)
+        if engineer is None or not engineer.is_active or engineer.id != request.assigned_engineer_id:
+            engineer = None  # left the staff, or no longer on the job: staff news is not theirs
+        await _tell_dispatchers(turn, request, "photo_added" if photos else "comment", text, photos=photos, engineer=engineer,
+                                answerable=False)  # the report waits for the customer's answer, not for the dispatcher's
+        if not too_long:  # else it was said above what was left out
+            await turn.reply(turn._("Thank you: what you sent is added to {number} and our staff are told.", number=request.number))
+    await dialogs.end(turn.uow, draft)
+    await turn.reply(views.report_question(turn._, request, confirmation.report_mark(report)))
+
+
 def _caption(text: str | None) -> tuple[str | None, bool]:
     """A photo's caption as a comment: (the text or None, whether it was left out as too long)."""
     try:
@@ -227,16 +256,17 @@ async def on_comment_button(turn: Turn, draft: Draft, payload: DialogButton) -> 
 
 
 async def _tell_dispatchers(turn: Turn, request: ServiceRequest, what: str, text: str | None = None, photos: tuple[str, ...] = (),
-                            *, engineer: User | None = None) -> None:
+                            *, engineer: User | None = None, answerable: bool = True) -> None:
     """The dispatchers, the salespeople on a consultation, and the engineer on the job (`engineer`:
-    who was, for a cancellation)."""
+    who was, for a cancellation; whose report waits, for a comment on it). `answerable` False: no
+    "answer the customer" button (a request whose report waits is not answered in writing)."""
     if request.kind == "complaint":  # a complaint is the complaint supervisor's, not the dispatchers'
         await complaint_handlers.tell_supervisors(turn, request, what, text, photos)
         return
     told = set()
     for dispatcher in await requests.dispatchers(turn.uow):
         _ = turn.translator_for(dispatcher)
-        markup = escalation_views.answer_markup_for_staff(_, request) if what == "comment" else None  # answer it in writing
+        markup = escalation_views.answer_markup_for_staff(_, request) if what == "comment" and answerable else None  # answer it in writing
         await turn.notify(dispatcher, views.customer_update_for_staff(_, request, what, text), markup=markup, photos=photos)
         told.add(dispatcher.id)
     if request.kind == consultation.CONSULTATION and what in ("comment", "photo_added"):
@@ -244,7 +274,7 @@ async def _tell_dispatchers(turn: Turn, request: ServiceRequest, what: str, text
         for person in await consultation.salespeople(turn.uow):
             if person.id not in told:
                 _ = turn.translator_for(person)
-                markup = escalation_views.answer_markup_for_staff(_, request) if what == "comment" else None
+                markup = escalation_views.answer_markup_for_staff(_, request) if what == "comment" and answerable else None
                 await turn.notify(person, views.customer_update_for_staff(_, request, what, text), markup=markup, photos=photos)
                 told.add(person.id)
     # the engineer on the job reads it too: after "not resolved" it says what is still wrong

@@ -14,14 +14,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.services import confirmation, followups, notices
+from bot import approval_views
+from bot.i18n import Translator
+from bot.views import View
+from bot.services import approvals, confirmation, followups, notices, requests, users
+from handlers import approvals as approval_handlers
 from handlers import followups as followup_handlers
 from handlers import maintenance as maintenance_handlers
 from handlers import reports as report_handlers
 from handlers import returns as return_handlers
 from handlers.common import Deps, DEPS_KEY
 from handlers.outbox import CLOSED_BY_TIMEOUT, CLOSED_BY_TIMEOUT_STAFF, deliver
-from storage.models import OutboxMessage
+from storage.db import UnitOfWork
+from storage.models import Approval, OutboxMessage, ServiceRequest
 
 log = logging.getLogger(__name__)
 PLAN_BATCH = 100  # clocks per transaction: short enough not to keep SQLite's write lock for long
@@ -62,9 +67,11 @@ async def close_unconfirmed(deps: Deps, now: datetime) -> int:
     window = deps.policy.closing.confirmation_timeout
     staff_time = deps.planner.staff_time(now, urgent=False)  # news, not a call to act: in staff hours
     async with deps.db.uow() as uow:
-        closed = await confirmation.close_unconfirmed(uow, now, window, staff_time=staff_time)
+        withdrawn: dict[int, list[Approval]] = {}
+        closed = await confirmation.close_unconfirmed(uow, now, window, staff_time=staff_time, withdrawn=withdrawn)
         for request in closed:
             await followups.schedule_after_close(uow, deps.policy.follow_ups, deps.settings.timezone, request, now)
+            await queue_withdrawn(uow, deps, request, withdrawn.get(request.id, []), now, staff_time=staff_time)
             await return_handlers.queue_not_coming(uow, deps, request, now, not_before=staff_time)  # an approved return ended with it
             payload = {"number": request.number, "hours": int(window.total_seconds() // 3600)}
             for person in await confirmation.told_of_timeout(uow, request):
@@ -79,6 +86,34 @@ async def close_unconfirmed(deps: Deps, now: datetime) -> int:
             ))
         await uow.commit()
     return len(closed)
+
+
+async def queue_withdrawn(uow: UnitOfWork, deps: Deps, request: ServiceRequest, withdrawn: list[Approval], now: datetime,
+                          *, staff_time: datetime) -> None:
+    """What `approval_handlers.tell_requesters_withdrawn` and `show_withdrawn` do after an update,
+    for the sweep, which has none: whoever asked for an approval the timeout withdrew hears it,
+    and so does each approver who holds its card (its buttons only refuse now). Outbox rows keyed
+    per approval and person, so a second sweep adds nothing; staff hear in staff hours."""
+    customer = await requests.customer_user(uow, request)
+    for approval in withdrawn:
+        why = next((a.comment for a in reversed(await uow.approvals.actions(approval.id)) if a.action == approvals.WITHDRAW), None)
+        requester = await uow.users.get(approval.requested_by_id)
+        asked_by_customer = customer is not None and requester is not None and requester.id == customer.id
+        if requester is not None and (requester.is_active or asked_by_customer):  # staff who left are not told
+            _ = Translator(requester.language, deps.settings.timezone)
+            view = View(approval_views.withdrawn_for_requester(_, approval, request, why))
+            when = deps.planner.customer_time(now) if asked_by_customer and not users.is_staff(requester) else staff_time
+            await notices.queue(uow, requester, notices.VIEW, view.to_payload(), f"approval_withdrawn:{approval.id}:{requester.id}", now,
+                                not_before=when)
+        for post in await uow.approvals.posts(approval.id, approval.step):
+            reader = await uow.users.get(post.user_id)
+            if reader is None or not reader.is_active or (requester is not None and reader.id == requester.id):
+                continue
+            _ = Translator(reader.language, deps.settings.timezone)
+            view = approval_views.state_card(_, approval, request, requester, approval_views.withdrawn_note(_, approval, why),
+                                             reason=await approval_handlers.reason_for(uow, _, approval))
+            await notices.queue(uow, reader, notices.VIEW, view.to_payload(), f"approval_withdrawn:{approval.id}:{reader.id}", now,
+                                not_before=staff_time)
 
 
 async def forget_old_updates(deps: Deps, now: datetime) -> int:

@@ -185,15 +185,22 @@ async def _upcoming_visit(uow: UnitOfWork, request: ServiceRequest) -> datetime 
     return visit.planned_at
 
 
-async def add_comment(uow: UnitOfWork, user: User, request: ServiceRequest, text: str, now: datetime) -> None:
-    if request.status not in OPEN_STATUSES:
+def takes_comments(request: ServiceRequest, *, report_waiting: bool = False) -> bool:
+    """Comments and photos go to an open request; `report_waiting`: also to one whose report waits
+    for the customer's answer, from a customer who was already writing in comment mode (what they
+    send then is kept, and they are asked about the report after it)."""
+    return request.status in OPEN_STATUSES or (report_waiting and request.status == RESOLVED)
+
+
+async def add_comment(uow: UnitOfWork, user: User, request: ServiceRequest, text: str, now: datetime, *, report_waiting: bool = False) -> None:
+    if not takes_comments(request, report_waiting=report_waiting):
         raise NotAllowed()
     await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="comment", details={"text": text}, created_at=now))
     request.updated_at = now
 
 
-async def add_photo(uow: UnitOfWork, user: User, request: ServiceRequest, file_id: str, now: datetime) -> None:
-    if request.status not in OPEN_STATUSES:
+async def add_photo(uow: UnitOfWork, user: User, request: ServiceRequest, file_id: str, now: datetime, *, report_waiting: bool = False) -> None:
+    if not takes_comments(request, report_waiting=report_waiting):
         raise NotAllowed()
     await uow.requests.add_attachment(Attachment(request_id=request.id, kind="photo", file_id=file_id, added_by_user_id=user.id, created_at=now))
     await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="photo_added", details={}, created_at=now))
