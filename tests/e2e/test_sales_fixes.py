@@ -9,9 +9,8 @@ def _answers_to(alice, number: str) -> list[str]:
     return [m.text for m in alice.messages if f"Answer on your request {number}" in (m.text or "")]
 
 
-async def test_a_colleague_who_opens_an_already_answered_question_is_shown_the_answer_before_a_second_one_goes_out(fake, desk):
-    """Two salespeople hear of the question. Sam answers it; Sue presses her own (older) notice's
-    button afterwards, not knowing: the customer must not get a second, different answer unasked."""
+async def _question_answered_by_sam(fake):
+    """Two salespeople hear of Alice's consultation; Sam answers it. Returns (sam, sue, alice, number)."""
     dora = fake.users[DISPATCHER_ID]
     sam = await enrol(fake, dora, 6905, "Sam", "salesperson")
     sue = await enrol(fake, dora, 6906, "Sue", "salesperson")
@@ -20,6 +19,13 @@ async def test_a_colleague_who_opens_an_already_answered_question_is_shown_the_a
     number = await file_request(alice, kind_label="Consultation", description="Which oil grade does the QJ pump need?")
     await sam.press("💬 Answer the customer", next(m for m in sam.messages if number in (m.text or "")))
     await sam.send_text("Use ISO VG 46 hydraulic oil.")
+    return sam, sue, alice, number
+
+
+async def test_a_colleague_who_opens_an_already_answered_question_is_shown_the_answer_before_a_second_one_goes_out(fake, desk):
+    """Two salespeople hear of the question. Sam answers it; Sue presses her own (older) notice's
+    button afterwards, not knowing: the customer must not get a second, different answer unasked."""
+    sam, sue, alice, number = await _question_answered_by_sam(fake)
     await sue.press("💬 Answer the customer", next(m for m in sue.messages if number in (m.text or "")))
     await sue.send_text("Use ISO VG 68 oil.")
     assert len(_answers_to(alice, number)) == 1  # Sam's only, so far
@@ -36,14 +42,7 @@ async def test_a_colleague_who_opens_an_already_answered_question_is_shown_the_a
 
 
 async def test_a_follow_up_question_is_answered_without_a_warning_about_the_earlier_answer(fake, desk):
-    dora = fake.users[DISPATCHER_ID]
-    sam = await enrol(fake, dora, 6905, "Sam", "salesperson")
-    sue = await enrol(fake, dora, 6906, "Sue", "salesperson")
-    alice = fake.add_user(user_id=6024, first_name="Alice", language_code="en")
-    await onboard(alice)
-    number = await file_request(alice, kind_label="Consultation", description="Which oil grade does the QJ pump need?")
-    await sam.press("💬 Answer the customer", next(m for m in sam.messages if number in (m.text or "")))
-    await sam.send_text("Use ISO VG 46 hydraulic oil.")
+    sam, sue, alice, number = await _question_answered_by_sam(fake)
     await alice.press("↩️ Reply")
     await alice.send_text("And how many litres does it take?")
     told = next(m for m in reversed(sue.messages) if "how many litres" in (m.text or ""))
