@@ -49,7 +49,7 @@ async def cancel_by_customer(uow: UnitOfWork, user: User, request: ServiceReques
     if why is not None:
         raise NotCancellable(why)
     await requests.cancel(uow, user, request, now)
-    return await _end_what_hangs_on(uow, request, user, now)
+    return await end_what_hangs_on(uow, request, user, now)
 
 
 class ProductAtWarehouse(NotAllowed):
@@ -67,11 +67,39 @@ async def close_by_dispatcher(uow: UnitOfWork, actor: User, request_id: int, not
     await dispatch.open_request(uow, actor, request_id)  # locked first: what hangs on it is checked as of now
     await check_closable(uow, request_id)
     request = await dispatch.close_request(uow, actor, request_id, note, now)
-    return request, await _end_what_hangs_on(uow, request, actor, now)
+    return request, await end_what_hangs_on(uow, request, actor, now)
 
 
-async def _end_what_hangs_on(uow: UnitOfWork, request: ServiceRequest, actor: User, now: datetime) -> list[Approval]:
+async def end_what_hangs_on(uow: UnitOfWork, request: ServiceRequest, actor: User | None, now: datetime, *,
+                            experts_from: datetime | None = None) -> list[Approval]:
+    """Whatever closes or cancels a request calls this in its transaction (see the module
+    docstring); returns the approvals withdrawn, for the caller to tell who asked and to redraw the
+    approvers' cards. `actor` None: nobody acted (the confirmation timeout's sweep), so each
+    withdrawal is recorded in the name of whoever asked for it; `experts_from`: when an expert may
+    hear that their question ended (staff hours)."""
     withdrawn = await returns.end_with_request(uow, request, actor, now)
-    withdrawn += await stock.cancel_unissued(uow, request.id, actor, approvals.REQUEST_ENDED, now)
-    await escalation.end_with_request(uow, request, now)
-    return withdrawn + await approvals.withdraw_open(uow, request.id, actor, approvals.REQUEST_ENDED, now)
+    withdrawn += await _cancel_unissued(uow, request, actor, now)
+    await escalation.end_with_request(uow, request, now, not_before=experts_from)
+    return withdrawn + await _withdraw_open(uow, request, actor, now)
+
+
+async def _cancel_unissued(uow: UnitOfWork, request: ServiceRequest, actor: User | None, now: datetime) -> list[Approval]:
+    if actor is not None:
+        return await stock.cancel_unissued(uow, request.id, actor, approvals.REQUEST_ENDED, now)
+    withdrawn: list[Approval] = []
+    for requisition in await uow.stock.requisitions_of_request(request.id):
+        engineer = await uow.users.get(requisition.engineer_id) if requisition.status in stock.OPEN_REQUISITION else None
+        if engineer is not None:
+            withdrawn += await stock.cancel_unissued(uow, request.id, engineer, approvals.REQUEST_ENDED, now, engineer_id=engineer.id)
+    return withdrawn
+
+
+async def _withdraw_open(uow: UnitOfWork, request: ServiceRequest, actor: User | None, now: datetime) -> list[Approval]:
+    if actor is not None:
+        return await approvals.withdraw_open(uow, request.id, actor, approvals.REQUEST_ENDED, now)
+    withdrawn = []
+    for approval in await uow.approvals.of_request(request.id):
+        requester = await uow.users.get(approval.requested_by_id) if approval.status in approvals.OPEN else None
+        if requester is not None and await approvals.withdraw(uow, approval, requester, approvals.REQUEST_ENDED, now):
+            withdrawn.append(approval)
+    return withdrawn

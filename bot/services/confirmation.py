@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.services import approvals, dialogs, escalation, jobs, requests, returns, stock
+from bot.services import cancellation, dialogs, jobs, requests
 from bot.services.errors import InvalidValue, NotAllowed, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
@@ -70,8 +70,8 @@ async def confirm(uow: UnitOfWork, user: User, customer: Customer | None, reques
         await jobs.record(uow, request, user, "confirmed", now, before=before, after=request.status)
         survey = await uow.jobs.survey_of(request.id) or await uow.jobs.add_survey(Survey(request_id=request.id, created_at=now))
         await dialogs.begin(uow, user.id, SURVEY, STARS, {"request_id": request.id, "survey_id": survey.id}, now)
-        await escalation.end_with_request(uow, request, now)  # an expert's question still open on it is over
-        return Verdict(request, report, True, tuple(await end_what_hangs_on(uow, request, user, now)))
+        # a return, a fee waiver, a requisition, an expert's question still open on it: over with it
+        return Verdict(request, report, True, tuple(await cancellation.end_what_hangs_on(uow, request, user, now)))
     request.status, request.repeat_repair = requests.IN_PROGRESS, True
     engineer = await uow.users.get(request.assigned_engineer_id) if request.assigned_engineer_id else None
     if engineer is None or not engineer.is_active or jobs.ROLE_ENGINEER not in engineer.role_names:
@@ -83,29 +83,6 @@ async def confirm(uow: UnitOfWork, user: User, customer: Customer | None, reques
     await jobs.record(uow, request, user, "disputed", now, before=before, after=request.status, repeat_repair=True,
                       engineer_id=report.engineer_id)  # whose repair failed, for the per-engineer repeat repairs
     return Verdict(request, report, False)
-
-
-async def end_what_hangs_on(uow: UnitOfWork, request: ServiceRequest, actor: User | None, now: datetime) -> list[Approval]:
-    """README: closing a request withdraws its open approvals. A return waiting on it ends
-    (returns.end_with_request), requisitions not issued are cancelled, and every approval still
-    open (a fee waiver with its approvers…) is withdrawn. Returns the approvals withdrawn, for the
-    caller to tell who asked and to redraw the approvers' cards. `actor` None: nobody acted (the
-    timeout sweep), and each withdrawal is recorded in the name of whoever asked for it."""
-    withdrawn = list(await returns.end_with_request(uow, request, actor, now))
-    if actor is not None:
-        withdrawn += await stock.cancel_unissued(uow, request.id, actor, approvals.REQUEST_ENDED, now)
-        return withdrawn + await approvals.withdraw_open(uow, request.id, actor, approvals.REQUEST_ENDED, now)
-    for requisition in await uow.stock.requisitions_of_request(request.id):
-        if requisition.status in stock.OPEN_REQUISITION:
-            engineer = await uow.users.get(requisition.engineer_id)
-            if engineer is not None:
-                withdrawn += await stock.cancel_unissued(uow, request.id, engineer, approvals.REQUEST_ENDED, now, engineer_id=engineer.id)
-    for approval in await uow.approvals.of_request(request.id):
-        if approval.status in approvals.OPEN:
-            requester = await uow.users.get(approval.requested_by_id)
-            if requester is not None and await approvals.withdraw(uow, approval, requester, approvals.REQUEST_ENDED, now):
-                withdrawn.append(approval)
-    return withdrawn
 
 
 async def close_unconfirmed(uow: UnitOfWork, now: datetime, window: timedelta, *, staff_time: datetime | None = None,
@@ -128,10 +105,9 @@ async def close_unconfirmed(uow: UnitOfWork, now: datetime, window: timedelta, *
             continue  # the customer answered at this very moment, or another process closed it
         before = request.status
         request.status, request.closed_reason = requests.CLOSED, TIMEOUT
-        ended = await end_what_hangs_on(uow, request, None, now)  # a return, a fee waiver, a requisition: over with it
+        ended = await cancellation.end_what_hangs_on(uow, request, None, now, experts_from=staff_time)
         if withdrawn is not None and ended:
             withdrawn[request.id] = ended
-        await escalation.end_with_request(uow, request, now, not_before=staff_time)  # and so does an expert's question
         await jobs.record(uow, request, None, "confirmed_by_timeout", now, before=before, after=request.status)
         closed.append(request)
     return closed

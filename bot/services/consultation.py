@@ -13,10 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.services import approvals, dialogs, requests, stock
+from bot.services import cancellation, dialogs, requests
 from bot.services.errors import DomainError, NotAllowed, NotFound
 from bot.services.dispatch import NOT_QUEUED_KINDS, is_dispatcher
-from bot.services.escalation import OPEN, end_with_request
+from bot.services.escalation import OPEN
 from bot.services.validation import clean_text
 from storage.db import UnitOfWork
 from storage.models import Approval, Customer, Draft, RequestEvent, ServiceRequest, User
@@ -183,9 +183,7 @@ async def _close(uow: UnitOfWork, actor: User, request: ServiceRequest, action: 
         request_id=request.id, actor_user_id=actor.id, action=action, internal=False, created_at=now,
         details={"before": before, "after": requests.CLOSED},
     ))
-    await end_with_request(uow, request, now)  # an expert still asked about it needs to answer no more
-    withdrawn = await stock.cancel_unissued(uow, request.id, actor, approvals.REQUEST_ENDED, now)
-    return tuple(withdrawn + await approvals.withdraw_open(uow, request.id, actor, approvals.REQUEST_ENDED, now))
+    return tuple(await cancellation.end_what_hangs_on(uow, request, actor, now))  # an expert's question too
 
 
 async def confirm_answered(uow: UnitOfWork, user: User, customer: Customer | None, request_id: int, now: datetime) -> Closed:

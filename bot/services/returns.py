@@ -31,7 +31,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.policy import Policy, ReturnPolicy
-from bot.services import approvals, dialogs, dispatch, escalation, quotes, requests, stock
+from bot.services import approvals, dialogs, dispatch, escalation, quotes, requests
 from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction
 from bot.services.validation import clean_text
 from storage.db import UnitOfWork
@@ -502,11 +502,10 @@ async def advance(uow: UnitOfWork, actor: User, return_id: int, action: str, now
     withdrawn: list[Approval] = []
     if target in FINAL_STATES and request_open:
         request.status, request.closed_reason = requests.CLOSED, target
-        await escalation.end_with_request(uow, request, now)
         # what hangs on the request ends with it, as on any close (a fee waiver or a requisition
         # still open would otherwise stay pending on a closed request, its buttons only refusing)
-        withdrawn += await stock.cancel_unissued(uow, request.id, actor, approvals.REQUEST_ENDED, now)
-        withdrawn += await approvals.withdraw_open(uow, request.id, actor, approvals.REQUEST_ENDED, now)
+        from bot.services import cancellation  # cancellation → returns: imported here, not at the top
+        withdrawn += await cancellation.end_what_hangs_on(uow, request, actor, now)
     if target in (REFUNDED, EXCHANGED) and case.product_id is not None:
         # the returned unit is ours again (refunded, or swapped for another): no longer the
         # customer's to return a second time; a replacement unit is claimed by its own serial
