@@ -226,7 +226,12 @@ def workbook_xlsx(_: Translator, report: MonthlyReport) -> bytes:
             [[j.number, _(KIND_LABELS[j.kind]), j.product, j.engineer, region_label(_, j.region),
               j.closed_at.astimezone(_.timezone).replace(tzinfo=None), _("yes") if j.on_time else _("no"), j.stars,
               j.hours, _cny(j.parts_cost), _cny(j.travel_cost), fault_label(_, j.fault_type or NOT_CLASSIFIED) if j.has_report else None]
-             for j in report.jobs],
+             for j in report.jobs]
+            # the other work costed with the service dispatches (a return an engineer went to): not a job, so no
+            # on-time, stars or fault type, but the summary's hours and costs are traceable to it
+            + [[w.number, _(KIND_LABELS[w.kind]), w.product, w.engineer, region_label(_, w.region),
+                w.closed_at.astimezone(_.timezone).replace(tzinfo=None), None, None, w.hours, _cny(w.parts_cost), _cny(w.travel_cost), None]
+               for w in report.other_work],
         ),
     }
     made = []

@@ -168,8 +168,10 @@ def _kpi_line(_: Translator, kpi: Kpi) -> str:
     mark = {True: "✅", False: "❌", None: "➖"}[kpi.met]
     target = format_percent(kpi.target / 100, "#,##0.#%", locale=_.locale)
     name = _(KPI_LABELS[kpi.name])
-    if kpi.met is None:
-        return _("{mark} {name}: no data; target {target}", mark=mark, name=name, target=target)
+    if kpi.met is None:  # the target worded as on a month with data: at least, or below (the complaint rate)
+        if kpi.at_least:
+            return _("{mark} {name}: no data; target at least {target}", mark=mark, name=name, target=target)
+        return _("{mark} {name}: no data; target below {target}", mark=mark, name=name, target=target)
     if kpi.at_least:
         return _("{mark} {name}: {rate} ({count} of {total}), target at least {target}: {verdict}",
                  mark=mark, name=name, rate=rate_text(_, kpi.rate), count=kpi.count, total=kpi.total, target=target, verdict=verdict(_, kpi))

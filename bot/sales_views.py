@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bot.i18n import Translator
 from bot.keyboards import dialog_button, dialog_nav, inline
-from bot.labels import KIND_LABELS
+from bot.labels import CLOCK_LABELS, KIND_LABELS
 from bot.services import sales
 from bot.services.validation import DESCRIPTION_MAX
 from bot.views import View
@@ -75,7 +75,8 @@ def for_customer(_: Translator, request: ServiceRequest, promise: SlaClock | Non
     """The customer (if they use the bot) learns about the request once the service department has it."""
     lines = [_("✅ Our sales team registered request <b>{number}</b> for you; the service department now takes it on.", number=request.number)]
     if promise is not None and promise.due_at is not None:
-        lines.append(_("We will contact you by: {time}", time=_.datetime(promise.due_at)))
+        # the promise of the clock that runs (a consultation's is its answer), as the intake words it
+        lines.append(_("{label}: {time}", label=_(CLOCK_LABELS.get(promise.kind, CLOCK_LABELS["first_contact"])), time=_.datetime(promise.due_at)))
     lines.append(_("Follow it any time with /my."))
     return View("\n".join(lines))
 

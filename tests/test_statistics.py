@@ -96,7 +96,7 @@ JOBS = (
     JobSeed("installation", "ed", local(2026, 3, 28, 10), stars=5, hours="4", travel=1000, fault="installation", certificate=False,
             arrivals=(local(2026, 3, 27, 14),)),
     JobSeed("repair", "ed", local(2026, 2, 28, 23, 55), stars=4, survey_done=local(2026, 3, 1, 10), hours="2", fault="mechanical",
-            product="p100"),  # closed just before the month; its survey counts in March
+            product="p100"),  # closed just before the month; its survey, done on 1 March, counts with it in February
     JobSeed("repair", "li", local(2026, 4, 1, 0, 5), breached=True, stars=1, hours="5", fault="sealing", product="p100",
             arrivals=(local(2026, 4, 1, 0, 1),)),  # just after the month
     JobSeed("consultation", "li", local(2026, 3, 12, 9), report=False),  # not a job
@@ -223,7 +223,8 @@ def _pct(count: int, total: int) -> Decimal | None:
 
 
 def _stars(month: Month) -> list[int]:
-    return [j.stars for j in JOBS if j.stars is not None and _in(month, j.survey_done or j.closed)]
+    """A rating counts in the month its request was closed, whenever it was given."""
+    return [j.stars for j in JOBS if j.stars is not None and j.status == "closed" and _in(month, j.closed)]
 
 
 def _fault_complaints(month: Month) -> list[ComplaintSeed]:

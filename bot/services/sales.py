@@ -52,7 +52,8 @@ def type_text(draft: Draft, text: str | None, now: datetime) -> None:
     elif draft.step == PHONE:
         dialogs.move(draft, PRODUCT, now, phone=international_phone(clean_text(text, limit=40, expected="phone")))
     elif draft.step == PRODUCT:
-        dialogs.move(draft, DESCRIPTION, now, serial=normalize_serial(clean_text(text, limit=60, expected="serial")))
+        # checked as the customer's intake checks it (validation.SERIAL_MAX, the same refusals)
+        dialogs.move(draft, DESCRIPTION, now, serial=normalize_serial(text or ""))
     elif draft.step == DESCRIPTION:
         dialogs.move(draft, REVIEW, now, description=clean_text(text, limit=DESCRIPTION_MAX, expected="text"))
     else:

@@ -4,6 +4,7 @@ Every function checks the actor's authority itself; callers never decide who may
 """
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -236,6 +237,7 @@ PROFILE_FIELDS = ("name", "phone", "region", "skills")
 REGION_MAX = 100
 SKILL_MAX = 40
 MAX_SKILLS = 12
+_SKILL_SEPARATORS = re.compile("[,;，；、､]")
 
 
 def require_staff(user: User) -> None:
@@ -244,10 +246,11 @@ def require_staff(user: User) -> None:
 
 
 def parse_skills(text: str) -> list[str]:
-    """Product lines separated by commas (or the Chinese comma / semicolons); duplicates dropped."""
-    raw = text.replace("，", ",").replace(";", ",").replace("；", ",")
+    """Product lines separated by commas or semicolons, a Chinese keyboard's too (the full-width
+    comma and semicolon, and the enumeration comma "、" that lists things in Chinese, half-width
+    "､" as well); duplicates dropped."""
     skills: list[str] = []
-    for item in (part.strip() for part in raw.split(",")):
+    for item in (part.strip() for part in _SKILL_SEPARATORS.split(text)):
         if not item:
             continue
         if len(item) > SKILL_MAX:

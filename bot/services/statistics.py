@@ -9,10 +9,13 @@ The definitions (the README section "Monthly report and KPIs" says the same in p
   dispatcher closing it (the latest of those timeline events).
 - **On time**: a closed job none of whose deadline clocks ended "breached".
   On-time rate = on-time jobs / closed jobs.
-- **Satisfied**: a survey rated in the month with at least `satisfied_from_stars` stars.
-  Satisfaction = satisfied surveys / surveys rated in the month. A survey counts once its stars
-  are given (the on-time question and the comment are optional; an unhappy customer who stops
-  there must still count), dated by its completion, else by its start.
+- **Satisfied**: a rated survey with at least `satisfied_from_stars` stars. A rating belongs to
+  the request it rates and counts in the month that request was closed (for a job, the month it
+  counts in), whenever the stars were given (the next morning, in the next month) and whether or
+  not the customer answered the optional on-time question and comment after them: the month's
+  satisfaction is that of the month's work, over the same surveys as the engineers' and regions'
+  average stars, and the trend counts it the same way.
+  Satisfaction = satisfied surveys / rated surveys of the requests closed in the month.
 - **Complaint rate**: complaints registered in the month that were decided to be the service's
   fault (`service_fault` true; undecided and not-our-fault ones do not count) / jobs closed in it.
 - **Complaint hot spots**: the complaints registered in the month, whatever their decision (one
@@ -23,6 +26,10 @@ The definitions (the README section "Monthly report and KPIs" says the same in p
   percent rounded half-up to 0.1; met/missed compares the exact fraction with the target.
 - **Person-trips**: engineer arrivals on site in the month (`visits.arrived_at`), installation
   requests vs. all other kinds ("service dispatches").
+- **Other work**: the reports on a request of another kind (a return an engineer went to) closed
+  in the month (as a job; for a return also when the warehouse finished it): not a job (no KPI,
+  fault type or job count), but its hours are service dispatch person-days and labour cost, its
+  parts material, its travel transport, for its engineer and region like a job's.
 - **Reports of a job**: every report sent on it, the ones the customer disputed too (each attempt's
   work was done; the repeat repair is reported anew). The job's *last* report (the confirmed one,
   or a disputed one the dispatcher closed the job after) gives its fault type, certificate and
@@ -86,6 +93,8 @@ INSTALLATION = "installation"
 FAULT_KINDS = ("repair", "maintenance")
 CLOSED, CANCELLED = "closed", "cancelled"
 CLOSING_ACTIONS = ("confirmed", "confirmed_by_timeout", "closed_by_dispatcher")
+# a return the warehouse finished (returns.track): its request's closing, the engineer's report confirmed or not
+RETURN_CLOSINGS = ("return_refunded", "return_exchanged", "return_repaired", "return_sent_back")
 NOT_CLASSIFIED = "not_classified"
 TOP_PRODUCTS = 5
 ON_TIME, SATISFACTION, COMPLAINT_RATE = "on_time", "satisfaction", "complaint_rate"
@@ -287,10 +296,11 @@ class MonthRows:
     month: Month
     jobs: tuple[JobRow, ...]
     trips: tuple[TripRow, ...]
-    survey_stars: tuple[int, ...]  # surveys rated in the month
+    survey_stars: tuple[int, ...]  # rated surveys of the requests closed in the month
     complaint_regions: tuple[str | None, ...]  # one per service-fault complaint registered in the month
     follow_ups: dict[str, int]  # follow-up calls done in the month, by outcome
     complaints: tuple[ComplaintRow, ...] = ()  # every complaint registered in the month
+    other_work: tuple[JobRow, ...] = ()  # requests of other kinds closed in the month with reports (a return's visit)
 
 
 # --- figures (pure functions over the rows) -----------------------------------------------
@@ -387,9 +397,10 @@ class EngineerLine:
     hours: Decimal = Decimal(0)  # labour hours of their own reports on the month's jobs
 
 
-def engineer_lines(jobs: Sequence[JobRow], trips: Sequence[TripRow]) -> list[EngineerLine]:
+def engineer_lines(jobs: Sequence[JobRow], trips: Sequence[TripRow], other_work: Sequence[JobRow] = ()) -> list[EngineerLine]:
     """Everyone who closed a job, reported on one or arrived on site in the month, most jobs first.
-    Each one's labour hours are those of their own reports (a disputed attempt stays its engineer's)."""
+    Each one's labour hours are those of their own reports (a disputed attempt stays its engineer's),
+    the ones on `other_work` too."""
     names: dict[int, tuple[str, str | None]] = {}
     by_engineer: dict[int, list[JobRow]] = defaultdict(list)
     for job in jobs:
@@ -397,7 +408,7 @@ def engineer_lines(jobs: Sequence[JobRow], trips: Sequence[TripRow]) -> list[Eng
             by_engineer[job.engineer_id].append(job)
             names[job.engineer_id] = (job.engineer or "", job.region)
     hours: dict[int, Decimal] = defaultdict(Decimal)
-    for attempt in (a for job in jobs for a in job.costed_attempts() if a.engineer_id is not None):
+    for attempt in (a for job in (*jobs, *other_work) for a in job.costed_attempts() if a.engineer_id is not None):
         hours[attempt.engineer_id] += attempt.hours
         names.setdefault(attempt.engineer_id, (attempt.engineer or "", attempt.region))
     trip_counts = Counter(t.engineer_id for t in trips)
@@ -436,11 +447,13 @@ class RegionLine:
     complaints: int  # service-fault complaints
 
 
-def region_lines(jobs: Sequence[JobRow], trips: Sequence[TripRow], complaint_regions: Sequence[str | None], policy: ReportPolicy) -> list[RegionLine]:
-    """Jobs by the region of their engineer; costs by the region of the engineer of each report."""
+def region_lines(jobs: Sequence[JobRow], trips: Sequence[TripRow], complaint_regions: Sequence[str | None], policy: ReportPolicy,
+                 other_work: Sequence[JobRow] = ()) -> list[RegionLine]:
+    """Jobs by the region of their engineer; costs by the region of the engineer of each report
+    (the reports on `other_work` too)."""
     hours: dict[str | None, Decimal] = defaultdict(Decimal)
     money: Counter[str | None] = Counter()
-    for attempt in (a for job in jobs for a in job.costed_attempts()):
+    for attempt in (a for job in (*jobs, *other_work) for a in job.costed_attempts()):
         hours[attempt.region] += attempt.hours
         money[attempt.region] += attempt.parts_cost + attempt.travel_cost
     regions = {j.region for j in jobs} | set(hours) | {t.region for t in trips} | set(complaint_regions)
@@ -484,37 +497,39 @@ class MonthlyReport:
     complaints: ComplaintSpots
     jobs: tuple[JobRow, ...]
     trend: tuple[TrendPoint, ...]
+    other_work: tuple[JobRow, ...] = ()  # costed with the service dispatches, not jobs
 
 
 def build(rows: MonthRows, trend: Sequence[TrendPoint], policy: ReportPolicy, *, to_date: bool) -> MonthlyReport:
-    jobs, trips = list(rows.jobs), list(rows.trips)
-    installation = effort(jobs, trips, True, policy)
-    service = effort(jobs, trips, False, policy)
-    material = sum(j.parts_cost for j in jobs)
-    transport = sum(j.travel_cost for j in jobs)
+    jobs, trips, other = list(rows.jobs), list(rows.trips), list(rows.other_work)
+    costed = jobs + other  # every report's hours, parts and travel; other work is never an installation
+    installation = effort(costed, trips, True, policy)
+    service = effort(costed, trips, False, policy)
+    material = sum(j.parts_cost for j in costed)
+    transport = sum(j.travel_cost for j in costed)
     return MonthlyReport(
         month=rows.month, to_date=to_date, installation=installation, service=service,
-        material=material, unpriced_parts=sum(j.unpriced_parts for j in jobs), transport=transport,
+        material=material, unpriced_parts=sum(j.unpriced_parts for j in costed), transport=transport,
         total=installation.cost + service.cost + material + transport,
         kpis=kpis(len(jobs), sum(1 for j in jobs if j.on_time), rows.survey_stars, len(rows.complaint_regions), policy),
         faults=fault_shares(jobs), top_products=top_products(jobs),
-        engineers=engineer_lines(jobs, trips), regions=region_lines(jobs, trips, rows.complaint_regions, policy),
+        engineers=engineer_lines(jobs, trips, other), regions=region_lines(jobs, trips, rows.complaint_regions, policy, other),
         follow_ups={outcome: rows.follow_ups.get(outcome, 0) for outcome in FOLLOW_UP_OUTCOMES},
-        complaints=complaint_spots(rows.complaints), jobs=rows.jobs, trend=tuple(trend),
+        complaints=complaint_spots(rows.complaints), jobs=rows.jobs, trend=tuple(trend), other_work=rows.other_work,
     )
 
 
 def is_empty(report: MonthlyReport) -> bool:
     """Nothing happened in the month (e.g. before the desk was in use): the automatic send skips it."""
     on_time, satisfaction, complaints = report.kpis
-    return not (report.jobs or report.installation.trips or report.service.trips or satisfaction.total
+    return not (report.jobs or report.other_work or report.installation.trips or report.service.trips or satisfaction.total
                 or report.complaints.total or any(report.follow_ups.values()))
 
 
 def trend_points(months: Sequence[Month], jobs: Iterable[tuple[Month, bool]], surveys: Iterable[tuple[Month, int]],
                  complaints: Iterable[Month], policy: ReportPolicy) -> list[TrendPoint]:
-    """The three KPIs per month from (month, on time) of closed jobs, (month, stars) of completed
-    surveys and the months of service-fault complaints."""
+    """The three KPIs per month from (month, on time) of closed jobs, (month, stars) of rated
+    surveys (the month their request was closed) and the months of service-fault complaints."""
     closed, on_time, stars, complained = Counter(), Counter(), defaultdict(list), Counter(complaints)
     for month, punctual in jobs:
         closed[month] += 1
@@ -533,7 +548,7 @@ def _closing_times(since: datetime):
     closing is earlier has none and drops out, which is what the callers want anyway."""
     return (
         select(RequestEvent.request_id.label("request_id"), func.max(RequestEvent.created_at).label("closed_at"))
-        .where(RequestEvent.action.in_(CLOSING_ACTIONS), RequestEvent.created_at >= since)
+        .where(RequestEvent.action.in_(CLOSING_ACTIONS + RETURN_CLOSINGS), RequestEvent.created_at >= since)
         .group_by(RequestEvent.request_id)
         .subquery()
     )
@@ -544,9 +559,14 @@ def _breached():
     return exists().where(SlaClock.request_id == ServiceRequest.id, or_(SlaClock.outcome == BREACHED, SlaClock.earlier_breach.is_(True)))
 
 
-def _rated_at():
-    """When a survey's stars count: its completion, or its start when the customer stopped after rating."""
-    return func.coalesce(Survey.completed_at, Survey.created_at)
+def _rated_surveys(closing, start: datetime, end: datetime):
+    """(when its request was closed, stars) of every rated survey of a request closed in [start, end):
+    a rating counts in the month of the request it rates, for the month and the trend alike."""
+    return (
+        select(closing.c.closed_at, Survey.stars).select_from(Survey)
+        .join(ServiceRequest, ServiceRequest.id == Survey.request_id).join(closing, closing.c.request_id == ServiceRequest.id)
+        .where(Survey.stars.is_not(None), ServiceRequest.status == CLOSED, closing.c.closed_at >= start, closing.c.closed_at < end)
+    )
 
 
 def _display_name(user: User) -> str:
@@ -560,8 +580,8 @@ async def load_month(uow: UnitOfWork, month: Month, tz: ZoneInfo) -> MonthRows:
     closing = _closing_times(start)
     engineer = aliased(User)
     completed = aliased(Survey)
-    closed_in_month = (ServiceRequest.kind.in_(JOB_KINDS), ServiceRequest.status == CLOSED,
-                       closing.c.closed_at >= start, closing.c.closed_at < end)
+    closed_any_kind = (ServiceRequest.status == CLOSED, closing.c.closed_at >= start, closing.c.closed_at < end)
+    closed_in_month = (ServiceRequest.kind.in_(JOB_KINDS), *closed_any_kind)
     result = await session.execute(
         select(ServiceRequest, closing.c.closed_at, _breached().label("breached"), Product.model, completed.stars, engineer)
         .join(closing, closing.c.request_id == ServiceRequest.id)
@@ -573,17 +593,24 @@ async def load_month(uow: UnitOfWork, month: Month, tz: ZoneInfo) -> MonthRows:
     )
     found = result.all()
     reports: dict[int, list[tuple[JobReport, User]]] = defaultdict(list)  # every report of each job, disputed ones too
-    for report, author in (await session.execute(
-        select(JobReport, User).join(User, User.id == JobReport.engineer_id)
+    other: dict[int, ServiceRequest] = {}  # the other work: closed requests of other kinds with reports
+    for report, author, request in (await session.execute(
+        select(JobReport, User, ServiceRequest).join(User, User.id == JobReport.engineer_id)
         .join(ServiceRequest, ServiceRequest.id == JobReport.request_id).join(closing, closing.c.request_id == ServiceRequest.id)
-        .where(*closed_in_month).order_by(JobReport.id)
+        .where(*closed_any_kind).order_by(JobReport.id)
     )).all():
         reports[report.request_id].append((report, author))
+        if request.kind not in JOB_KINDS:
+            other[request.id] = request
+    closed_at_of = dict((await session.execute(
+        select(closing.c.request_id, closing.c.closed_at).where(closing.c.request_id.in_(other)))).all()) if other else {}
     part_ids = {p.part_id for written in reports.values() for report, _ in written for p in report.parts if p.part_id}
     prices = dict((await session.execute(select(Part.id, Part.price).where(Part.id.in_(part_ids)))).all()) if part_ids else {}
     disputed = await _disputed_engineers(uow, [row[0].id for row in found if row[0].repeat_repair])
     jobs = tuple(_job_row(request, closed_at, bool(breached), reports.get(request.id, []), model, stars, assigned, prices, disputed.get(request.id, ()))
                  for request, closed_at, breached, model, stars, assigned in found)
+    other_work = tuple(_job_row(request, closed_at_of[request.id], False, reports[request.id], None, None, None, prices)
+                       for request in sorted(other.values(), key=lambda r: (closed_at_of[r.id], r.id)))
 
     trips = tuple(
         TripRow(user.id, _display_name(user), user.region, kind)
@@ -593,9 +620,7 @@ async def load_month(uow: UnitOfWork, month: Month, tz: ZoneInfo) -> MonthRows:
             .where(Visit.arrived_at >= start, Visit.arrived_at < end).order_by(Visit.arrived_at, Visit.id)
         )).all()
     )
-    stars = tuple(await session.scalars(
-        select(Survey.stars).where(_rated_at() >= start, _rated_at() < end, Survey.stars.is_not(None)).order_by(Survey.id)
-    ))
+    stars = tuple(value for _closed, value in (await session.execute(_rated_surveys(closing, start, end).order_by(Survey.id))).all())
     about, concerned = aliased(ServiceRequest), aliased(User)
     complaint_regions = tuple(await session.scalars(
         select(concerned.region).select_from(Complaint)
@@ -617,7 +642,7 @@ async def load_month(uow: UnitOfWork, month: Month, tz: ZoneInfo) -> MonthRows:
         select(FollowUpCall.outcome, func.count()).where(FollowUpCall.done_at >= start, FollowUpCall.done_at < end, FollowUpCall.outcome.is_not(None))
         .group_by(FollowUpCall.outcome)
     )).all())
-    return MonthRows(month, jobs, trips, stars, complaint_regions, follow_ups, complaints)
+    return MonthRows(month, jobs, trips, stars, complaint_regions, follow_ups, complaints, other_work)
 
 
 def _withdrawn():
@@ -694,9 +719,7 @@ async def load_trend(uow: UnitOfWork, last: Month, months: int, tz: ZoneInfo, po
         .join(closing, closing.c.request_id == ServiceRequest.id)
         .where(ServiceRequest.kind.in_(JOB_KINDS), ServiceRequest.status == CLOSED, closing.c.closed_at >= start, closing.c.closed_at < end)
     )).all()
-    surveys = (await session.execute(
-        select(_rated_at(), Survey.stars).where(_rated_at() >= start, _rated_at() < end, Survey.stars.is_not(None))
-    )).all()
+    surveys = (await session.execute(_rated_surveys(closing, start, end))).all()
     complaints = await session.scalars(
         select(Complaint.created_at).where(_counted_complaint(), Complaint.created_at >= start, Complaint.created_at < end)
     )
