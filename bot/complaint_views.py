@@ -239,6 +239,17 @@ def registration_refused(_: Translator, error: Exception) -> str:
     return _("Send the number of the request the complaint is about after the command, e.g. /complaint SR-2026-000123.")
 
 
+def registration_number_prompt(_: Translator, draft: Draft, error: Exception | None = None) -> View:
+    """/complaint without a usable number: the supervisor sends the number on its own (or cancels)."""
+    if isinstance(error, complaints.UnknownRequest):
+        text = _("There is no request {number}. Check the number and send it again, or press Cancel.", number=error.number)
+    elif isinstance(error, complaints.NotComplainable):
+        text = registration_refused(_, error)
+    else:
+        text = _("Send the number of the request the complaint is about, e.g. SR-2026-000123, or press Cancel.")
+    return View(text, inline([dialog_nav(_, draft, back=False)]))
+
+
 def registration_stopped(_: Translator) -> str:
     """A supervisor registering a complaint for a customer lost the role (or left) meanwhile."""
     return _("Only a complaint supervisor can register a complaint for a customer; nothing was registered.")
@@ -278,6 +289,8 @@ def work_prompt(_: Translator, draft: Draft, request: ServiceRequest) -> View:
                 else _("➖ Not a service fault: in a few words, why (complaint {number})?", number=number))
     else:
         text = texts[draft.step]
+    if draft.step == complaints.ANSWER and draft.data.get("answer"):  # rewriting, or back to it after another dialog
+        text += "\n\n" + _("Your text so far:") + "\n" + html.escape(draft.data["answer"], quote=False)
     return View(text, inline([dialog_nav(_, draft, back=False)]))
 
 

@@ -21,6 +21,7 @@ from bot.labels import (
 )
 from bot.services import dispatch, quotes
 from bot.services.dispatch import Candidate, QueueItem, StaffCard
+from bot.services.jobs import CalledOff
 from bot.services.quotes import PAID_WARRANTIES
 from bot.staff_views import display_name
 from bot.telegram_text import shorten
@@ -158,8 +159,18 @@ def engineer_unavailable(_: Translator, engineer: User, reason: str) -> str:
     return _("{name} already has this job. Please choose another engineer.", name=name)
 
 
-def assigned_to_customer(_: Translator, request: ServiceRequest, engineer: User) -> str:
-    return _("👷 Engineer {name} is assigned to your request {number}.", name=display_name(engineer), number=request.number)
+def assigned_to_customer(_: Translator, request: ServiceRequest, engineer: User, called_off: CalledOff | None = None) -> str:
+    """`called_off`: the visit agreed (or proposed) with the engineer who had the job is off."""
+    text = _("👷 Engineer {name} is assigned to your request {number}.", name=display_name(engineer), number=request.number)
+    if called_off is None:
+        return text
+    if called_off.time is not None:
+        off = _("📅 The visit on {time} for request {number} is off: engineer {name} now has the job and will propose a new time.",
+                time=_.datetime(called_off.time), number=request.number, name=display_name(engineer))
+    else:
+        off = _("📅 The visit being arranged for request {number} is off: engineer {name} now has the job and will propose a time.",
+                number=request.number, name=display_name(engineer))
+    return f"{text}\n{off}"
 
 
 def already_assigned(_: Translator, engineer: User | None) -> str:

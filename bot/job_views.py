@@ -331,9 +331,15 @@ def dispute_for_staff(_: Translator, request: ServiceRequest, *, dispatcher: boo
     return View(text, inline([[button(_("Open"), payload)]]))
 
 
-def engineer_changing(_: Translator, request: ServiceRequest) -> str:
-    """To a customer told of an engineer who no longer has the job (declined, released, deactivated)."""
-    return _("Your request {number} will get another engineer; we will tell you who.", number=request.number)
+def engineer_changing(_: Translator, request: ServiceRequest, called_off: jobs.CalledOff | None = None) -> str:
+    """To a customer told of an engineer who no longer has the job (declined, released, deactivated);
+    `called_off`: the visit agreed (or being arranged) with that engineer, now off."""
+    text = _("Your request {number} will get another engineer; we will tell you who.", number=request.number)
+    if called_off is None:
+        return text
+    if called_off.time is not None:
+        return text + "\n" + _("📅 The visit on {time} is off: the new engineer will propose a new time.", time=_.datetime(called_off.time))
+    return text + "\n" + _("📅 The visit being arranged is off: the new engineer will propose a time.")
 
 
 def job_over(_: Translator, request: ServiceRequest) -> View:

@@ -215,10 +215,48 @@ async def cmd_complaint(turn: Turn) -> None:
     except NotAllowed:
         await turn.reply(turn._("This command is for the complaint supervisor."))
         return
-    except (InvalidValue, complaints.UnknownRequest, complaints.NotComplainable) as refused:
-        await turn.reply(complaint_views.registration_refused(turn._, refused))
+    except complaints.NotComplainable as refused:
+        if not await open_card_by_number(turn, refused.number, complaint_views.registration_refused(turn._, refused)):
+            await turn.reply(complaint_views.registration_refused(turn._, refused))
+        return
+    except (InvalidValue, complaints.UnknownRequest) as refused:
+        # the number is asked for, and sent on its own: it must not be read as a customer's request number
+        draft = await complaints.begin_registration(turn.uow, turn.user, turn.now)
+        await turn.reply(complaint_views.registration_number_prompt(turn._, draft, refused if args else None))
         return
     await show(turn, draft, resumed=resumed)
+
+
+async def _registration_number(turn: Turn, draft: Draft, message: UserInput) -> None:
+    """The number /complaint asked for, sent on its own: the registration starts as with
+    `/complaint SR-…`; a complaint's own number opens its card."""
+    typed = message.text if isinstance(message, TextInput) else None
+    try:
+        started, resumed = await complaints.start_for_customer(turn.uow, turn.user, typed, turn.now)
+    except NotAllowed:  # no longer a supervisor
+        await dialogs.end(turn.uow, draft)
+        await turn.reply(complaint_views.registration_stopped(turn._))
+        return
+    except complaints.NotComplainable as refused:
+        if await open_card_by_number(turn, refused.number, complaint_views.registration_refused(turn._, refused)):
+            await dialogs.end(turn.uow, draft)
+        else:
+            await turn.reply(complaint_views.registration_number_prompt(turn._, draft, refused))
+        return
+    except (InvalidValue, complaints.UnknownRequest) as refused:
+        await turn.reply(complaint_views.registration_number_prompt(turn._, draft, refused if typed else None))
+        return
+    await show(turn, started, resumed=resumed)
+
+
+async def open_card_by_number(turn: Turn, number: str, note: str | None = None) -> bool:
+    """A complaint's number typed by someone who reads complaints (a supervisor, a manager): its
+    card. False when the number is no complaint of theirs to read (the caller answers)."""
+    complaint_id = await complaints.complaint_by_number(turn.uow, turn.user, number)
+    if complaint_id is None:
+        return False
+    await _card(turn, complaint_id, note, edit=False)
+    return True
 
 
 @handler
@@ -257,7 +295,10 @@ async def on_complaint_button(turn: Turn, payload: ComplaintButton) -> None:
             step = complaints.WORK_BUTTONS[action]
             extra = {"service_fault": action == "fault"} if step == complaints.CAUSE else {}
             draft = await complaints.begin_work(turn.uow, turn.user, complaint_id, step, turn.now, **extra)
-            await turn.reply(complaint_views.work_prompt(turn._, draft, await _request_of(turn, complaint_id)))
+            request = await _request_of(turn, complaint_id)
+            # an answer already written goes on where it stopped: its preview, or its rewriting
+            view = complaint_views.preview if draft.step == complaints.PREVIEW else complaint_views.work_prompt
+            await turn.reply(view(turn._, draft, request))
         else:
             raise NotAllowed()
     except complaints.AlreadyTaken as taken:
@@ -282,6 +323,9 @@ async def on_complaint_button(turn: Turn, payload: ComplaintButton) -> None:
 
 async def on_work_input(turn: Turn, draft: Draft, message: UserInput) -> None:
     """The text a supervisor was asked for; the rights and the state are checked again now."""
+    if draft.step == complaints.REGISTER:
+        await _registration_number(turn, draft, message)
+        return
     if draft.step == complaints.PREVIEW:
         await turn.reply(complaint_views.use_preview_buttons(turn._))
         return

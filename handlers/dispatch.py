@@ -236,7 +236,9 @@ async def on_assign_button(turn: Turn, payload: AssignButton) -> None:
         await turn.notify(previous, _("Job {number} was given to {name}; nothing more to do on it for you.", number=request.number, name=display_name(engineer)))
     customer_user = await turn.uow.users.get(customer.user_id) if customer.user_id else None
     if customer_user is not None:
-        await turn.notify(customer_user, dispatch_views.assigned_to_customer(turn.translator_for(customer_user), request, engineer))
+        # a visit agreed with the engineer who had it is off: the customer must not wait at home for it
+        await turn.notify(customer_user, dispatch_views.assigned_to_customer(turn.translator_for(customer_user), request, engineer,
+                                                                             assigned.called_off))
     await turn.uow.commit()  # the assignment and its notices stand before anybody is told about it
     await show_card(turn, request.id)
     await approval_handlers.show_withdrawn(turn, assigned.withdrawn)

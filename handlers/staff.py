@@ -5,12 +5,13 @@ from bot import job_views, menus, staff_views, views
 from bot.callbacks import DialogButton, DispatchButton, InviteRoleButton, ProfileButton, StaffButton
 from bot.keyboards import button, inline
 from bot.services import dialogs, escalation, requests, staff, users
+from bot.services.dispatch import Released
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
 from handlers import approvals as approval_handlers
 from handlers import onboarding
 from handlers.common import Turn, handler
-from storage.models import Draft, ServiceRequest, User
+from storage.models import Draft, User
 
 
 def _invite_link(turn: Turn, code: str) -> str:
@@ -112,7 +113,7 @@ async def on_staff_button(turn: Turn, payload: StaffButton) -> None:
         await turn.answer(turn._("{name} has no role left and is no longer on the staff list.", name=staff_views.display_name(person)))
         await turn.edit(staff_views.staff_list(turn._, await staff.list_staff(turn.uow, turn.user)))
     if released.requests:  # queued with the jobs' return to the queue, sent once it is committed
-        await _tell_released(turn, person, released.requests, deactivated=payload.action == "deactivate")
+        await _tell_released(turn, person, released, deactivated=payload.action == "deactivate")
     for approval in change.back_to_approvers:  # their cards say the requester can no longer answer
         await approval_handlers.post_to_approvers(turn, approval, await turn.uow.requests.get(approval.request_id))
     if change.changed and (payload.action == "deactivate" or (payload.action == "withdraw" and payload.role == escalation.ROLE_EXPERT)):
@@ -149,9 +150,10 @@ async def _tell_cases_left(turn: Turn, person: User) -> None:
             await turn.notify(reader, text, markup=inline([[button(_("Open {number}", number=request.number), DispatchButton(request.id, "open"))]]))
 
 
-async def _tell_released(turn: Turn, person: User, released: list[ServiceRequest], *, deactivated: bool) -> None:
-    """Dispatchers learn which jobs came back; customers that their engineer will change."""
-    numbers, name = ", ".join(r.number for r in released), staff_views.display_name(person)
+async def _tell_released(turn: Turn, person: User, released: Released, *, deactivated: bool) -> None:
+    """Dispatchers learn which jobs came back; customers that their engineer will change, and that
+    a visit agreed (or being arranged) with them is off."""
+    numbers, name = ", ".join(r.number for r in released.requests), staff_views.display_name(person)
     for dispatcher in await requests.dispatchers(turn.uow):
         _ = turn.translator_for(dispatcher)
         if deactivated:
@@ -159,12 +161,12 @@ async def _tell_released(turn: Turn, person: User, released: list[ServiceRequest
         else:
             text = _("{name} is no longer a field engineer; their open jobs are back in the /queue: {numbers}", name=name, numbers=numbers)
         await turn.notify(dispatcher, text)
-    for request in released:
+    for request in released.requests:
         customer = await turn.uow.customers.get(request.customer_id)
         customer_user = await turn.uow.users.get(customer.user_id) if customer.user_id else None
         if customer_user is not None:
             _ = turn.translator_for(customer_user)
-            await turn.notify(customer_user, job_views.engineer_changing(_, request))
+            await turn.notify(customer_user, job_views.engineer_changing(_, request, released.called_off.get(request.id)))
 
 
 @handler

@@ -11,6 +11,7 @@ from bot.services.inputs import PhotoInput, TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
 from handlers import approvals as approval_handlers
 from handlers import complaints as complaint_handlers
+from handlers import confirmation as confirmation_handlers
 from handlers import dispatch as dispatch_handlers
 from handlers import jobs as job_handlers
 from handlers import returns as return_handlers
@@ -88,7 +89,7 @@ async def _open_as_staff(turn: Turn, number: str) -> bool:
         except NotAllowed:  # their job, but over: closed or cancelled
             await turn.reply(job_views.job_over(turn._, request))
         return True
-    return False
+    return await complaint_handlers.open_card_by_number(turn, number)  # a complaint: its card, for who reads complaints
 
 
 async def on_page(turn: Turn, payload: ListPageButton) -> None:
@@ -138,6 +139,10 @@ def _cannot_cancel(turn: Turn, why: str) -> str:
 
 
 async def _cancel(turn: Turn, request: ServiceRequest) -> None:
+    # Locked first (cancel_by_customer locks it too, once per transaction), so the engineer read is
+    # the one on the job when it is cancelled: a reassignment another process committed since the
+    # press was read is seen here, and the new engineer, not the old one, is told.
+    request = await turn.uow.requests.lock(request.id)
     engineer = await requests.engineer_on_job(turn.uow, request)  # assigned, not started: told below
     awaited = await return_handlers.awaited_product(turn, request)  # an approved return: the warehouse expects it
     try:
@@ -171,6 +176,8 @@ async def on_comment_input(turn: Turn, draft: Draft, message: UserInput) -> None
         await dialogs.end(turn.uow, draft)
         await open_by_number(turn, number)
         return
+    if await confirmation_handlers.comment_after_timeout(turn, draft, message):
+        return  # the confirmation timeout closed the request meanwhile: kept, passed on, the customer told
     customer = await users.customer_of(turn.uow, turn.user)
     try:
         request = await requests.own_request(turn.uow, customer, draft.data["request_id"])

@@ -57,6 +57,7 @@ WORK_DIALOG = "complaint_work"
 NOTE, LINK, CAUSE, ACTION, ANSWER, PREVIEW = "note", "link", "cause", "action", "answer", "preview"
 WORK_STEPS = (NOTE, LINK, CAUSE, ACTION, ANSWER)
 WORK_BUTTONS = {"note": NOTE, "link": LINK, "fault": CAUSE, "nofault": CAUSE, "action": ACTION, "answer": ANSWER}  # card button → step
+REGISTER = "register"  # /complaint without a usable number: the number of the request the complaint is about is awaited
 NOTE_LIMIT = COMMENT_MAX
 ANSWER_LIMIT = 3000  # the answer goes out in one message with a header (Telegram: 4096)
 LIST_SIZE = 30
@@ -274,6 +275,25 @@ async def start_for_customer(uow: UnitOfWork, actor: User, typed: str | None, no
     if resumed is not None:
         return resumed, True
     return await dialogs.begin(uow, actor.id, DIALOG, SUBJECT, {"source": STAFF, "about_request_id": about.id, "customer_id": about.customer_id}, now), False
+
+
+async def begin_registration(uow: UnitOfWork, actor: User, now: datetime) -> Draft:
+    """/complaint without a usable number: the supervisor is asked for it and sends it on its own
+    (`start_for_customer` takes it), rather than have it read as a customer's request number."""
+    if not may_handle(actor):
+        raise NotAllowed()
+    return await dialogs.begin(uow, actor.id, WORK_DIALOG, REGISTER, {}, now)
+
+
+async def complaint_by_number(uow: UnitOfWork, actor: User, typed: str | None) -> int | None:
+    """The complaint whose request has the number typed, for someone who may read complaints
+    (None: not a number, no such request, not a complaint, or not his to read)."""
+    number = requests.parse_number(typed or "")
+    if number is None or not may_read(actor):
+        return None
+    request = await uow.requests.by_number(number)
+    complaint = await uow.complaints.of_request(request.id) if request is not None and request.kind == KIND else None
+    return complaint.id if complaint is not None else None
 
 
 async def customer_of_draft(uow: UnitOfWork, actor: User, draft: Draft) -> Customer:
@@ -559,7 +579,9 @@ async def take(uow: UnitOfWork, actor: User, complaint_id: int, now: datetime) -
 
 async def begin_work(uow: UnitOfWork, actor: User, complaint_id: int, step: str, now: datetime, **data: object) -> Draft:
     """Ask the supervisor for a text (note, linked number, cause note, corrective action, answer);
-    the rights and the state are checked now and again when the text arrives."""
+    the rights and the state are checked now and again when the text arrives. An answer of his to
+    this complaint already written (open now, or kept aside when another dialog interrupted it)
+    goes on where it stopped, with its text: its preview, or its rewriting."""
     if step not in WORK_STEPS:
         raise NotAllowed()
     complaint, _request = await _for_action(uow, actor, complaint_id)
@@ -567,6 +589,10 @@ async def begin_work(uow: UnitOfWork, actor: User, complaint_id: int, step: str,
         missing = missing_for_answer(complaint)
         if missing:
             raise AnswerNotReady(missing)
+        written = await dialogs.reopen(uow, actor.id, WORK_DIALOG, now,
+                                       lambda data: data.get("complaint_id") == complaint.id and bool(data.get("answer")))
+        if written is not None:
+            return written
     return await dialogs.begin(uow, actor.id, WORK_DIALOG, step, {"complaint_id": complaint.id, **data}, now)
 
 

@@ -19,7 +19,8 @@ async def current(uow: UnitOfWork, user_id: int) -> Draft | None:
 # Back or Edit can lead to the first step of a filled form). The intake is a long form with
 # photos, the engineer's report a ten-step one, the expert's answer a long analysis, a complaint
 # or a return the customer's own account, the salesperson's /sell form a customer's details, a
-# spare-parts requisition the parts picked from the catalog one by one; the others are a few
+# spare-parts requisition the parts picked from the catalog one by one, a complaint supervisor's
+# written answer (its text, once typed: previewed or being rewritten); the others are a few
 # quick answers. One of each kind and subject (SUBJECT_KEYS) is kept per person
 # (storage ParkedDraft); each is opened again by its own start (`reopen`).
 KEPT_ASIDE = {
@@ -30,6 +31,7 @@ KEPT_ASIDE = {
     "return": ("description",),
     "sales_request": ("name", "phone", "serial", "description"),
     "requisition": ("lines", "pending"),
+    "complaint_work": ("answer",),
 }
 
 
@@ -39,9 +41,10 @@ NOT_RESUMABLE = {"report": "editing_report"}
 
 
 # What a kept-aside dialog is about, where a person may have several of a kind at once (two jobs'
-# reports or requisitions, complaints about two requests): each is kept apart. The others are kept one per kind.
+# reports or requisitions, complaints about two requests, answers to two complaints): each is
+# kept apart. The others are kept one per kind.
 SUBJECT_KEYS = {"report": "request_id", "requisition": "request_id", "expert_answer": "escalation_id",
-                "complaint": "about_request_id", "return": "product_id"}
+                "complaint": "about_request_id", "return": "product_id", "complaint_work": "complaint_id"}
 
 
 def subject_of(draft: Draft) -> str:

@@ -5,7 +5,7 @@ say which request and which action.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -19,6 +19,7 @@ from storage.models import Approval, Assignment, Customer, Product, RequestEvent
 
 if TYPE_CHECKING:
     from bot.services.clocks import ClockKeeper
+    from bot.services.jobs import CalledOff
 
 ROLE_ENGINEER = "engineer"
 PRIORITIES = ("normal", "high", "urgent")
@@ -313,6 +314,7 @@ class Assigned:
     engineer: User
     previous: User | None  # who had the job before, if anyone
     withdrawn: list[Approval]  # approvals of the previous engineer's requisitions, withdrawn
+    called_off: CalledOff | None = None  # the previous engineer's visit not made yet, now off (the customer is told)
 
 
 async def assign(uow: UnitOfWork, actor: User, request_id: int, engineer_id: int, expected_engineer_id: int | None, now: datetime,
@@ -337,7 +339,10 @@ async def assign(uow: UnitOfWork, actor: User, request_id: int, engineer_id: int
     # The engineer's row is locked (PostgreSQL) and read afresh: two dispatchers giving them a job
     # at once take turns, so the second counts the first's job; /duty meanwhile is seen too.
     await uow.session.flush()  # nothing pending on the engineer is lost to the refresh
-    await uow.session.refresh(engineer, with_for_update={"key_share": True})
+    # Only the row's own columns: refreshed whole, an engineer loaded with their roles (the
+    # dispatcher who is an engineer too, giving the job to herself) would be locked through an
+    # outer join, which PostgreSQL refuses.
+    await uow.session.refresh(engineer, ["on_duty", "is_active", "is_reachable"], with_for_update={"key_share": True})
     if not engineer.on_duty:
         raise EngineerUnavailable(engineer, EngineerUnavailable.OFF_DUTY)
     if capacity is not None and (await uow.dispatch.open_jobs_by_engineer(OPEN_JOB)).get(engineer.id, 0) >= capacity:
@@ -348,22 +353,25 @@ async def assign(uow: UnitOfWork, actor: User, request_id: int, engineer_id: int
         raise AlreadyAssigned(current)
     await uow.session.refresh(request)
     previous = await uow.users.get(expected_engineer_id) if expected_engineer_id else None
-    withdrawn = await _hand_back(uow, request, expected_engineer_id, actor, now, "reassigned") if expected_engineer_id else []
+    withdrawn, called_off = await _hand_back(uow, request, expected_engineer_id, actor, now, "reassigned") if expected_engineer_id else ([], None)
     await uow.dispatch.add_assignment(Assignment(request_id=request.id, engineer_id=engineer.id, assigned_by_user_id=actor.id, assigned_at=now))
     engineer.last_assigned_at = now
     request.engineer_started = False
-    await _event(uow, request, actor, "assigned", now, internal=False, engineer_id=engineer.id, before=expected_engineer_id, after=engineer.id)
+    await _event(uow, request, actor, "assigned", now, internal=False, engineer_id=engineer.id, before=expected_engineer_id, after=engineer.id,
+                 **({"visit_called_off": called_off.visit.id} if called_off is not None else {}))
     if keeper is not None:
         from bot.services import reminders  # reminders → dispatch: imported here, not at the top
         await reminders.hand_over(uow, keeper, request)
-    return Assigned(request, engineer, previous if previous is not None and previous.id != engineer.id else None, withdrawn)
+    return Assigned(request, engineer, previous if previous is not None and previous.id != engineer.id else None, withdrawn, called_off)
 
 
-async def _hand_back(uow: UnitOfWork, request: ServiceRequest, engineer_id: int, actor: User, now: datetime, outcome: str) -> list[Approval]:
+async def _hand_back(uow: UnitOfWork, request: ServiceRequest, engineer_id: int, actor: User, now: datetime,
+                     outcome: str) -> tuple[list[Approval], CalledOff | None]:
     """What a job leaves behind when it leaves its engineer: the assignment ends, a wait they
-    recorded ends with it (the next engineer starts afresh), and their requisitions not issued
-    yet are cancelled with their approvals, which are returned."""
-    from bot.services import stock  # stock → approvals → dispatch: imported here, not at the top
+    recorded ends with it (the next engineer starts afresh), their visit not made yet is off
+    (returned, for the customer to be told; the next engineer proposes their own), and their
+    requisitions not issued yet are cancelled with their approvals, which are returned."""
+    from bot.services import jobs, stock  # stock → approvals → dispatch: imported here, not at the top
 
     assignment = await uow.dispatch.current_assignment(request.id)
     if assignment is not None and assignment.engineer_id == engineer_id:
@@ -371,7 +379,8 @@ async def _hand_back(uow: UnitOfWork, request: ServiceRequest, engineer_id: int,
     request.waiting_for = None
     # a report of theirs kept aside is outdated: should the job come back, it starts afresh
     await dialogs.drop_parked(uow, engineer_id, "report", lambda kept: kept.get("request_id") == request.id)
-    return await stock.cancel_for_job_left(uow, request.id, engineer_id, actor, now)
+    called_off = await jobs.call_off_visit(uow, request, engineer_id)
+    return await stock.cancel_for_job_left(uow, request.id, engineer_id, actor, now), called_off
 
 
 async def respond(uow: UnitOfWork, engineer: User, request_id: int, accept: bool, reason: str | None, now: datetime) -> ServiceRequest:
@@ -402,23 +411,27 @@ async def respond(uow: UnitOfWork, engineer: User, request_id: int, accept: bool
 class Released:
     requests: list[ServiceRequest]
     withdrawn: list[Approval]  # approvals of the engineer's requisitions, withdrawn with them
+    called_off: dict[int, CalledOff] = field(default_factory=dict)  # request id → its visit not made yet, now off
 
 
 async def release_jobs(uow: UnitOfWork, actor: User, engineer: User, now: datetime) -> Released:
     """The open jobs of an engineer who was deactivated or is no longer an engineer go back to
     the queue at once, their history kept. Each job is locked (in id order, as everywhere) and
     checked again: one reassigned or declined meanwhile is no longer theirs to release."""
-    released, withdrawn = [], []
+    released, withdrawn, visits_off = [], [], {}
     for job_id in sorted(job.id for job in await uow.dispatch.jobs_of(engineer.id, OPEN_JOB)):
         request = await uow.requests.lock(job_id)
         if request is None or request.assigned_engineer_id != engineer.id or request.status not in OPEN_JOB:
             continue
-        withdrawn += await _hand_back(uow, request, engineer.id, actor, now, "released")
+        left, called_off = await _hand_back(uow, request, engineer.id, actor, now, "released")
+        withdrawn += left
+        if called_off is not None:
+            visits_off[request.id] = called_off
         before = request.status
         request.status, request.assigned_engineer_id = requests.TRIAGED, None
         await _event(uow, request, actor, "released", now, engineer_id=engineer.id, before=before, after=request.status)
         released.append(request)
-    return Released(released, withdrawn)
+    return Released(released, withdrawn, visits_off)
 
 
 async def jobs(uow: UnitOfWork, engineer: User) -> list[ServiceRequest]:

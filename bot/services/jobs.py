@@ -18,6 +18,10 @@ from storage.models import Customer, Escalation, JobReport, RequestEvent, Servic
 
 ROLE_ENGINEER = "engineer"
 PROPOSED, ACCEPTED, COUNTERED, ON_THE_WAY, ARRIVED = "proposed", "accepted", "countered", "on_the_way", "arrived"
+# Called off: the job left its engineer before the visit was made (reassigned, released). Such a
+# visit is history only: nobody is coming, its proposal books nothing, and it is nobody's current visit.
+CANCELLED = "cancelled"
+NOT_MADE_YET = (PROPOSED, ACCEPTED, COUNTERED, ON_THE_WAY)
 WAITING_PARTS, WAITING_CUSTOMER = "parts", "customer"
 VISIT_HORIZON = timedelta(days=60)
 # Quick choices offered when proposing a visit: (days ahead, local time).
@@ -111,7 +115,27 @@ async def current_visit(uow: UnitOfWork, request: ServiceRequest) -> Visit | Non
     not theirs to continue (nor an arrival they can report on)."""
     if request.assigned_engineer_id is None:
         return None
-    return await uow.jobs.latest_visit(request.id, request.assigned_engineer_id)
+    visit = await uow.jobs.latest_visit(request.id, request.assigned_engineer_id)
+    # called off when the job left them: should it come back, they propose afresh
+    return None if visit is None or visit.state == CANCELLED else visit
+
+
+@dataclass(frozen=True)
+class CalledOff:
+    visit: Visit
+    time: datetime | None  # the time the customer expected (proposed, agreed, on the way); None after they asked for another
+
+
+async def call_off_visit(uow: UnitOfWork, request: ServiceRequest, engineer_id: int) -> CalledOff | None:
+    """The job leaves `engineer_id` (the request is locked by the caller): their visit not made yet
+    (proposed, agreed, countered, on the way) is off, and returned so the customer can be told.
+    Its proposal's buttons then book nothing (`answer_visit`), and it is no current visit."""
+    visit = await uow.jobs.latest_visit(request.id, engineer_id)
+    if visit is None or visit.state not in NOT_MADE_YET:
+        return None
+    expected = visit.planned_at if visit.state != COUNTERED else None
+    visit.state = CANCELLED
+    return CalledOff(visit, expected)
 
 
 async def propose_visit(uow: UnitOfWork, engineer: User, request_id: int, when: datetime, now: datetime) -> tuple[ServiceRequest, Visit]:
@@ -143,6 +167,10 @@ class ProposalChanged(NotAllowed):
     """The engineer proposed another time after the message the customer answered."""
 
 
+class VisitCalledOff(ProposalChanged):
+    """The proposal answered was called off: the job went to another engineer, who proposes anew."""
+
+
 async def answer_visit(uow: UnitOfWork, user: User, customer: Customer | None, visit_id: int, accept: bool, note: str | None, now: datetime,
                        *, proposed: int | None = None) -> VisitAnswer:
     """The customer accepts the proposed time, or counters with their own words. Once per proposal,
@@ -153,7 +181,9 @@ async def answer_visit(uow: UnitOfWork, user: User, customer: Customer | None, v
     request = await requests.own_request(uow, customer, visit.request_id, lock=True)
     if uow.requests.takes_row_locks:
         await uow.session.refresh(visit)  # as the engineer left it: a time proposed meanwhile is another proposal
-    if request.status != requests.IN_PROGRESS or visit.engineer_id != request.assigned_engineer_id:
+    if visit.state == CANCELLED or visit.engineer_id != request.assigned_engineer_id:
+        raise VisitCalledOff()  # the job left that engineer since: the customer was told the visit is off
+    if request.status != requests.IN_PROGRESS:
         raise NotAllowed()
     if proposed is not None and (visit.planned_at is None or proposal_mark(visit) != proposed):
         raise ProposalChanged()
