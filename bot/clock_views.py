@@ -7,11 +7,12 @@ from datetime import datetime, timedelta
 from bot.callbacks import ComplaintButton, DispatchButton, JobButton
 from bot.i18n import Translator
 from bot.keyboards import button, inline
-from bot.labels import KIND_LABELS, STAFF_CLOCK_LABELS, WAIT_LABELS
+from bot.labels import KIND_LABELS, ROLE_LABELS, STAFF_CLOCK_LABELS, WAIT_LABELS
 from bot.services.reminders import DeadlineItem, OverdueList
+from bot.staff_views import ROLE_ORDER, display_name
 from bot.telegram_text import shorten
 from bot.views import View
-from storage.models import SlaClock
+from storage.models import SlaClock, User
 
 DIGEST_ITEMS_SHOWN = 10  # one message stays readable (and far below 4096 characters)
 DIGEST_BUTTONS = 5
@@ -75,6 +76,18 @@ def digest(_: Translator, items: list[DeadlineItem], now: datetime, *, dispatche
     if len(items) > DIGEST_ITEMS_SHOWN:
         lines.append(_("… and {count} more: see /overdue", count=len(items) - DIGEST_ITEMS_SHOWN))
     return View("\n".join(lines), inline(rows) if rows else None)
+
+
+def unreached_digest(_: Translator, person: User, items: list[DeadlineItem], now: datetime, *, dispatcher: bool = True) -> View:
+    """A reminder meant for someone who blocked the bot, to who stands in for them: whom it could
+    not reach, then the deadlines as the digest shows them."""
+    roles = ", ".join(_(ROLE_LABELS[role]) for role in ROLE_ORDER if role in person.role_names)
+    shown = digest(_, items, now, dispatcher=dispatcher)
+    header = _(
+        "⚠️ This deadline reminder could not reach {name} ({roles}): they have blocked the bot. Please act on it or get in touch with them another way.",
+        name=display_name(person), roles=roles or "—",
+    )
+    return View(header + "\n\n" + shown.text, shown.markup)
 
 
 def _item_buttons(_: Translator, item: DeadlineItem, dispatcher: bool) -> list:

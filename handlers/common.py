@@ -140,9 +140,9 @@ class Turn:
             log.warning("Telegram call failed after the change was committed; carrying on: %s", exc)
             return None
 
-    async def notify_view(self, user: User, view: View) -> bool:
+    async def notify_view(self, user: User, view: View, *, for_role: str | None = None) -> bool:
         """Like `notify`, with the view's buttons."""
-        return await self.notify(user, view.text, markup=view.markup)
+        return await self.notify(user, view.text, markup=view.markup, for_role=for_role)
 
     async def edit_elsewhere(self, chat_id: int, message_id: int, view: View) -> None:
         """Replace a message this bot sent earlier (e.g. another approver's copy); gone or
@@ -164,20 +164,23 @@ class Turn:
         except (BadRequest, Forbidden) as exc:  # gone, or already without buttons
             log.info("could not take the buttons off message %s in chat %s: %s", message_id, chat_id, exc)
 
-    async def notify(self, user: User, text: str, *, markup: Any = None, photos: tuple[str, ...] = (), voices: tuple[str, ...] = ()) -> bool:
+    async def notify(self, user: User, text: str, *, markup: Any = None, photos: tuple[str, ...] = (), voices: tuple[str, ...] = (),
+                     for_role: str | None = None) -> bool:
         """Message another user: an outbox row in this update's transaction, sent right after the
-        commit (handlers/outbox.py). False when they cannot be reached (blocked the bot, deactivated)."""
+        commit (handlers/outbox.py). False when they cannot be reached (blocked the bot, deactivated).
+        `for_role`: the role it reaches them by (a dispatchers' notice): not sent once it is withdrawn."""
         payload = View(text, markup).to_payload() | {"photos": list(photos), "voices": list(voices)}
-        return await self.queue_notice(user, notices.VIEW, payload)
+        return await self.queue_notice(user, notices.VIEW, payload, for_role=for_role)
 
-    async def queue_notice(self, user: User, kind: str, payload: dict[str, Any]) -> bool:
+    async def queue_notice(self, user: User, kind: str, payload: dict[str, Any], *, for_role: str | None = None) -> bool:
         """An outbox row of any kind for `user`, keyed by this update so it exists once. Another
-        customer is not messaged in their quiet hours: the row waits until they end."""
+        customer is not messaged in their quiet hours: the row waits until they end. `for_role`:
+        see `notices.queue`."""
         self._notice_count += 1
         key = f"update:{self.update.update_id}:{self._notice_count}"
         awake = users.is_staff(user) or user.id == self.user.id  # staff hours are the reminders' business
         not_before = None if awake else self.deps.planner.customer_time(self.now)
-        queued = await notices.queue(self.uow, user, kind, payload, key, self.now, not_before=not_before)
+        queued = await notices.queue(self.uow, user, kind, payload, key, self.now, not_before=not_before, for_role=for_role)
         if queued:
             self.notified.add(user.id)
         return queued

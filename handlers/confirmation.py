@@ -9,6 +9,7 @@ from bot.keyboards import button, inline
 from bot.services import confirmation, dialogs, followups, jobs, requests, users
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction, TooLong, WrongInput
 from bot.services.inputs import PhotoInput, TextInput, UserInput
+from bot.services.users import ROLE_DISPATCHER
 from bot.services.validation import COMMENT_MAX, clean_text
 from bot.staff_views import display_name
 from handlers import approvals as approval_handlers
@@ -206,7 +207,7 @@ async def comment_after_timeout(turn: Turn, draft: Draft, message: UserInput) ->
         _ = turn.translator_for(dispatcher)
         body = _("💬 The customer wrote about {number}, closed as confirmed by timeout:", number=request.number)
         await turn.notify(dispatcher, body + ("\n" + html.escape(text, quote=False) if text else ""),
-                          markup=inline([[button(_("Open"), DispatchButton(request.id, "open"))]]), photos=(photo,) if photo else ())
+                          markup=inline([[button(_("Open"), DispatchButton(request.id, "open"))]]), photos=(photo,) if photo else (), for_role=ROLE_DISPATCHER)
     first = not draft.data.get("told_closed")
     dialogs.move(draft, draft.step, turn.now, told_closed=True)
     lines = []
@@ -229,7 +230,7 @@ async def _reopened(turn: Turn, request: ServiceRequest, engineer) -> None:
     """Not resolved: the dispatchers and the engineer are told; the customer can say what is wrong."""
     _, draft = await requests.start_comment(turn.uow, turn.user, await users.customer_of(turn.uow, turn.user), request.id, turn.now)
     for dispatcher in await requests.dispatchers(turn.uow):
-        await turn.notify_view(dispatcher, job_views.dispute_for_staff(turn.translator_for(dispatcher), request, dispatcher=True))
+        await turn.notify_view(dispatcher, job_views.dispute_for_staff(turn.translator_for(dispatcher), request, dispatcher=True), for_role=ROLE_DISPATCHER)
     if engineer is not None and engineer.is_active and request.assigned_engineer_id == engineer.id:  # still theirs
         await turn.notify_view(engineer, job_views.dispute_for_staff(turn.translator_for(engineer), request, dispatcher=False))
     await turn.uow.commit()  # the verdict and its notices stand before anyone is told

@@ -6,6 +6,7 @@ from bot.callbacks import ConsultationButton, DialogButton
 from bot.services import consultation, dialogs, requests, users
 from bot.services.errors import NotAllowed, NotFound, TooLong, WrongInput
 from bot.services.inputs import TextInput, UserInput
+from bot.services.users import ROLE_DISPATCHER
 from bot.views import input_error
 from handlers import approvals as approval_handlers
 from handlers.common import Turn
@@ -65,7 +66,7 @@ async def _customer_resolved(turn: Turn, payload: ConsultationButton) -> None:
 
 async def _tell_dispatchers(turn: Turn, request: ServiceRequest) -> None:
     for dispatcher in await requests.dispatchers(turn.uow):
-        await turn.notify(dispatcher, escalation_views.confirmed_for_staff(turn.translator_for(dispatcher), request))
+        await turn.notify(dispatcher, escalation_views.confirmed_for_staff(turn.translator_for(dispatcher), request), for_role=ROLE_DISPATCHER)
 
 
 async def _tell_engineer(turn: Turn, request: ServiceRequest, how: str) -> None:

@@ -11,6 +11,7 @@ from bot.i18n import Translator
 from bot.services import dialogs, followups, requests
 from bot.services.errors import NotAllowed, NotFound, StaleAction, TooLong, WrongInput
 from bot.services.inputs import TextInput, UserInput
+from bot.services.users import ROLE_DISPATCHER
 from bot.services.validation import COMMENT_MAX, clean_text
 from bot.views import View, input_error
 from handlers.common import Deps, Turn, handler
@@ -139,7 +140,7 @@ async def _tell_dispatchers(turn: Turn, recorded: followups.Recorded) -> None:
         if dispatcher.id == turn.user.id:
             continue
         _ = turn.translator_for(dispatcher)
-        await turn.notify_view(dispatcher, followup_views.unhappy_customer(_, recorded, customer.name, customer.phone, turn.user))
+        await turn.notify_view(dispatcher, followup_views.unhappy_customer(_, recorded, customer.name, customer.phone, turn.user), for_role=ROLE_DISPATCHER)
 
 
 # --- the daily message (rendered by the outbox sender, handlers/sweeps.py) ----------------------------

@@ -8,6 +8,7 @@ from bot.labels import CLOCK_LABELS
 from bot.services import consultation, dialogs, intake, maintenance, requests, users
 from bot.services.errors import DomainError
 from bot.services.inputs import UserInput
+from bot.services.users import ROLE_DISPATCHER
 from handlers import onboarding
 from handlers.common import Turn, handler
 from storage.models import Customer, Draft, ServiceRequest
@@ -115,10 +116,11 @@ async def notify_dispatchers(turn: Turn, request: ServiceRequest) -> None:
                 _ = turn.translator_for(person)
                 text = views.new_request_for_staff(_, request, customer.name, customer.phone, customer.company, product.model if product else None,
                                                    photos=len(photos), voices=len(voices))
-                await turn.notify(person, text, markup=escalation_views.answer_markup_for_staff(_, request), photos=photos, voices=voices)
+                await turn.notify(person, text, markup=escalation_views.answer_markup_for_staff(_, request), photos=photos, voices=voices,
+                                  for_role=consultation.ROLE_SALES)
     for dispatcher in dispatchers:
         _ = turn.translator_for(dispatcher)
         text = views.new_request_for_staff(_, request, customer.name, customer.phone, customer.company, product.model if product else None,
                                            photos=len(photos), voices=len(voices), earlier_repair=earlier)
         markup = inline([[button(_("Open to triage"), DispatchButton(request.id, "open"))]])
-        await turn.notify(dispatcher, text, markup=markup, photos=photos, voices=voices)
+        await turn.notify(dispatcher, text, markup=markup, photos=photos, voices=voices, for_role=ROLE_DISPATCHER)

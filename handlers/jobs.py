@@ -11,6 +11,7 @@ from bot.keyboards import main_menu
 from bot.services import approvals, dialogs, dispatch, jobs, quotes, reports, requests, stock
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import LocationInput, PhotoInput, TextInput, UserInput
+from bot.services.users import ROLE_DISPATCHER
 from bot.services.validation import COMMENT_MAX, clean_text
 from bot.staff_views import display_name
 from handlers import approvals as approval_handlers
@@ -385,4 +386,4 @@ async def _tell_dispatchers(turn: Turn, request: ServiceRequest, what: str, note
             "waiting_customer": lambda: _("⏸ {name}: job {number} waits for the customer: {note}", name=name, number=number, note=note),
             "report": lambda: _("📝 {name} sent the report for {number}; waiting for the customer to confirm.", name=name, number=number),
         }[what]()
-        await turn.notify(dispatcher, text)
+        await turn.notify(dispatcher, text, for_role=ROLE_DISPATCHER)

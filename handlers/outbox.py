@@ -28,7 +28,10 @@ report…). `deliver` sends them:
   had in flight; after the lease another sender sends that one again (at least once, never lost).
 - 429 after the limiter's own retries: the person's rows stay held until `retry_after` has
   passed. 403: the person is marked unreachable, staff are told once (notices.blocked), their
-  rows are closed as "blocked". 400: that message is closed as "rejected" and logged (also when
+  rows are closed as "blocked", and a deadline reminder among them goes to who stands in for them
+  on the clock's chain, naming them (reminders.reroute_unreached; so do rows found for someone
+  already unreachable). A row addressed by a role (notices.FOR_ROLE) or an approval card is not
+  sent to someone who no longer holds the role (the card goes to who decides the step now). 400: that message is closed as "rejected" and logged (also when
   it is a later piece that Telegram refuses: trying again would not help, and the first pieces
   arrived).
 - A network error or timeout: the message is tried again after NETWORK_RETRY. Telegram may have
@@ -67,7 +70,7 @@ from handlers import maintenance as maintenance_handlers
 from handlers import reports as report_handlers
 from handlers.common import Deps, PartlySent, send, send_photos
 from storage.db import UnitOfWork
-from storage.models import ApprovalPost, OutboxMessage, User
+from storage.models import Approval, ApprovalPost, OutboxMessage, User
 from storage.repositories import PIECES_SENT
 
 log = logging.getLogger(__name__)
@@ -161,6 +164,12 @@ async def _serve(bot: Any, deps: Deps, person_id: int, rows: list[OutboxMessage]
                 chat_id, parcels = await _compose(deps, uow, person, rows, now)
                 silent = untouched - {row_id for parcel in parcels for row_id in parcel.ids}
                 if silent:  # somebody acted meanwhile (or the person cannot be reached): nothing to say
+                    if chat_id is None and person is not None and not person.is_reachable:
+                        # queued as they were marked unreachable (the block's sender did not see these
+                        # rows yet): an answer promised as delivered goes back to its sender, as after
+                        # a 403, and their reminders to who stands in for them
+                        await notices.answers_undelivered(uow, person.id, now, only=silent)
+                        await reminders.reroute_unreached(uow, deps.policy, person, [row for row in rows if row.id in silent], now)
                     await _close(uow, sorted(silent), now, "obsolete" if chat_id else "unreachable")
                 last_sent = await uow.outbox.notified_at(person_id) if parcels else None
                 await uow.commit()
@@ -289,8 +298,12 @@ async def _stop(deps: Deps, person_id: int, chat_id: int, rest: list[Parcel], ou
         async with deps.db.uow() as uow:
             # every unsent row of theirs, not only those of this round: none can be delivered now
             await notices.answers_undelivered(uow, person_id, now)  # promised as delivered: its sender is told
-            await _close(uow, await uow.outbox.unsent_ids_of(person_id), now, "blocked")
             await notices.blocked(uow, chat_id, now)
+            unsent = [row for row in await uow.outbox.of_user(person_id) if row.sent_at is None]
+            person = await uow.users.get(person_id)
+            if person is not None:  # a reminder to them goes to who stands in for them, saying whom it missed
+                await reminders.reroute_unreached(uow, deps.policy, person, unsent, now)
+            await _close(uow, [row.id for row in unsent], now, "blocked")
             await uow.commit()
         return
     await _release(deps, [row_id for parcel in rest for row_id in parcel.ids], None if outcome == "busy" else now + outcome, lease)
@@ -328,22 +341,33 @@ async def _compose(deps: Deps, uow: UnitOfWork, user: User | None, messages: lis
         return None, []
     if not user.is_active:  # left the staff: a customer again, who gets only what customers get
         messages = [m for m in messages if m.kind in _FOR_CUSTOMERS]
+    messages = [m for m in messages if notices.still_for(user, m)]  # addressed by a role they no longer hold: not theirs
     _ = Translator(user.language, deps.settings.timezone)
     parcels: list[Parcel] = []
     deadline_rows = [m for m in messages if m.kind == reminders.DEADLINE]
+    unreached_rows: dict[int, list[OutboxMessage]] = {}  # reminders passed on to them, by whom they missed: one message each
+    for m in messages:
+        if m.kind == reminders.UNREACHED:
+            unreached_rows.setdefault(m.payload.get("person_id", 0), []).append(m)
     for message in messages:
         view = None
         if message.kind == notices.VIEW:
             parcels.append(_parcel_from_payload(message))
         elif message.kind == notices.APPROVAL:
-            if parcel := await _approval_card(uow, user, message, _):
+            if parcel := await _approval_card(deps, uow, user, message, _, now):
                 parcels.append(parcel)
         elif message.kind == reminders.DEADLINE and message is deadline_rows[0]:  # all of them as one digest
             items = await reminders.deadline_items(uow, deps.policy, user, deadline_rows, now)
             if items:
                 parcels.append(Parcel([m.id for m in deadline_rows], clock_views.digest(_, items, now, dispatcher=is_dispatcher(user))))
+        elif message.kind == reminders.UNREACHED and message is unreached_rows[message.payload.get("person_id", 0)][0]:
+            group = unreached_rows[message.payload.get("person_id", 0)]
+            missed = await uow.users.get(message.payload.get("person_id", 0))
+            items = await reminders.deadline_items(uow, deps.policy, user, group, now) if missed is not None else []
+            if items:
+                parcels.append(Parcel([m.id for m in group], clock_views.unreached_digest(_, missed, items, now, dispatcher=is_dispatcher(user))))
         elif message.kind == notices.UNREACHABLE:
-            found = await notices.unreachable(uow, message.payload["person_id"])
+            found = await notices.unreachable(uow, message.payload["person_id"], user)
             view = notice_views.unreachable_alert(_, found) if found else None
         elif message.kind == notices.ANSWER_UNDELIVERED:
             found = await notices.undelivered_answer(uow, message.payload["complaint_id"])
@@ -376,13 +400,32 @@ async def _compose(deps: Deps, uow: UnitOfWork, user: User | None, messages: lis
     return user.telegram_id, parcels
 
 
-async def _approval_card(uow: UnitOfWork, user: User, message: OutboxMessage, _: Translator) -> Parcel | None:
-    """An approval step's card, unless the step was decided before the card could go out."""
+async def _approval_card(deps: Deps, uow: UnitOfWork, user: User, message: OutboxMessage, _: Translator, now: datetime) -> Parcel | None:
+    """An approval step's card, unless the step was decided before the card could go out, or the
+    reader may no longer decide it (their role withdrawn meanwhile): then it is not theirs to read,
+    and whoever decides the step now and has no card of it yet is sent one."""
     approval = await uow.approvals.get(message.payload["approval_id"])
     if approval is None or approval.status not in approvals.OPEN or approval.step != message.payload["step"]:
+        return None
+    if not approvals.may_decide(deps.policy, user, approval):
+        await _pass_card_on(deps, uow, approval, now)
         return None
     request = await uow.requests.get(approval.request_id)
     requester = await uow.users.get(approval.requested_by_id)
     view = approval_views.approver_card(_, approval, request, requester, await approvals.questions_and_answers(uow, approval),
                                         reason=await approval_handlers.reason_for(uow, _, approval))
     return Parcel([message.id], view, approval_step=(approval.id, approval.step))
+
+
+async def _pass_card_on(deps: Deps, uow: UnitOfWork, approval: Approval, now: datetime) -> None:
+    """An open step's card that its reader may no longer decide: each approver of the step who
+    holds no card of it and has none coming gets one (keyed per step and person: once)."""
+    posted = {post.user_id for post in await uow.approvals.posts(approval.id, approval.step)}
+    for approver in await approvals.approvers(uow, deps.policy, approval):
+        if approver.id in posted:
+            continue
+        coming = [row for row in await uow.outbox.of_user(approver.id) if row.kind == notices.APPROVAL and row.failure is None
+                  and row.payload.get("approval_id") == approval.id and row.payload.get("step") == approval.step]
+        if not coming:
+            await notices.queue(uow, approver, notices.APPROVAL, {"approval_id": approval.id, "step": approval.step},
+                                f"{notices.APPROVAL}:{approval.id}:{approval.step}:{approver.id}", now)

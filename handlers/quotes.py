@@ -6,6 +6,7 @@ from bot.callbacks import DialogButton, QuoteButton
 from bot.services import approvals, dialogs, dispatch, quotes, requests, returns, sales, users
 from bot.services.errors import InvalidValue, LimitReached, NotAllowed, NotFound, StaleAction, TooLong, WrongInput
 from bot.services.inputs import TextInput, UserInput
+from bot.services.users import ROLE_DISPATCHER
 from bot.views import input_error, request_card
 from handlers import approvals as approval_handlers
 from handlers.common import Turn
@@ -102,7 +103,7 @@ async def _send(turn: Turn, draft: Draft) -> None:
     if not reached and seller is None:  # nobody has the quote to give the customer: the dispatchers call them
         for dispatcher in await requests.dispatchers(turn.uow):
             if dispatcher.id != turn.user.id:
-                await turn.notify_view(dispatcher, quote_views.unreached_for_dispatcher(turn.translator_for(dispatcher), quote, lines, request, customer))
+                await turn.notify_view(dispatcher, quote_views.unreached_for_dispatcher(turn.translator_for(dispatcher), quote, lines, request, customer), for_role=ROLE_DISPATCHER)
     await approval_handlers.tell_requesters_withdrawn(turn, sent.withdrawn)
     await turn.uow.commit()  # the quote exists before the customer can press Accept
     await turn.edit_off()
@@ -163,7 +164,7 @@ async def _tell_answer(turn: Turn, quote: Quote, request: ServiceRequest, *, rec
     told: set[int] = set()
     for dispatcher in await requests.dispatchers(turn.uow):
         told.add(dispatcher.id)
-        await turn.notify_view(dispatcher, quote_views.answered_for_staff(turn.translator_for(dispatcher), quote, request, dispatcher=True, recorded_by=recorded_by))
+        await turn.notify_view(dispatcher, quote_views.answered_for_staff(turn.translator_for(dispatcher), quote, request, dispatcher=True, recorded_by=recorded_by), for_role=ROLE_DISPATCHER)
     seller = await sales.salesperson_of(turn.uow, request.id)
     for user_id in (quote.created_by_id, request.assigned_engineer_id, seller.id if seller else None):
         person = await turn.uow.users.get(user_id) if user_id and user_id not in told else None

@@ -10,6 +10,7 @@ from bot.callbacks import ClaimButton, DialogButton, ProductsButton
 from bot.services import dialogs, registry, requests, users
 from bot.services.errors import InvalidValue, LimitReached, NotAllowed, NotFound, TooLong
 from bot.services.inputs import DocumentInput, TextInput, UserInput
+from bot.services.users import ROLE_DISPATCHER
 from bot.telegram_text import shorten
 from handlers import onboarding
 from handlers.common import Turn, handler
@@ -149,7 +150,7 @@ async def on_claim_dialog_button(turn: Turn, draft: Draft, payload: DialogButton
 async def _tell_dispatchers(turn: Turn, claim: ProductClaim) -> None:
     card = await registry.claim_card(turn.uow, claim)
     for dispatcher in await requests.dispatchers(turn.uow):
-        await turn.notify_view(dispatcher, registry_views.claim_for_dispatcher(turn.translator_for(dispatcher), card))
+        await turn.notify_view(dispatcher, registry_views.claim_for_dispatcher(turn.translator_for(dispatcher), card), for_role=ROLE_DISPATCHER)
 
 
 # --- dispatchers: confirm or reject a claim -----------------------------------------------

@@ -11,6 +11,7 @@ from bot.i18n import Translator
 from bot.services import approvals, dialogs, intake, notices, quotes, requests, returns, users
 from bot.services.errors import DomainError, NotAllowed, NotFound, StaleAction, TooLong, WrongInput
 from bot.services.inputs import TextInput, UserInput
+from bot.services.users import ROLE_DISPATCHER
 from bot.views import input_error, main_menu_view
 from handlers import approvals as approval_handlers
 from handlers.common import Deps, Turn, handler
@@ -300,7 +301,7 @@ async def on_return_button(turn: Turn, payload: ReturnButton) -> None:
         await turn.notify(person, return_views.step_for_customer(turn.translator_for(person), tracked.case, tracked.request))
     if await returns.quote_needed(turn.uow, tracked):
         for dispatcher in await requests.dispatchers(turn.uow):
-            await turn.notify_view(dispatcher, return_views.quote_needed(turn.translator_for(dispatcher), tracked.request))
+            await turn.notify_view(dispatcher, return_views.quote_needed(turn.translator_for(dispatcher), tracked.request), for_role=ROLE_DISPATCHER)
     await approval_handlers.tell_requesters_withdrawn(turn, list(tracked.withdrawn))  # a fee waiver, a requisition: over with the request
     await turn.uow.commit()  # recorded, with the customer's and dispatchers' notices, before anyone is told
     note = return_views.step_note(turn._, tracked.case, return_views.actor_name(turn.user))

@@ -8,6 +8,7 @@ from bot.services import dialogs, escalation, requests, staff, users
 from bot.services.dispatch import Released
 from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction, WrongInput
 from bot.services.inputs import TextInput, UserInput
+from bot.services.users import ROLE_DISPATCHER
 from handlers import approvals as approval_handlers
 from handlers import onboarding
 from handlers.common import Turn, handler
@@ -160,7 +161,7 @@ async def _tell_released(turn: Turn, person: User, released: Released, *, deacti
             text = _("{name} was deactivated; their open jobs are back in the /queue: {numbers}", name=name, numbers=numbers)
         else:
             text = _("{name} is no longer a field engineer; their open jobs are back in the /queue: {numbers}", name=name, numbers=numbers)
-        await turn.notify(dispatcher, text)
+        await turn.notify(dispatcher, text, for_role=ROLE_DISPATCHER)
     for request in released.requests:
         customer = await turn.uow.customers.get(request.customer_id)
         customer_user = await turn.uow.users.get(customer.user_id) if customer.user_id else None

@@ -5,7 +5,7 @@ from bot import escalation_views, job_views, views
 from bot.callbacks import DialogButton, ListPageButton, RequestButton
 from bot.services import cancellation, confirmation, consultation, dialogs, requests, users
 from bot.services.dispatch import ROLE_ENGINEER
-from bot.services.users import OVERSEER_ROLES
+from bot.services.users import OVERSEER_ROLES, ROLE_DISPATCHER
 from bot.services.errors import DomainError, NotAllowed, NotFound, TooLong, WrongInput
 from bot.services.inputs import PhotoInput, TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
@@ -274,7 +274,7 @@ async def _tell_dispatchers(turn: Turn, request: ServiceRequest, what: str, text
     for dispatcher in await requests.dispatchers(turn.uow):
         _ = turn.translator_for(dispatcher)
         markup = escalation_views.answer_markup_for_staff(_, request) if what == "comment" and answerable else None  # answer it in writing
-        await turn.notify(dispatcher, views.customer_update_for_staff(_, request, what, text), markup=markup, photos=photos)
+        await turn.notify(dispatcher, views.customer_update_for_staff(_, request, what, text), markup=markup, photos=photos, for_role=ROLE_DISPATCHER)
         told.add(dispatcher.id)
     if request.kind == consultation.CONSULTATION and what in ("comment", "photo_added"):
         # the salespeople heard of the question (intake.notify_dispatchers) and may answer what follows too

@@ -113,7 +113,7 @@ async def queue_withdrawn(uow: UnitOfWork, deps: Deps, request: ServiceRequest, 
             view = approval_views.state_card(_, approval, request, requester, approval_views.withdrawn_note(_, approval, why),
                                              reason=await approval_handlers.reason_for(uow, _, approval))
             await notices.queue(uow, reader, notices.VIEW, view.to_payload(), f"approval_withdrawn:{approval.id}:{reader.id}", now,
-                                not_before=staff_time)
+                                not_before=staff_time, for_role=approval.current_role)  # not once the role is withdrawn
 
 
 async def forget_old_updates(deps: Deps, now: datetime) -> int:

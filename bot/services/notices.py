@@ -7,12 +7,13 @@ delivers them after commit under Telegram's flood limits, in order per person.
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from bot.services import complaints, requests
-from bot.services.users import ROLE_ADMIN, is_staff
+from bot.services.users import ROLE_ADMIN, ROLE_DISPATCHER, is_staff
 from storage.db import UnitOfWork
 from storage.models import Complaint, Customer, OutboxMessage, ServiceRequest, User
 
@@ -21,17 +22,33 @@ APPROVAL = "approval"  # an approval step's card: {"approval_id", "step"}, rende
 UNREACHABLE = "unreachable"  # somebody blocked the bot: {"person_id"}, rendered for each reader when sent
 ANSWER_UNDELIVERED = "answer_undelivered"  # a complaint's held written answer met a 403: {"complaint_id"}, to whoever sent it
 ASSIGNED_ROLES = frozenset({"engineer", "technical_expert"})  # work reaches them from the dispatchers
+# payload: the role a notification reaches its reader by (a dispatcher's new-request notice, an
+# approver's card): not queued, nor sent later, to someone who no longer holds it (`still_for`)
+FOR_ROLE = "for_role"
 
 
 async def queue(uow: UnitOfWork, user: User, kind: str, payload: dict[str, Any], key: str, now: datetime,
-                *, not_before: datetime | None = None) -> bool:
+                *, not_before: datetime | None = None, for_role: str | None = None) -> bool:
     """Record a notification for `user`, due now (or at `not_before`); False (nothing recorded)
-    when they cannot be reached (`may_reach`)."""
+    when they cannot be reached (`may_reach`). `for_role`: the role it is addressed to them by;
+    the sender drops it when they no longer hold that role by the time it goes out."""
     if not await may_reach(uow, user):
         return False
+    if for_role is not None:
+        if not (user.is_active and for_role in user.role_names):
+            return False
+        payload = payload | {FOR_ROLE: for_role}
     return await uow.outbox.add_once(OutboxMessage(
         key=key, user_id=user.id, kind=kind, payload=payload, not_before=not_before or now, created_at=now,
     ))
+
+
+def still_for(user: User, message: OutboxMessage) -> bool:
+    """Whether a queued message still goes to `user`: one addressed to them by a role (`FOR_ROLE`)
+    only while they are active staff holding it (the role withdrawn meanwhile: its news and the
+    data in it are no longer theirs)."""
+    role = (message.payload or {}).get(FOR_ROLE)
+    return role is None or (user.is_active and role in user.role_names)
 
 
 async def may_reach(uow: UnitOfWork, user: User) -> bool:
@@ -93,14 +110,14 @@ async def _open_requests_of(uow: UnitOfWork, customer: Customer) -> list[Service
     return [request for request in reversed(everything) if request.status in requests.OPEN_STATUSES]
 
 
-async def answers_undelivered(uow: UnitOfWork, person_id: int, now: datetime) -> None:
+async def answers_undelivered(uow: UnitOfWork, person_id: int, now: datetime, only: Collection[int] | None = None) -> None:
     """This person blocked the bot while a complaint's written answer waited in the outbox for
     their quiet hours to end (call it before their rows are closed): the supervisor who sent it
     was told it would be delivered, so they are told it was not, to give it by phone or in
     writing (the complaint's supervisors when the sender has left). Told once per complaint and
-    reader, whichever sender met the block."""
+    reader, whichever sender met the block. `only`: of these rows (those given up on now)."""
     for row in await uow.outbox.of_user(person_id):
-        if row.sent_at is not None or row.kind != complaints.OUTBOX_KIND:
+        if row.sent_at is not None or row.kind != complaints.OUTBOX_KIND or (only is not None and row.id not in only):
             continue
         found = await complaints.for_delivery(uow, row.payload.get("complaint_id", 0))
         if found is None:
@@ -134,8 +151,10 @@ class Unreachable:
     open_requests: list[ServiceRequest]
 
 
-async def unreachable(uow: UnitOfWork, person_id: int) -> Unreachable | None:
-    """None when the person has written to us again since (they unblocked the bot)."""
+async def unreachable(uow: UnitOfWork, person_id: int, reader: User | None = None) -> Unreachable | None:
+    """None when the person has written to us again since (they unblocked the bot), or when
+    `reader` is no longer among those told of it (`blocked`): a dispatcher whose role was
+    withdrawn meanwhile, an engineer taken off the customer's jobs, an admin no more."""
     person = await uow.users.get(person_id)
     if person is None or person.is_reachable:
         return None
@@ -145,4 +164,17 @@ async def unreachable(uow: UnitOfWork, person_id: int) -> Unreachable | None:
         open_requests = await _open_requests_of(uow, customer)
     elif "engineer" in person.role_names:  # their jobs must be followed up or reassigned
         open_requests = await uow.dispatch.jobs_of(person.id, (requests.ASSIGNED, requests.IN_PROGRESS))
+    if reader is not None and not _told_of_block(reader, person, customer, open_requests):
+        return None
     return Unreachable(person, customer, open_requests)
+
+
+def _told_of_block(reader: User, person: User, customer: Customer | None, open_requests: list[ServiceRequest]) -> bool:
+    """Whether `reader` still is one of those `blocked` tells about `person`, as of now."""
+    if not reader.is_active:
+        return False
+    if ROLE_DISPATCHER in reader.role_names and (not is_staff(person) or person.role_names & ASSIGNED_ROLES):
+        return True
+    if is_staff(person) or customer is None:
+        return ROLE_ADMIN in reader.role_names
+    return any(request.assigned_engineer_id == reader.id for request in open_requests)

@@ -21,6 +21,9 @@ from storage.db import UnitOfWork
 from storage.models import OutboxMessage, ServiceRequest, SlaClock, User
 
 DEADLINE = "deadline"  # outbox kind
+# outbox kind: a reminder that could not reach its person (they blocked the bot), to whoever stands
+# in for them on the clock's chain: {"clock_id", "point", "person_id"} (the person not reached)
+UNREACHED = "deadline_unreached"
 AT_RISK_SHARE_DEFAULT = 0.8
 
 
@@ -120,6 +123,68 @@ async def hand_over(uow: UnitOfWork, keeper: ClockKeeper, request: ServiceReques
             continue  # not the engineer's deadline, over, nothing told yet, or breached (each repeat tells the engineer)
         clock.alert_point -= 1
         clock.next_alert_at = None if clock.paused_since else reminder_point(keeper.policy, keeper.calendar, clock, clock.alert_point)
+
+
+def _step_of(rule: ClockRule, request: ServiceRequest, person: User, pending_roles: frozenset[str]) -> int | None:
+    """The lowest level of the clock's chain `person` answers for (None: none of it any more)."""
+    if not person.is_active:
+        return None  # left the staff: their jobs and approval steps went back when they left
+    for index, step in enumerate(rule.escalation):
+        if step == ASSIGNEE:
+            if request.assigned_engineer_id == person.id:
+                return index
+        elif step == APPROVER:
+            if pending_roles & person.role_names:
+                return index
+        elif step in person.role_names:
+            return index
+    return None
+
+
+async def stand_ins(uow: UnitOfWork, policy: Policy, request: ServiceRequest, rule: ClockRule, person: User) -> list[User]:
+    """Who is told a reminder meant for `person`, who cannot be reached: the next level up the
+    chain that has someone reachable, or, with nobody above, the highest one below (as `recipients`
+    falls back), else the others of their own level. The next level even when others of their
+    own level got the same reminder: they may have blocked the bot at the same moment (two
+    senders, each not seeing the other's block yet), and then nobody would be told."""
+    pending_roles = frozenset(a.current_role for a in await uow.approvals.pending_of_request(request.id)) if APPROVER in rule.escalation else frozenset()
+    index = _step_of(rule, request, person, pending_roles)
+    if index is None:
+        return []
+    exclude = await cannot_act(uow, policy, request, rule) | {person.id}
+    for fallback in (*rule.escalation[index + 1:], *reversed(rule.escalation[:index]), rule.escalation[index]):
+        users = [user for user in await people(uow, request, fallback) if user.id not in exclude and user.is_reachable]
+        if users:
+            return users
+    return []
+
+
+async def reroute_unreached(uow: UnitOfWork, policy: Policy, person: User, rows: list[OutboxMessage], now: datetime) -> int:
+    """`person` cannot be reached (they blocked the bot) and these rows of theirs will not be
+    sent: each reminder among them (a deadline's, or one already passed on to them) goes to their
+    stand-ins on the clock's chain (`stand_ins`), saying who could not be reached, when it is
+    still due to them. Once per row and stand-in (keyed so), at the time the row was due."""
+    queued = 0
+    for row in rows:
+        if row.sent_at is not None or row.kind not in (DEADLINE, UNREACHED):
+            continue
+        clock = await uow.clocks.get(row.payload.get("clock_id", 0))
+        if clock is None or clock.stopped_at is not None:
+            continue
+        request = await uow.requests.get(clock.request_id)
+        rule = policy.clocks.rule(clock.kind)
+        if rule is None or request is None or request.status in CLOSED_STATUSES:
+            continue
+        not_reached = row.payload.get("person_id", person.id) if row.kind == UNREACHED else person.id
+        for reader in await stand_ins(uow, policy, request, rule, person):
+            if reader.id == not_reached:
+                continue
+            queued += await uow.outbox.add_once(OutboxMessage(
+                key=f"{UNREACHED}:{row.id}:{reader.id}", user_id=reader.id, kind=UNREACHED,
+                payload={"clock_id": clock.id, "point": row.payload.get("point"), "person_id": not_reached},
+                not_before=max(row.not_before, now), created_at=now,
+            ))
+    return queued
 
 
 @dataclass(frozen=True)
