@@ -112,3 +112,25 @@ async def move_to_warehouse(admin, name: str) -> None:
     await admin.press(name)
     await admin.press("➕ Warehouse")
     await admin.press("✅ Field engineer")
+
+
+async def complaint_ready_to_answer(fake, supervisor_id: int, customer_id: int):
+    """Alice complains about her request's service; supervisor Qin takes the complaint and records
+    its cause and corrective action, so the written answer is next. Returns (qin, alice, the
+    number of the request complained about, the complaint's number)."""
+    qin = await enrol(fake, fake.users[DISPATCHER_ID], supervisor_id, "Qin", "complaint_supervisor")
+    alice = fake.add_user(user_id=customer_id, first_name="Alice", language_code="en")
+    await onboard(alice)
+    number = await file_request(alice)
+    await alice.send_text(number)
+    await alice.press("📣 Complain")
+    await alice.press("🛎 The service")
+    await alice.send_text("Nobody called me back")
+    await alice.press("✅ Send the complaint")
+    complaint_number = re.search(r"SR-\d{4}-\d{6}", alice.last.text).group(0)
+    await qin.press("🙋 Take it", qin.last)
+    await qin.press("❗ Cause: service fault")
+    await qin.send_text("Callback forgotten")
+    await qin.press("🛠 Corrective action")
+    await qin.send_text("Callbacks are now on the dispatch board")
+    return qin, alice, number, complaint_number

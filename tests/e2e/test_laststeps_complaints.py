@@ -8,32 +8,11 @@ from sqlalchemy import func, select
 
 from storage.models import Complaint, ParkedDraft
 from tests.e2e.conftest import DISPATCHER_ID
-from tests.e2e.helpers import enrol, file_request, onboard
+from tests.e2e.helpers import complaint_ready_to_answer, enrol, file_request, onboard
 
 
 def _number(text: str) -> str:
     return re.search(r"SR-\d{4}-\d{6}", text).group(0)
-
-
-async def _complaint_ready_to_answer(fake, supervisor_id: int, customer_id: int):
-    """Alice complains about her request; supervisor Qin takes it and records cause and corrective
-    action. Returns (qin, alice, the request's number, the complaint's number)."""
-    qin = await enrol(fake, fake.users[DISPATCHER_ID], supervisor_id, "Qin", "complaint_supervisor")
-    alice = fake.add_user(user_id=customer_id, first_name="Alice", language_code="en")
-    await onboard(alice)
-    number = await file_request(alice)
-    await alice.send_text(number)
-    await alice.press("📣 Complain")
-    await alice.press("🛎 The service")
-    await alice.send_text("Nobody called me back")
-    await alice.press("✅ Send the complaint")
-    complaint_number = _number(alice.last.text)
-    await qin.press("🙋 Take it", qin.last)
-    await qin.press("❗ Cause: service fault")
-    await qin.send_text("Callback forgotten")
-    await qin.press("🛠 Corrective action")
-    await qin.send_text("Callbacks are now on the dispatch board")
-    return qin, alice, number, complaint_number
 
 
 async def test_the_request_number_a_supervisor_sends_after_a_bare_complaint_command_starts_the_registration(fake, desk):
@@ -89,7 +68,7 @@ async def test_a_bare_complaint_command_from_someone_without_the_role_opens_noth
 async def test_a_written_answer_interrupted_by_another_dialog_goes_on_with_its_text(fake, desk):
     """Qin wrote the answer and sees its preview; a note on the same complaint (a button of another
     message) started another dialog, and the answer was gone: "✍️ Write answer" started empty."""
-    qin, alice, _number_, complaint_number = await _complaint_ready_to_answer(fake, 7483, 5483)
+    qin, alice, _number_, complaint_number = await complaint_ready_to_answer(fake, 7483, 5483)
     await qin.press("✍️ Write answer")
     await qin.send_text("Dear Alice, we are sorry we did not call back.")
     assert "Preview" in qin.last.text
@@ -109,7 +88,7 @@ async def test_a_written_answer_interrupted_by_another_dialog_goes_on_with_its_t
 
 
 async def test_an_answer_being_rewritten_when_interrupted_comes_back_with_the_earlier_text(fake, desk):
-    qin, alice, _number_, complaint_number = await _complaint_ready_to_answer(fake, 7484, 5484)
+    qin, alice, _number_, complaint_number = await complaint_ready_to_answer(fake, 7484, 5484)
     await qin.press("✍️ Write answer")
     await qin.send_text("Dear Alice, sorry.")
     await qin.press("✏️ Rewrite")
@@ -124,7 +103,7 @@ async def test_an_answer_being_rewritten_when_interrupted_comes_back_with_the_ea
 
 
 async def _supervisor_types_a_complaints_number(fake, desk) -> None:
-    qin, alice, number, complaint_number = await _complaint_ready_to_answer(fake, 7485, 5485)
+    qin, alice, number, complaint_number = await complaint_ready_to_answer(fake, 7485, 5485)
     await qin.send_text(complaint_number)  # from a reminder, say: outside any dialog
     assert "among yours" not in qin.last.text
     assert f"Complaint {complaint_number}" in qin.last.text and "✍️ Write answer" in qin.last.button_texts

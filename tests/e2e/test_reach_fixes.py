@@ -8,7 +8,6 @@
 """
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -17,7 +16,7 @@ from bot.services import notices
 from bot.views import View
 from storage.models import OutboxMessage, ServiceRequest
 from tests.e2e.conftest import DISPATCHER_ID
-from tests.e2e.helpers import assign, enrol, file_request, onboard
+from tests.e2e.helpers import assign, complaint_ready_to_answer, enrol, file_request, onboard
 
 PHONE = "+8613800138000"
 
@@ -83,29 +82,8 @@ async def test_the_alert_names_an_open_job_older_than_the_customers_twenty_lates
         assert len(alerts) == 1 and number in alerts[0], alerts
 
 
-async def _complaint_ready_to_answer(fake, supervisor_id: int, customer_id: int):
-    """Alice complains about her request; supervisor Qin takes it and records cause and corrective
-    action. Returns (qin, alice, the complaint's number)."""
-    qin = await enrol(fake, fake.users[DISPATCHER_ID], supervisor_id, "Qin", "complaint_supervisor")
-    alice = fake.add_user(user_id=customer_id, first_name="Alice", language_code="en")
-    await onboard(alice)
-    number = await file_request(alice)
-    await alice.send_text(number)
-    await alice.press("📣 Complain")
-    await alice.press("🛎 The service")
-    await alice.send_text("Nobody called me back")
-    await alice.press("✅ Send the complaint")
-    complaint_number = re.search(r"SR-\d{4}-\d{6}", alice.last.text).group(0)
-    await qin.press("🙋 Take it", qin.last)
-    await qin.press("❗ Cause: service fault")
-    await qin.send_text("Callback forgotten")
-    await qin.press("🛠 Corrective action")
-    await qin.send_text("Callbacks are now on the dispatch board")
-    return qin, alice, complaint_number
-
-
 async def test_a_held_complaint_answer_that_meets_a_block_is_handed_back_to_the_supervisor_who_sent_it(fake, desk):
-    qin, alice, complaint_number = await _complaint_ready_to_answer(fake, 7401, 5101)
+    qin, alice, _, complaint_number = await complaint_ready_to_answer(fake, 7401, 5101)
     desk.clock.advance(timedelta(hours=12))  # Monday 21:30 in Shanghai: the customer's quiet hours
     await qin.press("✍️ Write answer")
     await qin.send_text("Dear Alice, we are sorry we did not call back.")
@@ -132,7 +110,7 @@ async def test_a_held_complaint_answer_that_meets_a_block_is_handed_back_to_the_
 
 async def test_a_complaint_answer_sent_at_once_that_meets_a_block_is_handed_back_to_the_supervisor(fake, desk):
     """The daytime twin of the test above: the supervisor read "sent", Telegram then refused it."""
-    qin, alice, complaint_number = await _complaint_ready_to_answer(fake, 7402, 5102)
+    qin, alice, _, complaint_number = await complaint_ready_to_answer(fake, 7402, 5102)
     fake.block(alice.id)  # the bot does not know yet
     await qin.press("✍️ Write answer")
     await qin.send_text("Dear Alice, we are sorry we did not call back.")

@@ -12,7 +12,7 @@ from tests.e2e.helpers import assign, enrol, file_request, onboard, t
 CANCELLED = "✖️ The customer cancelled request {number}."
 
 
-async def _assigned_job(fake, base: int):
+async def assigned_job(fake, base: int):
     """Alice's repair, given to Ed, who has not accepted it yet (she may still cancel)."""
     dora = fake.users[DISPATCHER_ID]
     ed = await enrol(fake, dora, base + 1, "Ed", "engineer")
@@ -29,7 +29,7 @@ def _told_cancelled(person, number: str, since: int) -> bool:
 
 
 async def test_the_engineer_given_the_job_after_the_card_was_opened_is_told_of_the_cancel(fake, desk):
-    dora, ed, fay, alice, number = await _assigned_job(fake, 8410)
+    dora, ed, fay, alice, number = await assigned_job(fake, 8410)
     await alice.send_text(f"/status {number}")
     await alice.press("✖️ Cancel this request")
     question = alice.last
@@ -50,7 +50,7 @@ async def test_a_reassignment_committed_while_the_cancel_is_handled_tells_the_ne
     locked it to cancel (PostgreSQL: SQLite runs whole transactions one after another)."""
     if desk.db.engine.dialect.name != "postgresql":
         pytest.skip("only PostgreSQL lets two transactions on one request overlap")
-    dora, ed, fay, alice, number = await _assigned_job(fake, 8420)
+    dora, ed, fay, alice, number = await assigned_job(fake, 8420)
     await alice.send_text(f"/status {number}")
     await alice.press("✖️ Cancel this request")
     question = alice.last

@@ -5,19 +5,13 @@ from sqlalchemy import select
 
 from bot.services import jobs
 from storage.models import Visit
-from tests.e2e.conftest import DISPATCHER_ID
-from tests.e2e.helpers import TRANSLATORS, assign, enrol, file_request, onboard, t
+from tests.e2e.helpers import TRANSLATORS, t
+from tests.e2e.test_reassign_cancel import assigned_job
 
 
 async def _job_with_a_proposal(fake, base: int, *, agreed: bool):
     """Ed accepted Alice's request and proposed a visit tomorrow at 09:00 (agreed by her, or pending)."""
-    dora = fake.users[DISPATCHER_ID]
-    ed = await enrol(fake, dora, base + 1, "Ed", "engineer")
-    fay = await enrol(fake, dora, base + 2, "Fay", "engineer")
-    alice = fake.add_user(user_id=base + 3, first_name="Alice", language_code="en")
-    await onboard(alice)
-    number = await file_request(alice)
-    await assign(dora, number, "Ed")
+    dora, ed, fay, alice, number = await assigned_job(fake, base)
     await ed.press("✅ Accept")
     await ed.press("📅 Propose a visit")
     await ed.press("Tomorrow 09:00")
