@@ -12,11 +12,12 @@ from sqlalchemy import select
 
 from bot.services import notices
 from storage.models import OutboxMessage
-from tests.e2e.test_reach_fixes import PHONE, _complaint_ready_to_answer
+from tests.e2e.helpers import complaint_ready_to_answer
+from tests.e2e.test_reach_fixes import PHONE
 
 
 async def test_an_answer_queued_while_another_sender_marks_the_customer_unreachable_goes_back_to_the_supervisor(fake, desk):
-    qin, alice, complaint_number = await _complaint_ready_to_answer(fake, 7801, 7802)
+    qin, alice, _, complaint_number = await complaint_ready_to_answer(fake, 7801, 7802)
     desk.clock.advance(timedelta(hours=12))  # Monday 21:30 in Shanghai: the answer waits for the customer's morning
     fake.block(alice.id)
     async with desk.db.uow() as uow:  # the sender that met her 403 reads her unsent rows...
