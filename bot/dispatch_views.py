@@ -26,7 +26,7 @@ from bot.services.quotes import PAID_WARRANTIES
 from bot.staff_views import display_name
 from bot.telegram_text import shorten
 from bot.views import View, repeat_repair_line, request_description, request_site
-from storage.models import Product, ServiceRequest, User
+from storage.models import Customer, Product, ServiceRequest, User
 
 HISTORY_SHOWN = 8
 
@@ -171,6 +171,22 @@ def assigned_to_customer(_: Translator, request: ServiceRequest, engineer: User,
         off = _("📅 The visit being arranged for request {number} is off: engineer {name} now has the job and will propose a time.",
                 number=request.number, name=display_name(engineer))
     return f"{text}\n{off}"
+
+
+def dialog_ended(_: Translator, kind: str, request: ServiceRequest) -> str:
+    """The engineer who lost the job: his report or requisition of it, open when it left him, is closed."""
+    if kind == "report":
+        return _("The report you were writing for job {number} is closed; nothing of it was sent.", number=request.number)
+    return _("The parts requisition you were filling in for job {number} is closed; nothing of it was sent.", number=request.number)
+
+
+def phone_about_visit_off(_: Translator, request: ServiceRequest, customer: Customer, called_off: CalledOff) -> str:
+    """The dispatcher who reassigned a job whose customer the bot cannot reach: they must hear the visit is off."""
+    if called_off.time is not None:
+        return _("The customer of request {number} cannot get messages from this bot and does not know the visit on {time} is off: "
+                 "phone them on {phone}.", number=request.number, time=_.datetime(called_off.time), phone=customer.phone)
+    return _("The customer of request {number} cannot get messages from this bot and does not know the visit being arranged is off: "
+             "phone them on {phone}.", number=request.number, phone=customer.phone)
 
 
 def already_assigned(_: Translator, engineer: User | None) -> str:

@@ -233,14 +233,20 @@ async def on_assign_button(turn: Turn, payload: AssignButton) -> None:
     await turn.notify_view(engineer, job_views.job_card(turn.translator_for(engineer), card, turn.now))
     if previous is not None and previous.is_active:
         _ = turn.translator_for(previous)
-        await turn.notify(previous, _("Job {number} was given to {name}; nothing more to do on it for you.", number=request.number, name=display_name(engineer)))
+        text = _("Job {number} was given to {name}; nothing more to do on it for you.", number=request.number, name=display_name(engineer))
+        if assigned.dialog_ended is not None:  # what he types next is no longer taken for it
+            text += "\n" + dispatch_views.dialog_ended(_, assigned.dialog_ended, request)
+        await turn.notify(previous, text)
     customer_user = await turn.uow.users.get(customer.user_id) if customer.user_id else None
+    told = False
     if customer_user is not None:
         # a visit agreed with the engineer who had it is off: the customer must not wait at home for it
-        await turn.notify(customer_user, dispatch_views.assigned_to_customer(turn.translator_for(customer_user), request, engineer,
-                                                                             assigned.called_off))
+        told = await turn.notify(customer_user, dispatch_views.assigned_to_customer(turn.translator_for(customer_user), request, engineer,
+                                                                                    assigned.called_off))
     await turn.uow.commit()  # the assignment and its notices stand before anybody is told about it
     await show_card(turn, request.id)
+    if assigned.called_off is not None and not told:  # no chat with the bot, or blocked it: they would wait at home
+        await turn.reply(dispatch_views.phone_about_visit_off(turn._, request, customer, assigned.called_off))
     await approval_handlers.show_withdrawn(turn, assigned.withdrawn)
 
 

@@ -1,7 +1,7 @@
 """Staff administration: /invite, joining by invite link, /staff, /duty, /profile."""
 from __future__ import annotations
 
-from bot import job_views, menus, staff_views, views
+from bot import dispatch_views, job_views, menus, staff_views, views
 from bot.callbacks import DialogButton, DispatchButton, InviteRoleButton, ProfileButton, StaffButton
 from bot.keyboards import button, inline
 from bot.services import dialogs, escalation, requests, staff, users
@@ -165,9 +165,15 @@ async def _tell_released(turn: Turn, person: User, released: Released, *, deacti
     for request in released.requests:
         customer = await turn.uow.customers.get(request.customer_id)
         customer_user = await turn.uow.users.get(customer.user_id) if customer.user_id else None
+        told = False
         if customer_user is not None:
             _ = turn.translator_for(customer_user)
-            await turn.notify(customer_user, job_views.engineer_changing(_, request, released.called_off.get(request.id)))
+            told = await turn.notify(customer_user, job_views.engineer_changing(_, request, released.called_off.get(request.id)))
+        called_off = released.called_off.get(request.id)
+        if called_off is not None and not told:  # no chat with the bot, or blocked it: they would wait at home
+            for dispatcher in await requests.dispatchers(turn.uow):
+                await turn.notify(dispatcher, dispatch_views.phone_about_visit_off(turn.translator_for(dispatcher), request, customer, called_off),
+                                  for_role=ROLE_DISPATCHER)
 
 
 @handler

@@ -242,7 +242,7 @@ class Visit(Base):
     request_id: Mapped[int] = mapped_column(ForeignKey("service_requests.id"), index=True)
     engineer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     planned_at: Mapped[datetime | None]
-    state: Mapped[str] = mapped_column(String(16))  # proposed, accepted, countered, on_the_way, arrived; cancelled (bot/services/jobs.py)
+    state: Mapped[str] = mapped_column(String(16))  # proposed, accepted, countered, on_the_way, arrived; cancelled, over (a job that left its engineer: bot/services/jobs.py)
     counter_note: Mapped[str | None] = mapped_column(Text)
     departed_at: Mapped[datetime | None]
     arrived_at: Mapped[datetime | None]

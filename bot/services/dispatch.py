@@ -315,6 +315,7 @@ class Assigned:
     previous: User | None  # who had the job before, if anyone
     withdrawn: list[Approval]  # approvals of the previous engineer's requisitions, withdrawn
     called_off: CalledOff | None = None  # the previous engineer's visit not made yet, now off (the customer is told)
+    dialog_ended: str | None = None  # the kind of the previous engineer's open report or requisition of the job, ended (he is told)
 
 
 async def assign(uow: UnitOfWork, actor: User, request_id: int, engineer_id: int, expected_engineer_id: int | None, now: datetime,
@@ -353,7 +354,8 @@ async def assign(uow: UnitOfWork, actor: User, request_id: int, engineer_id: int
         raise AlreadyAssigned(current)
     await uow.session.refresh(request)
     previous = await uow.users.get(expected_engineer_id) if expected_engineer_id else None
-    withdrawn, called_off = await _hand_back(uow, request, expected_engineer_id, actor, now, "reassigned") if expected_engineer_id else ([], None)
+    withdrawn, called_off, dialog_ended = (await _hand_back(uow, request, expected_engineer_id, actor, now, "reassigned")
+                                           if expected_engineer_id else ([], None, None))
     await uow.dispatch.add_assignment(Assignment(request_id=request.id, engineer_id=engineer.id, assigned_by_user_id=actor.id, assigned_at=now))
     engineer.last_assigned_at = now
     request.engineer_started = False
@@ -362,15 +364,20 @@ async def assign(uow: UnitOfWork, actor: User, request_id: int, engineer_id: int
     if keeper is not None:
         from bot.services import reminders  # reminders → dispatch: imported here, not at the top
         await reminders.hand_over(uow, keeper, request)
-    return Assigned(request, engineer, previous if previous is not None and previous.id != engineer.id else None, withdrawn, called_off)
+    return Assigned(request, engineer, previous if previous is not None and previous.id != engineer.id else None, withdrawn, called_off,
+                    dialog_ended)
 
 
 async def _hand_back(uow: UnitOfWork, request: ServiceRequest, engineer_id: int, actor: User, now: datetime,
-                     outcome: str) -> tuple[list[Approval], CalledOff | None]:
+                     outcome: str) -> tuple[list[Approval], CalledOff | None, str | None]:
     """What a job leaves behind when it leaves its engineer: the assignment ends, a wait they
     recorded ends with it (the next engineer starts afresh), their visit not made yet is off
-    (returned, for the customer to be told; the next engineer proposes their own), and their
-    requisitions not issued yet are cancelled with their approvals, which are returned."""
+    (returned, for the customer to be told; the next engineer proposes their own), a visit they
+    had arrived at is over (should the job come back, they start a new attempt), and their
+    requisitions not issued yet are cancelled with their approvals, which are returned. Their
+    report or requisition of the job, open or kept aside, ends too: what they type next must not
+    go on writing for a job no longer theirs (the kind of the open one ended is returned, for
+    them to be told)."""
     from bot.services import jobs, stock  # stock → approvals → dispatch: imported here, not at the top
 
     assignment = await uow.dispatch.current_assignment(request.id)
@@ -379,8 +386,13 @@ async def _hand_back(uow: UnitOfWork, request: ServiceRequest, engineer_id: int,
     request.waiting_for = None
     # a report of theirs kept aside is outdated: should the job come back, it starts afresh
     await dialogs.drop_parked(uow, engineer_id, "report", lambda kept: kept.get("request_id") == request.id)
+    open_dialog, dialog_ended = await dialogs.current(uow, engineer_id), None
+    if open_dialog is not None and open_dialog.kind in ("report", stock.REQUISITION_DIALOG) \
+            and open_dialog.data.get("request_id") == request.id:
+        dialog_ended = open_dialog.kind
+        await dialogs.end(uow, open_dialog)
     called_off = await jobs.call_off_visit(uow, request, engineer_id)
-    return await stock.cancel_for_job_left(uow, request.id, engineer_id, actor, now), called_off
+    return await stock.cancel_for_job_left(uow, request.id, engineer_id, actor, now), called_off, dialog_ended
 
 
 async def respond(uow: UnitOfWork, engineer: User, request_id: int, accept: bool, reason: str | None, now: datetime) -> ServiceRequest:
@@ -423,7 +435,7 @@ async def release_jobs(uow: UnitOfWork, actor: User, engineer: User, now: dateti
         request = await uow.requests.lock(job_id)
         if request is None or request.assigned_engineer_id != engineer.id or request.status not in OPEN_JOB:
             continue
-        left, called_off = await _hand_back(uow, request, engineer.id, actor, now, "released")
+        left, called_off, _dialog = await _hand_back(uow, request, engineer.id, actor, now, "released")  # not told: no longer an engineer
         withdrawn += left
         if called_off is not None:
             visits_off[request.id] = called_off

@@ -21,6 +21,10 @@ PROPOSED, ACCEPTED, COUNTERED, ON_THE_WAY, ARRIVED = "proposed", "accepted", "co
 # Called off: the job left its engineer before the visit was made (reassigned, released). Such a
 # visit is history only: nobody is coming, its proposal books nothing, and it is nobody's current visit.
 CANCELLED = "cancelled"
+# Over: the engineer had arrived when the job left him. The trip was made and counts (its
+# `arrived_at` is a person-trip of the month), but his on-site attempt ended with the job: should
+# it come back, he starts afresh (by phone, or setting off and arriving again). Nobody's current visit.
+OVER = "over"
 NOT_MADE_YET = (PROPOSED, ACCEPTED, COUNTERED, ON_THE_WAY)
 WAITING_PARTS, WAITING_CUSTOMER = "parts", "customer"
 VISIT_HORIZON = timedelta(days=60)
@@ -116,8 +120,8 @@ async def current_visit(uow: UnitOfWork, request: ServiceRequest) -> Visit | Non
     if request.assigned_engineer_id is None:
         return None
     visit = await uow.jobs.latest_visit(request.id, request.assigned_engineer_id)
-    # called off when the job left them: should it come back, they propose afresh
-    return None if visit is None or visit.state == CANCELLED else visit
+    # called off (or over, once arrived) when the job left them: should it come back, they start afresh
+    return None if visit is None or visit.state in (CANCELLED, OVER) else visit
 
 
 @dataclass(frozen=True)
@@ -129,8 +133,12 @@ class CalledOff:
 async def call_off_visit(uow: UnitOfWork, request: ServiceRequest, engineer_id: int) -> CalledOff | None:
     """The job leaves `engineer_id` (the request is locked by the caller): their visit not made yet
     (proposed, agreed, countered, on the way) is off, and returned so the customer can be told.
-    Its proposal's buttons then book nothing (`answer_visit`), and it is no current visit."""
+    Its proposal's buttons then book nothing (`answer_visit`), and it is no current visit.
+    A visit they had arrived at is over (OVER): made, nothing to tell the customer, no current visit."""
     visit = await uow.jobs.latest_visit(request.id, engineer_id)
+    if visit is not None and visit.state == ARRIVED:
+        visit.state = OVER
+        return None
     if visit is None or visit.state not in NOT_MADE_YET:
         return None
     expected = visit.planned_at if visit.state != COUNTERED else None
