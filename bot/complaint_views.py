@@ -230,13 +230,10 @@ def registered_note(_: Translator, request: ServiceRequest, customer: Customer, 
     return note
 
 
-def registration_refused(_: Translator, error: Exception) -> str:
-    """/complaint with no number, an unknown one, or one that cannot be complained about."""
-    if isinstance(error, complaints.UnknownRequest):
-        return _("There is no request {number}. Check the number: /complaint SR-2026-000123.", number=error.number)
-    if isinstance(error, complaints.NotComplainable):
-        return _("A complaint cannot be registered about {number}: it is a complaint itself, or not yet accepted by the service.", number=error.number)
-    return _("Send the number of the request the complaint is about after the command, e.g. /complaint SR-2026-000123.")
+def registration_refused(_: Translator, number: str) -> str:
+    """/complaint SR-… (or the number sent when asked) about a request that cannot be complained
+    about. A missing or unknown number is asked for again: `registration_number_prompt`."""
+    return _("A complaint cannot be registered about {number}: it is a complaint itself, or not yet accepted by the service.", number=number)
 
 
 def registration_number_prompt(_: Translator, draft: Draft, error: Exception | None = None) -> View:
@@ -244,7 +241,7 @@ def registration_number_prompt(_: Translator, draft: Draft, error: Exception | N
     if isinstance(error, complaints.UnknownRequest):
         text = _("There is no request {number}. Check the number and send it again, or press Cancel.", number=error.number)
     elif isinstance(error, complaints.NotComplainable):
-        text = registration_refused(_, error)
+        text = registration_refused(_, error.number)
     else:
         text = _("Send the number of the request the complaint is about, e.g. SR-2026-000123, or press Cancel.")
     return View(text, inline([dialog_nav(_, draft, back=False)]))

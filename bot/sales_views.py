@@ -4,7 +4,7 @@ from __future__ import annotations
 from bot.i18n import Translator
 from bot.keyboards import dialog_button, dialog_nav, inline
 from bot.labels import CLOCK_LABELS, KIND_LABELS
-from bot.services import sales
+from bot.services import sales, validation
 from bot.services.validation import DESCRIPTION_MAX
 from bot.views import View
 from storage.models import Customer, Draft, ServiceRequest, SlaClock
@@ -57,7 +57,8 @@ def reask(_: Translator, draft: Draft) -> str:
         sales.KIND: _("Please choose with one of the buttons what the customer needs."),
         sales.NAME: _("Please type the customer's name as text."),
         sales.PHONE: _("That is not a phone number I can use. Please type it with the country code, e.g. +86 138 0013 8000."),
-        sales.PRODUCT: _("That is not a serial number (letters, digits, spaces and . / _ -, 3–40 characters). Type it again or press “I don't know it”."),
+        sales.PRODUCT: _("That is not a serial number (letters, digits, spaces and . / _ -, 3–{max} characters). Type it again or press “I don't know it”.",
+                         max=validation.SERIAL_MAX),
         sales.DESCRIPTION: _("Please describe it as text."),
         sales.REVIEW: _("Please use the buttons under the summary."),
     }

@@ -514,11 +514,18 @@ def new_request_for_staff(_: Translator, request: ServiceRequest, customer_name:
     return "\n".join(lines)
 
 
+AFTER_TIMEOUT, AFTER_CLOSE, AFTER_CANCEL = "after_timeout", "after_close", "after_cancel"  # kinds of `customer_update_for_staff`
+
+
 def customer_update_for_staff(_: Translator, request: ServiceRequest, what: str, text: str | None = None) -> str:
     messages = {
         "comment": _("💬 The customer added a comment to {number}:", number=request.number),
         "photo_added": _("📷 The customer added a photo to {number}.", number=request.number),
         "cancelled": _("✖️ The customer cancelled request {number}.", number=request.number),
+        # written in comment mode after the request was closed meanwhile (handlers/status.py)
+        AFTER_TIMEOUT: _("💬 The customer wrote about {number}, closed as confirmed by timeout:", number=request.number),
+        AFTER_CLOSE: _("💬 The customer wrote about {number}, already closed:", number=request.number),
+        AFTER_CANCEL: _("💬 The customer wrote about {number}, already cancelled:", number=request.number),
     }
     body = messages[what]
     return body + ("\n" + html.escape(text, quote=False) if text else "")

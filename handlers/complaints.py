@@ -216,8 +216,8 @@ async def cmd_complaint(turn: Turn) -> None:
         await turn.reply(turn._("This command is for the complaint supervisor."))
         return
     except complaints.NotComplainable as refused:
-        if not await open_card_by_number(turn, refused.number, complaint_views.registration_refused(turn._, refused)):
-            await turn.reply(complaint_views.registration_refused(turn._, refused))
+        if not await open_card_by_number(turn, refused.number, complaint_views.registration_refused(turn._, refused.number)):
+            await turn.reply(complaint_views.registration_refused(turn._, refused.number))
         return
     except (InvalidValue, complaints.UnknownRequest) as refused:
         # the number is asked for, and sent on its own: it must not be read as a customer's request number
@@ -238,7 +238,7 @@ async def _registration_number(turn: Turn, draft: Draft, message: UserInput) -> 
         await turn.reply(complaint_views.registration_stopped(turn._))
         return
     except complaints.NotComplainable as refused:
-        if await open_card_by_number(turn, refused.number, complaint_views.registration_refused(turn._, refused)):
+        if await open_card_by_number(turn, refused.number, complaint_views.registration_refused(turn._, refused.number)):
             await dialogs.end(turn.uow, draft)
         else:
             await turn.reply(complaint_views.registration_number_prompt(turn._, draft, refused))

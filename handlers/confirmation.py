@@ -1,14 +1,12 @@
 """The customer's side of a job: answering a proposed visit, confirming the report, the survey."""
 from __future__ import annotations
 
-import html
-
 from bot import complaint_views, job_views, views
 from bot.callbacks import DialogButton, DispatchButton, JobButton, ReportAnswerButton, SurveyButton, VisitButton
 from bot.keyboards import button, inline
 from bot.services import confirmation, dialogs, followups, jobs, requests, users
-from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction, TooLong, WrongInput
-from bot.services.inputs import PhotoInput, TextInput, UserInput
+from bot.services.errors import DomainError, InvalidValue, NotAllowed, NotFound, StaleAction, WrongInput
+from bot.services.inputs import TextInput, UserInput
 from bot.services.users import ROLE_DISPATCHER
 from bot.services.validation import COMMENT_MAX, clean_text
 from bot.staff_views import display_name
@@ -168,61 +166,6 @@ async def _closed_by_timeout(turn: Turn, customer, request_id: int) -> bool:
     await turn.reply(turn._("Request {number} was already closed as confirmed by timeout: we did not hear back within {hours} hours "
                             "after the work report, so your answer could not be taken. If the problem is still there, please report it with /new.",
                             number=request.number, hours=hours))
-    return True
-
-
-async def comment_after_timeout(turn: Turn, draft: Draft, message: UserInput) -> bool:
-    """Comment mode (handlers/status.py `on_comment_input` calls this first) on a request that the
-    confirmation timeout closed while it was open: what the customer sends is kept on the request
-    and passed on to the dispatchers, and the customer learns that the request is closed and how
-    to go on if the repair did not work; comment mode stays for more (“Done” ends it), so a
-    message sent after this one is not lost either. False for any other request: comment mode
-    goes on as usual."""
-    customer = await users.customer_of(turn.uow, turn.user)
-    try:
-        request = await requests.own_request(turn.uow, customer, draft.data["request_id"])
-    except NotFound:
-        return False
-    if not confirmation.closed_by_timeout(request):
-        return False
-    text, photo, caption_too_long = None, None, False
-    try:
-        if isinstance(message, TextInput):
-            text = clean_text(message.text, limit=COMMENT_MAX, expected=requests.COMMENT_STEP)
-        elif isinstance(message, PhotoInput):
-            photo = message.file_id
-            try:
-                text = clean_text(message.caption, limit=COMMENT_MAX, expected=requests.COMMENT_STEP)
-            except WrongInput:  # no caption, or nothing visible
-                pass
-            except TooLong:  # kept whole or not at all: they are asked to send it as text
-                caption_too_long = True
-        else:
-            raise WrongInput(requests.COMMENT_STEP)
-    except DomainError as error:  # refused: they try again, still in comment mode
-        await turn.reply(views.input_error(turn._, error))
-        return True
-    await confirmation.keep_after_timeout(turn.uow, turn.user, request, turn.now, text=text, photo=photo)
-    for dispatcher in await requests.dispatchers(turn.uow):
-        _ = turn.translator_for(dispatcher)
-        body = _("💬 The customer wrote about {number}, closed as confirmed by timeout:", number=request.number)
-        await turn.notify(dispatcher, body + ("\n" + html.escape(text, quote=False) if text else ""),
-                          markup=inline([[button(_("Open"), DispatchButton(request.id, "open"))]]), photos=(photo,) if photo else (), for_role=ROLE_DISPATCHER)
-    first = not draft.data.get("told_closed")
-    dialogs.move(draft, draft.step, turn.now, told_closed=True)
-    lines = []
-    if caption_too_long:
-        lines.append(turn._("Photo added to {number}, but not its caption: it is longer than {max} characters. "
-                            "Please send it as a text message.", number=request.number, max=COMMENT_MAX))
-    if first:
-        hours = int(turn.deps.policy.closing.confirmation_timeout.total_seconds() // 3600)
-        lines.append(turn._("Request {number} was already closed as confirmed by timeout: we did not hear back within {hours} hours "
-                            "after the work report. What you sent is kept on the request and passed on to our dispatchers. If the repair "
-                            "did not solve the problem, you can file a complaint with /complain, or report it again with /new. "
-                            "Send more, or press “Done”.", number=request.number, hours=hours))
-    else:
-        lines.append(turn._("Added to {number} (closed) and passed on to our dispatchers. Send more, or press “Done”.", number=request.number))
-    await turn.reply(views.View("\n\n".join(lines), views.comment_prompt(turn._, request, draft).markup))
     return True
 
 

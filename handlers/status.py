@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 from bot import escalation_views, job_views, views
-from bot.callbacks import DialogButton, ListPageButton, RequestButton
-from bot.services import cancellation, confirmation, consultation, dialogs, requests, users
+from bot.callbacks import DialogButton, DispatchButton, ListPageButton, RequestButton
+from bot.keyboards import button, inline
+from bot.services import cancellation, complaints, confirmation, consultation, dialogs, requests, users
 from bot.services.dispatch import ROLE_ENGINEER
 from bot.services.users import OVERSEER_ROLES, ROLE_DISPATCHER
 from bot.services.errors import DomainError, NotAllowed, NotFound, TooLong, WrongInput
@@ -11,7 +12,6 @@ from bot.services.inputs import PhotoInput, TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
 from handlers import approvals as approval_handlers
 from handlers import complaints as complaint_handlers
-from handlers import confirmation as confirmation_handlers
 from handlers import dispatch as dispatch_handlers
 from handlers import jobs as job_handlers
 from handlers import returns as return_handlers
@@ -176,11 +176,12 @@ async def on_comment_input(turn: Turn, draft: Draft, message: UserInput) -> None
         await dialogs.end(turn.uow, draft)
         await open_by_number(turn, number)
         return
-    if await confirmation_handlers.comment_after_timeout(turn, draft, message):
-        return  # the confirmation timeout closed the request meanwhile: kept, passed on, the customer told
     customer = await users.customer_of(turn.uow, turn.user)
     try:
         request = await requests.own_request(turn.uow, customer, draft.data["request_id"])
+        if requests.closed_to_comments(request):  # closed or cancelled meanwhile: kept, passed on, the customer told
+            await _comment_after_close(turn, draft, request, message)
+            return
         report = await confirmation.waiting_report(turn.uow, request)
         if report is not None:  # the work was reported done meanwhile: what they sent is kept, then their answer is asked
             await _comment_on_waiting_report(turn, draft, request, report, message)
@@ -240,6 +241,63 @@ async def _comment_on_waiting_report(turn: Turn, draft: Draft, request: ServiceR
     await turn.reply(views.report_question(turn._, request, confirmation.report_mark(report)))
 
 
+async def _comment_after_close(turn: Turn, draft: Draft, request: ServiceRequest, message: UserInput) -> None:
+    """Comment mode on a request closed or cancelled while it was open (the confirmation timeout,
+    a dispatcher's close, a consultation closed as answered, a return finished at the warehouse,
+    the customer's own cancel): nothing the customer sends is lost. It is kept on the request and
+    passed on as comments are (the dispatchers; on a consultation the salespeople too; on a
+    complaint its supervisors), and the customer learns, once, that the request is closed and how
+    to go on; comment mode stays for more (“Done” ends it). Input refused (empty, too long) is
+    answered by the caller, comment mode staying."""
+    text, photos, too_long = None, (), False
+    if isinstance(message, TextInput):
+        text = clean_text(message.text, limit=COMMENT_MAX, expected=requests.COMMENT_STEP)
+    elif isinstance(message, PhotoInput):
+        text, too_long = _caption(message.caption)
+        photos = (message.file_id,)
+    else:
+        raise WrongInput(requests.COMMENT_STEP)
+    await requests.keep_after_close(turn.uow, turn.user, request, turn.now, text=text, photo=photos[0] if photos else None)
+    how = (views.AFTER_TIMEOUT if confirmation.closed_by_timeout(request)
+           else views.AFTER_CANCEL if request.status == requests.CANCELLED else views.AFTER_CLOSE)
+    await _tell_dispatchers(turn, request, how, text, photos=photos)
+    first = not draft.data.get("told_closed")
+    dialogs.move(draft, draft.step, turn.now, told_closed=True)
+    lines = []
+    if too_long:
+        lines.append(turn._("Photo added to {number}, but not its caption: it is longer than {max} characters. "
+                            "Please send it as a text message.", number=request.number, max=COMMENT_MAX))
+    lines.append(_closed_reply(turn, request, how, first))
+    await turn.reply(views.View("\n\n".join(lines), views.comment_prompt(turn._, request, draft).markup))
+
+
+def _closed_reply(turn: Turn, request: ServiceRequest, how: str, first: bool) -> str:
+    """What the customer hears of what they sent to a closed request: why it is closed and how to
+    go on the first time, a short receipt after."""
+    number = request.number
+    if how == views.AFTER_TIMEOUT:
+        if not first:
+            return turn._("Added to {number} (closed) and passed on to our dispatchers. Send more, or press “Done”.", number=number)
+        hours = int(turn.deps.policy.closing.confirmation_timeout.total_seconds() // 3600)
+        return turn._("Request {number} was already closed as confirmed by timeout: we did not hear back within {hours} hours "
+                      "after the work report. What you sent is kept on the request and passed on to our dispatchers. If the repair "
+                      "did not solve the problem, you can file a complaint with /complain, or report it again with /new. "
+                      "Send more, or press “Done”.", number=number, hours=hours)
+    if how == views.AFTER_CANCEL:
+        if not first:
+            return turn._("Added to {number} (cancelled) and passed on to our staff. Send more, or press “Done”.", number=number)
+        return turn._("Request {number} is cancelled. What you sent is kept on the request and passed on to our staff. "
+                      "If you need our help again, please report it with /new. Send more, or press “Done”.", number=number)
+    if not first:
+        return turn._("Added to {number} (closed) and passed on to our staff. Send more, or press “Done”.", number=number)
+    if request.kind == complaints.KIND:  # answered in writing: a complaint about the complaint is no way on
+        return turn._("Your complaint {number} is already answered and closed. What you sent is kept on it and passed on to "
+                      "our staff. If you still need help, please report it with /new. Send more, or press “Done”.", number=number)
+    return turn._("Request {number} was already closed by our service department. What you sent is kept on the request and "
+                  "passed on to our staff. If you still need help, please report it again with /new, or file a complaint "
+                  "with /complain. Send more, or press “Done”.", number=number)
+
+
 def _caption(text: str | None) -> tuple[str | None, bool]:
     """A photo's caption as a comment: (the text or None, whether it was left out as too long)."""
     try:
@@ -266,17 +324,23 @@ async def _tell_dispatchers(turn: Turn, request: ServiceRequest, what: str, text
                             *, engineer: User | None = None, answerable: bool = True) -> None:
     """The dispatchers, the salespeople on a consultation, and the engineer on the job (`engineer`:
     who was, for a cancellation; whose report waits, for a comment on it). `answerable` False: no
-    "answer the customer" button (a request whose report waits is not answered in writing)."""
+    "answer the customer" button (a request whose report waits is not answered in writing).
+    `what` one of views.AFTER_*: written after the request closed, passed on as comments are, with
+    the card to open instead of an answer button."""
     if request.kind == "complaint":  # a complaint is the complaint supervisor's, not the dispatchers'
         await complaint_handlers.tell_supervisors(turn, request, what, text, photos)
         return
+    after_close = what in (views.AFTER_TIMEOUT, views.AFTER_CLOSE, views.AFTER_CANCEL)  # `_comment_after_close`
     told = set()
     for dispatcher in await requests.dispatchers(turn.uow):
         _ = turn.translator_for(dispatcher)
-        markup = escalation_views.answer_markup_for_staff(_, request) if what == "comment" and answerable else None  # answer it in writing
+        if after_close:  # closed: not answered in writing any more; its card holds what was sent
+            markup = inline([[button(_("Open"), DispatchButton(request.id, "open"))]])
+        else:
+            markup = escalation_views.answer_markup_for_staff(_, request) if what == "comment" and answerable else None  # answer it in writing
         await turn.notify(dispatcher, views.customer_update_for_staff(_, request, what, text), markup=markup, photos=photos, for_role=ROLE_DISPATCHER)
         told.add(dispatcher.id)
-    if request.kind == consultation.CONSULTATION and what in ("comment", "photo_added"):
+    if request.kind == consultation.CONSULTATION and (what in ("comment", "photo_added") or after_close):
         # the salespeople heard of the question (intake.notify_dispatchers) and may answer what follows too
         for person in await consultation.salespeople(turn.uow):
             if person.id not in told:

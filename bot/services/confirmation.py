@@ -15,7 +15,7 @@ from bot.services.errors import InvalidValue, NotAllowed, StaleAction, WrongInpu
 from bot.services.inputs import TextInput, UserInput
 from bot.services.validation import COMMENT_MAX, clean_text
 from storage.db import UnitOfWork
-from storage.models import Approval, Attachment, Customer, Draft, JobReport, RequestEvent, ServiceRequest, Survey, User
+from storage.models import Approval, Customer, Draft, JobReport, ServiceRequest, Survey, User
 
 CONFIRMED, DISPUTED, TIMEOUT = "confirmed", "disputed", "timeout"
 SURVEY = "survey"
@@ -114,24 +114,8 @@ async def close_unconfirmed(uow: UnitOfWork, now: datetime, window: timedelta, *
 
 
 def closed_by_timeout(request: ServiceRequest) -> bool:
+    """Closed as "confirmed by timeout": nobody answered the report within the window."""
     return request.status == requests.CLOSED and request.closed_reason == TIMEOUT
-
-
-async def keep_after_timeout(uow: UnitOfWork, user: User, request: ServiceRequest, now: datetime,
-                             *, text: str | None = None, photo: str | None = None) -> None:
-    """What the customer sent in comment mode after the timeout closed the request (they had it
-    open while the report waited): kept on its timeline (marked `after_close`), as comments and
-    photos are, though the request takes none any more; it stays closed, as it was."""
-    if not closed_by_timeout(request):
-        raise NotAllowed()
-    if photo is not None:
-        await uow.requests.add_attachment(Attachment(request_id=request.id, kind="photo", file_id=photo, added_by_user_id=user.id, created_at=now))
-        await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="photo_added",
-                                                  details={"after_close": True}, created_at=now))
-    if text is not None:
-        await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="comment",
-                                                  details={"text": text, "after_close": True}, created_at=now))
-    # request.updated_at stays when it closed (the staff read it as such, e.g. "closed …" of a repeat repair)
 
 
 async def told_of_timeout(uow: UnitOfWork, request: ServiceRequest) -> list[User]:

@@ -207,6 +207,30 @@ async def add_photo(uow: UnitOfWork, user: User, request: ServiceRequest, file_i
     request.updated_at = now
 
 
+def closed_to_comments(request: ServiceRequest) -> bool:
+    """Closed (whoever or whatever closed it) or cancelled: it takes no comments any more, though
+    what a customer still in comment mode sends is kept on it (`keep_after_close`)."""
+    return request.status in (CLOSED, CANCELLED)
+
+
+async def keep_after_close(uow: UnitOfWork, user: User, request: ServiceRequest, now: datetime,
+                           *, text: str | None = None, photo: str | None = None) -> None:
+    """What the customer sent in comment mode after their request was closed or cancelled while
+    comment mode was open (by the confirmation timeout, a dispatcher, an answer, the warehouse,
+    or their own cancel): kept on its timeline (marked `after_close`), as comments and photos are,
+    though the request takes none any more; it stays closed, as it was."""
+    if not closed_to_comments(request):
+        raise NotAllowed()
+    if photo is not None:
+        await uow.requests.add_attachment(Attachment(request_id=request.id, kind="photo", file_id=photo, added_by_user_id=user.id, created_at=now))
+        await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="photo_added",
+                                                  details={"after_close": True}, created_at=now))
+    if text is not None:
+        await uow.requests.add_event(RequestEvent(request_id=request.id, actor_user_id=user.id, action="comment",
+                                                  details={"text": text, "after_close": True}, created_at=now))
+    # request.updated_at stays when it closed (the staff read it as such, e.g. "closed …" of a repeat repair)
+
+
 async def cancel(uow: UnitOfWork, user: User, request: ServiceRequest, now: datetime) -> None:
     if not can_cancel(request):
         raise NotAllowed()

@@ -2,8 +2,8 @@
 send next is kept on the request and passed to the dispatchers, and they learn what happens with
 it. It was refused ("This request is closed; comments can no longer be added.") and lost.
 
-The check lives in handlers/confirmation.py (`comment_after_timeout`), which comment mode
-(handlers/status.py `on_comment_input`) asks first."""
+The check lives in handlers/status.py (`_comment_after_close`, for any request closed while
+comment mode was open; the other reasons: tests/e2e/test_closedcomment_kept.py)."""
 from __future__ import annotations
 
 from datetime import timedelta
