@@ -55,14 +55,20 @@ def clock_lines(_: Translator, clocks: list[SlaClock], now: datetime) -> list[st
     return lines
 
 
-def digest(_: Translator, items: list[DeadlineItem], now: datetime, *, dispatcher: bool = True) -> View:
+def digest(_: Translator, items: list[DeadlineItem], now: datetime, *, dispatcher: bool = True, missed: list[User] = ()) -> View:
     """One message for everything a person is reminded of at once (after downtime, too). Only a
-    dispatcher gets the dispatcher's actions; a manager told of a breach opens the card and reads."""
+    dispatcher gets the dispatcher's actions; a manager told of a breach opens the card and reads.
+    `missed`: staff the same reminders could not reach (they blocked the bot), named once here."""
     overdue = sum(item.overdue for item in items)
     lines = [
         _.ngettext("⏰ <b>{n} deadline needs your attention</b>", "⏰ <b>{n} deadlines need your attention</b>", len(items))
         + (" " + _.ngettext("({n} overdue)", "({n} overdue)", overdue) if overdue else ""),
     ]
+    if missed:
+        lines.append(_(
+            "⚠️ This reminder could not reach {names} as well: they have blocked the bot. Please get in touch with them another way.",
+            names=", ".join(_person_with_roles(_, person) for person in missed),
+        ))
     rows = []
     for item in items[:DIGEST_ITEMS_SHOWN]:
         request = item.request
@@ -88,6 +94,12 @@ def unreached_digest(_: Translator, person: User, items: list[DeadlineItem], now
         name=display_name(person), roles=roles or "—",
     )
     return View(header + "\n\n" + shown.text, shown.markup)
+
+
+def _person_with_roles(_: Translator, person: User) -> str:
+    """“Ed (Field engineer)”, as the passed-on reminder names whom it missed."""
+    roles = ", ".join(_(ROLE_LABELS[role]) for role in ROLE_ORDER if role in person.role_names)
+    return f"{display_name(person)} ({roles or '—'})"
 
 
 def _item_buttons(_: Translator, item: DeadlineItem, dispatcher: bool) -> list:

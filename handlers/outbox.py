@@ -50,9 +50,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
@@ -62,6 +62,7 @@ from bot.flood import NOTIFICATION, NOTIFICATION_NOW, FloodLimiter, Notification
 from bot.i18n import Translator
 from bot.services import approvals, complaints, escalation, followups, maintenance, notices, reminders, statistics, stock
 from bot.services.dispatch import is_dispatcher
+from bot.services.requests import dispatchers
 from bot.views import View
 from handlers import approvals as approval_handlers
 from handlers import complaints as complaint_handlers
@@ -339,6 +340,7 @@ async def _compose(deps: Deps, uow: UnitOfWork, user: User | None, messages: lis
     staff news for someone who has left since)."""
     if user is None or not await notices.may_reach(uow, user):
         return None, []
+    messages = await _for_holders(uow, user, messages, now)  # a staff kind for a role they no longer hold: passed on
     if not user.is_active:  # left the staff: a customer again, who gets only what customers get
         messages = [m for m in messages if m.kind in _FOR_CUSTOMERS]
     messages = [m for m in messages if notices.still_for(user, m)]  # addressed by a role they no longer hold: not theirs
@@ -359,7 +361,8 @@ async def _compose(deps: Deps, uow: UnitOfWork, user: User | None, messages: lis
         elif message.kind == reminders.DEADLINE and message is deadline_rows[0]:  # all of them as one digest
             items = await reminders.deadline_items(uow, deps.policy, user, deadline_rows, now)
             if items:
-                parcels.append(Parcel([m.id for m in deadline_rows], clock_views.digest(_, items, now, dispatcher=is_dispatcher(user))))
+                missed = await _missed_by(uow, deadline_rows, {item.clock.id for item in items})
+                parcels.append(Parcel([m.id for m in deadline_rows], clock_views.digest(_, items, now, dispatcher=is_dispatcher(user), missed=missed)))
         elif message.kind == reminders.UNREACHED and message is unreached_rows[message.payload.get("person_id", 0)][0]:
             group = unreached_rows[message.payload.get("person_id", 0)]
             missed = await uow.users.get(message.payload.get("person_id", 0))
@@ -400,6 +403,17 @@ async def _compose(deps: Deps, uow: UnitOfWork, user: User | None, messages: lis
     return user.telegram_id, parcels
 
 
+async def _missed_by(uow: UnitOfWork, rows: list[OutboxMessage], clock_ids: set[int]) -> list[User]:
+    """Whom the same reminders could not reach (reminders.MISSED), of the clocks still in the digest."""
+    missed: dict[int, User] = {}
+    for row in rows:
+        if row.payload.get("clock_id") in clock_ids:
+            for person_id in row.payload.get(reminders.MISSED, []):
+                if person_id not in missed and (person := await uow.users.get(person_id)) is not None:
+                    missed[person_id] = person
+    return list(missed.values())
+
+
 async def _approval_card(deps: Deps, uow: UnitOfWork, user: User, message: OutboxMessage, _: Translator, now: datetime) -> Parcel | None:
     """An approval step's card, unless the step was decided before the card could go out, or the
     reader may no longer decide it (their role withdrawn meanwhile): then it is not theirs to read,
@@ -429,3 +443,79 @@ async def _pass_card_on(deps: Deps, uow: UnitOfWork, approval: Approval, now: da
         if not coming:
             await notices.queue(uow, approver, notices.APPROVAL, {"approval_id": approval.id, "step": approval.step},
                                 f"{notices.APPROVAL}:{approval.id}:{approval.step}:{approver.id}", now)
+
+
+# --- who each staff kind is for, as of sending ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Reach:
+    """Who a staff kind of row is for, checked as it is sent. `holds`: the reader still holds the
+    role it reached them by (else it is not theirs to read: it names customers, parts, complaints).
+    `holders_now`: where the work still needs doing, who holds that role now (they get it instead;
+    None: news only, dropped). `person_at`: the reader's id among the key's ':'-parts, replaced by
+    each new reader's, so the producer's key per person stands and nobody gets it twice."""
+
+    holds: Callable[[User], bool]
+    holders_now: Callable[[UnitOfWork, OutboxMessage], Awaitable[list[User]]] | None = None
+    person_at: int = -1
+
+
+def _has_role(*roles: str) -> Callable[[User], bool]:
+    return lambda user: user.is_active and bool(user.role_names & set(roles))
+
+
+async def _complaint_readers_now(uow: UnitOfWork, message: OutboxMessage) -> list[User]:
+    """An answer promised as delivered that was not: the complaint's supervisors now must give it."""
+    found = await complaints.for_delivery(uow, message.payload.get("complaint_id", 0))
+    return await complaints.supervisors(uow, found[0]) if found is not None else []
+
+
+async def _warehouse_now(uow: UnitOfWork, message: OutboxMessage) -> list[User]:
+    if not await stock.still_low(uow, message.payload.get("part_id", 0)):
+        return []  # restocked meanwhile: nothing to do
+    return await uow.users.active_with_role(stock.ROLE_WAREHOUSE)
+
+
+async def _callers_now(uow: UnitOfWork, message: OutboxMessage) -> list[User]:
+    """Whom followups.plan_digests would tell today: the callback role, and the dispatchers once calls are overdue."""
+    _, overdue = await uow.follow_ups.count_due(date.fromisoformat(message.payload["day"]))
+    return await uow.users.active_with_role(followups.ROLE_CALLBACK) + (await dispatchers(uow) if overdue else [])
+
+
+async def _dispatchers_now(uow: UnitOfWork, message: OutboxMessage) -> list[User]:
+    return await dispatchers(uow)
+
+
+_REACH: dict[str, _Reach] = {
+    # the complaint's supervisor (the service managers when there was none)
+    notices.ANSWER_UNDELIVERED: _Reach(_has_role(complaints.SUPERVISOR, "service_manager"), _complaint_readers_now),
+    stock.STOCK_LOW: _Reach(_has_role(stock.ROLE_WAREHOUSE), _warehouse_now),
+    followups.DIGEST: _Reach(followups.may_read, _callers_now, person_at=1),
+    maintenance.DISPATCHER_LIST: _Reach(is_dispatcher, _dispatchers_now, person_at=1),
+    CLOSED_BY_TIMEOUT_STAFF: _Reach(_has_role(*notices.ASSIGNED_ROLES, "dispatcher")),  # news: the job left their lists
+    escalation.CASE_CLOSED: _Reach(escalation.is_expert),
+    escalation.CASE_REPLACED: _Reach(escalation.is_expert),
+    statistics.OUTBOX_KIND: _Reach(statistics.may_read),
+}
+
+
+async def _for_holders(uow: UnitOfWork, user: User, messages: list[OutboxMessage], now: datetime) -> list[OutboxMessage]:
+    """The rows still for `user`: a staff kind (`_REACH`) only while they hold its role; one they
+    no longer do goes, where the work still needs doing, to whoever holds the role now and has no
+    row of it yet (keyed as its producer keys it per person: once each)."""
+    kept = []
+    for message in messages:
+        reach = _REACH.get(message.kind)
+        if reach is None or reach.holds(user):
+            kept.append(message)
+            continue
+        parts = message.key.split(":")
+        if reach.holders_now is None or len(parts) < 2 or parts[reach.person_at] != str(user.id):
+            continue
+        payload = {k: v for k, v in message.payload.items() if k not in (PIECES_SENT, notices.FOR_ROLE)}
+        for holder in await reach.holders_now(uow, message):
+            if holder.id != user.id:
+                parts[reach.person_at] = str(holder.id)
+                await notices.queue(uow, holder, message.kind, payload, ":".join(parts), now, not_before=max(message.not_before, now))
+    return kept

@@ -74,9 +74,14 @@ async def close_unconfirmed(deps: Deps, now: datetime) -> int:
             await queue_withdrawn(uow, deps, request, withdrawn.get(request.id, []), now, staff_time=staff_time)
             await return_handlers.queue_not_coming(uow, deps, request, now, not_before=staff_time)  # an approved return ended with it
             payload = {"number": request.number, "hours": int(window.total_seconds() // 3600)}
+            report = await uow.jobs.report_of(request.id)
             for person in await confirmation.told_of_timeout(uow, request):
+                # the role it reaches them by: not sent once it is withdrawn (held for staff hours meanwhile)
+                role = users.ROLE_DISPATCHER
+                if report is not None and person.id == report.engineer_id:  # an engineer (or an expert) the job was given to
+                    role = next((r for r in sorted(notices.ASSIGNED_ROLES) if r in person.role_names), "engineer")
                 await notices.queue(uow, person, CLOSED_BY_TIMEOUT_STAFF, payload, f"{CLOSED_BY_TIMEOUT}:{request.id}:{person.id}", now,
-                                    not_before=staff_time)
+                                    not_before=staff_time, for_role=role)
             customer = await uow.customers.get(request.customer_id)
             if customer.user_id is None or customer.erased_at is not None:
                 continue

@@ -24,6 +24,7 @@ DEADLINE = "deadline"  # outbox kind
 # outbox kind: a reminder that could not reach its person (they blocked the bot), to whoever stands
 # in for them on the clock's chain: {"clock_id", "point", "person_id"} (the person not reached)
 UNREACHED = "deadline_unreached"
+MISSED = "missed"  # a deadline row's payload: the people a reminder of the same clock and point could not reach
 AT_RISK_SHARE_DEFAULT = 0.8
 
 
@@ -177,7 +178,7 @@ async def reroute_unreached(uow: UnitOfWork, policy: Policy, person: User, rows:
             continue
         not_reached = row.payload.get("person_id", person.id) if row.kind == UNREACHED else person.id
         for reader in await stand_ins(uow, policy, request, rule, person):
-            if reader.id == not_reached:
+            if reader.id == not_reached or await _told_already(uow, reader, clock, row.payload.get("point"), not_reached):
                 continue
             queued += await uow.outbox.add_once(OutboxMessage(
                 key=f"{UNREACHED}:{row.id}:{reader.id}", user_id=reader.id, kind=UNREACHED,
@@ -185,6 +186,19 @@ async def reroute_unreached(uow: UnitOfWork, policy: Policy, person: User, rows:
                 not_before=max(row.not_before, now), created_at=now,
             ))
     return queued
+
+
+async def _told_already(uow: UnitOfWork, reader: User, clock: SlaClock, point: int | None, not_reached: int) -> bool:
+    """Whether `reader` has their own reminder of this clock at this point (at a breach a dispatcher
+    is reminded too): one message about a deadline, not two. Not sent yet, it says whom it missed
+    (payload MISSED); sent already, it told them of the deadline, and the block alert of the person."""
+    for row in await uow.outbox.of_user(reader.id):
+        if row.kind != DEADLINE or row.failure is not None or row.payload.get("clock_id") != clock.id or row.payload.get("point") != point:
+            continue
+        if row.sent_at is None and not_reached not in row.payload.get(MISSED, []):
+            row.payload = {**row.payload, MISSED: [*row.payload.get(MISSED, []), not_reached]}
+        return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -219,12 +233,29 @@ class Planner:
             # The due time too: after the deadline moved, a point is a new reminder; and when the
             # point falls: after the policy's shares changed, point 1 may be the breach, not 80 %.
             falls_at = reminder_point(self.policy, self.keeper.calendar, clock, latest)
-            for user in await recipients(uow, request, rule, tuple(steps), await cannot_act(uow, self.policy, request, rule)):
+            base = (f"clock:{clock.id}:{int(clock.started_at.timestamp())}:{int(clock.due_at.timestamp()) if clock.due_at else 0}"
+                    f":{latest}:{int(falls_at.timestamp())}")
+            told = await recipients(uow, request, rule, tuple(steps), await cannot_act(uow, self.policy, request, rule))
+            # Someone already known to be unreachable (blocked the bot) is not written to: their
+            # stand-ins are told at once, as the sender would after the 403 (reroute_unreached); one
+            # who gets their own reminder of this point has it say whom it missed instead.
+            missed: dict[int, list[int]] = {user.id: [] for user in told if user.is_reachable}
+            for user in told:
+                if user.is_reachable:
+                    continue
+                for reader in await stand_ins(uow, self.policy, request, rule, user):
+                    if reader.id in missed:
+                        missed[reader.id].append(user.id)
+                        continue
+                    await uow.outbox.add_once(OutboxMessage(
+                        key=f"{UNREACHED}:{base}:{user.id}:{reader.id}", user_id=reader.id, kind=UNREACHED,
+                        payload={"clock_id": clock.id, "point": latest, "person_id": user.id}, not_before=not_before, created_at=now,
+                    ))
+            for user_id, not_reached in missed.items():
                 await uow.outbox.add_once(OutboxMessage(
-                    key=f"clock:{clock.id}:{int(clock.started_at.timestamp())}:{int(clock.due_at.timestamp()) if clock.due_at else 0}"
-                        f":{latest}:{int(falls_at.timestamp())}:{user.id}",
-                    user_id=user.id, kind=DEADLINE,
-                    payload={"clock_id": clock.id, "point": latest}, not_before=not_before, created_at=now,
+                    key=f"{base}:{user_id}", user_id=user_id, kind=DEADLINE,
+                    payload={"clock_id": clock.id, "point": latest} | ({MISSED: not_reached} if not_reached else {}),
+                    not_before=not_before, created_at=now,
                 ))
             clock.alert_point = latest + 1
             clock.next_alert_at = reminder_point(self.policy, self.keeper.calendar, clock, clock.alert_point)
