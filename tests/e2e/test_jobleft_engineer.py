@@ -92,8 +92,10 @@ async def test_the_open_requisition_of_the_engineer_who_lost_the_job_is_ended(fa
     fake.assert_no_rejections()
 
 
-async def test_the_dispatcher_is_told_to_phone_a_customer_without_a_chat_about_the_visit_off(fake, desk):
-    dora, ed, fay, alice, number = await assigned_job(fake, 8640)
+async def _agreed_visit_then_unreachable(fake, desk, base: int):
+    """Ed accepted Alice's job and she agreed his visit; then she blocked the bot (the outbox
+    marked her unreachable). (dora, ed, fay, alice, number, the visit, her phone)"""
+    dora, ed, fay, alice, number = await assigned_job(fake, base)
     await ed.press("✅ Accept")
     await ed.send_text("/jobs")
     await ed.press(number)
@@ -101,11 +103,16 @@ async def test_the_dispatcher_is_told_to_phone_a_customer_without_a_chat_about_t
     await ed.press("Tomorrow 09:00")
     await alice.press("✅ That suits me", alice.last)
     [visit] = await _visits(desk, number)
-    async with desk.db.uow() as uow:  # Alice blocked the bot since (the outbox marked her unreachable)
+    async with desk.db.uow() as uow:
         user = await uow.users.by_telegram_id(alice.id)
         user.is_reachable = False
         phone = (await uow.session.scalar(select(Customer).where(Customer.user_id == user.id))).phone
         await uow.commit()
+    return dora, ed, fay, alice, number, visit, phone
+
+
+async def test_the_dispatcher_is_told_to_phone_a_customer_without_a_chat_about_the_visit_off(fake, desk):
+    dora, ed, fay, alice, number, visit, phone = await _agreed_visit_then_unreachable(fake, desk, 8640)
     seen = len(dora.messages)
     await _reassign(dora, number, "Fay")
     told = "\n".join(m.text or "" for m in dora.messages[seen:])
@@ -116,19 +123,7 @@ async def test_the_dispatcher_is_told_to_phone_a_customer_without_a_chat_about_t
 
 
 async def test_the_dispatchers_are_told_to_phone_a_customer_without_a_chat_when_the_engineer_is_deactivated(fake, desk):
-    dora, ed, fay, alice, number = await assigned_job(fake, 8650)
-    await ed.press("✅ Accept")
-    await ed.send_text("/jobs")
-    await ed.press(number)
-    await ed.press("📅 Propose a visit")
-    await ed.press("Tomorrow 09:00")
-    await alice.press("✅ That suits me", alice.last)
-    [visit] = await _visits(desk, number)
-    async with desk.db.uow() as uow:  # Alice blocked the bot since
-        user = await uow.users.by_telegram_id(alice.id)
-        user.is_reachable = False
-        phone = (await uow.session.scalar(select(Customer).where(Customer.user_id == user.id))).phone
-        await uow.commit()
+    dora, ed, fay, alice, number, visit, phone = await _agreed_visit_then_unreachable(fake, desk, 8650)
     seen = len(dora.messages)
     await dora.send_text("/staff")
     await dora.press("Ed")

@@ -10,21 +10,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.services import notices, staff
+from bot.services import notices
 from storage.models import Complaint
 from tests.e2e.conftest import DISPATCHER_ID, SECOND_DISPATCHER_ID
 from tests.e2e.helpers import assign, complaint_ready_to_answer, enrol, file_request, onboard, report_by_phone
+from tests.e2e.test_outbox_roles import _set_role
 
 PHONE = "+8613800138000"
-
-
-async def _set_role(desk, telegram_id: int, role: str, grant: bool) -> None:
-    """The admin's /staff change, as its service does it."""
-    async with desk.db.uow() as uow:
-        admin = await uow.users.by_telegram_id(DISPATCHER_ID)
-        person = await uow.users.by_telegram_id(telegram_id)
-        await staff.set_role(uow, admin, person.id, role, grant, desk.clock.now())
-        await uow.commit()
 
 
 async def test_an_undelivered_answer_alert_waiting_for_a_supervisor_whose_role_was_withdrawn_goes_to_the_supervisor_now(fake, desk):
