@@ -41,10 +41,12 @@ NOT_RESUMABLE = {"report": "editing_report"}
 
 
 # What a kept-aside dialog is about, where a person may have several of a kind at once (two jobs'
-# reports or requisitions, complaints about two requests, answers to two complaints): each is
-# kept apart. The others are kept one per kind.
+# reports or requisitions, complaints about two requests, answers to two complaints; the
+# customer's own fault report and a maintenance booking opened from a reminder, which names its
+# product): each is kept apart. The others are kept one per kind.
 SUBJECT_KEYS = {"report": "request_id", "requisition": "request_id", "expert_answer": "escalation_id",
-                "complaint": "about_request_id", "return": "product_id", "complaint_work": "complaint_id"}
+                "complaint": "about_request_id", "return": "product_id", "complaint_work": "complaint_id",
+                "intake": "product_id"}
 
 
 def subject_of(draft: Draft) -> str:
