@@ -87,19 +87,21 @@ def digest(_: Translator, items: list[DeadlineItem], now: datetime, *, dispatche
 def unreached_digest(_: Translator, person: User, items: list[DeadlineItem], now: datetime, *, dispatcher: bool = True) -> View:
     """A reminder meant for someone who blocked the bot, to who stands in for them: whom it could
     not reach, then the deadlines as the digest shows them."""
-    roles = ", ".join(_(ROLE_LABELS[role]) for role in ROLE_ORDER if role in person.role_names)
     shown = digest(_, items, now, dispatcher=dispatcher)
     header = _(
         "⚠️ This deadline reminder could not reach {name} ({roles}): they have blocked the bot. Please act on it or get in touch with them another way.",
-        name=display_name(person), roles=roles or "—",
+        name=display_name(person), roles=_roles_of(_, person),
     )
     return View(header + "\n\n" + shown.text, shown.markup)
 
 
 def _person_with_roles(_: Translator, person: User) -> str:
     """“Ed (Field engineer)”, as the passed-on reminder names whom it missed."""
-    roles = ", ".join(_(ROLE_LABELS[role]) for role in ROLE_ORDER if role in person.role_names)
-    return f"{display_name(person)} ({roles or '—'})"
+    return f"{display_name(person)} ({_roles_of(_, person)})"
+
+
+def _roles_of(_: Translator, person: User) -> str:
+    return ", ".join(_(ROLE_LABELS[role]) for role in ROLE_ORDER if role in person.role_names) or "—"
 
 
 def _item_buttons(_: Translator, item: DeadlineItem, dispatcher: bool) -> list:

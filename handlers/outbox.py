@@ -487,13 +487,14 @@ async def _dispatchers_now(uow: UnitOfWork, message: OutboxMessage) -> list[User
     return await dispatchers(uow)
 
 
+# (The timeout's note to staff names the role it reaches each reader by, notices.FOR_ROLE: a
+# dispatcher who is also the job's engineer is one reader by two roles, which a table per kind cannot tell.)
 _REACH: dict[str, _Reach] = {
     # the complaint's supervisor (the service managers when there was none)
     notices.ANSWER_UNDELIVERED: _Reach(_has_role(complaints.SUPERVISOR, "service_manager"), _complaint_readers_now),
     stock.STOCK_LOW: _Reach(_has_role(stock.ROLE_WAREHOUSE), _warehouse_now),
     followups.DIGEST: _Reach(followups.may_read, _callers_now, person_at=1),
     maintenance.DISPATCHER_LIST: _Reach(is_dispatcher, _dispatchers_now, person_at=1),
-    CLOSED_BY_TIMEOUT_STAFF: _Reach(_has_role(*notices.ASSIGNED_ROLES, "dispatcher")),  # news: the job left their lists
     escalation.CASE_CLOSED: _Reach(escalation.is_expert),
     escalation.CASE_REPLACED: _Reach(escalation.is_expert),
     statistics.OUTBOX_KIND: _Reach(statistics.may_read),
